@@ -1,0 +1,121 @@
+"""The command line: argument parsing for every command and the headless ones (explain, train, evaluate).
+
+main.py dispatches: `gui` (the default when no command is named) goes to the Qt app, the rest run here.
+Errors a user can cause end as exit status 2 with one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .version import APP_NAME, __version__
+
+COMMANDS = ("gui", "explain", "train", "evaluate")
+METHODS = ("gradcam", "reference", "attention")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports usage errors as a single line and exit status 2."""
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="main.py",
+        description=f"{APP_NAME}: explainable image similarity with Siamese networks.",
+        epilog="With no command, opens the review workstation: main.py [IMG1 IMG2] [--model PATH] [--screenshot FILE.png].",
+    )
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+
+    gui = sub.add_parser("gui", help="open the review workstation (the default)")
+    gui.add_argument("images", nargs="*", metavar="IMG", help="zero or two images to load and explain")
+    gui.add_argument("--model", help="weights file (default: the shipped skin model)")
+    gui.add_argument("--device", choices=DEVICES, default=None, help="where the model runs (default: remembered, else auto)")
+    gui.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen once the pair is explained, save it, exit")
+    gui.add_argument("--selftest", action="store_true", help="explain a bundled sample pair headless, print a JSON summary, exit")
+
+    explain = sub.add_parser("explain", help="score a pair and write its factual/counterfactual maps")
+    explain.add_argument("image1", metavar="IMG1")
+    explain.add_argument("image2", metavar="IMG2")
+    explain.add_argument("--model", help="weights file (default: the shipped skin model)")
+    explain.add_argument("--crop1", metavar="x,y,w,h", help="crop box of image 1 in its pixel coordinates")
+    explain.add_argument("--crop2", metavar="x,y,w,h", help="crop box of image 2 in its pixel coordinates")
+    explain.add_argument("--method", choices=METHODS, default="gradcam")
+    explain.add_argument("--device", choices=DEVICES, default="auto")
+    explain.add_argument("--out", metavar="DIR", help="write each map as .npy and as a colour overlay .png")
+    explain.add_argument("--colormap", default="jet", help="overlay colormap for --out/--report (viridis, inferno, turbo, jet)")
+    explain.add_argument("--report", metavar="FILE.png", help="write a PNG report and its JSON sidecar")
+    explain.add_argument("--note", default="", help="reviewer note printed on the report")
+    explain.add_argument("--force", action="store_true", help="overwrite an existing report")
+    explain.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+    train = sub.add_parser("train", help="train a Siamese model on a folder-per-class data set")
+    train.add_argument("data_dir", metavar="DATA_DIR")
+    train.add_argument("--out", required=True, metavar="PATH.pt")
+    train.add_argument("--architecture", default="resnet18")
+    train.add_argument("--input-size", type=int, default=128)
+    train.add_argument("--embedding-dim", type=int, default=128)
+    train.add_argument("--epochs", type=int, default=30)
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
+    train.add_argument("--weight-decay", type=float, default=1e-4)
+    train.add_argument("--margin", type=float, default=1.0, help="contrastive loss margin")
+    train.add_argument("--augment", default="hflip,vflip,rotate,crop,jitter", help="comma list of hflip,vflip,rotate,crop,jitter, or none")
+    train.add_argument("--paper-pairs-only", action="store_true", help="train only on the Livieris pairs, not on all pairs in a batch")
+    train.add_argument("--attention-weight", type=float, default=0.0, help="> 0 enables the attention-guided constraint (Zheng et al. 2020)")
+    train.add_argument("--patience", type=int, default=8, help="epochs without a better validation AUC before stopping")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", choices=DEVICES, default="auto")
+    train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    train.add_argument("--cache-dir", default=".cache", help="where decoded images are cached")
+    train.add_argument("--name", default="", help="model name shown in the app (default: the data folder's name)")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
+
+    evaluate = sub.add_parser("evaluate", help="pair accuracy, ROC AUC and confusion matrix of a model on a data set")
+    evaluate.add_argument("data_dir", metavar="DATA_DIR")
+    evaluate.add_argument("--model", help="weights file (default: the shipped skin model)")
+    evaluate.add_argument("--pairs", type=int, default=None, metavar="N", help="at most N pairs (default: two per image)")
+    evaluate.add_argument("--include-seen", action="store_true", help="also use images the model was trained or tuned on")
+    evaluate.add_argument("--device", choices=DEVICES, default="auto")
+    evaluate.add_argument("--roc", metavar="FILE.png", help="save the ROC curve")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """Parse argv; with no command named (or only images/GUI options), the command is `gui`."""
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["gui", *argv]
+    return build_parser().parse_args(argv)
+
+
+def run_headless(args: argparse.Namespace) -> int:
+    """Run explain / train / evaluate; product errors become one line on stderr and exit status 2."""
+    from .errors import SiameseLensError
+
+    try:
+        if args.command == "explain":
+            from .cli_explain import run_explain
+
+            return run_explain(args)
+        if args.command == "train":
+            from .cli_train import run_train
+
+            return run_train(args)
+        if args.command == "evaluate":
+            from .cli_train import run_evaluate
+
+            return run_evaluate(args)
+    except (SiameseLensError, ValueError, FileExistsError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except OSError as exc:
+        sys.stderr.write(f"error: {getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}\n")
+        return 2
+    raise AssertionError(f"unhandled command {args.command}")

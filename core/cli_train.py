@@ -1,0 +1,91 @@
+"""`train` and `evaluate` commands: progress bar, summaries, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from .train import TrainOptions, checkpoint_path_for, resolve_device, train
+
+
+def run_train(args) -> int:
+    options = TrainOptions(
+        data_dir=args.data_dir, out=args.out, architecture=args.architecture, input_size=args.input_size,
+        embedding_dim=args.embedding_dim, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        weight_decay=args.weight_decay, margin=args.margin, augment=args.augment,
+        in_batch_pairs=not args.paper_pairs_only, attention_weight=args.attention_weight, patience=args.patience,
+        seed=args.seed, device=args.device, threads=args.threads, cache_dir=args.cache_dir, resume=args.resume,
+        name=args.name,
+    )
+    bar = ProgressBar(sys.stderr)
+    result = train(options, progress=bar.update)
+    bar.close()
+    if result.interrupted:
+        print(f"interrupted: best model so far saved to {result.out}; continue with the same command plus --resume "
+              f"(checkpoint {checkpoint_path_for(result.out)})", file=sys.stderr)
+    print(f"saved {result.out}: best epoch {result.best_epoch}, validation AUC {result.best_val_auc:.4f}, "
+          f"threshold {result.threshold:.4f}, test AUC {result.test['auc']:.4f}, test accuracy {result.test['accuracy']:.4f}, "
+          f"{result.seconds / 60:.1f} min")
+    return 130 if result.interrupted else 0
+
+
+def run_evaluate(args) -> int:
+    from .evaluate import evaluate_dataset
+    from .weights import load_model
+
+    started = time.perf_counter()
+    model = load_model(args.model, device=resolve_device(args.device))
+    result = evaluate_dataset(model, args.data_dir, max_pairs=args.pairs, include_seen=args.include_seen)
+    if args.roc:
+        from .plots import save_roc
+
+        save_roc(result.roc["fpr"], result.roc["tpr"], result.auc, args.roc, f"ROC: {model.name} on {args.data_dir}")
+    seconds = time.perf_counter() - started
+    if args.json:
+        payload = {"model": model.name, "model_sha256": model.metadata.get("sha256"), "data_dir": args.data_dir,
+                   **result.to_dict(), "seconds": round(seconds, 2)}
+        print(json.dumps(payload))
+        return 0
+    c = result.confusion
+    print(f"model      {model.name}  ({args.model or 'default'})")
+    print(f"pairs      {result.pairs} ({result.positives} same-class) from {result.images} images"
+          + (f", {result.excluded_seen} seen in training left out" if result.excluded_seen else ""))
+    print(f"accuracy   {result.accuracy:.4f} at the model's threshold {result.threshold:.4f}")
+    print(f"ROC AUC    {result.auc:.4f}")
+    print(f"best       balanced accuracy {result.best_balanced_accuracy:.4f} at threshold {result.best_threshold:.4f}")
+    print("confusion  predicted similar | predicted different")
+    print(f"  same     {c['true_similar']:>16} | {c['false_different']}")
+    print(f"  other    {c['false_similar']:>16} | {c['true_different']}")
+    print(f"time       {seconds:.1f} s")
+    return 0
+
+
+class ProgressBar:
+    """One self-rewriting line on a terminal; one line per epoch otherwise (logs, CI)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.tty = stream.isatty()
+
+    def update(self, p: dict) -> None:
+        if not self.tty and not p["done"]:
+            return
+        width = 24
+        filled = int(width * p["batch"] / max(p["batches"], 1))
+        auc = f" val AUC {p['val_auc']:.4f} (best {p['best_auc']:.4f})" if p.get("done") else ""
+        line = (f"epoch {p['epoch']}/{p['epochs']} [{'#' * filled}{'.' * (width - filled)}] "
+                f"loss {p['loss']:.4f}{auc} ETA {_duration(p['eta_s'])}")
+        if self.tty:
+            self.stream.write("\r" + line.ljust(110) + ("\n" if p["done"] else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

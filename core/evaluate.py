@@ -1,0 +1,105 @@
+"""Pair evaluation of a model on a folder-per-class data set: embed every image once, score fixed pairs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import metrics
+from .data import Dataset, load_cache, make_pairs, path_fingerprint, scan_dataset
+from .model import SiameseModel
+
+EVAL_PAIR_SEED = 1234
+
+
+@dataclass
+class Evaluation:
+    pairs: int
+    positives: int
+    images: int
+    excluded_seen: int
+    threshold: float
+    accuracy: float
+    auc: float
+    best_threshold: float
+    best_balanced_accuracy: float
+    confusion: dict
+    roc: dict = field(repr=False, default_factory=dict)
+
+    def to_dict(self, with_roc: bool = False) -> dict:
+        data = asdict(self)
+        if not with_roc:
+            data.pop("roc")
+        return data
+
+
+@torch.no_grad()
+def embed_cached(model: SiameseModel, images: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
+    """Embeddings of a uint8 (N, 3, H, W) tensor, resized to the model's input exactly as preprocess does."""
+    was_training = model.training
+    model.eval()
+    size = model.config.input_size
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size].to(model.device).float() / 255.0
+        if x.shape[-1] != size or x.shape[-2] != size:
+            x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out.append(model.embed(model.normalise(x).contiguous(memory_format=torch.channels_last)).float().cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, model.config.embedding_dim)
+
+
+def score_pairs(model: SiameseModel, embeddings: torch.Tensor, pairs: np.ndarray) -> np.ndarray:
+    e1 = embeddings[torch.as_tensor(pairs[:, 0])]
+    e2 = embeddings[torch.as_tensor(pairs[:, 1])]
+    return model.score(e1, e2).numpy().astype(np.float64)
+
+
+def summarise(scores: np.ndarray, same: np.ndarray, threshold: float, images: int, excluded: int = 0) -> Evaluation:
+    best_t, best_bal = metrics.best_balanced_threshold(scores, same)
+    fpr, tpr, thr = metrics.roc_curve(scores, same)
+    return Evaluation(
+        pairs=int(len(scores)),
+        positives=int(np.sum(same)),
+        images=images,
+        excluded_seen=excluded,
+        threshold=float(threshold),
+        accuracy=metrics.accuracy(scores, same, threshold),
+        auc=metrics.roc_auc(scores, same),
+        best_threshold=best_t,
+        best_balanced_accuracy=best_bal,
+        confusion=metrics.confusion(scores, same, threshold),
+        roc={"fpr": fpr.tolist(), "tpr": tpr.tolist()},
+    )
+
+
+def evaluate_dataset(model: SiameseModel, data_dir, max_pairs: int | None = None, include_seen: bool = False,
+                     seed: int = EVAL_PAIR_SEED, cache_dir: Path | None = None) -> Evaluation:
+    """Evaluate on DATA_DIR; images the model was trained or tuned on (recorded in its metadata) are left out."""
+    dataset = scan_dataset(data_dir)
+    seen = set(model.metadata.get("seen_images", [])) if not include_seen else set()
+    keep = [i for i in range(len(dataset.paths)) if path_fingerprint(dataset.relative(i)) not in seen]
+    excluded = len(dataset.paths) - len(keep)
+    subset = dataset.subset(keep)
+    if len(np.unique(subset.labels)) < 2:
+        from .errors import DataError
+
+        raise DataError(f"{data_dir}: fewer than two classes left after excluding {excluded} images the model has seen")
+    return evaluate_subset(model, subset, max_pairs=max_pairs, seed=seed, cache_dir=cache_dir, excluded=excluded)
+
+
+def evaluate_subset(model: SiameseModel, subset: Dataset, max_pairs=None, seed=EVAL_PAIR_SEED, cache_dir=None,
+                    excluded: int = 0, images: torch.Tensor | None = None) -> Evaluation:
+    pairs = make_pairs(subset.labels, np.random.default_rng(seed), max_pairs=max_pairs)
+    if images is None:
+        images = load_cache(subset, _cache_size(model), cache_dir)
+    embeddings = embed_cached(model, images)
+    scores = score_pairs(model, embeddings, pairs)
+    return summarise(scores, pairs[:, 2], model.threshold, len(subset.paths), excluded)
+
+
+def _cache_size(model: SiameseModel) -> int:
+    return model.config.input_size

@@ -1,0 +1,159 @@
+"""Explanations of the similarity score itself: factual and counterfactual maps for each image of a pair.
+
+One forward pass of the pair (as a batch of two) builds the autograd graph only from the target layer on: a
+forward hook swaps the target layer's output for a detached leaf, so the backbone below it neither records
+nor back-propagates anything. One backward pass through the small head then yields each image's *own*
+gradients, and all four maps follow from them, since the counterfactual score is a sign flip of the factual:
+  gradcam    Grad-CAM of the score favouring the decision (s if 'similar', 1 - s if 'different');
+             counterfactual = Grad-CAM with negated gradients (Selvaraju et al.'s counterfactual explanation).
+  reference  the paper's recipe (Livieris et al. 2023): Grad-CAM of d ("factual") and of 1 - d
+             ("counterfactual"), but with each image's own gradients and no clipping of d.
+  attention  Zheng et al. 2020: gradient attention of the cosine similarity of the two embeddings alone,
+             gradient x activation per location, so it applies to any embedding model.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .images import LoadedImage
+from .model import SiameseModel
+
+METHODS = ("gradcam", "reference", "attention")
+
+
+@dataclass
+class Explanation:
+    """Result of explain_pair. Maps are float32 in [0, 1], shaped (height, width) of each (cropped) image."""
+
+    similarity: float
+    distance: float
+    decision: str  # "similar" or "different"
+    threshold: float
+    method: str
+    factual: tuple[np.ndarray, np.ndarray]
+    counterfactual: tuple[np.ndarray, np.ndarray]
+    signed_cams: tuple[np.ndarray, np.ndarray]  # before rectification, at feature-map resolution
+    timings_ms: dict = field(default_factory=dict)
+    note: str = ""
+
+
+def explain_pair(model: SiameseModel, image1, image2, method: str = "gradcam") -> Explanation:
+    """Score a pair and explain it; image1/image2 are LoadedImage (from load_image) or PIL images."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    t0 = time.perf_counter()
+    pil1, pil2 = _pil(image1), _pil(image2)
+    batch = torch.cat([model.preprocess(pil1), model.preprocess(pil2)])
+    t1 = time.perf_counter()
+    with target_layer_leaf(model, model.target_layer) as captured:
+        embeddings = model.embed(batch)
+        maps = captured["output"]
+        e1, e2 = embeddings[0:1], embeddings[1:2]
+        distance = model.distance(e1, e2)[0]
+        similarity = 1.0 - 0.5 * distance
+        explained = F.cosine_similarity(e1, e2)[0] if method == "attention" else similarity
+        grads = torch.autograd.grad(explained, maps)[0]
+    t2 = time.perf_counter()
+    sim = float(similarity.detach())
+    decision = model.decide(sim)
+    signed = _signed_cams(maps.detach(), grads, method)
+    # Orient so that positive = evidence for the map called "factual".
+    if method == "reference":
+        oriented = -signed  # d = 2(1 - s): evidence for a larger distance
+    else:
+        oriented = signed if decision == "similar" else -signed
+    sizes = [pil1.size, pil2.size]
+    factual = tuple(upsample(normalise(np.maximum(oriented[i], 0)), sizes[i]) for i in range(2))
+    counterfactual = tuple(upsample(normalise(np.maximum(-oriented[i], 0)), sizes[i]) for i in range(2))
+    t3 = time.perf_counter()
+    note = "" if np.abs(signed).max() > 0 else "no gradient evidence: the two embeddings coincide"
+    return Explanation(
+        similarity=min(max(sim, 0.0), 1.0),
+        distance=float(distance.detach()),
+        decision=decision,
+        threshold=model.threshold,
+        method=method,
+        factual=factual,
+        counterfactual=counterfactual,
+        signed_cams=(signed[0], signed[1]),
+        timings_ms={"preprocess": _ms(t0, t1), "model": _ms(t1, t2), "maps": _ms(t2, t3), "total": _ms(t0, t3)},
+        note=note,
+    )
+
+
+@contextmanager
+def target_layer_leaf(model: torch.nn.Module, layer: torch.nn.Module):
+    """Within the block, `layer`'s output is a fresh leaf requiring grad (in captured['output']) and every
+    parameter is frozen: gradients flow only from the output down to that leaf, never into the backbone."""
+    captured: dict = {}
+
+    def hook(_module, _inputs, output):
+        leaf = output.detach().requires_grad_(True)
+        captured["output"] = leaf
+        return leaf
+
+    flags = [p.requires_grad for p in model.parameters()]
+    model.requires_grad_(False)
+    handle = layer.register_forward_hook(hook)
+    try:
+        with torch.enable_grad():
+            yield captured
+    finally:
+        handle.remove()
+        for p, flag in zip(model.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+def similarity_attention(embedder, layer: torch.nn.Module, batch_pair: torch.Tensor) -> np.ndarray:
+    """Zheng et al. 2020 for any embedding network: signed gradient-x-activation maps (2, h, w) of the cosine
+    similarity of the embeddings of a (2, 3, H, W) batch, w.r.t. `layer`'s output."""
+    with target_layer_leaf(embedder, layer) as captured:
+        embeddings = embedder(batch_pair).flatten(1)
+        cosine = F.cosine_similarity(embeddings[0:1], embeddings[1:2])[0]
+        grads = torch.autograd.grad(cosine, captured["output"])[0]
+    return _signed_cams(captured["output"].detach(), grads, "attention")
+
+
+def normalise(cam: np.ndarray) -> np.ndarray:
+    """Scale a non-negative map to [0, 1]; an empty map stays all zeros (never NaN)."""
+    top = float(cam.max()) if cam.size else 0.0
+    if not np.isfinite(top) or top <= 0:
+        return np.zeros_like(cam, dtype=np.float32)
+    return (cam / top).astype(np.float32)
+
+
+def upsample(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Feature-map-resolution map -> (height, width) of the image, bilinear, clipped to [0, 1]."""
+    width, height = size
+    out = cv2.resize(cam.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def _signed_cams(maps: torch.Tensor, grads: torch.Tensor, method: str) -> np.ndarray:
+    if method == "attention":
+        cams = (grads * maps).sum(dim=1)
+    else:
+        weights = grads.mean(dim=(2, 3), keepdim=True)
+        cams = (weights * maps).sum(dim=1)
+    return np.nan_to_num(cams.float().cpu().numpy())
+
+
+def _pil(image) -> Image.Image:
+    if isinstance(image, LoadedImage):
+        return image.image
+    if isinstance(image, Image.Image):
+        return image
+    raise TypeError(f"expected a LoadedImage (from load_image) or a PIL image, got {type(image).__name__}")
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000.0, 2)

@@ -1,0 +1,62 @@
+"""Pair-verification metrics on similarity scores (higher score = more similar), in plain numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def roc_auc(scores, same) -> float:
+    """Area under the ROC curve via the Mann-Whitney statistic (ties count one half)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    same = np.asarray(same).astype(bool)
+    n_pos, n_neg = int(same.sum()), int((~same).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores), dtype=np.float64)
+    sorted_scores = scores[order]
+    # average ranks over ties
+    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
+    starts = np.concatenate(([0], boundaries))
+    ends = np.concatenate((boundaries, [len(scores)]))
+    for start, end in zip(starts, ends):
+        ranks[order[start:end]] = (start + end + 1) / 2.0
+    return float((ranks[same].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def roc_curve(scores, same) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(false positive rate, true positive rate, thresholds), thresholds decreasing; predict 'same' if score >= t."""
+    scores = np.asarray(scores, dtype=np.float64)
+    same = np.asarray(same).astype(bool)
+    thresholds = np.unique(scores)[::-1]
+    pos, neg = max(int(same.sum()), 1), max(int((~same).sum()), 1)
+    tpr = np.array([((scores >= t) & same).sum() / pos for t in thresholds])
+    fpr = np.array([((scores >= t) & ~same).sum() / neg for t in thresholds])
+    return np.concatenate(([0.0], fpr)), np.concatenate(([0.0], tpr)), np.concatenate(([np.inf], thresholds))
+
+
+def best_balanced_threshold(scores, same) -> tuple[float, float]:
+    """The threshold maximising balanced accuracy, halfway between neighbouring scores; (threshold, balanced acc)."""
+    fpr, tpr, thresholds = roc_curve(scores, same)
+    balanced = (tpr + 1.0 - fpr) / 2.0
+    best = int(np.argmax(balanced[1:])) + 1
+    upper = thresholds[best - 1] if best > 1 else thresholds[best] + 1e-3
+    threshold = float((thresholds[best] + upper) / 2.0) if np.isfinite(upper) else float(thresholds[best])
+    return threshold, float(balanced[best])
+
+
+def confusion(scores, same, threshold: float) -> dict:
+    """Counts with 'similar' as the positive decision."""
+    predicted = np.asarray(scores) >= threshold
+    same = np.asarray(same).astype(bool)
+    return {
+        "true_similar": int((predicted & same).sum()),
+        "false_similar": int((predicted & ~same).sum()),
+        "true_different": int((~predicted & ~same).sum()),
+        "false_different": int((~predicted & same).sum()),
+    }
+
+
+def accuracy(scores, same, threshold: float) -> float:
+    same = np.asarray(same).astype(bool)
+    return float(((np.asarray(scores) >= threshold) == same).mean()) if len(same) else float("nan")

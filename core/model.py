@@ -1,0 +1,164 @@
+"""The Siamese network: one shared torchvision backbone, a projection head, a distance and a similarity score."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# Keeps d differentiable at e1 == e2 (sqrt'(0) is infinite) without clipping it anywhere.
+DISTANCE_EPS = 1e-12
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild the network; stored as JSON inside every weights file."""
+
+    architecture: str = "resnet18"
+    input_size: int = 128
+    embedding_dim: int = 128
+    hidden_dim: int = 256
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    threshold: float = 0.5
+    margin: float = 1.0
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        for key in ("mean", "std"):
+            if key in known:
+                known[key] = tuple(float(v) for v in known[key])
+        return cls(**known)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_backbone(architecture: str) -> tuple[nn.Sequential, int]:
+    """Return (convolutional trunk whose last module is the explanation target, its channel count)."""
+    from torchvision import models
+
+    if architecture not in SUPPORTED_ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; choose one of {', '.join(SUPPORTED_ARCHITECTURES)}")
+    net = getattr(models, architecture)(weights=None)
+    if architecture.startswith("resnet"):
+        trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4)
+        return trunk, net.fc.in_features
+    # mobilenet / efficientnet: `features` ends with the last conv block
+    channels = net.features[-1].out_channels if hasattr(net.features[-1], "out_channels") else None
+    if channels is None:
+        with torch.no_grad():
+            channels = net.features(torch.zeros(1, 3, 64, 64)).shape[1]
+    return net.features, channels
+
+
+SUPPORTED_ARCHITECTURES = ("resnet18", "resnet34", "resnet50", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0")
+
+
+class SiameseModel(nn.Module):
+    """Embeds images with one shared backbone; similarity s = 1 - d/2 with d the distance of unit embeddings.
+
+    Unit-length embeddings bound d to [0, 2], so s lies in [0, 1] with a constant gradient ds/dd = -1/2:
+    no clipping, so even the most dissimilar pair keeps informative gradients.
+    """
+
+    def __init__(self, config: ModelConfig | None = None, metadata: dict | None = None):
+        super().__init__()
+        self.config = config or ModelConfig()
+        self.metadata = metadata or {}
+        self.features, channels = build_backbone(self.config.architecture)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels, self.config.hidden_dim),
+            nn.ReLU(inplace=True),
+            nn.Linear(self.config.hidden_dim, self.config.embedding_dim),
+        )
+
+    # --- the public model interface -------------------------------------------------------------
+    @property
+    def target_layer(self) -> nn.Module:
+        """The module whose output feature maps the explanations use (the last convolutional block)."""
+        return self.features[-1]
+
+    @property
+    def threshold(self) -> float:
+        return float(self.config.threshold)
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", self.config.architecture))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """PIL RGB image -> normalised (1, 3, S, S) tensor on the model's device.
+
+        The whole image is resized (not centre-cropped), so every pixel is seen and maps cover it all.
+        """
+        size = self.config.input_size
+        resized = image.convert("RGB").resize((size, size), Image.BILINEAR, reducing_gap=None)
+        arr = np.asarray(resized, dtype=np.float32) / 255.0
+        tensor = torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0)
+        return self.normalise(tensor.to(self.device))
+
+    def normalise(self, batch: torch.Tensor) -> torch.Tensor:
+        """Float batch in [0, 1] -> normalised with the model's mean and std."""
+        mean = torch.tensor(self.config.mean, device=batch.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.config.std, device=batch.device).view(1, 3, 1, 1)
+        return (batch - mean) / std
+
+    def embed(self, batch: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) -> unit-length embeddings (N, D)."""
+        return self.embed_from_features(self.features(batch))
+
+    def embed_from_features(self, feature_maps: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.head(self.pool(feature_maps)), dim=1)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.embed(batch)
+
+    @staticmethod
+    def distance(e1: torch.Tensor, e2: torch.Tensor) -> torch.Tensor:
+        return torch.sqrt(((e1 - e2) ** 2).sum(dim=-1) + DISTANCE_EPS)
+
+    def score(self, e1: torch.Tensor, e2: torch.Tensor) -> torch.Tensor:
+        """Similarity in [0, 1] (1 = identical embeddings); symmetric in its two arguments."""
+        return 1.0 - 0.5 * self.distance(e1, e2)
+
+    def decide(self, similarity: float) -> str:
+        return "similar" if similarity >= self.threshold else "different"
+
+
+@dataclass
+class ModelInfo:
+    """What a viewer shows about a loaded model (plain data, safe to pass across threads)."""
+
+    name: str
+    architecture: str
+    input_size: int
+    threshold: float
+    sha256: str
+    path: str | None
+    metadata: dict = field(default_factory=dict)
+
+
+def describe(model: SiameseModel) -> ModelInfo:
+    return ModelInfo(
+        name=model.name,
+        architecture=model.config.architecture,
+        input_size=model.config.input_size,
+        threshold=model.threshold,
+        sha256=str(model.metadata.get("sha256", "")),
+        path=model.metadata.get("path"),
+        metadata=dict(model.metadata),
+    )

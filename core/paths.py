@@ -1,0 +1,31 @@
+"""Where bundled things live, from source and from a PyInstaller bundle alike (never the current directory)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def app_root() -> Path:
+    """The folder holding weights/ and resources/: the repository, or the frozen app's bundle folder."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return Path(bundle)
+    return Path(__file__).resolve().parent.parent
+
+
+def weights_dir() -> Path:
+    return app_root() / "weights"
+
+
+def resources_dir() -> Path:
+    return app_root() / "resources"
+
+
+def default_weights_path() -> Path:
+    """The shipped default model: dermatology review is the product's primary use."""
+    return weights_dir() / "skin.pt"
+
+
+def shipped_models() -> list[Path]:
+    return sorted(weights_dir().glob("*.pt"))
