@@ -1,0 +1,107 @@
+"""core.report: the picture, the JSON sidecar, atomic writing and refusal to overwrite."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core import report
+from core.explain import Explanation
+from core.images import from_pil
+from core.model import ModelInfo
+
+
+def _explanation(size1, size2) -> Explanation:
+    def ramp(size):
+        w, h = size
+        return np.tile(np.linspace(0, 1, w, dtype=np.float32), (h, 1))
+
+    return Explanation(similarity=0.734, distance=0.532, decision="similar", threshold=0.5, method="gradcam",
+                       factual=(ramp(size1), ramp(size2)), counterfactual=(ramp(size1)[::-1], ramp(size2)[::-1]),
+                       signed_cams=(np.zeros((2, 2)), np.zeros((2, 2))), timings_ms={"total": 12.0})
+
+
+@pytest.fixture
+def pair():
+    wide = Image.new("RGB", (300, 100), (200, 180, 160))
+    tall = Image.new("RGB", (80, 160), (90, 120, 200))
+    image1 = from_pil(wide, crop=(10, 0, 200, 100), path="/data/a.jpg")
+    image2 = from_pil(tall, path="/data/b.png")
+    info = ModelInfo(name="skin-v1", architecture="resnet18", input_size=128, threshold=0.5, sha256="ab" * 32,
+                     path="weights/skin.pt", metadata={"test_metrics": {"accuracy": 0.91, "auc": 0.95}})
+    return _explanation(image1.size, image2.size), image1, image2, info
+
+
+def test_facts_state_everything_the_report_shows(pair):
+    explanation, image1, image2, info = pair
+    when = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    facts = report.report_facts(explanation, image1, image2, info, colormap="viridis", note="check edge",
+                                layers=({"factual": 0.7}, {"counterfactual": 0.4}), when=when)
+    assert facts["similarity"] == pytest.approx(0.734) and facts["decision"] == "similar"
+    assert facts["model"]["sha256"] == "ab" * 32 and facts["model"]["test_metrics"]["auc"] == 0.95
+    assert facts["images"][0]["crop"] == [10, 0, 200, 100] and facts["images"][1]["crop"] is None
+    assert facts["images"][0]["layers"] == {"factual": 0.7, "counterfactual": 0.0}
+    assert facts["created"] == "2024-05-06T07:08:09+00:00" and facts["note"] == "check edge"
+
+
+def test_render_keeps_aspect_ratio_and_draws_overlays(pair):
+    explanation, image1, image2, info = pair
+    plain = report.render_report(explanation, image1, image2, info, layers=({}, {}))
+    heated = report.render_report(explanation, image1, image2, info, layers=({"factual": 1.0}, {"factual": 1.0}))
+    assert plain.size == heated.size and plain.width >= 1000
+    diff = np.abs(np.asarray(plain, dtype=int) - np.asarray(heated, dtype=int)).sum(axis=2)
+    top = report.MARGIN + 84 + 30  # the image panels' row, below the headline and captions
+    rows, cols = np.nonzero(diff[top: top + report.PANEL, : plain.width // 2])
+    # image 1 is 200x100 after its crop: the overlaid region is twice as wide as it is tall
+    assert (np.ptp(cols) + 1) / (np.ptp(rows) + 1) == pytest.approx(2.0, rel=0.03)
+
+
+def test_write_report_writes_png_and_json_and_refuses_overwrite(tmp_path, pair):
+    explanation, image1, image2, info = pair
+    target = tmp_path / "r.png"
+    png, sidecar = report.write_report(target, explanation, image1, image2, info, note="n1")
+    assert Image.open(png).format == "PNG"
+    assert json.loads(sidecar.read_text())["note"] == "n1" and sidecar == tmp_path / "r.json"
+    with pytest.raises(FileExistsError, match="already exists"):
+        report.write_report(target, explanation, image1, image2, info, note="n2")
+    report.write_report(target, explanation, image1, image2, info, note="n2", overwrite=True)
+    assert json.loads(sidecar.read_text())["note"] == "n2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.png"]
+
+
+def test_sidecar_alone_also_blocks_overwrite(tmp_path, pair):
+    (tmp_path / "r.json").write_text("{}")
+    with pytest.raises(FileExistsError):
+        report.write_report(tmp_path / "r.png", *pair)
+
+
+def test_full_disk_leaves_no_partial_files(tmp_path, pair, monkeypatch):
+    real_replace = os.replace
+    calls = []
+
+    def failing_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:  # the PNG is in place, the sidecar fails
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(report.os, "replace", failing_replace)
+    with pytest.raises(report.ReportError, match="No space left") as caught:
+        report.write_report(tmp_path / "r.png", *pair)
+    assert isinstance(caught.value, OSError) and "\n" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_folder_and_bad_names_are_one_line_errors(tmp_path, pair):
+    with pytest.raises(report.ReportError, match="does not exist"):
+        report.write_report(tmp_path / "nope" / "r.png", *pair)
+    with pytest.raises(ValueError, match=r"\.png"):
+        report.write_report(tmp_path / "r.jpg", *pair)
+    with pytest.raises(ValueError, match="unknown colormap"):
+        report.write_report(tmp_path / "r.png", *pair, colormap="rainbow")
