@@ -1,15 +1,15 @@
 """The one report renderer (GUI export and `main.py explain --report` alike): a PNG of the explained pair with
 its facts, and a JSON sidecar holding the same facts, written atomically. No Qt, no torch at import time.
 
-    write_report(path, explanation, image1, image2, model, *, colormap="jet", layers=None, note="",
-                 when=None, overwrite=False) -> (png_path, json_path)
-    render_report(explanation, image1, image2, model, *, colormap="jet", layers=None, note="", when=None)
+    write_report(path, explanation, images, model, *, colormap="jet", layers=None, note="", when=None,
+                 overwrite=False) -> (png_path, json_path)
+    render_report(explanation, images, model, *, colormap="jet", layers=None, note="", when=None)
         -> PIL.Image (RGB)
     report_facts(...same arguments...) -> dict (the JSON sidecar's content)
 
 explanation  core.explain.Explanation of the pair.
-image1/2     the core.images.LoadedImage objects that were explained (already cropped; .crop and
-             .original_size say how).
+images       the pair of core.images.LoadedImage objects that were explained (already cropped; .crop
+             and .original_size say how).
 model        core.model.ModelInfo (core.model.describe(model)); a SiameseModel is described on the fly.
 colormap     a name from core.overlay.COLORMAPS.
 layers       per image, {"factual": opacity, "counterfactual": opacity} with opacity in [0, 1]; a missing
@@ -49,7 +49,7 @@ class ReportError(SiameseLensError, OSError):
     """A report could not be written (read-only folder, full disk...); nothing partial is left behind."""
 
 
-def write_report(path, explanation, image1, image2, model, *, colormap="jet", layers=None, note="", when=None,
+def write_report(path, explanation, images, model, *, colormap="jet", layers=None, note="", when=None,
                  overwrite=False) -> tuple[Path, Path]:
     """Write the PNG report to `path` and its JSON sidecar next to it (same name, .json), both atomically.
 
@@ -66,9 +66,9 @@ def write_report(path, explanation, image1, image2, model, *, colormap="jet", la
                 raise FileExistsError(f"{target}: already exists (confirm, or use --force, to overwrite)")
     if not png.parent.is_dir():
         raise ReportError(f"{png}: cannot write report (folder {png.parent} does not exist)")
-    facts = report_facts(explanation, image1, image2, model, colormap=colormap, layers=layers, note=note, when=when)
+    facts = report_facts(explanation, images, model, colormap=colormap, layers=layers, note=note, when=when)
     facts["report_png"] = png.name
-    picture = _render(explanation, image1, image2, facts)
+    picture = _render(explanation, images, facts)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", optimize=False)
     text = json.dumps(facts, indent=2, ensure_ascii=False).encode("utf-8")
@@ -76,22 +76,24 @@ def write_report(path, explanation, image1, image2, model, *, colormap="jet", la
     return png, sidecar
 
 
-def render_report(explanation, image1, image2, model, *, colormap="jet", layers=None, note="", when=None) -> Image.Image:
+def render_report(explanation, images, model, *, colormap="jet", layers=None, note="", when=None) -> Image.Image:
     """The report picture alone (RGB), as write_report saves it."""
-    facts = report_facts(explanation, image1, image2, model, colormap=colormap, layers=layers, note=note, when=when)
-    return _render(explanation, image1, image2, facts)
+    facts = report_facts(explanation, images, model, colormap=colormap, layers=layers, note=note, when=when)
+    return _render(explanation, images, facts)
 
 
-def report_facts(explanation, image1, image2, model, *, colormap="jet", layers=None, note="", when=None) -> dict:
+def report_facts(explanation, images, model, *, colormap="jet", layers=None, note="", when=None) -> dict:
     """Everything the report states, as JSON-ready data."""
     colormap_lut(colormap)  # validates the name before anything is drawn
     info = _describe(model)
     layers = _layers(layers)
     when = when or datetime.now().astimezone()
     meta = info.metadata or {}
-    images = []
-    for loaded, image_layers in zip((image1, image2), layers):
-        images.append({
+    if len(images) != 2:
+        raise ValueError("a report needs exactly two images")
+    described = []
+    for loaded, image_layers in zip(images, layers):
+        described.append({
             "path": loaded.path,
             "original_size": list(loaded.original_size),
             "crop": list(loaded.crop) if loaded.crop else None,
@@ -115,7 +117,7 @@ def report_facts(explanation, image1, image2, model, *, colormap="jet", layers=N
             "test_metrics": meta.get("test_metrics"),
             "untrained": bool(meta.get("untrained", False)),
         },
-        "images": images,
+        "images": described,
         "colormap": colormap,
         "note": note or "",
         "explanation_note": explanation.note,
@@ -125,8 +127,8 @@ def report_facts(explanation, image1, image2, model, *, colormap="jet", layers=N
 
 # --- drawing ---------------------------------------------------------------------------------------------
 
-def _render(explanation, image1, image2, facts: dict) -> Image.Image:
-    panels = [_panel(loaded, explanation, i, facts) for i, loaded in enumerate((image1, image2))]
+def _render(explanation, images, facts: dict) -> Image.Image:
+    panels = [_panel(loaded, explanation, i, facts) for i, loaded in enumerate(images)]
     width = 2 * PANEL + 3 * MARGIN
     lines = _fact_lines(facts)
     note_font = load_font(17)

@@ -35,13 +35,13 @@ def pair():
     image2 = from_pil(tall, path="/data/b.png")
     info = ModelInfo(name="skin-v1", architecture="resnet18", input_size=128, threshold=0.5, sha256="ab" * 32,
                      path="weights/skin.pt", metadata={"test_metrics": {"accuracy": 0.91, "auc": 0.95}})
-    return _explanation(image1.size, image2.size), image1, image2, info
+    return _explanation(image1.size, image2.size), (image1, image2), info
 
 
 def test_facts_state_everything_the_report_shows(pair):
-    explanation, image1, image2, info = pair
+    explanation, images, info = pair
     when = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
-    facts = report.report_facts(explanation, image1, image2, info, colormap="viridis", note="check edge",
+    facts = report.report_facts(explanation, images, info, colormap="viridis", note="check edge",
                                 layers=({"factual": 0.7}, {"counterfactual": 0.4}), when=when)
     assert facts["similarity"] == pytest.approx(0.734) and facts["decision"] == "similar"
     assert facts["model"]["sha256"] == "ab" * 32 and facts["model"]["test_metrics"]["auc"] == 0.95
@@ -51,9 +51,9 @@ def test_facts_state_everything_the_report_shows(pair):
 
 
 def test_render_keeps_aspect_ratio_and_draws_overlays(pair):
-    explanation, image1, image2, info = pair
-    plain = report.render_report(explanation, image1, image2, info, layers=({}, {}))
-    heated = report.render_report(explanation, image1, image2, info, layers=({"factual": 1.0}, {"factual": 1.0}))
+    explanation, images, info = pair
+    plain = report.render_report(explanation, images, info, layers=({}, {}))
+    heated = report.render_report(explanation, images, info, layers=({"factual": 1.0}, {"factual": 1.0}))
     assert plain.size == heated.size and plain.width >= 1000
     diff = np.abs(np.asarray(plain, dtype=int) - np.asarray(heated, dtype=int)).sum(axis=2)
     top = report.MARGIN + 84 + 30  # the image panels' row, below the headline and captions
@@ -63,14 +63,14 @@ def test_render_keeps_aspect_ratio_and_draws_overlays(pair):
 
 
 def test_write_report_writes_png_and_json_and_refuses_overwrite(tmp_path, pair):
-    explanation, image1, image2, info = pair
+    explanation, images, info = pair
     target = tmp_path / "r.png"
-    png, sidecar = report.write_report(target, explanation, image1, image2, info, note="n1")
+    png, sidecar = report.write_report(target, explanation, images, info, note="n1")
     assert Image.open(png).format == "PNG"
     assert json.loads(sidecar.read_text())["note"] == "n1" and sidecar == tmp_path / "r.json"
     with pytest.raises(FileExistsError, match="already exists"):
-        report.write_report(target, explanation, image1, image2, info, note="n2")
-    report.write_report(target, explanation, image1, image2, info, note="n2", overwrite=True)
+        report.write_report(target, explanation, images, info, note="n2")
+    report.write_report(target, explanation, images, info, note="n2", overwrite=True)
     assert json.loads(sidecar.read_text())["note"] == "n2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.png"]
 
