@@ -1,0 +1,111 @@
+"""`--selftest`: prove an installation works end to end, headless, in one command.
+
+Loads the default model, explains the first two bundled sample images, checks the result is usable and prints
+one JSON line. It is the smoke test CI runs against the frozen binary, so it touches exactly what a bundle can
+get wrong (weights and resources found via core.paths, torch/torchvision native code, OpenCV) and never Qt:
+it must pass on a machine with no display and prove nothing about the GUI, which --screenshot covers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+
+import numpy as np
+
+from .paths import resources_dir
+from .version import APP_NAME, __version__
+
+SAMPLE_PATTERNS = ("*.jpg", "*.jpeg", "*.png")
+EXIT_FAILED = 1
+
+
+class SelftestFailure(Exception):
+    """A check of the selftest did not hold; the message says which."""
+
+
+def run_selftest() -> int:
+    """Run the selftest: JSON summary on stdout and 0, or one line on stderr and EXIT_FAILED."""
+    try:
+        summary = selftest()
+    except Exception as exc:  # noqa: BLE001 - any failure of a smoke test is a failed smoke test, reported in one line
+        sys.stderr.write(f"{APP_NAME} selftest FAILED: {type(exc).__name__}: {_one_line(exc)}\n")
+        return EXIT_FAILED
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def selftest() -> dict:
+    """Explain the bundled sample pair with the default model; the summary, or SelftestFailure."""
+    from . import explain_pair, load_image, load_model
+
+    start = time.perf_counter()
+    model = load_model()
+    loaded = time.perf_counter()
+    first, second = sample_pair()
+    explanation = explain_pair(model, load_image(first), load_image(second))
+    explained = time.perf_counter()
+
+    if not (math.isfinite(explanation.similarity) and 0.0 <= explanation.similarity <= 1.0):
+        raise SelftestFailure(f"similarity {explanation.similarity!r} is not a finite number in [0, 1]")
+    maps = {
+        "factual_1": explanation.factual[0],
+        "factual_2": explanation.factual[1],
+        "counterfactual_1": explanation.counterfactual[0],
+        "counterfactual_2": explanation.counterfactual[1],
+    }
+    stats = {name: check_map(name, cam) for name, cam in maps.items()}
+    return {
+        "app": APP_NAME,
+        "version": __version__,
+        "frozen": bool(getattr(sys, "frozen", False)),
+        "model": model.name,
+        "untrained": bool(model.metadata.get("untrained", False)),
+        "sha256": model.metadata.get("sha256") or None,
+        "device": str(model.device),
+        "samples": [first.name, second.name],
+        "similarity": round(explanation.similarity, 6),
+        "decision": explanation.decision,
+        "threshold": explanation.threshold,
+        "method": explanation.method,
+        "maps": stats,
+        "timings_ms": {
+            "load_model": _ms(start, loaded),
+            "explain": _ms(loaded, explained),
+            "explain_breakdown": explanation.timings_ms,
+            "total": _ms(start, explained),
+        },
+    }
+
+
+def sample_pair():
+    """The first two bundled sample images (sorted by name), found through core.paths, never the cwd."""
+    folder = resources_dir() / "samples"
+    found = sorted({path for pattern in SAMPLE_PATTERNS for path in folder.glob(pattern)})
+    if len(found) < 2:
+        raise SelftestFailure(f"{folder}: expected at least two sample images, found {len(found)}")
+    return found[0], found[1]
+
+
+def check_map(name: str, cam) -> dict:
+    """Shape and value range of one map; SelftestFailure if it is empty, all zero or holds NaN/inf."""
+    if cam.ndim != 2 or cam.size == 0:
+        raise SelftestFailure(f"map {name} is empty (shape {cam.shape})")
+    if not np.isfinite(cam).all():
+        raise SelftestFailure(f"map {name} holds NaN or infinite values")
+    top = float(cam.max())
+    if top <= 0.0:
+        raise SelftestFailure(f"map {name} is all zeros: no evidence highlighted")
+    return {"shape": list(cam.shape), "min": round(float(cam.min()), 6), "max": round(top, 6),
+            "mean": round(float(cam.mean()), 6)}
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000.0, 1)
+
+
+def _one_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else "(no message)"
