@@ -1,0 +1,114 @@
+"""Every menu command with its keyboard shortcut, defined once: the menus, the toolbar and the Help dialog all
+read this table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout
+
+
+@dataclass(frozen=True)
+class Command:
+    key: str  # the handler is MainWindow.handlers()[key]
+    menu: str
+    text: str
+    shortcuts: tuple[str, ...] = ()
+    checkable: bool = False
+    tip: str = ""
+
+
+COMMANDS = (
+    Command("open0", "&File", "Open image &1…", ("Ctrl+O",)),
+    Command("open1", "&File", "Open image &2…", ("Ctrl+Shift+O",)),
+    Command("paste0", "&File", "Paste as image 1", ("Ctrl+V",), tip="Image (or image file) on the clipboard"),
+    Command("paste1", "&File", "Paste as image 2", ("Ctrl+Shift+V",)),
+    Command("swap", "&File", "&Swap images", ("X",)),
+    Command("export", "&File", "&Export report…", ("Ctrl+E",), tip="PNG report plus JSON sidecar"),
+    Command("quit", "&File", "&Quit", ("Ctrl+Q",)),
+    Command("crop", "&Edit", "&Crop mode", ("C",), checkable=True, tip="Drag a box on either image to crop it"),
+    Command("reset_crops", "&Edit", "&Reset crops", ("Shift+C",)),
+    Command("undo", "&Edit", "&Undo crop", ("Ctrl+Z",)),
+    Command("redo", "&Edit", "Re&do crop", ("Ctrl+Shift+Z", "Ctrl+Y")),
+    Command("factual0", "&View", "Factual layer, image 1", ("1",), checkable=True),
+    Command("counterfactual0", "&View", "Counterfactual layer, image 1", ("2",), checkable=True),
+    Command("factual1", "&View", "Factual layer, image 2", ("3",), checkable=True),
+    Command("counterfactual1", "&View", "Counterfactual layer, image 2", ("4",), checkable=True),
+    Command("fit", "&View", "&Fit to window", ("Ctrl+0", "F")),
+    Command("actual", "&View", "&Actual pixels (1:1)", ("Ctrl+1",)),
+    Command("zoom_in", "&View", "Zoom &in", ("Ctrl++", "Ctrl+=")),
+    Command("zoom_out", "&View", "Zoom &out", ("Ctrl+-",)),
+    Command("sync", "&View", "&Synchronise views", ("S",), checkable=True, tip="Zoom and pan both images together"),
+    Command("explain", "&Model", "&Re-explain", ("F5",)),
+    Command("next_method", "&Model", "Next explanation &method", ("M",)),
+    Command("choose_model", "&Model", "&Choose model file…", ("Ctrl+M",)),
+    Command("default_model", "&Model", "Use the &default model"),
+    Command("help", "&Help", "&Keyboard shortcuts", ("F1",)),
+    Command("about", "&Help", "&About"),
+)
+
+TOOLBAR = ("open0", "open1", "swap", None, "crop", "reset_crops", "undo", "redo", None, "fit", "actual", "sync",
+           None, "export")
+
+
+def build_actions(parent, handlers: dict) -> dict[str, QAction]:
+    """One QAction per command, wired to handlers[key] (checkable ones receive the new state)."""
+    actions = {}
+    for command in COMMANDS:
+        action = QAction(command.text, parent)
+        action.setShortcuts([QKeySequence(s) for s in command.shortcuts])
+        action.setCheckable(command.checkable)
+        shortcut = f" ({command.shortcuts[0]})" if command.shortcuts else ""
+        action.setToolTip(f"{command.text.replace('&', '').rstrip('…')}{shortcut}"
+                          + (f": {command.tip}" if command.tip else ""))
+        signal = action.toggled if command.checkable else action.triggered
+        handler = handlers[command.key]
+        signal.connect(handler if command.checkable else (lambda _checked=False, h=handler: h()))
+        actions[command.key] = action
+    return actions
+
+
+def populate_menus(menu_bar, toolbar, actions: dict[str, QAction]) -> dict:
+    """Fill the menu bar and toolbar; returns the menus by title (e.g. "&Model")."""
+    menus = {}
+    for command in COMMANDS:
+        if command.menu not in menus:
+            menus[command.menu] = menu_bar.addMenu(command.menu)
+        menus[command.menu].addAction(actions[command.key])
+    for key in TOOLBAR:
+        if key is None:
+            toolbar.addSeparator()
+        else:
+            toolbar.addAction(actions[key])
+    return menus
+
+
+class ShortcutsDialog(QDialog):
+    """A non-modal list of every command and its shortcuts."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        table = QTableWidget(len(COMMANDS), 2, self)
+        table.setHorizontalHeaderLabels(["Command", "Shortcut"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QTableWidget.NoEditTriggers)
+        for row, command in enumerate(COMMANDS):
+            name = f"{command.menu.replace('&', '')} › {command.text.replace('&', '').rstrip('…')}"
+            keys = ", ".join(QKeySequence(s).toString(QKeySequence.NativeText) for s in command.shortcuts)
+            table.setItem(row, 0, QTableWidgetItem(name))
+            table.setItem(row, 1, QTableWidgetItem(keys or "–"))
+        table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        table.resizeColumnToContents(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(table)
+        extra = ("Mouse: wheel zooms at the cursor, drag pans; in crop mode drag a box. "
+                 "Drop one image on a viewer to replace it, or two anywhere to load both.")
+        hint = QLabel(extra)
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons.rejected.connect(self.close)
+        layout.addWidget(buttons)
+        self.resize(520, 640)

@@ -1,0 +1,143 @@
+"""Small passive widgets: per-image layer controls, the score panel and the colour legend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from .qimage import colormap_qimage
+from .viewer import LAYERS
+
+LAYER_TITLES = {"factual": "Factual", "counterfactual": "Counterfactual"}
+LAYER_TIPS = {"factual": "Regions that support the decision", "counterfactual": "Regions that argue against it"}
+
+
+class LayerControls(QWidget):
+    """A visibility check box and an opacity slider (0-100 %) per layer of one image."""
+
+    visibility_changed = Signal(str, bool)
+    opacity_changed = Signal(str, float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 2, 4, 2)
+        self.boxes: dict[str, QCheckBox] = {}
+        self.sliders: dict[str, QSlider] = {}
+        self.values: dict[str, QLabel] = {}
+        for row, name in enumerate(LAYERS):
+            box = QCheckBox(LAYER_TITLES[name])
+            box.setToolTip(LAYER_TIPS[name])
+            slider = QSlider(Qt.Horizontal)
+            slider.setRange(0, 100)
+            slider.setToolTip(f"{LAYER_TITLES[name]} layer opacity")
+            value = QLabel()
+            value.setMinimumWidth(44)
+            value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            box.toggled.connect(lambda on, n=name: self.visibility_changed.emit(n, on))
+            slider.valueChanged.connect(lambda v, n=name: self._slid(n, v))
+            grid.addWidget(box, row, 0)
+            grid.addWidget(slider, row, 1)
+            grid.addWidget(value, row, 2)
+            self.boxes[name], self.sliders[name], self.values[name] = box, slider, value
+        grid.setColumnStretch(1, 1)
+
+    def set_state(self, name: str, visible: bool, opacity: float) -> None:
+        self.boxes[name].setChecked(visible)
+        self.sliders[name].setValue(round(opacity * 100))
+        self._slid(name, self.sliders[name].value())
+
+    def state(self) -> dict[str, tuple[bool, float]]:
+        return {name: (self.boxes[name].isChecked(), self.sliders[name].value() / 100.0) for name in LAYERS}
+
+    def _slid(self, name: str, value: int) -> None:
+        self.values[name].setText(f"{value} %")
+        self.opacity_changed.emit(name, value / 100.0)
+
+
+class ScorePanel(QWidget):
+    """Similarity in %, the decision against the threshold, method, model, its test metrics and timing."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.score = QLabel("–")
+        self.score.setStyleSheet("font-size: 30pt; font-weight: bold;")
+        self.decision = QLabel("Load two images to compare them")
+        self.decision.setWordWrap(True)
+        self.decision.setStyleSheet("font-size: 13pt; font-weight: bold;")
+        layout.addWidget(self.score)
+        layout.addWidget(self.decision)
+        form = QFormLayout()
+        form.setContentsMargins(0, 6, 0, 0)
+        self.fields = {}
+        for key in ("Threshold", "Method", "Model", "Test metrics", "Device", "Timing"):
+            label = QLabel("–")
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            form.addRow(f"{key}:", label)
+            self.fields[key] = label
+        layout.addLayout(form)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #b06000;")
+        layout.addWidget(self.note)
+
+    def show_model(self, ready) -> None:
+        info = ready.info
+        meta = info.metadata or {}
+        self.fields["Model"].setText(f"{info.name}\n{info.architecture}, {info.input_size} px"
+                                     + (f"\n{Path(info.path).name}" if info.path else ""))
+        self.fields["Model"].setToolTip(f"sha256 {info.sha256 or '(not recorded)'}")
+        self.fields["Threshold"].setText(f"{100 * info.threshold:.1f} %")
+        metrics = meta.get("test_metrics") or {}
+        if meta.get("untrained"):
+            text = "untrained: scores are meaningless"
+        else:
+            text = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, (int, float))) or "none recorded"
+        self.fields["Test metrics"].setText(text)
+        self.fields["Device"].setText(ready.device)
+
+    def show_result(self, explained, busy_text: str = "") -> None:
+        if explained is None:
+            self.score.setText("–")
+            self.score.setStyleSheet("font-size: 30pt; font-weight: bold; color: palette(text);")
+            self.decision.setText(busy_text or "Load two images to compare them")
+            self.fields["Timing"].setText("–")
+            self.note.clear()
+            return
+        e = explained.explanation
+        colour = "#1b7a36" if e.decision == "similar" else "#b0281e"
+        self.score.setText(f"{100 * e.similarity:.1f} %")
+        self.score.setStyleSheet(f"font-size: 30pt; font-weight: bold; color: {colour};")
+        self.decision.setText(f"{e.decision.upper()}  (threshold {100 * e.threshold:.1f} %)")
+        self.decision.setStyleSheet(f"font-size: 13pt; font-weight: bold; color: {colour};")
+        self.fields["Method"].setText(e.method)
+        timings = e.timings_ms
+        self.fields["Timing"].setText(f"{timings.get('total', 0):.0f} ms (model {timings.get('model', 0):.0f} ms)")
+        self.note.setText(e.note)
+
+
+class Legend(QWidget):
+    """The colour ramp of the current colormap, 0 (transparent) to 1 (most relevant)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QGridLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.ramp = QLabel()
+        self.ramp.setMinimumHeight(14)
+        self.ramp.setScaledContents(True)
+        layout.addWidget(self.ramp, 0, 0, 1, 3)
+        layout.addWidget(QLabel("0  low"), 1, 0)
+        layout.addWidget(QLabel("relevance"), 1, 1, Qt.AlignHCenter)
+        layout.addWidget(QLabel("high  1"), 1, 2, Qt.AlignRight)
+        self.setToolTip("Factual: evidence for the decision. Counterfactual: evidence against it. "
+                        "A layer is transparent where its map is 0.")
+
+    def set_colormap(self, name: str) -> None:
+        self.ramp.setPixmap(QPixmap.fromImage(colormap_qimage(name, 256, 14)))

@@ -1,0 +1,235 @@
+"""The review state and its rules, Qt-widget free: the two images, their crops (with undo/redo), the model, the
+method and the current explanation. Views call its methods and redraw on its signals; it talks to the runner.
+
+Every request to the runner gets a fresh generation for its key; a result is used only if it is still the latest
+for that key, so a superseded job never paints anything.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from PIL import Image
+from PySide6.QtCore import QObject, Signal
+
+from .runner import Environment, Explained, Exported, ImageReady, Job, ModelReady, ModelRunner
+
+SLOTS = (0, 1)
+
+
+class CropHistory:
+    """Undo/redo of the pair's crop boxes; each state is (crop1, crop2)."""
+
+    def __init__(self):
+        self._undo: list[tuple] = []
+        self._redo: list[tuple] = []
+
+    def push(self, previous: tuple) -> None:
+        self._undo.append(previous)
+        self._redo.clear()
+
+    def undo(self, current: tuple) -> tuple | None:
+        if not self._undo:
+            return None
+        self._redo.append(current)
+        return self._undo.pop()
+
+    def redo(self, current: tuple) -> tuple | None:
+        if not self._redo:
+            return None
+        self._undo.append(current)
+        return self._redo.pop()
+
+    def swap(self) -> None:
+        self._undo = [state[::-1] for state in self._undo]
+        self._redo = [state[::-1] for state in self._redo]
+
+    def clear(self) -> None:
+        self._undo.clear()
+        self._redo.clear()
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+
+class Presenter(QObject):
+    environment_ready = Signal(object)  # Environment
+    model_changed = Signal(object)  # ModelReady
+    image_changed = Signal(int)  # slot whose image or crop changed
+    explanation_changed = Signal(object)  # Explained, or None when the overlays no longer apply
+    exported = Signal(object)  # Exported
+    message = Signal(str, bool)  # text, is_error
+    busy_changed = Signal(bool, str)  # busy, what the runner is doing
+    history_changed = Signal(bool, bool)  # can undo, can redo
+
+    def __init__(self, runner: ModelRunner, method: str = "gradcam"):
+        super().__init__()
+        self.runner = runner
+        self.method = method
+        self.environment: Environment | None = None
+        self.model: ModelReady | None = None
+        self.images = [None, None]  # uncropped core LoadedImage per slot
+        self.qimages = [None, None]
+        self.crops: list[tuple | None] = [None, None]
+        self.explained: Explained | None = None
+        self.history = CropHistory()
+        self._counter = itertools.count(1)
+        self._latest: dict[str, int] = {}
+        self._model_request: tuple[str | None, str] = (None, "auto")
+        runner.returned.connect(self._on_returned)
+        runner.errored.connect(self._on_errored)
+        runner.started.connect(lambda _key, _gen, label: self.busy_changed.emit(True, label))
+        runner.busy.connect(lambda busy: self.busy_changed.emit(busy, "Working…" if busy else ""))
+
+    # --- requests ----------------------------------------------------------------------------------
+    def start(self, model_path: str | None, device: str) -> None:
+        self._submit("environment", "environment", label="Starting…")
+        self.load_model(model_path, device)
+
+    def load_model(self, path: str | None, device: str | None = None) -> None:
+        device = device or (self.model.requested_device if self.model else "auto")
+        name = path or "the default model"
+        self._submit("model", "load_model", label=f"Loading {name} on {device}…", path=path, device=device)
+
+    def set_device(self, device: str) -> None:
+        self.load_model(self.model.path if self.model else None, device)
+
+    def open_image(self, index: int, source) -> None:
+        """source: a file path, or a PIL image (pasted)."""
+        source = source if isinstance(source, Image.Image) else str(source)
+        self._submit(f"image{index}", "load_image", label=f"Loading image {index + 1}…", source=source)
+
+    def open_paths(self, paths: list[str], index: int | None = None) -> None:
+        """Dropped or opened files: two fill both slots; one goes to `index`, else to the first empty slot."""
+        if len(paths) == 2:
+            for slot, path in zip(SLOTS, paths):
+                self.open_image(slot, path)
+            return
+        if index is None:
+            empty = [slot for slot in SLOTS if self.images[slot] is None]
+            if not empty:
+                self.message.emit("Drop a single image onto the viewer whose image it should replace", True)
+                return
+            index = empty[0]
+        self.open_image(index, paths[0])
+
+    def swap(self) -> None:
+        self.images.reverse()
+        self.qimages.reverse()
+        self.crops.reverse()
+        self.history.swap()
+        for slot in SLOTS:
+            self.image_changed.emit(slot)
+        self.explain()
+
+    def set_crop(self, index: int, box: tuple | None) -> None:
+        if self.images[index] is None or self.crops[index] == box:
+            return
+        self.history.push(tuple(self.crops))
+        self.crops[index] = box
+        self._crops_changed((index,))
+
+    def reset_crops(self) -> None:
+        if any(self.crops):
+            self.history.push(tuple(self.crops))
+            self.crops = [None, None]
+            self._crops_changed(SLOTS)
+
+    def undo(self) -> None:
+        self._restore(self.history.undo(tuple(self.crops)))
+
+    def redo(self) -> None:
+        self._restore(self.history.redo(tuple(self.crops)))
+
+    def set_method(self, method: str) -> None:
+        if method != self.method:
+            self.method = method
+            self.explain()
+
+    def explain(self) -> None:
+        """(Re-)explain the current pair; any explanation in flight is superseded."""
+        self._set_explained(None)
+        if None in self.images:
+            self._latest.pop("explain", None)
+            return
+        self._submit("explain", "explain", label=f"Explaining the pair ({self.method})…",
+                     images=tuple(self.images), crops=tuple(self.crops), method=self.method)
+
+    def export(self, path: str, colormap: str, layers, note: str, overwrite: bool) -> bool:
+        if self.explained is None:
+            self.message.emit("Nothing to export yet: load and explain a pair first", True)
+            return False
+        self._submit("export", "export", label="Writing the report…", path=path, explained=self.explained,
+                     colormap=colormap, layers=layers, note=note, overwrite=overwrite)
+        return True
+
+    # --- results -----------------------------------------------------------------------------------
+    def _on_returned(self, key: str, generation: int, result) -> None:
+        if self._latest.get(key) != generation:
+            return  # superseded: never shown
+        if isinstance(result, Environment):
+            self.environment = result
+            self.environment_ready.emit(result)
+        elif isinstance(result, ModelReady):
+            self.model = result
+            self.model_changed.emit(result)
+            self.message.emit(f"Model {result.info.name} ready on {result.device}", False)
+            self.explain()
+        elif isinstance(result, ImageReady):
+            self._set_image(int(key[-1]), result)
+        elif isinstance(result, Explained):
+            self._set_explained(result)
+        elif isinstance(result, Exported):
+            self.exported.emit(result)
+            self.message.emit(f"Report saved: {result.png} (+ {result.sidecar})", False)
+
+    def _on_errored(self, key: str, generation: int, text: str) -> None:
+        if self._latest.get(key) != generation:
+            return
+        if key == "model" and self.model is None and self._model_request != (None, "auto"):
+            self.message.emit(f"{text}; falling back to the default model", True)
+            self.load_model(None, "auto")
+            return
+        prefix = {"model": "Model not changed", "explain": "Explanation failed", "export": "Report not saved"}
+        self.message.emit(f"{prefix[key]}: {text}" if key in prefix else text, True)
+
+    # --- helpers -----------------------------------------------------------------------------------
+    def _submit(self, key: str, kind: str, label: str, **args) -> None:
+        generation = next(self._counter)
+        self._latest[key] = generation
+        if kind == "load_model":
+            self._model_request = (args["path"], args["device"])
+        self.runner.submit(Job(key, generation, kind, args, label))
+
+    def _set_image(self, index: int, ready: ImageReady) -> None:
+        self.images[index] = ready.image
+        self.qimages[index] = ready.qimage
+        self.crops[index] = None
+        self.history.clear()
+        self.history_changed.emit(False, False)
+        self.image_changed.emit(index)
+        self.explain()
+
+    def _crops_changed(self, slots) -> None:
+        self.history_changed.emit(self.history.can_undo, self.history.can_redo)
+        for slot in slots:
+            self.image_changed.emit(slot)
+        self.explain()
+
+    def _restore(self, state: tuple | None) -> None:
+        if state is None:
+            return
+        changed = [slot for slot in SLOTS if self.crops[slot] != state[slot]]
+        self.crops = list(state)
+        self._crops_changed(changed)
+
+    def _set_explained(self, explained: Explained | None) -> None:
+        if explained is None and self.explained is None:
+            return
+        self.explained = explained
+        self.explanation_changed.emit(explained)

@@ -1,0 +1,51 @@
+"""The one place where numpy / Pillow pixels become Qt images and back.
+
+core.overlay is imported inside the functions that colour maps: they only run once the runner has delivered
+an explanation or the environment, i.e. after the runner thread has imported core (and torch), so the import
+is then free and the window's start never waits for torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from PySide6.QtGui import QImage
+
+
+def array_to_qimage(array: np.ndarray) -> QImage:
+    """uint8 (H, W, 3) RGB or (H, W, 4) straight-alpha RGBA -> a QImage owning a copy of the pixels."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    height, width, channels = array.shape
+    fmt = {3: QImage.Format_RGB888, 4: QImage.Format_RGBA8888}[channels]
+    return QImage(array.data, width, height, array.strides[0], fmt).copy()
+
+
+def pil_to_qimage(image: Image.Image) -> QImage:
+    return array_to_qimage(np.asarray(image.convert("RGB")))
+
+
+def qimage_to_array(image: QImage) -> np.ndarray:
+    """Any QImage -> uint8 (H, W, 4) RGBA copy (clipboard images, pixel checks of grabbed widgets)."""
+    rgba = image.convertToFormat(QImage.Format_RGBA8888)
+    height, width = rgba.height(), rgba.width()
+    buffer = np.frombuffer(rgba.constBits(), dtype=np.uint8, count=rgba.sizeInBytes())
+    return buffer.reshape(height, rgba.bytesPerLine())[:, : width * 4].reshape(height, width, 4).copy()
+
+
+def qimage_to_pil(image: QImage) -> Image.Image:
+    return Image.fromarray(qimage_to_array(image), "RGBA")
+
+
+def heatmap_qimage(heatmap: np.ndarray, colormap: str) -> QImage:
+    """A map in [0, 1] as an RGBA layer whose alpha is the map value (core's one colouring function)."""
+    from core.overlay import rgba_layer
+
+    return array_to_qimage(rgba_layer(heatmap, colormap))
+
+
+def colormap_qimage(colormap: str, width: int = 256, height: int = 1) -> QImage:
+    """A horizontal colour ramp of a colormap, for legends."""
+    from core.overlay import colormap_lut
+
+    ramp = colormap_lut(colormap)[np.linspace(0, 255, width).astype(np.uint8)]
+    return array_to_qimage(np.repeat(ramp[None], height, axis=0))

@@ -1,0 +1,184 @@
+"""The one place that runs core's model code: a ModelRunner QObject living on its own QThread.
+
+The GUI posts Jobs. Each names the view it feeds (`key`) and carries a generation number; a queued job whose key
+has since received a newer job is skipped, so only the latest request per view costs time (the presenter drops
+any stale result that was already running). Every job ends in `returned` or `errored`; an exception never
+reaches Qt and the runner takes the next job. core, and torch with it, is imported here, on the runner's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from .qimage import pil_to_qimage
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str  # the view the result feeds: "environment", "model", "image0", "image1", "explain", "export"
+    generation: int
+    kind: str  # names a ModelRunner._job_<kind> method
+    args: dict = field(default_factory=dict)
+    label: str = ""  # what the busy indicator says while it runs
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the GUI needs from core that only exists once core is imported."""
+
+    app_name: str
+    version: str
+    colormaps: tuple[str, ...]
+    methods: tuple[str, ...]
+    shipped_models: tuple[str, ...]
+    weights_dir: str
+    icon: str
+
+
+@dataclass(frozen=True)
+class ModelReady:
+    info: Any  # core.model.ModelInfo
+    device: str  # where it runs, e.g. "cpu" or "cuda:0"
+    requested_device: str  # "auto", "cpu" or "cuda"
+    path: str | None  # None: the shipped default
+
+
+@dataclass(frozen=True)
+class ImageReady:
+    image: Any  # core.images.LoadedImage, uncropped
+    qimage: Any  # QImage of it, converted here rather than on the GUI thread
+
+
+@dataclass(frozen=True)
+class Explained:
+    explanation: Any  # core.explain.Explanation
+    images: tuple  # the two cropped LoadedImage objects that were explained
+    model: Any  # ModelInfo of the model that explained them
+
+
+@dataclass(frozen=True)
+class Exported:
+    png: str
+    sidecar: str
+
+
+class ModelRunner(QObject):
+    """Owns the model and its device; call start() once, submit() jobs, stop() before the app exits."""
+
+    started = Signal(str, int, str)  # key, generation, label
+    returned = Signal(str, int, object)  # key, generation, result
+    errored = Signal(str, int, str)  # key, generation, one-line message
+    busy = Signal(bool)  # True when the first job is queued, False when the queue runs dry
+    _posted = Signal(object)
+
+    def __init__(self):
+        super().__init__()
+        self._lock = threading.Lock()
+        self._latest: dict[str, int] = {}
+        self._pending = 0
+        self._model = None
+        self._thread = QThread()
+        self._thread.setObjectName("model-runner")
+        self.moveToThread(self._thread)
+        self._posted.connect(self._run, Qt.QueuedConnection)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish the job in progress, drop the queue, end the thread."""
+        with self._lock:
+            self._latest = {key: generation + 1 for key, generation in self._latest.items()}
+        self._thread.quit()
+        self._thread.wait()
+
+    def submit(self, job: Job) -> None:
+        with self._lock:
+            self._latest[job.key] = max(job.generation, self._latest.get(job.key, job.generation))
+            self._pending += 1
+            first = self._pending == 1
+        if first:
+            self.busy.emit(True)
+        self._posted.emit(job)
+
+    @Slot(object)
+    def _run(self, job: Job) -> None:
+        try:
+            with self._lock:
+                current = self._latest.get(job.key) == job.generation
+            if not current:
+                return  # superseded while queued
+            self.started.emit(job.key, job.generation, job.label)
+            try:
+                result = getattr(self, f"_job_{job.kind}")(**job.args)
+            except Exception as exc:  # the runner must survive anything a job raises
+                self.errored.emit(job.key, job.generation, one_line(exc))
+            else:
+                self.returned.emit(job.key, job.generation, result)
+        finally:
+            with self._lock:
+                self._pending -= 1
+                idle = self._pending == 0
+            if idle:
+                self.busy.emit(False)
+
+    # --- jobs (run on the runner thread) -------------------------------------------------------------
+    def _job_environment(self) -> Environment:
+        from core.explain import METHODS
+        from core.overlay import COLORMAPS
+        from core.paths import resources_dir, shipped_models, weights_dir
+        from core.version import APP_NAME, __version__
+
+        return Environment(APP_NAME, __version__, tuple(COLORMAPS), tuple(METHODS),
+                           tuple(str(p) for p in shipped_models()), str(weights_dir()),
+                           str(resources_dir() / "icons" / "siamese-lens.png"))
+
+    def _job_load_model(self, path: str | None, device: str) -> ModelReady:
+        import core
+        from core.model import describe
+        from core.train import resolve_device
+
+        torch_device = resolve_device(device)
+        model = core.load_model(path, device=torch_device)
+        self._model = model  # replaced only on success: after an error the previous model stays
+        return ModelReady(describe(model), str(torch_device), device, path)
+
+    def _job_load_image(self, source) -> ImageReady:
+        import core
+        from core.images import from_pil
+
+        loaded = core.load_image(source) if isinstance(source, str) else from_pil(source)
+        return ImageReady(loaded, pil_to_qimage(loaded.image))
+
+    def _job_explain(self, images: tuple, crops: tuple, method: str) -> Explained:
+        import core
+        from core.images import from_pil
+        from core.model import describe
+
+        if self._model is None:
+            raise RuntimeError("no model is loaded")
+        cropped = tuple(from_pil(img.image, crop=crop, path=img.path) for img, crop in zip(images, crops))
+        explanation = core.explain_pair(self._model, cropped[0], cropped[1], method)
+        return Explained(explanation, cropped, describe(self._model))
+
+    def _job_export(self, path: str, explained: Explained, colormap: str, layers, note: str,
+                    overwrite: bool) -> Exported:
+        from core.report import write_report
+
+        png, sidecar = write_report(path, explained.explanation, explained.images, explained.model,
+                                    colormap=colormap, layers=layers, note=note, overwrite=overwrite)
+        return Exported(str(png), str(sidecar))
+
+
+def one_line(exc: BaseException) -> str:
+    """Product errors carry their own one-line message; anything else gets its type name in front."""
+    from core.errors import SiameseLensError
+
+    text = (str(exc).strip().splitlines() or [""])[0]
+    if isinstance(exc, (SiameseLensError, FileExistsError, ValueError)) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

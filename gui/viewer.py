@@ -1,0 +1,209 @@
+"""One image viewer: the image, its factual and counterfactual layers and its crop box in one scene whose unit
+is the image pixel, so a layer placed at the crop's corner covers exactly the pixels the model saw.
+
+Wheel zooms at the cursor, dragging pans (or draws a crop box in crop mode), drops of files are reported.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPixmap, QTransform
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
+
+LAYERS = ("factual", "counterfactual")  # bottom to top
+ZOOM_STEP = 1.25
+MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
+MIN_CROP = 4  # pixels; smaller drags are treated as clicks
+
+
+class ImageViewer(QGraphicsView):
+    files_dropped = Signal(list)  # the dropped URLs as local paths ("" for a non-local URL)
+    crop_drawn = Signal(tuple)  # (x, y, w, h) in image pixels
+    view_changed = Signal()  # zoom or pan by the user, for synchronised viewing
+
+    def __init__(self, placeholder: str, parent=None):
+        super().__init__(parent)
+        self.placeholder = placeholder
+        self.setScene(QGraphicsScene(self))
+        self.setAcceptDrops(True)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.ScrollHandDrag)
+        self.setBackgroundBrush(QColor(48, 48, 48))
+        self.setFrameShape(QGraphicsView.NoFrame)
+        self._image = QGraphicsPixmapItem()
+        self._layers = {name: QGraphicsPixmapItem() for name in LAYERS}
+        self._shade = QGraphicsPathItem()  # darkens what lies outside the crop box
+        self._shade.setBrush(QColor(0, 0, 0, 140))
+        self._shade.setPen(QPen(Qt.NoPen))
+        self._band = QGraphicsRectItem()  # the box being drawn
+        self._band.setPen(self._cosmetic_pen(QColor(255, 220, 0), Qt.DashLine))
+        self._outline = QGraphicsRectItem()
+        self._outline.setPen(self._cosmetic_pen(QColor(255, 220, 0), Qt.SolidLine))
+        for z, item in enumerate([self._image, *self._layers.values(), self._shade, self._outline, self._band]):
+            item.setZValue(z)
+            self.scene().addItem(item)
+        self._band.hide()
+        self._crop_mode = False
+        self._drag_start: QPointF | None = None
+        self._fitting = True  # follow the window size until the user zooms
+        self._quiet = False  # programmatic view changes are not reported
+        self.horizontalScrollBar().valueChanged.connect(self._scrolled)
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
+
+    # --- content -----------------------------------------------------------------------------------
+    def has_image(self) -> bool:
+        return not self._image.pixmap().isNull()
+
+    def set_image(self, qimage) -> None:
+        """Show a new image (a QImage, or None to clear); overlays and crop box are cleared, the view fits."""
+        self._image.setPixmap(QPixmap.fromImage(qimage) if qimage is not None else QPixmap())
+        for name in LAYERS:
+            self.set_layer(name, None)
+        self.set_crop(None)
+        self.scene().setSceneRect(self._image.boundingRect())
+        self.fit()
+
+    def set_layer(self, name: str, qimage, offset: tuple[int, int] = (0, 0)) -> None:
+        """Place a layer's RGBA picture with its top-left corner at image pixel `offset` (the crop corner)."""
+        item = self._layers[name]
+        item.setPixmap(QPixmap.fromImage(qimage) if qimage is not None else QPixmap())
+        item.setPos(*offset)
+
+    def layer_pixmap(self, name: str) -> QPixmap:
+        return self._layers[name].pixmap()
+
+    def set_layer_visible(self, name: str, visible: bool) -> None:
+        self._layers[name].setVisible(visible)
+
+    def set_layer_opacity(self, name: str, opacity: float) -> None:
+        self._layers[name].setOpacity(opacity)
+
+    def set_crop(self, box: tuple | None) -> None:
+        if box is None or not self.has_image():
+            self._shade.setPath(QPainterPath())
+            self._outline.hide()
+            return
+        rect = QRectF(*box)
+        path = QPainterPath()
+        path.addRect(self._image.boundingRect())
+        path.addRect(rect)  # odd-even fill: everything but the box
+        self._shade.setPath(path)
+        self._outline.setRect(rect)
+        self._outline.show()
+
+    def set_crop_mode(self, on: bool) -> None:
+        self._crop_mode = on
+        self.setDragMode(QGraphicsView.NoDrag if on else QGraphicsView.ScrollHandDrag)
+        self.viewport().setCursor(Qt.CrossCursor if on else Qt.OpenHandCursor)
+
+    # --- zoom and pan ------------------------------------------------------------------------------
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def center(self) -> QPointF:
+        return self.mapToScene(self.viewport().rect().center())
+
+    def fit(self) -> None:
+        self._fitting = True
+        if self.has_image():
+            self._apply(lambda: self.fitInView(self._image, Qt.KeepAspectRatio))
+
+    def actual_size(self) -> None:
+        """One image pixel per physical screen pixel (high-DPI screens included)."""
+        self._fitting = False
+        scale = 1.0 / self.devicePixelRatioF()
+        self._apply(lambda: self.setTransform(QTransform.fromScale(scale, scale)))
+        self.view_changed.emit()
+
+    def zoom_by(self, factor: float) -> None:
+        target = min(max(self.zoom() * factor, MIN_ZOOM), MAX_ZOOM)
+        self._fitting = False
+        self._apply(lambda: self.scale(target / self.zoom(), target / self.zoom()))
+        self.view_changed.emit()
+
+    def set_view(self, zoom: float, center: QPointF) -> None:
+        """Follow another viewer (no view_changed is emitted)."""
+        self._fitting = False
+        self._apply(lambda: (self.setTransform(QTransform.fromScale(zoom, zoom)), self.centerOn(center)))
+
+    def _apply(self, change) -> None:
+        self._quiet = True
+        try:
+            change()
+        finally:
+            self._quiet = False
+        mode = Qt.SmoothTransformation if self.zoom() < 1.0 else Qt.FastTransformation  # crisp pixels zoomed in
+        for item in [self._image, *self._layers.values()]:
+            item.setTransformationMode(mode)
+
+    def _scrolled(self) -> None:
+        if not self._quiet:
+            self.view_changed.emit()
+
+    # --- events ------------------------------------------------------------------------------------
+    def wheelEvent(self, event) -> None:
+        if self.has_image():
+            self.zoom_by(ZOOM_STEP ** (event.angleDelta().y() / 120.0))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fitting:
+            self.fit()
+
+    def mousePressEvent(self, event) -> None:
+        if self._crop_mode and self.has_image() and event.button() == Qt.LeftButton:
+            self._drag_start = self._clamped(self.mapToScene(event.position().toPoint()))
+            self._band.setRect(QRectF(self._drag_start, self._drag_start))
+            self._band.show()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._drag_start is not None:
+            end = self._clamped(self.mapToScene(event.position().toPoint()))
+            self._band.setRect(QRectF(self._drag_start, end).normalized())
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._drag_start is None:
+            super().mouseReleaseEvent(event)
+            return
+        end = self._clamped(self.mapToScene(event.position().toPoint()))
+        rect = QRectF(self._drag_start, end).normalized()
+        self._drag_start = None
+        self._band.hide()
+        box = (round(rect.x()), round(rect.y()), round(rect.width()), round(rect.height()))
+        if box[2] >= MIN_CROP and box[3] >= MIN_CROP:
+            self.crop_drawn.emit(box)
+
+    def dragEnterEvent(self, event) -> None:
+        event.setAccepted(event.mimeData().hasUrls())
+
+    def dragMoveEvent(self, event) -> None:
+        event.setAccepted(event.mimeData().hasUrls())
+
+    def dropEvent(self, event) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls()]
+        event.acceptProposedAction()
+        self.files_dropped.emit(paths)
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        if self.has_image():
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(QColor(200, 200, 200))
+        painter.drawText(self.viewport().rect(), Qt.AlignCenter | Qt.TextWordWrap, self.placeholder)
+        painter.restore()
+
+    def _clamped(self, point: QPointF) -> QPointF:
+        bounds = self._image.boundingRect()
+        return QPointF(min(max(point.x(), 0.0), bounds.width()), min(max(point.y(), 0.0), bounds.height()))
+
+    @staticmethod
+    def _cosmetic_pen(colour: QColor, style) -> QPen:
+        pen = QPen(QBrush(colour), 2, style)
+        pen.setCosmetic(True)  # constant width on screen, whatever the zoom
+        return pen
