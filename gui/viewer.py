@@ -6,7 +6,7 @@ Wheel zooms at the cursor, dragging pans (or draws a crop box in crop mode), dro
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
 
@@ -26,7 +26,7 @@ class ImageViewer(QGraphicsView):
         self.placeholder = placeholder
         self.setScene(QGraphicsScene(self))
         self.setAcceptDrops(True)
-        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.NoAnchor)  # zoom_by anchors at the cursor itself
         self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
         self.setDragMode(QGraphicsView.ScrollHandDrag)
         self.setBackgroundBrush(QColor(48, 48, 48))
@@ -111,15 +111,22 @@ class ImageViewer(QGraphicsView):
 
     def actual_size(self) -> None:
         """One image pixel per physical screen pixel (high-DPI screens included)."""
-        self._fitting = False
-        scale = 1.0 / self.devicePixelRatioF()
-        self._apply(lambda: self.setTransform(QTransform.fromScale(scale, scale)))
+        self.set_view(1.0 / self.devicePixelRatioF(), self.center())
         self.view_changed.emit()
 
-    def zoom_by(self, factor: float) -> None:
+    def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
+        """Zoom keeping the scene point under `anchor` (viewport pixels; default: the centre) in place."""
+        anchor = anchor if anchor is not None else self.viewport().rect().center()
         target = min(max(self.zoom() * factor, MIN_ZOOM), MAX_ZOOM)
+        fixed = self.mapToScene(anchor)
+
+        def change():
+            self.scale(target / self.zoom(), target / self.zoom())
+            drift = self.mapToScene(anchor) - fixed
+            self.translate(drift.x(), drift.y())
+
         self._fitting = False
-        self._apply(lambda: self.scale(target / self.zoom(), target / self.zoom()))
+        self._apply(change)
         self.view_changed.emit()
 
     def set_view(self, zoom: float, center: QPointF) -> None:
@@ -144,7 +151,7 @@ class ImageViewer(QGraphicsView):
     # --- events ------------------------------------------------------------------------------------
     def wheelEvent(self, event) -> None:
         if self.has_image():
-            self.zoom_by(ZOOM_STEP ** (event.angleDelta().y() / 120.0))
+            self.zoom_by(ZOOM_STEP ** (event.angleDelta().y() / 120.0), event.position().toPoint())
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         self.note = QPlainTextEdit()
         self.note.setPlaceholderText("Optional note for the exported report")
         self.note.setMaximumHeight(110)
+        self.note.setAcceptDrops(False)  # dropped files go to the window, not into the note as text
         column.addWidget(self.note)
         column.addStretch(1)
         return panel

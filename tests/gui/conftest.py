@@ -1,0 +1,98 @@
+"""GUI test fixtures: offscreen Qt, a tiny weights file, small generated images, windows on throw-away settings."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from gui.qimage import qimage_to_array
+from gui.settings import open_settings
+from gui.window import MainWindow
+
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory):
+    import torch
+
+    from core.model import ModelConfig, SiameseModel
+    from core.weights import save_model
+
+    torch.manual_seed(0)
+    model = SiameseModel(ModelConfig(input_size=64), metadata={"name": "tiny-test",
+                                                                "test_metrics": {"accuracy": 0.5, "auc": 0.5}})
+    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
+    save_model(model.eval(), path)
+    return path
+
+
+def make_image(path, size, seed: int):
+    """Noise with a bright disc: different seeds give pairs a random model scores differently."""
+    rng = np.random.default_rng(seed)
+    image = Image.fromarray(rng.integers(40, 200, (size[1], size[0], 3), dtype=np.uint8))
+    x, y = rng.integers(0, min(size) // 2, 2)
+    ImageDraw.Draw(image).ellipse((int(x), int(y), int(x) + min(size) // 2, int(y) + min(size) // 2), fill=(240, 60, 40))
+    image.save(path)
+    return path
+
+
+@pytest.fixture
+def images(tmp_path):
+    """Three small images of different shapes (a, b, c)."""
+    return [make_image(tmp_path / name, size, seed)
+            for name, size, seed in (("a.png", (96, 72), 1), ("b.png", (80, 80), 2), ("c.jpg", (64, 96), 3))]
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, tiny_weights):
+    """make_window(settings_path=None, model=tiny) -> a shown MainWindow whose model is loaded."""
+
+    def make(settings_path=None, model=None):
+        settings = open_settings(settings_path or tmp_path / "settings.ini")
+        window = MainWindow(settings, model_path=str(model or tiny_weights), device="cpu")
+        qtbot.addWidget(window)  # closed at teardown, which stops its runner thread
+        window.show()
+        with qtbot.waitSignal(window.presenter.model_changed, timeout=TIMEOUT_MS):
+            window.start()
+        return window
+
+    return make
+
+
+@pytest.fixture
+def explained(qtbot, make_window, images):
+    """A window showing the explanation of images a and b."""
+    window = make_window()
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(images[0]), str(images[1])])
+    return window
+
+
+def drop_files(widget, paths) -> None:
+    """Deliver a real QDropEvent carrying file URLs, as a drag from a file manager would."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    target = widget.viewport() if hasattr(widget, "viewport") else widget
+    enter = QDragEnterEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    QApplication.sendEvent(target, enter)  # Qt delivers a drop only after an accepted drag-enter
+    assert enter.isAccepted(), "the drop target refused the drag"
+    QApplication.sendEvent(target, QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+
+
+def grab_pixels(widget) -> np.ndarray:
+    """The widget as drawn, RGBA (H, W, 4) int array."""
+    QApplication.processEvents()
+    return qimage_to_array(widget.grab().toImage()).astype(int)
+
+
+def wait_idle(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: not window.progress.isVisible(), timeout=TIMEOUT_MS)

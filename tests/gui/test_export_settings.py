@@ -1,0 +1,76 @@
+"""Report export from the window, settings that survive a restart, and the command line's screenshot mode."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from gui.app import run_app
+
+from .conftest import TIMEOUT_MS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_export_writes_png_and_json_with_what_is_shown(qtbot, explained, tmp_path):
+    window = explained
+    window.note.setPlainText("Compare the borders.")
+    window.layer_controls[1].boxes["counterfactual"].setChecked(True)
+    window.layer_controls[1].sliders["counterfactual"].setValue(80)
+    target = tmp_path / "out" / "report.png"
+    target.parent.mkdir()
+    with qtbot.waitSignal(window.presenter.exported, timeout=TIMEOUT_MS):
+        assert window.export_report_to(str(target))
+    facts = json.loads(target.with_suffix(".json").read_text())
+    shown = window.presenter.explained
+    assert facts["similarity"] == round(shown.explanation.similarity, 6)
+    assert facts["note"] == "Compare the borders." and facts["model"]["name"] == "tiny-test"
+    assert facts["images"][1]["layers"] == {"factual": 0.5, "counterfactual": 0.8}
+    assert facts["images"][0]["path"].endswith("a.png") and Image.open(target).width > 1000
+    window.export_report_to(str(target))  # exists: refused, reported, file untouched
+    qtbot.waitUntil(lambda: "already exists" in window.statusBar().currentMessage(), timeout=TIMEOUT_MS)
+    assert json.loads(target.with_suffix(".json").read_text()) == facts
+
+
+def test_settings_persist_across_a_restart(qtbot, make_window, tmp_path):
+    ini = tmp_path / "persist.ini"
+    first = make_window(ini)
+    first.colormap_combo.setCurrentText("viridis")
+    first.method_combo.setCurrentText("attention")
+    first.layer_controls[1].sliders["factual"].setValue(80)
+    first.layer_controls[0].boxes["counterfactual"].setChecked(True)
+    first.actions["sync"].setChecked(True)
+    first.resize(720, 520)  # inside the offscreen screen (800 x 600)
+    size = first.size()
+    first.close()
+    second = make_window(ini)
+    assert second.colormap_combo.currentText() == "viridis" and second.presenter.method == "attention"
+    assert second.layer_controls[1].state()["factual"] == (True, 0.8)
+    assert second.layer_controls[0].state()["counterfactual"] == (True, 0.5)
+    assert second.actions["sync"].isChecked() and second.sync.enabled
+    assert second.size() == size and size.width() == 720
+    assert second.presenter.model.path.endswith("tiny.pt")
+
+
+def test_missing_image_exits_2_with_one_line(capsys, tmp_path):
+    class Args:
+        images = [str(tmp_path / "missing.png"), str(tmp_path / "other.png")]
+        model = device = screenshot = None
+
+    assert run_app(Args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.png: no such file" in err
+
+
+def test_screenshot_mode_renders_the_explained_pair(tmp_path, tiny_weights, images):
+    shot = tmp_path / "shot.png"
+    done = subprocess.run([sys.executable, "main.py", "--screenshot", str(shot), str(images[0]), str(images[1]),
+                           "--model", str(tiny_weights), "--device", "cpu"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert Image.open(shot).size == (1500, 860)

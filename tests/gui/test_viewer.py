@@ -1,0 +1,99 @@
+"""ImageViewer and ViewSync without a model: pixel-exact layers, zoom at the cursor, 1:1, fit, synchronisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from gui.qimage import array_to_qimage
+from gui.sync import ViewSync
+from gui.viewer import ImageViewer
+
+from .conftest import grab_pixels
+
+
+@pytest.fixture
+def viewer(qtbot):
+    view = ImageViewer("empty")
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    view.set_image(array_to_qimage(np.zeros((80, 100, 3), np.uint8)))
+    return view
+
+
+def test_layer_at_crop_corner_covers_exactly_the_crop_pixels(viewer):
+    red = np.zeros((20, 30, 4), np.uint8)
+    red[..., 0] = red[..., 3] = 255
+    viewer.set_layer("factual", array_to_qimage(red), (10, 15))
+    viewer.actual_size()
+    viewer.centerOn(50, 40)
+    pixels = grab_pixels(viewer.viewport())
+    rows, cols = np.nonzero((pixels[..., 0] > 200) & (pixels[..., 1] < 50))
+    assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (20, 30)
+    origin = viewer.mapFromScene(QPointF(10, 15))
+    assert (cols.min(), rows.min()) == (origin.x(), origin.y())
+
+
+def test_layer_toggle_and_opacity_change_pixels(viewer):
+    white = np.full((80, 100, 4), 255, np.uint8)
+    viewer.set_layer("counterfactual", array_to_qimage(white))
+    viewer.actual_size()
+    at = viewer.mapFromScene(QPointF(50, 40))
+    values = []
+    for visible, opacity in ((False, 1.0), (True, 1.0), (True, 0.5)):
+        viewer.set_layer_visible("counterfactual", visible)
+        viewer.set_layer_opacity("counterfactual", opacity)
+        values.append(grab_pixels(viewer.viewport())[at.y(), at.x(), 0])
+    assert values[0] == 0 and values[1] == 255 and 100 < values[2] < 155
+
+
+def test_wheel_zooms_at_the_cursor(viewer):
+    viewer.set_view(5.0, QPointF(50, 40))  # image larger than the view: free to move (a smaller one stays centred)
+    cursor = viewer.mapFromScene(QPointF(30, 20))
+    before = viewer.mapToScene(cursor)
+    event = QWheelEvent(QPointF(cursor), QPointF(viewer.viewport().mapToGlobal(cursor)), QPoint(0, 0),
+                        QPoint(0, 240), Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(viewer.viewport(), event)
+    assert viewer.zoom() == pytest.approx(5.0 * 1.25 ** 2)
+    after = viewer.mapToScene(cursor)
+    assert abs(after.x() - before.x()) <= 1 and abs(after.y() - before.y()) <= 1
+
+
+def test_fit_and_actual_size(viewer):
+    viewer.fit()
+    assert viewer.zoom() == pytest.approx(min(viewer.viewport().width() / 100, viewer.viewport().height() / 80), rel=0.05)
+    viewer.actual_size()
+    assert viewer.zoom() == pytest.approx(1.0 / viewer.devicePixelRatioF())
+
+
+def test_sync_keeps_zoom_ratio_and_offset(qtbot, viewer):
+    other = ImageViewer("empty")
+    qtbot.addWidget(other)
+    other.resize(400, 300)
+    other.show()
+    other.set_image(array_to_qimage(np.zeros((200, 300, 3), np.uint8)))
+    viewer.set_view(2.0, QPointF(40, 30))
+    other.set_view(1.0, QPointF(150, 100))
+    sync = ViewSync(viewer, other)
+    sync.set_enabled(True)
+    viewer.zoom_by(2.0)
+    assert other.zoom() == pytest.approx(2.0)
+    sync.set_enabled(False)
+    viewer.zoom_by(2.0)
+    assert other.zoom() == pytest.approx(2.0)
+
+
+def test_crop_mode_drag_reports_a_box_in_image_pixels(qtbot, viewer):
+    viewer.actual_size()
+    viewer.set_crop_mode(True)
+    start, end = viewer.mapFromScene(QPointF(10, 12)), viewer.mapFromScene(QPointF(50, 60))
+    with qtbot.waitSignal(viewer.crop_drawn, timeout=2000) as drawn:
+        qtbot.mousePress(viewer.viewport(), Qt.LeftButton, pos=start)
+        qtbot.mouseMove(viewer.viewport(), end)
+        qtbot.mouseRelease(viewer.viewport(), Qt.LeftButton, pos=end)
+    x, y, w, h = drawn.args[0]
+    assert abs(x - 10) <= 1 and abs(y - 12) <= 1 and abs(w - 40) <= 1 and abs(h - 48) <= 1

@@ -1,0 +1,167 @@
+"""The main window driven like a user would: drops, layer controls, crops, errors, superseded jobs, timers."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
+
+import core
+from gui.actions import COMMANDS
+
+from .conftest import TIMEOUT_MS, drop_files, grab_pixels, wait_idle
+
+
+def _visible_layer(window, index: int = 0) -> str:
+    """A layer with something on it (a random model's evidence may all point one way)."""
+    e = window.presenter.explained.explanation
+    return "factual" if e.factual[index].max() > 0 else "counterfactual"
+
+
+def test_one_file_dropped_on_a_viewer_replaces_that_image(qtbot, make_window, images):
+    window = make_window()
+    with qtbot.waitSignal(window.presenter.image_changed, timeout=TIMEOUT_MS) as changed:
+        drop_files(window.viewers[1], [images[2]])
+    assert changed.args == [1] and "c.jpg" in window.headers[1].text()
+    assert window.presenter.images[0] is None and window.presenter.explained is None
+
+
+def test_two_files_dropped_anywhere_load_and_explain_both(qtbot, make_window, images):
+    window = make_window()
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        drop_files(window, images[:2])
+    assert [img.path for img in window.presenter.explained.images] == [str(images[0]), str(images[1])]
+    assert window.score.score.text().endswith("%")
+    assert not window.viewers[0].layer_pixmap("factual").isNull()
+
+
+@pytest.mark.parametrize("kind, expected", [("text", "not an image"), ("folder", "is a folder"), ("three", "one or two")])
+def test_bad_drops_explain_themselves_in_the_status_bar(qtbot, make_window, images, tmp_path, kind, expected):
+    window = make_window()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    paths = {"text": [notes], "folder": [tmp_path], "three": images}[kind]
+    drop_files(window.viewers[0], paths)
+    qtbot.waitUntil(lambda: expected in window.statusBar().currentMessage(), timeout=TIMEOUT_MS)
+    assert window.presenter.images == [None, None]
+
+
+def test_layer_toggles_sliders_and_colormap_change_the_drawn_pixels(qtbot, explained):
+    window = explained
+    name, viewer, controls = _visible_layer(window), window.viewers[0], window.layer_controls[0]
+    other = "counterfactual" if name == "factual" else "factual"
+    controls.boxes[other].setChecked(False)
+    controls.boxes[name].setChecked(False)
+    hidden = grab_pixels(viewer.viewport())
+    controls.boxes[name].setChecked(True)
+    controls.sliders[name].setValue(100)
+    full = grab_pixels(viewer.viewport())
+    controls.sliders[name].setValue(0)
+    transparent = grab_pixels(viewer.viewport())
+    window.actions[f"{name}0"].trigger()  # the keyboard action toggles the same layer off
+    assert not controls.boxes[name].isChecked()
+    assert np.abs(full - hidden).sum() > 1000 and np.array_equal(transparent, hidden)
+    controls.boxes[name].setChecked(True)
+    controls.sliders[name].setValue(100)
+    window.colormap_combo.setCurrentText("viridis" if window.colormap != "viridis" else "jet")
+    assert np.abs(grab_pixels(viewer.viewport()) - full).sum() > 1000
+
+
+def test_crop_drawn_in_crop_mode_rescores_and_undo_restores(qtbot, explained):
+    window = explained
+    before = window.presenter.explained.explanation.similarity
+    viewer = window.viewers[0]
+    window.actions["crop"].trigger()
+    viewer.actual_size()
+    start, end = viewer.mapFromScene(QPointF(4, 6)), viewer.mapFromScene(QPointF(50, 60))
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        qtbot.mousePress(viewer.viewport(), Qt.LeftButton, pos=start)
+        qtbot.mouseMove(viewer.viewport(), end)
+        qtbot.mouseRelease(viewer.viewport(), Qt.LeftButton, pos=end)
+    x, y, w, h = crop = window.presenter.crops[0]
+    assert abs(x - 4) <= 1 and abs(w - 46) <= 1 and "crop" in window.headers[0].text()
+    assert window.presenter.explained.explanation.similarity != pytest.approx(before, abs=1e-6)
+    layer = window.viewers[0]._layers["factual"]
+    assert (layer.pos().x(), layer.pos().y(), layer.pixmap().width(), layer.pixmap().height()) == crop
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["undo"].trigger()
+    assert window.presenter.crops == [None, None]
+    assert window.presenter.explained.explanation.similarity == pytest.approx(before, abs=1e-5)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["redo"].trigger()
+    assert window.presenter.crops[0] == crop
+
+
+def test_a_superseded_explanation_is_never_painted(qtbot, explained, monkeypatch):
+    window = explained
+    real = core.explain_pair
+    monkeypatch.setattr(core, "explain_pair", lambda *a, **k: (time.sleep(0.3), real(*a, **k))[1])
+    painted = []
+    window.overlays_shown.connect(lambda: painted.append(window.presenter.explained.images[0].crop))
+    with qtbot.waitSignal(window.presenter.busy_changed, check_params_cb=lambda busy, text: "Explaining" in text,
+                          timeout=TIMEOUT_MS):
+        window.presenter.set_crop(0, (0, 0, 40, 40))  # starts running...
+    window.presenter.set_crop(0, (8, 8, 48, 48))  # ...and is superseded while it runs
+    wait_idle(qtbot, window)
+    assert painted == [(8, 8, 48, 48)]
+
+
+def test_a_runner_exception_leaves_the_app_usable(qtbot, explained, monkeypatch):
+    window = explained
+    real = core.explain_pair
+    monkeypatch.setattr(core, "explain_pair", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("simulated failure")))
+    window.actions["explain"].trigger()
+    qtbot.waitUntil(lambda: "simulated failure" in window.statusBar().currentMessage(), timeout=TIMEOUT_MS)
+    assert window.presenter.explained is None and window.isVisible()
+    monkeypatch.setattr(core, "explain_pair", real)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["explain"].trigger()
+
+
+def test_gui_thread_keeps_ticking_while_the_runner_works(qtbot, explained, monkeypatch):
+    window = explained
+    real = core.explain_pair
+    monkeypatch.setattr(core, "explain_pair", lambda *a, **k: (time.sleep(0.6), real(*a, **k))[1])
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(20)
+    started = time.perf_counter()
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["explain"].trigger()
+    timer.stop()
+    elapsed = time.perf_counter() - started
+    assert elapsed >= 0.6 and len(ticks) >= 0.5 * elapsed / 0.02
+    assert max(np.diff(ticks)) < 0.25  # never a long stall
+
+
+def test_a_broken_model_file_keeps_the_previous_model(qtbot, make_window, tmp_path):
+    window = make_window()
+    before = window.presenter.model
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a weights file")
+    window.presenter.load_model(str(broken))
+    qtbot.waitUntil(lambda: "Model not changed" in window.statusBar().currentMessage(), timeout=TIMEOUT_MS)
+    assert window.presenter.model is before and "broken.pt" in window.statusBar().currentMessage()
+
+
+def test_paste_swap_and_help(qtbot, make_window, images):
+    window = make_window()
+    picture = QImage(str(images[2]))
+    QApplication.clipboard().setImage(picture)
+    with qtbot.waitSignal(window.presenter.image_changed, timeout=TIMEOUT_MS):
+        window.actions["paste1"].trigger()
+    assert "pasted image" in window.headers[1].text()
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(images[0])], 0)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["swap"].trigger()
+    assert "pasted image" in window.headers[0].text() and "a.png" in window.headers[1].text()
+    window.actions["help"].trigger()
+    assert window._help.isVisible()
+    table = window._help.layout().itemAt(0).widget()
+    assert table.rowCount() == len(COMMANDS) and table.item(0, 1).text() == "Ctrl+O"
