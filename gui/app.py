@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# Benchmarks set this to learn when the window is first shown: the app prints "shown <epoch seconds>" and exits.
+# Benchmarks set this to learn when the window is first painted: the app prints "shown <epoch seconds>" and quits.
 EXIT_AFTER_SHOW = "SIAMESE_LENS_EXIT_AFTER_SHOW"
 SCREENSHOT_SIZE = (1500, 860)
 SCREENSHOT_TIMEOUT_MS = 180_000
@@ -46,9 +46,9 @@ def run_app(args) -> int:
     if args.screenshot:
         _arm_screenshot(app, window, args.screenshot, status)
     if os.environ.get(EXIT_AFTER_SHOW):
-        QTimer.singleShot(0, lambda: (print(f"shown {time.time():.6f}", flush=True), window.close()))
-    else:
-        window.start(images)
+        # repaint() paints synchronously, while the runner is already importing torch: a real first frame.
+        QTimer.singleShot(0, lambda: (window.repaint(), print(f"shown {time.time():.6f}", flush=True), window.close()))
+    window.start(images)
     app.exec()
     if scratch:
         scratch.cleanup()
