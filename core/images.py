@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,14 +137,3 @@ def _read_rgb(path: Path) -> Image.Image:
 def _short(exc: Exception) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:120]
-
-
-def file_sha256(path) -> str:
-    """Hex sha256 of a file's bytes, read in chunks."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(os.fspath(path), "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -36,13 +36,15 @@ def roc_curve(scores, same) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def best_balanced_threshold(scores, same) -> tuple[float, float]:
-    """The threshold maximising balanced accuracy, halfway between neighbouring scores; (threshold, balanced acc)."""
+    """The threshold maximising balanced accuracy, halfway to the next lower score; (threshold, balanced acc).
+
+    Any threshold in (next lower score, best score] predicts the same; the midpoint is the most robust choice.
+    """
     fpr, tpr, thresholds = roc_curve(scores, same)
     balanced = (tpr + 1.0 - fpr) / 2.0
     best = int(np.argmax(balanced[1:])) + 1
-    upper = thresholds[best - 1] if best > 1 else thresholds[best] + 1e-3
-    threshold = float((thresholds[best] + upper) / 2.0) if np.isfinite(upper) else float(thresholds[best])
-    return threshold, float(balanced[best])
+    lower = thresholds[best + 1] if best + 1 < len(thresholds) else thresholds[best] - 1e-3
+    return float((thresholds[best] + lower) / 2.0), float(balanced[best])
 
 
 def confusion(scores, same, threshold: float) -> dict:

@@ -127,7 +127,8 @@ def train(options: TrainOptions, progress=None) -> TrainResult:
             embeddings = embed_cached(model, val_images)
             val_auc = roc_auc(score_pairs(model, embeddings, val_pairs), val_pairs[:, 2])
             state["history"].append(asdict(EpochRecord(epoch + 1, loss, val_auc, time.time() - t0)))
-            if val_auc > state["best_auc"]:
+            # A validation split too small to hold both kinds of pair gives NaN: then the latest epoch is kept.
+            if val_auc > state["best_auc"] or (np.isnan(val_auc) and state["best_auc"] < 0):
                 state.update(best_auc=val_auc, best_epoch=epoch + 1, bad_epochs=0,
                              best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
             else:

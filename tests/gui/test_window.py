@@ -165,3 +165,17 @@ def test_paste_swap_and_help(qtbot, make_window, images):
     assert window._help.isVisible()
     table = window._help.layout().itemAt(0).widget()
     assert table.rowCount() == len(COMMANDS) and table.item(0, 1).text() == "Ctrl+O"
+
+
+def test_an_unavailable_device_is_reported_and_the_model_stays(qtbot, make_window):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    window = make_window()
+    before = window.presenter.model
+    window.device_combo.setCurrentIndex(window.device_combo.findData("cuda"))
+    window.device_combo.activated.emit(window.device_combo.currentIndex())
+    qtbot.waitUntil(lambda: "CUDA" in window.statusBar().currentMessage(), timeout=TIMEOUT_MS)
+    assert window.presenter.model is before and window.device_combo.currentData() == "cpu"
+    assert window.device_label.text() == "Device: cpu"

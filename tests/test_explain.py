@@ -1,0 +1,143 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from benchmarks.paper_recipe import paper_recipe_cams
+from core.explain import METHODS, explain_pair, normalise, similarity_attention, upsample
+from core.images import from_pil, load_image
+from core.weights import load_model
+
+
+@pytest.fixture
+def pair(image_pair):
+    return load_image(image_pair[0]), load_image(image_pair[1])
+
+
+def batch_of(model, a, b):
+    return torch.cat([model.preprocess(a.image), model.preprocess(b.image)])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_maps_are_float32_in_unit_range_at_image_resolution(tiny_model, pair, method):
+    result = explain_pair(tiny_model, *pair, method=method)
+    for index, image in enumerate(pair):
+        for heatmap in (result.factual[index], result.counterfactual[index]):
+            assert heatmap.dtype == np.float32
+            assert heatmap.shape == (image.size[1], image.size[0])
+            assert np.isfinite(heatmap).all() and heatmap.min() >= 0 and heatmap.max() <= 1
+    assert result.decision in ("similar", "different") and 0 <= result.similarity <= 1
+
+
+def test_each_image_uses_its_own_gradients(tiny_model, pair):
+    """Matches a full-backprop computation per image; would fail if image 2 reused image 1's gradients."""
+    result = explain_pair(tiny_model, *pair, method="reference")
+    paper = paper_recipe_cams(tiny_model, batch_of(tiny_model, *pair))
+    for index in (0, 1):
+        # Grad-CAM of d = 2 (1 - s): -2x the signed Grad-CAM of s
+        np.testing.assert_allclose(-2.0 * result.signed_cams[index], paper["factual"][index], rtol=1e-3, atol=1e-6)
+    assert not np.allclose(paper["factual"][0], paper["factual"][1])
+
+
+def test_swapping_the_images_swaps_the_maps(tiny_model, pair):
+    forward = explain_pair(tiny_model, pair[0], pair[1])
+    backward = explain_pair(tiny_model, pair[1], pair[0])
+    assert forward.similarity == pytest.approx(backward.similarity, abs=1e-6)
+    for kind in ("factual", "counterfactual"):
+        np.testing.assert_allclose(getattr(forward, kind)[0], getattr(backward, kind)[1], atol=1e-5)
+        np.testing.assert_allclose(getattr(forward, kind)[1], getattr(backward, kind)[0], atol=1e-5)
+
+
+def test_reference_maps_equal_the_paper_recipe_maps(tiny_model, pair):
+    result = explain_pair(tiny_model, *pair, method="reference")
+    paper = paper_recipe_cams(tiny_model, batch_of(tiny_model, *pair))
+    for index, image in enumerate(pair):
+        for kind in ("factual", "counterfactual"):
+            expected = upsample(normalise(np.maximum(paper[kind][index], 0)), image.size)
+            np.testing.assert_allclose(getattr(result, kind)[index], expected, atol=1e-3)
+
+
+def test_factual_and_counterfactual_are_complementary(tiny_model, pair):
+    # Images as small as the 2x2 feature map, so upsampling is the identity and supports compare exactly.
+    small = [from_pil(p.image.resize((2, 2))) for p in pair]
+    result = explain_pair(tiny_model, *small)
+    signed = np.concatenate([c.ravel() for c in result.signed_cams])
+    factual = np.concatenate([f.ravel() for f in result.factual])
+    counter = np.concatenate([c.ravel() for c in result.counterfactual])
+    assert (factual * counter == 0).all()  # never both at one place
+    assert ((factual > 0) | (counter > 0))[signed != 0].all()  # every piece of evidence is in one of them
+
+
+def test_flipping_the_decision_swaps_factual_and_counterfactual(tiny_model, pair):
+    original = tiny_model.config.threshold
+    try:
+        tiny_model.config.threshold = 0.0
+        similar = explain_pair(tiny_model, *pair)
+        tiny_model.config.threshold = 1.01
+        different = explain_pair(tiny_model, *pair)
+    finally:
+        tiny_model.config.threshold = original
+    assert (similar.decision, different.decision) == ("similar", "different")
+    for index in (0, 1):
+        np.testing.assert_array_equal(similar.factual[index], different.counterfactual[index])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_very_dissimilar_pair_gets_finite_non_empty_maps(trained_shapes, method, tmp_path):
+    from tests.conftest import SHAPE_CLASSES, draw_shape
+
+    _, weights = trained_shapes
+    model = load_model(weights)
+    rng = np.random.default_rng(5)
+    red = from_pil(draw_shape("ellipse", SHAPE_CLASSES["red_circles"][0], rng))
+    blue = from_pil(draw_shape("rectangle", SHAPE_CLASSES["blue_squares"][0], rng))
+    result = explain_pair(model, red, blue, method=method)
+    assert result.distance > 1.0  # beyond the paper's clip, where its gradients were zero
+    for heatmap in (*result.factual, *result.counterfactual):
+        assert np.isfinite(heatmap).all()
+    assert all(m.max() > 0 for m in result.factual) or all(m.max() > 0 for m in result.counterfactual)
+    assert max(m.max() for m in (*result.factual, *result.counterfactual)) == pytest.approx(1.0, abs=0.05)
+
+
+def test_crop_changes_what_the_model_sees(tiny_model, image_pair):
+    whole = explain_pair(tiny_model, load_image(image_pair[0]), load_image(image_pair[1]))
+    cropped_image = load_image(image_pair[0], crop=(10, 20, 40, 30))
+    cropped = explain_pair(tiny_model, cropped_image, load_image(image_pair[1]))
+    assert cropped.similarity != pytest.approx(whole.similarity, abs=1e-6)
+    assert cropped.factual[0].shape == (30, 40)
+
+
+def test_gradients_stop_at_the_target_layer(tiny_model, pair):
+    calls = []
+    handle = tiny_model.features[0].register_full_backward_hook(lambda *a: calls.append(1))
+    try:
+        explain_pair(tiny_model, *pair)
+    finally:
+        handle.remove()
+    assert calls == []
+    assert all(p.grad is None for p in tiny_model.parameters())
+
+
+def test_identical_images_give_finite_maps_and_say_why(tiny_model, pair):
+    result = explain_pair(tiny_model, pair[0], pair[0])
+    assert result.similarity == pytest.approx(1.0, abs=1e-4)
+    assert all(np.isfinite(m).all() for m in (*result.factual, *result.counterfactual))
+
+
+def test_attention_works_for_any_embedding_network(pair):
+    from torch import nn
+    from torchvision.models import resnet18
+
+    net = resnet18(weights=None).eval()
+    embedder = nn.Sequential(*list(net.children())[:-1], nn.Flatten())
+    x = torch.stack([torch.from_numpy(np.asarray(p.image.resize((64, 64)), dtype=np.float32) / 255).permute(2, 0, 1) for p in pair])
+    cams = similarity_attention(embedder, net.layer4, x)
+    assert cams.shape == (2, 2, 2) and np.isfinite(cams).all() and np.abs(cams).max() > 0
+
+
+def test_rejects_unknown_method_and_bad_inputs(tiny_model, pair):
+    with pytest.raises(ValueError, match="unknown method"):
+        explain_pair(tiny_model, *pair, method="lime")
+    with pytest.raises(TypeError):
+        explain_pair(tiny_model, "a.png", pair[1])
+    assert isinstance(pair[0].image, Image.Image)

@@ -1,0 +1,135 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.errors import ImageLoadError
+from core.images import from_pil, load_image, parse_crop
+
+
+def save(image: Image.Image, path, **kw):
+    image.save(path, **kw)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F"])
+def test_every_mode_becomes_rgb(tmp_path, mode):
+    source = Image.new("RGB", (20, 10), (200, 100, 50)).convert(mode) if mode not in ("I;16", "I", "F") else None
+    if mode == "I;16":
+        source = Image.fromarray(np.full((10, 20), 65535 // 2, dtype=np.uint16))
+    elif mode == "I":
+        source = Image.fromarray(np.full((10, 20), 1000, dtype=np.int32), "I")
+    elif mode == "F":
+        source = Image.fromarray(np.linspace(0, 5, 200, dtype=np.float32).reshape(10, 20), "F")
+    suffix = ".tiff" if mode in ("CMYK", "I;16", "I", "F") else ".png"
+    path = save(source, tmp_path / f"img{suffix}")
+    loaded = load_image(path)
+    assert loaded.image.mode == "RGB"
+    assert loaded.size == (20, 10)
+
+
+def test_sixteen_bit_is_scaled_by_its_range(tmp_path):
+    data = np.zeros((4, 4), dtype=np.uint16)
+    data[0, 0] = 65535
+    data[0, 1] = 32768
+    path = save(Image.fromarray(data), tmp_path / "deep.png")
+    arr = np.asarray(load_image(path).image)
+    assert arr[0, 0, 0] == 255
+    assert 126 <= arr[0, 1, 0] <= 129  # half range, not clipped to 255
+    assert arr[1, 1, 0] == 0
+
+
+def test_transparency_is_composited_over_white(tmp_path):
+    path = save(Image.new("RGBA", (4, 4), (255, 0, 0, 0)), tmp_path / "clear.png")
+    assert tuple(np.asarray(load_image(path).image)[0, 0]) == (255, 255, 255)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = Image.new("RGB", (30, 10), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    path = tmp_path / "rotated.jpg"
+    image.save(path, exif=exif.tobytes())
+    assert load_image(path).size == (10, 30)
+
+
+def test_animated_file_uses_first_frame(tmp_path):
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    r, g, b = np.asarray(load_image(path).image)[4, 4]
+    assert r > 200 and b < 50
+
+
+def test_paths_with_spaces_and_non_ascii(tmp_path):
+    folder = tmp_path / "dossier très spécial"
+    folder.mkdir()
+    path = save(Image.new("RGB", (5, 5)), folder / "läsion 1 – ü.png")
+    assert load_image(path).path == str(path)
+
+
+def corrupt_cases(tmp_path):
+    good = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(good, "JPEG")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "truncated.jpg").write_bytes(good.getvalue()[: len(good.getvalue()) // 3])
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    (tmp_path / "notes.txt").write_text("not an image at all")
+    # A PNG header declaring a zero-width image.
+    (tmp_path / "zero.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x00\x00\x00\x00\x05\x08\x02\x00\x00\x00\x00\x00\x00\x00"
+    )
+    (tmp_path / "folder.jpg").mkdir()
+    return {
+        "missing": (tmp_path / "nope.jpg", "no such file"),
+        "directory": (tmp_path / "folder.jpg", "folder"),
+        "empty": (tmp_path / "empty.jpg", "empty"),
+        "truncated": (tmp_path / "truncated.jpg", "truncated"),
+        "corrupt": (tmp_path / "corrupt.png", ""),
+        "not an image": (tmp_path / "notes.txt", "not an image"),
+        "zero size": (tmp_path / "zero.png", ""),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "empty", "truncated", "corrupt", "not an image", "zero size"])
+def test_bad_files_raise_one_error_type_with_one_line_naming_the_file(tmp_path, case):
+    path, words = corrupt_cases(tmp_path)[case]
+    with pytest.raises(ImageLoadError) as info:
+        load_image(path)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message and words in message
+
+
+def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
+    path = save(Image.new("L", (200, 200)), tmp_path / "big.png")
+    monkeypatch.setattr("core.images.MAX_PIXELS", 100 * 100)
+    with pytest.raises(ImageLoadError, match="too large"):
+        load_image(path)
+
+
+def test_zero_sized_in_memory_image_is_refused():
+    with pytest.raises(ImageLoadError, match="zero size"):
+        from_pil(Image.new("RGB", (0, 5)))
+
+
+def test_crop_is_applied_in_original_coordinates(tmp_path):
+    arr = np.zeros((40, 60, 3), dtype=np.uint8)
+    arr[10:20, 30:50] = 255
+    path = save(Image.fromarray(arr), tmp_path / "box.png")
+    loaded = load_image(path, crop=(30, 10, 20, 10))
+    assert loaded.size == (20, 10) and loaded.original_size == (60, 40) and loaded.crop == (30, 10, 20, 10)
+    assert np.asarray(loaded.image).min() == 255
+
+
+@pytest.mark.parametrize("crop", [(0, 0, 0, 5), (-1, 0, 5, 5), (50, 0, 20, 5), (0, 0, 60, 41), ("a", 0, 1, 1)])
+def test_bad_crops_are_refused(tmp_path, crop):
+    path = save(Image.new("RGB", (60, 40)), tmp_path / "img.png")
+    with pytest.raises(ImageLoadError, match="crop"):
+        load_image(path, crop=crop)
+
+
+def test_parse_crop():
+    assert parse_crop("1, 2,3,4") == (1, 2, 3, 4)
+    with pytest.raises(ValueError):
+        parse_crop("1,2,3")

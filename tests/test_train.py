@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+import torch
+
+from core.data import make_pairs, scan_dataset, split_by_image
+from core.train import TrainOptions, checkpoint_path_for, contrastive_loss, train
+from tests.conftest import make_shapes_dataset
+
+
+def test_training_learns_the_shapes(trained_shapes):
+    result, path = trained_shapes
+    assert result.best_val_auc > 0.85
+    assert result.test["auc"] > 0.85  # chance is 0.5
+    assert path.exists() and path.with_suffix(".json").exists() and path.with_suffix(".curves.png").exists()
+    assert [h["epoch"] for h in result.history] == list(range(1, len(result.history) + 1))
+
+
+def test_split_is_by_image_and_disjoint(shapes_dir):
+    dataset = scan_dataset(shapes_dir)
+    splits = split_by_image(dataset, seed=3)
+    sets = [set(splits[name].tolist()) for name in ("train", "val", "test")]
+    assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+    assert set.union(*sets) == set(range(len(dataset.paths)))
+    assert all(len(np.unique(dataset.labels[splits[name]])) == 3 for name in splits)  # stratified
+    again = split_by_image(dataset, seed=3)
+    assert all(np.array_equal(splits[k], again[k]) for k in splits)
+
+
+def test_pairs_follow_livieris_and_never_pair_an_image_with_itself():
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    pairs = make_pairs(labels, np.random.default_rng(0))
+    assert (pairs[:, 0] != pairs[:, 1]).all()
+    same = labels[pairs[:, 0]] == labels[pairs[:, 1]]
+    assert np.array_equal(same, pairs[:, 2] == 1)
+    # one positive per image with a class mate (image 5 has none), one negative per image
+    assert (pairs[:, 2] == 1).sum() == 5 and (pairs[:, 2] == 0).sum() == 6
+
+
+def test_contrastive_loss():
+    d = torch.tensor([0.5, 0.5, 1.5])
+    same = torch.tensor([1, 0, 0])
+    np.testing.assert_allclose(contrastive_loss(d, same, margin=1.0).numpy(), [0.25, 0.25, 0.0])
+
+
+@pytest.fixture
+def small_options(tmp_path):
+    data = make_shapes_dataset(tmp_path / "data", per_class=12, seed=4)
+
+    def options(out_name, **kw):
+        base = dict(data_dir=str(data), out=str(tmp_path / out_name / "m.pt"), input_size=32, epochs=3,
+                    batch_size=16, seed=7, device="cpu", cache_dir=str(tmp_path / "cache"), augment="hflip,rotate")
+        base.update(kw)
+        return TrainOptions(**base)
+
+    return options
+
+
+def test_interrupted_run_resumes_where_it_stopped(small_options):
+    def interrupt_after_first_epoch(progress):
+        if progress["done"] and progress["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    interrupted = train(small_options("resumed"), progress=interrupt_after_first_epoch)
+    assert interrupted.interrupted and len(interrupted.history) == 1
+    assert checkpoint_path_for(interrupted.out).exists()
+    seen = []
+    resumed = train(small_options("resumed", resume=True), progress=lambda p: seen.append(p["epoch"]) if p["done"] else None)
+    assert seen == [2, 3]  # continued at epoch 2, not from scratch
+    straight = train(small_options("straight"))
+    assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-5)
+    a = torch.load(resumed.out, weights_only=True)["state_dict"]
+    b = torch.load(straight.out, weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)  # seeded runs are reproducible
