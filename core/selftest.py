@@ -46,10 +46,10 @@ def selftest() -> dict:
     # Until trained weights ship, load_model() falls back to a randomly initialised model; a fixed seed makes the
     # smoke test deterministic (same numbers from source and from the binary) instead of passing by chance.
     torch.manual_seed(0)
+    first, second = sample_pair()
     start = time.perf_counter()
     model = load_model()
     loaded = time.perf_counter()
-    first, second = sample_pair()
     explanation = explain_pair(model, load_image(first), load_image(second))
     explained = time.perf_counter()
 
