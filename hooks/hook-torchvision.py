@@ -15,7 +15,7 @@ from pathlib import Path
 def extension_modules(package: str, package_dir=None) -> list[str]:
     """Dotted names of every compiled extension module (.so / .pyd with an import suffix) inside `package`.
 
-    Plain shared libraries (libpng.so.16, jpeg.dll) are not modules and are left to binary dependency analysis.
+    Files not named like a module (libpng16.so.16, jpeg8.dll) are plain libraries, left to binary dependency analysis.
     """
     if package_dir is None:
         spec = importlib.util.find_spec(package)
