@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QCheckBox, QFormLayout, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from .qimage import colormap_qimage
 from .viewer import LAYERS
@@ -69,57 +67,70 @@ class ScorePanel(QWidget):
         self.score.setStyleSheet("font-size: 30pt; font-weight: bold;")
         self.decision = QLabel("Load two images to compare them")
         self.decision.setWordWrap(True)
-        self.decision.setStyleSheet("font-size: 13pt; font-weight: bold;")
         layout.addWidget(self.score)
         layout.addWidget(self.decision)
-        form = QFormLayout()
-        form.setContentsMargins(0, 6, 0, 0)
+        self.model_name = QLabel("Model: –")  # may be long: wraps, which only a box layout sizes correctly
+        self.model_name.setWordWrap(True)
+        self.model_name.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout.addWidget(self.model_name)
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 2, 0, 0)
+        grid.setColumnStretch(1, 1)
         self.fields = {}
-        for key in ("Threshold", "Method", "Model", "Test metrics", "Device", "Timing"):
+        for row, key in enumerate(("Threshold", "Method", "Network", "Test metrics", "Device", "Timing")):
             label = QLabel("–")
-            label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-            form.addRow(f"{key}:", label)
+            grid.addWidget(QLabel(f"{key}:"), row, 0)
+            grid.addWidget(label, row, 1)
             self.fields[key] = label
-        layout.addLayout(form)
-        self.note = QLabel()
+        layout.addLayout(grid)
+        self.note = QLabel()  # warnings: an untrained model, an explanation without evidence
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: #b06000;")
+        self.note.setStyleSheet("color: #b06000; font-weight: bold;")
         layout.addWidget(self.note)
+        self._untrained = False
 
     def show_model(self, ready) -> None:
         info = ready.info
         meta = info.metadata or {}
-        self.fields["Model"].setText(f"{info.name}\n{info.architecture}, {info.input_size} px"
-                                     + (f"\n{Path(info.path).name}" if info.path else ""))
-        self.fields["Model"].setToolTip(f"sha256 {info.sha256 or '(not recorded)'}")
+        self.model_name.setText(f"Model: {info.name}")
+        self.model_name.setToolTip(f"{info.path or 'built-in'}\nsha256 {info.sha256 or '(not recorded)'}")
+        self.fields["Network"].setText(f"{info.architecture}, {info.input_size} px")
         self.fields["Threshold"].setText(f"{100 * info.threshold:.1f} %")
         metrics = meta.get("test_metrics") or {}
-        if meta.get("untrained"):
-            text = "untrained: scores are meaningless"
+        self._untrained = bool(meta.get("untrained"))
+        if self._untrained:
+            text = "none (untrained model)"
         else:
             text = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, (int, float))) or "none recorded"
         self.fields["Test metrics"].setText(text)
         self.fields["Device"].setText(ready.device)
+        self.note.setText(self._warning(""))
 
     def show_result(self, explained, busy_text: str = "") -> None:
         if explained is None:
             self.score.setText("–")
             self.score.setStyleSheet("font-size: 30pt; font-weight: bold; color: palette(text);")
             self.decision.setText(busy_text or "Load two images to compare them")
+            self.decision.setStyleSheet("")
             self.fields["Timing"].setText("–")
-            self.note.clear()
+            self.note.setText(self._warning(""))
             return
         e = explained.explanation
         colour = "#1b7a36" if e.decision == "similar" else "#b0281e"
         self.score.setText(f"{100 * e.similarity:.1f} %")
         self.score.setStyleSheet(f"font-size: 30pt; font-weight: bold; color: {colour};")
-        self.decision.setText(f"{e.decision.upper()}  (threshold {100 * e.threshold:.1f} %)")
+        relation = "≥" if e.decision == "similar" else "<"
+        self.decision.setText(f"{e.decision.upper()}  ({relation} {100 * e.threshold:.1f} %)")
         self.decision.setStyleSheet(f"font-size: 13pt; font-weight: bold; color: {colour};")
         self.fields["Method"].setText(e.method)
         timings = e.timings_ms
         self.fields["Timing"].setText(f"{timings.get('total', 0):.0f} ms (model {timings.get('model', 0):.0f} ms)")
-        self.note.setText(e.note)
+        self.note.setText(self._warning(e.note))
+
+    def _warning(self, note: str) -> str:
+        lines = ["UNTRAINED model: its scores and maps are meaningless"] if self._untrained else []
+        return "\n".join(lines + ([note] if note else []))
 
 
 class Legend(QWidget):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 
 from PIL import Image
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 
 from .runner import Environment, Explained, Exported, ImageReady, Job, ModelReady, ModelRunner
 
@@ -81,10 +81,12 @@ class Presenter(QObject):
         self._counter = itertools.count(1)
         self._latest: dict[str, int] = {}
         self._model_request: tuple[str | None, str] = (None, "auto")
+        # Bound methods of this GUI-thread object, never lambdas: PySide runs a lambda connected to the runner's
+        # signals in the runner's thread, while these are queued to the GUI thread.
         runner.returned.connect(self._on_returned)
         runner.errored.connect(self._on_errored)
-        runner.started.connect(lambda _key, _gen, label: self.busy_changed.emit(True, label))
-        runner.busy.connect(lambda busy: self.busy_changed.emit(busy, "Working…" if busy else ""))
+        runner.started.connect(self._on_started)
+        runner.busy.connect(self._on_busy)
 
     # --- requests ----------------------------------------------------------------------------------
     def start(self, model_path: str | None, device: str) -> None:
@@ -169,6 +171,7 @@ class Presenter(QObject):
         return True
 
     # --- results -----------------------------------------------------------------------------------
+    @Slot(str, int, object)
     def _on_returned(self, key: str, generation: int, result) -> None:
         if self._latest.get(key) != generation:
             return  # superseded: never shown
@@ -188,6 +191,15 @@ class Presenter(QObject):
             self.exported.emit(result)
             self.message.emit(f"Report saved: {result.png} (+ {result.sidecar})", False)
 
+    @Slot(str, int, str)
+    def _on_started(self, _key: str, _generation: int, label: str) -> None:
+        self.busy_changed.emit(True, label)
+
+    @Slot(bool)
+    def _on_busy(self, busy: bool) -> None:
+        self.busy_changed.emit(busy, "Working…" if busy else "")
+
+    @Slot(str, int, str)
     def _on_errored(self, key: str, generation: int, text: str) -> None:
         if self._latest.get(key) != generation:
             return

@@ -7,17 +7,18 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFormLayout, QLabel, QMainWindow,
-                               QMessageBox, QPlainTextEdit, QProgressBar, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter,
+                               QVBoxLayout, QWidget)
 
 from .actions import ShortcutsDialog, build_actions, populate_menus
 from .drops import drop_problem
-from .panels import Legend, LayerControls, ScorePanel
+from .panels import LayerControls
 from .persist import restore_window, save_window
 from .presenter import SLOTS, Presenter
 from .qimage import heatmap_qimage, qimage_to_pil
 from .runner import ModelRunner
 from .settings import read
+from .sidepanel import SidePanel
 from .sync import ViewSync
 from .viewer import LAYERS, ImageViewer
 
@@ -67,7 +68,10 @@ class MainWindow(QMainWindow):
             column.addWidget(self.viewers[i], 1)
             column.addWidget(self.layer_controls[i])
             self.splitter.addWidget(pane)
-        self.splitter.addWidget(self._side_panel())
+        side = SidePanel(DEVICES)
+        self.splitter.addWidget(side)
+        self.score, self.legend, self.note = side.score, side.legend, side.note
+        self.method_combo, self.colormap_combo, self.device_combo = side.method_combo, side.colormap_combo, side.device_combo
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
         self.setCentralWidget(self.splitter)
@@ -84,33 +88,6 @@ class MainWindow(QMainWindow):
         self.device_label = QLabel("Device: –")
         for widget in (self.busy_label, self.progress, self.device_label):
             self.statusBar().addPermanentWidget(widget)
-
-    def _side_panel(self) -> QWidget:
-        panel = QWidget()
-        panel.setMinimumWidth(260)
-        panel.setMaximumWidth(380)
-        column = QVBoxLayout(panel)
-        self.score = ScorePanel()
-        column.addWidget(self.score)
-        form = QFormLayout()
-        self.method_combo, self.colormap_combo, self.device_combo = QComboBox(), QComboBox(), QComboBox()
-        for label, value in DEVICES:
-            self.device_combo.addItem(label, value)
-        self.device_combo.setToolTip("Where the model runs; the status bar shows the device in use")
-        form.addRow("Method:", self.method_combo)
-        form.addRow("Colormap:", self.colormap_combo)
-        form.addRow("Device:", self.device_combo)
-        column.addLayout(form)
-        self.legend = Legend()
-        column.addWidget(self.legend)
-        column.addWidget(QLabel("Reviewer note (printed on the report):"))
-        self.note = QPlainTextEdit()
-        self.note.setPlaceholderText("Optional note for the exported report")
-        self.note.setMaximumHeight(110)
-        self.note.setAcceptDrops(False)  # dropped files go to the window, not into the note as text
-        column.addWidget(self.note)
-        column.addStretch(1)
-        return panel
 
     def _handlers(self) -> dict:
         handlers = {
