@@ -25,12 +25,14 @@ def run_app(args) -> int:
     if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QTimer, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
     from .settings import APPLICATION, ORGANIZATION, open_settings
     from .window import MainWindow
 
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        qInstallMessageHandler(_without_offscreen_noise)  # keep stderr to the one line that matters
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
@@ -69,6 +71,11 @@ def _input_problem(images: list[str], screenshot: str | None) -> str | None:
         if not path.is_file():
             return f"{image}: no such file"
     return None
+
+
+def _without_offscreen_noise(_mode, _context, message: str) -> None:
+    if "does not support propagateSizeHints" not in message:  # harmless, printed by the offscreen platform
+        sys.stderr.write(f"{message}\n")
 
 
 def _arm_screenshot(app, window, target: str, status: dict) -> None:

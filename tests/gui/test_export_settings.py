@@ -66,11 +66,22 @@ def test_missing_image_exits_2_with_one_line(capsys, tmp_path):
     assert err.count("\n") == 1 and "missing.png: no such file" in err
 
 
-def test_screenshot_mode_renders_the_explained_pair(tmp_path, tiny_weights, images):
-    shot = tmp_path / "shot.png"
-    done = subprocess.run([sys.executable, "main.py", "--screenshot", str(shot), str(images[0]), str(images[1]),
-                           "--model", str(tiny_weights), "--device", "cpu"],
+def _screenshot(tmp_path, weights, *images):
+    return subprocess.run([sys.executable, "main.py", "--screenshot", str(tmp_path / "shot.png"), *map(str, images),
+                           "--model", str(weights), "--device", "cpu"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+
+
+def test_screenshot_mode_renders_the_explained_pair(tmp_path, tiny_weights, images):
+    done = _screenshot(tmp_path, tiny_weights, images[0], images[1])
     assert done.returncode == 0, done.stderr
-    assert Image.open(shot).size == (1500, 860)
+    assert Image.open(tmp_path / "shot.png").size == (1500, 860)
+
+
+def test_screenshot_of_a_corrupt_image_exits_2_with_one_line(tmp_path, tiny_weights, images):
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(images[0].read_bytes()[:60])
+    done = _screenshot(tmp_path, tiny_weights, corrupt, images[1])
+    assert done.returncode == 2 and not (tmp_path / "shot.png").exists()
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error:") and "corrupt.png" in done.stderr

@@ -179,3 +179,11 @@ def test_an_unavailable_device_is_reported_and_the_model_stays(qtbot, make_windo
     qtbot.waitUntil(lambda: "CUDA" in window.statusBar().currentMessage(), timeout=TIMEOUT_MS)
     assert window.presenter.model is before and window.device_combo.currentData() == "cpu"
     assert window.device_label.text() == "Device: cpu"
+
+
+def test_single_key_shortcuts_do_not_fire_while_typing_a_note(qtbot, make_window):
+    window = make_window()
+    window.note.setFocus()
+    qtbot.keyClicks(window.note, "S1 C")
+    assert window.note.toPlainText() == "S1 C"
+    assert not window.actions["sync"].isChecked() and not window.actions["crop"].isChecked()
