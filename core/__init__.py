@@ -1,9 +1,26 @@
-"""Siamese Lens core: images, the Siamese model, explanations, training and evaluation. No Qt here."""
+"""Siamese Lens core: images, the Siamese model, explanations, training and evaluation. No Qt here.
 
-from .errors import DataError, ImageLoadError, ModelLoadError, SiameseLensError
-from .explain import Explanation, explain_pair
-from .images import load_image
-from .weights import load_model
+The public API is imported lazily, so that `import core.cli` or `core.paths` (the window's start-up path)
+does not pay for importing torch.
+"""
 
-__all__ = ["load_model", "load_image", "explain_pair", "Explanation", "ImageLoadError", "ModelLoadError", "DataError",
-           "SiameseLensError"]
+from importlib import import_module
+
+_API = {
+    "load_model": "core.weights",
+    "load_image": "core.images",
+    "explain_pair": "core.explain",
+    "Explanation": "core.explain",
+    "ImageLoadError": "core.errors",
+    "ModelLoadError": "core.errors",
+    "DataError": "core.errors",
+    "SiameseLensError": "core.errors",
+}
+
+__all__ = list(_API)
+
+
+def __getattr__(name):
+    if name in _API:
+        return getattr(import_module(_API[name]), name)
+    raise AttributeError(f"module 'core' has no attribute {name!r}")

@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--cache-dir", default=".cache", help="where decoded images are cached")
     train.add_argument("--name", default="", help="model name shown in the app (default: the data folder's name)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
+    train.add_argument("--init-from", default="", metavar="PATH.pt", help="start from another model's weights (fine-tuning)")
 
     evaluate = sub.add_parser("evaluate", help="pair accuracy, ROC AUC and confusion matrix of a model on a data set")
     evaluate.add_argument("data_dir", metavar="DATA_DIR")

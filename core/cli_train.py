@@ -16,7 +16,7 @@ def run_train(args) -> int:
         weight_decay=args.weight_decay, margin=args.margin, augment=args.augment,
         in_batch_pairs=not args.paper_pairs_only, attention_weight=args.attention_weight, patience=args.patience,
         seed=args.seed, device=args.device, threads=args.threads, cache_dir=args.cache_dir, resume=args.resume,
-        name=args.name,
+        name=args.name, init_from=args.init_from,
     )
     bar = ProgressBar(sys.stderr)
     result = train(options, progress=bar.update)

@@ -57,6 +57,7 @@ class TrainOptions:
     cache_dir: str = ".cache"
     resume: bool = False
     name: str = ""
+    init_from: str = ""  # a weights file to start from (fine-tuning), instead of random initialisation
 
 
 @dataclass
@@ -102,7 +103,10 @@ def train(options: TrainOptions, progress=None) -> TrainResult:
     config = ModelConfig(architecture=options.architecture, input_size=options.input_size,
                          embedding_dim=options.embedding_dim, margin=options.margin)
     torch.manual_seed(options.seed)
-    model = SiameseModel(config).to(device).to(memory_format=torch.channels_last)
+    model = SiameseModel(config)
+    if options.init_from:
+        _initialise_from(model, options.init_from)
+    model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     batches = max(1, math.ceil(len(splits["train"]) / options.batch_size))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=options.lr, epochs=options.epochs,
@@ -226,6 +230,18 @@ def _attention_constraint(model, x, maps, emb, pairs, options) -> torch.Tensor:
     d_full = model.distance(emb[a], emb[p]).detach()
     d_masked = model.distance(masked, emb[p].detach())
     return F.relu(d_full + 0.1 - d_masked).mean()
+
+
+def _initialise_from(model: SiameseModel, path: str) -> None:
+    """Copy every tensor of a Siamese Lens weights file whose name and shape match (loaded safely)."""
+    from .weights import load_model
+
+    source = load_model(path).state_dict()
+    target = model.state_dict()
+    matched = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
+    if not any(k.startswith("features.") for k in matched):
+        raise ValueError(f"{path}: its backbone does not match architecture {model.config.architecture!r}")
+    model.load_state_dict(matched, strict=False)
 
 
 def _save_checkpoint(path: Path, model, optimizer, scheduler, state) -> None:

@@ -63,3 +63,27 @@ def test_bad_input_exits_2_with_one_line(weights, image_pair, capsys, extra, wor
 def test_missing_image_exits_2(weights, tmp_path, image_pair, capsys):
     assert main(["explain", str(tmp_path / "gone.jpg"), str(image_pair[1]), "--model", str(weights)]) == 2
     assert "gone.jpg: no such file" in capsys.readouterr().err
+
+
+def test_explain_report_writes_png_and_sidecar_and_refuses_overwrite(weights, image_pair, tmp_path, capsys):
+    report = tmp_path / "report.png"
+    argv = ["explain", str(image_pair[0]), str(image_pair[1]), "--model", str(weights), "--report", str(report),
+            "--note", "checked by hand"]
+    assert main(argv) == 0
+    facts = json.loads(report.with_suffix(".json").read_text())
+    assert facts["note"] == "checked by hand" and facts["method"] == "gradcam"
+    assert report.stat().st_size > 10_000
+    capsys.readouterr()
+    assert main(argv) == 2  # exists: not overwritten without --force
+    assert "already exists" in capsys.readouterr().err
+    assert main([*argv, "--force"]) == 0
+
+
+def test_evaluate_json(trained_shapes, shapes_dir, tmp_path, capsys):
+    _, weights = trained_shapes
+    roc = tmp_path / "roc.png"
+    assert main(["evaluate", str(shapes_dir), "--model", str(weights), "--json", "--roc", str(roc), "--pairs", "20"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["pairs"] <= 20 and 0 <= data["auc"] <= 1 and set(data["confusion"]) == {
+        "true_similar", "false_similar", "true_different", "false_different"}
+    assert roc.exists()

@@ -59,7 +59,6 @@ def test_sample_pair_comes_from_the_bundled_resources():
 
 @pytest.mark.parametrize("cam, problem", [
     (np.zeros((0, 0), np.float32), "empty"),
-    (np.zeros((8, 8), np.float32), "all zeros"),
     (np.full((8, 8), np.nan, np.float32), "NaN"),
     (np.array([[0.5, np.inf]], np.float32), "infinite"),
 ])
@@ -71,3 +70,19 @@ def test_check_map_refuses_unusable_maps(cam, problem):
 def test_check_map_reports_shape_and_range():
     cam = np.array([[0.0, 0.25], [0.5, 1.0]], np.float32)
     assert selftest.check_map("factual_1", cam) == {"shape": [2, 2], "min": 0.0, "max": 1.0, "mean": 0.4375}
+
+
+def test_an_image_with_no_evidence_at_all_fails(monkeypatch, capsys):
+    import core.explain
+
+    real = core.explain.explain_pair
+
+    def blank_second_image(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.factual = (result.factual[0], np.zeros_like(result.factual[1]))
+        result.counterfactual = (result.counterfactual[0], np.zeros_like(result.counterfactual[1]))
+        return result
+
+    monkeypatch.setattr(core.explain, "explain_pair", blank_second_image)
+    assert selftest.run_selftest() == selftest.EXIT_FAILED
+    assert "image 2: factual and counterfactual maps are both all zeros" in capsys.readouterr().err

@@ -71,3 +71,18 @@ def test_interrupted_run_resumes_where_it_stopped(small_options):
     a = torch.load(resumed.out, weights_only=True)["state_dict"]
     b = torch.load(straight.out, weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)  # seeded runs are reproducible
+
+
+def test_initialise_from_another_model_copies_matching_tensors(trained_shapes, tiny_model):
+    from core.model import ModelConfig, SiameseModel
+    from core.train import _initialise_from
+    from core.weights import load_model
+
+    _, weights = trained_shapes
+    model = SiameseModel(ModelConfig(input_size=96))
+    _initialise_from(model, str(weights))
+    source = load_model(weights).state_dict()
+    assert all(torch.equal(model.state_dict()[k], source[k]) for k in source)
+    other = SiameseModel(ModelConfig(architecture="mobilenet_v3_small"))
+    with pytest.raises(ValueError, match="backbone does not match"):
+        _initialise_from(other, str(weights))
