@@ -80,6 +80,7 @@ class Presenter(QObject):
         self.history = CropHistory()
         self._counter = itertools.count(1)
         self._latest: dict[str, int] = {}
+        self._loading: set[int] = set()  # slots whose new image is on its way: explain once all have arrived
         self._model_request: tuple[str | None, str] = (None, "auto")
         # Bound methods of this GUI-thread object, never lambdas: PySide runs a lambda connected to the runner's
         # signals in the runner's thread, while these are queued to the GUI thread.
@@ -104,6 +105,7 @@ class Presenter(QObject):
     def open_image(self, index: int, source) -> None:
         """source: a file path, or a PIL image (pasted)."""
         source = source if isinstance(source, Image.Image) else str(source)
+        self._loading.add(index)
         self._submit(f"image{index}", "load_image", label=f"Loading image {index + 1}…", source=source)
 
     def open_paths(self, paths: list[str], index: int | None = None) -> None:
@@ -156,8 +158,9 @@ class Presenter(QObject):
     def explain(self) -> None:
         """(Re-)explain the current pair; any explanation in flight is superseded."""
         self._set_explained(None)
-        if None in self.images:
+        if None in self.images or self._loading:
             self._latest.pop("explain", None)
+            self.runner.cancel("explain")
             return
         self._submit("explain", "explain", label=f"Explaining the pair ({self.method})…",
                      images=tuple(self.images), crops=tuple(self.crops), method=self.method)
@@ -175,6 +178,8 @@ class Presenter(QObject):
     def _on_returned(self, key: str, generation: int, result) -> None:
         if self._latest.get(key) != generation:
             return  # superseded: never shown
+        if key.startswith("image"):
+            self._loading.discard(int(key[-1]))
         if isinstance(result, Environment):
             self.environment = result
             self.environment_ready.emit(result)
@@ -203,6 +208,10 @@ class Presenter(QObject):
     def _on_errored(self, key: str, generation: int, text: str) -> None:
         if self._latest.get(key) != generation:
             return
+        if key.startswith("image"):
+            self._loading.discard(int(key[-1]))
+            if self.explained is None:
+                self.explain()  # the other image of a dropped pair may have arrived meanwhile
         if key == "model" and self.model is None and self._model_request != (None, "auto"):
             self.message.emit(f"{text}; falling back to the default model", True)
             self.load_model(None, "auto")

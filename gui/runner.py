@@ -92,18 +92,23 @@ class ModelRunner(QObject):
     def stop(self) -> None:
         """Finish the job in progress, drop the queue, end the thread."""
         with self._lock:
-            self._latest = {key: generation + 1 for key, generation in self._latest.items()}
+            self._latest.clear()
         self._thread.quit()
         self._thread.wait()
 
     def submit(self, job: Job) -> None:
         with self._lock:
-            self._latest[job.key] = max(job.generation, self._latest.get(job.key, job.generation))
+            self._latest[job.key] = job.generation  # generations only grow: this one supersedes the rest
             self._pending += 1
             first = self._pending == 1
         if first:
             self.busy.emit(True)
         self._posted.emit(job)
+
+    def cancel(self, key: str) -> None:
+        """Skip any queued job for `key` (one already running still finishes)."""
+        with self._lock:
+            self._latest.pop(key, None)
 
     @Slot(object)
     def _run(self, job: Job) -> None:

@@ -39,6 +39,16 @@ def test_two_files_dropped_anywhere_load_and_explain_both(qtbot, make_window, im
     assert not window.viewers[0].layer_pixmap("factual").isNull()
 
 
+def test_a_pair_dropped_over_a_pair_is_explained_once(qtbot, explained, images):
+    window = explained
+    started = []
+    window.runner.started.connect(lambda key, _gen, _label: started.append(key))  # runs on the runner thread
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        drop_files(window.viewers[0], [images[2], images[1]])
+    wait_idle(qtbot, window)
+    assert started.count("explain") == 1 and "c.jpg" in window.headers[0].text()
+
+
 @pytest.mark.parametrize("kind, expected", [("text", "not an image"), ("folder", "is a folder"), ("three", "one or two")])
 def test_bad_drops_explain_themselves_in_the_status_bar(qtbot, make_window, images, tmp_path, kind, expected):
     window = make_window()
