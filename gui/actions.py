@@ -93,6 +93,7 @@ class ShortcutsDialog(QDialog):
         table = QTableWidget(len(COMMANDS), 2, self)
         table.setHorizontalHeaderLabels(["Command", "Shortcut"])
         table.verticalHeader().hide()
+        table.verticalHeader().setDefaultSectionSize(24)
         table.setEditTriggers(QTableWidget.NoEditTriggers)
         for row, command in enumerate(COMMANDS):
             name = f"{command.menu.replace('&', '')} › {command.text.replace('&', '').rstrip('…')}"
