@@ -23,13 +23,12 @@ import torch.nn.functional as F
 
 from .augment import AugmentSpec, augment_batch
 from .data import load_cache, make_pairs, scan_dataset, seen_fingerprints, split_by_image
-from .evaluate import embed_cached, score_pairs, summarise
+from .evaluate import EVAL_PAIR_SEED, embed_cached, score_pairs, summarise
 from .metrics import roc_auc
 from .model import ModelConfig, SiameseModel
 from .weights import save_model
 
 VAL_PAIR_SEED = 101
-TEST_PAIR_SEED = 202
 
 
 @dataclass
@@ -276,7 +275,7 @@ def _finish(model, dataset, splits, state, options, device, seconds, interrupted
     threshold, _ = best_balanced_threshold(val_scores, val_pairs[:, 2])  # chosen on validation, never on test
     model.config.threshold = threshold
     test_subset = dataset.subset(splits["test"])
-    test_pairs = make_pairs(test_subset.labels, np.random.default_rng(TEST_PAIR_SEED))
+    test_pairs = make_pairs(test_subset.labels, np.random.default_rng(EVAL_PAIR_SEED))
     test_scores = score_pairs(model, embed_cached(model, load_cache(test_subset, options.input_size, options.cache_dir)), test_pairs)
     test = summarise(test_scores, test_pairs[:, 2], threshold, len(test_subset.paths)).to_dict()
     data_name = Path(options.data_dir).resolve().name
