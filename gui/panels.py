@@ -79,6 +79,7 @@ class ScorePanel(QWidget):
         self.fields = {}
         for row, key in enumerate(("Threshold", "Method", "Network", "Test metrics", "Device", "Timing")):
             label = QLabel("–")
+            label.setWordWrap(True)  # long values (metrics, timings) wrap instead of being cut off
             label.setTextInteractionFlags(Qt.TextSelectableByMouse)
             grid.addWidget(QLabel(f"{key}:"), row, 0)
             grid.addWidget(label, row, 1)
@@ -102,7 +103,7 @@ class ScorePanel(QWidget):
         if self._untrained:
             text = "none (untrained model)"
         else:
-            text = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, (int, float))) or "none recorded"
+            text = _metrics_text(metrics)
         self.fields["Test metrics"].setText(text)
         self.fields["Device"].setText(ready.device)
         self.note.setText(self._warning(""))
@@ -131,6 +132,13 @@ class ScorePanel(QWidget):
     def _warning(self, note: str) -> str:
         lines = ["UNTRAINED model: its scores and maps are meaningless"] if self._untrained else []
         return "\n".join(lines + ([note] if note else []))
+
+
+def _metrics_text(metrics: dict) -> str:
+    parts = [f"AUC {metrics['auc']:.3f}" if "auc" in metrics else "",
+             f"accuracy {metrics['accuracy']:.3f}" if "accuracy" in metrics else "",
+             f"({metrics['pairs']} pairs)" if "pairs" in metrics else ""]
+    return " ".join(p for p in parts if p) or "none recorded"
 
 
 class Legend(QWidget):
