@@ -15,7 +15,7 @@ from .weights import file_digest
 
 def run_explain(args) -> int:
     from .explain import explain_pair
-    from .train import resolve_device
+    from .device import resolve_device
     from .weights import load_model
 
     started = time.perf_counter()

@@ -6,7 +6,8 @@ import json
 import sys
 import time
 
-from .train import TrainOptions, checkpoint_path_for, resolve_device, train
+from .device import resolve_device
+from .train import TrainOptions, checkpoint_path_for, train
 
 
 def run_train(args) -> int:

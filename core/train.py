@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from .augment import AugmentSpec, augment_batch
 from .data import load_cache, make_pairs, scan_dataset, seen_fingerprints, split_by_image
+from .device import resolve_device
 from .evaluate import EVAL_PAIR_SEED, embed_cached, score_pairs, summarise
 from .metrics import roc_auc
 from .model import ModelConfig, SiameseModel
@@ -77,14 +78,6 @@ class TrainResult:
     history: list = field(default_factory=list)
     interrupted: bool = False
     seconds: float = 0.0
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("CUDA was requested but no CUDA device is available")
-    return torch.device(name)
 
 
 def train(options: TrainOptions, progress=None) -> TrainResult:

@@ -145,7 +145,7 @@ class ModelRunner(QObject):
     def _job_load_model(self, path: str | None, device: str) -> ModelReady:
         import core
         from core.model import describe
-        from core.train import resolve_device
+        from core.device import resolve_device
 
         torch_device = resolve_device(device)
         model = core.load_model(path, device=torch_device)
