@@ -13,6 +13,7 @@ import json
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -63,9 +64,12 @@ def load_model(path=None, device: str | torch.device = "cpu") -> SiameseModel:
     if path.is_dir():
         raise ModelLoadError(f"{name}: is a folder, not a weights file")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise ModelLoadError(f"{name}: refused, the file holds code or objects other than tensors ({_first_line(exc)})") from None
+        with warnings.catch_warnings():  # torch's warnings about foreign pickles would break the one-line error
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ModelLoadError(f"{name}: refused, the file holds pickled objects other than tensors "
+                             "(loading it could run code)") from None
     except (zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError) as exc:
         raise ModelLoadError(f"{name}: corrupt or truncated weights file ({_first_line(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
