@@ -10,6 +10,7 @@ import torch
 
 from . import metrics
 from .data import Dataset, load_cache, make_pairs, path_fingerprint, scan_dataset
+from .errors import DataError
 from .model import SiameseModel
 
 # Training reports its test split with these pairs, so `evaluate` on the same folder reproduces the metadata.
@@ -86,8 +87,6 @@ def evaluate_dataset(model: SiameseModel, data_dir, max_pairs: int | None = None
     excluded = len(dataset.paths) - len(keep)
     subset = dataset.subset(keep)
     if len(np.unique(subset.labels)) < 2:
-        from .errors import DataError
-
         raise DataError(f"{data_dir}: fewer than two classes left after excluding {excluded} images the model has seen")
     return evaluate_subset(model, subset, max_pairs=max_pairs, seed=seed, cache_dir=cache_dir, excluded=excluded)
 
@@ -96,11 +95,8 @@ def evaluate_subset(model: SiameseModel, subset: Dataset, max_pairs=None, seed=E
                     excluded: int = 0, images: torch.Tensor | None = None) -> Evaluation:
     pairs = make_pairs(subset.labels, np.random.default_rng(seed), max_pairs=max_pairs)
     if images is None:
-        images = load_cache(subset, _cache_size(model), cache_dir)
+        images = load_cache(subset, model.config.input_size, cache_dir)
     embeddings = embed_cached(model, images)
     scores = score_pairs(model, embeddings, pairs)
     return summarise(scores, pairs[:, 2], model.threshold, len(subset.paths), excluded)
 
-
-def _cache_size(model: SiameseModel) -> int:
-    return model.config.input_size

@@ -140,7 +140,8 @@ def train(options: TrainOptions, progress=None) -> TrainResult:
         interrupted = True
     if state["best_state"] is None:
         raise KeyboardInterrupt("interrupted before the first epoch finished") if interrupted else RuntimeError("no epoch trained")
-    return _finish(model, dataset, splits, state, options, device, time.time() - started, interrupted)
+    return _finish(model, dataset, splits, (val_images, val_pairs), state, options, device, time.time() - started,
+                   interrupted)
 
 
 def checkpoint_path_for(out) -> Path:
@@ -256,14 +257,13 @@ def _restore(path: Path, model, optimizer, scheduler) -> dict:
     return state
 
 
-def _finish(model, dataset, splits, state, options, device, seconds, interrupted) -> TrainResult:
+def _finish(model, dataset, splits, validation, state, options, device, seconds, interrupted) -> TrainResult:
     from .metrics import best_balanced_threshold
     from .plots import save_training_curves
 
     model.load_state_dict(state["best_state"])
     model.eval()
-    val_images = load_cache(dataset.subset(splits["val"]), options.input_size, options.cache_dir)
-    val_pairs = make_pairs(dataset.labels[splits["val"]], np.random.default_rng(VAL_PAIR_SEED))
+    val_images, val_pairs = validation
     val_scores = score_pairs(model, embed_cached(model, val_images), val_pairs)
     threshold, _ = best_balanced_threshold(val_scores, val_pairs[:, 2])  # chosen on validation, never on test
     model.config.threshold = threshold
