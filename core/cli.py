@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
     train.add_argument("--weight-decay", type=float, default=1e-4)
     train.add_argument("--margin", type=float, default=1.0, help="contrastive loss margin")
-    train.add_argument("--augment", default="hflip,vflip,rotate,crop,jitter", help="comma list of hflip,vflip,rotate,crop,jitter, or none")
+    train.add_argument("--augment", default="hflip,vflip,rotate,crop,jitter", help="comma list of hflip,vflip,rotate,crop,jitter,artefacts,bgswap, or none")
     train.add_argument("--paper-pairs-only", action="store_true", help="train only on the Livieris pairs, not on all pairs in a batch")
     train.add_argument("--attention-weight", type=float, default=0.0, help="> 0 enables the attention-guided constraint (Zheng et al. 2020)")
     train.add_argument("--patience", type=int, default=8, help="epochs without a better validation AUC before stopping")
@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--name", default="", help="model name shown in the app (default: the data folder's name)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
     train.add_argument("--init-from", default="", metavar="PATH.pt", help="start from another model's weights (fine-tuning)")
+    train.add_argument("--lesion-crop", action="store_true",
+                       help="crop every image to its automatic lesion box (dermoscopy); the model then always does")
+    train.add_argument("--crop-margin", type=float, default=0.15, help="margin around the lesion box, as a fraction of its side")
+    train.add_argument("--color-constancy", action="store_true", help="Shades of Gray colour correction of every input")
 
     evaluate = sub.add_parser("evaluate", help="pair accuracy, ROC AUC and confusion matrix of a model on a data set")
     evaluate.add_argument("data_dir", metavar="DATA_DIR")

@@ -14,7 +14,7 @@ from .weights import file_digest
 
 
 def run_explain(args) -> int:
-    from .explain import explain_pair
+    from .explain import explain_pair, explained_images
     from .device import resolve_device
     from .weights import load_model
 
@@ -25,6 +25,7 @@ def run_explain(args) -> int:
     model = load_model(args.model, device=resolve_device(args.device))
     t_model = time.perf_counter()
     result = explain_pair(model, images[0], images[1], method=args.method)
+    images = explained_images(images, result)
     written = write_maps(Path(args.out), result, images, args.colormap) if args.out else []
     if args.report:
         from .model import describe

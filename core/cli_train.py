@@ -17,7 +17,8 @@ def run_train(args) -> int:
         weight_decay=args.weight_decay, margin=args.margin, augment=args.augment,
         in_batch_pairs=not args.paper_pairs_only, attention_weight=args.attention_weight, patience=args.patience,
         seed=args.seed, device=args.device, threads=args.threads, cache_dir=args.cache_dir, resume=args.resume,
-        name=args.name, init_from=args.init_from,
+        name=args.name, init_from=args.init_from, lesion_crop=args.lesion_crop, crop_margin=args.crop_margin,
+        color_constancy=args.color_constancy,
     )
     bar = ProgressBar(sys.stderr)
     result = train(options, progress=bar.update)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
 from .errors import DataError, ImageLoadError
 from .images import load_image
+from .lesion import find_lesion
+from .preprocess import lesion_view, square_input
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SPLITS = ("train", "val", "test")
@@ -95,29 +99,45 @@ def path_fingerprint(relative_path: str) -> str:
     return hashlib.sha1(relative_path.encode()).hexdigest()[:10]
 
 
-def load_cache(dataset: Dataset, size: int, cache_dir: Path | None = None, progress=None) -> torch.Tensor:
-    """All images decoded once and resized to size x size, as a uint8 (N, 3, size, size) tensor.
+def load_cache(dataset: Dataset, size: int, cache_dir: Path | None = None, progress=None, view=None,
+               with_mask: bool = False) -> torch.Tensor:
+    """All images decoded once and turned into the network's size x size input, as a uint8 (N, C, size, size)
+    tensor: C = 3, or 4 with the automatic lesion mask (0/255) as the last channel when `with_mask`.
 
-    Decoding JPEGs every epoch would starve the model on 2 cores; the cache is stored on disk when
-    cache_dir is given, keyed by the files' names, sizes and times.
+    `view` is the model's ModelConfig (its lesion crop and colour constancy are applied, as at inference);
+    None means a plain resize. Decoding JPEGs every epoch would starve the model on 2 cores; the cache is
+    stored on disk when cache_dir is given, keyed by the files' names, sizes and times and by the preprocessing.
     """
-    key = hashlib.sha1(str(size).encode())
+    crop = view is not None and view.lesion_crop
+    margin = view.crop_margin if crop else 0.0
+    constancy = view is not None and view.color_constancy
+    key = hashlib.sha1(f"{size}|{crop}|{margin}|{constancy}|{with_mask}".encode())
     for path in dataset.paths:
         stat = path.stat()
         key.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     cache_file = Path(cache_dir) / f"images-{key.hexdigest()[:16]}.npy" if cache_dir else None
     if cache_file is not None and cache_file.exists():
         return torch.from_numpy(np.load(cache_file))
-    out = np.empty((len(dataset.paths), 3, size, size), dtype=np.uint8)
+    out = np.empty((len(dataset.paths), 4 if with_mask else 3, size, size), dtype=np.uint8)
     for n, path in enumerate(dataset.paths):
         try:
             image = load_image(path).image
         except ImageLoadError as exc:
             raise DataError(str(exc)) from None
-        out[n] = np.asarray(image.resize((size, size), resample=2, reducing_gap=None)).transpose(2, 0, 1)
+        mask = None
+        if crop:
+            image, _box, mask = lesion_view(image, margin)
+        elif with_mask:
+            mask = find_lesion(np.asarray(image)).mask
+        out[n, :3] = np.asarray(square_input(image, size, constancy)).transpose(2, 0, 1)
+        if with_mask:
+            out[n, 3] = cv2.resize(mask.astype(np.uint8) * 255, (size, size), interpolation=cv2.INTER_LINEAR)
         if progress is not None:
             progress(n + 1, len(dataset.paths))
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cache_file, out)
+        tmp = cache_file.with_name(cache_file.name + f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as handle:
+            np.save(handle, out)
+        os.replace(tmp, cache_file)  # a full disk or a kill never leaves a partial cache under the real name
     return torch.from_numpy(out)

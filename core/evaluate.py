@@ -95,7 +95,7 @@ def evaluate_subset(model: SiameseModel, subset: Dataset, max_pairs=None, seed=E
                     excluded: int = 0, images: torch.Tensor | None = None) -> Evaluation:
     pairs = make_pairs(subset.labels, np.random.default_rng(seed), max_pairs=max_pairs)
     if images is None:
-        images = load_cache(subset, model.config.input_size, cache_dir)
+        images = load_cache(subset, model.config.input_size, cache_dir, view=model.config)
     embeddings = embed_cached(model, images)
     scores = score_pairs(model, embeddings, pairs)
     return summarise(scores, pairs[:, 2], model.threshold, len(subset.paths), excluded)

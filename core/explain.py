@@ -44,15 +44,22 @@ class Explanation:
     signed_cams: tuple[np.ndarray, np.ndarray]  # before rectification, at feature-map resolution
     timings_ms: dict = field(default_factory=dict)
     note: str = ""
+    # The box (x, y, w, h) in original pixels that each map covers: the user's crop, else the model's automatic
+    # lesion crop, else None (the whole image).
+    crops: tuple = (None, None)
 
 
 def explain_pair(model: SiameseModel, image1, image2, method: str = "gradcam") -> Explanation:
-    """Score a pair and explain it; image1/image2 are LoadedImage (from load_image) or PIL images."""
+    """Score a pair and explain it; image1/image2 are LoadedImage (from load_image) or PIL images.
+
+    An image without a crop of its own gets the model's automatic crop, if the model has one; each map covers
+    the image as cropped (see Explanation.crops).
+    """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     t0 = time.perf_counter()
-    pil1, pil2 = _pil(image1), _pil(image2)
-    batch = torch.cat([model.preprocess(pil1), model.preprocess(pil2)])
+    (pil1, crop1), (pil2, crop2) = model_view(model, image1), model_view(model, image2)
+    batch = torch.cat([model.input_tensor(pil1), model.input_tensor(pil2)])
     t1 = time.perf_counter()
     with target_layer_leaf(model, model.target_layer) as captured:
         embeddings = model.embed(batch)
@@ -87,7 +94,25 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = "gradcam") -
         signed_cams=(signed[0], signed[1]),
         timings_ms={"preprocess": _ms(t0, t1), "model": _ms(t1, t2), "maps": _ms(t2, t3), "total": _ms(t0, t3)},
         note=note,
+        crops=(crop1, crop2),
     )
+
+
+def explained_images(images, explanation: Explanation) -> tuple[LoadedImage, LoadedImage]:
+    """The pair as explained: each LoadedImage cropped to the box its maps cover (the automatic crop included),
+    so overlays, reports and JSON describe what the model saw."""
+    from .images import from_pil
+
+    return tuple(image if image.crop is not None or box is None else from_pil(image.image, crop=box, path=image.path)
+                 for image, box in zip(images, explanation.crops))
+
+
+def model_view(model: SiameseModel, image) -> tuple[Image.Image, tuple | None]:
+    """(the image the model explains, its crop box in original pixels): a crop the user chose wins over the
+    model's automatic lesion crop."""
+    if isinstance(image, LoadedImage) and image.crop is not None:
+        return image.image, image.crop
+    return model.auto_crop(_pil(image))
 
 
 @contextmanager

@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from .preprocess import lesion_view, square_input
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Keeps d differentiable at e1 == e2 (sqrt'(0) is infinite) without clipping it anywhere.
@@ -28,6 +30,11 @@ class ModelConfig:
     std: tuple[float, float, float] = IMAGENET_STD
     threshold: float = 0.5
     margin: float = 1.0
+    # Skin models: crop every image to its automatic lesion box (plus this margin) unless the user drew one,
+    # and remove acquisition colour casts with Shades of Gray, in training and at inference alike.
+    lesion_crop: bool = False
+    crop_margin: float = 0.15
+    color_constancy: bool = False
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
@@ -47,7 +54,12 @@ def build_backbone(architecture: str) -> tuple[nn.Sequential, int]:
 
     if architecture not in SUPPORTED_ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; choose one of {', '.join(SUPPORTED_ARCHITECTURES)}")
-    net = getattr(models, architecture)(weights=None)
+    net = getattr(models, architecture.removesuffix(STRIDE16_SUFFIX))(weights=None)
+    if architecture.endswith(STRIDE16_SUFFIX):
+        # The last stage keeps stride 16 (no dilation: BasicBlock has none), so a 112 px input gives a 7x7
+        # map instead of 4x4, for finer explanations at a fraction of the cost of a 224 px input.
+        net.layer4[0].conv1.stride = (1, 1)
+        net.layer4[0].downsample[0].stride = (1, 1)
     if architecture.startswith("resnet"):
         trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4)
         return trunk, net.fc.in_features
@@ -59,7 +71,8 @@ def build_backbone(architecture: str) -> tuple[nn.Sequential, int]:
     return net.features, channels
 
 
-SUPPORTED_ARCHITECTURES = ("resnet18", "resnet34", "resnet50", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0")
+STRIDE16_SUFFIX = "_s16"
+SUPPORTED_ARCHITECTURES = ("resnet18", "resnet18_s16", "resnet34", "resnet50", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0")
 
 
 class SiameseModel(nn.Module):
@@ -101,13 +114,24 @@ class SiameseModel(nn.Module):
         return next(self.parameters()).device
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
-        """PIL RGB image -> normalised (1, 3, S, S) tensor on the model's device.
+        """PIL RGB image -> normalised (1, 3, S, S) tensor on the model's device: the model's whole
+        preprocessing, its automatic lesion crop included, exactly as explain and evaluate apply it."""
+        return self.input_tensor(self.auto_crop(image)[0])
 
-        The whole image is resized (not centre-cropped), so every pixel is seen and maps cover it all.
-        """
-        size = self.config.input_size
-        resized = image.convert("RGB").resize((size, size), Image.BILINEAR, reducing_gap=None)
-        arr = np.asarray(resized, dtype=np.float32) / 255.0
+    def auto_crop(self, image: Image.Image) -> tuple[Image.Image, tuple[int, int, int, int] | None]:
+        """(the image cropped to its automatic lesion box, the box) for a model that expects lesion-cropped
+        input; (the image, None) otherwise."""
+        if not self.config.lesion_crop:
+            return image, None
+        cropped, box, _mask = lesion_view(image, self.config.crop_margin)
+        return cropped, box
+
+    def input_image(self, image: Image.Image) -> Image.Image:
+        """An (already cropped) image as the network sees it, before normalisation."""
+        return square_input(image, self.config.input_size, self.config.color_constancy)
+
+    def input_tensor(self, image: Image.Image) -> torch.Tensor:
+        arr = np.asarray(self.input_image(image), dtype=np.float32) / 255.0
         tensor = torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0)
         return self.normalise(tensor.to(self.device))
 

@@ -58,6 +58,9 @@ class TrainOptions:
     resume: bool = False
     name: str = ""
     init_from: str = ""  # a weights file to start from (fine-tuning), instead of random initialisation
+    lesion_crop: bool = False  # train (and later infer) on automatic lesion crops
+    crop_margin: float = 0.15
+    color_constancy: bool = False
 
 
 @dataclass
@@ -93,7 +96,8 @@ def train(options: TrainOptions, progress=None) -> TrainResult:
     dataset = scan_dataset(options.data_dir)
     splits = split_by_image(dataset, options.seed, options.val_fraction, options.test_fraction)
     config = ModelConfig(architecture=options.architecture, input_size=options.input_size,
-                         embedding_dim=options.embedding_dim, margin=options.margin)
+                         embedding_dim=options.embedding_dim, margin=options.margin, lesion_crop=options.lesion_crop,
+                         crop_margin=options.crop_margin, color_constancy=options.color_constancy)
     torch.manual_seed(options.seed)
     model = SiameseModel(config)
     if options.init_from:
@@ -103,8 +107,9 @@ def train(options: TrainOptions, progress=None) -> TrainResult:
     batches = max(1, math.ceil(len(splits["train"]) / options.batch_size))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=options.lr, epochs=options.epochs,
                                                     steps_per_epoch=batches, pct_start=0.2)
-    train_cache = load_cache(dataset.subset(splits["train"]), int(round(options.input_size * 1.15)), options.cache_dir)
-    val_images = load_cache(dataset.subset(splits["val"]), options.input_size, options.cache_dir)
+    train_cache = load_cache(dataset.subset(splits["train"]), int(round(options.input_size * 1.15)), options.cache_dir,
+                             view=config, with_mask=spec.needs_mask)
+    val_images = load_cache(dataset.subset(splits["val"]), options.input_size, options.cache_dir, view=config)
     val_pairs = make_pairs(dataset.labels[splits["val"]], np.random.default_rng(VAL_PAIR_SEED))
     train_labels = torch.as_tensor(dataset.labels[splits["train"]])
 
@@ -269,7 +274,7 @@ def _finish(model, dataset, splits, validation, state, options, device, seconds,
     model.config.threshold = threshold
     test_subset = dataset.subset(splits["test"])
     test_pairs = make_pairs(test_subset.labels, np.random.default_rng(EVAL_PAIR_SEED))
-    test_scores = score_pairs(model, embed_cached(model, load_cache(test_subset, options.input_size, options.cache_dir)), test_pairs)
+    test_scores = score_pairs(model, embed_cached(model, load_cache(test_subset, options.input_size, options.cache_dir, view=model.config)), test_pairs)
     test = summarise(test_scores, test_pairs[:, 2], threshold, len(test_subset.paths)).to_dict()
     data_name = Path(options.data_dir).resolve().name
     metadata = {

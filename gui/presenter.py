@@ -76,6 +76,9 @@ class Presenter(QObject):
         self.images = [None, None]  # uncropped core LoadedImage per slot
         self.qimages = [None, None]
         self.crops: list[tuple | None] = [None, None]
+        # The model's automatic lesion box per slot, once an explanation has found it; a crop equal to it is
+        # "automatic" (the reviewer can still adjust it, clear it to the whole image, and undo).
+        self.auto_boxes: list[tuple | None] = [None, None]
         self.explained: Explained | None = None
         self.history = CropHistory()
         self._counter = itertools.count(1)
@@ -126,6 +129,7 @@ class Presenter(QObject):
         self.images.reverse()
         self.qimages.reverse()
         self.crops.reverse()
+        self.auto_boxes.reverse()
         self.history.swap()
         for slot in SLOTS:
             self.image_changed.emit(slot)
@@ -139,10 +143,16 @@ class Presenter(QObject):
         self._crops_changed((index,))
 
     def reset_crops(self) -> None:
-        if any(self.crops):
+        """Clear the crops: the whole images are explained, even by a model that crops automatically."""
+        cleared = [self._whole_image(slot) if self.auto_boxes[slot] else None for slot in SLOTS]
+        if cleared != self.crops:
             self.history.push(tuple(self.crops))
-            self.crops = [None, None]
-            self._crops_changed(SLOTS)
+            changed = [slot for slot in SLOTS if self.crops[slot] != cleared[slot]]
+            self.crops = cleared
+            self._crops_changed(changed)
+
+    def is_automatic(self, index: int) -> bool:
+        return self.crops[index] is not None and self.crops[index] == self.auto_boxes[index]
 
     def undo(self) -> None:
         self._restore(self.history.undo(tuple(self.crops)))
@@ -184,6 +194,7 @@ class Presenter(QObject):
             self.environment = result
             self.environment_ready.emit(result)
         elif isinstance(result, ModelReady):
+            self._drop_automatic_crops()  # the new model decides its own automatic crops
             self.model = result
             self.model_changed.emit(result)
             self.message.emit(f"Model {result.info.name} ready on {result.device}", False)
@@ -191,6 +202,7 @@ class Presenter(QObject):
         elif isinstance(result, ImageReady):
             self._set_image(int(key[-1]), result)
         elif isinstance(result, Explained):
+            self._adopt_automatic_crops(result)
             self._set_explained(result)
         elif isinstance(result, Exported):
             self.exported.emit(result)
@@ -231,10 +243,36 @@ class Presenter(QObject):
         self.images[index] = ready.image
         self.qimages[index] = ready.qimage
         self.crops[index] = None
+        self.auto_boxes[index] = None
         self.history.clear()
         self.history_changed.emit(False, False)
         self.image_changed.emit(index)
         self.explain()
+
+    def _adopt_automatic_crops(self, explained: Explained) -> None:
+        """Show the model's automatic box as the slot's crop. Not an edit: no history entry and no re-explain,
+        since explaining with that box as the crop gives the same result."""
+        for slot in SLOTS:
+            box = explained.explanation.crops[slot]
+            if self.crops[slot] is None and box is not None:
+                self.auto_boxes[slot] = tuple(box)
+                self.crops[slot] = tuple(box)
+                self.image_changed.emit(slot)
+
+    def _drop_automatic_crops(self) -> None:
+        dropped = [slot for slot in SLOTS if self.auto_boxes[slot] is not None
+                   and (self.is_automatic(slot) or self.crops[slot] == self._whole_image(slot))]
+        self.auto_boxes = [None, None]
+        for slot in dropped:
+            self.crops[slot] = None
+            self.image_changed.emit(slot)
+        if dropped:  # undo must not bring back a box the new model would not have chosen
+            self.history.clear()
+            self.history_changed.emit(False, False)
+
+    def _whole_image(self, slot: int) -> tuple | None:
+        image = self.images[slot]
+        return None if image is None else (0, 0, *image.original_size)
 
     def _crops_changed(self, slots) -> None:
         self.history_changed.emit(self.history.can_undo, self.history.can_redo)

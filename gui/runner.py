@@ -161,6 +161,7 @@ class ModelRunner(QObject):
 
     def _job_explain(self, images: tuple, crops: tuple, method: str) -> Explained:
         import core
+        from core.explain import explained_images
         from core.images import from_pil
         from core.model import describe
 
@@ -168,7 +169,7 @@ class ModelRunner(QObject):
             raise RuntimeError("no model is loaded")
         cropped = tuple(from_pil(img.image, crop=crop, path=img.path) for img, crop in zip(images, crops))
         explanation = core.explain_pair(self._model, cropped[0], cropped[1], method)
-        return Explained(explanation, cropped, describe(self._model))
+        return Explained(explanation, explained_images(cropped, explanation), describe(self._model))
 
     def _job_export(self, path: str, explained: Explained, colormap: str, layers, note: str,
                     overwrite: bool) -> Exported:

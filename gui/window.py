@@ -249,7 +249,8 @@ class MainWindow(QMainWindow):
             name = Path(image.path).name if image.path else "pasted image"
             text = f"Image {index + 1}: {name}  ({image.original_size[0]} × {image.original_size[1]} px)"
             if crop:
-                text += f"  · crop {crop[0]},{crop[1]} {crop[2]} × {crop[3]}"
+                kind = "automatic lesion crop" if self.presenter.is_automatic(index) else "crop"
+                text += f"  · {kind} {crop[0]},{crop[1]} {crop[2]} × {crop[3]}"
         self.headers[index].setText(text)
         self.headers[index].setToolTip(image.path if image is not None and image.path else "")
 
