@@ -30,11 +30,14 @@ class Evaluation:
     best_balanced_accuracy: float
     confusion: dict
     roc: dict = field(repr=False, default_factory=dict)
+    lesion_lift: dict | None = None  # skin models: see core.lift
 
     def to_dict(self, with_roc: bool = False) -> dict:
         data = asdict(self)
         if not with_roc:
             data.pop("roc")
+        if data["lesion_lift"] is None:
+            data.pop("lesion_lift")
         return data
 
 
@@ -79,8 +82,11 @@ def summarise(scores: np.ndarray, same: np.ndarray, threshold: float, images: in
 
 
 def evaluate_dataset(model: SiameseModel, data_dir, max_pairs: int | None = None, include_seen: bool = False,
-                     seed: int = EVAL_PAIR_SEED, cache_dir: Path | None = None) -> Evaluation:
-    """Evaluate on DATA_DIR; images the model was trained or tuned on (recorded in its metadata) are left out."""
+                     seed: int = EVAL_PAIR_SEED, cache_dir: Path | None = None, lift_pairs: int = 0) -> Evaluation:
+    """Evaluate on DATA_DIR; images the model was trained or tuned on (recorded in its metadata) are left out.
+
+    lift_pairs > 0 also explains that many of the pairs (a seeded sample) and reports the lesion lift.
+    """
     dataset = scan_dataset(data_dir)
     seen = set(model.metadata.get("seen_images", [])) if not include_seen else set()
     keep = [i for i in range(len(dataset.paths)) if path_fingerprint(dataset.relative(i)) not in seen]
@@ -88,7 +94,20 @@ def evaluate_dataset(model: SiameseModel, data_dir, max_pairs: int | None = None
     subset = dataset.subset(keep)
     if len(np.unique(subset.labels)) < 2:
         raise DataError(f"{data_dir}: fewer than two classes left after excluding {excluded} images the model has seen")
-    return evaluate_subset(model, subset, max_pairs=max_pairs, seed=seed, cache_dir=cache_dir, excluded=excluded)
+    result = evaluate_subset(model, subset, max_pairs=max_pairs, seed=seed, cache_dir=cache_dir, excluded=excluded)
+    if lift_pairs > 0:
+        from .lift import lesion_lift
+
+        rng = np.random.default_rng(seed)
+        pairs = make_pairs(subset.labels, rng, max_pairs=max_pairs)
+        sample = pairs[np.sort(rng.choice(len(pairs), min(lift_pairs, len(pairs)), replace=False))]
+        result.lesion_lift = lesion_lift(model, subset.paths, sample, max_pairs=lift_pairs)
+    return result
+
+
+def is_skin_model(model: SiameseModel) -> bool:
+    """Models whose lesion lift `evaluate` reports by default."""
+    return bool(model.config.lesion_crop) or model.metadata.get("dataset") == "skin"
 
 
 def evaluate_subset(model: SiameseModel, subset: Dataset, max_pairs=None, seed=EVAL_PAIR_SEED, cache_dir=None,

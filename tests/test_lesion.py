@@ -164,3 +164,28 @@ def test_augmentation_keeps_shape_and_adds_dark_artefacts():
     assert out.shape == (8, 3, 32, 32)
     assert float(out.amin()) < 0.2  # corners, hairs or bands darkened some pixels
     assert float(AugmentSpec.parse("none").artefacts) == 0.0
+
+
+def test_evaluate_reports_the_lesion_lift_of_a_cropping_model(tmp_path, cropping_model):
+    from core.evaluate import evaluate_dataset, is_skin_model
+    from core.lift import _mass_share
+
+    rng = np.random.default_rng(0)
+    for label, colour in (("benign", 1.0), ("malignant", 0.6)):
+        (tmp_path / label).mkdir()
+        for n in range(4):
+            image, _ = dermoscopy_like(size=120, centre=tuple(0.5 + rng.uniform(-0.15, 0.15, 2)), radius=0.15,
+                                       corners=n % 2 == 0, cast=(colour, 1.0, 1.0), seed=n + 20 * (colour < 1))
+            Image.fromarray(image).save(tmp_path / label / f"{n}.png")
+    assert is_skin_model(cropping_model)
+    result = evaluate_dataset(cropping_model, tmp_path, include_seen=True, lift_pairs=6)
+    lift = result.to_dict()["lesion_lift"]
+    assert lift["pairs"] == 6 and lift["images"] == 12 and lift["method"] == "gradcam"
+    # The lesions cover about a tenth of each image: the crop and a centred blob both beat a uniform map.
+    assert 0.03 < lift["lesion_share"] < 0.2 and lift["crop_uniform"] > 2 and lift["blob"] > 1.2
+    assert all(np.isfinite(lift[k]) and lift[k] >= 0 for k in ("factual", "counterfactual"))
+    # A map that is the lesion itself has all its mass inside; the lift is then 1 / share.
+    mask = np.zeros((10, 10), bool)
+    mask[2:5, 2:5] = True
+    assert _mass_share(mask.astype(np.float32), mask) == 1.0 and _mass_share(np.zeros((10, 10)), mask) is None
+    assert "lesion_lift" not in evaluate_dataset(cropping_model, tmp_path, include_seen=True).to_dict()
