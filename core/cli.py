@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--include-seen", action="store_true", help="also use images the model was trained or tuned on")
     evaluate.add_argument("--device", choices=DEVICES, default="auto")
     evaluate.add_argument("--roc", metavar="FILE.png", help="save the ROC curve")
+    evaluate.add_argument("--lift-pairs", type=int, default=None, metavar="N",
+                          help="explain N pairs and report the maps' lesion lift (default: 200 for a skin model, else 0)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 

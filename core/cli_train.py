@@ -33,12 +33,15 @@ def run_train(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from .evaluate import evaluate_dataset
+    from .evaluate import evaluate_dataset, is_skin_model
+    from .lift import DEFAULT_LIFT_PAIRS
     from .weights import load_model
 
     started = time.perf_counter()
     model = load_model(args.model, device=resolve_device(args.device))
-    result = evaluate_dataset(model, args.data_dir, max_pairs=args.pairs, include_seen=args.include_seen)
+    lift_pairs = args.lift_pairs if args.lift_pairs is not None else (DEFAULT_LIFT_PAIRS if is_skin_model(model) else 0)
+    result = evaluate_dataset(model, args.data_dir, max_pairs=args.pairs, include_seen=args.include_seen,
+                              lift_pairs=lift_pairs)
     if args.roc:
         from .plots import save_roc
 
@@ -59,6 +62,11 @@ def run_evaluate(args) -> int:
     print("confusion  predicted similar | predicted different")
     print(f"  same     {c['true_similar']:>16} | {c['false_different']}")
     print(f"  other    {c['false_similar']:>16} | {c['true_different']}")
+    if result.lesion_lift:
+        lift = result.lesion_lift
+        crop = f", uniform over the crop {lift['crop_uniform']}" if lift.get("crop_uniform") is not None else ""
+        print(f"lift       factual {lift['factual']}, counterfactual {lift['counterfactual']} (centred blob "
+              f"{lift['blob']}{crop}) on {lift['images']} lesions of {lift['pairs']} pairs")
     print(f"time       {seconds:.1f} s")
     return 0
 
