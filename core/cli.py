@@ -11,7 +11,7 @@ import sys
 
 from .version import APP_NAME, __version__
 
-COMMANDS = ("gui", "explain", "train", "evaluate")
+COMMANDS = ("gui", "explain", "train", "evaluate", "index", "retrieve")
 METHODS = ("gradcam", "reference", "attention")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -89,9 +89,26 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--include-seen", action="store_true", help="also use images the model was trained or tuned on")
     evaluate.add_argument("--device", choices=DEVICES, default="auto")
     evaluate.add_argument("--roc", metavar="FILE.png", help="save the ROC curve")
+    evaluate.add_argument("--retrieval", action="store_true",
+                          help="also report similar-case retrieval: unseen images as queries against the training images")
     evaluate.add_argument("--lift-pairs", type=int, default=None, metavar="N",
                           help="explain N pairs and report the maps' lesion lift (default: 200 for a skin model, else 0)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    index = sub.add_parser("index", help="build or update the similar-case index of a gallery folder")
+    index.add_argument("gallery", metavar="GALLERY_DIR", help="images, in a folder per class (labels) or flat")
+    index.add_argument("--model", help="weights file (default: the shipped skin model)")
+    index.add_argument("--out", metavar="INDEX_DIR", help="where the index lives (default: GALLERY_DIR/.siamese-lens-index)")
+    index.add_argument("--rebuild", action="store_true", help="embed every image again (e.g. after changing the model)")
+    index.add_argument("--device", choices=DEVICES, default="auto")
+
+    retrieve = sub.add_parser("retrieve", help="the nearest cases of a query image in a gallery or index")
+    retrieve.add_argument("query", metavar="QUERY")
+    retrieve.add_argument("gallery", metavar="GALLERY_DIR|INDEX_DIR")
+    retrieve.add_argument("-k", type=int, default=10, help="how many nearest cases (default 10)")
+    retrieve.add_argument("--model", help="weights file (default: the shipped skin model)")
+    retrieve.add_argument("--json", action="store_true", help="print one JSON object")
+    retrieve.add_argument("--device", choices=DEVICES, default="auto")
+
     return parser
 
 
@@ -119,6 +136,10 @@ def run_headless(args: argparse.Namespace) -> int:
             from .cli_train import run_evaluate
 
             return run_evaluate(args)
+        if args.command in ("index", "retrieve"):
+            from .cli_retrieve import run_index, run_retrieve
+
+            return (run_index if args.command == "index" else run_retrieve)(args)
     except (SiameseLensError, ValueError, FileExistsError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2

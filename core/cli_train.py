@@ -42,6 +42,11 @@ def run_evaluate(args) -> int:
     lift_pairs = args.lift_pairs if args.lift_pairs is not None else (DEFAULT_LIFT_PAIRS if is_skin_model(model) else 0)
     result = evaluate_dataset(model, args.data_dir, max_pairs=args.pairs, include_seen=args.include_seen,
                               lift_pairs=lift_pairs)
+    retrieval = None
+    if args.retrieval:
+        from .evaluate import evaluate_retrieval
+
+        retrieval = evaluate_retrieval(model, args.data_dir)
     if args.roc:
         from .plots import save_roc
 
@@ -49,7 +54,7 @@ def run_evaluate(args) -> int:
     seconds = time.perf_counter() - started
     if args.json:
         payload = {"model": model.name, "model_sha256": model.metadata.get("sha256"), "data_dir": args.data_dir,
-                   **result.to_dict(), "seconds": round(seconds, 2)}
+                   **result.to_dict(), **({"retrieval": retrieval} if retrieval else {}), "seconds": round(seconds, 2)}
         print(json.dumps(payload))
         return 0
     c = result.confusion
@@ -67,6 +72,10 @@ def run_evaluate(args) -> int:
         crop = f", uniform over the crop {lift['crop_uniform']}" if lift.get("crop_uniform") is not None else ""
         print(f"lift       factual {lift['factual']}, counterfactual {lift['counterfactual']} (centred blob "
               f"{lift['blob']}{crop}) on {lift['images']} lesions of {lift['pairs']} pairs")
+    if retrieval:
+        print(f"retrieval  P@1 {retrieval['precision_at_1']:.4f}, P@5 {retrieval['precision_at_5']:.4f}, "
+              f"mAP {retrieval['mean_average_precision']:.4f}, 5-NN accuracy {retrieval['knn5_accuracy']:.4f} "
+              f"({retrieval['queries']} unseen queries, {retrieval['gallery']} training images)")
     print(f"time       {seconds:.1f} s")
     return 0
 

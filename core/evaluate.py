@@ -105,6 +105,22 @@ def evaluate_dataset(model: SiameseModel, data_dir, max_pairs: int | None = None
     return result
 
 
+def evaluate_retrieval(model: SiameseModel, data_dir, cache_dir: Path | None = None) -> dict:
+    """Similar-case retrieval on DATA_DIR: the images the model never saw are the queries, the images it was
+    trained and tuned on (recorded in its metadata) the labelled gallery."""
+    from .retrieval import retrieval_metrics
+
+    dataset = scan_dataset(data_dir)
+    seen = set(model.metadata.get("seen_images", []))
+    in_gallery = np.array([path_fingerprint(dataset.relative(i)) in seen for i in range(len(dataset.paths))], bool)
+    if not in_gallery.any() or in_gallery.all():
+        raise DataError(f"{data_dir}: retrieval needs both images the model was trained on (the gallery) and images it "
+                        f"never saw (the queries); this model's metadata records {len(seen)} seen images")
+    embeddings = embed_cached(model, load_cache(dataset, model.config.input_size, cache_dir, view=model.config)).numpy()
+    return retrieval_metrics(embeddings[in_gallery], dataset.labels[in_gallery],
+                             embeddings[~in_gallery], dataset.labels[~in_gallery])
+
+
 def is_skin_model(model: SiameseModel) -> bool:
     """Models whose lesion lift `evaluate` reports by default."""
     return bool(model.config.lesion_crop) or model.metadata.get("dataset") == "skin"

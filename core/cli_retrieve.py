@@ -1,0 +1,87 @@
+"""`index` and `retrieve` commands: build a gallery's similar-case index, find a query's nearest cases."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from .gallery import MANIFEST, build_index, embed_files, index_location, open_index
+
+
+def run_index(args) -> int:
+    from .device import resolve_device
+    from .weights import load_model
+
+    model = load_model(args.model, device=resolve_device(args.device))
+    started = time.perf_counter()
+    try:
+        index, counts = build_index(model, args.gallery, out=args.out, rebuild=args.rebuild,
+                                    progress=_progress(sys.stderr))
+    except KeyboardInterrupt:
+        # Every finished batch is already in the index: the next run continues from there.
+        print("interrupted: the index keeps every finished batch; run the same command again to continue",
+              file=sys.stderr)
+        return 130
+    seconds = time.perf_counter() - started
+    rate = counts["embedded"] / seconds if counts["embedded"] and seconds > 0 else 0.0
+    print(f"index {index.location}: {len(index.entries)} images ({counts['embedded']} embedded, "
+          f"{counts['unchanged']} unchanged, {counts['removed']} removed) in {seconds:.1f} s"
+          + (f", {rate:.1f} images/s" if rate else ""))
+    return 0
+
+
+def run_retrieve(args) -> int:
+    from .device import resolve_device
+    from .errors import DataError
+    from .retrieval import nearest, vote
+    from .weights import file_digest, load_model
+
+    if args.k < 1:
+        raise ValueError(f"-k must be at least 1, got {args.k}")
+    model = load_model(args.model, device=resolve_device(args.device))
+    target = Path(args.gallery)
+    location = target if (target / MANIFEST).exists() else index_location(target)
+    if not (location / MANIFEST).exists():
+        if not target.is_dir():
+            raise DataError(f"{target}: neither a gallery folder nor an index")
+        index, _ = build_index(model, target, progress=_progress(sys.stderr))
+    else:
+        index = open_index(location, str(model.metadata.get("sha256", "")))
+    if not index.entries:
+        raise DataError(f"{location}: the index is empty")
+    query = embed_files(model, [args.query])
+    order, similarity = nearest(index.embeddings(), query, args.k)
+    hits = []
+    for rank, (row, sim) in enumerate(zip(order[0], similarity[0]), start=1):
+        entry = index.entries[int(row)]
+        hits.append({"rank": rank, "path": str(index.path_of(entry)), "sha256": entry.sha256, "label": entry.label,
+                     "similarity": round(float(sim), 6)})
+    label, count = vote([hit["label"] for hit in hits])
+    summary = f"{count} of {len(hits)} nearest are {label}" if label is not None else None
+    if args.json:
+        print(json.dumps({"query": {"path": args.query, "sha256": file_digest(args.query)},
+                          "model": {"name": model.name, "sha256": model.metadata.get("sha256")},
+                          "index": str(index.location), "hits": hits, "vote": summary}))
+        return 0
+    for hit in hits:
+        label_text = f"  [{hit['label']}]" if hit["label"] is not None else ""
+        print(f"{hit['rank']:>3}  {hit['similarity'] * 100:5.1f} %{label_text}  {hit['path']}")
+    if summary:
+        print(summary)
+    return 0
+
+
+def _progress(stream):
+    tty = stream.isatty()
+
+    def update(done: int, total: int) -> None:
+        if tty:
+            stream.write(f"\rindexing {done}/{total}")
+            stream.write("\n" if done == total else "")
+        elif done == total or done % 512 < 32:
+            stream.write(f"indexing {done}/{total}\n")
+        stream.flush()
+
+    return update

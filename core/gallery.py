@@ -1,0 +1,202 @@
+"""Similar-case index of a gallery folder: embeddings on disk, incremental by file sha256, resumable.
+
+The index lives in GALLERY/.siamese-lens-index/ by default: a manifest (model sha256, embedding size, one entry
+per image: relative path, sha256, label, shard and row) and shards of float32 embeddings (float16 would cost
+near-duplicate scores their precision). Each batch of new
+embeddings is written as a new shard, then the manifest is replaced atomically, so an interrupted run loses at
+most one batch and the next run continues from the last manifest. Shards no longer referenced are deleted
+once a run completes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import IMAGE_SUFFIXES
+from .errors import DataError, ImageLoadError
+from .images import load_image
+
+INDEX_DIRNAME = ".siamese-lens-index"
+MANIFEST = "manifest.json"
+FORMAT = 1
+BATCH = 32
+
+
+@dataclass
+class Entry:
+    path: str  # relative to the gallery folder, posix
+    sha256: str
+    label: str | None
+    shard: str
+    row: int
+
+
+@dataclass
+class GalleryIndex:
+    gallery: Path
+    location: Path
+    model_sha256: str
+    dim: int
+    entries: list[Entry]
+
+    def embeddings(self) -> np.ndarray:
+        """(N, D) float32 unit embeddings in entry order."""
+        out = np.zeros((len(self.entries), self.dim), np.float32)
+        shards: dict[str, np.ndarray] = {}
+        for n, entry in enumerate(self.entries):
+            if entry.shard not in shards:
+                shards[entry.shard] = np.load(self.location / entry.shard, mmap_mode="r")
+            out[n] = shards[entry.shard][entry.row]
+        return out
+
+    def path_of(self, entry: Entry) -> Path:
+        return self.gallery / entry.path
+
+    @property
+    def labels(self) -> list[str | None]:
+        return [entry.label for entry in self.entries]
+
+
+def scan_gallery(root: Path) -> list[tuple[Path, str | None]]:
+    """Every image of a folder: files in a sub-folder are labelled by its name, files at the top by nothing."""
+    found = []
+    for path in sorted(root.rglob("*")):
+        if INDEX_DIRNAME in path.parts or path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+            continue
+        parts = path.relative_to(root).parts
+        found.append((path, parts[0] if len(parts) > 1 else None))
+    return found
+
+
+def index_location(gallery: Path, out: Path | None = None) -> Path:
+    return Path(out) if out else Path(gallery) / INDEX_DIRNAME
+
+
+def open_index(location: Path, model_sha256: str | None = None) -> GalleryIndex:
+    """Read an index folder; refuse one made with another model (never mix two embedding spaces)."""
+    manifest = Path(location) / MANIFEST
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        entries = [Entry(**e) for e in data["entries"]]
+        index = GalleryIndex(Path(data["gallery"]), Path(location), str(data["model_sha256"]), int(data["dim"]), entries)
+    except FileNotFoundError:
+        raise DataError(f"{location}: no similar-case index here (build one with: main.py index GALLERY_DIR)") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DataError(f"{manifest}: not a readable similar-case index") from None
+    if model_sha256 and index.model_sha256 != model_sha256:
+        raise DataError(f"{location}: index was built with another model (sha256 {index.model_sha256[:12]}…); "
+                        f"rebuild it for this one with: main.py index {index.gallery} --rebuild")
+    return index
+
+
+def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, progress=None,
+                should_stop=None) -> tuple[GalleryIndex, dict]:
+    """Create or update the index of `gallery` for `model`: only new or changed files (by sha256) are embedded,
+    deleted ones are dropped. progress(done, total) after each batch; should_stop() -> True interrupts cleanly
+    (the index then holds every batch finished so far). Returns (index, counts)."""
+    gallery = Path(gallery).resolve()
+    if not gallery.is_dir():
+        raise DataError(f"{gallery}: not a folder")
+    location = index_location(gallery, out)
+    model_sha = str(model.metadata.get("sha256", ""))
+    previous: dict[str, Entry] = {}
+    if (location / MANIFEST).exists() and not rebuild:
+        previous = {e.path: e for e in open_index(location, model_sha).entries}
+    files = scan_gallery(gallery)
+    if not files:
+        raise DataError(f"{gallery}: no images found")
+    entries, todo = [], []
+    for path, label in files:
+        relative = path.relative_to(gallery).as_posix()
+        digest = _sha256(path)
+        old = previous.get(relative)
+        if old is not None and old.sha256 == digest:
+            entries.append(Entry(relative, digest, label, old.shard, old.row))
+        else:
+            todo.append((relative, digest, label))
+    counts = {"images": len(files), "unchanged": len(entries), "embedded": 0,
+              "removed": len(set(previous) - {p.relative_to(gallery).as_posix() for p, _ in files}),
+              "interrupted": False}
+    location.mkdir(parents=True, exist_ok=True)
+    dim = model.config.embedding_dim
+    changed = bool(todo or counts["removed"] or rebuild) or not (location / MANIFEST).exists()
+    if changed:  # nothing changed: nothing is rewritten
+        _write_manifest(location, gallery, model_sha, dim, entries)
+    for start in range(0, len(todo), BATCH):
+        if should_stop is not None and should_stop():
+            counts["interrupted"] = True
+            break
+        batch = todo[start:start + BATCH]
+        embeddings = embed_files(model, [gallery / rel for rel, _, _ in batch])
+        shard = f"shard-{uuid.uuid4().hex[:12]}.npy"
+        _atomic_save(location / shard, embeddings.astype(np.float32))
+        entries += [Entry(rel, digest, label, shard, row) for row, (rel, digest, label) in enumerate(batch)]
+        _write_manifest(location, gallery, model_sha, dim, entries)
+        counts["embedded"] += len(batch)
+        if progress is not None:
+            progress(counts["unchanged"] + counts["embedded"], len(files))
+    if changed and not counts["interrupted"]:
+        entries.sort(key=lambda e: e.path)
+        _write_manifest(location, gallery, model_sha, dim, entries)
+        _remove_unreferenced(location, {e.shard for e in entries})
+    return open_index(location, model_sha), counts
+
+
+@torch.no_grad()
+def embed_files(model, paths) -> np.ndarray:
+    """(N, D) float32 embeddings of image files, with the model's whole preprocessing (automatic crop included)."""
+    tensors = []
+    for path in paths:
+        try:
+            tensors.append(model.preprocess(load_image(path).image))
+        except ImageLoadError as exc:
+            raise DataError(str(exc)) from None
+    model.eval()
+    return model.embed(torch.cat(tensors)).float().cpu().numpy()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_manifest(location: Path, gallery: Path, model_sha: str, dim: int, entries: list[Entry]) -> None:
+    payload = {"format": FORMAT, "gallery": str(gallery), "model_sha256": model_sha, "dim": dim,
+               "entries": [asdict(e) for e in entries]}
+    _atomic_bytes(location / MANIFEST, json.dumps(payload).encode())
+
+
+def _atomic_save(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        np.save(handle, array)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _remove_unreferenced(location: Path, referenced: set[str]) -> None:
+    for path in location.iterdir():
+        stale_shard = path.name.startswith("shard-") and path.name not in referenced
+        if stale_shard or path.name.endswith(".tmp"):  # temporaries of a killed run
+            path.unlink(missing_ok=True)

@@ -1,0 +1,136 @@
+"""Similar-case index and retrieval: incremental, resumable, model-bound; exact search; retrieval metrics."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from core.errors import DataError
+from core.gallery import INDEX_DIRNAME, build_index, open_index
+from core.retrieval import nearest, retrieval_metrics, vote
+from tests.conftest import SHAPE_CLASSES, draw_shape
+
+
+@pytest.fixture
+def gallery(tmp_path):
+    rng = np.random.default_rng(3)
+    root = tmp_path / "gallery"
+    for name, (colour, kind) in list(SHAPE_CLASSES.items())[:2]:
+        (root / name).mkdir(parents=True)
+        for n in range(5):
+            draw_shape(kind, colour, rng).save(root / name / f"{n}.png")
+    return root
+
+
+@pytest.fixture
+def model(tiny_model):
+    tiny_model.metadata.setdefault("sha256", "a" * 64)
+    return tiny_model
+
+
+def test_index_is_incremental_by_sha256_and_drops_deleted_files(gallery, model):
+    index, counts = build_index(model, gallery)
+    assert counts["embedded"] == 10 and len(index.entries) == 10
+    assert set(index.labels) == {"red_circles", "blue_squares"}
+    manifest = gallery / INDEX_DIRNAME / "manifest.json"
+    stamp = manifest.stat().st_mtime_ns
+    again, counts = build_index(model, gallery)
+    assert counts["embedded"] == 0 and manifest.stat().st_mtime_ns == stamp  # nothing changed, nothing rewritten
+    np.testing.assert_array_equal(again.embeddings(), index.embeddings())
+    changed = gallery / "red_circles" / "0.png"
+    draw_shape("ellipse", (10, 200, 10), np.random.default_rng(9)).save(changed)
+    (gallery / "blue_squares" / "1.png").unlink()
+    shutil.copy(gallery / "blue_squares" / "2.png", gallery / "new.png")  # a flat file has no label
+    updated, counts = build_index(model, gallery)
+    assert (counts["embedded"], counts["removed"], len(updated.entries)) == (2, 1, 10)
+    by_path = {e.path: e for e in updated.entries}
+    assert by_path["new.png"].label is None and "blue_squares/1.png" not in by_path
+    fresh, _ = build_index(model, gallery, out=gallery.parent / "fresh")
+    np.testing.assert_allclose(updated.embeddings(), fresh.embeddings(), atol=1e-5)
+    shards = {p.name for p in (gallery / INDEX_DIRNAME).glob("shard-*")}
+    assert shards == {e.shard for e in updated.entries}  # no orphaned shard left
+
+
+def test_an_index_of_another_model_is_refused(gallery, model):
+    build_index(model, gallery)
+    with pytest.raises(DataError, match="another model"):
+        open_index(gallery / INDEX_DIRNAME, "b" * 64)
+
+
+def test_an_interrupted_index_resumes_to_the_uninterrupted_result(gallery, model, monkeypatch):
+    import core.gallery as gallery_module
+
+    monkeypatch.setattr(gallery_module, "BATCH", 3)
+    calls = iter([False, True])
+    _, counts = build_index(model, gallery, should_stop=lambda: next(calls, True))
+    assert counts["interrupted"] and counts["embedded"] == 3
+    partial = json.loads((gallery / INDEX_DIRNAME / "manifest.json").read_text())
+    assert len(partial["entries"]) == 3
+    resumed, counts = build_index(model, gallery)
+    assert counts["embedded"] == 7 and counts["unchanged"] == 3
+    whole, _ = build_index(model, gallery, out=gallery.parent / "whole")
+    assert [e.path for e in resumed.entries] == [e.path for e in whole.entries]
+    np.testing.assert_array_equal(resumed.embeddings(), whole.embeddings())
+
+
+def test_exact_numpy_and_faiss_search_agree_on_the_top_k():
+    pytest.importorskip("faiss", reason="faiss-cpu is in requirements.txt")
+    rng = np.random.default_rng(0)
+    gallery = rng.normal(size=(3000, 32)).astype(np.float32)
+    gallery /= np.linalg.norm(gallery, axis=1, keepdims=True)
+    queries = gallery[:20] + 0.05 * rng.normal(size=(20, 32)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    a_idx, a_sim = nearest(gallery, queries, 10, backend="numpy")
+    b_idx, b_sim = nearest(gallery, queries, 10, backend="faiss")
+    np.testing.assert_array_equal(a_idx, b_idx)
+    np.testing.assert_allclose(a_sim, b_sim, atol=1e-5)
+    assert (a_idx[:, 0] == np.arange(20)).all() and (np.diff(a_sim, axis=1) <= 1e-7).all()
+
+
+def test_chunked_search_matches_a_full_sort(monkeypatch):
+    import core.retrieval as retrieval
+
+    monkeypatch.setattr(retrieval, "CHUNK", 7)
+    rng = np.random.default_rng(1)
+    gallery = rng.normal(size=(50, 8)).astype(np.float32)
+    queries = rng.normal(size=(4, 8)).astype(np.float32)
+    index, _ = nearest(gallery, queries, 5, backend="numpy")
+    np.testing.assert_array_equal(index, np.argsort(-(queries @ gallery.T), axis=1)[:, :5])
+
+
+def test_retrieval_metrics_match_hand_computed_values():
+    # Gallery on a line: labels a a b b; a query at each end.
+    gallery = np.array([[1, 0], [0.8, 0.6], [0, 1], [-0.6, 0.8]], np.float32)
+    queries = np.array([[0.96, 0.28], [-0.28, 0.96]], np.float32)
+    metrics = retrieval_metrics(gallery, ["a", "a", "b", "b"], queries, ["a", "a"], knn=3)
+    # Query 1 ranks a a b b (AP 1); query 2 ranks b b a a (AP (1/3 + 2/4) / 2).
+    assert metrics["precision_at_1"] == 0.5
+    assert metrics["mean_average_precision"] == pytest.approx((1 + (1 / 3 + 2 / 4) / 2) / 2)
+    assert metrics["knn3_accuracy"] == 0.5 and metrics["precision_at_5"] == pytest.approx((2 / 4 + 2 / 4) / 2)
+    assert vote(["x", "y", "y", None]) == ("y", 2) and vote([None]) == (None, 0) and vote(["x", "y"]) == ("x", 1)
+
+
+def test_index_and_retrieve_on_the_command_line(gallery, tmp_path, capsys):
+    import torch
+
+    from core.model import ModelConfig, SiameseModel
+    from core.weights import save_model
+    from main import main
+
+    torch.manual_seed(0)
+    weights = tmp_path / "tiny.pt"
+    save_model(SiameseModel(ModelConfig(input_size=32)).eval(), weights)
+    assert main(["index", str(gallery), "--model", str(weights)]) == 0
+    assert "10 embedded" in capsys.readouterr().out
+    query = gallery / "red_circles" / "3.png"
+    assert main(["retrieve", str(query), str(gallery / INDEX_DIRNAME), "-k", "4", "--model", str(weights), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["hits"][0]["path"].endswith("red_circles/3.png") and result["hits"][0]["similarity"] == pytest.approx(1, abs=1e-3)
+    assert len(result["hits"]) == 4 and result["vote"].endswith(("red_circles", "blue_squares"))
+    other = tmp_path / "other.pt"
+    save_model(SiameseModel(ModelConfig(input_size=40)).eval(), other)
+    assert main(["retrieve", str(query), str(gallery), "--model", str(other)]) == 2
+    assert "another model" in capsys.readouterr().err
