@@ -12,7 +12,7 @@ import itertools
 from PIL import Image
 from PySide6.QtCore import QObject, Signal, Slot
 
-from .runner import Environment, Explained, Exported, ImageReady, Job, ModelReady, ModelRunner
+from .runner import Environment, Explained, Exported, ImageReady, Job, ModelReady, ModelRunner, SimilarFound
 
 SLOTS = (0, 1)
 
@@ -66,6 +66,8 @@ class Presenter(QObject):
     message = Signal(str, bool)  # text, is_error
     busy_changed = Signal(bool, str)  # busy, what the runner is doing
     history_changed = Signal(bool, bool)  # can undo, can redo
+    similar_found = Signal(object)  # SimilarFound, or None when there is nothing to show
+    similar_progress = Signal(int, int)  # done, total while the gallery's index is brought up to date
 
     def __init__(self, runner: ModelRunner, method: str = "gradcam"):
         super().__init__()
@@ -85,12 +87,19 @@ class Presenter(QObject):
         self._latest: dict[str, int] = {}
         self._loading: set[int] = set()  # slots whose new image is on its way: explain once all have arrived
         self._model_request: tuple[str | None, str] = (None, "auto")
+        self.gallery: str | None = None  # folder whose nearest cases to image 1 are looked up
+        self.similar_k = 10
+        self.similar: SimilarFound | None = None
+        # Per slot, where its image came from when it was opened from the similar cases (for the report).
+        self.provenance: list[dict | None] = [None, None]
+        self._hit_request: dict | None = None
         # Bound methods of this GUI-thread object, never lambdas: PySide runs a lambda connected to the runner's
         # signals in the runner's thread, while these are queued to the GUI thread.
         runner.returned.connect(self._on_returned)
         runner.errored.connect(self._on_errored)
         runner.started.connect(self._on_started)
         runner.busy.connect(self._on_busy)
+        runner.progress.connect(self._on_progress)
 
     # --- requests ----------------------------------------------------------------------------------
     def start(self, model_path: str | None, device: str) -> None:
@@ -107,6 +116,7 @@ class Presenter(QObject):
 
     def open_image(self, index: int, source) -> None:
         """source: a file path, or a PIL image (pasted)."""
+        self._hit_request = None
         source = source if isinstance(source, Image.Image) else str(source)
         self._loading.add(index)
         self._submit(f"image{index}", "load_image", label=f"Loading image {index + 1}…", source=source)
@@ -125,7 +135,34 @@ class Presenter(QObject):
             index = empty[0]
         self.open_image(index, paths[0])
 
+    def set_gallery(self, path: str | None) -> None:
+        self.gallery = path or None
+        self.find_similar()
+
+    def find_similar(self) -> None:
+        """Look up the cases nearest to image 1 in the gallery (its index is updated first, cancellably)."""
+        if not self.gallery or self.images[0] is None or self.model is None:
+            self._latest.pop("similar", None)
+            self.runner.cancel("similar")
+            self.similar = None
+            self.similar_found.emit(None)
+            return
+        self._submit("similar", "similar", label="Finding similar cases…", gallery=self.gallery,
+                     image=self.images[0], crop=self.crops[0], k=self.similar_k)
+
+    def cancel_similar(self) -> None:
+        """Stop updating the gallery's index; the hits then come from the images indexed so far."""
+        self.runner.cancel("similar")
+
+    def open_hit(self, hit: dict) -> None:
+        """Load a similar case as image 2; the pair is explained as usual and its report says where it came from."""
+        self.open_image(1, hit["path"])
+        query = self.images[0].path if self.images[0] is not None else None
+        self._hit_request = {"query": query, "rank": hit["rank"], "label": hit["label"],
+                             "similarity": round(float(hit["similarity"]), 6), "gallery": self.gallery}
+
     def swap(self) -> None:
+        self.provenance.reverse()
         self.images.reverse()
         self.qimages.reverse()
         self.crops.reverse()
@@ -134,6 +171,7 @@ class Presenter(QObject):
         for slot in SLOTS:
             self.image_changed.emit(slot)
         self.explain()
+        self.find_similar()
 
     def set_crop(self, index: int, box: tuple | None) -> None:
         if self.images[index] is None or self.crops[index] == box:
@@ -199,11 +237,15 @@ class Presenter(QObject):
             self.model_changed.emit(result)
             self.message.emit(f"Model {result.info.name} ready on {result.device}", False)
             self.explain()
+            self.find_similar()
         elif isinstance(result, ImageReady):
             self._set_image(int(key[-1]), result)
         elif isinstance(result, Explained):
             self._adopt_automatic_crops(result)
             self._set_explained(result)
+        elif isinstance(result, SimilarFound):
+            self.similar = result
+            self.similar_found.emit(result)
         elif isinstance(result, Exported):
             self.exported.emit(result)
             self.message.emit(f"Report saved: {result.png} (+ {result.sidecar})", False)
@@ -211,6 +253,11 @@ class Presenter(QObject):
     @Slot(str, int, str)
     def _on_started(self, _key: str, _generation: int, label: str) -> None:
         self.busy_changed.emit(True, label)
+
+    @Slot(str, int, int)
+    def _on_progress(self, key: str, done: int, total: int) -> None:
+        if key == "similar":
+            self.similar_progress.emit(done, total)
 
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
@@ -228,7 +275,8 @@ class Presenter(QObject):
             self.message.emit(f"{text}; falling back to the default model", True)
             self.load_model(None, "auto")
             return
-        prefix = {"model": "Model not changed", "explain": "Explanation failed", "export": "Report not saved"}
+        prefix = {"model": "Model not changed", "explain": "Explanation failed", "export": "Report not saved",
+                  "similar": "Similar cases not found"}
         self.message.emit(f"{prefix[key]}: {text}" if key in prefix else text, True)
 
     # --- helpers -----------------------------------------------------------------------------------
@@ -244,10 +292,14 @@ class Presenter(QObject):
         self.qimages[index] = ready.qimage
         self.crops[index] = None
         self.auto_boxes[index] = None
+        self.provenance[index] = self._hit_request if index == 1 else None
+        self._hit_request = None
         self.history.clear()
         self.history_changed.emit(False, False)
         self.image_changed.emit(index)
         self.explain()
+        if index == 0:
+            self.find_similar()
 
     def _adopt_automatic_crops(self, explained: Explained) -> None:
         """Show the model's automatic box as the slot's crop. Not an edit: no history entry and no re-explain,
@@ -279,6 +331,8 @@ class Presenter(QObject):
         for slot in slots:
             self.image_changed.emit(slot)
         self.explain()
+        if 0 in slots:
+            self.find_similar()
 
     def _restore(self, state: tuple | None) -> None:
         if state is None:

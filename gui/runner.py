@@ -61,6 +61,16 @@ class Explained:
 
 
 @dataclass(frozen=True)
+class SimilarFound:
+    query: str | None  # path of the query image (image 1)
+    gallery: str
+    hits: tuple  # dicts: rank, path, label, similarity, qimage (thumbnail)
+    vote: str | None  # e.g. "7 of 10 nearest are malignant"
+    indexed: int  # images in the gallery's index
+    interrupted: bool  # the index update was cancelled: hits come from the images indexed so far
+
+
+@dataclass(frozen=True)
 class Exported:
     png: str
     sidecar: str
@@ -73,6 +83,7 @@ class ModelRunner(QObject):
     returned = Signal(str, int, object)  # key, generation, result
     errored = Signal(str, int, str)  # key, generation, one-line message
     busy = Signal(bool)  # True when the first job is queued, False when the queue runs dry
+    progress = Signal(str, int, int)  # key, done, total: long jobs report how far they are
     _posted = Signal(object)
 
     def __init__(self):
@@ -81,6 +92,8 @@ class ModelRunner(QObject):
         self._latest: dict[str, int] = {}
         self._pending = 0
         self._model = None
+        self._running_key: str | None = None
+        self._stop = threading.Event()  # set by cancel() to interrupt the running job, if it checks
         self._thread = QThread()
         self._thread.setObjectName("model-runner")
         self.moveToThread(self._thread)
@@ -106,9 +119,11 @@ class ModelRunner(QObject):
         self._posted.emit(job)
 
     def cancel(self, key: str) -> None:
-        """Skip any queued job for `key` (one already running still finishes)."""
+        """Skip any queued job for `key`; a running one stops at its next check (long jobs check often)."""
         with self._lock:
             self._latest.pop(key, None)
+            if self._running_key == key:
+                self._stop.set()
 
     @Slot(object)
     def _run(self, job: Job) -> None:
@@ -117,6 +132,9 @@ class ModelRunner(QObject):
                 current = self._latest.get(job.key) == job.generation
             if not current:
                 return  # superseded while queued
+            with self._lock:
+                self._running_key = job.key
+                self._stop.clear()
             self.started.emit(job.key, job.generation, job.label)
             try:
                 result = getattr(self, f"_job_{job.kind}")(**job.args)
@@ -126,6 +144,7 @@ class ModelRunner(QObject):
                 self.returned.emit(job.key, job.generation, result)
         finally:
             with self._lock:
+                self._running_key = None
                 self._pending -= 1
                 idle = self._pending == 0
             if idle:
@@ -171,6 +190,37 @@ class ModelRunner(QObject):
         explanation = core.explain_pair(self._model, cropped[0], cropped[1], method)
         return Explained(explanation, explained_images(cropped, explanation), describe(self._model))
 
+    def _job_similar(self, gallery: str, image, crop, k: int) -> SimilarFound:
+        """Bring the gallery's index up to date for the current model (cancellable, with progress), then find
+        the k cases nearest to `image` (image 1, seen as the model explains it: the reviewer's crop, else the
+        model's automatic one)."""
+        import torch
+
+        from core.explain import model_view
+        from core.gallery import build_index
+        from core.images import from_pil
+        from core.retrieval import nearest, vote
+
+        if self._model is None:
+            raise RuntimeError("no model is loaded")
+        index, counts = build_index(self._model, gallery, progress=lambda done, total: self.progress.emit(
+            "similar", done, total), should_stop=self._stop.is_set)
+        if not index.entries:
+            return SimilarFound(image.path, gallery, (), None, 0, counts["interrupted"])
+        view, _box = model_view(self._model, from_pil(image.image, crop=crop, path=image.path))
+        with torch.no_grad():
+            embedding = self._model.embed(self._model.input_tensor(view)).float().cpu().numpy()
+        order, similarity = nearest(index.embeddings(), embedding, k)
+        hits = []
+        for rank, (row, sim) in enumerate(zip(order[0], similarity[0]), start=1):
+            entry = index.entries[int(row)]
+            path = str(index.path_of(entry))
+            hits.append({"rank": rank, "path": path, "label": entry.label, "similarity": float(sim),
+                         "qimage": _thumbnail(path)})
+        label, count = vote([hit["label"] for hit in hits])
+        summary = f"{count} of {len(hits)} nearest are {label}" if label is not None else None
+        return SimilarFound(image.path, gallery, tuple(hits), summary, len(index.entries), counts["interrupted"])
+
     def _job_export(self, path: str, explained: Explained, colormap: str, layers, note: str,
                     overwrite: bool) -> Exported:
         from core.report import write_report
@@ -178,6 +228,17 @@ class ModelRunner(QObject):
         png, sidecar = write_report(path, explained.explanation, explained.images, explained.model,
                                     colormap=colormap, layers=layers, note=note, overwrite=overwrite)
         return Exported(str(png), str(sidecar))
+
+
+def _thumbnail(path: str, size: int = 96):
+    from core.images import load_image
+
+    try:
+        image = load_image(path).image
+    except Exception:  # a hit whose file vanished or broke since indexing shows no picture, not an error
+        return None
+    image.thumbnail((size, size))
+    return pil_to_qimage(image)
 
 
 def one_line(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ from .qimage import heatmap_qimage, qimage_to_pil
 from .runner import ModelRunner
 from .settings import read
 from .sidepanel import SidePanel
+from .similar import SimilarCasesDock
 from .sync import ViewSync
 from .viewer import LAYERS, ImageViewer
 
@@ -75,6 +76,9 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
         self.setCentralWidget(self.splitter)
+        self.similar_dock = SimilarCasesDock(self)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.similar_dock)
+        self.similar_dock.hide()  # until chosen; restore_window brings back the reviewer's layout
         self.sync = ViewSync(*self.viewers, parent=self)
         self.actions = build_actions(self, self._handlers())
         self.toolbar = self.addToolBar("Main")
@@ -101,6 +105,8 @@ class MainWindow(QMainWindow):
             "sync": self.sync.set_enabled, "explain": self.presenter.explain, "next_method": self._next_method,
             "choose_model": self._choose_model, "default_model": lambda: self.presenter.load_model(None),
             "help": self._show_help, "about": self._about,
+            "similar_panel": self.similar_dock.setVisible, "choose_gallery": self._choose_gallery,
+            "next_hit": lambda: self._step_hit(1), "previous_hit": lambda: self._step_hit(-1),
         }
         for i in SLOTS:
             for name in LAYERS:
@@ -123,6 +129,15 @@ class MainWindow(QMainWindow):
             viewer.crop_drawn.connect(lambda box, i=i: self.presenter.set_crop(i, box))
             controls.visibility_changed.connect(lambda n, on, i=i: self._layer_visible(i, n, on))
             controls.opacity_changed.connect(lambda n, o, v=viewer: v.set_layer_opacity(n, o))
+        dock = self.similar_dock
+        dock.choose_gallery.connect(self._choose_gallery)
+        dock.clear_gallery.connect(lambda: self._set_gallery(None))
+        dock.cancel.connect(p.cancel_similar)
+        dock.hit_chosen.connect(p.open_hit)
+        dock.visibilityChanged.connect(self.actions["similar_panel"].setChecked)
+        p.similar_found.connect(dock.show_found)
+        p.similar_progress.connect(lambda done, total: dock.show_progress((done, total)))
+        self._set_gallery(read(self.settings, "similar/gallery", "") or None)
         self.method_combo.currentTextChanged.connect(self._method_chosen)
         self.colormap_combo.currentTextChanged.connect(self._colormap_chosen)
         self.device_combo.activated.connect(lambda _i: self.presenter.set_device(self.device_combo.currentData()))
@@ -175,6 +190,29 @@ class MainWindow(QMainWindow):
             return
         self._remember_folder(path)
         self.export_report_to(path, overwrite=bool(existing))
+
+    def _choose_gallery(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a gallery of known cases",
+                                                self.presenter.gallery or self._folder())
+        if path:
+            self._set_gallery(path)
+            self.similar_dock.show()
+
+    def _set_gallery(self, path: str | None) -> None:
+        self.settings.setValue("similar/gallery", path or "")
+        self.similar_dock.set_gallery(path)
+        self.presenter.set_gallery(path)
+
+    def _step_hit(self, step: int) -> None:
+        """Load the next (or previous) similar case as image 2, starting from the nearest."""
+        found = self.presenter.similar
+        if found is None or not found.hits:
+            self._message("No similar cases yet: load image 1 and choose a gallery (Ctrl+G)", True)
+            return
+        current = self.presenter.provenance[1]
+        rank = current["rank"] if current and current.get("query") == found.query else 0
+        position = min(max(rank - 1 + step, 0), len(found.hits) - 1) if rank else 0
+        self.presenter.open_hit(found.hits[position])
 
     def _choose_model(self) -> None:
         start = self.presenter.environment.weights_dir if self.presenter.environment else self._folder()
