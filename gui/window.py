@@ -10,6 +10,8 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter,
                                QVBoxLayout, QWidget)
 
+from core.device import cuda_unsupported, device_choices
+
 from .actions import ShortcutsDialog, build_actions, populate_menus
 from .drops import drop_problem
 from .panels import LayerControls
@@ -23,7 +25,6 @@ from .similar import SimilarCasesDock
 from .sync import ViewSync
 from .viewer import LAYERS, ImageViewer
 
-DEVICES = (("Auto", "auto"), ("CPU", "cpu"), ("CUDA", "cuda"))
 PLACEHOLDER = "Image {n}\n\nDrop an image here, or press {keys}"
 
 
@@ -69,7 +70,9 @@ class MainWindow(QMainWindow):
             column.addWidget(self.viewers[i], 1)
             column.addWidget(self.layer_controls[i])
             self.splitter.addWidget(pane)
-        side = SidePanel(DEVICES)
+        side = SidePanel(device_choices())  # Auto/CPU only in the cpu build, which has no CUDA
+        if cuda_unsupported():
+            side.device_combo.setToolTip(f"Auto and CPU only: {cuda_unsupported()}")
         self.splitter.addWidget(side)
         self.score, self.legend, self.note = side.score, side.legend, side.note
         self.method_combo, self.colormap_combo, self.device_combo = side.method_combo, side.colormap_combo, side.device_combo

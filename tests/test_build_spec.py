@@ -73,9 +73,51 @@ def test_spec_builds_one_folder_app_with_project_hooks_and_all_project_modules(t
     assert calls["EXE"]["console"] is True  # --selftest and --version print to stdout
 
 
-def _run_spec(root: Path, monkeypatch) -> dict:
-    """Execute build.spec with PyInstaller's build classes replaced by recorders; their keyword arguments by class."""
+def test_spec_builds_the_cpu_flavour_by_default(tmp_path, monkeypatch):
+    calls = _run_spec(tmp_path, monkeypatch)
+    analysis = calls["Analysis"]
+    assert analysis["runtime_hooks"] == [str(tmp_path / "hooks" / "rthook_cpu_flavour.py")]
+    assert {"nvidia", "cuda"} <= set(analysis["excludes"])
+    assert _recorded_flavour(analysis) == "cpu"
+
+
+@pytest.mark.parametrize("argv, env", [(["--flavour", "cuda"], None), ([], "cuda"), (["--flavour", "cuda"], "cpu")])
+def test_spec_builds_the_cuda_flavour_on_request(tmp_path, monkeypatch, argv, env):
+    calls = _run_spec(tmp_path, monkeypatch, argv=argv, env=env)
+    analysis = calls["Analysis"]
+    assert analysis["runtime_hooks"] == []
+    assert not {"nvidia", "cuda"} & set(analysis["excludes"])
+    assert _recorded_flavour(analysis) == "cuda"
+
+
+@pytest.mark.parametrize("argv, env", [(["--flavour", "rocm"], None), ([], "gpu")])
+def test_spec_rejects_an_unknown_flavour(tmp_path, monkeypatch, argv, env):
+    with pytest.raises(SystemExit) as exit_info:
+        _run_spec(tmp_path, monkeypatch, argv=argv, env=env)
+    assert exit_info.value.code == 2
+
+
+def _recorded_flavour(analysis) -> str:
+    """The flavour the spec records for core.device: the build_flavour.txt it ships at the bundle's top."""
+    sources = [src for src, dest in analysis["datas"] if dest == "." and Path(src).name == "build_flavour.txt"]
+    assert len(sources) == 1
+    return Path(sources[0]).read_text().strip()
+
+
+def _run_spec(root: Path, monkeypatch, argv=(), env=None) -> dict:
+    """Execute build.spec with PyInstaller's build classes replaced by recorders; their keyword arguments by class.
+
+    argv: what follows `--` on PyInstaller's command line; env: SIAMESE_LENS_FLAVOUR (None: unset)."""
     calls: dict = {}
+    monkeypatch.setattr("sys.argv", [str(ROOT / "build.spec"), *argv])
+    if env is None:
+        monkeypatch.delenv("SIAMESE_LENS_FLAVOUR", raising=False)
+    else:
+        monkeypatch.setenv("SIAMESE_LENS_FLAVOUR", env)
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))  # the spec puts hooks/ on it
+    monkeypatch.delitem(__import__("sys").modules, "cpu_flavour", raising=False)
+    if not (root / "hooks").exists():
+        (root / "hooks").symlink_to(ROOT / "hooks")
 
     def recorder(kind):
         class Recorded:
@@ -88,5 +130,5 @@ def _run_spec(root: Path, monkeypatch) -> dict:
     names = {kind: recorder(kind) for kind in ("Analysis", "PYZ", "EXE", "COLLECT")}
     monkeypatch.syspath_prepend(str(ROOT))
     code = compile((ROOT / "build.spec").read_text(), str(ROOT / "build.spec"), "exec")
-    exec(code, {"SPECPATH": str(root), "__name__": "__main__", **names})
+    exec(code, {"SPECPATH": str(root), "workpath": str(root / "work"), "__name__": "__main__", **names})
     return calls
