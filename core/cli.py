@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     retrieve.add_argument("-k", type=int, default=10, help="how many nearest cases (default 10)")
     retrieve.add_argument("--model", help="weights file (default: the shipped skin model)")
     retrieve.add_argument("--json", action="store_true", help="print one JSON object")
+    retrieve.add_argument("--report", metavar="FILE.png", help="PNG of the query beside each hit with their factual maps, plus JSON")
+    retrieve.add_argument("--colormap", default="jet", help="map colormap of the report")
+    retrieve.add_argument("--force", action="store_true", help="overwrite an existing report")
     retrieve.add_argument("--device", choices=DEVICES, default="auto")
 
     return parser

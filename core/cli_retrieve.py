@@ -40,6 +40,10 @@ def run_retrieve(args) -> int:
 
     if args.k < 1:
         raise ValueError(f"-k must be at least 1, got {args.k}")
+    if args.report:
+        from .report import check_report_path
+
+        check_report_path(args.report, args.force)  # before any work: a refused path costs nothing
     model = load_model(args.model, device=resolve_device(args.device))
     target = Path(args.gallery)
     location = target if (target / MANIFEST).exists() else index_location(target)
@@ -60,17 +64,46 @@ def run_retrieve(args) -> int:
                      "similarity": round(float(sim), 6)})
     label, count = vote([hit["label"] for hit in hits])
     summary = f"{count} of {len(hits)} nearest are {label}" if label is not None else None
+    written = _write_report(args, model, hits, summary) if args.report else []
     if args.json:
         print(json.dumps({"query": {"path": args.query, "sha256": file_digest(args.query)},
                           "model": {"name": model.name, "sha256": model.metadata.get("sha256")},
-                          "index": str(index.location), "hits": hits, "vote": summary}))
+                          "index": str(index.location), "hits": hits, "vote": summary, "written": written}))
         return 0
     for hit in hits:
         label_text = f"  [{hit['label']}]" if hit["label"] is not None else ""
         print(f"{hit['rank']:>3}  {hit['similarity'] * 100:5.1f} %{label_text}  {hit['path']}")
     if summary:
         print(summary)
+    for path in written:
+        print(f"wrote {path}")
     return 0
+
+
+def _write_report(args, model, hits: list[dict], summary: str | None) -> list[str]:
+    """The query beside each hit, every pair with its factual maps, plus the JSON sidecar."""
+    from .explain import explain_pair, explained_images
+    from .images import load_image
+    from .model import describe
+    from .report import write_picture_and_facts
+    from .retrieval_report import render_retrieval, retrieval_facts
+    from .weights import file_digest
+
+    query = load_image(args.query)
+    queries, cases, explanations = [], [], []
+    for hit in hits:
+        case = load_image(hit["path"])
+        explanation = explain_pair(model, query, case)
+        shown = explained_images((query, case), explanation)
+        hit["crops"] = [list(box) if box else None for box in explanation.crops]
+        queries.append(shown[0])
+        cases.append(shown[1])
+        explanations.append(explanation)
+    facts = retrieval_facts({"path": args.query, "sha256": file_digest(args.query)}, hits, describe(model), summary,
+                            args.colormap)
+    paths = write_picture_and_facts(args.report, lambda: render_retrieval(facts, queries, cases, explanations),
+                                    facts, args.force)
+    return [str(p) for p in paths]
 
 
 def _progress(stream):

@@ -56,21 +56,33 @@ def write_report(path, explanation, images, model, *, colormap="jet", layers=Non
     Raises FileExistsError if either file exists and overwrite is False, ValueError for a name not ending in
     .png, and ReportError (an OSError) with a one-line message when the files cannot be written.
     """
+    png = check_report_path(path, overwrite)
+    facts = report_facts(explanation, images, model, colormap=colormap, layers=layers, note=note, when=when)
+    return write_picture_and_facts(png, lambda: _render(explanation, images, facts), facts, overwrite)
+
+
+def check_report_path(path, overwrite: bool) -> Path:
+    """The report's PNG path, once it is known that it and its sidecar may be written (checked before any work)."""
     png = Path(path)
     if png.suffix.lower() != ".png":
         raise ValueError(f"{png}: a report file name must end in .png")
-    sidecar = png.with_suffix(".json")
     if not overwrite:
-        for target in (png, sidecar):
+        for target in (png, png.with_suffix(".json")):
             if target.exists():
                 raise FileExistsError(f"{target}: already exists (confirm, or use --force, to overwrite)")
     if not png.parent.is_dir():
         raise ReportError(f"{png}: cannot write report (folder {png.parent} does not exist)")
-    facts = report_facts(explanation, images, model, colormap=colormap, layers=layers, note=note, when=when)
+    return png
+
+
+def write_picture_and_facts(path, render, facts: dict, overwrite: bool = False) -> tuple[Path, Path]:
+    """Any report: the picture render() draws, as PNG at `path`, and `facts` as its JSON sidecar, written as one
+    unit (both or neither). Used by pair reports and similar-case reports alike."""
+    png = check_report_path(path, overwrite)
+    sidecar = png.with_suffix(".json")
     facts["report_png"] = png.name
-    picture = _render(explanation, images, facts)
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", optimize=False)
+    render().save(buffer, format="PNG", optimize=False)
     text = json.dumps(facts, indent=2, ensure_ascii=False).encode("utf-8")
     _atomic_pair([(png, buffer.getvalue()), (sidecar, text)])
     return png, sidecar

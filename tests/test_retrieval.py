@@ -136,3 +136,26 @@ def test_index_and_retrieve_on_the_command_line(gallery, tmp_path, capsys):
     save_model(SiameseModel(ModelConfig(input_size=40)).eval(), other)
     assert main(["retrieve", str(query), str(gallery), "--model", str(other)]) == 2
     assert "another model" in capsys.readouterr().err
+
+
+def test_retrieve_report_shows_the_query_beside_each_hit(gallery, tmp_path, capsys):
+    import torch
+    from PIL import Image
+
+    from core.model import ModelConfig, SiameseModel
+    from core.weights import save_model
+    from main import main
+
+    torch.manual_seed(0)
+    weights = tmp_path / "tiny.pt"
+    save_model(SiameseModel(ModelConfig(input_size=32)).eval(), weights)
+    report = tmp_path / "similar.png"
+    query = gallery / "blue_squares" / "0.png"
+    assert main(["retrieve", str(query), str(gallery), "-k", "3", "--model", str(weights), "--report", str(report)]) == 0
+    facts = json.loads(report.with_suffix(".json").read_text())
+    assert [hit["rank"] for hit in facts["hits"]] == [1, 2, 3] and facts["query"]["path"] == str(query)
+    assert facts["report_png"] == "similar.png" and facts["vote"].startswith(("3 of 3", "2 of 3"))
+    assert Image.open(report).height > 3 * 200  # one row per hit
+    capsys.readouterr()
+    assert main(["retrieve", str(query), str(gallery), "--model", str(weights), "--report", str(report)]) == 2
+    assert "already exists" in capsys.readouterr().err
