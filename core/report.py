@@ -50,14 +50,15 @@ class ReportError(SiameseLensError, OSError):
 
 
 def write_report(path, explanation, images, model, *, colormap="jet", layers=None, note="", when=None,
-                 overwrite=False) -> tuple[Path, Path]:
+                 overwrite=False, provenance=(None, None)) -> tuple[Path, Path]:
     """Write the PNG report to `path` and its JSON sidecar next to it (same name, .json), both atomically.
 
     Raises FileExistsError if either file exists and overwrite is False, ValueError for a name not ending in
     .png, and ReportError (an OSError) with a one-line message when the files cannot be written.
     """
     png = check_report_path(path, overwrite)
-    facts = report_facts(explanation, images, model, colormap=colormap, layers=layers, note=note, when=when)
+    facts = report_facts(explanation, images, model, colormap=colormap, layers=layers, note=note, when=when,
+                         provenance=provenance)
     return write_picture_and_facts(png, lambda: _render(explanation, images, facts), facts, overwrite)
 
 
@@ -94,8 +95,10 @@ def render_report(explanation, images, model, *, colormap="jet", layers=None, no
     return _render(explanation, images, facts)
 
 
-def report_facts(explanation, images, model, *, colormap="jet", layers=None, note="", when=None) -> dict:
-    """Everything the report states, as JSON-ready data."""
+def report_facts(explanation, images, model, *, colormap="jet", layers=None, note="", when=None,
+                 provenance=(None, None)) -> dict:
+    """Everything the report states, as JSON-ready data. provenance: per image, None or where it was opened from
+    in the similar cases ({"query", "rank", "label", "similarity", "gallery"})."""
     colormap_lut(colormap)  # validates the name before anything is drawn
     info = _describe(model)
     layers = _layers(layers)
@@ -104,13 +107,14 @@ def report_facts(explanation, images, model, *, colormap="jet", layers=None, not
     if len(images) != 2:
         raise ValueError("a report needs exactly two images")
     described = []
-    for loaded, image_layers in zip(images, layers):
+    for loaded, image_layers, origin in zip(images, layers, provenance):
         described.append({
             "path": loaded.path,
             "original_size": list(loaded.original_size),
             "crop": list(loaded.crop) if loaded.crop else None,
             "size": list(loaded.image.size),
             "layers": image_layers,
+            **({"similar_case": dict(origin)} if origin else {}),
         })
     return {
         "app": {"name": APP_NAME, "version": __version__},
@@ -217,7 +221,14 @@ def _fact_lines(facts: dict) -> list[tuple[str, str]]:
         ("Model", f"{model['name']} ({model['architecture']}, {model['input_size']} px)"),
         ("Model sha256", model["sha256"] or "(not recorded)"),
         ("Test metrics", quality or "(none recorded)"),
-    ]
+    ] + [(f"Image {i + 1} is", _similar_case_text(image["similar_case"]))
+         for i, image in enumerate(facts["images"]) if image.get("similar_case")]
+
+
+def _similar_case_text(origin: dict) -> str:
+    label = f", label {origin['label']}" if origin.get("label") is not None else ""
+    query = Path(origin["query"]).name if origin.get("query") else "the query"
+    return f"similar case #{origin['rank']} of {query} ({100 * origin['similarity']:.1f} %{label})"
 
 
 def _caption(index: int, image: dict) -> str:

@@ -218,7 +218,8 @@ class Presenter(QObject):
             self.message.emit("Nothing to export yet: load and explain a pair first", True)
             return False
         self._submit("export", "export", label="Writing the report…", path=path, explained=self.explained,
-                     colormap=colormap, layers=layers, note=note, overwrite=overwrite)
+                     colormap=colormap, layers=layers, note=note, overwrite=overwrite,
+                     provenance=tuple(self.provenance))
         return True
 
     # --- results -----------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from PySide6.QtCore import Qt
 
 from tests.gui.conftest import TIMEOUT_MS, make_image
@@ -36,6 +38,11 @@ def test_nearest_cases_appear_and_a_click_loads_one_as_image_2(qtbot, make_windo
     provenance = window.presenter.provenance[1]
     assert provenance["rank"] == 2 and provenance["query"] == str(images[0])
     assert provenance["label"] == found.hits[1]["label"]
+    report = tmp_path / "from_similar.png"
+    with qtbot.waitSignal(window.presenter.exported, timeout=TIMEOUT_MS):
+        window.export_report_to(str(report))
+    facts = json.loads(report.with_suffix(".json").read_text())
+    assert facts["images"][1]["similar_case"]["rank"] == 2 and "similar_case" not in facts["images"][0]
     # N steps to the next case; opening another image 2 by hand forgets where image 2 came from.
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.actions["next_hit"].trigger()
