@@ -9,12 +9,13 @@ library from the analysis, and for each one that a kept library still names in i
 stub with the same soname that defines exactly the symbols the kept libraries import from it (found with binutils'
 nm/objdump, which PyInstaller itself needs on Linux) and compiles it with the C compiler (`cc`).
 
-A stub never does CUDA work. Its functions return 0 (no device, nothing registered: torch.cuda.is_available() is
-False and CUDA kernels' load-time registration is a no-op), except where the kept code would go on to use a CUDA
-object, where it stops the process with a message naming the function instead of crashing somewhere later. Its
-data symbols are zero-filled objects of the original size; C++ type_info objects get their real mangled name, since
-pybind11 hashes it when torch registers its Python classes. Which functions return 0 is decided by name:
-`ANSWERS_NO_DEVICE` below, and the CUDA runtime's own registration hooks (`__cuda*`).
+A stub never does CUDA work. Load-time registration of CUDA kernels (`__cudaRegister*`) is a no-op, a few queries
+answer "no device" as CUDA itself does on a machine without a GPU (ANSWERS_NO_DEVICE, EXACT_STUBS), one getter
+hands out a scratch slot (RETURNS_SLOT), and every other function stops the process with a message naming it,
+rather than crash somewhere later: the runtime hook (rthook_cpu_flavour.py) makes torch believe it was built
+without CUDA, so none is called on the CPU. Data symbols are zero-filled objects of the original size; C++
+type_info objects get their mangled name, which pybind11 hashes when torch registers its Python classes.
+SIAMESE_LENS_STUB_TRACE=1 prints each stub call that does not stop the process.
 
 Only this module knows about CUDA library names; build.spec calls `lean_binaries()` on the analysis' binaries.
 """
@@ -43,11 +44,16 @@ STUB_FOLDER_FOR_WHEELS = "torch/lib"
 # A string every stub carries, so a check can tell a stub from a real CUDA library by its content.
 STUB_MARKER = "siamese-lens-cuda-stub"
 
-# Functions whose honest answer on a machine without CUDA is 0 / false / "none": asked by torch.cuda.is_available()
-# and device_count(), by torch's autograd engine when it counts devices, and by cuDNN/NCCL version queries.
+# Functions whose honest answer on a machine without CUDA is 0: how many devices (c10::cuda::device_count(), asked
+# by torch.cuda when it counts devices) and the CUDA runtime's "last error" (none).
 ANSWERS_NO_DEVICE = {
     "_ZN3c104cuda12device_countEv",  # c10::cuda::device_count()
-    "cudaGetDeviceCount", "cudaGetLastError", "cudaPeekAtLastError", "cudaDriverGetVersion", "cudaRuntimeGetVersion",
+    "cudaGetLastError", "cudaPeekAtLastError",
+}
+# CUDA runtime calls with an out-parameter, answered as the real runtime does on a machine without a GPU or driver.
+EXACT_STUBS = {
+    "cudaGetDeviceCount": "int {c}(int *count) {{ trace(\"{name}\"); if (count) *count = 0; return 100; }}",  # cudaErrorNoDevice
+    "cudaDriverGetVersion": "int {c}(int *version) {{ trace(\"{name}\"); if (version) *version = 0; return 0; }}",
 }
 # Getters of a process-wide slot that torch fills in when it registers its Python bindings, e.g.
 # `*c10d::get_gil_checker() = &acquire_gil;` (torch.distributed, imported by `import torch`): they return a pointer
@@ -235,10 +241,10 @@ def stub_source(stub: Stub) -> tuple[str, str]:
         "#include <stdlib.h>",
         f'static const char siamese_lens_cuda_stub[] = "{STUB_MARKER} {stub.soname}";',
         "static void *slot[512];",
-        "static long no_device(const char *name) {",
-        '    if (getenv("SIAMESE_LENS_STUB_TRACE")) fprintf(stderr, "%s: %s -> 0\\n", siamese_lens_cuda_stub, name);',
-        "    return 0;",
+        "static void trace(const char *name) {",
+        '    if (getenv("SIAMESE_LENS_STUB_TRACE")) fprintf(stderr, "%s: %s\\n", siamese_lens_cuda_stub, name);',
         "}",
+        "static long no_device(const char *name) { trace(name); return 0; }",
         "static void no_cuda(const char *name) {",
         '    fprintf(stderr, "%s: %s was called, but this is the CPU build of Siamese Lens, which has no CUDA; '
         'build the cuda flavour (SIAMESE_LENS_FLAVOUR=cuda) to use an NVIDIA GPU\\n", siamese_lens_cuda_stub, name);',
@@ -246,6 +252,10 @@ def stub_source(stub: Stub) -> tuple[str, str]:
         "}",
     ]
     for index, name in enumerate(sorted(stub.functions)):
+        if name in EXACT_STUBS:
+            lines.append(f'int f{index}() __asm__("{name}");')
+            lines.append(EXACT_STUBS[name].format(c=f"f{index}", name=name))
+            continue
         if name in RETURNS_SLOT:
             body = f'no_device("{name}"); return (long)slot;'
         elif name in ANSWERS_NO_DEVICE or name.startswith("__cuda"):
