@@ -1,4 +1,4 @@
-"""Start-up of the frozen app against running from source, measured in one run (target: frozen <= 1.5x source).
+"""Start-up of the frozen app against running from source, measured in one run (target: frozen <= 1.2x source).
 
 Three start-ups, each timed from process launch, for both the binary and `python main.py`:
   window shown       the GUI with no images, until the window is shown (the app prints "shown <epoch>" and exits
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_RATIO = 1.5
+TARGET_RATIO = 1.2  # issue 14
 TIMEOUT_S = 300
 
 
@@ -42,6 +42,9 @@ def main() -> int:
         "first explanation (--selftest)": (["--selftest"], {}),
         "window + explained (--screenshot)": (["--screenshot", f"{scratch.name}/shot.png", *map(str, samples)], {}),
     }
+    record = exe.parent / "_internal" / "build_flavour.txt"
+    flavour = record.read_text().strip() if record.is_file() else "unknown"
+    print(f"binary: {exe} ({flavour} flavour)")
     print(f"{'start-up to':36} {'frozen s':>9} {'source s':>9} {'ratio':>6}  cold first run (frozen / source)")
     worst = 0.0
     for label, (extra, env) in scenarios.items():
