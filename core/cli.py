@@ -11,7 +11,7 @@ import sys
 
 from .version import APP_NAME, __version__
 
-COMMANDS = ("gui", "explain", "train", "evaluate", "index", "retrieve")
+COMMANDS = ("gui", "explain", "train", "evaluate", "index", "retrieve", "batch", "worklist")
 METHODS = ("gradcam", "reference", "attention")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -112,6 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
     retrieve.add_argument("--force", action="store_true", help="overwrite an existing report")
     retrieve.add_argument("--device", choices=DEVICES, default="auto")
 
+    batch = sub.add_parser("batch", help="score (and report) every pair of a CSV headless; resumable")
+    batch.add_argument("pairs_csv", metavar="PAIRS.csv", help="header image1,image2[,case_id,crop1,crop2,note]")
+    batch.add_argument("--out", required=True, metavar="DIR", help="summary.csv (and reports/) go here")
+    batch.add_argument("--model", help="weights file (default: the shipped skin model)")
+    batch.add_argument("--method", choices=METHODS, default="gradcam")
+    batch.add_argument("--report", action="store_true", help="also write a report PNG + JSON per pair")
+    batch.add_argument("--worklist", metavar="PATH", help="also add the pairs and results to this worklist")
+    batch.add_argument("--device", choices=DEVICES, default="auto")
+
+    worklist = sub.add_parser("worklist", help="import pairs into the review worklist, export it, or count its cases")
+    worklist.add_argument("--worklist", metavar="PATH", help="the worklist file (default: in the user data folder)")
+    worklist.add_argument("--import", dest="import_csv", metavar="PAIRS.csv", help="add a case per good row")
+    worklist.add_argument("--export", dest="export_csv", metavar="FILE.csv", help="every case with its latest result")
+
     return parser
 
 
@@ -139,6 +153,10 @@ def run_headless(args: argparse.Namespace) -> int:
             from .cli_train import run_evaluate
 
             return run_evaluate(args)
+        if args.command in ("batch", "worklist"):
+            from .cli_batch import run_batch_command, run_worklist_command
+
+            return (run_batch_command if args.command == "batch" else run_worklist_command)(args)
         if args.command in ("index", "retrieve"):
             from .cli_retrieve import run_index, run_retrieve
 

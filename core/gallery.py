@@ -10,7 +10,6 @@ once a run completes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import uuid
@@ -22,6 +21,7 @@ import torch
 
 from .data import IMAGE_SUFFIXES
 from .errors import DataError, ImageLoadError
+from .files import file_sha256
 from .images import load_image
 
 INDEX_DIRNAME = ".siamese-lens-index"
@@ -116,7 +116,7 @@ def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, 
     entries, todo = [], []
     for path, label in files:
         relative = path.relative_to(gallery).as_posix()
-        digest = _sha256(path)
+        digest = file_sha256(path)
         old = previous.get(relative)
         if old is not None and old.sha256 == digest:
             entries.append(Entry(relative, digest, label, old.shard, old.row))
@@ -161,14 +161,6 @@ def embed_files(model, paths) -> np.ndarray:
             raise DataError(str(exc)) from None
     model.eval()
     return model.embed(torch.cat(tensors)).float().cpu().numpy()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_manifest(location: Path, gallery: Path, model_sha: str, dim: int, entries: list[Entry]) -> None:

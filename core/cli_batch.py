@@ -1,0 +1,57 @@
+"""`batch` and `worklist` commands: many pairs headless, and the worklist's CSV import / export."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def run_batch_command(args) -> int:
+    from .batch import run_batch
+    from .device import resolve_device
+    from .weights import load_model
+    from .worklist import Worklist
+
+    worklist = Worklist(args.worklist) if args.worklist else None
+    model = load_model(args.model, device=resolve_device(args.device))
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\rpairs {done}/{total}" + ("\n" if done == total else ""))
+            sys.stderr.flush()
+
+    try:
+        counts = run_batch(model, args.pairs_csv, args.out, method=args.method, report=args.report,
+                           worklist=worklist, progress=progress)
+    finally:
+        if worklist is not None:
+            worklist.close()
+    seconds = time.perf_counter() - started
+    rate = counts["scored"] / seconds if counts["scored"] else 0.0
+    print(f"{args.out}/summary.csv: {counts['pairs']} pairs, {counts['scored']} scored now"
+          + (f" ({rate:.1f} pairs/s)" if rate else "") + f", {counts['done_before']} done before, "
+          f"{counts['failed']} failed")
+    return 1 if counts["failed"] else 0
+
+
+def run_worklist_command(args) -> int:
+    from .worklist import Worklist
+
+    worklist = Worklist(args.worklist)
+    try:
+        if args.import_csv:
+            added, problems = worklist.import_csv(args.import_csv)
+            for problem in problems:
+                print(f"skipped {problem}", file=sys.stderr)
+            print(f"{worklist.path}: {len(added)} cases imported, {len(problems)} rows skipped")
+        if args.export_csv:
+            count = worklist.export_csv(args.export_csv)
+            print(f"{args.export_csv}: {count} cases exported")
+        if not args.import_csv and not args.export_csv:
+            cases = worklist.cases()
+            by_status = {status: sum(c.status == status for c in cases) for status in ("new", "in review", "done", "flagged")}
+            print(f"{worklist.path}: {len(cases)} cases (" + ", ".join(f"{n} {s}" for s, n in by_status.items()) + ")")
+    finally:
+        worklist.close()
+    return 0

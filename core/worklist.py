@@ -1,0 +1,284 @@
+"""The review worklist: cases (pairs of images) and their results, in one SQLite file shared by the workstation
+and `main.py batch`.
+
+WAL mode and a commit per change: a reviewer's decision is on disk the moment it is saved, and a crash or kill
+loses at most the edit in progress. The schema carries a version; opening an older file migrates it in place.
+No patient names: a case has an optional case id, label and date, nothing else about a person.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sqlite3
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import SiameseLensError
+from .files import file_sha256 as sha256_of
+
+SCHEMA_VERSION = 2
+STATUSES = ("new", "in review", "done", "flagged")
+REVIEWER_DECISIONS = ("agree", "disagree")
+CSV_REQUIRED = ("image1", "image2")
+CSV_OPTIONAL = ("case_id", "crop1", "crop2", "note")
+
+_SCHEMA_V1 = """
+CREATE TABLE cases (
+    id INTEGER PRIMARY KEY, case_id TEXT, image1 TEXT NOT NULL, image2 TEXT NOT NULL, sha1 TEXT, sha2 TEXT,
+    crop1 TEXT, crop2 TEXT, note TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT 'new',
+    created TEXT NOT NULL, updated TEXT NOT NULL);
+CREATE TABLE results (
+    id INTEGER PRIMARY KEY, case_ref INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+    model_sha256 TEXT NOT NULL, method TEXT NOT NULL, similarity REAL, decision TEXT, reviewer_decision TEXT,
+    reviewer_note TEXT NOT NULL DEFAULT '', report_path TEXT, created TEXT NOT NULL, updated TEXT NOT NULL);
+"""
+# Version 2: calibrated probability beside the similarity, and label / date fields for teaching sets.
+_MIGRATIONS = {
+    2: """
+ALTER TABLE results ADD COLUMN probability REAL;
+ALTER TABLE cases ADD COLUMN label TEXT;
+ALTER TABLE cases ADD COLUMN date TEXT;
+CREATE INDEX IF NOT EXISTS results_case ON results(case_ref);
+""",
+}
+
+
+class WorklistError(SiameseLensError):
+    """A worklist file or CSV cannot be used."""
+
+
+@dataclass(frozen=True)
+class Case:
+    id: int
+    case_id: str | None
+    image1: str
+    image2: str
+    sha1: str | None
+    sha2: str | None
+    crop1: tuple | None
+    crop2: tuple | None
+    note: str
+    status: str
+    label: str | None
+    date: str | None
+
+
+def default_path() -> Path:
+    """The platform's per-user data folder (no Qt needed): XDG on Linux, Application Support, AppData."""
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    elif os.name == "nt":
+        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "SiameseLens" / "worklist.sqlite"
+
+
+class Worklist:
+    def __init__(self, path=None):
+        self.path = Path(path) if path else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise WorklistError(f"{self.path}: not a usable worklist ({exc})") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- schema ------------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise WorklistError(f"{self.path}: made by a newer Siamese Lens (schema {version}); update the app")
+        if version == SCHEMA_VERSION:
+            return
+        # One transaction for every step: a failed migration leaves the file as it was. (executescript would
+        # commit on its own, so statements run one by one.)
+        scripts = ([_SCHEMA_V1] if version == 0 else []) + [_MIGRATIONS[t] for t in range(max(version, 1) + 1, SCHEMA_VERSION + 1)]
+        with self._transaction():
+            for script in scripts:
+                for statement in filter(str.strip, script.split(";")):
+                    self.db.execute(statement)
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _transaction(self):
+        db = self.db
+
+        class _Tx:
+            def __enter__(self):
+                db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, kind, _value, _tb):
+                db.execute("ROLLBACK" if kind else "COMMIT")
+
+        return _Tx()
+
+    # --- cases -------------------------------------------------------------------------------------
+    def add_case(self, image1, image2, *, case_id=None, crop1=None, crop2=None, note="", label=None, date=None) -> int:
+        now = _now()
+        cursor = self.db.execute(
+            "INSERT INTO cases (case_id, image1, image2, sha1, sha2, crop1, crop2, note, label, date, created, updated)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (case_id, str(image1), str(image2), file_sha256(image1), file_sha256(image2), crop_text(crop1),
+             crop_text(crop2), note or "", label, date, now, now))
+        return int(cursor.lastrowid)
+
+    def cases(self) -> list[Case]:
+        rows = self.db.execute("SELECT id, case_id, image1, image2, sha1, sha2, crop1, crop2, note, status, label, date"
+                               " FROM cases ORDER BY id").fetchall()
+        return [Case(*row[:6], _parse_crop(row[6]), _parse_crop(row[7]), *row[8:]) for row in rows]
+
+    def case(self, case_ref: int) -> Case:
+        for case in self.cases():
+            if case.id == case_ref:
+                return case
+        raise WorklistError(f"{self.path}: no case {case_ref}")
+
+    def set_status(self, case_ref: int, status: str) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        self.db.execute("UPDATE cases SET status=?, updated=? WHERE id=?", (status, _now(), case_ref))
+
+    def set_crops(self, case_ref: int, crop1, crop2) -> None:
+        self.db.execute("UPDATE cases SET crop1=?, crop2=?, updated=? WHERE id=?",
+                        (crop_text(crop1), crop_text(crop2), _now(), case_ref))
+
+    def changed_images(self, case: Case) -> list[int]:
+        """Slots (0, 1) whose file is missing or differs from the one imported: never re-scored as the same case."""
+        return [slot for slot, (path, digest) in enumerate(((case.image1, case.sha1), (case.image2, case.sha2)))
+                if file_sha256(path) != digest]
+
+    # --- results -----------------------------------------------------------------------------------
+    def record_result(self, case_ref: int, *, model_sha256: str, method: str, similarity: float | None,
+                      decision: str | None, probability: float | None = None, report_path: str | None = None) -> int:
+        now = _now()
+        cursor = self.db.execute(
+            "INSERT INTO results (case_ref, model_sha256, method, similarity, probability, decision, report_path,"
+            " created, updated) VALUES (?,?,?,?,?,?,?,?,?)",
+            (case_ref, model_sha256, method, similarity, probability, decision, report_path, now, now))
+        return int(cursor.lastrowid)
+
+    def latest_result(self, case_ref: int) -> dict | None:
+        row = self.db.execute(
+            "SELECT id, model_sha256, method, similarity, probability, decision, reviewer_decision, reviewer_note,"
+            " report_path, updated FROM results WHERE case_ref=? ORDER BY id DESC LIMIT 1", (case_ref,)).fetchone()
+        keys = ("id", "model_sha256", "method", "similarity", "probability", "decision", "reviewer_decision",
+                "reviewer_note", "report_path", "updated")
+        return dict(zip(keys, row)) if row else None
+
+    def save_review(self, result_id: int, *, decision: str | None = None, note: str | None = None) -> None:
+        """The reviewer's own verdict and note, committed at once."""
+        if decision is not None and decision not in REVIEWER_DECISIONS:
+            raise ValueError(f"reviewer decision must be one of {', '.join(REVIEWER_DECISIONS)}, got {decision!r}")
+        with self._transaction():
+            if decision is not None:
+                self.db.execute("UPDATE results SET reviewer_decision=?, updated=? WHERE id=?", (decision, _now(), result_id))
+            if note is not None:
+                self.db.execute("UPDATE results SET reviewer_note=?, updated=? WHERE id=?", (note, _now(), result_id))
+
+    def set_report(self, result_id: int, report_path: str) -> None:
+        self.db.execute("UPDATE results SET report_path=?, updated=? WHERE id=?", (report_path, _now(), result_id))
+
+    # --- CSV ---------------------------------------------------------------------------------------
+    def import_csv(self, csv_path) -> tuple[list[int], list[str]]:
+        """Add a case per good row of `image1,image2[,case_id,crop1,crop2,note]`; returns (new case ids, one
+        line-numbered message per skipped row). A file without the header is refused whole."""
+        rows = read_pairs_csv(csv_path)
+        added, problems = [], []
+        for line, row, problem in rows:
+            if problem:
+                problems.append(f"{csv_path}:{line}: {problem}")
+                continue
+            missing = [row[key] for key in CSV_REQUIRED if not Path(row[key]).is_file()]
+            if missing:
+                problems.append(f"{csv_path}:{line}: no such image file {missing[0]}")
+                continue
+            added.append(self.add_case(row["image1"], row["image2"], case_id=row.get("case_id") or None,
+                                       crop1=row.get("crop1"), crop2=row.get("crop2"), note=row.get("note") or ""))
+        return added, problems
+
+    def export_csv(self, csv_path) -> int:
+        """Every case with its latest result; written to a temporary file, then renamed."""
+        columns = ["case", "case_id", "image1", "image2", "sha1", "sha2", "crop1", "crop2", "status", "label",
+                   "date", "note", "changed", "model_sha256", "method", "similarity", "probability", "decision",
+                   "reviewer_decision", "reviewer_note", "report_path", "updated"]
+        target = Path(csv_path)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        cases = self.cases()
+        try:
+            with open(tmp, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(columns)
+                for case in cases:
+                    result = self.latest_result(case.id) or {}
+                    changed = " ".join(f"image{slot + 1}" for slot in self.changed_images(case))
+                    writer.writerow([case.id, case.case_id, case.image1, case.image2, case.sha1, case.sha2,
+                                     crop_text(case.crop1), crop_text(case.crop2), case.status, case.label, case.date,
+                                     case.note, changed] + [result.get(key) for key in columns[13:]])
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return len(cases)
+
+
+def read_pairs_csv(csv_path) -> list[tuple[int, dict, str | None]]:
+    """(line number, row, problem or None) per data row of a pairs CSV; WorklistError if it has no usable header."""
+    from .images import parse_crop
+
+    path = Path(csv_path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = [name.strip() for name in (reader.fieldnames or [])]
+            if any(key not in header for key in CSV_REQUIRED):
+                raise WorklistError(f"{path}: the first line must be a header with at least image1,image2 "
+                                    f"(optional: {','.join(CSV_OPTIONAL)})")
+            reader.fieldnames = header
+            out = []
+            for row in reader:
+                line = reader.line_num
+                row = {k: (v or "").strip() for k, v in row.items() if k is not None}
+                problem = None
+                if not row.get("image1") or not row.get("image2"):
+                    problem = "image1 and image2 are both required"
+                else:
+                    for key in ("crop1", "crop2"):
+                        if row.get(key):
+                            try:
+                                row[key] = parse_crop(row[key])
+                            except ValueError as exc:
+                                problem = f"{key}: {exc}"
+                out.append((line, row, problem))
+            return out
+    except FileNotFoundError:
+        raise WorklistError(f"{path}: no such file") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise WorklistError(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def file_sha256(path) -> str | None:
+    """The file's sha256, or None when it cannot be read (a missing image is then a changed image)."""
+    try:
+        return sha256_of(path)
+    except OSError:
+        return None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def crop_text(crop) -> str | None:
+    return ",".join(str(int(v)) for v in crop) if crop else None
+
+
+def _parse_crop(text: str | None) -> tuple | None:
+    return tuple(int(v) for v in text.split(",")) if text else None

@@ -1,0 +1,166 @@
+"""Worklist store (SQLite), CSV import/export, and the resumable batch command."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.worklist import SCHEMA_VERSION, Worklist, WorklistError, _SCHEMA_V1
+from tests.conftest import draw_shape
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def pictures(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for n, kind in enumerate(("ellipse", "rectangle", "polygon", "ellipse")):
+        path = tmp_path / f"img{n}.png"
+        draw_shape(kind, (200, 60 + 40 * n, 40), rng, size=80).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    import torch
+
+    from core.model import ModelConfig, SiameseModel
+    from core.weights import save_model
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("w") / "tiny.pt"
+    save_model(SiameseModel(ModelConfig(input_size=32)).eval(), path)
+    return path
+
+
+def write_csv(path, rows, header="image1,image2,case_id,crop1,crop2,note"):
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_csv_import_keeps_good_rows_and_lists_bad_ones(tmp_path, pictures):
+    a, b, c, _ = pictures
+    pairs = write_csv(tmp_path / "pairs.csv", [
+        f"{a},{b},case-1,,,first visit",
+        f'{a},{c},case-2,"0,0,40,40",,',
+        f"{a},{tmp_path / 'missing.png'},case-3,,,",
+        f'{b},{c},case-4,"1,2,3",,',
+        f",{c},case-5,,,",
+    ])
+    worklist = Worklist(tmp_path / "w.sqlite")
+    added, problems = worklist.import_csv(pairs)
+    assert len(added) == 2 and len(problems) == 3
+    assert problems[0].startswith(f"{pairs}:4: no such image file") and f"{pairs}:5: crop1" in problems[1]
+    assert f"{pairs}:6:" in problems[2]
+    cases = worklist.cases()
+    assert [c.case_id for c in cases] == ["case-1", "case-2"] and cases[1].crop1 == (0, 0, 40, 40)
+    assert cases[0].note == "first visit" and cases[0].status == "new" and cases[0].sha1
+    with pytest.raises(WorklistError, match="header"):
+        worklist.import_csv(write_csv(tmp_path / "bad.csv", [f"{a},{b}"], header="left,right"))
+
+
+def test_reviewer_decisions_survive_reopening_and_export(tmp_path, pictures):
+    a, b, *_ = pictures
+    path = tmp_path / "w.sqlite"
+    worklist = Worklist(path)
+    case = worklist.add_case(a, b, case_id="x")
+    result = worklist.record_result(case, model_sha256="m" * 64, method="gradcam", similarity=0.8, decision="similar")
+    worklist.save_review(result, decision="disagree", note="looks different to me")
+    worklist.set_status(case, "flagged")
+    worklist.close()
+    reopened = Worklist(path)
+    assert reopened.latest_result(case)["reviewer_decision"] == "disagree"
+    assert reopened.latest_result(case)["reviewer_note"] == "looks different to me"
+    assert reopened.case(case).status == "flagged"
+    with pytest.raises(ValueError):
+        reopened.save_review(result, decision="maybe")
+    count = reopened.export_csv(tmp_path / "out.csv")
+    rows = list(csv.DictReader(open(tmp_path / "out.csv", encoding="utf-8")))
+    assert count == 1 and rows[0]["reviewer_note"] == "looks different to me" and rows[0]["changed"] == ""
+
+
+def test_a_changed_image_is_detected(tmp_path, pictures):
+    a, b, c, _ = pictures
+    worklist = Worklist(tmp_path / "w.sqlite")
+    case = worklist.case(worklist.add_case(a, b))
+    assert worklist.changed_images(case) == []
+    b.write_bytes(c.read_bytes())
+    assert worklist.changed_images(case) == [1]
+    a.unlink()
+    assert worklist.changed_images(case) == [0, 1]
+
+
+def test_an_older_schema_is_migrated_in_place(tmp_path, pictures):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA_V1)
+    db.execute("INSERT INTO cases (image1, image2, created, updated) VALUES ('a.png', 'b.png', 'then', 'then')")
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+    worklist = Worklist(path)
+    assert worklist.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert worklist.cases()[0].image1 == "a.png" and worklist.cases()[0].label is None
+    result = worklist.record_result(1, model_sha256="m", method="gradcam", similarity=0.5, decision="different",
+                                    probability=0.4)
+    assert worklist.latest_result(1)["probability"] == 0.4 and result
+    worklist.close()
+    newer = sqlite3.connect(path)
+    newer.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    newer.close()
+    with pytest.raises(WorklistError, match="newer"):
+        Worklist(path)
+
+
+def test_batch_scores_every_pair_once_and_records_errors(tmp_path, pictures, weights, capsys):
+    from main import main
+
+    a, b, c, d = pictures
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},,,,", f"{a},{c},,,,", f"{a},{tmp_path / 'gone.png'},,,,",
+                                               f"{c},{d},,,,"])
+    out = tmp_path / "out"
+    assert main(["batch", str(pairs), "--out", str(out), "--model", str(weights), "--worklist",
+                 str(tmp_path / "w.sqlite")]) == 1
+    rows = list(csv.DictReader(open(out / "summary.csv", encoding="utf-8")))
+    assert [r["image2"] for r in rows] == [str(b), str(c), str(tmp_path / "gone.png"), str(d)]
+    assert rows[2]["error"] and not rows[0]["error"] and 0 <= float(rows[0]["similarity"]) <= 1
+    assert "3 scored now" in capsys.readouterr().out
+    assert len(Worklist(tmp_path / "w.sqlite").cases()) == 3
+    # Run again: nothing is scored twice.
+    assert main(["batch", str(pairs), "--out", str(out), "--model", str(weights)]) == 1
+    assert len(list(csv.DictReader(open(out / "summary.csv", encoding="utf-8")))) == 4
+    assert main(["batch", str(tmp_path / "nope.csv"), "--out", str(out), "--model", str(weights)]) == 2
+
+
+def test_batch_killed_mid_run_resumes_with_each_pair_once(tmp_path, pictures, weights):
+    rows = [f"{p},{q},,,," for p in pictures for q in pictures if p != q] * 2  # 12 pairs, each listed twice
+    pairs = write_csv(tmp_path / "pairs.csv", rows)
+    out = tmp_path / "out"
+    command = [sys.executable, str(ROOT / "main.py"), "batch", str(pairs), "--out", str(out), "--model", str(weights),
+               "--report"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    summary = out / "summary.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not summary.exists() or summary.read_text().count("\n") < 3):
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    partial = summary.read_text().count("\n") - 1
+    assert 0 < partial < 12
+    assert subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=300).returncode == 0
+    done = list(csv.DictReader(open(summary, encoding="utf-8")))
+    # Duplicated CSV rows are the same pair: the summary holds each distinct pair once.
+    assert len(done) == 12 and len({(r["image1"], r["image2"]) for r in done}) == 12
+    assert all(Path(r["report"]).exists() and not r["error"] for r in done)
+    assert not list(out.rglob("*.tmp"))
