@@ -52,7 +52,8 @@ def measure_drops(runs: int, device: str) -> tuple[list[float], list[dict], str]
     app = QApplication.instance() or QApplication([])
     samples = sorted((ROOT / "resources" / "samples").glob("*.jpg"))[:2]
     with tempfile.TemporaryDirectory() as scratch:
-        window = MainWindow(open_settings(Path(scratch) / "bench.ini"), model_path=None, device=device)
+        window = MainWindow(open_settings(Path(scratch) / "bench.ini"), model_path=None, device=device,
+                            worklist_path=str(Path(scratch) / "worklist.sqlite"))
         window.resize(1400, 820)
         window.show()
         _wait(app, window.presenter.model_changed, window.start)

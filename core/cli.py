@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--model", help="weights file (default: the shipped skin model)")
     gui.add_argument("--device", choices=DEVICES, default=None, help="where the model runs (default: remembered, else auto)")
     gui.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen once the pair is explained, save it, exit")
+    gui.add_argument("--worklist", metavar="PATH", help="the review worklist file (default: remembered, else in the user data folder)")
     gui.add_argument("--selftest", action="store_true", help="explain a bundled sample pair headless, print a JSON summary, exit")
 
     explain = sub.add_parser("explain", help="score a pair and write its factual/counterfactual maps")

@@ -165,6 +165,19 @@ class Worklist:
             (case_ref, model_sha256, method, similarity, probability, decision, report_path, now, now))
         return int(cursor.lastrowid)
 
+    def ensure_result(self, case_ref: int, model_sha256: str, method: str) -> int:
+        """The case's latest result for this model and method, created empty if there is none yet (so a note
+        typed before the score arrives has a home)."""
+        row = self.db.execute("SELECT id FROM results WHERE case_ref=? AND model_sha256=? AND method=?"
+                              " ORDER BY id DESC LIMIT 1", (case_ref, model_sha256, method)).fetchone()
+        if row:
+            return int(row[0])
+        return self.record_result(case_ref, model_sha256=model_sha256, method=method, similarity=None, decision=None)
+
+    def update_score(self, result_id: int, similarity: float, decision: str, probability: float | None = None) -> None:
+        self.db.execute("UPDATE results SET similarity=?, decision=?, probability=?, updated=? WHERE id=?",
+                        (similarity, decision, probability, _now(), result_id))
+
     def latest_result(self, case_ref: int) -> dict | None:
         row = self.db.execute(
             "SELECT id, model_sha256, method, similarity, probability, decision, reviewer_decision, reviewer_note,"

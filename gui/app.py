@@ -40,7 +40,8 @@ def run_app(args) -> int:
     scratch = tempfile.TemporaryDirectory() if args.screenshot else None
     # A screenshot never reads or changes the user's settings, so docs pictures are reproducible.
     settings = open_settings(Path(scratch.name) / "settings.ini" if scratch else None)
-    window = MainWindow(settings, model_path=args.model, device=args.device)
+    worklist = args.worklist or (str(Path(scratch.name) / "worklist.sqlite") if scratch else None)  # nor the user's worklist
+    window = MainWindow(settings, model_path=args.model, device=args.device, worklist_path=worklist)
     if args.screenshot:
         window.resize(*SCREENSHOT_SIZE)
     window.show()

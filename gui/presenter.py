@@ -93,6 +93,7 @@ class Presenter(QObject):
         # Per slot, where its image came from when it was opened from the similar cases (for the report).
         self.provenance: list[dict | None] = [None, None]
         self._hit_request: dict | None = None
+        self._pending_crops: dict[int, tuple] = {}  # crops to apply when a pair opened with crops arrives
         # Bound methods of this GUI-thread object, never lambdas: PySide runs a lambda connected to the runner's
         # signals in the runner's thread, while these are queued to the GUI thread.
         runner.returned.connect(self._on_returned)
@@ -117,6 +118,7 @@ class Presenter(QObject):
     def open_image(self, index: int, source) -> None:
         """source: a file path, or a PIL image (pasted)."""
         self._hit_request = None
+        self._pending_crops.pop(index, None)
         source = source if isinstance(source, Image.Image) else str(source)
         self._loading.add(index)
         self._submit(f"image{index}", "load_image", label=f"Loading image {index + 1}…", source=source)
@@ -134,6 +136,12 @@ class Presenter(QObject):
                 return
             index = empty[0]
         self.open_image(index, paths[0])
+
+    def open_pair(self, paths: list[str], crops=(None, None)) -> None:
+        """Load both images (a worklist case) with the crops they were reviewed with."""
+        for slot in SLOTS:
+            self.open_image(slot, str(paths[slot]))
+        self._pending_crops = {slot: tuple(crop) for slot, crop in zip(SLOTS, crops) if crop}
 
     def set_gallery(self, path: str | None) -> None:
         self.gallery = path or None
@@ -291,7 +299,7 @@ class Presenter(QObject):
     def _set_image(self, index: int, ready: ImageReady) -> None:
         self.images[index] = ready.image
         self.qimages[index] = ready.qimage
-        self.crops[index] = None
+        self.crops[index] = self._pending_crops.pop(index, None)
         self.auto_boxes[index] = None
         self.provenance[index] = self._hit_request if index == 1 else None
         self._hit_request = None

@@ -22,6 +22,8 @@ from .runner import ModelRunner
 from .settings import read
 from .sidepanel import SidePanel
 from .similar import SimilarCasesDock
+from .worklist import WorklistController
+from .worklist_dock import WorklistDock
 from .sync import ViewSync
 from .viewer import LAYERS, ImageViewer
 
@@ -31,13 +33,16 @@ PLACEHOLDER = "Image {n}\n\nDrop an image here, or press {keys}"
 class MainWindow(QMainWindow):
     overlays_shown = Signal()  # an explanation's layers were just drawn
 
-    def __init__(self, settings, model_path: str | None = None, device: str | None = None):
+    def __init__(self, settings, model_path: str | None = None, device: str | None = None,
+                 worklist_path: str | None = None):
         super().__init__()
         self.settings = settings
         self.runner = ModelRunner()
         self.presenter = Presenter(self.runner, method=read(settings, "view/method", "gradcam"))
         stored_model = read(settings, "model/path", "")
         self._model_request = (model_path or stored_model or None, device or read(settings, "model/device", "auto"))
+        self._worklist_path = worklist_path or read(settings, "worklist/path", "") or None
+        self.worklist = WorklistController(self.presenter, self)
         self.colormap = read(settings, "view/colormap", "jet")
         self._shown_images = [None, None]
         self._help = None
@@ -82,6 +87,9 @@ class MainWindow(QMainWindow):
         self.similar_dock = SimilarCasesDock(self)
         self.addDockWidget(Qt.BottomDockWidgetArea, self.similar_dock)
         self.similar_dock.hide()  # until chosen; restore_window brings back the reviewer's layout
+        self.worklist_dock = WorklistDock(self)
+        self.addDockWidget(Qt.LeftDockWidgetArea, self.worklist_dock)
+        self.worklist_dock.hide()
         self.sync = ViewSync(*self.viewers, parent=self)
         self.actions = build_actions(self, self._handlers())
         self.toolbar = self.addToolBar("Main")
@@ -110,6 +118,11 @@ class MainWindow(QMainWindow):
             "help": self._show_help, "about": self._about,
             "similar_panel": self.similar_dock.setVisible, "choose_gallery": self._choose_gallery,
             "next_hit": lambda: self._step_hit(1), "previous_hit": lambda: self._step_hit(-1),
+            "worklist_panel": self.worklist_dock.setVisible, "import_worklist": self._import_worklist,
+            "export_worklist": self._export_worklist, "next_case": lambda: self.worklist.step(1),
+            "previous_case": lambda: self.worklist.step(-1), "agree": lambda: self.worklist.review("agree"),
+            "disagree": lambda: self.worklist.review("disagree"), "case_done": lambda: self.worklist.mark("done"),
+            "case_flag": lambda: self.worklist.mark("flagged"),
         }
         for i in SLOTS:
             for name in LAYERS:
@@ -141,6 +154,19 @@ class MainWindow(QMainWindow):
         p.similar_found.connect(dock.show_found)
         p.similar_progress.connect(lambda done, total: dock.show_progress((done, total)))
         self._set_gallery(read(self.settings, "similar/gallery", "") or None)
+        w = self.worklist
+        w.cases_changed.connect(self._show_cases)
+        w.current_changed.connect(self.worklist_dock.show_current)
+        w.note_loaded.connect(self._load_note)
+        w.message.connect(self._message)
+        self.worklist_dock.case_chosen.connect(w.open_case)
+        self.worklist_dock.import_requested.connect(self._import_worklist)
+        self.worklist_dock.export_requested.connect(self._export_worklist)
+        self.worklist_dock.visibilityChanged.connect(self.actions["worklist_panel"].setChecked)
+        # The reviewer's note of an open case is saved with every keystroke: a crash loses at most the last one.
+        self.note.textChanged.connect(lambda: w.save_note(self.note.toPlainText()) if w.current >= 0 else None)
+        p.exported.connect(lambda exported: w.record_report(exported.png) if w.current >= 0 else None)
+        self._open_worklist(self._worklist_path)
         self.method_combo.currentTextChanged.connect(self._method_chosen)
         self.colormap_combo.currentTextChanged.connect(self._colormap_chosen)
         self.device_combo.activated.connect(lambda _i: self.presenter.set_device(self.device_combo.currentData()))
@@ -182,7 +208,9 @@ class MainWindow(QMainWindow):
             self._message("Nothing to export yet: load and explain a pair first", True)
             return
         stems = "_vs_".join(Path(img.path).stem if img.path else "pasted" for img in self.presenter.explained.images)
-        path, _ = QFileDialog.getSaveFileName(self, "Export report", str(Path(self._folder()) / f"report_{stems}.png"),
+        # A worklist case's report goes to the worklist's report folder by default.
+        folder = self.worklist.report_dir() if self.worklist.current >= 0 else Path(self._folder())
+        path, _ = QFileDialog.getSaveFileName(self, "Export report", str(folder / f"report_{stems}.png"),
                                               "PNG report (*.png)", options=QFileDialog.DontConfirmOverwrite)
         if not path:
             return
@@ -193,6 +221,55 @@ class MainWindow(QMainWindow):
             return
         self._remember_folder(path)
         self.export_report_to(path, overwrite=bool(existing))
+
+    def _open_worklist(self, path: str | None) -> None:
+        from core.errors import SiameseLensError
+
+        try:
+            self.worklist.open_store(path)
+        except (SiameseLensError, OSError) as exc:
+            self._message(f"Worklist not opened: {exc}", True)
+            return
+        self.settings.setValue("worklist/path", str(self.worklist.store.path))
+
+    def _show_cases(self) -> None:
+        w = self.worklist
+        rows = []
+        for row, case in enumerate(w.cases):
+            result = w.store.latest_result(case.id) or {}
+            score = f"{100 * result['similarity']:.1f} % {result['decision']}" if result.get("similarity") is not None else ""
+            changed = "changed" if row == w.current and w.changed else ""
+            rows.append((case.case_id or f"#{case.id}", case.status, score, result.get("reviewer_decision") or "", changed))
+        self.worklist_dock.show_cases(w.store.path if w.store else None, rows, w.current)
+
+    def _load_note(self, text: str) -> None:
+        self.note.blockSignals(True)  # showing the stored note is not an edit to save back
+        self.note.setPlainText(text)
+        self.note.blockSignals(False)
+
+    def _import_worklist(self) -> None:
+        if self.worklist.store is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Import pairs", self._folder(), "CSV (*.csv);;All files (*)")
+        if path:
+            from core.errors import SiameseLensError
+
+            try:
+                self.worklist.import_csv(path)
+            except SiameseLensError as exc:
+                self._message(str(exc), True)
+            self.worklist_dock.show()
+
+    def _export_worklist(self) -> None:
+        if self.worklist.store is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export worklist", str(Path(self._folder()) / "worklist.csv"),
+                                              "CSV (*.csv)")
+        if path:
+            try:
+                self.worklist.export_csv(path)
+            except OSError as exc:
+                self._message(f"Worklist not exported: {exc.strerror or exc}", True)
 
     def _choose_gallery(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a gallery of known cases",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The default worklist lives in the user's data folder: tests (and the apps they start) get a throw-away one.
+os.environ["XDG_DATA_HOME"] = __import__("tempfile").mkdtemp(prefix="siamese-lens-test-data-")
 
 import numpy as np
 import pytest

@@ -56,9 +56,10 @@ def images(tmp_path):
 def make_window(qtbot, tmp_path, tiny_weights):
     """make_window(settings_path=None, model=tiny) -> a shown MainWindow whose model is loaded."""
 
-    def make(settings_path=None, model=None):
+    def make(settings_path=None, model=None, worklist=None):
         settings = open_settings(settings_path or tmp_path / "settings.ini")
-        window = MainWindow(settings, model_path=str(model or tiny_weights), device="cpu")
+        window = MainWindow(settings, model_path=str(model or tiny_weights), device="cpu",
+                            worklist_path=str(worklist or tmp_path / "worklist.sqlite"))
         qtbot.addWidget(window)  # closed at teardown, which stops its runner thread
         window.show()
         with qtbot.waitSignal(window.presenter.model_changed, timeout=TIMEOUT_MS):

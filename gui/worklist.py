@@ -1,0 +1,126 @@
+"""The worklist controller: which case is open, and every reviewer action saved to the store at once.
+
+It drives the pair through the presenter (opening a case loads both images with their crops) and listens to its
+explanations to record the model's score for the open case. Widget-free, so tests can drive it directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from core.worklist import Worklist
+
+from .runner import Explained
+
+
+class WorklistController(QObject):
+    cases_changed = Signal()  # the table of cases must be redrawn
+    current_changed = Signal(int)  # row of the open case, -1 when none
+    note_loaded = Signal(str)  # the open case's reviewer note, to show in the note editor
+    message = Signal(str, bool)  # text, is_error
+
+    def __init__(self, presenter, parent=None):
+        super().__init__(parent)
+        self.presenter = presenter
+        self.store: Worklist | None = None
+        self.cases = []
+        self.current = -1
+        self.changed: list[int] = []  # slots of the open case whose file changed since import
+        self._result_id: int | None = None
+        presenter.explanation_changed.connect(self._explained)
+
+    # --- the store ---------------------------------------------------------------------------------
+    def open_store(self, path=None) -> None:
+        if self.store is not None:
+            self.store.close()
+        self.store = Worklist(path)
+        self.current, self._result_id = -1, None
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.cases = self.store.cases() if self.store else []
+        self.cases_changed.emit()
+
+    def import_csv(self, path: str) -> None:
+        added, problems = self.store.import_csv(path)
+        self.refresh()
+        text = f"{len(added)} cases imported from {Path(path).name}"
+        if problems:
+            text += f"; {len(problems)} rows skipped: " + "; ".join(p.split(": ", 1)[-1] for p in problems[:3])
+        self.message.emit(text, bool(problems))
+
+    def export_csv(self, path: str) -> None:
+        count = self.store.export_csv(path)
+        self.message.emit(f"{count} cases exported to {path}", False)
+
+    def report_dir(self) -> Path:
+        """Reports of worklist cases go beside the worklist, in one folder per worklist."""
+        folder = self.store.path.with_name(self.store.path.stem + "-reports")
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    # --- navigation and review ---------------------------------------------------------------------
+    def open_case(self, row: int) -> None:
+        if not self.cases or not 0 <= row < len(self.cases):
+            return
+        case = self.cases[row]
+        self.current, self._result_id = row, None
+        self.changed = self.store.changed_images(case)
+        if case.status == "new":
+            self.store.set_status(case.id, "in review")
+        self.presenter.open_pair([case.image1, case.image2], (case.crop1, case.crop2))
+        latest = self.store.latest_result(case.id) or {}
+        self.note_loaded.emit(latest.get("reviewer_note") or "")
+        if self.changed:
+            names = " and ".join(f"image {slot + 1}" for slot in self.changed)
+            self.message.emit(f"Case {case.case_id or case.id}: {names} changed since import (sha256 differs); "
+                              "its score is not recorded as this case's", True)
+        self.refresh()
+        self.current_changed.emit(row)
+
+    def step(self, delta: int) -> None:
+        if self.cases:
+            self.open_case(min(max(self.current + delta, 0), len(self.cases) - 1) if self.current >= 0 else 0)
+
+    def mark(self, status: str) -> None:
+        if self.current >= 0:
+            self.store.set_status(self.cases[self.current].id, status)
+            self.refresh()
+
+    def review(self, decision: str) -> None:
+        """The reviewer agrees or disagrees with the model's decision on the open case."""
+        result = self._ensure_result()
+        if result is not None:
+            self.store.save_review(result, decision=decision)
+            self.refresh()
+
+    def save_note(self, text: str) -> None:
+        result = self._ensure_result()
+        if result is not None:
+            self.store.save_review(result, note=text)
+
+    def record_report(self, png: str) -> None:
+        result = self._ensure_result()
+        if result is not None:
+            self.store.set_report(result, png)
+
+    # --- helpers -----------------------------------------------------------------------------------
+    def _ensure_result(self) -> int | None:
+        if self.current < 0 or self.presenter.model is None:
+            return None
+        if self._result_id is None:
+            self._result_id = self.store.ensure_result(self.cases[self.current].id, self.presenter.model.info.sha256,
+                                                       self.presenter.method)
+        return self._result_id
+
+    def _explained(self, explained: Explained | None) -> None:
+        if explained is None or self.current < 0 or self.changed:
+            return
+        case = self.cases[self.current]
+        if [img.path for img in explained.images] != [case.image1, case.image2]:
+            return  # the reviewer has since put another image in: not this case's score
+        self._result_id = self.store.ensure_result(case.id, explained.model.sha256, explained.explanation.method)
+        self.store.update_score(self._result_id, explained.explanation.similarity, explained.explanation.decision)
+        self.refresh()

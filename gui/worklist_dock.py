@@ -1,0 +1,62 @@
+"""The "Worklist" dock: the cases with status, score and the reviewer's verdict; a passive view."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+COLUMNS = ("Case", "Status", "Score", "Reviewer", "Images")
+
+
+class WorklistDock(QDockWidget):
+    case_chosen = Signal(int)  # row
+    import_requested = Signal()
+    export_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__("Worklist", parent)
+        self.setObjectName("worklist-dock")
+        body = QWidget()
+        column = QVBoxLayout(body)
+        row = QHBoxLayout()
+        self.path_label = QLabel("")
+        self.path_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        row.addWidget(self.path_label, 1)
+        for text, signal, tip in (("Import CSV…", self.import_requested, "image1,image2[,case_id,crop1,crop2,note]"),
+                                  ("Export CSV…", self.export_requested, "every case with its latest result")):
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.setFocusPolicy(Qt.NoFocus)  # never steals the review shortcuts
+            button.clicked.connect(signal)
+            row.addWidget(button)
+        column.addLayout(row)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SingleSelection)
+        self.table.setFocusPolicy(Qt.NoFocus)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.cellClicked.connect(lambda r, _c: self.case_chosen.emit(r))
+        column.addWidget(self.table)
+        self.hint = QLabel("J / K: next / previous case · A / Shift+A: agree / disagree · D: done · Shift+F: flag")
+        self.hint.setWordWrap(True)
+        column.addWidget(self.hint)
+        self.setWidget(body)
+
+    def show_cases(self, path, rows: list[tuple], current: int) -> None:
+        """rows: (case, status, score, reviewer, images) texts per case."""
+        self.path_label.setText(f"Worklist: {path}" if path else "")
+        self.table.setRowCount(len(rows))
+        for r, values in enumerate(rows):
+            for c, value in enumerate(values):
+                self.table.setItem(r, c, QTableWidgetItem(value))
+        self.show_current(current)
+
+    def show_current(self, row: int) -> None:
+        if 0 <= row < self.table.rowCount():
+            self.table.selectRow(row)
+        else:
+            self.table.clearSelection()

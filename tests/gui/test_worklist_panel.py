@@ -1,0 +1,110 @@
+"""The worklist dock: navigate cases with the keyboard, decisions and notes saved at once, nothing lost on a kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from core.worklist import Worklist
+from tests.gui.conftest import TIMEOUT_MS, make_image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_cases(tmp_path, count=3):
+    images = [make_image(tmp_path / f"case{n}.png", (80, 72), 40 + n) for n in range(count + 1)]
+    pairs = tmp_path / "pairs.csv"
+    rows = [f'{images[n]},{images[n + 1]},case-{n},"{"0,0,60,60" if n == 1 else ""}",,' for n in range(count)]
+    pairs.write_text("image1,image2,case_id,crop1,crop2,note\n" + "\n".join(rows) + "\n")
+    return images, pairs
+
+
+def test_keyboard_review_of_a_worklist_is_saved_at_once(qtbot, make_window, tmp_path):
+    images, pairs = make_cases(tmp_path)
+    store = tmp_path / "review.sqlite"
+    window = make_window(worklist=store)
+    window.worklist.import_csv(str(pairs))
+    assert window.worklist_dock.table.rowCount() == 3
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["next_case"].trigger()  # J: the first case
+    assert window.worklist.current == 0 and window.presenter.images[0].path == str(images[0])
+    assert window.worklist_dock.table.item(0, 1).text() == "in review"
+    qtbot.waitUntil(lambda: "%" in window.worklist_dock.table.item(0, 2).text(), timeout=TIMEOUT_MS)
+    window.actions["disagree"].trigger()
+    window.note.setPlainText("border irregular")
+    window.actions["case_done"].trigger()
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["next_case"].trigger()
+    assert window.presenter.crops[0] == (0, 0, 60, 60)  # the case's crop came with it
+    assert window.note.toPlainText() == ""  # a new case has its own note
+    # Saved without any exit: another connection sees it now.
+    other = Worklist(store)
+    first = other.cases()[0]
+    assert first.status == "done"
+    result = other.latest_result(first.id)
+    assert result["reviewer_decision"] == "disagree" and result["reviewer_note"] == "border irregular"
+    assert result["similarity"] is not None and result["decision"] in ("similar", "different")
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["previous_case"].trigger()
+    assert window.note.toPlainText() == "border irregular"
+
+
+def test_a_changed_image_is_shown_and_its_score_not_recorded(qtbot, make_window, tmp_path):
+    images, pairs = make_cases(tmp_path, count=1)
+    window = make_window(worklist=tmp_path / "review.sqlite")
+    window.worklist.import_csv(str(pairs))
+    make_image(images[1], (80, 72), 99)  # the file changes after import
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.worklist.open_case(0)
+    assert window.worklist_dock.table.item(0, 4).text() == "changed"
+    assert "changed since import" in window.statusBar().currentMessage()
+    assert window.worklist.store.latest_result(window.worklist.cases[0].id) is None
+
+
+def test_a_typed_note_survives_kill_9(tmp_path):
+    images, pairs = make_cases(tmp_path, count=1)
+    store = tmp_path / "review.sqlite"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from PySide6.QtCore import Qt
+        from PySide6.QtTest import QTest
+        from PySide6.QtWidgets import QApplication
+        from gui.settings import open_settings
+        from gui.window import MainWindow
+        app = QApplication([])
+        window = MainWindow(open_settings({str(tmp_path / 's.ini')!r}), device="cpu", worklist_path={str(store)!r})
+        window.show()
+        window.worklist.import_csv({str(pairs)!r})
+        window.start()
+        def ready():
+            if window.presenter.model is None:
+                return
+            timer.stop()
+            window.worklist.open_case(0)
+            QTest.keyClicks(window.note, "asymmetric, blue-white veil")
+            print("typed", flush=True)
+        from PySide6.QtCore import QTimer
+        timer = QTimer()
+        timer.timeout.connect(ready)
+        timer.start(50)
+        app.exec()
+    """)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               env=env, cwd=tmp_path, text=True)
+    deadline = time.time() + 120
+    line = ""
+    while time.time() < deadline and "typed" not in line:
+        line = process.stdout.readline()
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert "typed" in line
+    worklist = Worklist(store)
+    case = worklist.cases()[0]
+    assert worklist.latest_result(case.id)["reviewer_note"] == "asymmetric, blue-white veil"
