@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from .gallery import MANIFEST, build_index, embed_files, index_location, open_index
+from .gallery import MANIFEST, build_index, embed_images, index_location, open_index
 
 
 def run_index(args) -> int:
@@ -26,15 +26,18 @@ def run_index(args) -> int:
         return 130
     seconds = time.perf_counter() - started
     rate = counts["embedded"] / seconds if counts["embedded"] and seconds > 0 else 0.0
+    for problem in counts["skipped"]:
+        print(f"skipped {problem}", file=sys.stderr)
     print(f"index {index.location}: {len(index.entries)} images ({counts['embedded']} embedded, "
-          f"{counts['unchanged']} unchanged, {counts['removed']} removed) in {seconds:.1f} s"
-          + (f", {rate:.1f} images/s" if rate else ""))
+          f"{counts['unchanged']} unchanged, {counts['removed']} removed, {len(counts['skipped'])} unreadable) "
+          f"in {seconds:.1f} s" + (f", {rate:.1f} images/s" if rate else ""))
     return 0
 
 
 def run_retrieve(args) -> int:
     from .device import resolve_device
     from .errors import DataError
+    from .images import load_image
     from .retrieval import nearest, vote
     from .weights import file_digest, load_model
 
@@ -44,6 +47,7 @@ def run_retrieve(args) -> int:
         from .report import check_report_path
 
         check_report_path(args.report, args.force)  # before any work: a refused path costs nothing
+    query_image = load_image(args.query)  # a bad query is reported before any gallery is read
     model = load_model(args.model, device=resolve_device(args.device))
     target = Path(args.gallery)
     location = target if (target / MANIFEST).exists() else index_location(target)
@@ -55,7 +59,7 @@ def run_retrieve(args) -> int:
         index = open_index(location, str(model.metadata.get("sha256", "")))
     if not index.entries:
         raise DataError(f"{location}: the index is empty")
-    query = embed_files(model, [args.query])
+    query = embed_images(model, [query_image.image])
     order, similarity = nearest(index.embeddings(), query, args.k)
     hits = []
     for rank, (row, sim) in enumerate(zip(order[0], similarity[0]), start=1):
@@ -64,7 +68,7 @@ def run_retrieve(args) -> int:
                      "similarity": round(float(sim), 6)})
     label, count = vote([hit["label"] for hit in hits])
     summary = f"{count} of {len(hits)} nearest are {label}" if label is not None else None
-    written = _write_report(args, model, hits, summary) if args.report else []
+    written = _write_report(args, model, query_image, hits, summary) if args.report else []
     if args.json:
         print(json.dumps({"query": {"path": args.query, "sha256": file_digest(args.query)},
                           "model": {"name": model.name, "sha256": model.metadata.get("sha256")},
@@ -80,7 +84,7 @@ def run_retrieve(args) -> int:
     return 0
 
 
-def _write_report(args, model, hits: list[dict], summary: str | None) -> list[str]:
+def _write_report(args, model, query, hits: list[dict], summary: str | None) -> list[str]:
     """The query beside each hit, every pair with its factual maps, plus the JSON sidecar."""
     from .explain import explain_pair, explained_images
     from .images import load_image
@@ -89,7 +93,6 @@ def _write_report(args, model, hits: list[dict], summary: str | None) -> list[st
     from .retrieval_report import render_retrieval, retrieval_facts
     from .weights import file_digest
 
-    query = load_image(args.query)
     queries, cases, explanations = [], [], []
     for hit in hits:
         case = load_image(hit["path"])

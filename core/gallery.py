@@ -100,7 +100,8 @@ def open_index(location: Path, model_sha256: str | None = None) -> GalleryIndex:
 def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, progress=None,
                 should_stop=None) -> tuple[GalleryIndex, dict]:
     """Create or update the index of `gallery` for `model`: only new or changed files (by sha256) are embedded,
-    deleted ones are dropped. progress(done, total) after each batch; should_stop() -> True interrupts cleanly
+    deleted ones are dropped, unreadable ones are skipped (counts["skipped"] says why). progress(done, total) after
+    each batch; should_stop() -> True interrupts cleanly
     (the index then holds every batch finished so far). Returns (index, counts)."""
     gallery = Path(gallery).resolve()
     if not gallery.is_dir():
@@ -124,7 +125,7 @@ def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, 
             todo.append((relative, digest, label))
     counts = {"images": len(files), "unchanged": len(entries), "embedded": 0,
               "removed": len(set(previous) - {p.relative_to(gallery).as_posix() for p, _ in files}),
-              "interrupted": False}
+              "interrupted": False, "skipped": []}
     location.mkdir(parents=True, exist_ok=True)
     dim = model.config.embedding_dim
     changed = bool(todo or counts["removed"] or rebuild) or not (location / MANIFEST).exists()
@@ -134,8 +135,16 @@ def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, 
         if should_stop is not None and should_stop():
             counts["interrupted"] = True
             break
-        batch = todo[start:start + BATCH]
-        embeddings = embed_files(model, [gallery / rel for rel, _, _ in batch])
+        batch, tensors = [], []
+        for item in todo[start:start + BATCH]:
+            try:
+                tensors.append(model.preprocess(load_image(gallery / item[0]).image))
+                batch.append(item)
+            except ImageLoadError as exc:  # one unreadable file must not cost the whole gallery
+                counts["skipped"].append(str(exc))
+        if not batch:
+            continue
+        embeddings = _embed(model, tensors)
         shard = f"shard-{uuid.uuid4().hex[:12]}.npy"
         _atomic_save(location / shard, embeddings.astype(np.float32))
         entries += [Entry(rel, digest, label, shard, row) for row, (rel, digest, label) in enumerate(batch)]
@@ -150,15 +159,13 @@ def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, 
     return open_index(location, model_sha), counts
 
 
+def embed_images(model, images) -> np.ndarray:
+    """(N, D) float32 embeddings of PIL images, with the model's whole preprocessing (automatic crop included)."""
+    return _embed(model, [model.preprocess(image) for image in images])
+
+
 @torch.no_grad()
-def embed_files(model, paths) -> np.ndarray:
-    """(N, D) float32 embeddings of image files, with the model's whole preprocessing (automatic crop included)."""
-    tensors = []
-    for path in paths:
-        try:
-            tensors.append(model.preprocess(load_image(path).image))
-        except ImageLoadError as exc:
-            raise DataError(str(exc)) from None
+def _embed(model, tensors: list) -> np.ndarray:
     model.eval()
     return model.embed(torch.cat(tensors)).float().cpu().numpy()
 

@@ -54,6 +54,12 @@ def test_index_is_incremental_by_sha256_and_drops_deleted_files(gallery, model):
     assert shards == {e.shard for e in updated.entries}  # no orphaned shard left
 
 
+def test_an_unreadable_gallery_image_is_skipped_and_named(gallery, model):
+    (gallery / "red_circles" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    index, counts = build_index(model, gallery)
+    assert len(index.entries) == 10 and len(counts["skipped"]) == 1 and "broken.png" in counts["skipped"][0]
+
+
 def test_an_index_of_another_model_is_refused(gallery, model):
     build_index(model, gallery)
     with pytest.raises(DataError, match="another model"):
@@ -136,6 +142,10 @@ def test_index_and_retrieve_on_the_command_line(gallery, tmp_path, capsys):
     save_model(SiameseModel(ModelConfig(input_size=40)).eval(), other)
     assert main(["retrieve", str(query), str(gallery), "--model", str(other)]) == 2
     assert "another model" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["retrieve", str(tmp_path / "missing.jpg"), str(empty), "--model", str(weights)]) == 2
+    assert "missing.jpg" in capsys.readouterr().err and not (empty / INDEX_DIRNAME).exists()
 
 
 def test_retrieve_report_shows_the_query_beside_each_hit(gallery, tmp_path, capsys):
