@@ -10,6 +10,7 @@ once a run completes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
@@ -23,6 +24,7 @@ from .data import IMAGE_SUFFIXES
 from .errors import DataError, ImageLoadError
 from .files import file_sha256
 from .images import load_image
+from .paths import user_data_dir
 
 INDEX_DIRNAME = ".siamese-lens-index"
 MANIFEST = "manifest.json"
@@ -77,7 +79,15 @@ def scan_gallery(root: Path) -> list[tuple[Path, str | None]]:
 
 
 def index_location(gallery: Path, out: Path | None = None) -> Path:
-    return Path(out) if out else Path(gallery) / INDEX_DIRNAME
+    """Next to the gallery by default; a gallery one may not write to (a shared archive) gets its index in the
+    user's data folder instead, keyed by the gallery's path."""
+    if out:
+        return Path(out)
+    beside = Path(gallery) / INDEX_DIRNAME
+    if beside.exists() or os.access(gallery, os.W_OK):
+        return beside
+    key = hashlib.sha1(str(Path(gallery).resolve()).encode()).hexdigest()[:16]
+    return user_data_dir() / "indexes" / key
 
 
 def open_index(location: Path, model_sha256: str | None = None) -> GalleryIndex:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -29,3 +30,14 @@ def default_weights_path() -> Path:
 
 def shipped_models() -> list[Path]:
     return sorted(weights_dir().glob("*.pt"))
+
+
+def user_data_dir() -> Path:
+    """The platform's per-user data folder for the app (no Qt needed): XDG on Linux, Application Support, AppData."""
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    elif os.name == "nt":
+        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "SiameseLens"

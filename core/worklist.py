@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import os
 import sqlite3
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import SiameseLensError
 from .files import file_sha256 as sha256_of
+from .paths import user_data_dir
 
 SCHEMA_VERSION = 2
 STATUSES = ("new", "in review", "done", "flagged")
@@ -67,14 +67,7 @@ class Case:
 
 
 def default_path() -> Path:
-    """The platform's per-user data folder (no Qt needed): XDG on Linux, Application Support, AppData."""
-    if sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    elif os.name == "nt":
-        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "SiameseLens" / "worklist.sqlite"
+    return user_data_dir() / "worklist.sqlite"
 
 
 class Worklist:

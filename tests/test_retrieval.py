@@ -60,6 +60,18 @@ def test_an_unreadable_gallery_image_is_skipped_and_named(gallery, model):
     assert len(index.entries) == 10 and len(counts["skipped"]) == 1 and "broken.png" in counts["skipped"][0]
 
 
+def test_a_read_only_gallery_is_indexed_in_the_user_data_folder(gallery, model, tmp_path, monkeypatch):
+    import os
+
+    import core.gallery as gallery_module
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr(gallery_module.os, "access", lambda path, mode: False if path == gallery.resolve() else os.access(path, mode))
+    index, _ = build_index(model, gallery)
+    assert index.location.is_relative_to(tmp_path / "data") and not (gallery / INDEX_DIRNAME).exists()
+    assert len(index.entries) == 10
+
+
 def test_an_index_of_another_model_is_refused(gallery, model):
     build_index(model, gallery)
     with pytest.raises(DataError, match="another model"):
