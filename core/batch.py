@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from .errors import SiameseLensError
+from .files import first_line
 from .images import load_image
 from .worklist import crop_text, file_sha256, read_pairs_csv
 
@@ -59,7 +60,7 @@ def run_batch(model, pairs_csv, out_dir, *, method: str = "gradcam", report: boo
                     raise BatchError(f"line {line}: {problem}")
                 record.update(_score(model, row, method, report, out / "reports" / f"pair-{line:05d}.png", embeddings))
             except (SiameseLensError, ValueError, OSError) as exc:
-                record["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                record["error"] = first_line(exc, 300)
                 counts["failed"] += 1
             else:
                 counts["scored"] += 1

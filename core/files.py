@@ -1,8 +1,24 @@
-"""File helpers shared across core, with no heavy imports (the GUI thread may use them)."""
+"""File helpers shared across core, with no heavy imports (the GUI thread may use them).
+
+The one home of: hashing a file, a one-line text of an exception, making any text from a file safe to print,
+and the two ways the product writes files: `atomic_write` (one file, replaced whole) and `write_unit` (several
+files in one folder that must appear together and never over someone else's, e.g. a report's PNG and JSON).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import tempfile
+import unicodedata
+from pathlib import Path
+
+try:  # POSIX: an advisory lock the kernel drops when its holder dies, even by kill -9
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+    import msvcrt
 
 
 def file_sha256(path) -> str:
@@ -12,3 +28,204 @@ def file_sha256(path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def first_line(exc: BaseException, limit: int = 160) -> str:
+    """The first line of an exception's text (its type name if empty), safe to print, at most `limit` chars."""
+    text = (getattr(exc, "strerror", None) if isinstance(exc, OSError) else None) or str(exc).strip()
+    lines = text.splitlines()
+    return printable(lines[0] if lines else type(exc).__name__, limit)
+
+
+def printable(text, limit: int = 300) -> str:
+    """`text` with control, format and unpaired-surrogate characters escaped, clipped to `limit` characters.
+
+    Everything a file can choose (model names, paths, metadata) passes through here before reaching a terminal:
+    a newline would forge a line of output, an ANSI escape would rewrite the screen, and a surrogate from a
+    non-UTF-8 file name would make the write itself fail.
+    """
+    out = []
+    for char in str(text):
+        if unicodedata.category(char)[0] == "C":
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    safe = "".join(out)
+    return safe if len(safe) <= limit else safe[: limit - 1] + "…"
+
+
+def _temporary(target: Path) -> tuple[int, str]:
+    # O_EXCL under a random name: never follows or reuses a planted file. The shared prefix and suffix let a
+    # later writer of the same target recognise (and remove) what a killed run left behind.
+    return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+
+
+def _write_temporary(target: Path, data: bytes) -> str:
+    fd, tmp = _temporary(target)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; reports, maps and weights are meant to be shared
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def atomic_write(path, data_or_writer) -> None:
+    """Replace `path` whole: readers see the old file or the new one, never a part. `data_or_writer` is bytes or
+    a function writing to a binary handle. Nothing is left behind on any failure, Ctrl-C included."""
+    path = Path(path)
+    fd, tmp = _temporary(path)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if callable(data_or_writer):
+                data_or_writer(handle)
+            else:
+                handle.write(data_or_writer)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+class Busy(FileExistsError):
+    """Another process is writing the same files right now."""
+
+
+def write_unit(items: list[tuple[Path, bytes]], overwrite: bool = False) -> None:
+    """Write several files of one folder as one unit: all of them or none, never over an existing one unless
+    `overwrite`, never beside a concurrent writer of the same unit.
+
+    A lock file (.NAME.lock beside the first file, held with flock so a dead holder frees it) makes the
+    existence check and the renames one step against every other writer. Before the renames the lock file
+    records the unit (a journal): a writer killed between two renames leaves it filled in, and the next writer
+    of that unit removes the torn files, so a reader finds either no files or one consistent set. Temporaries of
+    a killed writer are removed by the next one. Raises FileExistsError (a file exists, or Busy) and OSError.
+    """
+    targets = [Path(t) for t, _ in items]
+    folder = targets[0].parent
+    if any(t.parent != folder for t in targets):
+        raise ValueError("write_unit: every file of a unit must be in one folder")
+    lock_path = folder / f".{targets[0].name}.lock"
+    lock = _claim(lock_path, targets[0])
+    temps: dict[Path, str] = {}
+    placed: list[Path] = []
+    try:
+        _recover(lock, folder, targets)
+        if not overwrite:
+            for target in targets:
+                if os.path.lexists(target):  # a dangling symlink counts: it is not ours to replace
+                    raise FileExistsError(f"{target}: already exists (confirm, or use --force, to overwrite)")
+        for target, data in items:
+            temps[target] = _write_temporary(target, data)
+        _journal(lock, {"targets": [t.name for t in targets], "temps": [Path(p).name for p in temps.values()]})
+        for target in targets:
+            os.replace(temps[target], target)  # replaces a symlink itself, never the file it points to
+            placed.append(target)
+        _sync_folder(folder)
+        _journal(lock, None)
+    except BaseException:
+        for tmp in temps.values():
+            _unlink(tmp)
+        for target in placed:
+            _unlink(target)
+        try:
+            _journal(lock, None)
+        except OSError:
+            pass
+        raise
+    finally:
+        _release(lock, lock_path)
+
+
+def _claim(lock_path: Path, target: Path) -> int:
+    for _ in range(20):
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        try:
+            _lock(fd)
+        except OSError:
+            os.close(fd)
+            raise Busy(f"{target}: another process is writing it right now") from None
+        try:
+            current = os.stat(lock_path, follow_symlinks=False)
+        except FileNotFoundError:
+            current = None
+        mine = os.fstat(fd)
+        if current is not None and (current.st_ino, current.st_dev) == (mine.st_ino, mine.st_dev):
+            return fd
+        os.close(fd)  # the previous holder removed the file we locked: lock the one there now
+    raise Busy(f"{target}: another process is writing it right now")
+
+
+def _lock(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else:  # pragma: no cover - Windows
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+
+def _release(fd: int, lock_path: Path) -> None:
+    try:
+        os.unlink(lock_path)  # while still held: a waiter that opened it re-checks and takes a fresh one
+    except OSError:
+        pass
+    os.close(fd)
+
+
+def _journal(fd: int, record: dict | None) -> None:
+    os.ftruncate(fd, 0)
+    if record is not None:
+        os.pwrite(fd, json.dumps(record).encode(), 0)
+    os.fsync(fd)
+
+
+def _recover(fd: int, folder: Path, targets: list[Path]) -> None:
+    """Undo what a writer killed mid-commit left, then remove the temporaries of any killed writer."""
+    raw = os.pread(fd, 1 << 16, 0)
+    if raw:
+        try:
+            record = json.loads(raw)
+            names, temp_names = list(record["targets"]), list(record["temps"])
+        except (ValueError, KeyError, TypeError):
+            names, temp_names = [t.name for t in targets], []
+        if any((folder / name).exists() for name in temp_names) or not temp_names:
+            for name in names:  # torn: some files were renamed, some not
+                if "/" not in name and name not in ("", ".", ".."):
+                    _unlink(folder / name)
+        _journal(fd, None)
+    for target in targets:
+        for stale in folder.glob(f".{_glob_escape(target.name)}.*.tmp"):
+            _unlink(stale)
+
+
+def _glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def _sync_folder(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _unlink(path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -22,7 +22,7 @@ import torch
 
 from .data import IMAGE_SUFFIXES
 from .errors import DataError, ImageLoadError
-from .files import file_sha256
+from .files import atomic_write, file_sha256
 from .images import load_image
 from .paths import user_data_dir
 
@@ -183,25 +183,11 @@ def _embed(model, tensors: list) -> np.ndarray:
 def _write_manifest(location: Path, gallery: Path, model_sha: str, dim: int, entries: list[Entry]) -> None:
     payload = {"format": FORMAT, "gallery": str(gallery), "model_sha256": model_sha, "dim": dim,
                "entries": [asdict(e) for e in entries]}
-    _atomic_bytes(location / MANIFEST, json.dumps(payload).encode())
+    atomic_write(location / MANIFEST, json.dumps(payload).encode())
 
 
 def _atomic_save(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        np.save(handle, array)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda handle: np.save(handle, array))
 
 
 def _remove_unreferenced(location: Path, referenced: set[str]) -> None:

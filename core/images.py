@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageLoadError
+from .files import first_line
 
 # Far above any photo or scan a reviewer compares, far below what exhausts memory (~600 MB as RGB).
 MAX_PIXELS = 200_000_000
@@ -54,7 +55,7 @@ def load_image(path, crop: CropBox | None = None) -> LoadedImage:
     except PermissionError:
         raise ImageLoadError(f"{name}: permission denied") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageLoadError(f"{name}: corrupt or truncated image data ({_short(exc)})") from None
+        raise ImageLoadError(f"{name}: corrupt or truncated image data ({first_line(exc, 120)})") from None
     return from_pil(rgb, crop=crop, path=name)
 
 
@@ -132,8 +133,3 @@ def _read_rgb(path: Path) -> Image.Image:
             return to_rgb(oriented)
     finally:
         Image.MAX_IMAGE_PIXELS = previous
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]

@@ -20,10 +20,10 @@ when         datetime of the report (default: now, local time with its UTC offse
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .errors import SiameseLensError
+from .files import first_line, printable, write_unit
 from .fonts import load_font
 from .overlay import blend, colormap_lut
 from .version import APP_NAME, __version__
@@ -42,6 +43,8 @@ PANEL = 520  # longest side of each image in the report, in pixels
 MARGIN = 28
 TEXT = (20, 20, 20)
 MUTED = (95, 95, 95)
+NOTE_LINES = 40  # of the drawn note; the JSON sidecar keeps all of it
+NOTE_CHARS = 4000
 DECISION_COLOURS = {"similar": (20, 120, 50), "different": (170, 40, 30)}
 
 
@@ -67,12 +70,13 @@ def check_report_path(path, overwrite: bool) -> Path:
     png = Path(path)
     if png.suffix.lower() != ".png":
         raise ValueError(f"{png}: a report file name must end in .png")
-    if not overwrite:
-        for target in (png, png.with_suffix(".json")):
-            if target.exists():
-                raise FileExistsError(f"{target}: already exists (confirm, or use --force, to overwrite)")
     if not png.parent.is_dir():
         raise ReportError(f"{png}: cannot write report (folder {png.parent} does not exist)")
+    for target in (png, png.with_suffix(".json")):
+        if os.path.isdir(target):
+            raise ReportError(f"{target}: cannot write report (a folder has that name)")
+        if not overwrite and os.path.lexists(target):  # a dangling symlink counts: never written through
+            raise FileExistsError(f"{target}: already exists (confirm, or use --force, to overwrite)")
     return png
 
 
@@ -81,11 +85,20 @@ def write_picture_and_facts(path, render, facts: dict, overwrite: bool = False) 
     unit (both or neither). Used by pair reports and similar-case reports alike."""
     png = check_report_path(path, overwrite)
     sidecar = png.with_suffix(".json")
-    facts["report_png"] = png.name
     buffer = io.BytesIO()
     render().save(buffer, format="PNG", optimize=False)
-    text = json.dumps(facts, indent=2, ensure_ascii=False).encode("utf-8")
-    _atomic_pair([(png, buffer.getvalue()), (sidecar, text)])
+    picture = buffer.getvalue()
+    # The JSON names the PNG it belongs to by content: a reader can tell a pair that belongs together.
+    facts["report_png"] = png.name
+    facts["report_png_sha256"] = hashlib.sha256(picture).hexdigest()
+    # backslashreplace: a path that is not valid UTF-8 is kept as a JSON escape instead of failing the write
+    text = json.dumps(facts, indent=2, ensure_ascii=False).encode("utf-8", "backslashreplace")
+    try:
+        write_unit([(png, picture), (sidecar, text)], overwrite=overwrite)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise ReportError(f"{printable(png)}: cannot write report ({first_line(exc)})") from None
     return png, sidecar
 
 
@@ -148,7 +161,7 @@ def _render(explanation, images, facts: dict) -> Image.Image:
     width = 2 * PANEL + 3 * MARGIN
     lines = _fact_lines(facts)
     note_font = load_font(17)
-    note_lines = _wrap(f"Reviewer note: {facts['note']}", note_font, width - 2 * MARGIN) if facts["note"] else []
+    note_lines = _note_lines(facts["note"], note_font, width - 2 * MARGIN) if facts["note"] else []
     height = (MARGIN + 40 + 44 + 30 + PANEL + 60 + 46 + 26 * len(lines) + 24 * len(note_lines) + MARGIN)
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
@@ -249,19 +262,48 @@ def _crop_text(image: dict) -> str:
     return f"Crop x={x} y={y} w={cw} h={ch} of {w} x {h} px"
 
 
+def _note_lines(note: str, font, width: int) -> list[str]:
+    """The reviewer note as drawn: wrapped, at most NOTE_LINES lines of NOTE_CHARS characters in all, then
+    "(truncated)"; the JSON keeps the whole note. Bounds the picture (and its memory) whatever was typed."""
+    text = f"Reviewer note: {note}"
+    clipped = len(text) > NOTE_CHARS
+    lines = _wrap(text[:NOTE_CHARS], font, width)
+    if clipped or len(lines) > NOTE_LINES:
+        lines = lines[: NOTE_LINES - 1] + ["(truncated: the full note is in the JSON sidecar)"]
+    return lines
+
+
 def _wrap(text: str, font, width: int) -> list[str]:
     lines: list[str] = []
     for paragraph in text.splitlines() or [""]:
+        if len(lines) > NOTE_LINES:
+            break
         line = ""
         for word in paragraph.split(" "):
             candidate = f"{line} {word}" if line else word
-            if font.getlength(candidate) <= width or not line:
+            if font.getlength(candidate) <= width:
                 line = candidate
-            else:
+                continue
+            if line:
                 lines.append(line)
-                line = word
+            line = word
+            while font.getlength(line) > width and len(line) > 1:  # one word wider than the page: cut it
+                cut = _fitting_prefix(line, font, width)
+                lines.append(line[:cut])
+                line = line[cut:]
         lines.append(line)
     return lines
+
+
+def _fitting_prefix(word: str, font, width: int) -> int:
+    lo, hi = 1, len(word)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if font.getlength(word[:mid]) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _clip(text: str, limit: int) -> str:
@@ -287,32 +329,3 @@ def _describe(model):
     from .model import describe  # a SiameseModel was passed: torch is already loaded
 
     return describe(model)
-
-
-# --- atomic writing --------------------------------------------------------------------------------------
-
-def _atomic_pair(items: list[tuple[Path, bytes]]) -> None:
-    """Write every file to a temporary name in its folder, then rename them all; on any failure remove what
-    this call created, so a report is either complete or absent."""
-    temps: list[str] = []
-    placed: list[Path] = []
-    try:
-        for target, data in items:
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            temps.append(tmp)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; a report is meant to be shared
-        for (target, _), tmp in zip(items, temps):
-            os.replace(tmp, target)
-            placed.append(target)
-    except OSError as exc:
-        for tmp in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        for target in placed:
-            target.unlink(missing_ok=True)
-        reason = exc.strerror or (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise ReportError(f"{items[0][0]}: cannot write report ({reason})") from None

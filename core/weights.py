@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import torch
 
 from .errors import ModelLoadError
+from .files import atomic_write, file_sha256, first_line, printable
 from .model import ModelConfig, SiameseModel
 from .paths import default_weights_path
 
@@ -39,10 +39,10 @@ def save_model(model: SiameseModel, path, metadata: dict | None = None, half: bo
     meta["tensors_sha256"] = tensors_sha256(state)
     payload = {"format": FORMAT, "metadata_json": json.dumps(meta, sort_keys=True), "state_dict": state}
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, lambda fh: torch.save(payload, fh))
+    atomic_write(path, lambda fh: torch.save(payload, fh))
     meta["sha256"] = file_digest(path)
     meta["size_bytes"] = path.stat().st_size
-    _atomic_write(sidecar_path(path), lambda fh: fh.write(json.dumps(meta, indent=2, sort_keys=True).encode()))
+    atomic_write(sidecar_path(path), json.dumps(meta, indent=2, sort_keys=True).encode())
     return meta
 
 
@@ -71,7 +71,7 @@ def load_model(path=None, device: str | torch.device = "cpu") -> SiameseModel:
         raise ModelLoadError(f"{name}: refused, the file holds pickled objects other than tensors "
                              "(loading it could run code)") from None
     except (zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError) as exc:
-        raise ModelLoadError(f"{name}: corrupt or truncated weights file ({_first_line(exc)})") from None
+        raise ModelLoadError(f"{name}: corrupt or truncated weights file ({first_line(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelLoadError(f"{name}: not a Siamese Lens weights file (expected format {FORMAT})")
     try:
@@ -79,14 +79,14 @@ def load_model(path=None, device: str | torch.device = "cpu") -> SiameseModel:
         state = payload["state_dict"]
         config = ModelConfig.from_dict(meta["config"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelLoadError(f"{name}: metadata is missing or malformed ({_first_line(exc)})") from None
+        raise ModelLoadError(f"{name}: metadata is missing or malformed ({first_line(exc)})") from None
     if tensors_sha256(state) != meta.get("tensors_sha256"):
         raise ModelLoadError(f"{name}: tensors do not match their recorded sha256 (file altered or damaged)")
     try:
         model = SiameseModel(config, metadata=meta)
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (RuntimeError, ValueError) as exc:
-        raise ModelLoadError(f"{name}: weights do not match architecture {config.architecture!r} ({_first_line(exc)})") from None
+        raise ModelLoadError(f"{name}: weights do not match architecture {config.architecture!r} ({first_line(exc)})") from None
     model.metadata["path"] = name
     model.metadata["sha256"] = file_digest(path)
     model.metadata.setdefault("name", path.stem)
@@ -98,7 +98,7 @@ def read_metadata(path) -> dict:
     try:
         return json.loads(sidecar_path(Path(path)).read_text())
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{sidecar_path(Path(path))}: cannot read model metadata ({_first_line(exc)})") from None
+        raise ModelLoadError(f"{sidecar_path(Path(path))}: cannot read model metadata ({first_line(exc)})") from None
 
 
 def sidecar_path(path: Path) -> Path:
@@ -115,27 +115,4 @@ def tensors_sha256(state: dict) -> str:
     return digest.hexdigest()
 
 
-def file_digest(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; weights and metadata are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:160]
+file_digest = file_sha256  # the name the CLI and tests know

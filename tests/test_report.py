@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import report
+from core import files, report
 from core.explain import Explanation
 from core.images import from_pil
 from core.model import ModelInfo
@@ -91,7 +91,7 @@ def test_full_disk_leaves_no_partial_files(tmp_path, pair, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device")
         real_replace(src, dst)
 
-    monkeypatch.setattr(report.os, "replace", failing_replace)
+    monkeypatch.setattr(files.os, "replace", failing_replace)
     with pytest.raises(report.ReportError, match="No space left") as caught:
         report.write_report(tmp_path / "r.png", *pair)
     assert isinstance(caught.value, OSError) and "\n" not in str(caught.value)
