@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import stat
+import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,10 +13,19 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageLoadError
-from .files import first_line
+from .files import first_line, printable
 
-# Far above any photo or scan a reviewer compares, far below what exhausts memory (~600 MB as RGB).
+# Far above any photo or scan a reviewer compares; a file claiming more is refused before decoding.
 MAX_PIXELS = 200_000_000
+# What is kept in memory of an accepted image: larger ones are downsampled once on load (the model sees 128-384 px
+# anyway, and a report panel 520 px), so maps, overlays and reports stay bounded whatever the file's size.
+MAX_LOADED_PIXELS = 16_000_000
+# Raster formats decoded inside Pillow only. Never EPS/PS/PDF (Ghostscript runs the file's PostScript) nor any
+# other plugin that hands the file to an external program: Pillow identifies by content, so the extension
+# proves nothing.
+FORMATS = ("JPEG", "PNG", "TIFF", "WEBP", "BMP", "GIF")
+# Set once for the process (not per call: the GUI loads on two threads); load_image checks the size itself.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 CropBox = tuple[int, int, int, int]  # (x, y, w, h) in original pixel coordinates
 
@@ -25,6 +38,9 @@ class LoadedImage:
     path: str | None
     crop: CropBox | None
     original_size: tuple[int, int]
+    # File pixels per pixel of `image` (1.0 unless the file was larger than MAX_LOADED_PIXELS). Crops and maps are
+    # in the loaded image's pixels; load_image takes its crop in file pixels and divides by this.
+    scale: float = 1.0
 
     @property
     def size(self) -> tuple[int, int]:
@@ -32,31 +48,38 @@ class LoadedImage:
 
 
 def load_image(path, crop: CropBox | None = None) -> LoadedImage:
-    """Read `path` as RGB (EXIF orientation applied, first frame of animations), optionally cropped.
+    """Read `path` as RGB (EXIF orientation applied, first frame of animations), optionally cropped (x, y, w, h
+    in the file's pixels). Only FORMATS are read; an image over MAX_LOADED_PIXELS is downsampled on load.
 
     Every failure raises ImageLoadError with a one-line message naming the file.
     """
     path = Path(path)
-    name = str(path)
+    name = printable(path)
     if not path.exists():
         raise ImageLoadError(f"{name}: no such file")
     if path.is_dir():
         raise ImageLoadError(f"{name}: is a folder, not an image file")
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block the read forever
+            raise ImageLoadError(f"{name}: not a regular file")
         if path.stat().st_size == 0:
             raise ImageLoadError(f"{name}: file is empty")
-        rgb = _read_rgb(path)
+        rgb, scale = _read_rgb(path)
     except ImageLoadError:
         raise
     except Image.DecompressionBombError:
         raise ImageLoadError(f"{name}: image is too large (over {MAX_PIXELS:,} pixels)") from None
     except UnidentifiedImageError:
-        raise ImageLoadError(f"{name}: not an image (format not recognised)") from None
+        raise ImageLoadError(f"{name}: unsupported format (not a {', '.join(FORMATS)} image)") from None
     except PermissionError:
         raise ImageLoadError(f"{name}: permission denied") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, KeyError, ZeroDivisionError,
+            struct.error, RuntimeError, MemoryError) as exc:  # what Pillow's decoders raise on hostile data
         raise ImageLoadError(f"{name}: corrupt or truncated image data ({first_line(exc, 120)})") from None
-    return from_pil(rgb, crop=crop, path=name)
+    if crop is not None and scale != 1.0:
+        crop = _scaled_crop(validate_crop(crop, _file_size(rgb.size, scale), name), scale, rgb.size)
+    loaded = from_pil(rgb, crop=crop, path=str(path))
+    return LoadedImage(loaded.image, loaded.path, loaded.crop, loaded.original_size, scale)
 
 
 def from_pil(image: Image.Image, crop: CropBox | None = None, path: str | None = None) -> LoadedImage:
@@ -120,16 +143,52 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _read_rgb(path: Path) -> Image.Image:
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-    try:
-        with Image.open(path) as img:
-            if img.width * img.height > MAX_PIXELS:
+def _read_rgb(path: Path) -> tuple[Image.Image, float]:
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")  # Pillow's decompression-bomb and EXIF warnings: the checks here decide
+        with Image.open(path, formats=FORMATS) as img:
+            if img.format not in FORMATS and img.format != "MPO":  # MPO: JPEG with extra pictures, read as JPEG
+                raise UnidentifiedImageError(img.format)
+            width, height = img.size
+            if width * height > MAX_PIXELS:
                 raise Image.DecompressionBombError("too many pixels")
             img.seek(0)  # animated files: first frame
+            factor = _shrink_factor(width, height)
+            if factor > 1 and img.format in ("JPEG", "MPO"):
+                # DCT scaling decodes at 1/2, 1/4 or 1/8 size directly: the full image never exists in memory
+                img.draft(img.mode, (math.ceil(width / factor), math.ceil(height / factor)))
             img.load()  # force decoding now, so truncation is detected here
             oriented = ImageOps.exif_transpose(img)
-            return to_rgb(oriented)
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
+            small = _shrink(oriented)
+            if small is not oriented and oriented is not img:
+                oriented.close()
+            rgb = to_rgb(small)
+            file_width = width if oriented.size[0] == img.size[0] or width == height else height
+            return rgb, file_width / rgb.width if rgb.width else 1.0
+
+
+def _shrink_factor(width: int, height: int) -> int:
+    return max(1, math.ceil(math.sqrt(width * height / MAX_LOADED_PIXELS)))
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """`image` reduced to at most MAX_LOADED_PIXELS, by box averaging where the mode allows it."""
+    factor = _shrink_factor(*image.size)
+    if factor == 1:
+        return image
+    try:
+        return image.reduce(factor)
+    except (ValueError, NotImplementedError):  # modes reduce() does not support (16-bit, palette)
+        size = (max(1, image.width // factor), max(1, image.height // factor))
+        return image.resize(size, Image.NEAREST)
+
+
+def _file_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    return round(size[0] * scale), round(size[1] * scale)
+
+
+def _scaled_crop(crop: CropBox, scale: float, size: tuple[int, int]) -> CropBox:
+    x, y, w, h = crop
+    sx, sy = min(int(x / scale), size[0] - 1), min(int(y / scale), size[1] - 1)
+    sw, sh = max(1, min(round(w / scale), size[0] - sx)), max(1, min(round(h / scale), size[1] - sy))
+    return (sx, sy, sw, sh)

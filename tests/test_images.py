@@ -87,7 +87,7 @@ def corrupt_cases(tmp_path):
         "empty": (tmp_path / "empty.jpg", "empty"),
         "truncated": (tmp_path / "truncated.jpg", "truncated"),
         "corrupt": (tmp_path / "corrupt.png", ""),
-        "not an image": (tmp_path / "notes.txt", "not an image"),
+        "not an image": (tmp_path / "notes.txt", "unsupported format"),
         "zero size": (tmp_path / "zero.png", ""),
     }
 
