@@ -141,6 +141,7 @@ def run_headless(args: argparse.Namespace) -> int:
     """Run explain / train / evaluate; product errors become one line on stderr and exit status 2."""
     from .errors import SiameseLensError
 
+    _quiet_and_interruptible()
     try:
         if args.command == "explain":
             from .cli_explain import run_explain
@@ -163,9 +164,37 @@ def run_headless(args: argparse.Namespace) -> int:
 
             return (run_index if args.command == "index" else run_retrieve)(args)
     except (SiameseLensError, ValueError, FileExistsError) as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
+        return _fail(str(exc))
     except OSError as exc:
-        sys.stderr.write(f"error: {getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}\n")
-        return 2
+        return _fail(f"{getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}")
+    except MemoryError:
+        return _fail("out of memory")
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")  # writers have already removed their temporaries on the way out
+        return 130
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _fail(message: str) -> int:
+    from .files import printable
+
+    # printable: a newline in a path must not split the one line; a non-UTF-8 name must not fail the write
+    sys.stderr.write(f"error: {printable(message, 2000)}\n")
+    return 2
+
+
+def _quiet_and_interruptible() -> None:
+    """Library warnings (Pillow's decompression bomb, numpy's invalid values) are not the user's to read: the
+    checks that matter end as one error line. SIGTERM unwinds like Ctrl-C, so writers clean up either way."""
+    import signal
+    import warnings
+
+    warnings.simplefilter("ignore")
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding application): keep its handler
+        pass

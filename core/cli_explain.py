@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from .files import printable
 from .images import load_image, parse_crop
 from .weights import file_digest
 
@@ -20,24 +23,31 @@ def run_explain(args) -> int:
 
     started = time.perf_counter()
     crops = [_crop_arg(args.crop1, "--crop1"), _crop_arg(args.crop2, "--crop2")]
+    check_outputs(args)  # every option that decides what is written, before anything is read or computed
     images = [load_image(path, crop=crop) for path, crop in zip((args.image1, args.image2), crops)]
     t_images = time.perf_counter()
     model = load_model(args.model, device=resolve_device(args.device))
     t_model = time.perf_counter()
     result = explain_pair(model, images[0], images[1], method=args.method)
     images = explained_images(images, result)
-    written = write_maps(Path(args.out), result, images, args.colormap) if args.out else []
+    written = write_maps(Path(args.out), result, images, args.colormap, overwrite=args.force) if args.out else []
     if args.report:
         from .model import describe
         from .report import write_report
 
-        written += [str(p) for p in write_report(args.report, result, images, describe(model), colormap=args.colormap,
-                                                  note=args.note, overwrite=args.force)]
+        try:
+            written += [str(p) for p in write_report(args.report, result, images, describe(model),
+                                                      colormap=args.colormap, note=args.note, overwrite=args.force)]
+        except BaseException:
+            for path in written:  # all outputs or none: the maps go with a report that could not be written
+                Path(path).unlink(missing_ok=True)
+            raise
     timings = {"load_images_ms": _ms(started, t_images), "load_model_ms": _ms(t_images, t_model),
                **{f"explain_{k}_ms": v for k, v in result.timings_ms.items()},
                "total_ms": _ms(started, time.perf_counter())}
     if args.json:
-        print(json.dumps(summary(result, model, images, timings, written, device=str(model.device))))
+        # allow_nan=False: the output is always valid JSON, or an error
+        print(json.dumps(summary(result, model, images, timings, written, device=str(model.device)), allow_nan=False))
     else:
         print(f"similarity {result.similarity * 100:.1f} %  ->  {result.decision} "
               f"(threshold {result.threshold * 100:.1f} %, distance {result.distance:.4f})")
@@ -45,7 +55,7 @@ def run_explain(args) -> int:
         if result.note:
             print(f"note: {result.note}")
         for path in written:
-            print(f"wrote {path}")
+            print(f"wrote {printable(path)}")
     return 0
 
 
@@ -64,7 +74,7 @@ def summary(result, model, images, timings: dict, written: list[str], device: st
         "images": [
             {"path": img.path, "sha256": file_digest(img.path) if img.path else None,
              "original_size": list(img.original_size), "size": list(img.size),
-             "crop": list(img.crop) if img.crop else None}
+             "crop": list(img.crop) if img.crop else None, "scale": getattr(img, "scale", 1.0)}
             for img in images
         ],
         "timings_ms": timings,
@@ -72,20 +82,64 @@ def summary(result, model, images, timings: dict, written: list[str], device: st
     }
 
 
-def write_maps(out_dir: Path, result, images, colormap: str) -> list[str]:
-    """Each map as float32 .npy and as a colour overlay .png on its (cropped) image."""
+MAP_KINDS = ("factual", "counterfactual")
+
+
+def map_paths(out_dir: Path) -> list[Path]:
+    return [out_dir / f"image{i}_{kind}{ext}" for kind in MAP_KINDS for i in (1, 2) for ext in (".npy", ".png")]
+
+
+def check_outputs(args) -> None:
+    """Raise for any output option that cannot be honoured; writes nothing."""
+    from .overlay import colormap_lut
+
+    colormap_lut(args.colormap)
+    if args.report:
+        from .report import check_report_path
+
+        check_report_path(args.report, args.force)
+    if args.out:
+        out_dir = Path(args.out)
+        if os.path.lexists(out_dir) and not out_dir.is_dir():
+            raise ValueError(f"--out {printable(out_dir)}: exists and is not a folder")
+        if not out_dir.parent.is_dir():
+            raise ValueError(f"--out {printable(out_dir)}: folder {printable(out_dir.parent)} does not exist")
+        if not args.force:
+            for path in map_paths(out_dir):
+                if os.path.lexists(path):
+                    raise FileExistsError(f"{printable(path)}: already exists (use --force to overwrite)")
+
+
+def write_maps(out_dir: Path, result, images, colormap: str, overwrite: bool = False) -> list[str]:
+    """Each map as float32 .npy and as a colour overlay .png on its (cropped) image, written as one unit (all
+    eight files or none, never over existing ones unless `overwrite`, never through a symlink)."""
+    from .files import write_unit
     from .overlay import blend
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for kind in ("factual", "counterfactual"):
+    created = not out_dir.exists()
+    out_dir.mkdir(exist_ok=True)
+    items = []
+    for kind in MAP_KINDS:
         for index, heatmap in enumerate(getattr(result, kind)):
             stem = out_dir / f"image{index + 1}_{kind}"
-            np.save(stem.with_suffix(".npy"), heatmap)
+            items.append((stem.with_suffix(".npy"), _npy_writer(heatmap)))
             rgb = np.asarray(images[index].image)
-            Image.fromarray(blend(rgb, heatmap, colormap, opacity=0.6)).save(stem.with_suffix(".png"))
-            written += [str(stem.with_suffix(".npy")), str(stem.with_suffix(".png"))]
-    return written
+            items.append((stem.with_suffix(".png"), _png_writer(blend(rgb, heatmap, colormap, opacity=0.6))))
+    try:
+        write_unit(items, overwrite=overwrite)
+    except BaseException:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    return [str(path) for path, _ in items]
+
+
+def _npy_writer(array):
+    return lambda handle: np.save(handle, array)
+
+
+def _png_writer(rgb):
+    return lambda handle: Image.fromarray(rgb).save(handle, format="PNG")
 
 
 def _crop_arg(text, flag):

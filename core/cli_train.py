@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
+from pathlib import Path
 
 from .device import resolve_device
+from .files import printable
 from .train import TrainOptions, checkpoint_path_for, train
 
 
 def run_train(args) -> int:
+    check_train_args(args)
     options = TrainOptions(
         data_dir=args.data_dir, out=args.out, architecture=args.architecture, input_size=args.input_size,
         embedding_dim=args.embedding_dim, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
@@ -37,6 +41,7 @@ def run_evaluate(args) -> int:
     from .lift import DEFAULT_LIFT_PAIRS
     from .weights import load_model
 
+    check_evaluate_args(args)
     started = time.perf_counter()
     model = load_model(args.model, device=resolve_device(args.device))
     lift_pairs = args.lift_pairs if args.lift_pairs is not None else (DEFAULT_LIFT_PAIRS if is_skin_model(model) else 0)
@@ -78,6 +83,54 @@ def run_evaluate(args) -> int:
               f"({retrieval['queries']} unseen queries, {retrieval['gallery']} training images)")
     print(f"time       {seconds:.1f} s")
     return 0
+
+
+def check_train_args(args) -> None:
+    """Refuse, before anything is read or written, the options train would fail on (or quietly misuse)."""
+    _at_least(args, {"epochs": 1, "batch_size": 2, "patience": 1, "threads": 0, "embedding_dim": 2})
+    if not 16 <= args.input_size <= 1024:
+        raise ValueError(f"--input-size must be in 16..1024 pixels, got {args.input_size}")
+    _positive_finite(args, ("lr", "margin"))
+    _positive_finite(args, ("weight_decay", "attention_weight", "crop_margin"), allow_zero=True)
+    out = Path(args.out)
+    if out.is_dir():
+        raise ValueError(f"--out {printable(out)}: is a folder; give the weights file, e.g. {printable(out / 'model.pt')}")
+    if out.suffix.lower() != ".pt":
+        # the metadata sidecar is OUT with .json, the curves OUT with .curves.png: any other suffix can make one
+        # of them the weights file itself (train --out m.json overwrote the weights with the metadata)
+        raise ValueError(f"--out {printable(out)}: a weights file name must end in .pt")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out {printable(out)}: folder {printable(out.parent)} does not exist")
+    if args.init_from and Path(args.init_from).resolve() == out.resolve() and not args.resume:
+        raise ValueError(f"--init-from {printable(args.init_from)}: is the --out file itself")
+
+
+def check_evaluate_args(args) -> None:
+    if args.pairs is not None and args.pairs < 1:
+        raise ValueError(f"--pairs must be at least 1 (or left out for two pairs per image), got {args.pairs}")
+    if args.lift_pairs is not None and args.lift_pairs < 0:
+        raise ValueError(f"--lift-pairs must be 0 or more, got {args.lift_pairs}")
+    if args.roc:
+        from .report import check_report_path
+
+        check_report_path(args.roc, overwrite=True)  # a .png in an existing folder, not a folder
+
+
+def _at_least(args, minimums: dict) -> None:
+    for key, low in minimums.items():
+        value = getattr(args, key, None)
+        if value is not None and value < low:
+            raise ValueError(f"--{key.replace('_', '-')} must be at least {low}, got {value}")
+
+
+def _positive_finite(args, keys, allow_zero: bool = False) -> None:
+    for key in keys:
+        value = getattr(args, key, None)
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            bound = "0 or more" if allow_zero else "above 0"
+            raise ValueError(f"--{key.replace('_', '-')} must be a finite number {bound}, got {value}")
 
 
 class ProgressBar:

@@ -61,11 +61,14 @@ def _temporary(target: Path) -> tuple[int, str]:
     return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
 
 
-def _write_temporary(target: Path, data: bytes) -> str:
+def _write_temporary(target: Path, data) -> str:
     fd, tmp = _temporary(target)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if callable(data):
+                data(handle)
+            else:
+                handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; reports, maps and weights are meant to be shared
@@ -99,8 +102,8 @@ class Busy(FileExistsError):
     """Another process is writing the same files right now."""
 
 
-def write_unit(items: list[tuple[Path, bytes]], overwrite: bool = False) -> None:
-    """Write several files of one folder as one unit: all of them or none, never over an existing one unless
+def write_unit(items: list[tuple[Path, object]], overwrite: bool = False) -> None:
+    """Write several files (bytes, or a function writing to a binary handle) of one folder as one unit: all of them or none, never over an existing one unless
     `overwrite`, never beside a concurrent writer of the same unit.
 
     A lock file (.NAME.lock beside the first file, held with flock so a dead holder frees it) makes the
