@@ -315,7 +315,7 @@ def lean_binaries(binaries, work_dir: Path, log=print):
     dropped = {dest: src for dest, src, kind in entries if kind != "SYMLINK" and is_cuda_library(dest)}
     kept = {dest: src for dest, src, kind in entries
             if kind != "SYMLINK" and dest not in dropped and is_elf(src)}
-    stubs = plan_stubs(kept, dropped)
+    stubs = plan_stubs(kept, {dest: src for dest, src in dropped.items() if is_elf(src)})
     stub_dir = work_dir / "cuda-stubs"
     shutil.rmtree(stub_dir, ignore_errors=True)
     result = [entry for entry in entries if entry[0] not in dropped

@@ -79,6 +79,9 @@ def test_spec_builds_the_cpu_flavour_by_default(tmp_path, monkeypatch):
     assert analysis["runtime_hooks"] == [str(tmp_path / "hooks" / "rthook_cpu_flavour.py")]
     assert {"nvidia", "cuda"} <= set(analysis["excludes"])
     assert _recorded_flavour(analysis) == "cpu"
+    # CUDA libraries (and PyInstaller's top-level links to them) leave the bundle; the rest stays.
+    assert [entry[0] for entry in calls["COLLECT"]["binaries"]] == ["torch/lib/libc10.so"]
+    assert [entry[0] for entry in calls["COLLECT"]["datas"]] == ["resources/icon.png"]
 
 
 @pytest.mark.parametrize("argv, env", [(["--flavour", "cuda"], None), ([], "cuda"), (["--flavour", "cuda"], "cpu")])
@@ -88,6 +91,7 @@ def test_spec_builds_the_cuda_flavour_on_request(tmp_path, monkeypatch, argv, en
     assert analysis["runtime_hooks"] == []
     assert not {"nvidia", "cuda"} & set(analysis["excludes"])
     assert _recorded_flavour(analysis) == "cuda"
+    assert len(calls["COLLECT"]["binaries"]) == 3 and len(calls["COLLECT"]["datas"]) == 2
 
 
 @pytest.mark.parametrize("argv, env", [(["--flavour", "rocm"], None), ([], "gpu")])
@@ -119,11 +123,23 @@ def _run_spec(root: Path, monkeypatch, argv=(), env=None) -> dict:
     if not (root / "hooks").exists():
         (root / "hooks").symlink_to(ROOT / "hooks")
 
+    fake = root / "fake.so"
+    fake.write_bytes(b"not an ELF file")
+    found = {  # what an Analysis of a CUDA build of torch finds, in miniature
+        "binaries": [("torch/lib/libc10.so", str(fake), "BINARY"), ("torch/lib/libtorch_cuda.so", str(fake), "BINARY"),
+                     ("nvidia/cu13/lib/libcublas.so.13", str(fake), "BINARY")],
+        "datas": [("resources/icon.png", str(fake), "DATA"),
+                  ("libcublas.so.13", "nvidia/cu13/lib/libcublas.so.13", "SYMLINK")],
+    }
+
     def recorder(kind):
         class Recorded:
             def __init__(self, *args, **kwargs):
                 calls[kind] = kwargs
-                self.pure, self.scripts, self.binaries, self.datas = [], [], [], []
+                self.pure, self.scripts = [], []
+                self.binaries, self.datas = (list(found["binaries"]), list(found["datas"])) if kind == "Analysis" else ([], [])
+                if kind == "COLLECT":
+                    calls[kind] = {**kwargs, "binaries": args[1], "datas": args[2]}
 
         return Recorded
 
