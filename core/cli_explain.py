@@ -114,7 +114,6 @@ def write_maps(out_dir: Path, result, images, colormap: str, overwrite: bool = F
     """Each map as float32 .npy and as a colour overlay .png on its (cropped) image, written as one unit (all
     eight files or none, never over existing ones unless `overwrite`, never through a symlink)."""
     from .files import write_unit
-    from .overlay import blend
 
     created = not out_dir.exists()
     out_dir.mkdir(exist_ok=True)
@@ -123,8 +122,7 @@ def write_maps(out_dir: Path, result, images, colormap: str, overwrite: bool = F
         for index, heatmap in enumerate(getattr(result, kind)):
             stem = out_dir / f"image{index + 1}_{kind}"
             items.append((stem.with_suffix(".npy"), _npy_writer(heatmap)))
-            rgb = np.asarray(images[index].image)
-            items.append((stem.with_suffix(".png"), _png_writer(blend(rgb, heatmap, colormap, opacity=0.6))))
+            items.append((stem.with_suffix(".png"), _overlay_writer(images[index].image, heatmap, colormap)))
     try:
         write_unit(items, overwrite=overwrite)
     except BaseException:
@@ -138,8 +136,11 @@ def _npy_writer(array):
     return lambda handle: np.save(handle, array)
 
 
-def _png_writer(rgb):
-    return lambda handle: Image.fromarray(rgb).save(handle, format="PNG")
+def _overlay_writer(image, heatmap, colormap: str):
+    from .overlay import blend
+
+    # drawn when written, one at a time: four overlays of a large image held at once cost hundreds of MB
+    return lambda handle: Image.fromarray(blend(np.asarray(image), heatmap, colormap, opacity=0.6)).save(handle, format="PNG")
 
 
 def _crop_arg(text, flag):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import math
+import sys
 import stat
 import struct
 import warnings
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from .errors import ImageLoadError
 from .files import first_line, printable
@@ -19,7 +21,11 @@ from .files import first_line, printable
 MAX_PIXELS = 200_000_000
 # What is kept in memory of an accepted image: larger ones are downsampled once on load (the model sees 128-384 px
 # anyway, and a report panel 520 px), so maps, overlays and reports stay bounded whatever the file's size.
-MAX_LOADED_PIXELS = 16_000_000
+MAX_LOADED_PIXELS = 12_000_000  # a 4000 x 3000 photo is kept whole
+ORIENTATION = 0x0112  # the EXIF tag, and how each of its values is undone (as ImageOps.exif_transpose does)
+TRANSPOSITIONS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+                  5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                  8: Image.Transpose.ROTATE_90}
 # Raster formats decoded inside Pillow only. Never EPS/PS/PDF (Ghostscript runs the file's PostScript) nor any
 # other plugin that hands the file to an external program: Pillow identifies by content, so the extension
 # proves nothing.
@@ -65,6 +71,8 @@ def load_image(path, crop: CropBox | None = None) -> LoadedImage:
         if path.stat().st_size == 0:
             raise ImageLoadError(f"{name}: file is empty")
         rgb, scale = _read_rgb(path)
+        if scale != 1.0:  # the full-size decoding has been freed by now (not while _read_rgb held it)
+            _return_freed_memory()
     except ImageLoadError:
         raise
     except Image.DecompressionBombError:
@@ -156,30 +164,48 @@ def _read_rgb(path: Path) -> tuple[Image.Image, float]:
             factor = _shrink_factor(width, height)
             if factor > 1 and img.format in ("JPEG", "MPO"):
                 # DCT scaling decodes at 1/2, 1/4 or 1/8 size directly: the full image never exists in memory
-                img.draft(img.mode, (math.ceil(width / factor), math.ceil(height / factor)))
+                img.draft(img.mode, (width // factor, height // factor))
             img.load()  # force decoding now, so truncation is detected here
-            oriented = ImageOps.exif_transpose(img)
-            small = _shrink(oriented)
-            if small is not oriented and oriented is not img:
-                oriented.close()
-            rgb = to_rgb(small)
-            file_width = width if oriented.size[0] == img.size[0] or width == height else height
-            return rgb, file_width / rgb.width if rgb.width else 1.0
+            orientation = img.getexif().get(ORIENTATION, 1)
+            small = _shrink(img)
+            # turned after shrinking: exif_transpose would copy the full decoded image even when upright
+            turn = TRANSPOSITIONS.get(orientation) if isinstance(orientation, int) else None
+            oriented = small.transpose(turn) if turn is not None else small
+            rgb = to_rgb(oriented)
+        swapped = oriented.size != small.size
+        file_width = height if swapped else width
+    return rgb, file_width / rgb.width
+
+
+def _return_freed_memory() -> None:
+    """Give the decoded full-size image's memory back to the system now. glibc keeps freed heap memory for reuse,
+    and Pillow's 16 MB blocks land on the heap once a large free has raised malloc's mmap threshold: without
+    this, a huge image's decoding stays in the process's memory beside the model for the rest of the run."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # another C library (musl): nothing to trim
+            pass
 
 
 def _shrink_factor(width: int, height: int) -> int:
-    return max(1, math.ceil(math.sqrt(width * height / MAX_LOADED_PIXELS)))
+    """The integer reduction JPEG draft mode may apply (it decodes at >= the requested size)."""
+    return max(1, math.floor(math.sqrt(width * height / MAX_LOADED_PIXELS)))
 
 
 def _shrink(image: Image.Image) -> Image.Image:
-    """`image` reduced to at most MAX_LOADED_PIXELS, by box averaging where the mode allows it."""
-    factor = _shrink_factor(*image.size)
-    if factor == 1:
+    """`image` resized to at most MAX_LOADED_PIXELS (aspect kept); box-reduced first, so cheap at any size."""
+    width, height = image.size
+    if width * height <= MAX_LOADED_PIXELS:
         return image
+    ratio = math.sqrt(MAX_LOADED_PIXELS / (width * height))
+    size = (max(1, math.floor(width * ratio)), max(1, math.floor(height * ratio)))
+    factor = min(width // size[0], height // size[1])
     try:
-        return image.reduce(factor)
-    except (ValueError, NotImplementedError):  # modes reduce() does not support (16-bit, palette)
-        size = (max(1, image.width // factor), max(1, image.height // factor))
+        if factor >= 2:  # box averaging by a whole factor first: small intermediates, no aliasing
+            image = image.reduce(factor)
+        return image if image.size == size else image.resize(size, Image.BILINEAR)
+    except (ValueError, NotImplementedError):  # modes without filtered resizing (some 16-bit ones)
         return image.resize(size, Image.NEAREST)
 
 

@@ -39,9 +39,19 @@ def blend(image_rgb: np.ndarray, heatmap: np.ndarray, colormap: str = "jet", opa
     """Overlay a map on an image of the same (H, W); opacity scales with the map value, so cold regions stay clear."""
     if image_rgb.shape[:2] != heatmap.shape:
         raise ValueError(f"map shape {heatmap.shape} does not match image shape {image_rgb.shape[:2]}")
-    alpha = (np.clip(np.nan_to_num(heatmap), 0.0, 1.0) * float(opacity))[..., None]
-    mixed = image_rgb.astype(np.float32) * (1.0 - alpha) + colorize(heatmap, colormap).astype(np.float32) * alpha
-    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    out = np.empty(image_rgb.shape[:2] + (3,), dtype=np.uint8)
+    # In bands of rows: the float intermediates of a whole 12 Mpx image would cost ~0.6 GB at once.
+    step = max(1, BLEND_BAND_PIXELS // max(1, heatmap.shape[1]))
+    for top in range(0, heatmap.shape[0], step):
+        rows = slice(top, top + step)
+        band = heatmap[rows]
+        alpha = (np.clip(np.nan_to_num(band), 0.0, 1.0) * float(opacity))[..., None]
+        mixed = image_rgb[rows].astype(np.float32) * (1.0 - alpha) + colorize(band, colormap).astype(np.float32) * alpha
+        out[rows] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+BLEND_BAND_PIXELS = 1 << 20
 
 
 def rgba_layer(heatmap: np.ndarray, colormap: str = "jet") -> np.ndarray:
