@@ -13,19 +13,19 @@ from PIL import Image
 
 from .files import printable
 from .images import load_image, parse_crop
-from .weights import file_digest
+from .files import file_sha256 as file_digest
 
 
 def run_explain(args) -> int:
-    from .explain import explain_pair, explained_images
-    from .device import resolve_device
-    from .weights import load_model
-
     started = time.perf_counter()
     crops = [_crop_arg(args.crop1, "--crop1"), _crop_arg(args.crop2, "--crop2")]
     check_outputs(args)  # every option that decides what is written, before anything is read or computed
     images = [load_image(path, crop=crop) for path, crop in zip((args.image1, args.image2), crops)]
     t_images = time.perf_counter()
+    from .device import resolve_device  # torch: only once the inputs are known to be usable
+    from .explain import explain_pair, explained_images
+    from .weights import load_model
+
     model = load_model(args.model, device=resolve_device(args.device))
     t_model = time.perf_counter()
     result = explain_pair(model, images[0], images[1], method=args.method)
