@@ -11,8 +11,9 @@ import sys
 
 from .version import APP_NAME, __version__
 
-COMMANDS = ("gui", "explain", "train", "evaluate", "index", "retrieve", "batch", "worklist")
-METHODS = ("gradcam", "reference", "attention")
+from .methods import METHODS, REGISTRY  # torch-free: the one home of the methods and their help
+
+COMMANDS = ("gui", "explain", "train", "evaluate", "index", "retrieve", "batch", "worklist", "calibrate")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--model", help="weights file (default: the shipped skin model)")
     explain.add_argument("--crop1", metavar="x,y,w,h", help="crop box of image 1 in its pixel coordinates")
     explain.add_argument("--crop2", metavar="x,y,w,h", help="crop box of image 2 in its pixel coordinates")
-    explain.add_argument("--method", choices=METHODS, default="gradcam")
+    explain.add_argument("--method", choices=METHODS, default="gradcam",
+                         help="; ".join(f"{m.name}: {m.help}" for m in REGISTRY.values()))
     explain.add_argument("--device", choices=DEVICES, default="auto")
     explain.add_argument("--out", metavar="DIR", help="write each map as .npy and as a colour overlay .png")
     explain.add_argument("--colormap", default="jet", help="overlay colormap for --out/--report (viridis, inferno, turbo, jet)")
@@ -55,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--note", default="", help="reviewer note printed on the report")
     explain.add_argument("--force", action="store_true", help="overwrite an existing report")
     explain.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    explain.add_argument("--faithfulness", action="store_true",
+                         help="also compute deletion/insertion curves of the factual maps against a random map")
 
     train = sub.add_parser("train", help="train a Siamese model on a folder-per-class data set")
     train.add_argument("data_dir", metavar="DATA_DIR")
@@ -94,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also report similar-case retrieval: unseen images as queries against the training images")
     evaluate.add_argument("--lift-pairs", type=int, default=None, metavar="N",
                           help="explain N pairs and report the maps' lesion lift (default: 200 for a skin model, else 0)")
+    evaluate.add_argument("--explanations", type=int, default=0, metavar="N",
+                          help="explain N unseen pairs with every method and report mean deletion/insertion AUCs")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     index = sub.add_parser("index", help="build or update the similar-case index of a gallery folder")
     index.add_argument("gallery", metavar="GALLERY_DIR", help="images, in a folder per class (labels) or flat")
@@ -127,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     worklist.add_argument("--import", dest="import_csv", metavar="PAIRS.csv", help="add a case per good row")
     worklist.add_argument("--export", dest="export_csv", metavar="FILE.csv", help="every case with its latest result")
 
+    calibrate = sub.add_parser("calibrate", help="fit a model's calibration and out-of-domain summary on its "
+                               "own split of DATA_DIR and store them in its weights file (tensors unchanged)")
+    calibrate.add_argument("model_path", metavar="MODEL.pt")
+    calibrate.add_argument("data_dir", metavar="DATA_DIR", help="the data set the model was trained on")
+    calibrate.add_argument("--cache-dir", default=".cache", help="where decoded images are cached ('' for none)")
+    calibrate.add_argument("--json", action="store_true", help="print one JSON object")
+
     return parser
 
 
@@ -159,6 +172,10 @@ def run_headless(args: argparse.Namespace) -> int:
             from .cli_batch import run_batch_command, run_worklist_command
 
             return (run_batch_command if args.command == "batch" else run_worklist_command)(args)
+        if args.command == "calibrate":
+            from .cli_trust import run_calibrate
+
+            return run_calibrate(args)
         if args.command in ("index", "retrieve"):
             from .cli_retrieve import run_index, run_retrieve
 

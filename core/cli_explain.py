@@ -30,6 +30,11 @@ def run_explain(args) -> int:
     t_model = time.perf_counter()
     result = explain_pair(model, images[0], images[1], method=args.method)
     images = explained_images(images, result)
+    faithful = None
+    if getattr(args, "faithfulness", False):
+        from .cli_trust import explain_faithfulness
+
+        faithful = explain_faithfulness(model, images, result)
     written = write_maps(Path(args.out), result, images, args.colormap, overwrite=args.force) if args.out else []
     if args.report:
         from .model import describe
@@ -47,11 +52,16 @@ def run_explain(args) -> int:
                "total_ms": _ms(started, time.perf_counter())}
     if args.json:
         # allow_nan=False: the output is always valid JSON, or an error
-        print(json.dumps(summary(result, model, images, timings, written, device=str(model.device)), allow_nan=False))
+        print(json.dumps(summary(result, model, images, timings, written, device=str(model.device),
+                                 faithfulness=faithful), allow_nan=False))
     else:
         print(f"similarity {result.similarity * 100:.1f} %  ->  {result.decision} "
               f"(threshold {result.threshold * 100:.1f} %, distance {result.distance:.4f})")
         print(f"method {result.method}, model {model.name}, {timings['total_ms']:.0f} ms")
+        from .trust import describe_trust
+
+        for line in describe_trust(result, faithful):
+            print(line)
         if result.note:
             print(f"note: {result.note}")
         for path in written:
@@ -59,8 +69,10 @@ def run_explain(args) -> int:
     return 0
 
 
-def summary(result, model, images, timings: dict, written: list[str], device: str) -> dict:
+def summary(result, model, images, timings: dict, written: list[str], device: str, faithfulness=None) -> dict:
     """The facts of one explanation as plain JSON-able data (CLI --json, self-test)."""
+    from .cli_trust import trust_facts
+
     return {
         "similarity": result.similarity,
         "distance": result.distance,
@@ -68,6 +80,8 @@ def summary(result, model, images, timings: dict, written: list[str], device: st
         "threshold": result.threshold,
         "method": result.method,
         "note": result.note,
+        **trust_facts(result),
+        **({"faithfulness": faithfulness} if faithfulness is not None else {}),
         "model": {"name": model.name, "sha256": model.metadata.get("sha256"), "path": model.metadata.get("path"),
                   "untrained": bool(model.metadata.get("untrained", False))},
         "device": device,

@@ -52,6 +52,11 @@ def run_evaluate(args) -> int:
         from .evaluate import evaluate_retrieval
 
         retrieval = evaluate_retrieval(model, args.data_dir)
+    explanations = None
+    if getattr(args, "explanations", 0) > 0:
+        from .faithfulness import evaluate_explanations
+
+        explanations = evaluate_explanations(model, args.data_dir, args.explanations)
     if args.roc:
         from .plots import save_roc
 
@@ -59,7 +64,8 @@ def run_evaluate(args) -> int:
     seconds = time.perf_counter() - started
     if args.json:
         payload = {"model": model.name, "model_sha256": model.metadata.get("sha256"), "data_dir": args.data_dir,
-                   **result.to_dict(), **({"retrieval": retrieval} if retrieval else {}), "seconds": round(seconds, 2)}
+                   **result.to_dict(), **({"retrieval": retrieval} if retrieval else {}),
+                   **({"explanations": explanations} if explanations else {}), "seconds": round(seconds, 2)}
         print(json.dumps(payload))
         return 0
     c = result.confusion
@@ -81,6 +87,11 @@ def run_evaluate(args) -> int:
         print(f"retrieval  P@1 {retrieval['precision_at_1']:.4f}, P@5 {retrieval['precision_at_5']:.4f}, "
               f"mAP {retrieval['mean_average_precision']:.4f}, 5-NN accuracy {retrieval['knn5_accuracy']:.4f} "
               f"({retrieval['queries']} unseen queries, {retrieval['gallery']} training images)")
+    if explanations:
+        for method, m in explanations["methods"].items():
+            print(f"faithful   {method:<9} deletion AUC {m['deletion_auc']:.3f} (random {m['deletion_auc_random']:.3f}), "
+                  f"insertion AUC {m['insertion_auc']:.3f} (random {m['insertion_auc_random']:.3f}), "
+                  f"{m['explain_ms']:.0f} + {m['faithfulness_ms']:.0f} ms per pair ({m['pairs']} pairs)")
     print(f"time       {seconds:.1f} s")
     return 0
 
@@ -110,6 +121,8 @@ def check_evaluate_args(args) -> None:
         raise ValueError(f"--pairs must be at least 1 (or left out for two pairs per image), got {args.pairs}")
     if args.lift_pairs is not None and args.lift_pairs < 0:
         raise ValueError(f"--lift-pairs must be 0 or more, got {args.lift_pairs}")
+    if getattr(args, "explanations", 0) < 0:
+        raise ValueError(f"--explanations must be 0 or more, got {args.explanations}")
     if args.roc:
         from .report import check_report_path
 

@@ -3,13 +3,12 @@
 One forward pass of the pair (as a batch of two) builds the autograd graph only from the target layer on: a
 forward hook swaps the target layer's output for a detached leaf, so the backbone below it neither records
 nor back-propagates anything. One backward pass through the small head then yields each image's *own*
-gradients, and all four maps follow from them, since the counterfactual score is a sign flip of the factual:
-  gradcam    Grad-CAM of the score favouring the decision (s if 'similar', 1 - s if 'different');
-             counterfactual = Grad-CAM with negated gradients (Selvaraju et al.'s counterfactual explanation).
-  reference  the paper's recipe (Livieris et al. 2023): Grad-CAM of d ("factual") and of 1 - d
-             ("counterfactual"), but with each image's own gradients and no clipping of d.
-  attention  Zheng et al. 2020: gradient attention of the cosine similarity of the two embeddings alone,
-             gradient x activation per location, so it applies to any embedding model.
+gradients, and all four maps follow from them, since the counterfactual score is a sign flip of the factual.
+How activations and gradients become maps is the method's callable (core.methods: gradcam, attention, reference).
+
+A pair whose embeddings (nearly) coincide has no gradient evidence worth drawing (the maps would be noise):
+it is reported as "same image content" with empty maps. Calibrated probability and the out-of-domain check come
+from the model's metadata when it has them (core.trust).
 """
 
 from __future__ import annotations
@@ -25,9 +24,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .images import LoadedImage
+from .methods import METHODS, get_method  # noqa: F401  (METHODS re-exported: its one home is core.methods)
 from .model import SiameseModel
-
-METHODS = ("gradcam", "reference", "attention")
+from . import trust
 
 
 @dataclass
@@ -47,6 +46,11 @@ class Explanation:
     # The box (x, y, w, h) in original pixels that each map covers: the user's crop, else the model's automatic
     # lesion crop, else None (the whole image).
     crops: tuple = (None, None)
+    # Calibrated P(same class) (None: the model has no calibration), each image inside the model's domain
+    # (None: no training summary), and whether the pair is the same image content (empty maps then).
+    probability_same: float | None = None
+    in_domain: tuple | None = None
+    same_content: bool = False
 
 
 def explain_pair(model: SiameseModel, image1, image2, method: str = "gradcam") -> Explanation:
@@ -55,8 +59,7 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = "gradcam") -
     An image without a crop of its own gets the model's automatic crop, if the model has one; each map covers
     the image as cropped (see Explanation.crops).
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    spec = get_method(method)
     t0 = time.perf_counter()
     (pil1, crop1), (pil2, crop2) = model_view(model, image1), model_view(model, image2)
     batch = torch.cat([model.input_tensor(pil1), model.input_tensor(pil2)])
@@ -67,25 +70,31 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = "gradcam") -
         e1, e2 = embeddings[0:1], embeddings[1:2]
         distance = model.distance(e1, e2)[0]
         similarity = 1.0 - 0.5 * distance
-        explained = F.cosine_similarity(e1, e2)[0] if method == "attention" else similarity
-        grads = torch.autograd.grad(explained, maps)[0]
+        grads = torch.autograd.grad(similarity, maps)[0]
     t2 = time.perf_counter()
     sim = float(similarity.detach())
+    dist = float(distance.detach())
     decision = model.decide(sim)
-    signed = _signed_cams(maps.detach(), grads, method)
-    # Orient so that positive = evidence for the map called "factual".
-    if method == "reference":
-        oriented = -signed  # d = 2(1 - s): evidence for a larger distance
-    else:
-        oriented = signed if decision == "similar" else -signed
+    activations = maps.detach()
+    signed = _signed_cams(activations, grads, "gradcam")
+    # The method orients the gradients (positive = evidence for the map called "factual") and makes the maps.
+    fact_cams, counter_cams = (np.nan_to_num(c.float().cpu().numpy())
+                               for c in spec.cams(activations, grads * spec.sign(decision)))
+    same_content = dist <= trust.duplicate_distance(model)
+    if same_content:  # no evidence to draw, only noise: say so instead
+        fact_cams, counter_cams = np.zeros_like(fact_cams), np.zeros_like(counter_cams)
     sizes = [pil1.size, pil2.size]
-    factual = tuple(upsample(normalise(np.maximum(oriented[i], 0)), sizes[i]) for i in range(2))
-    counterfactual = tuple(upsample(normalise(np.maximum(-oriented[i], 0)), sizes[i]) for i in range(2))
+    factual = tuple(upsample(normalise(fact_cams[i]), sizes[i]) for i in range(2))
+    counterfactual = tuple(upsample(normalise(counter_cams[i]), sizes[i]) for i in range(2))
+    in_domain = trust.in_domain(model, embeddings.detach())
     t3 = time.perf_counter()
-    note = "" if np.abs(signed).max() > 0 else "no gradient evidence: the two embeddings coincide"
+    if same_content:
+        note = "same image content: the two embeddings (nearly) coincide, so there is no evidence to map"
+    else:
+        note = "" if np.abs(signed).max() > 0 else "no gradient evidence: the two embeddings coincide"
     return Explanation(
         similarity=min(max(sim, 0.0), 1.0),
-        distance=float(distance.detach()),
+        distance=dist,
         decision=decision,
         threshold=model.threshold,
         method=method,
@@ -95,6 +104,9 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = "gradcam") -
         timings_ms={"preprocess": _ms(t0, t1), "model": _ms(t1, t2), "maps": _ms(t2, t3), "total": _ms(t0, t3)},
         note=note,
         crops=(crop1, crop2),
+        probability_same=trust.probability_same(model, sim),
+        in_domain=in_domain,
+        same_content=same_content,
     )
 
 

@@ -293,6 +293,9 @@ def _finish(model, dataset, splits, validation, state, options, device, seconds,
         "options": {k: v for k, v in asdict(options).items() if k not in ("resume",)},
         "command": " ".join(sys.argv),
     }
+    from .trust import entries_for_training  # calibration and out-of-domain summary, fitted on this split
+
+    metadata.update(entries_for_training(model, dataset, splits, options.cache_dir))
     save_model(model, options.out, metadata)
     save_training_curves(state["history"], Path(options.out).with_suffix(".curves.png"), title=metadata["name"])
     return TrainResult(out=str(options.out), best_epoch=state["best_epoch"], best_val_auc=state["best_auc"],

@@ -1,0 +1,39 @@
+"""`calibrate` command, and the trust facts (calibration, domain, same content, faithfulness) the other
+commands add to their output."""
+
+from __future__ import annotations
+
+import json
+
+
+def run_calibrate(args) -> int:
+    from .trust import recalibrate_file
+
+    report = recalibrate_file(args.model_path, args.data_dir, cache_dir=args.cache_dir or None)
+    if args.json:
+        print(json.dumps(report, allow_nan=False))
+        return 0
+    c, d = report["calibration"], report["domain"]
+    print(f"calibration  Platt a={c['a']:.3f} b={c['b']:.3f} on the {c['fitted_on']}")
+    print(f"test ECE     {c['test_ece_raw']:.4f} raw similarity -> {c['test_ece']:.4f} calibrated "
+          f"({c['test_pairs']} pairs)")
+    print(f"domain       threshold {d['threshold']:.4f} (p{d['percentile']:g} of validation {d['k']}-NN distance); "
+          f"{100 * d['test_flagged']:.1f} % of test images flagged; same content below d={d['duplicate_distance']:.4f}")
+    w = report["weights"]
+    print(f"wrote        {w['path']} (tensors unchanged, sha256 {w['sha256'][:12]}..., {w['size_bytes']} bytes)")
+    return 0
+
+
+def trust_facts(result) -> dict:
+    """probability_same (None: model not calibrated), in_domain [bool, bool] (None: no training summary),
+    same_content."""
+    return {"probability_same": result.probability_same,
+            "in_domain": list(result.in_domain) if result.in_domain is not None else None,
+            "same_content": bool(result.same_content)}
+
+
+def explain_faithfulness(model, images, result) -> dict:
+    """Deletion/insertion of the factual maps for the pair as explained (images: explained_images)."""
+    from .faithfulness import faithfulness
+
+    return faithfulness(model, [image.image for image in images], result)

@@ -1,0 +1,58 @@
+"""Out-of-domain check: is an image's embedding far from every embedding the model was trained on?
+
+The summary a model stores is a seeded subsample of its training embeddings (rounded to 3 decimals: a few hundred
+kB of JSON) and a threshold: the 99th percentile, over the validation images, of the mean distance to their k
+nearest training embeddings. An image above it is farther from the training data than 99 % of in-domain images
+the model never saw, so its score is an extrapolation. The same subsample gives the nearest-neighbour distances of
+distinct training images, from which a pair "close enough to be the same image content" is derived.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+K = 5
+SUBSAMPLE = 600
+PERCENTILE = 99.0
+# Fallback when a model has no summary: s >= 0.99 is far closer than two different training images ever are.
+DEFAULT_DUPLICATE_DISTANCE = 0.02
+
+
+def knn_score(reference: np.ndarray, queries: np.ndarray, k: int = K, exclude_self: bool = False) -> np.ndarray:
+    """Mean Euclidean distance from each query to its k nearest reference rows."""
+    reference = np.asarray(reference, dtype=np.float32)
+    queries = np.asarray(queries, dtype=np.float32)
+    squared = (queries ** 2).sum(1)[:, None] + (reference ** 2).sum(1)[None, :] - 2.0 * queries @ reference.T
+    distances = np.sqrt(np.maximum(squared, 0.0))
+    if exclude_self:
+        np.fill_diagonal(distances, np.inf)
+    k = max(1, min(k, distances.shape[1] - int(exclude_self)))
+    return np.sort(distances, axis=1)[:, :k].mean(1)
+
+
+def summarise(train_embeddings: np.ndarray, val_embeddings: np.ndarray, seed: int = 0) -> dict:
+    """The compact summary stored in a model's metadata (see the module docstring)."""
+    train = np.asarray(train_embeddings, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(train), min(SUBSAMPLE, len(train)), replace=False))
+    reference = np.round(train[pick], 3)
+    val_scores = knn_score(reference, val_embeddings)
+    nearest = knn_score(reference, reference, k=1, exclude_self=True)
+    return {
+        "k": K,
+        "percentile": PERCENTILE,
+        "threshold": float(np.percentile(val_scores, PERCENTILE)),
+        "val_score_percentiles": {str(q): float(np.percentile(val_scores, q)) for q in (50, 90, 95, 99)},
+        # half the distance of the closest 1 % of distinct training images, never above 0.1 (s = 0.95)
+        "duplicate_distance": float(min(0.1, max(DEFAULT_DUPLICATE_DISTANCE, 0.5 * np.percentile(nearest, 1)))),
+        "embeddings": reference.tolist(),
+    }
+
+
+def check(summary: dict, embeddings: np.ndarray) -> np.ndarray:
+    """Boolean per row: inside the domain. ValueError for a malformed summary."""
+    reference = np.asarray(summary["embeddings"], dtype=np.float32)
+    queries = np.asarray(embeddings, dtype=np.float32)
+    if reference.ndim != 2 or queries.ndim != 2 or reference.shape[1] != queries.shape[1] or len(reference) == 0:
+        raise ValueError("domain summary does not match the model's embeddings")
+    return knn_score(reference, queries, int(summary.get("k", K))) <= float(summary["threshold"])

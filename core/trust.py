@@ -1,0 +1,156 @@
+"""How far a score can be trusted: calibrated probability, out-of-domain check, same-content detection.
+
+At inference these read the model's metadata ("calibration", "domain"); a model without them (older files,
+untrained) gets None, never a guess. Fitting needs no retraining: fit_trust re-creates the model's own split
+from its metadata, fits the calibration on the validation split, summarises the training embeddings and reports
+both on the test split; recalibrate_file writes them into the weights file (tensors unchanged).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import calibration, domain  # numpy only: the GUI thread may use the words below without torch
+
+VAL_PAIR_ROUNDS = 3  # pairs per validation image and class relation: more pairs, steadier fit
+VAL_PAIR_SEED = 101
+
+
+# --- inference --------------------------------------------------------------------------------------------
+def probability_same(model, similarity: float) -> float | None:
+    fitted = model.metadata.get("calibration")
+    if not isinstance(fitted, dict):
+        return None
+    try:
+        return float(calibration.apply(fitted, similarity))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def in_domain(model, embeddings) -> tuple | None:
+    summary = model.metadata.get("domain")
+    if not isinstance(summary, dict):
+        return None
+    if hasattr(embeddings, "detach"):  # a torch tensor
+        embeddings = embeddings.detach().float().cpu().numpy()
+    try:
+        return tuple(bool(v) for v in domain.check(summary, embeddings))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def duplicate_distance(model) -> float:
+    summary = model.metadata.get("domain")
+    try:
+        value = float(summary["duplicate_distance"])
+        return value if 0.0 <= value <= 0.1 else domain.DEFAULT_DUPLICATE_DISTANCE
+    except (KeyError, TypeError, ValueError):
+        return domain.DEFAULT_DUPLICATE_DISTANCE
+
+
+# --- fitting ----------------------------------------------------------------------------------------------
+def fit_trust(model, dataset, splits: dict, cache_dir=None) -> tuple[dict, dict]:
+    """(metadata entries {"calibration", "domain"}, a report) for `model` on its split of `dataset`."""
+    from .data import load_cache, make_pairs
+    from .evaluate import EVAL_PAIR_SEED, embed_cached, score_pairs
+
+    def embed(name):
+        subset = dataset.subset(splits[name])
+        images = load_cache(subset, model.config.input_size, cache_dir, view=model.config)
+        return embed_cached(model, images), subset.labels
+
+    (train_e, _), (val_e, val_y), (test_e, test_y) = embed("train"), embed("val"), embed("test")
+    rng = np.random.default_rng(VAL_PAIR_SEED)
+    val_pairs = np.concatenate([make_pairs(val_y, rng) for _ in range(VAL_PAIR_ROUNDS)])
+    fitted = calibration.fit_platt(score_pairs(model, val_e, val_pairs), val_pairs[:, 2])
+    test_pairs = make_pairs(test_y, np.random.default_rng(EVAL_PAIR_SEED))  # the pairs test_metrics use
+    test_scores = score_pairs(model, test_e, test_pairs)
+    before = calibration.expected_calibration_error(test_scores, test_pairs[:, 2])
+    after = calibration.expected_calibration_error(calibration.apply(fitted, test_scores), test_pairs[:, 2])
+    fitted.update({"fitted_on": f"validation split, {len(val_pairs)} pairs",
+                   "test_ece_raw": round(before, 4), "test_ece": round(after, 4), "test_pairs": int(len(test_pairs))})
+    summary = domain.summarise(train_e.numpy(), val_e.numpy())
+    test_in = domain.check(summary, test_e.numpy())
+    summary["test_flagged"] = round(float(1.0 - test_in.mean()), 4)
+    report = {"calibration": {k: v for k, v in fitted.items()},
+              "domain": {k: v for k, v in summary.items() if k != "embeddings"}}
+    report["domain"]["reference_embeddings"] = len(summary["embeddings"])
+    return {"calibration": fitted, "domain": summary}, report
+
+
+def fit_trust_for_data(model, data_dir, cache_dir=None) -> tuple[dict, dict]:
+    """fit_trust on DATA_DIR, re-creating the model's split from its metadata (seed and fractions)."""
+    from .data import scan_dataset, split_by_image
+    from .errors import DataError
+
+    split = model.metadata.get("split")
+    if not isinstance(split, dict) or "seed" not in split:
+        raise DataError("the model's metadata records no split (seed, fractions): cannot tell its validation images")
+    dataset = scan_dataset(data_dir)
+    splits = split_by_image(dataset, int(split["seed"]), float(split.get("val_fraction", 0.15)),
+                            float(split.get("test_fraction", 0.15)))
+    for name in ("train", "val", "test"):
+        if name in split and int(split[name]) != len(splits[name]):
+            raise DataError(f"{data_dir}: its {name} split has {len(splits[name])} images, the model's had "
+                            f"{split[name]}: not the data set this model was trained on")
+    return fit_trust(model, dataset, splits, cache_dir)
+
+
+def recalibrate_file(path, data_dir, cache_dir=None, device="cpu") -> dict:
+    """Fit calibration and domain summary for the weights file at `path` and rewrite it atomically with them
+    (metadata only: its tensors and their sha256 stay the same). Returns the report."""
+    from .errors import ModelLoadError
+    from .weights import load_model, save_model
+
+    model = load_model(path, device=device)
+    before = model.metadata.get("tensors_sha256")
+    entries, report = fit_trust_for_data(model, data_dir, cache_dir)
+    meta = save_model(model.cpu(), Path(path), entries)
+    if meta["tensors_sha256"] != before:  # never: fp16 -> fp32 -> fp16 is exact; checked because it must hold
+        raise ModelLoadError(f"{path}: tensors changed while rewriting metadata")
+    report["weights"] = {"path": str(path), "sha256": meta["sha256"], "tensors_sha256": before,
+                         "size_bytes": meta["size_bytes"]}
+    return report
+
+
+# --- words ------------------------------------------------------------------------------------------------
+def domain_warning(in_domain) -> str:
+    """'' when both images are inside the domain (or the model cannot tell); else which ones are not."""
+    if not in_domain or all(in_domain):
+        return ""
+    outside = [str(i + 1) for i, inside in enumerate(in_domain) if not inside]
+    which = "image " + outside[0] if len(outside) == 1 else "both images"
+    return f"{which} outside this model's domain: the score is an extrapolation"
+
+
+def describe_trust(result, faithful: dict | None = None) -> list[str]:
+    """Plain-text lines (CLI, report) for the calibrated probability, the domain and faithfulness."""
+    lines = []
+    if result.probability_same is not None:
+        lines.append(f"probability same class {100 * result.probability_same:.0f} % (calibrated)")
+    warning = domain_warning(result.in_domain)
+    if warning:
+        lines.append(f"WARNING: {warning}")
+    if faithful:
+        lines.append(faithfulness_text(faithful))
+    return lines
+
+
+def faithfulness_text(faithful: dict) -> str:
+    # deletion: lower than random = faithful; insertion: higher than random = faithful (README)
+    return (f"deletion AUC {faithful['deletion_auc_map']:.3f} (random {faithful['deletion_auc_random']:.3f}) · "
+            f"insertion AUC {faithful['insertion_auc_map']:.3f} (random {faithful['insertion_auc_random']:.3f})")
+
+
+def entries_for_training(model, dataset, splits: dict, cache_dir=None) -> dict:
+    """What core.train adds to a new model's metadata: {"calibration", "domain"}, or {} if fitting fails (a
+    failure here must never cost the training run; `main.py calibrate` can add them later)."""
+    import sys
+
+    try:
+        return fit_trust(model, dataset, splits, cache_dir)[0]
+    except Exception as exc:  # noqa: BLE001  deliberately broad: see the docstring
+        sys.stderr.write(f"warning: calibration and domain summary not stored ({exc}); run main.py calibrate\n")
+        return {}
