@@ -320,10 +320,9 @@ def test_corpus_is_large_enough():
 def test_stale_temporaries_are_removed_and_outputs_are_complete(server, assets, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
-    for stale in (".r.png.abc123.tmp", ".r.json.zz.tmp", ".image1_factual.npy.q.tmp"):
-        (work / stale).write_bytes(b"partial")
-    os.symlink(work / "victim.txt", work / "m")  # not a planted file inside: the folder link itself is refused
     (work / "maps").mkdir()
+    for stale in (".r.png.abc123.tmp", ".r.json.zz.tmp", "maps/.image1_factual.npy.q.tmp"):  # a killed run's
+        (work / stale).write_bytes(b"partial")
     (work / "victim.txt").write_text("keep me")
     os.symlink(work / "victim.txt", work / "maps" / "image1_factual.png")
     argv = ["explain", assets["a"], assets["b"], "--model", assets["model"], "--report", "r.png", "--out", "maps",
