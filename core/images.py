@@ -108,8 +108,8 @@ def validate_crop(crop, size: tuple[int, int], label: str = "<image>") -> CropBo
     """Return crop as four ints, or raise ImageLoadError if it is not a non-empty box inside the image."""
     try:
         x, y, w, h = (int(v) for v in crop)
-    except (TypeError, ValueError):
-        raise ImageLoadError(f"{label}: crop must be four integers x,y,w,h, got {crop!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ImageLoadError(f"{label}: crop must be four integers x,y,w,h, got {printable(repr(crop), 80)}") from None
     width, height = size
     if w <= 0 or h <= 0:
         raise ImageLoadError(f"{label}: crop {x},{y},{w},{h} has zero or negative size")
