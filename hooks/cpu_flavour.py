@@ -55,15 +55,14 @@ EXACT_STUBS = {
     "cudaGetDeviceCount": "int {c}(int *count) {{ trace(\"{name}\"); if (count) *count = 0; return 100; }}",  # cudaErrorNoDevice
     "cudaDriverGetVersion": "int {c}(int *version) {{ trace(\"{name}\"); if (version) *version = 0; return 0; }}",
 }
-# Getters of a process-wide slot that torch fills in when it registers its Python bindings, e.g.
-# `*c10d::get_gil_checker() = &acquire_gil;` (torch.distributed, imported by `import torch`): they return a pointer
-# to a zeroed static buffer of the stub, which nothing reads back on a CPU-only run.
+# Getters of a process-wide slot that torch fills in while `import torch` registers its Python bindings, e.g.
+# `*c10d::get_gil_checker() = &acquire_gil;`: they return a pointer to a zeroed static buffer of the stub, which
+# nothing reads back on a CPU-only run.
 RETURNS_SLOT = {
     "_ZN4c10d15get_gil_checkerEv",  # c10d::get_gil_checker()
 }
 
-DATA_TYPES = set("BbDdRrVvuGgSs")
-FUNCTION_TYPES = set("TtWwi")
+DATA_TYPES = set("BbDdRrVvuGgSs")  # nm's letters for data symbols; anything else is taken for a function
 
 
 class StubBuildError(RuntimeError):
