@@ -118,6 +118,10 @@ def check_outputs(args) -> None:
             raise ValueError(f"--out {printable(out_dir)}: exists and is not a folder")
         if not out_dir.parent.is_dir():
             raise ValueError(f"--out {printable(out_dir)}: folder {printable(out_dir.parent)} does not exist")
+        if out_dir.is_dir():
+            from .files import settle
+
+            settle(map_paths(out_dir))  # a killed run's torn set of maps is not "existing maps"
         if not args.force:
             for path in map_paths(out_dir):
                 if os.path.lexists(path):

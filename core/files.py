@@ -135,10 +135,14 @@ def write_unit(items: list[tuple[Path, object]], overwrite: bool = False) -> Non
         _sync_folder(folder)
         _journal(lock, None)
     except BaseException:
-        for tmp in temps.values():
-            _unlink(tmp)
-        for target in placed:
-            _unlink(target)
+        # A temporary that is gone was renamed into place (Ctrl-C may land just after os.replace returned). Once
+        # one file is placed, the others (old versions, when overwriting) no longer belong with it: remove all.
+        if placed or any(not os.path.lexists(tmp) for tmp in temps.values()):
+            for target in targets:
+                _unlink(target)
+        # every temporary of these targets, not just those recorded: Ctrl-C can land between creating one and
+        # recording it, and under the lock no other writer's temporaries can be there
+        _remove_temporaries(folder, targets)
         try:
             _journal(lock, None)
         except OSError:
@@ -203,9 +207,27 @@ def _recover(fd: int, folder: Path, targets: list[Path]) -> None:
                 if "/" not in name and name not in ("", ".", ".."):
                     _unlink(folder / name)
         _journal(fd, None)
+    _remove_temporaries(folder, targets)
+
+
+def _remove_temporaries(folder: Path, targets: list[Path]) -> None:
     for target in targets:
         for stale in folder.glob(f".{_glob_escape(target.name)}.*.tmp"):
             _unlink(stale)
+
+
+def settle(targets: list[Path]) -> None:
+    """Repair what a killed writer of this unit left (a torn set, temporaries), so that checking whether the
+    files exist answers for the last complete unit. Cheap when there is nothing to repair (no lock file)."""
+    targets = [Path(t) for t in targets]
+    lock_path = targets[0].parent / f".{targets[0].name}.lock"
+    if not os.path.lexists(lock_path):
+        return
+    lock = _claim(lock_path, targets[0])
+    try:
+        _recover(lock, targets[0].parent, targets)
+    finally:
+        _release(lock, lock_path)
 
 
 def _glob_escape(name: str) -> str:

@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .errors import SiameseLensError
-from .files import first_line, printable, write_unit
+from .files import first_line, printable, settle, write_unit
 from .fonts import load_font
 from .overlay import blend, colormap_lut
 from .version import APP_NAME, __version__
@@ -72,6 +72,7 @@ def check_report_path(path, overwrite: bool) -> Path:
         raise ValueError(f"{png}: a report file name must end in .png")
     if not png.parent.is_dir():
         raise ReportError(f"{png}: cannot write report (folder {png.parent} does not exist)")
+    settle([png, png.with_suffix(".json")])  # a writer killed mid-commit: its torn pair is not "an existing report"
     for target in (png, png.with_suffix(".json")):
         if os.path.isdir(target):
             raise ReportError(f"{target}: cannot write report (a folder has that name)")
