@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from .files import first_line
 from .paths import resources_dir
 from .version import APP_NAME, __version__
 
@@ -31,7 +32,7 @@ def run_selftest() -> int:
     try:
         summary = selftest()
     except Exception as exc:  # noqa: BLE001 - any failure of a smoke test is a failed smoke test, reported in one line
-        sys.stderr.write(f"{APP_NAME} selftest FAILED: {type(exc).__name__}: {_one_line(exc)}\n")
+        sys.stderr.write(f"{APP_NAME} selftest FAILED: {type(exc).__name__}: {first_line(exc, 300)}\n")
         return EXIT_FAILED
     print(json.dumps(summary, sort_keys=True))
     return 0
@@ -111,8 +112,3 @@ def check_map(name: str, cam) -> dict:
 
 def _ms(start: float, end: float) -> float:
     return round((end - start) * 1000.0, 1)
-
-
-def _one_line(exc: Exception) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:300] if lines else "(no message)"

@@ -245,8 +245,9 @@ def _thumbnail(path: str, size: int = 96):
 def one_line(exc: BaseException) -> str:
     """Product errors carry their own one-line message; anything else gets its type name in front."""
     from core.errors import SiameseLensError
+    from core.files import first_line
 
-    text = (str(exc).strip().splitlines() or [""])[0]
+    text = first_line(exc, 300) if str(exc).strip() else ""
     if isinstance(exc, (SiameseLensError, FileExistsError, ValueError)) and text:
         return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
