@@ -32,7 +32,9 @@ def file_sha256(path) -> str:
 
 def first_line(exc: BaseException, limit: int = 160) -> str:
     """The first line of an exception's text (its type name if empty), safe to print, at most `limit` chars."""
-    text = (getattr(exc, "strerror", None) if isinstance(exc, OSError) else None) or str(exc).strip()
+    text = str(exc).strip()
+    if isinstance(exc, OSError) and exc.strerror:  # "[Errno 28] ..." reads worse than the reason and the file
+        text = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
     lines = text.splitlines()
     return printable(lines[0] if lines else type(exc).__name__, limit)
 

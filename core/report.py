@@ -99,7 +99,8 @@ def write_picture_and_facts(path, render, facts: dict, overwrite: bool = False) 
     except FileExistsError:
         raise
     except OSError as exc:
-        raise ReportError(f"{printable(png)}: cannot write report ({first_line(exc)})") from None
+        # the reason alone: the file it names may be a temporary the user never asked for
+        raise ReportError(f"{printable(png)}: cannot write report ({printable(exc.strerror or first_line(exc))})") from None
     return png, sidecar
 
 
