@@ -1,0 +1,104 @@
+"""Deletion/insertion faithfulness (core.faithfulness)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from core.explain import explain_pair, explained_images
+from core.faithfulness import FRACTIONS, auc, faithfulness, perturbed_scores
+from core.images import load_image
+from core.weights import load_model
+
+
+def test_auc_of_constant_and_linear_curves():
+    assert auc(np.ones(len(FRACTIONS))) == pytest.approx(1.0)
+    assert auc(np.asarray(FRACTIONS)) == pytest.approx(0.5)
+
+
+def test_curves_start_and_end_at_the_original_and_blurred_scores(tiny_model, image_pair):
+    images = [load_image(p) for p in image_pair]
+    result = explain_pair(tiny_model, *images)
+    curves = faithfulness(tiny_model, [i.image for i in explained_images(images, result)], result)
+    for name in ("map", "random"):
+        deletion, insertion = curves[f"deletion_{name}"], curves[f"insertion_{name}"]
+        assert len(deletion) == len(insertion) == len(FRACTIONS)
+        assert deletion[-1] == pytest.approx(insertion[0], abs=1e-5)  # both: the fully blurred pair
+        assert deletion[0] == pytest.approx(insertion[-1], abs=1e-5)  # both: the pair itself
+    explained = result.similarity if result.decision == "similar" else 1 - result.similarity
+    assert curves["deletion_map"][0] == pytest.approx(explained, abs=1e-4)
+    assert all(0 <= curves[k] <= 1 for k in curves if "_auc_" in k)
+
+
+def test_curves_cost_one_batched_pass(tiny_model, image_pair):
+    """Both images perturbed together, every step of every curve in one batch: 17 pairs, plus the pair itself."""
+    original = tiny_model.embed
+    sizes = []
+    tiny_model.embed = lambda batch: (sizes.append(batch.shape[0]), original(batch))[1]
+    try:
+        images = [load_image(p) for p in image_pair]
+        result = explain_pair(tiny_model, *images)
+        sizes.clear()
+        faithfulness(tiny_model, [i.image for i in explained_images(images, result)], result)
+    finally:
+        del tiny_model.embed
+    assert len(sizes) == 2 and sum(sizes) // 2 <= 20
+
+
+def test_hiding_the_factual_evidence_of_a_similar_pair_lowers_the_score_more(trained_shapes, shapes_dir):
+    """Fails if the default method's factual and counterfactual maps were swapped: for 'similar' pairs, blurring
+    the top of the factual maps must cost more similarity than blurring the top of the counterfactual maps."""
+    _, weights = trained_shapes
+    model = load_model(weights)
+    drops = []
+    for name in ("red_circles", "blue_squares", "green_triangles"):
+        paths = sorted((shapes_dir / name).glob("*.png"))
+        for i in range(0, 8, 2):
+            images = [load_image(paths[i]), load_image(paths[i + 1])]
+            result = explain_pair(model, *images)
+            if result.decision != "similar" or result.same_content:
+                continue
+            shown = explained_images(images, result)
+            inputs = torch.cat([model.input_tensor(s.image) for s in shown])
+            factual, counter = perturbed_scores(model, inputs, [list(result.factual), list(result.counterfactual)])
+            drops.append(auc(counter["deletion"]) - auc(factual["deletion"]))
+    assert len(drops) >= 4
+    assert np.mean(drops) > 0 and np.mean(np.asarray(drops) > 0) >= 0.6, drops
+
+
+def test_explain_faithfulness_json(image_pair, tiny_weights_path):
+    done = subprocess.run([sys.executable, "main.py", "explain", str(image_pair[0]), str(image_pair[1]), "--model",
+                           str(tiny_weights_path), "--faithfulness", "--json"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert {"probability_same", "in_domain", "same_content", "faithfulness"} <= set(data)
+    f = data["faithfulness"]
+    assert {"deletion_auc_map", "deletion_auc_random", "insertion_auc_map", "insertion_auc_random"} <= set(f)
+
+
+def test_evaluate_explanations_reports_every_method(trained_shapes, shapes_dir):
+    from core.methods import METHODS
+
+    _, weights = trained_shapes
+    done = subprocess.run([sys.executable, "main.py", "evaluate", str(shapes_dir), "--model", str(weights),
+                           "--explanations", "3", "--json"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    explanations = json.loads(done.stdout)["explanations"]
+    assert set(explanations["methods"]) == set(METHODS)
+    for row in explanations["methods"].values():
+        assert row["pairs"] >= 1 and 0 <= row["deletion_auc"] <= 1 and row["explain_ms"] > 0
+
+
+@pytest.fixture
+def tiny_weights_path(tiny_model, tmp_path):
+    from core.weights import save_model
+
+    path = tmp_path / "tiny.pt"
+    save_model(tiny_model, path)
+    return path
