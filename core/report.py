@@ -53,7 +53,7 @@ class ReportError(SiameseLensError, OSError):
 
 
 def write_report(path, explanation, images, model, *, colormap="jet", layers=None, note="", when=None,
-                 overwrite=False, provenance=(None, None)) -> tuple[Path, Path]:
+                 overwrite=False, provenance=(None, None), faithfulness=None) -> tuple[Path, Path]:
     """Write the PNG report to `path` and its JSON sidecar next to it (same name, .json), both atomically.
 
     Raises FileExistsError if either file exists and overwrite is False, ValueError for a name not ending in
@@ -61,7 +61,7 @@ def write_report(path, explanation, images, model, *, colormap="jet", layers=Non
     """
     png = check_report_path(path, overwrite)
     facts = report_facts(explanation, images, model, colormap=colormap, layers=layers, note=note, when=when,
-                         provenance=provenance)
+                         provenance=provenance, faithfulness=faithfulness)
     return write_picture_and_facts(png, lambda: _render(explanation, images, facts), facts, overwrite)
 
 
@@ -111,7 +111,7 @@ def render_report(explanation, images, model, *, colormap="jet", layers=None, no
 
 
 def report_facts(explanation, images, model, *, colormap="jet", layers=None, note="", when=None,
-                 provenance=(None, None)) -> dict:
+                 provenance=(None, None), faithfulness=None) -> dict:
     """Everything the report states, as JSON-ready data. provenance: per image, None or where it was opened from
     in the similar cases ({"query", "rank", "label", "similarity", "gallery"})."""
     colormap_lut(colormap)  # validates the name before anything is drawn
@@ -153,6 +153,11 @@ def report_facts(explanation, images, model, *, colormap="jet", layers=None, not
         "note": note or "",
         "explanation_note": explanation.note,
         "timings_ms": dict(explanation.timings_ms),
+        # how far the score and maps can be trusted (core.trust, core.faithfulness); None = not available
+        "probability_same": getattr(explanation, "probability_same", None),
+        "in_domain": list(explanation.in_domain) if getattr(explanation, "in_domain", None) is not None else None,
+        "same_content": bool(getattr(explanation, "same_content", False)),
+        **({"faithfulness": faithfulness} if faithfulness else {}),
     }
 
 
@@ -236,8 +241,23 @@ def _fact_lines(facts: dict) -> list[tuple[str, str]]:
         ("Model", f"{model['name']} ({model['architecture']}, {model['input_size']} px)"),
         ("Model sha256", model["sha256"] or "(not recorded)"),
         ("Test metrics", quality or "(none recorded)"),
-    ] + [(f"Image {i + 1} is", _similar_case_text(image["similar_case"]))
+    ] + _trust_lines(facts) + [(f"Image {i + 1} is", _similar_case_text(image["similar_case"]))
          for i, image in enumerate(facts["images"]) if image.get("similar_case")]
+
+
+def _trust_lines(facts: dict) -> list[tuple[str, str]]:
+    from .trust import domain_warning, faithfulness_text
+
+    lines = []
+    if facts.get("probability_same") is not None:
+        lines.append(("P(same class)", f"{100 * facts['probability_same']:.0f} % (calibrated on validation pairs)"))
+    if facts.get("in_domain") is not None:
+        lines.append(("Domain", domain_warning(facts["in_domain"]).upper() or "both images inside the model's domain"))
+    if facts.get("same_content"):
+        lines.append(("Maps", "none: the two images have the same content"))
+    if facts.get("faithfulness"):
+        lines.append(("Faithfulness", faithfulness_text(facts["faithfulness"])))
+    return lines
 
 
 def _similar_case_text(origin: dict) -> str:

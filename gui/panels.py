@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from .qimage import colormap_qimage
@@ -69,6 +69,17 @@ class ScorePanel(QWidget):
         self.decision.setWordWrap(True)
         layout.addWidget(self.score)
         layout.addWidget(self.decision)
+        # Calibrated P(same class) beside the raw score: the raw percentage is not a probability.
+        self.probability = QLabel()
+        self.probability.setToolTip("Probability that both images show the same class, from the similarity by a "
+                                    "monotone (Platt) map fitted on the model's validation pairs")
+        layout.addWidget(self.probability)
+        # Out-of-domain and same-content warnings: always visible while they apply, never a status-bar flash.
+        self.domain = QLabel()
+        self.domain.setWordWrap(True)
+        self.domain.setStyleSheet("color: white; background: #b0281e; font-weight: bold; padding: 3px;")
+        self.domain.setVisible(False)
+        layout.addWidget(self.domain)
         self.model_name = QLabel("Model: –")  # may be long: wraps, which only a box layout sizes correctly
         self.model_name.setWordWrap(True)
         self.model_name.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -77,7 +88,8 @@ class ScorePanel(QWidget):
         grid.setContentsMargins(0, 2, 0, 0)
         grid.setColumnStretch(1, 1)
         self.fields = {}
-        for row, key in enumerate(("Threshold", "Method", "Network", "Test metrics", "Device", "Timing")):
+        for row, key in enumerate(("Threshold", "Method", "Network", "Test metrics", "Device", "Timing",
+                                   "Faithfulness")):
             label = QLabel("–")
             label.setWordWrap(True)  # long values (metrics, timings) wrap instead of being cut off
             label.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -85,6 +97,12 @@ class ScorePanel(QWidget):
             grid.addWidget(label, row, 1)
             self.fields[key] = label
         layout.addLayout(grid)
+        self.fields["Faithfulness"].setToolTip(
+            "Deletion: the explained score as the top of each factual map is blurred away (lower area than the random "
+            "map = faithful). Insertion: as it is restored on blurred images (higher area than random = faithful).")
+        self.curves = QLabel()  # deletion/insertion plot of the shown maps, once measured
+        self.curves.setVisible(False)
+        layout.addWidget(self.curves)
         self.note = QLabel()  # warnings: an untrained model, an explanation without evidence
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #b06000; font-weight: bold;")
@@ -116,6 +134,9 @@ class ScorePanel(QWidget):
             self.decision.setStyleSheet("")
             self.fields["Timing"].setText("–")
             self.note.setText(self._warning(""))
+            self.probability.setText("")
+            self.domain.setVisible(False)
+            self.show_faithfulness(None)
             return
         e = explained.explanation
         colour = "#1b7a36" if e.decision == "similar" else "#b0281e"
@@ -125,9 +146,32 @@ class ScorePanel(QWidget):
         self.decision.setText(f"{e.decision.upper()}  ({relation} {100 * e.threshold:.1f} %)")
         self.decision.setStyleSheet(f"font-size: 13pt; font-weight: bold; color: {colour};")
         self.fields["Method"].setText(e.method)
+        probability = getattr(e, "probability_same", None)
+        self.probability.setText(f"P(same class) {100 * probability:.0f} % (calibrated)" if probability is not None
+                                 else "P(same class): not calibrated for this model")
+        from core.trust import domain_warning
+
+        warnings = [domain_warning(getattr(e, "in_domain", None)).upper()]
+        if getattr(e, "same_content", False):
+            warnings.append("SAME IMAGE CONTENT: no maps (there is no evidence to draw)")
+        text = "\n".join(w for w in warnings if w)
+        self.domain.setText(text)
+        self.domain.setVisible(bool(text))
         timings = e.timings_ms
         self.fields["Timing"].setText(f"{timings.get('total', 0):.0f} ms (model {timings.get('model', 0):.0f} ms)")
         self.note.setText(self._warning(e.note))
+
+    def show_faithfulness(self, curves: dict | None) -> None:
+        """The deletion/insertion AUCs (with the random map's) and a small plot of the curves; None clears."""
+        if not curves:
+            self.fields["Faithfulness"].setText("–")
+            self.curves.setVisible(False)
+            return
+        self.fields["Faithfulness"].setText(
+            f"deletion {curves['deletion_auc_map']:.2f} (random {curves['deletion_auc_random']:.2f}), "
+            f"insertion {curves['insertion_auc_map']:.2f} (random {curves['insertion_auc_random']:.2f})")
+        self.curves.setPixmap(curves_pixmap(curves))
+        self.curves.setVisible(True)
 
     def _warning(self, note: str) -> str:
         lines = ["UNTRAINED model: its scores and maps are meaningless"] if self._untrained else []
@@ -139,6 +183,29 @@ def _metrics_text(metrics: dict) -> str:
              f"accuracy {metrics['accuracy']:.3f}" if "accuracy" in metrics else "",
              f"({metrics['pairs']} pairs)" if "pairs" in metrics else ""]
     return " ".join(p for p in parts if p) or "none recorded"
+
+
+CURVE_STYLES = (("deletion_map", "#b0281e", Qt.SolidLine), ("deletion_random", "#b0281e", Qt.DotLine),
+                ("insertion_map", "#1b7a36", Qt.SolidLine), ("insertion_random", "#1b7a36", Qt.DotLine))
+
+
+def curves_pixmap(curves: dict, width: int = 220, height: int = 70) -> QPixmap:
+    """Deletion (red) and insertion (green) of the explained score against the fraction of the map's top pixels,
+    solid for the map, dotted for the random map."""
+    pixmap = QPixmap(width, height)
+    pixmap.fill(QColor("white"))
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.Antialiasing)
+    painter.setPen(QPen(QColor("#999999"), 1))
+    painter.drawRect(0, 0, width - 1, height - 1)
+    fractions = curves["fractions"]
+    for key, colour, style in CURVE_STYLES:
+        points = [QPointF(2 + f * (width - 4), height - 2 - min(max(v, 0.0), 1.0) * (height - 4))
+                  for f, v in zip(fractions, curves[key])]
+        painter.setPen(QPen(QColor(colour), 1.6, style))
+        painter.drawPolyline(QPolygonF(points))
+    painter.end()
+    return pixmap
 
 
 class Legend(QWidget):

@@ -12,7 +12,7 @@ import itertools
 from PIL import Image
 from PySide6.QtCore import QObject, Signal, Slot
 
-from .runner import Environment, Explained, Exported, ImageReady, Job, ModelReady, ModelRunner, SimilarFound
+from .runner import Environment, Explained, Exported, Faithful, ImageReady, Job, ModelReady, ModelRunner, SimilarFound
 
 SLOTS = (0, 1)
 
@@ -68,6 +68,7 @@ class Presenter(QObject):
     history_changed = Signal(bool, bool)  # can undo, can redo
     similar_found = Signal(object)  # SimilarFound, or None when there is nothing to show
     similar_progress = Signal(int, int)  # done, total while the gallery's index is brought up to date
+    faithfulness_changed = Signal(object)  # dict of deletion/insertion curves of the shown maps, or None
 
     def __init__(self, runner: ModelRunner, method: str = "gradcam"):
         super().__init__()
@@ -82,6 +83,7 @@ class Presenter(QObject):
         # "automatic" (the reviewer can still adjust it, clear it to the whole image, and undo).
         self.auto_boxes: list[tuple | None] = [None, None]
         self.explained: Explained | None = None
+        self.faithfulness: dict | None = None  # curves of self.explained's factual maps, once computed
         self.history = CropHistory()
         self._counter = itertools.count(1)
         self._latest: dict[str, int] = {}
@@ -227,7 +229,7 @@ class Presenter(QObject):
             return False
         self._submit("export", "export", label="Writing the report…", path=path, explained=self.explained,
                      colormap=colormap, layers=layers, note=note, overwrite=overwrite,
-                     provenance=tuple(self.provenance))
+                     provenance=tuple(self.provenance), faithfulness=self.faithfulness)
         return True
 
     # --- results -----------------------------------------------------------------------------------
@@ -252,6 +254,13 @@ class Presenter(QObject):
         elif isinstance(result, Explained):
             self._adopt_automatic_crops(result)
             self._set_explained(result)
+            if not result.explanation.same_content:  # queued after the maps were handed over: never delays them
+                self._submit("faithfulness", "faithfulness", label="Measuring the maps' faithfulness…",
+                             explained=result)
+        elif isinstance(result, Faithful):
+            if result.explained is self.explained:
+                self.faithfulness = result.curves
+                self.faithfulness_changed.emit(result.curves)
         elif isinstance(result, SimilarFound):
             self.similar = result
             self.similar_found.emit(result)
@@ -285,7 +294,7 @@ class Presenter(QObject):
             self.load_model(None, "auto")
             return
         prefix = {"model": "Model not changed", "explain": "Explanation failed", "export": "Report not saved",
-                  "similar": "Similar cases not found"}
+                  "similar": "Similar cases not found", "faithfulness": "Faithfulness not measured"}
         self.message.emit(f"{prefix[key]}: {text}" if key in prefix else text, True)
 
     # --- helpers -----------------------------------------------------------------------------------
@@ -354,4 +363,9 @@ class Presenter(QObject):
         if explained is None and self.explained is None:
             return
         self.explained = explained
+        if self.faithfulness is not None or explained is None:
+            self.faithfulness = None
+            self._latest.pop("faithfulness", None)
+            self.runner.cancel("faithfulness")
+            self.faithfulness_changed.emit(None)
         self.explanation_changed.emit(explained)

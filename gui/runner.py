@@ -37,6 +37,7 @@ class Environment:
     shipped_models: tuple[str, ...]
     weights_dir: str
     icon: str
+    method_help: dict = field(default_factory=dict)  # method -> one line (tooltips)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,15 @@ class Explained:
     explanation: Any  # core.explain.Explanation
     images: tuple  # the two cropped LoadedImage objects that were explained
     model: Any  # ModelInfo of the model that explained them
+
+
+@dataclass(frozen=True)
+class Faithful:
+    """Deletion/insertion curves of an explanation's factual maps (core.faithfulness), computed after the maps
+    are shown, in a job of their own."""
+
+    explained: Any  # the Explained they belong to
+    curves: dict
 
 
 @dataclass(frozen=True)
@@ -152,14 +162,15 @@ class ModelRunner(QObject):
 
     # --- jobs (run on the runner thread) -------------------------------------------------------------
     def _job_environment(self) -> Environment:
-        from core.explain import METHODS
+        from core.methods import METHODS, REGISTRY
         from core.overlay import COLORMAPS
         from core.paths import resources_dir, shipped_models, weights_dir
         from core.version import APP_NAME, __version__
 
         return Environment(APP_NAME, __version__, tuple(COLORMAPS), tuple(METHODS),
                            tuple(str(p) for p in shipped_models()), str(weights_dir()),
-                           str(resources_dir() / "icons" / "siamese-lens.png"))
+                           str(resources_dir() / "icons" / "siamese-lens.png"),
+                           {name: method.help for name, method in REGISTRY.items()})
 
     def _job_load_model(self, path: str | None, device: str) -> ModelReady:
         import core
@@ -189,6 +200,14 @@ class ModelRunner(QObject):
         cropped = tuple(from_pil(img.image, crop=crop, path=img.path) for img, crop in zip(images, crops))
         explanation = core.explain_pair(self._model, cropped[0], cropped[1], method)
         return Explained(explanation, explained_images(cropped, explanation), describe(self._model))
+
+    def _job_faithfulness(self, explained: Explained) -> Faithful:
+        from core.faithfulness import faithfulness
+
+        if self._model is None:
+            raise RuntimeError("no model is loaded")
+        return Faithful(explained, faithfulness(self._model, [image.image for image in explained.images],
+                                                explained.explanation))
 
     def _job_similar(self, gallery: str, image, crop, k: int) -> SimilarFound:
         """Bring the gallery's index up to date for the current model (cancellable, with progress), then find

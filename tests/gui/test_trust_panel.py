@@ -1,0 +1,63 @@
+"""The score panel says how far a result can be trusted: calibrated probability, out-of-domain banner, and the
+maps' faithfulness, measured after the maps are shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.gui.conftest import TIMEOUT_MS
+
+
+@pytest.fixture(scope="module")
+def trusted_weights(tmp_path_factory):
+    import torch
+
+    from core.model import ModelConfig, SiameseModel
+    from core.weights import save_model
+
+    torch.manual_seed(0)
+    # A calibration, and a domain summary no image can be inside of (one reference point, threshold 0).
+    model = SiameseModel(ModelConfig(input_size=64), metadata={
+        "name": "trust-test",
+        "calibration": {"method": "platt", "a": 6.0, "b": -3.0},
+        "domain": {"k": 1, "threshold": 0.0, "duplicate_distance": 0.02, "embeddings": [[1.0] + [0.0] * 511]}})
+    path = tmp_path_factory.mktemp("weights") / "trust.pt"
+    save_model(model.eval(), path)
+    return path
+
+
+def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, images):
+    window = make_window()
+    presenter = window.presenter
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(images[0]), str(images[1])])
+    assert presenter.faithfulness is None or presenter.explained is not None  # the maps never wait for it
+    if presenter.faithfulness is None:
+        with qtbot.waitSignal(presenter.faithfulness_changed, timeout=TIMEOUT_MS, check_params_cb=lambda c: c is not None):
+            pass
+    curves = presenter.faithfulness
+    assert {"deletion_auc_map", "deletion_auc_random", "insertion_auc_map", "insertion_auc_random"} <= set(curves)
+    assert "deletion" in window.score.fields["Faithfulness"].text() and window.score.curves.isVisible()
+    assert "not calibrated" in window.score.probability.text() and not window.score.domain.isVisible()
+
+
+def test_calibrated_probability_and_out_of_domain_banner(qtbot, make_window, images, trusted_weights):
+    window = make_window(model=trusted_weights)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(images[0]), str(images[1])])
+    explanation = window.presenter.explained.explanation
+    assert explanation.in_domain == (False, False)
+    assert f"{100 * explanation.probability_same:.0f} %" in window.score.probability.text()
+    assert window.score.domain.isVisible() and "OUTSIDE THIS MODEL'S DOMAIN" in window.score.domain.text()
+
+
+def test_method_combo_has_one_line_of_help_per_method(qtbot, make_window):
+    from PySide6.QtCore import Qt
+
+    from core.methods import REGISTRY
+
+    window = make_window()
+    combo = window.method_combo
+    qtbot.waitUntil(lambda: combo.count() == len(REGISTRY), timeout=TIMEOUT_MS)
+    for index in range(combo.count()):
+        assert combo.itemData(index, Qt.ToolTipRole) == REGISTRY[combo.itemText(index)].help
