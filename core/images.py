@@ -92,16 +92,20 @@ def load_image(path, crop: CropBox | None = None) -> LoadedImage:
 
 def from_pil(image: Image.Image, crop: CropBox | None = None, path: str | None = None) -> LoadedImage:
     """Wrap an in-memory image (e.g. pasted from the clipboard) exactly as load_image does a file."""
-    label = path or "<image>"
+    label = printable(path or "<image>")
     rgb = image if image.mode == "RGB" else to_rgb(image)
     if rgb.width == 0 or rgb.height == 0:
         raise ImageLoadError(f"{label}: image has zero size")
+    scale = 1.0
+    if crop is None and rgb.width * rgb.height > MAX_LOADED_PIXELS:  # a huge paste: bounded as a huge file is
+        shrunk = _shrink(rgb)
+        scale, rgb = rgb.width / shrunk.width, shrunk
     original_size = rgb.size
     if crop is not None:
         crop = validate_crop(crop, original_size, label)
         x, y, w, h = crop
         rgb = rgb.crop((x, y, x + w, y + h))
-    return LoadedImage(image=rgb, path=path, crop=crop, original_size=original_size)
+    return LoadedImage(image=rgb, path=path, crop=crop, original_size=original_size, scale=scale)
 
 
 def validate_crop(crop, size: tuple[int, int], label: str = "<image>") -> CropBox:

@@ -1,4 +1,5 @@
 import io
+import os
 
 import numpy as np
 import pytest
@@ -133,3 +134,61 @@ def test_parse_crop():
     assert parse_crop("1, 2,3,4") == (1, 2, 3, 4)
     with pytest.raises(ValueError):
         parse_crop("1,2,3")
+
+
+# --- issue 11: formats that run programs, bounded memory ---------------------------------------------------
+
+def test_postscript_and_pdf_plugins_are_never_tried(tmp_path, monkeypatch):
+    from PIL import EpsImagePlugin, PdfImagePlugin  # noqa: F401  loaded, so Pillow could pick them by content
+
+    def tripwire(self):
+        raise AssertionError("a plugin that runs an external program was tried")
+
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", tripwire)
+    eps = tmp_path / "photo.jpg"
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n(x) print\n")
+    with pytest.raises(ImageLoadError, match="unsupported format"):
+        load_image(eps)
+
+
+def test_huge_image_is_shrunk_on_load_and_crops_stay_in_file_pixels(tmp_path, monkeypatch):
+    from core import images
+
+    monkeypatch.setattr(images, "MAX_LOADED_PIXELS", 10_000)
+    path = tmp_path / "big.png"
+    array = np.zeros((400, 600, 3), np.uint8)
+    array[100:200, 300:500] = 255  # a white box, in file pixels
+    Image.fromarray(array).save(path)
+    whole = load_image(path)
+    assert whole.image.width * whole.image.height <= 10_000 and whole.scale == pytest.approx(600 / whole.image.width)
+    cropped = load_image(path, crop=(300, 100, 200, 100))  # exactly the white box
+    assert np.asarray(cropped.image).mean() > 240
+    with pytest.raises(ImageLoadError, match="outside"):
+        load_image(path, crop=(500, 0, 200, 10))  # outside the file, however small the loaded image
+
+
+def test_large_jpeg_decodes_reduced_and_turned(tmp_path, monkeypatch):
+    from core import images
+
+    monkeypatch.setattr(images, "MAX_LOADED_PIXELS", 20_000)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: shown turned by 90 degrees
+    Image.new("RGB", (640, 320), (200, 30, 30)).save(tmp_path / "wide.jpg", exif=exif.tobytes())
+    loaded = load_image(tmp_path / "wide.jpg")
+    assert loaded.image.height > loaded.image.width  # turned
+    assert loaded.image.width * loaded.image.height <= 20_000
+    assert loaded.scale == pytest.approx(320 / loaded.image.width, rel=0.02)
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "pipe.png")
+    with pytest.raises(ImageLoadError, match="not a regular file"):
+        load_image(tmp_path / "pipe.png")
+
+
+def test_huge_paste_is_shrunk(monkeypatch):
+    from core import images
+
+    monkeypatch.setattr(images, "MAX_LOADED_PIXELS", 10_000)
+    pasted = from_pil(Image.new("RGB", (500, 400)))
+    assert pasted.image.width * pasted.image.height <= 10_000 and pasted.scale > 1
