@@ -98,3 +98,16 @@ def test_missing_and_directory(tmp_path):
         load_model(tmp_path / "none.pt")
     with pytest.raises(ModelLoadError, match="folder"):
         load_model(tmp_path)
+
+
+def test_metadata_schema_accepts_every_current_config_and_escapes_strings():
+    from core.model import ModelConfig
+    from core.weights import validate_metadata
+
+    config = ModelConfig(architecture="resnet18_s16", lesion_crop=True, crop_margin=0.3, color_constancy=True).to_dict()
+    meta = validate_metadata(json.dumps({"config": config, "name": "skin\n\x1b[2Jv2", "classes": ["a\rb"]}))
+    assert meta["name"] == "skin\\x0a\\x1b[2Jv2" and meta["classes"] == ["a\\x0db"]
+    for bad in ({"threshold": float("nan")}, {"std": [0.2, 0.2, 0.0]}, {"input_size": True}, {"mean": [0.5] * 4},
+                {"color_constancy": 1}, {"crop_margin": float("inf")}, {"architecture": "resnet18\n"}):
+        with pytest.raises(ValueError, match=f"config.{next(iter(bad))}|NaN|Infinity"):
+            validate_metadata(json.dumps({"config": {**config, **bad}}))
