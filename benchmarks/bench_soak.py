@@ -44,6 +44,11 @@ def make_images(folder: Path, count: int) -> list[str]:
     return paths
 
 
+def pair_of(n: int, count: int) -> tuple[int, int]:
+    """The n-th pair: all distinct for n < count**2 (batch scores a pair listed twice only once)."""
+    return n % count, (n // count + n + 1) % count
+
+
 def soak_runner(model_path, images: list[str], pairs: int, warmup: int) -> tuple[float, float, int, int, float]:
     from PySide6.QtCore import QCoreApplication, QEventLoop
 
@@ -68,7 +73,8 @@ def soak_runner(model_path, images: list[str], pairs: int, warmup: int) -> tuple
     started = time.perf_counter()
     base_rss = base_fds = None
     for n in range(1, pairs + 1):
-        pair = (loaded[n % len(loaded)], loaded[(n * 7 + 3) % len(loaded)])
+        first, second = pair_of(n, len(loaded))
+        pair = (loaded[first], loaded[second])
         runner.submit(Job("explain", n, "explain", {"images": pair, "crops": (None, None), "method": "gradcam"}))
         loop.exec()
         if isinstance(results.pop(n), Exception):
@@ -94,7 +100,8 @@ def soak_batch(model_path, images: list[str], pairs: int, warmup: int, folder: P
             writer = csv.writer(handle)
             writer.writerow(["image1", "image2", "case_id"])
             for n in range(first, last + 1):
-                writer.writerow([images[n % len(images)], images[(n * 7 + 3) % len(images)], f"case{n}"])
+                first, second = pair_of(n, len(images))
+                writer.writerow([images[first], images[second], f"case{n}"])
 
     out = folder / "batch"
     write_csv(1, warmup)  # warm-up run, then the whole list: the first `warmup` pairs are skipped as done
@@ -119,7 +126,7 @@ def main() -> int:
     args = parser.parse_args()
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
-        images = make_images(Path(tmp), 40)
+        images = make_images(Path(tmp), 50)
         for label, run in (("runner", lambda: soak_runner(args.model, images, args.pairs, args.warmup)),
                            ("batch --report", lambda: soak_batch(args.model, images, args.pairs, args.warmup, Path(tmp)))):
             if args.only and not label.startswith(args.only):

@@ -191,13 +191,15 @@ def _release(fd: int, lock_path: Path) -> None:
 def _journal(fd: int, record: dict | None) -> None:
     os.ftruncate(fd, 0)
     if record is not None:
-        os.pwrite(fd, json.dumps(record).encode(), 0)
+        os.lseek(fd, 0, os.SEEK_SET)  # lseek/write, not pwrite: Windows has no pwrite
+        os.write(fd, json.dumps(record).encode())
     os.fsync(fd)
 
 
 def _recover(fd: int, folder: Path, targets: list[Path]) -> None:
     """Undo what a writer killed mid-commit left, then remove the temporaries of any killed writer."""
-    raw = os.pread(fd, 1 << 16, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    raw = os.read(fd, 1 << 16)
     if raw:
         try:
             record = json.loads(raw)
