@@ -1,7 +1,7 @@
-"""Out-of-domain check: is an image's embedding far from every embedding the model was trained on?
+"""Out-of-domain check: are an image's features far from those of every image the model was trained on?
 
-The summary a model stores is a seeded subsample of its training embeddings (rounded to 3 decimals: a few hundred
-kB of JSON) and a threshold: the 99th percentile, over the validation images, of the mean distance to their k
+The features are the model's pooled backbone features (core.trust.domain_features). The summary a
+model stores is a seeded subsample of the training images' features (rounded to 3 decimals: under 1 MB of JSON) and a threshold: the 99th percentile, over the validation images, of the mean distance to their k
 nearest training embeddings. An image above it is farther from the training data than 99 % of in-domain images
 the model never saw, so its score is an extrapolation. The same subsample gives the nearest-neighbour distances of
 distinct training images, from which a pair "close enough to be the same image content" is derived.
@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 K = 5
-SUBSAMPLE = 600
+SUBSAMPLE = 300  # x 512 features: the summary stays under 1 MB per copy (file + sidecar)
 PERCENTILE = 99.0
-# Fallback when a model has no summary: s >= 0.99 is far closer than two different training images ever are.
+# Embedding distance below which a pair may be the same content (s >= 0.99); contrastive training packs images of
+# one class this close too, so the features must agree as well (see duplicate_distance in summarise).
 DEFAULT_DUPLICATE_DISTANCE = 0.02
 
 
@@ -35,7 +36,7 @@ def summarise(train_embeddings: np.ndarray, val_embeddings: np.ndarray, seed: in
     train = np.asarray(train_embeddings, dtype=np.float32)
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(train), min(SUBSAMPLE, len(train)), replace=False))
-    reference = np.round(train[pick], 3)
+    reference = np.round(train[pick].astype(np.float64), 3)  # float64: JSON writes 0.123, not 0.12300000339
     val_scores = knn_score(reference, val_embeddings)
     nearest = knn_score(reference, reference, k=1, exclude_self=True)
     return {
@@ -43,8 +44,9 @@ def summarise(train_embeddings: np.ndarray, val_embeddings: np.ndarray, seed: in
         "percentile": PERCENTILE,
         "threshold": float(np.percentile(val_scores, PERCENTILE)),
         "val_score_percentiles": {str(q): float(np.percentile(val_scores, q)) for q in (50, 90, 95, 99)},
-        # half the distance of the closest 1 % of distinct training images, never above 0.1 (s = 0.95)
-        "duplicate_distance": float(min(0.1, max(DEFAULT_DUPLICATE_DISTANCE, 0.5 * np.percentile(nearest, 1)))),
+        # feature distance of "the same content": a quarter of the typical distance from a training image to its
+        # nearest other one (a resampled copy measured at a sixth of it; a few near-duplicates in the data fall below)
+        "duplicate_distance": float(0.25 * np.median(nearest)),
         "embeddings": reference.tolist(),
     }
 

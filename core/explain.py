@@ -80,13 +80,14 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = "gradcam") -
     # The method orients the gradients (positive = evidence for the map called "factual") and makes the maps.
     fact_cams, counter_cams = (np.nan_to_num(c.float().cpu().numpy())
                                for c in spec.cams(activations, grads * spec.sign(decision)))
-    same_content = dist <= trust.duplicate_distance(model)
+    features = trust.domain_features(activations)
+    same_content = trust.same_content(model, dist, features)
     if same_content:  # no evidence to draw, only noise: say so instead
         fact_cams, counter_cams = np.zeros_like(fact_cams), np.zeros_like(counter_cams)
     sizes = [pil1.size, pil2.size]
     factual = tuple(upsample(normalise(fact_cams[i]), sizes[i]) for i in range(2))
     counterfactual = tuple(upsample(normalise(counter_cams[i]), sizes[i]) for i in range(2))
-    in_domain = trust.in_domain(model, embeddings.detach())
+    in_domain = trust.in_domain(model, features)
     t3 = time.perf_counter()
     if same_content:
         note = "same image content: the two embeddings (nearly) coincide, so there is no evidence to map"

@@ -29,39 +29,51 @@ def probability_same(model, similarity: float) -> float | None:
         return None
 
 
-def in_domain(model, embeddings) -> tuple | None:
+def domain_features(feature_maps):
+    """What the domain check compares: the target layer's maps (N, C, h, w), average-pooled, not normalised.
+    Not the embeddings: contrastive training folds every input, a daisy included, onto a few tight clusters of
+    the embedding sphere (daisies were 0.3 % flagged there); and not unit length: the features' magnitude is
+    much of what tells a flower or a room from a lesion (measured: 0 % flagged at unit length, 80 % without)."""
+    return feature_maps.detach().float().mean(dim=(2, 3)).cpu().numpy()
+
+
+def in_domain(model, features) -> tuple | None:
+    """Per image, inside the model's domain; `features` from domain_features. None: the model cannot tell."""
     summary = model.metadata.get("domain")
     if not isinstance(summary, dict):
         return None
-    if hasattr(embeddings, "detach"):  # a torch tensor
-        embeddings = embeddings.detach().float().cpu().numpy()
     try:
-        return tuple(bool(v) for v in domain.check(summary, embeddings))
+        return tuple(bool(v) for v in domain.check(summary, features))
     except (KeyError, TypeError, ValueError):
         return None
 
 
-def duplicate_distance(model) -> float:
+def same_content(model, distance: float, features) -> bool:
+    """The pair is (nearly) the same image content: embeddings within DEFAULT_DUPLICATE_DISTANCE and, where the
+    model has a domain summary, backbone features closer than any two distinct training images."""
+    if not distance <= domain.DEFAULT_DUPLICATE_DISTANCE:
+        return False
     summary = model.metadata.get("domain")
     try:
-        value = float(summary["duplicate_distance"])
-        return value if 0.0 <= value <= 0.1 else domain.DEFAULT_DUPLICATE_DISTANCE
-    except (KeyError, TypeError, ValueError):
-        return domain.DEFAULT_DUPLICATE_DISTANCE
+        limit = float(summary["duplicate_distance"])
+        gap = float(np.linalg.norm(np.asarray(features[0], np.float64) - np.asarray(features[1], np.float64)))
+    except (KeyError, TypeError, ValueError, IndexError):
+        return True
+    return gap <= limit
 
 
 # --- fitting ----------------------------------------------------------------------------------------------
 def fit_trust(model, dataset, splits: dict, cache_dir=None) -> tuple[dict, dict]:
     """(metadata entries {"calibration", "domain"}, a report) for `model` on its split of `dataset`."""
     from .data import load_cache, make_pairs
-    from .evaluate import EVAL_PAIR_SEED, embed_cached, score_pairs
+    from .evaluate import EVAL_PAIR_SEED, score_pairs
 
     def embed(name):
         subset = dataset.subset(splits[name])
         images = load_cache(subset, model.config.input_size, cache_dir, view=model.config)
-        return embed_cached(model, images), subset.labels
+        return (*_embed_and_features(model, images), subset.labels)
 
-    (train_e, _), (val_e, val_y), (test_e, test_y) = embed("train"), embed("val"), embed("test")
+    (_, train_f, _), (val_e, val_f, val_y), (test_e, test_f, test_y) = embed("train"), embed("val"), embed("test")
     rng = np.random.default_rng(VAL_PAIR_SEED)
     val_pairs = np.concatenate([make_pairs(val_y, rng) for _ in range(VAL_PAIR_ROUNDS)])
     fitted = calibration.fit_platt(score_pairs(model, val_e, val_pairs), val_pairs[:, 2])
@@ -71,13 +83,35 @@ def fit_trust(model, dataset, splits: dict, cache_dir=None) -> tuple[dict, dict]
     after = calibration.expected_calibration_error(calibration.apply(fitted, test_scores), test_pairs[:, 2])
     fitted.update({"fitted_on": f"validation split, {len(val_pairs)} pairs",
                    "test_ece_raw": round(before, 4), "test_ece": round(after, 4), "test_pairs": int(len(test_pairs))})
-    summary = domain.summarise(train_e.numpy(), val_e.numpy())
-    test_in = domain.check(summary, test_e.numpy())
+    summary = domain.summarise(train_f, val_f)
+    test_in = domain.check(summary, test_f)
     summary["test_flagged"] = round(float(1.0 - test_in.mean()), 4)
     report = {"calibration": {k: v for k, v in fitted.items()},
               "domain": {k: v for k, v in summary.items() if k != "embeddings"}}
     report["domain"]["reference_embeddings"] = len(summary["embeddings"])
     return {"calibration": fitted, "domain": summary}, report
+
+
+def _embed_and_features(model, images, batch_size: int = 128):
+    """(embeddings as a tensor, domain features as an array) of a uint8 image cache, in one pass, preprocessed
+    exactly as core.evaluate.embed_cached does."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    size = model.config.input_size
+    embeddings, features = [], []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = images[start:start + batch_size].to(model.device).float() / 255.0
+            if x.shape[-1] != size or x.shape[-2] != size:
+                x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                                                    align_corners=False)
+            maps = model.features(model.normalise(x).contiguous(memory_format=torch.channels_last))
+            embeddings.append(model.embed_from_features(maps).float().cpu())
+            features.append(domain_features(maps))
+    model.train(was_training)
+    return torch.cat(embeddings), np.concatenate(features)
 
 
 def fit_trust_for_data(model, data_dir, cache_dir=None) -> tuple[dict, dict]:
