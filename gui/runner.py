@@ -241,12 +241,12 @@ class ModelRunner(QObject):
         return SimilarFound(image.path, gallery, tuple(hits), summary, len(index.entries), counts["interrupted"])
 
     def _job_export(self, path: str, explained: Explained, colormap: str, layers, note: str,
-                    overwrite: bool, provenance: tuple = (None, None)) -> Exported:
+                    overwrite: bool, provenance: tuple = (None, None), faithfulness: dict | None = None) -> Exported:
         from core.report import write_report
 
         png, sidecar = write_report(path, explained.explanation, explained.images, explained.model,
                                     colormap=colormap, layers=layers, note=note, overwrite=overwrite,
-                                    provenance=provenance)
+                                    provenance=provenance, faithfulness=faithfulness)
         return Exported(str(png), str(sidecar))
 
 

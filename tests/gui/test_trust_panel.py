@@ -3,6 +3,8 @@ maps' faithfulness, measured after the maps are shown."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.gui.conftest import TIMEOUT_MS
@@ -26,7 +28,7 @@ def trusted_weights(tmp_path_factory):
     return path
 
 
-def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, images):
+def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, images, tmp_path):
     window = make_window()
     presenter = window.presenter
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
@@ -39,6 +41,12 @@ def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, im
     assert {"deletion_auc_map", "deletion_auc_random", "insertion_auc_map", "insertion_auc_random"} <= set(curves)
     assert "deletion" in window.score.fields["Faithfulness"].text() and window.score.curves.isVisible()
     assert "not calibrated" in window.score.probability.text() and not window.score.domain.isVisible()
+    report = tmp_path / "report.png"
+    with qtbot.waitSignal(presenter.exported, timeout=TIMEOUT_MS):
+        window.export_report_to(str(report))
+    facts = json.loads(report.with_suffix(".json").read_text())
+    assert facts["faithfulness"]["deletion_auc_map"] == curves["deletion_auc_map"]
+    assert facts["probability_same"] is None and facts["in_domain"] is None and facts["same_content"] is False
 
 
 def test_calibrated_probability_and_out_of_domain_banner(qtbot, make_window, images, trusted_weights):
