@@ -30,7 +30,8 @@ class BatchError(SiameseLensError):
 
 def run_batch(model, pairs_csv, out_dir, *, method: str = "gradcam", report: bool = False, worklist=None,
               progress=None) -> dict:
-    """Returns counts: pairs, done_before, scored, failed. progress(done, total) after each pair."""
+    """Returns counts: pairs, done_before (already in the summary, from an earlier run or listed twice), scored,
+    failed. progress(done, total) after each pair."""
     rows = read_pairs_csv(pairs_csv)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

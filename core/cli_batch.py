@@ -30,7 +30,7 @@ def run_batch_command(args) -> int:
     seconds = time.perf_counter() - started
     rate = counts["scored"] / seconds if counts["scored"] else 0.0
     print(f"{args.out}/summary.csv: {counts['pairs']} pairs, {counts['scored']} scored now"
-          + (f" ({rate:.1f} pairs/s)" if rate else "") + f", {counts['done_before']} done before, "
+          + (f" ({rate:.1f} pairs/s)" if rate else "") + f", {counts['done_before']} skipped (already in the summary), "
           f"{counts['failed']} failed")
     return 1 if counts["failed"] else 0
 
