@@ -84,16 +84,8 @@ def atomic_write(path, data_or_writer) -> None:
     """Replace `path` whole: readers see the old file or the new one, never a part. `data_or_writer` is bytes or
     a function writing to a binary handle. Nothing is left behind on any failure, Ctrl-C included."""
     path = Path(path)
-    fd, tmp = _temporary(path)
+    tmp = _write_temporary(path, data_or_writer)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            if callable(data_or_writer):
-                data_or_writer(handle)
-            else:
-                handle.write(data_or_writer)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         _unlink(tmp)
