@@ -49,7 +49,7 @@ def test_a_pair_dropped_over_a_pair_is_explained_once(qtbot, explained, images):
     assert started.count("explain") == 1 and "c.jpg" in window.headers[0].text()
 
 
-@pytest.mark.parametrize("kind, expected", [("text", "not an image"), ("folder", "is a folder"), ("three", "one or two")])
+@pytest.mark.parametrize("kind, expected", [("text", "unsupported format"), ("folder", "is a folder"), ("three", "one or two")])
 def test_bad_drops_explain_themselves_in_the_status_bar(qtbot, make_window, images, tmp_path, kind, expected):
     window = make_window()
     notes = tmp_path / "notes.txt"
