@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 
 from .errors import DataError, ImageLoadError
+from .files import atomic_write
 from .images import load_image
 from .lesion import find_lesion
 from .preprocess import lesion_view, square_input
@@ -116,9 +116,12 @@ def load_cache(dataset: Dataset, size: int, cache_dir: Path | None = None, progr
         stat = path.stat()
         key.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     cache_file = Path(cache_dir) / f"images-{key.hexdigest()[:16]}.npy" if cache_dir else None
+    channels = 4 if with_mask else 3
     if cache_file is not None and cache_file.exists():
-        return torch.from_numpy(np.load(cache_file))
-    out = np.empty((len(dataset.paths), 4 if with_mask else 3, size, size), dtype=np.uint8)
+        cached = _read_cache(cache_file, (len(dataset.paths), channels, size, size))
+        if cached is not None:
+            return cached
+    out = np.empty((len(dataset.paths), channels, size, size), dtype=np.uint8)
     for n, path in enumerate(dataset.paths):
         try:
             image = load_image(path).image
@@ -135,9 +138,22 @@ def load_cache(dataset: Dataset, size: int, cache_dir: Path | None = None, progr
         if progress is not None:
             progress(n + 1, len(dataset.paths))
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(cache_file.name + f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as handle:
-            np.save(handle, out)
-        os.replace(tmp, cache_file)  # a full disk or a kill never leaves a partial cache under the real name
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            # Whole or absent: a full disk or a kill never leaves a partial cache under the real name.
+            atomic_write(cache_file, lambda handle: np.save(handle, out))
+        except OSError:  # a cache is only an optimisation: a full disk costs speed next time, not this run
+            pass
     return torch.from_numpy(out)
+
+
+def _read_cache(cache_file: Path, shape: tuple) -> torch.Tensor | None:
+    """The cached array if it is whole and of the expected shape; a damaged one is removed (and rebuilt)."""
+    try:
+        cached = np.load(cache_file, mmap_mode="r")
+        if cached.shape == shape and cached.dtype == np.uint8:
+            return torch.from_numpy(np.ascontiguousarray(cached))
+    except (OSError, ValueError, EOFError):
+        pass
+    cache_file.unlink(missing_ok=True)
+    return None

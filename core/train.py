@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import sys
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,8 @@ import torch.nn.functional as F
 from .augment import AugmentSpec, augment_batch
 from .data import load_cache, make_pairs, scan_dataset, seen_fingerprints, split_by_image
 from .device import resolve_device
+from .errors import DataError
+from .files import atomic_write, first_line
 from .evaluate import EVAL_PAIR_SEED, embed_cached, score_pairs, summarise
 from .metrics import roc_auc
 from .model import ModelConfig, SiameseModel
@@ -144,7 +148,10 @@ def train(options: TrainOptions, progress=None) -> TrainResult:
     except KeyboardInterrupt:
         interrupted = True
     if state["best_state"] is None:
-        raise KeyboardInterrupt("interrupted before the first epoch finished") if interrupted else RuntimeError("no epoch trained")
+        raise KeyboardInterrupt("interrupted before the first epoch finished") if interrupted else DataError("no epoch trained")
+    if np.isnan(state["best_auc"]):
+        raise DataError(f"{options.data_dir}: validation AUC undefined (the validation split needs pairs of both kinds); "
+                        "no model saved: add images or raise --val-fraction")
     return _finish(model, dataset, splits, (val_images, val_pairs), state, options, device, time.time() - started,
                    interrupted)
 
@@ -246,19 +253,25 @@ def _save_checkpoint(path: Path, model, optimizer, scheduler, state) -> None:
     payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                "state_json": json.dumps({k: v for k, v in state.items() if k != "best_state"}),
                "best_state": state["best_state"]}
-    tmp = path.with_name(path.name + ".tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda handle: torch.save(payload, handle))  # the last good checkpoint survives a failure
+    except OSError as exc:
+        raise DataError(f"{path}: checkpoint not written ({first_line(exc)})") from None
 
 
 def _restore(path: Path, model, optimizer, scheduler) -> dict:
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(payload["model"])
-    optimizer.load_state_dict(payload["optimizer"])
-    scheduler.load_state_dict(payload["scheduler"])
-    state = json.loads(payload["state_json"])
-    state["best_state"] = payload["best_state"]
+    """Continue from a checkpoint of this run; a damaged one, or one of another architecture, is one clear error."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        scheduler.load_state_dict(payload["scheduler"])
+        state = json.loads(payload["state_json"])
+        state["best_state"] = payload["best_state"]
+    except (pickle.UnpicklingError, RuntimeError, KeyError, ValueError, TypeError, EOFError, OSError,
+            zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: not a checkpoint of this run ({first_line(exc)}); remove it or train without --resume") from None
     return state
 
 

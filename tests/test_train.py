@@ -86,3 +86,22 @@ def test_initialise_from_another_model_copies_matching_tensors(trained_shapes, t
     other = SiameseModel(ModelConfig(architecture="mobilenet_v3_small"))
     with pytest.raises(ValueError, match="backbone does not match"):
         _initialise_from(other, str(weights))
+
+
+def test_a_damaged_cache_is_rebuilt_and_a_foreign_checkpoint_is_one_clear_error(shapes_dir, tmp_path):
+    from core.data import load_cache, scan_dataset
+    from core.errors import DataError
+    from core.train import TrainOptions, checkpoint_path_for, train
+
+    dataset = scan_dataset(shapes_dir)
+    first = load_cache(dataset, 24, tmp_path)
+    (cache_file,) = tmp_path.glob("images-*.npy")
+    cache_file.write_bytes(cache_file.read_bytes()[:1000])  # a disk that filled up mid-write, before atomic writes
+    again = load_cache(dataset, 24, tmp_path)
+    assert torch.equal(first, again) and cache_file.stat().st_size > 1000
+    out = tmp_path / "m.pt"
+    checkpoint_path_for(out).write_bytes(b"not a checkpoint")
+    options = TrainOptions(data_dir=str(shapes_dir), out=str(out), input_size=32, epochs=1, batch_size=16,
+                           device="cpu", cache_dir=str(tmp_path), resume=True)
+    with pytest.raises(DataError, match="not a checkpoint of this run"):
+        train(options)
