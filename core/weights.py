@@ -13,7 +13,6 @@ import hashlib
 import math
 import stat
 import json
-import os
 import pickle
 import warnings
 import zipfile
