@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from .errors import SiameseLensError
+from .explain import embed_as_explained
 from .files import first_line
 from .images import load_image
 from .worklist import crop_text, file_sha256, read_pairs_csv
@@ -97,14 +98,10 @@ def _score(model, row, method: str, report: bool, report_path: Path, embeddings:
     return {"similarity": round(similarity, 6), "decision": model.decide(similarity)}
 
 
-@torch.no_grad()
 def _embedding(model, image, cache: dict) -> torch.Tensor:
     key = (image.path, image.crop)
     if key not in cache:
-        from .explain import model_view
-
-        view, _box = model_view(model, image)
-        cache[key] = model.embed(model.input_tensor(view))
+        cache[key] = embed_as_explained(model, image)
     return cache[key]
 
 

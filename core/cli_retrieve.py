@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from .gallery import MANIFEST, build_index, embed_images, index_location, open_index
+from .gallery import MANIFEST, build_index, index_location, nearest_cases, open_index
 
 
 def run_index(args) -> int:
@@ -38,7 +38,6 @@ def run_retrieve(args) -> int:
     from .device import resolve_device
     from .errors import DataError
     from .images import load_image
-    from .retrieval import nearest, vote
     from .weights import file_digest, load_model
 
     if args.k < 1:
@@ -59,15 +58,7 @@ def run_retrieve(args) -> int:
         index = open_index(location, str(model.metadata.get("sha256", "")))
     if not index.entries:
         raise DataError(f"{location}: the index is empty")
-    query = embed_images(model, [query_image.image])
-    order, similarity = nearest(index.embeddings(), query, args.k)
-    hits = []
-    for rank, (row, sim) in enumerate(zip(order[0], similarity[0]), start=1):
-        entry = index.entries[int(row)]
-        hits.append({"rank": rank, "path": str(index.path_of(entry)), "sha256": entry.sha256, "label": entry.label,
-                     "similarity": round(float(sim), 6)})
-    label, count = vote([hit["label"] for hit in hits])
-    summary = f"{count} of {len(hits)} nearest are {label}" if label is not None else None
+    hits, summary = nearest_cases(model, index, query_image, args.k)
     written = _write_report(args, model, query_image, hits, summary) if args.report else []
     if args.json:
         print(json.dumps({"query": {"path": args.query, "sha256": file_digest(args.query)},

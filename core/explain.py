@@ -128,6 +128,14 @@ def model_view(model: SiameseModel, image) -> tuple[Image.Image, tuple | None]:
     return model.auto_crop(_pil(image))
 
 
+@torch.no_grad()
+def embed_as_explained(model: SiameseModel, image) -> torch.Tensor:
+    """(1, D) embedding of the image the model explains (model_view): the same one explain_pair scores."""
+    view, _box = model_view(model, image)
+    model.eval()
+    return model.embed(model.input_tensor(view))
+
+
 @contextmanager
 def target_layer_leaf(model: torch.nn.Module, layer: torch.nn.Module):
     """Within the block, `layer`'s output is a fresh leaf requiring grad (in captured['output']) and every

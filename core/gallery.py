@@ -169,9 +169,22 @@ def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, 
     return open_index(location, model_sha), counts
 
 
-def embed_images(model, images) -> np.ndarray:
-    """(N, D) float32 embeddings of PIL images, with the model's whole preprocessing (automatic crop included)."""
-    return _embed(model, [model.preprocess(image) for image in images])
+def nearest_cases(model, index: GalleryIndex, query, k: int) -> tuple[list[dict], str | None]:
+    """The k cases of `index` nearest to `query` (a LoadedImage, seen as the model explains it: its own crop, else
+    the model's automatic one), best first, as dicts (rank, path, sha256, label, similarity), and the vote
+    summary ("7 of 10 nearest are malignant") when the gallery has labels."""
+    from .explain import embed_as_explained
+    from .retrieval import nearest, vote
+
+    embedding = embed_as_explained(model, query).float().cpu().numpy()
+    order, similarity = nearest(index.embeddings(), embedding, k)
+    hits = []
+    for rank, (row, sim) in enumerate(zip(order[0], similarity[0]), start=1):
+        entry = index.entries[int(row)]
+        hits.append({"rank": rank, "path": str(index.path_of(entry)), "sha256": entry.sha256, "label": entry.label,
+                     "similarity": round(float(sim), 6)})
+    label, count = vote([hit["label"] for hit in hits])
+    return hits, (f"{count} of {len(hits)} nearest are {label}" if label is not None else None)
 
 
 @torch.no_grad()

@@ -213,12 +213,8 @@ class ModelRunner(QObject):
         """Bring the gallery's index up to date for the current model (cancellable, with progress), then find
         the k cases nearest to `image` (image 1, seen as the model explains it: the reviewer's crop, else the
         model's automatic one)."""
-        import torch
-
-        from core.explain import model_view
-        from core.gallery import build_index
+        from core.gallery import build_index, nearest_cases
         from core.images import from_pil
-        from core.retrieval import nearest, vote
 
         if self._model is None:
             raise RuntimeError("no model is loaded")
@@ -226,18 +222,9 @@ class ModelRunner(QObject):
             "similar", done, total), should_stop=self._stop.is_set)
         if not index.entries:
             return SimilarFound(image.path, gallery, (), None, 0, counts["interrupted"])
-        view, _box = model_view(self._model, from_pil(image.image, crop=crop, path=image.path))
-        with torch.no_grad():
-            embedding = self._model.embed(self._model.input_tensor(view)).float().cpu().numpy()
-        order, similarity = nearest(index.embeddings(), embedding, k)
-        hits = []
-        for rank, (row, sim) in enumerate(zip(order[0], similarity[0]), start=1):
-            entry = index.entries[int(row)]
-            path = str(index.path_of(entry))
-            hits.append({"rank": rank, "path": path, "label": entry.label, "similarity": float(sim),
-                         "qimage": _thumbnail(path)})
-        label, count = vote([hit["label"] for hit in hits])
-        summary = f"{count} of {len(hits)} nearest are {label}" if label is not None else None
+        hits, summary = nearest_cases(self._model, index, from_pil(image.image, crop=crop, path=image.path), k)
+        for hit in hits:
+            hit["qimage"] = _thumbnail(hit["path"])
         return SimilarFound(image.path, gallery, tuple(hits), summary, len(index.entries), counts["interrupted"])
 
     def _job_export(self, path: str, explained: Explained, colormap: str, layers, note: str,
