@@ -39,6 +39,10 @@ class Entry:
     label: str | None
     shard: str
     row: int
+    # The file's size and modification time when hashed: while both are unchanged the sha256 is not read again,
+    # so the similar-cases panel's update before every query costs a stat per image, not a read.
+    size: int = 0
+    mtime_ns: int = 0
 
 
 @dataclass
@@ -127,12 +131,14 @@ def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, 
     entries, todo = [], []
     for path, label in files:
         relative = path.relative_to(gallery).as_posix()
-        digest = file_sha256(path)
+        stat = path.stat()
         old = previous.get(relative)
+        unchanged = old is not None and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns
+        digest = old.sha256 if unchanged else file_sha256(path)
         if old is not None and old.sha256 == digest:
-            entries.append(Entry(relative, digest, label, old.shard, old.row))
+            entries.append(Entry(relative, digest, label, old.shard, old.row, stat.st_size, stat.st_mtime_ns))
         else:
-            todo.append((relative, digest, label))
+            todo.append((relative, digest, label, stat.st_size, stat.st_mtime_ns))
     counts = {"images": len(files), "unchanged": len(entries), "embedded": 0,
               "removed": len(set(previous) - {p.relative_to(gallery).as_posix() for p, _ in files}),
               "interrupted": False, "skipped": []}
@@ -157,7 +163,8 @@ def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, 
         embeddings = _embed(model, tensors)
         shard = f"shard-{uuid.uuid4().hex[:12]}.npy"
         _atomic_save(location / shard, embeddings.astype(np.float32))
-        entries += [Entry(rel, digest, label, shard, row) for row, (rel, digest, label) in enumerate(batch)]
+        entries += [Entry(rel, digest, label, shard, row, size, mtime)
+                    for row, (rel, digest, label, size, mtime) in enumerate(batch)]
         _write_manifest(location, gallery, model_sha, dim, entries)
         counts["embedded"] += len(batch)
         if progress is not None:

@@ -31,14 +31,20 @@ def model(tiny_model):
     return tiny_model
 
 
-def test_index_is_incremental_by_sha256_and_drops_deleted_files(gallery, model):
+def test_index_is_incremental_by_sha256_and_drops_deleted_files(gallery, model, monkeypatch):
     index, counts = build_index(model, gallery)
     assert counts["embedded"] == 10 and len(index.entries) == 10
     assert set(index.labels) == {"red_circles", "blue_squares"}
     manifest = gallery / INDEX_DIRNAME / "manifest.json"
     stamp = manifest.stat().st_mtime_ns
+    import core.gallery as gallery_module
+
+    hashed = []
+    real_sha256 = gallery_module.file_sha256
+    monkeypatch.setattr(gallery_module, "file_sha256", lambda path: hashed.append(path) or real_sha256(path))
     again, counts = build_index(model, gallery)
     assert counts["embedded"] == 0 and manifest.stat().st_mtime_ns == stamp  # nothing changed, nothing rewritten
+    assert hashed == []  # unchanged size and time: no file is read again
     np.testing.assert_array_equal(again.embeddings(), index.embeddings())
     changed = gallery / "red_circles" / "0.png"
     draw_shape("ellipse", (10, 200, 10), np.random.default_rng(9)).save(changed)
