@@ -139,10 +139,6 @@ class Worklist:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         self.db.execute("UPDATE cases SET status=?, updated=? WHERE id=?", (status, _now(), case_ref))
 
-    def set_crops(self, case_ref: int, crop1, crop2) -> None:
-        self.db.execute("UPDATE cases SET crop1=?, crop2=?, updated=? WHERE id=?",
-                        (crop_text(crop1), crop_text(crop2), _now(), case_ref))
-
     def changed_images(self, case: Case) -> list[int]:
         """Slots (0, 1) whose file is missing or differs from the one imported: never re-scored as the same case."""
         return [slot for slot, (path, digest) in enumerate(((case.image1, case.sha1), (case.image2, case.sha2)))

@@ -3,8 +3,6 @@ image 1 as a thumbnail strip. A passive view: the presenter decides, this only s
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar,
@@ -100,6 +98,3 @@ class SimilarCasesDock(QDockWidget):
             item.setToolTip(hit["path"])
             item.setData(Qt.UserRole, {k: v for k, v in hit.items() if k != "qimage"})
             self.hits.addItem(item)
-
-    def hit_paths(self) -> list[str]:
-        return [Path(self.hits.item(i).data(Qt.UserRole)["path"]).as_posix() for i in range(self.hits.count())]
