@@ -1,0 +1,52 @@
+"""The product's shared names and defaults, in one torch-free, Qt-free home.
+
+The CLI, the GUI and the core read them from here; the modules that implement them (core.methods, core.overlay,
+core.device) check at import that they implement exactly these names.
+"""
+
+from __future__ import annotations
+
+# Explanation methods, in the order the GUI cycles them (M); core.methods registers one callable per name.
+METHODS = ("gradcam", "attention", "reference")
+DEFAULT_METHOD = "gradcam"
+
+# Heatmap colormaps (core.overlay maps each to an OpenCV colormap). The counterfactual layer has its own, cool
+# one, so that with both layers on the evidence for and against the decision can be told apart.
+COLORMAPS = ("jet", "turbo", "viridis", "inferno", "magma", "plasma", "cool", "winter")
+DEFAULT_COLORMAP = "jet"
+DEFAULT_COUNTERFACTUAL_COLORMAP = "winter"
+
+# The two maps of an explanation, bottom to top, and how a fresh workstation shows them: (visible, opacity).
+LAYERS = ("factual", "counterfactual")
+LAYER_TITLES = {"factual": "Factual", "counterfactual": "Counterfactual"}
+DEFAULT_LAYER_STATE = {"factual": (True, 0.5), "counterfactual": (False, 0.5)}
+
+# Where the model runs: "auto" is CUDA when usable, else the CPU.
+DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_DEVICE = "auto"
+
+# A crop box narrower or lower than this (pixels, per side) leaves the network nothing to look at.
+MIN_CROP_SIDE = 16
+
+# Maps are kept at most this long on their longest side (--out .npy, reports); displays upsample them.
+MAX_MAP_SIDE = 2048
+
+# Training defaults: the one copy that ModelConfig, TrainOptions and the CLI's train parser all read.
+TRAINING_DEFAULTS = {
+    "architecture": "resnet18",
+    "input_size": 128,
+    "embedding_dim": 128,
+    "epochs": 30,
+    "batch_size": 64,
+    "lr": 2e-3,
+    "weight_decay": 1e-4,
+    "margin": 1.0,
+    "augment": "hflip,vflip,rotate,crop,jitter",
+    "patience": 8,
+    "seed": 0,
+    "crop_margin": 0.15,
+    "cache_dir": ".cache",
+}
+
+# What every screen and report says about the product's standing.
+DISCLAIMER = "Research tool, not a medical device: not for diagnosis."
