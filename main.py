@@ -6,18 +6,16 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.cli import parse, run_headless
+    from cli.parser import parse
 
     args = parse(sys.argv[1:] if argv is None else argv)
     if args.command == "gui":
-        if args.selftest:
-            from core.selftest import run_selftest
-
-            return run_selftest()
         from gui.app import run_app
 
         return run_app(args)
-    return run_headless(args)
+    from cli.run import run_command
+
+    return run_command(args)
 
 
 if __name__ == "__main__":

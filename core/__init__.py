@@ -1,6 +1,6 @@
 """Siamese Lens core: images, the Siamese model, explanations, training and evaluation. No Qt here.
 
-The public API is imported lazily, so that `import core.cli` or `core.paths` (the window's start-up path)
+The public API is imported lazily, so that `import cli.parser` or `core.paths` (the window's start-up path)
 does not pay for importing torch.
 """
 

@@ -42,7 +42,8 @@ def _child(argv: list[str], cwd: str, out: str, err: str) -> None:
 
 def serve() -> None:
     sys.path.insert(0, ROOT)
-    import core.cli  # noqa: F401  the heavy imports, once
+    import cli.parser  # noqa: F401  the heavy imports, once
+    import cli.run  # noqa: F401
     import core.images  # noqa: F401
     import core.report  # noqa: F401
     try:

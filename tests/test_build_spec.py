@@ -64,7 +64,7 @@ def test_spec_builds_one_folder_app_with_project_hooks_and_all_project_modules(t
     calls = _run_spec(tmp_path, monkeypatch)
     analysis = calls["Analysis"]
     assert analysis["hookspath"] == [str(tmp_path / "hooks")]
-    assert {"core.selftest", "core.explain", "gui.app"} <= set(analysis["hiddenimports"])
+    assert {"cli.selftest", "cli.parser", "core.explain", "gui.app"} <= set(analysis["hiddenimports"])
     assert "triton" in analysis["excludes"] and "PySide6.QtWebEngineCore" in analysis["excludes"]
     # Nothing the app imports may be excluded.
     assert not {"torch", "torchvision", "PySide6.QtWidgets", "PySide6.QtGui", "cv2", "PIL"} & set(analysis["excludes"])

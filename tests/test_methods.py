@@ -16,9 +16,10 @@ from core.weights import load_model
 
 
 def test_registry_is_the_one_home_of_methods_with_one_line_of_help():
-    from core import cli, explain
+    from cli import parser
+    from core import explain
 
-    assert cli.METHODS is METHODS and explain.METHODS is METHODS and METHODS == tuple(REGISTRY)
+    assert parser.METHODS is METHODS and explain.METHODS is METHODS and METHODS == tuple(REGISTRY)
     for method in REGISTRY.values():
         assert callable(method.cams) and callable(method.sign)
         assert method.help and "\n" not in method.help and len(method.help) < 200

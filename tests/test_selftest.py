@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import selftest
+from cli import selftest
 
 ROOT = Path(__file__).resolve().parent.parent
 # Runs the selftest the way main.py does and then reports whether Qt was imported: the smoke test must pass on a

@@ -1,7 +1,8 @@
-"""The command line: argument parsing for every command and the headless ones (explain, train, evaluate).
+"""The command line's argument parser: every command and its options, no work done here.
 
-main.py dispatches: `gui` (the default when no command is named) goes to the Qt app, the rest run here.
-Errors a user can cause end as exit status 2 with one line on stderr, never a traceback.
+main.py parses with `parse` and dispatches: `gui` (the default when no command is named) goes to the Qt app, every
+other command to its module in cli/ (cli.run). `--selftest` is kept as an alias of the `selftest` command: CI,
+build.spec and the README call the binary that way.
 """
 
 from __future__ import annotations
@@ -9,11 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .version import APP_NAME, __version__
+from core.methods import METHODS, REGISTRY  # torch-free: the methods and their one line of help
+from core.version import APP_NAME, __version__
 
-from .methods import METHODS, REGISTRY  # torch-free: the one home of the methods and their help
-
-COMMANDS = ("gui", "explain", "train", "evaluate", "index", "retrieve", "batch", "worklist", "calibrate")
+COMMANDS = ("gui", "explain", "train", "evaluate", "index", "retrieve", "batch", "worklist", "calibrate", "selftest")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -40,7 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--device", choices=DEVICES, default=None, help="where the model runs (default: remembered, else auto)")
     gui.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen once the pair is explained, save it, exit")
     gui.add_argument("--worklist", metavar="PATH", help="the review worklist file (default: remembered, else in the user data folder)")
-    gui.add_argument("--selftest", action="store_true", help="explain a bundled sample pair headless, print a JSON summary, exit")
 
     explain = sub.add_parser("explain", help="score a pair and write its factual/counterfactual maps")
     explain.add_argument("image1", metavar="IMG1")
@@ -140,78 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--cache-dir", default=".cache", help="where decoded images are cached ('' for none)")
     calibrate.add_argument("--json", action="store_true", help="print one JSON object")
 
+    sub.add_parser("selftest", help="explain a bundled sample pair headless with the default model, print a JSON "
+                   "summary, exit (also: main.py --selftest)")
+
     return parser
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     """Parse argv; with no command named (or only images/GUI options), the command is `gui`."""
+    if argv[:1] == ["--selftest"]:
+        argv = ["selftest", *argv[1:]]
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv = ["gui", *argv]
     return build_parser().parse_args(argv)
-
-
-def run_headless(args: argparse.Namespace) -> int:
-    """Run explain / train / evaluate; product errors become one line on stderr and exit status 2."""
-    from .errors import SiameseLensError
-
-    _quiet_and_interruptible()
-    try:
-        if args.command == "explain":
-            from .cli_explain import run_explain
-
-            return run_explain(args)
-        if args.command == "train":
-            from .cli_train import run_train
-
-            return run_train(args)
-        if args.command == "evaluate":
-            from .cli_train import run_evaluate
-
-            return run_evaluate(args)
-        if args.command in ("batch", "worklist"):
-            from .cli_batch import run_batch_command, run_worklist_command
-
-            return (run_batch_command if args.command == "batch" else run_worklist_command)(args)
-        if args.command == "calibrate":
-            from .cli_trust import run_calibrate
-
-            return run_calibrate(args)
-        if args.command in ("index", "retrieve"):
-            from .cli_retrieve import run_index, run_retrieve
-
-            return (run_index if args.command == "index" else run_retrieve)(args)
-    except (SiameseLensError, ValueError, FileExistsError) as exc:
-        return _fail(str(exc))
-    except OSError as exc:
-        return _fail(f"{getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}")
-    except MemoryError:
-        return _fail("out of memory")
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")  # writers have already removed their temporaries on the way out
-        return 130
-    raise AssertionError(f"unhandled command {args.command}")
-
-
-def _fail(message: str) -> int:
-    from .files import printable
-
-    # printable: a newline in a path must not split the one line; a non-UTF-8 name must not fail the write
-    sys.stderr.write(f"error: {printable(message, 2000)}\n")
-    return 2
-
-
-def _quiet_and_interruptible() -> None:
-    """Library warnings (Pillow's decompression bomb, numpy's invalid values) are not the user's to read: the
-    checks that matter end as one error line. SIGTERM unwinds like Ctrl-C, so writers clean up either way."""
-    import signal
-    import warnings
-
-    warnings.simplefilter("ignore")
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread (an embedding application): keep its handler
-        pass

@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
-from .files import first_line
-from .paths import resources_dir
-from .version import APP_NAME, __version__
+from core.files import first_line
+from core.paths import resources_dir
+from core.version import APP_NAME, __version__
 
 SAMPLE_PATTERNS = ("*.jpg", "*.jpeg", "*.png")
 EXIT_FAILED = 1
@@ -42,7 +42,7 @@ def selftest() -> dict:
     """Explain the bundled sample pair with the default model; the summary, or SelftestFailure."""
     import torch
 
-    from . import explain_pair, load_image, load_model
+    from core import explain_pair, load_image, load_model
 
     # Until trained weights ship, load_model() falls back to a randomly initialised model; a fixed seed makes the
     # smoke test deterministic (same numbers from source and from the binary) instead of passing by chance.

@@ -7,12 +7,12 @@ import sys
 import time
 from pathlib import Path
 
-from .gallery import MANIFEST, build_index, index_location, nearest_cases, open_index
+from core.gallery import MANIFEST, build_index, index_location, nearest_cases, open_index
 
 
 def run_index(args) -> int:
-    from .device import resolve_device
-    from .weights import load_model
+    from core.device import resolve_device
+    from core.weights import load_model
 
     model = load_model(args.model, device=resolve_device(args.device))
     started = time.perf_counter()
@@ -35,15 +35,15 @@ def run_index(args) -> int:
 
 
 def run_retrieve(args) -> int:
-    from .device import resolve_device
-    from .errors import DataError
-    from .images import load_image
-    from .weights import file_digest, load_model
+    from core.device import resolve_device
+    from core.errors import DataError
+    from core.images import load_image
+    from core.weights import file_digest, load_model
 
     if args.k < 1:
         raise ValueError(f"-k must be at least 1, got {args.k}")
     if args.report:
-        from .report import check_report_path
+        from core.report import check_report_path
 
         check_report_path(args.report, args.force)  # before any work: a refused path costs nothing
     query_image = load_image(args.query)  # a bad query is reported before any gallery is read
@@ -77,12 +77,12 @@ def run_retrieve(args) -> int:
 
 def _write_report(args, model, query, hits: list[dict], summary: str | None) -> list[str]:
     """The query beside each hit, every pair with its factual maps, plus the JSON sidecar."""
-    from .explain import explain_pair, explained_images
-    from .images import load_image
-    from .model import describe
-    from .report import write_picture_and_facts
-    from .retrieval_report import render_retrieval, retrieval_facts
-    from .weights import file_digest
+    from core.explain import explain_pair, explained_images
+    from core.images import load_image
+    from core.model import describe
+    from core.report import write_picture_and_facts
+    from core.retrieval_report import render_retrieval, retrieval_facts
+    from core.weights import file_digest
 
     queries, cases, explanations = [], [], []
     for hit in hits:

@@ -1,5 +1,4 @@
-"""`calibrate` command, and the trust facts (calibration, domain, same content, faithfulness) the other
-commands add to their output."""
+"""`calibrate` command: fit a model's calibration and out-of-domain summary and store them in its weights file."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import json
 
 
 def run_calibrate(args) -> int:
-    from .trust import recalibrate_file
+    from core.trust import recalibrate_file
 
     report = recalibrate_file(args.model_path, args.data_dir, cache_dir=args.cache_dir or None)
     if args.json:
@@ -23,17 +22,3 @@ def run_calibrate(args) -> int:
     print(f"wrote        {w['path']} (tensors unchanged, sha256 {w['sha256'][:12]}..., {w['size_bytes']} bytes)")
     return 0
 
-
-def trust_facts(result) -> dict:
-    """probability_same (None: model not calibrated), in_domain [bool, bool] (None: no training summary),
-    same_content."""
-    return {"probability_same": result.probability_same,
-            "in_domain": list(result.in_domain) if result.in_domain is not None else None,
-            "same_content": bool(result.same_content)}
-
-
-def explain_faithfulness(model, images, result) -> dict:
-    """Deletion/insertion of the factual maps for the pair as explained (images: explained_images)."""
-    from .faithfulness import faithfulness
-
-    return faithfulness(model, [image.image for image in images], result)

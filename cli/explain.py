@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .files import printable
-from .images import load_image, parse_crop
-from .files import file_sha256 as file_digest
+from core.files import printable
+from core.images import load_image, parse_crop
+from core.files import file_sha256 as file_digest
 
 
 def run_explain(args) -> int:
@@ -22,9 +22,9 @@ def run_explain(args) -> int:
     check_outputs(args)  # every option that decides what is written, before anything is read or computed
     images = [load_image(path, crop=crop) for path, crop in zip((args.image1, args.image2), crops)]
     t_images = time.perf_counter()
-    from .device import resolve_device  # torch: only once the inputs are known to be usable
-    from .explain import explain_pair, explained_images
-    from .weights import load_model
+    from core.device import resolve_device  # torch: only once the inputs are known to be usable
+    from core.explain import explain_pair, explained_images
+    from core.weights import load_model
 
     model = load_model(args.model, device=resolve_device(args.device))
     t_model = time.perf_counter()
@@ -32,13 +32,13 @@ def run_explain(args) -> int:
     images = explained_images(images, result)
     faithful = None
     if getattr(args, "faithfulness", False):
-        from .cli_trust import explain_faithfulness
+        from core.faithfulness import faithfulness
 
-        faithful = explain_faithfulness(model, images, result)
+        faithful = faithfulness(model, [image.image for image in images], result)
     written = write_maps(Path(args.out), result, images, args.colormap, overwrite=args.force) if args.out else []
     if args.report:
-        from .model import describe
-        from .report import write_report
+        from core.model import describe
+        from core.report import write_report
 
         try:
             written += [str(p) for p in write_report(args.report, result, images, describe(model),
@@ -58,7 +58,7 @@ def run_explain(args) -> int:
         print(f"similarity {result.similarity * 100:.1f} %  ->  {result.decision} "
               f"(threshold {result.threshold * 100:.1f} %, distance {result.distance:.4f})")
         print(f"method {result.method}, model {model.name}, {timings['total_ms']:.0f} ms")
-        from .trust import describe_trust
+        from core.trust import describe_trust
 
         for line in describe_trust(result, faithful):
             print(line)
@@ -71,8 +71,6 @@ def run_explain(args) -> int:
 
 def summary(result, model, images, timings: dict, written: list[str], device: str, faithfulness=None) -> dict:
     """The facts of one explanation as plain JSON-able data (CLI --json, self-test)."""
-    from .cli_trust import trust_facts
-
     return {
         "similarity": result.similarity,
         "distance": result.distance,
@@ -80,7 +78,9 @@ def summary(result, model, images, timings: dict, written: list[str], device: st
         "threshold": result.threshold,
         "method": result.method,
         "note": result.note,
-        **trust_facts(result),
+        "probability_same": result.probability_same,
+        "in_domain": list(result.in_domain) if result.in_domain is not None else None,
+        "same_content": bool(result.same_content),
         **({"faithfulness": faithfulness} if faithfulness is not None else {}),
         "model": {"name": model.name, "sha256": model.metadata.get("sha256"), "path": model.metadata.get("path"),
                   "untrained": bool(model.metadata.get("untrained", False))},
@@ -105,11 +105,11 @@ def map_paths(out_dir: Path) -> list[Path]:
 
 def check_outputs(args) -> None:
     """Raise for any output option that cannot be honoured; writes nothing."""
-    from .overlay import colormap_lut
+    from core.overlay import colormap_lut
 
     colormap_lut(args.colormap)
     if args.report:
-        from .report import check_report_path
+        from core.report import check_report_path
 
         check_report_path(args.report, args.force)
     if args.out:
@@ -119,7 +119,7 @@ def check_outputs(args) -> None:
         if not out_dir.parent.is_dir():
             raise ValueError(f"--out {printable(out_dir)}: folder {printable(out_dir.parent)} does not exist")
         if out_dir.is_dir():
-            from .files import settle
+            from core.files import settle
 
             settle(map_paths(out_dir))  # a killed run's torn set of maps is not "existing maps"
         if not args.force:
@@ -131,7 +131,7 @@ def check_outputs(args) -> None:
 def write_maps(out_dir: Path, result, images, colormap: str, overwrite: bool = False) -> list[str]:
     """Each map as float32 .npy and as a colour overlay .png on its (cropped) image, written as one unit (all
     eight files or none, never over existing ones unless `overwrite`, never through a symlink)."""
-    from .files import write_unit
+    from core.files import write_unit
 
     created = not out_dir.exists()
     out_dir.mkdir(exist_ok=True)
@@ -155,7 +155,7 @@ def _npy_writer(array):
 
 
 def _overlay_writer(image, heatmap, colormap: str):
-    from .overlay import blend
+    from core.overlay import blend
 
     # drawn when written, one at a time: four overlays of a large image held at once cost hundreds of MB
     return lambda handle: Image.fromarray(blend(np.asarray(image), heatmap, colormap, opacity=0.6)).save(handle, format="PNG")

@@ -1,0 +1,81 @@
+"""`evaluate` command: pair accuracy, ROC AUC and confusion matrix of a model on a data set, as text or JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from core.device import resolve_device
+
+
+def run_evaluate(args) -> int:
+    from core.evaluate import evaluate_dataset, is_skin_model
+    from core.lift import DEFAULT_LIFT_PAIRS
+    from core.weights import load_model
+
+    check_evaluate_args(args)
+    started = time.perf_counter()
+    model = load_model(args.model, device=resolve_device(args.device))
+    lift_pairs = args.lift_pairs if args.lift_pairs is not None else (DEFAULT_LIFT_PAIRS if is_skin_model(model) else 0)
+    result = evaluate_dataset(model, args.data_dir, max_pairs=args.pairs, include_seen=args.include_seen,
+                              lift_pairs=lift_pairs)
+    retrieval = None
+    if args.retrieval:
+        from core.evaluate import evaluate_retrieval
+
+        retrieval = evaluate_retrieval(model, args.data_dir)
+    explanations = None
+    if getattr(args, "explanations", 0) > 0:
+        from core.faithfulness import evaluate_explanations
+
+        explanations = evaluate_explanations(model, args.data_dir, args.explanations)
+    if args.roc:
+        from core.plots import save_roc
+
+        save_roc(result.roc["fpr"], result.roc["tpr"], result.auc, args.roc, f"ROC: {model.name} on {args.data_dir}")
+    seconds = time.perf_counter() - started
+    if args.json:
+        payload = {"model": model.name, "model_sha256": model.metadata.get("sha256"), "data_dir": args.data_dir,
+                   **result.to_dict(), **({"retrieval": retrieval} if retrieval else {}),
+                   **({"explanations": explanations} if explanations else {}), "seconds": round(seconds, 2)}
+        print(json.dumps(payload))
+        return 0
+    c = result.confusion
+    print(f"model      {model.name}  ({args.model or 'default'})")
+    print(f"pairs      {result.pairs} ({result.positives} same-class) from {result.images} images"
+          + (f", {result.excluded_seen} seen in training left out" if result.excluded_seen else ""))
+    print(f"accuracy   {result.accuracy:.4f} at the model's threshold {result.threshold:.4f}")
+    print(f"ROC AUC    {result.auc:.4f}")
+    print(f"best       balanced accuracy {result.best_balanced_accuracy:.4f} at threshold {result.best_threshold:.4f}")
+    print("confusion  predicted similar | predicted different")
+    print(f"  same     {c['true_similar']:>16} | {c['false_different']}")
+    print(f"  other    {c['false_similar']:>16} | {c['true_different']}")
+    if result.lesion_lift:
+        lift = result.lesion_lift
+        crop = f", uniform over the crop {lift['crop_uniform']}" if lift.get("crop_uniform") is not None else ""
+        print(f"lift       factual {lift['factual']}, counterfactual {lift['counterfactual']} (centred blob "
+              f"{lift['blob']}{crop}) on {lift['images']} lesions of {lift['pairs']} pairs")
+    if retrieval:
+        print(f"retrieval  P@1 {retrieval['precision_at_1']:.4f}, P@5 {retrieval['precision_at_5']:.4f}, "
+              f"mAP {retrieval['mean_average_precision']:.4f}, 5-NN accuracy {retrieval['knn5_accuracy']:.4f} "
+              f"({retrieval['queries']} unseen queries, {retrieval['gallery']} training images)")
+    if explanations:
+        for method, m in explanations["methods"].items():
+            print(f"faithful   {method:<9} deletion AUC {m['deletion_auc']:.3f} (random {m['deletion_auc_random']:.3f}), "
+                  f"insertion AUC {m['insertion_auc']:.3f} (random {m['insertion_auc_random']:.3f}), "
+                  f"{m['explain_ms']:.0f} + {m['faithfulness_ms']:.0f} ms per pair ({m['pairs']} pairs)")
+    print(f"time       {seconds:.1f} s")
+    return 0
+
+
+def check_evaluate_args(args) -> None:
+    if args.pairs is not None and args.pairs < 1:
+        raise ValueError(f"--pairs must be at least 1 (or left out for two pairs per image), got {args.pairs}")
+    if args.lift_pairs is not None and args.lift_pairs < 0:
+        raise ValueError(f"--lift-pairs must be 0 or more, got {args.lift_pairs}")
+    if getattr(args, "explanations", 0) < 0:
+        raise ValueError(f"--explanations must be 0 or more, got {args.explanations}")
+    if args.roc:
+        from core.report import check_report_path
+
+        check_report_path(args.roc, overwrite=True)  # a .png in an existing folder, not a folder

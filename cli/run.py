@@ -1,0 +1,82 @@
+"""Runs a parsed headless command: each command's module is imported only when that command runs (torch is not
+needed to print --help). Errors a user can cause end as exit status 2 with one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.errors import SiameseLensError
+from core.files import printable
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run any command but `gui`; product errors become one line on stderr and exit status 2."""
+    _quiet_and_interruptible()
+    try:
+        return _handler(args.command)(args)
+    except (SiameseLensError, ValueError, FileExistsError) as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"{getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}")
+    except MemoryError:
+        return _fail("out of memory")
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")  # writers have already removed their temporaries on the way out
+        return 130
+
+
+def _handler(command: str):
+    if command == "explain":
+        from .explain import run_explain
+
+        return run_explain
+    if command == "train":
+        from .train import run_train
+
+        return run_train
+    if command == "evaluate":
+        from .evaluate import run_evaluate
+
+        return run_evaluate
+    if command in ("batch", "worklist"):
+        from .batch import run_batch_command, run_worklist_command
+
+        return run_batch_command if command == "batch" else run_worklist_command
+    if command == "calibrate":
+        from .calibrate import run_calibrate
+
+        return run_calibrate
+    if command in ("index", "retrieve"):
+        from .retrieve import run_index, run_retrieve
+
+        return run_index if command == "index" else run_retrieve
+    if command == "selftest":
+        from .selftest import run_selftest
+
+        return lambda _args: run_selftest()
+    raise AssertionError(f"unhandled command {command}")
+
+
+def _fail(message: str) -> int:
+    # printable: a newline in a path must not split the one line; a non-UTF-8 name must not fail the write
+    sys.stderr.write(f"error: {printable(message, 2000)}\n")
+    return 2
+
+
+def _quiet_and_interruptible() -> None:
+    """Library warnings (Pillow's decompression bomb, numpy's invalid values) are not the user's to read: the
+    checks that matter end as one error line. SIGTERM unwinds like Ctrl-C, so writers clean up either way."""
+    import signal
+    import warnings
+
+    warnings.simplefilter("ignore")
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding application): keep its handler
+        pass
