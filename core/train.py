@@ -28,6 +28,7 @@ from .data import load_cache, make_pairs, scan_dataset, seen_fingerprints, split
 from .device import resolve_device
 from .errors import DataError
 from .files import atomic_write, first_line
+from .vocabulary import TRAINING_DEFAULTS
 from .evaluate import EVAL_PAIR_SEED, embed_cached, score_pairs, summarise
 from .metrics import roc_auc
 from .model import ModelConfig, SiameseModel
@@ -40,30 +41,30 @@ VAL_PAIR_SEED = 101
 class TrainOptions:
     data_dir: str
     out: str
-    architecture: str = "resnet18"
-    input_size: int = 128
-    embedding_dim: int = 128
-    epochs: int = 30
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    margin: float = 1.0
-    augment: str = "hflip,vflip,rotate,crop,jitter"
+    architecture: str = TRAINING_DEFAULTS["architecture"]
+    input_size: int = TRAINING_DEFAULTS["input_size"]
+    embedding_dim: int = TRAINING_DEFAULTS["embedding_dim"]
+    epochs: int = TRAINING_DEFAULTS["epochs"]
+    batch_size: int = TRAINING_DEFAULTS["batch_size"]
+    lr: float = TRAINING_DEFAULTS["lr"]
+    weight_decay: float = TRAINING_DEFAULTS["weight_decay"]
+    margin: float = TRAINING_DEFAULTS["margin"]
+    augment: str = TRAINING_DEFAULTS["augment"]
     in_batch_pairs: bool = True
     attention_weight: float = 0.0  # > 0 enables the attention-guided constraint (Zheng et al. 2020)
     attention_mask_fraction: float = 0.2
-    patience: int = 8
-    seed: int = 0
+    patience: int = TRAINING_DEFAULTS["patience"]
+    seed: int = TRAINING_DEFAULTS["seed"]
     device: str = "auto"
     threads: int = 0  # 0 = leave torch's default
     val_fraction: float = 0.15
     test_fraction: float = 0.15
-    cache_dir: str = ".cache"
+    cache_dir: str = TRAINING_DEFAULTS["cache_dir"]
     resume: bool = False
     name: str = ""
     init_from: str = ""  # a weights file to start from (fine-tuning), instead of random initialisation
     lesion_crop: bool = False  # train (and later infer) on automatic lesion crops
-    crop_margin: float = 0.15
+    crop_margin: float = TRAINING_DEFAULTS["crop_margin"]
     color_constancy: bool = False
 
 
