@@ -67,6 +67,8 @@ def load_model(path=None, device: str | torch.device = "cpu") -> SiameseModel:
         raise ModelLoadError(f"{name}: is a folder, not a weights file")
     if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block torch.load forever
         raise ModelLoadError(f"{name}: not a regular file")
+    if not _looks_like_torch_file(path):  # a text or image file is no pickle: say what it is not
+        raise ModelLoadError(f"{name}: not a Siamese Lens weights file (not a PyTorch file at all)")
     try:
         with warnings.catch_warnings():  # torch's warnings about foreign pickles would break the one-line error
             warnings.simplefilter("ignore")
@@ -214,3 +216,13 @@ def tensors_sha256(state: dict) -> str:
 
 
 file_digest = file_sha256  # the name the CLI and tests know
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """torch.save writes a zip archive; very old torch wrote a raw pickle (protocol 2+ starts with 0x80)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        return True  # let torch.load report the read error in its own words
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"

@@ -1,5 +1,2 @@
-"""The review workstation: PySide6 views, a presenter holding the review state, and the one ModelRunner thread.
-
-Nothing here imports torch at module level: core (and torch with it) is imported by the runner on its own thread,
-so the window appears while the model is still loading.
-"""
+"""The review workstation: widget-free review models (session, layers, similar cases, worklist), their views, and
+the one runner thread; gui.tasks is the only module that imports core."""

@@ -17,29 +17,30 @@ class Command:
     shortcuts: tuple[str, ...] = ()
     checkable: bool = False
     tip: str = ""
+    short: str = ""  # the toolbar's label, short enough for the whole toolbar to fit a 1024 px wide window
 
 
 COMMANDS = (
-    Command("open0", "&File", "Open image &1…", ("Ctrl+O",)),
-    Command("open1", "&File", "Open image &2…", ("Ctrl+Shift+O",)),
+    Command("open0", "&File", "Open image &1…", ("Ctrl+O",), short="Open 1"),
+    Command("open1", "&File", "Open image &2…", ("Ctrl+Shift+O",), short="Open 2"),
     Command("paste0", "&File", "Paste as image 1", ("Ctrl+V",), tip="Image (or image file) on the clipboard"),
     Command("paste1", "&File", "Paste as image 2", ("Ctrl+Shift+V",)),
-    Command("swap", "&File", "&Swap images", ("X",)),
-    Command("export", "&File", "&Export report…", ("Ctrl+E",), tip="PNG report plus JSON sidecar"),
+    Command("swap", "&File", "&Swap images", ("X",), short="Swap"),
+    Command("export", "&File", "&Export report…", ("Ctrl+E",), tip="PNG report plus JSON sidecar", short="Export"),
     Command("quit", "&File", "&Quit", ("Ctrl+Q",)),
-    Command("crop", "&Edit", "&Crop mode", ("C",), checkable=True, tip="Drag a box on either image to crop it"),
-    Command("reset_crops", "&Edit", "&Reset crops", ("Shift+C",)),
-    Command("undo", "&Edit", "&Undo crop", ("Ctrl+Z",)),
-    Command("redo", "&Edit", "Re&do crop", ("Ctrl+Shift+Z", "Ctrl+Y")),
+    Command("crop", "&Edit", "&Crop mode", ("C",), checkable=True, tip="Drag a box on either image to crop it", short="Crop"),
+    Command("reset_crops", "&Edit", "&Reset crops", ("Shift+C",), short="Reset"),
+    Command("undo", "&Edit", "&Undo crop", ("Ctrl+Z",), short="Undo"),
+    Command("redo", "&Edit", "Re&do crop", ("Ctrl+Shift+Z", "Ctrl+Y"), short="Redo"),
     Command("factual0", "&View", "Factual layer, image 1", ("1",), checkable=True),
     Command("counterfactual0", "&View", "Counterfactual layer, image 1", ("2",), checkable=True),
     Command("factual1", "&View", "Factual layer, image 2", ("3",), checkable=True),
     Command("counterfactual1", "&View", "Counterfactual layer, image 2", ("4",), checkable=True),
-    Command("fit", "&View", "&Fit to window", ("Ctrl+0", "F")),
-    Command("actual", "&View", "&Actual pixels (1:1)", ("Ctrl+1",)),
+    Command("fit", "&View", "&Fit to window", ("Ctrl+0", "F"), short="Fit"),
+    Command("actual", "&View", "&Actual pixels (1:1)", ("Ctrl+1",), short="1:1"),
     Command("zoom_in", "&View", "Zoom &in", ("Ctrl++", "Ctrl+=")),
     Command("zoom_out", "&View", "Zoom &out", ("Ctrl+-",)),
-    Command("sync", "&View", "&Synchronise views", ("S",), checkable=True, tip="Zoom and pan both images together"),
+    Command("sync", "&View", "&Synchronise views", ("S",), checkable=True, tip="Zoom and pan both images together", short="Sync"),
     Command("similar_panel", "&View", "Similar &cases panel", ("Ctrl+K",), checkable=True,
             tip="The nearest known cases to image 1 in a gallery folder"),
     Command("choose_gallery", "&View", "Choose similar-cases &gallery…", ("Ctrl+G",)),
@@ -59,6 +60,8 @@ COMMANDS = (
     Command("next_method", "&Model", "Next explanation &method", ("M",)),
     Command("choose_model", "&Model", "&Choose model file…", ("Ctrl+M",)),
     Command("default_model", "&Model", "Use the &default model"),
+    Command("dismiss", "&View", "&Dismiss problems", ("Esc",), tip="hide the problem bar; the keyboard returns "
+            "to the images"),
     Command("help", "&Help", "&Keyboard shortcuts", ("F1",)),
     Command("about", "&Help", "&About"),
 )
@@ -72,6 +75,8 @@ def build_actions(parent, handlers: dict) -> dict[str, QAction]:
     actions = {}
     for command in COMMANDS:
         action = QAction(command.text, parent)
+        if command.short:
+            action.setIconText(command.short)
         action.setShortcuts([QKeySequence(s) for s in command.shortcuts])
         action.setCheckable(command.checkable)
         shortcut = f" ({command.shortcuts[0]})" if command.shortcuts else ""

@@ -1,4 +1,5 @@
-"""Starts the review workstation (main.py's default command) and its --screenshot mode."""
+"""The workstation's composition root: builds the runner, the review models and the window, wires what outlives
+a single widget (settings, the runner's life), and starts it all; also main.py's --screenshot mode."""
 
 from __future__ import annotations
 
@@ -6,12 +7,70 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from .layers import LayerStates
+from .persist import restore_review, save_review
+from .runner import Runner
+from .session import ReviewSession
+from .settings import read
+from .similar_cases import SimilarCases
+from .tasks import DEFAULT_DEVICE, SiameseLensError
+from .window import MainWindow
+from .worklist import WorklistController
 
 # Benchmarks set this to learn when the window is first painted: the app prints "shown <epoch seconds>" and quits.
 EXIT_AFTER_SHOW = "SIAMESE_LENS_EXIT_AFTER_SHOW"
 SCREENSHOT_SIZE = (1500, 860)
 SCREENSHOT_TIMEOUT_MS = 180_000
+
+
+@dataclass
+class Workstation:
+    settings: object
+    runner: object
+    session: object
+    layers: object
+    similar: object
+    worklist: object
+    window: object
+
+    def start(self, images=(), model_path: str | None = None, device: str | None = None) -> None:
+        """Load the model (on the runner) and, if given, the two images (a missing or bad file shows as a problem
+        of its slot, like a dropped one)."""
+        stored_model = read(self.settings, "model/path", "")
+        stored_device = read(self.settings, "model/device", DEFAULT_DEVICE)
+        self.session.start(model_path or stored_model or None, device or stored_device)
+        if images:
+            self.session.open_paths([str(p) for p in images])
+
+
+def create_workstation(settings, worklist_path: str | None = None) -> Workstation:
+    """Everything but the start: tests drive the models with or without showing the window."""
+    runner = Runner()
+    session = ReviewSession(runner)
+    layers = LayerStates()
+    restore_review(settings, session, layers)
+    similar = SimilarCases(session)
+    worklist = WorklistController(session)
+    window = MainWindow(settings, session, layers, similar, worklist)
+    similar.gallery_changed.connect(lambda path: settings.setValue("similar/gallery", path or ""))
+    similar.set_gallery(read(settings, "similar/gallery", "") or None)
+    try:
+        worklist.open_store(worklist_path or read(settings, "worklist/path", "") or None)
+        settings.setValue("worklist/path", str(worklist.store.path))
+    except (SiameseLensError, OSError) as exc:
+        session.error.emit("worklist", f"Worklist not opened: {exc}")
+
+    def closed() -> None:
+        save_review(settings, session, layers)
+        settings.sync()
+        runner.stop()
+
+    window.closed.connect(closed)
+    runner.start()
+    return Workstation(settings, runner, session, layers, similar, worklist, window)
 
 
 def run_app(args) -> int:
@@ -29,7 +88,6 @@ def run_app(args) -> int:
     from PySide6.QtWidgets import QApplication
 
     from .settings import APPLICATION, ORGANIZATION, open_settings
-    from .window import MainWindow
 
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         qInstallMessageHandler(_without_offscreen_noise)  # keep stderr to the one line that matters
@@ -41,7 +99,8 @@ def run_app(args) -> int:
     # A screenshot never reads or changes the user's settings, so docs pictures are reproducible.
     settings = open_settings(Path(scratch.name) / "settings.ini" if scratch else None)
     worklist = args.worklist or (str(Path(scratch.name) / "worklist.sqlite") if scratch else None)  # nor the user's worklist
-    window = MainWindow(settings, model_path=args.model, device=args.device, worklist_path=worklist)
+    station = create_workstation(settings, worklist)
+    window = station.window
     if args.screenshot:
         window.resize(*SCREENSHOT_SIZE)
     window.show()
@@ -51,7 +110,7 @@ def run_app(args) -> int:
     if os.environ.get(EXIT_AFTER_SHOW):
         # repaint() paints synchronously, while the runner is already importing torch: a real first frame.
         QTimer.singleShot(0, lambda: (window.repaint(), print(f"shown {time.time():.6f}", flush=True), window.close()))
-    window.start(images)
+    station.start(images, args.model, args.device)
     app.exec()
     if scratch:
         scratch.cleanup()
@@ -65,13 +124,7 @@ def _input_problem(images: list[str], screenshot: str | None) -> str | None:
         return "--screenshot needs two images: main.py --screenshot FILE.png IMG1 IMG2"
     if screenshot and not screenshot.lower().endswith(".png"):
         return f"{screenshot}: the screenshot must be a .png file"
-    for image in images:
-        path = Path(image)
-        if path.is_dir():
-            return f"{image}: is a folder, not an image file"
-        if not path.is_file():
-            return f"{image}: no such file"
-    return None
+    return None  # a missing or unreadable image opens the window with that slot's problem shown
 
 
 def _without_offscreen_noise(_mode, _context, message: str) -> None:
@@ -100,5 +153,5 @@ def _arm_screenshot(app, window, target: str, status: dict) -> None:
             finish(2, f"{target}: cannot write the screenshot")
 
     window.overlays_shown.connect(lambda: QTimer.singleShot(150, grab))
-    window.presenter.message.connect(lambda text, error: error and finish(2, text))
+    window.session.error.connect(lambda _source, text: finish(2, text))
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: finish(2, "timed out waiting for the explanation"))

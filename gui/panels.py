@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from .qimage import colormap_qimage
-from .viewer import LAYERS
+from .colours import colormap_qimage
+from .layers import LayerStates
+from .tasks import LAYER_TITLES, LAYERS, domain_warning
 
-LAYER_TITLES = {"factual": "Factual", "counterfactual": "Counterfactual"}
 LAYER_TIPS = {"factual": "Regions that support the decision", "counterfactual": "Regions that argue against it"}
 
 
 class LayerControls(QWidget):
-    """A visibility check box and an opacity slider (0-100 %) per layer of one image."""
+    """A visibility check box and an opacity slider (0-100 %) per layer of one image, bound both ways to the
+    LayerStates model (after napari's opacity controls): the widgets never hold state of their own."""
 
-    visibility_changed = Signal(str, bool)
-    opacity_changed = Signal(str, float)
-
-    def __init__(self, parent=None):
+    def __init__(self, layers: LayerStates, slot: int, parent=None):
         super().__init__(parent)
+        self.layers, self.slot = layers, slot
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 2, 4, 2)
         self.boxes: dict[str, QCheckBox] = {}
@@ -32,28 +31,29 @@ class LayerControls(QWidget):
             slider = QSlider(Qt.Horizontal)
             slider.setRange(0, 100)
             slider.setToolTip(f"{LAYER_TITLES[name]} layer opacity")
+            for widget in (box, slider):
+                widget.setFocusPolicy(Qt.NoFocus)  # never steals the review shortcuts
             value = QLabel()
             value.setMinimumWidth(44)
             value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-            box.toggled.connect(lambda on, n=name: self.visibility_changed.emit(n, on))
-            slider.valueChanged.connect(lambda v, n=name: self._slid(n, v))
+            box.toggled.connect(lambda on, n=name: layers.set_visible(slot, n, on))
+            slider.valueChanged.connect(lambda v, n=name: layers.set_opacity(slot, n, v / 100.0))
             grid.addWidget(box, row, 0)
             grid.addWidget(slider, row, 1)
             grid.addWidget(value, row, 2)
             self.boxes[name], self.sliders[name], self.values[name] = box, slider, value
+            self._show(slot, name, layers.visible(slot, name), layers.opacity(slot, name))
         grid.setColumnStretch(1, 1)
+        layers.changed.connect(self._show)
 
-    def set_state(self, name: str, visible: bool, opacity: float) -> None:
-        self.boxes[name].setChecked(visible)
-        self.sliders[name].setValue(round(opacity * 100))
-        self._slid(name, self.sliders[name].value())
-
-    def state(self) -> dict[str, tuple[bool, float]]:
-        return {name: (self.boxes[name].isChecked(), self.sliders[name].value() / 100.0) for name in LAYERS}
-
-    def _slid(self, name: str, value: int) -> None:
-        self.values[name].setText(f"{value} %")
-        self.opacity_changed.emit(name, value / 100.0)
+    def _show(self, slot: int, name: str, visible: bool, opacity: float) -> None:
+        if slot != self.slot:
+            return
+        box, slider = self.boxes[name], self.sliders[name]
+        with QSignalBlocker(box), QSignalBlocker(slider):  # showing the model's value is not a new edit
+            box.setChecked(visible)
+            slider.setValue(round(opacity * 100))
+        self.values[name].setText(f"{slider.value()} %")
 
 
 class ScorePanel(QWidget):
@@ -149,8 +149,6 @@ class ScorePanel(QWidget):
         probability = getattr(e, "probability_same", None)
         self.probability.setText(f"P(same class) {100 * probability:.0f} % (calibrated)" if probability is not None
                                  else "P(same class): not calibrated for this model")
-        from core.trust import domain_warning
-
         warnings = [domain_warning(getattr(e, "in_domain", None)).upper()]
         if getattr(e, "same_content", False):
             warnings.append("SAME IMAGE CONTENT: no maps (there is no evidence to draw)")
@@ -209,21 +207,29 @@ def curves_pixmap(curves: dict, width: int = 220, height: int = 70) -> QPixmap:
 
 
 class Legend(QWidget):
-    """The colour ramp of the current colormap, 0 (transparent) to 1 (most relevant)."""
+    """Each layer's colour ramp, labelled, 0 (transparent) to 1 (most relevant): with both layers on, the
+    reviewer can tell evidence for the decision from evidence against it."""
 
-    def __init__(self, parent=None):
+    def __init__(self, layers: LayerStates, parent=None):
         super().__init__(parent)
-        layout = QGridLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.ramp = QLabel()
-        self.ramp.setMinimumHeight(14)
-        self.ramp.setScaledContents(True)
-        layout.addWidget(self.ramp, 0, 0, 1, 3)
-        layout.addWidget(QLabel("0  low"), 1, 0)
-        layout.addWidget(QLabel("relevance"), 1, 1, Qt.AlignHCenter)
-        layout.addWidget(QLabel("high  1"), 1, 2, Qt.AlignRight)
-        self.setToolTip("Factual: evidence for the decision. Counterfactual: evidence against it. "
-                        "A layer is transparent where its map is 0.")
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.ramps: dict[str, QLabel] = {}
+        for row, name in enumerate(LAYERS):
+            grid.addWidget(QLabel(LAYER_TITLES[name]), row, 0)
+            ramp = QLabel()
+            ramp.setMinimumHeight(14)
+            ramp.setScaledContents(True)
+            ramp.setToolTip(f"{LAYER_TITLES[name]}: {LAYER_TIPS[name].lower()}")
+            grid.addWidget(ramp, row, 1, 1, 2)
+            self.ramps[name] = ramp
+            self._show(name, layers.colormap(name))
+        grid.addWidget(QLabel("0  low"), len(LAYERS), 1)
+        grid.addWidget(QLabel("high  1"), len(LAYERS), 2, Qt.AlignRight)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(2, 1)
+        self.setToolTip("A layer is transparent where its map is 0.")
+        layers.colormap_changed.connect(self._show)
 
-    def set_colormap(self, name: str) -> None:
-        self.ramp.setPixmap(QPixmap.fromImage(colormap_qimage(name, 256, 14)))
+    def _show(self, name: str, colormap: str) -> None:
+        self.ramps[name].setPixmap(QPixmap.fromImage(colormap_qimage(colormap, 256, 14)))

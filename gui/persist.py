@@ -1,13 +1,35 @@
-"""What the main window remembers between runs: geometry, dock/toolbar state, splitter, layer toggles and
-opacities, colormap, method and view synchronisation (model, device and last folder are stored as they change)."""
+"""What the workstation remembers between runs: the window's geometry, docks and splitter, and the review
+settings (method, each layer's visibility, opacity and colormap, synchronised views). Model, device, gallery,
+worklist and last folder are stored as they change."""
 
 from __future__ import annotations
 
-from .presenter import SLOTS
+from .layers import SLOTS, LayerStates
+from .session import ReviewSession
 from .settings import read
-from .viewer import LAYERS
+from .tasks import COLORMAPS, DEFAULT_METHOD, LAYERS
 
-DEFAULT_LAYER_STATE = {"factual": (True, 0.5), "counterfactual": (False, 0.5)}
+
+def restore_review(settings, session: ReviewSession, layers: LayerStates) -> None:
+    session.set_method(read(settings, "view/method", DEFAULT_METHOD))
+    for name in LAYERS:
+        colormap = read(settings, f"view/colormap/{name}", layers.colormap(name))
+        if colormap in COLORMAPS:  # a name from an older or newer version is ignored, not fatal
+            layers.set_colormap(name, colormap)
+    for slot in SLOTS:
+        for name in LAYERS:
+            layers.set_visible(slot, name, read(settings, f"layers/{slot}/{name}/visible", layers.visible(slot, name)))
+            layers.set_opacity(slot, name, read(settings, f"layers/{slot}/{name}/opacity", layers.opacity(slot, name)))
+
+
+def save_review(settings, session: ReviewSession, layers: LayerStates) -> None:
+    settings.setValue("view/method", session.method)
+    for name in LAYERS:
+        settings.setValue(f"view/colormap/{name}", layers.colormap(name))
+    for slot in SLOTS:
+        for name in LAYERS:
+            settings.setValue(f"layers/{slot}/{name}/visible", layers.visible(slot, name))
+            settings.setValue(f"layers/{slot}/{name}/opacity", layers.opacity(slot, name))
 
 
 def restore_window(window) -> None:
@@ -19,15 +41,6 @@ def restore_window(window) -> None:
         window.restoreState(settings.value("window/state"))
     if settings.value("window/splitter") is not None:
         window.splitter.restoreState(settings.value("window/splitter"))
-    for i in SLOTS:
-        for name in LAYERS:
-            visible_default, opacity_default = DEFAULT_LAYER_STATE[name]
-            visible = read(settings, f"layers/{i}/{name}/visible", visible_default)
-            opacity = min(max(read(settings, f"layers/{i}/{name}/opacity", opacity_default), 0.0), 1.0)
-            window.layer_controls[i].set_state(name, visible, opacity)
-            window.viewers[i].set_layer_visible(name, visible)
-            window.viewers[i].set_layer_opacity(name, opacity)
-            window.actions[f"{name}{i}"].setChecked(visible)
     window.actions["sync"].setChecked(read(settings, "view/sync", False))
 
 
@@ -36,11 +49,4 @@ def save_window(window) -> None:
     settings.setValue("window/geometry", window.saveGeometry())
     settings.setValue("window/state", window.saveState())
     settings.setValue("window/splitter", window.splitter.saveState())
-    for i in SLOTS:
-        for name, (visible, opacity) in window.layer_controls[i].state().items():
-            settings.setValue(f"layers/{i}/{name}/visible", visible)
-            settings.setValue(f"layers/{i}/{name}/opacity", opacity)
-    settings.setValue("view/colormap", window.colormap)
-    settings.setValue("view/method", window.presenter.method)
     settings.setValue("view/sync", window.actions["sync"].isChecked())
-    settings.sync()

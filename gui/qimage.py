@@ -1,9 +1,4 @@
-"""The one place where numpy / Pillow pixels become Qt images and back.
-
-core.overlay is imported inside the functions that colour maps: they only run once the runner has delivered
-an explanation or the environment, i.e. after the runner thread has imported core (and torch), so the import
-is then free and the window's start never waits for torch.
-"""
+"""The one place where numpy / Pillow pixels become Qt images and back."""
 
 from __future__ import annotations
 
@@ -34,18 +29,3 @@ def qimage_to_array(image: QImage) -> np.ndarray:
 
 def qimage_to_pil(image: QImage) -> Image.Image:
     return Image.fromarray(qimage_to_array(image), "RGBA")
-
-
-def heatmap_qimage(heatmap: np.ndarray, colormap: str) -> QImage:
-    """A map in [0, 1] as an RGBA layer whose alpha is the map value (core's one colouring function)."""
-    from core.overlay import rgba_layer
-
-    return array_to_qimage(rgba_layer(heatmap, colormap))
-
-
-def colormap_qimage(colormap: str, width: int = 256, height: int = 1) -> QImage:
-    """A horizontal colour ramp of a colormap, for legends."""
-    from core.overlay import colormap_lut
-
-    ramp = colormap_lut(colormap)[np.linspace(0, 255, width).astype(np.uint8)]
-    return array_to_qimage(np.repeat(ramp[None], height, axis=0))

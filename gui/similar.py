@@ -1,5 +1,5 @@
 """The "Similar cases" dock: a gallery chooser, the index's progress with Cancel, and the nearest cases to
-image 1 as a thumbnail strip. A passive view: the presenter decides, this only shows and forwards clicks."""
+image 1 as a thumbnail strip. A passive view of gui.similar_cases.SimilarCases: it shows and forwards clicks."""
 
 from __future__ import annotations
 
@@ -60,6 +60,17 @@ class SimilarCasesDock(QDockWidget):
         self.hits.itemClicked.connect(lambda item: self.hit_chosen.emit(item.data(Qt.UserRole)))
         self.set_gallery(None)
 
+    def bind(self, cases, choose_gallery) -> None:
+        """Show `cases` (a SimilarCases) and send the reviewer's clicks to it; choosing a folder is the window's."""
+        self.choose_gallery.connect(choose_gallery)
+        self.clear_gallery.connect(lambda: cases.set_gallery(None))
+        self.cancel.connect(cases.cancel)
+        self.hit_chosen.connect(cases.open_hit)
+        cases.found_changed.connect(self.show_found)
+        cases.progress.connect(lambda done, total: self.show_progress((done, total)))
+        cases.gallery_changed.connect(self.set_gallery)
+        self.set_gallery(cases.gallery)
+
     def set_gallery(self, path: str | None) -> None:
         self.gallery_label.setText(f"Gallery: {path}" if path else "No gallery chosen")
         self.gallery_label.setToolTip(path or "")
@@ -78,7 +89,7 @@ class SimilarCasesDock(QDockWidget):
             self.progress.setValue(progress[0])
 
     def show_found(self, found) -> None:
-        """A runner SimilarFound, or None to clear."""
+        """A SimilarFound, or None to clear."""
         self.hits.clear()
         self.show_progress(None)
         if found is None:

@@ -10,7 +10,8 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
 
-LAYERS = ("factual", "counterfactual")  # bottom to top
+from .tasks import LAYERS
+
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
 MIN_CROP = 4  # pixels; smaller drags are treated as clicks
@@ -20,6 +21,7 @@ class ImageViewer(QGraphicsView):
     files_dropped = Signal(list)  # the dropped URLs as local paths ("" for a non-local URL)
     crop_drawn = Signal(tuple)  # (x, y, w, h) in image pixels
     view_changed = Signal()  # zoom or pan by the user, for synchronised viewing
+    zoom_changed = Signal(float)  # scene-to-screen scale after any change (fit, zoom, resize)
 
     def __init__(self, placeholder: str, parent=None):
         super().__init__(parent)
@@ -48,6 +50,7 @@ class ImageViewer(QGraphicsView):
         self._drag_start: QPointF | None = None
         self._fitting = True  # follow the window size until the user zooms
         self._quiet = False  # programmatic view changes are not reported
+        self._drop_target = False  # files are being dragged over this viewer: highlight it
         self.horizontalScrollBar().valueChanged.connect(self._scrolled)
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
 
@@ -64,11 +67,16 @@ class ImageViewer(QGraphicsView):
         self.scene().setSceneRect(self._image.boundingRect())
         self.fit()
 
-    def set_layer(self, name: str, qimage, offset: tuple[int, int] = (0, 0)) -> None:
-        """Place a layer's RGBA picture with its top-left corner at image pixel `offset` (the crop corner)."""
+    def set_layer(self, name: str, qimage, box: tuple | None = None) -> None:
+        """Stretch a layer's RGBA picture over `box` (x, y, w, h in image pixels: the crop the map covers; None:
+        the whole image). Maps longer than core's cap arrive smaller than the box and are upsampled here."""
         item = self._layers[name]
         item.setPixmap(QPixmap.fromImage(qimage) if qimage is not None else QPixmap())
-        item.setPos(*offset)
+        if qimage is None or qimage.isNull():
+            return
+        x, y, w, h = box if box else (0, 0, self._image.pixmap().width(), self._image.pixmap().height())
+        item.setTransform(QTransform.fromScale(w / qimage.width(), h / qimage.height()))
+        item.setPos(x, y)
 
     def layer_pixmap(self, name: str) -> QPixmap:
         return self._layers[name].pixmap()
@@ -141,8 +149,10 @@ class ImageViewer(QGraphicsView):
         finally:
             self._quiet = False
         mode = Qt.SmoothTransformation if self.zoom() < 1.0 else Qt.FastTransformation  # crisp pixels zoomed in
-        for item in [self._image, *self._layers.values()]:
-            item.setTransformationMode(mode)
+        self._image.setTransformationMode(mode)
+        for item in self._layers.values():  # maps are upsampled smoothly, like the report draws them
+            item.setTransformationMode(Qt.SmoothTransformation)
+        self.zoom_changed.emit(self.zoom())
 
     def _scrolled(self) -> None:
         if not self._quiet:
@@ -187,22 +197,38 @@ class ImageViewer(QGraphicsView):
 
     def dragEnterEvent(self, event) -> None:
         event.setAccepted(event.mimeData().hasUrls())
+        self._highlight(event.isAccepted())
 
     def dragMoveEvent(self, event) -> None:
         event.setAccepted(event.mimeData().hasUrls())
 
+    def dragLeaveEvent(self, event) -> None:
+        self._highlight(False)
+        super().dragLeaveEvent(event)
+
     def dropEvent(self, event) -> None:
+        self._highlight(False)
         paths = [url.toLocalFile() for url in event.mimeData().urls()]
         event.acceptProposedAction()
         self.files_dropped.emit(paths)
 
+    def is_drop_target(self) -> bool:
+        return self._drop_target
+
+    def _highlight(self, on: bool) -> None:
+        self._drop_target = on
+        self.viewport().update()
+
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
-        if self.has_image():
-            return
         painter.save()
         painter.resetTransform()
-        painter.setPen(QColor(200, 200, 200))
-        painter.drawText(self.viewport().rect(), Qt.AlignCenter | Qt.TextWordWrap, self.placeholder)
+        if self._drop_target:  # where a dropped file will go
+            painter.setPen(QPen(QColor(80, 160, 255), 6))
+            painter.setBrush(QColor(80, 160, 255, 50))
+            painter.drawRect(self.viewport().rect().adjusted(3, 3, -3, -3))
+        if not self.has_image():
+            painter.setPen(QColor(200, 200, 200))
+            painter.drawText(self.viewport().rect(), Qt.AlignCenter | Qt.TextWordWrap, self.placeholder)
         painter.restore()
 
     def _clamped(self, point: QPointF) -> QPointF:

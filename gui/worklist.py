@@ -1,7 +1,7 @@
 """The worklist controller: which case is open, and every reviewer action saved to the store at once.
 
-It drives the pair through the presenter (opening a case loads both images with their crops) and listens to its
-explanations to record the model's score for the open case. Widget-free, so tests can drive it directly.
+It drives the pair through the review session (opening a case loads both images with their crops) and listens to
+its explanations to record the model's score for the open case. Widget-free, so tests can drive it directly.
 """
 
 from __future__ import annotations
@@ -10,26 +10,24 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from core.worklist import Worklist
-
-from .runner import Explained
+from .session import ReviewSession
+from .tasks import Explained, Worklist
 
 
 class WorklistController(QObject):
     cases_changed = Signal()  # the table of cases must be redrawn
     current_changed = Signal(int)  # row of the open case, -1 when none
     note_loaded = Signal(str)  # the open case's reviewer note, to show in the note editor
-    message = Signal(str, bool)  # text, is_error
 
-    def __init__(self, presenter, parent=None):
+    def __init__(self, session: ReviewSession, parent=None):
         super().__init__(parent)
-        self.presenter = presenter
+        self.session = session
         self.store: Worklist | None = None
         self.cases = []
         self.current = -1
         self.changed: list[int] = []  # slots of the open case whose file changed since import
         self._result_id: int | None = None
-        presenter.explanation_changed.connect(self._explained)
+        session.explanation_changed.connect(self._explained)
 
     # --- the store ---------------------------------------------------------------------------------
     def open_store(self, path=None) -> None:
@@ -49,11 +47,14 @@ class WorklistController(QObject):
         text = f"{len(added)} cases imported from {Path(path).name}"
         if problems:
             text += f"; {len(problems)} rows skipped: " + "; ".join(p.split(": ", 1)[-1] for p in problems[:3])
-        self.message.emit(text, bool(problems))
+        if problems:
+            self.session.error.emit("worklist", text)
+        else:
+            self.session.info.emit(text)
 
     def export_csv(self, path: str) -> None:
         count = self.store.export_csv(path)
-        self.message.emit(f"{count} cases exported to {path}", False)
+        self.session.info.emit(f"{count} cases exported to {path}")
 
     def report_dir(self) -> Path:
         """Reports of worklist cases go beside the worklist, in one folder per worklist."""
@@ -70,13 +71,13 @@ class WorklistController(QObject):
         self.changed = self.store.changed_images(case)
         if case.status == "new":
             self.store.set_status(case.id, "in review")
-        self.presenter.open_pair([case.image1, case.image2], (case.crop1, case.crop2))
+        self.session.open_pair([case.image1, case.image2], (case.crop1, case.crop2))
         latest = self.store.latest_result(case.id) or {}
         self.note_loaded.emit(latest.get("reviewer_note") or "")
         if self.changed:
             names = " and ".join(f"image {slot + 1}" for slot in self.changed)
-            self.message.emit(f"Case {case.case_id or case.id}: {names} changed since import (sha256 differs); "
-                              "its score is not recorded as this case's", True)
+            self.session.error.emit("worklist", f"Case {case.case_id or case.id}: {names} changed since import "
+                                    "(sha256 differs); its score is not recorded as this case's")
         self.refresh()
         self.current_changed.emit(row)
 
@@ -106,13 +107,25 @@ class WorklistController(QObject):
         if result is not None:
             self.store.set_report(result, png)
 
+    def rows(self) -> list[tuple]:
+        """The table's texts per case: case, status, score, reviewer's verdict, whether its images changed."""
+        rows = []
+        for row, case in enumerate(self.cases):
+            result = self.store.latest_result(case.id) or {}
+            similarity = result.get("similarity")
+            score = f"{100 * similarity:.1f} % {result['decision']}" if similarity is not None else ""
+            changed = "changed" if row == self.current and self.changed else ""
+            rows.append((case.case_id or f"#{case.id}", case.status, score, result.get("reviewer_decision") or "",
+                         changed))
+        return rows
+
     # --- helpers -----------------------------------------------------------------------------------
     def _ensure_result(self) -> int | None:
-        if self.current < 0 or self.presenter.model is None:
+        if self.current < 0 or self.session.model is None:
             return None
         if self._result_id is None:
-            self._result_id = self.store.ensure_result(self.cases[self.current].id, self.presenter.model.info.sha256,
-                                                       self.presenter.method)
+            self._result_id = self.store.ensure_result(self.cases[self.current].id, self.session.model.info.sha256,
+                                                       self.session.method)
         return self._result_id
 
     def _explained(self, explained: Explained | None) -> None:

@@ -14,8 +14,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from gui.qimage import qimage_to_array
+from gui.app import create_workstation
 from gui.settings import open_settings
-from gui.window import MainWindow
 
 TIMEOUT_MS = 30_000
 
@@ -58,12 +58,12 @@ def make_window(qtbot, tmp_path, tiny_weights):
 
     def make(settings_path=None, model=None, worklist=None):
         settings = open_settings(settings_path or tmp_path / "settings.ini")
-        window = MainWindow(settings, model_path=str(model or tiny_weights), device="cpu",
-                            worklist_path=str(worklist or tmp_path / "worklist.sqlite"))
+        station = create_workstation(settings, str(worklist or tmp_path / "worklist.sqlite"))
+        window = station.window
         qtbot.addWidget(window)  # closed at teardown, which stops its runner thread
         window.show()
-        with qtbot.waitSignal(window.presenter.model_changed, timeout=TIMEOUT_MS):
-            window.start()
+        with qtbot.waitSignal(window.session.model_changed, timeout=TIMEOUT_MS):
+            station.start(model_path=str(model or tiny_weights), device="cpu")
         return window
 
     return make

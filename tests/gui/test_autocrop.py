@@ -33,27 +33,27 @@ def test_automatic_crop_is_shown_editable_clearable_and_undoable(qtbot, make_win
     window = make_window(model=cropping_weights)
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(p) for p in paths])
-    presenter = window.presenter
-    auto = list(presenter.crops)
+    session = window.session
+    auto = list(session.crops)
     assert all(box is not None and box != (0, 0, 160, 160) for box in auto)
-    assert list(presenter.explained.explanation.crops) == auto
-    assert presenter.is_automatic(0) and "automatic lesion crop" in window.headers[0].text()
+    assert list(session.explained.explanation.crops) == auto
+    assert session.is_automatic(0) and "automatic lesion crop" in window.headers[0].text()
     # The factual layer sits on the automatic box.
     layer = window.viewers[0]._layers["factual"]
     assert (layer.pos().x(), layer.pos().y(), layer.pixmap().width(), layer.pixmap().height()) == auto[0]
     # Adjust it: the reviewer's box replaces the automatic one and the pair is re-scored.
-    before = presenter.explained.explanation.similarity
+    before = session.explained.explanation.similarity
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        presenter.set_crop(0, (10, 10, 120, 120))
-    assert presenter.explained.explanation.crops[0] == (10, 10, 120, 120) and not presenter.is_automatic(0)
-    assert presenter.explained.explanation.similarity != pytest.approx(before, abs=1e-6)
+        session.set_crop(0, (10, 10, 120, 120))
+    assert session.explained.explanation.crops[0] == (10, 10, 120, 120) and not session.is_automatic(0)
+    assert session.explained.explanation.similarity != pytest.approx(before, abs=1e-6)
     # Clear: the whole images are explained, not the automatic boxes again.
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.actions["reset_crops"].trigger()
-    assert presenter.explained.explanation.crops == ((0, 0, 160, 160), (0, 0, 160, 160))
+    assert session.explained.explanation.crops == ((0, 0, 160, 160), (0, 0, 160, 160))
     # Undo twice: back to the automatic boxes and their score.
     for _ in range(2):
         with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
             window.actions["undo"].trigger()
-    assert list(presenter.crops) == auto and presenter.is_automatic(1)
-    assert presenter.explained.explanation.similarity == pytest.approx(before, abs=1e-5)
+    assert list(session.crops) == auto and session.is_automatic(1)
+    assert session.explained.explanation.similarity == pytest.approx(before, abs=1e-5)

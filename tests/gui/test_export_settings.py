@@ -23,24 +23,24 @@ def test_export_writes_png_and_json_with_what_is_shown(qtbot, explained, tmp_pat
     window.layer_controls[1].sliders["counterfactual"].setValue(80)
     target = tmp_path / "out" / "report.png"
     target.parent.mkdir()
-    with qtbot.waitSignal(window.presenter.exported, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.session.exported, timeout=TIMEOUT_MS):
         assert window.export_report_to(str(target))
     facts = json.loads(target.with_suffix(".json").read_text())
-    shown = window.presenter.explained
+    shown = window.session.explained
     assert facts["similarity"] == round(shown.explanation.similarity, 6)
     assert facts["note"] == "Compare the borders." and facts["model"]["name"] == "tiny-test"
     assert facts["images"][1]["layers"] == {"factual": 0.5, "counterfactual": 0.8}
     assert facts["images"][0]["path"].endswith("a.png") and Image.open(target).width > 1000
     window.export_report_to(str(target))  # exists: refused, reported, file untouched
-    qtbot.waitUntil(lambda: "already exists" in window.statusBar().currentMessage(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "already exists" in "".join(window.problem_bar.problems()), timeout=TIMEOUT_MS)
     assert json.loads(target.with_suffix(".json").read_text()) == facts
 
 
 def test_settings_persist_across_a_restart(qtbot, make_window, tmp_path):
     ini = tmp_path / "persist.ini"
     first = make_window(ini)
-    first.colormap_combo.setCurrentText("viridis")
-    first.method_combo.setCurrentText("attention")
+    first.side.colormap_combos["counterfactual"].setCurrentText("viridis")
+    first.side.method_combo.setCurrentText("attention")
     first.layer_controls[1].sliders["factual"].setValue(80)
     first.layer_controls[0].boxes["counterfactual"].setChecked(True)
     first.actions["sync"].setChecked(True)
@@ -48,22 +48,36 @@ def test_settings_persist_across_a_restart(qtbot, make_window, tmp_path):
     size = first.size()
     first.close()
     second = make_window(ini)
-    assert second.colormap_combo.currentText() == "viridis" and second.presenter.method == "attention"
-    assert second.layer_controls[1].state()["factual"] == (True, 0.8)
-    assert second.layer_controls[0].state()["counterfactual"] == (True, 0.5)
+    assert second.layers.colormap("counterfactual") == "viridis" and second.session.method == "attention"
+    assert second.side.colormap_combos["counterfactual"].currentText() == "viridis"
+    assert second.side.method_combo.currentText() == "attention"
+    assert (second.layers.visible(1, "factual"), second.layers.opacity(1, "factual")) == (True, 0.8)
+    assert second.layer_controls[1].sliders["factual"].value() == 80
+    assert second.layer_controls[0].boxes["counterfactual"].isChecked()
     assert second.actions["sync"].isChecked() and second.sync.enabled
     assert second.size() == size and size.width() == 720
-    assert second.presenter.model.path.endswith("tiny.pt")
+    assert second.session.model.path.endswith("tiny.pt")
 
 
-def test_missing_image_exits_2_with_one_line(capsys, tmp_path):
+def test_one_image_on_the_command_line_exits_2_with_one_line(capsys, tmp_path):
     class Args:
-        images = [str(tmp_path / "missing.png"), str(tmp_path / "other.png")]
-        model = device = screenshot = None
+        images = [str(tmp_path / "only.png")]
+        model = device = screenshot = worklist = None
 
     assert run_app(Args) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "missing.png: no such file" in err
+    assert err.count("\n") == 1 and "zero or two images" in err
+
+
+def test_a_missing_image_is_a_problem_of_its_slot_like_a_bad_one(qtbot, make_window, images, tmp_path):
+    """Missing and unreadable files are treated alike: the window stays, the slot says what is wrong."""
+    window = make_window()
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    window.session.open_paths([str(tmp_path / "missing.png"), str(bad)])
+    qtbot.waitUntil(lambda: len(window.problem_bar.problems()) == 2, timeout=TIMEOUT_MS)
+    text = "\n".join(window.problem_bar.problems())
+    assert "missing.png: no such file" in text and "bad.png" in text and window.isVisible()
 
 
 def _screenshot(tmp_path, weights, *images):
@@ -79,9 +93,10 @@ def test_screenshot_mode_renders_the_explained_pair(tmp_path, tiny_weights, imag
     assert Image.open(tmp_path / "shot.png").size == (1500, 860)
 
 
-def test_screenshot_of_a_corrupt_image_exits_2_with_one_line(tmp_path, tiny_weights, images):
+def test_screenshot_of_a_corrupt_or_missing_image_exits_2_with_one_line(tmp_path, tiny_weights, images):
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(images[0].read_bytes()[:60])
-    done = _screenshot(tmp_path, tiny_weights, corrupt, images[1])
-    assert done.returncode == 2 and not (tmp_path / "shot.png").exists()
-    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error:") and "corrupt.png" in done.stderr
+    for bad, expected in ((corrupt, "corrupt.png"), (tmp_path / "missing.png", "missing.png: no such file")):
+        done = _screenshot(tmp_path, tiny_weights, bad, images[1])
+        assert done.returncode == 2 and not (tmp_path / "shot.png").exists()
+        assert done.stderr.count("\n") == 1 and done.stderr.startswith("error:") and expected in done.stderr

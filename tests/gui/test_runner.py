@@ -1,52 +1,79 @@
-"""ModelRunner: jobs run off the GUI thread, superseded jobs are skipped, exceptions become signals."""
+"""Runner: plain functions run off the GUI thread, superseded or cancelled jobs never deliver, exceptions become
+one line for the caller and do not kill the thread."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from gui.runner import Job, ModelRunner
+from gui.runner import Runner
 
 
-class FakeRunner(ModelRunner):
-    """The real runner with two extra job kinds that need no model."""
-
-    def _job_sleep(self, seconds: float, value):
-        time.sleep(seconds)
-        return (value, threading.current_thread() is threading.main_thread())
-
-    def _job_fail(self):
-        raise RuntimeError("boom\nsecond line")
+def sleep_then(_ws, seconds: float, value):
+    time.sleep(seconds)
+    return value, threading.current_thread() is threading.main_thread()
 
 
-def _runner(qtbot) -> FakeRunner:
-    runner = FakeRunner()
+def fail(_ws):
+    raise RuntimeError("boom\nsecond line")
+
+
+def wait_for_cancel(ws):
+    deadline = time.monotonic() + 5
+    while not ws.stop.is_set() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return ws.stop.is_set()
+
+
+def _runner() -> Runner:
+    runner = Runner()
     runner.start()
     return runner
 
 
-def test_queued_job_superseded_for_its_key_is_skipped(qtbot):
-    runner = _runner(qtbot)
-    returned = []
-    runner.returned.connect(lambda key, gen, result: returned.append((key, gen, result[0])))
+def test_only_the_latest_job_per_key_delivers(qtbot):
+    runner, delivered = _runner(), []
     try:
         with qtbot.waitSignal(runner.busy, check_params_cb=lambda busy: not busy, timeout=5000):
-            runner.submit(Job("a", 1, "sleep", {"seconds": 0.2, "value": "first"}))
-            runner.submit(Job("b", 2, "sleep", {"seconds": 0.0, "value": "queued"}))
-            runner.submit(Job("b", 3, "sleep", {"seconds": 0.0, "value": "newest"}))
+            runner.submit("a", sleep_then, 0.2, "first", on_result=lambda r: delivered.append(("a", r[0])))
+            runner.submit("b", sleep_then, 0.0, "queued", on_result=lambda r: delivered.append(("b", r[0])))
+            runner.submit("b", sleep_then, 0.0, "newest", on_result=lambda r: delivered.append(("b", r[0])))
     finally:
         runner.stop()
-    assert returned == [("a", 1, "first"), ("b", 3, "newest")]
+    assert delivered == [("a", "first"), ("b", "newest")]
+
+
+def test_a_result_superseded_while_running_is_dropped(qtbot):
+    runner, delivered = _runner(), []
+    try:
+        with qtbot.waitSignal(runner.started, timeout=5000):
+            runner.submit("k", sleep_then, 0.3, "old", on_result=lambda r: delivered.append(r[0]))
+        with qtbot.waitSignal(runner.busy, check_params_cb=lambda busy: not busy, timeout=5000):
+            runner.submit("k", sleep_then, 0.0, "new", on_result=lambda r: delivered.append(r[0]))
+    finally:
+        runner.stop()
+    assert delivered == ["new"]
 
 
 def test_jobs_run_on_the_runner_thread_and_errors_do_not_kill_it(qtbot):
-    runner = _runner(qtbot)
+    runner, errors, results = _runner(), [], []
     try:
-        with qtbot.waitSignal(runner.errored, timeout=5000) as error:
-            runner.submit(Job("x", 1, "fail"))
-        assert error.args == ["x", 1, "RuntimeError: boom"]
-        with qtbot.waitSignal(runner.returned, timeout=5000) as result:
-            runner.submit(Job("x", 2, "sleep", {"seconds": 0.0, "value": 7}))
-        assert result.args[2] == (7, False)  # not the main thread
+        with qtbot.waitSignal(runner.busy, check_params_cb=lambda busy: not busy, timeout=5000):
+            runner.submit("x", fail, on_error=errors.append)
+            runner.submit("y", sleep_then, 0.0, 7, on_result=results.append)
     finally:
         runner.stop()
+    assert errors == ["RuntimeError: boom"] and results == [(7, False)]  # not the main thread
+
+
+def test_cancel_stops_a_running_job_and_silences_it(qtbot):
+    runner, delivered = _runner(), []
+    try:
+        with qtbot.waitSignal(runner.started, timeout=5000):
+            runner.submit("long", wait_for_cancel, on_result=delivered.append)
+        assert runner.is_pending("long")
+        with qtbot.waitSignal(runner.busy, check_params_cb=lambda busy: not busy, timeout=5000):
+            runner.cancel("long")
+    finally:
+        runner.stop()
+    assert delivered == [] and not runner.is_pending("long")

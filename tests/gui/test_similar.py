@@ -19,10 +19,10 @@ def test_nearest_cases_appear_and_a_click_loads_one_as_image_2(qtbot, make_windo
     dock = window.similar_dock
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(images[0]), str(images[1])])
-    with qtbot.waitSignal(window.presenter.similar_found, timeout=TIMEOUT_MS,
+    with qtbot.waitSignal(window.similar.found_changed, timeout=TIMEOUT_MS,
                           check_params_cb=lambda found: found is not None):
-        window._set_gallery(str(gallery))
-    found = window.presenter.similar
+        window.similar.set_gallery(str(gallery))
+    found = window.similar.found
     assert dock.hits.count() == 5 and found.indexed == 5 and found.query == str(images[0])
     assert [hit["rank"] for hit in found.hits] == [1, 2, 3, 4, 5]
     assert found.vote and found.vote.startswith(("3 of 5", "2 of 5")) and "of 5 nearest are" in dock.summary.text()
@@ -34,22 +34,22 @@ def test_nearest_cases_appear_and_a_click_loads_one_as_image_2(qtbot, make_windo
     rect = dock.hits.visualItemRect(item)
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         qtbot.mouseClick(dock.hits.viewport(), Qt.LeftButton, pos=rect.center())
-    assert window.presenter.images[1].path == found.hits[1]["path"]
-    provenance = window.presenter.provenance[1]
+    assert window.session.images[1].image.path == found.hits[1]["path"]
+    provenance = window.session.provenance[1]
     assert provenance["rank"] == 2 and provenance["query"] == str(images[0])
     assert provenance["label"] == found.hits[1]["label"]
     report = tmp_path / "from_similar.png"
-    with qtbot.waitSignal(window.presenter.exported, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.session.exported, timeout=TIMEOUT_MS):
         window.export_report_to(str(report))
     facts = json.loads(report.with_suffix(".json").read_text())
     assert facts["images"][1]["similar_case"]["rank"] == 2 and "similar_case" not in facts["images"][0]
     # N steps to the next case; opening another image 2 by hand forgets where image 2 came from.
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.actions["next_hit"].trigger()
-    assert window.presenter.provenance[1]["rank"] == 3
+    assert window.session.provenance[1]["rank"] == 3
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(images[2])], 1)
-    assert window.presenter.provenance[1] is None
+    assert window.session.provenance[1] is None
 
 
 def test_cancelling_the_index_searches_what_was_indexed(qtbot, make_window, images, tmp_path, monkeypatch):
@@ -61,11 +61,11 @@ def test_cancelling_the_index_searches_what_was_indexed(qtbot, make_window, imag
     for seed in range(20, 32):
         make_image(gallery / f"{seed}.png", (64, 64), seed)
     window = make_window()
-    window.presenter.similar_progress.connect(lambda done, total: window.presenter.cancel_similar())
-    with qtbot.waitSignal(window.presenter.similar_found, timeout=TIMEOUT_MS,
+    window.similar.progress.connect(lambda done, total: window.similar.cancel())
+    with qtbot.waitSignal(window.similar.found_changed, timeout=TIMEOUT_MS,
                           check_params_cb=lambda found: found is not None):
-        window._set_gallery(str(gallery))
+        window.similar.set_gallery(str(gallery))
         window.load_dropped([str(images[0])], 0)
-    found = window.presenter.similar
+    found = window.similar.found
     assert found.interrupted and 1 <= found.indexed < 12 and found.vote is None
     assert "cancelled" in window.similar_dock.summary.text()

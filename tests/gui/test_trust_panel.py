@@ -30,19 +30,19 @@ def trusted_weights(tmp_path_factory):
 
 def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, images, tmp_path):
     window = make_window()
-    presenter = window.presenter
+    session = window.session
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(images[0]), str(images[1])])
-    assert presenter.faithfulness is None or presenter.explained is not None  # the maps never wait for it
-    if presenter.faithfulness is None:
-        with qtbot.waitSignal(presenter.faithfulness_changed, timeout=TIMEOUT_MS, check_params_cb=lambda c: c is not None):
+    assert session.faithfulness is None or session.explained is not None  # the maps never wait for it
+    if session.faithfulness is None:
+        with qtbot.waitSignal(session.faithfulness_changed, timeout=TIMEOUT_MS, check_params_cb=lambda c: c is not None):
             pass
-    curves = presenter.faithfulness
+    curves = session.faithfulness
     assert {"deletion_auc_map", "deletion_auc_random", "insertion_auc_map", "insertion_auc_random"} <= set(curves)
     assert "deletion" in window.score.fields["Faithfulness"].text() and window.score.curves.isVisible()
     assert "not calibrated" in window.score.probability.text() and not window.score.domain.isVisible()
     report = tmp_path / "report.png"
-    with qtbot.waitSignal(presenter.exported, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(session.exported, timeout=TIMEOUT_MS):
         window.export_report_to(str(report))
     facts = json.loads(report.with_suffix(".json").read_text())
     assert facts["faithfulness"]["deletion_auc_map"] == curves["deletion_auc_map"]
@@ -53,7 +53,7 @@ def test_calibrated_probability_and_out_of_domain_banner(qtbot, make_window, ima
     window = make_window(model=trusted_weights)
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(images[0]), str(images[1])])
-    explanation = window.presenter.explained.explanation
+    explanation = window.session.explained.explanation
     assert explanation.in_domain == (False, False)
     assert f"{100 * explanation.probability_same:.0f} %" in window.score.probability.text()
     assert window.score.domain.isVisible() and "OUTSIDE THIS MODEL'S DOMAIN" in window.score.domain.text()
@@ -65,7 +65,7 @@ def test_method_combo_has_one_line_of_help_per_method(qtbot, make_window):
     from core.methods import REGISTRY
 
     window = make_window()
-    combo = window.method_combo
+    combo = window.side.method_combo
     qtbot.waitUntil(lambda: combo.count() == len(REGISTRY), timeout=TIMEOUT_MS)
     for index in range(combo.count()):
         assert combo.itemData(index, Qt.ToolTipRole) == REGISTRY[combo.itemText(index)].help

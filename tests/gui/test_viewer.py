@@ -25,10 +25,11 @@ def viewer(qtbot):
     return view
 
 
-def test_layer_at_crop_corner_covers_exactly_the_crop_pixels(viewer):
-    red = np.zeros((20, 30, 4), np.uint8)
+@pytest.mark.parametrize("map_shape", [(20, 30), (10, 15)], ids=["map at crop size", "capped map, upsampled"])
+def test_layer_covers_exactly_the_crop_pixels(viewer, map_shape):
+    red = np.zeros((*map_shape, 4), np.uint8)
     red[..., 0] = red[..., 3] = 255
-    viewer.set_layer("factual", array_to_qimage(red), (10, 15))
+    viewer.set_layer("factual", array_to_qimage(red), (10, 15, 30, 20))
     viewer.actual_size()
     viewer.centerOn(50, 40)
     pixels = grab_pixels(viewer.viewport())
@@ -97,3 +98,27 @@ def test_crop_mode_drag_reports_a_box_in_image_pixels(qtbot, viewer):
         qtbot.mouseRelease(viewer.viewport(), Qt.LeftButton, pos=end)
     x, y, w, h = drawn.args[0]
     assert abs(x - 10) <= 1 and abs(y - 12) <= 1 and abs(w - 40) <= 1 and abs(h - 48) <= 1
+
+
+def test_files_dragged_over_a_viewer_highlight_it_until_they_leave_or_drop(viewer):
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent
+
+    before = grab_pixels(viewer.viewport())
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile("/tmp/x.png")])
+    QApplication.sendEvent(viewer.viewport(), QDragEnterEvent(QPoint(5, 5), Qt.CopyAction, mime, Qt.LeftButton,
+                                                              Qt.NoModifier))
+    assert viewer.is_drop_target()
+    assert np.abs(grab_pixels(viewer.viewport()) - before).sum() > 1000  # drawn, not just flagged
+    QApplication.sendEvent(viewer.viewport(), QDragLeaveEvent())
+    assert not viewer.is_drop_target()
+    assert np.array_equal(grab_pixels(viewer.viewport()), before)
+
+
+def test_every_zoom_change_is_announced(viewer, qtbot):
+    with qtbot.waitSignal(viewer.zoom_changed, timeout=1000) as zoomed:
+        viewer.zoom_by(2.0)
+    assert zoomed.args[0] == pytest.approx(viewer.zoom())
+    with qtbot.waitSignal(viewer.zoom_changed, timeout=1000):
+        viewer.fit()

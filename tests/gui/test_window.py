@@ -16,25 +16,29 @@ from gui.actions import COMMANDS
 from .conftest import TIMEOUT_MS, drop_files, grab_pixels, wait_idle
 
 
+def problems(window) -> str:
+    return "\n".join(window.problem_bar.problems()) if window.problem_bar.isVisible() else ""
+
+
 def _visible_layer(window, index: int = 0) -> str:
     """A layer with something on it (a random model's evidence may all point one way)."""
-    e = window.presenter.explained.explanation
+    e = window.session.explained.explanation
     return "factual" if e.factual[index].max() > 0 else "counterfactual"
 
 
 def test_one_file_dropped_on_a_viewer_replaces_that_image(qtbot, make_window, images):
     window = make_window()
-    with qtbot.waitSignal(window.presenter.image_changed, timeout=TIMEOUT_MS) as changed:
+    with qtbot.waitSignal(window.session.image_changed, timeout=TIMEOUT_MS) as changed:
         drop_files(window.viewers[1], [images[2]])
-    assert changed.args == [1] and "c.jpg" in window.headers[1].text()
-    assert window.presenter.images[0] is None and window.presenter.explained is None
+    assert changed.args[0] == 1 and "c.jpg" in window.headers[1].text()
+    assert window.session.images[0] is None and window.session.explained is None
 
 
 def test_two_files_dropped_anywhere_load_and_explain_both(qtbot, make_window, images):
     window = make_window()
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         drop_files(window, images[:2])
-    assert [img.path for img in window.presenter.explained.images] == [str(images[0]), str(images[1])]
+    assert [img.path for img in window.session.explained.images] == [str(images[0]), str(images[1])]
     assert window.score.score.text().endswith("%")
     assert not window.viewers[0].layer_pixmap("factual").isNull()
 
@@ -42,7 +46,7 @@ def test_two_files_dropped_anywhere_load_and_explain_both(qtbot, make_window, im
 def test_a_pair_dropped_over_a_pair_is_explained_once(qtbot, explained, images):
     window = explained
     started = []
-    window.runner.started.connect(lambda key, _gen, _label: started.append(key))  # runs on the runner thread
+    window.session.runner.started.connect(lambda key, _label: started.append(key))  # runs on the runner thread
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         drop_files(window.viewers[0], [images[2], images[1]])
     wait_idle(qtbot, window)
@@ -56,8 +60,8 @@ def test_bad_drops_explain_themselves_in_the_status_bar(qtbot, make_window, imag
     notes.write_text("not an image")
     paths = {"text": [notes], "folder": [tmp_path], "three": images}[kind]
     drop_files(window.viewers[0], paths)
-    qtbot.waitUntil(lambda: expected in window.statusBar().currentMessage(), timeout=TIMEOUT_MS)
-    assert window.presenter.images == [None, None]
+    qtbot.waitUntil(lambda: expected in problems(window), timeout=TIMEOUT_MS)
+    assert window.session.images == [None, None]
 
 
 def test_layer_toggles_sliders_and_colormap_change_the_drawn_pixels(qtbot, explained):
@@ -77,13 +81,13 @@ def test_layer_toggles_sliders_and_colormap_change_the_drawn_pixels(qtbot, expla
     assert np.abs(full - hidden).sum() > 1000 and np.array_equal(transparent, hidden)
     controls.boxes[name].setChecked(True)
     controls.sliders[name].setValue(100)
-    window.colormap_combo.setCurrentText("viridis" if window.colormap != "viridis" else "jet")
+    window.side.colormap_combos[name].setCurrentText("viridis" if window.layers.colormap(name) != "viridis" else "jet")
     assert np.abs(grab_pixels(viewer.viewport()) - full).sum() > 1000
 
 
 def test_crop_drawn_in_crop_mode_rescores_and_undo_restores(qtbot, explained):
     window = explained
-    before = window.presenter.explained.explanation.similarity
+    before = window.session.explained.explanation.similarity
     viewer = window.viewers[0]
     window.actions["crop"].trigger()
     viewer.actual_size()
@@ -92,18 +96,18 @@ def test_crop_drawn_in_crop_mode_rescores_and_undo_restores(qtbot, explained):
         qtbot.mousePress(viewer.viewport(), Qt.LeftButton, pos=start)
         qtbot.mouseMove(viewer.viewport(), end)
         qtbot.mouseRelease(viewer.viewport(), Qt.LeftButton, pos=end)
-    x, y, w, h = crop = window.presenter.crops[0]
+    x, y, w, h = crop = window.session.crops[0]
     assert abs(x - 4) <= 1 and abs(w - 46) <= 1 and "crop" in window.headers[0].text()
-    assert window.presenter.explained.explanation.similarity != pytest.approx(before, abs=1e-6)
-    layer = window.viewers[0]._layers["factual"]
-    assert (layer.pos().x(), layer.pos().y(), layer.pixmap().width(), layer.pixmap().height()) == crop
+    assert window.session.explained.explanation.similarity != pytest.approx(before, abs=1e-6)
+    area = window.viewers[0]._layers["factual"].sceneBoundingRect()  # the map covers exactly the crop
+    assert (area.x(), area.y(), area.width(), area.height()) == pytest.approx(crop)
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.actions["undo"].trigger()
-    assert window.presenter.crops == [None, None]
-    assert window.presenter.explained.explanation.similarity == pytest.approx(before, abs=1e-5)
+    assert window.session.crops == [None, None]
+    assert window.session.explained.explanation.similarity == pytest.approx(before, abs=1e-5)
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.actions["redo"].trigger()
-    assert window.presenter.crops[0] == crop
+    assert window.session.crops[0] == crop
 
 
 def test_a_superseded_explanation_is_never_painted(qtbot, explained, monkeypatch):
@@ -111,11 +115,11 @@ def test_a_superseded_explanation_is_never_painted(qtbot, explained, monkeypatch
     real = core.explain_pair
     monkeypatch.setattr(core, "explain_pair", lambda *a, **k: (time.sleep(0.3), real(*a, **k))[1])
     painted = []
-    window.overlays_shown.connect(lambda: painted.append(window.presenter.explained.images[0].crop))
-    with qtbot.waitSignal(window.presenter.busy_changed, check_params_cb=lambda busy, text: "Explaining" in text,
+    window.overlays_shown.connect(lambda: painted.append(window.session.explained.images[0].crop))
+    with qtbot.waitSignal(window.session.runner.started, check_params_cb=lambda key, _label: key == "explain",
                           timeout=TIMEOUT_MS):
-        window.presenter.set_crop(0, (0, 0, 40, 40))  # starts running...
-    window.presenter.set_crop(0, (8, 8, 48, 48))  # ...and is superseded while it runs
+        window.session.set_crop(0, (0, 0, 40, 40))  # starts running...
+    window.session.set_crop(0, (8, 8, 48, 48))  # ...and is superseded while it runs
     wait_idle(qtbot, window)
     assert painted == [(8, 8, 48, 48)]
 
@@ -125,11 +129,12 @@ def test_a_runner_exception_leaves_the_app_usable(qtbot, explained, monkeypatch)
     real = core.explain_pair
     monkeypatch.setattr(core, "explain_pair", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("simulated failure")))
     window.actions["explain"].trigger()
-    qtbot.waitUntil(lambda: "simulated failure" in window.statusBar().currentMessage(), timeout=TIMEOUT_MS)
-    assert window.presenter.explained is None and window.isVisible()
+    qtbot.waitUntil(lambda: "simulated failure" in problems(window), timeout=TIMEOUT_MS)
+    assert window.session.explained is None and window.isVisible()
     monkeypatch.setattr(core, "explain_pair", real)
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.actions["explain"].trigger()
+    assert "simulated failure" not in problems(window)  # a later success withdraws the problem
 
 
 def test_gui_thread_keeps_ticking_while_the_runner_works(qtbot, explained, monkeypatch):
@@ -151,19 +156,20 @@ def test_gui_thread_keeps_ticking_while_the_runner_works(qtbot, explained, monke
 
 def test_a_broken_model_file_keeps_the_previous_model(qtbot, make_window, tmp_path):
     window = make_window()
-    before = window.presenter.model
+    before = window.session.model
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a weights file")
-    window.presenter.load_model(str(broken))
-    qtbot.waitUntil(lambda: "Model not changed" in window.statusBar().currentMessage(), timeout=TIMEOUT_MS)
-    assert window.presenter.model is before and "broken.pt" in window.statusBar().currentMessage()
+    window.session.load_model(str(broken))
+    qtbot.waitUntil(lambda: "Model not changed" in problems(window), timeout=TIMEOUT_MS)
+    assert window.session.model is before and "broken.pt" in problems(window)
+    assert "not a Siamese Lens weights file" in problems(window) and "pickled" not in problems(window)
 
 
 def test_paste_swap_and_help(qtbot, make_window, images):
     window = make_window()
     picture = QImage(str(images[2]))
     QApplication.clipboard().setImage(picture)
-    with qtbot.waitSignal(window.presenter.image_changed, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.session.image_changed, timeout=TIMEOUT_MS):
         window.actions["paste1"].trigger()
     assert "pasted image" in window.headers[1].text()
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
@@ -183,11 +189,11 @@ def test_an_unavailable_device_is_reported_and_the_model_stays(qtbot, make_windo
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present")
     window = make_window()
-    before = window.presenter.model
-    window.device_combo.setCurrentIndex(window.device_combo.findData("cuda"))
-    window.device_combo.activated.emit(window.device_combo.currentIndex())
-    qtbot.waitUntil(lambda: "CUDA" in window.statusBar().currentMessage(), timeout=TIMEOUT_MS)
-    assert window.presenter.model is before and window.device_combo.currentData() == "cpu"
+    before = window.session.model
+    window.side.device_combo.setCurrentIndex(window.side.device_combo.findData("cuda"))
+    window.side.device_combo.activated.emit(window.side.device_combo.currentIndex())
+    qtbot.waitUntil(lambda: "CUDA" in problems(window), timeout=TIMEOUT_MS)
+    assert window.session.model is before and window.side.device_combo.currentData() == "cpu"
     assert window.device_label.text() == "Device: cpu"
 
 

@@ -32,7 +32,7 @@ def test_keyboard_review_of_a_worklist_is_saved_at_once(qtbot, make_window, tmp_
     assert window.worklist_dock.table.rowCount() == 3
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.actions["next_case"].trigger()  # J: the first case
-    assert window.worklist.current == 0 and window.presenter.images[0].path == str(images[0])
+    assert window.worklist.current == 0 and window.session.images[0].image.path == str(images[0])
     assert window.worklist_dock.table.item(0, 1).text() == "in review"
     qtbot.waitUntil(lambda: "%" in window.worklist_dock.table.item(0, 2).text(), timeout=TIMEOUT_MS)
     window.actions["disagree"].trigger()
@@ -40,7 +40,7 @@ def test_keyboard_review_of_a_worklist_is_saved_at_once(qtbot, make_window, tmp_
     window.actions["case_done"].trigger()
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.actions["next_case"].trigger()
-    assert window.presenter.crops[0] == (0, 0, 60, 60)  # the case's crop came with it
+    assert window.session.crops[0] == (0, 0, 60, 60)  # the case's crop came with it
     assert window.note.toPlainText() == ""  # a new case has its own note
     # Saved without any exit: another connection sees it now.
     other = Worklist(store)
@@ -62,7 +62,7 @@ def test_a_changed_image_is_shown_and_its_score_not_recorded(qtbot, make_window,
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.worklist.open_case(0)
     assert window.worklist_dock.table.item(0, 4).text() == "changed"
-    assert "changed since import" in window.statusBar().currentMessage()
+    assert "changed since import" in "".join(window.problem_bar.problems())
     assert window.worklist.store.latest_result(window.worklist.cases[0].id) is None
 
 
@@ -75,15 +75,16 @@ def test_a_typed_note_survives_kill_9(tmp_path):
         from PySide6.QtCore import Qt
         from PySide6.QtTest import QTest
         from PySide6.QtWidgets import QApplication
+        from gui.app import create_workstation
         from gui.settings import open_settings
-        from gui.window import MainWindow
         app = QApplication([])
-        window = MainWindow(open_settings({str(tmp_path / 's.ini')!r}), device="cpu", worklist_path={str(store)!r})
+        station = create_workstation(open_settings({str(tmp_path / 's.ini')!r}), {str(store)!r})
+        window = station.window
         window.show()
         window.worklist.import_csv({str(pairs)!r})
-        window.start()
+        station.start(device="cpu")
         def ready():
-            if window.presenter.model is None:
+            if window.session.model is None:
                 return
             timer.stop()
             window.worklist.open_case(0)

@@ -1,0 +1,20 @@
+"""Heatmaps and colour ramps as Qt images, coloured by core's one colouring function."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+from .qimage import array_to_qimage
+from .tasks import colormap_lut, rgba_layer
+
+
+def heatmap_qimage(heatmap: np.ndarray, colormap: str) -> QImage:
+    """A map in [0, 1] as an RGBA layer whose alpha is the map value."""
+    return array_to_qimage(rgba_layer(heatmap, colormap))
+
+
+def colormap_qimage(colormap: str, width: int = 256, height: int = 1) -> QImage:
+    """A horizontal colour ramp of a colormap, for legends."""
+    ramp = colormap_lut(colormap)[np.linspace(0, 255, width).astype(np.uint8)]
+    return array_to_qimage(np.repeat(ramp[None], height, axis=0))

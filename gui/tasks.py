@@ -1,0 +1,198 @@
+"""The workstation's one door into core: plain functions that the runner calls on its thread, their typed
+results, and the few torch-free core names the GUI thread needs.
+
+No other gui module imports core. Importing this module does not import torch (the window must appear before
+torch has loaded): every task imports what it needs from core when it first runs, on the runner's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from core.device import cuda_unsupported, device_choices  # noqa: F401  (torch-free, re-exported for the GUI)
+from core.errors import SiameseLensError
+from core.files import first_line
+from core.overlay import colormap_lut, rgba_layer  # noqa: F401  (cv2/numpy only)
+from core.trust import domain_warning  # noqa: F401  (numpy only)
+from core.vocabulary import (COLORMAPS, DEFAULT_COLORMAP, DEFAULT_COUNTERFACTUAL_COLORMAP,  # noqa: F401
+                             DEFAULT_DEVICE, DEFAULT_LAYER_STATE, DEFAULT_METHOD, DISCLAIMER, LAYER_TITLES, LAYERS,
+                             METHODS, MIN_CROP_SIDE)
+from core.worklist import Worklist  # noqa: F401  (sqlite only)
+
+from .qimage import pil_to_qimage
+
+
+class Workspace:
+    """What tasks share on the runner thread: the loaded model, and the running task's cancel flag and progress."""
+
+    def __init__(self):
+        self.model = None
+        self.stop = threading.Event()
+        self.report_progress: Callable[[int, int], None] = lambda done, total: None
+
+    def require_model(self):
+        if self.model is None:
+            raise RuntimeError("no model is loaded")
+        return self.model
+
+
+# --- typed results --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Environment:
+    """What the GUI needs from core that only exists once core is imported."""
+
+    app_name: str
+    version: str
+    shipped_models: tuple[str, ...]
+    weights_dir: str
+    icon: str
+    method_help: dict = field(default_factory=dict)  # method -> one line (tooltips)
+
+
+@dataclass(frozen=True)
+class ModelReady:
+    info: Any  # core.model.ModelInfo
+    device: str  # where it runs, e.g. "cpu" or "cuda:0"
+    requested_device: str  # "auto", "cpu" or "cuda"
+    path: str | None  # None: the shipped default
+
+
+@dataclass(frozen=True)
+class ImageReady:
+    image: Any  # core.images.LoadedImage, uncropped
+    qimage: Any  # QImage of it, converted here rather than on the GUI thread
+
+
+@dataclass(frozen=True)
+class Explained:
+    explanation: Any  # core.explain.Explanation
+    images: tuple  # the two cropped LoadedImage objects that were explained
+    model: Any  # ModelInfo of the model that explained them
+
+
+@dataclass(frozen=True)
+class SimilarFound:
+    query: str | None  # path of the query image (image 1)
+    gallery: str
+    hits: tuple  # dicts: rank, path, label, similarity, qimage (thumbnail)
+    vote: str | None  # e.g. "7 of 10 nearest are malignant"
+    indexed: int  # images in the gallery's index
+    interrupted: bool  # the index update was cancelled: hits come from the images indexed so far
+
+
+@dataclass(frozen=True)
+class Exported:
+    png: str
+    sidecar: str
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """A report as the reviewer sees the pair: the layers as shown, the note as typed."""
+
+    path: str
+    explained: Explained
+    colormaps: dict  # layer name -> colormap
+    layers: tuple  # per image: {layer name: opacity, 0 when hidden}
+    note: str
+    overwrite: bool
+    provenance: tuple = (None, None)
+    faithfulness: dict | None = None
+
+
+# --- tasks (run on the runner thread) ----------------------------------------------------------------------------
+def environment(_ws: Workspace) -> Environment:
+    from core.methods import REGISTRY
+    from core.paths import resources_dir, shipped_models, weights_dir
+    from core.version import APP_NAME, __version__
+
+    return Environment(APP_NAME, __version__, tuple(str(p) for p in shipped_models()), str(weights_dir()),
+                       str(resources_dir() / "icons" / "siamese-lens.png"),
+                       {name: method.help for name, method in REGISTRY.items()})
+
+
+def load_model(ws: Workspace, path: str | None, device: str) -> ModelReady:
+    import core
+    from core.device import resolve_device
+    from core.model import describe
+
+    torch_device = resolve_device(device)
+    model = core.load_model(path, device=torch_device)
+    ws.model = model  # replaced only on success: after an error the previous model stays
+    return ModelReady(describe(model), str(torch_device), device, path)
+
+
+def load_image(_ws: Workspace, source) -> ImageReady:
+    """source: a file path, or a PIL image (pasted)."""
+    import core
+    from core.images import from_pil
+
+    loaded = core.load_image(source) if isinstance(source, str) else from_pil(source)
+    return ImageReady(loaded, pil_to_qimage(loaded.image))
+
+
+def explain(ws: Workspace, images: tuple, crops: tuple, method: str) -> Explained:
+    import core
+    from core.explain import explained_images
+    from core.images import from_pil
+    from core.model import describe
+
+    model = ws.require_model()
+    cropped = tuple(from_pil(img.image, crop=crop, path=img.path) for img, crop in zip(images, crops))
+    explanation = core.explain_pair(model, cropped[0], cropped[1], method)
+    return Explained(explanation, explained_images(cropped, explanation), describe(model))
+
+
+def faithfulness(ws: Workspace, explained: Explained) -> dict:
+    """Deletion/insertion curves of an explanation's factual maps (core.faithfulness)."""
+    from core.faithfulness import faithfulness as curves
+
+    return curves(ws.require_model(), [image.image for image in explained.images], explained.explanation)
+
+
+def similar(ws: Workspace, gallery: str, image, crop, k: int) -> SimilarFound:
+    """Bring the gallery's index up to date for the current model (cancellable, with progress), then find the k
+    cases nearest to `image` as the model explains it (the reviewer's crop, else the model's automatic one)."""
+    from core.gallery import build_index, nearest_cases
+    from core.images import from_pil
+
+    model = ws.require_model()
+    index, counts = build_index(model, gallery, progress=ws.report_progress, should_stop=ws.stop.is_set)
+    if not index.entries:
+        return SimilarFound(image.path, gallery, (), None, 0, counts["interrupted"])
+    hits, summary = nearest_cases(model, index, from_pil(image.image, crop=crop, path=image.path), k)
+    for hit in hits:
+        hit["qimage"] = _thumbnail(hit["path"])
+    return SimilarFound(image.path, gallery, tuple(hits), summary, len(index.entries), counts["interrupted"])
+
+
+def export(_ws: Workspace, request: ExportRequest) -> Exported:
+    from core.report import write_report
+
+    explained = request.explained
+    png, sidecar = write_report(request.path, explained.explanation, explained.images, explained.model,
+                                colormaps=request.colormaps, layers=request.layers, note=request.note,
+                                overwrite=request.overwrite, provenance=request.provenance,
+                                faithfulness=request.faithfulness)
+    return Exported(str(png), str(sidecar))
+
+
+def _thumbnail(path: str, size: int = 96):
+    from core.images import load_image
+
+    try:
+        image = load_image(path).image
+    except Exception:  # a hit whose file vanished or broke since indexing shows no picture, not an error
+        return None
+    image.thumbnail((size, size))
+    return pil_to_qimage(image)
+
+
+def one_line(exc: BaseException) -> str:
+    """Product errors carry their own one-line message; anything else gets its type name in front."""
+    text = first_line(exc, 300) if str(exc).strip() else ""
+    if isinstance(exc, (SiameseLensError, FileExistsError, ValueError)) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
