@@ -11,19 +11,22 @@ from core.gallery import MANIFEST, build_index, index_location, nearest_cases, o
 
 
 def run_index(args) -> int:
-    from core.device import resolve_device
+    from core.distributed import joined
     from core.weights import load_model
 
-    model = load_model(args.model, device=resolve_device(args.device))
-    started = time.perf_counter()
-    try:
-        index, counts = build_index(model, args.gallery, out=args.out, rebuild=args.rebuild,
-                                    progress=_progress(sys.stderr))
-    except KeyboardInterrupt:
-        # Every finished batch is already in the index: the next run continues from there.
-        print("interrupted: the index keeps every finished batch; run the same command again to continue",
-              file=sys.stderr)
-        return 130
+    with joined(args.device) as (group, device):  # under torchrun: the ranks share the work, rank 0 writes
+        model = load_model(args.model, device=device)
+        started = time.perf_counter()
+        try:
+            index, counts = build_index(model, args.gallery, out=args.out, rebuild=args.rebuild,
+                                        progress=_progress(sys.stderr) if group.leader else None, group=group)
+        except KeyboardInterrupt:
+            # Every finished batch is already in the index: the next run continues from there.
+            print("interrupted: the index keeps every finished batch; run the same command again to continue",
+                  file=sys.stderr)
+            return 130
+    if not group.leader:
+        return 0  # rank 0 reports for the run
     seconds = time.perf_counter() - started
     rate = counts["embedded"] / seconds if counts["embedded"] and seconds > 0 else 0.0
     for problem in counts["skipped"]:

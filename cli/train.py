@@ -6,6 +6,7 @@ import math
 import sys
 from pathlib import Path
 
+from core.distributed import environment
 from core.files import printable
 from core.train import TrainOptions, checkpoint_path_for, train
 
@@ -22,8 +23,10 @@ def run_train(args) -> int:
         color_constancy=args.color_constancy,
     )
     bar = ProgressBar(sys.stderr)
-    result = train(options, progress=bar.update)
+    result = train(options, progress=bar.update)  # under torchrun: called on rank 0 only
     bar.close()
+    if not environment().leader:
+        return 130 if result.interrupted else 0  # rank 0 reports for the run
     if result.interrupted:
         print(f"interrupted: best model so far saved to {result.out}; continue with the same command plus --resume "
               f"(checkpoint {checkpoint_path_for(result.out)})", file=sys.stderr)

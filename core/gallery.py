@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .data import IMAGE_SUFFIXES
+from .distributed import SOLO
 from .errors import DataError, ImageLoadError
 from .files import atomic_write, file_sha256
 from .images import load_image
@@ -112,11 +113,14 @@ def open_index(location: Path, model_sha256: str | None = None) -> GalleryIndex:
 
 
 def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, progress=None,
-                should_stop=None) -> tuple[GalleryIndex, dict]:
+                should_stop=None, group=SOLO) -> tuple[GalleryIndex, dict]:
     """Create or update the index of `gallery` for `model`: only new or changed files (by sha256) are embedded,
     deleted ones are dropped, unreadable ones are skipped (counts["skipped"] says why). progress(done, total) after
     each batch; should_stop() -> True interrupts cleanly
-    (the index then holds every batch finished so far). Returns (index, counts)."""
+    (the index then holds every batch finished so far). Returns (index, counts).
+
+    Under torchrun (`group`, core.distributed) the ranks hash a share of the files each, embed whole batches of
+    the sha256 order in turn, and rank 0 alone writes: the same index, to the bit, as one process builds."""
     gallery = Path(gallery).resolve()
     if not gallery.is_dir():
         raise DataError(f"{gallery}: not a folder")
@@ -129,12 +133,10 @@ def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, 
     if not files:
         raise DataError(f"{gallery}: no images found")
     entries, todo = [], []
-    for path, label in files:
+    identities = group.map_all(files, lambda item: _identify(item[0], gallery, previous))  # hashing: the slow part
+    for (path, label), (stat, digest) in zip(files, identities):
         relative = path.relative_to(gallery).as_posix()
-        stat = path.stat()
         old = previous.get(relative)
-        unchanged = old is not None and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns
-        digest = old.sha256 if unchanged else file_sha256(path)
         if old is not None and old.sha256 == digest:
             entries.append(Entry(relative, digest, label, old.shard, old.row, stat.st_size, stat.st_mtime_ns))
         else:
@@ -142,25 +144,23 @@ def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, 
     counts = {"images": len(files), "unchanged": len(entries), "embedded": 0,
               "removed": len(set(previous) - {p.relative_to(gallery).as_posix() for p, _ in files}),
               "interrupted": False, "skipped": []}
-    location.mkdir(parents=True, exist_ok=True)
     dim = model.config.embedding_dim
     changed = bool(todo or counts["removed"] or rebuild) or not (location / MANIFEST).exists()
-    if changed:  # nothing changed: nothing is rewritten
+    if changed and group.leader:  # nothing changed: nothing is rewritten
+        location.mkdir(parents=True, exist_ok=True)
         _write_manifest(location, gallery, model_sha, dim, entries)
-    for start in range(0, len(todo), BATCH):
-        if should_stop is not None and should_stop():
-            counts["interrupted"] = True
-            break
-        batch, tensors = [], []
-        for item in todo[start:start + BATCH]:
-            try:
-                tensors.append(model.preprocess(load_image(gallery / item[0]).image))
-                batch.append(item)
-            except ImageLoadError as exc:  # one unreadable file must not cost the whole gallery
-                counts["skipped"].append(str(exc))
+
+    def stop() -> bool:
+        counts["interrupted"] = bool(should_stop())
+        return counts["interrupted"]
+
+    todo.sort(key=lambda item: item[1])  # by sha256: each batch is the same wherever it is embedded (same floats)
+    batches = [todo[start:start + BATCH] for start in range(0, len(todo), BATCH)]
+    for _, (batch, embeddings, skipped) in group.map_to_leader(batches, lambda b: _embed_batch(model, gallery, b),
+                                                             stop if should_stop is not None else None):
+        counts["skipped"] += skipped
         if not batch:
             continue
-        embeddings = _embed(model, tensors)
         shard = f"shard-{uuid.uuid4().hex[:12]}.npy"
         _atomic_save(location / shard, embeddings.astype(np.float32))
         entries += [Entry(rel, digest, label, shard, row, size, mtime)
@@ -169,11 +169,12 @@ def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, 
         counts["embedded"] += len(batch)
         if progress is not None:
             progress(counts["unchanged"] + counts["embedded"], len(files))
-    if changed and not counts["interrupted"]:
+    if changed and not counts["interrupted"] and group.leader:
         entries.sort(key=lambda e: e.path)
         _write_manifest(location, gallery, model_sha, dim, entries)
         _remove_unreferenced(location, {e.shard for e in entries})
-    return open_index(location, model_sha), counts
+    group.barrier()  # the other ranks read the index rank 0 has written
+    return open_index(location, model_sha), group.from_leader(counts)
 
 
 def nearest_cases(model, index: GalleryIndex, query, k: int) -> tuple[list[dict], str | None]:
@@ -192,6 +193,26 @@ def nearest_cases(model, index: GalleryIndex, query, k: int) -> tuple[list[dict]
                      "similarity": round(float(sim), 6)})
     label, count = vote([hit["label"] for hit in hits])
     return hits, (f"{count} of {len(hits)} nearest are {label}" if label is not None else None)
+
+
+def _identify(path: Path, gallery: Path, previous: dict[str, Entry]) -> tuple[os.stat_result, str]:
+    """(stat, sha256) of a gallery file; the sha256 is read from the previous index while size and time match."""
+    stat = path.stat()
+    old = previous.get(path.relative_to(gallery).as_posix())
+    unchanged = old is not None and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns
+    return stat, old.sha256 if unchanged else file_sha256(path)
+
+
+def _embed_batch(model, gallery: Path, todo: list) -> tuple[list, np.ndarray | None, list[str]]:
+    """(the readable items of a batch, their embeddings, why the others were skipped)."""
+    batch, tensors, skipped = [], [], []
+    for item in todo:
+        try:
+            tensors.append(model.preprocess(load_image(gallery / item[0]).image))
+            batch.append(item)
+        except ImageLoadError as exc:  # one unreadable file must not cost the whole gallery
+            skipped.append(str(exc))
+    return batch, _embed(model, tensors) if batch else None, skipped
 
 
 @torch.no_grad()

@@ -1,33 +1,32 @@
 """Training of the Siamese model with a contrastive loss, early stopping, checkpoints and resume.
 
-Each epoch walks the training images in a fresh random order, in batches. Every image is embedded once per
-epoch; its Livieris et al. pairs (one partner of its class, one of another, never itself) are drawn from its
-batch, re-drawn every epoch. With `in_batch_pairs` the loss also uses every other pair in the batch, which
-costs nothing extra to embed. Validation and test pairs are fixed. Epoch randomness is seeded by
-(seed, epoch), so an interrupted run that resumes matches an uninterrupted one.
+Each epoch (core.epoch) walks the training images in a fresh random order, in batches, with Livieris et al. pairs
+drawn from each batch. Validation and test pairs are fixed. After each epoch the best weights by validation AUC
+are kept and a checkpoint (core.checkpoint) is written, which resume=True continues from.
+
+Under torchrun (core.distributed) every process runs train(): each embeds its share of every batch, DDP averages
+the gradients, and rank 0 alone validates, decides early stopping (broadcast to the others), writes checkpoints
+and the model, and drives the progress callback.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import pickle
 import sys
 import time
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .augment import AugmentSpec, augment_batch
+from .augment import AugmentSpec
+from .checkpoint import checkpoint_path_for, restore_checkpoint, save_checkpoint
 from .data import load_cache, make_pairs, scan_dataset, seen_fingerprints, split_by_image
-from .device import resolve_device
+from .distributed import RunFailed, joined, peer_failure, training_forward
+from .epoch import train_epoch
 from .errors import DataError
-from .files import atomic_write, first_line
 from .vocabulary import TRAINING_DEFAULTS
 from .evaluate import EVAL_PAIR_SEED, embed_cached, score_pairs, summarise
 from .metrics import roc_auc
@@ -88,15 +87,21 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def train(options: TrainOptions, progress=None) -> TrainResult:
+def train(options: TrainOptions, progress=None, pairs_seen=None) -> TrainResult:
     """Train, keep the best epoch by validation AUC, and write options.out with its metadata and curves.
 
-    progress(dict) is called after every batch and epoch (keys: epoch, epochs, batch, batches, loss, val_auc, eta_s).
-    KeyboardInterrupt leaves a checkpoint next to `out` that resume=True continues from.
+    progress(dict) is called after every batch and epoch (keys: epoch, epochs, batch, batches, loss, val_auc, eta_s),
+    on rank 0 only under torchrun; pairs_seen: see core.epoch.train_epoch.
+    KeyboardInterrupt leaves a checkpoint next to `out` that resume=True continues from. Under torchrun a process
+    that dies stops the others with RunFailed, the last checkpoint intact.
     """
     if options.threads:
         torch.set_num_threads(options.threads)
-    device = resolve_device(options.device)
+    with joined(options.device) as (group, device):
+        return _train(options, group, device, progress if group.leader else None, pairs_seen)
+
+
+def _train(options: TrainOptions, group, device, progress, pairs_seen) -> TrainResult:
     spec = AugmentSpec.parse(options.augment)
     dataset = scan_dataset(options.data_dir)
     splits = split_by_image(dataset, options.seed, options.val_fraction, options.test_fraction)
@@ -112,16 +117,18 @@ def train(options: TrainOptions, progress=None) -> TrainResult:
     batches = max(1, math.ceil(len(splits["train"]) / options.batch_size))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=options.lr, epochs=options.epochs,
                                                     steps_per_epoch=batches, pct_start=0.2)
-    train_cache = load_cache(dataset.subset(splits["train"]), int(round(options.input_size * 1.15)), options.cache_dir,
-                             view=config, with_mask=spec.needs_mask)
-    val_images = load_cache(dataset.subset(splits["val"]), options.input_size, options.cache_dir, view=config)
+    with group.leader_first():  # rank 0 decodes the images once; the others read its cache
+        train_cache = load_cache(dataset.subset(splits["train"]), int(round(options.input_size * 1.15)),
+                                 options.cache_dir, view=config, with_mask=spec.needs_mask)
+        val_images = load_cache(dataset.subset(splits["val"]), options.input_size, options.cache_dir, view=config)
     val_pairs = make_pairs(dataset.labels[splits["val"]], np.random.default_rng(VAL_PAIR_SEED))
     train_labels = torch.as_tensor(dataset.labels[splits["train"]])
 
     checkpoint_path = checkpoint_path_for(options.out)
     state = {"epoch": 0, "history": [], "best_auc": -1.0, "best_epoch": 0, "best_state": None, "bad_epochs": 0, "elapsed": 0.0}
     if options.resume and checkpoint_path.exists():
-        state = _restore(checkpoint_path, model, optimizer, scheduler)
+        state = restore_checkpoint(checkpoint_path, model, optimizer, scheduler)
+    forward = training_forward(model, group, device)
     started = time.time() - state["elapsed"]
     interrupted = False
     try:
@@ -129,113 +136,71 @@ def train(options: TrainOptions, progress=None) -> TrainResult:
             if state["bad_epochs"] >= options.patience:
                 break
             t0 = time.time()
-            loss = _train_epoch(model, optimizer, scheduler, train_cache, train_labels, options, spec, epoch, device, progress)
-            embeddings = embed_cached(model, val_images)
-            val_auc = roc_auc(score_pairs(model, embeddings, val_pairs), val_pairs[:, 2])
-            state["history"].append(asdict(EpochRecord(epoch + 1, loss, val_auc, time.time() - t0)))
-            # A validation split too small to hold both kinds of pair gives NaN: then the latest epoch is kept.
-            if val_auc > state["best_auc"] or (np.isnan(val_auc) and state["best_auc"] < 0):
-                state.update(best_auc=val_auc, best_epoch=epoch + 1, bad_epochs=0,
-                             best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
-            else:
-                state["bad_epochs"] += 1
-            state["epoch"] = epoch + 1
-            state["elapsed"] = time.time() - started
-            _save_checkpoint(checkpoint_path, model, optimizer, scheduler, state)
+            loss = train_epoch(model, forward, optimizer, scheduler, train_cache, train_labels, options, spec, epoch,
+                               device, group, progress, pairs_seen)
+            if group.leader:
+                _end_epoch(model, state, (val_images, val_pairs), epoch, loss, t0)
+                state["elapsed"] = time.time() - started
+                save_checkpoint(checkpoint_path, model, optimizer, scheduler, state)
+            state.update(group.from_leader({k: v for k, v in state.items() if k != "best_state"}))
             if progress:
                 eta = (options.epochs - epoch - 1) * (time.time() - t0)
                 progress({"epoch": epoch + 1, "epochs": options.epochs, "batch": batches, "batches": batches,
-                          "loss": loss, "val_auc": val_auc, "best_auc": state["best_auc"], "eta_s": eta, "done": True})
+                          "loss": loss, "val_auc": state["history"][-1]["val_auc"], "best_auc": state["best_auc"],
+                          "eta_s": eta, "done": True})
     except KeyboardInterrupt:
         interrupted = True
+    except (RuntimeError, RunFailed) as exc:
+        if group.world > 1 and peer_failure(exc):
+            raise RunFailed(_stopped_message(exc, checkpoint_path, state["epoch"])) from None
+        raise
+    if interrupted and not group.leader:
+        raise KeyboardInterrupt  # rank 0 saves the best model so far
+    outcome = None
+    if group.leader:
+        try:
+            outcome = _finish_checked(model, dataset, splits, (val_images, val_pairs), state, options, device,
+                                      time.time() - started, interrupted, group.world)
+        except (DataError, KeyboardInterrupt) as exc:
+            outcome = exc
+    if not interrupted:
+        outcome = group.from_leader(outcome)  # every rank ends the same way: with the result or rank 0's error
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def _end_epoch(model, state, validation, epoch, loss, t0) -> None:
+    """Rank 0, after each epoch: validate, keep the best weights, count the epochs without improvement."""
+    val_images, val_pairs = validation
+    embeddings = embed_cached(model, val_images)
+    val_auc = roc_auc(score_pairs(model, embeddings, val_pairs), val_pairs[:, 2])
+    state["history"].append(asdict(EpochRecord(epoch + 1, loss, val_auc, time.time() - t0)))
+    # A validation split too small to hold both kinds of pair gives NaN: then the latest epoch is kept.
+    if val_auc > state["best_auc"] or (np.isnan(val_auc) and state["best_auc"] < 0):
+        state.update(best_auc=val_auc, best_epoch=epoch + 1, bad_epochs=0,
+                     best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+    else:
+        state["bad_epochs"] += 1
+    state["epoch"] = epoch + 1
+
+
+def _stopped_message(exc, checkpoint_path: Path, epochs_done: int) -> str:
+    # gloo's own text is a source path and advice for developers; torchrun's report after this line names the rank
+    cause = "stopped by torchrun" if isinstance(exc, RunFailed) else "its connection closed"
+    kept = (f"the last checkpoint, {checkpoint_path} (epoch {epochs_done}), is intact: continue with the same "
+            "command plus --resume, with any number of processes" if epochs_done else
+            "no epoch had finished, so there is no checkpoint: start the run again")
+    return f"training stopped: another process of this run failed ({cause}); {kept}"
+
+
+def _finish_checked(model, dataset, splits, validation, state, options, device, seconds, interrupted, world):
     if state["best_state"] is None:
         raise KeyboardInterrupt("interrupted before the first epoch finished") if interrupted else DataError("no epoch trained")
     if np.isnan(state["best_auc"]):
         raise DataError(f"{options.data_dir}: validation AUC undefined (the validation split needs pairs of both kinds); "
                         "no model saved: add images or raise --val-fraction")
-    return _finish(model, dataset, splits, (val_images, val_pairs), state, options, device, time.time() - started,
-                   interrupted)
-
-
-def checkpoint_path_for(out) -> Path:
-    out = Path(out)
-    return out.with_name(out.stem + ".checkpoint.pt")
-
-
-def contrastive_loss(distance: torch.Tensor, same: torch.Tensor, margin: float) -> torch.Tensor:
-    """Hadsell et al. / Livieris et al.: pull same-class pairs together, push others beyond the margin."""
-    same = same.float()
-    return same * distance.pow(2) + (1 - same) * F.relu(margin - distance).pow(2)
-
-
-def _train_epoch(model, optimizer, scheduler, cache, labels, options, spec, epoch, device, progress) -> float:
-    model.train()
-    rng = np.random.default_rng([options.seed, epoch])
-    generator = torch.Generator().manual_seed(options.seed * 100_003 + epoch)
-    order = torch.as_tensor(rng.permutation(len(cache)))
-    batches = max(1, math.ceil(len(order) / options.batch_size))
-    losses, t0 = [], time.time()
-    for b in range(batches):
-        index = order[b * options.batch_size:(b + 1) * options.batch_size]
-        if len(index) < 2:
-            continue
-        x = augment_batch(cache[index], options.input_size, spec, generator)
-        x = model.normalise(x.to(device)).contiguous(memory_format=torch.channels_last)
-        batch_labels = labels[index].to(device)
-        maps = model.features(x)
-        emb = model.embed_from_features(maps)
-        pairs = make_pairs(batch_labels.cpu().numpy(), rng)
-        loss = _pair_loss(model, emb, batch_labels, pairs, options)
-        if options.attention_weight > 0:
-            loss = loss + options.attention_weight * _attention_constraint(model, x, maps, emb, pairs, options)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        losses.append(float(loss.detach()))
-        if progress:
-            elapsed = time.time() - t0
-            eta = elapsed / (b + 1) * (batches - b - 1) + elapsed / (b + 1) * batches * (options.epochs - epoch - 1)
-            progress({"epoch": epoch + 1, "epochs": options.epochs, "batch": b + 1, "batches": batches,
-                      "loss": float(np.mean(losses)), "eta_s": eta, "done": False})
-    return float(np.mean(losses)) if losses else float("nan")
-
-
-def _pair_loss(model, emb, labels, pairs, options) -> torch.Tensor:
-    margin = options.margin
-    paper = torch.as_tensor(pairs, device=emb.device)
-    d = model.distance(emb[paper[:, 0]], emb[paper[:, 1]])
-    loss = contrastive_loss(d, paper[:, 2], margin).mean()
-    if options.in_batch_pairs:
-        i, j = torch.triu_indices(len(emb), len(emb), offset=1, device=emb.device)
-        same = labels[i] == labels[j]
-        all_losses = contrastive_loss(model.distance(emb[i], emb[j]), same, margin)
-        # balance the classes of pairs: in-batch pairs are mostly 'different' when there are many classes
-        parts = [all_losses[same].mean()] if same.any() else []
-        parts += [all_losses[~same].mean()] if (~same).any() else []
-        loss = loss + torch.stack(parts).mean()
-    return loss
-
-
-def _attention_constraint(model, x, maps, emb, pairs, options) -> torch.Tensor:
-    """Zheng et al. 2020-style constraint: masking the region an image's similarity attention points at
-    must move it away from its positive partner, so the attention falls on evidence the model relies on."""
-    positive = pairs[pairs[:, 2] == 1]
-    if len(positive) == 0:
-        return emb.sum() * 0.0
-    a, p = torch.as_tensor(positive[:, 0]), torch.as_tensor(positive[:, 1])
-    similarity = model.score(emb[a], emb[p].detach()).sum()
-    grads = torch.autograd.grad(similarity, maps, retain_graph=True)[0][a]
-    with torch.no_grad():
-        cam = F.relu((grads.mean(dim=(2, 3), keepdim=True) * maps[a]).sum(dim=1, keepdim=True))
-        cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        flat = cam.flatten(1)
-        cutoff = torch.quantile(flat, 1.0 - options.attention_mask_fraction, dim=1).view(-1, 1, 1, 1)
-        keep = (cam < cutoff) | (flat.amax(dim=1).view(-1, 1, 1, 1) <= 0)
-    masked = model.embed(x[a] * keep)  # zero = the data mean after normalisation
-    d_full = model.distance(emb[a], emb[p]).detach()
-    d_masked = model.distance(masked, emb[p].detach())
-    return F.relu(d_full + 0.1 - d_masked).mean()
+    return _finish(model, dataset, splits, validation, state, options, device, seconds, interrupted, world)
 
 
 def _initialise_from(model: SiameseModel, path: str) -> None:
@@ -250,33 +215,7 @@ def _initialise_from(model: SiameseModel, path: str) -> None:
     model.load_state_dict(matched, strict=False)
 
 
-def _save_checkpoint(path: Path, model, optimizer, scheduler, state) -> None:
-    payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-               "state_json": json.dumps({k: v for k, v in state.items() if k != "best_state"}),
-               "best_state": state["best_state"]}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda handle: torch.save(payload, handle))  # the last good checkpoint survives a failure
-    except OSError as exc:
-        raise DataError(f"{path}: checkpoint not written ({first_line(exc)})") from None
-
-
-def _restore(path: Path, model, optimizer, scheduler) -> dict:
-    """Continue from a checkpoint of this run; a damaged one, or one of another architecture, is one clear error."""
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(payload["model"])
-        optimizer.load_state_dict(payload["optimizer"])
-        scheduler.load_state_dict(payload["scheduler"])
-        state = json.loads(payload["state_json"])
-        state["best_state"] = payload["best_state"]
-    except (pickle.UnpicklingError, RuntimeError, KeyError, ValueError, TypeError, EOFError, OSError,
-            zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: not a checkpoint of this run ({first_line(exc)}); remove it or train without --resume") from None
-    return state
-
-
-def _finish(model, dataset, splits, validation, state, options, device, seconds, interrupted) -> TrainResult:
+def _finish(model, dataset, splits, validation, state, options, device, seconds, interrupted, world) -> TrainResult:
     from .metrics import best_balanced_threshold
     from .plots import save_training_curves
 
@@ -303,7 +242,8 @@ def _finish(model, dataset, splits, validation, state, options, device, seconds,
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"],
         "training_seconds": round(seconds, 1),
-        "trained_on": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f" ({os.cpu_count()} CPU cores)"),
+        "trained_on": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f" ({os.cpu_count()} CPU cores)")
+        + (f" x {world} processes" if world > 1 else ""),
         "options": {k: v for k, v in asdict(options).items() if k not in ("resume",)},
         "command": " ".join(sys.argv),
     }

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from core.data import make_pairs, scan_dataset, split_by_image
-from core.train import TrainOptions, checkpoint_path_for, contrastive_loss, train
+from core.epoch import contrastive_loss
+from core.train import TrainOptions, checkpoint_path_for, train
 from tests.conftest import make_shapes_dataset
 
 
