@@ -16,7 +16,7 @@ def run_calibrate(args) -> int:
     print(f"calibration  Platt a={c['a']:.3f} b={c['b']:.3f} on the {c['fitted_on']}")
     print(f"test ECE     {c['test_ece_raw']:.4f} raw similarity -> {c['test_ece']:.4f} calibrated "
           f"({c['test_pairs']} pairs)")
-    print(f"domain       threshold {d['threshold']:.4f} (p{d['percentile']:g} of validation {d['k']}-NN distance); "
+    print(f"domain       {d['method']}, threshold at p{d['percentile']:g} of the validation images; "
           f"{100 * d['test_flagged']:.1f} % of test images flagged; same content below d={d['duplicate_distance']:.4f}")
     w = report["weights"]
     print(f"wrote        {w['path']} (tensors unchanged, sha256 {w['sha256'][:12]}..., {w['size_bytes']} bytes)")

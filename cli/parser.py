@@ -10,18 +10,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.methods import METHODS, REGISTRY  # torch-free: the methods and their one line of help
+from core.methods import REGISTRY  # torch-free: each method's one line of help
 from core.version import APP_NAME, __version__
+from core.vocabulary import (COLORMAPS, DEFAULT_COLORMAP, DEFAULT_DEVICE, DEFAULT_LAYER_COLORMAPS, DEFAULT_METHOD, DEVICES,
+                             MAX_MAP_SIDE, METHODS, MIN_CROP_SIDE, TRAINING_DEFAULTS)
 
 COMMANDS = ("gui", "explain", "train", "evaluate", "index", "retrieve", "batch", "worklist", "calibrate", "selftest")
-DEVICES = ("auto", "cpu", "cuda")
+# Options whose value may start with '-' (a crop's negative x): argparse would read such a value as an option and
+# answer "expected one argument" instead of letting the crop check say what is wrong.
+DASHED_VALUE_OPTIONS = ("--crop1", "--crop2")
+T = TRAINING_DEFAULTS
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports usage errors as a single line and exit status 2."""
+    """argparse that reports usage errors as a single line and exit status 2, worded as every other error."""
 
     def error(self, message):
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        sys.stderr.write(f"error: {self.prog}: {message} (see --help)\n")
         raise SystemExit(2)
 
 
@@ -41,18 +46,28 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen once the pair is explained, save it, exit")
     gui.add_argument("--worklist", metavar="PATH", help="the review worklist file (default: remembered, else in the user data folder)")
 
-    explain = sub.add_parser("explain", help="score a pair and write its factual/counterfactual maps")
+    explain = sub.add_parser(
+        "explain", help="score a pair and write its factual/counterfactual maps",
+        description="Score a pair and explain the score with factual/counterfactual maps. Maps are kept at most "
+                    f"{MAX_MAP_SIDE} px on their longest side (a crop's own size when smaller): --out writes them at "
+                    "that size (the JSON's images[].map_size says which), and overlays and reports upsample them to "
+                    "the image they are drawn on.")
     explain.add_argument("image1", metavar="IMG1")
     explain.add_argument("image2", metavar="IMG2")
     explain.add_argument("--model", help="weights file (default: the shipped skin model)")
-    explain.add_argument("--crop1", metavar="x,y,w,h", help="crop box of image 1 in its pixel coordinates")
-    explain.add_argument("--crop2", metavar="x,y,w,h", help="crop box of image 2 in its pixel coordinates")
-    explain.add_argument("--method", choices=METHODS, default="gradcam",
+    for n in (1, 2):
+        explain.add_argument(f"--crop{n}", metavar="x,y,w,h",
+                             help=f"crop box of image {n} in its pixel coordinates, at least {MIN_CROP_SIDE} px a side")
+    explain.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
                          help="; ".join(f"{m.name}: {m.help}" for m in REGISTRY.values()))
-    explain.add_argument("--device", choices=DEVICES, default="auto")
-    explain.add_argument("--out", metavar="DIR", help="write each map as .npy and as a colour overlay .png")
-    explain.add_argument("--colormap", default="jet", help="overlay colormap for --out/--report (viridis, inferno, turbo, jet)")
-    explain.add_argument("--report", metavar="FILE.png", help="write a PNG report and its JSON sidecar")
+    explain.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
+    explain.add_argument("--out", metavar="DIR", help="write each map as .npy (at most "
+                         f"{MAX_MAP_SIDE} px a side) and as a colour overlay .png on its image; the folder is created")
+    explain.add_argument("--colormap", choices=COLORMAPS, default=None,
+                         help=f"colormap of every map in --out overlays and the report: one of {', '.join(COLORMAPS)} "
+                              f"(default: {DEFAULT_LAYER_COLORMAPS['factual']} for factual maps, "
+                              f"{DEFAULT_LAYER_COLORMAPS['counterfactual']} for counterfactual ones)")
+    explain.add_argument("--report", metavar="FILE.png", help="write a PNG report and its JSON sidecar; the folder is created")
     explain.add_argument("--note", default="", help="reviewer note printed on the report")
     explain.add_argument("--force", action="store_true", help="overwrite an existing report")
     explain.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -62,28 +77,28 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a Siamese model on a folder-per-class data set")
     train.add_argument("data_dir", metavar="DATA_DIR")
     train.add_argument("--out", required=True, metavar="PATH.pt")
-    train.add_argument("--architecture", default="resnet18")
-    train.add_argument("--input-size", type=int, default=128)
-    train.add_argument("--embedding-dim", type=int, default=128)
-    train.add_argument("--epochs", type=int, default=30)
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
-    train.add_argument("--weight-decay", type=float, default=1e-4)
-    train.add_argument("--margin", type=float, default=1.0, help="contrastive loss margin")
-    train.add_argument("--augment", default="hflip,vflip,rotate,crop,jitter", help="comma list of hflip,vflip,rotate,crop,jitter,artefacts,bgswap, or none")
+    train.add_argument("--architecture", default=T["architecture"])
+    train.add_argument("--input-size", type=int, default=T["input_size"])
+    train.add_argument("--embedding-dim", type=int, default=T["embedding_dim"])
+    train.add_argument("--epochs", type=int, default=T["epochs"])
+    train.add_argument("--batch-size", type=int, default=T["batch_size"])
+    train.add_argument("--lr", type=float, default=T["lr"], help="peak learning rate of the one-cycle schedule")
+    train.add_argument("--weight-decay", type=float, default=T["weight_decay"])
+    train.add_argument("--margin", type=float, default=T["margin"], help="contrastive loss margin")
+    train.add_argument("--augment", default=T["augment"], help="comma list of hflip,vflip,rotate,crop,jitter,artefacts,bgswap, or none")
     train.add_argument("--paper-pairs-only", action="store_true", help="train only on the Livieris pairs, not on all pairs in a batch")
     train.add_argument("--attention-weight", type=float, default=0.0, help="> 0 enables the attention-guided constraint (Zheng et al. 2020)")
-    train.add_argument("--patience", type=int, default=8, help="epochs without a better validation AUC before stopping")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--device", choices=DEVICES, default="auto")
+    train.add_argument("--patience", type=int, default=T["patience"], help="epochs without a better validation AUC before stopping")
+    train.add_argument("--seed", type=int, default=T["seed"])
+    train.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
     train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    train.add_argument("--cache-dir", default=".cache", help="where decoded images are cached")
+    train.add_argument("--cache-dir", default=T["cache_dir"], help="where decoded images are cached")
     train.add_argument("--name", default="", help="model name shown in the app (default: the data folder's name)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
     train.add_argument("--init-from", default="", metavar="PATH.pt", help="start from another model's weights (fine-tuning)")
     train.add_argument("--lesion-crop", action="store_true",
                        help="crop every image to its automatic lesion box (dermoscopy); the model then always does")
-    train.add_argument("--crop-margin", type=float, default=0.15, help="margin around the lesion box, as a fraction of its side")
+    train.add_argument("--crop-margin", type=float, default=T["crop_margin"], help="margin around the lesion box, as a fraction of its side")
     train.add_argument("--color-constancy", action="store_true", help="Shades of Gray colour correction of every input")
 
     evaluate = sub.add_parser("evaluate", help="pair accuracy, ROC AUC and confusion matrix of a model on a data set")
@@ -91,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="weights file (default: the shipped skin model)")
     evaluate.add_argument("--pairs", type=int, default=None, metavar="N", help="at most N pairs (default: two per image)")
     evaluate.add_argument("--include-seen", action="store_true", help="also use images the model was trained or tuned on")
-    evaluate.add_argument("--device", choices=DEVICES, default="auto")
+    evaluate.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
     evaluate.add_argument("--roc", metavar="FILE.png", help="save the ROC curve")
     evaluate.add_argument("--retrieval", action="store_true",
                           help="also report similar-case retrieval: unseen images as queries against the training images")
@@ -105,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--model", help="weights file (default: the shipped skin model)")
     index.add_argument("--out", metavar="INDEX_DIR", help="where the index lives (default: GALLERY_DIR/.siamese-lens-index)")
     index.add_argument("--rebuild", action="store_true", help="embed every image again (e.g. after changing the model)")
-    index.add_argument("--device", choices=DEVICES, default="auto")
+    index.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
 
     retrieve = sub.add_parser("retrieve", help="the nearest cases of a query image in a gallery or index")
     retrieve.add_argument("query", metavar="QUERY")
@@ -114,18 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
     retrieve.add_argument("--model", help="weights file (default: the shipped skin model)")
     retrieve.add_argument("--json", action="store_true", help="print one JSON object")
     retrieve.add_argument("--report", metavar="FILE.png", help="PNG of the query beside each hit with their factual maps, plus JSON")
-    retrieve.add_argument("--colormap", default="jet", help="map colormap of the report")
+    retrieve.add_argument("--colormap", choices=COLORMAPS, default=DEFAULT_COLORMAP,
+                          help=f"map colormap of the report: one of {', '.join(COLORMAPS)} (default {DEFAULT_COLORMAP})")
     retrieve.add_argument("--force", action="store_true", help="overwrite an existing report")
-    retrieve.add_argument("--device", choices=DEVICES, default="auto")
+    retrieve.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
 
     batch = sub.add_parser("batch", help="score (and report) every pair of a CSV headless; resumable")
     batch.add_argument("pairs_csv", metavar="PAIRS.csv", help="header image1,image2[,case_id,crop1,crop2,note]")
     batch.add_argument("--out", required=True, metavar="DIR", help="summary.csv (and reports/) go here")
     batch.add_argument("--model", help="weights file (default: the shipped skin model)")
-    batch.add_argument("--method", choices=METHODS, default="gradcam")
+    batch.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
     batch.add_argument("--report", action="store_true", help="also write a report PNG + JSON per pair")
     batch.add_argument("--worklist", metavar="PATH", help="also add the pairs and results to this worklist")
-    batch.add_argument("--device", choices=DEVICES, default="auto")
+    batch.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
 
     worklist = sub.add_parser("worklist", help="import pairs into the review worklist, export it, or count its cases")
     worklist.add_argument("--worklist", metavar="PATH", help="the worklist file (default: in the user data folder)")
@@ -149,6 +165,23 @@ def parse(argv: list[str]) -> argparse.Namespace:
     """Parse argv; with no command named (or only images/GUI options), the command is `gui`."""
     if argv[:1] == ["--selftest"]:
         argv = ["selftest", *argv[1:]]
+    argv = _attach_dashed_values(argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv = ["gui", *argv]
     return build_parser().parse_args(argv)
+
+
+def _attach_dashed_values(argv: list[str]) -> list[str]:
+    """`--crop1 -5,0,10,10` -> `--crop1=-5,0,10,10`, which argparse takes as the option's value."""
+    out: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if token in DASHED_VALUE_OPTIONS and following[:1] == "-" and following[1:2].isdigit():
+            out.append(f"{token}={following}")
+            index += 2
+        else:
+            out.append(token)
+            index += 1
+    return out

@@ -40,6 +40,7 @@ def run_index(args) -> int:
 def run_retrieve(args) -> int:
     from core.device import resolve_device
     from core.errors import DataError
+    from core.facts import model_facts
     from core.images import load_image
     from core.weights import file_digest, load_model
 
@@ -65,7 +66,7 @@ def run_retrieve(args) -> int:
     written = _write_report(args, model, query_image, hits, summary) if args.report else []
     if args.json:
         print(json.dumps({"query": {"path": args.query, "sha256": file_digest(args.query)},
-                          "model": {"name": model.name, "sha256": model.metadata.get("sha256")},
+                          "model": model_facts(model),
                           "index": str(index.location), "hits": hits, "vote": summary, "written": written}))
         return 0
     for hit in hits:
@@ -82,7 +83,6 @@ def _write_report(args, model, query, hits: list[dict], summary: str | None) -> 
     """The query beside each hit, every pair with its factual maps, plus the JSON sidecar."""
     from core.explain import explain_pair, explained_images
     from core.images import load_image
-    from core.model import describe
     from core.report import write_picture_and_facts
     from core.retrieval_report import render_retrieval, retrieval_facts
     from core.weights import file_digest
@@ -96,7 +96,7 @@ def _write_report(args, model, query, hits: list[dict], summary: str | None) -> 
         queries.append(shown[0])
         cases.append(shown[1])
         explanations.append(explanation)
-    facts = retrieval_facts({"path": args.query, "sha256": file_digest(args.query)}, hits, describe(model), summary,
+    facts = retrieval_facts({"path": args.query, "sha256": file_digest(args.query)}, hits, model, summary,
                             args.colormap)
     paths = write_picture_and_facts(args.report, lambda: render_retrieval(facts, queries, cases, explanations),
                                     facts, args.force)

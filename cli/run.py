@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from core.errors import SiameseLensError
-from core.files import printable
+from core.files import first_line
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -16,10 +16,8 @@ def run_command(args: argparse.Namespace) -> int:
     _quiet_and_interruptible()
     try:
         return _handler(args.command)(args)
-    except (SiameseLensError, ValueError, FileExistsError) as exc:
-        return _fail(str(exc))
-    except OSError as exc:
-        return _fail(f"{getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}")
+    except (SiameseLensError, ValueError, OSError) as exc:  # OSError: "file: reason", never "[Errno 2] ..."
+        return _fail(first_line(exc, 2000))
     except MemoryError:
         return _fail("out of memory")
     except KeyboardInterrupt:
@@ -60,8 +58,7 @@ def _handler(command: str):
 
 
 def _fail(message: str) -> int:
-    # printable: a newline in a path must not split the one line; a non-UTF-8 name must not fail the write
-    sys.stderr.write(f"error: {printable(message, 2000)}\n")
+    sys.stderr.write(f"error: {message}\n")  # first_line made it printable: one line, whatever a path holds
     return 2
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from core.files import first_line
 from core.paths import resources_dir
+from core.timing import elapsed_ms
 from core.version import APP_NAME, __version__
 
 SAMPLE_PATTERNS = ("*.jpg", "*.jpeg", "*.png")
@@ -82,10 +83,10 @@ def selftest() -> dict:
         "method": explanation.method,
         "maps": stats,
         "timings_ms": {
-            "load_model": _ms(start, loaded),
-            "explain": _ms(loaded, explained),
+            "load_model": elapsed_ms(start, loaded),
+            "explain": elapsed_ms(loaded, explained),
             "explain_breakdown": explanation.timings_ms,
-            "total": _ms(start, explained),
+            "total": elapsed_ms(start, explained),
         },
     }
 
@@ -108,7 +109,3 @@ def check_map(name: str, cam) -> dict:
     top = float(cam.max())
     return {"shape": list(cam.shape), "min": round(float(cam.min()), 6), "max": round(top, 6),
             "mean": round(float(cam.mean()), 6)}
-
-
-def _ms(start: float, end: float) -> float:
-    return round((end - start) * 1000.0, 1)

@@ -16,9 +16,12 @@ from pathlib import Path
 import torch
 
 from .errors import SiameseLensError
+from .facts import model_facts
 from .explain import embed_as_explained
 from .files import first_line
 from .images import load_image
+from .trust import probability_same
+from .vocabulary import DEFAULT_METHOD
 from .worklist import crop_text, file_sha256, read_pairs_csv
 
 SUMMARY_COLUMNS = ("image1", "image2", "similarity", "sha1", "sha2", "crop1", "crop2", "probability", "decision",
@@ -29,7 +32,7 @@ class BatchError(SiameseLensError):
     """The batch cannot run at all (unusable CSV, a summary from another kind of run)."""
 
 
-def run_batch(model, pairs_csv, out_dir, *, method: str = "gradcam", report: bool = False, worklist=None,
+def run_batch(model, pairs_csv, out_dir, *, method: str = DEFAULT_METHOD, report: bool = False, worklist=None,
               progress=None) -> dict:
     """Returns counts: pairs, done_before (already in the summary, from an earlier run or listed twice), scored,
     failed. progress(done, total) after each pair."""
@@ -37,7 +40,7 @@ def run_batch(model, pairs_csv, out_dir, *, method: str = "gradcam", report: boo
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = out / "summary.csv"
-    model_sha = str(model.metadata.get("sha256", ""))
+    model_sha = model_facts(model)["sha256"] or ""
     done = _completed(summary)
     counts = {"pairs": len(rows), "done_before": 0, "scored": 0, "failed": 0}
     embeddings: dict[tuple, torch.Tensor] = {}
@@ -92,10 +95,11 @@ def _score(model, row, method: str, report: bool, report_path: Path, embeddings:
         write_report(report_path, explanation, explained_images(images, explanation), describe(model),
                      overwrite=True)
         return {"similarity": round(explanation.similarity, 6), "decision": explanation.decision,
-                "report": str(report_path)}
+                "probability": explanation.probability_same, "report": str(report_path)}
     e1, e2 = (_embedding(model, image, embeddings) for image in images)
     similarity = float(model.score(e1, e2)[0].clamp(0.0, 1.0))
-    return {"similarity": round(similarity, 6), "decision": model.decide(similarity)}
+    return {"similarity": round(similarity, 6), "decision": model.decide(similarity),
+            "probability": probability_same(model, similarity)}
 
 
 def _embedding(model, image, cache: dict) -> torch.Tensor:
@@ -127,4 +131,4 @@ def _to_worklist(worklist, row: dict, record: dict) -> None:
                              crop1=row.get("crop1"), crop2=row.get("crop2"), note=row.get("note") or "")
     worklist.record_result(case, model_sha256=record["model_sha256"], method=record["method"],
                            similarity=record["similarity"], decision=record["decision"],
-                           report_path=record.get("report"))
+                           probability=record.get("probability"), report_path=record.get("report"))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .vocabulary import DEVICES
+
 FLAVOUR_FILE = "build_flavour.txt"  # written into the bundle's top folder (sys._MEIPASS) by build.spec
 CPU_BUILD = ("this is the CPU build of Siamese Lens, which carries no CUDA libraries; "
              "run on the CPU, or use the cuda build for an NVIDIA GPU")
@@ -42,8 +44,8 @@ def resolve_device(name: str):
     """'auto', 'cpu' or 'cuda' -> a torch.device; ValueError (one line) if CUDA is asked for but absent."""
     import torch
 
-    if name not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}; choose auto, cpu or cuda")
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {name!r}; choose {', '.join(DEVICES)}")
     reason = cuda_unsupported()
     if name == "auto":
         return torch.device("cuda" if reason is None and torch.cuda.is_available() else "cpu")

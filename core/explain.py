@@ -17,21 +17,26 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 from .images import LoadedImage
-from .methods import METHODS, get_method  # noqa: F401  (METHODS re-exported: its one home is core.methods)
+from .methods import get_method
 from .model import SiameseModel
+from .overlay import resize_map
 from . import trust
+from .timing import elapsed_ms
+from .vocabulary import DEFAULT_METHOD, MAX_MAP_SIDE
 
 
 @dataclass
 class Explanation:
-    """Result of explain_pair. Maps are float32 in [0, 1], shaped (height, width) of each (cropped) image."""
+    """Result of explain_pair. Maps are float32 in [0, 1], shaped (height, width) = map_size of each (cropped)
+    image: the image's own size, or at most MAX_MAP_SIDE on the longest side with the aspect ratio kept (a map
+    is smooth, so a larger one adds memory, not detail). A consumer draws a map over its image by resizing it to
+    the image (core.overlay.resize_map, blend); map.shape against the image's size says by how much."""
 
     similarity: float
     distance: float
@@ -53,7 +58,7 @@ class Explanation:
     same_content: bool = False
 
 
-def explain_pair(model: SiameseModel, image1, image2, method: str = "gradcam") -> Explanation:
+def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METHOD) -> Explanation:
     """Score a pair and explain it; image1/image2 are LoadedImage (from load_image) or PIL images.
 
     An image without a crop of its own gets the model's automatic crop, if the model has one; each map covers
@@ -64,7 +69,7 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = "gradcam") -
     (pil1, crop1), (pil2, crop2) = model_view(model, image1), model_view(model, image2)
     batch = torch.cat([model.input_tensor(pil1), model.input_tensor(pil2)])
     t1 = time.perf_counter()
-    with target_layer_leaf(model, model.target_layer) as captured:
+    with target_layer_leaf(model, model.target_layer) as captured, trust.stage_probe(model) as stages:
         embeddings = model.embed(batch)
         maps = captured["output"]
         e1, e2 = embeddings[0:1], embeddings[1:2]
@@ -80,13 +85,13 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = "gradcam") -
     # The method orients the gradients (positive = evidence for the map called "factual") and makes the maps.
     fact_cams, counter_cams = (np.nan_to_num(c.float().cpu().numpy())
                                for c in spec.cams(activations, grads * spec.sign(decision)))
-    features = trust.domain_features(activations)
+    features = trust.domain_features(activations, stages)
     same_content = trust.same_content(model, dist, features)
     if same_content:  # no evidence to draw, only noise: say so instead
         fact_cams, counter_cams = np.zeros_like(fact_cams), np.zeros_like(counter_cams)
     sizes = [pil1.size, pil2.size]
-    factual = tuple(upsample(normalise(fact_cams[i]), sizes[i]) for i in range(2))
-    counterfactual = tuple(upsample(normalise(counter_cams[i]), sizes[i]) for i in range(2))
+    factual = tuple(upsample(normalise(fact_cams[i]), map_size(sizes[i])) for i in range(2))
+    counterfactual = tuple(upsample(normalise(counter_cams[i]), map_size(sizes[i])) for i in range(2))
     in_domain = trust.in_domain(model, features)
     t3 = time.perf_counter()
     if same_content:
@@ -102,7 +107,8 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = "gradcam") -
         factual=factual,
         counterfactual=counterfactual,
         signed_cams=(signed[0], signed[1]),
-        timings_ms={"preprocess": _ms(t0, t1), "model": _ms(t1, t2), "maps": _ms(t2, t3), "total": _ms(t0, t3)},
+        timings_ms={"preprocess": elapsed_ms(t0, t1), "model": elapsed_ms(t1, t2), "maps": elapsed_ms(t2, t3),
+                    "total": elapsed_ms(t0, t3)},
         note=note,
         crops=(crop1, crop2),
         probability_same=trust.probability_same(model, sim),
@@ -177,11 +183,20 @@ def normalise(cam: np.ndarray) -> np.ndarray:
     return (cam / top).astype(np.float32)
 
 
+def map_size(image_size: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of the maps of an image of `image_size`: its own, or scaled down (aspect kept) so that the
+    longest side is MAX_MAP_SIDE."""
+    width, height = image_size
+    longest = max(width, height)
+    if longest <= MAX_MAP_SIDE:
+        return (width, height)
+    factor = MAX_MAP_SIDE / longest
+    return (max(1, round(width * factor)), max(1, round(height * factor)))
+
+
 def upsample(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Feature-map-resolution map -> (height, width) of the image, bilinear, clipped to [0, 1]."""
-    width, height = size
-    out = cv2.resize(cam.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+    """Feature-map-resolution map -> `size` (width, height), bilinear, clipped to [0, 1]."""
+    return resize_map(cam, size).astype(np.float32, copy=False)
 
 
 def _signed_cams(maps: torch.Tensor, grads: torch.Tensor, method: str) -> np.ndarray:
@@ -199,7 +214,3 @@ def _pil(image) -> Image.Image:
     if isinstance(image, Image.Image):
         return image
     raise TypeError(f"expected a LoadedImage (from load_image) or a PIL image, got {type(image).__name__}")
-
-
-def _ms(start: float, end: float) -> float:
-    return round((end - start) * 1000.0, 2)

@@ -1,7 +1,7 @@
 """File helpers shared across core, with no heavy imports (the GUI thread may use them).
 
 The one home of: hashing a file, a one-line text of an exception, making any text from a file safe to print,
-and the two ways the product writes files: `atomic_write` (one file, replaced whole) and `write_unit` (several
+making the folders an output goes into, and the two ways the product writes files: `atomic_write` (one file, replaced whole) and `write_unit` (several
 files in one folder that must appear together and never over someone else's, e.g. a report's PNG and JSON).
 """
 
@@ -55,6 +55,33 @@ def printable(text, limit: int = 300) -> str:
             out.append(char)
     safe = "".join(out)
     return safe if len(safe) <= limit else safe[: limit - 1] + "…"
+
+
+def folder_problem(folder) -> str:
+    """Why `folder` cannot be written into ('' if it is a folder, or can be made one: every part of it that
+    exists is a folder). Checked before any work; make_folders then creates what is missing."""
+    for candidate in (Path(folder), *Path(folder).parents):
+        if os.path.lexists(candidate):
+            return "" if candidate.is_dir() else f"{printable(candidate)} is not a folder"
+    return ""
+
+
+def make_folders(folder) -> list[Path]:
+    """Create `folder` and its missing parents; returns those created, outermost first, for remove_folders."""
+    folder = Path(folder)
+    missing = [path for path in (folder, *folder.parents) if not os.path.lexists(path)][::-1]
+    for path in missing:
+        path.mkdir(exist_ok=True)
+    return missing
+
+
+def remove_folders(created: list[Path]) -> None:
+    """Undo make_folders after a failed write: each created folder that is empty again, innermost first."""
+    for path in reversed(created):
+        try:
+            path.rmdir()
+        except OSError:  # not empty (someone else's files): keep it and its parents
+            return
 
 
 def _temporary(target: Path) -> tuple[int, str]:

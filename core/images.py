@@ -8,7 +8,7 @@ import sys
 import stat
 import struct
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +16,14 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import ImageLoadError
 from .files import first_line, printable
+from .vocabulary import MIN_CROP_SIDE
 
 # Far above any photo or scan a reviewer compares; a file claiming more is refused before decoding.
 MAX_PIXELS = 200_000_000
 # What is kept in memory of an accepted image: larger ones are downsampled once on load (the model sees 128-384 px
 # anyway, and a report panel 520 px), so maps, overlays and reports stay bounded whatever the file's size.
 MAX_LOADED_PIXELS = 12_000_000  # a 4000 x 3000 photo is kept whole
+OVERVIEW_SIDE = 160  # longest side of a cropped image's whole-image overview (LoadedImage.overview)
 ORIENTATION = 0x0112  # the EXIF tag, and how each of its values is undone (as ImageOps.exif_transpose does)
 TRANSPOSITIONS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
                   5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
@@ -47,6 +49,9 @@ class LoadedImage:
     # File pixels per pixel of `image` (1.0 unless the file was larger than MAX_LOADED_PIXELS). Crops and maps are
     # in the loaded image's pixels; load_image takes its crop in file pixels and divides by this.
     scale: float = 1.0
+    # A small picture of the whole image when `image` is a crop of it (at most OVERVIEW_SIDE a side): reports show
+    # it beside the crop with the box drawn, so a reader sees where the crop lies.
+    overview: Image.Image | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -86,8 +91,7 @@ def load_image(path, crop: CropBox | None = None) -> LoadedImage:
         raise ImageLoadError(f"{name}: corrupt or truncated image data ({first_line(exc, 120)})") from None
     if crop is not None and scale != 1.0:
         crop = _scaled_crop(validate_crop(crop, _file_size(rgb.size, scale), name), scale, rgb.size)
-    loaded = from_pil(rgb, crop=crop, path=str(path))
-    return LoadedImage(loaded.image, loaded.path, loaded.crop, loaded.original_size, scale)
+    return replace(from_pil(rgb, crop=crop, path=str(path)), scale=scale)
 
 
 def from_pil(image: Image.Image, crop: CropBox | None = None, path: str | None = None) -> LoadedImage:
@@ -101,36 +105,58 @@ def from_pil(image: Image.Image, crop: CropBox | None = None, path: str | None =
         shrunk = _shrink(rgb)
         scale, rgb = rgb.width / shrunk.width, shrunk
     original_size = rgb.size
+    overview = None
     if crop is not None:
         crop = validate_crop(crop, original_size, label)
         x, y, w, h = crop
+        overview = _overview(rgb)
         rgb = rgb.crop((x, y, x + w, y + h))
-    return LoadedImage(image=rgb, path=path, crop=crop, original_size=original_size, scale=scale)
+    return LoadedImage(image=rgb, path=path, crop=crop, original_size=original_size, scale=scale, overview=overview)
 
 
 def validate_crop(crop, size: tuple[int, int], label: str = "<image>") -> CropBox:
-    """Return crop as four ints, or raise ImageLoadError if it is not a non-empty box inside the image."""
+    """Return crop as four ints, or raise ImageLoadError if it is not a box of at least MIN_CROP_SIDE pixels per
+    side inside the image. The one check of a crop: the CLI, batch and the GUI all get its messages."""
     try:
         x, y, w, h = (int(v) for v in crop)
     except (TypeError, ValueError, OverflowError):
         raise ImageLoadError(f"{label}: crop must be four integers x,y,w,h, got {printable(repr(crop), 80)}") from None
+    problem = crop_problem((x, y, w, h))
+    if problem:
+        raise ImageLoadError(f"{label}: crop {x},{y},{w},{h}: {problem}")
     width, height = size
-    if w <= 0 or h <= 0:
-        raise ImageLoadError(f"{label}: crop {x},{y},{w},{h} has zero or negative size")
-    if x < 0 or y < 0 or x + w > width or y + h > height:
+    if x + w > width or y + h > height:
         raise ImageLoadError(f"{label}: crop {x},{y},{w},{h} lies outside the {width}x{height} image")
     return (x, y, w, h)
 
 
+def crop_problem(crop: CropBox) -> str:
+    """What is wrong with a crop box whatever the image ('' if nothing): a negative corner, a side under
+    MIN_CROP_SIDE pixels (too small for the network to see anything)."""
+    x, y, w, h = crop
+    for name, value in (("x", x), ("y", y)):
+        if value < 0:
+            return f"{name} must be >= 0, got {value}"
+    for name, value in (("w", w), ("h", h)):
+        if value < MIN_CROP_SIDE:
+            return f"{name} must be at least {MIN_CROP_SIDE} px, got {value}"
+    return ""
+
+
 def parse_crop(text: str) -> CropBox:
-    """Parse 'x,y,w,h' from the command line; shape only, bounds are checked once the image is known."""
+    """Parse 'x,y,w,h' from the command line, refusing what crop_problem refuses; whether the box lies inside the
+    image is checked once the image is known."""
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 4:
         raise ValueError(f"crop must be x,y,w,h (four integers), got {text!r}")
     try:
-        return tuple(int(p) for p in parts)  # type: ignore[return-value]
+        crop = tuple(int(p) for p in parts)
     except ValueError:
         raise ValueError(f"crop must be x,y,w,h (four integers), got {text!r}") from None
+    problem = crop_problem(crop)
+    if problem:
+        raise ValueError(problem)
+    return crop  # type: ignore[return-value]
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -213,12 +239,24 @@ def _shrink(image: Image.Image) -> Image.Image:
         return image.resize(size, Image.NEAREST)
 
 
+def _overview(image: Image.Image) -> Image.Image:
+    factor = max(image.size) // (2 * OVERVIEW_SIDE)
+    small = image.reduce(factor) if factor > 1 else image.copy()  # box-reduced first: no full-size copy
+    small.thumbnail((OVERVIEW_SIDE, OVERVIEW_SIDE), Image.BILINEAR)
+    return small
+
+
 def _file_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
     return round(size[0] * scale), round(size[1] * scale)
 
 
 def _scaled_crop(crop: CropBox, scale: float, size: tuple[int, int]) -> CropBox:
+    """A crop in file pixels (validated there) -> the loaded image's pixels; each side kept at MIN_CROP_SIDE or
+    more (the whole side of a smaller image), so a crop the user was allowed stays allowed after the downsampling."""
     x, y, w, h = crop
-    sx, sy = min(int(x / scale), size[0] - 1), min(int(y / scale), size[1] - 1)
-    sw, sh = max(1, min(round(w / scale), size[0] - sx)), max(1, min(round(h / scale), size[1] - sy))
+    sides = []
+    for start, length, limit in ((x, w, size[0]), (y, h, size[1])):
+        side = min(max(round(length / scale), MIN_CROP_SIDE), limit)
+        sides.append((min(int(start / scale), limit - side), side))
+    (sx, sw), (sy, sh) = sides
     return (sx, sy, sw, sh)

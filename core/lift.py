@@ -14,13 +14,15 @@ import numpy as np
 from .explain import explain_pair
 from .images import load_image
 from .lesion import find_lesion
+from .overlay import resize_map
+from .vocabulary import DEFAULT_METHOD
 
 # Pairs explained for the figure: enough for two decimals, a minute or so on two CPU cores.
 DEFAULT_LIFT_PAIRS = 200
 BLOB_SIGMA = 0.25  # of the image side: a blob about as large as a typical centred lesion
 
 
-def lesion_lift(model, paths, pairs: np.ndarray, method: str = "gradcam", max_pairs: int = DEFAULT_LIFT_PAIRS) -> dict:
+def lesion_lift(model, paths, pairs: np.ndarray, method: str = DEFAULT_METHOD, max_pairs: int = DEFAULT_LIFT_PAIRS) -> dict:
     """paths: image files; pairs: (P, >=2) index pairs into paths. Images where no lesion is found are skipped."""
     lesions: dict[int, object] = {}
     shares, fractions = [], {"factual": [], "counterfactual": [], "blob": [], "crop_uniform": []}
@@ -57,7 +59,7 @@ def lesion_lift(model, paths, pairs: np.ndarray, method: str = "gradcam", max_pa
 def _on_canvas(heatmap: np.ndarray, box, shape) -> np.ndarray:
     canvas = np.zeros(shape, np.float32)
     x, y, w, h = box
-    canvas[y:y + h, x:x + w] = heatmap[:h, :w]
+    canvas[y:y + h, x:x + w] = resize_map(heatmap, (w, h))  # maps may be kept smaller than their crop
     return canvas
 
 

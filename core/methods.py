@@ -1,4 +1,4 @@
-"""The explanation methods, as a registry of callables: the one home of METHODS.
+"""The explanation methods, as a registry of callables implementing core.vocabulary.METHODS.
 
 explain_pair runs one forward pass of the pair and one backward pass through the head, giving the target layer's
 activations A (2, C, h, w) and the gradients G of the similarity s w.r.t. them. A method is the part that varies:
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
+
+from . import vocabulary
 
 if TYPE_CHECKING:  # no torch at import: the CLI parser reads METHODS before any model is needed
     import torch
@@ -59,8 +61,10 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
     Method("reference", "the paper's recipe (Livieris et al. 2023): Grad-CAM of the distance, for comparison "
                         "(on a 'different' pair it equals gradcam)", for_the_distance, channel_weighted),
 )}
-METHODS = tuple(REGISTRY)
-DEFAULT_METHOD = "gradcam"
+METHODS = vocabulary.METHODS
+DEFAULT_METHOD = vocabulary.DEFAULT_METHOD
+if tuple(REGISTRY) != METHODS:  # the vocabulary names the methods, in order; this registry implements them
+    raise ImportError(f"core.methods implements {tuple(REGISTRY)}, core.vocabulary names {METHODS}")
 
 
 def get_method(name: str) -> Method:

@@ -11,6 +11,7 @@ from PIL import Image
 from torch import nn
 
 from .preprocess import lesion_view, square_input
+from .vocabulary import TRAINING_DEFAULTS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -22,18 +23,18 @@ DISTANCE_EPS = 1e-12
 class ModelConfig:
     """Everything needed to rebuild the network; stored as JSON inside every weights file."""
 
-    architecture: str = "resnet18"
-    input_size: int = 128
-    embedding_dim: int = 128
+    architecture: str = TRAINING_DEFAULTS["architecture"]
+    input_size: int = TRAINING_DEFAULTS["input_size"]
+    embedding_dim: int = TRAINING_DEFAULTS["embedding_dim"]
     hidden_dim: int = 256
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     threshold: float = 0.5
-    margin: float = 1.0
+    margin: float = TRAINING_DEFAULTS["margin"]
     # Skin models: crop every image to its automatic lesion box (plus this margin) unless the user drew one,
     # and remove acquisition colour casts with Shades of Gray, in training and at inference alike.
     lesion_crop: bool = False
-    crop_margin: float = 0.15
+    crop_margin: float = TRAINING_DEFAULTS["crop_margin"]
     color_constancy: bool = False
 
     @classmethod

@@ -1,4 +1,8 @@
-"""The one heatmap colouring function of the product (CLI overlays, GUI layers and reports all use it)."""
+"""The one heatmap colouring function of the product (CLI overlays, GUI layers and reports all use it).
+
+Maps may be smaller than the image they are drawn on (core.explain keeps them at most MAX_MAP_SIDE a side):
+`blend` and `resize_map` bring a map to the image's size when it is drawn, never before.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from .vocabulary import COLORMAPS as NAMES, DEFAULT_COLORMAP
+
 COLORMAPS = {
     "jet": cv2.COLORMAP_JET,
     "turbo": cv2.COLORMAP_TURBO,
@@ -14,7 +20,11 @@ COLORMAPS = {
     "inferno": cv2.COLORMAP_INFERNO,
     "magma": cv2.COLORMAP_MAGMA,
     "plasma": cv2.COLORMAP_PLASMA,
+    "cool": cv2.COLORMAP_COOL,
+    "winter": cv2.COLORMAP_WINTER,
 }
+if tuple(COLORMAPS) != NAMES:  # the vocabulary names the colormaps, in order; this table implements them
+    raise ImportError(f"core.overlay implements {tuple(COLORMAPS)}, core.vocabulary names {NAMES}")
 
 
 @lru_cache(maxsize=None)
@@ -29,16 +39,32 @@ def colormap_lut(name: str) -> np.ndarray:
     return lut
 
 
-def colorize(heatmap: np.ndarray, colormap: str = "jet") -> np.ndarray:
+def colour_ramp(colormap: str, width: int) -> np.ndarray:
+    """(width, 3) uint8 RGB: the colormap from map value 0 (left) to 1 (right), for legends."""
+    return colormap_lut(colormap)[np.linspace(0, 255, width).astype(np.uint8)]
+
+
+def resize_map(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A map resampled (bilinear) to `size` = (width, height), clipped to [0, 1]; the map itself when it has that size."""
+    width, height = size
+    if heatmap.shape == (height, width):
+        return heatmap
+    out = cv2.resize(np.asarray(heatmap, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(out, 0.0, 1.0)
+
+
+def colorize(heatmap: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarray:
     """float map in [0, 1] (H, W) -> uint8 RGB (H, W, 3)."""
     index = np.clip(np.nan_to_num(heatmap) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return colormap_lut(colormap)[index]
 
 
-def blend(image_rgb: np.ndarray, heatmap: np.ndarray, colormap: str = "jet", opacity: float = 0.5) -> np.ndarray:
-    """Overlay a map on an image of the same (H, W); opacity scales with the map value, so cold regions stay clear."""
-    if image_rgb.shape[:2] != heatmap.shape:
-        raise ValueError(f"map shape {heatmap.shape} does not match image shape {image_rgb.shape[:2]}")
+def blend(image_rgb: np.ndarray, heatmap: np.ndarray, colormap: str = DEFAULT_COLORMAP, opacity: float = 0.5) -> np.ndarray:
+    """Overlay a map on an image (the map resized to the image when their sizes differ); opacity scales with the
+    map value, so cold regions stay clear."""
+    if heatmap.ndim != 2:
+        raise ValueError(f"a map has two dimensions, got shape {heatmap.shape}")
+    heatmap = resize_map(heatmap, (image_rgb.shape[1], image_rgb.shape[0]))
     out = np.empty(image_rgb.shape[:2] + (3,), dtype=np.uint8)
     # In bands of rows: the float intermediates of a whole 12 Mpx image would cost ~0.6 GB at once.
     step = max(1, BLEND_BAND_PIXELS // max(1, heatmap.shape[1]))
@@ -54,7 +80,7 @@ def blend(image_rgb: np.ndarray, heatmap: np.ndarray, colormap: str = "jet", opa
 BLEND_BAND_PIXELS = 1 << 20
 
 
-def rgba_layer(heatmap: np.ndarray, colormap: str = "jet") -> np.ndarray:
+def rgba_layer(heatmap: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarray:
     """uint8 RGBA (H, W, 4) layer whose alpha is the map value: composited at a layer opacity, it equals blend()."""
     rgba = np.empty(heatmap.shape + (4,), dtype=np.uint8)
     rgba[..., :3] = colorize(heatmap, colormap)

@@ -9,16 +9,32 @@ from PIL import Image, ImageDraw
 from .fonts import load_font
 
 COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189))
+LEFT, RIGHT, TOP, BOTTOM = 90, 30, 84, 70  # the plot area's distance from each edge
+TITLE_SIZE, LABEL_SIZE = 22, 16
+
+
+def text_boxes(size, title: str, x_label: str, y_label: str) -> dict[str, tuple[int, int, int, int]]:
+    """Where line_chart draws its texts: name -> (left, top, right, bottom). The title and, under it, the y axis's
+    label share the band above the plot area, each on its own line; the x axis's label is centred under the plot."""
+    width, height = size
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    font, small = load_font(TITLE_SIZE), load_font(LABEL_SIZE)
+    boxes = {"title": measure.textbbox((LEFT, 14), title, font=font)}
+    boxes["y_label"] = measure.textbbox((8, boxes["title"][3] + 8), y_label, font=small)
+    x_width = measure.textlength(x_label, font=small)
+    boxes["x_label"] = measure.textbbox((round(LEFT + (width - LEFT - RIGHT - x_width) / 2), height - 32), x_label,
+                                        font=small)
+    return boxes
 
 
 def line_chart(series: dict[str, tuple[list[float], list[float]]], path, title: str, x_label: str, y_label: str,
                y_range: tuple[float, float] | None = None, diagonal: bool = False, size=(900, 600)) -> Path:
     """Draw named (xs, ys) series on shared axes and save a PNG."""
     width, height = size
-    left, right, top, bottom = 90, 30, 60, 70
+    left, right, top, bottom = LEFT, RIGHT, TOP, BOTTOM
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
-    font, small = load_font(22), load_font(16)
+    font, small = load_font(TITLE_SIZE), load_font(LABEL_SIZE)
     xs_all = [x for xs, _ in series.values() for x in xs] or [0.0, 1.0]
     ys_all = [y for _, ys in series.values() for y in ys if y == y] or [0.0, 1.0]
     x0, x1 = min(xs_all), max(xs_all)
@@ -49,13 +65,19 @@ def line_chart(series: dict[str, tuple[list[float], list[float]]], path, title: 
         elif points:
             draw.ellipse([points[0][0] - 3, points[0][1] - 3, points[0][0] + 3, points[0][1] + 3], fill=colour)
         draw.text((left + 15, top + 10 + 24 * n), label, fill=colour, font=small)
-    draw.text((left, 18), title, fill="black", font=font)
-    draw.text(((width - left) // 2 + left - 40, height - 32), x_label, fill="black", font=small)
-    draw.text((8, top - 28), y_label, fill="black", font=small)
+    boxes = text_boxes(size, title, x_label, y_label)
+    for name, text, face in (("title", title, font), ("x_label", x_label, small), ("y_label", y_label, small)):
+        _draw_in(draw, boxes[name], text, face)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
     return path
+
+
+def _draw_in(draw: ImageDraw.ImageDraw, box, text: str, font) -> None:
+    """Draw `text` so that its ink box is `box` (textbbox of the same text and font)."""
+    dx, dy = font.getbbox(text)[:2]
+    draw.text((box[0] - dx, box[1] - dy), text, fill="black", font=font)
 
 
 def save_training_curves(history: list[dict], path, title: str) -> Path:

@@ -1,175 +1,45 @@
-"""The one report renderer (GUI export and `main.py explain --report` alike): a PNG of the explained pair with
-its facts, and a JSON sidecar holding the same facts, written atomically. No Qt, no torch at import time.
+"""How a pair report looks: the picture drawn from a report's facts (core.report.report_facts) and the explained
+pair. Everything it states comes from the facts, so the PNG and its JSON sidecar cannot disagree. No Qt, no torch.
 
-    write_report(path, explanation, images, model, *, colormap="jet", layers=None, note="", when=None,
-                 overwrite=False) -> (png_path, json_path)
-    render_report(explanation, images, model, *, colormap="jet", layers=None, note="", when=None)
-        -> PIL.Image (RGB)
-    report_facts(...same arguments...) -> dict (the JSON sidecar's content)
-
-explanation  core.explain.Explanation of the pair.
-images       the pair of core.images.LoadedImage objects that were explained (already cropped; .crop
-             and .original_size say how).
-model        core.model.ModelInfo (core.model.describe(model)); a SiameseModel is described on the fly.
-colormap     a name from core.overlay.COLORMAPS.
-layers       per image, {"factual": opacity, "counterfactual": opacity} with opacity in [0, 1]; a missing
-             layer or opacity 0 is not drawn. None = factual at 50 % on both images (DEFAULT_LAYERS).
-note         the reviewer's free text, printed (wrapped) and stored.
-when         datetime of the report (default: now, local time with its UTC offset).
+Each image is shown as explained (cropped) with its chosen layers; a cropped image also gets a small overview of
+the whole image with the crop box drawn. Maps smaller than their image are resized to the panel when drawn.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
-import os
-from datetime import datetime
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .errors import SiameseLensError
-from .files import first_line, printable, settle, write_unit
 from .fonts import load_font
-from .overlay import blend, colormap_lut
-from .version import APP_NAME, __version__
+from .overlay import blend, colour_ramp, resize_map
+from .version import APP_NAME
+from .vocabulary import LAYERS
 
-LAYER_NAMES = ("factual", "counterfactual")
-DEFAULT_LAYERS = ({"factual": 0.5}, {"factual": 0.5})
 PANEL = 520  # longest side of each image in the report, in pixels
 MARGIN = 28
+BELOW_PANEL = 60  # the two text lines under a panel
+OVERVIEW = 120  # longest side of the whole-image overview beside a cropped image
 TEXT = (20, 20, 20)
 MUTED = (95, 95, 95)
+CROP_BOX = (230, 30, 30)
 NOTE_LINES = 40  # of the drawn note; the JSON sidecar keeps all of it
 NOTE_CHARS = 4000
 DECISION_COLOURS = {"similar": (20, 120, 50), "different": (170, 40, 30)}
 
 
-class ReportError(SiameseLensError, OSError):
-    """A report could not be written (read-only folder, full disk...); nothing partial is left behind."""
-
-
-def write_report(path, explanation, images, model, *, colormap="jet", layers=None, note="", when=None,
-                 overwrite=False, provenance=(None, None), faithfulness=None) -> tuple[Path, Path]:
-    """Write the PNG report to `path` and its JSON sidecar next to it (same name, .json), both atomically.
-
-    Raises FileExistsError if either file exists and overwrite is False, ValueError for a name not ending in
-    .png, and ReportError (an OSError) with a one-line message when the files cannot be written.
-    """
-    png = check_report_path(path, overwrite)
-    facts = report_facts(explanation, images, model, colormap=colormap, layers=layers, note=note, when=when,
-                         provenance=provenance, faithfulness=faithfulness)
-    return write_picture_and_facts(png, lambda: _render(explanation, images, facts), facts, overwrite)
-
-
-def check_report_path(path, overwrite: bool) -> Path:
-    """The report's PNG path, once it is known that it and its sidecar may be written (checked before any work)."""
-    png = Path(path)
-    if png.suffix.lower() != ".png":
-        raise ValueError(f"{png}: a report file name must end in .png")
-    if not png.parent.is_dir():
-        raise ReportError(f"{png}: cannot write report (folder {png.parent} does not exist)")
-    settle([png, png.with_suffix(".json")])  # a writer killed mid-commit: its torn pair is not "an existing report"
-    for target in (png, png.with_suffix(".json")):
-        if os.path.isdir(target):
-            raise ReportError(f"{target}: cannot write report (a folder has that name)")
-        if not overwrite and os.path.lexists(target):  # a dangling symlink counts: never written through
-            raise FileExistsError(f"{target}: already exists (confirm, or use --force, to overwrite)")
-    return png
-
-
-def write_picture_and_facts(path, render, facts: dict, overwrite: bool = False) -> tuple[Path, Path]:
-    """Any report: the picture render() draws, as PNG at `path`, and `facts` as its JSON sidecar, written as one
-    unit (both or neither). Used by pair reports and similar-case reports alike."""
-    png = check_report_path(path, overwrite)
-    sidecar = png.with_suffix(".json")
-    buffer = io.BytesIO()
-    render().save(buffer, format="PNG", optimize=False)
-    picture = buffer.getvalue()
-    # The JSON names the PNG it belongs to by content: a reader can tell a pair that belongs together.
-    facts["report_png"] = png.name
-    facts["report_png_sha256"] = hashlib.sha256(picture).hexdigest()
-    # backslashreplace: a path that is not valid UTF-8 is kept as a JSON escape instead of failing the write
-    text = json.dumps(facts, indent=2, ensure_ascii=False).encode("utf-8", "backslashreplace")
-    try:
-        write_unit([(png, picture), (sidecar, text)], overwrite=overwrite)
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        # the reason alone: the file it names may be a temporary the user never asked for
-        raise ReportError(f"{printable(png)}: cannot write report ({printable(exc.strerror or first_line(exc))})") from None
-    return png, sidecar
-
-
-def render_report(explanation, images, model, *, colormap="jet", layers=None, note="", when=None) -> Image.Image:
-    """The report picture alone (RGB), as write_report saves it."""
-    facts = report_facts(explanation, images, model, colormap=colormap, layers=layers, note=note, when=when)
-    return _render(explanation, images, facts)
-
-
-def report_facts(explanation, images, model, *, colormap="jet", layers=None, note="", when=None,
-                 provenance=(None, None), faithfulness=None) -> dict:
-    """Everything the report states, as JSON-ready data. provenance: per image, None or where it was opened from
-    in the similar cases ({"query", "rank", "label", "similarity", "gallery"})."""
-    colormap_lut(colormap)  # validates the name before anything is drawn
-    info = _describe(model)
-    layers = _layers(layers)
-    when = when or datetime.now().astimezone()
-    meta = info.metadata or {}
-    if len(images) != 2:
-        raise ValueError("a report needs exactly two images")
-    described = []
-    for loaded, image_layers, origin in zip(images, layers, provenance):
-        described.append({
-            "path": loaded.path,
-            "original_size": list(loaded.original_size),
-            "crop": list(loaded.crop) if loaded.crop else None,
-            "size": list(loaded.image.size),
-            "layers": image_layers,
-            **({"similar_case": dict(origin)} if origin else {}),
-        })
-    return {
-        "app": {"name": APP_NAME, "version": __version__},
-        "created": when.isoformat(timespec="seconds"),
-        "similarity": round(float(explanation.similarity), 6),
-        "distance": round(float(explanation.distance), 6),
-        "decision": explanation.decision,
-        "threshold": float(explanation.threshold),
-        "method": explanation.method,
-        "model": {
-            "name": info.name,
-            "architecture": info.architecture,
-            "input_size": info.input_size,
-            "sha256": info.sha256,
-            "path": info.path,
-            "test_metrics": meta.get("test_metrics"),
-            "untrained": bool(meta.get("untrained", False)),
-        },
-        "images": described,
-        "colormap": colormap,
-        "note": note or "",
-        "explanation_note": explanation.note,
-        "timings_ms": dict(explanation.timings_ms),
-        # how far the score and maps can be trusted (core.trust, core.faithfulness); None = not available
-        "probability_same": getattr(explanation, "probability_same", None),
-        "in_domain": list(explanation.in_domain) if getattr(explanation, "in_domain", None) is not None else None,
-        "same_content": bool(getattr(explanation, "same_content", False)),
-        **({"faithfulness": faithfulness} if faithfulness else {}),
-    }
-
-
-# --- drawing ---------------------------------------------------------------------------------------------
-
-def _render(explanation, images, facts: dict) -> Image.Image:
+def render(explanation, images, facts: dict) -> Image.Image:
     panels = [_panel(loaded, explanation, i, facts) for i, loaded in enumerate(images)]
+    overviews = [_overview(loaded) for loaded in images]
+    below = max([BELOW_PANEL] + [o.height + 16 for o in overviews if o is not None])
+    legends = _legend_layers(facts)
     width = 2 * PANEL + 3 * MARGIN
     lines = _fact_lines(facts)
     note_font = load_font(17)
     note_lines = _note_lines(facts["note"], note_font, width - 2 * MARGIN) if facts["note"] else []
-    height = (MARGIN + 40 + 44 + 30 + PANEL + 60 + 46 + 26 * len(lines) + 24 * len(note_lines) + MARGIN)
+    height = (MARGIN + 40 + 44 + 30 + PANEL + below + 34 * len(legends) + 12 + 26 * len(lines)
+              + 24 * len(note_lines) + 36 + MARGIN)
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
     y = MARGIN
@@ -181,7 +51,7 @@ def _render(explanation, images, facts: dict) -> Image.Image:
     headline = f"Similarity {100 * facts['similarity']:.1f} %  ·  {decision.upper()}"
     draw.text((MARGIN, y), headline, font=load_font(30, bold=True), fill=DECISION_COLOURS.get(decision, TEXT))
     y += 44
-    for i, (panel, image_facts) in enumerate(zip(panels, facts["images"])):
+    for i, (panel, overview, image_facts) in enumerate(zip(panels, overviews, facts["images"])):
         x = MARGIN + i * (PANEL + MARGIN)
         draw.text((x, y), _caption(i, image_facts), font=load_font(16, bold=True), fill=TEXT)
         ox, oy = x + (PANEL - panel.width) // 2, y + 30 + (PANEL - panel.height) // 2
@@ -189,9 +59,15 @@ def _render(explanation, images, facts: dict) -> Image.Image:
         draw.rectangle((ox - 1, oy - 1, ox + panel.width, oy + panel.height), outline=(180, 180, 180))
         draw.text((x, y + 30 + PANEL + 8), _layer_text(image_facts), font=load_font(15), fill=MUTED)
         draw.text((x, y + 30 + PANEL + 30), _crop_text(image_facts), font=load_font(15), fill=MUTED)
-    y += 30 + PANEL + 60
-    _legend(draw, canvas, MARGIN, y, facts["colormap"])
-    y += 46
+        if overview is not None:  # right-aligned under the panel, beside the crop's text
+            vx, vy = x + PANEL - overview.width, y + 30 + PANEL + 8
+            canvas.paste(overview, (vx, vy))
+            draw.rectangle((vx - 1, vy - 1, vx + overview.width, vy + overview.height), outline=(180, 180, 180))
+    y += 30 + PANEL + below
+    for layer in legends:
+        _legend(draw, canvas, MARGIN, y, layer, facts["colormaps"][layer])
+        y += 34
+    y += 12
     for label, value in lines:
         draw.text((MARGIN, y), label, font=load_font(17, bold=True), fill=TEXT)
         draw.text((MARGIN + 190, y), value, font=load_font(17), fill=TEXT)
@@ -199,6 +75,9 @@ def _render(explanation, images, facts: dict) -> Image.Image:
     for line in note_lines:
         draw.text((MARGIN, y), line, font=note_font, fill=TEXT)
         y += 24
+    y += 12
+    draw.line((MARGIN, y, width - MARGIN, y), fill=(200, 200, 200))
+    draw.text((MARGIN, y + 6), facts["disclaimer"], font=load_font(15), fill=MUTED)
     return canvas
 
 
@@ -209,29 +88,52 @@ def _panel(loaded, explanation, index: int, facts: dict) -> Image.Image:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     rgb = np.asarray(loaded.image.convert("RGB").resize(size, Image.LANCZOS))
     maps = {"factual": explanation.factual[index], "counterfactual": explanation.counterfactual[index]}
-    for name in LAYER_NAMES:  # counterfactual drawn over factual, as the GUI stacks them
+    for name in LAYERS:  # counterfactual drawn over factual, as the GUI stacks them
         opacity = facts["images"][index]["layers"].get(name, 0.0)
         if opacity > 0:
-            heat = cv2.resize(maps[name].astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
-            rgb = blend(rgb, np.clip(heat, 0.0, 1.0), facts["colormap"], opacity)
+            rgb = blend(rgb, resize_map(maps[name], size), facts["colormaps"][name], opacity)
     return Image.fromarray(rgb)
 
 
-def _legend(draw: ImageDraw.ImageDraw, canvas: Image.Image, x: int, y: int, colormap: str) -> None:
-    bar_width, bar_height = 300, 18
-    ramp = colormap_lut(colormap)[np.linspace(0, 255, bar_width).astype(np.uint8)]
-    canvas.paste(Image.fromarray(np.repeat(ramp[None], bar_height, axis=0)), (x + 110, y))
+def _overview(loaded) -> Image.Image | None:
+    """The whole image, small, with the crop box drawn; None for an image shown whole."""
+    if loaded.crop is None or getattr(loaded, "overview", None) is None:
+        return None
+    picture = loaded.overview.convert("RGB")
+    picture.thumbnail((OVERVIEW, OVERVIEW), Image.BILINEAR)
+    factor = picture.width / loaded.original_size[0]
+    x, y, w, h = loaded.crop
+    box = (round(x * factor), round(y * factor), round((x + w) * factor) - 1, round((y + h) * factor) - 1)
+    ImageDraw.Draw(picture).rectangle(box, outline=CROP_BOX, width=2)
+    return picture
+
+
+def _legend_layers(facts: dict) -> list[str]:
+    """The layers drawn on either image (the factual one when none is), each gets its colour ramp."""
+    shown = [name for name in LAYERS if any(image["layers"].get(name, 0) > 0 for image in facts["images"])]
+    return shown or ["factual"]
+
+
+def _legend(draw: ImageDraw.ImageDraw, canvas: Image.Image, x: int, y: int, layer: str, colormap: str) -> None:
+    bar_width, bar_height, bar_x = 300, 18, x + 230
+    canvas.paste(Image.fromarray(np.repeat(colour_ramp(colormap, bar_width)[None], bar_height, axis=0)), (bar_x, y))
     font = load_font(15)
-    draw.text((x, y), f"{colormap}:", font=load_font(15, bold=True), fill=TEXT)
-    draw.text((x + 104, y + bar_height // 2), "0", font=font, fill=TEXT, anchor="rm")
-    draw.text((x + 116 + bar_width, y + bar_height // 2), "1  map value (relevance, transparent at 0)",
+    draw.text((x, y), f"{layer} ({colormap}):", font=load_font(15, bold=True), fill=TEXT)
+    draw.text((bar_x - 6, y + bar_height // 2), "0", font=font, fill=TEXT, anchor="rm")
+    draw.text((bar_x + bar_width + 6, y + bar_height // 2), "1  map value (relevance, transparent at 0)",
               font=font, fill=TEXT, anchor="lm")
+
+
+def _number(value) -> str:
+    """A metric as read: a count as an integer ("pairs 760"), a rate with three decimals ("auc 0.951")."""
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
 def _fact_lines(facts: dict) -> list[tuple[str, str]]:
     model = facts["model"]
     metrics = model.get("test_metrics") or {}
-    quality = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, (int, float)))
+    quality = ", ".join(f"{k} {_number(v)}" for k, v in metrics.items()
+                        if isinstance(v, (int, float)) and not isinstance(v, bool))
     if model["untrained"]:
         quality = "UNTRAINED model: scores are meaningless"
     return [
@@ -330,24 +232,3 @@ def _fitting_prefix(word: str, font, width: int) -> int:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _layers(layers) -> list[dict]:
-    chosen = DEFAULT_LAYERS if layers is None else layers
-    if len(chosen) != 2:
-        raise ValueError("layers must give one {layer: opacity} dict per image")
-    out = []
-    for image_layers in chosen:
-        unknown = set(image_layers) - set(LAYER_NAMES)
-        if unknown:
-            raise ValueError(f"unknown overlay layer(s) {', '.join(sorted(unknown))}; use {', '.join(LAYER_NAMES)}")
-        out.append({name: round(min(max(float(image_layers.get(name, 0.0)), 0.0), 1.0), 3) for name in LAYER_NAMES})
-    return out
-
-
-def _describe(model):
-    if hasattr(model, "sha256"):
-        return model
-    from .model import describe  # a SiameseModel was passed: torch is already loaded
-
-    return describe(model)

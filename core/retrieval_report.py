@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .facts import model_facts
 from .fonts import load_font
 from .overlay import blend
 from .version import APP_NAME, __version__
@@ -22,10 +22,10 @@ MUTED = (95, 95, 95)
 
 
 def retrieval_facts(query: dict, hits: list[dict], model, vote: str | None, colormap: str, when=None) -> dict:
-    """query: {"path", "sha256"}; hits: the `retrieve --json` hits; model: core.model.ModelInfo."""
+    """query: {"path", "sha256"}; hits: the `retrieve --json` hits; model: a SiameseModel or its ModelInfo."""
     when = when or datetime.now().astimezone()
     return {"app": {"name": APP_NAME, "version": __version__}, "created": when.isoformat(timespec="seconds"),
-            "query": query, "model": {"name": model.name, "sha256": model.sha256}, "hits": hits, "vote": vote,
+            "query": query, "model": model_facts(model), "hits": hits, "vote": vote,
             "colormap": colormap, "maps": "factual map of each pair (query left, case right)"}
 
 
@@ -60,8 +60,7 @@ def _thumbnail(image: Image.Image, heat: np.ndarray, colormap: str) -> Image.Ima
     scale = THUMB / max(image.size)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     rgb = np.asarray(image.convert("RGB").resize(size, Image.BILINEAR))
-    heat = np.clip(cv2.resize(heat.astype(np.float32), size, interpolation=cv2.INTER_LINEAR), 0, 1)
-    return Image.fromarray(blend(rgb, heat, colormap, 0.5))
+    return Image.fromarray(blend(rgb, heat, colormap, 0.5))  # blend resizes the map to the thumbnail
 
 
 def _clip(text: str, limit: int) -> str:

@@ -15,6 +15,8 @@ DEFAULT_METHOD = "gradcam"
 COLORMAPS = ("jet", "turbo", "viridis", "inferno", "magma", "plasma", "cool", "winter")
 DEFAULT_COLORMAP = "jet"
 DEFAULT_COUNTERFACTUAL_COLORMAP = "winter"
+# Each layer's colormap on a fresh workstation, in a report and in `explain --out`, unless one is chosen.
+DEFAULT_LAYER_COLORMAPS = {"factual": DEFAULT_COLORMAP, "counterfactual": DEFAULT_COUNTERFACTUAL_COLORMAP}
 
 # The two maps of an explanation, bottom to top, and how a fresh workstation shows them: (visible, opacity).
 LAYERS = ("factual", "counterfactual")

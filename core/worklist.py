@@ -9,13 +9,14 @@ No patient names: a case has an optional case id, label and date, nothing else a
 from __future__ import annotations
 
 import csv
-import os
+import io
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import SiameseLensError
+from .files import atomic_write
 from .files import file_sha256 as sha256_of
 from .paths import user_data_dir
 
@@ -207,27 +208,26 @@ class Worklist:
         return added, problems
 
     def export_csv(self, csv_path) -> int:
-        """Every case with its latest result; written to a temporary file, then renamed."""
+        """Every case with its latest result, written atomically (core.files.atomic_write)."""
         columns = ["case", "case_id", "image1", "image2", "sha1", "sha2", "crop1", "crop2", "status", "label",
                    "date", "note", "changed", "model_sha256", "method", "similarity", "probability", "decision",
                    "reviewer_decision", "reviewer_note", "report_path", "updated"]
-        target = Path(csv_path)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         cases = self.cases()
-        try:
-            with open(tmp, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(columns)
-                for case in cases:
-                    result = self.latest_result(case.id) or {}
-                    changed = " ".join(f"image{slot + 1}" for slot in self.changed_images(case))
-                    writer.writerow([case.id, case.case_id, case.image1, case.image2, case.sha1, case.sha2,
-                                     crop_text(case.crop1), crop_text(case.crop2), case.status, case.label, case.date,
-                                     case.note, changed] + [result.get(key) for key in columns[13:]])
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+
+        def write(handle) -> None:
+            text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+            writer = csv.writer(text)
+            writer.writerow(columns)
+            for case in cases:
+                result = self.latest_result(case.id) or {}
+                changed = " ".join(f"image{slot + 1}" for slot in self.changed_images(case))
+                writer.writerow([case.id, case.case_id, case.image1, case.image2, case.sha1, case.sha2,
+                                 crop_text(case.crop1), crop_text(case.crop2), case.status, case.label, case.date,
+                                 case.note, changed] + [result.get(key) for key in columns[13:]])
+            text.flush()
+            text.detach()  # the handle stays open for atomic_write to sync and close
+
+        atomic_write(csv_path, write)
         return len(cases)
 
 

@@ -3,6 +3,10 @@ import json
 import numpy as np
 import pytest
 
+from cli.parser import parse
+from core import vocabulary
+from core.model import ModelConfig
+from core.vocabulary import MIN_CROP_SIDE
 from core.weights import save_model
 from main import main
 
@@ -45,7 +49,11 @@ def test_explain_text_output(weights, image_pair, capsys):
 
 @pytest.mark.parametrize("extra, words", [
     (["--crop1", "1,2,3"], "--crop1"),
-    (["--crop2", "0,0,999,5"], "outside"),
+    (["--crop2", "0,0,999,50"], "outside"),
+    (["--crop1", "-5,0,10,10"], "--crop1: x must be >= 0, got -5"),  # not argparse's "expected one argument"
+    (["--crop2", "0,-3,20,20"], "--crop2: y must be >= 0, got -3"),
+    (["--crop1", "0,0,1,1"], f"--crop1: w must be at least {MIN_CROP_SIDE} px, got 1"),
+    (["--colormap", "rainbow"], "invalid choice"),
     (["--method", "lime"], "invalid choice"),
     (["--model", "/no/such.pt"], "no such weights file"),
 ])
@@ -87,3 +95,44 @@ def test_evaluate_json(trained_shapes, shapes_dir, tmp_path, capsys):
     assert data["pairs"] <= 20 and 0 <= data["auc"] <= 1 and set(data["confusion"]) == {
         "true_similar", "false_similar", "true_different", "false_different"}
     assert roc.exists()
+
+
+def test_report_and_maps_go_into_missing_folders_with_absolute_paths_and_sha256(weights, image_pair, tmp_path,
+                                                                                monkeypatch, capsys):
+    import hashlib
+
+    monkeypatch.chdir(image_pair[0].parent)
+    argv = ["explain", image_pair[0].name, image_pair[1].name, "--model", str(weights), "--json",
+            "--report", str(tmp_path / "new" / "reports" / "r.png"), "--out", str(tmp_path / "other" / "maps")]
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    sidecar = json.loads((tmp_path / "new" / "reports" / "r.json").read_text())
+    assert (tmp_path / "other" / "maps" / "image1_factual.npy").exists()
+    for facts in (printed, sidecar):  # one builder: the same image facts in --json and in the sidecar
+        for image, path in zip(facts["images"], image_pair):
+            assert image["path"] == str(path) and image["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+            assert image["map_size"] == image["size"]  # small images: maps at their own size
+    assert sidecar["disclaimer"] == vocabulary.DISCLAIMER and sidecar["model"] == printed["model"]
+
+
+def test_colormap_help_lists_every_colormap_and_defaults_come_from_the_vocabulary(capsys):
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert all(name in help_text.split("--colormap", 2)[2] for name in vocabulary.COLORMAPS)
+    assert f"at most {vocabulary.MAX_MAP_SIDE} px" in help_text  # what --out's .npy files hold
+    args = parse(["explain", "a.png", "b.png"])
+    assert args.method == vocabulary.DEFAULT_METHOD and args.device == vocabulary.DEFAULT_DEVICE
+    train = vars(parse(["train", "data", "--out", "m.pt"]))
+    assert {key: train[key] for key in vocabulary.TRAINING_DEFAULTS} == vocabulary.TRAINING_DEFAULTS
+    config = ModelConfig()
+    assert {key: getattr(config, key) for key in ("architecture", "input_size", "embedding_dim", "margin",
+                                                  "crop_margin")} == {key: vocabulary.TRAINING_DEFAULTS[key] for key
+                                                                       in ("architecture", "input_size",
+                                                                           "embedding_dim", "margin", "crop_margin")}
+
+
+def test_selftest_is_a_command_and_the_old_flag_its_alias():
+    assert parse(["selftest"]).command == parse(["--selftest"]).command == "selftest"
+    with pytest.raises(SystemExit):
+        parse(["gui", "--selftest"])  # the alias is the first word only, as CI and the README write it

@@ -4,7 +4,8 @@ import torch
 from PIL import Image
 
 from benchmarks.paper_recipe import paper_recipe_cams
-from core.explain import METHODS, explain_pair, normalise, similarity_attention, upsample
+from core.explain import explain_pair, normalise, similarity_attention, upsample
+from core.vocabulary import METHODS
 from core.images import from_pil, load_image
 from core.weights import load_model
 

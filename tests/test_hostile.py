@@ -265,7 +265,8 @@ CASES = {
     "report sidecar exists": _report_case(lambda work: (work / "r.json").write_text("{}") and work / "r.png", (), 2,
                                           "already exists"),
     "report not png": _report_case(lambda work: work / "r.jpg", (), 2, ".png"),
-    "report in missing folder": _report_case(lambda work: work / "nope" / "r.png", ("--out", "maps"), 2, "does not exist"),
+    "report under a file": _report_case(lambda work: (work / "f").write_text("x") and work / "f" / "r.png", ("--out", "maps"),
+                                        2, "not a folder"),
     "report is a dangling symlink": _report_case(
         lambda work: os.symlink(work / "planted.txt", work / "r.png") or work / "r.png", (), 2, "already exists"),
     "report and unknown colormap": _report_case(lambda work: work / "r.png", ("--colormap", "rainbow", "--out", "m"), 2,

@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from core.errors import ImageLoadError
-from core.images import from_pil, load_image, parse_crop
+from core.images import OVERVIEW_SIDE, from_pil, load_image, parse_crop
+from core.vocabulary import MIN_CROP_SIDE
 
 
 def save(image: Image.Image, path, **kw):
@@ -116,10 +117,10 @@ def test_zero_sized_in_memory_image_is_refused():
 
 def test_crop_is_applied_in_original_coordinates(tmp_path):
     arr = np.zeros((40, 60, 3), dtype=np.uint8)
-    arr[10:20, 30:50] = 255
+    arr[10:30, 30:50] = 255
     path = save(Image.fromarray(arr), tmp_path / "box.png")
-    loaded = load_image(path, crop=(30, 10, 20, 10))
-    assert loaded.size == (20, 10) and loaded.original_size == (60, 40) and loaded.crop == (30, 10, 20, 10)
+    loaded = load_image(path, crop=(30, 10, 20, 20))
+    assert loaded.size == (20, 20) and loaded.original_size == (60, 40) and loaded.crop == (30, 10, 20, 20)
     assert np.asarray(loaded.image).min() == 255
 
 
@@ -131,9 +132,37 @@ def test_bad_crops_are_refused(tmp_path, crop):
 
 
 def test_parse_crop():
-    assert parse_crop("1, 2,3,4") == (1, 2, 3, 4)
+    assert parse_crop("1, 2,30,40") == (1, 2, 30, 40)
     with pytest.raises(ValueError):
         parse_crop("1,2,3")
+
+
+@pytest.mark.parametrize("crop, message", [((-5, 0, 20, 20), "x must be >= 0, got -5"),
+                                           ((0, -1, 20, 20), "y must be >= 0, got -1"),
+                                           ((0, 0, 15, 20), f"w must be at least {MIN_CROP_SIDE} px, got 15"),
+                                           ((0, 0, 20, 1), f"h must be at least {MIN_CROP_SIDE} px, got 1")])
+def test_a_crop_needs_a_corner_inside_and_sides_of_at_least_the_minimum(tmp_path, crop, message):
+    # one rule wherever a crop comes from: the command line (before any image is read), a file, a drawn box
+    with pytest.raises(ValueError, match=message):
+        parse_crop(",".join(map(str, crop)))
+    with pytest.raises(ImageLoadError, match=message):
+        from_pil(Image.new("RGB", (60, 40)), crop=crop)
+    assert from_pil(Image.new("RGB", (60, 40)), crop=(0, 0, MIN_CROP_SIDE, MIN_CROP_SIDE)).size == (16, 16)
+
+
+def test_a_cropped_image_keeps_a_small_overview_of_the_whole_image():
+    whole = Image.new("RGB", (900, 300), (10, 20, 30))
+    cropped = from_pil(whole, crop=(100, 50, 200, 100))
+    assert cropped.overview is not None and max(cropped.overview.size) <= OVERVIEW_SIDE
+    assert cropped.overview.size[0] == pytest.approx(3 * cropped.overview.size[1], abs=1)  # the whole image's shape
+    assert from_pil(whole).overview is None  # shown whole: nothing to point at
+
+
+def test_a_minimal_crop_of_a_downsampled_file_stays_usable(tmp_path):
+    path = tmp_path / "big.png"
+    Image.new("RGB", (4000, 4000), (90, 90, 90)).save(path)  # 16 Mpx: loaded at about 0.87 of its size
+    loaded = load_image(path, crop=(3984, 3984, 16, 16))
+    assert loaded.scale > 1 and min(loaded.size) >= MIN_CROP_SIDE
 
 
 # --- issue 11: formats that run programs, bounded memory ---------------------------------------------------
@@ -164,7 +193,7 @@ def test_huge_image_is_shrunk_on_load_and_crops_stay_in_file_pixels(tmp_path, mo
     cropped = load_image(path, crop=(300, 100, 200, 100))  # exactly the white box
     assert np.asarray(cropped.image).mean() > 240
     with pytest.raises(ImageLoadError, match="outside"):
-        load_image(path, crop=(500, 0, 200, 10))  # outside the file, however small the loaded image
+        load_image(path, crop=(500, 0, 200, 20))  # outside the file, however small the loaded image
 
 
 def test_large_jpeg_decodes_reduced_and_turned(tmp_path, monkeypatch):

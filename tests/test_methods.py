@@ -15,11 +15,10 @@ from core.methods import METHODS, REGISTRY, get_method
 from core.weights import load_model
 
 
-def test_registry_is_the_one_home_of_methods_with_one_line_of_help():
-    from cli import parser
-    from core import explain
+def test_registry_implements_the_vocabulary_methods_with_one_line_of_help():
+    from core import vocabulary
 
-    assert parser.METHODS is METHODS and explain.METHODS is METHODS and METHODS == tuple(REGISTRY)
+    assert METHODS is vocabulary.METHODS and tuple(REGISTRY) == vocabulary.METHODS
     for method in REGISTRY.values():
         assert callable(method.cams) and callable(method.sign)
         assert method.help and "\n" not in method.help and len(method.help) < 200

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import files, report
+from core import files, report, report_layout
 from core.explain import Explanation
 from core.images import from_pil
 from core.model import ModelInfo
@@ -41,7 +41,7 @@ def pair():
 def test_facts_state_everything_the_report_shows(pair):
     explanation, images, info = pair
     when = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
-    facts = report.report_facts(explanation, images, info, colormap="viridis", note="check edge",
+    facts = report.report_facts(explanation, images, info, colormaps={"factual": "viridis"}, note="check edge",
                                 layers=({"factual": 0.7}, {"counterfactual": 0.4}), when=when)
     assert facts["similarity"] == pytest.approx(0.734) and facts["decision"] == "similar"
     assert facts["model"]["sha256"] == "ab" * 32 and facts["model"]["test_metrics"]["auc"] == 0.95
@@ -56,8 +56,8 @@ def test_render_keeps_aspect_ratio_and_draws_overlays(pair):
     heated = report.render_report(explanation, images, info, layers=({"factual": 1.0}, {"factual": 1.0}))
     assert plain.size == heated.size and plain.width >= 1000
     diff = np.abs(np.asarray(plain, dtype=int) - np.asarray(heated, dtype=int)).sum(axis=2)
-    top = report.MARGIN + 84 + 30  # the image panels' row, below the headline and captions
-    rows, cols = np.nonzero(diff[top: top + report.PANEL, : plain.width // 2])
+    top = report_layout.MARGIN + 84 + 30  # the image panels' row, below the headline and captions
+    rows, cols = np.nonzero(diff[top: top + report_layout.PANEL, : plain.width // 2])
     # image 1 is 200x100 after its crop: the overlaid region is twice as wide as it is tall
     assert (np.ptp(cols) + 1) / (np.ptp(rows) + 1) == pytest.approx(2.0, rel=0.03)
 
@@ -98,10 +98,63 @@ def test_full_disk_leaves_no_partial_files(tmp_path, pair, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_missing_folder_and_bad_names_are_one_line_errors(tmp_path, pair):
-    with pytest.raises(report.ReportError, match="does not exist"):
-        report.write_report(tmp_path / "nope" / "r.png", *pair)
+def test_a_folder_under_a_file_and_bad_names_are_one_line_errors(tmp_path, pair):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(report.ReportError, match="is not a folder"):
+        report.write_report(tmp_path / "file" / "sub" / "r.png", *pair)
     with pytest.raises(ValueError, match=r"\.png"):
         report.write_report(tmp_path / "r.jpg", *pair)
     with pytest.raises(ValueError, match="unknown colormap"):
-        report.write_report(tmp_path / "r.png", *pair, colormap="rainbow")
+        report.write_report(tmp_path / "r.png", *pair, colormaps={"factual": "rainbow"})
+
+
+def test_sidecar_names_each_image_by_absolute_path_and_sha256(tmp_path, pair, monkeypatch):
+    import hashlib
+
+    explanation, _, info = pair
+    Image.new("RGB", (300, 100), (200, 180, 160)).save(tmp_path / "a.png")
+    monkeypatch.chdir(tmp_path)
+    opened = from_pil(Image.open("a.png").convert("RGB"), crop=(10, 0, 200, 100), path="a.png")  # as the GUI opens it
+    pasted = from_pil(Image.new("RGB", (80, 160), (90, 120, 200)))  # from the clipboard: no file
+    _, sidecar = report.write_report("r.png", explanation, (opened, pasted), info)
+    first, second = json.loads(sidecar.read_text())["images"]
+    assert first["path"] == str(tmp_path / "a.png") and first["sha256_of"] == "file"
+    assert first["sha256"] == hashlib.sha256((tmp_path / "a.png").read_bytes()).hexdigest()
+    assert second["path"] is None and second["sha256_of"] == "pixels"
+    assert second["sha256"] == hashlib.sha256(pasted.image.tobytes()).hexdigest()
+
+
+def test_report_into_a_missing_folder_creates_it_and_a_failed_write_removes_it(tmp_path, pair, monkeypatch):
+    png, sidecar = report.write_report(tmp_path / "new" / "deeper" / "r.png", *pair)
+    assert png.exists() and sidecar.exists()
+
+    def no_space(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "replace", no_space)
+    with pytest.raises(report.ReportError, match="No space left"):
+        report.write_report(tmp_path / "other" / "deeper" / "r.png", *pair)
+    assert not (tmp_path / "other").exists()  # no empty folders left behind
+
+
+def test_report_shows_the_whole_image_with_the_crop_box_and_states_the_disclaimer(pair):
+    from dataclasses import replace
+
+    from core.vocabulary import DISCLAIMER
+
+    explanation, images, info = pair
+    picture = np.asarray(report.render_report(explanation, images, info))
+    without = np.asarray(report.render_report(explanation, (replace(images[0], overview=None), images[1]), info))
+    below = slice(report_layout.MARGIN + 84 + 30 + report_layout.PANEL, None)
+    box_red = np.all(picture[below] == report_layout.CROP_BOX, axis=2)
+    assert box_red.any() and not np.all(without[below] == report_layout.CROP_BOX, axis=2).any()
+    columns = np.nonzero(box_red.any(axis=0))[0]
+    assert columns.max() < picture.shape[1] // 2  # beside image 1, the cropped one; image 2 is shown whole
+    assert report.report_facts(*pair)["disclaimer"] == DISCLAIMER
+
+
+def test_counts_print_as_integers_and_rates_with_decimals(pair):
+    explanation, images, info = pair
+    info.metadata["test_metrics"] = {"accuracy": 0.91, "auc": 0.95, "pairs": 760}
+    lines = dict(report_layout._fact_lines(report.report_facts(explanation, images, info)))
+    assert lines["Test metrics"] == "accuracy 0.910, auc 0.950, pairs 760"

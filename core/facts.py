@@ -1,0 +1,74 @@
+"""The facts of one explanation as plain JSON-ready data: the one builder behind `explain --json`, every report's
+JSON sidecar (CLI, GUI, batch) and the batch summary's model hash. Torch-free.
+
+    explanation_facts(explanation, images, model) -> {similarity, distance, decision, threshold, method,
+        explanation_note, probability_same, in_domain, same_content, model: model_facts, images: [image_facts],
+        timings_ms}
+
+An image is named by its ABSOLUTE path and its sha256: of the file's bytes ("sha256_of": "file"), or, for an image
+with no file (pasted) or whose file can no longer be read, of the RGB pixels explained ("sha256_of": "pixels").
+"map_size" is [width, height] of the image's maps, which may be smaller than "size" (core.explain.map_size).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from .files import file_sha256
+
+
+def model_facts(model) -> dict:
+    """A core.model.ModelInfo, or a SiameseModel (described on the fly), as data; sha256 None when not recorded."""
+    info = model if hasattr(model, "sha256") else _describe(model)
+    meta = info.metadata or {}
+    return {"name": info.name, "architecture": info.architecture, "input_size": info.input_size,
+            "sha256": info.sha256 or None, "path": info.path, "test_metrics": meta.get("test_metrics"),
+            "untrained": bool(meta.get("untrained", False))}
+
+
+def image_facts(loaded, heatmap=None) -> dict:
+    """A core.images.LoadedImage as explained; `heatmap` (one of its maps) adds the maps' size."""
+    path = os.path.abspath(loaded.path) if loaded.path else None
+    digest, source = None, "file"
+    if path is not None:
+        try:
+            digest = file_sha256(path)
+        except OSError:  # moved or deleted since it was opened: the pixels still identify what was explained
+            pass
+    if digest is None:
+        digest, source = hashlib.sha256(loaded.image.convert("RGB").tobytes()).hexdigest(), "pixels"
+    facts = {"path": path, "sha256": digest, "sha256_of": source, "original_size": list(loaded.original_size),
+             "size": list(loaded.image.size), "crop": list(loaded.crop) if loaded.crop else None,
+             "scale": getattr(loaded, "scale", 1.0)}
+    if heatmap is not None:
+        facts["map_size"] = [int(heatmap.shape[1]), int(heatmap.shape[0])]
+    return facts
+
+
+def explanation_facts(explanation, images, model) -> dict:
+    """Everything known about one explained pair (images: the pair as explained, core.explain.explained_images)."""
+    if len(images) != 2:
+        raise ValueError("an explanation has exactly two images")
+    in_domain = getattr(explanation, "in_domain", None)
+    return {
+        "similarity": round(float(explanation.similarity), 6),
+        "distance": round(float(explanation.distance), 6),
+        "decision": explanation.decision,
+        "threshold": float(explanation.threshold),
+        "method": explanation.method,
+        "explanation_note": explanation.note,
+        # how far the score and maps can be trusted (core.trust); None = not available for this model
+        "probability_same": getattr(explanation, "probability_same", None),
+        "in_domain": list(in_domain) if in_domain is not None else None,
+        "same_content": bool(getattr(explanation, "same_content", False)),
+        "model": model_facts(model),
+        "images": [image_facts(image, explanation.factual[index]) for index, image in enumerate(images)],
+        "timings_ms": dict(explanation.timings_ms),
+    }
+
+
+def _describe(model):
+    from .model import describe  # a SiameseModel was passed: torch is already loaded
+
+    return describe(model)
