@@ -11,17 +11,28 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from core.device import cuda_unsupported, device_choices  # noqa: F401  (torch-free, re-exported for the GUI)
+# Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
+from core.device import cuda_unsupported, device_choices
 from core.errors import SiameseLensError
 from core.files import first_line
-from core.overlay import colormap_lut, rgba_layer  # noqa: F401  (cv2/numpy only)
-from core.trust import domain_warning  # noqa: F401  (numpy only)
-from core.vocabulary import (COLORMAPS, DEFAULT_COLORMAP, DEFAULT_COUNTERFACTUAL_COLORMAP,  # noqa: F401
-                             DEFAULT_DEVICE, DEFAULT_LAYER_STATE, DEFAULT_METHOD, DISCLAIMER, LAYER_TITLES, LAYERS,
-                             METHODS, MIN_CROP_SIDE)
-from core.worklist import Worklist  # noqa: F401  (sqlite only)
+from core.overlay import colormap_lut, rgba_layer  # cv2 and numpy only
+from core.trust import domain_warning  # numpy only
+from core.vocabulary import (COLORMAPS, DEFAULT_COLORMAP, DEFAULT_COUNTERFACTUAL_COLORMAP, DEFAULT_DEVICE,
+                             DEFAULT_LAYER_STATE, DEFAULT_METHOD, DISCLAIMER, LAYER_TITLES, LAYERS, METHODS,
+                             MIN_CROP_SIDE)
+from core.worklist import Worklist  # sqlite only
 
 from .qimage import pil_to_qimage
+
+__all__ = [
+    # re-exported core names
+    "COLORMAPS", "DEFAULT_COLORMAP", "DEFAULT_COUNTERFACTUAL_COLORMAP", "DEFAULT_DEVICE", "DEFAULT_LAYER_STATE",
+    "DEFAULT_METHOD", "DISCLAIMER", "LAYER_TITLES", "LAYERS", "METHODS", "MIN_CROP_SIDE", "SiameseLensError",
+    "Worklist", "colormap_lut", "cuda_unsupported", "device_choices", "domain_warning", "rgba_layer",
+    # the workspace, typed results and tasks
+    "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
+    "environment", "load_model", "load_image", "explain", "faithfulness", "similar", "export", "one_line",
+]
 
 
 class Workspace:

@@ -1,6 +1,6 @@
-"""The main window: layout, and the wiring of user actions to the review models and of their signals to the
-views. It holds no review state: the session, the layer states, similar cases and the worklist do (gui.app
-builds them and hands them in)."""
+"""The main window: layout, and the wiring of the review models' signals to the views (the reviewer's commands
+are gui.commands). It holds no review state: the session, the layer states, similar cases and the worklist do
+(gui.app builds them and hands them in)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,19 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
-from . import dialogs
-from .actions import ShortcutsDialog, build_actions, populate_menus
+from .actions import build_actions, populate_menus
 from .colours import heatmap_qimage
-from .drops import drop_problem
+from .commands import Commands
 from .layers import SLOTS
 from .panels import LayerControls
 from .persist import restore_window, save_window
 from .problems import ProblemBar
-from .qimage import qimage_to_pil
-from .settings import read
 from .sidepanel import SidePanel
 from .similar import SimilarCasesDock
 from .sync import ViewSync
-from .tasks import DISCLAIMER, LAYERS, SiameseLensError, cuda_unsupported, device_choices
+from .tasks import LAYERS, cuda_unsupported, device_choices
 from .viewer import ImageViewer
 from .worklist_dock import WorklistDock
 
@@ -38,7 +35,6 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings, self.session, self.layers, self.similar, self.worklist = (settings, session, layers,
                                                                                   similar, worklist)
-        self._help = None
         self.setAcceptDrops(True)
         self._build()
         self._connect()
@@ -80,7 +76,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.LeftDockWidgetArea, self.worklist_dock)
         self.worklist_dock.hide()
         self.sync = ViewSync(*self.viewers, parent=self)
-        self.actions = build_actions(self, self._handlers())
+        self.commands = Commands(self)
+        self.load_dropped, self.export_report_to = self.commands.load_dropped, self.commands.export_report_to
+        self.actions = build_actions(self, self.commands.handlers())
         self.toolbar = self.addToolBar("Main")
         self.toolbar.setObjectName("main-toolbar")
         self.menus = populate_menus(self.menuBar(), self.toolbar, self.actions)
@@ -91,31 +89,6 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         for widget in (self.busy_label, self.progress, self.zoom_label, self.device_label):
             self.statusBar().addPermanentWidget(widget)
-
-    def _handlers(self) -> dict:
-        s, w = self.session, self.worklist
-        handlers = {
-            "open0": lambda: self._open(0), "open1": lambda: self._open(1),
-            "paste0": lambda: self._paste(0), "paste1": lambda: self._paste(1),
-            "swap": s.swap, "export": self._export, "quit": self.close,
-            "crop": self._set_crop_mode, "reset_crops": s.reset_crops, "undo": s.undo, "redo": s.redo,
-            "fit": lambda: self._views("fit"), "actual": lambda: self._views("actual_size"),
-            "zoom_in": lambda: self._zoom(1.25), "zoom_out": lambda: self._zoom(0.8),
-            "sync": self.sync.set_enabled, "explain": s.explain, "next_method": s.next_method,
-            "choose_model": self._choose_model, "default_model": lambda: s.load_model(None),
-            "help": self._show_help, "about": self._about, "dismiss": self._dismiss,
-            "similar_panel": self.similar_dock.setVisible, "choose_gallery": self._choose_gallery,
-            "next_hit": lambda: self._step_hit(1), "previous_hit": lambda: self._step_hit(-1),
-            "worklist_panel": self.worklist_dock.setVisible, "import_worklist": self._import_worklist,
-            "export_worklist": self._export_worklist, "next_case": lambda: w.step(1),
-            "previous_case": lambda: w.step(-1), "agree": lambda: w.review("agree"),
-            "disagree": lambda: w.review("disagree"), "case_done": lambda: w.mark("done"),
-            "case_flag": lambda: w.mark("flagged"),
-        }
-        for i in SLOTS:
-            for name in LAYERS:
-                handlers[f"{name}{i}"] = lambda on, i=i, n=name: self.layers.set_visible(i, n, on)
-        return handlers
 
     def _connect(self) -> None:
         s = self.session
@@ -146,7 +119,7 @@ class MainWindow(QMainWindow):
                 self._layer_changed(i, name, self.layers.visible(i, name), self.layers.opacity(i, name))
         self.viewers[0].zoom_changed.connect(self._zoom_shown)
         self.viewers[1].zoom_changed.connect(self._zoom_shown)
-        self.similar_dock.bind(self.similar, self._choose_gallery)
+        self.similar_dock.bind(self.similar, self.commands.choose_gallery)
         self.similar_dock.visibilityChanged.connect(self.actions["similar_panel"].setChecked)
         w = self.worklist
         w.cases_changed.connect(lambda: self.worklist_dock.show_cases(w.store.path if w.store else None, w.rows(),
@@ -154,126 +127,12 @@ class MainWindow(QMainWindow):
         w.current_changed.connect(self.worklist_dock.show_current)
         w.note_loaded.connect(self._load_note)
         self.worklist_dock.case_chosen.connect(w.open_case)
-        self.worklist_dock.import_requested.connect(self._import_worklist)
-        self.worklist_dock.export_requested.connect(self._export_worklist)
+        self.worklist_dock.import_requested.connect(self.commands.import_worklist)
+        self.worklist_dock.export_requested.connect(self.commands.export_worklist)
         self.worklist_dock.visibilityChanged.connect(self.actions["worklist_panel"].setChecked)
         # The reviewer's note of an open case is saved with every keystroke: a crash loses at most the last one.
         self.note.textChanged.connect(lambda: w.save_note(self.note.toPlainText()) if w.current >= 0 else None)
         s.exported.connect(lambda exported: w.record_report(exported.png) if w.current >= 0 else None)
-
-    # --- user actions --------------------------------------------------------------------------------
-    def load_dropped(self, paths: list[str], index: int | None = None) -> None:
-        problem = drop_problem(paths)
-        if problem:
-            self.session.error.emit("drop", problem)
-            return
-        self.problem_bar.clear("drop")
-        self._remember_folder(paths[0])
-        self.session.open_paths(paths, index)
-
-    def export_report_to(self, path: str, overwrite: bool = False) -> bool:
-        """Export the current explanation with the layers as shown and the note as typed."""
-        return self.session.export(path, self.layers.colormaps, self.layers.shown(), self.note.toPlainText().strip(),
-                                   overwrite)
-
-    def report_folder(self) -> Path:
-        """A worklist case's reports go to the worklist's report folder; others next to image 1."""
-        if self.worklist.current >= 0:
-            return self.worklist.report_dir()
-        first = self.session.images[0]
-        if first is not None and first.image.path:
-            return Path(first.image.path).resolve().parent
-        return Path(self._folder())
-
-    def _open(self, index: int) -> None:
-        path = dialogs.open_image(self, index, self._folder())
-        self._refocus()
-        if path:
-            self.load_dropped([path], index)
-
-    def _paste(self, index: int) -> None:
-        mime = QApplication.clipboard().mimeData()
-        if mime.hasImage():
-            self.session.open_image(index, qimage_to_pil(QApplication.clipboard().image()))
-        elif mime.hasUrls():
-            self.load_dropped([url.toLocalFile() for url in mime.urls()][:1], index)
-        else:
-            self.session.error.emit("clipboard", "The clipboard holds no image")
-
-    def _export(self) -> None:
-        explained = self.session.explained
-        if explained is None:
-            self.session.error.emit("export", "Nothing to export yet: load and explain a pair first")
-            return
-        stems = "_vs_".join(Path(img.path).stem if img.path else "pasted" for img in explained.images)
-        chosen = dialogs.report_path(self, self.report_folder() / f"report_{stems}.png")
-        self._refocus()
-        if chosen:
-            self._remember_folder(chosen[0])
-            self.export_report_to(*chosen)
-
-    def _import_worklist(self) -> None:
-        path = dialogs.pairs_csv(self, self._folder()) if self.worklist.store else None
-        self._refocus()
-        if path:
-            try:
-                self.worklist.import_csv(path)
-            except SiameseLensError as exc:  # a file we could not read as pairs
-                self.session.error.emit("worklist", str(exc))
-            self.worklist_dock.show()
-
-    def _export_worklist(self) -> None:
-        path = dialogs.worklist_csv(self, self._folder()) if self.worklist.store else None
-        self._refocus()
-        if path:
-            try:
-                self.worklist.export_csv(path)
-            except OSError as exc:
-                self.session.error.emit("worklist", f"Worklist not exported: {exc.strerror or exc}")
-
-    def _choose_gallery(self) -> None:
-        path = dialogs.gallery_folder(self, self.similar.gallery or self._folder())
-        self._refocus()
-        if path:
-            self.similar.set_gallery(path)
-            self.similar_dock.show()
-
-    def _step_hit(self, step: int) -> None:
-        if not self.similar.step(step):
-            self.session.error.emit("similar", "No similar cases yet: load image 1 and choose a gallery (Ctrl+G)")
-
-    def _choose_model(self) -> None:
-        env = self.session.environment
-        path = dialogs.model_file(self, env.weights_dir if env else self._folder())
-        self._refocus()
-        if path:
-            self.session.load_model(path)
-
-    def _set_crop_mode(self, on: bool) -> None:
-        for viewer in self.viewers:
-            viewer.set_crop_mode(on)
-        self.statusBar().showMessage("Crop mode: drag a box on either image" if on else "Crop mode off", 6000)
-
-    def _views(self, method: str) -> None:
-        for viewer in self.viewers:
-            getattr(viewer, method)()
-        self.sync.rebase()
-
-    def _zoom(self, factor: float) -> None:
-        for viewer in self.viewers[:1] if self.sync.enabled else self.viewers:
-            viewer.zoom_by(factor)
-
-    def _show_help(self) -> None:
-        self._help = self._help or ShortcutsDialog(self)
-        self._help.show()
-        self._help.raise_()
-
-    def _about(self) -> None:
-        env = self.session.environment
-        version = f"{env.app_name} {env.version}" if env else QApplication.applicationDisplayName()
-        QMessageBox.about(self, "About", f"{version}\nExplainable image similarity with Siamese networks.\n\n"
-                                         f"{DISCLAIMER}")
-        self._refocus()
 
     # --- drawing what the models say ------------------------------------------------------------------
     def _environment_ready(self, env) -> None:
@@ -356,20 +215,6 @@ class MainWindow(QMainWindow):
         self.note.blockSignals(False)
 
     # --- small helpers -------------------------------------------------------------------------------
-    def _dismiss(self) -> None:
-        self.problem_bar.dismiss()
-        self._refocus()
-
-    def _refocus(self) -> None:
-        """After a dialog the keyboard belongs to the review (its one-letter shortcuts), never to the note."""
-        self.viewers[0].setFocus(Qt.OtherFocusReason)
-
-    def _folder(self) -> str:
-        return read(self.settings, "files/last_folder", str(Path.home()))
-
-    def _remember_folder(self, path: str) -> None:
-        self.settings.setValue("files/last_folder", str(Path(path).parent))
-
     # --- Qt events -----------------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
         event.setAccepted(event.mimeData().hasUrls())

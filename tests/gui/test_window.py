@@ -178,8 +178,8 @@ def test_paste_swap_and_help(qtbot, make_window, images):
         window.actions["swap"].trigger()
     assert "pasted image" in window.headers[0].text() and "a.png" in window.headers[1].text()
     window.actions["help"].trigger()
-    assert window._help.isVisible()
-    table = window._help.layout().itemAt(0).widget()
+    assert window.commands.help_dialog.isVisible()
+    table = window.commands.help_dialog.layout().itemAt(0).widget()
     assert table.rowCount() == len(COMMANDS) and table.item(0, 1).text() == "Ctrl+O"
 
 
