@@ -45,6 +45,7 @@ class MainWindow(QMainWindow):
         keys = ("Ctrl+O", "Ctrl+Shift+O")
         self.viewers = [ImageViewer(PLACEHOLDER.format(n=i + 1, keys=keys[i])) for i in SLOTS]
         self.headers = [QLabel(f"Image {i + 1}") for i in SLOTS]
+        self._headers = [{"ready": None, "crop": None, "automatic": False} for _ in SLOTS]  # what the labels say
         self.layer_controls = [LayerControls(self.layers, i) for i in SLOTS]
         self.splitter = QSplitter(Qt.Horizontal)
         for i in SLOTS:
@@ -155,21 +156,25 @@ class MainWindow(QMainWindow):
     def _image_changed(self, index: int, ready) -> None:
         self.viewers[index].set_image(ready.qimage if ready is not None else None)
         self.sync.rebase()
+        self._headers[index] = {"ready": ready, "crop": None, "automatic": False}
         self._header(index)
 
     def _crop_changed(self, index: int, box, automatic: bool) -> None:
         self.viewers[index].set_crop(box)
-        self._header(index, automatic)
+        self._headers[index].update(crop=box, automatic=automatic)
+        self._header(index)
 
-    def _header(self, index: int, automatic: bool = False) -> None:
-        ready, crop = self.session.images[index], self.session.crops[index]
+    def _header(self, index: int) -> None:
+        shown = self._headers[index]
+        ready, crop = shown["ready"], shown["crop"]
         text = f"Image {index + 1}"
         if ready is not None:
             image = ready.image
             name = Path(image.path).name if image.path else "pasted image"
             text = f"Image {index + 1}: {name}  ({image.original_size[0]} × {image.original_size[1]} px)"
             if crop:
-                text += f"  · {'automatic lesion crop' if automatic else 'crop'} {crop[0]},{crop[1]} {crop[2]} × {crop[3]}"
+                kind = "automatic lesion crop" if shown["automatic"] else "crop"
+                text += f"  · {kind} {crop[0]},{crop[1]} {crop[2]} × {crop[3]}"
         self.headers[index].setText(text)
         self.headers[index].setToolTip(ready.image.path if ready is not None and ready.image.path else "")
 
@@ -180,8 +185,7 @@ class MainWindow(QMainWindow):
                     viewer.set_layer(name, None)
                     continue
                 heat = getattr(explained.explanation, name)[i]
-                crop = explained.explanation.crops[i] or self.session.crops[i]
-                viewer.set_layer(name, heatmap_qimage(heat, self.layers.colormap(name)), crop)
+                viewer.set_layer(name, heatmap_qimage(heat, self.layers.colormap(name)), explained.images[i].crop)
         self.score.show_result(explained, self.busy_label.text())
         if explained is not None:
             self.overlays_shown.emit()
