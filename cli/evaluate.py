@@ -17,8 +17,12 @@ def run_evaluate(args) -> int:
     started = time.perf_counter()
     model = load_model(args.model, device=resolve_device(args.device))
     lift_pairs = args.lift_pairs if args.lift_pairs is not None else (DEFAULT_LIFT_PAIRS if is_skin_model(model) else 0)
-    result = evaluate_dataset(model, args.data_dir, max_pairs=args.pairs, include_seen=args.include_seen,
-                              lift_pairs=lift_pairs)
+    result = evaluate_dataset(model, args.data_dir, max_pairs=args.pairs, include_seen=args.include_seen)
+    if lift_pairs > 0:  # explains a sample of the same pairs
+        from core.lift import dataset_lift
+
+        result.lesion_lift = dataset_lift(model, args.data_dir, lift_pairs, max_pairs=args.pairs,
+                                          include_seen=args.include_seen)
     retrieval = None
     if args.retrieval:
         from core.evaluate import evaluate_retrieval

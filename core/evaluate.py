@@ -30,7 +30,7 @@ class Evaluation:
     best_balanced_accuracy: float
     confusion: dict
     roc: dict = field(repr=False, default_factory=dict)
-    lesion_lift: dict | None = None  # skin models: see core.lift
+    lesion_lift: dict | None = None  # skin models: core.lift.dataset_lift fills it in
 
     def to_dict(self, with_roc: bool = False) -> dict:
         data = asdict(self)
@@ -82,11 +82,14 @@ def summarise(scores: np.ndarray, same: np.ndarray, threshold: float, images: in
 
 
 def evaluate_dataset(model: SiameseModel, data_dir, max_pairs: int | None = None, include_seen: bool = False,
-                     seed: int = EVAL_PAIR_SEED, cache_dir: Path | None = None, lift_pairs: int = 0) -> Evaluation:
-    """Evaluate on DATA_DIR; images the model was trained or tuned on (recorded in its metadata) are left out.
+                     seed: int = EVAL_PAIR_SEED, cache_dir: Path | None = None) -> Evaluation:
+    """Evaluate on DATA_DIR; images the model was trained or tuned on (recorded in its metadata) are left out."""
+    subset, excluded = unseen_subset(model, data_dir, include_seen)
+    return evaluate_subset(model, subset, max_pairs=max_pairs, seed=seed, cache_dir=cache_dir, excluded=excluded)
 
-    lift_pairs > 0 also explains that many of the pairs (a seeded sample) and reports the lesion lift.
-    """
+
+def unseen_subset(model: SiameseModel, data_dir, include_seen: bool = False) -> tuple[Dataset, int]:
+    """DATA_DIR less the images the model was trained or tuned on (unless include_seen), and how many were left out."""
     dataset = scan_dataset(data_dir)
     seen = set(model.metadata.get("seen_images", [])) if not include_seen else set()
     keep = [i for i in range(len(dataset.paths)) if path_fingerprint(dataset.relative(i)) not in seen]
@@ -94,15 +97,7 @@ def evaluate_dataset(model: SiameseModel, data_dir, max_pairs: int | None = None
     subset = dataset.subset(keep)
     if len(np.unique(subset.labels)) < 2:
         raise DataError(f"{data_dir}: fewer than two classes left after excluding {excluded} images the model has seen")
-    result = evaluate_subset(model, subset, max_pairs=max_pairs, seed=seed, cache_dir=cache_dir, excluded=excluded)
-    if lift_pairs > 0:
-        from .lift import lesion_lift
-
-        rng = np.random.default_rng(seed)
-        pairs = make_pairs(subset.labels, rng, max_pairs=max_pairs)
-        sample = pairs[np.sort(rng.choice(len(pairs), min(lift_pairs, len(pairs)), replace=False))]
-        result.lesion_lift = lesion_lift(model, subset.paths, sample, max_pairs=lift_pairs)
-    return result
+    return subset, excluded
 
 
 def evaluate_retrieval(model: SiameseModel, data_dir, cache_dir: Path | None = None) -> dict:

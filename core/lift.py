@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .data import make_pairs
+from .evaluate import EVAL_PAIR_SEED, unseen_subset
 from .explain import explain_pair
 from .images import load_image
 from .lesion import find_lesion
@@ -20,6 +22,17 @@ from .vocabulary import DEFAULT_METHOD
 # Pairs explained for the figure: enough for two decimals, a minute or so on two CPU cores.
 DEFAULT_LIFT_PAIRS = 200
 BLOB_SIGMA = 0.25  # of the image side: a blob about as large as a typical centred lesion
+
+
+def dataset_lift(model, data_dir, lift_pairs: int = DEFAULT_LIFT_PAIRS, max_pairs: int | None = None,
+                 include_seen: bool = False, seed: int = EVAL_PAIR_SEED) -> dict:
+    """The lesion lift of a seeded sample of `lift_pairs` of the pairs core.evaluate.evaluate_dataset scores with
+    the same arguments (its Evaluation.lesion_lift)."""
+    subset, _excluded = unseen_subset(model, data_dir, include_seen)
+    rng = np.random.default_rng(seed)
+    pairs = make_pairs(subset.labels, rng, max_pairs=max_pairs)
+    sample = pairs[np.sort(rng.choice(len(pairs), min(lift_pairs, len(pairs)), replace=False))]
+    return lesion_lift(model, subset.paths, sample, max_pairs=lift_pairs)
 
 
 def lesion_lift(model, paths, pairs: np.ndarray, method: str = DEFAULT_METHOD, max_pairs: int = DEFAULT_LIFT_PAIRS) -> dict:

@@ -142,3 +142,21 @@ def test_rejects_unknown_method_and_bad_inputs(tiny_model, pair):
     with pytest.raises(TypeError):
         explain_pair(tiny_model, "a.png", pair[1])
     assert isinstance(pair[0].image, Image.Image)
+
+
+def test_maps_of_a_large_image_are_kept_at_the_capped_size_and_drawn_at_the_image_size(tiny_model, monkeypatch):
+    from core import explain
+    from core.facts import explanation_facts
+    from core.overlay import blend
+
+    monkeypatch.setattr(explain, "MAX_MAP_SIDE", 50)  # the real cap (2048) works alike on 8000 px images
+    wide = from_pil(Image.new("RGB", (200, 80), (120, 60, 40)))
+    small = from_pil(Image.new("RGB", (40, 30), (20, 60, 140)))
+    result = explain_pair(tiny_model, wide, small)
+    assert result.factual[0].shape == result.counterfactual[0].shape == (20, 50)  # longest side 50, aspect kept
+    assert result.factual[1].shape == (30, 40)  # a smaller image keeps its own size
+    assert explain.map_size((200, 80)) == (50, 20)
+    facts = explanation_facts(result, (wide, small), tiny_model)
+    assert facts["images"][0]["map_size"] == [50, 20] and facts["images"][0]["size"] == [200, 80]
+    drawn = blend(np.asarray(wide.image), result.factual[0])  # overlays resize the map to the image
+    assert drawn.shape == (80, 200, 3)

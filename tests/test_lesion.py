@@ -168,7 +168,7 @@ def test_augmentation_keeps_shape_and_adds_dark_artefacts():
 
 def test_evaluate_reports_the_lesion_lift_of_a_cropping_model(tmp_path, cropping_model):
     from core.evaluate import evaluate_dataset, is_skin_model
-    from core.lift import _mass_share
+    from core.lift import _mass_share, dataset_lift
 
     rng = np.random.default_rng(0)
     for label, colour in (("benign", 1.0), ("malignant", 0.6)):
@@ -178,8 +178,7 @@ def test_evaluate_reports_the_lesion_lift_of_a_cropping_model(tmp_path, cropping
                                        corners=n % 2 == 0, cast=(colour, 1.0, 1.0), seed=n + 20 * (colour < 1))
             Image.fromarray(image).save(tmp_path / label / f"{n}.png")
     assert is_skin_model(cropping_model)
-    result = evaluate_dataset(cropping_model, tmp_path, include_seen=True, lift_pairs=6)
-    lift = result.to_dict()["lesion_lift"]
+    lift = dataset_lift(cropping_model, tmp_path, 6, include_seen=True)
     assert lift["pairs"] == 6 and lift["images"] == 12 and lift["method"] == "gradcam"
     # The lesions cover about a tenth of each image: the crop and a centred blob both beat a uniform map.
     assert 0.03 < lift["lesion_share"] < 0.2 and lift["crop_uniform"] > 2 and lift["blob"] > 1.2
