@@ -2,12 +2,13 @@
 
 At inference these read the model's metadata ("calibration", "domain"); a model without them (older files,
 untrained) gets None, never a guess. Fitting needs no retraining: fit_trust re-creates the model's own split
-from its metadata, fits the calibration on the validation split, summarises the training embeddings and reports
-both on the test split; recalibrate_file writes them into the weights file (tensors unchanged).
+from its metadata, fits the calibration on the validation split, summarises the training images' backbone
+statistics (core.domain) and reports both on the test split; recalibrate_file writes them into the weights file (tensors unchanged).
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +30,31 @@ def probability_same(model, similarity: float) -> float | None:
         return None
 
 
-def domain_features(feature_maps):
-    """What the domain check compares: the target layer's maps (N, C, h, w), average-pooled, not normalised.
-    Not the embeddings: contrastive training folds every input, a daisy included, onto a few tight clusters of
-    the embedding sphere (daisies were 0.3 % flagged there); and not unit length: the features' magnitude is
-    much of what tells a flower or a room from a lesion (measured: 0 % flagged at unit length, 80 % without)."""
-    return feature_maps.detach().float().mean(dim=(2, 3)).cpu().numpy()
+def stage_probe(model):
+    """Context manager around the forward pass whose features in_domain will read: it captures the statistics
+    of the stages the model's domain summary compares (core.stage_stats) into the dict it yields; a model
+    without a version-2 summary gets an empty dict and no hooks."""
+    summary = model.metadata.get("domain")
+    try:
+        indices = [int(stage["index"]) for stage in summary["stages"]] if summary.get("version") else []
+    except (AttributeError, KeyError, TypeError, ValueError):
+        indices = []
+    if not indices:
+        return nullcontext({})
+    from .stage_stats import capture
+
+    return capture(model, indices)
 
 
-def in_domain(model, features) -> tuple | None:
+def domain_features(feature_maps, stages: dict | None = None) -> dict:
+    """What the domain and same-content checks compare. "pooled": the target layer's maps (N, C, h, w),
+    average-pooled, not normalised (version 1, and the same-content check); "stages": what stage_probe
+    captured (version 2). Not the embeddings: contrastive training folds every input, a daisy included, onto a
+    few tight clusters of the embedding sphere (daisies were 0.3 % flagged there)."""
+    return {"pooled": feature_maps.detach().float().mean(dim=(2, 3)).cpu().numpy(), "stages": dict(stages or {})}
+
+
+def in_domain(model, features: dict) -> tuple | None:
     """Per image, inside the model's domain; `features` from domain_features. None: the model cannot tell."""
     summary = model.metadata.get("domain")
     if not isinstance(summary, dict):
@@ -56,7 +73,8 @@ def same_content(model, distance: float, features) -> bool:
     summary = model.metadata.get("domain")
     try:
         limit = float(summary["duplicate_distance"])
-        gap = float(np.linalg.norm(np.asarray(features[0], np.float64) - np.asarray(features[1], np.float64)))
+        pooled = features["pooled"]
+        gap = float(np.linalg.norm(np.asarray(pooled[0], np.float64) - np.asarray(pooled[1], np.float64)))
     except (KeyError, TypeError, ValueError, IndexError):
         return True
     return gap <= limit
@@ -67,11 +85,14 @@ def fit_trust(model, dataset, splits: dict, cache_dir=None) -> tuple[dict, dict]
     """(metadata entries {"calibration", "domain"}, a report) for `model` on its split of `dataset`."""
     from .data import load_cache, make_pairs
     from .evaluate import EVAL_PAIR_SEED, score_pairs
+    from .stage_stats import stage_indices
+
+    stages = stage_indices(model)
 
     def embed(name):
         subset = dataset.subset(splits[name])
         images = load_cache(subset, model.config.input_size, cache_dir, view=model.config)
-        return (*_embed_and_features(model, images), subset.labels)
+        return (*embed_and_features(model, images, stages), subset.labels)
 
     (_, train_f, _), (val_e, val_f, val_y), (test_e, test_f, test_y) = embed("train"), embed("val"), embed("test")
     rng = np.random.default_rng(VAL_PAIR_SEED)
@@ -87,21 +108,24 @@ def fit_trust(model, dataset, splits: dict, cache_dir=None) -> tuple[dict, dict]
     test_in = domain.check(summary, test_f)
     summary["test_flagged"] = round(float(1.0 - test_in.mean()), 4)
     report = {"calibration": {k: v for k, v in fitted.items()},
-              "domain": {k: v for k, v in summary.items() if k != "embeddings"}}
-    report["domain"]["reference_embeddings"] = len(summary["embeddings"])
+              "domain": {k: v for k, v in summary.items() if k != "stages"}}
+    report["domain"]["stages"] = [{k: v for k, v in stage.items() if k in ("index", "dim", "scale")}
+                                  for stage in summary["stages"]]
     return {"calibration": fitted, "domain": summary}, report
 
 
-def _embed_and_features(model, images, batch_size: int = 128):
-    """(embeddings as a tensor, domain features as an array) of a uint8 image cache, in one pass, preprocessed
+def embed_and_features(model, images, stages, batch_size: int = 128):
+    """(embeddings as a tensor, domain_features of `stages`) of a uint8 image cache, in one pass, preprocessed
     exactly as core.evaluate.embed_cached does."""
     import torch
+
+    from .stage_stats import capture
 
     was_training = model.training
     model.eval()
     size = model.config.input_size
-    embeddings, features = [], []
-    with torch.no_grad():
+    embeddings, pooled, stats = [], [], {int(i): [] for i in stages}
+    with torch.no_grad(), capture(model, stages) as captured:
         for start in range(0, len(images), batch_size):
             x = images[start:start + batch_size].to(model.device).float() / 255.0
             if x.shape[-1] != size or x.shape[-2] != size:
@@ -109,9 +133,13 @@ def _embed_and_features(model, images, batch_size: int = 128):
                                                     align_corners=False)
             maps = model.features(model.normalise(x).contiguous(memory_format=torch.channels_last))
             embeddings.append(model.embed_from_features(maps).float().cpu())
-            features.append(domain_features(maps))
+            batch = domain_features(maps, captured)
+            pooled.append(batch["pooled"])
+            for index in stats:
+                stats[index].append(batch["stages"][index])
     model.train(was_training)
-    return torch.cat(embeddings), np.concatenate(features)
+    return torch.cat(embeddings), {"pooled": np.concatenate(pooled),
+                                   "stages": {i: np.concatenate(v) for i, v in stats.items()}}
 
 
 def fit_trust_for_data(model, data_dir, cache_dir=None) -> tuple[dict, dict]:

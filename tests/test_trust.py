@@ -40,20 +40,47 @@ def test_platt_without_signal_gives_the_base_rate_and_refuses_a_decreasing_map()
     assert calibration.expected_calibration_error([1.0, 0.0], [1, 0]) == 0.0
 
 
-def test_domain_check_flags_far_embeddings_only():
+def _stage_features(rng, n, shift=0.0, spread=1.0):
+    """Two stages' channel statistics (means then standard deviations, non-negative like post-ReLU
+    activations) of n images: a correlated training-like distribution, moved by `shift` and scaled by `spread`."""
+    stages = {}
+    for index, channels in ((5, 12), (6, 20)):
+        mixing = np.random.default_rng(index).normal(size=(4, 2 * channels))
+        latent = rng.normal(size=(n, 4)) @ mixing + 0.3 * rng.normal(size=(n, 2 * channels))
+        stages[index] = np.abs(2.0 + shift + spread * 0.3 * latent)
+    return {"pooled": rng.normal(size=(n, 8)), "stages": stages}
+
+
+def test_domain_summary_flags_a_foreign_distribution_and_survives_json():
     rng = np.random.default_rng(0)
-    centre = rng.normal(size=16)
-
-    def cloud(n, offset):
-        points = centre + offset + 0.1 * rng.normal(size=(n, 16))
-        return points / np.linalg.norm(points, axis=1, keepdims=True)
-
-    summary = domain.summarise(cloud(300, 0), cloud(100, 0))
-    inside = domain.check(summary, cloud(200, 0))
-    outside = domain.check(summary, cloud(200, 3 * rng.normal(size=16)))
-    assert inside.mean() >= 0.95 and outside.mean() <= 0.05
+    summary = domain.summarise(_stage_features(rng, 400), _stage_features(rng, 200))
+    assert summary["version"] == domain.VERSION and [s["index"] for s in summary["stages"]] == [5, 6]
+    stored = json.loads(json.dumps(summary))  # as it lives in a weights file's metadata
+    inside = _stage_features(rng, 400)
+    assert np.array_equal(domain.check(stored, inside), domain.check(summary, inside))
+    assert domain.check(stored, inside).mean() >= 0.93  # threshold at the 97.5th percentile of validation
+    assert domain.check(stored, _stage_features(rng, 200, shift=1.0)).mean() <= 0.05  # other colours
+    assert domain.check(stored, _stage_features(rng, 200, spread=3.0)).mean() <= 0.05  # other textures
+    foreign = _stage_features(rng, 200)
+    foreign["stages"][6] = foreign["stages"][6][:, ::-1].copy()  # same values, other channels, in one stage
+    assert domain.check(stored, foreign).mean() <= 0.15
     with pytest.raises(ValueError):
-        domain.check(summary, np.zeros((2, 8)))
+        domain.check(stored, {"stages": {5: np.zeros((2, 3)), 6: np.zeros((2, 40))}})
+    with pytest.raises(ValueError):
+        domain.check({**stored, "version": 99}, inside)
+
+
+def test_old_format_summary_still_works():
+    """Weights written before version 2 carry a k-NN summary of pooled last-stage features, no "version"."""
+    rng = np.random.default_rng(1)
+    reference = rng.normal(size=(300, 16))
+    val = rng.normal(size=(100, 16))
+    summary = {"k": 5, "percentile": 99.0, "duplicate_distance": 0.5, "embeddings": reference.round(3).tolist(),
+               "threshold": float(np.percentile(domain.knn_score(reference, val), 99))}
+    assert domain.check(summary, {"pooled": rng.normal(size=(200, 16))}).mean() >= 0.9
+    assert domain.check(summary, {"pooled": 4 + rng.normal(size=(200, 16))}).mean() == 0.0
+    with pytest.raises(ValueError):
+        domain.check(summary, {"pooled": np.zeros((2, 8))})
 
 
 def test_trained_model_carries_calibration_and_domain_and_uses_them(trained_shapes, shapes_dir):
@@ -61,9 +88,11 @@ def test_trained_model_carries_calibration_and_domain_and_uses_them(trained_shap
     model = load_model(weights)
     meta = model.metadata
     assert meta["calibration"]["method"] == "platt" and meta["calibration"]["a"] >= 0
-    assert 0 <= meta["calibration"]["test_ece"] <= 1 and len(meta["domain"]["embeddings"]) > 0
+    assert 0 <= meta["calibration"]["test_ece"] <= 1 and meta["domain"]["version"] == domain.VERSION
+    assert [s["index"] for s in meta["domain"]["stages"]] == [5, 6]  # resnet18: layer2 and layer3
+    assert len(json.dumps(meta["domain"])) < 200_000
     sidecar = json.loads(weights.with_suffix(".json").read_text())
-    assert sidecar["calibration"] == meta["calibration"]
+    assert sidecar["calibration"] == meta["calibration"] and sidecar["domain"] == meta["domain"]
     paths = sorted((shapes_dir / "red_circles").glob("*.png"))
     result = explain_pair(model, load_image(paths[0]), load_image(paths[1]))
     assert 0 <= result.probability_same <= 1 and result.in_domain is not None and len(result.in_domain) == 2
@@ -71,6 +100,35 @@ def test_trained_model_carries_calibration_and_domain_and_uses_them(trained_shap
     lo, hi = sorted([0.2, 0.9])
     from core.trust import probability_same
     assert probability_same(model, lo) <= probability_same(model, hi)
+
+
+def test_a_model_with_an_old_format_summary_still_checks_its_images(trained_shapes, shapes_dir, tmp_path):
+    """A weights file written before version 2 (as the shipped flowers and airbnb models are): its k-NN summary
+    of pooled features is read, no stage hooks are set, and the summary survives a save and load."""
+    from core.data import load_cache, scan_dataset, split_by_image
+    from core.trust import embed_and_features, in_domain, stage_probe
+    from core.weights import save_model
+
+    _, weights = trained_shapes
+    model = load_model(weights)
+    dataset = scan_dataset(shapes_dir)
+    splits = split_by_image(dataset, 0)
+    train, val = (embed_and_features(model, load_cache(dataset.subset(splits[name]), 64), [])[1]["pooled"]
+                  for name in ("train", "val"))
+    old = {"k": 5, "percentile": 99.0, "duplicate_distance": 0.5, "embeddings": train.round(3).tolist(),
+           "threshold": float(np.percentile(domain.knn_score(train, val), 99))}
+    path = tmp_path / "old.pt"
+    save_model(model, path, {"domain": old})
+    model = load_model(path)
+    assert model.metadata["domain"]["threshold"] == old["threshold"] and "version" not in model.metadata["domain"]
+    with stage_probe(model) as stages:
+        model.embed(model.preprocess(load_image(dataset.paths[splits["train"][0]]).image))
+    assert stages == {}
+    far = {"pooled": train[:4] + 10 * np.abs(train).max(), "stages": {}}
+    assert in_domain(model, far) == (False,) * 4
+    result = explain_pair(model, load_image(dataset.paths[splits["train"][0]]),
+                          load_image(dataset.paths[splits["train"][1]]))
+    assert result.in_domain == (True, True)  # training images: their own features are in the reference
 
 
 def test_out_of_domain_images_are_flagged(trained_shapes, shapes_dir):
