@@ -120,7 +120,8 @@ def _train(options: TrainOptions, group, device, progress, pairs_seen) -> TrainR
     with group.leader_first():  # rank 0 decodes the images once; the others read its cache
         train_cache = load_cache(dataset.subset(splits["train"]), int(round(options.input_size * 1.15)),
                                  options.cache_dir, view=config, with_mask=spec.needs_mask)
-        val_images = load_cache(dataset.subset(splits["val"]), options.input_size, options.cache_dir, view=config)
+        val_images = load_cache(dataset.subset(splits["val"]), options.input_size, options.cache_dir,
+                                view=config) if group.leader else None  # rank 0 validates alone
     val_pairs = make_pairs(dataset.labels[splits["val"]], np.random.default_rng(VAL_PAIR_SEED))
     train_labels = torch.as_tensor(dataset.labels[splits["train"]])
 
