@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from core.files import folder_problem, make_folders, printable, remove_folders
 from core.images import load_image, parse_crop
@@ -131,10 +130,10 @@ def _npy_writer(array):
 
 
 def _overlay_writer(image, heatmap, colormap: str):
-    from core.overlay import blend
+    from core.overlay import write_overlay_png
 
-    # drawn when written, one at a time: four overlays of a large image held at once cost hundreds of MB
-    return lambda handle: Image.fromarray(blend(np.asarray(image), heatmap, colormap, opacity=0.6)).save(handle, format="PNG")
+    # drawn as written, one at a time and band by band: four whole overlays of a large image cost hundreds of MB
+    return lambda handle: write_overlay_png(handle, image, heatmap, colormap, opacity=0.6)
 
 
 def _colormaps(args) -> dict:

@@ -10,7 +10,9 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+from PIL import Image
 
+from .png import write_png
 from .vocabulary import COLORMAPS as NAMES, DEFAULT_COLORMAP
 
 COLORMAPS = {
@@ -62,22 +64,53 @@ def colorize(heatmap: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarra
 def blend(image_rgb: np.ndarray, heatmap: np.ndarray, colormap: str = DEFAULT_COLORMAP, opacity: float = 0.5) -> np.ndarray:
     """Overlay a map on an image (the map resized to the image when their sizes differ); opacity scales with the
     map value, so cold regions stay clear."""
-    if heatmap.ndim != 2:
-        raise ValueError(f"a map has two dimensions, got shape {heatmap.shape}")
-    heatmap = resize_map(heatmap, (image_rgb.shape[1], image_rgb.shape[0]))
     out = np.empty(image_rgb.shape[:2] + (3,), dtype=np.uint8)
-    # In bands of rows: the float intermediates of a whole 12 Mpx image would cost ~0.6 GB at once.
-    step = max(1, BLEND_BAND_PIXELS // max(1, heatmap.shape[1]))
-    for top in range(0, heatmap.shape[0], step):
-        rows = slice(top, top + step)
-        band = heatmap[rows]
-        alpha = (np.clip(np.nan_to_num(band), 0.0, 1.0) * float(opacity))[..., None]
-        mixed = image_rgb[rows].astype(np.float32) * (1.0 - alpha) + colorize(band, colormap).astype(np.float32) * alpha
-        out[rows] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    for rows, band in map_bands(heatmap, (image_rgb.shape[1], image_rgb.shape[0])):
+        out[rows] = _mix(image_rgb[rows], band, colormap, opacity)
     return out
 
 
-BLEND_BAND_PIXELS = 1 << 20
+def write_overlay_png(handle, image: Image.Image, heatmap: np.ndarray, colormap: str = DEFAULT_COLORMAP,
+                      opacity: float = 0.5) -> None:
+    """blend() of a picture, written as PNG to a binary handle band by band: neither the image as an array, nor
+    the map at the image's size, nor the overlay ever exists whole (a 12 Mpx overlay costs a few MB, not 150)."""
+    def bands():
+        for rows, band in map_bands(heatmap, image.size):
+            part = np.asarray(image.crop((0, rows.start, image.width, rows.stop)).convert("RGB"))
+            yield _mix(part, band, colormap, opacity)
+
+    write_png(handle, image.width, image.height, bands())
+
+
+def map_bands(heatmap: np.ndarray, size: tuple[int, int]):
+    """(rows, the map at `size` = (width, height) for those rows) in bands of about BLEND_BAND_PIXELS, bilinear
+    as resize_map (cv2.resize's pixel-centre alignment); the map at full size is never made."""
+    if heatmap.ndim != 2:
+        raise ValueError(f"a map has two dimensions, got shape {heatmap.shape}")
+    width, height = size
+    step = max(1, BLEND_BAND_PIXELS // max(1, width))
+    source = np.asarray(heatmap, np.float32)
+    sy, sx = source.shape[0] / height, source.shape[1] / width
+    for top in range(0, height, step):
+        rows = slice(top, min(top + step, height))
+        if source.shape == (height, width):
+            yield rows, source[rows]
+            continue
+        # destination (x, y) samples the source at ((x + 0.5) sx - 0.5, (top + y + 0.5) sy - 0.5)
+        inverse = np.float32([[sx, 0, 0.5 * sx - 0.5], [0, sy, (top + 0.5) * sy - 0.5]])
+        band = cv2.warpAffine(source, inverse, (width, rows.stop - top), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+        yield rows, np.clip(band, 0.0, 1.0)
+
+
+def _mix(image_rgb: np.ndarray, band: np.ndarray, colormap: str, opacity: float) -> np.ndarray:
+    alpha = (np.clip(np.nan_to_num(band), 0.0, 1.0) * float(opacity))[..., None]
+    mixed = image_rgb.astype(np.float32) * (1.0 - alpha) + colorize(band, colormap).astype(np.float32) * alpha
+    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
+
+# Rows blended at a time: the float intermediates of a whole 12 Mpx image would cost ~0.6 GB at once.
+BLEND_BAND_PIXELS = 1 << 18
 
 
 def rgba_layer(heatmap: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarray:

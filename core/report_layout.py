@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .fonts import load_font
-from .overlay import blend, colour_ramp, resize_map
+from .overlay import blend, colour_ramp
 from .version import APP_NAME
 from .vocabulary import LAYERS
 
@@ -86,12 +86,13 @@ def _panel(loaded, explanation, index: int, facts: dict) -> Image.Image:
     width, height = loaded.image.size
     scale = PANEL / max(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    rgb = np.asarray(loaded.image.convert("RGB").resize(size, Image.LANCZOS))
+    picture = loaded.image if loaded.image.mode == "RGB" else loaded.image.convert("RGB")  # convert() copies
+    rgb = np.asarray(picture.resize(size, Image.LANCZOS, reducing_gap=3.0))
     maps = {"factual": explanation.factual[index], "counterfactual": explanation.counterfactual[index]}
     for name in LAYERS:  # counterfactual drawn over factual, as the GUI stacks them
         opacity = facts["images"][index]["layers"].get(name, 0.0)
         if opacity > 0:
-            rgb = blend(rgb, resize_map(maps[name], size), facts["colormaps"][name], opacity)
+            rgb = blend(rgb, maps[name], facts["colormaps"][name], opacity)  # the map resized to the panel
     return Image.fromarray(rgb)
 
 
