@@ -73,7 +73,8 @@ class Group:
         """The mean over ranks of a number each rank holds."""
         if self.world == 1:
             return value
-        total = torch.tensor([value], dtype=torch.float64)
+        # NCCL reduces GPU tensors only (joined() made cuda:LOCAL_RANK the current device)
+        total = torch.tensor([value], dtype=torch.float64, device="cuda" if dist.get_backend() == "nccl" else "cpu")
         dist.all_reduce(total)
         return float(total) / self.world
 
