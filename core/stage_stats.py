@@ -3,8 +3,8 @@ backbone's intermediate stages, captured by forward hooks during a forward pass 
 
 A model trained on one domain keeps its earlier stages generic (textures, colours, edges), and those are what
 tell a flower or a room from a lesion; the last stage is trained to separate the classes, and folds foreign
-images onto them (measured on the skin model: rooms 46 % flagged on the last stage's pooled features, 92 % on
-the stage before).
+images onto them (measured on the skin model: 48 % of room images flagged by a k-NN on the last stage's pooled
+features, 97 % by these two stages).
 """
 
 from __future__ import annotations
