@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .images import LoadedImage
-from .methods import get_method
+from .methods import get_method, grad_cam
 from .model import SiameseModel
 from .overlay import resize_map
 from . import trust
@@ -81,10 +81,9 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
     dist = float(distance.detach())
     decision = model.decide(sim)
     activations = maps.detach()
-    signed = _signed_cams(activations, grads, "gradcam")
+    signed = _array(grad_cam(activations, grads))
     # The method orients the gradients (positive = evidence for the map called "factual") and makes the maps.
-    fact_cams, counter_cams = (np.nan_to_num(c.float().cpu().numpy())
-                               for c in spec.cams(activations, grads * spec.sign(decision)))
+    fact_cams, counter_cams = (_array(c) for c in spec.cams(activations, grads * spec.sign(decision)))
     features = trust.domain_features(activations, stages)
     same_content = trust.same_content(model, dist, features)
     if same_content:  # no evidence to draw, only noise: say so instead
@@ -172,7 +171,7 @@ def similarity_attention(embedder, layer: torch.nn.Module, batch_pair: torch.Ten
         embeddings = embedder(batch_pair).flatten(1)
         cosine = F.cosine_similarity(embeddings[0:1], embeddings[1:2])[0]
         grads = torch.autograd.grad(cosine, captured["output"])[0]
-    return _signed_cams(captured["output"].detach(), grads, "attention")
+    return _array((grads * captured["output"].detach()).sum(dim=1))
 
 
 def normalise(cam: np.ndarray) -> np.ndarray:
@@ -199,12 +198,7 @@ def upsample(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return resize_map(cam, size).astype(np.float32, copy=False)
 
 
-def _signed_cams(maps: torch.Tensor, grads: torch.Tensor, method: str) -> np.ndarray:
-    if method == "attention":
-        cams = (grads * maps).sum(dim=1)
-    else:
-        weights = grads.mean(dim=(2, 3), keepdim=True)
-        cams = (weights * maps).sum(dim=1)
+def _array(cams: torch.Tensor) -> np.ndarray:
     return np.nan_to_num(cams.float().cpu().numpy())
 
 

@@ -41,9 +41,15 @@ def for_the_distance(_decision: str) -> float:
     return -1.0  # d = 2 (1 - s): the paper's "factual" map always explains a larger distance
 
 
+def grad_cam(maps: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """Grad-CAM's signed map (N, h, w): one weight per channel (the spatial mean of its gradient), then a sum over
+    channels. The one home of the formula (explanations, attention-guided training)."""
+    return (grads.mean(dim=(2, 3), keepdim=True) * maps).sum(dim=1)
+
+
 def channel_weighted(maps: torch.Tensor, grads: torch.Tensor):
-    """Grad-CAM: one weight per channel (the spatial mean of its gradient), then a signed sum over channels."""
-    signed = (grads.mean(dim=(2, 3), keepdim=True) * maps).sum(dim=1)
+    """Grad-CAM, split into its positive part and its negative part."""
+    signed = grad_cam(maps, grads)
     return signed.clamp(min=0), (-signed).clamp(min=0)
 
 
