@@ -6,7 +6,7 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from .qimage import array_to_qimage
-from .tasks import colormap_lut, rgba_layer
+from .tasks import colour_ramp, rgba_layer
 
 
 def heatmap_qimage(heatmap: np.ndarray, colormap: str) -> QImage:
@@ -16,5 +16,4 @@ def heatmap_qimage(heatmap: np.ndarray, colormap: str) -> QImage:
 
 def colormap_qimage(colormap: str, width: int = 256, height: int = 1) -> QImage:
     """A horizontal colour ramp of a colormap, for legends."""
-    ramp = colormap_lut(colormap)[np.linspace(0, 255, width).astype(np.uint8)]
-    return array_to_qimage(np.repeat(ramp[None], height, axis=0))
+    return array_to_qimage(np.repeat(colour_ramp(colormap, width)[None], height, axis=0))

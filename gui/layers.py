@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from .tasks import COLORMAPS, DEFAULT_COLORMAP, DEFAULT_COUNTERFACTUAL_COLORMAP, DEFAULT_LAYER_STATE, LAYERS
+from .tasks import COLORMAPS, DEFAULT_LAYER_COLORMAPS, DEFAULT_LAYER_STATE, LAYERS
 
 SLOTS = (0, 1)
-DEFAULT_COLORMAPS = {"factual": DEFAULT_COLORMAP, "counterfactual": DEFAULT_COUNTERFACTUAL_COLORMAP}
 
 
 class LayerStates(QObject):
@@ -21,7 +20,7 @@ class LayerStates(QObject):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._state = {(slot, name): DEFAULT_LAYER_STATE[name] for slot in SLOTS for name in LAYERS}
-        self._colormaps = dict(DEFAULT_COLORMAPS)
+        self._colormaps = dict(DEFAULT_LAYER_COLORMAPS)
 
     def visible(self, slot: int, name: str) -> bool:
         return self._state[slot, name][0]

@@ -112,9 +112,9 @@ class ReviewSession(QObject):
         box = tuple(box) if box else None
         if self.images[slot] is None or self.crops[slot] == box:
             return
-        if box and min(box[2], box[3]) < tasks.MIN_CROP_SIDE:
-            self.error.emit("crop", f"Crop of {image_source(slot)} not applied: {box[2]} x {box[3]} px is too small "
-                                    f"(at least {tasks.MIN_CROP_SIDE} px per side)")
+        problem = tasks.crop_problem(box) if box else ""
+        if problem:  # refused here, before it enters the undo history
+            self.error.emit("crop", f"Crop of {image_source(slot)} not applied: {problem}")
             return
         self.error_cleared.emit("crop")
         self.history.push(tuple(self.crops))

@@ -15,20 +15,20 @@ from typing import Any, Callable
 from core.device import cuda_unsupported, device_choices
 from core.errors import SiameseLensError
 from core.files import first_line
-from core.overlay import colormap_lut, rgba_layer  # cv2 and numpy only
+from core.images import crop_problem  # Pillow and numpy only
+from core.overlay import colour_ramp, rgba_layer  # cv2 and numpy only
 from core.trust import domain_warning  # numpy only
-from core.vocabulary import (COLORMAPS, DEFAULT_COLORMAP, DEFAULT_COUNTERFACTUAL_COLORMAP, DEFAULT_DEVICE,
-                             DEFAULT_LAYER_STATE, DEFAULT_METHOD, DISCLAIMER, LAYER_TITLES, LAYERS, METHODS,
-                             MIN_CROP_SIDE)
+from core.vocabulary import (COLORMAPS, DEFAULT_DEVICE, DEFAULT_LAYER_COLORMAPS, DEFAULT_LAYER_STATE, DEFAULT_METHOD,
+                             DISCLAIMER, LAYER_TITLES, LAYERS, METHODS)
 from core.worklist import Worklist  # sqlite only
 
 from .qimage import pil_to_qimage
 
 __all__ = [
     # re-exported core names
-    "COLORMAPS", "DEFAULT_COLORMAP", "DEFAULT_COUNTERFACTUAL_COLORMAP", "DEFAULT_DEVICE", "DEFAULT_LAYER_STATE",
-    "DEFAULT_METHOD", "DISCLAIMER", "LAYER_TITLES", "LAYERS", "METHODS", "MIN_CROP_SIDE", "SiameseLensError",
-    "Worklist", "colormap_lut", "cuda_unsupported", "device_choices", "domain_warning", "rgba_layer",
+    "COLORMAPS", "DEFAULT_DEVICE", "DEFAULT_LAYER_COLORMAPS", "DEFAULT_LAYER_STATE", "DEFAULT_METHOD", "DISCLAIMER",
+    "LAYER_TITLES", "LAYERS", "METHODS", "SiameseLensError", "crop_problem", "Worklist", "colour_ramp",
+    "cuda_unsupported", "device_choices", "domain_warning", "rgba_layer",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
     "environment", "load_model", "load_image", "explain", "faithfulness", "similar", "export", "one_line",

@@ -47,7 +47,7 @@ def test_crop_undo_redo_and_the_minimum_crop(qtbot, session, images):
     assert explained.images[0].crop == (4, 4, 40, 30) and crops == [(0, (4, 4, 40, 30), False)]
     session.set_crop(0, (0, 0, 10, 40))  # too narrow to show the network anything
     assert session.crops[0] == (4, 4, 40, 30) and session.explained is explained
-    assert errors and errors[-1][0] == "crop" and "at least 16 px" in errors[-1][1]
+    assert errors and errors[-1][0] == "crop" and "at least 16 px" in errors[-1][1] and "not applied" in errors[-1][1]
     _explained(qtbot, session, session.undo)
     assert session.crops == [None, None] and session.history.can_redo
     _explained(qtbot, session, session.redo)
