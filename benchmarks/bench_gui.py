@@ -46,17 +46,17 @@ def measure_drops(runs: int, device: str) -> tuple[list[float], list[dict], str]
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
+    from gui.app import create_workstation
     from gui.settings import open_settings
-    from gui.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     samples = sorted((ROOT / "resources" / "samples").glob("*.jpg"))[:2]
     with tempfile.TemporaryDirectory() as scratch:
-        window = MainWindow(open_settings(Path(scratch) / "bench.ini"), model_path=None, device=device,
-                            worklist_path=str(Path(scratch) / "worklist.sqlite"))
+        station = create_workstation(open_settings(Path(scratch) / "bench.ini"), str(Path(scratch) / "worklist.sqlite"))
+        window = station.window
         window.resize(1400, 820)
         window.show()
-        _wait(app, window.presenter.model_changed, window.start)
+        _wait(app, window.session.model_changed, lambda: station.start(device=device))
         times, timings = [], []
         for run in range(runs):
             pair = [str(p) for p in (samples if run % 2 == 0 else samples[::-1])]
@@ -65,8 +65,8 @@ def measure_drops(runs: int, device: str) -> tuple[list[float], list[dict], str]
             for viewer in window.viewers:
                 viewer.viewport().repaint()  # the layers are on screen, not just computed
             times.append(time.perf_counter() - started)
-            timings.append(window.presenter.explained.explanation.timings_ms)
-        model = f"{window.presenter.model.info.name} on {window.presenter.model.device}"
+            timings.append(window.session.explained.explanation.timings_ms)
+        model = f"{window.session.model.info.name} on {window.session.model.device}"
         window.close()
     return times, timings, model
 

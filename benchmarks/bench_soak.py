@@ -1,7 +1,7 @@
 """Soak: many pairs through the GUI's model runner and through `batch`; memory and file descriptors must not grow.
 
 Target (issue 11): RSS growth <= 50 MB after warm-up and no file-descriptor growth over 1,000 pairs.
-The runner path posts explain jobs to gui.runner.ModelRunner on its thread (as the window does) and waits for each
+The runner path posts explain jobs (gui.tasks.explain) to gui.runner.Runner on its thread (as the session does) and waits for each
 result; the batch path runs core.batch.run_batch on a CSV of the same number of pairs, with reports.
 
     python benchmarks/bench_soak.py [--pairs 1000] [--warmup 100] [--model weights/skin.pt]
@@ -53,21 +53,21 @@ def soak_runner(model_path, images: list[str], pairs: int, warmup: int) -> tuple
     from PySide6.QtCore import QCoreApplication, QEventLoop
 
     from core.images import load_image
-    from gui.runner import Job, ModelRunner
+    from gui import tasks
+    from gui.runner import Runner
 
     app = QCoreApplication.instance() or QCoreApplication([])
-    runner = ModelRunner()
+    runner = Runner()
     results = {}
     loop = QEventLoop()
 
-    def done(key, generation, value):
-        results[generation] = value
+    def done(n, value):
+        results[n] = value
         loop.quit()
 
-    runner.returned.connect(done)
-    runner.errored.connect(lambda key, generation, message: done(key, generation, RuntimeError(message)))
     runner.start()
-    runner.submit(Job("model", 0, "load_model", {"path": model_path, "device": "cpu"}))
+    runner.submit("model", tasks.load_model, model_path, "cpu", on_result=lambda ready: done(0, ready),
+                  on_error=lambda message: done(0, RuntimeError(message)))
     loop.exec()
     loaded = [load_image(p) for p in images]
     started = time.perf_counter()
@@ -75,7 +75,8 @@ def soak_runner(model_path, images: list[str], pairs: int, warmup: int) -> tuple
     for n in range(1, pairs + 1):
         first, second = pair_of(n, len(loaded))
         pair = (loaded[first], loaded[second])
-        runner.submit(Job("explain", n, "explain", {"images": pair, "crops": (None, None), "method": "gradcam"}))
+        runner.submit("explain", tasks.explain, pair, (None, None), "gradcam", on_result=lambda r, n=n: done(n, r),
+                      on_error=lambda message, n=n: done(n, RuntimeError(message)))
         loop.exec()
         if isinstance(results.pop(n), Exception):
             raise SystemExit(f"pair {n} failed")
