@@ -31,6 +31,12 @@ def test_export_writes_png_and_json_with_what_is_shown(qtbot, explained, tmp_pat
     assert facts["note"] == "Compare the borders." and facts["model"]["name"] == "tiny-test"
     assert facts["images"][1]["layers"] == {"factual": 0.5, "counterfactual": 0.8}
     assert facts["images"][0]["path"].endswith("a.png") and Image.open(target).width > 1000
+    import hashlib
+
+    for image, source in zip(facts["images"], ("a.png", "b.png")):  # the GUI's sidecar names files as the CLI's does
+        assert Path(image["path"]).is_absolute() and Path(image["path"]).name == source
+        assert image["sha256"] == hashlib.sha256(Path(image["path"]).read_bytes()).hexdigest()
+    assert facts["colormaps"] == window.layers.colormaps
     window.export_report_to(str(target))  # exists: refused, reported, file untouched
     qtbot.waitUntil(lambda: "already exists" in "".join(window.problem_bar.problems()), timeout=TIMEOUT_MS)
     assert json.loads(target.with_suffix(".json").read_text()) == facts
