@@ -1,6 +1,7 @@
 """Out-of-domain rates of a model: the share of its own test images flagged, and of every image of other data sets.
 
-    python benchmarks/bench_domain.py MODEL.pt OWN_DATA [OTHER_DATA ...] [--cache-dir .cache] [--repeats 201] [--threads 1]
+    python benchmarks/bench_domain.py MODEL.pt OWN_DATA [OTHER_DATA ...]
+        [--cache-dir .cache] [--repeats 201] [--threads 1]
 
 The test split is re-created from the model's metadata (as `main.py calibrate` does); the check is the model's
 stored summary, whichever version it has. Also: the median time of the check itself for one pair (its stage
@@ -71,7 +72,8 @@ def main() -> int:
     summary = model.metadata["domain"]
     result = {"model": args.model, "summary_version": summary.get("version", 1),
               "summary_json_bytes": len(json.dumps(summary)),
-              "flagged": {f"{Path(args.own_data).name} (test split, {len(test.paths)})": flagged(model, test, args.cache_dir)}}
+              "flagged": {f"{Path(args.own_data).name} (test split, {len(test.paths)})":
+                          flagged(model, test, args.cache_dir)}}
     for other in args.other_data:
         dataset = scan_dataset(other)
         result["flagged"][f"{Path(other).name} (all, {len(dataset.paths)})"] = flagged(model, dataset, args.cache_dir)

@@ -60,7 +60,7 @@ def summarise(train: dict, val: dict, seed: int = 0) -> dict:
     combined = np.max(val_scores, axis=0)
     return {
         "version": VERSION,
-        "method": f"Mahalanobis distance of stages {[s['index'] for s in stages]}' channel statistics",
+        "method": f"Mahalanobis distance of the channel statistics of backbone stages {[s['index'] for s in stages]}",
         "percentile": PERCENTILE,
         "threshold": float(np.percentile(combined, PERCENTILE)),
         "val_score_percentiles": {str(q): float(np.percentile(combined, q)) for q in (50, 90, 95, 99)},

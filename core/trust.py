@@ -3,7 +3,8 @@
 At inference these read the model's metadata ("calibration", "domain"); a model without them (older files,
 untrained) gets None, never a guess. Fitting needs no retraining: fit_trust re-creates the model's own split
 from its metadata, fits the calibration on the validation split, summarises the training images' backbone
-statistics (core.domain) and reports both on the test split; recalibrate_file writes them into the weights file (tensors unchanged).
+statistics (core.domain) and reports both on the test split; recalibrate_file writes them into the weights
+file (tensors unchanged).
 """
 
 from __future__ import annotations

@@ -147,7 +147,8 @@ def test_out_of_domain_images_are_flagged(trained_shapes, shapes_dir):
     for side in range(3, 11):
         colours = rng.integers(0, 256, (2, 3))
         foreign.append(np.where(((rows // side + cols // side) % 2)[..., None] == 1, *colours).astype(np.uint8))
-    flags = [not explain_pair(model, image, image).in_domain[0] for image in map(from_pil, map(Image.fromarray, foreign))]
+    images = [from_pil(Image.fromarray(array)) for array in foreign]
+    flags = [not explain_pair(model, image, image).in_domain[0] for image in images]
     assert np.mean(flags) >= 0.9, flags
     dataset = scan_dataset(shapes_dir)
     test = split_by_image(dataset, 0)["test"]
