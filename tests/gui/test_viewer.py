@@ -107,7 +107,7 @@ def test_files_dragged_over_a_viewer_highlight_it_until_they_leave_or_drop(viewe
     before = grab_pixels(viewer.viewport())
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile("/tmp/x.png")])
-    QApplication.sendEvent(viewer.viewport(), QDragEnterEvent(QPoint(5, 5), Qt.CopyAction, mime, Qt.LeftButton,
+    QApplication.sendEvent(viewer.viewport(), QDragEnterEvent(QPointF(5, 5), Qt.CopyAction, mime, Qt.LeftButton,
                                                               Qt.NoModifier))
     assert viewer.is_drop_target()
     assert np.abs(grab_pixels(viewer.viewport()) - before).sum() > 1000  # drawn, not just flagged
