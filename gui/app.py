@@ -61,7 +61,7 @@ def create_workstation(settings, worklist_path: str | None = None) -> Workstatio
         worklist.open_store(worklist_path or read(settings, "worklist/path", "") or None)
         settings.setValue("worklist/path", str(worklist.store.path))
     except (SiameseLensError, OSError) as exc:
-        session.error.emit("worklist", f"Worklist not opened: {exc}")
+        session.report("worklist", f"Worklist not opened: {exc}")
 
     def closed() -> None:
         save_review(settings, session, layers)

@@ -50,9 +50,9 @@ class Commands:
     def load_dropped(self, paths: list[str], index: int | None = None) -> None:
         problem = drop_problem(paths)
         if problem:
-            self.w.session.error.emit("drop", problem)
+            self.w.session.report("drop", problem)
             return
-        self.w.problem_bar.clear("drop")
+        self.w.session.withdraw("drop")
         self._remember_folder(paths[0])
         self.w.session.open_paths(paths, index)
 
@@ -83,12 +83,12 @@ class Commands:
         elif mime.hasUrls():
             self.load_dropped([url.toLocalFile() for url in mime.urls()][:1], index)
         else:
-            self.w.session.error.emit("clipboard", "The clipboard holds no image")
+            self.w.session.report("clipboard", "The clipboard holds no image")
 
     def _export(self) -> None:
         explained = self.w.session.explained
         if explained is None:
-            self.w.session.error.emit("export", "Nothing to export yet: load and explain a pair first")
+            self.w.session.report("export", "Nothing to export yet: load and explain a pair first")
             return
         stems = "_vs_".join(Path(img.path).stem if img.path else "pasted" for img in explained.images)
         chosen = dialogs.report_path(self.w, self.report_folder() / f"report_{stems}.png")
@@ -104,7 +104,7 @@ class Commands:
             try:
                 self.w.worklist.import_csv(path)
             except SiameseLensError as exc:  # a file we could not read as pairs
-                self.w.session.error.emit("worklist", str(exc))
+                self.w.session.report("worklist", str(exc))
             self.w.worklist_dock.show()
 
     def export_worklist(self) -> None:
@@ -114,7 +114,7 @@ class Commands:
             try:
                 self.w.worklist.export_csv(path)
             except OSError as exc:
-                self.w.session.error.emit("worklist", f"Worklist not exported: {exc.strerror or exc}")
+                self.w.session.report("worklist", f"Worklist not exported: {exc.strerror or exc}")
 
     def choose_gallery(self) -> None:
         path = dialogs.gallery_folder(self.w, self.w.similar.gallery or self._folder())
@@ -125,7 +125,7 @@ class Commands:
 
     def _step_hit(self, step: int) -> None:
         if not self.w.similar.step(step):
-            self.w.session.error.emit("similar", "No similar cases yet: load image 1 and choose a gallery (Ctrl+G)")
+            self.w.session.report("similar", "No similar cases yet: load image 1 and choose a gallery (Ctrl+G)")
 
     def _choose_model(self) -> None:
         env = self.w.session.environment

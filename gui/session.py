@@ -57,6 +57,15 @@ class ReviewSession(QObject):
         self._pending: dict[int, tuple] = {}  # slot -> (crop, provenance) to apply when its image arrives
         self._model_request: tuple[str | None, str] = (None, tasks.DEFAULT_DEVICE)
 
+    # --- problems ------------------------------------------------------------------------------------
+    def report(self, source: str, text: str) -> None:
+        """A problem of `source` ("drop", "worklist", ...) for the reviewer to see until it is withdrawn."""
+        self.error.emit(source, text)
+
+    def withdraw(self, source: str) -> None:
+        """`source` has since succeeded: its last problem no longer applies."""
+        self.error_cleared.emit(source)
+
     # --- model ---------------------------------------------------------------------------------------
     def start(self, model_path: str | None, device: str) -> None:
         self.runner.submit("environment", tasks.environment, label="Starting…", on_result=self._environment)

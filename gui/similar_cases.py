@@ -47,7 +47,7 @@ class SimilarCases(QObject):
             return
         self.runner.submit(KEY, tasks.similar, self.gallery, s.images[0].image, s.crops[0], self.k,
                            label="Finding similar cases…", on_result=self._show,
-                           on_error=lambda text: s.error.emit(KEY, f"Similar cases not found: {text}"))
+                           on_error=lambda text: s.report(KEY, f"Similar cases not found: {text}"))
 
     def cancel(self) -> None:
         """Stop updating the gallery's index; the hits then come from the images indexed so far."""
@@ -75,7 +75,7 @@ class SimilarCases(QObject):
     def _show(self, found: SimilarFound | None) -> None:
         self.found = found
         if found is not None:
-            self.session.error_cleared.emit(KEY)
+            self.session.withdraw(KEY)
         self.found_changed.emit(found)
 
     @Slot(object, int, int)

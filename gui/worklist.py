@@ -48,7 +48,7 @@ class WorklistController(QObject):
         if problems:
             text += f"; {len(problems)} rows skipped: " + "; ".join(p.split(": ", 1)[-1] for p in problems[:3])
         if problems:
-            self.session.error.emit("worklist", text)
+            self.session.report("worklist", text)
         else:
             self.session.info.emit(text)
 
@@ -76,7 +76,7 @@ class WorklistController(QObject):
         self.note_loaded.emit(latest.get("reviewer_note") or "")
         if self.changed:
             names = " and ".join(f"image {slot + 1}" for slot in self.changed)
-            self.session.error.emit("worklist", f"Case {case.case_id or case.id}: {names} changed since import "
+            self.session.report("worklist", f"Case {case.case_id or case.id}: {names} changed since import "
                                     "(sha256 differs); its score is not recorded as this case's")
         self.refresh()
         self.current_changed.emit(row)
