@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         self.side.method_chosen.connect(s.set_method)
         self.side.device_chosen.connect(s.set_device)
         self.layers.changed.connect(self._layer_changed)
-        self.layers.colormap_changed.connect(lambda _name, _cmap: self._show_explanation(s.explained))
+        self.layers.colormap_changed.connect(lambda name, _cmap: self._draw_layers(s.explained, (name,)))
         for i in SLOTS:
             viewer = self.viewers[i]
             viewer.files_dropped.connect(lambda paths, i=i: self.load_dropped(paths, i))
@@ -179,16 +179,20 @@ class MainWindow(QMainWindow):
         self.headers[index].setToolTip(ready.image.path if ready is not None and ready.image.path else "")
 
     def _show_explanation(self, explained) -> None:
+        self._draw_layers(explained, LAYERS)
+        self.score.show_result(explained, self.busy_label.text())
+        if explained is not None:
+            self.overlays_shown.emit()
+
+    def _draw_layers(self, explained, names) -> None:
+        """Colour the named layers' maps (a new colormap recolours its own layer only; the score stays)."""
         for i, viewer in enumerate(self.viewers):
-            for name in LAYERS:
+            for name in names:
                 if explained is None:
                     viewer.set_layer(name, None)
                     continue
                 heat = getattr(explained.explanation, name)[i]
                 viewer.set_layer(name, heatmap_qimage(heat, self.layers.colormap(name)), explained.images[i].crop)
-        self.score.show_result(explained, self.busy_label.text())
-        if explained is not None:
-            self.overlays_shown.emit()
 
     def _layer_changed(self, slot: int, name: str, visible: bool, opacity: float) -> None:
         self.viewers[slot].set_layer_visible(name, visible)
