@@ -8,10 +8,16 @@ import json
 def run_calibrate(args) -> int:
     from core.trust import recalibrate_file
 
-    report = recalibrate_file(args.model_path, args.data_dir, cache_dir=args.cache_dir or None)
+    report = recalibrate_file(args.model_path, args.data_dir, cache_dir=args.cache_dir or None, tta=args.tta)
     if args.json:
         print(json.dumps(report, allow_nan=False))
         return 0
+    if "tta" in report:
+        t = report["tta"]
+        for mode, m in t["measured"].items():
+            print(f"tta {mode:<9}validation AUC {m['val_auc']:.4f}, {m['ms_per_pair']:.1f} ms per pair")
+        print(f"tta          chosen: {t['chosen']}; threshold {t['threshold']:.3f} on validation; "
+              f"test AUC {t['test_auc']:.4f}")
     c, d = report["calibration"], report["domain"]
     print(f"calibration  Platt a={c['a']:.3f} b={c['b']:.3f} on the {c['fitted_on']}")
     print(f"test ECE     {c['test_ece_raw']:.4f} raw similarity -> {c['test_ece']:.4f} calibrated "

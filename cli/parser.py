@@ -13,7 +13,7 @@ import sys
 from core.methods import REGISTRY  # torch-free: each method's one line of help
 from core.version import APP_NAME, __version__
 from core.vocabulary import (COLORMAPS, DEFAULT_COLORMAP, DEFAULT_DEVICE, DEFAULT_LAYER_COLORMAPS, DEFAULT_METHOD, DEVICES,
-                             MAX_MAP_SIDE, METHODS, MIN_CROP_SIDE, TRAINING_DEFAULTS)
+                             MAX_MAP_SIDE, METHODS, MIN_CROP_SIDE, TRAINING_DEFAULTS, TTA_MODES)
 
 COMMANDS = ("gui", "explain", "train", "evaluate", "index", "retrieve", "batch", "worklist", "calibrate", "selftest")
 # Options whose value may start with '-' (a crop's negative x): argparse would read such a value as an option and
@@ -153,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("model_path", metavar="MODEL.pt")
     calibrate.add_argument("data_dir", metavar="DATA_DIR", help="the data set the model was trained on")
     calibrate.add_argument("--cache-dir", default=".cache", help="where decoded images are cached ('' for none)")
+    calibrate.add_argument("--tta", choices=("auto", *TTA_MODES),
+                           help="first choose the model's test-time augmentation on validation (auto: the best "
+                           "mode if it gains >= 0.005 AUC over none), then its threshold and test metrics")
     calibrate.add_argument("--json", action="store_true", help="print one JSON object")
 
     sub.add_parser("selftest", help="explain a bundled sample pair headless with the default model, print a JSON "

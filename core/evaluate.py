@@ -12,6 +12,7 @@ from . import metrics
 from .data import Dataset, load_cache, make_pairs, path_fingerprint, scan_dataset
 from .errors import DataError
 from .model import SiameseModel
+from .tta import view_count
 
 # Training reports its test split with these pairs, so `evaluate` on the same folder reproduces the metadata.
 EVAL_PAIR_SEED = 202
@@ -47,9 +48,10 @@ def embed_cached(model: SiameseModel, images: torch.Tensor, batch_size: int = 12
     was_training = model.training
     model.eval()
     size = model.config.input_size
+    step = max(1, batch_size // view_count(model.config.tta))  # test-time views multiply the batch
     out = []
-    for start in range(0, len(images), batch_size):
-        x = images[start:start + batch_size].to(model.device).float() / 255.0
+    for start in range(0, len(images), step):
+        x = images[start:start + step].to(model.device).float() / 255.0
         if x.shape[-1] != size or x.shape[-2] != size:
             x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         out.append(model.embed(model.normalise(x).contiguous(memory_format=torch.channels_last)).float().cpu())

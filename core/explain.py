@@ -26,7 +26,7 @@ from .images import LoadedImage
 from .methods import get_method, grad_cam
 from .model import SiameseModel
 from .overlay import resize_map
-from . import trust
+from . import trust, tta
 from .timing import elapsed_ms
 from .vocabulary import DEFAULT_METHOD, MAX_MAP_SIDE
 
@@ -81,10 +81,13 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
     dist = float(distance.detach())
     decision = model.decide(sim)
     activations = maps.detach()
-    signed = _array(grad_cam(activations, grads))
+    views = model.config.tta  # with test-time views, each view's maps are turned back and summed (core.tta)
+    signed = _array(tta.merge_maps(grad_cam(activations, grads), views, 2))
     # The method orients the gradients (positive = evidence for the map called "factual") and makes the maps.
-    fact_cams, counter_cams = (_array(c) for c in spec.cams(activations, grads * spec.sign(decision)))
-    features = trust.domain_features(activations, stages)
+    fact_cams, counter_cams = (_array(tta.merge_maps(c, views, 2))
+                               for c in spec.cams(activations, grads * spec.sign(decision)))
+    # The domain summary was fitted on unaugmented images: the identity view, rows 0 and 1 of the batch.
+    features = trust.domain_features(activations[:2], {k: v[:2] for k, v in stages.items()})
     same_content = trust.same_content(model, dist, features)
     if same_content:  # no evidence to draw, only noise: say so instead
         fact_cams, counter_cams = np.zeros_like(fact_cams), np.zeros_like(counter_cams)

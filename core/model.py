@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from . import tta
 from .preprocess import lesion_view, square_input
 from .vocabulary import TRAINING_DEFAULTS
 
@@ -36,6 +37,8 @@ class ModelConfig:
     lesion_crop: bool = False
     crop_margin: float = TRAINING_DEFAULTS["crop_margin"]
     color_constancy: bool = False
+    # Test-time augmentation (core.tta): the embedding averaged over these views; chosen on validation.
+    tta: str = "none"
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
@@ -143,8 +146,9 @@ class SiameseModel(nn.Module):
         return (batch - mean) / std
 
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) -> unit-length embeddings (N, D)."""
-        return self.embed_from_features(self.features(batch))
+        """(N, 3, H, W) -> unit-length embeddings (N, D), averaged over the model's test-time views (if any)."""
+        views = tta.expand(batch, self.config.tta)
+        return tta.merge_embeddings(self.embed_from_features(self.features(views)), self.config.tta, len(batch))
 
     def embed_from_features(self, feature_maps: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.head(self.pool(feature_maps)), dim=1)

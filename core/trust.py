@@ -132,9 +132,11 @@ def embed_and_features(model, images, stages, batch_size: int = 128):
             if x.shape[-1] != size or x.shape[-2] != size:
                 x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
                                                     align_corners=False)
-            maps = model.features(model.normalise(x).contiguous(memory_format=torch.channels_last))
-            embeddings.append(model.embed_from_features(maps).float().cpu())
-            batch = domain_features(maps, captured)
+            x = model.normalise(x).contiguous(memory_format=torch.channels_last)
+            maps = model.features(x)
+            batch = domain_features(maps, captured)  # before embed's test-time views pass through the hooks
+            embeddings.append((model.embed_from_features(maps) if model.config.tta == "none" else model.embed(x))
+                              .float().cpu())
             pooled.append(batch["pooled"])
             for index in stats:
                 stats[index].append(batch["stages"][index])
@@ -143,8 +145,8 @@ def embed_and_features(model, images, stages, batch_size: int = 128):
                                    "stages": {i: np.concatenate(v) for i, v in stats.items()}}
 
 
-def fit_trust_for_data(model, data_dir, cache_dir=None) -> tuple[dict, dict]:
-    """fit_trust on DATA_DIR, re-creating the model's split from its metadata (seed and fractions)."""
+def model_split(model, data_dir):
+    """(DATA_DIR as a Dataset, the model's own split of it), re-created from its metadata (seed and fractions)."""
     from .data import scan_dataset, split_by_image
     from .errors import DataError
 
@@ -158,18 +160,27 @@ def fit_trust_for_data(model, data_dir, cache_dir=None) -> tuple[dict, dict]:
         if name in split and int(split[name]) != len(splits[name]):
             raise DataError(f"{data_dir}: its {name} split has {len(splits[name])} images, the model's had "
                             f"{split[name]}: not the data set this model was trained on")
-    return fit_trust(model, dataset, splits, cache_dir)
+    return dataset, splits
 
 
-def recalibrate_file(path, data_dir, cache_dir=None, device="cpu") -> dict:
+def recalibrate_file(path, data_dir, cache_dir=None, device="cpu", tta=None) -> dict:
     """Fit calibration and domain summary for the weights file at `path` and rewrite it atomically with them
-    (metadata only: its tensors and their sha256 stay the same). Returns the report."""
+    (metadata only: its tensors and their sha256 stay the same). With `tta` (a mode or "auto"), first choose the
+    model's test-time augmentation, threshold and test metrics (core.tta_choice). Returns the report."""
     from .errors import ModelLoadError
     from .weights import load_model, save_model
 
     model = load_model(path, device=device)
     before = model.metadata.get("tensors_sha256")
-    entries, report = fit_trust_for_data(model, data_dir, cache_dir)
+    dataset, splits = model_split(model, data_dir)
+    chosen = None
+    if tta is not None:
+        from .tta_choice import tune
+
+        chosen = tune(model, dataset, splits, cache_dir, tta)
+    entries, report = fit_trust(model, dataset, splits, cache_dir)
+    if chosen is not None:
+        report["tta"] = chosen
     meta = save_model(model.cpu(), Path(path), entries)
     if meta["tensors_sha256"] != before:  # never: fp16 -> fp32 -> fp16 is exact; checked because it must hold
         raise ModelLoadError(f"{path}: tensors changed while rewriting metadata")

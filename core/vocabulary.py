@@ -33,6 +33,9 @@ MIN_CROP_SIDE = 16
 # Maps are kept at most this long on their longest side (--out .npy, reports); displays upsample them.
 MAX_MAP_SIDE = 2048
 
+# Test-time augmentation of a model's embedding (core.tta): none, + horizontal flip, the 8 flips and rotations.
+TTA_MODES = ("none", "hflip", "dihedral")
+
 # Training defaults: the one copy that ModelConfig, TrainOptions and the CLI's train parser all read.
 TRAINING_DEFAULTS = {
     "architecture": "resnet18",

@@ -23,6 +23,7 @@ import torch
 from .errors import ModelLoadError
 from .files import atomic_write, file_sha256, first_line, printable
 from .model import SUPPORTED_ARCHITECTURES, ModelConfig, SiameseModel
+from .vocabulary import TTA_MODES
 from .paths import default_weights_path
 
 FORMAT = "siamese-lens-weights/1"
@@ -181,6 +182,8 @@ def _check_field(key: str, value, default) -> None:
             raise ValueError(f"config.{key} must be a short string, got {_show(value)}")
         if key == "architecture" and value not in SUPPORTED_ARCHITECTURES:
             raise ValueError(f"config.architecture {_show(value)} is not one of {', '.join(SUPPORTED_ARCHITECTURES)}")
+        if key == "tta" and value not in TTA_MODES:
+            raise ValueError(f"config.tta {_show(value)} is not one of {', '.join(TTA_MODES)}")
 
 
 def _refuse_constant(name: str):
