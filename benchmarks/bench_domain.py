@@ -31,7 +31,7 @@ def flagged(model, dataset, cache_dir) -> float:
     summary = model.metadata["domain"]
     stages = [int(s["index"]) for s in summary.get("stages", [])]
     images = load_cache(dataset, model.config.input_size, cache_dir, view=model.config)
-    return float(1.0 - domain.check(summary, embed_and_features(model, images, stages)[1]).mean())
+    return float(1.0 - domain.check(summary, embed_and_features(model, images, stages, with_embeddings=False)[1]).mean())
 
 
 def check_ms(model, repeats: int) -> dict:

@@ -23,6 +23,7 @@ def model_facts(model) -> dict:
     info = model if hasattr(model, "sha256") else _describe(model)
     meta = info.metadata or {}
     return {"name": info.name, "architecture": info.architecture, "input_size": info.input_size,
+            "test_time_augmentation": getattr(info, "tta", "none"),
             "sha256": info.sha256 or None, "path": info.path, "test_metrics": meta.get("test_metrics"),
             "untrained": bool(meta.get("untrained", False))}
 

@@ -179,6 +179,7 @@ class ModelInfo:
     sha256: str
     path: str | None
     metadata: dict = field(default_factory=dict)
+    tta: str = "none"  # the test-time augmentation its scores average over (core.tta)
 
 
 def describe(model: SiameseModel) -> ModelInfo:
@@ -190,4 +191,5 @@ def describe(model: SiameseModel) -> ModelInfo:
         sha256=str(model.metadata.get("sha256", "")),
         path=model.metadata.get("path"),
         metadata=dict(model.metadata),
+        tta=model.config.tta,
     )

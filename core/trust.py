@@ -93,7 +93,8 @@ def fit_trust(model, dataset, splits: dict, cache_dir=None) -> tuple[dict, dict]
     def embed(name):
         subset = dataset.subset(splits[name])
         images = load_cache(subset, model.config.input_size, cache_dir, view=model.config)
-        return (*embed_and_features(model, images, stages), subset.labels)
+        # the training split only gives the domain summary: its (test-time augmented) embeddings are not needed
+        return (*embed_and_features(model, images, stages, with_embeddings=name != "train"), subset.labels)
 
     (_, train_f, _), (val_e, val_f, val_y), (test_e, test_f, test_y) = embed("train"), embed("val"), embed("test")
     rng = np.random.default_rng(VAL_PAIR_SEED)
@@ -115,9 +116,9 @@ def fit_trust(model, dataset, splits: dict, cache_dir=None) -> tuple[dict, dict]
     return {"calibration": fitted, "domain": summary}, report
 
 
-def embed_and_features(model, images, stages, batch_size: int = 128):
-    """(embeddings as a tensor, domain_features of `stages`) of a uint8 image cache, in one pass, preprocessed
-    exactly as core.evaluate.embed_cached does."""
+def embed_and_features(model, images, stages, batch_size: int = 128, with_embeddings: bool = True):
+    """(embeddings as a tensor, or None without `with_embeddings`; domain_features of `stages`) of a uint8 image
+    cache, in one pass, preprocessed exactly as core.evaluate.embed_cached does."""
     import torch
 
     from .stage_stats import capture
@@ -135,13 +136,14 @@ def embed_and_features(model, images, stages, batch_size: int = 128):
             x = model.normalise(x).contiguous(memory_format=torch.channels_last)
             maps = model.features(x)
             batch = domain_features(maps, captured)  # before embed's test-time views pass through the hooks
-            embeddings.append((model.embed_from_features(maps) if model.config.tta == "none" else model.embed(x))
-                              .float().cpu())
+            if with_embeddings:
+                one_view = model.config.tta == "none"
+                embeddings.append((model.embed_from_features(maps) if one_view else model.embed(x)).float().cpu())
             pooled.append(batch["pooled"])
             for index in stats:
                 stats[index].append(batch["stages"][index])
     model.train(was_training)
-    return torch.cat(embeddings), {"pooled": np.concatenate(pooled),
+    return torch.cat(embeddings) if with_embeddings else None, {"pooled": np.concatenate(pooled),
                                    "stages": {i: np.concatenate(v) for i, v in stats.items()}}
 
 

@@ -140,6 +140,11 @@ class Worklist:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         self.db.execute("UPDATE cases SET status=?, updated=? WHERE id=?", (status, _now(), case_ref))
 
+    def set_crops(self, case_ref: int, crops) -> None:
+        """The crops the reviewer settled on: opening the case again (or exporting it) gives them back."""
+        self.db.execute("UPDATE cases SET crop1=?, crop2=?, updated=? WHERE id=?",
+                        (crop_text(crops[0]), crop_text(crops[1]), _now(), case_ref))
+
     def changed_images(self, case: Case) -> list[int]:
         """Slots (0, 1) whose file is missing or differs from the one imported: never re-scored as the same case."""
         return [slot for slot, (path, digest) in enumerate(((case.image1, case.sha1), (case.image2, case.sha2)))

@@ -114,7 +114,8 @@ class ScorePanel(QWidget):
         meta = info.metadata or {}
         self.model_name.setText(f"Model: {info.name}")
         self.model_name.setToolTip(f"{info.path or 'built-in'}\nsha256 {info.sha256 or '(not recorded)'}")
-        self.fields["Network"].setText(f"{info.architecture}, {info.input_size} px")
+        views = "" if info.tta == "none" else f", test-time views: {info.tta}"
+        self.fields["Network"].setText(f"{info.architecture}, {info.input_size} px{views}")
         self.fields["Threshold"].setText(f"{100 * info.threshold:.1f} %")
         metrics = meta.get("test_metrics") or {}
         self._untrained = bool(meta.get("untrained"))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from .layers import SLOTS
 from .session import ReviewSession
 from .tasks import Explained, Worklist
 
@@ -28,6 +29,7 @@ class WorklistController(QObject):
         self.changed: list[int] = []  # slots of the open case whose file changed since import
         self._result_id: int | None = None
         session.explanation_changed.connect(self._explained)
+        session.crop_changed.connect(self._crop_changed)
 
     # --- the store ---------------------------------------------------------------------------------
     def open_store(self, path=None) -> None:
@@ -127,6 +129,19 @@ class WorklistController(QObject):
             self._result_id = self.store.ensure_result(self.cases[self.current].id, self.session.model.info.sha256,
                                                        self.session.method)
         return self._result_id
+
+    def _crop_changed(self, _slot, _box, _automatic) -> None:
+        """A crop drawn, adjusted or cleared on the open case is saved with the case at once; the model's automatic
+        box is the model's, not the case's, so it is saved as no crop."""
+        if self.current < 0 or self.store is None:
+            return
+        case = self.cases[self.current]
+        if [ready.image.path if ready else None for ready in self.session.images] != [case.image1, case.image2]:
+            return  # the reviewer has since put another image in
+        crops = tuple(None if self.session.is_automatic(slot) else self.session.crops[slot] for slot in SLOTS)
+        if crops != (case.crop1, case.crop2):
+            self.store.set_crops(case.id, crops)
+            self.refresh()
 
     def _explained(self, explained: Explained | None) -> None:
         if explained is None or self.current < 0 or self.changed:

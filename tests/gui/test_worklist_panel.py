@@ -109,3 +109,23 @@ def test_a_typed_note_survives_kill_9(tmp_path):
     worklist = Worklist(store)
     case = worklist.cases()[0]
     assert worklist.latest_result(case.id)["reviewer_note"] == "asymmetric, blue-white veil"
+
+
+def test_a_crop_drawn_on_a_case_is_saved_with_it(qtbot, make_window, tmp_path):
+    _images, pairs = make_cases(tmp_path, count=2)
+    store = tmp_path / "review.sqlite"
+    window = make_window(worklist=store)
+    window.worklist.import_csv(str(pairs))
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.worklist.open_case(0)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.session.set_crop(1, (4, 4, 50, 40))
+    assert Worklist(store).cases()[0].crop2 == (4, 4, 50, 40)  # saved at once, seen by another connection
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.worklist.open_case(1)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.worklist.open_case(0)
+    assert window.session.crops[1] == (4, 4, 50, 40)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.session.set_crop(1, None)  # cleared: the whole image again
+    assert Worklist(store).cases()[0].crop2 is None
