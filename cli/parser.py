@@ -13,13 +13,15 @@ import sys
 from core.methods import REGISTRY  # torch-free: each method's one line of help
 from core.version import APP_NAME, __version__
 from core.vocabulary import (COLORMAPS, DEFAULT_COLORMAP, DEFAULT_DEVICE, DEFAULT_LAYER_COLORMAPS, DEFAULT_METHOD, DEVICES,
-                             MAX_MAP_SIDE, METHODS, MIN_CROP_SIDE, TRAINING_DEFAULTS, TTA_MODES)
+                             MAX_MAP_SIDE, METHODS, MIN_CROP_SIDE, PRETRAINING_DEFAULTS, TRAINING_DEFAULTS, TTA_MODES)
 
-COMMANDS = ("gui", "explain", "train", "evaluate", "index", "retrieve", "batch", "worklist", "calibrate", "selftest")
+COMMANDS = ("gui", "explain", "train", "pretrain", "probe", "evaluate", "index", "retrieve", "batch", "worklist",
+            "calibrate", "selftest")
 # Options whose value may start with '-' (a crop's negative x): argparse would read such a value as an option and
 # answer "expected one argument" instead of letting the crop check say what is wrong.
 DASHED_VALUE_OPTIONS = ("--crop1", "--crop2")
 T = TRAINING_DEFAULTS
+P = PRETRAINING_DEFAULTS
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -100,6 +102,33 @@ def build_parser() -> argparse.ArgumentParser:
                        help="crop every image to its automatic lesion box (dermoscopy); the model then always does")
     train.add_argument("--crop-margin", type=float, default=T["crop_margin"], help="margin around the lesion box, as a fraction of its side")
     train.add_argument("--color-constancy", action="store_true", help="Shades of Gray colour correction of every input")
+
+    pretrain = sub.add_parser("pretrain", help="self-supervised (SimSiam) pretraining of a backbone on every image of "
+                              "one or more data sets, labels ignored; `train --init-from` fine-tunes the result")
+    pretrain.add_argument("data_dirs", nargs="+", metavar="DATA_DIR", help="folder-per-class data sets")
+    pretrain.add_argument("--out", required=True, metavar="PATH.pt")
+    pretrain.add_argument("--architecture", default=T["architecture"])
+    pretrain.add_argument("--input-size", type=int, default=T["input_size"])
+    pretrain.add_argument("--epochs", type=int, default=P["epochs"])
+    pretrain.add_argument("--batch-size", type=int, default=T["batch_size"])
+    pretrain.add_argument("--lr", type=float, default=None, help="base learning rate (default 0.05 x batch size / 256)")
+    pretrain.add_argument("--seed", type=int, default=T["seed"])
+    pretrain.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
+    pretrain.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    pretrain.add_argument("--cache-dir", default=T["cache_dir"], help="where decoded images are cached")
+    pretrain.add_argument("--probe", type=int, default=P["probe_every"], metavar="N",
+                          help=f"k-NN probe of the backbone on each data set every N epochs and after the last "
+                          f"(default {P['probe_every']}; 0: never)")
+    pretrain.add_argument("--name", default="", help="model name (default: the data sets' names)")
+    pretrain.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
+
+    probe = sub.add_parser("probe", help="k-NN accuracy and pair AUC of a model's backbone features on labelled data sets")
+    probe.add_argument("model_path", metavar="MODEL.pt")
+    probe.add_argument("data_dirs", nargs="+", metavar="DATA_DIR", help="folder-per-class data sets")
+    probe.add_argument("-k", type=int, default=P["probe_k"], help=f"neighbours that vote (default {P['probe_k']})")
+    probe.add_argument("--cache-dir", default=T["cache_dir"], help="where decoded images are cached ('' for none)")
+    probe.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
+    probe.add_argument("--json", action="store_true", help="print one JSON object")
 
     evaluate = sub.add_parser("evaluate", help="pair accuracy, ROC AUC and confusion matrix of a model on a data set")
     evaluate.add_argument("data_dir", metavar="DATA_DIR")

@@ -34,6 +34,14 @@ def _handler(command: str):
         from .train import run_train
 
         return run_train
+    if command == "pretrain":
+        from .pretrain import run_pretrain
+
+        return run_pretrain
+    if command == "probe":
+        from .probe import run_probe
+
+        return run_probe
     if command == "evaluate":
         from .evaluate import run_evaluate
 

@@ -38,12 +38,20 @@ def run_train(args) -> int:
 
 def check_train_args(args) -> None:
     """Refuse, before anything is read or written, the options train would fail on (or quietly misuse)."""
-    _at_least(args, {"epochs": 1, "batch_size": 2, "patience": 1, "threads": 0, "embedding_dim": 2})
+    at_least(args, {"epochs": 1, "batch_size": 2, "patience": 1, "threads": 0, "embedding_dim": 2})
     if not 16 <= args.input_size <= 1024:
         raise ValueError(f"--input-size must be in 16..1024 pixels, got {args.input_size}")
-    _positive_finite(args, ("lr", "margin"))
-    _positive_finite(args, ("weight_decay", "attention_weight", "crop_margin"), allow_zero=True)
+    positive_finite(args, ("lr", "margin"))
+    positive_finite(args, ("weight_decay", "attention_weight", "crop_margin"), allow_zero=True)
+    check_out(args.out)
     out = Path(args.out)
+    if args.init_from and Path(args.init_from).resolve() == out.resolve() and not args.resume:
+        raise ValueError(f"--init-from {printable(args.init_from)}: is the --out file itself")
+
+
+def check_out(out) -> None:
+    """--out must name a new or existing .pt file in an existing folder (train, pretrain)."""
+    out = Path(out)
     if out.is_dir():
         raise ValueError(f"--out {printable(out)}: is a folder; give the weights file, e.g. {printable(out / 'model.pt')}")
     if out.suffix.lower() != ".pt":
@@ -52,18 +60,16 @@ def check_train_args(args) -> None:
         raise ValueError(f"--out {printable(out)}: a weights file name must end in .pt")
     if not out.parent.is_dir():
         raise ValueError(f"--out {printable(out)}: folder {printable(out.parent)} does not exist")
-    if args.init_from and Path(args.init_from).resolve() == out.resolve() and not args.resume:
-        raise ValueError(f"--init-from {printable(args.init_from)}: is the --out file itself")
 
 
-def _at_least(args, minimums: dict) -> None:
+def at_least(args, minimums: dict) -> None:
     for key, low in minimums.items():
         value = getattr(args, key, None)
         if value is not None and value < low:
             raise ValueError(f"--{key.replace('_', '-')} must be at least {low}, got {value}")
 
 
-def _positive_finite(args, keys, allow_zero: bool = False) -> None:
+def positive_finite(args, keys, allow_zero: bool = False) -> None:
     for key in keys:
         value = getattr(args, key, None)
         if value is None:
@@ -85,7 +91,9 @@ class ProgressBar:
             return
         width = 24
         filled = int(width * p["batch"] / max(p["batches"], 1))
-        auc = f" val AUC {p['val_auc']:.4f} (best {p['best_auc']:.4f})" if p.get("done") else ""
+        # an epoch's end: its validation AUC, or the words the run gives in "summary" (pretrain)
+        auc = (p["summary"] if "summary" in p else f" val AUC {p['val_auc']:.4f} (best {p['best_auc']:.4f})") \
+            if p.get("done") else ""
         line = (f"epoch {p['epoch']}/{p['epochs']} [{'#' * filled}{'.' * (width - filled)}] "
                 f"loss {p['loss']:.4f}{auc} ETA {_duration(p['eta_s'])}")
         if self.tty:

@@ -52,6 +52,8 @@ TRAINING_DEFAULTS = {
     "crop_margin": 0.15,
     "cache_dir": ".cache",
 }
+# Self-supervised pretraining (core.pretrain): the one copy PretrainOptions and the CLI's pretrain parser read.
+PRETRAINING_DEFAULTS = {"epochs": 100, "probe_every": 5, "probe_k": 20}
 
 # What every screen and report says about the product's standing.
 DISCLAIMER = "Research tool, not a medical device: not for diagnosis."
