@@ -8,6 +8,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The default worklist lives in the user's data folder: tests (and the apps they start) get a throw-away one.
 os.environ["XDG_DATA_HOME"] = __import__("tempfile").mkdtemp(prefix="siamese-lens-test-data-")
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -67,6 +69,16 @@ def trained_shapes(tmp_path_factory, shapes_dir):
     options = TrainOptions(data_dir=str(shapes_dir), out=str(out), input_size=64, epochs=4, batch_size=32, lr=2e-3,
                            seed=0, device="cpu", cache_dir=str(out.parent / "cache"), augment="hflip")
     return train(options), out
+
+
+@pytest.fixture
+def shapes_copy(trained_shapes, tmp_path):
+    """A copy of the trained shapes model's weights file (and its metadata sidecar) that a test may rewrite."""
+    _, weights = trained_shapes
+    copy = tmp_path / "copy.pt"
+    shutil.copy(weights, copy)
+    shutil.copy(weights.with_suffix(".json"), copy.with_suffix(".json"))
+    return copy
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -171,11 +170,8 @@ def test_same_content_pair_has_no_maps_and_says_so(trained_shapes, shapes_dir):
     assert not explain_pair(model, original, other).same_content
 
 
-def test_calibrate_command_rewrites_only_the_metadata(trained_shapes, shapes_dir, tmp_path):
-    _, weights = trained_shapes
-    copy = tmp_path / "copy.pt"
-    shutil.copy(weights, copy)
-    shutil.copy(weights.with_suffix(".json"), copy.with_suffix(".json"))
+def test_calibrate_command_rewrites_only_the_metadata(shapes_copy, shapes_dir, tmp_path):
+    copy = shapes_copy
     before = load_model(copy)
     state_before = tensors_sha256({k: v.half() if v.is_floating_point() else v for k, v in before.state_dict().items()})
     done = subprocess.run([sys.executable, "main.py", "calibrate", str(copy), str(shapes_dir), "--json",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -67,11 +66,8 @@ def test_tta_round_trips_through_the_weights_file_and_a_bad_mode_is_refused(tmp_
         validate_metadata(meta)
 
 
-def test_calibrate_chooses_tta_on_validation_and_refits(trained_shapes, shapes_dir, tmp_path):
-    _, weights = trained_shapes
-    copy = tmp_path / "copy.pt"
-    shutil.copy(weights, copy)
-    shutil.copy(weights.with_suffix(".json"), copy.with_suffix(".json"))
+def test_calibrate_chooses_tta_on_validation_and_refits(shapes_copy, shapes_dir, tmp_path):
+    copy = shapes_copy
     before = load_model(copy)
     done = subprocess.run([sys.executable, "main.py", "calibrate", str(copy), str(shapes_dir), "--tta", "hflip",
                            "--json", "--cache-dir", ""], capture_output=True, text=True, timeout=600)
