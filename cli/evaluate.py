@@ -49,7 +49,9 @@ def run_evaluate(args) -> int:
     print(f"pairs      {result.pairs} ({result.positives} same-class) from {result.images} images"
           + (f", {result.excluded_seen} seen in training left out" if result.excluded_seen else ""))
     print(f"accuracy   {result.accuracy:.4f} at the model's threshold {result.threshold:.4f}")
-    print(f"ROC AUC    {result.auc:.4f}")
+    interval = (f" (95 % interval {result.auc_ci95[0]:.3f}-{result.auc_ci95[1]:.3f}, bootstrap over images)"
+                if result.auc_ci95 else "")
+    print(f"ROC AUC    {result.auc:.4f}{interval}")
     print(f"best       balanced accuracy {result.best_balanced_accuracy:.4f} at threshold {result.best_threshold:.4f}")
     print("confusion  predicted similar | predicted different")
     print(f"  same     {c['true_similar']:>16} | {c['false_different']}")

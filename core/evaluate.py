@@ -32,13 +32,15 @@ class Evaluation:
     confusion: dict
     roc: dict = field(repr=False, default_factory=dict)
     lesion_lift: dict | None = None  # skin models: core.lift.dataset_lift fills it in
+    auc_ci95: list | None = None  # bootstrap over images (metrics.auc_interval), where the pairs' images are known
 
     def to_dict(self, with_roc: bool = False) -> dict:
         data = asdict(self)
         if not with_roc:
             data.pop("roc")
-        if data["lesion_lift"] is None:
-            data.pop("lesion_lift")
+        for key in ("lesion_lift", "auc_ci95"):
+            if data[key] is None:
+                data.pop(key)
         return data
 
 
@@ -66,7 +68,9 @@ def score_pairs(model: SiameseModel, embeddings: torch.Tensor, pairs: np.ndarray
     return model.score(e1, e2).numpy().astype(np.float64)
 
 
-def summarise(scores: np.ndarray, same: np.ndarray, threshold: float, images: int, excluded: int = 0) -> Evaluation:
+def summarise(scores: np.ndarray, same: np.ndarray, threshold: float, images: int, excluded: int = 0,
+              groups: np.ndarray | None = None) -> Evaluation:
+    """`groups`: each pair's first image, to give the AUC a bootstrap interval (None: no interval)."""
     best_t, best_bal = metrics.best_balanced_threshold(scores, same)
     fpr, tpr, thr = metrics.roc_curve(scores, same)
     return Evaluation(
@@ -81,6 +85,7 @@ def summarise(scores: np.ndarray, same: np.ndarray, threshold: float, images: in
         best_balanced_accuracy=best_bal,
         confusion=metrics.confusion(scores, same, threshold),
         roc={"fpr": fpr.tolist(), "tpr": tpr.tolist()},
+        auc_ci95=None if groups is None else [round(v, 4) for v in metrics.auc_interval(scores, same, groups)],
     )
 
 
@@ -131,5 +136,5 @@ def evaluate_subset(model: SiameseModel, subset: Dataset, max_pairs=None, seed=E
         images = load_cache(subset, model.config.input_size, cache_dir, view=model.config)
     embeddings = embed_cached(model, images)
     scores = score_pairs(model, embeddings, pairs)
-    return summarise(scores, pairs[:, 2], model.threshold, len(subset.paths), excluded)
+    return summarise(scores, pairs[:, 2], model.threshold, len(subset.paths), excluded, groups=pairs[:, 0])
 

@@ -7,7 +7,7 @@ import torch
 from core.data import make_pairs, scan_dataset
 from core.evaluate import EVAL_PAIR_SEED, evaluate_dataset
 from core.images import load_image
-from core.metrics import best_balanced_threshold, roc_auc
+from core.metrics import auc_interval, best_balanced_threshold, roc_auc
 from core.weights import load_model
 
 
@@ -21,6 +21,38 @@ def test_auc_matches_mann_whitney_by_hand():
     scores = np.round(rng.random(300), 2)  # with ties
     same = rng.random(300) < scores
     assert roc_auc(scores, same) == pytest.approx(brute_force_auc(scores, same), abs=1e-12)
+
+
+def test_auc_interval_brackets_the_estimate_and_narrows_with_data():
+    rng = np.random.default_rng(1)
+
+    def sample(n):
+        same = np.repeat([1, 0], n // 2).astype(bool)
+        return rng.normal(same * 0.8, 1.0), same
+
+    small, large = sample(80), sample(2000)
+    low_s, high_s = auc_interval(*small, groups=np.arange(80), rounds=500)
+    low_l, high_l = auc_interval(*large, groups=np.arange(2000), rounds=500)
+    assert low_s <= roc_auc(*small) <= high_s and low_l <= roc_auc(*large) <= high_l
+    assert high_l - low_l < 0.5 * (high_s - low_s)  # the width shrinks about as 1 / sqrt(n)
+
+
+def test_auc_interval_resamples_whole_groups():
+    """Pairs sharing an image are one draw: copying every pair under its own group id would fake a sample twice as
+    large (a narrower interval); under the same group id the interval stays as wide as the original."""
+    rng = np.random.default_rng(2)
+    same = rng.random(200) < 0.5
+    scores = rng.normal(same * 0.6, 1.0)
+    twice_scores, twice_same = np.tile(scores, 2), np.tile(same, 2)
+    width = np.diff(auc_interval(scores, same, np.arange(200), rounds=800))[0]
+    grouped = np.diff(auc_interval(twice_scores, twice_same, np.tile(np.arange(200), 2), rounds=800))[0]
+    independent = np.diff(auc_interval(twice_scores, twice_same, np.arange(400), rounds=800))[0]
+    assert grouped == pytest.approx(width, rel=0.15)
+    assert independent < 0.85 * width
+
+
+def test_perfectly_separated_scores_have_a_degenerate_interval():
+    assert auc_interval([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1], groups=[0, 1, 2, 3], rounds=50) == (1.0, 1.0)
 
 
 def test_best_threshold_separates_separable_scores():
@@ -41,6 +73,8 @@ def test_evaluation_auc_matches_a_hand_computed_value(trained_shapes, shapes_dir
     same = pairs[:, 2] == 1
     assert result.pairs == len(pairs)
     assert result.auc == pytest.approx(brute_force_auc(scores, same), abs=1e-3)
+    low, high = result.auc_ci95
+    assert low <= result.auc <= high and result.to_dict()["auc_ci95"] == [low, high]
     assert result.accuracy == pytest.approx(np.mean((scores >= model.threshold) == same), abs=0.01)
 
 
