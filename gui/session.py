@@ -85,6 +85,7 @@ class ReviewSession(QObject):
         """source: a file path, or a PIL image (pasted). The crop and provenance apply once it has arrived."""
         source = source if isinstance(source, Image.Image) else str(source)
         self._pending[slot] = (tuple(crop) if crop else None, provenance)
+        self.runner.cancel("faithfulness")  # of the pair being replaced: the runner must load the new image first
         self.runner.submit(("image", slot), tasks.load_image, source, label=f"Loading {image_source(slot)}…",
                            on_result=lambda ready: self._image_ready(slot, ready),
                            on_error=lambda text: self._image_failed(slot, text))

@@ -160,7 +160,8 @@ def faithfulness(ws: Workspace, explained: Explained) -> dict:
     """Deletion/insertion curves of an explanation's factual maps (core.faithfulness)."""
     from core.faithfulness import faithfulness as curves
 
-    return curves(ws.require_model(), [image.image for image in explained.images], explained.explanation)
+    return curves(ws.require_model(), [image.image for image in explained.images], explained.explanation,
+                  should_stop=ws.stop.is_set)
 
 
 def similar(ws: Workspace, gallery: str, image, crop, k: int) -> SimilarFound:

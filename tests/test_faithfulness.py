@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core.explain import explain_pair, explained_images
-from core.faithfulness import FRACTIONS, auc, faithfulness, perturbed_scores
+from core.faithfulness import CHUNK_PAIRS, FRACTIONS, Stopped, auc, faithfulness, perturbed_scores
 from core.images import load_image
 from core.weights import load_model
 
@@ -35,8 +35,9 @@ def test_curves_start_and_end_at_the_original_and_blurred_scores(tiny_model, ima
     assert all(0 <= curves[k] <= 1 for k in curves if "_auc_" in k)
 
 
-def test_curves_cost_one_batched_pass(tiny_model, image_pair):
-    """Both images perturbed together, every step of every curve in one batch: 17 pairs, plus the pair itself."""
+def test_curves_cost_seventeen_pair_passes_in_small_batches(tiny_model, image_pair):
+    """Both images perturbed together: 17 pairs (4 fractions x 2 modes x map and random + the blurred pair) in
+    batches of CHUNK_PAIRS, plus the pair itself."""
     original = tiny_model.embed
     sizes = []
     tiny_model.embed = lambda batch: (sizes.append(batch.shape[0]), original(batch))[1]
@@ -47,7 +48,22 @@ def test_curves_cost_one_batched_pass(tiny_model, image_pair):
         faithfulness(tiny_model, [i.image for i in explained_images(images, result)], result)
     finally:
         del tiny_model.embed
-    assert len(sizes) == 2 and sum(sizes) // 2 <= 20
+    assert sum(sizes) // 2 == 17 + 1 and max(sizes) <= 2 * CHUNK_PAIRS
+    assert len(sizes) == -(-17 // CHUNK_PAIRS) + 1
+
+
+def test_a_stop_request_ends_the_measurement_between_batches(tiny_model, image_pair):
+    images = [load_image(p) for p in image_pair]
+    result = explain_pair(tiny_model, *images)
+    original, calls = tiny_model.embed, []
+    tiny_model.embed = lambda batch: (calls.append(batch.shape[0]), original(batch))[1]
+    try:
+        with pytest.raises(Stopped):
+            faithfulness(tiny_model, [i.image for i in explained_images(images, result)], result,
+                         should_stop=lambda: len(calls) >= 1)
+    finally:
+        del tiny_model.embed
+    assert calls == [2 * CHUNK_PAIRS]  # one batch, then the stop
 
 
 def test_hiding_the_factual_evidence_of_a_similar_pair_lowers_the_score_more(trained_shapes, shapes_dir):
