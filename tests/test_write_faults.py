@@ -21,8 +21,11 @@ from core import files
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
-import os, sys, time
+import os, signal, sys, time
 sys.path.insert(0, {root!r})
+# Ctrl-C as in a terminal: a job a shell starts in the background inherits SIGINT ignored, and this test must not
+# depend on how pytest itself was started.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from PIL import Image
 from core import files, report
 
