@@ -102,7 +102,7 @@ def test_trained_model_carries_calibration_and_domain_and_uses_them(trained_shap
 
 
 def test_a_model_with_an_old_format_summary_still_checks_its_images(trained_shapes, shapes_dir, tmp_path):
-    """A weights file written before version 2 (as the shipped flowers and airbnb models are): its k-NN summary
+    """A weights file written before version 2 (as the shipped airbnb model is): its k-NN summary
     of pooled features is read, no stage hooks are set, and the summary survives a save and load."""
     from core.data import load_cache, scan_dataset, split_by_image
     from core.trust import embed_and_features, in_domain, stage_probe
