@@ -22,6 +22,14 @@ def run_calibrate(args) -> int:
     print(f"calibration  Platt a={c['a']:.3f} b={c['b']:.3f} on the {c['fitted_on']}")
     print(f"test ECE     {c['test_ece_raw']:.4f} raw similarity -> {c['test_ece']:.4f} calibrated "
           f"({c['test_pairs']} pairs)")
+    v = report["verdict"]
+    low, high = v["band"]
+    decided = ("no band reaches it: every pair inconclusive" if v["selective_accuracy"] is None else
+               f"{100 * v['coverage']:.1f} % of validation pairs decided, {100 * v['selective_accuracy']:.1f} % correctly")
+    tested = ("" if v.get("test_selective_accuracy") is None else
+              f"; test: {100 * v['test_coverage']:.1f} % decided, {100 * v['test_selective_accuracy']:.1f} % correctly")
+    print(f"verdict      inconclusive for P(same class) {100 * low:.0f}-{100 * high:.0f} % (target accuracy "
+          f"{100 * v['target_accuracy']:.0f} %): {decided}{tested}")
     print(f"domain       {d['method']}, threshold at p{d['percentile']:g} of the validation images; "
           f"{100 * d['test_flagged']:.1f} % of test images flagged; same content below d={d['duplicate_distance']:.4f}")
     w = report["weights"]

@@ -37,6 +37,13 @@ def run_evaluate(args) -> int:
         from core.plots import save_roc
 
         save_roc(result.roc["fpr"], result.roc["tpr"], result.auc, args.roc, f"ROC: {model.name} on {args.data_dir}")
+    if args.risk_coverage:
+        if not result.risk_coverage:
+            raise ValueError(f"--risk-coverage: {model.name} has no calibration; run `main.py calibrate` on it first")
+        from core.plots import save_risk_coverage
+
+        save_risk_coverage(result.risk_coverage, result.selective, args.risk_coverage,
+                           f"Selective accuracy: {model.name} on {args.data_dir}")
     seconds = time.perf_counter() - started
     if args.json:
         payload = {"model": model.name, "model_sha256": model.metadata.get("sha256"), "data_dir": args.data_dir,
@@ -52,6 +59,13 @@ def run_evaluate(args) -> int:
     interval = (f" (95 % interval {result.auc_ci95[0]:.3f}-{result.auc_ci95[1]:.3f}, bootstrap over images)"
                 if result.auc_ci95 else "")
     print(f"ROC AUC    {result.auc:.4f}{interval}")
+    if result.selective:
+        sel = result.selective
+        accuracy = "no pair decided" if sel["accuracy"] is None else f"accuracy {sel['accuracy']:.4f}"
+        print(f"verdicts   {accuracy} on the {sel['decided']} decided pairs, coverage {sel['coverage']:.4f} "
+              f"(inconclusive for P(same class) {100 * sel['band'][0]:.0f}-{100 * sel['band'][1]:.0f} %)")
+    else:
+        print("verdicts   none: the model has no calibrated verdict band (run main.py calibrate)")
     print(f"best       balanced accuracy {result.best_balanced_accuracy:.4f} at threshold {result.best_threshold:.4f}")
     print("confusion  predicted similar | predicted different")
     print(f"  same     {c['true_similar']:>16} | {c['false_different']}")
@@ -81,7 +95,8 @@ def check_evaluate_args(args) -> None:
         raise ValueError(f"--lift-pairs must be 0 or more, got {args.lift_pairs}")
     if getattr(args, "explanations", 0) < 0:
         raise ValueError(f"--explanations must be 0 or more, got {args.explanations}")
-    if args.roc:
-        from core.report import check_report_path
+    for plot in (args.roc, getattr(args, "risk_coverage", None)):
+        if plot:
+            from core.report import check_report_path
 
-        check_report_path(args.roc, overwrite=True)  # a .png in an existing folder, not a folder
+            check_report_path(plot, overwrite=True)  # a .png in an existing folder, not a folder

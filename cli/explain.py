@@ -23,8 +23,12 @@ from core.vocabulary import LAYERS
 def run_explain(args) -> int:
     started = time.perf_counter()
     crops = [_crop_arg(args.crop1, "--crop1"), _crop_arg(args.crop2, "--crop2")]
+    record = case_record_arg(args)
     check_outputs(args)  # every option that decides what is written, before anything is read or computed
     images = [load_image(path, crop=crop) for path, crop in zip((args.image1, args.image2), crops)]
+    from core.case_record import from_images
+
+    record = record.merged(from_images(images))  # what was typed wins over what a DICOM file says
     t_images = time.perf_counter()
     from core.device import resolve_device  # torch: only once the inputs are known to be usable
     from core.explain import explain_pair, explained_images
@@ -47,7 +51,8 @@ def run_explain(args) -> int:
 
         try:
             written += [str(p) for p in write_report(args.report, result, images, describe(model),
-                                                      colormaps=colormaps, note=args.note, overwrite=args.force)]
+                                                      colormaps=colormaps, note=args.note, overwrite=args.force,
+                                                      record=record)]
         except BaseException:
             for path in written:  # all outputs or none: the maps go with a report that could not be written
                 Path(path).unlink(missing_ok=True)
@@ -59,23 +64,40 @@ def run_explain(args) -> int:
         from core.facts import explanation_facts
 
         # the facts a report's sidecar holds, plus this run's: allow_nan=False, so valid JSON or an error
-        facts = {**explanation_facts(result, images, model), "note": args.note, "device": str(model.device),
+        facts = {**record.facts(), **explanation_facts(result, images, model), "note": args.note,
+                 "device": str(model.device),
                  "timings_ms": timings, "written": written,
                  **({"faithfulness": faithful} if faithful is not None else {})}
         print(json.dumps(facts, allow_nan=False))
     else:
-        print(f"similarity {result.similarity * 100:.1f} %  ->  {result.decision} "
-              f"(threshold {result.threshold * 100:.1f} %, distance {result.distance:.4f})")
-        print(f"method {result.method}, model {model.name}, {timings['total_ms']:.0f} ms")
         from core.trust import describe_trust
+        from core.verdict import MEANING
+        from core.vocabulary import DISCLAIMER
 
-        for line in describe_trust(result, faithful):
+        verdict, *trust_lines = describe_trust(result, faithful)
+        print(verdict)
+        print(f"similarity {result.similarity * 100:.1f} % (model threshold {result.threshold * 100:.1f} %, "
+              f"distance {result.distance:.4f})")
+        for line in trust_lines:
             print(line)
+        print(f"method {result.method}, model {model.name}, {timings['total_ms']:.0f} ms")
+        print(f"{MEANING} {DISCLAIMER}")
         if result.note:
             print(f"note: {result.note}")
         for path in written:
             print(f"wrote {printable(path)}")
     return 0
+
+
+def case_record_arg(args):
+    """The case record the options give (core.case_record); ValueError (exit 2) naming what is wrong."""
+    from core.case_record import make_record, parse_acquired
+
+    try:
+        return make_record(case_id=args.case_id, patient_id=args.patient_id, body_site=args.body_site,
+                           acquired=parse_acquired(args.acquired), reviewer=args.reviewer)
+    except ValueError as exc:
+        raise ValueError(f"case record: {exc}") from None
 
 
 def map_paths(out_dir: Path) -> list[Path]:

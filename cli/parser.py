@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
                               f"{DEFAULT_LAYER_COLORMAPS['counterfactual']} for counterfactual ones)")
     explain.add_argument("--report", metavar="FILE.png", help="write a PNG report and its JSON sidecar; the folder is created")
     explain.add_argument("--note", default="", help="reviewer note printed on the report")
+    explain.add_argument("--case-id", default="", metavar="ID", help="case identifier, written into report and JSON")
+    explain.add_argument("--patient-id", default="", metavar="ID", help="pseudonymised patient identifier, as given")
+    explain.add_argument("--body-site", default="", metavar="TEXT", help="body site of the lesion")
+    explain.add_argument("--acquired", default="", metavar="DATE1,DATE2",
+                         help="acquisition date of each image, YYYY-MM-DD (either may be left empty)")
+    explain.add_argument("--reviewer", default="", metavar="NAME", help="who reviewed the pair")
     explain.add_argument("--force", action="store_true", help="overwrite an existing report")
     explain.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     explain.add_argument("--faithfulness", action="store_true",
@@ -137,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--include-seen", action="store_true", help="also use images the model was trained or tuned on")
     evaluate.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
     evaluate.add_argument("--roc", metavar="FILE.png", help="save the ROC curve")
+    evaluate.add_argument("--risk-coverage", metavar="FILE.png",
+                          help="save the selective accuracy against coverage (calibrated models)")
     evaluate.add_argument("--retrieval", action="store_true",
                           help="also report similar-case retrieval: unseen images as queries against the training images")
     evaluate.add_argument("--lift-pairs", type=int, default=None, metavar="N",

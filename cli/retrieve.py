@@ -93,6 +93,7 @@ def _write_report(args, model, query, hits: list[dict], summary: str | None) -> 
         explanation = explain_pair(model, query, case)
         shown = explained_images((query, case), explanation)
         hit["crops"] = [list(box) if box else None for box in explanation.crops]
+        hit["verdict"], hit["verdict_reason"] = explanation.verdict, explanation.verdict_reason
         queries.append(shown[0])
         cases.append(shown[1])
         explanations.append(explanation)

@@ -79,6 +79,7 @@ def selftest() -> dict:
         "samples": [first.name, second.name],
         "similarity": round(explanation.similarity, 6),
         "decision": explanation.decision,
+        "verdict": explanation.verdict,
         "threshold": explanation.threshold,
         "method": explanation.method,
         "maps": stats,

@@ -2,8 +2,9 @@
 
 DIR/summary.csv gets one row per pair, appended and flushed to disk as each pair finishes; a run that is killed
 and started again skips the pairs its summary already holds for the same files (by sha256), crops, model and
-method, and repairs a last line that a kill cut short, so every pair appears exactly once. Each image is embedded
-once per crop however many pairs it appears in.
+method, and repairs a last line that a kill cut short, so every pair appears exactly once. Every pair is scored
+by core.explain.explain_pair, with or without a report, so its verdict (core.verdict) follows the same rules, the
+out-of-domain check included, as in the window and `explain`.
 """
 
 from __future__ import annotations
@@ -13,19 +14,16 @@ import os
 import time
 from pathlib import Path
 
-import torch
-
 from .errors import SiameseLensError
 from .facts import model_facts
-from .explain import embed_as_explained
 from .files import first_line
 from .images import load_image
-from .trust import probability_same
 from .vocabulary import DEFAULT_METHOD
-from .worklist import crop_text, file_sha256, read_pairs_csv
+from .pairs_csv import read_pairs_csv
+from .worklist import crop_text, file_sha256
 
-SUMMARY_COLUMNS = ("image1", "image2", "similarity", "sha1", "sha2", "crop1", "crop2", "probability", "decision",
-                   "threshold", "method", "model_sha256", "seconds", "report", "error")
+SUMMARY_COLUMNS = ("image1", "image2", "similarity", "sha1", "sha2", "crop1", "crop2", "probability", "verdict",
+                   "verdict_reason", "decision", "threshold", "method", "model_sha256", "seconds", "report", "error")
 
 
 class BatchError(SiameseLensError):
@@ -43,7 +41,6 @@ def run_batch(model, pairs_csv, out_dir, *, method: str = DEFAULT_METHOD, report
     model_sha = model_facts(model)["sha256"] or ""
     done = _completed(summary)
     counts = {"pairs": len(rows), "done_before": 0, "scored": 0, "failed": 0}
-    embeddings: dict[tuple, torch.Tensor] = {}
     with open(summary, "a", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=SUMMARY_COLUMNS)
         if handle.tell() == 0:
@@ -63,7 +60,7 @@ def run_batch(model, pairs_csv, out_dir, *, method: str = DEFAULT_METHOD, report
             try:
                 if problem:
                     raise BatchError(f"line {line}: {problem}")
-                record.update(_score(model, row, method, report, out / "reports" / f"pair-{line:05d}.png", embeddings))
+                record.update(_score(model, row, method, report, out / "reports" / f"pair-{line:05d}.png"))
             except (SiameseLensError, ValueError, OSError) as exc:
                 record["error"] = first_line(exc, 300)
                 counts["failed"] += 1
@@ -81,32 +78,28 @@ def run_batch(model, pairs_csv, out_dir, *, method: str = DEFAULT_METHOD, report
     return counts
 
 
-def _score(model, row, method: str, report: bool, report_path: Path, embeddings: dict) -> dict:
+def _score(model, row, method: str, report: bool, report_path: Path) -> dict:
+    from .explain import explain_pair, explained_images
+
     images = [load_image(row["image1"], crop=row.get("crop1") or None),
               load_image(row["image2"], crop=row.get("crop2") or None)]
+    explanation = explain_pair(model, images[0], images[1], method=method)
+    record = {"similarity": round(explanation.similarity, 6), "decision": explanation.decision,
+              "probability": explanation.probability_same, "verdict": explanation.verdict,
+              "verdict_reason": explanation.verdict_reason}
     if report:
-        from .explain import explain_pair, explained_images
         from .model import describe
         from .report import write_report
 
-        explanation = explain_pair(model, images[0], images[1], method=method)
         report_path.parent.mkdir(exist_ok=True)
         # A report left by a killed run for a pair the summary does not hold yet is replaced, never trusted.
+        from .case_record import CaseRecord, from_images
+
+        case = (row.get("record") or CaseRecord()).merged(from_images(images))
         write_report(report_path, explanation, explained_images(images, explanation), describe(model),
-                     overwrite=True)
-        return {"similarity": round(explanation.similarity, 6), "decision": explanation.decision,
-                "probability": explanation.probability_same, "report": str(report_path)}
-    e1, e2 = (_embedding(model, image, embeddings) for image in images)
-    similarity = float(model.score(e1, e2)[0].clamp(0.0, 1.0))
-    return {"similarity": round(similarity, 6), "decision": model.decide(similarity),
-            "probability": probability_same(model, similarity)}
-
-
-def _embedding(model, image, cache: dict) -> torch.Tensor:
-    key = (image.path, image.crop)
-    if key not in cache:
-        cache[key] = embed_as_explained(model, image)
-    return cache[key]
+                     overwrite=True, note=row.get("note") or "", record=case)
+        record["report"] = str(report_path)
+    return record
 
 
 def _completed(summary: Path) -> dict[tuple, str]:
@@ -128,7 +121,8 @@ def _completed(summary: Path) -> dict[tuple, str]:
 
 def _to_worklist(worklist, row: dict, record: dict) -> None:
     case = worklist.add_case(row["image1"], row["image2"], case_id=row.get("case_id") or None,
-                             crop1=row.get("crop1"), crop2=row.get("crop2"), note=row.get("note") or "")
+                             crop1=row.get("crop1"), crop2=row.get("crop2"), note=row.get("note") or "",
+                             record=row.get("record"))
     worklist.record_result(case, model_sha256=record["model_sha256"], method=record["method"],
-                           similarity=record["similarity"], decision=record["decision"],
+                           similarity=record["similarity"], decision=record["verdict"],
                            probability=record.get("probability"), report_path=record.get("report"))

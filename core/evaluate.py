@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import metrics
+from . import calibration, metrics, verdict
 from .data import Dataset, load_cache, make_pairs, path_fingerprint, scan_dataset
 from .errors import DataError
 from .model import SiameseModel
@@ -33,12 +33,17 @@ class Evaluation:
     roc: dict = field(repr=False, default_factory=dict)
     lesion_lift: dict | None = None  # skin models: core.lift.dataset_lift fills it in
     auc_ci95: list | None = None  # bootstrap over images (metrics.auc_interval), where the pairs' images are known
+    # Selective accuracy (core.verdict): the model's band, the accuracy of the pairs it decides and the share it
+    # decides; None for a model without calibration or band. The images' domain check is not applied here.
+    selective: dict | None = None
+    risk_coverage: dict = field(repr=False, default_factory=dict)
 
     def to_dict(self, with_roc: bool = False) -> dict:
         data = asdict(self)
         if not with_roc:
             data.pop("roc")
-        for key in ("lesion_lift", "auc_ci95"):
+            data.pop("risk_coverage")
+        for key in ("lesion_lift", "auc_ci95", "selective"):
             if data[key] is None:
                 data.pop(key)
         return data
@@ -136,5 +141,20 @@ def evaluate_subset(model: SiameseModel, subset: Dataset, max_pairs=None, seed=E
         images = load_cache(subset, model.config.input_size, cache_dir, view=model.config)
     embeddings = embed_cached(model, images)
     scores = score_pairs(model, embeddings, pairs)
-    return summarise(scores, pairs[:, 2], model.threshold, len(subset.paths), excluded, groups=pairs[:, 0])
+    result = summarise(scores, pairs[:, 2], model.threshold, len(subset.paths), excluded, groups=pairs[:, 0])
+    probabilities = calibrated(model, scores)
+    band = verdict.band_of(model.metadata)
+    if probabilities is not None:
+        result.risk_coverage = verdict.risk_coverage(probabilities, pairs[:, 2])
+        if band is not None:
+            result.selective = verdict.selective(probabilities, pairs[:, 2], band)
+    return result
+
+
+def calibrated(model: SiameseModel, scores: np.ndarray) -> np.ndarray | None:
+    """P(same class) of each score by the model's calibration; None when it has none (or a malformed one)."""
+    try:
+        return calibration.apply(model.metadata["calibration"], scores)
+    except (KeyError, TypeError, ValueError):
+        return None
 

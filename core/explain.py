@@ -26,7 +26,8 @@ from .images import LoadedImage
 from .methods import get_method, grad_cam
 from .model import SiameseModel
 from .overlay import resize_map
-from . import trust, tta
+from . import domain_view, trust, tta
+from . import verdict as verdict_words
 from .timing import elapsed_ms
 from .vocabulary import DEFAULT_METHOD, MAX_MAP_SIDE
 
@@ -56,6 +57,9 @@ class Explanation:
     probability_same: float | None = None
     in_domain: tuple | None = None
     same_content: bool = False
+    # What the model can stand behind (core.verdict): similar, different, inconclusive or not assessed, and why.
+    verdict: str = verdict_words.NOT_ASSESSED
+    verdict_reason: str = ""
 
 
 def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METHOD) -> Explanation:
@@ -87,7 +91,8 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
     fact_cams, counter_cams = (_array(tta.merge_maps(c, views, 2))
                                for c in spec.cams(activations, grads * spec.sign(decision)))
     # The domain summary was fitted on unaugmented images: the identity view, rows 0 and 1 of the batch.
-    features = trust.domain_features(activations[:2], {k: v[:2] for k, v in stages.items()})
+    # With the whole view (what the lesion crop hides) of the uncropped images, if the summary compares it.
+    features = domain_view.features_of(model, (image1, image2), activations[:2], {k: v[:2] for k, v in stages.items()})
     same_content = trust.same_content(model, dist, features)
     if same_content:  # no evidence to draw, only noise: say so instead
         fact_cams, counter_cams = np.zeros_like(fact_cams), np.zeros_like(counter_cams)
@@ -100,6 +105,8 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
         note = "same image content: the two embeddings (nearly) coincide, so there is no evidence to map"
     else:
         note = "" if np.abs(signed).max() > 0 else "no gradient evidence: the two embeddings coincide"
+    probability = trust.probability_same(model, sim)
+    judged = verdict_words.judge(probability, verdict_words.band_of(model.metadata), in_domain, same_content)
     return Explanation(
         similarity=min(max(sim, 0.0), 1.0),
         distance=dist,
@@ -113,18 +120,20 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
                     "total": elapsed_ms(t0, t3)},
         note=note,
         crops=(crop1, crop2),
-        probability_same=trust.probability_same(model, sim),
+        probability_same=probability,
         in_domain=in_domain,
         same_content=same_content,
+        verdict=judged.label,
+        verdict_reason=judged.reason,
     )
 
 
 def explained_images(images, explanation: Explanation) -> tuple[LoadedImage, LoadedImage]:
     """The pair as explained: each LoadedImage cropped to the box its maps cover (the automatic crop included),
     so overlays, reports and JSON describe what the model saw."""
-    from .images import from_pil
+    from .images import with_crop
 
-    return tuple(image if image.crop is not None or box is None else from_pil(image.image, crop=box, path=image.path)
+    return tuple(image if image.crop is not None or box is None else with_crop(image, box)
                  for image, box in zip(images, explanation.crops))
 
 
@@ -134,14 +143,6 @@ def model_view(model: SiameseModel, image) -> tuple[Image.Image, tuple | None]:
     if isinstance(image, LoadedImage) and image.crop is not None:
         return image.image, image.crop
     return model.auto_crop(_pil(image))
-
-
-@torch.no_grad()
-def embed_as_explained(model: SiameseModel, image) -> torch.Tensor:
-    """(1, D) embedding of the image the model explains (model_view): the same one explain_pair scores."""
-    view, _box = model_view(model, image)
-    model.eval()
-    return model.embed(model.input_tensor(view))
 
 
 @contextmanager

@@ -2,8 +2,10 @@
 JSON sidecar (CLI, GUI, batch) and the batch summary's model hash. Torch-free.
 
     explanation_facts(explanation, images, model) -> {similarity, distance, decision, threshold, method,
-        explanation_note, probability_same, in_domain, same_content, model: model_facts, images: [image_facts],
-        timings_ms}
+        explanation_note, probability_same, in_domain, same_content, verdict, verdict_reason, model: model_facts,
+        images: [image_facts], timings_ms}
+
+"decision" is the raw similarity against the model's threshold; "verdict" is what the product stands behind.
 
 An image is named by its ABSOLUTE path and its sha256: of the file's bytes ("sha256_of": "file"), or, for an image
 with no file (pasted) or whose file can no longer be read, of the RGB pixels explained ("sha256_of": "pixels").
@@ -16,6 +18,7 @@ import hashlib
 import os
 
 from .files import file_sha256
+from .verdict import band_of
 
 
 def model_facts(model) -> dict:
@@ -25,7 +28,9 @@ def model_facts(model) -> dict:
     return {"name": info.name, "architecture": info.architecture, "input_size": info.input_size,
             "test_time_augmentation": getattr(info, "tta", "none"),
             "sha256": info.sha256 or None, "path": info.path, "test_metrics": meta.get("test_metrics"),
-            "untrained": bool(meta.get("untrained", False))}
+            "untrained": bool(meta.get("untrained", False)), "verdict_band": band_of(meta),
+            "verdict_selective_accuracy": (meta.get("verdict") or {}).get("selective_accuracy"),
+            "verdict_coverage": (meta.get("verdict") or {}).get("coverage")}
 
 
 def image_facts(loaded, heatmap=None) -> dict:
@@ -39,9 +44,11 @@ def image_facts(loaded, heatmap=None) -> dict:
             pass
     if digest is None:
         digest, source = hashlib.sha256(loaded.image.convert("RGB").tobytes()).hexdigest(), "pixels"
-    facts = {"path": path, "sha256": digest, "sha256_of": source, "original_size": list(loaded.original_size),
-             "size": list(loaded.image.size), "crop": list(loaded.crop) if loaded.crop else None,
-             "scale": getattr(loaded, "scale", 1.0)}
+    # "original_size": the file's own size; "loaded_size": after downsampling a huge file by "scale" (crop and maps
+    # are in loaded pixels: multiply by scale for the file's)
+    facts = {"path": path, "sha256": digest, "sha256_of": source, "original_size": list(loaded.file_size),
+             "loaded_size": list(loaded.original_size), "size": list(loaded.image.size),
+             "crop": list(loaded.crop) if loaded.crop else None, "scale": loaded.scale}
     if heatmap is not None:
         facts["map_size"] = [int(heatmap.shape[1]), int(heatmap.shape[0])]
     return facts
@@ -63,6 +70,9 @@ def explanation_facts(explanation, images, model) -> dict:
         "probability_same": getattr(explanation, "probability_same", None),
         "in_domain": list(in_domain) if in_domain is not None else None,
         "same_content": bool(getattr(explanation, "same_content", False)),
+        # what the model stands behind (core.verdict): similar, different, inconclusive or not assessed
+        "verdict": explanation.verdict,
+        "verdict_reason": explanation.verdict_reason,
         "model": model_facts(model),
         "images": [image_facts(image, explanation.factual[index]) for index, image in enumerate(images)],
         "timings_ms": dict(explanation.timings_ms),

@@ -180,19 +180,48 @@ def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, 
 def nearest_cases(model, index: GalleryIndex, query, k: int) -> tuple[list[dict], str | None]:
     """The k cases of `index` nearest to `query` (a LoadedImage, seen as the model explains it: its own crop, else
     the model's automatic one), best first, as dicts (rank, path, sha256, label, similarity), and the vote
-    summary ("7 of 10 nearest are malignant") when the gallery has labels."""
-    from .explain import embed_as_explained
+    summary ("7 of the 10 nearest-looking known cases are labelled malignant ...") when the gallery has labels."""
     from .retrieval import nearest, vote
 
-    embedding = embed_as_explained(model, query).float().cpu().numpy()
+    embedding, inside = embed_and_check(model, query)
+    embedding = embedding.float().cpu().numpy()
     order, similarity = nearest(index.embeddings(), embedding, k)
     hits = []
     for rank, (row, sim) in enumerate(zip(order[0], similarity[0]), start=1):
         entry = index.entries[int(row)]
         hits.append({"rank": rank, "path": str(index.path_of(entry)), "sha256": entry.sha256, "label": entry.label,
                      "similarity": round(float(sim), 6)})
+    if inside is False:  # the same rule as a pair's verdict: an image outside the domain is not assessed
+        return hits, ("no vote: the query lies outside this model's domain, so its nearest cases say nothing "
+                      "about it")
     label, count = vote([hit["label"] for hit in hits])
-    return hits, (f"{count} of {len(hits)} nearest are {label}" if label is not None else None)
+    if label is None:
+        return hits, None
+    # Worded as what it is: which labels the nearest-looking cases carry, not what the query is.
+    return hits, (f"{count} of the {len(hits)} nearest-looking known cases are labelled {label} "
+                  f"(a likeness of appearance, not a diagnosis)")
+
+
+def embed_and_check(model, image):
+    """((1, D) embedding of `image` as explain_pair sees it, whether it lies inside the model's domain: True,
+    False, or None when the model cannot tell), from one forward pass: what a similar-case query needs."""
+    import torch
+
+    from .domain_view import features_of
+    from .explain import model_view
+    from .trust import in_domain, stage_probe
+
+    view, _box = model_view(model, image)
+    model.eval()
+    with torch.no_grad():
+        x = model.input_tensor(view)
+        embedding = model.embed(x) if model.config.tta != "none" else None  # its views would overwrite the stages
+        with stage_probe(model) as stages:
+            maps = model.features(x)
+        if embedding is None:
+            embedding = model.embed_from_features(maps)
+        inside = in_domain(model, features_of(model, (image,), maps, stages))
+    return embedding, None if inside is None else inside[0]
 
 
 def _identify(path: Path, gallery: Path, previous: dict[str, Entry]) -> tuple[os.stat_result, str]:

@@ -1,4 +1,5 @@
-"""The one image loader of the product: any file Pillow reads, returned as RGB, plus an optional crop."""
+"""The one image loader of the product: any raster file Pillow reads and DICOM images (core.dicom), returned as
+RGB, plus an optional crop."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import sys
 import stat
 import struct
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .dicom import is_dicom, read_dicom
 from .errors import ImageLoadError
 from .files import first_line, printable
 from .vocabulary import MIN_CROP_SIDE
@@ -52,10 +54,28 @@ class LoadedImage:
     # A small picture of the whole image when `image` is a crop of it (at most OVERVIEW_SIDE a side): reports show
     # it beside the crop with the box drawn, so a reader sees where the crop lies.
     overview: Image.Image | None = None
+    # What the file itself says of the case (a DICOM file's patient id, body site, acquisition date; core.dicom),
+    # as core.case_record keys; empty for other formats.
+    case_fields: dict = field(default_factory=dict)
 
     @property
     def size(self) -> tuple[int, int]:
         return self.image.size
+
+    # (width, height) in the file, oriented, when the file was downsampled on load (None: original_size is it).
+    source_size: tuple[int, int] | None = None
+
+    @property
+    def file_size(self) -> tuple[int, int]:
+        """(width, height) of the image in its file, before any downsampling: what an audit record names."""
+        return self.source_size or self.original_size
+
+
+def with_crop(loaded: LoadedImage, crop: CropBox | None) -> LoadedImage:
+    """`loaded` (uncropped) cut to `crop`, a box in its loaded pixels, keeping its path and scale: the one way to
+    re-crop an image already loaded (the GUI's crop tool, the model's automatic crop)."""
+    return replace(from_pil(loaded.image, crop=crop, path=loaded.path), scale=loaded.scale,
+                   case_fields=loaded.case_fields, source_size=loaded.source_size)
 
 
 def load_image(path, crop: CropBox | None = None) -> LoadedImage:
@@ -75,7 +95,14 @@ def load_image(path, crop: CropBox | None = None) -> LoadedImage:
             raise ImageLoadError(f"{name}: not a regular file")
         if path.stat().st_size == 0:
             raise ImageLoadError(f"{name}: file is empty")
-        rgb, scale = _read_rgb(path)
+        case_fields: dict = {}
+        if is_dicom(path):
+            rgb, case_fields = _read_dicom(path, name)
+            source_size = rgb.size
+            rgb = _shrink(rgb)
+        else:
+            rgb, source_size = _read_rgb(path)
+        scale = source_size[0] / rgb.width
         if scale != 1.0:  # the full-size decoding has been freed by now (not while _read_rgb held it)
             _return_freed_memory()
     except ImageLoadError:
@@ -91,7 +118,8 @@ def load_image(path, crop: CropBox | None = None) -> LoadedImage:
         raise ImageLoadError(f"{name}: corrupt or truncated image data ({first_line(exc, 120)})") from None
     if crop is not None and scale != 1.0:
         crop = _scaled_crop(validate_crop(crop, _file_size(rgb.size, scale), name), scale, rgb.size)
-    return replace(from_pil(rgb, crop=crop, path=str(path)), scale=scale)
+    return replace(from_pil(rgb, crop=crop, path=str(path)), scale=scale, case_fields=case_fields,
+                   source_size=source_size if scale != 1.0 else None)
 
 
 def from_pil(image: Image.Image, crop: CropBox | None = None, path: str | None = None) -> LoadedImage:
@@ -181,7 +209,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _read_rgb(path: Path) -> tuple[Image.Image, float]:
+def _read_rgb(path: Path) -> tuple[Image.Image, tuple[int, int]]:
+    """(the image as RGB, downsampled to MAX_LOADED_PIXELS; its oriented size in the file)"""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")  # Pillow's decompression-bomb and EXIF warnings: the checks here decide
         with Image.open(path, formats=FORMATS) as img:
@@ -203,8 +232,14 @@ def _read_rgb(path: Path) -> tuple[Image.Image, float]:
             oriented = small.transpose(turn) if turn is not None else small
             rgb = to_rgb(oriented)
         swapped = oriented.size != small.size
-        file_width = height if swapped else width
-    return rgb, file_width / rgb.width
+    return rgb, ((height, width) if swapped else (width, height))
+
+
+def _read_dicom(path: Path, name: str) -> tuple[Image.Image, dict]:
+    try:
+        return read_dicom(path, MAX_PIXELS)
+    except ValueError as exc:
+        raise ImageLoadError(f"{name}: {exc}") from None
 
 
 def _return_freed_memory() -> None:

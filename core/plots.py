@@ -92,3 +92,16 @@ def save_training_curves(history: list[dict], path, title: str) -> Path:
 def save_roc(fpr, tpr, auc: float, path, title: str) -> Path:
     return line_chart({f"ROC (AUC {auc:.3f})": (list(fpr), list(tpr))}, path, title, "false positive rate",
                       "true positive rate", y_range=(0.0, 1.0), diagonal=True)
+
+
+def save_risk_coverage(curve: dict, point: dict | None, path, title: str) -> Path:
+    """Accuracy of the decided pairs against the share decided, as a band around P = 0.5 widens; `point` (the
+    model's own band, core.verdict.selective) is drawn as a marker series of one point."""
+    series = {"symmetric bands around P(same) 0.5": (list(curve["coverage"]), list(curve["accuracy"]))}
+    if point and point.get("accuracy") is not None:
+        low, high = point["band"]
+        c, a = point["coverage"], point["accuracy"]
+        series[f"model's band {100 * low:.0f}-{100 * high:.0f} %: {100 * a:.1f} % at {100 * c:.0f} % decided"] = (
+            [c, c], [a - 0.004, a + 0.004])
+    return line_chart(series, path, title, "coverage (share of pairs given a verdict)",
+                      "selective accuracy (accuracy of the decided pairs)")

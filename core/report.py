@@ -3,7 +3,8 @@ facts (drawn by core.report_layout), and a JSON sidecar holding the same facts, 
 torch at import time.
 
     write_report(path, explanation, images, model, *, colormaps=None, layers=None, note="", when=None,
-                 overwrite=False, provenance=(None, None), faithfulness=None) -> (png_path, json_path)
+                 overwrite=False, provenance=(None, None), faithfulness=None, record=None,
+                 reviewer_verdict=None) -> (png_path, json_path)
     render_report(...same arguments, less path/overwrite...) -> PIL.Image (RGB)
     report_facts(...same arguments...) -> dict (the JSON sidecar's content)
 
@@ -18,13 +19,14 @@ layers       per image, {"factual": opacity, "counterfactual": opacity} with opa
 note         the reviewer's free text, printed (wrapped) and stored.
 when         datetime of the report (default: now, local time with its UTC offset).
 provenance   per image, None or where it was opened from in the similar cases.
+record       core.case_record.CaseRecord (case and patient ids, body site, acquisition dates, reviewer) or None.
+reviewer_verdict  "agree" / "disagree" with the model's verdict (a worklist review), or None.
 A report's folder is created when missing, as `explain --out` creates its folder.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 from datetime import datetime
@@ -32,10 +34,12 @@ from pathlib import Path
 
 from PIL import Image
 
+from .case_record import REVIEWER_VERDICTS, CaseRecord
 from .errors import SiameseLensError
 from .facts import explanation_facts
 from .files import first_line, folder_problem, make_folders, printable, remove_folders, settle, write_unit
 from .overlay import colormap_lut
+from .report_files import REPORT_SUFFIXES, encode
 from .version import APP_NAME, __version__
 from .vocabulary import DEFAULT_LAYER_COLORMAPS, DISCLAIMER, LAYERS
 
@@ -47,25 +51,28 @@ class ReportError(SiameseLensError, OSError):
 
 
 def write_report(path, explanation, images, model, *, colormaps=None, layers=None, note="", when=None,
-                 overwrite=False, provenance=(None, None), faithfulness=None) -> tuple[Path, Path]:
-    """Write the PNG report to `path` and its JSON sidecar next to it (same name, .json), both atomically.
+                 overwrite=False, provenance=(None, None), faithfulness=None, record=None,
+                 reviewer_verdict=None) -> tuple[Path, Path]:
+    """Write the report to `path` (PNG, PDF or DICOM by its suffix) and its JSON sidecar next to it (same name,
+    .json), both atomically.
 
     Raises FileExistsError if either file exists and overwrite is False, ValueError for a name not ending in
-    .png, and ReportError (an OSError) with a one-line message when the files cannot be written.
+    .png, .pdf or .dcm, and ReportError (an OSError) with a one-line message when the files cannot be written.
     """
     from .report_layout import render
 
     png = check_report_path(path, overwrite)
     facts = report_facts(explanation, images, model, colormaps=colormaps, layers=layers, note=note, when=when,
-                         provenance=provenance, faithfulness=faithfulness)
+                         provenance=provenance, faithfulness=faithfulness, record=record,
+                         reviewer_verdict=reviewer_verdict)
     return write_picture_and_facts(png, lambda: render(explanation, images, facts), facts, overwrite)
 
 
 def check_report_path(path, overwrite: bool) -> Path:
     """The report's PNG path, once it is known that it and its sidecar may be written (checked before any work)."""
     png = Path(path)
-    if png.suffix.lower() != ".png":
-        raise ValueError(f"{printable(png)}: a report file name must end in .png")
+    if png.suffix.lower() not in REPORT_SUFFIXES:
+        raise ValueError(f"{printable(png)}: a report file name must end in {', '.join(REPORT_SUFFIXES)}")
     problem = folder_problem(png.parent)
     if problem:
         raise ReportError(f"{printable(png)}: cannot write report ({problem})")
@@ -81,16 +88,17 @@ def check_report_path(path, overwrite: bool) -> Path:
 
 
 def write_picture_and_facts(path, render, facts: dict, overwrite: bool = False) -> tuple[Path, Path]:
-    """Any report: the picture render() draws, as PNG at `path`, and `facts` as its JSON sidecar, written as one
-    unit (both or neither, and no folder made for them left behind). Used by pair and similar-case reports."""
+    """Any report: the picture render() draws, as PNG, PDF or DICOM at `path` (by its suffix, core.report_files),
+    and `facts` as its JSON sidecar, written as one unit (both or neither, and no folder made for them left
+    behind). Used by pair and similar-case reports."""
     png = check_report_path(path, overwrite)
     sidecar = png.with_suffix(".json")
-    buffer = io.BytesIO()
-    render().save(buffer, format="PNG", optimize=False)
-    picture = buffer.getvalue()
+    picture = encode(render(), png.suffix, facts)
     # The JSON names the PNG it belongs to by content: a reader can tell a pair that belongs together.
-    facts["report_png"] = png.name
-    facts["report_png_sha256"] = hashlib.sha256(picture).hexdigest()
+    facts["report_file"] = png.name
+    facts["report_file_sha256"] = hashlib.sha256(picture).hexdigest()
+    if png.suffix.lower() == ".png":  # the keys sidecars have always had
+        facts["report_png"], facts["report_png_sha256"] = facts["report_file"], facts["report_file_sha256"]
     # backslashreplace: a path that is not valid UTF-8 is kept as a JSON escape instead of failing the write
     text = json.dumps(facts, indent=2, ensure_ascii=False).encode("utf-8", "backslashreplace")
     created: list[Path] = []
@@ -110,20 +118,24 @@ def write_picture_and_facts(path, render, facts: dict, overwrite: bool = False) 
 
 
 def render_report(explanation, images, model, *, colormaps=None, layers=None, note="", when=None,
-                  provenance=(None, None), faithfulness=None) -> Image.Image:
+                  provenance=(None, None), faithfulness=None, record=None, reviewer_verdict=None) -> Image.Image:
     """The report picture alone (RGB), as write_report saves it."""
     from .report_layout import render
 
     facts = report_facts(explanation, images, model, colormaps=colormaps, layers=layers, note=note, when=when,
-                         provenance=provenance, faithfulness=faithfulness)
+                         provenance=provenance, faithfulness=faithfulness, record=record,
+                         reviewer_verdict=reviewer_verdict)
     return render(explanation, images, facts)
 
 
 def report_facts(explanation, images, model, *, colormaps=None, layers=None, note="", when=None,
-                 provenance=(None, None), faithfulness=None) -> dict:
-    """Everything the report states, as JSON-ready data: the explanation's facts (core.facts) plus what the reviewer
-    chose to show. provenance: per image, None or where it was opened from in the similar cases ({"query",
-    "rank", "label", "similarity", "gallery"})."""
+                 provenance=(None, None), faithfulness=None, record=None, reviewer_verdict=None) -> dict:
+    """Everything the report states, as JSON-ready data: the case record (core.case_record; every key present,
+    None where not given), the explanation's facts (core.facts) plus what the reviewer chose to show and said.
+    provenance: per image, None or where it was opened from in the similar cases ({"query", "rank", "label",
+    "similarity", "gallery"}). reviewer_verdict: the reviewer's agree/disagree on the model's verdict, or None."""
+    if reviewer_verdict is not None and reviewer_verdict not in REVIEWER_VERDICTS:
+        raise ValueError(f"reviewer verdict must be one of {', '.join(REVIEWER_VERDICTS)}, got {reviewer_verdict!r}")
     chosen = report_colormaps(colormaps)  # validates the names before anything is drawn
     layers = _layers(layers)
     when = when or datetime.now().astimezone()
@@ -135,6 +147,8 @@ def report_facts(explanation, images, model, *, colormaps=None, layers=None, not
     return {
         "app": {"name": APP_NAME, "version": __version__},
         "created": when.isoformat(timespec="seconds"),
+        **(record or CaseRecord()).facts(),
+        "reviewer_verdict": reviewer_verdict,
         **facts,
         "colormaps": chosen,
         "note": note or "",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import calibration, domain  # numpy only: the GUI thread may use the words below without torch
+from . import calibration, domain, verdict  # numpy only: the GUI thread may use the words below without torch
 
 VAL_PAIR_ROUNDS = 3  # pairs per validation image and class relation: more pairs, steadier fit
 VAL_PAIR_SEED = 101
@@ -47,12 +47,14 @@ def stage_probe(model):
     return capture(model, indices)
 
 
-def domain_features(feature_maps, stages: dict | None = None) -> dict:
+def domain_features(feature_maps, stages: dict | None = None, whole=None) -> dict:
     """What the domain and same-content checks compare. "pooled": the target layer's maps (N, C, h, w),
     average-pooled, not normalised (version 1, and the same-content check); "stages": what stage_probe
-    captured (version 2). Not the embeddings: contrastive training folds every input, a daisy included, onto a
-    few tight clusters of the embedding sphere (daisies were 0.3 % flagged there)."""
-    return {"pooled": feature_maps.detach().float().mean(dim=(2, 3)).cpu().numpy(), "stages": dict(stages or {})}
+    captured (versions 2 and 3); "whole": the uncropped images' view (core.field_of_view.for_model; version 3,
+    None when the summary has none). Not the embeddings: contrastive training folds every input, a daisy
+    included, onto a few tight clusters of the embedding sphere (daisies were 0.3 % flagged there)."""
+    return {"pooled": feature_maps.detach().float().mean(dim=(2, 3)).cpu().numpy(), "stages": dict(stages or {}),
+            "whole": whole}
 
 
 def in_domain(model, features: dict) -> tuple | None:
@@ -86,6 +88,7 @@ def fit_trust(model, dataset, splits: dict, cache_dir=None) -> tuple[dict, dict]
     """(metadata entries {"calibration", "domain"}, a report) for `model` on its split of `dataset`."""
     from .data import load_cache, make_pairs
     from .evaluate import EVAL_PAIR_SEED, score_pairs
+    from . import field_of_view
     from .stage_stats import stage_indices
 
     stages = stage_indices(model)
@@ -106,14 +109,21 @@ def fit_trust(model, dataset, splits: dict, cache_dir=None) -> tuple[dict, dict]
     after = calibration.expected_calibration_error(calibration.apply(fitted, test_scores), test_pairs[:, 2])
     fitted.update({"fitted_on": f"validation split, {len(val_pairs)} pairs",
                    "test_ece_raw": round(before, 4), "test_ece": round(after, 4), "test_pairs": int(len(test_pairs))})
-    summary = domain.summarise(train_f, val_f)
-    test_in = domain.check(summary, test_f)
+    band = verdict.fit_band(calibration.apply(fitted, score_pairs(model, val_e, val_pairs)), val_pairs[:, 2])
+    tested = verdict.selective(calibration.apply(fitted, test_scores), test_pairs[:, 2], band["band"])
+    band.update({"test_selective_accuracy": tested["accuracy"], "test_coverage": tested["coverage"]})
+    view, whole = field_of_view.fit_features(model, dataset, splits, cache_dir)  # the uncropped images
+    summary = domain.summarise({**train_f, "whole": whole["train"]}, {**val_f, "whole": whole["val"]},
+                               whole_view=view)
+    test_in = domain.check(summary, {**test_f, "whole": whole["test"]})
     summary["test_flagged"] = round(float(1.0 - test_in.mean()), 4)
-    report = {"calibration": {k: v for k, v in fitted.items()},
-              "domain": {k: v for k, v in summary.items() if k != "stages"}}
+    report = {"calibration": {k: v for k, v in fitted.items()}, "verdict": dict(band),
+              "domain": {k: v for k, v in summary.items() if k not in ("stages", "whole")}}
     report["domain"]["stages"] = [{k: v for k, v in stage.items() if k in ("index", "dim", "scale")}
                                   for stage in summary["stages"]]
-    return {"calibration": fitted, "domain": summary}, report
+    report["domain"]["whole"] = {k: v for k, v in summary.get("whole", {}).items()
+                                 if k in ("index", "size", "grid", "dim", "scale")} or None
+    return {"calibration": fitted, "domain": summary, "verdict": band}, report
 
 
 def embed_and_features(model, images, stages, batch_size: int = 128, with_embeddings: bool = True):
@@ -192,32 +202,31 @@ def recalibrate_file(path, data_dir, cache_dir=None, device="cpu", tta=None) -> 
 
 
 # --- words ------------------------------------------------------------------------------------------------
-def domain_warning(in_domain) -> str:
-    """'' when both images are inside the domain (or the model cannot tell); else which ones are not."""
-    if not in_domain or all(in_domain):
-        return ""
-    outside = [str(i + 1) for i, inside in enumerate(in_domain) if not inside]
-    which = "image " + outside[0] if len(outside) == 1 else "both images"
-    return f"{which} outside this model's domain: the score is an extrapolation"
-
-
 def describe_trust(result, faithful: dict | None = None) -> list[str]:
-    """Plain-text lines (CLI, report) for the calibrated probability, the domain and faithfulness."""
-    lines = []
+    """Plain-text lines (CLI) for the verdict, the calibrated probability and faithfulness; the domain and
+    same-content warnings are the verdict's reason."""
+    lines = [f"verdict: {result.verdict.upper()} ({result.verdict_reason})"]
     if result.probability_same is not None:
         lines.append(f"probability same class {100 * result.probability_same:.0f} % (calibrated)")
-    warning = domain_warning(result.in_domain)
-    if warning:
-        lines.append(f"WARNING: {warning}")
     if faithful:
-        lines.append(faithfulness_text(faithful))
+        lines.append(f"faithfulness: {faithfulness_text(faithful)}")
     return lines
 
 
+def better_than_chance(faithful: dict) -> bool:
+    """The map explains the score better than a random map of the same smoothness: blurring its top regions away
+    lowers the score faster (deletion) AND restoring them raises it faster (insertion)."""
+    return (faithful["deletion_auc_map"] < faithful["deletion_auc_random"]
+            and faithful["insertion_auc_map"] > faithful["insertion_auc_random"])
+
+
 def faithfulness_text(faithful: dict) -> str:
-    # deletion: lower than random = faithful; insertion: higher than random = faithful (README)
-    return (f"deletion AUC {faithful['deletion_auc_map']:.3f} (random {faithful['deletion_auc_random']:.3f}) · "
-            f"insertion AUC {faithful['insertion_auc_map']:.3f} (random {faithful['insertion_auc_random']:.3f})")
+    """One line a reader can act on; the AUCs stay in the JSON and in the technical section."""
+    if not better_than_chance(faithful):
+        return "this map does not explain the score better than chance"
+    return (f"better than a random map (deletion AUC {faithful['deletion_auc_map']:.3f} vs "
+            f"{faithful['deletion_auc_random']:.3f}, insertion {faithful['insertion_auc_map']:.3f} vs "
+            f"{faithful['insertion_auc_random']:.3f})")
 
 
 def entries_for_training(model, dataset, splits: dict, cache_dir=None) -> dict:

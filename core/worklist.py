@@ -3,7 +3,8 @@ and `main.py batch`.
 
 WAL mode and a commit per change: a reviewer's decision is on disk the moment it is saved, and a crash or kill
 loses at most the edit in progress. The schema carries a version; opening an older file migrates it in place.
-No patient names: a case has an optional case id, label and date, nothing else about a person.
+No patient names: a case has an optional case record (core.case_record: case id, a pseudonymised patient id as the
+user gives it, body site, acquisition dates, reviewer), label and date, nothing else about a person.
 """
 
 from __future__ import annotations
@@ -15,16 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .case_record import REVIEWER_VERDICTS, CaseRecord
 from .errors import SiameseLensError
 from .files import atomic_write
 from .files import file_sha256 as sha256_of
+from .pairs_csv import CSV_REQUIRED, PairsCsvError, read_pairs_csv
 from .paths import user_data_dir
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES = ("new", "in review", "done", "flagged")
-REVIEWER_DECISIONS = ("agree", "disagree")
-CSV_REQUIRED = ("image1", "image2")
-CSV_OPTIONAL = ("case_id", "crop1", "crop2", "note")
 
 _SCHEMA_V1 = """
 CREATE TABLE cases (
@@ -43,6 +43,14 @@ ALTER TABLE results ADD COLUMN probability REAL;
 ALTER TABLE cases ADD COLUMN label TEXT;
 ALTER TABLE cases ADD COLUMN date TEXT;
 CREATE INDEX IF NOT EXISTS results_case ON results(case_ref);
+""",
+    # Version 3: the case record (core.case_record); results.decision holds the model's verdict (core.verdict).
+    3: """
+ALTER TABLE cases ADD COLUMN patient_id TEXT;
+ALTER TABLE cases ADD COLUMN body_site TEXT;
+ALTER TABLE cases ADD COLUMN acquired1 TEXT;
+ALTER TABLE cases ADD COLUMN acquired2 TEXT;
+ALTER TABLE cases ADD COLUMN reviewer TEXT;
 """,
 }
 
@@ -65,6 +73,17 @@ class Case:
     status: str
     label: str | None
     date: str | None
+    patient_id: str | None = None
+    body_site: str | None = None
+    acquired1: str | None = None
+    acquired2: str | None = None
+    reviewer: str | None = None
+
+    @property
+    def record(self) -> CaseRecord:
+        """The case record its report carries."""
+        return CaseRecord(case_id=self.case_id or "", patient_id=self.patient_id or "", body_site=self.body_site or "",
+                          acquired=(self.acquired1 or "", self.acquired2 or ""), reviewer=self.reviewer or "")
 
 
 def default_path() -> Path:
@@ -115,18 +134,29 @@ class Worklist:
         return _Tx()
 
     # --- cases -------------------------------------------------------------------------------------
-    def add_case(self, image1, image2, *, case_id=None, crop1=None, crop2=None, note="", label=None, date=None) -> int:
+    def add_case(self, image1, image2, *, case_id=None, crop1=None, crop2=None, note="", label=None, date=None,
+                 record: CaseRecord | None = None) -> int:
+        """A new case; `record` gives its patient id, body site, acquisition dates and reviewer (its case id is
+        the `case_id` argument's)."""
         now = _now()
+        record = record or CaseRecord()
         cursor = self.db.execute(
-            "INSERT INTO cases (case_id, image1, image2, sha1, sha2, crop1, crop2, note, label, date, created, updated)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO cases (case_id, image1, image2, sha1, sha2, crop1, crop2, note, label, date, patient_id,"
+            " body_site, acquired1, acquired2, reviewer, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (case_id, str(image1), str(image2), file_sha256(image1), file_sha256(image2), crop_text(crop1),
-             crop_text(crop2), note or "", label, date, now, now))
+             crop_text(crop2), note or "", label, date, *_or_none(record.patient_id, record.body_site,
+                                                                 *record.acquired, record.reviewer), now, now))
         return int(cursor.lastrowid)
 
+    def set_record(self, case_ref: int, record: CaseRecord) -> None:
+        """The case record as edited in the window, committed at once."""
+        self.db.execute("UPDATE cases SET case_id=?, patient_id=?, body_site=?, acquired1=?, acquired2=?, reviewer=?,"
+                        " updated=? WHERE id=?", (*_or_none(record.case_id, record.patient_id, record.body_site,
+                                                            *record.acquired, record.reviewer), _now(), case_ref))
+
     def cases(self) -> list[Case]:
-        rows = self.db.execute("SELECT id, case_id, image1, image2, sha1, sha2, crop1, crop2, note, status, label, date"
-                               " FROM cases ORDER BY id").fetchall()
+        rows = self.db.execute("SELECT id, case_id, image1, image2, sha1, sha2, crop1, crop2, note, status, label, date,"
+                               " patient_id, body_site, acquired1, acquired2, reviewer FROM cases ORDER BY id").fetchall()
         return [Case(*row[:6], _parse_crop(row[6]), _parse_crop(row[7]), *row[8:]) for row in rows]
 
     def case(self, case_ref: int) -> Case:
@@ -183,8 +213,8 @@ class Worklist:
 
     def save_review(self, result_id: int, *, decision: str | None = None, note: str | None = None) -> None:
         """The reviewer's own verdict and note, committed at once."""
-        if decision is not None and decision not in REVIEWER_DECISIONS:
-            raise ValueError(f"reviewer decision must be one of {', '.join(REVIEWER_DECISIONS)}, got {decision!r}")
+        if decision is not None and decision not in REVIEWER_VERDICTS:
+            raise ValueError(f"reviewer decision must be one of {', '.join(REVIEWER_VERDICTS)}, got {decision!r}")
         with self._transaction():
             if decision is not None:
                 self.db.execute("UPDATE results SET reviewer_decision=?, updated=? WHERE id=?", (decision, _now(), result_id))
@@ -198,7 +228,10 @@ class Worklist:
     def import_csv(self, csv_path) -> tuple[list[int], list[str]]:
         """Add a case per good row of `image1,image2[,case_id,crop1,crop2,note]`; returns (new case ids, one
         line-numbered message per skipped row). A file without the header is refused whole."""
-        rows = read_pairs_csv(csv_path)
+        try:
+            rows = read_pairs_csv(csv_path)
+        except PairsCsvError as exc:
+            raise WorklistError(str(exc)) from None
         added, problems = [], []
         for line, row, problem in rows:
             if problem:
@@ -209,13 +242,16 @@ class Worklist:
                 problems.append(f"{csv_path}:{line}: no such image file {missing[0]}")
                 continue
             added.append(self.add_case(row["image1"], row["image2"], case_id=row.get("case_id") or None,
-                                       crop1=row.get("crop1"), crop2=row.get("crop2"), note=row.get("note") or ""))
+                                       crop1=row.get("crop1"), crop2=row.get("crop2"), note=row.get("note") or "",
+                                       record=row["record"]))
         return added, problems
 
     def export_csv(self, csv_path) -> int:
         """Every case with its latest result, written atomically (core.files.atomic_write)."""
+        # "verdict": the model's (core.verdict); "reviewer_decision": the reviewer's agree / disagree with it
         columns = ["case", "case_id", "image1", "image2", "sha1", "sha2", "crop1", "crop2", "status", "label",
-                   "date", "note", "changed", "model_sha256", "method", "similarity", "probability", "decision",
+                   "date", "note", "changed", "patient_id", "body_site", "acquired1", "acquired2", "reviewer",
+                   "model_sha256", "method", "similarity", "probability", "verdict",
                    "reviewer_decision", "reviewer_note", "report_path", "updated"]
         cases = self.cases()
 
@@ -225,10 +261,12 @@ class Worklist:
             writer.writerow(columns)
             for case in cases:
                 result = self.latest_result(case.id) or {}
+                result["verdict"] = result.get("decision")
                 changed = " ".join(f"image{slot + 1}" for slot in self.changed_images(case))
                 writer.writerow([case.id, case.case_id, case.image1, case.image2, case.sha1, case.sha2,
                                  crop_text(case.crop1), crop_text(case.crop2), case.status, case.label, case.date,
-                                 case.note, changed] + [result.get(key) for key in columns[13:]])
+                                 case.note, changed, case.patient_id, case.body_site, case.acquired1, case.acquired2,
+                                 case.reviewer] + [result.get(key) for key in columns[18:]])
             text.flush()
             text.detach()  # the handle stays open for atomic_write to sync and close
 
@@ -236,39 +274,8 @@ class Worklist:
         return len(cases)
 
 
-def read_pairs_csv(csv_path) -> list[tuple[int, dict, str | None]]:
-    """(line number, row, problem or None) per data row of a pairs CSV; WorklistError if it has no usable header."""
-    from .images import parse_crop
-
-    path = Path(csv_path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = [name.strip() for name in (reader.fieldnames or [])]
-            if any(key not in header for key in CSV_REQUIRED):
-                raise WorklistError(f"{path}: the first line must be a header with at least image1,image2 "
-                                    f"(optional: {','.join(CSV_OPTIONAL)})")
-            reader.fieldnames = header
-            out = []
-            for row in reader:
-                line = reader.line_num
-                row = {k: (v or "").strip() for k, v in row.items() if k is not None}
-                problem = None
-                if not row.get("image1") or not row.get("image2"):
-                    problem = "image1 and image2 are both required"
-                else:
-                    for key in ("crop1", "crop2"):
-                        if row.get(key):
-                            try:
-                                row[key] = parse_crop(row[key])
-                            except ValueError as exc:
-                                problem = f"{key}: {exc}"
-                out.append((line, row, problem))
-            return out
-    except FileNotFoundError:
-        raise WorklistError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise WorklistError(f"{path}: not a readable CSV file ({exc})") from None
+def _or_none(*values) -> tuple:
+    return tuple(value or None for value in values)
 
 
 def file_sha256(path) -> str | None:

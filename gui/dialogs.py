@@ -7,7 +7,10 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif);;All files (*)"
+REPORT_SUFFIX_OF = {"PNG report (*.png)": ".png", "PDF report (*.pdf)": ".pdf",
+                    "DICOM Secondary Capture (*.dcm)": ".dcm"}
+REPORT_FILTER = ";;".join(REPORT_SUFFIX_OF)
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif *.dcm);;All files (*)"
 
 
 def open_image(parent, slot: int, folder: str) -> str | None:
@@ -17,11 +20,12 @@ def open_image(parent, slot: int, folder: str) -> str | None:
 
 def report_path(parent, suggested: Path) -> tuple[str, bool] | None:
     """(path, overwrite) for a report, asking before an existing report (or its sidecar) is replaced."""
-    path, _ = QFileDialog.getSaveFileName(parent, "Export report", str(suggested), "PNG report (*.png)",
-                                          options=QFileDialog.DontConfirmOverwrite)
+    path, chosen = QFileDialog.getSaveFileName(parent, "Export report", str(suggested), REPORT_FILTER,
+                                               options=QFileDialog.DontConfirmOverwrite)
     if not path:
         return None
-    path = path if path.lower().endswith(".png") else path + ".png"
+    suffix = REPORT_SUFFIX_OF.get(chosen, ".png")  # the format picked in the dialog, unless the name says one
+    path = path if Path(path).suffix.lower() in REPORT_SUFFIX_OF.values() else path + suffix
     existing = [p.name for p in (Path(path), Path(path).with_suffix(".json")) if p.exists()]
     if existing and QMessageBox.question(parent, "Replace report?", f"{' and '.join(existing)} already exist"
                                          f"{'s' if len(existing) == 1 else ''}. Replace?") != QMessageBox.Yes:

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayo
 
 from .colours import colormap_qimage
 from .layers import LayerStates
-from .tasks import LAYER_TITLES, LAYERS, domain_warning
+from .tasks import DECIDED, DISCLAIMER, LAYER_TITLES, LAYERS, VERDICT_COLOURS, VERDICT_MEANING, faithfulness_text
 
 LAYER_TIPS = {"factual": "Regions that support the decision", "counterfactual": "Regions that argue against it"}
 
@@ -57,23 +57,34 @@ class LayerControls(QWidget):
 
 
 class ScorePanel(QWidget):
-    """Similarity in %, the decision against the threshold, method, model, its test metrics and timing."""
+    """The verdict first (core.verdict: what the model stands behind, in green or red only when it decides), its
+    reason and meaning, then the raw similarity against the threshold, the calibrated probability, warnings,
+    method, model, its test metrics, timing and faithfulness."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.score = QLabel("–")
-        self.score.setStyleSheet("font-size: 30pt; font-weight: bold;")
-        self.decision = QLabel("Load two images to compare them")
-        self.decision.setWordWrap(True)
+        self.verdict = QLabel("–")
+        self.verdict.setStyleSheet(VERDICT_STYLE)
+        self.verdict.setWordWrap(True)
+        self.reason = QLabel("Load two images to compare them")
+        self.reason.setWordWrap(True)
+        layout.addWidget(self.verdict)
+        layout.addWidget(self.reason)
+        # The raw score and threshold stay visible, in a neutral colour: they are not the verdict.
+        self.score = QLabel()
+        self.score.setWordWrap(True)
         layout.addWidget(self.score)
-        layout.addWidget(self.decision)
-        # Calibrated P(same class) beside the raw score: the raw percentage is not a probability.
+        # Calibrated P(same class): the probability the verdict follows from.
         self.probability = QLabel()
         self.probability.setToolTip("Probability that both images show the same class, from the similarity by a "
                                     "monotone (Platt) map fitted on the model's validation pairs")
         layout.addWidget(self.probability)
+        self.meaning = QLabel(f"{VERDICT_MEANING} {DISCLAIMER}")  # the disclaimer always in view, not in Help only
+        self.meaning.setWordWrap(True)
+        self.meaning.setStyleSheet("color: palette(mid); font-style: italic;")
+        layout.addWidget(self.meaning)
         # Out-of-domain and same-content warnings: always visible while they apply, never a status-bar flash.
         self.domain = QLabel()
         self.domain.setWordWrap(True)
@@ -88,8 +99,8 @@ class ScorePanel(QWidget):
         grid.setContentsMargins(0, 2, 0, 0)
         grid.setColumnStretch(1, 1)
         self.fields = {}
-        for row, key in enumerate(("Threshold", "Method", "Network", "Test metrics", "Device", "Timing",
-                                   "Faithfulness")):
+        for row, key in enumerate(("Threshold", "Verdict band", "Method", "Network", "Test metrics", "Device",
+                                   "Timing", "Faithfulness")):
             label = QLabel("–")
             label.setWordWrap(True)  # long values (metrics, timings) wrap instead of being cut off
             label.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -116,7 +127,8 @@ class ScorePanel(QWidget):
         self.model_name.setToolTip(f"{info.path or 'built-in'}\nsha256 {info.sha256 or '(not recorded)'}")
         views = "" if info.tta == "none" else f", test-time views: {info.tta}"
         self.fields["Network"].setText(f"{info.architecture}, {info.input_size} px{views}")
-        self.fields["Threshold"].setText(f"{100 * info.threshold:.1f} %")
+        self.fields["Threshold"].setText(f"{100 * info.threshold:.1f} % (raw similarity; not the verdict)")
+        self.fields["Verdict band"].setText(_band_text(meta.get("verdict")))
         metrics = meta.get("test_metrics") or {}
         self._untrained = bool(meta.get("untrained"))
         if self._untrained:
@@ -129,10 +141,10 @@ class ScorePanel(QWidget):
 
     def show_result(self, explained, busy_text: str = "") -> None:
         if explained is None:
-            self.score.setText("–")
-            self.score.setStyleSheet("font-size: 30pt; font-weight: bold; color: palette(text);")
-            self.decision.setText(busy_text or "Load two images to compare them")
-            self.decision.setStyleSheet("")
+            self.verdict.setText("–")
+            self.verdict.setStyleSheet(VERDICT_STYLE)
+            self.reason.setText(busy_text or "Load two images to compare them")
+            self.score.setText("")
             self.fields["Timing"].setText("–")
             self.note.setText(self._warning(""))
             self.probability.setText("")
@@ -140,17 +152,16 @@ class ScorePanel(QWidget):
             self.show_faithfulness(None)
             return
         e = explained.explanation
-        colour = "#1b7a36" if e.decision == "similar" else "#b0281e"
-        self.score.setText(f"{100 * e.similarity:.1f} %")
-        self.score.setStyleSheet(f"font-size: 30pt; font-weight: bold; color: {colour};")
-        relation = "≥" if e.decision == "similar" else "<"
-        self.decision.setText(f"{e.decision.upper()}  ({relation} {100 * e.threshold:.1f} %)")
-        self.decision.setStyleSheet(f"font-size: 13pt; font-weight: bold; color: {colour};")
+        colour = "#%02x%02x%02x" % VERDICT_COLOURS[e.verdict]
+        self.verdict.setText(e.verdict.upper() if e.verdict in DECIDED else e.verdict.capitalize())
+        self.verdict.setStyleSheet(f"{VERDICT_STYLE} color: {colour};")
+        self.reason.setText(e.verdict_reason)
+        self.score.setText(f"Similarity {100 * e.similarity:.1f} % (model threshold {100 * e.threshold:.1f} %)")
         self.fields["Method"].setText(e.method)
         probability = getattr(e, "probability_same", None)
         self.probability.setText(f"P(same class) {100 * probability:.0f} % (calibrated)" if probability is not None
                                  else "P(same class): not calibrated for this model")
-        warnings = [domain_warning(getattr(e, "in_domain", None)).upper()]
+        warnings = [e.verdict_reason.upper() if e.in_domain is not None and not all(e.in_domain) else ""]
         if getattr(e, "same_content", False):
             warnings.append("SAME IMAGE CONTENT: no maps (there is no evidence to draw)")
         text = "\n".join(w for w in warnings if w)
@@ -161,20 +172,35 @@ class ScorePanel(QWidget):
         self.note.setText(self._warning(e.note))
 
     def show_faithfulness(self, curves: dict | None) -> None:
-        """The deletion/insertion AUCs (with the random map's) and a small plot of the curves; None clears."""
+        """Whether the shown maps explain the score better than a random map, and a small plot of the deletion and
+        insertion curves; None clears."""
         if not curves:
             self.fields["Faithfulness"].setText("–")
             self.curves.setVisible(False)
             return
-        self.fields["Faithfulness"].setText(
-            f"deletion {curves['deletion_auc_map']:.2f} (random {curves['deletion_auc_random']:.2f}), "
-            f"insertion {curves['insertion_auc_map']:.2f} (random {curves['insertion_auc_random']:.2f})")
+        self.fields["Faithfulness"].setText(faithfulness_text(curves))
         self.curves.setPixmap(curves_pixmap(curves))
         self.curves.setVisible(True)
 
     def _warning(self, note: str) -> str:
         lines = ["UNTRAINED model: its scores and maps are meaningless"] if self._untrained else []
         return "\n".join(lines + ([note] if note else []))
+
+
+VERDICT_STYLE = "font-size: 24pt; font-weight: bold;"
+
+
+def _band_text(fitted) -> str:
+    """The model's inconclusive band and what it gave on validation pairs, or why there is none."""
+    try:
+        low, high = fitted["band"]
+        text = f"inconclusive for P(same class) {100 * low:.0f}-{100 * high:.0f} %"
+        if fitted.get("selective_accuracy") is not None:
+            text += (f"; on validation pairs {100 * fitted['coverage']:.0f} % decided, "
+                     f"{100 * fitted['selective_accuracy']:.1f} % of them correctly")
+        return text
+    except (KeyError, TypeError, ValueError):
+        return "none: every pair is not assessed (run main.py calibrate)"
 
 
 def _metrics_text(metrics: dict) -> str:

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 # Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
+from core.case_record import CaseRecord, check_date, check_text  # stdlib only
 from core.device import cuda_unsupported, device_choices
 from core.errors import SiameseLensError
 from core.files import first_line
 from core.images import crop_problem  # Pillow and numpy only
 from core.overlay import colour_ramp, rgba_layer  # cv2 and numpy only
-from core.trust import domain_warning  # numpy only
+from core.trust import faithfulness_text  # numpy only
+from core.verdict import COLOURS as VERDICT_COLOURS, DECIDED, MEANING as VERDICT_MEANING  # numpy only
 from core.vocabulary import (COLORMAPS, DEFAULT_DEVICE, DEFAULT_LAYER_COLORMAPS, DEFAULT_LAYER_STATE, DEFAULT_METHOD,
                              DISCLAIMER, LAYER_TITLES, LAYERS, METHODS)
 from core.worklist import Worklist  # sqlite only
@@ -28,7 +30,8 @@ __all__ = [
     # re-exported core names
     "COLORMAPS", "DEFAULT_DEVICE", "DEFAULT_LAYER_COLORMAPS", "DEFAULT_LAYER_STATE", "DEFAULT_METHOD", "DISCLAIMER",
     "LAYER_TITLES", "LAYERS", "METHODS", "SiameseLensError", "crop_problem", "Worklist", "colour_ramp",
-    "cuda_unsupported", "device_choices", "domain_warning", "rgba_layer",
+    "cuda_unsupported", "device_choices", "faithfulness_text", "rgba_layer", "DECIDED", "VERDICT_COLOURS",
+    "VERDICT_MEANING", "CaseRecord", "check_date", "check_text",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
     "environment", "load_model", "load_image", "explain", "faithfulness", "similar", "export", "one_line",
@@ -88,7 +91,7 @@ class SimilarFound:
     query: str | None  # path of the query image (image 1)
     gallery: str
     hits: tuple  # dicts: rank, path, label, similarity, qimage (thumbnail)
-    vote: str | None  # e.g. "7 of 10 nearest are malignant"
+    vote: str | None  # e.g. "7 of the 10 nearest-looking known cases are labelled malignant (...)"
     indexed: int  # images in the gallery's index
     interrupted: bool  # the index update was cancelled: hits come from the images indexed so far
 
@@ -111,6 +114,8 @@ class ExportRequest:
     overwrite: bool
     provenance: tuple = (None, None)
     faithfulness: dict | None = None
+    record: object = None  # core.case_record.CaseRecord as typed, or None
+    reviewer_verdict: str | None = None  # the worklist reviewer's agree/disagree
 
 
 # --- tasks (run on the runner thread) ----------------------------------------------------------------------------
@@ -147,11 +152,11 @@ def load_image(_ws: Workspace, source) -> ImageReady:
 def explain(ws: Workspace, images: tuple, crops: tuple, method: str) -> Explained:
     import core
     from core.explain import explained_images
-    from core.images import from_pil
+    from core.images import with_crop
     from core.model import describe
 
     model = ws.require_model()
-    cropped = tuple(from_pil(img.image, crop=crop, path=img.path) for img, crop in zip(images, crops))
+    cropped = tuple(with_crop(img, crop) for img, crop in zip(images, crops))
     explanation = core.explain_pair(model, cropped[0], cropped[1], method)
     return Explained(explanation, explained_images(cropped, explanation), describe(model))
 
@@ -168,26 +173,29 @@ def similar(ws: Workspace, gallery: str, image, crop, k: int) -> SimilarFound:
     """Bring the gallery's index up to date for the current model (cancellable, with progress), then find the k
     cases nearest to `image` as the model explains it (the reviewer's crop, else the model's automatic one)."""
     from core.gallery import build_index, nearest_cases
-    from core.images import from_pil
+    from core.images import with_crop
 
     model = ws.require_model()
     index, counts = build_index(model, gallery, progress=ws.report_progress, should_stop=ws.stop.is_set)
     if not index.entries:
         return SimilarFound(image.path, gallery, (), None, 0, counts["interrupted"])
-    hits, summary = nearest_cases(model, index, from_pil(image.image, crop=crop, path=image.path), k)
+    hits, summary = nearest_cases(model, index, with_crop(image, crop), k)
     for hit in hits:
         hit["qimage"] = _thumbnail(hit["path"])
     return SimilarFound(image.path, gallery, tuple(hits), summary, len(index.entries), counts["interrupted"])
 
 
 def export(_ws: Workspace, request: ExportRequest) -> Exported:
+    from core.case_record import CaseRecord, from_images
     from core.report import write_report
 
     explained = request.explained
+    record = (request.record or CaseRecord()).merged(from_images(explained.images))
     png, sidecar = write_report(request.path, explained.explanation, explained.images, explained.model,
                                 colormaps=request.colormaps, layers=request.layers, note=request.note,
                                 overwrite=request.overwrite, provenance=request.provenance,
-                                faithfulness=request.faithfulness)
+                                faithfulness=request.faithfulness, record=record,
+                                reviewer_verdict=request.reviewer_verdict)
     return Exported(str(png), str(sidecar))
 
 

@@ -93,7 +93,7 @@ class WorklistController(QObject):
             self.refresh()
 
     def review(self, decision: str) -> None:
-        """The reviewer agrees or disagrees with the model's decision on the open case."""
+        """The reviewer agrees or disagrees with the model's verdict on the open case."""
         result = self._ensure_result()
         if result is not None:
             self.store.save_review(result, decision=decision)
@@ -115,7 +115,7 @@ class WorklistController(QObject):
         for row, case in enumerate(self.cases):
             result = self.store.latest_result(case.id) or {}
             similarity = result.get("similarity")
-            score = f"{100 * similarity:.1f} % {result['decision']}" if similarity is not None else ""
+            score = f"{result['decision']} ({100 * similarity:.1f} %)" if similarity is not None else ""
             changed = "changed" if row == self.current and self.changed else ""
             rows.append((case.case_id or f"#{case.id}", case.status, score, result.get("reviewer_decision") or "",
                          changed))
@@ -150,5 +150,6 @@ class WorklistController(QObject):
         if [img.path for img in explained.images] != [case.image1, case.image2]:
             return  # the reviewer has since put another image in: not this case's score
         self._result_id = self.store.ensure_result(case.id, explained.model.sha256, explained.explanation.method)
-        self.store.update_score(self._result_id, explained.explanation.similarity, explained.explanation.decision)
+        e = explained.explanation
+        self.store.update_score(self._result_id, e.similarity, e.verdict, e.probability_same)
         self.refresh()

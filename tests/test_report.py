@@ -56,7 +56,7 @@ def test_render_keeps_aspect_ratio_and_draws_overlays(pair):
     heated = report.render_report(explanation, images, info, layers=({"factual": 1.0}, {"factual": 1.0}))
     assert plain.size == heated.size and plain.width >= 1000
     diff = np.abs(np.asarray(plain, dtype=int) - np.asarray(heated, dtype=int)).sum(axis=2)
-    top = report_layout.MARGIN + 84 + 30  # the image panels' row, below the headline and captions
+    top = report_layout.panel_top(report.report_facts(explanation, images, info))  # the image panels' row
     rows, cols = np.nonzero(diff[top: top + report_layout.PANEL, : plain.width // 2])
     # image 1 is 200x100 after its crop: the overlaid region is twice as wide as it is tall
     assert (np.ptp(cols) + 1) / (np.ptp(rows) + 1) == pytest.approx(2.0, rel=0.03)
@@ -145,7 +145,7 @@ def test_report_shows_the_whole_image_with_the_crop_box_and_states_the_disclaime
     explanation, images, info = pair
     picture = np.asarray(report.render_report(explanation, images, info))
     without = np.asarray(report.render_report(explanation, (replace(images[0], overview=None), images[1]), info))
-    below = slice(report_layout.MARGIN + 84 + 30 + report_layout.PANEL, None)
+    below = slice(report_layout.panel_top(report.report_facts(*pair)) + report_layout.PANEL, None)
     box_red = np.all(picture[below] == report_layout.CROP_BOX, axis=2)
     assert box_red.any() and not np.all(without[below] == report_layout.CROP_BOX, axis=2).any()
     columns = np.nonzero(box_red.any(axis=0))[0]

@@ -164,3 +164,24 @@ def test_batch_killed_mid_run_resumes_with_each_pair_once(tmp_path, pictures, we
     assert len(done) == 12 and len({(r["image1"], r["image2"]) for r in done}) == 12
     assert all(Path(r["report"]).exists() and not r["error"] for r in done)
     assert not list(out.rglob("*.tmp"))
+
+
+def test_case_record_columns_import_and_export(tmp_path, pictures):
+    a, b, *_ = pictures
+    pairs = write_csv(tmp_path / "pairs.csv", [
+        f"{a},{b},c-1,PSN-7,left forearm,2026-01-02,2026-04-05,Dr. K",
+        f"{a},{b},c-2,PSN-8,back,2026-02-30,,Dr. K",  # no such date: refused with its line
+    ], header="image1,image2,case_id,patient_id,body_site,acquired1,acquired2,reviewer")
+    worklist = Worklist(tmp_path / "w.sqlite")
+    added, problems = worklist.import_csv(pairs)
+    assert len(added) == 1 and len(problems) == 1 and f"{pairs}:3:" in problems[0] and "not a date" in problems[0]
+    case = worklist.case(added[0])
+    assert case.record.facts() == {"case_id": "c-1", "patient_id": "PSN-7", "body_site": "left forearm",
+                                   "acquired": ["2026-01-02", "2026-04-05"], "reviewer": "Dr. K"}
+    result = worklist.record_result(case.id, model_sha256="m" * 64, method="gradcam", similarity=0.8,
+                                    decision="inconclusive", probability=0.55)
+    worklist.save_review(result, decision="agree")
+    worklist.export_csv(tmp_path / "out.csv")
+    row = next(csv.DictReader(open(tmp_path / "out.csv", encoding="utf-8")))
+    assert row["patient_id"] == "PSN-7" and row["acquired2"] == "2026-04-05" and row["reviewer"] == "Dr. K"
+    assert row["verdict"] == "inconclusive" and row["probability"] == "0.55" and row["reviewer_decision"] == "agree"
