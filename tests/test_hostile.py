@@ -97,6 +97,24 @@ def _write(name: str, data: bytes):
     return make
 
 
+def _dicom(rows: int, columns: int, pixels: bytes = b"", cut: int = 0):
+    """A secondary-capture DICOM file claiming rows x columns RGB pixels, holding `pixels` (cut short by `cut` bytes)."""
+    def make(work):
+        from core.dicom import secondary_capture
+
+        data = secondary_capture(Image.new("RGB", (4, 4)), {})
+        import pydicom
+
+        ds = pydicom.dcmread(__import__("io").BytesIO(data))
+        ds.Rows, ds.Columns, ds.PixelData = rows, columns, pixels
+        path = work / "scan.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        if cut:
+            path.write_bytes(path.read_bytes()[:-cut])
+        return path
+    return make
+
+
 def _fifo(work):
     os.mkfifo(work / "pipe.png")
     return work / "pipe.png"
@@ -231,6 +249,11 @@ CASES = {
     "symlink loop": _image_case(_symlink_loop, 2, "loop.png"),
     "control characters in name": _image_case(_newline_name, 2, "no\\x0asuch\\x1b[31m.png"),
     "non-utf-8 name": _image_case(lambda work: Path(os.fsdecode(b"/nonexistent/\xff\xfe.png")), 2, "no such file"),
+    "dicom without pixel data": _image_case(_write("n.dcm", b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00" * 8), 2, "n.dcm"),
+    "dicom claims 3.6 gigapixels": _image_case(_dicom(60_000, 60_000, b"\0" * 48), 2, "too large"),
+    "dicom pixel data too short": _image_case(_dicom(64, 64, b"\0" * 300), 2, "scan.dcm"),
+    "dicom cut short": _image_case(_dicom(4, 4, b"\0" * 48, cut=30), 2, "scan.dcm"),
+    "dicom named jpg": _image_case(lambda work: _dicom(4, 4, b"\x80" * 48)(work).rename(work / "s.jpg") or work / "s.jpg", 0),
     "animated gif": _image_case(_gif, 0),
     "16-bit png": _image_case(_png16, 0),
     "15 Mpx image": _image_case(_large, 0),
