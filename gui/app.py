@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .layers import LayerStates
+from .notes import PairNotes
 from .persist import restore_review, save_review
 from .runner import Runner
 from .session import ReviewSession
@@ -24,6 +25,7 @@ from .worklist import WorklistController
 EXIT_AFTER_SHOW = "SIAMESE_LENS_EXIT_AFTER_SHOW"
 SCREENSHOT_SIZE = (1500, 860)
 SCREENSHOT_TIMEOUT_MS = 180_000
+NOTES_FILE = "pair-notes.sqlite"
 
 
 @dataclass
@@ -54,7 +56,9 @@ def create_workstation(settings, worklist_path: str | None = None) -> Workstatio
     restore_review(settings, session, layers)
     similar = SimilarCases(session)
     worklist = WorklistController(session)
-    window = MainWindow(settings, session, layers, similar, worklist)
+    # One-off pairs' notes live beside the settings: a test's or a screenshot's own settings file keeps its own.
+    notes = PairNotes(session, worklist, Path(settings.fileName()).resolve().parent / NOTES_FILE)
+    window = MainWindow(settings, session, layers, similar, worklist, notes)
     similar.gallery_changed.connect(lambda path: settings.setValue("similar/gallery", path or ""))
     similar.set_gallery(read(settings, "similar/gallery", "") or None)
     try:
@@ -66,6 +70,7 @@ def create_workstation(settings, worklist_path: str | None = None) -> Workstatio
     def closed() -> None:
         save_review(settings, session, layers)
         settings.sync()
+        notes.close()
         runner.stop()
 
     window.closed.connect(closed)
@@ -101,9 +106,9 @@ def run_app(args) -> int:
     worklist = args.worklist or (str(Path(scratch.name) / "worklist.sqlite") if scratch else None)  # nor the user's worklist
     station = create_workstation(settings, worklist)
     window = station.window
-    if args.screenshot:
-        window.resize(*SCREENSHOT_SIZE)
     window.show()
+    if args.screenshot:  # after show(), which fits the window to the screen: the offscreen one is only 800 px
+        window.resize(*SCREENSHOT_SIZE)
     status = {"code": 0}
     if args.screenshot:
         _arm_screenshot(app, window, args.screenshot, status)
@@ -133,7 +138,8 @@ def _without_offscreen_noise(_mode, _context, message: str) -> None:
 
 
 def _arm_screenshot(app, window, target: str, status: dict) -> None:
-    """Grab the window once the pair's overlays are drawn; any error reported meanwhile ends the run with 2."""
+    """Grab the window once the pair's overlays are drawn and their faithfulness measured; any error reported
+    meanwhile ends the run with 2."""
     from PySide6.QtCore import QTimer
 
     def finish(code: int, message: str = "") -> None:
@@ -145,6 +151,8 @@ def _arm_screenshot(app, window, target: str, status: dict) -> None:
         window.close()
 
     def grab() -> None:
+        if status.get("done"):
+            return
         app.processEvents()
         if window.grab().save(target, "PNG"):
             print(f"wrote {target}")
@@ -152,6 +160,18 @@ def _arm_screenshot(app, window, target: str, status: dict) -> None:
         else:
             finish(2, f"{target}: cannot write the screenshot")
 
-    window.overlays_shown.connect(lambda: QTimer.singleShot(150, grab))
+    def maps_shown() -> None:
+        # The picture shows the whole result: wait for the faithfulness measurement that follows the maps (none
+        # comes for same-content pairs, which draw no maps).
+        explained = window.session.explained
+        if explained is not None and explained.explanation.same_content:
+            QTimer.singleShot(150, grab)
+
+    def faithfulness(curves) -> None:
+        if curves is not None:
+            QTimer.singleShot(150, grab)
+
+    window.overlays_shown.connect(maps_shown)
+    window.session.faithfulness_changed.connect(faithfulness)
     window.session.error.connect(lambda _source, text: finish(2, text))
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: finish(2, "timed out waiting for the explanation"))

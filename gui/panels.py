@@ -83,7 +83,7 @@ class ScorePanel(QWidget):
         layout.addWidget(self.probability)
         self.meaning = QLabel(f"{VERDICT_MEANING} {DISCLAIMER}")  # the disclaimer always in view, not in Help only
         self.meaning.setWordWrap(True)
-        self.meaning.setStyleSheet("color: palette(mid); font-style: italic;")
+        self.meaning.setStyleSheet("color: #555555; font-style: italic;")
         layout.addWidget(self.meaning)
         # Out-of-domain and same-content warnings: always visible while they apply, never a status-bar flash.
         self.domain = QLabel()

@@ -2,13 +2,20 @@
 
 The choices are bound both ways to the models they show (the session's method, the layers' colormaps): a
 change from a shortcut, a remembered setting or another control shows up here without being re-applied.
+
+The score, choices and legend scroll (on a 768 px screen with both docks open they cannot all show, and squeezed
+rows would overlap); the note stays below them, always in view. No label here asks for more width than the
+column's minimum: wrapped texts wrap, and an unbreakable word (a model file name) is clipped, never widening the
+window.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QFrame, QLabel, QPlainTextEdit, QScrollArea, QSizePolicy,
+                               QVBoxLayout, QWidget)
 
+from .elided import never_widens
 from .layers import LayerStates
 from .panels import Legend, ScorePanel
 from .tasks import COLORMAPS, LAYER_TITLES, LAYERS, METHODS
@@ -24,18 +31,30 @@ class NoteEdit(QPlainTextEdit):
         self.setTabChangesFocus(True)
 
 
+MIN_WIDTH, PREFERRED_WIDTH = 260, 340
+
+
 class SidePanel(QWidget):
     method_chosen = Signal(str)
     device_chosen = Signal(str)
 
     def __init__(self, layers: LayerStates, devices: tuple[tuple[str, str], ...], parent=None):
         super().__init__(parent)
-        self.setMinimumWidth(260)
+        self.setMinimumWidth(MIN_WIDTH)
         self.setMaximumWidth(380)
-        column = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        body = QWidget()
+        column = QVBoxLayout(body)
+        column.setContentsMargins(0, 0, 4, 0)  # room beside the scroll bar
         self.score = ScorePanel()
+        for label in self.score.findChildren(QLabel):
+            if label.wordWrap() and label is not self.score.verdict:  # the verdict is one short word in large type
+                never_widens(label)
+        self.score.verdict.setVisible(False)  # until there is a result (see show_result)
         column.addWidget(self.score)
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.WrapLongRows)  # a narrow column puts a choice under its label
         self.method_combo, self.device_combo = QComboBox(), QComboBox()
         self.method_combo.addItems(list(METHODS))
         self.method_combo.setToolTip("How the maps are computed (M cycles)")
@@ -55,19 +74,42 @@ class SidePanel(QWidget):
         form.addRow("Device:", self.device_combo)
         for combo in (self.method_combo, self.device_combo, *self.colormap_combos.values()):
             combo.setFocusPolicy(Qt.NoFocus)  # choices by mouse or shortcut; the keyboard stays with the review
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
         column.addLayout(form)
         self.legend = Legend(layers)
+        for ramp in self.legend.ramps.values():  # a 256 px colour ramp scales down rather than widen the column
+            ramp.setMinimumWidth(48)
+            ramp.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
         column.addWidget(self.legend)
-        column.addWidget(QLabel("Reviewer note (printed on the report):"))
+        column.addStretch(1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(body)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # the column's width is the window's
+        self.scroll.setFocusPolicy(Qt.NoFocus)  # arrow keys stay with the review
+        outer.addWidget(self.scroll, 1)
+        outer.addWidget(never_widens(QLabel("Reviewer note (printed on the report):")))
         self.note = NoteEdit()
         self.note.setPlaceholderText("Optional note for the exported report (click to type, Esc to leave)")
+        self.note.setMinimumHeight(56)  # three lines at least, whatever the screen
         self.note.setMaximumHeight(110)
         self.note.setAcceptDrops(False)  # dropped files go to the window, not into the note as text
-        column.addWidget(self.note)
-        column.addStretch(1)
+        outer.addWidget(self.note)
         self.method_combo.currentTextChanged.connect(self.method_chosen)
         self.device_combo.activated.connect(lambda _i: self.device_chosen.emit(self.device_combo.currentData()))
         layers.colormap_changed.connect(self._show_colormap)
+
+    def sizeHint(self) -> QSize:
+        """Room for the score's lines without much wrapping, whatever its texts ask for: the images take the rest."""
+        return QSize(PREFERRED_WIDTH, super().sizeHint().height())
+
+    def show_result(self, explained, busy_text: str = "") -> None:
+        """The score panel's result; with none, no verdict line at all (a lone dash in 24 pt bold read as a black
+        bar): the reason line says what is awaited."""
+        self.score.show_result(explained, busy_text)
+        self.score.verdict.setVisible(explained is not None)
 
     def show_method(self, method: str, help_texts: dict | None = None) -> None:
         with QSignalBlocker(self.method_combo):

@@ -8,6 +8,8 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar,
                                QPushButton, QVBoxLayout, QWidget)
 
+from .elided import ElidedLabel, never_widens
+
 THUMB = 96
 
 
@@ -23,8 +25,7 @@ class SimilarCasesDock(QDockWidget):
         body = QWidget()
         column = QVBoxLayout(body)
         row = QHBoxLayout()
-        self.gallery_label = QLabel("No gallery chosen")
-        self.gallery_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.gallery_label = ElidedLabel("No gallery chosen")  # a long folder path never widens the window
         self.choose_button = QPushButton("Gallery…")
         self.choose_button.setToolTip("Choose a folder of known cases (a folder per label gives votes)")
         self.clear_button = QPushButton("Clear")
@@ -39,8 +40,7 @@ class SimilarCasesDock(QDockWidget):
         self.progress = QProgressBar()
         self.progress.setFormat("indexing %v / %m")
         column.addWidget(self.progress)
-        self.summary = QLabel("")
-        self.summary.setWordWrap(True)
+        self.summary = never_widens(QLabel(""))
         column.addWidget(self.summary)
         self.hits = QListWidget()
         self.hits.setViewMode(QListWidget.IconMode)
@@ -69,11 +69,22 @@ class SimilarCasesDock(QDockWidget):
         cases.found_changed.connect(self.show_found)
         cases.progress.connect(lambda done, total: self.show_progress((done, total)))
         cases.gallery_changed.connect(self.set_gallery)
+        cases.current_changed.connect(self.show_current)
         self.set_gallery(cases.gallery)
+
+    def show_current(self, rank: int) -> None:
+        """Highlight the case with this rank (the one shown as image 2) and scroll it into view; 0 clears."""
+        for row in range(self.hits.count()):
+            item = self.hits.item(row)
+            if item.data(Qt.UserRole)["rank"] == rank:
+                self.hits.setCurrentItem(item)
+                self.hits.scrollToItem(item)
+                return
+        self.hits.clearSelection()
+        self.hits.setCurrentItem(None)
 
     def set_gallery(self, path: str | None) -> None:
         self.gallery_label.setText(f"Gallery: {path}" if path else "No gallery chosen")
-        self.gallery_label.setToolTip(path or "")
         self.clear_button.setEnabled(bool(path))
         self.show_progress(None)
         if not path:

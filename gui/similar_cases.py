@@ -20,6 +20,7 @@ class SimilarCases(QObject):
     found_changed = Signal(object)  # SimilarFound, or None when there is nothing to show
     progress = Signal(int, int)  # done, total while the gallery's index is brought up to date
     gallery_changed = Signal(object)  # folder, or None
+    current_changed = Signal(int)  # rank (1 = nearest) of the shown case that is image 2 now; 0 when none is
 
     def __init__(self, session: ReviewSession, k: int = 10):
         super().__init__()
@@ -31,6 +32,7 @@ class SimilarCases(QObject):
         # Every new image 1 (opened, swapped in) also announces its crop: one signal to follow, one lookup.
         session.crop_changed.connect(self._crop_changed)
         session.model_changed.connect(self._model_changed)
+        session.image_changed.connect(lambda slot, _ready: self._announce_current() if slot == 1 else None)
         self.runner.progress.connect(self._progress)  # a bound slot: queued to this (GUI) thread
 
     def set_gallery(self, path: str | None) -> None:
@@ -77,6 +79,18 @@ class SimilarCases(QObject):
         if found is not None:
             self.session.withdraw(KEY)
         self.found_changed.emit(found)
+        self._announce_current()
+
+    def current_rank(self) -> int:
+        """Rank of the case shown as image 2 among the hits of this image 1; 0 when image 2 is not one of them."""
+        current, found = self.session.provenance[1], self.found
+        if found is None or not current or current.get("query") != found.query:
+            return 0
+        return current["rank"] if any(hit["rank"] == current["rank"] for hit in found.hits) else 0
+
+    def _announce_current(self) -> None:
+        """The strip highlights the case that is image 2, however it got there (a click, N / Shift+N)."""
+        self.current_changed.emit(self.current_rank())
 
     @Slot(object, int, int)
     def _progress(self, key, done: int, total: int) -> None:

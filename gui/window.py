@@ -13,9 +13,10 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QProgressBar, Q
 from .actions import build_actions, populate_menus
 from .colours import heatmap_qimage
 from .commands import Commands
+from .elided import ElidedLabel, never_widens
 from .layers import SLOTS
 from .panels import LayerControls
-from .persist import restore_window, save_window
+from .persist import fit_to_screen, restore_window, save_window
 from .problems import ProblemBar
 from .sidepanel import SidePanel
 from .similar import SimilarCasesDock
@@ -31,11 +32,13 @@ class MainWindow(QMainWindow):
     overlays_shown = Signal()  # an explanation's layers were just drawn
     closed = Signal()  # the window was closed: the composition root saves the review and stops the runner
 
-    def __init__(self, settings, session, layers, similar, worklist):
+    def __init__(self, settings, session, layers, similar, worklist, notes=None):
         super().__init__()
         self.settings, self.session, self.layers, self.similar, self.worklist = (settings, session, layers,
                                                                                   similar, worklist)
+        self.notes = notes  # gui.notes.PairNotes: the note of a pair opened outside a worklist
         self.setAcceptDrops(True)
+        self._fitted = False
         self._build()
         self._connect()
         restore_window(self)
@@ -44,7 +47,8 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         keys = ("Ctrl+O", "Ctrl+Shift+O")
         self.viewers = [ImageViewer(PLACEHOLDER.format(n=i + 1, keys=keys[i])) for i in SLOTS]
-        self.headers = [QLabel(f"Image {i + 1}") for i in SLOTS]
+        # Elided, the full text in the tooltip: a long file name must never widen the window past the screen.
+        self.headers = [ElidedLabel(f"Image {i + 1}") for i in SLOTS]
         self._headers = [{"ready": None, "crop": None, "automatic": False} for _ in SLOTS]  # what the labels say
         self.layer_controls = [LayerControls(self.layers, i) for i in SLOTS]
         self.splitter = QSplitter(Qt.Horizontal)
@@ -52,7 +56,6 @@ class MainWindow(QMainWindow):
             pane = QWidget()
             column = QVBoxLayout(pane)
             column.setContentsMargins(2, 2, 2, 2)
-            self.headers[i].setTextInteractionFlags(Qt.TextSelectableByMouse)
             for widget, stretch in ((self.headers[i], 0), (self.viewers[i], 1), (self.layer_controls[i], 0)):
                 column.addWidget(widget, stretch)
             self.splitter.addWidget(pane)
@@ -67,6 +70,7 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
         self.problem_bar = ProblemBar()
+        never_widens(self.problem_bar.label, 20)  # a problem naming a long path wraps or clips, never widens
         column.addWidget(self.problem_bar)
         column.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
@@ -83,7 +87,10 @@ class MainWindow(QMainWindow):
         self.toolbar = self.addToolBar("Main")
         self.toolbar.setObjectName("main-toolbar")
         self.menus = populate_menus(self.menuBar(), self.toolbar, self.actions)
-        self.busy_label, self.zoom_label, self.device_label = QLabel(), QLabel("Zoom –"), QLabel("Device: –")
+        # The busy text names a model file and may be long: elided, so the status bar never widens the window.
+        self.busy_label, self.zoom_label, self.device_label = ElidedLabel(mode=Qt.ElideRight), QLabel("Zoom –"), \
+            QLabel("Device: –")
+        self.busy_label.setMaximumWidth(420)
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)  # indeterminate: model work reports no fractions
         self.progress.setMaximumWidth(140)
@@ -131,8 +138,11 @@ class MainWindow(QMainWindow):
         self.worklist_dock.import_requested.connect(self.commands.import_worklist)
         self.worklist_dock.export_requested.connect(self.commands.export_worklist)
         self.worklist_dock.visibilityChanged.connect(self.actions["worklist_panel"].setChecked)
-        # The reviewer's note of an open case is saved with every keystroke: a crash loses at most the last one.
-        self.note.textChanged.connect(lambda: w.save_note(self.note.toPlainText()) if w.current >= 0 else None)
+        # The note is saved with every keystroke, a case's in the worklist, a one-off pair's with the pair (gui.notes):
+        # quitting or a crash loses at most the last key.
+        self.note.textChanged.connect(self._note_edited)
+        if self.notes is not None:
+            self.notes.note_loaded.connect(self._load_note)
         s.exported.connect(lambda exported: w.record_report(exported.png) if w.current >= 0 else None)
 
     # --- drawing what the models say ------------------------------------------------------------------
@@ -165,22 +175,28 @@ class MainWindow(QMainWindow):
         self._header(index)
 
     def _header(self, index: int) -> None:
+        """"Image 1: NAME  · automatic lesion crop X,Y W × H of W × H px": the name is elided first (the label
+        shows the rest whole while it fits), the full text and path are the tooltip. A crop covering the whole
+        image (Shift+C on an automatic crop) says so rather than naming the box that was cleared."""
         shown = self._headers[index]
         ready, crop = shown["ready"], shown["crop"]
-        text = f"Image {index + 1}"
+        text, tail = f"Image {index + 1}", ""
         if ready is not None:
             image = ready.image
-            name = Path(image.path).name if image.path else "pasted image"
-            text = f"Image {index + 1}: {name}  ({image.original_size[0]} × {image.original_size[1]} px)"
-            if crop:
+            width, height = image.original_size
+            text = f"Image {index + 1}: {Path(image.path).name if image.path else 'pasted image'}"
+            tail = f"  ({width} × {height} px)"
+            if crop and tuple(crop) == (0, 0, width, height) and not shown["automatic"]:
+                tail = f"  · whole image, {width} × {height} px (no crop)"
+            elif crop:  # the crop first: when space runs out, the image's size is what goes
                 kind = "automatic lesion crop" if shown["automatic"] else "crop"
-                text += f"  · {kind} {crop[0]},{crop[1]} {crop[2]} × {crop[3]}"
-        self.headers[index].setText(text)
+                tail = f"  · {kind} {crop[0]},{crop[1]} {crop[2]} × {crop[3]} of {width} × {height} px"
+        self.headers[index].setText(text, tail)
         self.headers[index].setToolTip(ready.image.path if ready is not None and ready.image.path else "")
 
     def _show_explanation(self, explained) -> None:
         self._draw_layers(explained, LAYERS)
-        self.score.show_result(explained, self.busy_label.text())
+        self.side.show_result(explained, self.busy_label.text())
         if explained is not None:
             self.overlays_shown.emit()
 
@@ -207,7 +223,7 @@ class MainWindow(QMainWindow):
         if not busy:
             self.busy_label.setText("")
         if self.session.explained is None:
-            self.score.show_result(None, self.busy_label.text() if busy else "")
+            self.side.show_result(None, self.busy_label.text() if busy else "")
 
     def _zoom_shown(self, _zoom: float) -> None:
         zooms = [f"{100 * v.zoom():.0f} %" for v in self.viewers if v.has_image()]
@@ -216,6 +232,13 @@ class MainWindow(QMainWindow):
     def _history(self, can_undo: bool, can_redo: bool) -> None:
         self.actions["undo"].setEnabled(can_undo)
         self.actions["redo"].setEnabled(can_redo)
+
+    def _note_edited(self) -> None:
+        text = self.note.toPlainText()
+        if self.worklist.current >= 0:
+            self.worklist.save_note(text)
+        elif self.notes is not None:
+            self.notes.save(text)
 
     def _load_note(self, text: str) -> None:
         self.note.blockSignals(True)  # showing the stored note is not an edit to save back
@@ -230,6 +253,12 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event) -> None:
         event.acceptProposedAction()
         self.load_dropped([url.toLocalFile() for url in event.mimeData().urls()])
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._fitted:  # the frame is known once shown: clamp again, title bar included
+            self._fitted = True
+            fit_to_screen(self)
 
     def closeEvent(self, event) -> None:
         save_window(self)

@@ -1,10 +1,15 @@
-"""The "Worklist" dock: the cases with status, score and the reviewer's verdict; a passive view."""
+"""The "Worklist" dock: the cases with status, score and the reviewer's verdict; a passive view.
+
+Long texts (the worklist's path, a case id) are elided with the full text in a tooltip: the dock must fit beside
+two images on a 1366 px screen whatever the cases are called."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
+
+from .elided import ElidedLabel, never_widens
 
 COLUMNS = ("Case", "Status", "Score", "Reviewer", "Images")
 
@@ -20,8 +25,7 @@ class WorklistDock(QDockWidget):
         body = QWidget()
         column = QVBoxLayout(body)
         row = QHBoxLayout()
-        self.path_label = QLabel("")
-        self.path_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.path_label = ElidedLabel("", Qt.ElideLeft)  # the file name, at the end, is what tells worklists apart
         row.addWidget(self.path_label, 1)
         for text, signal, tip in (("Import CSV…", self.import_requested, "image1,image2[,case_id,crop1,crop2,note]"),
                                   ("Export CSV…", self.export_requested, "every case with its latest result")):
@@ -39,10 +43,12 @@ class WorklistDock(QDockWidget):
         self.table.setFocusPolicy(Qt.NoFocus)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setTextElideMode(Qt.ElideMiddle)  # a long case id keeps its start and end
+        self.table.setMinimumWidth(120)
         self.table.cellClicked.connect(lambda r, _c: self.case_chosen.emit(r))
         column.addWidget(self.table)
-        self.hint = QLabel("J / K: next / previous case · A / Shift+A: agree / disagree · D: done · Shift+F: flag")
-        self.hint.setWordWrap(True)
+        self.hint = never_widens(QLabel("J / K: next / previous case · A / Shift+A: agree / disagree · D: done · "
+                                        "Shift+F: flag"))
         column.addWidget(self.hint)
         self.setWidget(body)
 
@@ -52,7 +58,9 @@ class WorklistDock(QDockWidget):
         self.table.setRowCount(len(rows))
         for r, values in enumerate(rows):
             for c, value in enumerate(values):
-                self.table.setItem(r, c, QTableWidgetItem(value))
+                item = QTableWidgetItem(value)
+                item.setToolTip(value)
+                self.table.setItem(r, c, item)
         self.show_current(current)
 
     def show_current(self, row: int) -> None:

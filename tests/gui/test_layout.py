@@ -1,0 +1,67 @@
+"""The window fits a clinic's screen (issue "A workstation that fits a clinic"): long file names and case ids are
+elided instead of widening the window, the score column scrolls instead of overlapping, and a geometry remembered
+from a larger monitor is clamped to today's screen."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect
+from PySide6.QtWidgets import QApplication
+
+from gui.persist import fit_to_screen, restore_window
+from tests.gui.conftest import TIMEOUT_MS, make_image
+
+LAPTOP = QRect(0, 0, 1366, 728)  # a 1366 x 768 screen less a 40 px taskbar
+LONG = "dermoscopy-export-from-the-clinic-archive-with-a-very-long-descriptive-file-name-" * 2  # 164 characters
+
+
+def long_named_cases(tmp_path, count=3):
+    images = [make_image(tmp_path / f"patient-{n:04d}-{LONG}{n}.png", (300, 200), 60 + n) for n in range(count + 1)]
+    pairs = tmp_path / "pairs.csv"
+    rows = [f"{images[n]},{images[n + 1]},CASE-{'X' * 100}-{n},,," for n in range(count)]
+    pairs.write_text("image1,image2,case_id,crop1,crop2,note\n" + "\n".join(rows) + "\n")
+    return pairs
+
+
+def fits(size, area=LAPTOP) -> bool:
+    return size.width() <= area.width() and size.height() <= area.height()
+
+
+def test_long_named_worklist_cases_never_grow_the_window_past_a_laptop_screen(qtbot, make_window, tmp_path):
+    window = make_window(worklist=tmp_path / "review.sqlite")
+    window.worklist.import_csv(str(long_named_cases(tmp_path)))
+    assert window.worklist.cases, window.problem_bar.problems()
+    window.worklist_dock.show()
+    window.similar_dock.show()
+    window.resize(LAPTOP.size())
+    for row in range(len(window.worklist.cases)):
+        with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+            window.worklist.open_case(row)
+        qtbot.waitUntil(lambda: window.score.fields["Faithfulness"].text() != "–", timeout=TIMEOUT_MS)
+        QApplication.processEvents()
+        header = window.headers[0]
+        assert LONG in header.text() and header.shown_text() != header.text()  # elided, the rest in the tooltip
+        assert LONG in header.toolTip()
+        for what in (window.minimumSizeHint(), window.minimumSize(), window.size()):
+            assert fits(what), (row, what)
+    # The score column scrolls rather than squeezing its rows on top of each other.
+    window.resize(900, 520)
+    QApplication.processEvents()
+    score, viewport = window.score, window.side.scroll.viewport()
+    assert score.height() >= score.minimumSizeHint().height()
+    assert window.side.scroll.verticalScrollBar().maximum() > 0 or score.height() <= viewport.height()
+
+
+def test_a_geometry_saved_on_a_wide_monitor_is_clamped_to_the_current_screen(qtbot, make_window, tmp_path):
+    settings_path = tmp_path / "wide.ini"
+    first = make_window(settings_path=settings_path)
+    first.resize(1920, 1080)
+    first.move(0, 0)
+    first.close()  # saves the 1920-wide geometry, as a session on a large monitor did
+    second = make_window(settings_path=settings_path)
+    assert fits(second.frameGeometry().size(), second.screen().availableGeometry())
+    restore_window(second, LAPTOP)  # the same remembered layout opened on a 1366 x 768 laptop
+    assert fits(second.frameGeometry().size()) and LAPTOP.contains(second.frameGeometry())
+    second.resize(1920, 1080)
+    second.move(600, 400)
+    fit_to_screen(second, LAPTOP)
+    assert fits(second.frameGeometry().size()) and LAPTOP.contains(second.frameGeometry())

@@ -1,0 +1,99 @@
+"""Nothing typed is lost: the note on a pair opened outside a worklist survives quitting, and `kill -9` mid-typing,
+and comes back when the same two images are opened again (issue "A workstation that fits a clinic")."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from tests.gui.conftest import TIMEOUT_MS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def open_pair(qtbot, window, paths):
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(p) for p in paths])
+
+
+def type_note(qtbot, window, text):
+    qtbot.mouseClick(window.note.viewport(), Qt.LeftButton)  # the note takes the keyboard only when clicked
+    QTest.keyClicks(window.note, text)
+
+
+def test_a_note_on_a_one_off_pair_survives_quit_and_relaunch(qtbot, make_window, images, tmp_path):
+    ini = tmp_path / "notes.ini"
+    first = make_window(ini)
+    open_pair(qtbot, first, images[:2])
+    type_note(qtbot, first, "compare with last visit")
+    assert first.note.toPlainText() == "compare with last visit"
+    open_pair(qtbot, first, [images[0], images[2]])  # another pair has its own (empty) note
+    assert first.note.toPlainText() == ""
+    first.close()
+    second = make_window(ini)
+    assert second.note.toPlainText() == ""
+    open_pair(qtbot, second, [images[1], images[0]])  # the same pair, swapped: the same note
+    assert second.note.toPlainText() == "compare with last visit"
+    second.note.setPlainText("")  # cleared: cleared for good
+    open_pair(qtbot, second, [images[0], images[2]])
+    open_pair(qtbot, second, images[:2])
+    assert second.note.toPlainText() == ""
+
+
+def test_a_note_typed_before_the_second_image_stays_with_the_pair(qtbot, make_window, images):
+    window = make_window()
+    with qtbot.waitSignal(window.session.image_changed, timeout=TIMEOUT_MS):
+        window.load_dropped([str(images[0])])
+    type_note(qtbot, window, "left arm")
+    open_pair(qtbot, window, [images[1]])
+    assert window.note.toPlainText() == "left arm"
+    assert window.notes.store.get(window.notes.pair) == "left arm"
+
+
+def test_a_note_typed_on_a_one_off_pair_survives_kill_9(qtbot, make_window, images, tiny_weights, tmp_path):
+    ini = tmp_path / "killed.ini"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from PySide6.QtCore import QTimer
+        from PySide6.QtTest import QTest
+        from PySide6.QtWidgets import QApplication
+        from gui.app import create_workstation
+        from gui.settings import open_settings
+        app = QApplication([])
+        station = create_workstation(open_settings({str(ini)!r}), {str(tmp_path / 'w.sqlite')!r})
+        window = station.window
+        window.show()
+        station.start(images=[{str(images[0])!r}, {str(images[1])!r}], model_path={str(tiny_weights)!r}, device="cpu")
+        def ready():
+            if None in window.session.images:
+                return
+            timer.stop()
+            QTest.keyClicks(window.note, "asymmetric, blue-white veil")
+            print("typed", flush=True)
+        timer = QTimer()
+        timer.timeout.connect(ready)
+        timer.start(50)
+        app.exec()
+    """)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               env=env, cwd=tmp_path, text=True)
+    deadline = time.time() + 120
+    line = ""
+    while time.time() < deadline and "typed" not in line:
+        line = process.stdout.readline()
+    os.kill(process.pid, signal.SIGKILL)  # no close event, no settings sync: only what was committed survives
+    process.wait()
+    assert "typed" in line
+    window = make_window(ini)
+    open_pair(qtbot, window, images[:2])
+    assert window.note.toPlainText() == "asymmetric, blue-white veil"

@@ -1,0 +1,77 @@
+"""Small things a reviewer noticed (issue "A workstation that fits a clinic"): the header after Shift+C, the
+similar-cases highlight following N / Shift+N, the empty score, and --screenshot waiting for faithfulness."""
+
+from __future__ import annotations
+
+from PIL import Image
+from PySide6.QtWidgets import QApplication
+
+from gui.app import _arm_screenshot
+from tests.gui.conftest import TIMEOUT_MS, make_image
+from tests.gui.test_autocrop import cropping_weights  # noqa: F401 (a fixture)
+from tests.test_lesion import dermoscopy_like
+
+
+def test_clearing_the_automatic_crop_says_whole_image_in_the_header(qtbot, make_window, cropping_weights,  # noqa: F811
+                                                                    tmp_path):
+    paths = []
+    for n, centre in enumerate([(0.35, 0.4), (0.6, 0.55)]):
+        paths.append(tmp_path / f"lesion{n}.png")
+        Image.fromarray(dermoscopy_like(size=160, centre=centre, radius=0.15, seed=n)[0]).save(paths[-1])
+    window = make_window(model=cropping_weights)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(p) for p in paths])
+    assert all("automatic lesion crop" in header.text() for header in window.headers)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["reset_crops"].trigger()  # Shift+C
+    for header in window.headers:
+        assert "automatic" not in header.text() and "whole image" in header.text(), header.text()
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["undo"].trigger()
+    assert all("automatic lesion crop" in header.text() for header in window.headers)
+
+
+def test_the_similar_cases_highlight_follows_n_and_shift_n(qtbot, make_window, images, tmp_path):
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    for seed in (11, 12, 13, 14):
+        make_image(gallery / f"{seed}.png", (80, 72), seed)
+    window = make_window()
+    hits = window.similar_dock.hits
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(images[0]), str(images[1])])
+    with qtbot.waitSignal(window.similar.found_changed, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda found: found is not None):
+        window.similar.set_gallery(str(gallery))
+    assert hits.selectedItems() == []  # image 2 is not one of the cases
+    for action, rank in (("next_hit", 1), ("next_hit", 2), ("next_hit", 3), ("previous_hit", 2)):
+        with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+            window.actions[action].trigger()
+        assert window.session.provenance[1]["rank"] == rank
+        selected = hits.selectedItems()
+        assert len(selected) == 1 and selected[0].data(0x0100)["rank"] == rank  # Qt.UserRole
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(images[2])], 1)  # image 2 by hand: no case highlighted
+    assert hits.selectedItems() == []
+
+
+def test_the_empty_score_shows_no_verdict_bar(qtbot, make_window, images):
+    window = make_window()
+    assert not window.score.verdict.isVisible() and window.score.reason.text()
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(images[0]), str(images[1])])
+    assert window.score.verdict.isVisible() and window.score.verdict.text() != "–"
+
+
+def test_the_screenshot_waits_for_the_faithfulness_measurement(qtbot, make_window, images, tmp_path):
+    window = make_window()
+    target = tmp_path / "shot.png"
+    shown = {}
+    status = {"code": None}
+    _arm_screenshot(QApplication.instance(), window, str(target), status)
+    window.session.explanation_changed.connect(lambda e: shown.setdefault("maps", e is not None))
+    window.closed.connect(lambda: shown.setdefault("faithfulness", window.score.fields["Faithfulness"].text()))
+    window.load_dropped([str(images[0]), str(images[1])])
+    qtbot.waitUntil(lambda: bool(status.get("done")), timeout=TIMEOUT_MS)
+    assert status["code"] == 0 and target.exists() and shown["maps"]
+    assert shown["faithfulness"] != "–" and window.session.faithfulness is not None
