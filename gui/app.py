@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .case_record import CaseRecordState, bind_case_record
 from .layers import LayerStates
 from .notes import PairNotes
 from .persist import restore_review, save_review
@@ -58,7 +59,9 @@ def create_workstation(settings, worklist_path: str | None = None) -> Workstatio
     worklist = WorklistController(session)
     # One-off pairs' notes live beside the settings: a test's or a screenshot's own settings file keeps its own.
     notes = PairNotes(session, worklist, Path(settings.fileName()).resolve().parent / NOTES_FILE)
-    window = MainWindow(settings, session, layers, similar, worklist, notes)
+    case_record = CaseRecordState(reviewer=read(settings, "review/reviewer", ""))
+    bind_case_record(case_record, session, worklist, settings)
+    window = MainWindow(settings, session, layers, similar, worklist, notes, case_record)
     similar.gallery_changed.connect(lambda path: settings.setValue("similar/gallery", path or ""))
     similar.set_gallery(read(settings, "similar/gallery", "") or None)
     try:

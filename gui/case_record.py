@@ -13,7 +13,7 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QLineEdit, QWidget
 
-from .tasks import CaseRecord, check_date, check_text
+from .tasks import CaseRecord, check_date, check_text, from_images
 
 # (attribute or acquired index, label, placeholder)
 FIELDS = (("case_id", "Case", "case id"), ("patient_id", "Patient", "pseudonymised id"),
@@ -98,3 +98,36 @@ class CaseRecordForm(QWidget):
             edit.setStyleSheet("")
             edit.setToolTip("")
         self._show(record)
+
+
+def bind_case_record(state: CaseRecordState, session, worklist, settings=None) -> None:
+    """Keep `state` the record of what is under review: an open worklist case's own record (edits saved back to
+    the worklist at once), or, for a one-off pair, a fresh record that keeps the reviewer and takes what DICOM files
+    say of the case. Swapping the two images is the same pair: what was typed stays."""
+    pair: dict = {"paths": None}
+
+    def open_case(row: int) -> None:
+        if row >= 0:
+            case = worklist.cases[row]
+            record = case.record
+            state.set_record(record if record.reviewer else replace(record, reviewer=state.record.reviewer))
+            pair["paths"] = frozenset((case.image1, case.image2))
+
+    def image_changed(_slot, _ready) -> None:
+        loaded = [ready.image if ready is not None else None for ready in session.images]
+        paths = frozenset(image.path for image in loaded if image is not None)
+        if None in loaded or paths == pair["paths"] or session.loading():
+            return  # half a pair, the same pair, or the other image still on its way
+        pair["paths"] = paths
+        if worklist.current < 0 or paths != frozenset(worklist.open_case_paths()):
+            state.set_record(CaseRecord(reviewer=state.record.reviewer).merged(from_images(loaded)))
+
+    def record_changed(record: CaseRecord) -> None:
+        if settings is not None and record.reviewer:
+            settings.setValue("review/reviewer", record.reviewer)
+        if worklist.current >= 0 and pair["paths"] == frozenset(worklist.open_case_paths()):
+            worklist.save_record(record)
+
+    worklist.current_changed.connect(open_case)
+    session.image_changed.connect(image_changed)
+    state.changed.connect(record_changed)

@@ -59,7 +59,7 @@ class Commands:
     def export_report_to(self, path: str, overwrite: bool = False) -> bool:
         """Export the current explanation with the layers as shown and the note as typed."""
         return self.w.session.export(path, self.w.layers.colormaps, self.w.layers.shown(), self.w.note.toPlainText().strip(),
-                                   overwrite)
+                                     overwrite, self.w.case_record.record, self.w.worklist.reviewer_verdict())
 
     def report_folder(self) -> Path:
         """A worklist case's reports go to the worklist's report folder; others next to image 1."""

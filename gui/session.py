@@ -159,11 +159,13 @@ class ReviewSession(QObject):
     def next_method(self) -> None:
         self.set_method(tasks.METHODS[(tasks.METHODS.index(self.method) + 1) % len(tasks.METHODS)])
 
+    def loading(self) -> bool:  # an image is still on its way: the pair shown is not yet the pair asked for
+        return any(self.runner.is_pending(("image", slot)) for slot in SLOTS)
+
     def explain(self) -> None:
         """(Re-)explain the current pair; any explanation in flight is superseded."""
         self._set_explained(None)
-        loading = any(self.runner.is_pending(("image", slot)) for slot in SLOTS)
-        if None in self.images or loading or self.model is None:
+        if None in self.images or self.loading() or self.model is None:
             self.runner.cancel("explain")
             return
         images = tuple(ready.image for ready in self.images)
@@ -171,12 +173,13 @@ class ReviewSession(QObject):
                            label=f"Explaining the pair ({self.method})…", on_result=self._explained,
                            on_error=lambda text: self._failed("explain", text))
 
-    def export(self, path: str, colormaps: dict, layers, note: str, overwrite: bool) -> bool:
+    def export(self, path: str, colormaps: dict, layers, note: str, overwrite: bool, record=None,
+               reviewer_verdict: str | None = None) -> bool:
         if self.explained is None:
             self.error.emit("export", "Nothing to export yet: load and explain a pair first")
             return False
         request = ExportRequest(path, self.explained, dict(colormaps), tuple(layers), note, overwrite,
-                                tuple(self.provenance), self.faithfulness)
+                                tuple(self.provenance), self.faithfulness, record, reviewer_verdict)
         self.runner.submit("export", tasks.export, request, label="Writing the report…", on_result=self._exported,
                            on_error=lambda text: self._failed("export", text))
         return True

@@ -82,6 +82,7 @@ class SidePanel(QWidget):
             ramp.setMinimumWidth(48)
             ramp.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
         column.addWidget(self.legend)
+        self._column = column  # add_section puts more (the case record) here, above the stretch
         column.addStretch(1)
         self.scroll = QScrollArea()
         self.scroll.setWidget(body)
@@ -100,6 +101,12 @@ class SidePanel(QWidget):
         self.method_combo.currentTextChanged.connect(self.method_chosen)
         self.device_combo.activated.connect(lambda _i: self.device_chosen.emit(self.device_combo.currentData()))
         layers.colormap_changed.connect(self._show_colormap)
+
+    def add_section(self, title: str, widget: QWidget) -> None:
+        """A titled section at the end of the scrolling column (before its stretch)."""
+        heading = QLabel(f"<b>{title}</b>")
+        self._column.insertWidget(self._column.count() - 1, heading)
+        self._column.insertWidget(self._column.count() - 1, widget)
 
     def sizeHint(self) -> QSize:
         """Room for the score's lines without much wrapping, whatever its texts ask for: the images take the rest."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 # Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
-from core.case_record import CaseRecord, check_date, check_text  # stdlib only
+from core.case_record import CaseRecord, check_date, check_text, from_images  # stdlib only
 from core.device import cuda_unsupported, device_choices
 from core.errors import SiameseLensError
 from core.files import first_line
@@ -31,7 +31,7 @@ __all__ = [
     "COLORMAPS", "DEFAULT_DEVICE", "DEFAULT_LAYER_COLORMAPS", "DEFAULT_LAYER_STATE", "DEFAULT_METHOD", "DISCLAIMER",
     "LAYER_TITLES", "LAYERS", "METHODS", "SiameseLensError", "crop_problem", "Worklist", "colour_ramp",
     "cuda_unsupported", "device_choices", "faithfulness_text", "rgba_layer", "DECIDED", "VERDICT_COLOURS",
-    "VERDICT_MEANING", "CaseRecord", "check_date", "check_text",
+    "VERDICT_MEANING", "CaseRecord", "check_date", "check_text", "from_images",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
     "environment", "load_model", "load_image", "explain", "faithfulness", "similar", "export", "one_line",

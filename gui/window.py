@@ -11,6 +11,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
 from .actions import build_actions, populate_menus
+from .case_record import CaseRecordForm, CaseRecordState
 from .colours import heatmap_qimage
 from .commands import Commands
 from .elided import ElidedLabel, never_widens
@@ -32,11 +33,12 @@ class MainWindow(QMainWindow):
     overlays_shown = Signal()  # an explanation's layers were just drawn
     closed = Signal()  # the window was closed: the composition root saves the review and stops the runner
 
-    def __init__(self, settings, session, layers, similar, worklist, notes=None):
+    def __init__(self, settings, session, layers, similar, worklist, notes=None, case_record=None):
         super().__init__()
         self.settings, self.session, self.layers, self.similar, self.worklist = (settings, session, layers,
                                                                                   similar, worklist)
         self.notes = notes  # gui.notes.PairNotes: the note of a pair opened outside a worklist
+        self.case_record = case_record or CaseRecordState()  # gui.case_record: what the next report carries
         self.setAcceptDrops(True)
         self._fitted = False
         self._build()
@@ -63,6 +65,8 @@ class MainWindow(QMainWindow):
         if cuda_unsupported():
             self.side.device_combo.setToolTip(f"Auto and CPU only: {cuda_unsupported()}")
         self.score, self.note = self.side.score, self.side.note
+        self.case_form = CaseRecordForm(self.case_record)
+        self.side.add_section("Case record (printed on the report)", self.case_form)
         self.splitter.addWidget(self.side)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)

@@ -104,6 +104,25 @@ class WorklistController(QObject):
         if result is not None:
             self.store.save_review(result, note=text)
 
+    def open_case_paths(self) -> tuple:
+        """The open case's two image paths, () when none is open."""
+        if self.current < 0:
+            return ()
+        case = self.cases[self.current]
+        return (case.image1, case.image2)
+
+    def save_record(self, record) -> None:
+        """The open case's record as edited in the window (core.case_record), on disk at once."""
+        if self.current >= 0:
+            self.store.set_record(self.cases[self.current].id, record)
+            self.refresh()
+
+    def reviewer_verdict(self) -> str | None:
+        """The reviewer's agree / disagree on the open case's latest result, for its report; None when none."""
+        if self.current < 0:
+            return None
+        return (self.store.latest_result(self.cases[self.current].id) or {}).get("reviewer_decision")
+
     def record_report(self, png: str) -> None:
         result = self._ensure_result()
         if result is not None:

@@ -40,3 +40,39 @@ def test_a_new_pair_clears_the_record_but_keeps_the_reviewer(qtbot):
     state.new_pair()
     assert state.record == CaseRecord(reviewer="Dr. K")
     assert form.edits["case_id"].text() == "" and form.edits[1].text() == "" and not form.edits[1].styleSheet()
+
+
+def test_reports_carry_the_typed_record_and_a_worklist_case_its_own_and_the_reviewer_verdict(
+        qtbot, make_window, images, tmp_path):
+    import json
+
+    from core.worklist import Worklist
+    from tests.gui.conftest import TIMEOUT_MS
+
+    window = make_window(worklist=tmp_path / "review.sqlite")
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(images[0]), str(images[1])])
+    form = window.case_form
+    _type(qtbot, form.edits["patient_id"], "PSN-1")
+    _type(qtbot, form.edits["reviewer"], "Dr. K")
+    report = tmp_path / "one-off.png"
+    with qtbot.waitSignal(window.session.exported, timeout=TIMEOUT_MS):
+        window.export_report_to(str(report))
+    facts = json.loads(report.with_suffix(".json").read_text())
+    assert facts["patient_id"] == "PSN-1" and facts["reviewer"] == "Dr. K" and facts["reviewer_verdict"] is None
+    # A worklist case brings its own record (the reviewer's name stays); edits go back to the worklist.
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"image1,image2,case_id,patient_id,body_site\n{images[1]},{images[2]},C-9,PSN-2,back\n")
+    window.worklist.import_csv(str(pairs))
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["next_case"].trigger()
+    assert form.edits["case_id"].text() == "C-9" and form.edits["reviewer"].text() == "Dr. K"
+    _type(qtbot, form.edits["body_site"], "upper back")
+    assert Worklist(tmp_path / "review.sqlite").cases()[0].body_site == "upper back"
+    window.actions["agree"].trigger()
+    report = tmp_path / "case.png"
+    with qtbot.waitSignal(window.session.exported, timeout=TIMEOUT_MS):
+        window.export_report_to(str(report))
+    facts = json.loads(report.with_suffix(".json").read_text())
+    assert (facts["case_id"], facts["patient_id"], facts["body_site"]) == ("C-9", "PSN-2", "upper back")
+    assert facts["reviewer_verdict"] == "agree" and facts["reviewer"] == "Dr. K"
