@@ -187,14 +187,16 @@ class MainWindow(QMainWindow):
         text, tail = f"Image {index + 1}", ""
         if ready is not None:
             image = ready.image
-            width, height = image.original_size
+            # In the file's pixels: a huge file is held downsampled by image.scale, and its crops with it.
+            width, height = image.file_size
             text = f"Image {index + 1}: {Path(image.path).name if image.path else 'pasted image'}"
             tail = f"  ({width} × {height} px)"
-            if crop and tuple(crop) == (0, 0, width, height) and not shown["automatic"]:
+            if crop and tuple(crop) == (0, 0, *image.original_size) and not shown["automatic"]:
                 tail = f"  · whole image, {width} × {height} px (no crop)"
             elif crop:  # the crop first: when space runs out, the image's size is what goes
                 kind = "automatic lesion crop" if shown["automatic"] else "crop"
-                tail = f"  · {kind} {crop[0]},{crop[1]} {crop[2]} × {crop[3]} of {width} × {height} px"
+                x, y, w, h = (round(v * image.scale) for v in crop)
+                tail = f"  · {kind} {x},{y} {w} × {h} of {width} × {height} px"
         self.headers[index].setText(text, tail)
         self.headers[index].setToolTip(ready.image.path if ready is not None and ready.image.path else "")
 

@@ -129,15 +129,17 @@ class WorklistController(QObject):
             self.store.set_report(result, png)
 
     def rows(self) -> list[tuple]:
-        """The table's texts per case: case, status, score, reviewer's verdict, whether its images changed."""
+        """The table's texts per case: case, status, the model's verdict and score, the reviewer's agree/disagree, its
+        images' names (and, for the open case, whether they changed since import)."""
         rows = []
         for row, case in enumerate(self.cases):
             result = self.store.latest_result(case.id) or {}
             similarity = result.get("similarity")
             score = f"{result['decision']} ({100 * similarity:.1f} %)" if similarity is not None else ""
-            changed = "changed" if row == self.current and self.changed else ""
+            names = f"{Path(case.image1).name} / {Path(case.image2).name}"
+            changed = " · changed since import" if row == self.current and self.changed else ""
             rows.append((case.case_id or f"#{case.id}", case.status, score, result.get("reviewer_decision") or "",
-                         changed))
+                         names + changed))
         return rows
 
     # --- helpers -----------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_a_changed_image_is_shown_and_its_score_not_recorded(qtbot, make_window,
     make_image(images[1], (80, 72), 99)  # the file changes after import
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.worklist.open_case(0)
-    assert window.worklist_dock.table.item(0, 4).text() == "changed"
+    assert window.worklist_dock.table.item(0, 4).text().endswith(" · changed since import")
     assert "changed since import" in "".join(window.problem_bar.problems())
     assert window.worklist.store.latest_result(window.worklist.cases[0].id) is None
 
