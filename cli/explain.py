@@ -23,6 +23,7 @@ from core.vocabulary import LAYERS
 def run_explain(args) -> int:
     started = time.perf_counter()
     crops = [_crop_arg(args.crop1, "--crop1"), _crop_arg(args.crop2, "--crop2")]
+    links = _count_arg(getattr(args, "correspondence", 0))
     record = case_record_arg(args)
     check_outputs(args)  # every option that decides what is written, before anything is read or computed
     images = [load_image(path, crop=crop) for path, crop in zip((args.image1, args.image2), crops)]
@@ -36,7 +37,7 @@ def run_explain(args) -> int:
 
     model = load_model(args.model, device=resolve_device(args.device))
     t_model = time.perf_counter()
-    result = explain_pair(model, images[0], images[1], method=args.method)
+    result = explain_pair(model, images[0], images[1], method=args.method, correspondence=links)
     images = explained_images(images, result)
     faithful = None
     if getattr(args, "faithfulness", False):
@@ -67,7 +68,8 @@ def run_explain(args) -> int:
         facts = {**record.facts(), **explanation_facts(result, images, model), "note": args.note,
                  "device": str(model.device),
                  "timings_ms": timings, "written": written,
-                 **({"faithfulness": faithful} if faithful is not None else {})}
+                 **({"faithfulness": faithful} if faithful is not None else {}),
+                 **({"correspondence": result.correspondence} if result.correspondence is not None else {})}
         print(json.dumps(facts, allow_nan=False))
     else:
         from core.trust import describe_trust
@@ -81,6 +83,10 @@ def run_explain(args) -> int:
         for line in trust_lines:
             print(line)
         print(f"method {result.method}, model {model.name}, {timings['total_ms']:.0f} ms")
+        if result.correspondence:
+            top = result.correspondence[0]
+            print(f"correspondence: {len(result.correspondence)} links, the strongest image 1 {top['p1']} -> "
+                  f"image 2 {top['p2']} (--json lists them all)")
         print(f"{MEANING} {DISCLAIMER}")
         if result.note:
             print(f"note: {result.note}")
@@ -161,6 +167,12 @@ def _overlay_writer(image, heatmap, colormap: str):
 def _colormaps(args) -> dict:
     """--colormap colours every map; without it each layer has its default (core.vocabulary)."""
     return report_colormaps({layer: args.colormap for layer in LAYERS} if args.colormap else None)
+
+
+def _count_arg(value) -> int:
+    if value is None or int(value) < 0:
+        raise ValueError(f"--correspondence: {value}: expected a count of links >= 0")
+    return int(value)
 
 
 def _crop_arg(text, flag):

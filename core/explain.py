@@ -14,7 +14,7 @@ from the model's metadata when it has them (core.trust).
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,20 +60,25 @@ class Explanation:
     # What the model can stand behind (core.verdict): similar, different, inconclusive or not assessed, and why.
     verdict: str = verdict_words.NOT_ASSESSED
     verdict_reason: str = ""
+    # Only when asked (explain_pair's `correspondence`): the K strongest links between the images' cells,
+    # [{"p1": [x, y], "p2": [x, y], "weight": w}] in each image's own pixels, strongest first (core.correspondence).
+    correspondence: list | None = None
 
 
-def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METHOD) -> Explanation:
+def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METHOD,
+                 correspondence: int = 0) -> Explanation:
     """Score a pair and explain it; image1/image2 are LoadedImage (from load_image) or PIL images.
 
     An image without a crop of its own gets the model's automatic crop, if the model has one; each map covers
-    the image as cropped (see Explanation.crops).
+    the image as cropped (see Explanation.crops). `correspondence` > 0 adds that many links (core.correspondence).
     """
     spec = get_method(method)
     t0 = time.perf_counter()
     (pil1, crop1), (pil2, crop2) = model_view(model, image1), model_view(model, image2)
     batch = torch.cat([model.input_tensor(pil1), model.input_tensor(pil2)])
     t1 = time.perf_counter()
-    with target_layer_leaf(model, model.target_layer) as captured, trust.stage_probe(model) as stages:
+    with target_layer_leaf(model, model.target_layer) as captured, trust.stage_probe(model) as stages, \
+            _local_probe(model, correspondence) as local:
         embeddings = model.embed(batch)
         maps = captured["output"]
         e1, e2 = embeddings[0:1], embeddings[1:2]
@@ -100,6 +105,7 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
     factual = tuple(upsample(normalise(fact_cams[i]), map_size(sizes[i])) for i in range(2))
     counterfactual = tuple(upsample(normalise(counter_cams[i]), map_size(sizes[i])) for i in range(2))
     in_domain = trust.in_domain(model, features)
+    links = _links(model, activations, local, sim, (pil1, crop1), (pil2, crop2), correspondence)
     t3 = time.perf_counter()
     if same_content:
         note = "same image content: the two embeddings (nearly) coincide, so there is no evidence to map"
@@ -125,7 +131,27 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
         same_content=same_content,
         verdict=judged.label,
         verdict_reason=judged.reason,
+        correspondence=links,
     )
+
+
+def _local_probe(model, correspondence: int):
+    if correspondence <= 0:
+        return nullcontext({})
+    from .correspondence import capture_local
+
+    return capture_local(model)
+
+
+def _links(model, activations, local: dict, sim: float, view1, view2, k: int):
+    """explain_pair's `correspondence` links, None when not asked (the score's decomposition needs no
+    gradients, so the same image content gets links too)."""
+    if k <= 0:
+        return None
+    from .correspondence import correspondence
+
+    boxes = [crop if crop is not None else (0, 0, *pil.size) for pil, crop in (view1, view2)]
+    return correspondence(model, activations, local, sim, boxes, k).links
 
 
 def explained_images(images, explanation: Explanation) -> tuple[LoadedImage, LoadedImage]:

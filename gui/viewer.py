@@ -17,6 +17,9 @@ MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
 MIN_CROP = 4  # pixels; smaller drags are treated as clicks
 
 
+MATCH = "match"
+
+
 class ImageViewer(QGraphicsView):
     files_dropped = Signal(list)  # the dropped URLs as local paths ("" for a non-local URL)
     crop_drawn = Signal(tuple)  # (x, y, w, h) in image pixels
@@ -34,7 +37,9 @@ class ImageViewer(QGraphicsView):
         self.setBackgroundBrush(QColor(48, 48, 48))
         self.setFrameShape(QGraphicsView.NoFrame)
         self._image = QGraphicsPixmapItem()
-        self._layers = {name: QGraphicsPixmapItem() for name in LAYERS}
+        # The explanation's layers, then "match": where a point of the other image matches (gui.links)
+        self._layers = {name: QGraphicsPixmapItem() for name in (*LAYERS, MATCH)}
+        self._layers[MATCH].setOpacity(0.7)
         self._shade = QGraphicsPathItem()  # darkens what lies outside the crop box
         self._shade.setBrush(QColor(0, 0, 0, 140))
         self._shade.setPen(QPen(Qt.NoPen))
@@ -61,7 +66,7 @@ class ImageViewer(QGraphicsView):
     def set_image(self, qimage) -> None:
         """Show a new image (a QImage, or None to clear); overlays and crop box are cleared, the view fits."""
         self._image.setPixmap(QPixmap.fromImage(qimage) if qimage is not None else QPixmap())
-        for name in LAYERS:
+        for name in self._layers:
             self.set_layer(name, None)
         self.set_crop(None)
         self.scene().setSceneRect(self._image.boundingRect())
