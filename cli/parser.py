@@ -16,7 +16,7 @@ from core.vocabulary import (COLORMAPS, DEFAULT_COLORMAP, DEFAULT_DEVICE, DEFAUL
                              MAX_MAP_SIDE, METHODS, MIN_CROP_SIDE, PRETRAINING_DEFAULTS, TRAINING_DEFAULTS, TTA_MODES)
 
 COMMANDS = ("gui", "explain", "train", "pretrain", "probe", "evaluate", "index", "retrieve", "batch", "worklist",
-            "calibrate", "selftest")
+            "calibrate", "selftest", "followup")
 # Options whose value may start with '-' (a crop's negative x): argparse would read such a value as an option and
 # answer "expected one argument" instead of letting the crop check say what is wrong.
 DASHED_VALUE_OPTIONS = ("--crop1", "--crop2")
@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     explain.add_argument("--faithfulness", action="store_true",
                          help="also compute deletion/insertion curves of the factual maps against a random map")
+    explain.add_argument("--correspondence", type=int, default=0, metavar="K",
+                         help="also find the K strongest links between the images' parts (which part of image 1 "
+                              "matches which part of image 2); --json lists them in each image's own pixels")
 
     train = sub.add_parser("train", help="train a Siamese model on a folder-per-class data set")
     train.add_argument("data_dir", metavar="DATA_DIR")
@@ -195,10 +198,44 @@ def build_parser() -> argparse.ArgumentParser:
                            "mode if it gains >= 0.005 AUC over none), then its threshold and test metrics")
     calibrate.add_argument("--json", action="store_true", help="print one JSON object")
 
+    _add_followup(sub)
+
     sub.add_parser("selftest", help="explain a bundled sample pair headless with the default model, print a JSON "
                    "summary, exit (also: main.py --selftest)")
 
     return parser
+
+
+def _add_followup(sub) -> None:
+    followup = sub.add_parser(
+        "followup", help="one lesion at two visits: register the follow-up onto the baseline, measure both, explain",
+        description="Sequential dermoscopy: the follow-up image is registered onto the baseline on the skin around "
+                    "the lesion, both visits are measured (area, longest diameter, asymmetry, border irregularity, "
+                    "colours; in mm with --pixel-size-mm or a DICOM pixel spacing) and the aligned pair is explained "
+                    "by the model with the usual verdict rules.")
+    followup.add_argument("baseline", metavar="BASELINE")
+    followup.add_argument("followup", metavar="FOLLOWUP")
+    followup.add_argument("--pixel-size-mm", metavar="S", help="size of one baseline pixel in mm (default: the "
+                          "DICOM file's pixel spacing, else unknown and measurements are in pixels)")
+    followup.add_argument("--registration", choices=("rigid", "similarity"), default="rigid",
+                          help="rigid: rotation and shift (default); similarity: also a change of magnification")
+    for n, name in ((1, "baseline"), (2, "follow-up")):
+        followup.add_argument(f"--mask{n}", metavar="MASK.png", help=f"the {name} lesion outline drawn by the "
+                              "reviewer: an image of the same size, lesion bright (default: the lesion finder's)")
+    followup.add_argument("--model", help="weights file (default: the shipped skin model)")
+    followup.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
+    followup.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
+    followup.add_argument("--report", metavar="FILE.png", help="write a follow-up report (.png, .pdf or .dcm) and "
+                          "its JSON sidecar; the folder is created")
+    followup.add_argument("--note", default="", help="reviewer note printed on the report")
+    followup.add_argument("--case-id", default="", metavar="ID", help="case identifier, written into report and JSON")
+    followup.add_argument("--patient-id", default="", metavar="ID", help="pseudonymised patient identifier, as given")
+    followup.add_argument("--body-site", default="", metavar="TEXT", help="body site of the lesion")
+    followup.add_argument("--acquired", default="", metavar="DATE1,DATE2",
+                          help="date of each visit, YYYY-MM-DD (default: the DICOM files' dates)")
+    followup.add_argument("--reviewer", default="", metavar="NAME", help="who reviewed the pair")
+    followup.add_argument("--force", action="store_true", help="overwrite an existing report")
+    followup.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -58,6 +58,10 @@ def _handler(command: str):
         from .retrieve import run_index, run_retrieve
 
         return run_index if command == "index" else run_retrieve
+    if command == "followup":
+        from .followup import run_followup
+
+        return run_followup
     if command == "selftest":
         from .selftest import run_selftest
 

@@ -20,10 +20,12 @@ from .files import first_line
 from .images import load_image
 from .vocabulary import DEFAULT_METHOD
 from .pairs_csv import read_pairs_csv
+from .report import write_picture_and_facts
 from .worklist import crop_text, file_sha256
 
-SUMMARY_COLUMNS = ("image1", "image2", "similarity", "sha1", "sha2", "crop1", "crop2", "probability", "verdict",
-                   "verdict_reason", "decision", "threshold", "method", "model_sha256", "seconds", "report", "error")
+SUMMARY_COLUMNS = ("image1", "image2", "kind", "similarity", "sha1", "sha2", "crop1", "crop2", "probability",
+                   "verdict", "verdict_reason", "decision", "area_change", "threshold", "method", "model_sha256",
+                   "seconds", "report", "error")
 
 
 class BatchError(SiameseLensError):
@@ -79,25 +81,37 @@ def run_batch(model, pairs_csv, out_dir, *, method: str = DEFAULT_METHOD, report
 
 
 def _score(model, row, method: str, report: bool, report_path: Path) -> dict:
-    from .explain import explain_pair, explained_images
+    """One row: a pair explained, or (kind "followup") a follow-up registered, measured and explained; with
+    `report`, its report written beside the summary (one left by a killed run is replaced, never trusted)."""
+    from .case_record import CaseRecord, from_images
 
     images = [load_image(row["image1"], crop=row.get("crop1") or None),
               load_image(row["image2"], crop=row.get("crop2") or None)]
-    explanation = explain_pair(model, images[0], images[1], method=method)
-    record = {"similarity": round(explanation.similarity, 6), "decision": explanation.decision,
-              "probability": explanation.probability_same, "verdict": explanation.verdict,
-              "verdict_reason": explanation.verdict_reason}
-    if report:
+    case = (row.get("record") or CaseRecord()).merged(from_images(images))
+    if row.get("kind") == "followup":
+        from .followup import followup
+        from .followup_report import followup_report_facts, render
+
+        result = followup(model, images[0], images[1], method=method)
+        explanation, facts = result.explanation, followup_report_facts(result, model, record=case,
+                                                                        note=row.get("note") or "")
+        write = (lambda: write_picture_and_facts(report_path, lambda: render(result, facts), facts, overwrite=True))
+        extra = {"area_change": result.changes.get("area_change")}
+    else:
+        from .explain import explain_pair, explained_images
         from .model import describe
         from .report import write_report
 
+        explanation = explain_pair(model, images[0], images[1], method=method)
+        write = (lambda: write_report(report_path, explanation, explained_images(images, explanation),
+                                      describe(model), overwrite=True, note=row.get("note") or "", record=case))
+        extra = {}
+    record = {"kind": row.get("kind") or "pair", "similarity": round(explanation.similarity, 6),
+              "decision": explanation.decision, "probability": explanation.probability_same,
+              "verdict": explanation.verdict, "verdict_reason": explanation.verdict_reason, **extra}
+    if report:
         report_path.parent.mkdir(exist_ok=True)
-        # A report left by a killed run for a pair the summary does not hold yet is replaced, never trusted.
-        from .case_record import CaseRecord, from_images
-
-        case = (row.get("record") or CaseRecord()).merged(from_images(images))
-        write_report(report_path, explanation, explained_images(images, explanation), describe(model),
-                     overwrite=True, note=row.get("note") or "", record=case)
+        write()
         record["report"] = str(report_path)
     return record
 
@@ -122,7 +136,7 @@ def _completed(summary: Path) -> dict[tuple, str]:
 def _to_worklist(worklist, row: dict, record: dict) -> None:
     case = worklist.add_case(row["image1"], row["image2"], case_id=row.get("case_id") or None,
                              crop1=row.get("crop1"), crop2=row.get("crop2"), note=row.get("note") or "",
-                             record=row.get("record"))
+                             record=row.get("record"), kind=row.get("kind"))
     worklist.record_result(case, model_sha256=record["model_sha256"], method=record["method"],
                            similarity=record["similarity"], decision=record["verdict"],
                            probability=record.get("probability"), report_path=record.get("report"))

@@ -98,8 +98,19 @@ def _case_fields(ds) -> dict:
             acquired = str(ds.get(keyword))
             break
     fields = {"patient_id": str(ds.get("PatientID", "") or ""), "body_site": site, "acquired": acquired,
-              "case_id": str(ds.get("AccessionNumber", "") or "")}
+              "case_id": str(ds.get("AccessionNumber", "") or ""), "pixel_size_mm": _pixel_size(ds)}
     return {key: value.strip() for key, value in fields.items() if value and value.strip()}
+
+
+def _pixel_size(ds) -> str:
+    """PixelSpacing (mm, row then column) as one size when the pixels are square (within 1 %), else ""."""
+    try:
+        rows, columns = (float(v) for v in ds.get("PixelSpacing") or ())
+    except (TypeError, ValueError):
+        return ""
+    if not (rows > 0 and columns > 0) or abs(rows - columns) > 0.01 * max(rows, columns):
+        return ""
+    return repr((rows + columns) / 2.0)
 
 
 def secondary_capture(picture: Image.Image, facts: dict) -> bytes:

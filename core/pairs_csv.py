@@ -13,7 +13,9 @@ CSV_REQUIRED = ("image1", "image2")
 # The case record's columns (core.case_record) come after the original ones; "acquired" is "DATE1,DATE2", or
 # acquired1 / acquired2 separately.
 CSV_RECORD = ("patient_id", "body_site", "acquired", "acquired1", "acquired2", "reviewer")
-CSV_OPTIONAL = ("case_id", "crop1", "crop2", "note") + CSV_RECORD
+CSV_OPTIONAL = ("case_id", "crop1", "crop2", "note", "kind") + CSV_RECORD
+# What a row is: two images compared (the default), or one lesion at two visits (core.followup).
+KINDS = ("pair", "followup")
 
 
 class PairsCsvError(SiameseLensError):
@@ -51,6 +53,9 @@ def read_pairs_csv(csv_path) -> list[tuple[int, dict, str | None]]:
                         row["record"] = _row_record(row)
                     except ValueError as exc:
                         problem = problem or str(exc)
+                    row["kind"] = row.get("kind") or "pair"
+                    if row["kind"] not in KINDS:
+                        problem = problem or f"kind must be one of {', '.join(KINDS)}, got {row['kind']!r}"
                 out.append((line, row, problem))
             return out
     except FileNotFoundError:

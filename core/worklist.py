@@ -1,7 +1,5 @@
 """The review worklist: cases (pairs of images) and their results, in one SQLite file shared by the workstation
-and `main.py batch`.
-
-WAL mode and a commit per change: a reviewer's decision is on disk the moment it is saved, and a crash or kill
+and `main.py batch`. WAL mode and a commit per change: a reviewer's decision is on disk the moment it is saved, and a crash or kill
 loses at most the edit in progress. The schema carries a version; opening an older file migrates it in place.
 No patient names: a case has an optional case record (core.case_record: case id, a pseudonymised patient id as the
 user gives it, body site, acquisition dates, reviewer), label and date, nothing else about a person.
@@ -12,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,6 +50,7 @@ ALTER TABLE cases ADD COLUMN body_site TEXT;
 ALTER TABLE cases ADD COLUMN acquired1 TEXT;
 ALTER TABLE cases ADD COLUMN acquired2 TEXT;
 ALTER TABLE cases ADD COLUMN reviewer TEXT;
+ALTER TABLE cases ADD COLUMN kind TEXT;
 """,
 }
 
@@ -78,6 +78,7 @@ class Case:
     acquired1: str | None = None
     acquired2: str | None = None
     reviewer: str | None = None
+    kind: str | None = None  # "followup": image 2 is a later visit of image 1's lesion (core.pairs_csv.KINDS)
 
     @property
     def record(self) -> CaseRecord:
@@ -121,31 +122,30 @@ class Worklist:
                     self.db.execute(statement)
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
+    @contextmanager
     def _transaction(self):
-        db = self.db
-
-        class _Tx:
-            def __enter__(self):
-                db.execute("BEGIN IMMEDIATE")
-
-            def __exit__(self, kind, _value, _tb):
-                db.execute("ROLLBACK" if kind else "COMMIT")
-
-        return _Tx()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     # --- cases -------------------------------------------------------------------------------------
     def add_case(self, image1, image2, *, case_id=None, crop1=None, crop2=None, note="", label=None, date=None,
-                 record: CaseRecord | None = None) -> int:
+                 record: CaseRecord | None = None, kind: str | None = None) -> int:
         """A new case; `record` gives its patient id, body site, acquisition dates and reviewer (its case id is
         the `case_id` argument's)."""
         now = _now()
         record = record or CaseRecord()
         cursor = self.db.execute(
             "INSERT INTO cases (case_id, image1, image2, sha1, sha2, crop1, crop2, note, label, date, patient_id,"
-            " body_site, acquired1, acquired2, reviewer, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " body_site, acquired1, acquired2, reviewer, kind, created, updated)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (case_id, str(image1), str(image2), file_sha256(image1), file_sha256(image2), crop_text(crop1),
              crop_text(crop2), note or "", label, date, *_or_none(record.patient_id, record.body_site,
-                                                                 *record.acquired, record.reviewer), now, now))
+                                                                 *record.acquired, record.reviewer, kind), now, now))
         return int(cursor.lastrowid)
 
     def set_record(self, case_ref: int, record: CaseRecord) -> None:
@@ -156,7 +156,8 @@ class Worklist:
 
     def cases(self) -> list[Case]:
         rows = self.db.execute("SELECT id, case_id, image1, image2, sha1, sha2, crop1, crop2, note, status, label, date,"
-                               " patient_id, body_site, acquired1, acquired2, reviewer FROM cases ORDER BY id").fetchall()
+                               " patient_id, body_site, acquired1, acquired2, reviewer, kind FROM cases ORDER BY id"
+                               ).fetchall()
         return [Case(*row[:6], _parse_crop(row[6]), _parse_crop(row[7]), *row[8:]) for row in rows]
 
     def case(self, case_ref: int) -> Case:
@@ -243,14 +244,14 @@ class Worklist:
                 continue
             added.append(self.add_case(row["image1"], row["image2"], case_id=row.get("case_id") or None,
                                        crop1=row.get("crop1"), crop2=row.get("crop2"), note=row.get("note") or "",
-                                       record=row["record"]))
+                                       record=row["record"], kind=row["kind"]))
         return added, problems
 
     def export_csv(self, csv_path) -> int:
         """Every case with its latest result, written atomically (core.files.atomic_write)."""
         # "verdict": the model's (core.verdict); "reviewer_decision": the reviewer's agree / disagree with it
         columns = ["case", "case_id", "image1", "image2", "sha1", "sha2", "crop1", "crop2", "status", "label",
-                   "date", "note", "changed", "patient_id", "body_site", "acquired1", "acquired2", "reviewer",
+                   "date", "note", "changed", "patient_id", "body_site", "acquired1", "acquired2", "reviewer", "kind",
                    "model_sha256", "method", "similarity", "probability", "verdict",
                    "reviewer_decision", "reviewer_note", "report_path", "updated"]
         cases = self.cases()
@@ -266,7 +267,7 @@ class Worklist:
                 writer.writerow([case.id, case.case_id, case.image1, case.image2, case.sha1, case.sha2,
                                  crop_text(case.crop1), crop_text(case.crop2), case.status, case.label, case.date,
                                  case.note, changed, case.patient_id, case.body_site, case.acquired1, case.acquired2,
-                                 case.reviewer] + [result.get(key) for key in columns[18:]])
+                                 case.reviewer, case.kind or "pair"] + [result.get(key) for key in columns[19:]])
             text.flush()
             text.detach()  # the handle stays open for atomic_write to sync and close
 

@@ -41,6 +41,8 @@ class Commands:
             "previous_case": lambda: w.step(-1), "agree": lambda: w.review("agree"),
             "disagree": lambda: w.review("disagree"), "case_done": lambda: w.mark("done"),
             "case_flag": lambda: w.mark("flagged"),
+            "followup": self.w.followup_dock.run, "links": self.w.links.set_visible, "more_links": lambda: self.w.links.set_count(self.w.links.count + 5),
+            "fewer_links": lambda: self.w.links.set_count(self.w.links.count - 5),
         }
         for i in SLOTS:
             for name in LAYERS:

@@ -34,7 +34,7 @@ __all__ = [
     "VERDICT_MEANING", "CaseRecord", "check_date", "check_text", "from_images",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
-    "environment", "load_model", "load_image", "explain", "faithfulness", "similar", "export", "one_line",
+    "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness", "similar", "export", "one_line",
 ]
 
 
@@ -159,6 +159,34 @@ def explain(ws: Workspace, images: tuple, crops: tuple, method: str) -> Explaine
     cropped = tuple(with_crop(img, crop) for img, crop in zip(images, crops))
     explanation = core.explain_pair(model, cropped[0], cropped[1], method)
     return Explained(explanation, explained_images(cropped, explanation), describe(model))
+
+
+def links(ws: Workspace, explained: Explained, k: int):
+    """core.correspondence.analyse of a pair already explained (its images carry the boxes the maps covered): the
+    K strongest links, in each image's own pixels, and the whole cell-pair matrix."""
+    from core.correspondence import analyse
+    from core.explain import model_view
+
+    model = ws.require_model()
+    return analyse(model, [model_view(model, image) for image in explained.images], k)
+
+
+def followup(ws: Workspace, images: tuple, method: str):
+    """core.followup.followup of the pair as loaded (image 1 the baseline, image 2 the later visit)."""
+    from core.followup import followup as follow_up
+
+    return follow_up(ws.require_model(), images[0], images[1], method=method)
+
+
+def export_followup(ws: Workspace, path: str, result, record, note: str, overwrite: bool) -> str:
+    """Write a follow-up's report (core.followup_report) and its JSON sidecar; the report's path."""
+    from core.case_record import CaseRecord, from_images
+    from core.followup_report import followup_report_facts, render
+    from core.report import write_picture_and_facts
+
+    record = (record or CaseRecord()).merged(from_images(result.images))
+    facts = followup_report_facts(result, ws.require_model(), record=record, note=note)
+    return str(write_picture_and_facts(path, lambda: render(result, facts), facts, overwrite)[0])
 
 
 def faithfulness(ws: Workspace, explained: Explained) -> dict:

@@ -13,9 +13,11 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QProgressBar, Q
 from .actions import build_actions, populate_menus
 from .case_record import CaseRecordForm, CaseRecordState
 from .colours import heatmap_qimage
+from .followup_dock import FollowUpDock
 from .commands import Commands
 from .elided import ElidedLabel, never_widens
 from .layers import SLOTS
+from .links import LinksController, LinksOverlay, LinksState
 from .panels import LayerControls
 from .persist import fit_to_screen, restore_window, save_window
 from .problems import ProblemBar
@@ -81,10 +83,19 @@ class MainWindow(QMainWindow):
         self.similar_dock = SimilarCasesDock(self)
         self.addDockWidget(Qt.BottomDockWidgetArea, self.similar_dock)
         self.similar_dock.hide()  # until chosen; restore_window brings back the reviewer's layout
+        self.followup_dock = FollowUpDock(self.session, self)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.followup_dock)
+        self.followup_dock.hide()  # until Ctrl+U, or a worklist case marked as a follow-up
+        self.followup_dock.follow_worklist(self.worklist)
         self.worklist_dock = WorklistDock(self)
         self.addDockWidget(Qt.LeftDockWidgetArea, self.worklist_dock)
         self.worklist_dock.hide()
         self.sync = ViewSync(*self.viewers, parent=self)
+        self.links = LinksState(self)
+        self.links_overlay = LinksOverlay(central, self.viewers, self.links)
+        self.links_controller = LinksController(self.session, self.links, self.links_overlay, self)
+        self.links.changed.connect(lambda: self.statusBar().showMessage(
+            f"Links: the {self.links.count} strongest ([ and ] for fewer or more)" if self.links.visible else "", 4000))
         self.commands = Commands(self)
         self.load_dropped, self.export_report_to = self.commands.load_dropped, self.commands.export_report_to
         self.actions = build_actions(self, self.commands.handlers())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import sqlite3
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 import pytest
 
 from core.worklist import SCHEMA_VERSION, Worklist, WorklistError, _SCHEMA_V1
@@ -185,3 +187,24 @@ def test_case_record_columns_import_and_export(tmp_path, pictures):
     row = next(csv.DictReader(open(tmp_path / "out.csv", encoding="utf-8")))
     assert row["patient_id"] == "PSN-7" and row["acquired2"] == "2026-04-05" and row["reviewer"] == "Dr. K"
     assert row["verdict"] == "inconclusive" and row["probability"] == "0.55" and row["reviewer_decision"] == "agree"
+
+
+def test_followup_rows_are_registered_measured_and_kept_as_such(tmp_path, weights):
+    from core.batch import run_batch
+    from core.weights import load_model
+
+    source = sorted((ROOT.parent / "shared" / "data" / "skin" / "benign").glob("*.jpg"))[3]
+    first, later = tmp_path / "v1.png", tmp_path / "v2.png"
+    Image.open(source).convert("RGB").save(first)
+    Image.open(source).convert("RGB").rotate(8, resample=Image.BICUBIC, fillcolor=(140, 110, 100)).save(later)
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{first},{later},lesion-7,followup", f"{later},{first},x,visit"],
+                      header="image1,image2,case_id,kind")
+    worklist = Worklist(tmp_path / "w.sqlite")
+    counts = run_batch(load_model(weights), pairs, tmp_path / "out", report=True, worklist=worklist)
+    assert counts["scored"] == 1 and counts["failed"] == 1
+    rows = list(csv.DictReader(open(tmp_path / "out" / "summary.csv", encoding="utf-8")))
+    assert rows[0]["kind"] == "followup" and 0.8 < float(rows[0]["area_change"]) < 1.25
+    assert "kind must be one of" in rows[1]["error"]
+    facts = json.loads(Path(rows[0]["report"]).with_suffix(".json").read_text())
+    assert facts["kind"] == "followup" and len(facts["measurements"]) == 2 and facts["case_id"] == "lesion-7"
+    assert [case.kind for case in worklist.cases()] == ["followup"]

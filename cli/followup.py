@@ -1,0 +1,123 @@
+"""`followup` command: one lesion at two visits. Registers the follow-up onto the baseline, measures both visits,
+explains the aligned pair with the model (core.followup), prints the result or JSON, writes a report."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from core.files import printable
+from core.timing import elapsed_ms
+
+
+def run_followup(args) -> int:
+    started = time.perf_counter()
+    from core.images import load_image
+
+    pixel_size = _pixel_size(args.pixel_size_mm)
+    record = _record(args)
+    if args.report:
+        from core.report import check_report_path
+
+        check_report_path(args.report, args.force)
+    images = [load_image(path) for path in (args.baseline, args.followup)]
+    masks = [_mask(path, image, flag) for path, image, flag in
+             zip((args.mask1, args.mask2), images, ("--mask1", "--mask2"))]
+    from core.case_record import from_images
+
+    record = record.merged(from_images(images))  # what was typed wins over what a DICOM file says
+    from core.device import resolve_device  # torch: only once the inputs are known to be usable
+    from core.followup import followup
+    from core.weights import load_model
+
+    model = load_model(args.model, device=resolve_device(args.device))
+    result = followup(model, images[0], images[1], pixel_size_mm=pixel_size, mode=args.registration,
+                      masks=tuple(masks), method=args.method)
+    from core.followup_report import followup_report_facts
+
+    facts = followup_report_facts(result, model, record=record, note=args.note)
+    written = []
+    if args.report:
+        from core.followup_report import render
+        from core.report import write_picture_and_facts
+
+        written = [str(p) for p in write_picture_and_facts(args.report, lambda: render(result, facts), facts,
+                                                             args.force)]
+    facts = {**facts, "device": str(model.device), "written": written,
+             "timings_ms": {**facts["timings_ms"], "total_ms": elapsed_ms(started, time.perf_counter())}}
+    if args.json:
+        print(json.dumps(facts, allow_nan=False, default=_plain))
+    else:
+        _print_text(result, facts)
+    return 0
+
+
+def _print_text(result, facts: dict) -> None:
+    from core.verdict import MEANING
+    from core.vocabulary import DISCLAIMER
+
+    print(facts["registration_message"])
+    for index, (name, m) in enumerate(zip(("baseline", "follow-up"), facts["measurements"])):
+        if not m["found"]:
+            print(f"{name}: no lesion outline found")
+            continue
+        unit = (f"{m['area_mm2']:.2f} mm2, longest diameter {m['diameter_mm']:.2f} mm" if m["area_mm2"] is not None
+                else f"{m['area_px']} px, longest diameter {m['diameter_px']:.1f} px")
+        print(f"{name}: area {unit}, asymmetry {m['asymmetry']:.3f}, border irregularity "
+              f"{m['border_irregularity']:.2f}, {m['colours']} colour(s) ({', '.join(m['colour_names'])})")
+    if facts.get("area_change") is not None:
+        print(f"area change x{facts['area_change']:.3f} +/- {facts['area_change_uncertainty']:.3f}, "
+              f"diameter change x{facts['diameter_change']:.3f} +/- {facts['diameter_change_uncertainty']:.3f}")
+    if facts.get("change_note"):
+        print(facts["change_note"])
+    pair = "the aligned pair" if facts["registration_ok"] else "the pair (not aligned)"
+    print(f"model verdict on {pair}: {facts['verdict']} ({facts['verdict_reason']})")
+    print(f"{MEANING} {DISCLAIMER}")
+    for path in facts["written"]:
+        print(f"wrote {printable(path)}")
+
+
+def _pixel_size(text):
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value < 100):  # also refuses nan and inf
+        raise ValueError(f"--pixel-size-mm: give the size of one pixel in mm (e.g. 0.02), got {text!r}")
+    return value
+
+
+def _record(args):
+    from core.case_record import make_record, parse_acquired
+
+    try:
+        return make_record(case_id=args.case_id, patient_id=args.patient_id, body_site=args.body_site,
+                           acquired=parse_acquired(args.acquired), reviewer=args.reviewer)
+    except ValueError as exc:
+        raise ValueError(f"case record: {exc}") from None
+
+
+def _mask(path, image, flag):
+    """A drawn lesion outline: an image file of the visit's size, lesion where it is bright (>= 128)."""
+    if path is None:
+        return None
+    import numpy as np
+
+    from core.images import load_image
+
+    mask = np.asarray(load_image(path).image.convert("L")) >= 128
+    if mask.shape[::-1] != image.image.size:
+        raise ValueError(f"{flag} {printable(path)}: the outline is {mask.shape[1]}x{mask.shape[0]} px, its image "
+                         f"{image.image.size[0]}x{image.image.size[1]} px")
+    if not mask.any():
+        raise ValueError(f"{flag} {printable(path)}: the outline is empty (no pixel >= 128)")
+    return mask
+
+
+def _plain(value):
+    """numpy scalars in the facts, as plain numbers."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

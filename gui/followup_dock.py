@@ -1,0 +1,252 @@
+"""Follow-up review (core.followup): image 2 as a later visit of image 1's lesion, aligned onto it, compared and
+measured. A dock with one aligned view in three modes (blink, swipe curtain, difference) with both visits'
+outlines, the measurements of each visit and their changes, and the verdict of the aligned pair.
+
+The reviewer's manual nudge (Alt+arrows, one pixel) moves the aligned follow-up over the baseline for the eye, with
+undo (Alt+Backspace); it does not change the measured registration, and the dock says so while a nudge applies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPen, QPixmap, QShortcut
+from PySide6.QtWidgets import (QButtonGroup, QDockWidget, QHBoxLayout, QLabel, QPushButton, QRadioButton, QSizePolicy,
+                               QSlider, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from .tasks import VERDICT_COLOURS
+from .tasks import export_followup as export_followup_task
+from .tasks import followup as followup_task
+
+MODES = ("blink", "swipe", "difference")
+OUTLINES = (QColor(40, 220, 90), QColor(240, 60, 200))  # baseline, follow-up
+ROWS = (("area_px", "Area (px)"), ("area_mm2", "Area (mm²)"), ("diameter_px", "Longest diameter (px)"),
+        ("diameter_mm", "Longest diameter (mm)"), ("asymmetry", "Asymmetry"),
+        ("border_irregularity", "Border irregularity"), ("colours", "Colours"))
+
+
+class FollowUpDock(QDockWidget):
+    def __init__(self, session, parent=None):
+        super().__init__("Follow-up", parent)
+        self.setObjectName("followup-dock")
+        self.session, self.result, self.mode, self.showing_followup = session, None, "swipe", False
+        self.nudges: list[tuple[int, int]] = []
+        body = QWidget()
+        row = QHBoxLayout(body)
+        left = QVBoxLayout()
+        modes = QHBoxLayout()
+        self.mode_buttons = QButtonGroup(self)
+        for name in MODES:
+            button = QRadioButton(name.capitalize())
+            button.setFocusPolicy(Qt.NoFocus)
+            button.setChecked(name == self.mode)
+            button.toggled.connect(lambda on, n=name: on and self.set_mode(n))
+            self.mode_buttons.addButton(button)
+            modes.addWidget(button)
+        self.curtain = QSlider(Qt.Horizontal)
+        self.curtain.setRange(0, 100)
+        self.curtain.setValue(50)
+        self.curtain.setFocusPolicy(Qt.NoFocus)
+        self.curtain.setToolTip("Swipe: baseline left of the curtain, follow-up right of it")
+        self.curtain.valueChanged.connect(self._draw)
+        modes.addWidget(self.curtain, 1)
+        left.addLayout(modes)
+        self.view = QLabel("Align image 2 onto image 1: Review > Follow-up (Ctrl+U)")
+        self.view.setAlignment(Qt.AlignCenter)
+        self.view.setMinimumSize(200, 160)
+        self.view.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)  # scaled to the dock, never widens it
+        left.addWidget(self.view, 1)
+        self.legend = QLabel("<span style='color:#28dc5a'>■</span> baseline outline   "
+                             "<span style='color:#f03cc8'>■</span> follow-up outline   B: blink")
+        left.addWidget(self.legend)
+        row.addLayout(left, 3)
+        right = QVBoxLayout()
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        right.addWidget(self.verdict)
+        self.registration = QLabel()
+        self.registration.setWordWrap(True)
+        right.addWidget(self.registration)
+        self.export_button = QPushButton("Export follow-up report…")
+        self.export_button.setFocusPolicy(Qt.NoFocus)
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self._export)
+        right.addWidget(self.export_button)
+        self.table = QTableWidget(len(ROWS) + 1, 3)
+        self.table.setHorizontalHeaderLabels(["Baseline", "Follow-up", "Change"])
+        self.table.setVerticalHeaderLabels([label for _key, label in ROWS] + ["Centroid shift (px)"])
+        self.table.setFocusPolicy(Qt.NoFocus)
+        right.addWidget(self.table, 1)
+        row.addLayout(right, 2)
+        self.setWidget(body)
+        for keys, slot in (("B", self.blink), ("Alt+Left", lambda: self.nudge(-1, 0)),
+                           ("Alt+Right", lambda: self.nudge(1, 0)), ("Alt+Up", lambda: self.nudge(0, -1)),
+                           ("Alt+Down", lambda: self.nudge(0, 1)), ("Alt+Backspace", self.undo_nudge)):
+            QShortcut(QKeySequence(keys), self, slot, context=Qt.WindowShortcut)
+        session.explanation_changed.connect(lambda explained: explained is None and self.show_result(None))
+
+    def follow_worklist(self, worklist) -> None:
+        """A worklist case marked as a follow-up (CSV column kind) opens in this dock once its pair is shown."""
+        pending = {"on": False}
+
+        def case_opened(row: int) -> None:
+            pending["on"] = row >= 0 and worklist.cases[row].kind == "followup"
+
+        def explained(result) -> None:
+            if result is not None and pending["on"]:
+                pending["on"] = False
+                self.run()
+
+        worklist.current_changed.connect(case_opened)
+        self.session.explanation_changed.connect(explained)
+
+    # --- commands ------------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Register, measure and explain the pair shown (image 1 the baseline), on the runner."""
+        images = [ready.image if ready is not None else None for ready in self.session.images]
+        if None in images or self.session.model is None:
+            self.session.report("followup", "Follow-up needs two images and a model")
+            return
+        self.show()
+        self.view.setText("Aligning image 2 onto image 1…")
+        self.session.runner.submit("followup", followup_task, tuple(images), self.session.method,
+                                   label="Aligning and measuring the follow-up…", on_result=self.show_result,
+                                   on_error=lambda text: self.session.report("followup", f"Follow-up failed: {text}"))
+
+    def export_to(self, path: str, record=None, note: str = "", overwrite: bool = False) -> None:
+        """The follow-up report (PNG, PDF or DICOM by the name) with both visits' dates and measurements."""
+        if self.result is not None:
+            self.session.runner.submit("followup-export", export_followup_task, path, self.result, record, note,
+                                       overwrite, label="Writing the follow-up report…",
+                                       on_result=lambda written: self.session.info.emit(f"Report saved: {written}"),
+                                       on_error=lambda text: self.session.report("followup", f"Report not saved: {text}"))
+
+    def _export(self) -> None:
+        from .dialogs import report_path
+
+        window = self.parent()
+        start = self.result.images[0].path if self.result.images[0].path else "followup.png"
+        chosen = report_path(self, Path(start).with_name(Path(start).stem + "-followup.png"))
+        if chosen:
+            self.export_to(chosen[0], window.case_record.record, window.note.toPlainText().strip(), chosen[1])
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        self.curtain.setEnabled(mode == "swipe")
+        self._draw()
+
+    def blink(self) -> None:
+        """Show the other visit (B): the eye catches what changed."""
+        for button in self.mode_buttons.buttons():
+            button.setChecked(button.text().lower() == "blink")
+        self.showing_followup = not self.showing_followup
+        self.set_mode("blink")
+
+    def nudge(self, dx: int, dy: int) -> None:
+        if self.result is not None and self.result.aligned is not None:
+            self.nudges.append((dx, dy))
+            self._draw()
+
+    def undo_nudge(self) -> None:
+        if self.nudges:
+            self.nudges.pop()
+            self._draw()
+
+    # --- display -------------------------------------------------------------------------------------
+    def show_result(self, result) -> None:
+        self.result, self.nudges = result, []
+        if result is None:
+            self.view.setPixmap(QPixmap())
+            self.view.setText("Align image 2 onto image 1: Review > Follow-up (Ctrl+U)")
+            self.verdict.setText("")
+            self.registration.setText("")
+            self.table.clearContents()
+            self.export_button.setEnabled(False)
+            return
+        e = result.explanation
+        colour = "#%02x%02x%02x" % VERDICT_COLOURS[e.verdict]
+        self.verdict.setText(f"<b style='color:{colour}'>{e.verdict.capitalize()}</b>: {e.verdict_reason}")
+        reg = result.registration
+        self.registration.setText(
+            f"Registration ({reg.mode}): quality {reg.quality:.2f}, about {reg.error_px:.1f} px" if reg.ok
+            else f"<b>Not registered</b>: {reg.message}")
+        self._fill_table(result)
+        self.export_button.setEnabled(True)
+        self._draw()
+
+    def _fill_table(self, result) -> None:
+        changes = result.changes
+        for r, (key, _label) in enumerate(ROWS):
+            for c, visit in enumerate(result.measurements):
+                value = visit.get(key)
+                self.table.setItem(r, c, QTableWidgetItem("–" if value is None else f"{value:g}"))
+            change = {"area_px": ("area_change", "area_change_uncertainty", "×"),
+                      "diameter_px": ("diameter_change", "diameter_change_uncertainty", "×")}.get(key)
+            if change and changes.get(change[0]) is not None:
+                text = f"{changes[change[0]]:.2f} {change[2]} ± {changes[change[1]]:.2f}"
+            else:
+                delta = changes.get(f"{key}_change") if key in ("asymmetry", "border_irregularity", "colours") else None
+                text = "" if delta is None else f"{delta:+g}"
+            self.table.setItem(r, 2, QTableWidgetItem(text))
+        shift = changes.get("centroid_shift_px")
+        self.table.setItem(len(ROWS), 2, QTableWidgetItem(
+            "–" if shift is None else f"{shift:.1f} ± {changes['centroid_shift_uncertainty_px']:.1f}"))
+
+    def composed(self) -> np.ndarray | None:
+        """The picture the view shows now (RGB), outlines not yet drawn."""
+        if self.result is None:
+            return None
+        base = self.result.visits[0]
+        follow = self.result.aligned if self.result.aligned is not None else self.result.visits[1]
+        if follow.shape != base.shape:
+            return base if not self.showing_followup else follow
+        dx, dy = np.sum(self.nudges, axis=0) if self.nudges else (0, 0)
+        follow = np.roll(follow, (int(dy), int(dx)), axis=(0, 1))
+        if self.mode == "blink":
+            return follow if self.showing_followup else base
+        if self.mode == "difference":
+            diff = np.abs(base.astype(np.int16) - follow.astype(np.int16)).sum(2)
+            return np.repeat(np.clip(diff * 2, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+        cut = int(base.shape[1] * self.curtain.value() / 100)
+        return np.concatenate([base[:, :cut], follow[:, cut:]], axis=1)
+
+    def _draw(self) -> None:
+        picture = self.composed()
+        if picture is None:
+            return
+        image = QImage(np.ascontiguousarray(picture).data, picture.shape[1], picture.shape[0], 3 * picture.shape[1],
+                       QImage.Format_RGB888).copy()
+        painter = QPainter(image)
+        for mask, colour in zip(self.result.masks, OUTLINES):
+            if mask is not None:
+                painter.setPen(QPen(colour, 2))
+                ys, xs = np.nonzero(mask & ~_eroded(mask))
+                painter.drawPoints([_point(x, y) for x, y in zip(xs[::2], ys[::2])])
+        if self.mode == "swipe":
+            painter.setPen(QPen(QColor("white"), 1, Qt.DashLine))
+            x = int(image.width() * self.curtain.value() / 100)
+            painter.drawLine(x, 0, x, image.height())
+        painter.end()
+        self.view.setPixmap(QPixmap.fromImage(image).scaled(self.view.size(), Qt.KeepAspectRatio,
+                                                            Qt.SmoothTransformation))
+        nudged = f"  ·  nudged {tuple(np.sum(self.nudges, axis=0))} px for viewing" if self.nudges else ""
+        self.legend.setText(self.legend.text().split("  ·  nudged")[0] + nudged)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._draw()
+
+
+def _eroded(mask: np.ndarray) -> np.ndarray:
+    inner = mask.copy()
+    inner[1:, :] &= mask[:-1, :]
+    inner[:-1, :] &= mask[1:, :]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    return inner
+
+
+def _point(x, y) -> QPoint:
+    return QPoint(int(x), int(y))

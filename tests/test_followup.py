@@ -1,0 +1,243 @@
+"""Follow-up mode (issue: sequential dermoscopy): registration, measurements, the follow-up core, CLI and report.
+
+Synthetic follow-ups of a few real skin images (core.followup_synthetic: known rotation, shift, brightness and
+lesion growth) give the answers to check against; generated discs and shapes check the measurements exactly.
+Nothing here depends on timing (benchmarks/bench_followup.py measures that)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.followup_synthetic import make_followup, point_error, skin_ring
+from core.lesion import find_lesion
+from core.measurements import measure
+from core.registration import register
+
+ROOT = Path(__file__).resolve().parents[1]
+SKIN = ROOT.parent / "shared" / "data" / "skin"
+# A handful of skin images whose lesion the lesion finder finds, with skin around it.
+SKIN_FILES = ["benign/525 Target 0.jpg", "benign/913 Target 0.jpg", "malignant/96 Target 1.jpg",
+              "malignant/1155 Target 1.jpg", "benign/831 Target 0.jpg"]
+needs_skin = pytest.mark.skipif(not (SKIN / SKIN_FILES[0]).exists(), reason="shared skin data not available")
+
+
+def _skin(name: str) -> np.ndarray:
+    return np.asarray(Image.open(SKIN / name).convert("RGB"))
+
+
+def _disc(radius: int = 20, size: int = 120, colour=(90, 50, 30)) -> tuple[np.ndarray, np.ndarray]:
+    rgb = np.full((size, size, 3), (215, 170, 160), np.uint8)
+    mask = np.zeros((size, size), np.uint8)
+    cv2.circle(mask, (size // 2, size // 2), radius, 1, -1)
+    rgb[mask.astype(bool)] = colour
+    return rgb, mask.astype(bool)
+
+
+@needs_skin
+def test_registration_recovers_known_rotation_shift_and_brightness_despite_growth():
+    errors = []
+    for index, name in enumerate(SKIN_FILES):
+        rgb = _skin(name)
+        lesion = find_lesion(rgb)
+        synthetic = make_followup(rgb, lesion.mask, np.random.default_rng(index))
+        result = register(rgb, synthetic.followup)
+        error = point_error(result.matrix, synthetic.matrix, skin_ring(lesion.mask))
+        errors.append(error)
+        if result.ok:  # a registration it stands behind is close, and says about how close
+            assert error <= 3.0, (name, error, result.message)
+            assert 0.0 < result.quality <= 1.0 and np.isfinite(result.error_px)
+    assert np.median(errors) <= 3.0, errors
+
+
+@needs_skin
+def test_similarity_mode_recovers_a_change_of_magnification():
+    rgb = _skin(SKIN_FILES[1])
+    h, w = rgb.shape[:2]
+    forward = cv2.getRotationMatrix2D((w / 2, h / 2), 12.0, 1.1)  # baseline -> follow-up
+    forward[:, 2] += (5.0, -4.0)
+    followup = cv2.warpAffine(rgb, forward, (w, h), borderMode=cv2.BORDER_REFLECT_101)
+    result = register(rgb, followup, mode="similarity")
+    assert result.ok, result.message
+    assert result.scale == pytest.approx(1 / 1.1, abs=0.02)
+    truth = cv2.invertAffineTransform(forward)
+    assert point_error(result.matrix, truth, skin_ring(find_lesion(rgb).mask)) <= 3.0
+    rigid = register(rgb, followup, mode="rigid")
+    assert rigid.scale == pytest.approx(1.0, abs=1e-6)  # rigid never scales
+
+
+@needs_skin
+def test_registration_of_unrelated_images_fails_with_a_clear_message():
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    result = register(_skin(SKIN_FILES[0]), noise)
+    assert not result.ok and result.message.startswith("registration failed")
+    facts = result.facts()
+    json.dumps(facts, allow_nan=False)  # an unknown error is None, never inf
+    assert np.asarray(facts["transform"]).shape == (2, 3)
+    with pytest.raises(ValueError, match="mode"):
+        register(noise, noise, mode="affine")
+
+
+def test_measurements_of_a_disc_are_its_geometry():
+    rgb, mask = _disc(radius=20)
+    m = measure(rgb, mask, pixel_size_mm=0.1)
+    assert m["found"] and m["outline"] == "given"
+    assert m["area_px"] == int(mask.sum()) and m["area_px"] == pytest.approx(np.pi * 400, rel=0.03)
+    assert m["area_mm2"] == pytest.approx(m["area_px"] * 0.01)
+    assert m["diameter_px"] == pytest.approx(41, abs=1.5) and m["diameter_mm"] == pytest.approx(4.1, abs=0.15)
+    assert m["asymmetry"] < 0.03 and 0.95 < m["border_irregularity"] < 1.15
+    assert m["colours"] == 1 and m["colour_names"] == ["dark brown"]
+    unknown = measure(rgb, mask)
+    assert unknown["area_mm2"] is None and unknown["diameter_mm"] is None
+    with pytest.raises(ValueError, match="pixel size"):
+        measure(rgb, mask, pixel_size_mm=-1.0)
+
+
+def test_asymmetry_border_and_colours_tell_shapes_apart():
+    rgb, disc = _disc(radius=24)
+    blob = disc.copy()
+    blob[60:, 60:] = False  # a quarter cut away: asymmetric about both axes
+    star = np.zeros_like(disc, np.uint8)
+    points = [(60 + int(r * np.cos(a)), 60 + int(r * np.sin(a)))
+              for a, r in zip(np.linspace(0, 2 * np.pi, 24, endpoint=False), [35, 12] * 12)]
+    cv2.fillPoly(star, [np.array(points, np.int32)], 1)
+    assert measure(rgb, blob)["asymmetry"] > measure(rgb, disc)["asymmetry"] + 0.05
+    assert measure(rgb, star.astype(bool))["border_irregularity"] > 1.5
+    two = rgb.copy()
+    two[disc & (np.arange(120)[None, :] < 60)] = (10, 10, 10)  # left half black
+    names = measure(two, disc)["colour_names"]
+    assert len(names) == 2 and "black" in names
+    assert measure(rgb, np.zeros_like(disc))["found"] is False  # nothing to measure: said so, no numbers
+
+
+@needs_skin
+def test_followup_measures_the_growth_on_synthetic_follow_ups(tiny_model):
+    from core.followup import followup, followup_facts
+    from core.images import from_pil
+
+    errors = []
+    for index, name in enumerate(SKIN_FILES[:3]):
+        rgb = _skin(name)
+        synthetic = make_followup(rgb, find_lesion(rgb).mask, np.random.default_rng(10 + index))
+        result = followup(tiny_model, from_pil(Image.fromarray(rgb), path=str(SKIN / name)),
+                          from_pil(Image.fromarray(synthetic.followup)), pixel_size_mm=0.02)
+        errors.append(abs(result.changes["area_change"] / synthetic.area_ratio - 1))
+        facts = followup_facts(result, tiny_model)
+        json.dumps(facts, allow_nan=False)
+        assert facts["kind"] == "followup" and len(facts["measurements"]) == 2
+        assert facts["measurements"][0]["area_mm2"] == pytest.approx(facts["measurements"][0]["area_px"] * 4e-4)
+        assert facts["verdict"] and facts["verdict_reason"] and facts["images"][1]["aligned_to_baseline"] is True
+        assert result.aligned.shape == rgb.shape and result.explanation.factual[1].ndim == 2
+        assert facts["area_change_uncertainty"] > 0
+    assert np.median(errors) <= 0.10, errors
+
+
+def test_pixel_spacing_of_a_dicom_file_gives_the_pixel_size(tmp_path):
+    import pydicom
+
+    from core.dicom import secondary_capture
+    from core.followup import file_pixel_size
+    from core.images import load_image
+
+    ds = pydicom.dcmread(io.BytesIO(secondary_capture(Image.new("RGB", (32, 32), (200, 150, 140)), {})))
+    ds.PixelSpacing = [0.025, 0.025]
+    path = tmp_path / "visit.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    loaded = load_image(path)
+    assert file_pixel_size(loaded) == pytest.approx(0.025)
+    ds.PixelSpacing = [0.025, 0.05]  # not square: no single pixel size
+    ds.save_as(path, enforce_file_format=True)
+    assert file_pixel_size(load_image(path)) is None
+
+
+@pytest.fixture
+def weights(tmp_path, tiny_model):
+    from core.weights import save_model
+
+    path = tmp_path / "tiny.pt"
+    save_model(tiny_model, path, {"name": "tiny"})
+    return path
+
+
+@pytest.fixture
+def visits(tmp_path):
+    """A baseline (a generated lesion on textured skin) and a rotated, shifted, brighter follow-up of it."""
+    rng = np.random.default_rng(4)
+    skin = cv2.GaussianBlur(rng.normal(0, 1, (160, 160)).astype(np.float32), (0, 0), 1.5)
+    rgb = np.clip(np.array([210, 165, 150]) + 60 * skin[..., None], 0, 255).astype(np.uint8)
+    cv2.ellipse(rgb, (80, 80), (26, 18), 30, 0, 360, (95, 55, 40), -1)
+    synthetic = make_followup(rgb, find_lesion(rgb).mask, rng, max_rotation=20, max_growth=0.3)
+    paths = tmp_path / "baseline.png", tmp_path / "followup.png"
+    Image.fromarray(rgb).save(paths[0])
+    Image.fromarray(synthetic.followup).save(paths[1])
+    return paths, synthetic
+
+
+def test_followup_cli_json_in_a_subprocess(weights, visits):
+    (baseline, follow), synthetic = visits
+    run = subprocess.run([sys.executable, str(ROOT / "main.py"), "followup", str(baseline), str(follow), "--model",
+                          str(weights), "--device", "cpu", "--pixel-size-mm", "0.05", "--json"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert np.asarray(data["transform"]).shape == (2, 3) and 0 <= data["registration_quality"] <= 1
+    assert data["registration_ok"], data["registration_message"]
+    assert point_error(np.asarray(data["transform"]), synthetic.matrix, skin_ring(find_lesion(
+        np.asarray(Image.open(baseline))).mask)) <= 3.0
+    first, second = data["measurements"]
+    assert {"area_px", "area_mm2", "diameter_px", "diameter_mm", "asymmetry", "border_irregularity", "colours"} <= set(first)
+    assert first["area_mm2"] == pytest.approx(first["area_px"] * 0.0025, rel=1e-3)
+    assert data["area_change"] == pytest.approx(synthetic.area_ratio, rel=0.10)
+    assert {"similarity", "verdict", "verdict_reason", "model", "images", "probability_same"} <= set(data)
+
+
+def test_followup_cli_report_carries_both_dates_and_the_measurements(weights, visits, tmp_path, capsys):
+    from main import main
+
+    (baseline, follow), _ = visits
+    report = tmp_path / "out" / "followup.png"
+    code = main(["followup", str(baseline), str(follow), "--model", str(weights), "--device", "cpu",
+                 "--acquired", "2026-01-10,2026-07-12", "--case-id", "C-9", "--report", str(report)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "registered (rigid)" in out and "area change" in out and "not a medical device" in out
+    facts = json.loads(report.with_suffix(".json").read_text())
+    assert facts["acquired"] == ["2026-01-10", "2026-07-12"] and facts["case_id"] == "C-9"
+    assert len(facts["measurements"]) == 2 and facts["area_change"] is not None
+    assert "not for diagnosis" in facts["disclaimer"] and facts["report_file"] == "followup.png"
+    assert Image.open(report).size[0] > 900
+
+
+def test_followup_cli_refuses_bad_input_in_one_line(weights, visits, tmp_path, capsys):
+    from main import main
+
+    (baseline, follow), _ = visits
+    drawn = tmp_path / "outline.png"
+    outline = np.zeros((160, 160), np.uint8)
+    cv2.ellipse(outline, (80, 80), (26, 18), 30, 0, 360, 255, -1)
+    Image.fromarray(outline).save(drawn)
+    for argv, words in ((["followup", str(baseline), str(tmp_path / "missing.png")], "missing.png"),
+                        (["followup", str(baseline), str(follow), "--pixel-size-mm", "-2"], "--pixel-size-mm"),
+                        (["followup", str(baseline), str(follow), "--acquired", "2026-13-01"], "2026-13-01"),
+                        (["followup", str(baseline), str(follow), "--mask1", str(drawn), "--json"], None),
+                        (["followup", str(baseline), str(follow), "--report", str(tmp_path / "r.txt")], "r.txt")):
+        code = main([*argv, "--model", str(weights), "--device", "cpu"])
+        out, err = capsys.readouterr()
+        if words is None:  # a drawn outline of the right size is accepted, and said to be drawn
+            assert code == 0, err
+            assert json.loads(out)["measurements"][0]["outline"] == "drawn"
+            continue
+        assert code == 2 and err.count("\n") == 1 and words in err, err
+    small = tmp_path / "small.png"
+    Image.new("L", (10, 10), 255).save(small)
+    assert main(["followup", str(baseline), str(follow), "--mask2", str(small), "--model", str(weights)]) == 2
+    assert "outline is 10x10" in capsys.readouterr().err
