@@ -15,7 +15,9 @@ def run_followup(args) -> int:
     from core.images import load_image
 
     pixel_size = _pixel_size(args.pixel_size_mm)
-    record = _record(args)
+    from .explain import case_record_arg
+
+    record = case_record_arg(args)
     if args.report:
         from core.report import check_report_path
 
@@ -87,16 +89,6 @@ def _pixel_size(text):
     if not (value > 0 and value < 100):  # also refuses nan and inf
         raise ValueError(f"--pixel-size-mm: give the size of one pixel in mm (e.g. 0.02), got {text!r}")
     return value
-
-
-def _record(args):
-    from core.case_record import make_record, parse_acquired
-
-    try:
-        return make_record(case_id=args.case_id, patient_id=args.patient_id, body_site=args.body_site,
-                           acquired=parse_acquired(args.acquired), reviewer=args.reviewer)
-    except ValueError as exc:
-        raise ValueError(f"case record: {exc}") from None
 
 
 def _mask(path, image, flag):

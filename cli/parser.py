@@ -71,12 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                               f"{DEFAULT_LAYER_COLORMAPS['counterfactual']} for counterfactual ones)")
     explain.add_argument("--report", metavar="FILE.png", help="write a PNG report and its JSON sidecar; the folder is created")
     explain.add_argument("--note", default="", help="reviewer note printed on the report")
-    explain.add_argument("--case-id", default="", metavar="ID", help="case identifier, written into report and JSON")
-    explain.add_argument("--patient-id", default="", metavar="ID", help="pseudonymised patient identifier, as given")
-    explain.add_argument("--body-site", default="", metavar="TEXT", help="body site of the lesion")
-    explain.add_argument("--acquired", default="", metavar="DATE1,DATE2",
-                         help="acquisition date of each image, YYYY-MM-DD (either may be left empty)")
-    explain.add_argument("--reviewer", default="", metavar="NAME", help="who reviewed the pair")
+    add_case_record_options(explain, "acquisition date of each image, YYYY-MM-DD (either may be left empty)")
     explain.add_argument("--force", action="store_true", help="overwrite an existing report")
     explain.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     explain.add_argument("--faithfulness", action="store_true",
@@ -206,6 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_case_record_options(command, dates_help: str) -> None:
+    """The case record (core.case_record) written into a command's report and JSON: one set of options."""
+    command.add_argument("--case-id", default="", metavar="ID", help="case identifier, written into report and JSON")
+    command.add_argument("--patient-id", default="", metavar="ID", help="pseudonymised patient identifier, as given")
+    command.add_argument("--body-site", default="", metavar="TEXT", help="body site of the lesion")
+    command.add_argument("--acquired", default="", metavar="DATE1,DATE2", help=dates_help)
+    command.add_argument("--reviewer", default="", metavar="NAME", help="who reviewed the pair")
+
+
 def _add_followup(sub) -> None:
     followup = sub.add_parser(
         "followup", help="one lesion at two visits: register the follow-up onto the baseline, measure both, explain",
@@ -228,12 +232,7 @@ def _add_followup(sub) -> None:
     followup.add_argument("--report", metavar="FILE.png", help="write a follow-up report (.png, .pdf or .dcm) and "
                           "its JSON sidecar; the folder is created")
     followup.add_argument("--note", default="", help="reviewer note printed on the report")
-    followup.add_argument("--case-id", default="", metavar="ID", help="case identifier, written into report and JSON")
-    followup.add_argument("--patient-id", default="", metavar="ID", help="pseudonymised patient identifier, as given")
-    followup.add_argument("--body-site", default="", metavar="TEXT", help="body site of the lesion")
-    followup.add_argument("--acquired", default="", metavar="DATE1,DATE2",
-                          help="date of each visit, YYYY-MM-DD (default: the DICOM files' dates)")
-    followup.add_argument("--reviewer", default="", metavar="NAME", help="who reviewed the pair")
+    add_case_record_options(followup, "date of each visit, YYYY-MM-DD (default: the DICOM files' dates)")
     followup.add_argument("--force", action="store_true", help="overwrite an existing report")
     followup.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 

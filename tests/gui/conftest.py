@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
@@ -97,3 +101,18 @@ def grab_pixels(widget) -> np.ndarray:
 
 def wait_idle(qtbot, window) -> None:
     qtbot.waitUntil(lambda: not window.progress.isVisible(), timeout=TIMEOUT_MS)
+
+
+def run_until_typed_then_kill(script: str, cwd) -> str:
+    """Run `script` (an app that prints "typed" once it has typed into a note) in a child process, then kill -9 it:
+    no close event, no settings sync, so only what was committed survives. Returns the last line read."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               env=env, cwd=cwd, text=True)
+    deadline = time.time() + 120
+    line = ""
+    while time.time() < deadline and "typed" not in line:
+        line = process.stdout.readline()
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    return line

@@ -3,18 +3,13 @@ and comes back when the same two images are opened again (issue "A workstation t
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from tests.gui.conftest import TIMEOUT_MS
+from tests.gui.conftest import run_until_typed_then_kill, TIMEOUT_MS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,15 +79,7 @@ def test_a_note_typed_on_a_one_off_pair_survives_kill_9(qtbot, make_window, imag
         timer.start(50)
         app.exec()
     """)
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               env=env, cwd=tmp_path, text=True)
-    deadline = time.time() + 120
-    line = ""
-    while time.time() < deadline and "typed" not in line:
-        line = process.stdout.readline()
-    os.kill(process.pid, signal.SIGKILL)  # no close event, no settings sync: only what was committed survives
-    process.wait()
+    line = run_until_typed_then_kill(script, tmp_path)
     assert "typed" in line
     window = make_window(ini)
     open_pair(qtbot, window, images[:2])

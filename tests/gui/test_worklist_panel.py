@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 from core.verdict import VERDICTS
 from core.worklist import Worklist
-from tests.gui.conftest import TIMEOUT_MS, make_image
+from tests.gui.conftest import run_until_typed_then_kill, TIMEOUT_MS, make_image
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,15 +92,7 @@ def test_a_typed_note_survives_kill_9(tmp_path):
         timer.start(50)
         app.exec()
     """)
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               env=env, cwd=tmp_path, text=True)
-    deadline = time.time() + 120
-    line = ""
-    while time.time() < deadline and "typed" not in line:
-        line = process.stdout.readline()
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    line = run_until_typed_then_kill(script, tmp_path)
     assert "typed" in line
     worklist = Worklist(store)
     case = worklist.cases()[0]
