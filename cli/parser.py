@@ -15,8 +15,15 @@ from core.version import APP_NAME, __version__
 from core.vocabulary import (COLORMAPS, DEFAULT_COLORMAP, DEFAULT_DEVICE, DEFAULT_LAYER_COLORMAPS, DEFAULT_METHOD, DEVICES,
                              MAX_MAP_SIDE, METHODS, MIN_CROP_SIDE, PRETRAINING_DEFAULTS, TRAINING_DEFAULTS, TTA_MODES)
 
-COMMANDS = ("gui", "explain", "train", "pretrain", "probe", "evaluate", "index", "retrieve", "batch", "worklist",
-            "calibrate", "selftest", "followup")
+# Each command's handler as (module in cli/, function of the parsed arguments): cli.run dispatches through this
+# table, importing a command's module only when it runs, and build_parser declares exactly these commands (tested).
+HANDLERS = {"explain": ("explain", "run_explain"), "train": ("train", "run_train"),
+            "pretrain": ("pretrain", "run_pretrain"), "probe": ("probe", "run_probe"),
+            "evaluate": ("evaluate", "run_evaluate"), "index": ("retrieve", "run_index"),
+            "retrieve": ("retrieve", "run_retrieve"), "batch": ("batch", "run_batch_command"),
+            "worklist": ("batch", "run_worklist_command"), "calibrate": ("calibrate", "run_calibrate"),
+            "selftest": ("selftest", "run_selftest_command"), "followup": ("followup", "run_followup")}
+COMMANDS = ("gui", *HANDLERS)
 # Options whose value may start with '-' (a crop's negative x): argparse would read such a value as an option and
 # answer "expected one argument" instead of letting the crop check say what is wrong.
 DASHED_VALUE_OPTIONS = ("--crop1", "--crop2")
@@ -40,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    # Options many commands share, declared once (argparse parents)
+    device = OneLineParser(add_help=False)
+    device.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE, help="where the model runs")
+    model = OneLineParser(add_help=False, parents=[device])
+    model.add_argument("--model", help="weights file (default: the shipped skin model)")
+    json_output = OneLineParser(add_help=False)
+    json_output.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
     gui = sub.add_parser("gui", help="open the review workstation (the default)")
     gui.add_argument("images", nargs="*", metavar="IMG", help="zero or two images to load and explain")
@@ -49,20 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--worklist", metavar="PATH", help="the review worklist file (default: remembered, else in the user data folder)")
 
     explain = sub.add_parser(
-        "explain", help="score a pair and write its factual/counterfactual maps",
+        "explain", parents=[model, json_output], help="score a pair and write its factual/counterfactual maps",
         description="Score a pair and explain the score with factual/counterfactual maps. Maps are kept at most "
                     f"{MAX_MAP_SIDE} px on their longest side (a crop's own size when smaller): --out writes them at "
                     "that size (the JSON's images[].map_size says which), and overlays and reports upsample them to "
                     "the image they are drawn on.")
     explain.add_argument("image1", metavar="IMG1")
     explain.add_argument("image2", metavar="IMG2")
-    explain.add_argument("--model", help="weights file (default: the shipped skin model)")
     for n in (1, 2):
         explain.add_argument(f"--crop{n}", metavar="x,y,w,h",
                              help=f"crop box of image {n} in its pixel coordinates, at least {MIN_CROP_SIDE} px a side")
     explain.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
                          help="; ".join(f"{m.name}: {m.help}" for m in REGISTRY.values()))
-    explain.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
     explain.add_argument("--out", metavar="DIR", help="write each map as .npy (at most "
                          f"{MAX_MAP_SIDE} px a side) and as a colour overlay .png on its image; the folder is created")
     explain.add_argument("--colormap", choices=COLORMAPS, default=None,
@@ -73,14 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--note", default="", help="reviewer note printed on the report")
     add_case_record_options(explain, "acquisition date of each image, YYYY-MM-DD (either may be left empty)")
     explain.add_argument("--force", action="store_true", help="overwrite an existing report")
-    explain.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     explain.add_argument("--faithfulness", action="store_true",
                          help="also compute deletion/insertion curves of the factual maps against a random map")
     explain.add_argument("--correspondence", type=int, default=0, metavar="K",
                          help="also find the K strongest links between the images' parts (which part of image 1 "
                               "matches which part of image 2); --json lists them in each image's own pixels")
 
-    train = sub.add_parser("train", help="train a Siamese model on a folder-per-class data set")
+    train = sub.add_parser("train", parents=[device], help="train a Siamese model on a folder-per-class data set")
     train.add_argument("data_dir", metavar="DATA_DIR")
     train.add_argument("--out", required=True, metavar="PATH.pt")
     train.add_argument("--architecture", default=T["architecture"])
@@ -96,7 +107,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--attention-weight", type=float, default=0.0, help="> 0 enables the attention-guided constraint (Zheng et al. 2020)")
     train.add_argument("--patience", type=int, default=T["patience"], help="epochs without a better validation AUC before stopping")
     train.add_argument("--seed", type=int, default=T["seed"])
-    train.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
     train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     train.add_argument("--cache-dir", default=T["cache_dir"], help="where decoded images are cached")
     train.add_argument("--name", default="", help="model name shown in the app (default: the data folder's name)")
@@ -107,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--crop-margin", type=float, default=T["crop_margin"], help="margin around the lesion box, as a fraction of its side")
     train.add_argument("--color-constancy", action="store_true", help="Shades of Gray colour correction of every input")
 
-    pretrain = sub.add_parser("pretrain", help="self-supervised (SimSiam) pretraining of a backbone on every image of "
+    pretrain = sub.add_parser("pretrain", parents=[device], help="self-supervised (SimSiam) pretraining of a backbone on every image of "
                               "one or more data sets, labels ignored; `train --init-from` fine-tunes the result")
     pretrain.add_argument("data_dirs", nargs="+", metavar="DATA_DIR", help="folder-per-class data sets")
     pretrain.add_argument("--out", required=True, metavar="PATH.pt")
@@ -117,7 +127,6 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--batch-size", type=int, default=T["batch_size"])
     pretrain.add_argument("--lr", type=float, default=None, help="base learning rate (default 0.05 x batch size / 256)")
     pretrain.add_argument("--seed", type=int, default=T["seed"])
-    pretrain.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
     pretrain.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     pretrain.add_argument("--cache-dir", default=T["cache_dir"], help="where decoded images are cached")
     pretrain.add_argument("--probe", type=int, default=P["probe_every"], metavar="N",
@@ -126,20 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--name", default="", help="model name (default: the data sets' names)")
     pretrain.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
 
-    probe = sub.add_parser("probe", help="k-NN accuracy and pair AUC of a model's backbone features on labelled data sets")
+    probe = sub.add_parser("probe", parents=[device, json_output], help="k-NN accuracy and pair AUC of a model's backbone features on labelled data sets")
     probe.add_argument("model_path", metavar="MODEL.pt")
     probe.add_argument("data_dirs", nargs="+", metavar="DATA_DIR", help="folder-per-class data sets")
     probe.add_argument("-k", type=int, default=P["probe_k"], help=f"neighbours that vote (default {P['probe_k']})")
     probe.add_argument("--cache-dir", default=T["cache_dir"], help="where decoded images are cached ('' for none)")
-    probe.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
-    probe.add_argument("--json", action="store_true", help="print one JSON object")
 
-    evaluate = sub.add_parser("evaluate", help="pair accuracy, ROC AUC and confusion matrix of a model on a data set")
+    evaluate = sub.add_parser("evaluate", parents=[model, json_output], help="pair accuracy, ROC AUC and confusion matrix of a model on a data set")
     evaluate.add_argument("data_dir", metavar="DATA_DIR")
-    evaluate.add_argument("--model", help="weights file (default: the shipped skin model)")
     evaluate.add_argument("--pairs", type=int, default=None, metavar="N", help="at most N pairs (default: two per image)")
     evaluate.add_argument("--include-seen", action="store_true", help="also use images the model was trained or tuned on")
-    evaluate.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
     evaluate.add_argument("--roc", metavar="FILE.png", help="save the ROC curve")
     evaluate.add_argument("--risk-coverage", metavar="FILE.png",
                           help="save the selective accuracy against coverage (calibrated models)")
@@ -149,41 +154,33 @@ def build_parser() -> argparse.ArgumentParser:
                           help="explain N pairs and report the maps' lesion lift (default: 200 for a skin model, else 0)")
     evaluate.add_argument("--explanations", type=int, default=0, metavar="N",
                           help="explain N unseen pairs with every method and report mean deletion/insertion AUCs")
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    index = sub.add_parser("index", help="build or update the similar-case index of a gallery folder")
+    index = sub.add_parser("index", parents=[model], help="build or update the similar-case index of a gallery folder")
     index.add_argument("gallery", metavar="GALLERY_DIR", help="images, in a folder per class (labels) or flat")
-    index.add_argument("--model", help="weights file (default: the shipped skin model)")
     index.add_argument("--out", metavar="INDEX_DIR", help="where the index lives (default: GALLERY_DIR/.siamese-lens-index)")
     index.add_argument("--rebuild", action="store_true", help="embed every image again (e.g. after changing the model)")
-    index.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
 
-    retrieve = sub.add_parser("retrieve", help="the nearest cases of a query image in a gallery or index")
+    retrieve = sub.add_parser("retrieve", parents=[model, json_output], help="the nearest cases of a query image in a gallery or index")
     retrieve.add_argument("query", metavar="QUERY")
     retrieve.add_argument("gallery", metavar="GALLERY_DIR|INDEX_DIR")
     retrieve.add_argument("-k", type=int, default=10, help="how many nearest cases (default 10)")
-    retrieve.add_argument("--model", help="weights file (default: the shipped skin model)")
-    retrieve.add_argument("--json", action="store_true", help="print one JSON object")
     retrieve.add_argument("--report", metavar="FILE.png", help="PNG of the query beside each hit with their factual maps, plus JSON")
     retrieve.add_argument("--colormap", choices=COLORMAPS, default=DEFAULT_COLORMAP,
                           help=f"map colormap of the report: one of {', '.join(COLORMAPS)} (default {DEFAULT_COLORMAP})")
     retrieve.add_argument("--force", action="store_true", help="overwrite an existing report")
-    retrieve.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
 
-    batch = sub.add_parser("batch", help="score (and report) every pair of a CSV headless; resumable")
+    batch = sub.add_parser("batch", parents=[model], help="score (and report) every pair of a CSV headless; resumable")
     batch.add_argument("pairs_csv", metavar="PAIRS.csv", help="header image1,image2[,case_id,crop1,crop2,note]")
     batch.add_argument("--out", required=True, metavar="DIR", help="summary.csv (and reports/) go here")
-    batch.add_argument("--model", help="weights file (default: the shipped skin model)")
     batch.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
     batch.add_argument("--report", action="store_true", help="also write a report PNG + JSON per pair")
     batch.add_argument("--worklist", metavar="PATH", help="also add the pairs and results to this worklist")
-    batch.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
 
     worklist = sub.add_parser("worklist", help="import pairs into the review worklist, export it, or count its cases")
     worklist.add_argument("--worklist", metavar="PATH", help="the worklist file (default: in the user data folder)")
     worklist.add_argument("--import", dest="import_csv", metavar="PAIRS.csv", help="add a case per good row")
     worklist.add_argument("--export", dest="export_csv", metavar="FILE.csv", help="every case with its latest result")
 
-    calibrate = sub.add_parser("calibrate", help="fit a model's calibration and out-of-domain summary on its "
+    calibrate = sub.add_parser("calibrate", parents=[json_output], help="fit a model's calibration and out-of-domain summary on its "
                                "own split of DATA_DIR and store them in its weights file (tensors unchanged)")
     calibrate.add_argument("model_path", metavar="MODEL.pt")
     calibrate.add_argument("data_dir", metavar="DATA_DIR", help="the data set the model was trained on")
@@ -191,9 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--tta", choices=("auto", *TTA_MODES),
                            help="first choose the model's test-time augmentation on validation (auto: the best "
                            "mode if it gains >= 0.005 AUC over none), then its threshold and test metrics")
-    calibrate.add_argument("--json", action="store_true", help="print one JSON object")
 
-    _add_followup(sub)
+    _add_followup(sub, [model, json_output])
 
     sub.add_parser("selftest", help="explain a bundled sample pair headless with the default model, print a JSON "
                    "summary, exit (also: main.py --selftest)")
@@ -210,9 +206,9 @@ def add_case_record_options(command, dates_help: str) -> None:
     command.add_argument("--reviewer", default="", metavar="NAME", help="who reviewed the pair")
 
 
-def _add_followup(sub) -> None:
+def _add_followup(sub, parents: list) -> None:
     followup = sub.add_parser(
-        "followup", help="one lesion at two visits: register the follow-up onto the baseline, measure both, explain",
+        "followup", parents=parents, help="one lesion at two visits: register the follow-up onto the baseline, measure both, explain",
         description="Sequential dermoscopy: the follow-up image is registered onto the baseline on the skin around "
                     "the lesion, both visits are measured (area, longest diameter, asymmetry, border irregularity, "
                     "colours; in mm with --pixel-size-mm or a DICOM pixel spacing) and the aligned pair is explained "
@@ -226,15 +222,12 @@ def _add_followup(sub) -> None:
     for n, name in ((1, "baseline"), (2, "follow-up")):
         followup.add_argument(f"--mask{n}", metavar="MASK.png", help=f"the {name} lesion outline drawn by the "
                               "reviewer: an image of the same size, lesion bright (default: the lesion finder's)")
-    followup.add_argument("--model", help="weights file (default: the shipped skin model)")
     followup.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
-    followup.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE)
     followup.add_argument("--report", metavar="FILE.png", help="write a follow-up report (.png, .pdf or .dcm) and "
                           "its JSON sidecar; the folder is created")
     followup.add_argument("--note", default="", help="reviewer note printed on the report")
     add_case_record_options(followup, "date of each visit, YYYY-MM-DD (default: the DICOM files' dates)")
     followup.add_argument("--force", action="store_true", help="overwrite an existing report")
-    followup.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

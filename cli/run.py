@@ -5,6 +5,7 @@ needed to print --help). Errors a user can cause end as exit status 2 with one l
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from core.errors import SiameseLensError
@@ -26,47 +27,10 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _handler(command: str):
-    if command == "explain":
-        from .explain import run_explain
+    from .parser import HANDLERS
 
-        return run_explain
-    if command == "train":
-        from .train import run_train
-
-        return run_train
-    if command == "pretrain":
-        from .pretrain import run_pretrain
-
-        return run_pretrain
-    if command == "probe":
-        from .probe import run_probe
-
-        return run_probe
-    if command == "evaluate":
-        from .evaluate import run_evaluate
-
-        return run_evaluate
-    if command in ("batch", "worklist"):
-        from .batch import run_batch_command, run_worklist_command
-
-        return run_batch_command if command == "batch" else run_worklist_command
-    if command == "calibrate":
-        from .calibrate import run_calibrate
-
-        return run_calibrate
-    if command in ("index", "retrieve"):
-        from .retrieve import run_index, run_retrieve
-
-        return run_index if command == "index" else run_retrieve
-    if command == "followup":
-        from .followup import run_followup
-
-        return run_followup
-    if command == "selftest":
-        from .selftest import run_selftest
-
-        return lambda _args: run_selftest()
-    raise AssertionError(f"unhandled command {command}")
+    module, name = HANDLERS[command]
+    return getattr(importlib.import_module(f"cli.{module}"), name)
 
 
 def _fail(message: str) -> int:

@@ -28,6 +28,11 @@ class SelftestFailure(Exception):
     """A check of the selftest did not hold; the message says which."""
 
 
+def run_selftest_command(_args) -> int:
+    """The `selftest` command (it takes no options)."""
+    return run_selftest()
+
+
 def run_selftest() -> int:
     """Run the selftest: JSON summary on stdout and 0, or one line on stderr and EXIT_FAILED."""
     try:

@@ -136,3 +136,14 @@ def test_selftest_is_a_command_and_the_old_flag_its_alias():
     assert parse(["selftest"]).command == parse(["--selftest"]).command == "selftest"
     with pytest.raises(SystemExit):
         parse(["gui", "--selftest"])  # the alias is the first word only, as CI and the README write it
+
+
+def test_the_command_table_and_the_parser_name_the_same_commands():
+    import importlib
+
+    from cli.parser import COMMANDS, HANDLERS, build_parser
+
+    choices = set(next(a for a in build_parser()._actions if a.dest == "command").choices)
+    assert choices == set(COMMANDS) == {"gui", *HANDLERS}
+    for module, name in HANDLERS.values():  # every handler exists and takes the parsed arguments
+        assert callable(getattr(importlib.import_module(f"cli.{module}"), name))
