@@ -27,6 +27,8 @@ def run_train(args) -> int:
     bar.close()
     if not environment().leader:
         return 130 if result.interrupted else 0  # rank 0 reports for the run
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if result.interrupted:
         print(f"interrupted: best model so far saved to {result.out}; continue with the same command plus --resume "
               f"(checkpoint {checkpoint_path_for(result.out)})", file=sys.stderr)

@@ -30,6 +30,7 @@ from . import domain_view, trust, tta
 from . import verdict as verdict_words
 from .timing import elapsed_ms
 from .vocabulary import DEFAULT_METHOD, MAX_MAP_SIDE
+from .similarity import similarity_from_distance
 
 
 @dataclass
@@ -83,7 +84,7 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
         maps = captured["output"]
         e1, e2 = embeddings[0:1], embeddings[1:2]
         distance = model.distance(e1, e2)[0]
-        similarity = 1.0 - 0.5 * distance
+        similarity = similarity_from_distance(distance)
         grads = torch.autograd.grad(similarity, maps)[0]
     t2 = time.perf_counter()
     sim = float(similarity.detach())

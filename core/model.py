@@ -13,6 +13,7 @@ from torch import nn
 from . import tta
 from .preprocess import lesion_view, square_input
 from .vocabulary import TRAINING_DEFAULTS
+from .similarity import similarity_from_distance
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -162,7 +163,7 @@ class SiameseModel(nn.Module):
 
     def score(self, e1: torch.Tensor, e2: torch.Tensor) -> torch.Tensor:
         """Similarity in [0, 1] (1 = identical embeddings); symmetric in its two arguments."""
-        return 1.0 - 0.5 * self.distance(e1, e2)
+        return similarity_from_distance(self.distance(e1, e2))
 
     def decide(self, similarity: float) -> str:
         return "similar" if similarity >= self.threshold else "different"

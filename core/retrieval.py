@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+from .similarity import similarity_from_distance
 
 EXACT_LIMIT = 100_000
 CHUNK = 16_384
@@ -52,7 +53,7 @@ def nearest(gallery: np.ndarray, queries: np.ndarray, k: int, backend: str = "au
 
 def similarity_from_cosine(cosine: np.ndarray) -> np.ndarray:
     distance = np.sqrt(np.clip(2.0 - 2.0 * cosine, 0.0, 4.0))
-    return (1.0 - 0.5 * distance).astype(np.float32)
+    return similarity_from_distance(distance).astype(np.float32)
 
 
 def vote(labels: list) -> tuple[str | None, int]:

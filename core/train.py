@@ -85,6 +85,7 @@ class TrainResult:
     history: list = field(default_factory=list)
     interrupted: bool = False
     seconds: float = 0.0
+    warnings: list = field(default_factory=list)  # what the run could not do, for the caller to say
 
 
 def train(options: TrainOptions, progress=None, pairs_seen=None) -> TrainResult:
@@ -250,8 +251,10 @@ def _finish(model, dataset, splits, validation, state, options, device, seconds,
     }
     from .trust import entries_for_training  # calibration and out-of-domain summary, fitted on this split
 
-    metadata.update(entries_for_training(model, dataset, splits, options.cache_dir))
+    entries, trust_problem = entries_for_training(model, dataset, splits, options.cache_dir)
+    metadata.update(entries)
     save_model(model, options.out, metadata)
     save_training_curves(state["history"], Path(options.out).with_suffix(".curves.png"), title=metadata["name"])
     return TrainResult(out=str(options.out), best_epoch=state["best_epoch"], best_val_auc=state["best_auc"],
-                       threshold=threshold, test=test, history=state["history"], interrupted=interrupted, seconds=seconds)
+                       threshold=threshold, test=test, history=state["history"], interrupted=interrupted, seconds=seconds,
+                       warnings=[trust_problem] if trust_problem else [])

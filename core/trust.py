@@ -229,13 +229,11 @@ def faithfulness_text(faithful: dict) -> str:
             f"{faithful['insertion_auc_random']:.3f})")
 
 
-def entries_for_training(model, dataset, splits: dict, cache_dir=None) -> dict:
-    """What core.train adds to a new model's metadata: {"calibration", "domain"}, or {} if fitting fails (a
-    failure here must never cost the training run; `main.py calibrate` can add them later)."""
-    import sys
-
+def entries_for_training(model, dataset, splits: dict, cache_dir=None) -> tuple[dict, str]:
+    """What core.train adds to a new model's metadata: ({"calibration", "domain", "verdict"}, ""), or ({}, why not)
+    if fitting fails (a failure here must never cost the training run; `main.py calibrate` can add them later;
+    the caller says so: core never prints)."""
     try:
-        return fit_trust(model, dataset, splits, cache_dir)[0]
+        return fit_trust(model, dataset, splits, cache_dir)[0], ""
     except Exception as exc:  # noqa: BLE001  deliberately broad: see the docstring
-        sys.stderr.write(f"warning: calibration and domain summary not stored ({exc}); run main.py calibrate\n")
-        return {}
+        return {}, f"calibration, verdict band and domain summary not stored ({exc}); run main.py calibrate"
