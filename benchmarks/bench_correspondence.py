@@ -141,8 +141,8 @@ def main() -> None:
         image = Image.open(dataset.paths[index]).convert("RGB")
         w, h = image.size
         shift_image, (dx, dy) = shifted(image, rng)
-        for kind, other, truth in (("mirror", ImageOps.mirror(image), lambda p: (w - 1 - p[0], p[1])),
-                                   ("shift", shift_image, lambda p: (p[0] + dx, p[1] + dy))):
+        for kind, other, truth in (("mirror", ImageOps.mirror(image), lambda p, w=w: (w - 1 - p[0], p[1])),
+                                   ("shift", shift_image, lambda p, dx=dx, dy=dy: (p[0] + dx, p[1] + dy))):
             links = explain_pair(model, image, other, correspondence=args.k).correspondence
             variants, error, boxes = ablations(model, image, other, args.k)
             errors.append(error)

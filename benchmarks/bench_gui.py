@@ -61,7 +61,7 @@ def measure_drops(runs: int, device: str) -> tuple[list[float], list[dict], str]
         for run in range(runs):
             pair = [str(p) for p in (samples if run % 2 == 0 else samples[::-1])]
             started = time.perf_counter()
-            _wait(app, window.overlays_shown, lambda: window.load_dropped(pair))
+            _wait(app, window.overlays_shown, lambda pair=pair: window.load_dropped(pair))
             for viewer in window.viewers:
                 viewer.viewport().repaint()  # the layers are on screen, not just computed
             times.append(time.perf_counter() - started)

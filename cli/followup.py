@@ -59,7 +59,7 @@ def _print_text(result, facts: dict) -> None:
     from core.vocabulary import DISCLAIMER
 
     print(facts["registration_message"])
-    for index, (name, m) in enumerate(zip(("baseline", "follow-up"), facts["measurements"])):
+    for name, m in zip(("baseline", "follow-up"), facts["measurements"]):
         if not m["found"]:
             print(f"{name}: no lesion outline found")
             continue

@@ -95,7 +95,8 @@ def _score(model, row, method: str, report: bool, report_path: Path) -> dict:
         result = followup(model, images[0], images[1], method=method)
         explanation, facts = result.explanation, followup_report_facts(result, model, record=case,
                                                                         note=row.get("note") or "")
-        write = (lambda: write_picture_and_facts(report_path, lambda: render(result, facts), facts, overwrite=True))
+        def write():
+            return write_picture_and_facts(report_path, lambda: render(result, facts), facts, overwrite=True)
         extra = {"area_change": result.changes.get("area_change")}
     else:
         from .explain import explain_pair, explained_images
@@ -103,8 +104,9 @@ def _score(model, row, method: str, report: bool, report_path: Path) -> dict:
         from .report import write_report
 
         explanation = explain_pair(model, images[0], images[1], method=method)
-        write = (lambda: write_report(report_path, explanation, explained_images(images, explanation),
-                                      describe(model), overwrite=True, note=row.get("note") or "", record=case))
+        def write():
+            return write_report(report_path, explanation, explained_images(images, explanation), describe(model),
+                                overwrite=True, note=row.get("note") or "", record=case)
         extra = {}
     record = {"kind": row.get("kind") or "pair", "similarity": round(explanation.similarity, 6),
               "decision": explanation.decision, "probability": explanation.probability_same,

@@ -201,7 +201,7 @@ def plan_stubs(kept: dict[str, str], dropped: dict[str, str]) -> list[Stub]:
                     return stub, dest
         return None
 
-    for needed, refs, undefined in imports:
+    for _needed, refs, undefined in imports:
         for version, file in refs.items():
             if file in stubs:
                 stubs[file].versions.add(version)
