@@ -65,7 +65,7 @@ def write_report(path, explanation, images, model, *, colormaps=None, layers=Non
     facts = report_facts(explanation, images, model, colormaps=colormaps, layers=layers, note=note, when=when,
                          provenance=provenance, faithfulness=faithfulness, record=record,
                          reviewer_verdict=reviewer_verdict)
-    return write_picture_and_facts(png, lambda: render(explanation, images, facts), facts, overwrite)
+    return _write_checked(png, lambda: render(explanation, images, facts), facts, overwrite)
 
 
 def check_report_path(path, overwrite: bool) -> Path:
@@ -91,7 +91,11 @@ def write_picture_and_facts(path, render, facts: dict, overwrite: bool = False) 
     """Any report: the picture render() draws, as PNG, PDF or DICOM at `path` (by its suffix, core.report_files),
     and `facts` as its JSON sidecar, written as one unit (both or neither, and no folder made for them left
     behind). Used by pair and similar-case reports."""
-    png = check_report_path(path, overwrite)
+    return _write_checked(check_report_path(path, overwrite), render, facts, overwrite)
+
+
+def _write_checked(png: Path, render, facts: dict, overwrite: bool) -> tuple[Path, Path]:
+    """write_picture_and_facts once check_report_path has passed `png` (checked once per report, not per layer)."""
     sidecar = png.with_suffix(".json")
     picture = encode(render(), png.suffix, facts)
     # The JSON names the PNG it belongs to by content: a reader can tell a pair that belongs together.

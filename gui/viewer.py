@@ -14,7 +14,7 @@ from .tasks import LAYERS
 
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
-MIN_CROP = 4  # pixels; smaller drags are treated as clicks
+MIN_DRAG = 4  # pixels: a smaller drag is a click, not a box (whether a box is a valid crop is core's to say)
 
 
 MATCH = "match"
@@ -197,7 +197,7 @@ class ImageViewer(QGraphicsView):
         self._drag_start = None
         self._band.hide()
         box = (round(rect.x()), round(rect.y()), round(rect.width()), round(rect.height()))
-        if box[2] >= MIN_CROP and box[3] >= MIN_CROP:
+        if box[2] >= MIN_DRAG and box[3] >= MIN_DRAG:
             self.crop_drawn.emit(box)
 
     def dragEnterEvent(self, event) -> None:
