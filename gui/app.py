@@ -16,7 +16,7 @@ from .notes import PairNotes
 from .persist import restore_review, save_review
 from .runner import Runner
 from .session import ReviewSession
-from .settings import read
+from .settings import Key, read
 from .similar_cases import SimilarCases
 from .tasks import DEFAULT_DEVICE, SiameseLensError
 from .window import MainWindow
@@ -42,8 +42,8 @@ class Workstation:
     def start(self, images=(), model_path: str | None = None, device: str | None = None) -> None:
         """Load the model (on the runner) and, if given, the two images (a missing or bad file shows as a problem
         of its slot, like a dropped one)."""
-        stored_model = read(self.settings, "model/path", "")
-        stored_device = read(self.settings, "model/device", DEFAULT_DEVICE)
+        stored_model = read(self.settings, Key.MODEL_PATH, "")
+        stored_device = read(self.settings, Key.MODEL_DEVICE, DEFAULT_DEVICE)
         self.session.start(model_path or stored_model or None, device or stored_device)
         if images:
             self.session.open_paths([str(p) for p in images])
@@ -59,14 +59,14 @@ def create_workstation(settings, worklist_path: str | None = None) -> Workstatio
     worklist = WorklistController(session)
     # One-off pairs' notes live beside the settings: a test's or a screenshot's own settings file keeps its own.
     notes = PairNotes(session, worklist, Path(settings.fileName()).resolve().parent / NOTES_FILE)
-    case_record = CaseRecordState(reviewer=read(settings, "review/reviewer", ""))
+    case_record = CaseRecordState(reviewer=read(settings, Key.REVIEWER, ""))
     bind_case_record(case_record, session, worklist, settings)
     window = MainWindow(settings, session, layers, similar, worklist, notes, case_record)
-    similar.gallery_changed.connect(lambda path: settings.setValue("similar/gallery", path or ""))
-    similar.set_gallery(read(settings, "similar/gallery", "") or None)
+    similar.gallery_changed.connect(lambda path: settings.setValue(Key.GALLERY, path or ""))
+    similar.set_gallery(read(settings, Key.GALLERY, "") or None)
     try:
-        worklist.open_store(worklist_path or read(settings, "worklist/path", "") or None)
-        settings.setValue("worklist/path", str(worklist.store.path))
+        worklist.open_store(worklist_path or read(settings, Key.WORKLIST, "") or None)
+        settings.setValue(Key.WORKLIST, str(worklist.store.path))
     except (SiameseLensError, OSError) as exc:
         session.report("worklist", f"Worklist not opened: {exc}")
 

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QLineEdit, QWidget
 
 from .tasks import CaseRecord, check_date, check_text, from_images
+from .settings import Key
 
 # (attribute or acquired index, label, placeholder)
 FIELDS = (("case_id", "Case", "case id"), ("patient_id", "Patient", "pseudonymised id"),
@@ -124,7 +125,7 @@ def bind_case_record(state: CaseRecordState, session, worklist, settings=None) -
 
     def record_changed(record: CaseRecord) -> None:
         if settings is not None and record.reviewer:
-            settings.setValue("review/reviewer", record.reviewer)
+            settings.setValue(Key.REVIEWER, record.reviewer)
         if worklist.current >= 0 and pair["paths"] == frozenset(worklist.open_case_paths()):
             worklist.save_record(record)
 

@@ -13,7 +13,7 @@ from .actions import ShortcutsDialog
 from .drops import drop_problem
 from .layers import SLOTS
 from .qimage import qimage_to_pil
-from .settings import read
+from .settings import Key, read
 from .tasks import DISCLAIMER, LAYERS, SiameseLensError
 
 
@@ -171,7 +171,7 @@ class Commands:
         self.w.viewers[0].setFocus(Qt.OtherFocusReason)
 
     def _folder(self) -> str:
-        return read(self.w.settings, "files/last_folder", str(Path.home()))
+        return read(self.w.settings, Key.LAST_FOLDER, str(Path.home()))
 
     def _remember_folder(self, path: str) -> None:
-        self.w.settings.setValue("files/last_folder", str(Path(path).parent))
+        self.w.settings.setValue(Key.LAST_FOLDER, str(Path(path).parent))

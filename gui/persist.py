@@ -13,30 +13,30 @@ from PySide6.QtGui import QGuiApplication
 
 from .layers import SLOTS, LayerStates
 from .session import ReviewSession
-from .settings import read
+from .settings import Key, colormap_key, layer_key, read
 from .tasks import COLORMAPS, DEFAULT_METHOD, LAYERS
 
 
 def restore_review(settings, session: ReviewSession, layers: LayerStates) -> None:
-    session.set_method(read(settings, "view/method", DEFAULT_METHOD))
+    session.set_method(read(settings, Key.METHOD, DEFAULT_METHOD))
     for name in LAYERS:
-        colormap = read(settings, f"view/colormap/{name}", layers.colormap(name))
+        colormap = read(settings, colormap_key(name), layers.colormap(name))
         if colormap in COLORMAPS:  # a name from an older or newer version is ignored, not fatal
             layers.set_colormap(name, colormap)
     for slot in SLOTS:
         for name in LAYERS:
-            layers.set_visible(slot, name, read(settings, f"layers/{slot}/{name}/visible", layers.visible(slot, name)))
-            layers.set_opacity(slot, name, read(settings, f"layers/{slot}/{name}/opacity", layers.opacity(slot, name)))
+            layers.set_visible(slot, name, read(settings, layer_key(slot, name, "visible"), layers.visible(slot, name)))
+            layers.set_opacity(slot, name, read(settings, layer_key(slot, name, "opacity"), layers.opacity(slot, name)))
 
 
 def save_review(settings, session: ReviewSession, layers: LayerStates) -> None:
-    settings.setValue("view/method", session.method)
+    settings.setValue(Key.METHOD, session.method)
     for name in LAYERS:
-        settings.setValue(f"view/colormap/{name}", layers.colormap(name))
+        settings.setValue(colormap_key(name), layers.colormap(name))
     for slot in SLOTS:
         for name in LAYERS:
-            settings.setValue(f"layers/{slot}/{name}/visible", layers.visible(slot, name))
-            settings.setValue(f"layers/{slot}/{name}/opacity", layers.opacity(slot, name))
+            settings.setValue(layer_key(slot, name, "visible"), layers.visible(slot, name))
+            settings.setValue(layer_key(slot, name, "opacity"), layers.opacity(slot, name))
 
 
 DEFAULT_SIZE = (1400, 820)  # first run: at least this, or 80 % of a larger screen; a smaller one gets all it has
@@ -46,16 +46,16 @@ def restore_window(window, available: QRect | None = None) -> None:
     """Bring back the reviewer's layout, clamped to `available` (the current screen's available geometry when
     None: without the taskbar)."""
     settings = window.settings
-    geometry = settings.value("window/geometry")
+    geometry = settings.value(Key.GEOMETRY)
     if geometry is None or not window.restoreGeometry(geometry):
         area = available if available is not None else screen_area(window)
         window.resize(max(DEFAULT_SIZE[0], int(0.8 * area.width())), max(DEFAULT_SIZE[1], int(0.8 * area.height())))
         window.move(area.center() - window.rect().center())
-    if settings.value("window/state") is not None:
-        window.restoreState(settings.value("window/state"))
-    if settings.value("window/splitter") is not None:
-        window.splitter.restoreState(settings.value("window/splitter"))
-    window.actions["sync"].setChecked(read(settings, "view/sync", False))
+    if settings.value(Key.WINDOW_STATE) is not None:
+        window.restoreState(settings.value(Key.WINDOW_STATE))
+    if settings.value(Key.SPLITTER) is not None:
+        window.splitter.restoreState(settings.value(Key.SPLITTER))
+    window.actions["sync"].setChecked(read(settings, Key.SYNC, False))
     fit_to_screen(window, available)
 
 
@@ -86,7 +86,7 @@ def fit_to_screen(window, available: QRect | None = None) -> None:
 
 def save_window(window) -> None:
     settings = window.settings
-    settings.setValue("window/geometry", window.saveGeometry())
-    settings.setValue("window/state", window.saveState())
-    settings.setValue("window/splitter", window.splitter.saveState())
-    settings.setValue("view/sync", window.actions["sync"].isChecked())
+    settings.setValue(Key.GEOMETRY, window.saveGeometry())
+    settings.setValue(Key.WINDOW_STATE, window.saveState())
+    settings.setValue(Key.SPLITTER, window.splitter.saveState())
+    settings.setValue(Key.SYNC, window.actions["sync"].isChecked())

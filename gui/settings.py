@@ -25,3 +25,29 @@ def read(settings: QSettings, key: str, default):
         return settings.value(key, default, type=type(default))
     except (TypeError, ValueError):
         return default
+
+class Key:
+    """Every key the workstation stores, in one place (the layers' own keys: layer_key, colormap_key)."""
+
+    LAST_FOLDER = "files/last_folder"
+    MODEL_DEVICE = "model/device"
+    MODEL_PATH = "model/path"
+    REVIEWER = "review/reviewer"
+    GALLERY = "similar/gallery"
+    METHOD = "view/method"
+    SYNC = "view/sync"
+    GEOMETRY = "window/geometry"
+    SPLITTER = "window/splitter"
+    WINDOW_STATE = "window/state"
+    WORKLIST = "worklist/path"
+
+
+def layer_key(slot: int, name: str, field: str) -> str:
+    """A layer's stored visibility or opacity: layers/SLOT/NAME/FIELD."""
+    return f"layers/{slot}/{name}/{field}"
+
+
+def colormap_key(name: str) -> str:
+    """A layer's stored colormap: view/colormap/NAME."""
+    return f"view/colormap/{name}"
+

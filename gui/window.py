@@ -27,6 +27,7 @@ from .sync import ViewSync
 from .tasks import LAYERS, cuda_unsupported, device_choices
 from .viewer import ImageViewer
 from .worklist_dock import WorklistDock
+from .settings import Key
 
 PLACEHOLDER = "Image {n}\n\nDrop an image here, or press {keys}"
 
@@ -173,8 +174,8 @@ class MainWindow(QMainWindow):
         self.score.show_model(ready)
         self.device_label.setText(f"Device: {ready.device}")
         self.side.show_device(ready.requested_device)
-        self.settings.setValue("model/path", ready.path or "")
-        self.settings.setValue("model/device", ready.requested_device)
+        self.settings.setValue(Key.MODEL_PATH, ready.path or "")
+        self.settings.setValue(Key.MODEL_DEVICE, ready.requested_device)
         # The platform adds the application's name: the title says which model is in use.
         self.setWindowTitle(ready.info.name)
 
