@@ -11,17 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import (QButtonGroup, QDockWidget, QHBoxLayout, QLabel, QPushButton, QRadioButton, QSizePolicy,
                                QSlider, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from .tasks import VERDICT_COLOURS
+from .tasks import VERDICT_COLOURS, difference_image
 from .tasks import export_followup as export_followup_task
 from .tasks import followup as followup_task
 
 MODES = ("blink", "swipe", "difference")
-OUTLINES = (QColor(40, 220, 90), QColor(240, 60, 200))  # baseline, follow-up
+OUTLINES = (QColor(0, 200, 255), QColor(255, 220, 0))  # baseline cyan, follow-up yellow: as the report draws them
 ROWS = (("area_px", "Area (px)"), ("area_mm2", "Area (mm²)"), ("diameter_px", "Longest diameter (px)"),
         ("diameter_mm", "Longest diameter (mm)"), ("asymmetry", "Asymmetry"),
         ("border_irregularity", "Border irregularity"), ("colours", "Colours"))
@@ -58,8 +58,8 @@ class FollowUpDock(QDockWidget):
         self.view.setMinimumSize(200, 160)
         self.view.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)  # scaled to the dock, never widens it
         left.addWidget(self.view, 1)
-        self.legend = QLabel("<span style='color:#28dc5a'>■</span> baseline outline   "
-                             "<span style='color:#f03cc8'>■</span> follow-up outline   B: blink")
+        self.legend = QLabel("<span style='color:#00c8ff'>■</span> baseline outline   "
+                             "<span style='color:#ffdc00'>■</span> follow-up outline   B: blink")
         left.addWidget(self.legend)
         row.addLayout(left, 3)
         right = QVBoxLayout()
@@ -134,13 +134,14 @@ class FollowUpDock(QDockWidget):
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
+        for button in self.mode_buttons.buttons():
+            with QSignalBlocker(button):  # showing the mode is not choosing it again
+                button.setChecked(button.text().lower() == mode)
         self.curtain.setEnabled(mode == "swipe")
         self._draw()
 
     def blink(self) -> None:
         """Show the other visit (B): the eye catches what changed."""
-        for button in self.mode_buttons.buttons():
-            button.setChecked(button.text().lower() == "blink")
         self.showing_followup = not self.showing_followup
         self.set_mode("blink")
 
@@ -206,9 +207,9 @@ class FollowUpDock(QDockWidget):
         follow = np.roll(follow, (int(dy), int(dx)), axis=(0, 1))
         if self.mode == "blink":
             return follow if self.showing_followup else base
-        if self.mode == "difference":
-            diff = np.abs(base.astype(np.int16) - follow.astype(np.int16)).sum(2)
-            return np.repeat(np.clip(diff * 2, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+        if self.mode == "difference":  # as the report draws it: exposure matched, colour-coded Lab distance
+            valid = self.result.valid if self.result.valid is not None else np.ones(base.shape[:2], bool)
+            return difference_image(base, follow, np.roll(valid, (int(dy), int(dx)), axis=(0, 1)))
         cut = int(base.shape[1] * self.curtain.value() / 100)
         return np.concatenate([base[:, :cut], follow[:, cut:]], axis=1)
 
@@ -219,11 +220,12 @@ class FollowUpDock(QDockWidget):
         image = QImage(np.ascontiguousarray(picture).data, picture.shape[1], picture.shape[0], 3 * picture.shape[1],
                        QImage.Format_RGB888).copy()
         painter = QPainter(image)
-        for mask, colour in zip(self.result.masks, OUTLINES):
+        # the follow-up's outline wide, the baseline's thin over it: where they agree, both stay visible
+        for mask, colour, width in reversed(list(zip(self.result.masks, OUTLINES, (1, 3)))):
             if mask is not None:
-                painter.setPen(QPen(colour, 2))
+                painter.setPen(QPen(colour, width))
                 ys, xs = np.nonzero(mask & ~_eroded(mask))
-                painter.drawPoints([_point(x, y) for x, y in zip(xs[::2], ys[::2])])
+                painter.drawPoints([_point(x, y) for x, y in zip(xs, ys)])
         if self.mode == "swipe":
             painter.setPen(QPen(QColor("white"), 1, Qt.DashLine))
             x = int(image.width() * self.curtain.value() / 100)
