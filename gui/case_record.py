@@ -76,11 +76,17 @@ class CaseRecordForm(QWidget):
             edit.setFocusPolicy(Qt.ClickFocus)  # never typed into by a review shortcut
             edit.setAcceptDrops(False)  # dropped files go to the window
             edit.editingFinished.connect(lambda k=key, e=edit: self._apply(k, e))
+            edit.returnPressed.connect(edit.clearFocus)  # Return ends the entry: the keys go back to the review
             form.addRow(f"{label}:", edit)
             self.edits[key] = edit
         state.changed.connect(self._show)
         state.replaced.connect(self._replace)
         self._replace(state.record)
+
+    def problems(self) -> list[str]:
+        """The fields showing a refused value (in red), as 'Label: why'; empty when every field is accepted."""
+        labels = {key: label for key, label, _placeholder in FIELDS}
+        return [f"{labels[key]}: {edit.toolTip()}" for key, edit in self.edits.items() if edit.styleSheet()]
 
     def _apply(self, key, edit: QLineEdit) -> None:
         problem = self.state.set_field(key, edit.text())

@@ -59,7 +59,12 @@ class Commands:
         self.w.session.open_paths(paths, index)
 
     def export_report_to(self, path: str, overwrite: bool = False) -> bool:
-        """Export the current explanation with the layers as shown and the note as typed."""
+        """Export the current explanation with the layers as shown and the note as typed; never with a case-record
+        field the reviewer typed and the form refused (the report would silently lack it)."""
+        refused = self.w.case_form.problems()
+        if refused:
+            self.w.session.report("export", "Report not saved: correct the case record first (" + "; ".join(refused) + ")")
+            return False
         return self.w.session.export(path, self.w.layers.colormaps, self.w.layers.shown(), self.w.note.toPlainText().strip(),
                                      overwrite, self.w.case_record.record, self.w.worklist.reviewer_verdict())
 

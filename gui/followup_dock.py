@@ -22,6 +22,8 @@ from .tasks import followup as followup_task
 
 MODES = ("blink", "swipe", "difference")
 OUTLINES = (QColor(0, 200, 255), QColor(255, 220, 0))  # baseline cyan, follow-up yellow: as the report draws them
+LEGEND = ("<span style='color:#00c8ff'>■</span> baseline outline   <span style='color:#ffdc00'>■</span> follow-up "
+          "outline   ·   B: blink")
 ROWS = (("area_px", "Area (px)"), ("area_mm2", "Area (mm²)"), ("diameter_px", "Longest diameter (px)"),
         ("diameter_mm", "Longest diameter (mm)"), ("asymmetry", "Asymmetry"),
         ("border_irregularity", "Border irregularity"), ("colours", "Colours"))
@@ -53,13 +55,12 @@ class FollowUpDock(QDockWidget):
         self.curtain.valueChanged.connect(self._draw)
         modes.addWidget(self.curtain, 1)
         left.addLayout(modes)
-        self.view = QLabel("Align image 2 onto image 1: Review > Follow-up (Ctrl+U)")
+        self.view = QLabel("Align image 2 onto image 1: Model > Follow-up (Ctrl+U)")
         self.view.setAlignment(Qt.AlignCenter)
         self.view.setMinimumSize(200, 160)
         self.view.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)  # scaled to the dock, never widens it
         left.addWidget(self.view, 1)
-        self.legend = QLabel("<span style='color:#00c8ff'>■</span> baseline outline   "
-                             "<span style='color:#ffdc00'>■</span> follow-up outline   B: blink")
+        self.legend = QLabel(LEGEND)
         left.addWidget(self.legend)
         row.addLayout(left, 3)
         right = QVBoxLayout()
@@ -160,7 +161,7 @@ class FollowUpDock(QDockWidget):
         self.result, self.nudges = result, []
         if result is None:
             self.view.setPixmap(QPixmap())
-            self.view.setText("Align image 2 onto image 1: Review > Follow-up (Ctrl+U)")
+            self.view.setText("Align image 2 onto image 1: Model > Follow-up (Ctrl+U)")
             self.verdict.setText("")
             self.registration.setText("")
             self.table.clearContents()
@@ -168,7 +169,8 @@ class FollowUpDock(QDockWidget):
             return
         e = result.explanation
         colour = "#%02x%02x%02x" % VERDICT_COLOURS[e.verdict]
-        self.verdict.setText(f"<b style='color:{colour}'>{e.verdict.capitalize()}</b>: {e.verdict_reason}")
+        self.verdict.setText(f"On the aligned pair: <b style='color:{colour}'>{e.verdict.capitalize()}</b> "
+                             f"({e.verdict_reason})")
         reg = result.registration
         self.registration.setText(
             f"Registration ({reg.mode}): quality {reg.quality:.2f}, about {reg.error_px:.1f} px" if reg.ok
@@ -179,6 +181,8 @@ class FollowUpDock(QDockWidget):
 
     def _fill_table(self, result) -> None:
         changes = result.changes
+        if not changes.get("comparable", True) or not result.registration.ok:  # unaligned visits: no change stated
+            changes = {key: None for key in changes}
         for r, (key, _label) in enumerate(ROWS):
             for c, visit in enumerate(result.measurements):
                 value = visit.get(key)
@@ -220,8 +224,11 @@ class FollowUpDock(QDockWidget):
         image = QImage(np.ascontiguousarray(picture).data, picture.shape[1], picture.shape[0], 3 * picture.shape[1],
                        QImage.Format_RGB888).copy()
         painter = QPainter(image)
+        masks = list(self.result.masks)
+        if self.result.aligned is None:  # unaligned visits: each outline only on its own picture
+            masks[0 if self.mode == "blink" and self.showing_followup else 1] = None
         # the follow-up's outline wide, the baseline's thin over it: where they agree, both stay visible
-        for mask, colour, width in reversed(list(zip(self.result.masks, OUTLINES, (1, 3)))):
+        for mask, colour, width in reversed(list(zip(masks, OUTLINES, (1, 3)))):
             if mask is not None:
                 painter.setPen(QPen(colour, width))
                 ys, xs = np.nonzero(mask & ~_eroded(mask))
@@ -233,8 +240,11 @@ class FollowUpDock(QDockWidget):
         painter.end()
         self.view.setPixmap(QPixmap.fromImage(image).scaled(self.view.size(), Qt.KeepAspectRatio,
                                                             Qt.SmoothTransformation))
-        nudged = f"  ·  nudged {tuple(np.sum(self.nudges, axis=0))} px for viewing" if self.nudges else ""
-        self.legend.setText(self.legend.text().split("  ·  nudged")[0] + nudged)
+        shown = {"blink": "  ·  showing the " + ("follow-up" if self.showing_followup else "baseline"),
+                 "swipe": "  ·  baseline left, follow-up right", "difference": "  ·  Lab distance 0-40, dark = alike"}
+        nudged = shown[self.mode] + (f"  ·  nudged {tuple(np.sum(self.nudges, axis=0))} px for viewing"
+                                     if self.nudges else "")
+        self.legend.setText(LEGEND + nudged)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

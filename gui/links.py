@@ -148,6 +148,9 @@ class LinksController(QObject):
         if not self.state.visible or explained is None or self._for is explained:
             return
         self._for = explained
+        if explained.explanation.in_domain is not None and not all(explained.explanation.in_domain):
+            self.session.info.emit("No links: an image is outside this model's domain, so nothing it matched means much")
+            return
         self.session.runner.submit("links", links_task, explained, MAX_LINKS, label="Finding what matches…",
                                    on_result=lambda found, e=explained: self._arrived(e, found),
                                    on_error=lambda text: self.session.report("links", f"Links not computed: {text}"))

@@ -11,7 +11,7 @@ window.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSignalBlocker, QSize, Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QFrame, QLabel, QPlainTextEdit, QScrollArea, QSizePolicy,
                                QVBoxLayout, QWidget)
 
@@ -73,6 +73,7 @@ class SidePanel(QWidget):
             self.colormap_combos[name] = combo
         form.addRow("Device:", self.device_combo)
         for combo in (self.method_combo, self.device_combo, *self.colormap_combos.values()):
+            combo.installEventFilter(self)  # the wheel scrolls the column; it never changes a choice
             combo.setFocusPolicy(Qt.NoFocus)  # choices by mouse or shortcut; the keyboard stays with the review
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
@@ -103,10 +104,16 @@ class SidePanel(QWidget):
         layers.colormap_changed.connect(self._show_colormap)
 
     def add_section(self, title: str, widget: QWidget) -> None:
-        """A titled section at the end of the scrolling column (before its stretch)."""
-        heading = QLabel(f"<b>{title}</b>")
-        self._column.insertWidget(self._column.count() - 1, heading)
-        self._column.insertWidget(self._column.count() - 1, widget)
+        """A titled section right under the score (above the choices): reached without scrolling far."""
+        at = self._column.indexOf(self.score) + 1
+        self._column.insertWidget(at, widget)
+        self._column.insertWidget(at, QLabel(f"<b>{title}</b>"))
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Wheel and isinstance(watched, QComboBox):
+            self.scroll.verticalScrollBar().event(event)  # scroll the column as the wheel meant
+            return True
+        return super().eventFilter(watched, event)
 
     def sizeHint(self) -> QSize:
         """Room for the score's lines without much wrapping, whatever its texts ask for: the images take the rest."""

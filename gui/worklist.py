@@ -30,6 +30,7 @@ class WorklistController(QObject):
         self._result_id: int | None = None
         session.explanation_changed.connect(self._explained)
         session.crop_changed.connect(self._crop_changed)
+        session.image_changed.connect(self._image_changed)
 
     # --- the store ---------------------------------------------------------------------------------
     def open_store(self, path=None) -> None:
@@ -46,9 +47,10 @@ class WorklistController(QObject):
     def import_csv(self, path: str) -> None:
         added, problems = self.store.import_csv(path)
         self.refresh()
-        text = f"{len(added)} cases imported from {Path(path).name}"
-        if problems:
-            text += f"; {len(problems)} rows skipped: " + "; ".join(p.split(": ", 1)[-1] for p in problems[:3])
+        text = f"{_count(len(added), 'case')} imported from {Path(path).name}"
+        if problems:  # "pairs.csv:4: no such image file ..." -> "line 4: no such image file ..."
+            text += f"; {_count(len(problems), 'row')} skipped: " + "; ".join(
+                "line " + p[len(str(path)) + 1:] for p in problems[:3])
         if problems:
             self.session.report("worklist", text)
         else:
@@ -151,6 +153,16 @@ class WorklistController(QObject):
                                                        self.session.method)
         return self._result_id
 
+    def _image_changed(self, _slot, _ready) -> None:
+        """Other images opened over a case leave the case: its note, record and score are no longer what is shown."""
+        shown = [ready.image.path if ready else None for ready in self.session.images]
+        if self.current < 0 or None in shown or self.session.loading():
+            return
+        if shown != list(self.open_case_paths()):
+            self.current, self._result_id = -1, None
+            self.refresh()
+            self.current_changed.emit(-1)
+
     def _crop_changed(self, _slot, _box, _automatic) -> None:
         """A crop drawn, adjusted or cleared on the open case is saved with the case at once; the model's automatic
         box is the model's, not the case's, so it is saved as no crop."""
@@ -174,3 +186,7 @@ class WorklistController(QObject):
         e = explained.explanation
         self.store.update_score(self._result_id, e.similarity, e.verdict, e.probability_same)
         self.refresh()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -76,3 +76,20 @@ def test_reports_carry_the_typed_record_and_a_worklist_case_its_own_and_the_revi
     facts = json.loads(report.with_suffix(".json").read_text())
     assert (facts["case_id"], facts["patient_id"], facts["body_site"]) == ("C-9", "PSN-2", "upper back")
     assert facts["reviewer_verdict"] == "agree" and facts["reviewer"] == "Dr. K"
+
+
+def test_return_gives_the_keys_back_and_a_refused_field_blocks_the_export(qtbot, make_window, images, tmp_path):
+    from tests.gui.conftest import TIMEOUT_MS
+
+    window = make_window()
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(images[0]), str(images[1])])
+    edit = window.case_form.edits["reviewer"]
+    edit.setFocus()
+    qtbot.keyClicks(edit, "Dr. K")
+    qtbot.keyClick(edit, Qt.Key_Return)
+    assert not edit.hasFocus() and window.case_record.record.reviewer == "Dr. K"
+    _type(qtbot, window.case_form.edits[0], "2026-13-40")
+    report = tmp_path / "r.png"
+    assert window.export_report_to(str(report)) is False and not report.exists()
+    assert any("correct the case record" in text for text in window.problem_bar.problems())

@@ -65,3 +65,17 @@ def test_a_geometry_saved_on_a_wide_monitor_is_clamped_to_the_current_screen(qtb
     second.move(600, 400)
     fit_to_screen(second, LAPTOP)
     assert fits(second.frameGeometry().size()) and LAPTOP.contains(second.frameGeometry())
+
+
+def test_the_wheel_over_a_choice_scrolls_the_column_and_never_changes_it(qtbot, make_window):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window()
+    combo = window.side.method_combo
+    before = combo.currentText()
+    wheel = QWheelEvent(QPointF(5, 5), QPointF(combo.mapToGlobal(QPoint(5, 5))), QPoint(0, 0), QPoint(0, -120),
+                        Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(combo, wheel)
+    assert combo.currentText() == before and window.session.method == before

@@ -117,3 +117,19 @@ def test_a_crop_drawn_on_a_case_is_saved_with_it(qtbot, make_window, tmp_path):
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.session.set_crop(1, None)  # cleared: the whole image again
     assert Worklist(store).cases()[0].crop2 is None
+
+
+def test_other_images_opened_over_a_case_leave_it(qtbot, make_window, tmp_path):
+    images, pairs = make_cases(tmp_path, count=1)
+    store = tmp_path / "review.sqlite"
+    window = make_window(worklist=store)
+    window.worklist.import_csv(str(pairs))
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.worklist.open_case(0)
+    others = [make_image(tmp_path / f"other{n}.png", (70, 70), 90 + n) for n in range(2)]
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(p) for p in others])
+    assert window.worklist.current == -1  # the case is no longer what is shown
+    window.note.setPlainText("about the other pair")
+    other = Worklist(store)
+    assert (other.latest_result(other.cases()[0].id) or {}).get("reviewer_note") != "about the other pair"
