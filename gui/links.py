@@ -162,7 +162,9 @@ class LinksController(QObject):
 
     # --- where a point matches ----------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() in (QEvent.MouseMove, QEvent.Leave) and self.state.visible and self.found is not None:
+        # hovering shows where a point matches; a click does too (and keeps working where no hover events come)
+        kinds = (QEvent.MouseMove, QEvent.MouseButtonPress, QEvent.Leave)
+        if event.type() in kinds and self.state.visible and self.found is not None:
             index = next(i for i, v in enumerate(self.overlay.viewers) if v.viewport() is watched)
             if event.type() == QEvent.Leave:
                 self.hover(None)
