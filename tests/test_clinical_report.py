@@ -47,8 +47,11 @@ def test_every_report_carries_the_case_record_and_the_reviewer_verdict(tmp_path,
     with pytest.raises(ValueError, match="reviewer verdict"):
         report.report_facts(*pair, reviewer_verdict="maybe")
     # the record shows on the page: a report with it differs from one without in the header band only
-    with_record = np.asarray(report.render_report(*pair, record=record))
-    without = np.asarray(report.render_report(*pair))
+    from datetime import datetime, timezone
+
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)  # the same stamp: only the record differs
+    with_record = np.asarray(report.render_report(*pair, record=record, when=when))
+    without = np.asarray(report.render_report(*pair, when=when))
     changed = np.nonzero(np.any(with_record[:200] != without[:200], axis=2))[0]
     assert changed.size and changed.min() < report_layout.panel_top(bare)
 
@@ -94,9 +97,13 @@ def test_dicom_images_are_read_with_their_case_fields_and_hostile_ones_refused(t
 
 
 def test_a_report_never_hides_the_lesion_under_an_opaque_map(pair):  # noqa: F811
+    from datetime import datetime, timezone
+
     explanation, images, info = pair
-    full = np.asarray(report.render_report(explanation, images, info, layers=({"factual": 1.0}, {})), dtype=int)
-    capped = np.asarray(report.render_report(explanation, images, info,
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)  # the same stamp on both pages
+    full = np.asarray(report.render_report(explanation, images, info, layers=({"factual": 1.0}, {}), when=when),
+                      dtype=int)
+    capped = np.asarray(report.render_report(explanation, images, info, when=when,
                                              layers=({"factual": report_layout.MAX_OPACITY}, {})), dtype=int)
     assert np.array_equal(full, capped)
 
