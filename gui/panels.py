@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayo
 
 from .colours import colormap_qimage
 from .layers import LayerStates
-from .tasks import DECIDED, DISCLAIMER, LAYER_TITLES, LAYERS, VERDICT_COLOURS, VERDICT_MEANING, faithfulness_text
+from .tasks import DISCLAIMER, LAYER_TITLES, LAYERS, VERDICT_COLOURS, VERDICT_MEANING, faithfulness_text
 
 LAYER_TIPS = {"factual": "Regions that support the decision", "counterfactual": "Regions that argue against it"}
 
@@ -153,7 +153,7 @@ class ScorePanel(QWidget):
             return
         e = explained.explanation
         colour = "#%02x%02x%02x" % VERDICT_COLOURS[e.verdict]
-        self.verdict.setText(e.verdict.upper() if e.verdict in DECIDED else e.verdict.capitalize())
+        self.verdict.setText(e.verdict.capitalize())  # one typography for every verdict: colour alone marks a decision
         self.verdict.setStyleSheet(f"{VERDICT_STYLE} color: {colour};")
         self.reason.setText(e.verdict_reason)
         self.score.setText(f"Similarity {100 * e.similarity:.1f} % (model threshold {100 * e.threshold:.1f} %)")

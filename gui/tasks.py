@@ -20,7 +20,7 @@ from core.images import crop_problem  # Pillow and numpy only
 from core.followup_report import difference_image  # cv2, numpy and Pillow only
 from core.overlay import colour_ramp, rgba_layer  # cv2 and numpy only
 from core.trust import faithfulness_text  # numpy only
-from core.verdict import COLOURS as VERDICT_COLOURS, DECIDED, MEANING as VERDICT_MEANING  # numpy only
+from core.verdict import COLOURS as VERDICT_COLOURS, MEANING as VERDICT_MEANING  # numpy only
 from core.vocabulary import (COLORMAPS, DEFAULT_DEVICE, DEFAULT_LAYER_COLORMAPS, DEFAULT_LAYER_STATE, DEFAULT_METHOD,
                              DISCLAIMER, LAYER_TITLES, LAYERS, METHODS)
 from core.worklist import Worklist  # sqlite only
@@ -31,7 +31,7 @@ __all__ = [
     # re-exported core names
     "COLORMAPS", "DEFAULT_DEVICE", "DEFAULT_LAYER_COLORMAPS", "DEFAULT_LAYER_STATE", "DEFAULT_METHOD", "DISCLAIMER",
     "LAYER_TITLES", "LAYERS", "METHODS", "SiameseLensError", "crop_problem", "Worklist", "colour_ramp",
-    "cuda_unsupported", "device_choices", "faithfulness_text", "rgba_layer", "DECIDED", "VERDICT_COLOURS",
+    "cuda_unsupported", "device_choices", "faithfulness_text", "rgba_layer", "VERDICT_COLOURS",
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",

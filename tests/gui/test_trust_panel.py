@@ -112,7 +112,7 @@ def test_the_panel_heads_with_the_verdict_in_colour_only_when_decided(qtbot, mak
     e = window.session.explained.explanation
     style = window.score.verdict.styleSheet()
     if decided:
-        assert e.verdict in ("similar", "different") and window.score.verdict.text() == e.verdict.upper()
+        assert e.verdict in ("similar", "different") and window.score.verdict.text() == e.verdict.capitalize()
         assert (GREEN if e.verdict == "similar" else RED) in style
         assert (e.probability_same > 0.5) == (e.verdict == "similar")
     else:
