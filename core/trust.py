@@ -102,14 +102,15 @@ def fit_trust(model, dataset, splits: dict, cache_dir=None) -> tuple[dict, dict]
     (_, train_f, _), (val_e, val_f, val_y), (test_e, test_f, test_y) = embed("train"), embed("val"), embed("test")
     rng = np.random.default_rng(VAL_PAIR_SEED)
     val_pairs = np.concatenate([make_pairs(val_y, rng) for _ in range(VAL_PAIR_ROUNDS)])
-    fitted = calibration.fit_platt(score_pairs(model, val_e, val_pairs), val_pairs[:, 2])
+    val_scores = score_pairs(model, val_e, val_pairs)
+    fitted = calibration.fit_platt(val_scores, val_pairs[:, 2])
     test_pairs = make_pairs(test_y, np.random.default_rng(EVAL_PAIR_SEED))  # the pairs test_metrics use
     test_scores = score_pairs(model, test_e, test_pairs)
     before = calibration.expected_calibration_error(test_scores, test_pairs[:, 2])
     after = calibration.expected_calibration_error(calibration.apply(fitted, test_scores), test_pairs[:, 2])
     fitted.update({"fitted_on": f"validation split, {len(val_pairs)} pairs",
                    "test_ece_raw": round(before, 4), "test_ece": round(after, 4), "test_pairs": int(len(test_pairs))})
-    band = verdict.fit_band(calibration.apply(fitted, score_pairs(model, val_e, val_pairs)), val_pairs[:, 2])
+    band = verdict.fit_band(calibration.apply(fitted, val_scores), val_pairs[:, 2])
     tested = verdict.selective(calibration.apply(fitted, test_scores), test_pairs[:, 2], band["band"])
     band.update({"test_selective_accuracy": tested["accuracy"], "test_coverage": tested["coverage"]})
     view, whole = field_of_view.fit_features(model, dataset, splits, cache_dir)  # the uncropped images

@@ -99,13 +99,19 @@ def test_a_typed_note_survives_kill_9(tmp_path):
     assert worklist.latest_result(case.id)["reviewer_note"] == "asymmetric, blue-white veil"
 
 
-def test_a_crop_drawn_on_a_case_is_saved_with_it(qtbot, make_window, tmp_path):
-    _images, pairs = make_cases(tmp_path, count=2)
+def open_first_case(qtbot, make_window, tmp_path, count):
+    """A window on a new worklist of `count` generated cases, its first case open: (window, store)."""
+    _images, pairs = make_cases(tmp_path, count=count)
     store = tmp_path / "review.sqlite"
     window = make_window(worklist=store)
     window.worklist.import_csv(str(pairs))
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.worklist.open_case(0)
+    return window, store
+
+
+def test_a_crop_drawn_on_a_case_is_saved_with_it(qtbot, make_window, tmp_path):
+    window, store = open_first_case(qtbot, make_window, tmp_path, count=2)
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.session.set_crop(1, (4, 4, 50, 40))
     assert Worklist(store).cases()[0].crop2 == (4, 4, 50, 40)  # saved at once, seen by another connection
@@ -120,12 +126,7 @@ def test_a_crop_drawn_on_a_case_is_saved_with_it(qtbot, make_window, tmp_path):
 
 
 def test_other_images_opened_over_a_case_leave_it(qtbot, make_window, tmp_path):
-    images, pairs = make_cases(tmp_path, count=1)
-    store = tmp_path / "review.sqlite"
-    window = make_window(worklist=store)
-    window.worklist.import_csv(str(pairs))
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.worklist.open_case(0)
+    window, store = open_first_case(qtbot, make_window, tmp_path, count=1)
     others = [make_image(tmp_path / f"other{n}.png", (70, 70), 90 + n) for n in range(2)]
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(p) for p in others])
