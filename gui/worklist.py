@@ -155,13 +155,16 @@ class WorklistController(QObject):
 
     def _image_changed(self, _slot, _ready) -> None:
         """Other images opened over a case leave the case: its note, record and score are no longer what is shown."""
-        shown = [ready.image.path if ready else None for ready in self.session.images]
+        shown = self._shown_paths()
         if self.current < 0 or None in shown or self.session.loading():
             return
-        if shown != list(self.open_case_paths()):
+        if shown != self.open_case_paths():
             self.current, self._result_id = -1, None
             self.refresh()
             self.current_changed.emit(-1)
+
+    def _shown_paths(self) -> tuple:
+        return tuple(ready.image.path if ready else None for ready in self.session.images)
 
     def _crop_changed(self, _slot, _box, _automatic) -> None:
         """A crop drawn, adjusted or cleared on the open case is saved with the case at once; the model's automatic
@@ -169,7 +172,7 @@ class WorklistController(QObject):
         if self.current < 0 or self.store is None:
             return
         case = self.cases[self.current]
-        if [ready.image.path if ready else None for ready in self.session.images] != [case.image1, case.image2]:
+        if self._shown_paths() != self.open_case_paths():
             return  # the reviewer has since put another image in
         crops = tuple(None if self.session.is_automatic(slot) else self.session.crops[slot] for slot in SLOTS)
         if crops != (case.crop1, case.crop2):
@@ -180,7 +183,7 @@ class WorklistController(QObject):
         if explained is None or self.current < 0 or self.changed:
             return
         case = self.cases[self.current]
-        if [img.path for img in explained.images] != [case.image1, case.image2]:
+        if tuple(img.path for img in explained.images) != self.open_case_paths():
             return  # the reviewer has since put another image in: not this case's score
         self._result_id = self.store.ensure_result(case.id, explained.model.sha256, explained.explanation.method)
         e = explained.explanation
