@@ -1,4 +1,4 @@
-"""Quality and cost of the correspondence links (core.correspondence), printed as one JSON object.
+"""Quality and cost of the correspondence links (core.explain.correspondence), printed as one JSON object.
 
     python benchmarks/bench_correspondence.py --model weights/skin.pt --data /work/shared/data/skin [--images 40]
 
@@ -32,10 +32,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image, ImageDraw, ImageOps  # noqa: E402
 
-from core import correspondence as corr  # noqa: E402
-from core.explain import explain_pair, model_view  # noqa: E402
-from core.trust import model_split  # noqa: E402
-from core.weights import load_model  # noqa: E402
+from core.evaluation.calibrate import model_split  # noqa: E402
+from core.explain import correspondence as corr  # noqa: E402
+from core.explain.pair import explain_pair, model_view  # noqa: E402
+from core.model.weights import load_model  # noqa: E402
 
 TOLERANCE = 1 / 8
 

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from core.data import IMAGE_SUFFIXES  # noqa: E402
-from core.distributed import environment  # noqa: E402
-from core.train import TrainOptions, train  # noqa: E402
+from core.data.datasets import IMAGE_SUFFIXES  # noqa: E402
+from core.training.distributed import environment  # noqa: E402
+from core.training.train import TrainOptions, train  # noqa: E402
 
 
 def subset(source: Path, target: Path, per_class: int) -> Path:

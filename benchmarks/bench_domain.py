@@ -5,8 +5,8 @@
 Flagged shares: the model's own test split (re-created from its metadata, as `main.py calibrate` does), grayscale
 copies of it, every image of each other data set, and everyday photographs (scikit-image's bundled samples, if
 scikit-image is installed; skipped with a note otherwise). Every image goes the way explain_pair takes it:
-model_view (the automatic lesion crop), one forward pass under trust.stage_probe, core.domain_view.features_of
-(with the whole uncropped image's view when the summary has one) and trust.in_domain, so the rates are those a
+model_view (the automatic lesion crop), one forward pass under checks.stage_probe, core.trust.domain_view.features_of
+(with the whole uncropped image's view when the summary has one) and checks.in_domain, so the rates are those a
 user is warned by. Cost: the median time of explain_pair on pairs of the own test split, and the median time the
 whole-image view adds to a pair (its features and its score), in the same run: their ratio.
 """
@@ -25,11 +25,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core import domain, domain_view, field_of_view, trust  # noqa: E402
-from core.data import scan_dataset, split_by_image  # noqa: E402
-from core.explain import explain_pair, model_view  # noqa: E402
-from core.images import load_image  # noqa: E402
-from core.weights import load_model  # noqa: E402
+from core.data.datasets import scan_dataset, split_by_image  # noqa: E402
+from core.explain.pair import explain_pair, model_view  # noqa: E402
+from core.io.images import load_image  # noqa: E402
+from core.model.weights import load_model  # noqa: E402
+from core.trust import (
+    checks,
+    domain,  # noqa: E402
+    domain_view,
+    field_of_view,
+)
 
 # The photographs among scikit-image's samples (data.cat is chelsea again; horse is a drawn silhouette and
 # immunohistochemistry a microscope slide: neither is an everyday photograph).
@@ -44,9 +49,9 @@ def flags(model, images, batch_size: int = 32) -> list[bool]:
         for start in range(0, len(images), batch_size):
             chunk = images[start:start + batch_size]
             batch = torch.cat([model.input_tensor(model_view(model, image)[0]) for image in chunk])
-            with trust.stage_probe(model) as stages:
+            with checks.stage_probe(model) as stages:
                 maps = model.features(batch)
-            inside = trust.in_domain(model, domain_view.features_of(model, chunk, maps, stages))
+            inside = checks.in_domain(model, domain_view.features_of(model, chunk, maps, stages))
             if inside is None:
                 raise SystemExit("the model has no (usable) domain summary: run main.py calibrate first")
             out.extend(not v for v in inside)

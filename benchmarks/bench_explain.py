@@ -22,7 +22,7 @@ import torch  # noqa: E402
 
 from benchmarks.paper_recipe import paper_recipe_cams  # noqa: E402
 from core import explain_pair, load_image, load_model  # noqa: E402
-from core.explain import normalise, upsample  # noqa: E402
+from core.explain.pair import normalise, upsample  # noqa: E402
 from core.paths import resources_dir  # noqa: E402
 
 

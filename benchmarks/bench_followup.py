@@ -5,7 +5,7 @@
 
 Each baseline is a skin image (drawn at random with --seed from both classes; registration and measurement have
 no trained parts, so no split matters) whose lesion the lesion finder finds, covering 2-40 % of the image. Its
-follow-up (core.followup_synthetic): the lesion grown by 0-40 % of its area through a smooth local warp, then the
+follow-up (core.followup.synthetic): the lesion grown by 0-40 % of its area through a smooth local warp, then the
 picture rotated by up to 25 degrees, shifted by up to 12 px and made up to 10 % brighter or darker, plus noise.
 
 Printed as one JSON object:
@@ -13,9 +13,9 @@ Printed as one JSON object:
   lesion, between where the estimated and the true transform put a follow-up pixel (target <= 3);
 - area_change_error: median over pairs of |measured area change / true area change - 1| (target <= 0.10), the
   true change being the area of the baseline's outline after the growth warp over its area before;
-- seconds_per_pair: median wall time of core.followup.followup (registration, both measurements and, unless
+- seconds_per_pair: median wall time of core.followup.visits.followup (registration, both measurements and, unless
   --model none, the explanation of the aligned pair) (target <= 1 s); seconds_per_pair_explanation: the
-  explanation's part of it (core.explain.explain_pair, the same cost as `explain`);
+  explanation's part of it (core.explain.pair.explain_pair, the same cost as `explain`);
 - also the share of registrations flagged failed, their errors, and the same medians over the pairs flagged ok.
 """
 
@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from core.followup_synthetic import make_followup, point_error, skin_ring  # noqa: E402
-from core.images import from_pil  # noqa: E402
-from core.lesion import find_lesion  # noqa: E402
+from core.followup.synthetic import make_followup, point_error, skin_ring  # noqa: E402
+from core.io.images import from_pil  # noqa: E402
+from core.model.lesion import find_lesion  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,21 +60,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mode", choices=("rigid", "similarity"), default="rigid")
     parser.add_argument("--warp-reach", type=float, default=None,
-                        help="how far the growth warp reaches, in lesion radii (default: core.followup_synthetic's)")
+                        help="how far the growth warp reaches, in lesion radii (default: core.followup.synthetic's)")
     parser.add_argument("--model", default=str(ROOT / "weights" / "skin.pt"), help="'none': no explanation")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(2)
-    from core.followup import followup
-    from core.registration import register
+    from core.followup.registration import register
+    from core.followup.visits import followup
 
     model = None
     if args.model != "none":
-        from core.weights import load_model
+        from core.model.weights import load_model
 
         model = load_model(args.model, device="cpu")
-    import core.followup_synthetic as synthetic_module
+    import core.followup.synthetic as synthetic_module
 
     if args.warp_reach is not None:
         synthetic_module.WARP_REACH = args.warp_reach
@@ -106,10 +106,10 @@ def main() -> None:
 
 
 def _changes(rgb, followup_rgb, registration):
-    """The changes as core.followup measures them, without the model."""
-    from core.followup import change_facts, visit_outlines
-    from core.measurements import measure
-    from core.registration import warp_to_baseline
+    """The changes as core.followup.visits measures them, without the model."""
+    from core.followup.measurements import measure
+    from core.followup.registration import warp_to_baseline
+    from core.followup.visits import change_facts, visit_outlines
 
     height, width = rgb.shape[:2]
     if not registration.ok:

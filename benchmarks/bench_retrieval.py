@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core.gallery import build_index, scan_gallery  # noqa: E402
-from core.retrieval import Searcher  # noqa: E402
-from core.weights import load_model  # noqa: E402
+from core.model.retrieval import Searcher  # noqa: E402
+from core.model.weights import load_model  # noqa: E402
+from core.review.gallery import build_index, scan_gallery  # noqa: E402
 
 
 def latency(size: int, repeats: int, rng) -> dict:

@@ -2,7 +2,7 @@
 
 Target (issue 11): RSS growth <= 50 MB after warm-up and no file-descriptor growth over 1,000 pairs.
 The runner path posts explain jobs (gui.tasks.explain) to gui.runner.Runner on its thread (as the session does) and waits for each
-result; the batch path runs core.batch.run_batch on a CSV of the same number of pairs, with reports.
+result; the batch path runs core.review.batch.run_batch on a CSV of the same number of pairs, with reports.
 
     python benchmarks/bench_soak.py [--pairs 1000] [--warmup 100] [--model weights/skin.pt]
 """
@@ -52,7 +52,7 @@ def pair_of(n: int, count: int) -> tuple[int, int]:
 def soak_runner(model_path, images: list[str], pairs: int, warmup: int) -> tuple[float, float, int, int, float]:
     from PySide6.QtCore import QCoreApplication, QEventLoop
 
-    from core.images import load_image
+    from core.io.images import load_image
     from gui import tasks
     from gui.runner import Runner
 
@@ -90,8 +90,8 @@ def soak_runner(model_path, images: list[str], pairs: int, warmup: int) -> tuple
 
 
 def soak_batch(model_path, images: list[str], pairs: int, warmup: int, folder: Path):
-    from core.batch import run_batch
-    from core.weights import load_model
+    from core.model.weights import load_model
+    from core.review.batch import run_batch
 
     model = load_model(model_path)
     csv_path = folder / "pairs.csv"

@@ -3,7 +3,7 @@
 Two forward passes of the pair, each followed by a full backward pass through the whole network (parameters
 and input requiring gradients, as in their training-mode model): Grad-CAM of d for the "factual" map and of
 1 - d for the "counterfactual" one. Unlike their code, each image uses its own gradients and d is not clipped,
-so the output can be compared with core.explain's `reference` method number for number.
+so the output can be compared with core.explain.pair's `reference` method number for number.
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ import time
 
 
 def run_batch_command(args) -> int:
-    from core.batch import run_batch
-    from core.device import resolve_device
-    from core.weights import load_model
-    from core.worklist import Worklist
+    from core.model.device import resolve_device
+    from core.model.weights import load_model
+    from core.review.batch import run_batch
+    from core.review.worklist import Worklist
 
     worklist = Worklist(args.worklist) if args.worklist else None
     model = load_model(args.model, device=resolve_device(args.device))
@@ -36,7 +36,7 @@ def run_batch_command(args) -> int:
 
 
 def run_worklist_command(args) -> int:
-    from core.worklist import Worklist
+    from core.review.worklist import Worklist
 
     worklist = Worklist(args.worklist)
     try:

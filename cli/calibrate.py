@@ -6,7 +6,7 @@ import json
 
 
 def run_calibrate(args) -> int:
-    from core.trust import recalibrate_file
+    from core.evaluation.calibrate import recalibrate_file
 
     report = recalibrate_file(args.model_path, args.data_dir, cache_dir=args.cache_dir or None, tta=args.tta)
     if args.json:

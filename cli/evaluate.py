@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import time
 
-from core.device import resolve_device
+from core.model.device import resolve_device
 
 
 def run_evaluate(args) -> int:
-    from core.evaluate import evaluate_dataset, is_skin_model
-    from core.lift import DEFAULT_LIFT_PAIRS
-    from core.weights import load_model
+    from core.evaluation.evaluate import evaluate_dataset, is_skin_model
+    from core.evaluation.lift import DEFAULT_LIFT_PAIRS
+    from core.model.weights import load_model
 
     check_evaluate_args(args)
     started = time.perf_counter()
@@ -19,28 +19,28 @@ def run_evaluate(args) -> int:
     lift_pairs = args.lift_pairs if args.lift_pairs is not None else (DEFAULT_LIFT_PAIRS if is_skin_model(model) else 0)
     result = evaluate_dataset(model, args.data_dir, max_pairs=args.pairs, include_seen=args.include_seen)
     if lift_pairs > 0:  # explains a sample of the same pairs
-        from core.lift import dataset_lift
+        from core.evaluation.lift import dataset_lift
 
         result.lesion_lift = dataset_lift(model, args.data_dir, lift_pairs, max_pairs=args.pairs,
                                           include_seen=args.include_seen)
     retrieval = None
     if args.retrieval:
-        from core.evaluate import evaluate_retrieval
+        from core.evaluation.evaluate import evaluate_retrieval
 
         retrieval = evaluate_retrieval(model, args.data_dir)
     explanations = None
     if getattr(args, "explanations", 0) > 0:
-        from core.faithfulness import evaluate_explanations
+        from core.explain.faithfulness import evaluate_explanations
 
         explanations = evaluate_explanations(model, args.data_dir, args.explanations)
     if args.roc:
-        from core.plots import save_roc
+        from core.io.plots import save_roc
 
         save_roc(result.roc["fpr"], result.roc["tpr"], result.auc, args.roc, f"ROC: {model.name} on {args.data_dir}")
     if args.risk_coverage:
         if not result.risk_coverage:
             raise ValueError(f"--risk-coverage: {model.name} has no calibration; run `main.py calibrate` on it first")
-        from core.plots import save_risk_coverage
+        from core.io.plots import save_risk_coverage
 
         save_risk_coverage(result.risk_coverage, result.selective, args.risk_coverage,
                            f"Selective accuracy: {model.name} on {args.data_dir}")
@@ -97,6 +97,6 @@ def check_evaluate_args(args) -> None:
         raise ValueError(f"--explanations must be 0 or more, got {args.explanations}")
     for plot in (args.roc, getattr(args, "risk_coverage", None)):
         if plot:
-            from core.report import check_report_path
+            from core.review.report import check_report_path
 
             check_report_path(plot, overwrite=True)  # a .png in an existing folder, not a folder

@@ -1,6 +1,6 @@
 """`explain` command: score a pair, print or JSON-dump the result, write maps, overlays and a report.
 
-Maps are written at their own size (at most MAX_MAP_SIDE a side, core.explain.map_size); the overlays and the
+Maps are written at their own size (at most MAX_MAP_SIDE a side, core.explain.pair.map_size); the overlays and the
 report resize them to the image they are drawn on.
 """
 
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.files import folder_problem, make_folders, printable, remove_folders
-from core.images import load_image, parse_crop
-from core.report import report_colormaps
-from core.timing import elapsed_ms
+from core.explain.timing import elapsed_ms
+from core.io.files import folder_problem, make_folders, printable, remove_folders
+from core.io.images import load_image, parse_crop
+from core.review.report import report_colormaps
 from core.vocabulary import LAYERS
 
 
@@ -27,13 +27,13 @@ def run_explain(args) -> int:
     record = case_record_arg(args)
     check_outputs(args)  # every option that decides what is written, before anything is read or computed
     images = [load_image(path, crop=crop) for path, crop in zip((args.image1, args.image2), crops)]
-    from core.case_record import from_images
+    from core.review.case_record import from_images
 
     record = record.merged(from_images(images))  # what was typed wins over what a DICOM file says
     t_images = time.perf_counter()
-    from core.device import resolve_device  # torch: only once the inputs are known to be usable
-    from core.explain import explain_pair, explained_images
-    from core.weights import load_model
+    from core.explain.pair import explain_pair, explained_images
+    from core.model.device import resolve_device  # torch: only once the inputs are known to be usable
+    from core.model.weights import load_model
 
     model = load_model(args.model, device=resolve_device(args.device))
     t_model = time.perf_counter()
@@ -41,14 +41,14 @@ def run_explain(args) -> int:
     images = explained_images(images, result)
     faithful = None
     if getattr(args, "faithfulness", False):
-        from core.faithfulness import faithfulness
+        from core.explain.faithfulness import faithfulness
 
         faithful = faithfulness(model, [image.image for image in images], result)
     colormaps = _colormaps(args)
     written = write_maps(Path(args.out), result, images, colormaps, overwrite=args.force) if args.out else []
     if args.report:
-        from core.model import describe
-        from core.report import write_report
+        from core.model.network import describe
+        from core.review.report import write_report
 
         try:
             written += [str(p) for p in write_report(args.report, result, images, describe(model),
@@ -62,7 +62,7 @@ def run_explain(args) -> int:
                **{f"explain_{k}_ms": v for k, v in result.timings_ms.items()},
                "total_ms": elapsed_ms(started, time.perf_counter())}
     if args.json:
-        from core.facts import explanation_facts
+        from core.explain.facts import explanation_facts
 
         # the facts a report's sidecar holds, plus this run's: allow_nan=False, so valid JSON or an error
         facts = {**record.facts(), **explanation_facts(result, images, model), "note": args.note,
@@ -72,8 +72,8 @@ def run_explain(args) -> int:
                  **({"correspondence": result.correspondence} if result.correspondence is not None else {})}
         print(json.dumps(facts, allow_nan=False))
     else:
-        from core.trust import describe_trust
-        from core.verdict import MEANING
+        from core.trust.checks import describe_trust
+        from core.trust.verdict import MEANING
         from core.vocabulary import DISCLAIMER
 
         verdict, *trust_lines = describe_trust(result, faithful)
@@ -96,8 +96,8 @@ def run_explain(args) -> int:
 
 
 def case_record_arg(args):
-    """The case record the options give (core.case_record); ValueError (exit 2) naming what is wrong."""
-    from core.case_record import make_record, parse_acquired
+    """The case record the options give (core.review.case_record); ValueError (exit 2) naming what is wrong."""
+    from core.review.case_record import make_record, parse_acquired
 
     try:
         return make_record(case_id=args.case_id, patient_id=args.patient_id, body_site=args.body_site,
@@ -114,7 +114,7 @@ def check_outputs(args) -> None:
     """Raise for any output option that cannot be honoured; writes nothing."""
     _colormaps(args)
     if args.report:
-        from core.report import check_report_path
+        from core.review.report import check_report_path
 
         check_report_path(args.report, args.force)
     if args.out:
@@ -123,7 +123,7 @@ def check_outputs(args) -> None:
         if problem:
             raise ValueError(f"--out {printable(out_dir)}: {problem}")
         if out_dir.is_dir():
-            from core.files import settle
+            from core.io.files import settle
 
             settle(map_paths(out_dir))  # a killed run's torn set of maps is not "existing maps"
         if not args.force:
@@ -136,7 +136,7 @@ def write_maps(out_dir: Path, result, images, colormaps: dict, overwrite: bool =
     """Each map as float32 .npy (its own size) and as a colour overlay .png on its (cropped) image, written as one
     unit (all eight files or none, never over existing ones unless `overwrite`, never through a symlink); the
     folder and its missing parents are created, and removed again if the maps cannot be written."""
-    from core.files import write_unit
+    from core.io.files import write_unit
 
     items = []
     for kind in LAYERS:
@@ -158,7 +158,7 @@ def _npy_writer(array):
 
 
 def _overlay_writer(image, heatmap, colormap: str):
-    from core.overlay import write_overlay_png
+    from core.explain.overlay import write_overlay_png
 
     # drawn as written, one at a time and band by band: four whole overlays of a large image cost hundreds of MB
     return lambda handle: write_overlay_png(handle, image, heatmap, colormap, opacity=0.6)

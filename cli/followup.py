@@ -1,47 +1,47 @@
 """`followup` command: one lesion at two visits. Registers the follow-up onto the baseline, measures both visits,
-explains the aligned pair with the model (core.followup), prints the result or JSON, writes a report."""
+explains the aligned pair with the model (core.followup.visits), prints the result or JSON, writes a report."""
 
 from __future__ import annotations
 
 import json
 import time
 
-from core.files import printable
-from core.timing import elapsed_ms
+from core.explain.timing import elapsed_ms
+from core.io.files import printable
 
 
 def run_followup(args) -> int:
     started = time.perf_counter()
-    from core.images import load_image
+    from core.io.images import load_image
 
     pixel_size = _pixel_size(args.pixel_size_mm)
     from .explain import case_record_arg
 
     record = case_record_arg(args)
     if args.report:
-        from core.report import check_report_path
+        from core.review.report import check_report_path
 
         check_report_path(args.report, args.force)
     images = [load_image(path) for path in (args.baseline, args.followup)]
     masks = [_mask(path, image, flag) for path, image, flag in
              zip((args.mask1, args.mask2), images, ("--mask1", "--mask2"))]
-    from core.case_record import from_images
+    from core.review.case_record import from_images
 
     record = record.merged(from_images(images))  # what was typed wins over what a DICOM file says
-    from core.device import resolve_device  # torch: only once the inputs are known to be usable
-    from core.followup import followup
-    from core.weights import load_model
+    from core.followup.visits import followup
+    from core.model.device import resolve_device  # torch: only once the inputs are known to be usable
+    from core.model.weights import load_model
 
     model = load_model(args.model, device=resolve_device(args.device))
     result = followup(model, images[0], images[1], pixel_size_mm=pixel_size, mode=args.registration,
                       masks=tuple(masks), method=args.method)
-    from core.followup_report import followup_report_facts
+    from core.review.followup_report import followup_report_facts
 
     facts = followup_report_facts(result, model, record=record, note=args.note)
     written = []
     if args.report:
-        from core.followup_report import render
-        from core.report import write_picture_and_facts
+        from core.review.followup_report import render
+        from core.review.report import write_picture_and_facts
 
         written = [str(p) for p in write_picture_and_facts(args.report, lambda: render(result, facts), facts,
                                                              args.force)]
@@ -55,7 +55,7 @@ def run_followup(args) -> int:
 
 
 def _print_text(result, facts: dict) -> None:
-    from core.verdict import MEANING
+    from core.trust.verdict import MEANING
     from core.vocabulary import DISCLAIMER
 
     print(facts["registration_message"])
@@ -97,7 +97,7 @@ def _mask(path, image, flag):
         return None
     import numpy as np
 
-    from core.images import load_image
+    from core.io.images import load_image
 
     mask = np.asarray(load_image(path).image.convert("L")) >= 128
     if mask.shape[::-1] != image.image.size:

@@ -10,10 +10,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.methods import REGISTRY  # torch-free: each method's one line of help
+from core.explain.methods import REGISTRY  # torch-free: each method's one line of help
 from core.version import APP_NAME, __version__
-from core.vocabulary import (COLORMAPS, DEFAULT_COLORMAP, DEFAULT_DEVICE, DEFAULT_LAYER_COLORMAPS, DEFAULT_METHOD, DEVICES,
-                             MAX_MAP_SIDE, METHODS, MIN_CROP_SIDE, PRETRAINING_DEFAULTS, TRAINING_DEFAULTS, TTA_MODES)
+from core.vocabulary import (
+    COLORMAPS,
+    DEFAULT_COLORMAP,
+    DEFAULT_DEVICE,
+    DEFAULT_LAYER_COLORMAPS,
+    DEFAULT_METHOD,
+    DEVICES,
+    MAX_MAP_SIDE,
+    METHODS,
+    MIN_CROP_SIDE,
+    PRETRAINING_DEFAULTS,
+    TRAINING_DEFAULTS,
+    TTA_MODES,
+)
 
 # Each command's handler as (module in cli/, function of the parsed arguments): cli.run dispatches through this
 # table, importing a command's module only when it runs, and build_parser declares exactly these commands (tested).
@@ -198,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_case_record_options(command, dates_help: str) -> None:
-    """The case record (core.case_record) written into a command's report and JSON: one set of options."""
+    """The case record (core.review.case_record) written into a command's report and JSON: one set of options."""
     command.add_argument("--case-id", default="", metavar="ID", help="case identifier, written into report and JSON")
     command.add_argument("--patient-id", default="", metavar="ID", help="pseudonymised patient identifier, as given")
     command.add_argument("--body-site", default="", metavar="TEXT", help="body site of the lesion")

@@ -1,4 +1,4 @@
-"""`pretrain` command: self-supervised pretraining of a backbone (core.pretrain); options checked before any work,
+"""`pretrain` command: self-supervised pretraining of a backbone (core.training.pretrain); options checked before any work,
 train's progress bar, the summary line."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from .train import ProgressBar, at_least, check_out, positive_finite
 
 
 def run_pretrain(args) -> int:
-    from core.checkpoint import checkpoint_path_for
-    from core.pretrain import PretrainOptions, pretrain
+    from core.training.checkpoint import checkpoint_path_for
+    from core.training.pretrain import PretrainOptions, pretrain
 
     check_pretrain_args(args)
     options = PretrainOptions(

@@ -1,4 +1,4 @@
-"""`probe` command: k-NN accuracy and pair AUC of a model's backbone features on labelled data sets (core.probe)."""
+"""`probe` command: k-NN accuracy and pair AUC of a model's backbone features on labelled data sets (core.evaluation.probe)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import json
 import time
 from pathlib import Path
 
-from core.device import resolve_device
-from core.files import printable
+from core.io.files import printable
+from core.model.device import resolve_device
 
 
 def run_probe(args) -> int:
-    from core.probe import probe_folders
-    from core.weights import load_model
+    from core.evaluation.probe import probe_folders
+    from core.model.weights import load_model
 
     check_data_dirs(args.data_dirs)
     if args.k < 1:

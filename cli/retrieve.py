@@ -7,12 +7,12 @@ import sys
 import time
 from pathlib import Path
 
-from core.gallery import MANIFEST, build_index, index_location, nearest_cases, open_index
+from core.review.gallery import MANIFEST, build_index, index_location, nearest_cases, open_index
 
 
 def run_index(args) -> int:
-    from core.distributed import joined
-    from core.weights import load_model
+    from core.model.weights import load_model
+    from core.training.distributed import joined
 
     with joined(args.device) as (group, device):  # under torchrun: the ranks share the work, rank 0 writes
         model = load_model(args.model, device=device)
@@ -38,16 +38,16 @@ def run_index(args) -> int:
 
 
 def run_retrieve(args) -> int:
-    from core.device import resolve_device
     from core.errors import DataError
-    from core.facts import model_facts
-    from core.images import load_image
-    from core.weights import file_digest, load_model
+    from core.explain.facts import model_facts
+    from core.io.images import load_image
+    from core.model.device import resolve_device
+    from core.model.weights import file_digest, load_model
 
     if args.k < 1:
         raise ValueError(f"-k must be at least 1, got {args.k}")
     if args.report:
-        from core.report import check_report_path
+        from core.review.report import check_report_path
 
         check_report_path(args.report, args.force)  # before any work: a refused path costs nothing
     query_image = load_image(args.query)  # a bad query is reported before any gallery is read
@@ -81,11 +81,11 @@ def run_retrieve(args) -> int:
 
 def _write_report(args, model, query, hits: list[dict], summary: str | None) -> list[str]:
     """The query beside each hit, every pair with its factual maps, plus the JSON sidecar."""
-    from core.explain import explain_pair, explained_images
-    from core.images import load_image
-    from core.report import write_picture_and_facts
-    from core.retrieval_report import render_retrieval, retrieval_facts
-    from core.weights import file_digest
+    from core.explain.pair import explain_pair, explained_images
+    from core.io.images import load_image
+    from core.model.weights import file_digest
+    from core.review.report import write_picture_and_facts
+    from core.review.retrieval_report import render_retrieval, retrieval_facts
 
     queries, cases, explanations = [], [], []
     for hit in hits:

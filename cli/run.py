@@ -9,7 +9,7 @@ import importlib
 import sys
 
 from core.errors import SiameseLensError
-from core.files import first_line
+from core.io.files import first_line
 
 
 def run_command(args: argparse.Namespace) -> int:

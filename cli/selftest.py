@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
-from core.files import first_line
+from core.explain.timing import elapsed_ms
+from core.io.files import first_line
 from core.paths import resources_dir
-from core.timing import elapsed_ms
 from core.version import APP_NAME, __version__
 
 SAMPLE_PATTERNS = ("*.jpg", "*.jpeg", "*.png")

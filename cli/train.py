@@ -6,9 +6,9 @@ import math
 import sys
 from pathlib import Path
 
-from core.distributed import environment
-from core.files import printable
-from core.train import TrainOptions, checkpoint_path_for, train
+from core.io.files import printable
+from core.training.distributed import environment
+from core.training.train import TrainOptions, checkpoint_path_for, train
 
 
 def run_train(args) -> int:

@@ -7,10 +7,10 @@ does not pay for importing torch.
 from importlib import import_module
 
 _API = {
-    "load_model": "core.weights",
-    "load_image": "core.images",
-    "explain_pair": "core.explain",
-    "Explanation": "core.explain",
+    "load_model": "core.model.weights",
+    "load_image": "core.io.images",
+    "explain_pair": "core.explain.pair",
+    "Explanation": "core.explain.pair",
     "ImageLoadError": "core.errors",
     "ModelLoadError": "core.errors",
     "DataError": "core.errors",

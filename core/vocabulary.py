@@ -1,16 +1,16 @@
 """The product's shared names and defaults, in one torch-free, Qt-free home.
 
-The CLI, the GUI and the core read them from here; the modules that implement them (core.methods, core.overlay,
-core.device) check at import that they implement exactly these names.
+The CLI, the GUI and the core read them from here; the modules that implement them (core.explain.methods, core.explain.overlay,
+core.model.device) check at import that they implement exactly these names.
 """
 
 from __future__ import annotations
 
-# Explanation methods, in the order the GUI cycles them (M); core.methods registers one callable per name.
+# Explanation methods, in the order the GUI cycles them (M); core.explain.methods registers one callable per name.
 METHODS = ("gradcam", "attention", "reference")
 DEFAULT_METHOD = "gradcam"
 
-# Heatmap colormaps (core.overlay maps each to an OpenCV colormap). The counterfactual layer has its own, cool
+# Heatmap colormaps (core.explain.overlay maps each to an OpenCV colormap). The counterfactual layer has its own, cool
 # one, so that with both layers on the evidence for and against the decision can be told apart.
 COLORMAPS = ("jet", "turbo", "viridis", "inferno", "magma", "plasma", "cool", "winter")
 DEFAULT_COLORMAP = "jet"
@@ -33,7 +33,7 @@ MIN_CROP_SIDE = 16
 # Maps are kept at most this long on their longest side (--out .npy, reports); displays upsample them.
 MAX_MAP_SIDE = 2048
 
-# Test-time augmentation of a model's embedding (core.tta): none, + horizontal flip, the 8 flips and rotations.
+# Test-time augmentation of a model's embedding (core.model.tta): none, + horizontal flip, the 8 flips and rotations.
 TTA_MODES = ("none", "hflip", "dihedral")
 
 # Training defaults: the one copy that ModelConfig, TrainOptions and the CLI's train parser all read.
@@ -52,7 +52,7 @@ TRAINING_DEFAULTS = {
     "crop_margin": 0.15,
     "cache_dir": ".cache",
 }
-# Self-supervised pretraining (core.pretrain): the one copy PretrainOptions and the CLI's pretrain parser read.
+# Self-supervised pretraining (core.training.pretrain): the one copy PretrainOptions and the CLI's pretrain parser read.
 PRETRAINING_DEFAULTS = {"epochs": 100, "probe_every": 5, "probe_k": 20}
 
 # What every screen and report says about the product's standing.

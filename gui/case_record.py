@@ -1,4 +1,4 @@
-"""The case record of the pair under review (core.case_record): a small model, and a form bound to it both ways.
+"""The case record of the pair under review (core.review.case_record): a small model, and a form bound to it both ways.
 
 The model holds the one CaseRecord the next report carries; a worklist case fills it from the worklist (and saves
 edits back), a one-off pair starts empty but for the reviewer's name, which is remembered. The form's fields take
@@ -13,8 +13,8 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QLineEdit, QWidget
 
-from .tasks import CaseRecord, check_date, check_text, from_images
 from .settings import Key
+from .tasks import CaseRecord, check_date, check_text, from_images
 
 # (attribute or acquired index, label, placeholder)
 FIELDS = (("case_id", "Case", "case id"), ("patient_id", "Patient", "pseudonymised id"),

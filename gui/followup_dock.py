@@ -1,4 +1,4 @@
-"""Follow-up review (core.followup): image 2 as a later visit of image 1's lesion, aligned onto it, compared and
+"""Follow-up review (core.followup.visits): image 2 as a later visit of image 1's lesion, aligned onto it, compared and
 measured. A dock with one aligned view in three modes (blink, swipe curtain, difference) with both visits'
 outlines, the measurements of each visit and their changes, and the verdict of the aligned pair.
 
@@ -13,8 +13,20 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QPoint, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPen, QPixmap, QShortcut
-from PySide6.QtWidgets import (QButtonGroup, QDockWidget, QHBoxLayout, QLabel, QPushButton, QRadioButton, QSizePolicy,
-                               QSlider, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSizePolicy,
+    QSlider,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .tasks import VERDICT_COLOURS, difference_image
 from .tasks import export_followup as export_followup_task

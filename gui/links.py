@@ -1,4 +1,4 @@
-"""Correspondence links (core.correspondence) drawn between the two viewers: which part of image 1 was matched with
+"""Correspondence links (core.explain.correspondence) drawn between the two viewers: which part of image 1 was matched with
 which part of image 2, and, under the pointer, where a point of one image matches on the other. A small model (shown or not, how many) and a transparent overlay over the central area that
 draws each link from its point in viewer 1 to its point in viewer 2, following zoom, pan and crops (a link's ends
 are in image pixels, the viewers' scene coordinates).
@@ -127,7 +127,7 @@ class LinksController(QObject):
         super().__init__(parent)
         self.session, self.state, self.overlay = session, state, overlay
         self._for = None  # the Explained whose correspondence is shown
-        self.found = None  # its core.correspondence.Correspondence
+        self.found = None  # its core.explain.correspondence.Correspondence
         self.hovered: tuple[int, int] | None = None  # (image index, cell) under the pointer
         session.explanation_changed.connect(self._explanation_changed)
         state.changed.connect(self._request)

@@ -57,7 +57,7 @@ class LayerControls(QWidget):
 
 
 class ScorePanel(QWidget):
-    """The verdict first (core.verdict: what the model stands behind, in green or red only when it decides), its
+    """The verdict first (core.trust.verdict: what the model stands behind, in green or red only when it decides), its
     reason and meaning, then the raw similarity against the threshold, the calibrated probability, warnings,
     method, model, its test metrics, timing and faithfulness."""
 

@@ -12,8 +12,17 @@ window.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QSignalBlocker, QSize, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QFrame, QLabel, QPlainTextEdit, QScrollArea, QSizePolicy,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QLabel,
+    QPlainTextEdit,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .elided import never_widens
 from .layers import LayerStates
@@ -129,7 +138,7 @@ class SidePanel(QWidget):
         with QSignalBlocker(self.method_combo):
             self.method_combo.setCurrentText(method)
         for index, name in enumerate(METHODS):
-            if help_texts and name in help_texts:  # one line of help per method (core.methods)
+            if help_texts and name in help_texts:  # one line of help per method (core.explain.methods)
                 self.method_combo.setItemData(index, help_texts[name], Qt.ToolTipRole)
 
     def show_device(self, requested: str) -> None:

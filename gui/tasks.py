@@ -11,19 +11,30 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-# Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
-from core.case_record import CaseRecord, check_date, check_text, from_images  # stdlib only
-from core.device import cuda_unsupported, device_choices
 from core.errors import SiameseLensError
-from core.files import first_line
-from core.images import crop_problem  # Pillow and numpy only
-from core.followup_report import difference_image  # cv2, numpy and Pillow only
-from core.overlay import colour_ramp, rgba_layer  # cv2 and numpy only
-from core.trust import faithfulness_text  # numpy only
-from core.verdict import COLOURS as VERDICT_COLOURS, MEANING as VERDICT_MEANING  # numpy only
-from core.vocabulary import (COLORMAPS, DEFAULT_DEVICE, DEFAULT_LAYER_COLORMAPS, DEFAULT_LAYER_STATE, DEFAULT_METHOD,
-                             DISCLAIMER, LAYER_TITLES, LAYERS, METHODS)
-from core.worklist import Worklist  # sqlite only
+from core.explain.overlay import colour_ramp, rgba_layer  # cv2 and numpy only
+from core.io.files import first_line
+from core.io.images import crop_problem  # Pillow and numpy only
+from core.model.device import cuda_unsupported, device_choices
+
+# Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
+from core.review.case_record import CaseRecord, check_date, check_text, from_images  # stdlib only
+from core.review.followup_report import difference_image  # cv2, numpy and Pillow only
+from core.review.worklist import Worklist  # sqlite only
+from core.trust.checks import faithfulness_text  # numpy only
+from core.trust.verdict import COLOURS as VERDICT_COLOURS  # numpy only
+from core.trust.verdict import MEANING as VERDICT_MEANING
+from core.vocabulary import (
+    COLORMAPS,
+    DEFAULT_DEVICE,
+    DEFAULT_LAYER_COLORMAPS,
+    DEFAULT_LAYER_STATE,
+    DEFAULT_METHOD,
+    DISCLAIMER,
+    LAYER_TITLES,
+    LAYERS,
+    METHODS,
+)
 
 from .qimage import pil_to_qimage
 
@@ -68,7 +79,7 @@ class Environment:
 
 @dataclass(frozen=True)
 class ModelReady:
-    info: Any  # core.model.ModelInfo
+    info: Any  # core.model.network.ModelInfo
     device: str  # where it runs, e.g. "cpu" or "cuda:0"
     requested_device: str  # "auto", "cpu" or "cuda"
     path: str | None  # None: the shipped default
@@ -76,13 +87,13 @@ class ModelReady:
 
 @dataclass(frozen=True)
 class ImageReady:
-    image: Any  # core.images.LoadedImage, uncropped
+    image: Any  # core.io.images.LoadedImage, uncropped
     qimage: Any  # QImage of it, converted here rather than on the GUI thread
 
 
 @dataclass(frozen=True)
 class Explained:
-    explanation: Any  # core.explain.Explanation
+    explanation: Any  # core.explain.pair.Explanation
     images: tuple  # the two cropped LoadedImage objects that were explained
     model: Any  # ModelInfo of the model that explained them
 
@@ -115,13 +126,13 @@ class ExportRequest:
     overwrite: bool
     provenance: tuple = (None, None)
     faithfulness: dict | None = None
-    record: object = None  # core.case_record.CaseRecord as typed, or None
+    record: object = None  # core.review.case_record.CaseRecord as typed, or None
     reviewer_verdict: str | None = None  # the worklist reviewer's agree/disagree
 
 
 # --- tasks (run on the runner thread) ----------------------------------------------------------------------------
 def environment(_ws: Workspace) -> Environment:
-    from core.methods import REGISTRY
+    from core.explain.methods import REGISTRY
     from core.paths import resources_dir, shipped_models, weights_dir
     from core.version import APP_NAME, __version__
 
@@ -132,8 +143,8 @@ def environment(_ws: Workspace) -> Environment:
 
 def load_model(ws: Workspace, path: str | None, device: str) -> ModelReady:
     import core
-    from core.device import resolve_device
-    from core.model import describe
+    from core.model.device import resolve_device
+    from core.model.network import describe
 
     torch_device = resolve_device(device)
     model = core.load_model(path, device=torch_device)
@@ -144,7 +155,7 @@ def load_model(ws: Workspace, path: str | None, device: str) -> ModelReady:
 def load_image(_ws: Workspace, source) -> ImageReady:
     """source: a file path, or a PIL image (pasted)."""
     import core
-    from core.images import from_pil
+    from core.io.images import from_pil
 
     loaded = core.load_image(source) if isinstance(source, str) else from_pil(source)
     return ImageReady(loaded, pil_to_qimage(loaded.image))
@@ -152,9 +163,9 @@ def load_image(_ws: Workspace, source) -> ImageReady:
 
 def explain(ws: Workspace, images: tuple, crops: tuple, method: str) -> Explained:
     import core
-    from core.explain import explained_images
-    from core.images import with_crop
-    from core.model import describe
+    from core.explain.pair import explained_images
+    from core.io.images import with_crop
+    from core.model.network import describe
 
     model = ws.require_model()
     cropped = tuple(with_crop(img, crop) for img, crop in zip(images, crops))
@@ -163,27 +174,27 @@ def explain(ws: Workspace, images: tuple, crops: tuple, method: str) -> Explaine
 
 
 def links(ws: Workspace, explained: Explained, k: int):
-    """core.correspondence.analyse of a pair already explained (its images carry the boxes the maps covered): the
+    """core.explain.correspondence.analyse of a pair already explained (its images carry the boxes the maps covered): the
     K strongest links, in each image's own pixels, and the whole cell-pair matrix."""
-    from core.correspondence import analyse
-    from core.explain import model_view
+    from core.explain.correspondence import analyse
+    from core.explain.pair import model_view
 
     model = ws.require_model()
     return analyse(model, [model_view(model, image) for image in explained.images], k)
 
 
 def followup(ws: Workspace, images: tuple, method: str):
-    """core.followup.followup of the pair as loaded (image 1 the baseline, image 2 the later visit)."""
-    from core.followup import followup as follow_up
+    """core.followup.visits.followup of the pair as loaded (image 1 the baseline, image 2 the later visit)."""
+    from core.followup.visits import followup as follow_up
 
     return follow_up(ws.require_model(), images[0], images[1], method=method)
 
 
 def export_followup(ws: Workspace, path: str, result, record, note: str, overwrite: bool) -> str:
-    """Write a follow-up's report (core.followup_report) and its JSON sidecar; the report's path."""
-    from core.case_record import CaseRecord, from_images
-    from core.followup_report import followup_report_facts, render
-    from core.report import write_picture_and_facts
+    """Write a follow-up's report (core.review.followup_report) and its JSON sidecar; the report's path."""
+    from core.review.case_record import CaseRecord, from_images
+    from core.review.followup_report import followup_report_facts, render
+    from core.review.report import write_picture_and_facts
 
     record = (record or CaseRecord()).merged(from_images(result.images))
     facts = followup_report_facts(result, ws.require_model(), record=record, note=note)
@@ -191,8 +202,8 @@ def export_followup(ws: Workspace, path: str, result, record, note: str, overwri
 
 
 def faithfulness(ws: Workspace, explained: Explained) -> dict:
-    """Deletion/insertion curves of an explanation's factual maps (core.faithfulness)."""
-    from core.faithfulness import faithfulness as curves
+    """Deletion/insertion curves of an explanation's factual maps (core.explain.faithfulness)."""
+    from core.explain.faithfulness import faithfulness as curves
 
     return curves(ws.require_model(), [image.image for image in explained.images], explained.explanation,
                   should_stop=ws.stop.is_set)
@@ -201,8 +212,8 @@ def faithfulness(ws: Workspace, explained: Explained) -> dict:
 def similar(ws: Workspace, gallery: str, image, crop, k: int) -> SimilarFound:
     """Bring the gallery's index up to date for the current model (cancellable, with progress), then find the k
     cases nearest to `image` as the model explains it (the reviewer's crop, else the model's automatic one)."""
-    from core.gallery import build_index, nearest_cases
-    from core.images import with_crop
+    from core.io.images import with_crop
+    from core.review.gallery import build_index, nearest_cases
 
     model = ws.require_model()
     index, counts = build_index(model, gallery, progress=ws.report_progress, should_stop=ws.stop.is_set)
@@ -215,8 +226,8 @@ def similar(ws: Workspace, gallery: str, image, crop, k: int) -> SimilarFound:
 
 
 def export(_ws: Workspace, request: ExportRequest) -> Exported:
-    from core.case_record import CaseRecord, from_images
-    from core.report import write_report
+    from core.review.case_record import CaseRecord, from_images
+    from core.review.report import write_report
 
     explained = request.explained
     record = (request.record or CaseRecord()).merged(from_images(explained.images))
@@ -229,7 +240,7 @@ def export(_ws: Workspace, request: ExportRequest) -> Exported:
 
 
 def _thumbnail(path: str, size: int = 96):
-    from core.images import load_image
+    from core.io.images import load_image
 
     try:
         image = load_image(path).image

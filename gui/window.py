@@ -13,21 +13,21 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QProgressBar, Q
 from .actions import build_actions, populate_menus
 from .case_record import CaseRecordForm, CaseRecordState
 from .colours import heatmap_qimage
-from .followup_dock import FollowUpDock
 from .commands import Commands
 from .elided import ElidedLabel, never_widens
+from .followup_dock import FollowUpDock
 from .layers import SLOTS
 from .links import LinksController, LinksOverlay, LinksState
 from .panels import LayerControls
 from .persist import fit_to_screen, restore_window, save_window
 from .problems import ProblemBar
+from .settings import Key
 from .sidepanel import SidePanel
 from .similar import SimilarCasesDock
 from .sync import ViewSync
 from .tasks import LAYERS, cuda_unsupported, device_choices
 from .viewer import ImageViewer
 from .worklist_dock import WorklistDock
-from .settings import Key
 
 PLACEHOLDER = "Image {n}\n\nDrop an image here, or press {keys}"
 

@@ -114,7 +114,7 @@ class WorklistController(QObject):
         return (case.image1, case.image2)
 
     def save_record(self, record) -> None:
-        """The open case's record as edited in the window (core.case_record), on disk at once."""
+        """The open case's record as edited in the window (core.review.case_record), on disk at once."""
         if self.current >= 0:
             self.store.set_record(self.cases[self.current].id, record)
             self.refresh()

@@ -54,7 +54,7 @@ def shapes_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_model():
-    from core.model import ModelConfig, SiameseModel
+    from core.model.network import ModelConfig, SiameseModel
 
     torch.manual_seed(0)
     return SiameseModel(ModelConfig(input_size=64), metadata={"name": "tiny"}).eval().requires_grad_(False)
@@ -63,7 +63,7 @@ def tiny_model():
 @pytest.fixture(scope="session")
 def trained_shapes(tmp_path_factory, shapes_dir):
     """A tiny model trained for a few epochs on the shapes: (TrainResult, path of its weights file)."""
-    from core.train import TrainOptions, train
+    from core.training.train import TrainOptions, train
 
     out = tmp_path_factory.mktemp("trained") / "shapes.pt"
     options = TrainOptions(data_dir=str(shapes_dir), out=str(out), input_size=64, epochs=4, batch_size=32, lr=2e-3,

@@ -44,11 +44,11 @@ def serve() -> None:
     sys.path.insert(0, ROOT)
     import cli.parser  # noqa: F401  the heavy imports, once
     import cli.run  # noqa: F401
-    import core.images  # noqa: F401
-    import core.report  # noqa: F401
+    import core.io.images  # noqa: F401
+    import core.review.report  # noqa: F401
     try:
-        import core.explain  # noqa: F401
-        import core.weights  # noqa: F401
+        import core.explain.pair  # noqa: F401
+        import core.model.weights  # noqa: F401
     except Exception:  # a module mid-edit elsewhere: the children import (and report) it themselves
         pass
     for line in sys.stdin:

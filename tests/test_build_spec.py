@@ -64,7 +64,7 @@ def test_spec_builds_one_folder_app_with_project_hooks_and_all_project_modules(t
     calls = _run_spec(tmp_path, monkeypatch)
     analysis = calls["Analysis"]
     assert analysis["hookspath"] == [str(tmp_path / "hooks")]
-    assert {"cli.selftest", "cli.parser", "core.explain", "gui.app"} <= set(analysis["hiddenimports"])
+    assert {"cli.selftest", "cli.parser", "core.explain.pair", "gui.app"} <= set(analysis["hiddenimports"])
     assert "triton" in analysis["excludes"] and "PySide6.QtWebEngineCore" in analysis["excludes"]
     # Nothing the app imports may be excluded.
     assert not {"torch", "torchvision", "PySide6.QtWidgets", "PySide6.QtGui", "cv2", "PIL"} & set(analysis["excludes"])
@@ -102,7 +102,7 @@ def test_spec_rejects_an_unknown_flavour(tmp_path, monkeypatch, argv, env):
 
 
 def _recorded_flavour(analysis) -> str:
-    """The flavour the spec records for core.device: the build_flavour.txt it ships at the bundle's top."""
+    """The flavour the spec records for core.model.device: the build_flavour.txt it ships at the bundle's top."""
     sources = [src for src, dest in analysis["datas"] if dest == "." and Path(src).name == "build_flavour.txt"]
     assert len(sources) == 1
     return Path(sources[0]).read_text().strip()

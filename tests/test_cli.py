@@ -5,9 +5,9 @@ import pytest
 
 from cli.parser import parse
 from core import vocabulary
-from core.model import ModelConfig
+from core.model.network import ModelConfig
+from core.model.weights import save_model
 from core.vocabulary import MIN_CROP_SIDE
-from core.weights import save_model
 from main import main
 
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import report, report_layout
-from core.case_record import RECORD_KEYS, make_record, parse_acquired
-from core.dicom import secondary_capture
 from core.errors import ImageLoadError
-from core.facts import image_facts
-from core.images import from_pil, load_image, with_crop
+from core.explain.facts import image_facts
+from core.io.dicom import secondary_capture
+from core.io.images import from_pil, load_image, with_crop
+from core.review import report, report_layout
+from core.review.case_record import RECORD_KEYS, make_record, parse_acquired
 from tests.test_report import pair  # noqa: F401  (the fixture)
 
 RECORD = dict(case_id="C-17", patient_id="PSN-0042", body_site="left scapula", acquired=("2026-03-02", "2026-09-14"),

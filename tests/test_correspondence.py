@@ -1,4 +1,4 @@
-"""Correspondence links (core.correspondence): the exact sum, pixel coordinates with crops, accuracy on mirror and
+"""Correspondence links (core.explain.correspondence): the exact sum, pixel coordinates with crops, accuracy on mirror and
 shifted copies with a tiny trained model, the CLI's JSON, and that nothing is computed unless asked."""
 
 import json
@@ -8,13 +8,13 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from tests.conftest import SHAPE_CLASSES, draw_shape
-from core import correspondence as corr
-from core.explain import explain_pair, model_view
-from core.images import load_image
-from core.model import ModelConfig, SiameseModel
-from core.weights import load_model, save_model
+from core.explain import correspondence as corr
+from core.explain.pair import explain_pair, model_view
+from core.io.images import load_image
+from core.model.network import ModelConfig, SiameseModel
+from core.model.weights import load_model, save_model
 from main import main
+from tests.conftest import SHAPE_CLASSES, draw_shape
 
 
 def _shape(seed, size=96):
@@ -47,7 +47,7 @@ def test_contributions_sum_to_the_score_and_cells_to_the_embedding(tiny_model, t
 
 
 def tta_expand(model, batch):
-    from core import tta
+    from core.model import tta
 
     return tta.expand(batch, model.config.tta)
 

@@ -1,4 +1,4 @@
-"""Device choice: from source and in each flavour of the bundle (core.device reads the flavour the spec recorded)."""
+"""Device choice: from source and in each flavour of the bundle (core.model.device reads the flavour the spec recorded)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 import pytest
 import torch
 
-from core import device
-from core.device import FLAVOUR_FILE, build_flavour, cuda_unsupported, device_choices, resolve_device
+from core.model import device
+from core.model.device import FLAVOUR_FILE, build_flavour, cuda_unsupported, device_choices, resolve_device
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_unknown_device_names_are_refused():
 def test_importing_core_device_does_not_import_torch():
     import subprocess
 
-    code = "import sys; import core.device; print('torch' in sys.modules)"
+    code = "import sys; import core.model.device; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          cwd=str(device.Path(device.__file__).resolve().parent.parent))
+                          cwd=str(device.Path(device.__file__).resolve().parents[2]))
     assert done.stdout.strip() == "False", done.stderr

@@ -39,7 +39,7 @@ def _as_rank(rank: int, port: int) -> None:
 
 
 def _train_rank(rank: int, port: int, options: dict, log: str) -> None:
-    from core.train import TrainOptions, train
+    from core.training.train import TrainOptions, train
 
     _as_rank(rank, port)
     seen = []
@@ -49,18 +49,18 @@ def _train_rank(rank: int, port: int, options: dict, log: str) -> None:
 
 
 def _index_rank(rank: int, port: int, gallery: str, out: str, batch: int) -> None:
-    import core.gallery
-    from core.distributed import joined
-    from core.gallery import build_index
+    import core.review.gallery
+    from core.review.gallery import build_index
+    from core.training.distributed import joined
 
     _as_rank(rank, port)
-    core.gallery.BATCH = batch
+    core.review.gallery.BATCH = batch
     with joined("cpu") as (group, _device):
         build_index(_index_model(), gallery, out=Path(out), group=group)
 
 
 def _index_model():
-    from core.model import ModelConfig, SiameseModel
+    from core.model.network import ModelConfig, SiameseModel
 
     torch.manual_seed(0)
     return SiameseModel(ModelConfig(input_size=32, embedding_dim=16), metadata={"sha256": "tiny"})
@@ -80,7 +80,7 @@ def _options(data: Path, out: Path, cache: Path, **kw) -> dict:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A 2-process and a 1-process run of the same options (global batch, seed), each with its pairs logged."""
-    from core.train import TrainOptions, train
+    from core.training.train import TrainOptions, train
 
     root = tmp_path_factory.mktemp("ddp")
     data = make_shapes_dataset(root / "data", per_class=40, seed=2)
@@ -132,7 +132,7 @@ def _rank_pid(parent: int, rank: int) -> int | None:
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds torchrun's workers through /proc")
 def test_a_dead_rank_stops_the_run_with_one_message_and_one_process_resumes_it(tmp_path):
-    from core.train import checkpoint_path_for
+    from core.training.train import checkpoint_path_for
 
     EPOCHS = 4  # noqa: N806
     data = make_shapes_dataset(tmp_path / "data", per_class=12, seed=3)
@@ -170,8 +170,8 @@ def test_a_dead_rank_stops_the_run_with_one_message_and_one_process_resumes_it(t
 
 
 def test_a_sharded_index_is_the_single_process_index_exactly(tmp_path, monkeypatch):
-    import core.gallery as gallery_module
-    from core.gallery import build_index, open_index
+    import core.review.gallery as gallery_module
+    from core.review.gallery import build_index, open_index
     from tests.conftest import draw_shape
 
     rng = np.random.default_rng(0)

@@ -1,4 +1,4 @@
-"""The whole-image view of the out-of-domain check (core.field_of_view, core.domain version 3, core.domain_view):
+"""The whole-image view of the out-of-domain check (core.trust.field_of_view, core.trust.domain version 3, core.trust.domain_view):
 what the lesion crop hides is judged too, an image is outside when either view flags it, and version-2
 summaries keep working."""
 
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import domain, field_of_view
-from core.explain import explain_pair
-from core.images import from_pil, load_image
-from core.weights import load_model, save_model
+from core.explain.pair import explain_pair
+from core.io.images import from_pil, load_image
+from core.model.weights import load_model, save_model
+from core.trust import domain, field_of_view
 
 
 def _features(rng, n, dim=48, shift=0.0):
@@ -86,8 +86,8 @@ def test_a_cropping_model_fits_the_whole_view_and_explain_pair_uses_it(trained_s
     everything makes explain_pair report both images outside even though the crop check passes them; a malformed
     whole view gives "cannot tell"; a version-2 summary of the same model still gives an answer and computes no
     whole view."""
-    from core.data import scan_dataset, split_by_image
-    from core.trust import fit_trust
+    from core.data.datasets import scan_dataset, split_by_image
+    from core.evaluation.calibrate import fit_trust
 
     _, weights = trained_shapes
     model = load_model(weights)
@@ -121,7 +121,7 @@ def test_a_cropping_model_fits_the_whole_view_and_explain_pair_uses_it(trained_s
 
 def test_the_whole_view_alone_tells_foreign_images(trained_shapes, shapes_dir):
     """Fitted on the shapes' whole views only: checkerboards and colour ramps are flagged, test shapes pass."""
-    from core.data import scan_dataset, split_by_image
+    from core.data.datasets import scan_dataset, split_by_image
 
     _, weights = trained_shapes
     model = load_model(weights)

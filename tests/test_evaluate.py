@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.data import make_pairs, scan_dataset
-from core.evaluate import EVAL_PAIR_SEED, evaluate_dataset
-from core.images import load_image
-from core.metrics import auc_interval, best_balanced_threshold, roc_auc
-from core.weights import load_model
+from core.data.datasets import make_pairs, scan_dataset
+from core.evaluation.evaluate import EVAL_PAIR_SEED, evaluate_dataset
+from core.evaluation.metrics import auc_interval, best_balanced_threshold, roc_auc
+from core.io.images import load_image
+from core.model.weights import load_model
 
 
 def brute_force_auc(scores, same):

@@ -4,10 +4,10 @@ import torch
 from PIL import Image
 
 from benchmarks.paper_recipe import paper_recipe_cams
-from core.explain import explain_pair, normalise, similarity_attention, upsample
+from core.explain.pair import explain_pair, normalise, similarity_attention, upsample
+from core.io.images import from_pil, load_image
+from core.model.weights import load_model
 from core.vocabulary import METHODS
-from core.images import from_pil, load_image
-from core.weights import load_model
 
 
 @pytest.fixture
@@ -145,9 +145,9 @@ def test_rejects_unknown_method_and_bad_inputs(tiny_model, pair):
 
 
 def test_maps_of_a_large_image_are_kept_at_the_capped_size_and_drawn_at_the_image_size(tiny_model, monkeypatch):
-    from core import explain
-    from core.facts import explanation_facts
-    from core.overlay import blend
+    from core.explain import pair as explain
+    from core.explain.facts import explanation_facts
+    from core.explain.overlay import blend
 
     monkeypatch.setattr(explain, "MAX_MAP_SIDE", 50)  # the real cap (2048) works alike on 8000 px images
     wide = from_pil(Image.new("RGB", (200, 80), (120, 60, 40)))

@@ -1,4 +1,4 @@
-"""Deletion/insertion faithfulness (core.faithfulness)."""
+"""Deletion/insertion faithfulness (core.explain.faithfulness)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.explain import explain_pair, explained_images
-from core.faithfulness import CHUNK_PAIRS, FRACTIONS, Stopped, auc, faithfulness, perturbed_scores
-from core.images import load_image
-from core.weights import load_model
+from core.explain.faithfulness import CHUNK_PAIRS, FRACTIONS, Stopped, auc, faithfulness, perturbed_scores
+from core.explain.pair import explain_pair, explained_images
+from core.io.images import load_image
+from core.model.weights import load_model
 
 
 def test_auc_of_constant_and_linear_curves():
@@ -99,7 +99,7 @@ def test_explain_faithfulness_json(image_pair, tiny_weights_path):
 
 
 def test_evaluate_explanations_reports_every_method(trained_shapes, shapes_dir):
-    from core.methods import METHODS
+    from core.explain.methods import METHODS
 
     _, weights = trained_shapes
     done = subprocess.run([sys.executable, "main.py", "evaluate", str(shapes_dir), "--model", str(weights),
@@ -113,7 +113,7 @@ def test_evaluate_explanations_reports_every_method(trained_shapes, shapes_dir):
 
 @pytest.fixture
 def tiny_weights_path(tiny_model, tmp_path):
-    from core.weights import save_model
+    from core.model.weights import save_model
 
     path = tmp_path / "tiny.pt"
     save_model(tiny_model, path)

@@ -1,6 +1,6 @@
 """Follow-up mode (issue: sequential dermoscopy): registration, measurements, the follow-up core, CLI and report.
 
-Synthetic follow-ups of a few real skin images (core.followup_synthetic: known rotation, shift, brightness and
+Synthetic follow-ups of a few real skin images (core.followup.synthetic: known rotation, shift, brightness and
 lesion growth) give the answers to check against; generated discs and shapes check the measurements exactly.
 Nothing here depends on timing (benchmarks/bench_followup.py measures that)."""
 
@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.followup_synthetic import make_followup, point_error, skin_ring
-from core.lesion import find_lesion
-from core.measurements import measure
-from core.registration import register
+from core.followup.measurements import measure
+from core.followup.registration import register
+from core.followup.synthetic import make_followup, point_error, skin_ring
+from core.model.lesion import find_lesion
 
 ROOT = Path(__file__).resolve().parents[1]
 SKIN = ROOT.parent / "shared" / "data" / "skin"
@@ -121,8 +121,8 @@ def test_asymmetry_border_and_colours_tell_shapes_apart():
 
 @needs_skin
 def test_followup_measures_the_growth_on_synthetic_follow_ups(tiny_model):
-    from core.followup import followup, followup_facts
-    from core.images import from_pil
+    from core.followup.visits import followup, followup_facts
+    from core.io.images import from_pil
 
     errors = []
     for index, name in enumerate(SKIN_FILES[:3]):
@@ -144,9 +144,9 @@ def test_followup_measures_the_growth_on_synthetic_follow_ups(tiny_model):
 def test_pixel_spacing_of_a_dicom_file_gives_the_pixel_size(tmp_path):
     import pydicom
 
-    from core.dicom import secondary_capture
-    from core.followup import file_pixel_size
-    from core.images import load_image
+    from core.followup.visits import file_pixel_size
+    from core.io.dicom import secondary_capture
+    from core.io.images import load_image
 
     ds = pydicom.dcmread(io.BytesIO(secondary_capture(Image.new("RGB", (32, 32), (200, 150, 140)), {})))
     ds.PixelSpacing = [0.025, 0.025]
@@ -161,7 +161,7 @@ def test_pixel_spacing_of_a_dicom_file_gives_the_pixel_size(tmp_path):
 
 @pytest.fixture
 def weights(tmp_path, tiny_model):
-    from core.weights import save_model
+    from core.model.weights import save_model
 
     path = tmp_path / "tiny.pt"
     save_model(tiny_model, path, {"name": "tiny"})

@@ -19,8 +19,8 @@ import pytest
 import torch
 from PIL import Image
 
-from core.model import ModelConfig, SiameseModel
-from core.weights import FORMAT, save_model
+from core.model.network import ModelConfig, SiameseModel
+from core.model.weights import FORMAT, save_model
 from tests.forkserver import ForkServer
 
 TIMEOUT = 90.0  # a hang is the failure; a busy 2-core machine still finishes any case in seconds
@@ -100,7 +100,7 @@ def _write(name: str, data: bytes):
 def _dicom(rows: int, columns: int, pixels: bytes = b"", cut: int = 0):
     """A secondary-capture DICOM file claiming rows x columns RGB pixels, holding `pixels` (cut short by `cut` bytes)."""
     def make(work):
-        from core.dicom import secondary_capture
+        from core.io.dicom import secondary_capture
 
         data = secondary_capture(Image.new("RGB", (4, 4)), {})
         import pydicom

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from core.errors import ImageLoadError
-from core.images import OVERVIEW_SIDE, from_pil, load_image, parse_crop
+from core.io.images import OVERVIEW_SIDE, from_pil, load_image, parse_crop
 from core.vocabulary import MIN_CROP_SIDE
 
 
@@ -105,7 +105,7 @@ def test_bad_files_raise_one_error_type_with_one_line_naming_the_file(tmp_path, 
 
 def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
     path = save(Image.new("L", (200, 200)), tmp_path / "big.png")
-    monkeypatch.setattr("core.images.MAX_PIXELS", 100 * 100)
+    monkeypatch.setattr("core.io.images.MAX_PIXELS", 100 * 100)
     with pytest.raises(ImageLoadError, match="too large"):
         load_image(path)
 
@@ -181,7 +181,7 @@ def test_postscript_and_pdf_plugins_are_never_tried(tmp_path, monkeypatch):
 
 
 def test_huge_image_is_shrunk_on_load_and_crops_stay_in_file_pixels(tmp_path, monkeypatch):
-    from core import images
+    from core.io import images
 
     monkeypatch.setattr(images, "MAX_LOADED_PIXELS", 10_000)
     path = tmp_path / "big.png"
@@ -197,7 +197,7 @@ def test_huge_image_is_shrunk_on_load_and_crops_stay_in_file_pixels(tmp_path, mo
 
 
 def test_large_jpeg_decodes_reduced_and_turned(tmp_path, monkeypatch):
-    from core import images
+    from core.io import images
 
     monkeypatch.setattr(images, "MAX_LOADED_PIXELS", 20_000)
     exif = Image.Exif()
@@ -216,7 +216,7 @@ def test_fifo_is_refused_without_blocking(tmp_path):
 
 
 def test_huge_paste_is_shrunk(monkeypatch):
-    from core import images
+    from core.io import images
 
     monkeypatch.setattr(images, "MAX_LOADED_PIXELS", 10_000)
     pasted = from_pil(Image.new("RGB", (500, 400)))

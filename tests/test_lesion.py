@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from core.lesion import crop_box, find_lesion, shades_of_gray
+from core.model.lesion import crop_box, find_lesion, shades_of_gray
 
 
 def dermoscopy_like(size=160, centre=(0.5, 0.5), radius=0.22, corners=False, cast=(1.0, 1.0, 1.0), seed=0):
@@ -79,7 +79,7 @@ def test_shades_of_gray_removes_a_colour_cast():
 
 @pytest.fixture(scope="module")
 def cropping_model():
-    from core.model import ModelConfig, SiameseModel
+    from core.model.network import ModelConfig, SiameseModel
 
     torch.manual_seed(0)
     config = ModelConfig(architecture="resnet18_s16", input_size=64, lesion_crop=True, color_constancy=True)
@@ -92,8 +92,8 @@ def test_stride16_backbone_gives_a_7x7_map_at_112_px(cropping_model):
 
 
 def test_explain_applies_the_automatic_crop_unless_the_user_drew_one(cropping_model):
-    from core.explain import explain_pair, explained_images
-    from core.images import from_pil
+    from core.explain.pair import explain_pair, explained_images
+    from core.io.images import from_pil
 
     a, _ = dermoscopy_like(size=180, centre=(0.35, 0.4), radius=0.15, seed=7)
     b, _ = dermoscopy_like(size=150, centre=(0.6, 0.55), radius=0.2, seed=8)
@@ -116,7 +116,7 @@ def test_explain_applies_the_automatic_crop_unless_the_user_drew_one(cropping_mo
 
 
 def test_a_model_without_the_flag_never_crops(tiny_model):
-    from core.explain import explain_pair
+    from core.explain.pair import explain_pair
 
     a, _ = dermoscopy_like(size=100, seed=9)
     result = explain_pair(tiny_model, Image.fromarray(a), Image.fromarray(a[::-1].copy()))
@@ -124,7 +124,7 @@ def test_a_model_without_the_flag_never_crops(tiny_model):
 
 
 def test_the_preprocessing_flags_round_trip_through_a_weights_file(cropping_model, tmp_path):
-    from core.weights import load_model, save_model
+    from core.model.weights import load_model, save_model
 
     save_model(cropping_model, tmp_path / "crop.pt")
     loaded = load_model(tmp_path / "crop.pt")
@@ -135,7 +135,7 @@ def test_the_preprocessing_flags_round_trip_through_a_weights_file(cropping_mode
 
 
 def test_training_cache_holds_the_cropped_view_and_its_mask(tmp_path, cropping_model):
-    from core.data import load_cache, scan_dataset
+    from core.data.datasets import load_cache, scan_dataset
 
     for label in ("benign", "malignant"):
         (tmp_path / label).mkdir()
@@ -153,7 +153,7 @@ def test_training_cache_holds_the_cropped_view_and_its_mask(tmp_path, cropping_m
 
 
 def test_augmentation_keeps_shape_and_adds_dark_artefacts():
-    from core.augment import AugmentSpec, augment_batch
+    from core.data.augment import AugmentSpec, augment_batch
 
     images = torch.full((8, 4, 40, 40), 200, dtype=torch.uint8)
     images[:, 3] = 0
@@ -167,8 +167,8 @@ def test_augmentation_keeps_shape_and_adds_dark_artefacts():
 
 
 def test_evaluate_reports_the_lesion_lift_of_a_cropping_model(tmp_path, cropping_model):
-    from core.evaluate import evaluate_dataset, is_skin_model
-    from core.lift import _mass_share, dataset_lift
+    from core.evaluation.evaluate import evaluate_dataset, is_skin_model
+    from core.evaluation.lift import _mass_share, dataset_lift
 
     rng = np.random.default_rng(0)
     for label, colour in (("benign", 1.0), ("malignant", 0.6)):

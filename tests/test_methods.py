@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.explain import explain_pair
-from core.images import load_image
-from core.methods import METHODS, REGISTRY, get_method
-from core.weights import load_model
+from core.explain.methods import METHODS, REGISTRY, get_method
+from core.explain.pair import explain_pair
+from core.io.images import load_image
+from core.model.weights import load_model
 
 
 def test_registry_implements_the_vocabulary_methods_with_one_line_of_help():

@@ -1,11 +1,11 @@
 import torch
 import torch.nn.functional as F
 
-from core.model import ModelConfig, SiameseModel
+from core.model.network import ModelConfig, SiameseModel
 
 
 def test_interface_shapes(tiny_model, image_pair):
-    from core.images import load_image
+    from core.io.images import load_image
 
     x = tiny_model.preprocess(load_image(image_pair[0]).image)
     assert x.shape == (1, 3, 64, 64)

@@ -1,4 +1,4 @@
-"""core.overlay and core.png: maps drawn over images of another size, band by band, and the colormaps' one list."""
+"""core.explain.overlay and core.io.png: maps drawn over images of another size, band by band, and the colormaps' one list."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import overlay, vocabulary
-from core.png import write_png
+from core import vocabulary
+from core.explain import overlay
+from core.io.png import write_png
 
 
 def test_the_colormap_table_implements_exactly_the_vocabulary():

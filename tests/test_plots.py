@@ -1,4 +1,4 @@
-"""core.plots: chart texts never overlap (the ROC's y label used to sit on its title)."""
+"""core.io.plots: chart texts never overlap (the ROC's y label used to sit on its title)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 from PIL import Image
 
-from core import plots
+from core.io import plots
 
 
 def _overlap(a, b) -> bool:

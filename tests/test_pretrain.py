@@ -1,4 +1,4 @@
-"""Self-supervised pretraining (core.pretrain), the k-NN probe (core.probe) and their commands, on tiny images."""
+"""Self-supervised pretraining (core.training.pretrain), the k-NN probe (core.evaluation.probe) and their commands, on tiny images."""
 
 import json
 from pathlib import Path
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.pretrain import PretrainOptions, pretrain
-from core.probe import knn_accuracy, probe_folders
-from core.weights import load_model
+from core.evaluation.probe import knn_accuracy, probe_folders
+from core.model.weights import load_model
+from core.training.pretrain import PretrainOptions, pretrain
 from main import main
 
 
@@ -75,8 +75,8 @@ def test_an_interrupted_run_resumes_at_the_next_epoch_and_matches_a_straight_run
 
 
 def test_train_init_from_a_pretrained_file_starts_from_its_backbone(runs, shapes_dir, tmp_path, capsys):
-    from core.model import ModelConfig, SiameseModel
-    from core.train import _initialise_from
+    from core.model.network import ModelConfig, SiameseModel
+    from core.training.train import _initialise_from
 
     _, resumed, _, _ = runs
     pretrained = load_model(resumed.out).state_dict()
@@ -126,7 +126,7 @@ def test_knn_vote_leaves_each_image_out_and_breaks_ties_by_the_nearer_neighbour(
     (["probe", "{model}", "{missing}"], "no such folder"),
 ])
 def test_bad_input_exits_2_with_one_line(command, words, shapes_dir, tiny_model, tmp_path, capsys):
-    from core.weights import save_model
+    from core.model.weights import save_model
 
     text = tmp_path / "notes.txt"
     text.write_text("not images")

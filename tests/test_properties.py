@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from core.errors import ImageLoadError
-from core.files import printable
-from core.images import load_image, parse_crop, validate_crop
-from core.weights import validate_metadata
+from core.io.files import printable
+from core.io.images import load_image, parse_crop, validate_crop
+from core.model.weights import validate_metadata
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -98,7 +98,7 @@ def test_metadata_parser_raises_only_value_error(config, extra):
     except ValueError as exc:
         _one_printable_line(printable(str(exc)))
         return
-    from core.model import ModelConfig
+    from core.model.network import ModelConfig
 
     built = ModelConfig.from_dict(meta["config"])  # what load_model does next: must not fail either
     assert 16 <= built.input_size <= 1024 and 0.0 <= built.threshold <= 1.0

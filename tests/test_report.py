@@ -1,4 +1,4 @@
-"""core.report: the picture, the JSON sidecar, atomic writing and refusal to overwrite."""
+"""core.review.report: the picture, the JSON sidecar, atomic writing and refusal to overwrite."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import files, report, report_layout
-from core.explain import Explanation
-from core.images import from_pil
-from core.model import ModelInfo
+from core.explain.pair import Explanation
+from core.io import files
+from core.io.images import from_pil
+from core.model.network import ModelInfo
+from core.review import report, report_layout
 
 
 def _explanation(size1, size2) -> Explanation:

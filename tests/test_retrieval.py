@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from core.errors import DataError
-from core.gallery import INDEX_DIRNAME, build_index, open_index
-from core.retrieval import nearest, retrieval_metrics, vote
+from core.model.retrieval import nearest, retrieval_metrics, vote
+from core.review.gallery import INDEX_DIRNAME, build_index, open_index
 from tests.conftest import SHAPE_CLASSES, draw_shape
 
 
@@ -37,7 +37,7 @@ def test_index_is_incremental_by_sha256_and_drops_deleted_files(gallery, model, 
     assert set(index.labels) == {"red_circles", "blue_squares"}
     manifest = gallery / INDEX_DIRNAME / "manifest.json"
     stamp = manifest.stat().st_mtime_ns
-    import core.gallery as gallery_module
+    import core.review.gallery as gallery_module
 
     hashed = []
     real_sha256 = gallery_module.file_sha256
@@ -69,7 +69,7 @@ def test_an_unreadable_gallery_image_is_skipped_and_named(gallery, model):
 def test_a_read_only_gallery_is_indexed_in_the_user_data_folder(gallery, model, tmp_path, monkeypatch):
     import os
 
-    import core.gallery as gallery_module
+    import core.review.gallery as gallery_module
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setattr(gallery_module.os, "access", lambda path, mode: False if path == gallery.resolve() else os.access(path, mode))
@@ -85,7 +85,7 @@ def test_an_index_of_another_model_is_refused(gallery, model):
 
 
 def test_an_interrupted_index_resumes_to_the_uninterrupted_result(gallery, model, monkeypatch):
-    import core.gallery as gallery_module
+    import core.review.gallery as gallery_module
 
     monkeypatch.setattr(gallery_module, "BATCH", 3)
     calls = iter([False, True])
@@ -117,7 +117,7 @@ def test_exact_numpy_and_faiss_search_agree_on_the_top_k():
 
 
 def test_chunked_search_matches_a_full_sort(monkeypatch):
-    import core.retrieval as retrieval
+    import core.model.retrieval as retrieval
 
     monkeypatch.setattr(retrieval, "CHUNK", 7)
     rng = np.random.default_rng(1)
@@ -142,8 +142,8 @@ def test_retrieval_metrics_match_hand_computed_values():
 def test_index_and_retrieve_on_the_command_line(gallery, tmp_path, capsys):
     import torch
 
-    from core.model import ModelConfig, SiameseModel
-    from core.weights import save_model
+    from core.model.network import ModelConfig, SiameseModel
+    from core.model.weights import save_model
     from main import main
 
     torch.manual_seed(0)
@@ -170,8 +170,8 @@ def test_retrieve_report_shows_the_query_beside_each_hit(gallery, tmp_path, caps
     import torch
     from PIL import Image
 
-    from core.model import ModelConfig, SiameseModel
-    from core.weights import save_model
+    from core.model.network import ModelConfig, SiameseModel
+    from core.model.weights import save_model
     from main import main
 
     torch.manual_seed(0)

@@ -1,5 +1,6 @@
-"""The code's shape (issue #10): small modules, no import cycles, core without Qt, and gui reaching core only
-through gui/tasks.py. Read from the sources with ast, so lazy imports inside functions count too."""
+"""The code's shape (issues #10, #25): core in sub-packages by concept with one-way import rules between them, no
+import cycles, core without Qt, and gui reaching core only through gui/tasks.py. Read from the sources with ast,
+so lazy imports inside functions count too."""
 
 from __future__ import annotations
 
@@ -8,17 +9,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("core", "cli", "gui")
-MAX_LINES = 300
+# core's layers, lowest first: a module may import its own package and the packages before it, never after.
+# "base" is core's top-level modules (errors, vocabulary, version, paths): the names every layer shares.
+LAYERS = ("base", "io", "model", "data", "trust", "explain", "followup", "evaluation", "training", "review")
+BASE = {"core", "core.errors", "core.vocabulary", "core.version", "core.paths"}
 
 
 def _modules() -> dict[str, Path]:
-    return {f"{path.parent.name}.{path.stem}" if path.stem != "__init__" else path.parent.name: path
-            for package in PACKAGES for path in sorted((ROOT / package).glob("*.py"))}
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
 
 
 def _imports(name: str, path: Path) -> set[str]:
-    """Project modules that `name` imports anywhere in its source."""
-    package = name.split(".")[0] if "." in name or name in PACKAGES else name
+    """Project modules and packages that `name` imports anywhere in its source."""
+    package = name if path.stem == "__init__" else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -26,7 +34,8 @@ def _imports(name: str, path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:  # relative: from .x import y / from . import x
-                base = f"{package}.{base}" if base else package
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
     return found
@@ -38,10 +47,36 @@ def _graph() -> dict[str, set[str]]:
             for name, path in modules.items()}
 
 
-def test_no_module_is_over_300_lines():
-    long = {name: n for name, path in _modules().items()
-            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
-    assert long == {}
+def _layer(module: str) -> str:
+    return "base" if module in BASE else module.split(".")[1]
+
+
+def test_core_is_base_modules_and_the_layer_packages():
+    core = {name for name in _modules() if name.startswith("core")}
+    assert {_layer(name) for name in core} == set(LAYERS)
+    packages = {name for name in core if name not in BASE and name.count(".") == 1}
+    assert packages == {f"core.{layer}" for layer in LAYERS[1:]}  # no loose module beside the packages
+    assert all(name.count(".") <= 2 for name in core)  # one level of packages
+
+
+def _upward(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{name} -> {other}" for name, others in graph.items() if name.startswith("core.")
+                  for other in others if other.startswith("core")
+                  and LAYERS.index(_layer(other)) > LAYERS.index(_layer(name)))
+
+
+def test_core_layers_import_only_downwards():
+    assert _upward(_graph()) == []
+
+
+def test_the_layer_rule_catches_a_lazy_upward_import(tmp_path):
+    module = tmp_path / "network.py"
+    module.write_text("def f():\n    from core.review.report import write_report\n", encoding="utf-8")
+    imports = _imports("core.model.network", module)
+    assert "core.review.report" in imports
+    assert _upward({"core.model.network": imports & {"core.review.report"}}) == [
+        "core.model.network -> core.review.report"]
+    assert _upward({"core.review.report": {"core.model.network", "core.errors"}}) == []
 
 
 def test_core_imports_no_qt_and_only_gui_tasks_imports_core():

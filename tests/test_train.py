@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.data import make_pairs, scan_dataset, split_by_image
-from core.epoch import contrastive_loss
-from core.train import TrainOptions, checkpoint_path_for, train
+from core.data.datasets import make_pairs, scan_dataset, split_by_image
+from core.training.epoch import contrastive_loss
+from core.training.train import TrainOptions, checkpoint_path_for, train
 from tests.conftest import make_shapes_dataset
 
 
@@ -75,9 +75,9 @@ def test_interrupted_run_resumes_where_it_stopped(small_options):
 
 
 def test_initialise_from_another_model_copies_matching_tensors(trained_shapes, tiny_model):
-    from core.model import ModelConfig, SiameseModel
-    from core.train import _initialise_from
-    from core.weights import load_model
+    from core.model.network import ModelConfig, SiameseModel
+    from core.model.weights import load_model
+    from core.training.train import _initialise_from
 
     _, weights = trained_shapes
     model = SiameseModel(ModelConfig(input_size=96))
@@ -90,9 +90,9 @@ def test_initialise_from_another_model_copies_matching_tensors(trained_shapes, t
 
 
 def test_a_damaged_cache_is_rebuilt_and_a_foreign_checkpoint_is_one_clear_error(shapes_dir, tmp_path):
-    from core.data import load_cache, scan_dataset
+    from core.data.datasets import load_cache, scan_dataset
     from core.errors import DataError
-    from core.train import TrainOptions, checkpoint_path_for, train
+    from core.training.train import TrainOptions, checkpoint_path_for, train
 
     dataset = scan_dataset(shapes_dir)
     first = load_cache(dataset, 24, tmp_path)

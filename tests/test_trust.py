@@ -1,4 +1,4 @@
-"""Calibration, out-of-domain check and same-content pairs (core.calibration, core.domain, core.trust)."""
+"""Calibration, out-of-domain check and same-content pairs (core.trust.calibration, core.trust.domain, core.trust.checks)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import calibration, domain
-from core.explain import explain_pair
-from core.images import from_pil, load_image
-from core.weights import load_model, tensors_sha256
+from core.explain.pair import explain_pair
+from core.io.images import from_pil, load_image
+from core.model.weights import load_model, tensors_sha256
+from core.trust import calibration, domain
 
 
 def test_platt_is_monotone_and_fixes_a_miscalibrated_score():
@@ -97,16 +97,17 @@ def test_trained_model_carries_calibration_and_domain_and_uses_them(trained_shap
     assert 0 <= result.probability_same <= 1 and result.in_domain is not None and len(result.in_domain) == 2
     # Higher similarity never means a lower probability.
     lo, hi = sorted([0.2, 0.9])
-    from core.trust import probability_same
+    from core.trust.checks import probability_same
     assert probability_same(model, lo) <= probability_same(model, hi)
 
 
 def test_a_model_with_an_old_format_summary_still_checks_its_images(trained_shapes, shapes_dir, tmp_path):
     """A weights file written before version 2 (as the shipped airbnb model is): its k-NN summary
     of pooled features is read, no stage hooks are set, and the summary survives a save and load."""
-    from core.data import load_cache, scan_dataset, split_by_image
-    from core.trust import embed_and_features, in_domain, stage_probe
-    from core.weights import save_model
+    from core.data.datasets import load_cache, scan_dataset, split_by_image
+    from core.evaluation.calibrate import embed_and_features
+    from core.model.weights import save_model
+    from core.trust.checks import in_domain, stage_probe
 
     _, weights = trained_shapes
     model = load_model(weights)
@@ -133,7 +134,7 @@ def test_a_model_with_an_old_format_summary_still_checks_its_images(trained_shap
 def test_out_of_domain_images_are_flagged(trained_shapes, shapes_dir):
     """End to end through explain_pair: other colours and textures (colour gradients, checkerboards) are
     flagged, the shapes' own test images are not. (Noise is no foreign domain here: the shapes are drawn on it.)"""
-    from core.data import scan_dataset, split_by_image
+    from core.data.datasets import scan_dataset, split_by_image
 
     _, weights = trained_shapes
     model = load_model(weights)

@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from core import explain_pair, load_image
-from core.model import ModelConfig, SiameseModel
-from core.tta import VIEWS, expand, merge_embeddings, merge_maps, view_count
-from core.weights import load_model, save_model, validate_metadata
+from core.model.network import ModelConfig, SiameseModel
+from core.model.tta import VIEWS, expand, merge_embeddings, merge_maps, view_count
+from core.model.weights import load_model, save_model, validate_metadata
 
 
 def tiny(tta: str) -> SiameseModel:

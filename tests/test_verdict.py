@@ -1,4 +1,4 @@
-"""The one verdict (core.verdict): it never contradicts the calibrated probability, an image outside the domain is
+"""The one verdict (core.trust.verdict): it never contradicts the calibrated probability, an image outside the domain is
 never decided, the band comes from the model's metadata, and every output (API, JSON, batch, evaluate) carries it."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import verdict
-from core.explain import explain_pair
-from core.images import load_image
-from core.weights import load_model, save_model
+from core.explain.pair import explain_pair
+from core.io.images import load_image
+from core.model.weights import load_model, save_model
+from core.trust import verdict
 
 probabilities = st.floats(0.0, 1.0, allow_nan=False)
 bands = st.tuples(st.floats(0.0, 0.5), st.floats(0.5, 1.0))
@@ -141,7 +141,7 @@ def test_evaluate_reports_selective_accuracy(shapes_copy, shapes_dir, tmp_path):
 
 
 def test_faithfulness_no_better_than_chance_says_so():
-    from core.trust import faithfulness_text
+    from core.trust.checks import faithfulness_text
 
     worse = {"deletion_auc_map": 0.6, "deletion_auc_random": 0.55, "insertion_auc_map": 0.7,
              "insertion_auc_random": 0.6}
@@ -157,7 +157,7 @@ def test_same_content_is_said(same_content):
 
 
 def test_similar_cases_give_no_vote_for_a_query_outside_the_domain(shapes_copy, shapes_dir, tmp_path):
-    from core.gallery import build_index, nearest_cases
+    from core.review.gallery import build_index, nearest_cases
 
     model = load_model(shapes_copy)
     query = load_image(sorted((shapes_dir / "red_circles").glob("*.png"))[0])

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from core.errors import ModelLoadError
-from core.model import ModelConfig, SiameseModel
-from core.weights import load_model, read_metadata, save_model
+from core.model.network import ModelConfig, SiameseModel
+from core.model.weights import load_model, read_metadata, save_model
 
 
 @pytest.fixture
@@ -101,8 +101,8 @@ def test_missing_and_directory(tmp_path):
 
 
 def test_metadata_schema_accepts_every_current_config_and_escapes_strings():
-    from core.model import ModelConfig
-    from core.weights import validate_metadata
+    from core.model.network import ModelConfig
+    from core.model.weights import validate_metadata
 
     config = ModelConfig(architecture="resnet18_s16", lesion_crop=True, crop_margin=0.3, color_constancy=True).to_dict()
     meta = validate_metadata(json.dumps({"config": config, "name": "skin\n\x1b[2Jv2", "classes": ["a\rb"]}))

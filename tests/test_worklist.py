@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 import pytest
+from PIL import Image
 
-from core.worklist import SCHEMA_VERSION, Worklist, WorklistError, _SCHEMA_V1
+from core.review.worklist import _SCHEMA_V1, SCHEMA_VERSION, Worklist, WorklistError
 from tests.conftest import draw_shape
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,8 +37,8 @@ def pictures(tmp_path):
 def weights(tmp_path_factory):
     import torch
 
-    from core.model import ModelConfig, SiameseModel
-    from core.weights import save_model
+    from core.model.network import ModelConfig, SiameseModel
+    from core.model.weights import save_model
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("w") / "tiny.pt"
@@ -190,8 +190,8 @@ def test_case_record_columns_import_and_export(tmp_path, pictures):
 
 
 def test_followup_rows_are_registered_measured_and_kept_as_such(tmp_path, weights):
-    from core.batch import run_batch
-    from core.weights import load_model
+    from core.model.weights import load_model
+    from core.review.batch import run_batch
 
     source = sorted((ROOT.parent / "shared" / "data" / "skin" / "benign").glob("*.jpg"))[3]
     first, later = tmp_path / "v1.png", tmp_path / "v2.png"

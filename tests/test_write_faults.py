@@ -1,5 +1,5 @@
 """Issue 11: reports survive kill -9, Ctrl-C and a concurrent writer. A child process writes a report through the
-real writer (core.report.write_picture_and_facts) and is stopped at a chosen point: while writing its temporaries,
+real writer (core.review.report.write_picture_and_facts) and is stopped at a chosen point: while writing its temporaries,
 or between placing the PNG and the JSON. Afterwards there is no report or one complete pair whose JSON names the
 PNG's sha256, and (once the next writer has run, for kill -9) no temporaries or lock files."""
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from core import files
+from core.io import files
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,8 @@ sys.path.insert(0, {root!r})
 # depend on how pytest itself was started.
 signal.signal(signal.SIGINT, signal.default_int_handler)
 from PIL import Image
-from core import files, report
+from core.io import files
+from core.review import report
 
 target, pause_at, ready = sys.argv[1], sys.argv[2], sys.argv[3]
 force = len(sys.argv) > 4
@@ -106,7 +107,7 @@ def _state(folder: Path) -> str:
 def _write_again(folder: Path, force=False) -> None:
     from PIL import Image
 
-    from core import report
+    from core.review import report
 
     report.write_picture_and_facts(folder / "r.png", lambda: Image.new("RGB", (8, 8)), {"who": "next"}, overwrite=force)
 

@@ -17,8 +17,8 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from gui.qimage import qimage_to_array
 from gui.app import create_workstation
+from gui.qimage import qimage_to_array
 from gui.settings import open_settings
 
 TIMEOUT_MS = 30_000
@@ -28,8 +28,8 @@ TIMEOUT_MS = 30_000
 def tiny_weights(tmp_path_factory):
     import torch
 
-    from core.model import ModelConfig, SiameseModel
-    from core.weights import save_model
+    from core.model.network import ModelConfig, SiameseModel
+    from core.model.weights import save_model
 
     torch.manual_seed(0)
     model = SiameseModel(ModelConfig(input_size=64), metadata={"name": "tiny-test",

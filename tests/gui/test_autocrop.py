@@ -13,8 +13,8 @@ from tests.test_lesion import dermoscopy_like
 def cropping_weights(tmp_path_factory):
     import torch
 
-    from core.model import ModelConfig, SiameseModel
-    from core.weights import save_model
+    from core.model.network import ModelConfig, SiameseModel
+    from core.model.weights import save_model
 
     torch.manual_seed(0)
     model = SiameseModel(ModelConfig(input_size=64, lesion_crop=True, color_constancy=True),

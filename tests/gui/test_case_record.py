@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from core.case_record import CaseRecord
+from core.review.case_record import CaseRecord
 from gui.case_record import CaseRecordForm, CaseRecordState
 
 
@@ -46,7 +46,7 @@ def test_reports_carry_the_typed_record_and_a_worklist_case_its_own_and_the_revi
         qtbot, make_window, images, tmp_path):
     import json
 
-    from core.worklist import Worklist
+    from core.review.worklist import Worklist
     from tests.gui.conftest import TIMEOUT_MS
 
     window = make_window(worklist=tmp_path / "review.sqlite")

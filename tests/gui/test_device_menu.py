@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from core.device import FLAVOUR_FILE
+from core.model.device import FLAVOUR_FILE
 from gui.app import create_workstation
 from gui.settings import open_settings
 

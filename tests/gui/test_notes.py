@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from tests.gui.conftest import run_until_typed_then_kill, TIMEOUT_MS
+from tests.gui.conftest import TIMEOUT_MS, run_until_typed_then_kill
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -53,9 +53,9 @@ def test_nearest_cases_appear_and_a_click_loads_one_as_image_2(qtbot, make_windo
 
 
 def test_cancelling_the_index_searches_what_was_indexed(qtbot, make_window, images, tmp_path, monkeypatch):
-    import core.gallery
+    import core.review.gallery
 
-    monkeypatch.setattr(core.gallery, "BATCH", 1)
+    monkeypatch.setattr(core.review.gallery, "BATCH", 1)
     gallery = tmp_path / "flat"
     gallery.mkdir()
     for seed in range(20, 32):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from core.verdict import COLOURS as VERDICT_COLOURS
+from core.trust.verdict import COLOURS as VERDICT_COLOURS
 from tests.gui.conftest import TIMEOUT_MS
 
 
@@ -15,8 +15,8 @@ from tests.gui.conftest import TIMEOUT_MS
 def trusted_weights(tmp_path_factory):
     import torch
 
-    from core.model import ModelConfig, SiameseModel
-    from core.weights import save_model
+    from core.model.network import ModelConfig, SiameseModel
+    from core.model.weights import save_model
 
     torch.manual_seed(0)
     # A calibration, and a domain summary no image can be inside of (one reference point, threshold 0).
@@ -98,8 +98,8 @@ def test_the_panel_heads_with_the_verdict_in_colour_only_when_decided(qtbot, mak
                                                                       band, decided):
     import torch
 
-    from core.model import ModelConfig, SiameseModel
-    from core.weights import save_model
+    from core.model.network import ModelConfig, SiameseModel
+    from core.model.weights import save_model
 
     torch.manual_seed(0)
     model = SiameseModel(ModelConfig(input_size=64), metadata={
@@ -124,7 +124,7 @@ def test_the_panel_heads_with_the_verdict_in_colour_only_when_decided(qtbot, mak
 def test_method_combo_has_one_line_of_help_per_method(qtbot, make_window):
     from PySide6.QtCore import Qt
 
-    from core.methods import REGISTRY
+    from core.explain.methods import REGISTRY
 
     window = make_window()
     combo = window.side.method_combo

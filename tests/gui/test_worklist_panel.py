@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from core.verdict import VERDICTS
-from core.worklist import Worklist
-from tests.gui.conftest import run_until_typed_then_kill, TIMEOUT_MS, make_image
+from core.review.worklist import Worklist
+from core.trust.verdict import VERDICTS
+from tests.gui.conftest import TIMEOUT_MS, make_image, run_until_typed_then_kill
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,242 @@
+"""Explanations of the similarity score itself: factual and counterfactual maps for each image of a pair.
+
+One forward pass of the pair (as a batch of two) builds the autograd graph only from the target layer on: a
+forward hook swaps the target layer's output for a detached leaf, so the backbone below it neither records
+nor back-propagates anything. One backward pass through the small head then yields each image's *own*
+gradients, and all four maps follow from them, since the counterfactual score is a sign flip of the factual.
+How activations and gradients become maps is the method's callable (core.explain.methods: gradcam, attention, reference).
+
+A pair whose embeddings (nearly) coincide has no gradient evidence worth drawing (the maps would be noise):
+it is reported as "same image content" with empty maps. Calibrated probability and the out-of-domain check come
+from the model's metadata when it has them (core.trust.checks).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from core.explain.methods import get_method, grad_cam
+from core.explain.overlay import resize_map
+from core.explain.timing import elapsed_ms
+from core.io.images import LoadedImage
+from core.model import tta
+from core.model.network import SiameseModel
+from core.model.similarity import similarity_from_distance
+from core.trust import checks, domain_view
+from core.trust import verdict as verdict_words
+from core.vocabulary import DEFAULT_METHOD, MAX_MAP_SIDE
+
+
+@dataclass
+class Explanation:
+    """Result of explain_pair. Maps are float32 in [0, 1], shaped (height, width) = map_size of each (cropped)
+    image: the image's own size, or at most MAX_MAP_SIDE on the longest side with the aspect ratio kept (a map
+    is smooth, so a larger one adds memory, not detail). A consumer draws a map over its image by resizing it to
+    the image (core.explain.overlay.resize_map, blend); map.shape against the image's size says by how much."""
+
+    similarity: float
+    distance: float
+    decision: str  # "similar" or "different"
+    threshold: float
+    method: str
+    factual: tuple[np.ndarray, np.ndarray]
+    counterfactual: tuple[np.ndarray, np.ndarray]
+    signed_cams: tuple[np.ndarray, np.ndarray]  # before rectification, at feature-map resolution
+    timings_ms: dict = field(default_factory=dict)
+    note: str = ""
+    # The box (x, y, w, h) in original pixels that each map covers: the user's crop, else the model's automatic
+    # lesion crop, else None (the whole image).
+    crops: tuple = (None, None)
+    # Calibrated P(same class) (None: the model has no calibration), each image inside the model's domain
+    # (None: no training summary), and whether the pair is the same image content (empty maps then).
+    probability_same: float | None = None
+    in_domain: tuple | None = None
+    same_content: bool = False
+    # What the model can stand behind (core.trust.verdict): similar, different, inconclusive or not assessed, and why.
+    verdict: str = verdict_words.NOT_ASSESSED
+    verdict_reason: str = ""
+    # Only when asked (explain_pair's `correspondence`): the K strongest links between the images' cells,
+    # [{"p1": [x, y], "p2": [x, y], "weight": w}] in each image's own pixels, strongest first (core.explain.correspondence).
+    correspondence: list | None = None
+
+
+def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METHOD,
+                 correspondence: int = 0) -> Explanation:
+    """Score a pair and explain it; image1/image2 are LoadedImage (from load_image) or PIL images.
+
+    An image without a crop of its own gets the model's automatic crop, if the model has one; each map covers
+    the image as cropped (see Explanation.crops). `correspondence` > 0 adds that many links (core.explain.correspondence).
+    """
+    spec = get_method(method)
+    t0 = time.perf_counter()
+    (pil1, crop1), (pil2, crop2) = model_view(model, image1), model_view(model, image2)
+    batch = torch.cat([model.input_tensor(pil1), model.input_tensor(pil2)])
+    t1 = time.perf_counter()
+    with target_layer_leaf(model, model.target_layer) as captured, checks.stage_probe(model) as stages, \
+            _local_probe(model, correspondence) as local:
+        embeddings = model.embed(batch)
+        maps = captured["output"]
+        e1, e2 = embeddings[0:1], embeddings[1:2]
+        distance = model.distance(e1, e2)[0]
+        similarity = similarity_from_distance(distance)
+        grads = torch.autograd.grad(similarity, maps)[0]
+    t2 = time.perf_counter()
+    sim = float(similarity.detach())
+    dist = float(distance.detach())
+    decision = model.decide(sim)
+    activations = maps.detach()
+    views = model.config.tta  # with test-time views, each view's maps are turned back and summed (core.model.tta)
+    signed = _array(tta.merge_maps(grad_cam(activations, grads), views, 2))
+    # The method orients the gradients (positive = evidence for the map called "factual") and makes the maps.
+    fact_cams, counter_cams = (_array(tta.merge_maps(c, views, 2))
+                               for c in spec.cams(activations, grads * spec.sign(decision)))
+    # The domain summary was fitted on unaugmented images: the identity view, rows 0 and 1 of the batch.
+    # With the whole view (what the lesion crop hides) of the uncropped images, if the summary compares it.
+    features = domain_view.features_of(model, (image1, image2), activations[:2], {k: v[:2] for k, v in stages.items()})
+    same_content = checks.same_content(model, dist, features)
+    if same_content:  # no evidence to draw, only noise: say so instead
+        fact_cams, counter_cams = np.zeros_like(fact_cams), np.zeros_like(counter_cams)
+    sizes = [pil1.size, pil2.size]
+    factual = tuple(upsample(normalise(fact_cams[i]), map_size(sizes[i])) for i in range(2))
+    counterfactual = tuple(upsample(normalise(counter_cams[i]), map_size(sizes[i])) for i in range(2))
+    in_domain = checks.in_domain(model, features)
+    links = _links(model, activations, local, sim, (pil1, crop1), (pil2, crop2), correspondence)
+    t3 = time.perf_counter()
+    if same_content:
+        note = "same image content: the two embeddings (nearly) coincide, so there is no evidence to map"
+    else:
+        note = "" if np.abs(signed).max() > 0 else "no gradient evidence: the two embeddings coincide"
+    probability = checks.probability_same(model, sim)
+    judged = verdict_words.judge(probability, verdict_words.band_of(model.metadata), in_domain, same_content)
+    return Explanation(
+        similarity=min(max(sim, 0.0), 1.0),
+        distance=dist,
+        decision=decision,
+        threshold=model.threshold,
+        method=method,
+        factual=factual,
+        counterfactual=counterfactual,
+        signed_cams=(signed[0], signed[1]),
+        timings_ms={"preprocess": elapsed_ms(t0, t1), "model": elapsed_ms(t1, t2), "maps": elapsed_ms(t2, t3),
+                    "total": elapsed_ms(t0, t3)},
+        note=note,
+        crops=(crop1, crop2),
+        probability_same=probability,
+        in_domain=in_domain,
+        same_content=same_content,
+        verdict=judged.label,
+        verdict_reason=judged.reason,
+        correspondence=links,
+    )
+
+
+def _local_probe(model, correspondence: int):
+    if correspondence <= 0:
+        return nullcontext({})
+    from core.explain.correspondence import capture_local
+
+    return capture_local(model)
+
+
+def _links(model, activations, local: dict, sim: float, view1, view2, k: int):
+    """explain_pair's `correspondence` links, None when not asked (the score's decomposition needs no
+    gradients, so the same image content gets links too)."""
+    if k <= 0:
+        return None
+    from core.explain.correspondence import correspondence
+
+    boxes = [crop if crop is not None else (0, 0, *pil.size) for pil, crop in (view1, view2)]
+    return correspondence(model, activations, local, sim, boxes, k).links
+
+
+def explained_images(images, explanation: Explanation) -> tuple[LoadedImage, LoadedImage]:
+    """The pair as explained: each LoadedImage cropped to the box its maps cover (the automatic crop included),
+    so overlays, reports and JSON describe what the model saw."""
+    from core.io.images import with_crop
+
+    return tuple(image if image.crop is not None or box is None else with_crop(image, box)
+                 for image, box in zip(images, explanation.crops))
+
+
+def model_view(model: SiameseModel, image) -> tuple[Image.Image, tuple | None]:
+    """(the image the model explains, its crop box in original pixels): a crop the user chose wins over the
+    model's automatic lesion crop."""
+    if isinstance(image, LoadedImage) and image.crop is not None:
+        return image.image, image.crop
+    return model.auto_crop(_pil(image))
+
+
+@contextmanager
+def target_layer_leaf(model: torch.nn.Module, layer: torch.nn.Module):
+    """Within the block, `layer`'s output is a fresh leaf requiring grad (in captured['output']) and every
+    parameter is frozen: gradients flow only from the output down to that leaf, never into the backbone."""
+    captured: dict = {}
+
+    def hook(_module, _inputs, output):
+        leaf = output.detach().requires_grad_(True)
+        captured["output"] = leaf
+        return leaf
+
+    flags = [p.requires_grad for p in model.parameters()]
+    model.requires_grad_(False)
+    handle = layer.register_forward_hook(hook)
+    try:
+        with torch.enable_grad():
+            yield captured
+    finally:
+        handle.remove()
+        for p, flag in zip(model.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+def similarity_attention(embedder, layer: torch.nn.Module, batch_pair: torch.Tensor) -> np.ndarray:
+    """Zheng et al. 2020 for any embedding network: signed gradient-x-activation maps (2, h, w) of the cosine
+    similarity of the embeddings of a (2, 3, H, W) batch, w.r.t. `layer`'s output."""
+    with target_layer_leaf(embedder, layer) as captured:
+        embeddings = embedder(batch_pair).flatten(1)
+        cosine = F.cosine_similarity(embeddings[0:1], embeddings[1:2])[0]
+        grads = torch.autograd.grad(cosine, captured["output"])[0]
+    return _array((grads * captured["output"].detach()).sum(dim=1))
+
+
+def normalise(cam: np.ndarray) -> np.ndarray:
+    """Scale a non-negative map to [0, 1]; an empty map stays all zeros (never NaN)."""
+    top = float(cam.max()) if cam.size else 0.0
+    if not np.isfinite(top) or top <= 0:
+        return np.zeros_like(cam, dtype=np.float32)
+    return (cam / top).astype(np.float32)
+
+
+def map_size(image_size: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of the maps of an image of `image_size`: its own, or scaled down (aspect kept) so that the
+    longest side is MAX_MAP_SIDE."""
+    width, height = image_size
+    longest = max(width, height)
+    if longest <= MAX_MAP_SIDE:
+        return (width, height)
+    factor = MAX_MAP_SIDE / longest
+    return (max(1, round(width * factor)), max(1, round(height * factor)))
+
+
+def upsample(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Feature-map-resolution map -> `size` (width, height), bilinear, clipped to [0, 1]."""
+    return resize_map(cam, size).astype(np.float32, copy=False)
+
+
+def _array(cams: torch.Tensor) -> np.ndarray:
+    return np.nan_to_num(cams.float().cpu().numpy())
+
+
+def _pil(image) -> Image.Image:
+    if isinstance(image, LoadedImage):
+        return image.image
+    if isinstance(image, Image.Image):
+        return image
+    raise TypeError(f"expected a LoadedImage (from load_image) or a PIL image, got {type(image).__name__}")

@@ -1,0 +1,132 @@
+"""Measurements of one lesion outline: what a dermatologist reads off a visit, named as measurements, not a score.
+
+ABCD-style features (Stolz et al.'s dermoscopy rule) without its weighting into a total, because a total
+would be a diagnostic score this product does not stand behind; each number is a plain geometric or colour fact
+of the outline the lesion finder drew (core.model.lesion), or of one the reviewer drew (`mask`):
+
+- area and longest diameter (the maximal Feret diameter, over the convex hull): in pixels, and in mm / mm2 when
+  the pixel size is known (DICOM PixelSpacing or --pixel-size-mm);
+- asymmetry: for each of the two principal axes through the centroid, the share of the lesion that does not
+  overlap its mirror image (0 = symmetric about that axis), and their mean;
+- border irregularity: the compactness index perimeter^2 / (4 pi area), 1 for a disc, larger for a ragged edge;
+- colours: how many of the six dermoscopic colours (white, red, light brown, dark brown, blue-grey, black; the
+  reference RGB values of Kasmi and Mokrani 2016) each cover at least COLOUR_SHARE of the lesion, every lesion
+  pixel assigned to the nearest reference in CIE Lab after Shades-of-Gray colour constancy (core.model.lesion), the
+  surrounding skin's median colour being one more reference that is never counted.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+COLOURS = {"white": (255, 255, 255), "red": (204, 51, 51), "light brown": (153, 102, 51),
+           "dark brown": (51, 0, 0), "blue-grey": (51, 153, 153), "black": (0, 0, 0)}
+COLOUR_SHARE = 0.05  # of the lesion's pixels: a colour covering less is not counted
+MIN_AREA_PX = 20  # an outline smaller than this is not a lesion that can be measured
+
+
+def measure(rgb: np.ndarray, mask: np.ndarray | None = None, pixel_size_mm: float | None = None) -> dict:
+    """Named measurements of the lesion in `rgb` (uint8 RGB). mask: the lesion outline as a bool array (None: the
+    lesion finder's). Keys ending in _mm / _mm2 are None when the pixel size is unknown. `found` is False (and
+    the numbers None) when there is no lesion outline to measure."""
+    if pixel_size_mm is not None and not (np.isfinite(pixel_size_mm) and pixel_size_mm > 0):
+        raise ValueError(f"pixel size must be a positive number of mm, got {pixel_size_mm!r}")
+    source = "given"
+    if mask is None:
+        from core.model.lesion import find_lesion
+
+        lesion = find_lesion(rgb)
+        mask, source = (lesion.mask if lesion.found else None), "lesion finder"
+    mask = None if mask is None else _largest_component(np.asarray(mask, bool))
+    if mask is not None and mask.shape != rgb.shape[:2]:
+        raise ValueError(f"lesion mask {mask.shape} does not match the image {rgb.shape[:2]}")
+    empty = {"found": False, "outline": source, "area_px": None, "area_mm2": None, "diameter_px": None,
+             "diameter_mm": None, "perimeter_px": None, "asymmetry": None, "asymmetry_axes": None,
+             "border_irregularity": None, "colours": None, "colour_names": None, "centroid_px": None,
+             "pixel_size_mm": pixel_size_mm}
+    if mask is None or mask.sum() < MIN_AREA_PX:
+        return empty
+    area = float(mask.sum())
+    contour = _contour(mask)
+    perimeter = float(cv2.arcLength(contour, True))
+    diameter = _longest_diameter(contour)
+    axes = asymmetry(mask)
+    names = colours(rgb, mask)
+    ys, xs = np.nonzero(mask)
+    mm = pixel_size_mm
+    return {"found": True, "outline": source, "area_px": int(area),
+            "area_mm2": None if mm is None else round(area * mm * mm, 4),
+            "diameter_px": round(diameter, 2), "diameter_mm": None if mm is None else round(diameter * mm, 4),
+            "perimeter_px": round(perimeter, 2), "asymmetry": round(float(np.mean(axes)), 4),
+            "asymmetry_axes": [round(a, 4) for a in axes],
+            "border_irregularity": round(perimeter * perimeter / (4.0 * np.pi * area), 4),
+            "colours": len(names), "colour_names": names,
+            "centroid_px": [round(float(xs.mean()), 2), round(float(ys.mean()), 2)], "pixel_size_mm": mm}
+
+
+def asymmetry(mask: np.ndarray) -> tuple[float, float]:
+    """Per principal axis, the share of the lesion not overlapping its reflection about that axis."""
+    ys, xs = np.nonzero(mask)
+    cx, cy = xs.mean(), ys.mean()
+    coords = np.stack([xs - cx, ys - cy])
+    _, vectors = np.linalg.eigh(np.cov(coords))
+    h, w = mask.shape
+    out = []
+    for axis in (vectors[:, 1], vectors[:, 0]):  # major axis first
+        ux, uy = axis
+        # reflection about the line through the centroid along (ux, uy): R = 2 u u^T - I
+        reflect = np.array([[2 * ux * ux - 1, 2 * ux * uy], [2 * ux * uy, 2 * uy * uy - 1]])
+        shift = np.array([cx, cy]) - reflect @ np.array([cx, cy])
+        matrix = np.hstack([reflect, shift[:, None]]).astype(np.float64)
+        mirrored = cv2.warpAffine(mask.astype(np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST).astype(bool)
+        out.append(float(np.logical_xor(mask, mirrored).sum()) / (2.0 * float(mask.sum())))
+    return out[0], out[1]
+
+
+def colours(rgb: np.ndarray, mask: np.ndarray) -> list[str]:
+    """The dermoscopic colours (COLOURS) that each cover at least COLOUR_SHARE of the lesion, most common first."""
+    from core.model.lesion import shades_of_gray, vignette_mask
+
+    vignette = vignette_mask(rgb)
+    corrected = shades_of_gray(rgb, valid=~vignette)
+    lab = _lab(corrected[mask])
+    ref_lab = _lab(np.array(list(COLOURS.values()), np.uint8))
+    # the surrounding skin's own colour is a seventh reference, never counted: a pale lesion edge that looks like
+    # the skin is not "blue-grey" or "white" because those happen to be the nearest of the six
+    ring = cv2.dilate(mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool) & ~mask & ~vignette
+    if ring.sum() >= 20:
+        ref_lab = np.vstack([ref_lab, np.median(_lab(corrected[ring]), axis=0)])
+    nearest = np.argmin(((lab[:, None, :] - ref_lab[None]) ** 2).sum(-1), axis=1)
+    shares = np.bincount(nearest, minlength=len(ref_lab))[:len(COLOURS)] / max(1, len(nearest))
+    names = list(COLOURS)
+    return [names[i] for i in np.argsort(-shares) if shares[i] >= COLOUR_SHARE]
+
+
+def _lab(pixels: np.ndarray) -> np.ndarray:
+    """(n, 3) uint8 RGB -> (n, 3) float32 CIE Lab (OpenCV's 8-bit scaling)."""
+    return cv2.cvtColor(pixels.reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray | None:
+    if not mask.any():
+        return None
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return mask
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return labels == best
+
+
+def _contour(mask: np.ndarray) -> np.ndarray:
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return max(contours, key=cv2.contourArea)
+
+
+def _longest_diameter(contour: np.ndarray) -> float:
+    hull = cv2.convexHull(contour).reshape(-1, 2).astype(np.float64)
+    if len(hull) < 2:
+        return 1.0
+    gaps = hull[:, None, :] - hull[None, :, :]
+    # +1: pixel centres to pixel edges (a one-pixel lesion is 1 px across)
+    return float(np.sqrt((gaps ** 2).sum(-1)).max()) + 1.0

@@ -1,0 +1,283 @@
+"""Registration of a follow-up dermoscopy image onto its baseline, aligned on the skin around the lesion.
+
+Why this way: the lesion itself may have grown or changed, so it must not drive the alignment; the skin around it
+(hairs, skin lines, pores) is what stays put. Both images are reduced to an illumination-normalised texture image
+(grey level minus its local mean, over its local spread: a brightness or shading change cancels out), and the
+lesion (dilated) and the dermoscope's dark vignette are masked out of both. OpenCV does the optimisation:
+
+1. starting points: a coarse search at 64 px, ECC (the enhanced correlation coefficient, cv2.findTransformECC)
+   on large structures (the lesion's shape included, which survives its growth well enough for a start) from a
+   ring of rotations (and, for "similarity", three magnifications) with the lesion centres overlaid, keeping
+   the best three (ECC alone converges only from within ~10 degrees); plus one from SIFT features of the skin
+   matched across the visits and fitted with RANSAC (cv2.estimateAffinePartial2D), when enough agree;
+2. each start refined by ECC on the skin texture at half, then full resolution (at most WORK_SIDE px), rigid
+   (MOTION_EUCLIDEAN) or, for "similarity", affine projected onto the nearest rotation + scale + shift; the
+   highest correlation wins;
+3. its uncertainty, by a jackknife: the refinement is repeated leaving out each quarter of the skin around the
+   lesion in turn, and the spread of where those solutions put the skin pixels is the error estimate in pixels.
+
+The quality figure is the final masked correlation (0 unrelated, 1 identical texture). A registration is `ok`
+when quality and error estimate pass QUALITY_MIN and ERROR_MAX_PX; otherwise its message says why, and callers
+must not measure change on it. Numpy and OpenCV only, no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+MODES = ("rigid", "similarity")
+QUALITY_MIN = 0.25  # masked correlation below this: the skin textures do not match (another lesion, a blur)
+ERROR_MAX_PX = 4.0  # jackknife error above this: the skin does not pin the transform down
+COARSE_SIDE = 64  # px, longest side of the coarse search
+COARSE_ANGLES = np.arange(-180, 180, 20)  # degrees: a follow-up may be taken with the dermoscope turned any way
+COARSE_KEEP = 3  # coarse starts refined at full resolution
+COARSE_SCALES = (0.85, 1.0, 1.18)  # "similarity" only: magnifications tried in the coarse search
+LESION_MARGINS = (1.0, 0.66, 0.33)  # of the lesion radius: excluded around it, the widest that leaves SKIN_WANTED
+SKIN_WANTED = 0.25  # of the image
+MIN_OVERLAP = 0.4  # of the baseline's skin that the aligned follow-up's skin must cover
+MIN_SKIN_SHARE = 0.08  # of the image: less skin than this cannot pin a transform down
+WORK_SIDE = 512  # px: larger images are registered on copies this long (skin texture needs no more)
+TEXTURE_SIGMA = 8.0  # px at full resolution: the local mean and spread the texture image removes
+COARSE_SIGMA = 24.0  # px: the coarse search compares larger structures (the lesion's shape included)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """matrix: 2x3 float64 mapping follow-up pixel (x, y) to baseline pixel; quality in [0, 1]; error_px: the
+    estimated alignment error on the skin (pixels); ok: safe to compare the aligned images."""
+
+    matrix: np.ndarray
+    quality: float
+    error_px: float
+    ok: bool
+    message: str
+    mode: str
+    rotation_deg: float
+    scale: float
+    shift: tuple[float, float]
+    scale_error: float = 0.0  # jackknife uncertainty of the scale (0 for rigid)
+
+    def facts(self) -> dict:
+        return {"transform": [[round(float(v), 6) for v in row] for row in self.matrix], "mode": self.mode,
+                "registration_quality": round(self.quality, 4), "registration_error_px": _finite(self.error_px, 3),
+                "registration_ok": self.ok, "registration_message": self.message,
+                "rotation_deg": round(self.rotation_deg, 3), "scale": round(self.scale, 5),
+                "scale_error": _finite(self.scale_error, 5), "shift_px": [round(v, 3) for v in self.shift]}
+
+
+def _finite(value: float, digits: int):
+    """A number for JSON: rounded, None when unknown (infinite)."""
+    return round(float(value), digits) if np.isfinite(value) else None
+
+
+def register(baseline: np.ndarray, followup: np.ndarray, mode: str = "rigid", masks=None) -> Registration:
+    """Register `followup` (uint8 RGB) onto `baseline`; masks: (baseline lesion, follow-up lesion) bool arrays,
+    each None to use the lesion finder (core.model.lesion)."""
+    if mode not in MODES:
+        raise ValueError(f"registration mode must be one of {', '.join(MODES)}, got {mode!r}")
+    lesions = list(masks) if masks is not None else [None, None]
+    factor = min(1.0, WORK_SIDE / max(*baseline.shape[:2], *followup.shape[:2]))
+    if factor < 1.0:  # both alike, so that a rigid transform stays rigid; the result is scaled back below
+        small = register(_resized(baseline, factor), _resized(followup, factor), mode,
+                         [None if m is None else _resized(np.asarray(m, np.uint8), factor, cv2.INTER_NEAREST) > 0
+                          for m in lesions] if masks is not None else None)
+        matrix = small.matrix.copy()
+        matrix[:, 2] /= factor
+        return _result(matrix, small.quality, small.error_px / factor, small.scale_error, mode,
+                       small.message if not np.isfinite(small.error_px) and small.quality == 0 else None)
+    views = [_view(image, lesion) for image, lesion in zip((baseline, followup), lesions)]
+    (tex_b, skin_b, centre_b, radius_b, shape_b, field_b), (tex_f, skin_f, centre_f, _, shape_f, field_f) = views
+    for name, skin in (("baseline", skin_b), ("follow-up", skin_f)):
+        if skin.mean() < MIN_SKIN_SHARE:
+            return _failed(mode, f"registration failed: too little skin around the lesion in the {name} image")
+    from core.followup.feature_start import matched_start
+
+    starts = _coarse(shape_b, shape_f, field_b, field_f, centre_b, centre_f, mode) + matched_start(
+        baseline, followup, skin_b, skin_f, mode)
+    quality, warp = -np.inf, None
+    for start in starts:  # the best few coarse starts, each refined: the best refined correlation wins
+        mid = _ecc(*_halved(tex_b, tex_f, skin_b, skin_f), _scaled(start, 0.5), mode, iterations=40)[1]
+        score, refined = _ecc(tex_b, tex_f, skin_b, skin_f, _scaled(mid if mid is not None else start, 2.0), mode)
+        if refined is not None and score > quality:
+            quality, warp = score, refined
+    if warp is None:
+        return _failed(mode, "registration failed: no alignment of the skin around the lesion was found")
+    matrix = cv2.invertAffineTransform(warp)  # ECC's warp maps baseline -> follow-up
+    error, scale_error = _jackknife(tex_b, tex_f, skin_b, skin_f, warp, mode, centre_b, radius_b)
+    return _result(matrix, max(0.0, float(quality)), error, scale_error, mode)
+
+
+def warp_to_baseline(followup: np.ndarray, registration: Registration, size: tuple[int, int],
+                     interpolation: int = cv2.INTER_LINEAR, border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
+    """The follow-up image (or mask, as uint8) resampled onto the baseline's pixel grid (size = (width, height));
+    what lies outside the follow-up is black (0), or the follow-up mirrored at its edge with BORDER_REFLECT_101."""
+    return cv2.warpAffine(followup, registration.matrix, size, flags=interpolation, borderMode=border, borderValue=0)
+
+
+def texture(rgb: np.ndarray, sigma: float = TEXTURE_SIGMA) -> np.ndarray:
+    """Illumination-normalised texture (float32): grey minus its local mean, divided by its local spread."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey = cv2.GaussianBlur(grey, (0, 0), 1.0)
+    mean = cv2.GaussianBlur(grey, (0, 0), sigma)
+    detail = grey - mean
+    spread = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), sigma)) + 2.0
+    return detail / spread
+
+
+def _view(rgb: np.ndarray, lesion: np.ndarray | None):
+    from core.model.lesion import find_lesion, vignette_mask
+
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError("registration needs uint8 RGB images")
+    if lesion is None:
+        found = find_lesion(rgb)
+        lesion = found.mask if found.found else np.zeros(rgb.shape[:2], bool)
+    lesion = np.asarray(lesion, bool)
+    if lesion.shape != rgb.shape[:2]:
+        raise ValueError(f"lesion mask {lesion.shape} does not match the image {rgb.shape[:2]}")
+    h, w = lesion.shape
+    if lesion.any():
+        ys, xs = np.nonzero(lesion)
+        centre = (float(xs.mean()), float(ys.mean()))
+        radius = float(np.sqrt(lesion.sum() / np.pi))
+    else:
+        centre, radius = (w / 2.0, h / 2.0), 0.0
+    # the lesion and a margin around it (its edge moves as it grows, and the skin next to it may be pushed aside):
+    # the widest of LESION_MARGINS (in lesion radii) that leaves SKIN_WANTED of the image, the vignette, the border
+    dark = cv2.dilate(vignette_mask(rgb).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    dark[:4], dark[-4:], dark[:, :4], dark[:, -4:] = True, True, True, True
+    for share in LESION_MARGINS:
+        margin = int(round(4 + radius * share))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+        skin = ~cv2.dilate(lesion.astype(np.uint8), kernel).astype(bool) & ~dark
+        if skin.mean() >= SKIN_WANTED:
+            break
+    return texture(rgb), skin, centre, radius, texture(rgb, COARSE_SIGMA), ~dark
+
+
+def _similarity(angle_deg: float, scale: float, centre_b, centre_f) -> np.ndarray:
+    """Warp baseline -> follow-up: rotate/scale about the baseline lesion centre, then move it onto the follow-up's."""
+    warp = cv2.getRotationMatrix2D(centre_b, -angle_deg, scale)
+    warp[:, 2] += np.subtract(centre_f, centre_b)
+    return warp
+
+
+def _coarse(tex_b, tex_f, skin_b, skin_f, centre_b, centre_f, mode):
+    """The COARSE_KEEP best start warps (full resolution) from a ring of starts at COARSE_SIDE px."""
+    factor = COARSE_SIDE / max(tex_b.shape)
+    small = [cv2.resize(t, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) for t in (tex_b, tex_f)]
+    masks = [cv2.resize(m.astype(np.uint8), small[0].shape[::-1], interpolation=cv2.INTER_NEAREST)
+             for m in (skin_b, skin_f)]
+    scales = COARSE_SCALES if mode == "similarity" else (1.0,)
+    scaled_b, scaled_f = np.multiply(centre_b, factor), np.multiply(centre_f, factor)
+    found = []
+    for scale in scales:
+        for angle in COARSE_ANGLES:
+            start = _similarity(float(angle), scale, tuple(scaled_b), tuple(scaled_f))
+            score, warp = _ecc(small[0], small[1], masks[0], masks[1], start, "similarity" if scale != 1.0 else mode,
+                               iterations=30, blur=3)
+            if warp is not None:
+                found.append((score, _scaled(warp, 1.0 / factor)))
+    found.sort(key=lambda item: -item[0])
+    return [warp for _, warp in found[:COARSE_KEEP]]
+
+
+def _scaled(warp: np.ndarray, factor: float) -> np.ndarray:
+    """A warp between images resized by `factor` (both alike)."""
+    out = warp.copy()
+    out[:, 2] *= factor
+    return out
+
+
+def _halved(tex_b, tex_f, skin_b, skin_f):
+    size = (tex_b.shape[1] // 2, tex_b.shape[0] // 2), (tex_f.shape[1] // 2, tex_f.shape[0] // 2)
+    return (cv2.resize(tex_b, size[0], interpolation=cv2.INTER_AREA),
+            cv2.resize(tex_f, size[1], interpolation=cv2.INTER_AREA),
+            cv2.resize(skin_b.astype(np.uint8), size[0], interpolation=cv2.INTER_NEAREST).astype(bool),
+            cv2.resize(skin_f.astype(np.uint8), size[1], interpolation=cv2.INTER_NEAREST).astype(bool))
+
+
+def _ecc(tex_b, tex_f, skin_b, skin_f, start, mode, iterations=60, blur=5):
+    """(correlation, warp baseline -> follow-up) refined from `start`; (-inf, None) when ECC does not converge."""
+    motion = cv2.MOTION_EUCLIDEAN if mode == "rigid" else cv2.MOTION_AFFINE
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-5)
+    warp = start.astype(np.float32).copy()
+    mask_b, mask_f = skin_b.astype(np.uint8), skin_f.astype(np.uint8)
+    try:
+        if hasattr(cv2, "findTransformECCWithMask"):  # OpenCV >= 4.12: the baseline's mask too
+            score, warp = cv2.findTransformECCWithMask(tex_b, tex_f, mask_b, mask_f, warp, motion, criteria, blur)
+        else:
+            score, warp = cv2.findTransformECC(tex_b * mask_b, tex_f, warp, motion, criteria, mask_f, blur)
+    except cv2.error:
+        return -np.inf, None
+    warp = warp.astype(np.float64)
+    if mode == "similarity":
+        warp = _nearest_similarity(warp)
+    h, w = mask_b.shape
+    seen = cv2.warpAffine(mask_f, warp, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    if np.count_nonzero(seen & mask_b) < MIN_OVERLAP * np.count_nonzero(mask_b):
+        return -np.inf, None  # a correlation over a sliver of skin means nothing
+    return float(score), warp
+
+
+def _nearest_similarity(warp: np.ndarray) -> np.ndarray:
+    """The rotation + uniform scale + shift nearest an affine warp (its shift kept)."""
+    a = 0.5 * (warp[0, 0] + warp[1, 1])
+    b = 0.5 * (warp[1, 0] - warp[0, 1])
+    return np.array([[a, -b, warp[0, 2]], [b, a, warp[1, 2]]])
+
+
+def _jackknife(tex_b, tex_f, skin_b, skin_f, warp, mode, centre, radius):
+    """(error estimate in px on the skin around the lesion, scale uncertainty) from four leave-a-quarter-out fits."""
+    h, w = skin_b.shape
+    gy, gx = np.mgrid[0:h, 0:w]
+    angle = np.arctan2(gy - centre[1], gx - centre[0])
+    quarter = ((angle + np.pi) // (np.pi / 2)).astype(int) % 4
+    ring = skin_b & (np.hypot(gx - centre[0], gy - centre[1]) <= max(radius, 10.0) + 40.0)
+    ys, xs = np.nonzero(ring if ring.sum() >= 50 else skin_b)
+    points = np.stack([xs, ys, np.ones_like(xs)]).astype(np.float64)
+    solutions, scales = [], []
+    for q in range(4):
+        _, other = _ecc(tex_b, tex_f, skin_b & (quarter != q), skin_f, warp, mode, iterations=40)
+        if other is None:  # without one quarter the fit falls apart: the skin does not pin the transform down
+            return float("inf"), float("inf")
+        solutions.append(other @ points)
+        scales.append(np.hypot(other[0, 0], other[1, 0]))
+    stack = np.stack(solutions)  # (n, 2, points)
+    spread = stack - stack.mean(axis=0)
+    jack = (len(solutions) - 1) / len(solutions)  # jackknife variance: (n - 1) / n times the squared deviations
+    variance = jack * np.sum(spread ** 2, axis=(0, 1))
+    error = float(np.median(np.sqrt(variance)))
+    scale_error = float(np.sqrt(jack * np.sum((np.array(scales) - np.mean(scales)) ** 2)))
+    return error, scale_error if mode == "similarity" else 0.0
+
+
+def _resized(image: np.ndarray, factor: float, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    size = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
+    return cv2.resize(image, size, interpolation=interpolation)
+
+
+def _result(matrix, quality, error, scale_error, mode, failure: str | None = None) -> Registration:
+    scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
+    rotation = float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
+    problems = [failure.removeprefix("registration failed: ")] if failure else []
+    if quality < QUALITY_MIN and not failure:
+        problems.append(f"the skin textures match poorly (quality {quality:.2f} < {QUALITY_MIN})")
+    if (not np.isfinite(error) or error > ERROR_MAX_PX) and not failure:
+        problems.append(f"the alignment is uncertain (about {error:.1f} px > {ERROR_MAX_PX:g} px)")
+    if mode == "similarity" and not 0.5 <= scale <= 2.0:
+        problems.append(f"implausible magnification change x{scale:.2f}")
+    ok = not problems
+    message = (f"registered ({mode}): rotation {rotation:.1f} deg, scale {scale:.3f}, quality {quality:.2f}, "
+               f"error about {error:.1f} px" if ok else "registration failed: " + "; ".join(problems))
+    return Registration(matrix=matrix, quality=quality, error_px=float(error), ok=ok, message=message, mode=mode,
+                        rotation_deg=rotation, scale=scale, shift=(float(matrix[0, 2]), float(matrix[1, 2])),
+                        scale_error=float(scale_error))
+
+
+def _failed(mode: str, message: str) -> Registration:
+    return Registration(matrix=np.eye(2, 3), quality=0.0, error_px=float("inf"), ok=False, message=message,
+                        mode=mode, rotation_deg=0.0, scale=1.0, shift=(0.0, 0.0), scale_error=float("inf"))

@@ -1,0 +1,196 @@
+"""The Siamese network: one shared torchvision backbone, a projection head, a distance and a similarity score."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from core.model import tta
+from core.model.preprocess import lesion_view, square_input
+from core.model.similarity import similarity_from_distance
+from core.vocabulary import TRAINING_DEFAULTS
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# Keeps d differentiable at e1 == e2 (sqrt'(0) is infinite) without clipping it anywhere.
+DISTANCE_EPS = 1e-12
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild the network; stored as JSON inside every weights file."""
+
+    architecture: str = TRAINING_DEFAULTS["architecture"]
+    input_size: int = TRAINING_DEFAULTS["input_size"]
+    embedding_dim: int = TRAINING_DEFAULTS["embedding_dim"]
+    hidden_dim: int = 256
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    threshold: float = 0.5
+    margin: float = TRAINING_DEFAULTS["margin"]
+    # Skin models: crop every image to its automatic lesion box (plus this margin) unless the user drew one,
+    # and remove acquisition colour casts with Shades of Gray, in training and at inference alike.
+    lesion_crop: bool = False
+    crop_margin: float = TRAINING_DEFAULTS["crop_margin"]
+    color_constancy: bool = False
+    # Test-time augmentation (core.model.tta): the embedding averaged over these views; chosen on validation.
+    tta: str = "none"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        for key in ("mean", "std"):
+            if key in known:
+                known[key] = tuple(float(v) for v in known[key])
+        return cls(**known)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_backbone(architecture: str) -> tuple[nn.Sequential, int]:
+    """Return (convolutional trunk whose last module is the explanation target, its channel count)."""
+    from torchvision import models
+
+    if architecture not in SUPPORTED_ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; choose one of {', '.join(SUPPORTED_ARCHITECTURES)}")
+    net = getattr(models, architecture.removesuffix(STRIDE16_SUFFIX))(weights=None)
+    if architecture.endswith(STRIDE16_SUFFIX):
+        # The last stage keeps stride 16 (no dilation: BasicBlock has none), so a 112 px input gives a 7x7
+        # map instead of 4x4, for finer explanations at a fraction of the cost of a 224 px input.
+        net.layer4[0].conv1.stride = (1, 1)
+        net.layer4[0].downsample[0].stride = (1, 1)
+    if architecture.startswith("resnet"):
+        trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4)
+        return trunk, net.fc.in_features
+    # mobilenet / efficientnet: `features` ends with the last conv block
+    channels = net.features[-1].out_channels if hasattr(net.features[-1], "out_channels") else None
+    if channels is None:
+        with torch.no_grad():
+            channels = net.features(torch.zeros(1, 3, 64, 64)).shape[1]
+    return net.features, channels
+
+
+STRIDE16_SUFFIX = "_s16"
+SUPPORTED_ARCHITECTURES = ("resnet18", "resnet18_s16", "resnet34", "resnet50", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0")
+
+
+class SiameseModel(nn.Module):
+    """Embeds images with one shared backbone; similarity s = 1 - d/2 with d the distance of unit embeddings.
+
+    Unit-length embeddings bound d to [0, 2], so s lies in [0, 1] with a constant gradient ds/dd = -1/2:
+    no clipping, so even the most dissimilar pair keeps informative gradients.
+    """
+
+    def __init__(self, config: ModelConfig | None = None, metadata: dict | None = None):
+        super().__init__()
+        self.config = config or ModelConfig()
+        self.metadata = metadata or {}
+        self.features, channels = build_backbone(self.config.architecture)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels, self.config.hidden_dim),
+            nn.ReLU(inplace=True),
+            nn.Linear(self.config.hidden_dim, self.config.embedding_dim),
+        )
+
+    # --- the public model interface -------------------------------------------------------------
+    @property
+    def target_layer(self) -> nn.Module:
+        """The module whose output feature maps the explanations use (the last convolutional block)."""
+        return self.features[-1]
+
+    @property
+    def threshold(self) -> float:
+        return float(self.config.threshold)
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", self.config.architecture))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """PIL RGB image -> normalised (1, 3, S, S) tensor on the model's device: the model's whole
+        preprocessing, its automatic lesion crop included, exactly as explain and evaluate apply it."""
+        return self.input_tensor(self.auto_crop(image)[0])
+
+    def auto_crop(self, image: Image.Image) -> tuple[Image.Image, tuple[int, int, int, int] | None]:
+        """(the image cropped to its automatic lesion box, the box) for a model that expects lesion-cropped
+        input; (the image, None) otherwise."""
+        if not self.config.lesion_crop:
+            return image, None
+        cropped, box, _mask = lesion_view(image, self.config.crop_margin)
+        return cropped, box
+
+    def input_image(self, image: Image.Image) -> Image.Image:
+        """An (already cropped) image as the network sees it, before normalisation."""
+        return square_input(image, self.config.input_size, self.config.color_constancy)
+
+    def input_tensor(self, image: Image.Image) -> torch.Tensor:
+        arr = np.asarray(self.input_image(image), dtype=np.float32) / 255.0
+        tensor = torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0)
+        return self.normalise(tensor.to(self.device))
+
+    def normalise(self, batch: torch.Tensor) -> torch.Tensor:
+        """Float batch in [0, 1] -> normalised with the model's mean and std."""
+        mean = torch.tensor(self.config.mean, device=batch.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.config.std, device=batch.device).view(1, 3, 1, 1)
+        return (batch - mean) / std
+
+    def embed(self, batch: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) -> unit-length embeddings (N, D), averaged over the model's test-time views (if any)."""
+        views = tta.expand(batch, self.config.tta)
+        return tta.merge_embeddings(self.embed_from_features(self.features(views)), self.config.tta, len(batch))
+
+    def embed_from_features(self, feature_maps: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.head(self.pool(feature_maps)), dim=1)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.embed(batch)
+
+    @staticmethod
+    def distance(e1: torch.Tensor, e2: torch.Tensor) -> torch.Tensor:
+        return torch.sqrt(((e1 - e2) ** 2).sum(dim=-1) + DISTANCE_EPS)
+
+    def score(self, e1: torch.Tensor, e2: torch.Tensor) -> torch.Tensor:
+        """Similarity in [0, 1] (1 = identical embeddings); symmetric in its two arguments."""
+        return similarity_from_distance(self.distance(e1, e2))
+
+    def decide(self, similarity: float) -> str:
+        return "similar" if similarity >= self.threshold else "different"
+
+
+@dataclass
+class ModelInfo:
+    """What a viewer shows about a loaded model (plain data, safe to pass across threads)."""
+
+    name: str
+    architecture: str
+    input_size: int
+    threshold: float
+    sha256: str
+    path: str | None
+    metadata: dict = field(default_factory=dict)
+    tta: str = "none"  # the test-time augmentation its scores average over (core.model.tta)
+
+
+def describe(model: SiameseModel) -> ModelInfo:
+    return ModelInfo(
+        name=model.name,
+        architecture=model.config.architecture,
+        input_size=model.config.input_size,
+        threshold=model.threshold,
+        sha256=str(model.metadata.get("sha256", "")),
+        path=model.metadata.get("path"),
+        metadata=dict(model.metadata),
+        tta=model.config.tta,
+    )

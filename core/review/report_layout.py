@@ -1,0 +1,265 @@
+"""How a pair report looks: the picture drawn from a report's facts (core.review.report.report_facts) and the explained
+pair. Everything it states comes from the facts, so the PNG and its JSON sidecar cannot disagree. No Qt, no torch.
+
+Each image is shown as explained (cropped) with its chosen layers; a cropped image also gets a small overview of
+the whole image with the crop box drawn. Maps smaller than their image are resized to the panel when drawn.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from core.explain.overlay import blend, colour_ramp
+from core.io.fonts import load_font
+from core.io.text_wrap import note_lines
+from core.trust.verdict import COLOURS as VERDICT_COLOURS
+from core.trust.verdict import MEANING
+from core.version import APP_NAME
+from core.vocabulary import LAYERS
+
+PANEL = 520  # longest side of each image in the report, in pixels
+MARGIN = 28
+WIDTH = 2 * PANEL + 3 * MARGIN
+THUMB = 130  # longest side of the small unannotated copy of each image (and of the whole-image overview)
+OVERVIEW = THUMB
+BELOW_PANEL = 8 + 48 + THUMB + 8  # the two text lines, then the copies, under a panel
+# A map drawn over a lesion at full opacity hides the lesion it explains: a report draws at most this opacity.
+MAX_OPACITY = 0.6
+TEXT = (20, 20, 20)
+MUTED = (95, 95, 95)
+RULE = (200, 200, 200)
+CROP_BOX = (230, 30, 30)
+RECORD_ROWS = 3  # the case record's two columns of three lines
+TECH_LINE = 20
+LAYER_MEANINGS = {"factual": "where the evidence for the score's leaning lies (towards alike or unlike)",
+                  "counterfactual": "where the evidence against it lies"}
+
+
+def panel_top(facts: dict) -> int:
+    """y of the image panels' row (below the header, the case record, the verdict and the captions)."""
+    return MARGIN + 44 + RECORD_ROWS * 24 + 16 + 42 + 26 + 26 + 10 + 30
+
+
+def render(explanation, images, facts: dict) -> Image.Image:
+    """The report page: header and case record; the verdict in words; both images with their maps, a small
+    unannotated copy and (when cropped) the whole image; what the colours mean; the reviewer's assessment and
+    note; the disclaimer; then, smaller, the technical facts."""
+    panels = [_panel(loaded, explanation, i, facts) for i, loaded in enumerate(images)]
+    legends = _legend_layers(facts)
+    note_font, tech_font = load_font(17), load_font(13)
+    wrapped = note_lines(facts["note"], note_font, WIDTH - 2 * MARGIN) if facts["note"] else []
+    tech = _fact_lines(facts)
+    top = panel_top(facts)
+    height = (top + PANEL + BELOW_PANEL + 10 + 34 * len(legends) + 12 + 28 + 24 * len(wrapped) + 16 + 40
+              + 30 + TECH_LINE * len(tech) + MARGIN)
+    canvas = Image.new("RGB", (WIDTH, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    y = MARGIN
+    draw.text((MARGIN, y), f"{APP_NAME}: image comparison report", font=load_font(26, bold=True), fill=TEXT)
+    draw.text((WIDTH - MARGIN, y + 8), facts["created"], font=load_font(15), fill=MUTED, anchor="ra")
+    y += 44
+    for n, (label, value) in enumerate(_record_rows(facts)):
+        x, row = MARGIN + (n // RECORD_ROWS) * (WIDTH // 2), y + (n % RECORD_ROWS) * 24
+        draw.text((x, row), label, font=load_font(16, bold=True), fill=TEXT)
+        draw.text((x + 150, row), _clip(value, 44), font=load_font(16), fill=TEXT)
+    y += RECORD_ROWS * 24 + 8
+    draw.line((MARGIN, y, WIDTH - MARGIN, y), fill=RULE)
+    y += 8
+    # The verdict heads the findings, in green or red only when the model decides (core.trust.verdict).
+    label = facts["verdict"]
+    draw.text((MARGIN, y), f"Verdict: {label}", font=load_font(30, bold=True), fill=VERDICT_COLOURS[label])
+    y += 42
+    draw.text((MARGIN, y), _clip(facts["verdict_reason"], 120), font=load_font(17), fill=TEXT)
+    y += 26
+    draw.text((MARGIN, y), MEANING, font=load_font(15), fill=MUTED)
+    y = panel_top(facts) - 30  # the captions' row (panel_top is what tests and readers locate the panels by)
+    for i, (panel, loaded, image_facts) in enumerate(zip(panels, images, facts["images"])):
+        x = MARGIN + i * (PANEL + MARGIN)
+        draw.text((x, y), _caption(i, image_facts, facts), font=load_font(16, bold=True), fill=TEXT)
+        ox, oy = x + (PANEL - panel.width) // 2, y + 30 + (PANEL - panel.height) // 2
+        canvas.paste(panel, (ox, oy))
+        draw.rectangle((ox - 1, oy - 1, ox + panel.width, oy + panel.height), outline=(180, 180, 180))
+        below = y + 30 + PANEL + 8
+        draw.text((x, below), _layer_text(image_facts), font=load_font(15), fill=MUTED)
+        draw.text((x, below + 22), _crop_text(image_facts), font=load_font(15), fill=MUTED)
+        left = x
+        for picture in (_plain(loaded), _overview(loaded)):  # the unannotated copy, then the whole image
+            if picture is None:
+                continue
+            canvas.paste(picture, (left, below + 48))
+            draw.rectangle((left - 1, below + 47, left + picture.width, below + 48 + picture.height), outline=RULE)
+            left += picture.width + 12
+    y += 30 + PANEL + BELOW_PANEL + 10
+    for layer in legends:
+        _legend(draw, canvas, MARGIN, y, layer, facts["colormaps"][layer])
+        y += 34
+    y += 12
+    draw.text((MARGIN, y), "Reviewer's assessment", font=load_font(17, bold=True), fill=TEXT)
+    draw.text((MARGIN + 230, y), _reviewer_text(facts), font=load_font(17), fill=TEXT)
+    y += 28
+    for line in wrapped:
+        draw.text((MARGIN, y), line, font=note_font, fill=TEXT)
+        y += 24
+    y += 16
+    draw.rectangle((MARGIN, y, WIDTH - MARGIN, y + 30), outline=(170, 40, 30), width=2)
+    draw.text((MARGIN + 10, y + 6), facts["disclaimer"], font=load_font(16, bold=True), fill=(170, 40, 30))
+    y += 40
+    draw.line((MARGIN, y, WIDTH - MARGIN, y), fill=RULE)
+    draw.text((MARGIN, y + 6), "Technical details", font=load_font(14, bold=True), fill=MUTED)
+    y += 30
+    for label, value in tech:
+        draw.text((MARGIN, y), label, font=load_font(13, bold=True), fill=MUTED)
+        draw.text((MARGIN + 150, y), _clip(value, 125), font=tech_font, fill=MUTED)
+        y += TECH_LINE
+    return canvas
+
+
+def _record_rows(facts: dict) -> list[tuple[str, str]]:
+    """The case record, every field shown ("-" where not given), so a reader sees what is missing."""
+    acquired = facts.get("acquired") or [None, None]
+    return [("Case", facts.get("case_id") or "-"), ("Patient", facts.get("patient_id") or "-"),
+            ("Body site", facts.get("body_site") or "-"), ("Image 1 taken", acquired[0] or "-"),
+            ("Image 2 taken", acquired[1] or "-"), ("Reviewer", facts.get("reviewer") or "-")]
+
+
+def _reviewer_text(facts: dict) -> str:
+    verdict = facts.get("reviewer_verdict")
+    if verdict is None:
+        return "none recorded" + ("" if facts["note"] else " (no note)")
+    return f"{verdict}s with the model's verdict ({facts['verdict']})"
+
+
+def _panel(loaded, explanation, index: int, facts: dict) -> Image.Image:
+    """The (cropped) image with its chosen layers, scaled to fit PANEL x PANEL with its aspect ratio kept."""
+    width, height = loaded.image.size
+    scale = PANEL / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    picture = loaded.image if loaded.image.mode == "RGB" else loaded.image.convert("RGB")  # convert() copies
+    rgb = np.asarray(picture.resize(size, Image.LANCZOS, reducing_gap=3.0))
+    maps = {"factual": explanation.factual[index], "counterfactual": explanation.counterfactual[index]}
+    for name in LAYERS:  # counterfactual drawn over factual, as the GUI stacks them
+        opacity = min(facts["images"][index]["layers"].get(name, 0.0), MAX_OPACITY)
+        if opacity > 0:
+            rgb = blend(rgb, maps[name], facts["colormaps"][name], opacity)  # the map resized to the panel
+    return Image.fromarray(rgb)
+
+
+def _plain(loaded) -> Image.Image:
+    """The image as explained, small and without any map: what the lesion looks like under the colours."""
+    picture = loaded.image.convert("RGB")
+    picture.thumbnail((THUMB, THUMB), Image.BILINEAR)
+    return picture
+
+
+def _overview(loaded) -> Image.Image | None:
+    """The whole image, small, with the crop box drawn; None for an image shown whole."""
+    if loaded.crop is None or getattr(loaded, "overview", None) is None:
+        return None
+    picture = loaded.overview.convert("RGB")
+    picture.thumbnail((OVERVIEW, OVERVIEW), Image.BILINEAR)
+    factor = picture.width / loaded.original_size[0]
+    x, y, w, h = loaded.crop
+    box = (round(x * factor), round(y * factor), round((x + w) * factor) - 1, round((y + h) * factor) - 1)
+    ImageDraw.Draw(picture).rectangle(box, outline=CROP_BOX, width=2)
+    return picture
+
+
+def _legend_layers(facts: dict) -> list[str]:
+    """The layers drawn on either image (the factual one when none is), each gets its colour ramp."""
+    shown = [name for name in LAYERS if any(image["layers"].get(name, 0) > 0 for image in facts["images"])]
+    return shown or ["factual"]
+
+
+def _legend(draw: ImageDraw.ImageDraw, canvas: Image.Image, x: int, y: int, layer: str, colormap: str) -> None:
+    bar_width, bar_height, bar_x = 220, 18, x + 230
+    canvas.paste(Image.fromarray(np.repeat(colour_ramp(colormap, bar_width)[None], bar_height, axis=0)), (bar_x, y))
+    font = load_font(15)
+    draw.text((x, y), f"{layer} ({colormap}):", font=load_font(15, bold=True), fill=TEXT)
+    draw.text((bar_x - 6, y + bar_height // 2), "0", font=font, fill=TEXT, anchor="rm")
+    draw.text((bar_x + bar_width + 6, y + bar_height // 2), f"1   {LAYER_MEANINGS[layer]}",
+              font=font, fill=TEXT, anchor="lm")
+
+
+def _number(value) -> str:
+    """A metric as read: a count as an integer ("pairs 760"), a rate with three decimals ("auc 0.951")."""
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
+
+
+def _fact_lines(facts: dict) -> list[tuple[str, str]]:
+    model = facts["model"]
+    metrics = model.get("test_metrics") or {}
+    quality = ", ".join(f"{k} {_number(v)}" for k, v in metrics.items()
+                        if isinstance(v, (int, float)) and not isinstance(v, bool))
+    if model["untrained"]:
+        quality = "UNTRAINED model: scores are meaningless"
+    return [
+        ("Similarity", f"{100 * facts['similarity']:.1f} % (model threshold {100 * facts['threshold']:.1f} %, "
+                       f"distance {facts['distance']:.4f}; not the verdict)"),
+        ("Method", facts["method"]),
+        ("Model", f"{model['name']} ({model['architecture']}, {model['input_size']} px)"),
+        ("Model sha256", model["sha256"] or "(not recorded)"),
+        ("Test metrics", quality or "(none recorded)"),
+    ] + _trust_lines(facts) + [(f"Image {i + 1} is", _similar_case_text(image["similar_case"]))
+         for i, image in enumerate(facts["images"]) if image.get("similar_case")] + [
+        row for i, image in enumerate(facts["images"]) for row in (
+            (f"Image {i + 1} file", _clip_start(image["path"] or "(pasted, no file)", 120)),
+            (f"Image {i + 1} sha256", f"{image['sha256']} (of the {image['sha256_of']})"))] + [
+        ("Timing", f"{facts['timings_ms'].get('total', 0):.0f} ms"),
+        ("Software", f"{facts['app']['name']} {facts['app']['version']}")]
+
+
+def _trust_lines(facts: dict) -> list[tuple[str, str]]:
+    from core.trust.checks import faithfulness_text
+
+    lines = []
+    if facts.get("probability_same") is not None:
+        lines.append(("P(same class)", f"{100 * facts['probability_same']:.0f} % (calibrated on validation pairs)"))
+    band = facts["model"].get("verdict_band")
+    if band:
+        lines.append(("Verdict band", f"inconclusive for P(same class) {100 * band[0]:.0f}-{100 * band[1]:.0f} %"))
+    if facts.get("in_domain") is not None:
+        inside = all(facts["in_domain"])
+        lines.append(("Domain", "both images inside the model's domain" if inside else facts["verdict_reason"].upper()))
+    if facts.get("same_content"):
+        lines.append(("Maps", "none: the two images have the same content"))
+    if facts.get("faithfulness"):
+        lines.append(("Faithfulness", faithfulness_text(facts["faithfulness"])))
+    return lines
+
+
+def _similar_case_text(origin: dict) -> str:
+    label = f", label {origin['label']}" if origin.get("label") is not None else ""
+    query = Path(origin["query"]).name if origin.get("query") else "the query"
+    return f"similar case #{origin['rank']} of {query} ({100 * origin['similarity']:.1f} %{label})"
+
+
+def _caption(index: int, image: dict, facts: dict) -> str:
+    name = Path(image["path"]).name if image["path"] else "(pasted image)"
+    taken = (facts.get("acquired") or [None, None])[index]
+    return _clip(f"Image {index + 1}: {name}" + (f", taken {taken}" if taken else ""), 56)
+
+
+def _layer_text(image: dict) -> str:
+    shown = [f"{name} {round(100 * min(o, MAX_OPACITY))} %" for name, o in image["layers"].items() if o > 0]
+    return "Overlays: " + (", ".join(shown) if shown else "none")
+
+
+def _crop_text(image: dict) -> str:
+    """In the file's pixels (a huge file was downsampled on load by its scale)."""
+    w, h = image["original_size"]
+    if not image["crop"]:
+        return f"Whole image, {w} x {h} px"
+    x, y, cw, ch = (round(v * image.get("scale", 1.0)) for v in image["crop"])
+    return f"Crop x={x} y={y} w={cw} h={ch} of {w} x {h} px"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clip_start(text: str, limit: int) -> str:
+    """A path keeps its end (the file's name) when shortened."""
+    return text if len(text) <= limit else "…" + text[-(limit - 1):]

@@ -1,0 +1,78 @@
+"""Report of a similar-case query: the query beside each of its nearest cases, every pair with its factual maps,
+and a JSON sidecar with the same facts. No Qt."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from core.explain.facts import model_facts
+from core.explain.overlay import blend
+from core.io.fonts import load_font
+from core.trust.verdict import COLOURS as VERDICT_COLOURS
+from core.version import APP_NAME, __version__
+from core.vocabulary import DISCLAIMER
+
+THUMB = 220
+MARGIN = 24
+ROW_GAP = 18
+TEXT_WIDTH = 360
+TEXT = (20, 20, 20)
+MUTED = (95, 95, 95)
+
+
+def retrieval_facts(query: dict, hits: list[dict], model, vote: str | None, colormap: str, when=None) -> dict:
+    """query: {"path", "sha256"}; hits: the `retrieve --json` hits; model: a SiameseModel or its ModelInfo."""
+    when = when or datetime.now().astimezone()
+    return {"app": {"name": APP_NAME, "version": __version__}, "created": when.isoformat(timespec="seconds"),
+            "disclaimer": DISCLAIMER,
+            "query": query, "model": model_facts(model), "hits": hits, "vote": vote,
+            "colormap": colormap, "maps": "factual map of each pair (query left, case right)"}
+
+
+def render_retrieval(facts: dict, query_images: list, hit_images: list, explanations: list) -> Image.Image:
+    """query_images[i] / hit_images[i]: the LoadedImage pair as explained (already cropped) for hit i."""
+    rows = len(hit_images)
+    width = 2 * THUMB + TEXT_WIDTH + 4 * MARGIN
+    height = MARGIN + 80 + rows * (THUMB + ROW_GAP) + 30 + MARGIN
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    draw.text((MARGIN, MARGIN), f"{APP_NAME}: similar cases", font=load_font(24, bold=True), fill=TEXT)
+    subtitle = f"query {facts['query']['path']}  ·  model {facts['model']['name']}  ·  {facts['created']}"
+    draw.text((MARGIN, MARGIN + 34), _clip(subtitle, 110), font=load_font(14), fill=MUTED)
+    if facts["vote"]:
+        draw.text((MARGIN, MARGIN + 54), _clip_end(facts["vote"], 105), font=load_font(14, bold=True), fill=TEXT)
+    y = MARGIN + 80
+    for hit, query, case, explanation in zip(facts["hits"], query_images, hit_images, explanations):
+        for column, (image, heat) in enumerate(((query, explanation.factual[0]), (case, explanation.factual[1]))):
+            thumb = _thumbnail(image.image, heat, facts["colormap"])
+            canvas.paste(thumb, (MARGIN + column * (THUMB + MARGIN) + (THUMB - thumb.width) // 2,
+                                 y + (THUMB - thumb.height) // 2))
+        x = MARGIN + 2 * (THUMB + MARGIN)
+        draw.text((x, y + 4), f"#{hit['rank']}  {100 * hit['similarity']:.1f} %", font=load_font(20, bold=True), fill=TEXT)
+        if hit.get("label") is not None:
+            draw.text((x, y + 34), f"label: {hit['label']}", font=load_font(16), fill=TEXT)
+        draw.text((x, y + 60), _clip(hit["path"], 48), font=load_font(13), fill=MUTED)
+        # the pair's own verdict (core.trust.verdict): a near case may still be inconclusive or outside the domain
+        draw.text((x, y + 86), f"verdict: {explanation.verdict}", font=load_font(16, bold=True),
+                  fill=VERDICT_COLOURS[explanation.verdict])
+        y += THUMB + ROW_GAP
+    draw.text((MARGIN, y + 4), DISCLAIMER, font=load_font(14), fill=MUTED)
+    return canvas
+
+
+def _thumbnail(image: Image.Image, heat: np.ndarray, colormap: str) -> Image.Image:
+    scale = THUMB / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    rgb = np.asarray(image.convert("RGB").resize(size, Image.BILINEAR))
+    return Image.fromarray(blend(rgb, heat, colormap, 0.5))  # blend resizes the map to the thumbnail
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+
+
+def _clip_end(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,105 @@
+"""How far a score can be trusted, at inference: calibrated probability, out-of-domain check, same-content
+detection, and the words for them.
+
+These read the model's metadata ("calibration", "domain"); a model without them (older files, untrained) gets
+None, never a guess. Fitting them is core.evaluation.calibrate's.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import numpy as np
+
+from core.trust import calibration, domain  # numpy only: the GUI thread may use the words without torch
+
+
+# --- inference --------------------------------------------------------------------------------------------
+def probability_same(model, similarity: float) -> float | None:
+    fitted = model.metadata.get("calibration")
+    if not isinstance(fitted, dict):
+        return None
+    try:
+        return float(calibration.apply(fitted, similarity))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def stage_probe(model):
+    """Context manager around the forward pass whose features in_domain will read: it captures the statistics
+    of the stages the model's domain summary compares (core.trust.stage_stats) into the dict it yields; a model
+    without a version-2 summary gets an empty dict and no hooks."""
+    summary = model.metadata.get("domain")
+    try:
+        indices = [int(stage["index"]) for stage in summary["stages"]] if summary.get("version") else []
+    except (AttributeError, KeyError, TypeError, ValueError):
+        indices = []
+    if not indices:
+        return nullcontext({})
+    from core.trust.stage_stats import capture
+
+    return capture(model, indices)
+
+
+def domain_features(feature_maps, stages: dict | None = None, whole=None) -> dict:
+    """What the domain and same-content checks compare. "pooled": the target layer's maps (N, C, h, w),
+    average-pooled, not normalised (version 1, and the same-content check); "stages": what stage_probe
+    captured (versions 2 and 3); "whole": the uncropped images' view (core.trust.field_of_view.for_model; version 3,
+    None when the summary has none). Not the embeddings: contrastive training folds every input, a daisy
+    included, onto a few tight clusters of the embedding sphere (daisies were 0.3 % flagged there)."""
+    return {"pooled": feature_maps.detach().float().mean(dim=(2, 3)).cpu().numpy(), "stages": dict(stages or {}),
+            "whole": whole}
+
+
+def in_domain(model, features: dict) -> tuple | None:
+    """Per image, inside the model's domain; `features` from domain_features. None: the model cannot tell."""
+    summary = model.metadata.get("domain")
+    if not isinstance(summary, dict):
+        return None
+    try:
+        return tuple(bool(v) for v in domain.check(summary, features))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def same_content(model, distance: float, features) -> bool:
+    """The pair is (nearly) the same image content: embeddings within DEFAULT_DUPLICATE_DISTANCE and, where the
+    model has a domain summary, backbone features closer than any two distinct training images."""
+    if not distance <= domain.DEFAULT_DUPLICATE_DISTANCE:
+        return False
+    summary = model.metadata.get("domain")
+    try:
+        limit = float(summary["duplicate_distance"])
+        pooled = features["pooled"]
+        gap = float(np.linalg.norm(np.asarray(pooled[0], np.float64) - np.asarray(pooled[1], np.float64)))
+    except (KeyError, TypeError, ValueError, IndexError):
+        return True
+    return gap <= limit
+
+
+# --- words ------------------------------------------------------------------------------------------------
+def describe_trust(result, faithful: dict | None = None) -> list[str]:
+    """Plain-text lines (CLI) for the verdict, the calibrated probability and faithfulness; the domain and
+    same-content warnings are the verdict's reason."""
+    lines = [f"verdict: {result.verdict.upper()} ({result.verdict_reason})"]
+    if result.probability_same is not None:
+        lines.append(f"probability same class {100 * result.probability_same:.0f} % (calibrated)")
+    if faithful:
+        lines.append(f"faithfulness: {faithfulness_text(faithful)}")
+    return lines
+
+
+def better_than_chance(faithful: dict) -> bool:
+    """The map explains the score better than a random map of the same smoothness: blurring its top regions away
+    lowers the score faster (deletion) AND restoring them raises it faster (insertion)."""
+    return (faithful["deletion_auc_map"] < faithful["deletion_auc_random"]
+            and faithful["insertion_auc_map"] > faithful["insertion_auc_random"])
+
+
+def faithfulness_text(faithful: dict) -> str:
+    """One line a reader can act on; the AUCs stay in the JSON and in the technical section."""
+    if not better_than_chance(faithful):
+        return "this map does not explain the score better than chance"
+    return (f"better than a random map (deletion AUC {faithful['deletion_auc_map']:.3f} vs "
+            f"{faithful['deletion_auc_random']:.3f}, insertion {faithful['insertion_auc_map']:.3f} vs "
+            f"{faithful['insertion_auc_random']:.3f})")
