@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidget,
@@ -50,7 +51,11 @@ class WorklistDock(QDockWidget):
         self.table.setSelectionMode(QTableWidget.SingleSelection)
         self.table.setFocusPolicy(Qt.NoFocus)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        # the verdict and score ("not assessed (83.1 %)") are read whole; the names share what is left, elided
+        for index, name in enumerate(COLUMNS):
+            header.setSectionResizeMode(index, QHeaderView.Stretch if name in ("Case", "Images")
+                                        else QHeaderView.ResizeToContents)
         self.table.setTextElideMode(Qt.ElideMiddle)  # a long case id keeps its start and end
         self.table.setMinimumWidth(120)
         self.table.cellClicked.connect(lambda r, _c: self.case_chosen.emit(r))
