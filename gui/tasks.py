@@ -168,7 +168,7 @@ def explain(ws: Workspace, images: tuple, crops: tuple, method: str) -> Explaine
     from core.model.network import describe
 
     model = ws.require_model()
-    cropped = tuple(with_crop(img, crop) for img, crop in zip(images, crops))
+    cropped = tuple(with_crop(img, crop) for img, crop in zip(images, crops, strict=True))
     explanation = core.explain_pair(model, cropped[0], cropped[1], method)
     return Explained(explanation, explained_images(cropped, explanation), describe(model))
 
@@ -226,8 +226,9 @@ def similar(ws: Workspace, gallery: str, image, crop, k: int) -> SimilarFound:
 
 
 def export(_ws: Workspace, request: ExportRequest) -> Exported:
+    """The report of the pair as shown and its JSON sidecar (core.review.outputs, as `explain --report` writes them)."""
     from core.review.case_record import CaseRecord, from_images
-    from core.review.report import write_report
+    from core.review.outputs import write_report
 
     explained = request.explained
     record = (request.record or CaseRecord()).merged(from_images(explained.images))

@@ -15,7 +15,7 @@ from core.errors import ImageLoadError
 from core.explain.facts import image_facts
 from core.io.dicom import secondary_capture
 from core.io.images import from_pil, load_image, with_crop
-from core.review import report, report_layout
+from core.review import outputs, report, report_layout
 from core.review.case_record import RECORD_KEYS, make_record, parse_acquired
 from tests.test_report import pair  # noqa: F401  (the fixture)
 
@@ -38,7 +38,7 @@ def test_case_record_checks_its_fields():
 
 def test_every_report_carries_the_case_record_and_the_reviewer_verdict(tmp_path, pair):  # noqa: F811
     record = make_record(**RECORD)
-    png, sidecar = report.write_report(tmp_path / "r.png", *pair, record=record, reviewer_verdict="disagree")
+    png, sidecar = outputs.write_report(tmp_path / "r.png", *pair, record=record, reviewer_verdict="disagree")
     facts = json.loads(sidecar.read_text())
     assert {key: facts[key] for key in RECORD_KEYS} == record.facts() and facts["reviewer_verdict"] == "disagree"
     assert facts["verdict"] and facts["report_file"] == "r.png"
@@ -57,7 +57,7 @@ def test_every_report_carries_the_case_record_and_the_reviewer_verdict(tmp_path,
 
 
 def test_pdf_report_is_a_pdf_with_pages_and_the_case_in_its_metadata(tmp_path, pair):  # noqa: F811
-    pdf, sidecar = report.write_report(tmp_path / "r.pdf", *pair, record=make_record(**RECORD))
+    pdf, sidecar = outputs.write_report(tmp_path / "r.pdf", *pair, record=make_record(**RECORD))
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
     assert data.count(b"/Type /Page\n") + data.count(b"/Type /Page ") + data.count(b"/Type /Page/") >= 1
@@ -68,7 +68,7 @@ def test_pdf_report_is_a_pdf_with_pages_and_the_case_in_its_metadata(tmp_path, p
 def test_dicom_report_round_trips_with_pydicom(tmp_path, pair):  # noqa: F811
     import pydicom
 
-    dcm, _ = report.write_report(tmp_path / "r.dcm", *pair, record=make_record(**RECORD))
+    dcm, _ = outputs.write_report(tmp_path / "r.dcm", *pair, record=make_record(**RECORD))
     ds = pydicom.dcmread(dcm)
     assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.7" and ds.PatientID == "PSN-0042"
     assert ds.AccessionNumber == "C-17" and ds.BodyPartExamined == "LEFT SCAPULA" and ds.OperatorsName == "Dr. Keller"

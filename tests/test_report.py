@@ -15,7 +15,7 @@ from core.explain.pair import Explanation
 from core.io import files
 from core.io.images import from_pil
 from core.model.network import ModelInfo
-from core.review import report, report_layout
+from core.review import outputs, report, report_layout
 
 
 def _explanation(size1, size2) -> Explanation:
@@ -66,12 +66,12 @@ def test_render_keeps_aspect_ratio_and_draws_overlays(pair):
 def test_write_report_writes_png_and_json_and_refuses_overwrite(tmp_path, pair):
     explanation, images, info = pair
     target = tmp_path / "r.png"
-    png, sidecar = report.write_report(target, explanation, images, info, note="n1")
+    png, sidecar = outputs.write_report(target, explanation, images, info, note="n1")
     assert Image.open(png).format == "PNG"
     assert json.loads(sidecar.read_text())["note"] == "n1" and sidecar == tmp_path / "r.json"
     with pytest.raises(FileExistsError, match="already exists"):
-        report.write_report(target, explanation, images, info, note="n2")
-    report.write_report(target, explanation, images, info, note="n2", overwrite=True)
+        outputs.write_report(target, explanation, images, info, note="n2")
+    outputs.write_report(target, explanation, images, info, note="n2", overwrite=True)
     assert json.loads(sidecar.read_text())["note"] == "n2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.png"]
 
@@ -79,7 +79,7 @@ def test_write_report_writes_png_and_json_and_refuses_overwrite(tmp_path, pair):
 def test_sidecar_alone_also_blocks_overwrite(tmp_path, pair):
     (tmp_path / "r.json").write_text("{}")
     with pytest.raises(FileExistsError):
-        report.write_report(tmp_path / "r.png", *pair)
+        outputs.write_report(tmp_path / "r.png", *pair)
 
 
 def test_full_disk_leaves_no_partial_files(tmp_path, pair, monkeypatch):
@@ -94,7 +94,7 @@ def test_full_disk_leaves_no_partial_files(tmp_path, pair, monkeypatch):
 
     monkeypatch.setattr(files.os, "replace", failing_replace)
     with pytest.raises(report.ReportError, match="No space left") as caught:
-        report.write_report(tmp_path / "r.png", *pair)
+        outputs.write_report(tmp_path / "r.png", *pair)
     assert isinstance(caught.value, OSError) and "\n" not in str(caught.value)
     assert list(tmp_path.iterdir()) == []
 
@@ -102,11 +102,11 @@ def test_full_disk_leaves_no_partial_files(tmp_path, pair, monkeypatch):
 def test_a_folder_under_a_file_and_bad_names_are_one_line_errors(tmp_path, pair):
     (tmp_path / "file").write_text("x")
     with pytest.raises(report.ReportError, match="is not a folder"):
-        report.write_report(tmp_path / "file" / "sub" / "r.png", *pair)
+        outputs.write_report(tmp_path / "file" / "sub" / "r.png", *pair)
     with pytest.raises(ValueError, match=r"\.png"):
-        report.write_report(tmp_path / "r.jpg", *pair)
+        outputs.write_report(tmp_path / "r.jpg", *pair)
     with pytest.raises(ValueError, match="unknown colormap"):
-        report.write_report(tmp_path / "r.png", *pair, colormaps={"factual": "rainbow"})
+        outputs.write_report(tmp_path / "r.png", *pair, colormaps={"factual": "rainbow"})
 
 
 def test_sidecar_names_each_image_by_absolute_path_and_sha256(tmp_path, pair, monkeypatch):
@@ -117,7 +117,7 @@ def test_sidecar_names_each_image_by_absolute_path_and_sha256(tmp_path, pair, mo
     monkeypatch.chdir(tmp_path)
     opened = from_pil(Image.open("a.png").convert("RGB"), crop=(10, 0, 200, 100), path="a.png")  # as the GUI opens it
     pasted = from_pil(Image.new("RGB", (80, 160), (90, 120, 200)))  # from the clipboard: no file
-    _, sidecar = report.write_report("r.png", explanation, (opened, pasted), info)
+    _, sidecar = outputs.write_report("r.png", explanation, (opened, pasted), info)
     first, second = json.loads(sidecar.read_text())["images"]
     assert first["path"] == str(tmp_path / "a.png") and first["sha256_of"] == "file"
     assert first["sha256"] == hashlib.sha256((tmp_path / "a.png").read_bytes()).hexdigest()
@@ -126,7 +126,7 @@ def test_sidecar_names_each_image_by_absolute_path_and_sha256(tmp_path, pair, mo
 
 
 def test_report_into_a_missing_folder_creates_it_and_a_failed_write_removes_it(tmp_path, pair, monkeypatch):
-    png, sidecar = report.write_report(tmp_path / "new" / "deeper" / "r.png", *pair)
+    png, sidecar = outputs.write_report(tmp_path / "new" / "deeper" / "r.png", *pair)
     assert png.exists() and sidecar.exists()
 
     def no_space(src, dst):
@@ -134,7 +134,7 @@ def test_report_into_a_missing_folder_creates_it_and_a_failed_write_removes_it(t
 
     monkeypatch.setattr(files.os, "replace", no_space)
     with pytest.raises(report.ReportError, match="No space left"):
-        report.write_report(tmp_path / "other" / "deeper" / "r.png", *pair)
+        outputs.write_report(tmp_path / "other" / "deeper" / "r.png", *pair)
     assert not (tmp_path / "other").exists()  # no empty folders left behind
 
 

@@ -128,10 +128,10 @@ def from_pil(image: Image.Image, crop: CropBox | None = None, path: str | None =
     rgb = image if image.mode == "RGB" else to_rgb(image)
     if rgb.width == 0 or rgb.height == 0:
         raise ImageLoadError(f"{label}: image has zero size")
-    scale = 1.0
+    scale, source_size = 1.0, None
     if crop is None and rgb.width * rgb.height > MAX_LOADED_PIXELS:  # a huge paste: bounded as a huge file is
         shrunk = _shrink(rgb)
-        scale, rgb = rgb.width / shrunk.width, shrunk
+        scale, source_size, rgb = rgb.width / shrunk.width, rgb.size, shrunk
     original_size = rgb.size
     overview = None
     if crop is not None:
@@ -139,7 +139,8 @@ def from_pil(image: Image.Image, crop: CropBox | None = None, path: str | None =
         x, y, w, h = crop
         overview = _overview(rgb)
         rgb = rgb.crop((x, y, x + w, y + h))
-    return LoadedImage(image=rgb, path=path, crop=crop, original_size=original_size, scale=scale, overview=overview)
+    return LoadedImage(image=rgb, path=path, crop=crop, original_size=original_size, scale=scale, overview=overview,
+                       source_size=source_size)
 
 
 def validate_crop(crop, size: tuple[int, int], label: str = "<image>") -> CropBox:

@@ -3,8 +3,9 @@
 DIR/summary.csv gets one row per pair, appended and flushed to disk as each pair finishes; a run that is killed
 and started again skips the pairs its summary already holds for the same files (by sha256), crops, model and
 method, and repairs a last line that a kill cut short, so every pair appears exactly once. Every pair is scored
-by core.explain.pair.explain_pair, with or without a report, so its verdict (core.trust.verdict) follows the same rules, the
-out-of-domain check included, as in the window and `explain`.
+by core.explain.pair.explain_pair, with or without a report, so its verdict (core.trust.verdict) follows the same
+rules, the out-of-domain check included, as in the window and `explain`; a pair's report is written by
+core.review.outputs, as `explain --report` writes it.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def _score(model, row, method: str, report: bool, report_path: Path) -> dict:
     else:
         from core.explain.pair import explain_pair, explained_images
         from core.model.network import describe
-        from core.review.report import write_report
+        from core.review.outputs import write_report
 
         explanation = explain_pair(model, images[0], images[1], method=method)
         def write():
@@ -112,7 +113,6 @@ def _score(model, row, method: str, report: bool, report_path: Path) -> dict:
               "decision": explanation.decision, "probability": explanation.probability_same,
               "verdict": explanation.verdict, "verdict_reason": explanation.verdict_reason, **extra}
     if report:
-        report_path.parent.mkdir(exist_ok=True)
         write()
         record["report"] = str(report_path)
     return record

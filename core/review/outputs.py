@@ -1,0 +1,121 @@
+"""The outputs of one explanation: its maps (a float32 .npy and a colour overlay .png per layer and image, in one
+folder), its report (PNG, PDF or DICOM by the name's suffix) and the report's JSON sidecar. The one writer behind
+`explain --out/--report`, batch reports and the window's File > Export.
+
+    plan_outputs(out_dir=None, report=None, *, colormaps=None, overwrite=False) -> OutputPlan
+    write_outputs(plan, explanation, images, model, **report_options) -> Written(files, facts)
+    write_report(path, explanation, images, model, *, colormaps=None, overwrite=False, **report_options)
+        -> (report, sidecar)
+
+The plan names every file before anything is read or computed, and refuses, with one error naming the file, a
+name that is not a report's, a folder that cannot be made or written into, and an existing file unless
+`overwrite`. write_outputs then builds the explanation's facts once (core.explain.facts: each image hashed once),
+writes the maps and then the report with its sidecar, each set atomically (core.io.files.write_unit), and removes
+the maps again if the report cannot be written: all the planned files or none. report_options are
+core.review.report.sidecar_facts's. Maps are written at their own size (core.explain.pair.map_size); the overlays
+and the report resize them to the image they are drawn on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.explain.facts import explanation_facts
+from core.io.files import make_folders, printable, remove_folders, write_unit
+from core.review.report import check_report_path, check_targets, report_colormaps, sidecar_facts, write_report_files
+from core.vocabulary import LAYERS
+
+OVERLAY_OPACITY = 0.6  # a map's overlay .png: the image still shows through the strongest colour
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Every file one explanation's outputs will be, checked by plan_outputs; nothing is written yet."""
+
+    maps: tuple[Path, ...]  # in --out's folder, in the order they are listed: per layer, per image, .npy then .png
+    report: Path | None
+    colormaps: dict  # {layer: colormap} of the overlays and the report, every layer named
+    overwrite: bool
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The maps, then the report and its sidecar (same name, .json)."""
+        return self.maps + ((self.report, self.report.with_suffix(".json")) if self.report else ())
+
+
+@dataclass(frozen=True)
+class Written:
+    files: tuple[Path, ...]  # as planned
+    facts: dict  # the explanation's facts (core.explain.facts), as the sidecar holds them under its own
+
+
+def map_files(out_dir) -> tuple[Path, ...]:
+    return tuple(Path(out_dir) / f"image{i}_{kind}{ext}" for kind in LAYERS for i in (1, 2) for ext in (".npy", ".png"))
+
+
+def plan_outputs(out_dir=None, report=None, *, colormaps=None, overwrite: bool = False) -> OutputPlan:
+    """Check every output an explanation is asked for (colormaps first, then the report, then the maps) and list
+    its files; raises ValueError, FileExistsError or core.review.report.ReportError naming the file."""
+    chosen = report_colormaps(colormaps)
+    plan = OutputPlan(map_files(out_dir) if out_dir else (), check_report_path(report, overwrite) if report else None,
+                      chosen, overwrite)
+    if plan.maps:
+        check_targets(list(plan.maps), overwrite)
+    named = [path.absolute() for path in plan.files]
+    if len(set(named)) < len(named):  # the maps are distinct, and so are a report and its sidecar
+        raise ValueError(f"{printable(plan.report)}: the report and its sidecar cannot be one of the maps")
+    return plan
+
+
+def write_outputs(plan: OutputPlan, explanation, images, model, **report_options) -> Written:
+    """Write what `plan` lists for the explained pair (images: core.explain.pair.explained_images; model: a
+    ModelInfo or SiameseModel); a report's sidecar holds sidecar_facts(facts, **report_options)."""
+    facts = explanation_facts(explanation, images, model)
+    # built (and its options checked) before the first file is written
+    sidecar = sidecar_facts(facts, colormaps=plan.colormaps, **report_options) if plan.report else {}
+    written: list[Path] = []
+    created: list[Path] = []
+    try:
+        if plan.maps:
+            created = make_folders(plan.maps[0].parent)
+            write_unit(_map_items(plan, explanation, images), overwrite=plan.overwrite)
+            written += plan.maps
+        if plan.report:
+            from core.review.report_layout import render
+
+            write_report_files(plan.report, lambda: render(explanation, images, sidecar), sidecar, plan.overwrite)
+    except BaseException:
+        for path in written:  # all outputs or none: the maps go with a report that could not be written
+            path.unlink(missing_ok=True)
+        remove_folders(created)
+        raise
+    return Written(plan.files, facts)
+
+
+def write_report(path, explanation, images, model, *, colormaps=None, overwrite: bool = False,
+                 **report_options) -> tuple[Path, Path]:
+    """A report and its sidecar alone (the window's export, batch): (report, sidecar)."""
+    plan = plan_outputs(report=path, colormaps=colormaps, overwrite=overwrite)
+    write_outputs(plan, explanation, images, model, **report_options)
+    report, sidecar = plan.files
+    return report, sidecar
+
+
+def _map_items(plan: OutputPlan, explanation, images) -> list[tuple[Path, object]]:
+    files = iter(plan.maps)
+    items: list[tuple[Path, object]] = []
+    for kind in LAYERS:
+        for image, heatmap in zip(images, getattr(explanation, kind), strict=True):
+            items.append((next(files), lambda handle, heatmap=heatmap: np.save(handle, heatmap)))
+            items.append((next(files), _overlay_writer(image.image, heatmap, plan.colormaps[kind])))
+    return items
+
+
+def _overlay_writer(image, heatmap, colormap: str):
+    from core.explain.overlay import write_overlay_png
+
+    # drawn as written, one at a time and band by band: four whole overlays of a large image cost hundreds of MB
+    return lambda handle: write_overlay_png(handle, image, heatmap, colormap, opacity=OVERLAY_OPACITY)
