@@ -87,15 +87,17 @@ def test_hiding_the_factual_evidence_of_a_similar_pair_lowers_the_score_more(tra
     assert np.mean(drops) > 0 and np.mean(np.asarray(drops) > 0) >= 0.6, drops
 
 
-def test_explain_faithfulness_json(image_pair, tiny_weights_path):
+def test_explain_faithfulness_json_and_report(image_pair, tiny_weights_path, tmp_path):
+    report = tmp_path / "pair.png"
     done = subprocess.run([sys.executable, "main.py", "explain", str(image_pair[0]), str(image_pair[1]), "--model",
-                           str(tiny_weights_path), "--faithfulness", "--json"], capture_output=True, text=True,
-                          timeout=300)
+                           str(tiny_weights_path), "--faithfulness", "--json", "--report", str(report)],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert {"probability_same", "in_domain", "same_content", "faithfulness"} <= set(data)
     f = data["faithfulness"]
     assert {"deletion_auc_map", "deletion_auc_random", "insertion_auc_map", "insertion_auc_random"} <= set(f)
+    assert json.loads(report.with_suffix(".json").read_text(encoding="utf-8"))["faithfulness"] == f  # and reported
 
 
 def test_evaluate_explanations_reports_every_method(trained_shapes, shapes_dir):
