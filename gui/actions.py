@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 @dataclass(frozen=True)
 class Command:
-    key: str  # the handler is MainWindow.handlers()[key]
+    key: str  # the handler: gui.commands.Commands.handlers()[key], or the window's own (gui.window_commands)
     menu: str
     text: str
     shortcuts: tuple[str, ...] = ()
@@ -36,7 +36,8 @@ COMMANDS = (
     Command("swap", "&File", "&Swap images", ("X",), short="Swap"),
     Command("export", "&File", "&Export report…", ("Ctrl+E",), tip="PNG report plus JSON sidecar", short="Export"),
     Command("quit", "&File", "&Quit", ("Ctrl+Q",)),
-    Command("crop", "&Edit", "&Crop mode", ("C",), checkable=True, tip="Drag a box on either image to crop it", short="Crop"),
+    Command("crop", "&Edit", "&Crop mode", ("C",), checkable=True, tip="Drag a box on either image to crop it",
+            short="Crop"),
     Command("reset_crops", "&Edit", "&Reset crops", ("Shift+C",), short="Reset"),
     Command("undo", "&Edit", "&Undo crop", ("Ctrl+Z",), short="Undo"),
     Command("redo", "&Edit", "Re&do crop", ("Ctrl+Shift+Z", "Ctrl+Y"), short="Redo"),
@@ -48,7 +49,8 @@ COMMANDS = (
     Command("actual", "&View", "&Actual pixels (1:1)", ("Ctrl+1",), short="1:1"),
     Command("zoom_in", "&View", "Zoom &in", ("Ctrl++", "Ctrl+=")),
     Command("zoom_out", "&View", "Zoom &out", ("Ctrl+-",)),
-    Command("sync", "&View", "&Synchronise views", ("S",), checkable=True, tip="Zoom and pan both images together", short="Sync"),
+    Command("sync", "&View", "&Synchronise views", ("S",), checkable=True, tip="Zoom and pan both images together",
+            short="Sync"),
     Command("links", "&View", "Correspondence &links", ("L",), checkable=True, short="Links",
             tip="Lines from what in image 1 was matched to what in image 2, strongest first"),
     Command("more_links", "&View", "More links", ("]",)),

@@ -226,7 +226,7 @@ def curves_pixmap(curves: dict, width: int = 220, height: int = 70) -> QPixmap:
     fractions = curves["fractions"]
     for key, colour, style in CURVE_STYLES:
         points = [QPointF(2 + f * (width - 4), height - 2 - min(max(v, 0.0), 1.0) * (height - 4))
-                  for f, v in zip(fractions, curves[key])]
+                  for f, v in zip(fractions, curves[key], strict=True)]
         painter.setPen(QPen(QColor(colour), 1.6, style))
         painter.drawPolyline(QPolygonF(points))
     painter.end()

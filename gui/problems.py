@@ -1,47 +1,44 @@
-"""The problem bar: what went wrong (a bad image, a refused model, a failed export), visible until the reviewer
-dismisses it or that source next succeeds; never a status-bar flash that a later success leaves behind."""
+"""What went wrong (a bad image, a refused model, a failed export), kept until the reviewer dismisses it or that
+source next succeeds: never a status-bar flash that a later success leaves behind.
+
+Qt-free: the problem bar (gui.problem_bar) draws what its change event carries, and tests read it directly.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
+from typing import Callable
 
 
-class ProblemBar(QFrame):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setObjectName("problem-bar")
-        self.setStyleSheet("#problem-bar { background: #fbe3e1; border: 1px solid #b0281e; }"
-                           "QLabel { color: #7a1a12; }")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(8, 4, 4, 4)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        row.addWidget(self.label, 1)
-        self.dismiss_button = QPushButton("Dismiss (Esc)")
-        self.dismiss_button.setFocusPolicy(Qt.NoFocus)  # never steals the review shortcuts
-        self.dismiss_button.clicked.connect(self.dismiss)
-        row.addWidget(self.dismiss_button, 0, Qt.AlignTop)
-        self._problems: dict[str, str] = {}  # source -> its latest problem, oldest first
-        self.hide()
+class Problems:
+    """The latest problem per source ("image 1", "export", ...), the most recently reported last."""
+
+    def __init__(self):
+        self._latest: dict[str, str] = {}
+        self._listeners: list[Callable[[list[str]], None]] = []
+
+    def on_change(self, listener: Callable[[list[str]], None]) -> None:
+        """Call `listener(texts)` with the current problems after every change."""
+        self._listeners.append(listener)
 
     def report(self, source: str, text: str) -> None:
-        self._problems.pop(source, None)
-        self._problems[source] = text
-        self._show()
+        self._latest.pop(source, None)  # a source reported again moves last, where the newest problem is read
+        self._latest[source] = text
+        self._changed()
 
     def clear(self, source: str) -> None:
-        if self._problems.pop(source, None) is not None:
-            self._show()
+        """`source` has since succeeded: its last problem no longer applies."""
+        if self._latest.pop(source, None) is not None:
+            self._changed()
 
     def dismiss(self) -> None:
-        self._problems.clear()
-        self._show()
+        if self._latest:
+            self._latest.clear()
+            self._changed()
 
-    def problems(self) -> list[str]:
-        return list(self._problems.values())
+    def texts(self) -> list[str]:
+        return list(self._latest.values())
 
-    def _show(self) -> None:
-        self.label.setText("\n".join(self._problems.values()))
-        self.setVisible(bool(self._problems))
+    def _changed(self) -> None:
+        texts = self.texts()
+        for listener in self._listeners:
+            listener(texts)

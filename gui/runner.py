@@ -5,18 +5,42 @@ functions live in gui.tasks). Each key (the view a result feeds: "explain", ("im
 generation: a queued job whose key has since been submitted again is skipped, and a result or error that is no
 longer the latest is dropped here, on the GUI thread, so callers only ever hear about current work. A job's
 exception never reaches Qt: it becomes one line for `on_error`, and the runner takes the next job.
+
+The review models depend on `JobRunner`, not on the thread: `SyncRunner` keeps the same rules, signals and
+callback order but runs each job at once on the calling thread, so tests of their logic need no waiting.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, Protocol
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, SignalInstance, Slot
 
 from .tasks import Workspace, one_line
+
+
+class JobRunner(Protocol):
+    """What the review models and views use of a runner. Napari-worker style, per job: `on_result` is its returned
+    callback and `on_error` its errored one (one line); `started` (key, label), `progress` (key, done, total) and
+    `busy` (bool) report on every job."""
+
+    started: SignalInstance
+    progress: SignalInstance
+    busy: SignalInstance
+
+    def submit(self, key: Hashable, fn: Callable, *args: Any, label: str = "",
+               on_result: Callable[[Any], None] | None = None,
+               on_error: Callable[[str], None] | None = None) -> int: ...
+
+    def cancel(self, key: Hashable) -> None: ...
+
+    def interrupt(self, key: Hashable) -> None: ...
+
+    def is_pending(self, key: Hashable) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -28,70 +52,22 @@ class _Job:
     label: str
 
 
-class _Worker(QObject):
-    """Lives on the runner thread; runs jobs that are still current when their turn comes."""
+class _Jobs(QObject):
+    """The rules both runners share: generations per key, delivery of current results only, one-line errors.
+    Subclasses decide where `_run` happens (`_dispatch`) and hand its outcome to `_deliver` on the GUI thread."""
 
-    finished = Signal(int, bool, object)  # token, ok, result or one-line error
-    started = Signal(object, str)  # key, label
-
-    def __init__(self, runner: "Runner"):
-        super().__init__()
-        self._runner = runner
-        self.workspace = Workspace()
-
-    @Slot(object)
-    def run(self, job: _Job) -> None:
-        runner = self._runner
-        if not runner._is_current(job.key, job.token):
-            self.finished.emit(job.token, False, None)  # superseded while queued: never run
-            return
-        with runner._lock:
-            runner._running_key = job.key
-            self.workspace.stop.clear()
-        self.workspace.report_progress = lambda done, total: runner.progress.emit(job.key, done, total)
-        self.started.emit(job.key, job.label)
-        try:
-            result, ok = job.fn(self.workspace, *job.args), True
-        except Exception as exc:  # the runner must survive anything a job raises
-            result, ok = one_line(exc), False
-        finally:
-            with runner._lock:
-                runner._running_key = None
-        self.finished.emit(job.token, ok, result)
-
-
-class Runner(QObject):
-    """Call start() once, submit() jobs, stop() before the app exits."""
-
-    started = Signal(object, str)  # key, label: a job began (emitted on the runner thread)
+    started = Signal(object, str)  # key, label: a job began (emitted where jobs run)
     busy = Signal(bool)  # True when the first job is queued, False when the queue runs dry
     progress = Signal(object, int, int)  # key, done, total: long jobs report how far they are
-    _post = Signal(object)
 
     def __init__(self):
         super().__init__()
+        self.workspace = Workspace()
         self._lock = threading.Lock()
         self._tokens = itertools.count(1)
         self._latest: dict[Hashable, int] = {}
         self._callbacks: dict[int, tuple[Hashable, Callable | None, Callable | None]] = {}
         self._running_key: Hashable | None = None
-        self._thread = QThread()
-        self._thread.setObjectName("model-runner")
-        self._worker = _Worker(self)
-        self._worker.moveToThread(self._thread)
-        self._post.connect(self._worker.run, Qt.QueuedConnection)
-        self._worker.finished.connect(self._finished, Qt.QueuedConnection)
-        self._worker.started.connect(self.started, Qt.DirectConnection)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Finish the job in progress, drop the queue, end the thread."""
-        with self._lock:
-            self._latest.clear()
-        self._thread.quit()
-        self._thread.wait()
 
     def submit(self, key: Hashable, fn: Callable, *args: Any, label: str = "",
                on_result: Callable[[Any], None] | None = None, on_error: Callable[[str], None] | None = None) -> int:
@@ -103,7 +79,7 @@ class Runner(QObject):
         self._callbacks[token] = (key, on_result, on_error)
         if first:
             self.busy.emit(True)
-        self._post.emit(_Job(token, key, fn, args, label))
+        self._dispatch(_Job(token, key, fn, args, label))
         return token
 
     def cancel(self, key: Hashable) -> None:
@@ -112,24 +88,44 @@ class Runner(QObject):
         with self._lock:
             self._latest.pop(key, None)
             if self._running_key == key:
-                self._worker.workspace.stop.set()
+                self.workspace.stop.set()
 
     def interrupt(self, key: Hashable) -> None:
         """Ask `key`'s running job to finish early (long jobs check often); what it returns is still delivered."""
         with self._lock:
             if self._running_key == key:
-                self._worker.workspace.stop.set()
+                self.workspace.stop.set()
 
     def is_pending(self, key: Hashable) -> bool:
         with self._lock:
             return key in self._latest
 
+    def _dispatch(self, job: _Job) -> None:
+        raise NotImplementedError
+
     def _is_current(self, key: Hashable, token: int) -> bool:
         with self._lock:
             return self._latest.get(key) == token
 
+    def _run(self, job: _Job) -> tuple[bool, Any]:
+        """(ok, result or one-line error); a job superseded while queued never runs."""
+        if not self._is_current(job.key, job.token):
+            return False, None
+        with self._lock:
+            self._running_key = job.key
+            self.workspace.stop.clear()
+        self.workspace.report_progress = lambda done, total: self.progress.emit(job.key, done, total)
+        self.started.emit(job.key, job.label)
+        try:
+            return True, job.fn(self.workspace, *job.args)
+        except Exception as exc:  # the runner must survive anything a job raises
+            return False, one_line(exc)
+        finally:
+            with self._lock:
+                self._running_key = None
+
     @Slot(int, bool, object)
-    def _finished(self, token: int, ok: bool, payload: Any) -> None:
+    def _deliver(self, token: int, ok: bool, payload: Any) -> None:
         key, on_result, on_error = self._callbacks.pop(token)
         if self._is_current(key, token):
             with self._lock:
@@ -139,3 +135,67 @@ class Runner(QObject):
                 callback(payload)
         if not self._callbacks:
             self.busy.emit(False)
+
+
+class _Worker(QObject):
+    """Lives on the runner thread; runs the jobs posted to it in order."""
+
+    finished = Signal(int, bool, object)  # token, ok, result or one-line error
+
+    def __init__(self, runner: Runner):
+        super().__init__()
+        self._runner = runner
+
+    @Slot(object)
+    def run(self, job: _Job) -> None:
+        self.finished.emit(job.token, *self._runner._run(job))
+
+
+class Runner(_Jobs):
+    """Call start() once, submit() jobs, stop() before the app exits."""
+
+    _post = Signal(object)
+
+    def __init__(self):
+        super().__init__()
+        self._thread = QThread()
+        self._thread.setObjectName("model-runner")
+        self._worker = _Worker(self)
+        self._worker.moveToThread(self._thread)
+        self._post.connect(self._worker.run, Qt.QueuedConnection)
+        self._worker.finished.connect(self._deliver, Qt.QueuedConnection)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish the job in progress, drop the queue, end the thread."""
+        with self._lock:
+            self._latest.clear()
+        self._thread.quit()
+        self._thread.wait()
+
+    def _dispatch(self, job: _Job) -> None:
+        self._post.emit(job)
+
+
+class SyncRunner(_Jobs):
+    """Runs each job when it is submitted, on the calling thread: submit() returns after its callbacks. A job
+    submitted from a callback waits until that callback returns, as it would behind the thread's queue."""
+
+    def __init__(self):
+        super().__init__()
+        self._queue: deque[_Job] = deque()
+        self._draining = False
+
+    def _dispatch(self, job: _Job) -> None:
+        self._queue.append(job)
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            while self._queue:
+                job = self._queue.popleft()
+                self._deliver(job.token, *self._run(job))
+        finally:
+            self._draining = False

@@ -1,6 +1,7 @@
 """The review state and its rules, without widgets: the model, the two images, their crops (with undo/redo), the
 method and the current explanation. Views call its methods and redraw from the values its signals carry; the
-work itself goes to the runner as gui.tasks functions.
+work itself goes as gui.tasks functions to the runner it is given (gui.runner.JobRunner: the app's thread, or a
+SyncRunner in tests of these rules).
 
 Problems are reported per source ("model", "image 1", "explain", ...) and withdrawn when that source next
 succeeds, so an old error never stays on screen beside a later success.
@@ -14,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from . import tasks
 from .history import CropHistory
 from .layers import SLOTS
-from .runner import Runner
+from .runner import JobRunner
 from .tasks import Environment, Explained, Exported, ExportRequest, ImageReady, ModelReady
 
 ERROR_PREFIX = {"model": "Model not changed", "explain": "Explanation failed", "export": "Report not saved",
@@ -39,7 +40,7 @@ class ReviewSession(QObject):
     error_cleared = Signal(str)  # source whose last problem no longer applies
     info = Signal(str)  # a passing confirmation ("Report saved: ...")
 
-    def __init__(self, runner: Runner, method: str = tasks.DEFAULT_METHOD):
+    def __init__(self, runner: JobRunner, method: str = tasks.DEFAULT_METHOD):
         super().__init__()
         self.runner = runner
         self.method = method if method in tasks.METHODS else tasks.DEFAULT_METHOD
@@ -93,7 +94,7 @@ class ReviewSession(QObject):
     def open_paths(self, paths: list[str], slot: int | None = None) -> None:
         """Dropped or opened files: two fill both slots; one goes to `slot`, else to the first empty slot."""
         if len(paths) == 2:
-            for each, path in zip(SLOTS, paths):
+            for each, path in zip(SLOTS, paths, strict=True):
                 self.open_image(each, path)
             return
         if slot is None:

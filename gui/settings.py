@@ -27,7 +27,8 @@ def read(settings: QSettings, key: str, default):
         return default
 
 class Key:
-    """Every key the workstation stores, in one place (the layers' own keys: layer_key, colormap_key)."""
+    """Every key the workstation stores, in one place (the layers' own keys: layer_key, colormap_key); no other
+    module spells one (tests/gui/test_settings_store.py), so a renamed key can never leave a reader behind."""
 
     LAST_FOLDER = "files/last_folder"
     MODEL_DEVICE = "model/device"

@@ -1,6 +1,6 @@
-"""The main window: layout, and the wiring of the review models' signals to the views (the reviewer's commands
-are gui.commands). It holds no review state: the session, the layer states, similar cases and the worklist do
-(gui.app builds them and hands them in)."""
+"""The main window: layout, and the wiring of the review models' signals to the views. The reviewer's commands
+are gui.commands, whose view the window is (gui.window_commands). It holds no review state: the session, the layer
+states, similar cases, the worklist and the problems do (gui.app builds most of them and hands them in)."""
 
 from __future__ import annotations
 
@@ -20,19 +20,21 @@ from .layers import SLOTS
 from .links import LinksController, LinksOverlay, LinksState
 from .panels import LayerControls
 from .persist import fit_to_screen, restore_window, save_window
-from .problems import ProblemBar
+from .problem_bar import ProblemBar
+from .problems import Problems
 from .settings import Key
 from .sidepanel import SidePanel
 from .similar import SimilarCasesDock
 from .sync import ViewSync
 from .tasks import LAYERS, cuda_unsupported, device_choices
 from .viewer import ImageViewer
+from .window_commands import WindowCommands
 from .worklist_dock import WorklistDock
 
 PLACEHOLDER = "Image {n}\n\nDrop an image here, or press {keys}"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowCommands, QMainWindow):
     overlays_shown = Signal()  # an explanation's layers were just drawn
     closed = Signal()  # the window was closed: the composition root saves the review and stops the runner
 
@@ -42,6 +44,8 @@ class MainWindow(QMainWindow):
                                                                                   similar, worklist)
         self.notes = notes  # gui.notes.PairNotes: the note of a pair opened outside a worklist
         self.case_record = case_record or CaseRecordState()  # gui.case_record: what the next report carries
+        self.problems = Problems()
+        self.help_dialog = None
         self.setAcceptDrops(True)
         self._fitted = False
         self._build()
@@ -76,7 +80,7 @@ class MainWindow(QMainWindow):
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
-        self.problem_bar = ProblemBar()
+        self.problem_bar = ProblemBar(self.problems)
         never_widens(self.problem_bar.label, 20)  # a problem naming a long path wraps or clips, never widens
         column.addWidget(self.problem_bar)
         column.addWidget(self.splitter, 1)
@@ -97,9 +101,11 @@ class MainWindow(QMainWindow):
         self.links_controller = LinksController(self.session, self.links, self.links_overlay, self)
         self.links.changed.connect(lambda: self.statusBar().showMessage(
             f"Links: the {self.links.count} strongest ([ and ] for fewer or more)" if self.links.visible else "", 4000))
-        self.commands = Commands(self)
+        self.commands = Commands(self, session=self.session, worklist=self.worklist, similar=self.similar,
+                                 layers=self.layers, links=self.links, case_record=self.case_record,
+                                 settings=self.settings)
         self.load_dropped, self.export_report_to = self.commands.load_dropped, self.commands.export_report_to
-        self.actions = build_actions(self, self.commands.handlers())
+        self.actions = build_actions(self, {**self.commands.handlers(), **self._own_handlers()})
         self.toolbar = self.addToolBar("Main")
         self.toolbar.setObjectName("main-toolbar")
         self.menus = populate_menus(self.menuBar(), self.toolbar, self.actions)
@@ -124,8 +130,8 @@ class MainWindow(QMainWindow):
         s.explanation_changed.connect(self._show_explanation)
         s.faithfulness_changed.connect(self.score.show_faithfulness)
         s.history_changed.connect(self._history)
-        s.error.connect(self.problem_bar.report)
-        s.error_cleared.connect(self.problem_bar.clear)
+        s.error.connect(self.problems.report)
+        s.error_cleared.connect(self.problems.clear)
         s.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
         s.runner.busy.connect(self._busy)
         s.runner.started.connect(self._started)
@@ -263,7 +269,6 @@ class MainWindow(QMainWindow):
         self.note.setPlainText(text)
         self.note.blockSignals(False)
 
-    # --- small helpers -------------------------------------------------------------------------------
     # --- Qt events -----------------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
         event.setAccepted(event.mimeData().hasUrls())

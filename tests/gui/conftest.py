@@ -44,7 +44,8 @@ def make_image(path, size, seed: int):
     rng = np.random.default_rng(seed)
     image = Image.fromarray(rng.integers(40, 200, (size[1], size[0], 3), dtype=np.uint8))
     x, y = rng.integers(0, min(size) // 2, 2)
-    ImageDraw.Draw(image).ellipse((int(x), int(y), int(x) + min(size) // 2, int(y) + min(size) // 2), fill=(240, 60, 40))
+    radius = min(size) // 2
+    ImageDraw.Draw(image).ellipse((int(x), int(y), int(x) + radius, int(y) + radius), fill=(240, 60, 40))
     image.save(path)
     return path
 

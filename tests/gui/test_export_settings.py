@@ -33,7 +33,8 @@ def test_export_writes_png_and_json_with_what_is_shown(qtbot, explained, tmp_pat
     assert facts["images"][0]["path"].endswith("a.png") and Image.open(target).width > 1000
     import hashlib
 
-    for image, source in zip(facts["images"], ("a.png", "b.png")):  # the GUI's sidecar names files as the CLI's does
+    # the GUI's sidecar names files as the CLI's does
+    for image, source in zip(facts["images"], ("a.png", "b.png"), strict=True):
         assert Path(image["path"]).is_absolute() and Path(image["path"]).name == source
         assert image["sha256"] == hashlib.sha256(Path(image["path"]).read_bytes()).hexdigest()
     assert facts["colormaps"] == window.layers.colormaps

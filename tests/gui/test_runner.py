@@ -1,12 +1,12 @@
 """Runner: plain functions run off the GUI thread, superseded or cancelled jobs never deliver, exceptions become
-one line for the caller and do not kill the thread."""
+one line for the caller and do not kill the thread. SyncRunner: the same rules and order, on the calling thread."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from gui.runner import Runner
+from gui.runner import Runner, SyncRunner
 
 
 def sleep_then(_ws, seconds: float, value):
@@ -77,3 +77,29 @@ def test_cancel_stops_a_running_job_and_silences_it(qtbot):
     finally:
         runner.stop()
     assert delivered == [] and not runner.is_pending("long")
+
+
+def test_the_synchronous_runner_delivers_before_submit_returns_on_the_calling_thread():
+    runner, results, errors, busy = SyncRunner(), [], [], []
+    runner.busy.connect(busy.append)
+    runner.submit("y", sleep_then, 0.0, 7, on_result=results.append)
+    assert results == [(7, True)] and busy == [True, False] and not runner.is_pending("y")  # the main thread
+    runner.submit("x", fail, on_error=errors.append)
+    assert errors == ["RuntimeError: boom"]
+
+
+def test_a_job_submitted_from_a_callback_runs_after_it_and_only_the_latest_per_key_delivers():
+    runner, events = SyncRunner(), []
+    runner.started.connect(lambda key, label: events.append(("started", key, label)))
+
+    def first_returned(value):
+        events.append(("returned", value))
+        runner.submit("b", sleep_then, 0.0, "queued", label="b1", on_result=lambda r: events.append(("b", r[0])))
+        runner.submit("b", sleep_then, 0.0, "newest", label="b2", on_result=lambda r: events.append(("b", r[0])))
+        runner.submit("c", sleep_then, 0.0, "cancelled", label="c", on_result=lambda r: events.append(("c", r[0])))
+        runner.cancel("c")
+        events.append(("callback done",))
+
+    runner.submit("a", sleep_then, 0.0, "first", label="a", on_result=lambda r: first_returned(r[0]))
+    assert events == [("started", "a", "a"), ("returned", "first"), ("callback done",), ("started", "b", "b2"),
+                      ("b", "newest")]

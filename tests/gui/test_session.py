@@ -1,19 +1,30 @@
 """The review models driven without any window: the session's rules (crops, undo, swap, problems withdrawn by a
-later success, superseded work never shown) and the layer states' events."""
+later success, superseded work never shown) and the layer states' events.
+
+The rules run on a SyncRunner, so each call has finished its work (and emitted its signals) when it returns; one
+test keeps the real runner thread, for the signals that cross it."""
 
 from __future__ import annotations
 
 import pytest
 
 from gui.layers import LayerStates
-from gui.runner import Runner
+from gui.runner import Runner, SyncRunner
 from gui.session import ReviewSession
 
 from .conftest import TIMEOUT_MS
 
 
 @pytest.fixture
-def session(qtbot, tiny_weights):
+def session(qapp, tiny_weights):
+    review = ReviewSession(SyncRunner())
+    review.load_model(str(tiny_weights), "cpu")
+    assert review.model is not None
+    return review
+
+
+@pytest.fixture
+def threaded_session(qtbot, tiny_weights):
     runner = Runner()
     runner.start()
     review = ReviewSession(runner)
@@ -23,61 +34,77 @@ def session(qtbot, tiny_weights):
     runner.stop()
 
 
-def _explained(qtbot, session, action):
-    with qtbot.waitSignal(session.explanation_changed, check_params_cb=lambda e: e is not None, timeout=TIMEOUT_MS):
-        action()
+def _recorded(signal) -> list:
+    events = []
+    signal.connect(lambda *args: events.append(args))
+    return events
+
+
+def _open_pair(session, images):
+    session.open_paths([str(images[0]), str(images[1])])
+    assert session.explained is not None
     return session.explained
 
 
-def test_a_pair_is_explained_once_both_images_arrived_and_signals_carry_values(qtbot, session, images):
-    arrived = []
+def test_a_pair_is_explained_once_both_images_arrived_and_signals_carry_values(qtbot, threaded_session, images):
+    session, arrived = threaded_session, []
     session.image_changed.connect(lambda slot, ready: arrived.append((slot, ready.image.path)))
-    explained = _explained(qtbot, session, lambda: session.open_paths([str(images[0]), str(images[1])]))
+    with qtbot.waitSignal(session.explanation_changed, check_params_cb=lambda e: e is not None, timeout=TIMEOUT_MS):
+        session.open_paths([str(images[0]), str(images[1])])
+    explained = session.explained
     assert sorted(arrived) == [(0, str(images[0])), (1, str(images[1]))]
     assert [image.path for image in explained.images] == [str(images[0]), str(images[1])]
     assert 0.0 <= explained.explanation.similarity <= 1.0
 
 
-def test_crop_undo_redo_and_the_minimum_crop(qtbot, session, images):
-    _explained(qtbot, session, lambda: session.open_paths([str(images[0]), str(images[1])]))
-    crops, errors = [], []
-    session.crop_changed.connect(lambda slot, box, automatic: crops.append((slot, box, automatic)))
-    session.error.connect(lambda source, text: errors.append((source, text)))
-    explained = _explained(qtbot, session, lambda: session.set_crop(0, (4, 4, 40, 30)))
+def test_a_pair_opened_at_once_is_explained_once(session, images):
+    shown = _recorded(session.explanation_changed)
+    explained = _open_pair(session, images)
+    assert [args[0] for args in shown if args[0] is not None] == [explained]
+    assert session.faithfulness is not None  # measured after the maps, for the maps shown
+
+
+def test_crop_undo_redo_and_the_minimum_crop(session, images):
+    _open_pair(session, images)
+    crops, errors = _recorded(session.crop_changed), _recorded(session.error)
+    session.set_crop(0, (4, 4, 40, 30))
+    explained = session.explained
     assert explained.images[0].crop == (4, 4, 40, 30) and crops == [(0, (4, 4, 40, 30), False)]
     session.set_crop(0, (0, 0, 10, 40))  # too narrow to show the network anything
     assert session.crops[0] == (4, 4, 40, 30) and session.explained is explained
     assert errors and errors[-1][0] == "crop" and "at least 16 px" in errors[-1][1] and "not applied" in errors[-1][1]
-    _explained(qtbot, session, session.undo)
+    session.undo()
     assert session.crops == [None, None] and session.history.can_redo
-    _explained(qtbot, session, session.redo)
-    assert session.crops[0] == (4, 4, 40, 30)
+    assert session.explained.images[0].crop is None
+    session.redo()
+    assert session.crops[0] == (4, 4, 40, 30) and session.explained.images[0].crop == (4, 4, 40, 30)
 
 
-def test_swap_exchanges_images_crops_and_history(qtbot, session, images):
-    _explained(qtbot, session, lambda: session.open_paths([str(images[0]), str(images[1])]))
-    _explained(qtbot, session, lambda: session.set_crop(1, (2, 2, 30, 30)))
-    explained = _explained(qtbot, session, session.swap)
-    assert [image.path for image in explained.images] == [str(images[1]), str(images[0])]
+def test_swap_exchanges_images_crops_and_history(session, images):
+    _open_pair(session, images)
+    session.set_crop(1, (2, 2, 30, 30))
+    session.swap()
+    assert [image.path for image in session.explained.images] == [str(images[1]), str(images[0])]
     assert session.crops == [(2, 2, 30, 30), None]
-    _explained(qtbot, session, session.undo)
-    assert session.crops == [None, None]
+    session.undo()
+    assert session.crops == [None, None] and session.explained.images[0].crop is None
 
 
-def test_a_problem_is_withdrawn_when_its_source_next_succeeds(qtbot, session, images, tmp_path):
-    with qtbot.waitSignal(session.error, timeout=TIMEOUT_MS) as failed:
-        session.open_image(0, str(tmp_path / "missing.png"))
-    assert failed.args[0] == "image 1" and "missing.png: no such file" in failed.args[1]
-    with qtbot.waitSignal(session.error_cleared, check_params_cb=lambda source: source == "image 1",
-                          timeout=TIMEOUT_MS):
-        session.open_image(0, str(images[0]))
+def test_a_problem_is_withdrawn_when_its_source_next_succeeds(session, images, tmp_path):
+    errors, cleared = _recorded(session.error), _recorded(session.error_cleared)
+    session.open_image(0, str(tmp_path / "missing.png"))
+    assert errors[-1][0] == "image 1" and "missing.png: no such file" in errors[-1][1]
+    assert ("image 1",) not in cleared
+    session.open_image(0, str(images[0]))
+    assert ("image 1",) in cleared
 
 
-def test_method_changes_are_announced_and_re_explain(qtbot, session, images):
-    first = _explained(qtbot, session, lambda: session.open_paths([str(images[0]), str(images[1])]))
-    with qtbot.waitSignal(session.method_changed, timeout=TIMEOUT_MS) as changed:
-        second = _explained(qtbot, session, session.next_method)
-    assert changed.args == ["attention"] and second.explanation.method == "attention" and second is not first
+def test_method_changes_are_announced_and_re_explain(session, images):
+    first = _open_pair(session, images)
+    methods = _recorded(session.method_changed)
+    session.next_method()
+    second = session.explained
+    assert methods == [("attention",)] and second.explanation.method == "attention" and second is not first
     session.set_method("no-such-method")
     assert session.method == "attention"
 

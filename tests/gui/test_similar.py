@@ -6,6 +6,7 @@ import json
 
 from PySide6.QtCore import Qt
 
+from gui.settings import Key
 from tests.gui.conftest import TIMEOUT_MS, make_image
 
 
@@ -25,10 +26,11 @@ def test_nearest_cases_appear_and_a_click_loads_one_as_image_2(qtbot, make_windo
     found = window.similar.found
     assert dock.hits.count() == 5 and found.indexed == 5 and found.query == str(images[0])
     assert [hit["rank"] for hit in found.hits] == [1, 2, 3, 4, 5]
-    assert found.vote and found.vote.startswith(("3 of the 5", "2 of the 5")) and "nearest-looking known cases are labelled" in dock.summary.text()
+    assert found.vote and found.vote.startswith(("3 of the 5", "2 of the 5"))
+    assert "nearest-looking known cases are labelled" in dock.summary.text()
     sims = [hit["similarity"] for hit in found.hits]
     assert sims == sorted(sims, reverse=True)
-    assert window.settings.value("similar/gallery") == str(gallery)
+    assert window.settings.value(Key.GALLERY) == str(gallery)
     # Clicking the second hit makes it image 2 and explains the pair.
     item = dock.hits.item(1)
     rect = dock.hits.visualItemRect(item)

@@ -36,11 +36,13 @@ def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, im
         window.load_dropped([str(images[0]), str(images[1])])
     assert session.faithfulness is None or session.explained is not None  # the maps never wait for it
     if session.faithfulness is None:
-        with qtbot.waitSignal(session.faithfulness_changed, timeout=TIMEOUT_MS, check_params_cb=lambda c: c is not None):
+        with qtbot.waitSignal(session.faithfulness_changed, timeout=TIMEOUT_MS,
+                              check_params_cb=lambda c: c is not None):
             pass
     curves = session.faithfulness
     assert {"deletion_auc_map", "deletion_auc_random", "insertion_auc_map", "insertion_auc_random"} <= set(curves)
-    assert "chance" in window.score.fields["Faithfulness"].text() or "random" in window.score.fields["Faithfulness"].text()
+    faithfulness = window.score.fields["Faithfulness"].text()
+    assert "chance" in faithfulness or "random" in faithfulness
     assert window.score.curves.isVisible()
     assert "not calibrated" in window.score.probability.text() and not window.score.domain.isVisible()
     report = tmp_path / "report.png"

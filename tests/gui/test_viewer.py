@@ -66,7 +66,8 @@ def test_wheel_zooms_at_the_cursor(viewer):
 
 def test_fit_and_actual_size(viewer):
     viewer.fit()
-    assert viewer.zoom() == pytest.approx(min(viewer.viewport().width() / 100, viewer.viewport().height() / 80), rel=0.05)
+    fitted = min(viewer.viewport().width() / 100, viewer.viewport().height() / 80)
+    assert viewer.zoom() == pytest.approx(fitted, rel=0.05)
     viewer.actual_size()
     assert viewer.zoom() == pytest.approx(1.0 / viewer.devicePixelRatioF())
 

@@ -53,7 +53,8 @@ def test_a_pair_dropped_over_a_pair_is_explained_once(qtbot, explained, images):
     assert started.count("explain") == 1 and "c.jpg" in window.headers[0].text()
 
 
-@pytest.mark.parametrize("kind, expected", [("text", "unsupported format"), ("folder", "is a folder"), ("three", "one or two")])
+@pytest.mark.parametrize("kind, expected",
+                         [("text", "unsupported format"), ("folder", "is a folder"), ("three", "one or two")])
 def test_bad_drops_explain_themselves_in_the_status_bar(qtbot, make_window, images, tmp_path, kind, expected):
     window = make_window()
     notes = tmp_path / "notes.txt"
@@ -178,9 +179,15 @@ def test_paste_swap_and_help(qtbot, make_window, images):
         window.actions["swap"].trigger()
     assert "pasted image" in window.headers[0].text() and "a.png" in window.headers[1].text()
     window.actions["help"].trigger()
-    assert window.commands.help_dialog.isVisible()
-    table = window.commands.help_dialog.layout().itemAt(0).widget()
+    assert window.help_dialog.isVisible()
+    table = window.help_dialog.layout().itemAt(0).widget()
     assert table.rowCount() == len(COMMANDS) and table.item(0, 1).text() == "Ctrl+O"
+
+
+def test_every_command_has_one_handler_the_presenters_or_the_windows_own(make_window):
+    window = make_window()
+    presented, own = set(window.commands.handlers()), set(window._own_handlers())
+    assert not presented & own and presented | own == {command.key for command in COMMANDS}
 
 
 def test_an_unavailable_device_is_reported_and_the_model_stays(qtbot, make_window):

@@ -1,0 +1,165 @@
+"""The reviewer's commands (gui.commands.Commands) as a presenter, against a mock view and mock review models: what
+each command asks the view, what it tells the models, and what it shows when it cannot go on. No window, no
+runner, no model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from unittest.mock import Mock
+
+import pytest
+from PIL import Image
+
+from gui.case_record import CaseRecordState
+from gui.commands import Commands, CommandsView
+from gui.layers import LayerStates
+from gui.links import LinksState
+from gui.session import ReviewSession
+from gui.settings import Key, open_settings
+from gui.similar_cases import SimilarCases
+from gui.tasks import SiameseLensError
+from gui.worklist import WorklistController
+
+
+@pytest.fixture
+def view():
+    """Every dialog cancelled, an empty clipboard, no note, no refused case-record field."""
+    view = Mock(spec=CommandsView)
+    for ask in (view.ask_image_path, view.ask_report_path, view.ask_model_path, view.ask_gallery_folder,
+                view.ask_pairs_csv, view.ask_worklist_csv, view.clipboard_image):
+        ask.return_value = None
+    view.clipboard_paths.return_value = []
+    view.note_text.return_value = ""
+    view.case_record_problems.return_value = []
+    return view
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return open_settings(tmp_path / "settings.ini")
+
+
+@pytest.fixture
+def commands(view, settings):
+    session = Mock(spec=ReviewSession)
+    session.explained, session.images, session.environment = None, [None, None], None
+    worklist = Mock(spec=WorklistController)
+    worklist.current, worklist.store = -1, object()
+    worklist.reviewer_verdict.return_value = None
+    similar = Mock(spec=SimilarCases)
+    similar.gallery = None
+    case_record = Mock(spec=CaseRecordState)
+    case_record.record = object()
+    return Commands(view, session=session, worklist=worklist, similar=similar, layers=Mock(spec=LayerStates),
+                    links=Mock(spec=LinksState), case_record=case_record, settings=settings)
+
+
+def _explained(*paths):
+    images = [SimpleNamespace(path=str(path)) for path in paths]
+    return SimpleNamespace(images=images), [SimpleNamespace(image=image) for image in images]
+
+
+def test_export_with_no_explanation_shows_a_message_and_writes_nothing(commands, view):
+    commands.export()
+    view.show_problem.assert_called_once_with("export", "Nothing to export yet: load and explain a pair first")
+    view.ask_report_path.assert_not_called()
+    commands.session.export.assert_not_called()
+
+
+def test_export_asks_beside_image_1_and_exports_what_the_view_shows(commands, view, settings, tmp_path):
+    commands.session.explained, commands.session.images = _explained(tmp_path / "a.png", tmp_path / "b.png")
+    target = tmp_path / "out" / "report.pdf"
+    view.ask_report_path.return_value = (str(target), True)
+    view.note_text.return_value = "  benign-looking  \n"
+    commands.export()
+    view.ask_report_path.assert_called_once_with(tmp_path.resolve() / "report_a_vs_b.png")
+    layers = commands.layers
+    commands.session.export.assert_called_once_with(str(target), layers.colormaps, layers.shown.return_value,
+                                                    "benign-looking", True, commands.case_record.record, None)
+    assert settings.value(Key.LAST_FOLDER) == str(target.parent)
+    view.show_problem.assert_not_called()
+
+
+def test_a_refused_case_record_field_blocks_the_export_with_its_reason(commands, view):
+    view.case_record_problems.return_value = ["date: not a date (YYYY-MM-DD)"]
+    assert commands.export_report_to("report.png") is False
+    view.show_problem.assert_called_once_with(
+        "export", "Report not saved: correct the case record first (date: not a date (YYYY-MM-DD))")
+    commands.session.export.assert_not_called()
+
+
+def test_open_with_a_cancelled_dialog_does_nothing(commands, view, settings):
+    commands.open(1)
+    view.ask_image_path.assert_called_once_with(1, str(Path.home()))
+    view.refocus.assert_called_once_with()  # the keyboard goes back to the review all the same
+    commands.session.open_paths.assert_not_called()
+    view.show_problem.assert_not_called()
+    view.withdraw_problem.assert_not_called()
+    assert not settings.contains(Key.LAST_FOLDER)
+
+
+def test_an_opened_image_goes_to_its_slot_and_the_next_dialog_starts_in_its_folder(commands, view, tmp_path):
+    chosen = tmp_path / "lesion.png"
+    chosen.write_bytes(b"")  # whether it is an image is the loader's to say
+    view.ask_image_path.return_value = str(chosen)
+    commands.open(0)
+    commands.session.open_paths.assert_called_once_with([str(chosen)], 0)
+    view.withdraw_problem.assert_called_once_with("drop")  # an earlier bad drop no longer applies
+    commands.open(1)
+    assert view.ask_image_path.call_args.args == (1, str(tmp_path))
+
+
+def test_a_folder_dropped_is_refused_before_the_session_hears_of_it(commands, view, tmp_path):
+    commands.load_dropped([str(tmp_path)], 0)
+    view.show_problem.assert_called_once_with("drop", f"{tmp_path.name} is a folder: drop image files instead")
+    commands.session.open_paths.assert_not_called()
+
+
+def test_a_failing_worklist_export_shows_one_line_naming_the_file(commands, view, tmp_path):
+    target = tmp_path / "locked" / "worklist.csv"
+    view.ask_worklist_csv.return_value = str(target)
+    commands.worklist.export_csv.side_effect = PermissionError(13, "Permission denied", str(target) + ".tmp")
+    commands.export_worklist()
+    view.show_problem.assert_called_once_with("worklist", f"Worklist not exported: {target}: Permission denied")
+
+
+def test_an_unreadable_pairs_file_is_shown_and_the_worklist_panel_opens(commands, view, tmp_path):
+    pairs = tmp_path / "pairs.csv"
+    view.ask_pairs_csv.return_value = str(pairs)
+    commands.worklist.import_csv.side_effect = SiameseLensError(f"{pairs}: the first line must be a header")
+    commands.import_worklist()
+    view.show_problem.assert_called_once_with("worklist", f"{pairs}: the first line must be a header")
+    view.show_worklist_panel.assert_called_once_with()
+
+
+def test_paste_takes_an_image_else_a_file_else_says_the_clipboard_is_empty(commands, view, tmp_path):
+    commands.paste(0)
+    view.show_problem.assert_called_once_with("clipboard", "The clipboard holds no image")
+    copied = tmp_path / "copied.png"
+    copied.write_bytes(b"")
+    view.clipboard_paths.return_value = [str(copied), str(tmp_path / "second.png")]
+    commands.paste(1)
+    commands.session.open_paths.assert_called_once_with([str(copied)], 1)  # the first file only
+    picture = Image.new("RGB", (8, 8))
+    view.clipboard_image.return_value = picture
+    commands.paste(1)
+    commands.session.open_image.assert_called_once_with(1, picture)
+
+
+def test_a_chosen_gallery_is_searched_and_shown_and_no_hits_yet_is_said(commands, view, tmp_path):
+    view.ask_gallery_folder.return_value = str(tmp_path)
+    commands.choose_gallery()
+    commands.similar.set_gallery.assert_called_once_with(str(tmp_path))
+    view.show_similar_panel.assert_called_once_with()
+    commands.similar.step.return_value = False
+    commands.handlers()["next_hit"]()
+    view.show_problem.assert_called_once_with(
+        "similar", "No similar cases yet: load image 1 and choose a gallery (Ctrl+G)")
+
+
+def test_a_cancelled_model_dialog_keeps_the_model_and_starts_in_the_weights_folder(commands, view, tmp_path):
+    commands.session.environment = SimpleNamespace(weights_dir=str(tmp_path))
+    commands.choose_model()
+    view.ask_model_path.assert_called_once_with(str(tmp_path))
+    commands.session.load_model.assert_not_called()
