@@ -214,18 +214,35 @@ CURVE_STYLES = (("deletion_map", "#b0281e", Qt.SolidLine), ("deletion_random", "
                 ("insertion_map", "#1b7a36", Qt.SolidLine), ("insertion_random", "#1b7a36", Qt.DotLine))
 
 
-def curves_pixmap(curves: dict, width: int = 220, height: int = 70) -> QPixmap:
-    """Deletion (red) and insertion (green) of the explained score against the fraction of the map's top pixels,
-    solid for the map, dotted for the random map."""
+CURVE_MARGINS = (22, 14, 6, 16)  # left (score ticks), top (legend), right, bottom (fraction ticks) in px
+
+
+def curves_pixmap(curves: dict, width: int = 240, height: int = 104) -> QPixmap:
+    """Deletion (red) and insertion (green) of the explained score against the fraction of the map's top pixels
+    blurred away (deletion) or restored (insertion), solid for the map, dotted for a random map; the axes are
+    labelled so the plot reads without the tooltip."""
+    left, top, right, bottom = CURVE_MARGINS
+    plot_w, plot_h = width - left - right, height - top - bottom
     pixmap = QPixmap(width, height)
     pixmap.fill(QColor("white"))
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.Antialiasing)
+    font = painter.font()
+    font.setPixelSize(9)
+    painter.setFont(font)
     painter.setPen(QPen(QColor("#999999"), 1))
-    painter.drawRect(0, 0, width - 1, height - 1)
+    painter.drawRect(left, top, plot_w, plot_h)
+    painter.setPen(QColor("#444444"))
+    painter.drawText(0, top - 4, left - 3, 12, Qt.AlignRight, "1")
+    painter.drawText(0, top + plot_h - 8, left - 3, 12, Qt.AlignRight, "0")
+    painter.drawText(left, top + plot_h + 2, plot_w, 12, Qt.AlignLeft, "0 %")
+    painter.drawText(left, top + plot_h + 2, plot_w, 12, Qt.AlignHCenter, "solid: map · dotted: random")
+    painter.drawText(left, top + plot_h + 2, plot_w, 12, Qt.AlignRight, "100 %")
+    painter.drawText(left, 0, plot_w, top, Qt.AlignLeft | Qt.AlignVCenter, "score")
+    painter.drawText(left, 0, plot_w, top, Qt.AlignRight | Qt.AlignVCenter, "top pixels: red removed, green restored")
     fractions = curves["fractions"]
     for key, colour, style in CURVE_STYLES:
-        points = [QPointF(2 + f * (width - 4), height - 2 - min(max(v, 0.0), 1.0) * (height - 4))
+        points = [QPointF(left + f * plot_w, top + plot_h - min(max(v, 0.0), 1.0) * plot_h)
                   for f, v in zip(fractions, curves[key], strict=True)]
         painter.setPen(QPen(QColor(colour), 1.6, style))
         painter.drawPolyline(QPolygonF(points))
