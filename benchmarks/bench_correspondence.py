@@ -81,7 +81,7 @@ def ablations(model, image1, image2, k):
 def hidden_score(model, views, points, side_fraction=TOLERANCE):
     """Score of the pair (fixed crops) with a square of side_fraction of each side hidden around each point."""
     tensors = []
-    for (pil, box), pts in zip(views, points):
+    for (pil, box), pts in zip(views, points, strict=True):
         x0, y0 = (box[0], box[1]) if box is not None else (0, 0)
         image = pil.copy()
         draw, fill = ImageDraw.Draw(image), mean_colour(pil)
@@ -99,7 +99,7 @@ def moved(points, box, rng):
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     dx = rng.uniform(box[0] - min(xs), box[0] + box[2] - 1 - max(xs))
     dy = rng.uniform(box[1] - min(ys), box[1] + box[3] - 1 - max(ys))
-    return [(x + dx, y + dy) for x, y in zip(xs, ys)]
+    return [(x + dx, y + dy) for x, y in zip(xs, ys, strict=True)]
 
 
 def deletion(model, image1, image2, k, rng, draws=3):
@@ -112,7 +112,7 @@ def deletion(model, image1, image2, k, rng, draws=3):
     randoms = []
     for _ in range(draws):  # the same patches, each image's set moved as a whole to a random place in its box
         points = [moved([link[key] for link in result.correspondence], box, rng)
-                  for key, box in zip(("p1", "p2"), boxes)]
+                  for key, box in zip(("p1", "p2"), boxes, strict=True)]
         randoms.append(base - hidden_score(model, views, points))
     return linked, float(np.mean(randoms))
 

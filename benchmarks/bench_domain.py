@@ -142,7 +142,7 @@ def main() -> int:
     photos, note = everyday_photos()
     result["flagged"][f"everyday photographs ({len(photos)})"] = share(model, list(photos.values()))
     result["everyday_note"] = note
-    result["everyday_flagged"] = dict(zip(photos, flags(model, list(photos.values())))) if photos else {}
+    result["everyday_flagged"] = dict(zip(photos, flags(model, list(photos.values())), strict=True)) if photos else {}
     result["cost"] = cost(model, test, args.pairs)
     print(json.dumps(result, indent=1))
     return 0

@@ -98,7 +98,8 @@ def main() -> None:
         error = point_error(registration.matrix, synthetic.matrix, skin_ring(mask))
         area_error = abs(area_change / synthetic.area_ratio - 1.0) if area_change else float("nan")
         rows.append({"image": path.name, "ok": registration.ok, "error_px": error, "estimate_px": registration.error_px,
-                     "area_error": area_error, "seconds": seconds, "explain_seconds": explain_seconds, "true_area_change": synthetic.area_ratio,
+                     "area_error": area_error, "seconds": seconds, "explain_seconds": explain_seconds,
+                     "true_area_change": synthetic.area_ratio,
                      "rotation_deg": synthetic.rotation_deg,
                      "within_uncertainty": area_change is not None and
                      abs(area_change - synthetic.area_ratio) <= (uncertainty or 0.0)})
@@ -135,7 +136,8 @@ def summary(rows: list, args) -> dict:
             "registration_error_px_p90": round(float(np.percentile([r["error_px"] for r in rows], 90)), 3),
             "area_change_error_p90": round(float(np.nanpercentile([r["area_error"] for r in rows], 90)), 4),
             "area_change_within_stated_uncertainty": round(float(np.mean([r["within_uncertainty"] for r in rows])), 3),
-            "flagged_failed": len(flagged), "flagged_failed_errors_px": sorted(round(r["error_px"], 2) for r in flagged),
+            "flagged_failed": len(flagged),
+            "flagged_failed_errors_px": sorted(round(r["error_px"], 2) for r in flagged),
             "ok_registration_error_px": median("error_px", ok), "ok_area_change_error": median("area_error", ok),
             "ok_with_error_over_3px": sum(r["error_px"] > 3 for r in ok),
             "ok_estimate_vs_true_px": [[round(r["estimate_px"], 2), round(r["error_px"], 2)] for r in ok

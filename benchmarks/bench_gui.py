@@ -95,7 +95,8 @@ def main() -> int:
     total_ms = statistics.median(t["total"] for t in timings)
     print(f"cpu cores: {os.cpu_count()}, load average: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"(a) launch -> first frame: median {launch_s:.3f} s of {len(launch)} "
-          f"[{', '.join(f'{t:.2f}' for t in launch)}]  target {LAUNCH_TARGET_S:.0f} s  ratio {launch_s / LAUNCH_TARGET_S:.2f}")
+          f"[{', '.join(f'{t:.2f}' for t in launch)}]  target "
+          f"{LAUNCH_TARGET_S:.0f} s  ratio {launch_s / LAUNCH_TARGET_S:.2f}")
     print(f"(b) drop -> overlays shown ({model}): median {drop_s:.3f} s of {len(drops)} "
           f"[{', '.join(f'{t:.2f}' for t in drops)}]  target {DROP_TARGET_S:.0f} s  ratio {drop_s / DROP_TARGET_S:.2f}")
     print(f"    of which explain_pair {total_ms:.0f} ms (model forward+backward {model_ms:.0f} ms); "

@@ -2,10 +2,10 @@
 
     python benchmarks/bench_retrieval.py [--gallery ../shared/data/skin] [--images 256] [--repeats 21]
 
-Latency: one query's k=10 nearest among 2,500 and 100,000 random unit embeddings (128-d), exact search with
-numpy and with a faiss HNSW graph (each searcher built once, as a session reuses it), median of interleaved runs. Throughput: `build_index` on the first N images of a gallery
-folder with the default model (lesion finding, preprocessing and embedding included), written to a temporary
-folder, never into the gallery.
+Latency: one query's k=10 nearest among 2,500 and 100,000 random unit embeddings (128-d), exact search with numpy and
+with a faiss HNSW graph (each searcher built once, as a session reuses it), median of interleaved runs. Throughput:
+`build_index` on the first N images of a gallery folder with the default model (lesion finding, preprocessing and
+embedding included), written to a temporary folder, never into the gallery.
 """
 
 from __future__ import annotations

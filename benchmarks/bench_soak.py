@@ -1,7 +1,7 @@
 """Soak: many pairs through the GUI's model runner and through `batch`; memory and file descriptors must not grow.
 
-Target (issue 11): RSS growth <= 50 MB after warm-up and no file-descriptor growth over 1,000 pairs.
-The runner path posts explain jobs (gui.tasks.explain) to gui.runner.Runner on its thread (as the session does) and waits for each
+Target (issue 11): RSS growth <= 50 MB after warm-up and no file-descriptor growth over 1,000 pairs. The runner path
+posts explain jobs (gui.tasks.explain) to gui.runner.Runner on its thread (as the session does) and waits for each
 result; the batch path runs core.review.batch.run_batch on a CSV of the same number of pairs, with reports.
 
     python benchmarks/bench_soak.py [--pairs 1000] [--warmup 100] [--model weights/skin.pt]
@@ -129,7 +129,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         images = make_images(Path(tmp), 50)
         for label, run in (("runner", lambda: soak_runner(args.model, images, args.pairs, args.warmup)),
-                           ("batch --report", lambda: soak_batch(args.model, images, args.pairs, args.warmup, Path(tmp)))):
+                           ("batch --report",
+                            lambda: soak_batch(args.model, images, args.pairs, args.warmup, Path(tmp)))):
             if args.only and not label.startswith(args.only):
                 continue
             base_rss, end_rss, base_fds, end_fds, seconds = run()

@@ -55,7 +55,8 @@ def main() -> int:
                 times[name].append(launch(cmd + extra, env, scratch.name))
         frozen, source = statistics.median(times["frozen"]), statistics.median(times["source"])
         worst = max(worst, frozen / source)
-        print(f"{label:36} {frozen:9.2f} {source:9.2f} {frozen / source:6.2f}  {cold['frozen']:.2f} / {cold['source']:.2f}")
+        print(f"{label:36} {frozen:9.2f} {source:9.2f} {frozen / source:6.2f}  "
+              f"{cold['frozen']:.2f} / {cold['source']:.2f}")
     verdict = "met" if worst <= TARGET_RATIO else "MISSED"
     print(f"medians of {args.runs} runs; worst ratio {worst:.2f} (target <= {TARGET_RATIO}: {verdict})")
     scratch.cleanup()

@@ -37,5 +37,5 @@ def paper_recipe_cams(model, batch_pair: torch.Tensor) -> dict[str, np.ndarray]:
     finally:
         model.zero_grad(set_to_none=True)
         handle.remove()
-        for p, flag in zip(model.parameters(), flags):
+        for p, flag in zip(model.parameters(), flags, strict=True):
             p.requires_grad_(flag)

@@ -50,7 +50,8 @@ def run_worklist_command(args) -> int:
             print(f"{args.export_csv}: {count} cases exported")
         if not args.import_csv and not args.export_csv:
             cases = worklist.cases()
-            by_status = {status: sum(c.status == status for c in cases) for status in ("new", "in review", "done", "flagged")}
+            by_status = {status: sum(c.status == status for c in cases)
+                         for status in ("new", "in review", "done", "flagged")}
             print(f"{worklist.path}: {len(cases)} cases (" + ", ".join(f"{n} {s}" for s, n in by_status.items()) + ")")
     finally:
         worklist.close()

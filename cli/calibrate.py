@@ -25,7 +25,8 @@ def run_calibrate(args) -> int:
     v = report["verdict"]
     low, high = v["band"]
     decided = ("no band reaches it: every pair inconclusive" if v["selective_accuracy"] is None else
-               f"{100 * v['coverage']:.1f} % of validation pairs decided, {100 * v['selective_accuracy']:.1f} % correctly")
+               f"{100 * v['coverage']:.1f} % of validation pairs decided, "
+               f"{100 * v['selective_accuracy']:.1f} % correctly")
     tested = ("" if v.get("test_selective_accuracy") is None else
               f"; test: {100 * v['test_coverage']:.1f} % decided, {100 * v['test_selective_accuracy']:.1f} % correctly")
     print(f"verdict      inconclusive for P(same class) {100 * low:.0f}-{100 * high:.0f} % (target accuracy "

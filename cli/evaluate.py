@@ -81,7 +81,8 @@ def run_evaluate(args) -> int:
               f"({retrieval['queries']} unseen queries, {retrieval['gallery']} training images)")
     if explanations:
         for method, m in explanations["methods"].items():
-            print(f"faithful   {method:<9} deletion AUC {m['deletion_auc']:.3f} (random {m['deletion_auc_random']:.3f}), "
+            print(f"faithful   {method:<9} "
+                  f"deletion AUC {m['deletion_auc']:.3f} (random {m['deletion_auc_random']:.3f}), "
                   f"insertion AUC {m['insertion_auc']:.3f} (random {m['insertion_auc_random']:.3f}), "
                   f"{m['explain_ms']:.0f} + {m['faithfulness_ms']:.0f} ms per pair ({m['pairs']} pairs)")
     print(f"time       {seconds:.1f} s")

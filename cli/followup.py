@@ -24,7 +24,7 @@ def run_followup(args) -> int:
         check_report_path(args.report, args.force)
     images = [load_image(path) for path in (args.baseline, args.followup)]
     masks = [_mask(path, image, flag) for path, image, flag in
-             zip((args.mask1, args.mask2), images, ("--mask1", "--mask2"))]
+             zip((args.mask1, args.mask2), images, ("--mask1", "--mask2"), strict=True)]
     from core.review.case_record import from_images
 
     record = record.merged(from_images(images))  # what was typed wins over what a DICOM file says
@@ -59,7 +59,7 @@ def _print_text(result, facts: dict) -> None:
     from core.vocabulary import DISCLAIMER
 
     print(facts["registration_message"])
-    for name, m in zip(("baseline", "follow-up"), facts["measurements"]):
+    for name, m in zip(("baseline", "follow-up"), facts["measurements"], strict=True):
         if not m["found"]:
             print(f"{name}: no lesion outline found")
             continue

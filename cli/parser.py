@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="main.py",
         description=f"{APP_NAME}: explainable image similarity with Siamese networks.",
-        epilog="With no command, opens the review workstation: main.py [IMG1 IMG2] [--model PATH] [--screenshot FILE.png].",
+        epilog="With no command, opens the review workstation: "
+               "main.py [IMG1 IMG2] [--model PATH] [--screenshot FILE.png].",
     )
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
@@ -70,9 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the review workstation (the default)")
     gui.add_argument("images", nargs="*", metavar="IMG", help="zero or two images to load and explain")
     gui.add_argument("--model", help="weights file (default: the shipped skin model)")
-    gui.add_argument("--device", choices=DEVICES, default=None, help="where the model runs (default: remembered, else auto)")
-    gui.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen once the pair is explained, save it, exit")
-    gui.add_argument("--worklist", metavar="PATH", help="the review worklist file (default: remembered, else in the user data folder)")
+    gui.add_argument("--device", choices=DEVICES, default=None,
+                     help="where the model runs (default: remembered, else auto)")
+    gui.add_argument("--screenshot", metavar="FILE.png",
+                     help="render the window offscreen once the pair is explained, save it, exit")
+    gui.add_argument("--worklist", metavar="PATH",
+                     help="the review worklist file (default: remembered, else in the user data folder)")
 
     explain = sub.add_parser(
         "explain", parents=[model, json_output], help="score a pair and write its factual/counterfactual maps",
@@ -93,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"colormap of every map in --out overlays and the report: one of {', '.join(COLORMAPS)} "
                               f"(default: {DEFAULT_LAYER_COLORMAPS['factual']} for factual maps, "
                               f"{DEFAULT_LAYER_COLORMAPS['counterfactual']} for counterfactual ones)")
-    explain.add_argument("--report", metavar="FILE.png", help="write a PNG report and its JSON sidecar; the folder is created")
+    explain.add_argument("--report", metavar="FILE.png",
+                         help="write a PNG report and its JSON sidecar; the folder is created")
     explain.add_argument("--note", default="", help="reviewer note printed on the report")
     add_case_record_options(explain, "acquisition date of each image, YYYY-MM-DD (either may be left empty)")
     explain.add_argument("--force", action="store_true", help="overwrite an existing report")
@@ -114,23 +119,30 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=T["lr"], help="peak learning rate of the one-cycle schedule")
     train.add_argument("--weight-decay", type=float, default=T["weight_decay"])
     train.add_argument("--margin", type=float, default=T["margin"], help="contrastive loss margin")
-    train.add_argument("--augment", default=T["augment"], help="comma list of hflip,vflip,rotate,crop,jitter,artefacts,bgswap, or none")
-    train.add_argument("--paper-pairs-only", action="store_true", help="train only on the Livieris pairs, not on all pairs in a batch")
-    train.add_argument("--attention-weight", type=float, default=0.0, help="> 0 enables the attention-guided constraint (Zheng et al. 2020)")
-    train.add_argument("--patience", type=int, default=T["patience"], help="epochs without a better validation AUC before stopping")
+    train.add_argument("--augment", default=T["augment"],
+                       help="comma list of hflip,vflip,rotate,crop,jitter,artefacts,bgswap, or none")
+    train.add_argument("--paper-pairs-only", action="store_true",
+                       help="train only on the Livieris pairs, not on all pairs in a batch")
+    train.add_argument("--attention-weight", type=float, default=0.0,
+                       help="> 0 enables the attention-guided constraint (Zheng et al. 2020)")
+    train.add_argument("--patience", type=int, default=T["patience"],
+                       help="epochs without a better validation AUC before stopping")
     train.add_argument("--seed", type=int, default=T["seed"])
     train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     train.add_argument("--cache-dir", default=T["cache_dir"], help="where decoded images are cached")
     train.add_argument("--name", default="", help="model name shown in the app (default: the data folder's name)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
-    train.add_argument("--init-from", default="", metavar="PATH.pt", help="start from another model's weights (fine-tuning)")
+    train.add_argument("--init-from", default="", metavar="PATH.pt",
+                       help="start from another model's weights (fine-tuning)")
     train.add_argument("--lesion-crop", action="store_true",
                        help="crop every image to its automatic lesion box (dermoscopy); the model then always does")
-    train.add_argument("--crop-margin", type=float, default=T["crop_margin"], help="margin around the lesion box, as a fraction of its side")
+    train.add_argument("--crop-margin", type=float, default=T["crop_margin"],
+                       help="margin around the lesion box, as a fraction of its side")
     train.add_argument("--color-constancy", action="store_true", help="Shades of Gray colour correction of every input")
 
-    pretrain = sub.add_parser("pretrain", parents=[device], help="self-supervised (SimSiam) pretraining of a backbone on every image of "
-                              "one or more data sets, labels ignored; `train --init-from` fine-tunes the result")
+    pretrain = sub.add_parser("pretrain", parents=[device],
+                              help="self-supervised (SimSiam) pretraining of a backbone on every image of "
+                                   "one or more data sets, labels ignored; `train --init-from` fine-tunes the result")
     pretrain.add_argument("data_dirs", nargs="+", metavar="DATA_DIR", help="folder-per-class data sets")
     pretrain.add_argument("--out", required=True, metavar="PATH.pt")
     pretrain.add_argument("--architecture", default=T["architecture"])
@@ -147,37 +159,47 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--name", default="", help="model name (default: the data sets' names)")
     pretrain.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
 
-    probe = sub.add_parser("probe", parents=[device, json_output], help="k-NN accuracy and pair AUC of a model's backbone features on labelled data sets")
+    probe = sub.add_parser("probe", parents=[device, json_output],
+                           help="k-NN accuracy and pair AUC of a model's backbone features on labelled data sets")
     probe.add_argument("model_path", metavar="MODEL.pt")
     probe.add_argument("data_dirs", nargs="+", metavar="DATA_DIR", help="folder-per-class data sets")
     probe.add_argument("-k", type=int, default=P["probe_k"], help=f"neighbours that vote (default {P['probe_k']})")
     probe.add_argument("--cache-dir", default=T["cache_dir"], help="where decoded images are cached ('' for none)")
 
-    evaluate = sub.add_parser("evaluate", parents=[model, json_output], help="pair accuracy, ROC AUC and confusion matrix of a model on a data set")
+    evaluate = sub.add_parser("evaluate", parents=[model, json_output],
+                              help="pair accuracy, ROC AUC and confusion matrix of a model on a data set")
     evaluate.add_argument("data_dir", metavar="DATA_DIR")
-    evaluate.add_argument("--pairs", type=int, default=None, metavar="N", help="at most N pairs (default: two per image)")
-    evaluate.add_argument("--include-seen", action="store_true", help="also use images the model was trained or tuned on")
+    evaluate.add_argument("--pairs", type=int, default=None, metavar="N",
+                          help="at most N pairs (default: two per image)")
+    evaluate.add_argument("--include-seen", action="store_true",
+                          help="also use images the model was trained or tuned on")
     evaluate.add_argument("--roc", metavar="FILE.png", help="save the ROC curve")
     evaluate.add_argument("--risk-coverage", metavar="FILE.png",
                           help="save the selective accuracy against coverage (calibrated models)")
     evaluate.add_argument("--retrieval", action="store_true",
-                          help="also report similar-case retrieval: unseen images as queries against the training images")
+                          help="also report similar-case retrieval: unseen images as queries against the "
+                               "training images")
     evaluate.add_argument("--lift-pairs", type=int, default=None, metavar="N",
-                          help="explain N pairs and report the maps' lesion lift (default: 200 for a skin model, else 0)")
+                          help="explain N pairs and report the maps' lesion lift "
+                               "(default: 200 for a skin model, else 0)")
     evaluate.add_argument("--explanations", type=int, default=0, metavar="N",
                           help="explain N unseen pairs with every method and report mean deletion/insertion AUCs")
     index = sub.add_parser("index", parents=[model], help="build or update the similar-case index of a gallery folder")
     index.add_argument("gallery", metavar="GALLERY_DIR", help="images, in a folder per class (labels) or flat")
-    index.add_argument("--out", metavar="INDEX_DIR", help="where the index lives (default: GALLERY_DIR/.siamese-lens-index)")
+    index.add_argument("--out", metavar="INDEX_DIR",
+                       help="where the index lives (default: GALLERY_DIR/.siamese-lens-index)")
     index.add_argument("--rebuild", action="store_true", help="embed every image again (e.g. after changing the model)")
 
-    retrieve = sub.add_parser("retrieve", parents=[model, json_output], help="the nearest cases of a query image in a gallery or index")
+    retrieve = sub.add_parser("retrieve", parents=[model, json_output],
+                              help="the nearest cases of a query image in a gallery or index")
     retrieve.add_argument("query", metavar="QUERY")
     retrieve.add_argument("gallery", metavar="GALLERY_DIR|INDEX_DIR")
     retrieve.add_argument("-k", type=int, default=10, help="how many nearest cases (default 10)")
-    retrieve.add_argument("--report", metavar="FILE.png", help="PNG of the query beside each hit with their factual maps, plus JSON")
+    retrieve.add_argument("--report", metavar="FILE.png",
+                          help="PNG of the query beside each hit with their factual maps, plus JSON")
     retrieve.add_argument("--colormap", choices=COLORMAPS, default=DEFAULT_COLORMAP,
-                          help=f"map colormap of the report: one of {', '.join(COLORMAPS)} (default {DEFAULT_COLORMAP})")
+                          help=f"map colormap of the report: one of {', '.join(COLORMAPS)} "
+                               f"(default {DEFAULT_COLORMAP})")
     retrieve.add_argument("--force", action="store_true", help="overwrite an existing report")
 
     batch = sub.add_parser("batch", parents=[model], help="score (and report) every pair of a CSV headless; resumable")
@@ -192,8 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     worklist.add_argument("--import", dest="import_csv", metavar="PAIRS.csv", help="add a case per good row")
     worklist.add_argument("--export", dest="export_csv", metavar="FILE.csv", help="every case with its latest result")
 
-    calibrate = sub.add_parser("calibrate", parents=[json_output], help="fit a model's calibration and out-of-domain summary on its "
-                               "own split of DATA_DIR and store them in its weights file (tensors unchanged)")
+    calibrate = sub.add_parser("calibrate", parents=[json_output],
+                               help="fit a model's calibration and out-of-domain summary on its "
+                                    "own split of DATA_DIR and store them in its weights file (tensors unchanged)")
     calibrate.add_argument("model_path", metavar="MODEL.pt")
     calibrate.add_argument("data_dir", metavar="DATA_DIR", help="the data set the model was trained on")
     calibrate.add_argument("--cache-dir", default=".cache", help="where decoded images are cached ('' for none)")
@@ -220,7 +243,8 @@ def add_case_record_options(command, dates_help: str) -> None:
 
 def _add_followup(sub, parents: list) -> None:
     followup = sub.add_parser(
-        "followup", parents=parents, help="one lesion at two visits: register the follow-up onto the baseline, measure both, explain",
+        "followup", parents=parents,
+        help="one lesion at two visits: register the follow-up onto the baseline, measure both, explain",
         description="Sequential dermoscopy: the follow-up image is registered onto the baseline on the skin around "
                     "the lesion, both visits are measured (area, longest diameter, asymmetry, border irregularity, "
                     "colours; in mm with --pixel-size-mm or a DICOM pixel spacing) and the aligned pair is explained "

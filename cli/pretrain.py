@@ -1,5 +1,5 @@
-"""`pretrain` command: self-supervised pretraining of a backbone (core.training.pretrain); options checked before any work,
-train's progress bar, the summary line."""
+"""`pretrain` command: self-supervised pretraining of a backbone (core.training.pretrain); options checked before
+any work, train's progress bar, the summary line."""
 
 from __future__ import annotations
 

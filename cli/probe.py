@@ -1,4 +1,5 @@
-"""`probe` command: k-NN accuracy and pair AUC of a model's backbone features on labelled data sets (core.evaluation.probe)."""
+"""`probe` command: k-NN accuracy and pair AUC of a model's backbone features on labelled data sets
+(core.evaluation.probe)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,8 @@ def run_train(args) -> int:
         print(f"interrupted: best model so far saved to {result.out}; continue with the same command plus --resume "
               f"(checkpoint {checkpoint_path_for(result.out)})", file=sys.stderr)
     print(f"saved {result.out}: best epoch {result.best_epoch}, validation AUC {result.best_val_auc:.4f}, "
-          f"threshold {result.threshold:.4f}, test AUC {result.test['auc']:.4f}, test accuracy {result.test['accuracy']:.4f}, "
+          f"threshold {result.threshold:.4f}, test AUC {result.test['auc']:.4f}, "
+          f"test accuracy {result.test['accuracy']:.4f}, "
           f"{result.seconds / 60:.1f} min")
     return 130 if result.interrupted else 0
 
@@ -55,7 +56,8 @@ def check_out(out) -> None:
     """--out must name a new or existing .pt file in an existing folder (train, pretrain)."""
     out = Path(out)
     if out.is_dir():
-        raise ValueError(f"--out {printable(out)}: is a folder; give the weights file, e.g. {printable(out / 'model.pt')}")
+        raise ValueError(f"--out {printable(out)}: is a folder; "
+                         f"give the weights file, e.g. {printable(out / 'model.pt')}")
     if out.suffix.lower() != ".pt":
         # the metadata sidecar is OUT with .json, the curves OUT with .curves.png: any other suffix can make one
         # of them the weights file itself (train --out m.json overwrote the weights with the metadata)

@@ -1,10 +1,12 @@
 """The product's shared names and defaults, in one torch-free, Qt-free home.
 
-The CLI, the GUI and the core read them from here; the modules that implement them (core.explain.methods, core.explain.overlay,
-core.model.device) check at import that they implement exactly these names.
+The CLI, the GUI and the core read them from here; the modules that implement them (core.explain.methods,
+core.explain.overlay, core.model.device) check at import that they implement exactly these names.
 """
 
 from __future__ import annotations
+
+from typing import TypedDict
 
 # Explanation methods, in the order the GUI cycles them (M); core.explain.methods registers one callable per name.
 METHODS = ("gradcam", "attention", "reference")
@@ -36,8 +38,31 @@ MAX_MAP_SIDE = 2048
 # Test-time augmentation of a model's embedding (core.model.tta): none, + horizontal flip, the 8 flips and rotations.
 TTA_MODES = ("none", "hflip", "dihedral")
 
+
+class TrainingDefaults(TypedDict):
+    architecture: str
+    input_size: int
+    embedding_dim: int
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    margin: float
+    augment: str
+    patience: int
+    seed: int
+    crop_margin: float
+    cache_dir: str
+
+
+class PretrainingDefaults(TypedDict):
+    epochs: int
+    probe_every: int
+    probe_k: int
+
+
 # Training defaults: the one copy that ModelConfig, TrainOptions and the CLI's train parser all read.
-TRAINING_DEFAULTS = {
+TRAINING_DEFAULTS: TrainingDefaults = {
     "architecture": "resnet18",
     "input_size": 128,
     "embedding_dim": 128,
@@ -53,7 +78,7 @@ TRAINING_DEFAULTS = {
     "cache_dir": ".cache",
 }
 # Self-supervised pretraining (core.training.pretrain): the one copy PretrainOptions and the CLI's pretrain parser read.
-PRETRAINING_DEFAULTS = {"epochs": 100, "probe_every": 5, "probe_k": 20}
+PRETRAINING_DEFAULTS: PretrainingDefaults = {"epochs": 100, "probe_every": 5, "probe_k": 20}
 
 # What every screen and report says about the product's standing.
 DISCLAIMER = "Research tool, not a medical device: not for diagnosis."

@@ -106,7 +106,8 @@ def run_app(args) -> int:
     scratch = tempfile.TemporaryDirectory() if args.screenshot else None
     # A screenshot never reads or changes the user's settings, so docs pictures are reproducible.
     settings = open_settings(Path(scratch.name) / "settings.ini" if scratch else None)
-    worklist = args.worklist or (str(Path(scratch.name) / "worklist.sqlite") if scratch else None)  # nor the user's worklist
+    # nor the user's worklist
+    worklist = args.worklist or (str(Path(scratch.name) / "worklist.sqlite") if scratch else None)
     station = create_workstation(settings, worklist)
     window = station.window
     window.show()

@@ -134,7 +134,8 @@ class FollowUpDock(QDockWidget):
             self.session.runner.submit("followup-export", export_followup_task, path, self.result, record, note,
                                        overwrite, label="Writing the follow-up report…",
                                        on_result=lambda written: self.session.info.emit(f"Report saved: {written}"),
-                                       on_error=lambda text: self.session.report("followup", f"Report not saved: {text}"))
+                                       on_error=lambda text: self.session.report("followup",
+                                                                                 f"Report not saved: {text}"))
 
     def _export(self) -> None:
         from .dialogs import report_path
@@ -240,11 +241,11 @@ class FollowUpDock(QDockWidget):
         if self.result.aligned is None:  # unaligned visits: each outline only on its own picture
             masks[0 if self.mode == "blink" and self.showing_followup else 1] = None
         # the follow-up's outline wide, the baseline's thin over it: where they agree, both stay visible
-        for mask, colour, width in reversed(list(zip(masks, OUTLINES, (1, 3)))):
+        for mask, colour, width in reversed(list(zip(masks, OUTLINES, (1, 3), strict=True))):
             if mask is not None:
                 painter.setPen(QPen(colour, width))
                 ys, xs = np.nonzero(mask & ~_eroded(mask))
-                painter.drawPoints([_point(x, y) for x, y in zip(xs, ys)])
+                painter.drawPoints([_point(x, y) for x, y in zip(xs, ys, strict=True)])
         if self.mode == "swipe":
             painter.setPen(QPen(QColor("white"), 1, Qt.DashLine))
             x = int(image.width() * self.curtain.value() / 100)

@@ -1,7 +1,8 @@
-"""Correspondence links (core.explain.correspondence) drawn between the two viewers: which part of image 1 was matched with
-which part of image 2, and, under the pointer, where a point of one image matches on the other. A small model (shown or not, how many) and a transparent overlay over the central area that
-draws each link from its point in viewer 1 to its point in viewer 2, following zoom, pan and crops (a link's ends
-are in image pixels, the viewers' scene coordinates).
+"""Correspondence links (core.explain.correspondence) drawn between the two viewers: which part of image 1 was
+matched with which part of image 2, and, under the pointer, where a point of one image matches on the other. A small
+model (shown or not, how many) and a transparent overlay over the central area that draws each link from its point
+in viewer 1 to its point in viewer 2, following zoom, pan and crops (a link's ends are in image pixels, the viewers'
+scene coordinates).
 
 Links cost a little more model work, so the session computes them only while they are shown (`L`).
 """
@@ -149,7 +150,8 @@ class LinksController(QObject):
             return
         self._for = explained
         if explained.explanation.in_domain is not None and not all(explained.explanation.in_domain):
-            self.session.info.emit("No links: an image is outside this model's domain, so nothing it matched means much")
+            self.session.info.emit("No links: an image is outside this model's domain, "
+                                   "so nothing it matched means much")
             return
         self.session.runner.submit("links", links_task, explained, MAX_LINKS, label="Finding what matches…",
                                    on_result=lambda found, e=explained: self._arrived(e, found),

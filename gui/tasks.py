@@ -46,7 +46,8 @@ __all__ = [
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
-    "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness", "similar", "export", "one_line",
+    "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness",
+    "similar", "export", "one_line",
 ]
 
 
@@ -174,8 +175,8 @@ def explain(ws: Workspace, images: tuple, crops: tuple, method: str) -> Explaine
 
 
 def links(ws: Workspace, explained: Explained, k: int):
-    """core.explain.correspondence.analyse of a pair already explained (its images carry the boxes the maps covered): the
-    K strongest links, in each image's own pixels, and the whole cell-pair matrix."""
+    """core.explain.correspondence.analyse of a pair already explained (its images carry the boxes the maps
+    covered): the K strongest links, in each image's own pixels, and the whole cell-pair matrix."""
     from core.explain.correspondence import analyse
     from core.explain.pair import model_view
 

@@ -52,7 +52,8 @@ ANSWERS_NO_DEVICE = {
 }
 # CUDA runtime calls with an out-parameter, answered as the real runtime does on a machine without a GPU or driver.
 EXACT_STUBS = {
-    "cudaGetDeviceCount": "int {c}(int *count) {{ trace(\"{name}\"); if (count) *count = 0; return 100; }}",  # cudaErrorNoDevice
+    # 100: cudaErrorNoDevice
+    "cudaGetDeviceCount": "int {c}(int *count) {{ trace(\"{name}\"); if (count) *count = 0; return 100; }}",
     "cudaDriverGetVersion": "int {c}(int *version) {{ trace(\"{name}\"); if (version) *version = 0; return 0; }}",
 }
 # Getters of a process-wide slot that torch fills in while `import torch` registers its Python bindings, e.g.
@@ -104,7 +105,8 @@ def _run(*cmd: str) -> str:
         return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     except FileNotFoundError as exc:
         raise StubBuildError(f"{cmd[0]} not found: the cpu flavour needs binutils (nm, objdump) and a C compiler; "
-                             "install them (Debian/Ubuntu: apt install gcc binutils) or build the cuda flavour") from exc
+                             "install them (Debian/Ubuntu: apt install gcc binutils) "
+                             "or build the cuda flavour") from exc
     except subprocess.CalledProcessError as exc:
         raise StubBuildError(f"{' '.join(cmd)} failed: {exc.stderr.strip()[:300]}") from exc
 

@@ -137,7 +137,8 @@ def _run_spec(root: Path, monkeypatch, argv=(), env=None) -> dict:
             def __init__(self, *args, **kwargs):
                 calls[kind] = kwargs
                 self.pure, self.scripts = [], []
-                self.binaries, self.datas = (list(found["binaries"]), list(found["datas"])) if kind == "Analysis" else ([], [])
+                self.binaries, self.datas = ((list(found["binaries"]), list(found["datas"])) if kind == "Analysis"
+                                             else ([], []))
                 if kind == "COLLECT":
                     calls[kind] = {**kwargs, "binaries": args[1], "datas": args[2]}
 

@@ -70,7 +70,7 @@ def test_bad_input_exits_2_with_one_line(weights, image_pair, capsys, extra, wor
 
 def test_missing_image_exits_2(weights, tmp_path, image_pair, capsys):
     assert main(["explain", str(tmp_path / "gone.jpg"), str(image_pair[1]), "--model", str(weights)]) == 2
-    assert "gone.jpg: no such file" in capsys.readouterr().err
+    assert "gone.jpg: no such image file" in capsys.readouterr().err
 
 
 def test_explain_report_writes_png_and_sidecar_and_refuses_overwrite(weights, image_pair, tmp_path, capsys):
@@ -90,7 +90,8 @@ def test_explain_report_writes_png_and_sidecar_and_refuses_overwrite(weights, im
 def test_evaluate_json(trained_shapes, shapes_dir, tmp_path, capsys):
     _, weights = trained_shapes
     roc = tmp_path / "roc.png"
-    assert main(["evaluate", str(shapes_dir), "--model", str(weights), "--json", "--roc", str(roc), "--pairs", "20"]) == 0
+    assert main(["evaluate", str(shapes_dir), "--model", str(weights), "--json", "--roc", str(roc),
+                 "--pairs", "20"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["pairs"] <= 20 and 0 <= data["auc"] <= 1 and set(data["confusion"]) == {
         "true_similar", "false_similar", "true_different", "false_different"}
@@ -109,7 +110,7 @@ def test_report_and_maps_go_into_missing_folders_with_absolute_paths_and_sha256(
     sidecar = json.loads((tmp_path / "new" / "reports" / "r.json").read_text())
     assert (tmp_path / "other" / "maps" / "image1_factual.npy").exists()
     for facts in (printed, sidecar):  # one builder: the same image facts in --json and in the sidecar
-        for image, path in zip(facts["images"], image_pair):
+        for image, path in zip(facts["images"], image_pair, strict=True):
             assert image["path"] == str(path) and image["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
             assert image["map_size"] == image["size"]  # small images: maps at their own size
     assert sidecar["disclaimer"] == vocabulary.DISCLAIMER and sidecar["model"] == printed["model"]

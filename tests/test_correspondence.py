@@ -1,5 +1,5 @@
-"""Correspondence links (core.explain.correspondence): the exact sum, pixel coordinates with crops, accuracy on mirror and
-shifted copies with a tiny trained model, the CLI's JSON, and that nothing is computed unless asked."""
+"""Correspondence links (core.explain.correspondence): the exact sum, pixel coordinates with crops, accuracy on mirror
+and shifted copies with a tiny trained model, the CLI's JSON, and that nothing is computed unless asked."""
 
 import json
 
@@ -63,7 +63,7 @@ def test_a_head_that_is_not_relu_is_linearised_by_autograd(tiny_model):
         cells = maps.flatten(2).transpose(1, 2)
         relu_free = corr._head_linear_parts(model.head, cells)
         by_autograd = corr._jacobian_parts(model.head, cells)
-    assert all(torch.allclose(x, y, atol=1e-5) for x, y in zip(relu_free, by_autograd))
+    assert all(torch.allclose(x, y, atol=1e-5) for x, y in zip(relu_free, by_autograd, strict=True))
 
 
 def test_links_are_in_original_pixels_with_user_and_automatic_crops(tiny_model, tmp_path):
@@ -77,7 +77,7 @@ def test_links_are_in_original_pixels_with_user_and_automatic_crops(tiny_model, 
     as_file = explain_pair(tiny_model, load_image(tmp_path / "cropped.png"), load_image(tmp_path / "other.png"),
                            correspondence=5).correspondence
     assert len(with_crop) == 5 and [l["p2"] for l in with_crop] == [l["p2"] for l in as_file]
-    for cropped, whole in zip(as_file, with_crop):
+    for cropped, whole in zip(as_file, with_crop, strict=True):
         assert whole["p1"] == pytest.approx([cropped["p1"][0] + box[0], cropped["p1"][1] + box[1]], abs=0.011)
     weights = [l["weight"] for l in with_crop]
     assert weights == sorted(weights, reverse=True)
@@ -86,7 +86,7 @@ def test_links_are_in_original_pixels_with_user_and_automatic_crops(tiny_model, 
     lesion.load_state_dict(tiny_model.state_dict())
     result = explain_pair(lesion, big, _shape(7, size=160), correspondence=8)
     for link in result.correspondence:
-        for point, crop in zip((link["p1"], link["p2"]), result.crops):
+        for point, crop in zip((link["p1"], link["p2"]), result.crops, strict=True):
             x, y, w, h = crop if crop is not None else (0, 0, 160, 160)
             assert x - 0.5 <= point[0] <= x + w - 0.5 and y - 0.5 <= point[1] <= y + h - 0.5
 

@@ -153,7 +153,8 @@ def test_runtime_hook_makes_torch_report_a_cpu_only_build(tmp_path):
     """Against a stand-in `torch` package, in a fresh interpreter: the hook edits torch._C as it is imported."""
     package = tmp_path / "torch"
     package.mkdir()
-    (package / "__init__.py").write_text("from torch import _C\nseen_at_import = _C._has_cuda, hasattr(_C, '_c10d_init')\n")
+    (package / "__init__.py").write_text("from torch import _C\n"
+                                         "seen_at_import = _C._has_cuda, hasattr(_C, '_c10d_init')\n")
     (package / "_C.py").write_text("_has_cuda = _has_cudnn = True\n_has_mkldnn = True\n"
                                    "def _cuda_getDeviceCount(): return 1\ndef _c10d_init(): return True\n"
                                    "def _rpc_init(): return True\n")

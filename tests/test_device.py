@@ -1,4 +1,5 @@
-"""Device choice: from source and in each flavour of the bundle (core.model.device reads the flavour the spec recorded)."""
+"""Device choice: from source and in each flavour of the bundle (core.model.device reads the flavour the spec
+recorded)."""
 
 from __future__ import annotations
 

@@ -43,7 +43,8 @@ def _train_rank(rank: int, port: int, options: dict, log: str) -> None:
 
     _as_rank(rank, port)
     seen = []
-    result = train(TrainOptions(**options), pairs_seen=lambda epoch, pairs: seen.extend([epoch, *p] for p in pairs.tolist()))
+    result = train(TrainOptions(**options),
+                   pairs_seen=lambda epoch, pairs: seen.extend([epoch, *p] for p in pairs.tolist()))
     Path(log, f"rank{rank}.json").write_text(json.dumps({"pairs": seen, "val_auc": result.best_val_auc,
                                                            "history": result.history}))
 
@@ -107,7 +108,8 @@ def test_two_processes_train_one_model_as_good_as_one_process(runs):
 def test_each_pair_of_an_epoch_is_trained_on_by_exactly_one_rank(runs):
     _, ranks, _, one = runs
     per_rank = [{tuple(p) for p in rank["pairs"]} for rank in ranks]
-    assert all(len(s) == len(rank["pairs"]) and s for s, rank in zip(per_rank, ranks))  # none twice on a rank
+    # none twice on a rank
+    assert all(len(s) == len(rank["pairs"]) and s for s, rank in zip(per_rank, ranks, strict=True))
     assert not per_rank[0] & per_rank[1]  # none on two ranks
     # together: exactly the epochs' pairs of one process with the same seed and global batch
     assert sorted(map(tuple, ranks[0]["pairs"] + ranks[1]["pairs"])) == sorted(map(tuple, one))
@@ -156,7 +158,8 @@ def test_a_dead_rank_stops_the_run_with_one_message_and_one_process_resumes_it(t
     assert run.returncode != 0
     stopped = [line for line in stderr.splitlines() if "training stopped" in line]
     assert len(stopped) == 1, stderr
-    assert "another process of this run failed" in stopped[0] and "--resume" in stopped[0] and str(checkpoint) in stopped[0]
+    assert ("another process of this run failed" in stopped[0] and "--resume" in stopped[0]
+            and str(checkpoint) in stopped[0])
     # ours is one line, before torchrun's own report (the one traceback: its launcher's, naming the dead rank)
     assert stderr.count("Traceback") <= 1 and stderr.index("training stopped") < stderr.index("ChildFailedError")
     payload = torch.load(checkpoint, weights_only=True)  # intact

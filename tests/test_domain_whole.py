@@ -1,6 +1,6 @@
-"""The whole-image view of the out-of-domain check (core.trust.field_of_view, core.trust.domain version 3, core.trust.domain_view):
-what the lesion crop hides is judged too, an image is outside when either view flags it, and version-2
-summaries keep working."""
+"""The whole-image view of the out-of-domain check (core.trust.field_of_view, core.trust.domain version 3,
+core.trust.domain_view): what the lesion crop hides is judged too, an image is outside when either view flags it,
+and version-2 summaries keep working."""
 
 from __future__ import annotations
 

@@ -131,7 +131,8 @@ def test_attention_works_for_any_embedding_network(pair):
 
     net = resnet18(weights=None).eval()
     embedder = nn.Sequential(*list(net.children())[:-1], nn.Flatten())
-    x = torch.stack([torch.from_numpy(np.asarray(p.image.resize((64, 64)), dtype=np.float32) / 255).permute(2, 0, 1) for p in pair])
+    x = torch.stack([torch.from_numpy(np.asarray(p.image.resize((64, 64)), dtype=np.float32) / 255).permute(2, 0, 1)
+                     for p in pair])
     cams = similarity_attention(embedder, net.layer4, x)
     assert cams.shape == (2, 2, 2) and np.isfinite(cams).all() and np.abs(cams).max() > 0
 

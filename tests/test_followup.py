@@ -108,7 +108,7 @@ def test_asymmetry_border_and_colours_tell_shapes_apart():
     blob[60:, 60:] = False  # a quarter cut away: asymmetric about both axes
     star = np.zeros_like(disc, np.uint8)
     points = [(60 + int(r * np.cos(a)), 60 + int(r * np.sin(a)))
-              for a, r in zip(np.linspace(0, 2 * np.pi, 24, endpoint=False), [35, 12] * 12)]
+              for a, r in zip(np.linspace(0, 2 * np.pi, 24, endpoint=False), [35, 12] * 12, strict=True)]
     cv2.fillPoly(star, [np.array(points, np.int32)], 1)
     assert measure(rgb, blob)["asymmetry"] > measure(rgb, disc)["asymmetry"] + 0.05
     assert measure(rgb, star.astype(bool))["border_irregularity"] > 1.5
@@ -194,7 +194,8 @@ def test_followup_cli_json_in_a_subprocess(weights, visits):
     assert point_error(np.asarray(data["transform"]), synthetic.matrix, skin_ring(find_lesion(
         np.asarray(Image.open(baseline))).mask)) <= 3.0
     first, second = data["measurements"]
-    assert {"area_px", "area_mm2", "diameter_px", "diameter_mm", "asymmetry", "border_irregularity", "colours"} <= set(first)
+    assert {"area_px", "area_mm2", "diameter_px", "diameter_mm", "asymmetry", "border_irregularity",
+            "colours"} <= set(first)
     assert first["area_mm2"] == pytest.approx(first["area_px"] * 0.0025, rel=1e-3)
     assert data["area_change"] == pytest.approx(synthetic.area_ratio, rel=0.10)
     assert {"similarity", "verdict", "verdict_reason", "model", "images", "probability_same"} <= set(data)

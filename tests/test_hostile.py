@@ -98,7 +98,8 @@ def _write(name: str, data: bytes):
 
 
 def _dicom(rows: int, columns: int, pixels: bytes = b"", cut: int = 0):
-    """A secondary-capture DICOM file claiming rows x columns RGB pixels, holding `pixels` (cut short by `cut` bytes)."""
+    """A secondary-capture DICOM file claiming rows x columns RGB pixels, holding `pixels` (cut short by `cut`
+    bytes)."""
     def make(work):
         from core.io.dicom import secondary_capture
 
@@ -175,7 +176,8 @@ def _newline_name(work):
 
 
 def _crop_case(crop, flag="--crop1"):
-    return (lambda work, assets: ["explain", assets["a"], assets["b"], "--model", assets["model"], flag, crop]), 2, "crop"
+    return ((lambda work, assets: ["explain", assets["a"], assets["b"], "--model", assets["model"], flag, crop]),
+            2, "crop")
 
 
 def _model_case(make_model, status=2, expect=""):
@@ -230,30 +232,36 @@ def _train_case(*options, expect=""):
 
 CASES = {
     # images: formats that run programs, damaged files, things that are not files
-    "eps writes a file": _image_case(_write("x.jpg", _eps("(MARKER) (w) file (pwned) writestring")), 2, "unsupported format"),
+    "eps writes a file": _image_case(_write("x.jpg", _eps("(MARKER) (w) file (pwned) writestring")), 2,
+                                     "unsupported format"),
     "eps prints a line": _image_case(_write("p.png", _eps("(similarity 99 %) print flush")), 2, "unsupported format"),
     "eps loops forever": _image_case(_write("l.jpg", _eps("{ } loop")), 2, "unsupported format"),
     "postscript": _image_case(_write("s.jpg", b"%!PS\n(MARKER) (w) file closefile\n"), 2, "unsupported format"),
-    "pdf": _image_case(_write("d.png", b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"), 2, "unsupported format"),
+    "pdf": _image_case(_write("d.png", b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"), 2,
+                       "unsupported format"),
     "svg": _image_case(_write("v.png", b"<svg xmlns='http://www.w3.org/2000/svg'/>"), 2, "unsupported format"),
     "text": _image_case(_write("t.jpg", b"just some words\n"), 2, "unsupported format"),
     "empty file": _image_case(_write("e.png", b""), 2, "empty"),
     "truncated png": _image_case(_truncated_png, 2, "t.png"),
     "truncated jpeg": _image_case(_truncated_jpeg, 2, "t.jpg"),
     "bad crc png": _image_case(_bad_crc_png, 2, "c.png"),
-    "png header claims 10 gigapixels": _image_case(_write("bomb.png", _png_header_only(100_000, 100_000)), 2, "too large"),
+    "png header claims 10 gigapixels": _image_case(_write("bomb.png", _png_header_only(100_000, 100_000)), 2,
+                                                   "too large"),
     "png of zero width": _image_case(_write("zero.png", _png_header_only(0, 10)), 2, "zero.png"),
     "fifo as image": _image_case(_fifo, 2, "not a regular file"),
     "folder as image": _image_case(lambda work: work, 2, "folder"),
-    "missing image": _image_case(lambda work: work / "gone.png", 2, "no such file"),
+    "missing image": _image_case(lambda work: work / "gone.png", 2, "no such image file"),
     "symlink loop": _image_case(_symlink_loop, 2, "loop.png"),
     "control characters in name": _image_case(_newline_name, 2, "no\\x0asuch\\x1b[31m.png"),
-    "non-utf-8 name": _image_case(lambda work: Path(os.fsdecode(b"/nonexistent/\xff\xfe.png")), 2, "no such file"),
-    "dicom without pixel data": _image_case(_write("n.dcm", b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00" * 8), 2, "n.dcm"),
+    "non-utf-8 name": _image_case(lambda work: Path(os.fsdecode(b"/nonexistent/\xff\xfe.png")), 2,
+                                  "no such image file"),
+    "dicom without pixel data": _image_case(_write("n.dcm", b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00" * 8),
+                                            2, "n.dcm"),
     "dicom claims 3.6 gigapixels": _image_case(_dicom(60_000, 60_000, b"\0" * 48), 2, "too large"),
     "dicom pixel data too short": _image_case(_dicom(64, 64, b"\0" * 300), 2, "scan.dcm"),
     "dicom cut short": _image_case(_dicom(4, 4, b"\0" * 48, cut=30), 2, "scan.dcm"),
-    "dicom named jpg": _image_case(lambda work: _dicom(4, 4, b"\x80" * 48)(work).rename(work / "s.jpg") or work / "s.jpg", 0),
+    "dicom named jpg": _image_case(
+        lambda work: _dicom(4, 4, b"\x80" * 48)(work).rename(work / "s.jpg") or work / "s.jpg", 0),
     "animated gif": _image_case(_gif, 0),
     "16-bit png": _image_case(_png16, 0),
     "15 Mpx image": _image_case(_large, 0),
@@ -280,15 +288,18 @@ CASES = {
     "boolean as text": _model_case(_meta(_config("lesion_crop", "yes")), 2, "lesion_crop"),
     "state dict as list": _model_case(_meta(None, state_dict=[1, 2, 3]), 2, "state_dict"),
     "metadata not json": _model_case(lambda work, assets: _tampered(assets, work / "m.pt", None) and (
-        torch.save({**assets["payload"], "metadata_json": "{not json"}, work / "m.pt") or work / "m.pt"), 2, "metadata"),
+        torch.save({**assets["payload"], "metadata_json": "{not json"}, work / "m.pt") or work / "m.pt"),
+        2, "metadata"),
     "name with escapes": _model_case(_meta(lambda m: m.__setitem__("name", "evil\n\x1b[2Jforged line")), 0),
     # outputs
-    "report exists": _report_case(lambda work: (work / "r.png").write_bytes(b"old") and work / "r.png", ("--out", "maps"),
+    "report exists": _report_case(lambda work: (work / "r.png").write_bytes(b"old") and work / "r.png",
+                                  ("--out", "maps"),
                                   2, "already exists"),
     "report sidecar exists": _report_case(lambda work: (work / "r.json").write_text("{}") and work / "r.png", (), 2,
                                           "already exists"),
     "report not png": _report_case(lambda work: work / "r.jpg", (), 2, ".png"),
-    "report under a file": _report_case(lambda work: (work / "f").write_text("x") and work / "f" / "r.png", ("--out", "maps"),
+    "report under a file": _report_case(lambda work: (work / "f").write_text("x") and work / "f" / "r.png",
+                                        ("--out", "maps"),
                                         2, "not a folder"),
     "report is a dangling symlink": _report_case(
         lambda work: os.symlink(work / "planted.txt", work / "r.png") or work / "r.png", (), 2, "already exists"),
@@ -296,7 +307,8 @@ CASES = {
                                                 "colormap"),
     "out is a file": _report_case(lambda work: (work / "f").write_text("x") and work / "r.png", ("--out", "f"), 2,
                                   "not a folder"),
-    "out maps exist": _report_case(lambda work: ((work / "m").mkdir(), (work / "m" / "image1_factual.npy").write_text("x"))
+    "out maps exist": _report_case(lambda work: ((work / "m").mkdir(),
+                                                 (work / "m" / "image1_factual.npy").write_text("x"))
                                    and work / "r.png", ("--out", "m"), 2, "already exists"),
     # training and evaluation options
     "train out collides with sidecar": _train_case("--out", "m.json", expect=".pt"),
@@ -312,7 +324,8 @@ CASES = {
 
 
 def _snapshot(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*")} | {str(p.relative_to(folder)) for p in folder.glob(".*")}
+    return ({str(p.relative_to(folder)) for p in folder.rglob("*")}
+            | {str(p.relative_to(folder)) for p in folder.glob(".*")})
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -84,7 +84,7 @@ def corrupt_cases(tmp_path):
     )
     (tmp_path / "folder.jpg").mkdir()
     return {
-        "missing": (tmp_path / "nope.jpg", "no such file"),
+        "missing": (tmp_path / "nope.jpg", "no such image file"),
         "directory": (tmp_path / "folder.jpg", "folder"),
         "empty": (tmp_path / "empty.jpg", "empty"),
         "truncated": (tmp_path / "truncated.jpg", "truncated"),

@@ -148,7 +148,8 @@ def test_training_cache_holds_the_cropped_view_and_its_mask(tmp_path, cropping_m
     # The lesion fills much of the crop and the dermoscope's black corners are gone from it.
     assert 0.2 < float((cache[:, 3] > 127).float().mean()) < 0.9
     assert int(cache[:, :3].float().mean(dim=1).amin()) > 20
-    direct = np.asarray(cropping_model.input_image(cropping_model.auto_crop(Image.open(dataset.paths[0]).convert("RGB"))[0]).resize((48, 48)))
+    direct = np.asarray(cropping_model.input_image(
+        cropping_model.auto_crop(Image.open(dataset.paths[0]).convert("RGB"))[0]).resize((48, 48)))
     assert np.abs(direct.astype(int) - cache[0, :3].permute(1, 2, 0).numpy().astype(int)).mean() < 12
 
 
@@ -208,4 +209,4 @@ def test_inspected_real_lesions_are_found_where_they_were_seen(name):
     path = Path(__file__).resolve().parents[2] / "shared" / "data" / "skin" / name
     lesion = find_lesion(np.asarray(Image.open(path).convert("RGB")))
     assert lesion.found
-    assert all(abs(a - b) <= 12 for a, b in zip(lesion.box, INSPECTED[name]))
+    assert all(abs(a - b) <= 12 for a, b in zip(lesion.box, INSPECTED[name], strict=True))

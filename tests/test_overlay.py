@@ -1,4 +1,5 @@
-"""core.explain.overlay and core.io.png: maps drawn over images of another size, band by band, and the colormaps' one list."""
+"""core.explain.overlay and core.io.png: maps drawn over images of another size, band by band, and the colormaps' one
+list."""
 
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ def _overlap(a, b) -> bool:
 
 
 def test_roc_texts_lie_apart_above_and_below_the_plot_and_are_drawn_where_laid_out(tmp_path):
-    title, x_label, y_label = "ROC: a long model name on ../shared/data/skin", "false positive rate", "true positive rate"
+    title, x_label, y_label = ("ROC: a long model name on ../shared/data/skin", "false positive rate",
+                               "true positive rate")
     path = plots.save_roc([0.0, 0.3, 1.0], [0.0, 0.8, 1.0], 0.81, tmp_path / "roc.png", title)
     boxes = plots.text_boxes((900, 600), title, x_label, y_label)
     for (name_a, a), (name_b, b) in itertools.combinations(boxes.items(), 2):

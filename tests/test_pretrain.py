@@ -1,4 +1,5 @@
-"""Self-supervised pretraining (core.training.pretrain), the k-NN probe (core.evaluation.probe) and their commands, on tiny images."""
+"""Self-supervised pretraining (core.training.pretrain), the k-NN probe (core.evaluation.probe) and their commands, on
+tiny images."""
 
 import json
 from pathlib import Path
@@ -41,7 +42,8 @@ def runs(shapes_dir, tmp_path_factory):
     (root / "straight").mkdir()
     interrupted = pretrain(options("resumed"), progress=interrupt_after_first_epoch)
     seen = []
-    resumed = pretrain(options("resumed", resume=True), progress=lambda p: seen.append(p["epoch"]) if p["done"] else None)
+    resumed = pretrain(options("resumed", resume=True),
+                       progress=lambda p: seen.append(p["epoch"]) if p["done"] else None)
     straight = pretrain(options("straight"))
     return interrupted, resumed, straight, seen
 
@@ -131,7 +133,8 @@ def test_bad_input_exits_2_with_one_line(command, words, shapes_dir, tiny_model,
     text = tmp_path / "notes.txt"
     text.write_text("not images")
     save_model(tiny_model, tmp_path / "tiny.pt")
-    names = {"missing": tmp_path / "gone", "text": text, "shapes": shapes_dir, "tmp": tmp_path, "model": tmp_path / "tiny.pt"}
+    names = {"missing": tmp_path / "gone", "text": text, "shapes": shapes_dir, "tmp": tmp_path,
+             "model": tmp_path / "tiny.pt"}
     assert main([part.format(**names) for part in command]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err and "Traceback" not in err

@@ -39,7 +39,8 @@ PNG = _png_bytes()
     st.binary(max_size=64).map(lambda tail: PNG[:33] + tail),  # a valid header, then anything
     st.tuples(st.integers(0, len(PNG) - 1), st.integers(0, 255)).map(
         lambda edit: PNG[:edit[0]] + bytes([edit[1]]) + PNG[edit[0] + 1:]),  # one byte changed
-    st.sampled_from([b"%!PS-Adobe-3.0 EPSF-3.0\n", b"%PDF-1.7\n", b"GIF89a", b"BM", b"II*\x00", b"\xff\xd8\xff"]).flatmap(
+    st.sampled_from([b"%!PS-Adobe-3.0 EPSF-3.0\n", b"%PDF-1.7\n", b"GIF89a", b"BM", b"II*\x00",
+                     b"\xff\xd8\xff"]).flatmap(
         lambda magic: st.binary(max_size=256).map(lambda rest: magic + rest)),
 ))
 def test_loader_raises_only_image_load_error(tmp_path, data):

@@ -72,7 +72,8 @@ def test_a_read_only_gallery_is_indexed_in_the_user_data_folder(gallery, model, 
     import core.review.gallery as gallery_module
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setattr(gallery_module.os, "access", lambda path, mode: False if path == gallery.resolve() else os.access(path, mode))
+    monkeypatch.setattr(gallery_module.os, "access",
+                        lambda path, mode: False if path == gallery.resolve() else os.access(path, mode))
     index, _ = build_index(model, gallery)
     assert index.location.is_relative_to(tmp_path / "data") and not (gallery / INDEX_DIRNAME).exists()
     assert len(index.entries) == 10
@@ -109,7 +110,7 @@ def test_exact_numpy_and_faiss_search_agree_on_the_top_k():
     a_idx, a_sim = nearest(gallery, queries, 10, backend="numpy")
     b_idx, b_sim = nearest(gallery, queries, 10, backend="faiss")
     np.testing.assert_array_equal(a_idx[:, 0], b_idx[:, 0])
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(a_idx, b_idx)])
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(a_idx, b_idx, strict=True)])
     assert recall >= 0.95
     same = a_idx == b_idx
     np.testing.assert_allclose(a_sim[same], b_sim[same], atol=1e-5)
@@ -152,10 +153,13 @@ def test_index_and_retrieve_on_the_command_line(gallery, tmp_path, capsys):
     assert main(["index", str(gallery), "--model", str(weights)]) == 0
     assert "10 embedded" in capsys.readouterr().out
     query = gallery / "red_circles" / "3.png"
-    assert main(["retrieve", str(query), str(gallery / INDEX_DIRNAME), "-k", "4", "--model", str(weights), "--json"]) == 0
+    assert main(["retrieve", str(query), str(gallery / INDEX_DIRNAME), "-k", "4", "--model", str(weights),
+                 "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["hits"][0]["path"].endswith("red_circles/3.png") and result["hits"][0]["similarity"] == pytest.approx(1, abs=1e-3)
-    assert len(result["hits"]) == 4 and "are labelled red_circles" in result["vote"] or "are labelled blue_squares" in result["vote"]
+    assert (result["hits"][0]["path"].endswith("red_circles/3.png")
+            and result["hits"][0]["similarity"] == pytest.approx(1, abs=1e-3))
+    assert (len(result["hits"]) == 4 and "are labelled red_circles" in result["vote"]
+            or "are labelled blue_squares" in result["vote"])
     other = tmp_path / "other.pt"
     save_model(SiameseModel(ModelConfig(input_size=40)).eval(), other)
     assert main(["retrieve", str(query), str(gallery), "--model", str(other)]) == 2
@@ -179,10 +183,12 @@ def test_retrieve_report_shows_the_query_beside_each_hit(gallery, tmp_path, caps
     save_model(SiameseModel(ModelConfig(input_size=32)).eval(), weights)
     report = tmp_path / "similar.png"
     query = gallery / "blue_squares" / "0.png"
-    assert main(["retrieve", str(query), str(gallery), "-k", "3", "--model", str(weights), "--report", str(report)]) == 0
+    assert main(["retrieve", str(query), str(gallery), "-k", "3", "--model", str(weights), "--report",
+                 str(report)]) == 0
     facts = json.loads(report.with_suffix(".json").read_text())
     assert [hit["rank"] for hit in facts["hits"]] == [1, 2, 3] and facts["query"]["path"] == str(query)
-    assert facts["report_png"] == "similar.png" and facts["vote"].startswith(("3 of the 3", "2 of the 3")) and facts["disclaimer"]
+    assert (facts["report_png"] == "similar.png" and facts["vote"].startswith(("3 of the 3", "2 of the 3"))
+            and facts["disclaimer"])
     assert Image.open(report).height > 3 * 200  # one row per hit
     capsys.readouterr()
     assert main(["retrieve", str(query), str(gallery), "--model", str(weights), "--report", str(report)]) == 2

@@ -65,7 +65,8 @@ def test_interrupted_run_resumes_where_it_stopped(small_options):
     assert interrupted.interrupted and len(interrupted.history) == 1
     assert checkpoint_path_for(interrupted.out).exists()
     seen = []
-    resumed = train(small_options("resumed", resume=True), progress=lambda p: seen.append(p["epoch"]) if p["done"] else None)
+    resumed = train(small_options("resumed", resume=True),
+                    progress=lambda p: seen.append(p["epoch"]) if p["done"] else None)
     assert seen == [2, 3]  # continued at epoch 2, not from scratch
     straight = train(small_options("straight"))
     assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-5)

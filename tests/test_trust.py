@@ -1,4 +1,5 @@
-"""Calibration, out-of-domain check and same-content pairs (core.trust.calibration, core.trust.domain, core.trust.checks)."""
+"""Calibration, out-of-domain check and same-content pairs (core.trust.calibration, core.trust.domain,
+core.trust.checks)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Issue 11: reports survive kill -9, Ctrl-C and a concurrent writer. A child process writes a report through the
-real writer (core.review.report.write_picture_and_facts) and is stopped at a chosen point: while writing its temporaries,
-or between placing the PNG and the JSON. Afterwards there is no report or one complete pair whose JSON names the
-PNG's sha256, and (once the next writer has run, for kill -9) no temporaries or lock files."""
+"""Issue 11: reports survive kill -9, Ctrl-C and a concurrent writer. A child process writes a report through the real
+writer (core.review.report.write_picture_and_facts) and is stopped at a chosen point: while writing its temporaries, or
+between placing the PNG and the JSON. Afterwards there is no report or one complete pair whose JSON names the PNG's
+sha256, and (once the next writer has run, for kill -9) no temporaries or lock files."""
 
 from __future__ import annotations
 
@@ -77,7 +77,8 @@ def _start(tmp_path, pause_at, force=False, name="ready"):
     script = tmp_path / "child.py"
     script.write_text(CHILD.format(root=str(ROOT)))
     ready = tmp_path / name
-    argv = [sys.executable, str(script), str(tmp_path / "out" / "r.png"), pause_at, str(ready)] + (["force"] if force else [])
+    argv = ([sys.executable, str(script), str(tmp_path / "out" / "r.png"), pause_at, str(ready)]
+            + (["force"] if force else []))
     return subprocess.Popen(argv, stderr=subprocess.PIPE, text=True), ready
 
 

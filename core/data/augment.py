@@ -34,7 +34,8 @@ class AugmentSpec:
         chosen = {t.strip() for t in text.split(",") if t.strip()} - {"none"}
         unknown = chosen - set(AUGMENTATIONS)
         if unknown:
-            raise ValueError(f"unknown augmentation(s) {', '.join(sorted(unknown))}; choose from {', '.join(AUGMENTATIONS)}")
+            raise ValueError(f"unknown augmentation(s) {', '.join(sorted(unknown))}; "
+                             f"choose from {', '.join(AUGMENTATIONS)}")
         return cls(
             hflip="hflip" in chosen,
             vflip="vflip" in chosen,
@@ -50,7 +51,8 @@ class AugmentSpec:
         return self.bgswap > 0
 
 
-def augment_batch(images: torch.Tensor, size: int, spec: AugmentSpec | None, generator: torch.Generator) -> torch.Tensor:
+def augment_batch(images: torch.Tensor, size: int, spec: AugmentSpec | None,
+                  generator: torch.Generator) -> torch.Tensor:
     """uint8 (N, C, H, W) -> float (N, 3, size, size) in [0, 1], randomly transformed per sample.
 
     A fourth channel, if present, is the lesion mask: it is transformed with the image, used by bgswap, and
@@ -85,7 +87,7 @@ def augment_batch(images: torch.Tensor, size: int, spec: AugmentSpec | None, gen
     # Downscale first so grid_sample does not alias when the cache is larger than the input.
     if x.shape[-1] > size * 1.5:
         x = F.interpolate(x, scale_factor=size * 1.25 / x.shape[-1], mode="bilinear", antialias=True)
-    grid = F.affine_grid(theta, (n, x.shape[1], size, size), align_corners=False)
+    grid = F.affine_grid(theta, [n, x.shape[1], size, size], align_corners=False)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     out, mask = out[:, :3], (out[:, 3:4] if out.shape[1] > 3 else None)
     if spec.bgswap > 0 and mask is not None and n > 1:
@@ -148,7 +150,8 @@ def _dermoscopy_artefacts(x: torch.Tensor, fraction: float, generator: torch.Gen
     # Black band along one edge, as left by a misplaced dermoscope or a scanner.
     band = (0.03 + 0.07 * rand(n)).view(-1, 1, 1)
     edge = torch.randint(0, 4, (n,), generator=generator).view(-1, 1, 1)
-    distance_to_edge = torch.where(edge == 0, 1 + xs, torch.where(edge == 1, 1 - xs, torch.where(edge == 2, 1 + ys, 1 - ys))) / 2
+    distance_to_edge = torch.where(edge == 0, 1 + xs,
+                                   torch.where(edge == 1, 1 - xs, torch.where(edge == 2, 1 + ys, 1 - ys))) / 2
     bands = (distance_to_edge < band).float() * (rand(n) < fraction * 0.5).view(-1, 1, 1)
     darkness = torch.maximum(darkness, bands)
     shade = torch.tensor([0.08, 0.05, 0.04]).view(1, 3, 1, 1) * rand(n).view(-1, 1, 1, 1)

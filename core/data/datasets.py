@@ -52,10 +52,11 @@ def scan_dataset(root) -> Dataset:
     return Dataset(root, classes, paths, np.asarray(labels, dtype=np.int64))
 
 
-def split_by_image(dataset: Dataset, seed: int, val_fraction: float = 0.15, test_fraction: float = 0.15) -> dict[str, np.ndarray]:
+def split_by_image(dataset: Dataset, seed: int, val_fraction: float = 0.15,
+                   test_fraction: float = 0.15) -> dict[str, np.ndarray]:
     """Stratified split of image indices before any pairing, so no image appears in two splits."""
     rng = np.random.default_rng(seed)
-    parts = {name: [] for name in SPLITS}
+    parts: dict[str, list[int]] = {name: [] for name in SPLITS}
     for label in np.unique(dataset.labels):
         members = np.flatnonzero(dataset.labels == label)
         rng.shuffle(members)
@@ -99,7 +100,7 @@ def path_fingerprint(relative_path: str) -> str:
     return hashlib.sha1(relative_path.encode()).hexdigest()[:10]
 
 
-def load_cache(dataset: Dataset, size: int, cache_dir: Path | None = None, progress=None, view=None,
+def load_cache(dataset: Dataset, size: int, cache_dir: str | Path | None = None, progress=None, view=None,
                with_mask: bool = False) -> torch.Tensor:
     """All images decoded once and turned into the network's size x size input, as a uint8 (N, C, size, size)
     tensor: C = 3, or 4 with the automatic lesion mask (0/255) as the last channel when `with_mask`.
@@ -133,7 +134,7 @@ def load_cache(dataset: Dataset, size: int, cache_dir: Path | None = None, progr
         elif with_mask:
             mask = find_lesion(np.asarray(image)).mask
         out[n, :3] = np.asarray(square_input(image, size, constancy)).transpose(2, 0, 1)
-        if with_mask:
+        if with_mask and mask is not None:  # never None with_mask: set above
             out[n, 3] = cv2.resize(mask.astype(np.uint8) * 255, (size, size), interpolation=cv2.INTER_LINEAR)
         if progress is not None:
             progress(n + 1, len(dataset.paths))

@@ -72,7 +72,8 @@ def embed_and_features(model, images, stages, batch_size: int = 128, with_embedd
     was_training = model.training
     model.eval()
     size = model.config.input_size
-    embeddings, pooled, stats = [], [], {int(i): [] for i in stages}
+    embeddings, pooled = [], []
+    stats: dict[int, list[np.ndarray]] = {int(i): [] for i in stages}
     with torch.no_grad(), capture(model, stages) as captured:
         for start in range(0, len(images), batch_size):
             x = images[start:start + batch_size].to(model.device).float() / 255.0
@@ -139,9 +140,9 @@ def recalibrate_file(path, data_dir, cache_dir=None, device="cpu", tta=None) -> 
 
 
 def entries_for_training(model, dataset, splits: dict, cache_dir=None) -> tuple[dict, str]:
-    """What core.training.train adds to a new model's metadata: ({"calibration", "domain", "verdict"}, ""), or ({}, why not)
-    if fitting fails (a failure here must never cost the training run; `main.py calibrate` can add them later;
-    the caller says so: core never prints)."""
+    """What core.training.train adds to a new model's metadata: ({"calibration", "domain", "verdict"}, ""), or
+    ({}, why not) if fitting fails (a failure here must never cost the training run; `main.py calibrate` can add
+    them later; the caller says so: core never prints)."""
     try:
         return fit_trust(model, dataset, splits, cache_dir)[0], ""
     except Exception as exc:  # noqa: BLE001  deliberately broad: see the docstring

@@ -53,7 +53,8 @@ class Evaluation:
 @torch.no_grad()
 def embed_cached(model: SiameseModel, images: torch.Tensor, batch_size: int = 128, embed=None) -> torch.Tensor:
     """Embeddings of a uint8 (N, 3, H, W) tensor, resized to the model's input exactly as preprocess does.
-    `embed` maps a normalised batch to its vectors (default: model.embed; core.evaluation.probe: pooled backbone features)."""
+    `embed` maps a normalised batch to its vectors (default: model.embed; core.evaluation.probe: pooled backbone
+    features)."""
     was_training = model.training
     model.eval()
     size = model.config.input_size
@@ -62,8 +63,10 @@ def embed_cached(model: SiameseModel, images: torch.Tensor, batch_size: int = 12
     for start in range(0, len(images), step):
         x = images[start:start + step].to(model.device).float() / 255.0
         if x.shape[-1] != size or x.shape[-2] != size:
-            x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        out.append((embed or model.embed)(model.normalise(x).contiguous(memory_format=torch.channels_last)).float().cpu())
+            x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                                                align_corners=False)
+        out.append((embed or model.embed)(model.normalise(x).contiguous(memory_format=torch.channels_last))
+                   .float().cpu())
     model.train(was_training)
     return torch.cat(out) if out else torch.zeros(0, model.config.embedding_dim)
 

@@ -16,7 +16,7 @@ from core.evaluation.evaluate import EVAL_PAIR_SEED, unseen_subset
 from core.explain.overlay import resize_map
 from core.explain.pair import explain_pair
 from core.io.images import load_image
-from core.model.lesion import find_lesion
+from core.model.lesion import Lesion, find_lesion
 from core.vocabulary import DEFAULT_METHOD
 
 # Pairs explained for the figure: enough for two decimals, a minute or so on two CPU cores.
@@ -26,8 +26,8 @@ BLOB_SIGMA = 0.25  # of the image side: a blob about as large as a typical centr
 
 def dataset_lift(model, data_dir, lift_pairs: int = DEFAULT_LIFT_PAIRS, max_pairs: int | None = None,
                  include_seen: bool = False, seed: int = EVAL_PAIR_SEED) -> dict:
-    """The lesion lift of a seeded sample of `lift_pairs` of the pairs core.evaluation.evaluate.evaluate_dataset scores with
-    the same arguments (its Evaluation.lesion_lift)."""
+    """The lesion lift of a seeded sample of `lift_pairs` of the pairs core.evaluation.evaluate.evaluate_dataset
+    scores with the same arguments (its Evaluation.lesion_lift)."""
     subset, _excluded = unseen_subset(model, data_dir, include_seen)
     rng = np.random.default_rng(seed)
     pairs = make_pairs(subset.labels, rng, max_pairs=max_pairs)
@@ -35,10 +35,12 @@ def dataset_lift(model, data_dir, lift_pairs: int = DEFAULT_LIFT_PAIRS, max_pair
     return lesion_lift(model, subset.paths, sample, max_pairs=lift_pairs)
 
 
-def lesion_lift(model, paths, pairs: np.ndarray, method: str = DEFAULT_METHOD, max_pairs: int = DEFAULT_LIFT_PAIRS) -> dict:
+def lesion_lift(model, paths, pairs: np.ndarray, method: str = DEFAULT_METHOD,
+                max_pairs: int = DEFAULT_LIFT_PAIRS) -> dict:
     """paths: image files; pairs: (P, >=2) index pairs into paths. Images where no lesion is found are skipped."""
-    lesions: dict[int, object] = {}
-    shares, fractions = [], {"factual": [], "counterfactual": [], "blob": [], "crop_uniform": []}
+    lesions: dict[int, Lesion] = {}
+    shares: list[float] = []
+    fractions: dict[str, list] = {"factual": [], "counterfactual": [], "blob": [], "crop_uniform": []}
     used = 0
     for i, j in np.asarray(pairs)[:max_pairs, :2]:
         images = [load_image(paths[i]), load_image(paths[j])]
@@ -58,15 +60,16 @@ def lesion_lift(model, paths, pairs: np.ndarray, method: str = DEFAULT_METHOD, m
                 if share is not None:
                     fractions[kind].append(share)
             fractions["blob"].append(_mass_share(_blob(mask.shape), mask))
-            fractions["crop_uniform"].append(_mass_share(_on_canvas(np.ones((box[3], box[2]), np.float32), box, mask.shape), mask))
+            fractions["crop_uniform"].append(_mass_share(_on_canvas(np.ones((box[3], box[2]), np.float32), box,
+                                                                    mask.shape), mask))
         used += 1
     if not shares:
         return {"pairs": used, "images": 0, "lesion_share": None, **{k: None for k in fractions}}
     mean_share = float(np.mean(shares))
-    result = {kind: (round(float(np.mean(v)) / mean_share, 4) if v else None) for kind, v in fractions.items()}
+    lifts = {kind: (round(float(np.mean(v)) / mean_share, 4) if v else None) for kind, v in fractions.items()}
     if not model.config.lesion_crop:
-        result.pop("crop_uniform")
-    return {**result, "lesion_share": round(mean_share, 4), "pairs": used, "images": len(shares), "method": method}
+        lifts.pop("crop_uniform")
+    return {**lifts, "lesion_share": round(mean_share, 4), "pairs": used, "images": len(shares), "method": method}
 
 
 def _on_canvas(heatmap: np.ndarray, box, shape) -> np.ndarray:

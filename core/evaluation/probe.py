@@ -8,7 +8,8 @@ Reported per data set:
 - leave-one-out k-NN accuracy: each image's class by majority vote of its k most cosine-similar other images
   (k = 20; a tie goes to the class of the nearer neighbour), beside the majority class's share (always guessing
   the most common class scores that);
-- pair AUC: ROC AUC of the cosine similarity on the Livieris pairs core.data.datasets.make_pairs draws (seeded), 0.5 = chance.
+- pair AUC: ROC AUC of the cosine similarity on the Livieris pairs core.data.datasets.make_pairs draws (seeded),
+  0.5 = chance.
 Every image of the folder is used, those a trained model has seen included: for a trained model the probe is
 optimistic (`evaluate` measures it on unseen images).
 """
@@ -92,7 +93,8 @@ def probe(model, probe_set: ProbeSet, k: int = PROBE_K, seed: int = PROBE_PAIR_S
     auc, pairs = pair_auc(features, probe_set.labels, seed)
     counts = np.bincount(probe_set.labels)
     return {"data_set": probe_set.name, "images": int(len(probe_set.labels)), "classes": int((counts > 0).sum()),
-            "k": min(k, len(probe_set.labels) - 1), "knn_accuracy": _defined(knn_accuracy(features, probe_set.labels, k)),
+            "k": min(k, len(probe_set.labels) - 1),
+            "knn_accuracy": _defined(knn_accuracy(features, probe_set.labels, k)),
             "majority_share": float(counts.max() / counts.sum()), "pair_auc": _defined(auc), "pairs": int(pairs)}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ def tune(model, dataset, splits: dict, cache_dir=None, mode: str = "auto") -> di
     if mode != "auto" and mode not in TTA_MODES:
         raise ValueError(f"unknown test-time augmentation {mode!r}; choose auto or one of {', '.join(TTA_MODES)}")
 
-    def scores(name):
+    def scores(name: str) -> tuple[Callable[[], tuple[np.ndarray, np.ndarray]], torch.Tensor]:
         subset = dataset.subset(splits[name])
         images = load_cache(subset, model.config.input_size, cache_dir, view=model.config)
         pairs = make_pairs(subset.labels, np.random.default_rng(EVAL_PAIR_SEED))

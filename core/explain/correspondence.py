@@ -31,6 +31,7 @@ Method (computed from the forward pass explain_pair makes anyway; only when aske
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -61,7 +62,7 @@ class Correspondence:
 
 
 @contextmanager
-def capture_local(model):
+def capture_local(model) -> Iterator[dict]:
     """Within the block, a forward pass through model.features leaves its input ("input") and every module's
     output but the last (index -> tensor, detached) in the yielded dict."""
     captured: dict = {}

@@ -22,7 +22,8 @@ from core.trust.verdict import band_of
 
 
 def model_facts(model) -> dict:
-    """A core.model.network.ModelInfo, or a SiameseModel (described on the fly), as data; sha256 None when not recorded."""
+    """A core.model.network.ModelInfo, or a SiameseModel (described on the fly), as data; sha256 None when not
+    recorded."""
     info = model if hasattr(model, "sha256") else _describe(model)
     meta = info.metadata or {}
     return {"name": info.name, "architecture": info.architecture, "input_size": info.input_size,

@@ -16,6 +16,7 @@ app measures after showing the maps and must not hold the next pair back for a w
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import cv2
 import numpy as np
@@ -49,7 +50,8 @@ def faithfulness(model, pil_images, explanation, kind: str = "factual", seed: in
     inputs = torch.cat([model.input_tensor(p) for p in pil_images])
     curves = perturbed_scores(model, inputs, [list(maps), random_maps], FRACTIONS, should_stop)
     explained = lambda s: s if sign > 0 else 1.0 - s  # noqa: E731  the score the maps claim to explain
-    result = {"kind": kind, "fractions": list(FRACTIONS), "target": "similarity" if sign > 0 else "1 - similarity"}
+    result: dict[str, Any] = {"kind": kind, "fractions": list(FRACTIONS),
+                              "target": "similarity" if sign > 0 else "1 - similarity"}
     for name, index in (("map", 0), ("random", 1)):
         for mode in ("deletion", "insertion"):
             values = explained(curves[index][mode])
@@ -92,8 +94,8 @@ def perturbed_scores(model, inputs: torch.Tensor, map_sets, fractions=FRACTIONS,
         curves = {}
         for mode in ("deletion", "insertion"):
             inner = [scores[index[(n, mode, k)]] for k in range(len(interior))]
-            start, end = (original, scores[0]) if mode == "deletion" else (scores[0], original)
-            curves[mode] = np.asarray([start, *inner, end], dtype=np.float64)
+            first, last = (original, scores[0]) if mode == "deletion" else (scores[0], original)
+            curves[mode] = np.asarray([first, *inner, last], dtype=np.float64)
         out.append(curves)
     return out
 
@@ -142,7 +144,7 @@ def evaluate_explanations(model, data_dir, pairs: int, methods=None, seed: int =
     rng = np.random.default_rng(seed)
     all_pairs = make_pairs(subset.labels, rng)
     chosen = all_pairs[np.sort(rng.choice(len(all_pairs), min(pairs, len(all_pairs)), replace=False))]
-    out = {"pairs": int(len(chosen)), "methods": {}}
+    out: dict[str, Any] = {"pairs": int(len(chosen)), "methods": {}}
     for method in methods or METHODS:
         rows = []
         for i, j, _same in chosen:

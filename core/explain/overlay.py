@@ -48,7 +48,8 @@ def colour_ramp(colormap: str, width: int) -> np.ndarray:
 
 
 def resize_map(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A map resampled (bilinear) to `size` = (width, height), clipped to [0, 1]; the map itself when it has that size."""
+    """A map resampled (bilinear) to `size` = (width, height), clipped to [0, 1]; the map itself when it has that
+    size."""
     width, height = size
     if heatmap.shape == (height, width):
         return heatmap
@@ -62,7 +63,8 @@ def colorize(heatmap: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarra
     return colormap_lut(colormap)[index]
 
 
-def blend(image_rgb: np.ndarray, heatmap: np.ndarray, colormap: str = DEFAULT_COLORMAP, opacity: float = 0.5) -> np.ndarray:
+def blend(image_rgb: np.ndarray, heatmap: np.ndarray, colormap: str = DEFAULT_COLORMAP,
+          opacity: float = 0.5) -> np.ndarray:
     """Overlay a map on an image (the map resized to the image when their sizes differ); opacity scales with the
     map value, so cold regions stay clear."""
     out = np.empty(image_rgb.shape[:2] + (3,), dtype=np.uint8)
@@ -98,7 +100,7 @@ def map_bands(heatmap: np.ndarray, size: tuple[int, int]):
             yield rows, source[rows]
             continue
         # destination (x, y) samples the source at ((x + 0.5) sx - 0.5, (top + y + 0.5) sy - 0.5)
-        inverse = np.float32([[sx, 0, 0.5 * sx - 0.5], [0, sy, (top + 0.5) * sy - 0.5]])
+        inverse = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, (top + 0.5) * sy - 0.5]], np.float32)
         band = cv2.warpAffine(source, inverse, (width, rows.stop - top), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
         yield rows, np.clip(band, 0.0, 1.0)

@@ -4,7 +4,8 @@ One forward pass of the pair (as a batch of two) builds the autograd graph only 
 forward hook swaps the target layer's output for a detached leaf, so the backbone below it neither records
 nor back-propagates anything. One backward pass through the small head then yields each image's *own*
 gradients, and all four maps follow from them, since the counterfactual score is a sign flip of the factual.
-How activations and gradients become maps is the method's callable (core.explain.methods: gradcam, attention, reference).
+How activations and gradients become maps is the method's callable (core.explain.methods: gradcam, attention,
+reference).
 
 A pair whose embeddings (nearly) coincide has no gradient evidence worth drawing (the maps would be noise):
 it is reported as "same image content" with empty maps. Calibrated probability and the out-of-domain check come
@@ -63,7 +64,8 @@ class Explanation:
     verdict: str = verdict_words.NOT_ASSESSED
     verdict_reason: str = ""
     # Only when asked (explain_pair's `correspondence`): the K strongest links between the images' cells,
-    # [{"p1": [x, y], "p2": [x, y], "weight": w}] in each image's own pixels, strongest first (core.explain.correspondence).
+    # [{"p1": [x, y], "p2": [x, y], "weight": w}] in each image's own pixels, strongest first
+    # (core.explain.correspondence).
     correspondence: list | None = None
 
 
@@ -72,7 +74,8 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
     """Score a pair and explain it; image1/image2 are LoadedImage (from load_image) or PIL images.
 
     An image without a crop of its own gets the model's automatic crop, if the model has one; each map covers
-    the image as cropped (see Explanation.crops). `correspondence` > 0 adds that many links (core.explain.correspondence).
+    the image as cropped (see Explanation.crops). `correspondence` > 0 adds that many links
+    (core.explain.correspondence).
     """
     spec = get_method(method)
     t0 = time.perf_counter()
@@ -104,8 +107,7 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
     if same_content:  # no evidence to draw, only noise: say so instead
         fact_cams, counter_cams = np.zeros_like(fact_cams), np.zeros_like(counter_cams)
     sizes = [pil1.size, pil2.size]
-    factual = tuple(upsample(normalise(fact_cams[i]), map_size(sizes[i])) for i in range(2))
-    counterfactual = tuple(upsample(normalise(counter_cams[i]), map_size(sizes[i])) for i in range(2))
+    factual, counterfactual = _image_maps(fact_cams, sizes), _image_maps(counter_cams, sizes)
     in_domain = checks.in_domain(model, features)
     links = _links(model, activations, local, sim, (pil1, crop1), (pil2, crop2), correspondence)
     t3 = time.perf_counter()
@@ -161,8 +163,9 @@ def explained_images(images, explanation: Explanation) -> tuple[LoadedImage, Loa
     so overlays, reports and JSON describe what the model saw."""
     from core.io.images import with_crop
 
-    return tuple(image if image.crop is not None or box is None else with_crop(image, box)
-                 for image, box in zip(images, explanation.crops))
+    first, second = (image if image.crop is not None or box is None else with_crop(image, box)
+                     for image, box in zip(images, explanation.crops, strict=True))
+    return first, second
 
 
 def model_view(model: SiameseModel, image) -> tuple[Image.Image, tuple | None]:
@@ -192,7 +195,7 @@ def target_layer_leaf(model: torch.nn.Module, layer: torch.nn.Module):
             yield captured
     finally:
         handle.remove()
-        for p, flag in zip(model.parameters(), flags):
+        for p, flag in zip(model.parameters(), flags, strict=True):
             p.requires_grad_(flag)
 
 
@@ -228,6 +231,12 @@ def map_size(image_size: tuple[int, int]) -> tuple[int, int]:
 def upsample(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Feature-map-resolution map -> `size` (width, height), bilinear, clipped to [0, 1]."""
     return resize_map(cam, size).astype(np.float32, copy=False)
+
+
+def _image_maps(cams: np.ndarray, sizes) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's map of `cams`, normalised and upsampled to map_size of its image size."""
+    first, second = (upsample(normalise(cams[i]), map_size(sizes[i])) for i in range(2))
+    return first, second
 
 
 def _array(cams: torch.Tensor) -> np.ndarray:

@@ -34,13 +34,13 @@ def paired_outlines(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarray
         return None, None
     gain = np.median(small[0][common].astype(np.float64), 0) / np.maximum(np.median(small[1][common], 0), 1.0)
     small[1] = np.clip(small[1] * gain, 0, 255).astype(np.uint8)
-    features = [_feature(image, region) for image, region in zip(small, inside)]
-    values = np.concatenate([f[region] for f, region in zip(features, inside)])
+    features = [_feature(image, region) for image, region in zip(small, inside, strict=True)]
+    values = np.concatenate([f[region] for f, region in zip(features, inside, strict=True)])
     threshold, _ = cv2.threshold(np.clip(values, 0, 255).astype(np.uint8).reshape(-1, 1), 0, 255,
                                  cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     seeds = [find_lesion(image) for image in small]
     outlines = []
-    for feature, region, seed in zip(features, inside, seeds):
+    for feature, region, seed in zip(features, inside, seeds, strict=True):
         if not seed.found:
             seed = seeds[0]  # the visits are registered: the baseline's lesion marks where to look
         mask = _outline(feature <= threshold, region, seed.mask if seed.found else None)

@@ -88,7 +88,7 @@ def register(baseline: np.ndarray, followup: np.ndarray, mode: str = "rigid", ma
         matrix[:, 2] /= factor
         return _result(matrix, small.quality, small.error_px / factor, small.scale_error, mode,
                        small.message if not np.isfinite(small.error_px) and small.quality == 0 else None)
-    views = [_view(image, lesion) for image, lesion in zip((baseline, followup), lesions)]
+    views = [_view(image, lesion) for image, lesion in zip((baseline, followup), lesions, strict=True)]
     (tex_b, skin_b, centre_b, radius_b, shape_b, field_b), (tex_f, skin_f, centre_f, _, shape_f, field_f) = views
     for name, skin in (("baseline", skin_b), ("follow-up", skin_f)):
         if skin.mean() < MIN_SKIN_SHARE:
@@ -119,7 +119,7 @@ def warp_to_baseline(followup: np.ndarray, registration: Registration, size: tup
 
 def texture(rgb: np.ndarray, sigma: float = TEXTURE_SIGMA) -> np.ndarray:
     """Illumination-normalised texture (float32): grey minus its local mean, divided by its local spread."""
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey: np.ndarray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     grey = cv2.GaussianBlur(grey, (0, 0), 1.0)
     mean = cv2.GaussianBlur(grey, (0, 0), sigma)
     detail = grey - mean
@@ -192,7 +192,7 @@ def _scaled(warp: np.ndarray, factor: float) -> np.ndarray:
     return out
 
 
-def _halved(tex_b, tex_f, skin_b, skin_f):
+def _halved(tex_b, tex_f, skin_b, skin_f) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     size = (tex_b.shape[1] // 2, tex_b.shape[0] // 2), (tex_f.shape[1] // 2, tex_f.shape[0] // 2)
     return (cv2.resize(tex_b, size[0], interpolation=cv2.INTER_AREA),
             cv2.resize(tex_f, size[1], interpolation=cv2.INTER_AREA),

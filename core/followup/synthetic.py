@@ -64,7 +64,7 @@ def make_followup(rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator, m
     growth = float(rng.uniform(0.0, max_growth))
     grown, grown_mask = grow(rgb, mask, growth)
     h, w = mask.shape
-    forward = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), rotation, 1.0)  # baseline -> follow-up
+    forward: np.ndarray = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), rotation, 1.0)  # baseline -> follow-up
     forward[:, 2] += shift
     moved = cv2.warpAffine(grown, forward, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     noisy = moved.astype(np.float32) * (1.0 + brightness) + rng.normal(0.0, noise, moved.shape)

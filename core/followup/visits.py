@@ -19,6 +19,7 @@ When registration fails the pair is still measured and explained unaligned, each
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -26,6 +27,9 @@ import numpy as np
 from core.followup.measurements import measure
 from core.followup.registration import Registration, register, warp_to_baseline
 from core.io.images import LoadedImage, from_pil
+
+if TYPE_CHECKING:  # torch only when a follow-up is computed
+    from core.explain.pair import Explanation
 
 # Standard uncertainty of where an outline lies, in px: with it the stated area-change uncertainty covered the true
 # change in 85 % and 75 % of synthetic follow-ups (benchmarks/bench_followup.py, seeds 0 and 1), about the 68 % a
@@ -41,7 +45,7 @@ class FollowUp:
     masks: tuple  # lesion outlines (baseline, follow-up) as bool arrays; the follow-up's on the aligned grid
     measurements: list  # one dict per visit (core.followup.measurements.measure)
     changes: dict  # follow-up against baseline, with uncertainties (see change_facts)
-    explanation: object  # core.explain.pair.Explanation of (baseline, aligned follow-up)
+    explanation: Explanation  # of (baseline, aligned follow-up)
     images: tuple  # the pair as explained (core.explain.pair.explained_images)
     pixel_size_mm: float | None
     visits: tuple = (None, None)  # the two images as measured: baseline, follow-up (aligned when registered)
@@ -59,6 +63,8 @@ def followup(model, baseline: LoadedImage, followup_image: LoadedImage, pixel_si
     size = pixel_size_mm if pixel_size_mm is not None else file_pixel_size(baseline)
     registration = register(rgb_b, rgb_f, mode=mode, masks=masks if any(m is not None for m in masks) else None)
     height, width = rgb_b.shape[:2]
+    aligned: np.ndarray | None
+    valid: np.ndarray | None
     if registration.ok:
         aligned = warp_to_baseline(rgb_f, registration, (width, height))
         valid = warp_to_baseline(np.full(rgb_f.shape[:2], 255, np.uint8), registration, (width, height),
@@ -76,7 +82,7 @@ def followup(model, baseline: LoadedImage, followup_image: LoadedImage, pixel_si
         size2 = pixel_size_mm if pixel_size_mm is not None else file_pixel_size(followup_image)
     (found_b, found_f), sources = visit_outlines(rgb_b, visit2, valid, (masks[0], mask_f))
     measurements = [measure(rgb_b, found_b, size), measure(visit2, found_f, size2)]
-    for measured, source in zip(measurements, sources):
+    for measured, source in zip(measurements, sources, strict=True):
         measured["outline"] = source
     explanation = explain_pair(model, baseline, second, method=method or DEFAULT_METHOD)
     images = explained_images((baseline, second), explanation)
@@ -116,8 +122,9 @@ def change_facts(measurements: list, registration: Registration) -> dict:
             "asymmetry_change": round(follow["asymmetry"] - base["asymmetry"], 4),
             "border_irregularity_change": round(follow["border_irregularity"] - base["border_irregularity"], 4),
             "colours_change": follow["colours"] - base["colours"], "comparable": bool(registration.ok),
-            "change_note": "" if registration.ok else "not registered: each visit is measured in its own pixels, so the "
-                    "changes hold only if both were taken at the same magnification"}
+            "change_note": "" if registration.ok else (
+                "not registered: each visit is measured in its own pixels, so the "
+                "changes hold only if both were taken at the same magnification")}
 
 
 def followup_facts(result: FollowUp, model) -> dict:
@@ -150,7 +157,8 @@ def visit_outlines(baseline: np.ndarray, second: np.ndarray, valid, masks=(None,
         from core.followup.paired_outline import paired_outlines
 
         return paired_outlines(baseline, second, valid), ("lesion finder, one threshold for both visits",) * 2
-    outlines, sources = [], []
+    outlines: list[np.ndarray | None] = []
+    sources: list[str] = []
     for image, mask, coverage in ((baseline, masks[0], None), (second, masks[1], valid)):
         if mask is not None:
             outlines.append(np.asarray(mask, bool))

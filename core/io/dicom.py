@@ -118,11 +118,11 @@ def secondary_capture(picture: Image.Image, facts: dict) -> bytes:
     of `facts` (core.review.report.report_facts): patient id, accession (case) number, body site, the reviewer, the
     model's verdict as the series description and the disclaimer as the image comments."""
     from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
     rgb = np.asarray(picture.convert("RGB"))
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SECONDARY_CAPTURE
+    meta.MediaStorageSOPClassUID = UID(SECONDARY_CAPTURE)
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = Dataset()

@@ -1,8 +1,9 @@
 """File helpers shared across core, with no heavy imports (the GUI thread may use them).
 
 The one home of: hashing a file, a one-line text of an exception, making any text from a file safe to print,
-making the folders an output goes into, and the two ways the product writes files: `atomic_write` (one file, replaced whole) and `write_unit` (several
-files in one folder that must appear together and never over someone else's, e.g. a report's PNG and JSON).
+making the folders an output goes into, and the two ways the product writes files: `atomic_write` (one file,
+replaced whole) and `write_unit` (several files in one folder that must appear together and never over someone
+else's, e.g. a report's PNG and JSON).
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
+import sys
 import tempfile
 import unicodedata
 from pathlib import Path
 
-try:  # POSIX: an advisory lock the kernel drops when its holder dies, even by kill -9
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+if sys.platform == "win32":  # pragma: no cover - Windows
     import msvcrt
+else:  # POSIX: an advisory lock the kernel drops when its holder dies, even by kill -9
+    import fcntl
 
 
 def file_sha256(path) -> str:
@@ -55,6 +57,16 @@ def printable(text, limit: int = 300) -> str:
             out.append(char)
     safe = "".join(out)
     return safe if len(safe) <= limit else safe[: limit - 1] + "…"
+
+
+def file_problem(path: Path, kind: str) -> str:
+    """Why `path` cannot be read as a KIND ("image file", "weights file"): '' if it is a regular file. Checked
+    before opening it: a FIFO or a device would block the read forever."""
+    if not path.exists():
+        return f"no such {kind}"
+    if path.is_dir():
+        return f"is a folder, not {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+    return "" if stat.S_ISREG(path.stat().st_mode) else "not a regular file"
 
 
 def folder_problem(folder) -> str:
@@ -124,8 +136,8 @@ class Busy(FileExistsError):
 
 
 def write_unit(items: list[tuple[Path, object]], overwrite: bool = False) -> None:
-    """Write several files (bytes, or a function writing to a binary handle) of one folder as one unit: all of them or none, never over an existing one unless
-    `overwrite`, never beside a concurrent writer of the same unit.
+    """Write several files (bytes, or a function writing to a binary handle) of one folder as one unit: all of
+    them or none, never over an existing one unless `overwrite`, never beside a concurrent writer of the same unit.
 
     A lock file (.NAME.lock beside the first file, held with flock so a dead holder frees it) makes the
     existence check and the renames one step against every other writer. Before the renames the lock file
@@ -193,10 +205,10 @@ def _claim(lock_path: Path, target: Path) -> int:
 
 
 def _lock(fd: int) -> None:
-    if fcntl is not None:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    else:  # pragma: no cover - Windows
+    if sys.platform == "win32":  # pragma: no cover - Windows
         msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _release(fd: int, lock_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ctypes
 import math
-import stat
 import struct
 import sys
 import warnings
@@ -17,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from core.errors import ImageLoadError
 from core.io.dicom import is_dicom, read_dicom
-from core.io.files import first_line, printable
+from core.io.files import file_problem, first_line, printable
 from core.vocabulary import MIN_CROP_SIDE
 
 # Far above any photo or scan a reviewer compares; a file claiming more is refused before decoding.
@@ -86,13 +85,10 @@ def load_image(path, crop: CropBox | None = None) -> LoadedImage:
     """
     path = Path(path)
     name = printable(path)
-    if not path.exists():
-        raise ImageLoadError(f"{name}: no such file")
-    if path.is_dir():
-        raise ImageLoadError(f"{name}: is a folder, not an image file")
     try:
-        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block the read forever
-            raise ImageLoadError(f"{name}: not a regular file")
+        problem = file_problem(path, "image file")
+        if problem:
+            raise ImageLoadError(f"{name}: {problem}")
         if path.stat().st_size == 0:
             raise ImageLoadError(f"{name}: file is empty")
         case_fields: dict = {}
@@ -179,13 +175,14 @@ def parse_crop(text: str) -> CropBox:
     if len(parts) != 4:
         raise ValueError(f"crop must be x,y,w,h (four integers), got {text!r}")
     try:
-        crop = tuple(int(p) for p in parts)
+        x, y, w, h = (int(p) for p in parts)
     except ValueError:
         raise ValueError(f"crop must be x,y,w,h (four integers), got {text!r}") from None
+    crop = (x, y, w, h)
     problem = crop_problem(crop)
     if problem:
         raise ValueError(problem)
-    return crop  # type: ignore[return-value]
+    return crop
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -270,15 +267,15 @@ def _shrink(image: Image.Image) -> Image.Image:
     try:
         if factor >= 2:  # box averaging by a whole factor first: small intermediates, no aliasing
             image = image.reduce(factor)
-        return image if image.size == size else image.resize(size, Image.BILINEAR)
+        return image if image.size == size else image.resize(size, Image.Resampling.BILINEAR)
     except (ValueError, NotImplementedError):  # modes without filtered resizing (some 16-bit ones)
-        return image.resize(size, Image.NEAREST)
+        return image.resize(size, Image.Resampling.NEAREST)
 
 
 def _overview(image: Image.Image) -> Image.Image:
     factor = max(image.size) // (2 * OVERVIEW_SIDE)
     small = image.reduce(factor) if factor > 1 else image.copy()  # box-reduced first: no full-size copy
-    small.thumbnail((OVERVIEW_SIDE, OVERVIEW_SIDE), Image.BILINEAR)
+    small.thumbnail((OVERVIEW_SIDE, OVERVIEW_SIDE), Image.Resampling.BILINEAR)
     return small
 
 

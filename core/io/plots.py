@@ -13,7 +13,7 @@ LEFT, RIGHT, TOP, BOTTOM = 90, 30, 84, 70  # the plot area's distance from each 
 TITLE_SIZE, LABEL_SIZE = 22, 16
 
 
-def text_boxes(size, title: str, x_label: str, y_label: str) -> dict[str, tuple[int, int, int, int]]:
+def text_boxes(size, title: str, x_label: str, y_label: str) -> dict[str, tuple[float, float, float, float]]:
     """Where line_chart draws its texts: name -> (left, top, right, bottom). The title and, under it, the y axis's
     label share the band above the plot area, each on its own line; the x axis's label is centred under the plot."""
     width, height = size
@@ -43,7 +43,8 @@ def line_chart(series: dict[str, tuple[list[float], list[float]]], path, title: 
     y1 = y1 if y1 > y0 else y0 + 1
 
     def to_px(x, y):
-        return (left + (x - x0) / (x1 - x0) * (width - left - right), height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom))
+        return (left + (x - x0) / (x1 - x0) * (width - left - right),
+                height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom))
 
     draw.rectangle([left, top, width - right, height - bottom], outline="black")
     for k in range(6):
@@ -59,7 +60,7 @@ def line_chart(series: dict[str, tuple[list[float], list[float]]], path, title: 
         draw.line([to_px(x0, y0), to_px(x1, y1)], fill=(170, 170, 170), width=1)
     for n, (label, (xs, ys)) in enumerate(series.items()):
         colour = COLOURS[n % len(COLOURS)]
-        points = [to_px(x, y) for x, y in zip(xs, ys) if y == y]
+        points = [to_px(x, y) for x, y in zip(xs, ys, strict=True) if y == y]
         if len(points) > 1:
             draw.line(points, fill=colour, width=3)
         elif points:
@@ -86,7 +87,8 @@ def save_training_curves(history: list[dict], path, title: str) -> Path:
         "training loss": (epochs, [h["loss"] for h in history]),
         "validation AUC": (epochs, [h["val_auc"] for h in history]),
     }
-    return line_chart(series, path, f"Training curves: {title}", "epoch", "loss / AUC", y_range=(0.0, max(1.0, *[h["loss"] for h in history])))
+    return line_chart(series, path, f"Training curves: {title}", "epoch", "loss / AUC",
+                      y_range=(0.0, max(1.0, *[h["loss"] for h in history])))
 
 
 def save_roc(fpr, tpr, auc: float, path, title: str) -> Path:

@@ -64,7 +64,8 @@ def find_lesion(rgb: np.ndarray) -> Lesion:
     """
     height, width = rgb.shape[:2]
     scale = min(1.0, WORK_SIZE / max(height, width))
-    small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA) \
+    small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
+                       interpolation=cv2.INTER_AREA) \
         if scale < 1.0 else rgb
     h, w = small.shape[:2]
     vignette = vignette_mask(small)

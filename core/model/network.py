@@ -77,7 +77,8 @@ def build_backbone(architecture: str) -> tuple[nn.Sequential, int]:
 
 
 STRIDE16_SUFFIX = "_s16"
-SUPPORTED_ARCHITECTURES = ("resnet18", "resnet18_s16", "resnet34", "resnet50", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0")
+SUPPORTED_ARCHITECTURES = ("resnet18", "resnet18_s16", "resnet34", "resnet50", "mobilenet_v3_small",
+                           "mobilenet_v3_large", "efficientnet_b0")
 
 
 class SiameseModel(nn.Module):

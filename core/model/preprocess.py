@@ -24,7 +24,7 @@ def lesion_view(image: Image.Image, margin: float) -> tuple[Image.Image, CropBox
 def square_input(image: Image.Image, size: int, color_constancy: bool) -> Image.Image:
     """Resize to size x size (not centre-cropped: every pixel is seen and maps cover it all), then remove the
     colour cast (Shades of Gray, the dermoscope's dark vignette left out of the illuminant estimate)."""
-    resized = _rgb(image).resize((size, size), Image.BILINEAR, reducing_gap=None)
+    resized = _rgb(image).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)
     if not color_constancy:
         return resized
     rgb = np.asarray(resized)

@@ -15,9 +15,9 @@ import numpy as np
 from core.model.similarity import similarity_from_distance
 
 EXACT_LIMIT = 100_000
-CHUNK = 16_384
+CHUNK = 16_384  # gallery rows per matrix product: bounded memory for any gallery size
 HNSW_LINKS = 32
-HNSW_SEARCH_DEPTH = 128  # candidates kept while searching: recall@10 above 0.99 on the tests' random data  # gallery rows per matrix product: bounded memory for any gallery size
+HNSW_SEARCH_DEPTH = 128  # candidates kept while searching: recall@10 above 0.99 on the tests' random data
 
 
 class Searcher:
@@ -84,7 +84,7 @@ def retrieval_metrics(gallery: np.ndarray, gallery_labels, queries: np.ndarray, 
         "precision_at_1": float(relevant[:, :1].mean()),
         "precision_at_5": float(relevant[:, :5].mean()),
         "mean_average_precision": float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan"),
-        f"knn{knn}_accuracy": float(np.mean([v == q for v, q in zip(votes, query_labels)])),
+        f"knn{knn}_accuracy": float(np.mean([v == q for v, q in zip(votes, query_labels, strict=True)])),
     }
 
 

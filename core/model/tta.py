@@ -3,8 +3,9 @@
 A dermoscopy image has no canonical orientation, so a lesion seen upside down is the same lesion; a network
 trained from scratch on ~1,800 images is not exactly invariant, and averaging its embedding over the eight
 symmetries of the square (the dihedral group) removes that noise from the score. The option lives in the model's
-config ("tta"), chosen on the validation split by `main.py calibrate --tta` (core.evaluation.tta_choice), so every path that
-embeds through SiameseModel.embed (explain, evaluate, similar cases, batch, calibration) scores the same way.
+config ("tta"), chosen on the validation split by `main.py calibrate --tta` (core.evaluation.tta_choice), so every
+path that embeds through SiameseModel.embed (explain, evaluate, similar cases, batch, calibration) scores the same
+way.
 
 Explanations explain the averaged score itself: the views run as one batch, the score's gradient reaches every
 view's feature maps, and each view's maps are mapped back to the image's orientation and summed (core.explain.pair).

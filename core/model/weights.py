@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from core.errors import ModelLoadError
-from core.io.files import atomic_write, file_sha256, first_line, printable
+from core.io.files import atomic_write, file_problem, file_sha256, first_line, printable
 from core.model.network import SUPPORTED_ARCHITECTURES, ModelConfig, SiameseModel
 from core.paths import default_weights_path
 from core.vocabulary import TTA_MODES
@@ -62,12 +62,9 @@ def load_model(path=None, device: str | torch.device = "cpu") -> SiameseModel:
             return model.eval().requires_grad_(False).to(device)
     path = Path(path)
     name = printable(path)
-    if not path.exists():
-        raise ModelLoadError(f"{name}: no such weights file")
-    if path.is_dir():
-        raise ModelLoadError(f"{name}: is a folder, not a weights file")
-    if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block torch.load forever
-        raise ModelLoadError(f"{name}: not a regular file")
+    problem = file_problem(path, "weights file")
+    if problem:
+        raise ModelLoadError(f"{name}: {problem}")
     if not _looks_like_torch_file(path):  # a text or image file is no pickle: say what it is not
         raise ModelLoadError(f"{name}: not a Siamese Lens weights file (not a PyTorch file at all)")
     try:
@@ -96,7 +93,8 @@ def load_model(path=None, device: str | torch.device = "cpu") -> SiameseModel:
         model = SiameseModel(config, metadata=meta)
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (RuntimeError, ValueError) as exc:
-        raise ModelLoadError(f"{name}: weights do not match architecture {config.architecture!r} ({first_line(exc)})") from None
+        raise ModelLoadError(f"{name}: weights do not match architecture {config.architecture!r} "
+                             f"({first_line(exc)})") from None
     model.metadata["path"] = str(path)
     model.metadata["sha256"] = file_digest(path)
     model.metadata.setdefault("name", path.stem)
@@ -152,7 +150,8 @@ def validate_metadata(text) -> dict:
             isinstance(v, (int, float, type(None))) and not isinstance(v, bool) for v in metrics.values())):
         raise ValueError("test_metrics is not an object of numbers")
     for key in ("classes", "seen_images"):
-        if meta.get(key) is not None and not (isinstance(meta[key], list) and all(isinstance(v, str) for v in meta[key])):
+        if meta.get(key) is not None and not (isinstance(meta[key], list)
+                                              and all(isinstance(v, str) for v in meta[key])):
             raise ValueError(f"{key} is not a list of strings")
     meta = _printable_strings(meta)
     if isinstance(meta.get("name"), str):
@@ -214,7 +213,8 @@ def tensors_sha256(state: dict) -> str:
     for key in sorted(state):
         tensor = state[key]
         digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+                      if tensor.numel() else b"")
     return digest.hexdigest()
 
 

@@ -40,7 +40,7 @@ class CaseRecord:
     def merged(self, other: "CaseRecord") -> "CaseRecord":
         """This record with the fields `other` gives filling the ones this one leaves empty (typed values win over
         a DICOM file's, for example)."""
-        acquired = tuple(mine or theirs for mine, theirs in zip(self.acquired, other.acquired))
+        acquired = (self.acquired[0] or other.acquired[0], self.acquired[1] or other.acquired[1])
         values = {f.name: getattr(self, f.name) or getattr(other, f.name) for f in fields(self) if f.name != "acquired"}
         return replace(self, acquired=acquired, **values)
 

@@ -2,7 +2,8 @@
 outlines, the difference image, the factual maps, the measurements of each visit with the change and its
 uncertainty, the registration, the verdict and the disclaimer; each visit's date when known.
 
-Written with core.review.report.write_picture_and_facts (PNG, PDF or DICOM by the file's suffix, plus the JSON sidecar)."""
+Written with core.review.report.write_picture_and_facts (PNG, PDF or DICOM by the file's suffix, plus the JSON
+sidecar)."""
 
 from __future__ import annotations
 
@@ -138,7 +139,7 @@ def _fit(rgb: np.ndarray) -> Image.Image:
     picture = Image.fromarray(np.ascontiguousarray(rgb))
     factor = PANEL / max(picture.size)  # scaled up too: a 224 px dermoscopy image fills its panel
     picture = picture.resize((max(1, round(picture.width * factor)), max(1, round(picture.height * factor))),
-                             Image.BILINEAR)
+                             Image.Resampling.BILINEAR)
     framed = Image.new("RGB", (PANEL, PANEL), (245, 245, 245))
     framed.paste(picture, ((PANEL - picture.width) // 2, (PANEL - picture.height) // 2))
     return framed
@@ -146,7 +147,7 @@ def _fit(rgb: np.ndarray) -> Image.Image:
 
 def _table(draw, facts: dict, x: int, y: int, font) -> int:
     columns = (x, x + 300, x + 470, x + 640)
-    for column, header in zip(columns, ("measurement", "baseline", "follow-up", "follow-up / baseline")):
+    for column, header in zip(columns, ("measurement", "baseline", "follow-up", "follow-up / baseline"), strict=True):
         draw.text((column, y), header, font=load_font(15, bold=True), fill=TEXT)
     y += 24
     base, follow = (facts.get("measurements") or [{}, {}])[:2]
@@ -158,7 +159,7 @@ def _table(draw, facts: dict, x: int, y: int, font) -> int:
         ratio = ""
         if key in ratios and facts.get(ratios[key][0]) is not None:
             ratio = f"{facts[ratios[key][0]]:.3f} +/- {facts[ratios[key][1]]:.3f}"
-        for column, text in zip(columns, (label, _number(base.get(key)), _number(follow.get(key)), ratio)):
+        for column, text in zip(columns, (label, _number(base.get(key)), _number(follow.get(key)), ratio), strict=True):
             draw.text((column, y), text, font=font, fill=TEXT)
         y += 21
     names = [", ".join(m.get("colour_names") or []) or "-" for m in (base, follow)]

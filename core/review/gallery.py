@@ -16,6 +16,7 @@ import os
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -101,7 +102,8 @@ def open_index(location: Path, model_sha256: str | None = None) -> GalleryIndex:
     try:
         data = json.loads(manifest.read_text(encoding="utf-8"))
         entries = [Entry(**e) for e in data["entries"]]
-        index = GalleryIndex(Path(data["gallery"]), Path(location), str(data["model_sha256"]), int(data["dim"]), entries)
+        index = GalleryIndex(Path(data["gallery"]), Path(location), str(data["model_sha256"]), int(data["dim"]),
+                             entries)
     except FileNotFoundError:
         raise DataError(f"{location}: no similar-case index here (build one with: main.py index GALLERY_DIR)") from None
     except (OSError, ValueError, KeyError, TypeError):
@@ -134,16 +136,16 @@ def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, 
         raise DataError(f"{gallery}: no images found")
     entries, todo = [], []
     identities = group.map_all(files, lambda item: _identify(item[0], gallery, previous))  # hashing: the slow part
-    for (path, label), (stat, digest) in zip(files, identities):
+    for (path, label), (stat, digest) in zip(files, identities, strict=True):
         relative = path.relative_to(gallery).as_posix()
         old = previous.get(relative)
         if old is not None and old.sha256 == digest:
             entries.append(Entry(relative, digest, label, old.shard, old.row, stat.st_size, stat.st_mtime_ns))
         else:
             todo.append((relative, digest, label, stat.st_size, stat.st_mtime_ns))
-    counts = {"images": len(files), "unchanged": len(entries), "embedded": 0,
-              "removed": len(set(previous) - {p.relative_to(gallery).as_posix() for p, _ in files}),
-              "interrupted": False, "skipped": []}
+    counts: dict[str, Any] = {"images": len(files), "unchanged": len(entries), "embedded": 0,
+                              "removed": len(set(previous) - {p.relative_to(gallery).as_posix() for p, _ in files}),
+                              "interrupted": False, "skipped": []}
     dim = model.config.embedding_dim
     changed = bool(todo or counts["removed"] or rebuild) or not (location / MANIFEST).exists()
     if changed and group.leader:  # nothing changed: nothing is rewritten
@@ -187,7 +189,7 @@ def nearest_cases(model, index: GalleryIndex, query, k: int) -> tuple[list[dict]
     embedding = embedding.float().cpu().numpy()
     order, similarity = nearest(index.embeddings(), embedding, k)
     hits = []
-    for rank, (row, sim) in enumerate(zip(order[0], similarity[0]), start=1):
+    for rank, (row, sim) in enumerate(zip(order[0], similarity[0], strict=True), start=1):
         entry = index.entries[int(row)]
         hits.append({"rank": rank, "path": str(index.path_of(entry)), "sha256": entry.sha256, "label": entry.label,
                      "similarity": round(float(sim), 6)})
@@ -228,8 +230,9 @@ def _identify(path: Path, gallery: Path, previous: dict[str, Entry]) -> tuple[os
     """(stat, sha256) of a gallery file; the sha256 is read from the previous index while size and time match."""
     stat = path.stat()
     old = previous.get(path.relative_to(gallery).as_posix())
-    unchanged = old is not None and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns
-    return stat, old.sha256 if unchanged else file_sha256(path)
+    if old is not None and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns:
+        return stat, old.sha256
+    return stat, file_sha256(path)
 
 
 def _embed_batch(model, gallery: Path, todo: list) -> tuple[list, np.ndarray | None, list[str]]:

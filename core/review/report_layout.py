@@ -76,7 +76,7 @@ def render(explanation, images, facts: dict) -> Image.Image:
     y += 26
     draw.text((MARGIN, y), MEANING, font=load_font(15), fill=MUTED)
     y = panel_top(facts) - 30  # the captions' row (panel_top is what tests and readers locate the panels by)
-    for i, (panel, loaded, image_facts) in enumerate(zip(panels, images, facts["images"])):
+    for i, (panel, loaded, image_facts) in enumerate(zip(panels, images, facts["images"], strict=True)):
         x = MARGIN + i * (PANEL + MARGIN)
         draw.text((x, y), _caption(i, image_facts, facts), font=load_font(16, bold=True), fill=TEXT)
         ox, oy = x + (PANEL - panel.width) // 2, y + 30 + (PANEL - panel.height) // 2
@@ -138,7 +138,7 @@ def _panel(loaded, explanation, index: int, facts: dict) -> Image.Image:
     scale = PANEL / max(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     picture = loaded.image if loaded.image.mode == "RGB" else loaded.image.convert("RGB")  # convert() copies
-    rgb = np.asarray(picture.resize(size, Image.LANCZOS, reducing_gap=3.0))
+    rgb = np.asarray(picture.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))
     maps = {"factual": explanation.factual[index], "counterfactual": explanation.counterfactual[index]}
     for name in LAYERS:  # counterfactual drawn over factual, as the GUI stacks them
         opacity = min(facts["images"][index]["layers"].get(name, 0.0), MAX_OPACITY)
@@ -150,7 +150,7 @@ def _panel(loaded, explanation, index: int, facts: dict) -> Image.Image:
 def _plain(loaded) -> Image.Image:
     """The image as explained, small and without any map: what the lesion looks like under the colours."""
     picture = loaded.image.convert("RGB")
-    picture.thumbnail((THUMB, THUMB), Image.BILINEAR)
+    picture.thumbnail((THUMB, THUMB), Image.Resampling.BILINEAR)
     return picture
 
 
@@ -159,7 +159,7 @@ def _overview(loaded) -> Image.Image | None:
     if loaded.crop is None or getattr(loaded, "overview", None) is None:
         return None
     picture = loaded.overview.convert("RGB")
-    picture.thumbnail((OVERVIEW, OVERVIEW), Image.BILINEAR)
+    picture.thumbnail((OVERVIEW, OVERVIEW), Image.Resampling.BILINEAR)
     factor = picture.width / loaded.original_size[0]
     x, y, w, h = loaded.crop
     box = (round(x * factor), round(y * factor), round((x + w) * factor) - 1, round((y + h) * factor) - 1)

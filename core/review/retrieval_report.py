@@ -45,13 +45,14 @@ def render_retrieval(facts: dict, query_images: list, hit_images: list, explanat
     if facts["vote"]:
         draw.text((MARGIN, MARGIN + 54), _clip_end(facts["vote"], 105), font=load_font(14, bold=True), fill=TEXT)
     y = MARGIN + 80
-    for hit, query, case, explanation in zip(facts["hits"], query_images, hit_images, explanations):
+    for hit, query, case, explanation in zip(facts["hits"], query_images, hit_images, explanations, strict=True):
         for column, (image, heat) in enumerate(((query, explanation.factual[0]), (case, explanation.factual[1]))):
             thumb = _thumbnail(image.image, heat, facts["colormap"])
             canvas.paste(thumb, (MARGIN + column * (THUMB + MARGIN) + (THUMB - thumb.width) // 2,
                                  y + (THUMB - thumb.height) // 2))
         x = MARGIN + 2 * (THUMB + MARGIN)
-        draw.text((x, y + 4), f"#{hit['rank']}  {100 * hit['similarity']:.1f} %", font=load_font(20, bold=True), fill=TEXT)
+        draw.text((x, y + 4), f"#{hit['rank']}  {100 * hit['similarity']:.1f} %", font=load_font(20, bold=True),
+                  fill=TEXT)
         if hit.get("label") is not None:
             draw.text((x, y + 34), f"label: {hit['label']}", font=load_font(16), fill=TEXT)
         draw.text((x, y + 60), _clip(hit["path"], 48), font=load_font(13), fill=MUTED)
@@ -66,7 +67,7 @@ def render_retrieval(facts: dict, query_images: list, hit_images: list, explanat
 def _thumbnail(image: Image.Image, heat: np.ndarray, colormap: str) -> Image.Image:
     scale = THUMB / max(image.size)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    rgb = np.asarray(image.convert("RGB").resize(size, Image.BILINEAR))
+    rgb = np.asarray(image.convert("RGB").resize(size, Image.Resampling.BILINEAR))
     return Image.fromarray(blend(rgb, heat, colormap, 0.5))  # blend resizes the map to the thumbnail
 
 

@@ -1,8 +1,9 @@
 """The review worklist: cases (pairs of images) and their results, in one SQLite file shared by the workstation
-and `main.py batch`. WAL mode and a commit per change: a reviewer's decision is on disk the moment it is saved, and a crash or kill
-loses at most the edit in progress. The schema carries a version; opening an older file migrates it in place.
-No patient names: a case has an optional case record (core.review.case_record: case id, a pseudonymised patient id as the
-user gives it, body site, acquisition dates, reviewer), label and date, nothing else about a person.
+and `main.py batch`. WAL mode and a commit per change: a reviewer's decision is on disk the moment it is saved, and a
+crash or kill loses at most the edit in progress. The schema carries a version; opening an older file migrates it in
+place. No patient names: a case has an optional case record (core.review.case_record: case id, a pseudonymised
+patient id as the user gives it, body site, acquisition dates, reviewer), label and date, nothing else about a
+person.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ ALTER TABLE cases ADD COLUMN label TEXT;
 ALTER TABLE cases ADD COLUMN date TEXT;
 CREATE INDEX IF NOT EXISTS results_case ON results(case_ref);
 """,
-    # Version 3: the case record (core.review.case_record); results.decision holds the model's verdict (core.trust.verdict).
+    # Version 3: the case record (core.review.case_record); results.decision holds the model's verdict
+    # (core.trust.verdict).
     3: """
 ALTER TABLE cases ADD COLUMN patient_id TEXT;
 ALTER TABLE cases ADD COLUMN body_site TEXT;
@@ -115,7 +117,8 @@ class Worklist:
             return
         # One transaction for every step: a failed migration leaves the file as it was. (executescript would
         # commit on its own, so statements run one by one.)
-        scripts = ([_SCHEMA_V1] if version == 0 else []) + [_MIGRATIONS[t] for t in range(max(version, 1) + 1, SCHEMA_VERSION + 1)]
+        scripts = ([_SCHEMA_V1] if version == 0 else []) + [
+            _MIGRATIONS[t] for t in range(max(version, 1) + 1, SCHEMA_VERSION + 1)]
         with self._transaction():
             for script in scripts:
                 for statement in filter(str.strip, script.split(";")):
@@ -155,10 +158,11 @@ class Worklist:
                                                             *record.acquired, record.reviewer), _now(), case_ref))
 
     def cases(self) -> list[Case]:
-        rows = self.db.execute("SELECT id, case_id, image1, image2, sha1, sha2, crop1, crop2, note, status, label, date,"
-                               " patient_id, body_site, acquired1, acquired2, reviewer, kind FROM cases ORDER BY id"
+        rows = self.db.execute("SELECT id, case_id, image1, image2, sha1, sha2, crop1, crop2, note, status, label,"
+                               " date, patient_id, body_site, acquired1, acquired2, reviewer, kind FROM cases"
+                               " ORDER BY id"
                                ).fetchall()
-        return [Case(*row[:6], _parse_crop(row[6]), _parse_crop(row[7]), *row[8:]) for row in rows]
+        return [Case(*row[:6], *map(_parse_crop, row[6:8]), *row[8:]) for row in rows]
 
     def case(self, case_ref: int) -> Case:
         for case in self.cases():
@@ -210,7 +214,7 @@ class Worklist:
             " report_path, updated FROM results WHERE case_ref=? ORDER BY id DESC LIMIT 1", (case_ref,)).fetchone()
         keys = ("id", "model_sha256", "method", "similarity", "probability", "decision", "reviewer_decision",
                 "reviewer_note", "report_path", "updated")
-        return dict(zip(keys, row)) if row else None
+        return dict(zip(keys, row, strict=True)) if row else None
 
     def save_review(self, result_id: int, *, decision: str | None = None, note: str | None = None) -> None:
         """The reviewer's own verdict and note, committed at once."""
@@ -218,7 +222,8 @@ class Worklist:
             raise ValueError(f"reviewer decision must be one of {', '.join(REVIEWER_VERDICTS)}, got {decision!r}")
         with self._transaction():
             if decision is not None:
-                self.db.execute("UPDATE results SET reviewer_decision=?, updated=? WHERE id=?", (decision, _now(), result_id))
+                self.db.execute("UPDATE results SET reviewer_decision=?, updated=? WHERE id=?",
+                                (decision, _now(), result_id))
             if note is not None:
                 self.db.execute("UPDATE results SET reviewer_note=?, updated=? WHERE id=?", (note, _now(), result_id))
 

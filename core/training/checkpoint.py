@@ -45,5 +45,6 @@ def restore_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
         state["best_state"] = payload["best_state"]
     except (pickle.UnpicklingError, RuntimeError, KeyError, ValueError, TypeError, EOFError, OSError,
             zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: not a checkpoint of this run ({first_line(exc)}); remove it or train without --resume") from None
+        raise DataError(f"{path}: not a checkpoint of this run ({first_line(exc)}); "
+                        "remove it or train without --resume") from None
     return state

@@ -12,6 +12,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -24,6 +25,7 @@ from core.model.device import resolve_device
 # group's timeout must outlast that (NCCL's default is 10 minutes). A dead peer is noticed at once regardless:
 # its sockets close and torchrun stops the survivors.
 TIMEOUT = timedelta(hours=2)
+T = TypeVar("T")
 
 
 class RunFailed(SiameseLensError):
@@ -61,7 +63,7 @@ class Group:
         if self.leader:
             self.barrier()
 
-    def from_leader(self, obj):
+    def from_leader(self, obj: T) -> T:
         """Rank 0's `obj` on every rank."""
         if self.world == 1:
             return obj
@@ -83,9 +85,9 @@ class Group:
         if self.world == 1:
             return [fn(item) for item in items]
         mine = [fn(item) for item in items[self.rank::self.world]]
-        parts = [None] * self.world
+        parts: list[Any] = [None] * self.world
         dist.all_gather_object(parts, mine)
-        out = [None] * len(items)
+        out: list[Any] = [None] * len(items)
         for rank, part in enumerate(parts):
             out[rank::self.world] = part
         return out
@@ -102,9 +104,9 @@ class Group:
                 continue
             k = start + self.rank
             mine = fn(items[k]) if k < len(items) else None
-            parts = [None] * self.world if self.leader else None
+            parts: list[Any] | None = [None] * self.world if self.leader else None
             dist.gather_object(mine, parts, dst=0)
-            if self.leader:
+            if parts is not None:  # on the leader
                 yield from ((start + r, part) for r, part in enumerate(parts) if start + r < len(items))
 
 

@@ -32,9 +32,9 @@ RANK_STREAM_STRIDE = 1_000_003
 
 def train_epoch(model, forward, optimizer, scheduler, cache, labels, options, spec, epoch, device, group,
                 progress=None, pairs_seen=None) -> float:
-    """Train one epoch; returns its mean loss (over ranks too). `forward` is core.training.distributed.training_forward's
-    module. pairs_seen(epoch, pairs) receives, per batch, the (image, partner, same) rows of training-set indices
-    whose loss this rank computed: what a run trained on, for audits."""
+    """Train one epoch; returns its mean loss (over ranks too). `forward` is
+    core.training.distributed.training_forward's module. pairs_seen(epoch, pairs) receives, per batch, the (image,
+    partner, same) rows of training-set indices whose loss this rank computed: what a run trained on, for audits."""
     model.train()
     rng = np.random.default_rng([options.seed, epoch])
     generator = torch.Generator().manual_seed(options.seed * 100_003 + epoch + RANK_STREAM_STRIDE * group.rank)

@@ -15,7 +15,8 @@ core.evaluation.probe measures k-NN accuracy and pair AUC of the backbone on eac
 
 The result is a normal weights file: a SiameseModel with the pretrained `features` and an untrained head, marked
 "untrained" (its similarity scores mean nothing: the app and reports say so) with a "pretrained" record; `train
---init-from OUT` fine-tunes it. Progress, checkpoints (--resume), curves and Ctrl-C/SIGTERM behave as in core.training.train.
+--init-from OUT` fine-tunes it. Progress, checkpoints (--resume), curves and Ctrl-C/SIGTERM behave as in
+core.training.train.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -63,7 +65,8 @@ class PretrainOptions:
     device: str = "auto"
     threads: int = 0
     cache_dir: str = TRAINING_DEFAULTS["cache_dir"]
-    probe_every: int = PRETRAINING_DEFAULTS["probe_every"]  # epochs between k-NN probes (the last epoch is always probed); 0: never
+    # epochs between k-NN probes (the last epoch is always probed); 0: never
+    probe_every: int = PRETRAINING_DEFAULTS["probe_every"]
     resume: bool = False
     name: str = ""
 
@@ -84,7 +87,8 @@ class SimSiam(nn.Module):
     def __init__(self, siamese: SiameseModel):
         super().__init__()
         self.siamese = siamese
-        channels, dim = siamese.head[1].in_features, PROJECTION_DIM
+        # head[1] is the nn.Linear after Flatten (SiameseModel); nn.Sequential's indexing is typed as any Module
+        channels, dim = cast(nn.Linear, siamese.head[1]).in_features, PROJECTION_DIM
         self.projector = nn.Sequential(nn.Linear(channels, dim, bias=False), nn.BatchNorm1d(dim), nn.ReLU(inplace=True),
                                        nn.Linear(dim, dim, bias=False), nn.BatchNorm1d(dim, affine=False))
         self.predictor = nn.Sequential(nn.Linear(dim, PREDICTOR_HIDDEN, bias=False), nn.BatchNorm1d(PREDICTOR_HIDDEN),
@@ -97,7 +101,8 @@ class SimSiam(nn.Module):
 
 def simsiam_loss(p1, p2, z1, z2) -> torch.Tensor:
     """Symmetrised negative cosine, the projections' gradients stopped: in [-1, 1], -1 = views agree."""
-    return -(F.cosine_similarity(p1, z2.detach(), dim=1).mean() + F.cosine_similarity(p2, z1.detach(), dim=1).mean()) / 2
+    return -(F.cosine_similarity(p1, z2.detach(), dim=1).mean()
+             + F.cosine_similarity(p2, z1.detach(), dim=1).mean()) / 2
 
 
 def output_spread(z: torch.Tensor) -> float:
@@ -151,13 +156,13 @@ def pretrain(options: PretrainOptions, progress=None) -> PretrainResult:
     batches = max(1, len(cache) // options.batch_size)  # a last, smaller batch is left for the next epoch's order
     lr = options.lr or 0.05 * options.batch_size / 256
     encoder = [*net.siamese.features.parameters(), *net.projector.parameters()]  # the head takes no part
-    optimizer = torch.optim.SGD([{"params": encoder}, {"params": net.predictor.parameters()}], lr=lr, momentum=0.9,
-                                weight_decay=options.weight_decay)
+    groups: list[dict[str, Any]] = [{"params": encoder}, {"params": net.predictor.parameters()}]
+    optimizer = torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=options.weight_decay)
     steps = options.epochs * batches
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, [lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps)), lambda step: 1.0])
     checkpoint_path = checkpoint_path_for(options.out)
-    state = {"epoch": 0, "history": [], "probe_before": None, "elapsed": 0.0, "best_state": None}
+    state: dict[str, Any] = {"epoch": 0, "history": [], "probe_before": None, "elapsed": 0.0, "best_state": None}
     if options.resume and checkpoint_path.exists():
         state = restore_checkpoint(checkpoint_path, net, optimizer, scheduler)
     elif probe_sets:
@@ -168,7 +173,7 @@ def pretrain(options: PretrainOptions, progress=None) -> PretrainResult:
         for epoch in range(state["epoch"], options.epochs):
             t0 = time.time()
             loss, spread = _epoch(net, optimizer, scheduler, cache, options, epoch, batches, device, progress)
-            record = {"epoch": epoch + 1, "loss": loss, "spread": spread}
+            record: dict[str, Any] = {"epoch": epoch + 1, "loss": loss, "spread": spread}
             if probe_sets and ((epoch + 1) % options.probe_every == 0 or epoch + 1 == options.epochs):
                 record["probe"] = [probe(net.siamese, s) for s in probe_sets]
             record["seconds"] = time.time() - t0
@@ -209,13 +214,15 @@ def _epoch(net, optimizer, scheduler, cache, options, epoch, batches, device, pr
         if progress:
             pace = (time.time() - t0) / (b + 1)
             progress({"epoch": epoch + 1, "epochs": options.epochs, "batch": b + 1, "batches": batches,
-                      "loss": float(np.mean(losses)), "eta_s": pace * ((batches - b - 1) + batches * (options.epochs - epoch - 1)),
+                      "loss": float(np.mean(losses)),
+                      "eta_s": pace * ((batches - b - 1) + batches * (options.epochs - epoch - 1)),
                       "done": False})
     return float(np.mean(losses)), float(np.mean(spreads))
 
 
 def _summary(record: dict) -> str:
-    probes = ", ".join(f"{p['data_set']} {p['knn_accuracy']:.3f}/{p['pair_auc']:.3f}" for p in record.get("probe") or [])
+    probes = ", ".join(f"{p['data_set']} {p['knn_accuracy']:.3f}/{p['pair_auc']:.3f}"
+                       for p in record.get("probe") or [])
     return f" spread {record['spread']:.2f}" + (f" k-NN acc/pair AUC {probes}" if probes else "")
 
 
@@ -226,11 +233,12 @@ def _finish(siamese, options, datasets, state, device, interrupted) -> PretrainR
     probed = [h["probe"] for h in history if h.get("probe")]
     last_probe = probed[-1] if probed else []
     seconds = state["elapsed"]
-    metadata = {
+    metadata: dict[str, Any] = {
         "name": options.name or f"{', '.join(names)} (pretrained backbone)",
         "untrained": True,  # the head: similarity scores mean nothing until `train --init-from` fine-tunes it
-        "pretrained": {"objective": OBJECTIVE, "data_sets": [{"name": n, "images": len(d.paths), "classes": len(d.classes)}
-                                                             for n, d in zip(names, datasets)],
+        "pretrained": {"objective": OBJECTIVE,
+                       "data_sets": [{"name": n, "images": len(d.paths), "classes": len(d.classes)}
+                                     for n, d in zip(names, datasets, strict=True)],
                        "images": sum(len(d.paths) for d in datasets), "epochs": state["epoch"],
                        "seconds": round(seconds, 1), "history": history, "probe_before": _finite(state["probe_before"]),
                        "probe": last_probe},
@@ -251,10 +259,13 @@ def save_pretraining_curves(history: list, probe_before, path, title: str) -> Pa
     from core.io.plots import line_chart
 
     series = {"SimSiam loss (-cosine)": ([h["epoch"] for h in history], [_nan(h["loss"]) for h in history])}
-    probes = ([(0, probe_before)] if probe_before else []) + [(h["epoch"], h["probe"]) for h in history if h.get("probe")]
+    probes = ([(0, probe_before)] if probe_before else []) + [
+        (h["epoch"], h["probe"]) for h in history if h.get("probe")]
     for n, first in enumerate(probes[0][1] if probes else []):
-        series[f"k-NN accuracy, {first['data_set']}"] = ([e for e, _ in probes], [_nan(p[n]["knn_accuracy"]) for _, p in probes])
-    return line_chart(series, path, f"SimSiam pretraining: {title}", "epoch", "loss / k-NN accuracy", y_range=(-1.0, 1.0))
+        series[f"k-NN accuracy, {first['data_set']}"] = ([e for e, _ in probes],
+                                                         [_nan(p[n]["knn_accuracy"]) for _, p in probes])
+    return line_chart(series, path, f"SimSiam pretraining: {title}", "epoch", "loss / k-NN accuracy",
+                      y_range=(-1.0, 1.0))
 
 
 def _finite(value):

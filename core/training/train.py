@@ -1,12 +1,12 @@
 """Training of the Siamese model with a contrastive loss, early stopping, checkpoints and resume.
 
-Each epoch (core.training.epoch) walks the training images in a fresh random order, in batches, with Livieris et al. pairs
-drawn from each batch. Validation and test pairs are fixed. After each epoch the best weights by validation AUC
+Each epoch (core.training.epoch) walks the training images in a fresh random order, in batches, with Livieris et al.
+pairs drawn from each batch. Validation and test pairs are fixed. After each epoch the best weights by validation AUC
 are kept and a checkpoint (core.training.checkpoint) is written, which resume=True continues from.
 
-Under torchrun (core.training.distributed) every process runs train(): each embeds its share of every batch, DDP averages
-the gradients, and rank 0 alone validates, decides early stopping (broadcast to the others), writes checkpoints
-and the model, and drives the progress callback.
+Under torchrun (core.training.distributed) every process runs train(): each embeds its share of every batch, DDP
+averages the gradients, and rank 0 alone validates, decides early stopping (broadcast to the others), writes
+checkpoints and the model, and drives the progress callback.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -127,7 +128,8 @@ def _train(options: TrainOptions, group, device, progress, pairs_seen) -> TrainR
     train_labels = torch.as_tensor(dataset.labels[splits["train"]])
 
     checkpoint_path = checkpoint_path_for(options.out)
-    state = {"epoch": 0, "history": [], "best_auc": -1.0, "best_epoch": 0, "best_state": None, "bad_epochs": 0, "elapsed": 0.0}
+    state: dict[str, Any] = {"epoch": 0, "history": [], "best_auc": -1.0, "best_epoch": 0, "best_state": None,
+                             "bad_epochs": 0, "elapsed": 0.0}
     if options.resume and checkpoint_path.exists():
         state = restore_checkpoint(checkpoint_path, model, optimizer, scheduler)
     forward = training_forward(model, group, device)
@@ -158,7 +160,7 @@ def _train(options: TrainOptions, group, device, progress, pairs_seen) -> TrainR
         raise
     if interrupted and not group.leader:
         raise KeyboardInterrupt  # rank 0 saves the best model so far
-    outcome = None
+    outcome: TrainResult | BaseException | None = None
     if group.leader:
         try:
             outcome = _finish_checked(model, dataset, splits, (val_images, val_pairs), state, options, device,
@@ -169,6 +171,7 @@ def _train(options: TrainOptions, group, device, progress, pairs_seen) -> TrainR
         outcome = group.from_leader(outcome)  # every rank ends the same way: with the result or rank 0's error
     if isinstance(outcome, BaseException):
         raise outcome
+    assert outcome is not None  # rank 0 always ends with a result or an error, and every rank has rank 0's
     return outcome
 
 
@@ -196,11 +199,14 @@ def _stopped_message(exc, checkpoint_path: Path, epochs_done: int) -> str:
     return f"training stopped: another process of this run failed ({cause}); {kept}"
 
 
-def _finish_checked(model, dataset, splits, validation, state, options, device, seconds, interrupted, world):
+def _finish_checked(model, dataset, splits, validation, state, options, device, seconds, interrupted,
+                    world) -> TrainResult:
     if state["best_state"] is None:
-        raise KeyboardInterrupt("interrupted before the first epoch finished") if interrupted else DataError("no epoch trained")
+        raise (KeyboardInterrupt("interrupted before the first epoch finished") if interrupted
+               else DataError("no epoch trained"))
     if np.isnan(state["best_auc"]):
-        raise DataError(f"{options.data_dir}: validation AUC undefined (the validation split needs pairs of both kinds); "
+        raise DataError(f"{options.data_dir}: validation AUC undefined "
+                        "(the validation split needs pairs of both kinds); "
                         "no model saved: add images or raise --val-fraction")
     return _finish(model, dataset, splits, validation, state, options, device, seconds, interrupted, world)
 
@@ -229,7 +235,8 @@ def _finish(model, dataset, splits, validation, state, options, device, seconds,
     model.config.threshold = threshold
     test_subset = dataset.subset(splits["test"])
     test_pairs = make_pairs(test_subset.labels, np.random.default_rng(EVAL_PAIR_SEED))
-    test_scores = score_pairs(model, embed_cached(model, load_cache(test_subset, options.input_size, options.cache_dir, view=model.config)), test_pairs)
+    test_scores = score_pairs(model, embed_cached(model, load_cache(test_subset, options.input_size, options.cache_dir,
+                                                                    view=model.config)), test_pairs)
     test = summarise(test_scores, test_pairs[:, 2], threshold, len(test_subset.paths)).to_dict()
     data_name = Path(options.data_dir).resolve().name
     metadata = {
@@ -244,7 +251,8 @@ def _finish(model, dataset, splits, validation, state, options, device, seconds,
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"],
         "training_seconds": round(seconds, 1),
-        "trained_on": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f" ({os.cpu_count()} CPU cores)")
+        "trained_on": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda"
+                                     else f" ({os.cpu_count()} CPU cores)")
         + (f" x {world} processes" if world > 1 else ""),
         "options": {k: v for k, v in asdict(options).items() if k not in ("resume",)},
         "command": " ".join(sys.argv),
@@ -258,5 +266,6 @@ def _finish(model, dataset, splits, validation, state, options, device, seconds,
     save_model(model, options.out, metadata)
     save_training_curves(state["history"], Path(options.out).with_suffix(".curves.png"), title=metadata["name"])
     return TrainResult(out=str(options.out), best_epoch=state["best_epoch"], best_val_auc=state["best_auc"],
-                       threshold=threshold, test=test, history=state["history"], interrupted=interrupted, seconds=seconds,
+                       threshold=threshold, test=test, history=state["history"], interrupted=interrupted,
+                       seconds=seconds,
                        warnings=[trust_problem] if trust_problem else [])

@@ -32,6 +32,7 @@ training image's pooled features to its nearest other one, below which a pair ma
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import numpy as np
 
@@ -73,9 +74,9 @@ def summarise(train: dict, val: dict, seed: int = 0, whole_view: dict | None = N
         stage.update({"index": int(index), "scale": float(np.percentile(scores, PERCENTILE))})
         stages.append(stage)
         val_scores.append(scores / stage["scale"])
-    summary = {"version": VERSION, "scale_percentile": PERCENTILE,
-               "method": f"Mahalanobis distance of the channel statistics of backbone stages "
-                         f"{[s['index'] for s in stages]} of the model's input"}
+    summary: dict[str, Any] = {"version": VERSION, "scale_percentile": PERCENTILE,
+                               "method": f"Mahalanobis distance of the channel statistics of backbone stages "
+                                         f"{[s['index'] for s in stages]} of the model's input"}
     if whole_view is not None:  # each view weighs the same: alone, each flags 100 - PERCENTILE % of validation
         if val_scores:
             summary["crop_scale"] = float(np.percentile(np.max(val_scores, axis=0), PERCENTILE))

@@ -9,8 +9,10 @@ features, 97 % by these two stages).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 
 STRIDES = (8, 16)  # the stages compared: the last module at 1/8 and at 1/16 of the input resolution
@@ -39,10 +41,10 @@ def stage_indices(model) -> list[int]:
 
 
 @contextmanager
-def capture(model, indices):
+def capture(model, indices) -> Iterator[dict[int, np.ndarray]]:
     """Within the block, each forward pass through model.features leaves, per index, the (N, 2C) float32 array
     [channel means, channel standard deviations] of that module's output in the yielded dict."""
-    captured: dict[int, object] = {}
+    captured: dict[int, np.ndarray] = {}
 
     def hook(index):
         def record(_module, _inputs, output):

@@ -47,6 +47,8 @@ class Verdict:
 def band_of(metadata: dict | None) -> tuple[float, float] | None:
     """The model's inconclusive band (low, high) from its metadata; None when it has none or a malformed one."""
     fitted = (metadata or {}).get("verdict")
+    if fitted is None:
+        return None
     try:
         low, high = (float(v) for v in fitted["band"])
     except (KeyError, TypeError, ValueError):

@@ -84,7 +84,7 @@ def test_a_missing_image_is_a_problem_of_its_slot_like_a_bad_one(qtbot, make_win
     window.session.open_paths([str(tmp_path / "missing.png"), str(bad)])
     qtbot.waitUntil(lambda: len(window.problem_bar.problems()) == 2, timeout=TIMEOUT_MS)
     text = "\n".join(window.problem_bar.problems())
-    assert "missing.png: no such file" in text and "bad.png" in text and window.isVisible()
+    assert "missing.png: no such image file" in text and "bad.png" in text and window.isVisible()
 
 
 def _screenshot(tmp_path, weights, *images):
@@ -103,7 +103,7 @@ def test_screenshot_mode_renders_the_explained_pair(tmp_path, tiny_weights, imag
 def test_screenshot_of_a_corrupt_or_missing_image_exits_2_with_one_line(tmp_path, tiny_weights, images):
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(images[0].read_bytes()[:60])
-    for bad, expected in ((corrupt, "corrupt.png"), (tmp_path / "missing.png", "missing.png: no such file")):
+    for bad, expected in ((corrupt, "corrupt.png"), (tmp_path / "missing.png", "missing.png: no such image file")):
         done = _screenshot(tmp_path, tiny_weights, bad, images[1])
         assert done.returncode == 2 and not (tmp_path / "shot.png").exists()
         assert done.stderr.count("\n") == 1 and done.stderr.startswith("error:") and expected in done.stderr

@@ -80,7 +80,8 @@ def test_factual_and_counterfactual_have_their_own_colours_and_legend(qtbot, exp
 def test_problems_stay_until_dismissed_and_esc_dismisses_them(qtbot, make_window, tmp_path):
     window = make_window()
     window.load_dropped([str(tmp_path / "nowhere.png")])
-    assert window.problem_bar.isVisible() and "no such file" in window.problem_bar.problems()[0]
+    qtbot.waitUntil(window.problem_bar.isVisible)  # the loader's answer, from the runner thread
+    assert "nowhere.png: no such image file" in window.problem_bar.problems()[0]
     window.statusBar().showMessage("something else happened", 10)
     qtbot.wait(50)
     assert window.problem_bar.isVisible()  # not a status-bar flash

@@ -93,7 +93,7 @@ def test_swap_exchanges_images_crops_and_history(session, images):
 def test_a_problem_is_withdrawn_when_its_source_next_succeeds(session, images, tmp_path):
     errors, cleared = _recorded(session.error), _recorded(session.error_cleared)
     session.open_image(0, str(tmp_path / "missing.png"))
-    assert errors[-1][0] == "image 1" and "missing.png: no such file" in errors[-1][1]
+    assert errors[-1][0] == "image 1" and "missing.png: no such image file" in errors[-1][1]
     assert ("image 1",) not in cleared
     session.open_image(0, str(images[0]))
     assert ("image 1",) in cleared
