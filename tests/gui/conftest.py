@@ -6,7 +6,9 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
@@ -104,9 +106,38 @@ def wait_idle(qtbot, window) -> None:
     qtbot.waitUntil(lambda: not window.progress.isVisible(), timeout=TIMEOUT_MS)
 
 
-def run_until_typed_then_kill(script: str, cwd) -> str:
-    """Run `script` (an app that prints "typed" once it has typed into a note) in a child process, then kill -9 it:
-    no close event, no settings sync, so only what was committed survives. Returns the last line read."""
+NOTE = "asymmetric, blue-white veil"
+
+
+def type_note_then_kill(cwd, ini, store, start: str, ready_when: str, before_typing: str = "pass") -> str:
+    """Run a workstation (settings `ini`, worklist `store`) in a child process: `start` it (one line), and once
+    `ready_when` holds, run `before_typing`, type NOTE into the note and print "typed"; then kill -9 it: no close
+    event, no settings sync, so only what was committed survives. Returns the last line read."""
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+        from PySide6.QtCore import QTimer
+        from PySide6.QtTest import QTest
+        from PySide6.QtWidgets import QApplication
+        from gui.app import create_workstation
+        from gui.settings import open_settings
+        app = QApplication([])
+        station = create_workstation(open_settings({str(ini)!r}), {str(store)!r})
+        window = station.window
+        window.show()
+        {start}
+        def ready():
+            if not ({ready_when}):
+                return
+            timer.stop()
+            {before_typing}
+            QTest.keyClicks(window.note, {NOTE!r})
+            print("typed", flush=True)
+        timer = QTimer()
+        timer.timeout.connect(ready)
+        timer.start(50)
+        app.exec()
+    """)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                env=env, cwd=cwd, text=True)

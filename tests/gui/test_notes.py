@@ -3,15 +3,10 @@ and comes back when the same two images are opened again (issue "A workstation t
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from tests.gui.conftest import TIMEOUT_MS, run_until_typed_then_kill
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.gui.conftest import NOTE, TIMEOUT_MS, type_note_then_kill
 
 
 def open_pair(qtbot, window, paths):
@@ -55,32 +50,10 @@ def test_a_note_typed_before_the_second_image_stays_with_the_pair(qtbot, make_wi
 
 def test_a_note_typed_on_a_one_off_pair_survives_kill_9(qtbot, make_window, images, tiny_weights, tmp_path):
     ini = tmp_path / "killed.ini"
-    script = textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {str(ROOT)!r})
-        from PySide6.QtCore import QTimer
-        from PySide6.QtTest import QTest
-        from PySide6.QtWidgets import QApplication
-        from gui.app import create_workstation
-        from gui.settings import open_settings
-        app = QApplication([])
-        station = create_workstation(open_settings({str(ini)!r}), {str(tmp_path / 'w.sqlite')!r})
-        window = station.window
-        window.show()
-        station.start(images=[{str(images[0])!r}, {str(images[1])!r}], model_path={str(tiny_weights)!r}, device="cpu")
-        def ready():
-            if None in window.session.images:
-                return
-            timer.stop()
-            QTest.keyClicks(window.note, "asymmetric, blue-white veil")
-            print("typed", flush=True)
-        timer = QTimer()
-        timer.timeout.connect(ready)
-        timer.start(50)
-        app.exec()
-    """)
-    line = run_until_typed_then_kill(script, tmp_path)
+    start = (f"station.start(images=[{str(images[0])!r}, {str(images[1])!r}], model_path={str(tiny_weights)!r}, "
+             "device='cpu')")
+    line = type_note_then_kill(tmp_path, ini, tmp_path / "w.sqlite", start, "None not in window.session.images")
     assert "typed" in line
     window = make_window(ini)
     open_pair(qtbot, window, images[:2])
-    assert window.note.toPlainText() == "asymmetric, blue-white veil"
+    assert window.note.toPlainText() == NOTE

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 from core.review.worklist import Worklist
 from core.trust.verdict import VERDICTS
-from tests.gui.conftest import TIMEOUT_MS, make_image, run_until_typed_then_kill
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.gui.conftest import NOTE, TIMEOUT_MS, make_image, type_note_then_kill
 
 
 def make_cases(tmp_path, count=3):
@@ -65,38 +60,13 @@ def test_a_changed_image_is_shown_and_its_score_not_recorded(qtbot, make_window,
 def test_a_typed_note_survives_kill_9(tmp_path):
     images, pairs = make_cases(tmp_path, count=1)
     store = tmp_path / "review.sqlite"
-    script = textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {str(ROOT)!r})
-        from PySide6.QtCore import Qt
-        from PySide6.QtTest import QTest
-        from PySide6.QtWidgets import QApplication
-        from gui.app import create_workstation
-        from gui.settings import open_settings
-        app = QApplication([])
-        station = create_workstation(open_settings({str(tmp_path / 's.ini')!r}), {str(store)!r})
-        window = station.window
-        window.show()
-        window.worklist.import_csv({str(pairs)!r})
-        station.start(device="cpu")
-        def ready():
-            if window.session.model is None:
-                return
-            timer.stop()
-            window.worklist.open_case(0)
-            QTest.keyClicks(window.note, "asymmetric, blue-white veil")
-            print("typed", flush=True)
-        from PySide6.QtCore import QTimer
-        timer = QTimer()
-        timer.timeout.connect(ready)
-        timer.start(50)
-        app.exec()
-    """)
-    line = run_until_typed_then_kill(script, tmp_path)
+    line = type_note_then_kill(tmp_path, tmp_path / "s.ini", store,
+                               f"window.worklist.import_csv({str(pairs)!r}); station.start(device='cpu')",
+                               "window.session.model is not None", "window.worklist.open_case(0)")
     assert "typed" in line
     worklist = Worklist(store)
     case = worklist.cases()[0]
-    assert worklist.latest_result(case.id)["reviewer_note"] == "asymmetric, blue-white veil"
+    assert worklist.latest_result(case.id)["reviewer_note"] == NOTE
 
 
 def open_first_case(qtbot, make_window, tmp_path, count):
