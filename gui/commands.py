@@ -98,7 +98,7 @@ class Commands:
         self.session.open_paths(paths, index)
 
     def open(self, index: int) -> None:
-        path = self.view.ask_image_path(index, self._folder())
+        path = self.view.ask_image_path(index, self._image_folder(index))
         self.view.refocus()
         if path:
             self.load_dropped([path], index)
@@ -182,6 +182,15 @@ class Commands:
                 self.worklist.export_csv(path)
             except OSError as exc:
                 self.view.show_problem("worklist", f"Worklist not exported: {path}: {exc.strerror or exc}")
+
+    def _image_folder(self, slot: int) -> str:
+        """Where an image's dialog opens: beside the other image shown (a pair's images usually share a folder,
+        whether they came from a drop, the command line or a worklist), else the last folder used."""
+        for other in (1 - slot, slot):
+            shown = self.session.images[other]
+            if shown is not None and shown.image.path:
+                return str(Path(shown.image.path).resolve().parent)
+        return self._folder()
 
     def _folder(self) -> str:
         return read(self.settings, Key.LAST_FOLDER, str(Path.home()))

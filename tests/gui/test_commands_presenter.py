@@ -110,6 +110,15 @@ def test_an_opened_image_goes_to_its_slot_and_the_next_dialog_starts_in_its_fold
     assert view.ask_image_path.call_args.args == (1, str(tmp_path))
 
 
+def test_open_2_starts_beside_image_1_however_image_1_came(commands, view, settings, tmp_path):
+    settings.setValue(Key.LAST_FOLDER, str(tmp_path / "elsewhere"))  # image 1 came from the command line, not a dialog
+    (tmp_path / "visits").mkdir()
+    _, commands.session.images = _explained(tmp_path / "visits" / "a.png", tmp_path / "b.png")
+    commands.session.images[1] = None
+    commands.open(1)
+    view.ask_image_path.assert_called_once_with(1, str((tmp_path / "visits").resolve()))
+
+
 def test_a_folder_dropped_is_refused_before_the_session_hears_of_it(commands, view, tmp_path):
     commands.load_dropped([str(tmp_path)], 0)
     view.show_problem.assert_called_once_with("drop", f"{tmp_path.name} is a folder: drop image files instead")
