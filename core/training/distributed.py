@@ -139,6 +139,8 @@ def joined(device_choice: str):
     failed = False
     try:
         yield group, device
+        if own:  # every rank done before any tears the group down: gloo aborts a process whose peer still talks
+            dist.barrier()
     except RunFailed:
         failed = True
         raise
