@@ -180,22 +180,47 @@ class Runner(_Jobs):
 
 
 class SyncRunner(_Jobs):
-    """Runs each job when it is submitted, on the calling thread: submit() returns after its callbacks. A job
-    submitted from a callback waits until that callback returns, as it would behind the thread's queue."""
+    """Runs jobs on the calling thread, in submission order. By default each job runs when it is submitted:
+    submit() returns after its callbacks, and a job submitted from a callback waits until that callback returns, as
+    it would behind the thread's queue. With `defer`, jobs wait until the test runs them (run_next, run_pending), so
+    it can choose what is still on its way when a result arrives, as the thread's timing would."""
 
-    def __init__(self):
+    def __init__(self, defer: bool = False):
         super().__init__()
         self._queue: deque[_Job] = deque()
         self._draining = False
+        self._defer = defer
 
-    def _dispatch(self, job: _Job) -> None:
-        self._queue.append(job)
+    def run_next(self) -> bool:
+        """Run the oldest queued job and deliver its outcome; False when none was queued."""
+        if not self._queue:
+            return False
+        job = self._queue.popleft()
+        self._deliver(job.token, *self._run(job))
+        return True
+
+    def run_pending(self) -> None:
+        """Run every queued job, and those their callbacks submit, until none is left."""
         if self._draining:
             return
         self._draining = True
         try:
-            while self._queue:
-                job = self._queue.popleft()
-                self._deliver(job.token, *self._run(job))
+            while self.run_next():
+                pass
+        except BaseException:
+            self._drop_queue()  # a callback raised: leave no job waiting for a drain that will not come
+            raise
         finally:
             self._draining = False
+
+    def _dispatch(self, job: _Job) -> None:
+        self._queue.append(job)
+        if not self._defer:
+            self.run_pending()
+
+    def _drop_queue(self) -> None:
+        while self._queue:
+            self._callbacks.pop(self._queue.popleft().token, None)
+        with self._lock:
+            self._latest.clear()
+        self.busy.emit(False)

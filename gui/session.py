@@ -225,12 +225,17 @@ class ReviewSession(QObject):
         self.error.emit(image_source(slot), text)
         if self.explained is None:
             self.explain()  # the other image of a dropped pair may have arrived meanwhile
+        elif self.faithfulness is None:
+            self._measure(self.explained)  # open_image cancelled it for a pair that stays after all
 
     def _explained(self, explained: Explained) -> None:
         self._adopt_automatic_crops(explained)
         self.error_cleared.emit("explain")
         self._set_explained(explained)
-        if not explained.explanation.same_content:  # queued after the maps were handed over: never delays them
+        self._measure(explained)  # queued after the maps were handed over: never delays them
+
+    def _measure(self, explained: Explained) -> None:
+        if not explained.explanation.same_content:
             self.runner.submit("faithfulness", tasks.faithfulness, explained,
                                label="Measuring the maps' faithfulness…",
                                on_result=lambda curves: self._faithful(explained, curves),

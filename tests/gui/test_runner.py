@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from gui.runner import Runner, SyncRunner
 
 
@@ -103,3 +105,22 @@ def test_a_job_submitted_from_a_callback_runs_after_it_and_only_the_latest_per_k
     runner.submit("a", sleep_then, 0.0, "first", label="a", on_result=lambda r: first_returned(r[0]))
     assert events == [("started", "a", "a"), ("returned", "first"), ("callback done",), ("started", "b", "b2"),
                       ("b", "newest")]
+
+
+def test_a_deferred_runner_supersedes_queued_work_and_a_raising_callback_leaves_nothing_queued():
+    runner, events, busy = SyncRunner(defer=True), [], []
+    runner.busy.connect(busy.append)
+    runner.submit("a", sleep_then, 0.0, "old", on_result=lambda r: events.append(r[0]))
+    runner.submit("a", sleep_then, 0.0, "new", on_result=lambda r: events.append(r[0]))
+    assert events == [] and runner.is_pending("a")  # nothing runs until the test says so
+    runner.run_pending()
+    assert events == ["new"] and busy == [True, False]
+
+    def explode(_result):
+        raise ValueError("a callback's bug")
+
+    runner.submit("x", sleep_then, 0.0, 1, on_result=explode)
+    runner.submit("y", sleep_then, 0.0, 2, on_result=lambda r: events.append(r[0]))
+    with pytest.raises(ValueError):
+        runner.run_pending()
+    assert not runner.is_pending("y") and busy[-1] is False and not runner.run_next()

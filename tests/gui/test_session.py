@@ -57,11 +57,40 @@ def test_a_pair_is_explained_once_both_images_arrived_and_signals_carry_values(q
     assert 0.0 <= explained.explanation.similarity <= 1.0
 
 
-def test_a_pair_opened_at_once_is_explained_once(session, images):
+@pytest.fixture
+def deferred(qapp, tiny_weights):
+    """A session whose jobs wait until the test runs them: what is still loading when a result arrives is chosen."""
+    review = ReviewSession(SyncRunner(defer=True))
+    review.load_model(str(tiny_weights), "cpu")
+    review.runner.run_pending()
+    assert review.model is not None
+    return review
+
+
+def test_a_new_pair_is_explained_once_not_half_replaced(deferred, images):
+    session = deferred
+    session.open_paths([str(images[0]), str(images[1])])
+    session.runner.run_pending()
     shown = _recorded(session.explanation_changed)
-    explained = _open_pair(session, images)
-    assert [args[0] for args in shown if args[0] is not None] == [explained]
+    session.open_paths([str(images[2]), str(images[0])])
+    session.runner.run_next()  # the new image 1 arrives while the new image 2 is still on its way
+    assert session.images[0].image.path == str(images[2]) and session.runner.is_pending(("image", 1))
+    assert not session.runner.is_pending("explain")  # (new 1, old 2) is no pair anyone asked for
+    session.runner.run_pending()
+    explained = [args[0] for args in shown if args[0] is not None]
+    assert len(explained) == 1 and [i.path for i in explained[0].images] == [str(images[2]), str(images[0])]
     assert session.faithfulness is not None  # measured after the maps, for the maps shown
+
+
+def test_a_replacement_that_fails_to_load_leaves_the_pair_measured(deferred, images, tmp_path):
+    session = deferred
+    session.open_paths([str(images[0]), str(images[1])])
+    while session.explained is None:
+        session.runner.run_next()
+    explained = session.explained  # its faithfulness is queued, not yet measured
+    session.open_image(0, tmp_path / "missing.png")  # cancels that measurement: the pair may be replaced
+    session.runner.run_pending()
+    assert session.explained is explained and session.faithfulness is not None
 
 
 def test_crop_undo_redo_and_the_minimum_crop(session, images):
