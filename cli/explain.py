@@ -41,7 +41,8 @@ def run_explain(args) -> int:
     written: list[str] = []
     facts: dict = {}
     if plan.files or args.json:  # the facts (each image hashed) are built by the writer, once, when needed
-        outputs = write_outputs(plan, result, images, model, note=args.note, record=record, faithfulness=faithful)
+        outputs = write_outputs(plan, result, images, model, with_facts=args.json, note=args.note, record=record,
+                                faithfulness=faithful)
         written, facts = [str(path) for path in outputs.files], outputs.facts
     timings = {"load_images_ms": elapsed_ms(started, t_images), "load_model_ms": elapsed_ms(t_images, t_model),
                **{f"explain_{k}_ms": v for k, v in result.timings_ms.items()},

@@ -15,9 +15,9 @@ from core.errors import ImageLoadError
 from core.explain.facts import image_facts
 from core.io.dicom import secondary_capture
 from core.io.images import from_pil, load_image, with_crop
-from core.review import outputs, report, report_layout
+from core.review import outputs, report_layout
 from core.review.case_record import RECORD_KEYS, make_record, parse_acquired
-from tests.test_report import pair  # noqa: F401  (the fixture)
+from tests.test_report import pair, render_report, report_facts  # noqa: F401  (pair: the fixture)
 
 RECORD = dict(case_id="C-17", patient_id="PSN-0042", body_site="left scapula", acquired=("2026-03-02", "2026-09-14"),
               reviewer="Dr. Keller")
@@ -42,16 +42,16 @@ def test_every_report_carries_the_case_record_and_the_reviewer_verdict(tmp_path,
     facts = json.loads(sidecar.read_text())
     assert {key: facts[key] for key in RECORD_KEYS} == record.facts() and facts["reviewer_verdict"] == "disagree"
     assert facts["verdict"] and facts["report_file"] == "r.png"
-    bare = report.report_facts(*pair)
+    bare = report_facts(*pair)
     assert all(bare[key] is None for key in RECORD_KEYS) and bare["reviewer_verdict"] is None
     with pytest.raises(ValueError, match="reviewer verdict"):
-        report.report_facts(*pair, reviewer_verdict="maybe")
+        report_facts(*pair, reviewer_verdict="maybe")
     # the record shows on the page: a report with it differs from one without in the header band only
     from datetime import datetime, timezone
 
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)  # the same stamp: only the record differs
-    with_record = np.asarray(report.render_report(*pair, record=record, when=when))
-    without = np.asarray(report.render_report(*pair, when=when))
+    with_record = np.asarray(render_report(*pair, record=record, when=when))
+    without = np.asarray(render_report(*pair, when=when))
     changed = np.nonzero(np.any(with_record[:200] != without[:200], axis=2))[0]
     assert changed.size and changed.min() < report_layout.panel_top(bare)
 
@@ -72,7 +72,7 @@ def test_dicom_report_round_trips_with_pydicom(tmp_path, pair):  # noqa: F811
     ds = pydicom.dcmread(dcm)
     assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.7" and ds.PatientID == "PSN-0042"
     assert ds.AccessionNumber == "C-17" and ds.BodyPartExamined == "LEFT SCAPULA" and ds.OperatorsName == "Dr. Keller"
-    page = report.render_report(*pair, record=make_record(**RECORD))
+    page = render_report(*pair, record=make_record(**RECORD))
     assert ds.pixel_array.shape == (page.height, page.width, 3)
     # and a report written as DICOM opens as an image like any other, with its case fields
     loaded = load_image(dcm)
@@ -101,9 +101,9 @@ def test_a_report_never_hides_the_lesion_under_an_opaque_map(pair):  # noqa: F81
 
     explanation, images, info = pair
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)  # the same stamp on both pages
-    full = np.asarray(report.render_report(explanation, images, info, layers=({"factual": 1.0}, {}), when=when),
+    full = np.asarray(render_report(explanation, images, info, layers=({"factual": 1.0}, {}), when=when),
                       dtype=int)
-    capped = np.asarray(report.render_report(explanation, images, info, when=when,
+    capped = np.asarray(render_report(explanation, images, info, when=when,
                                              layers=({"factual": report_layout.MAX_OPACITY}, {})), dtype=int)
     assert np.array_equal(full, capped)
 

@@ -56,8 +56,9 @@ def test_the_plan_refuses_bad_names_folders_and_collisions_naming_the_file(tmp_p
         outputs.plan_outputs(report=tmp_path / "r.jpg")
     with pytest.raises(report.ReportError, match=r"image1_factual\.npy: cannot be written \(.*file is not a folder\)"):
         outputs.plan_outputs(tmp_path / "file" / "maps")
-    with pytest.raises(ValueError, match="cannot be one of the maps"):
-        outputs.plan_outputs(tmp_path, tmp_path / "image1_factual.png")
+    for same in (tmp_path / "image1_factual.png", tmp_path / "none" / ".." / "image1_factual.png"):
+        with pytest.raises(ValueError, match="cannot be one of the maps"):
+            outputs.plan_outputs(tmp_path, same, overwrite=True)
     with pytest.raises(ValueError, match="unknown colormap"):
         outputs.plan_outputs(tmp_path, colormaps={"factual": "rainbow"})
     monkeypatch.setattr(report.os, "access", lambda path, mode: Path(path) != tmp_path)  # root may write anywhere
@@ -115,10 +116,24 @@ def test_explain_json_report_and_maps_hash_each_image_once(weights, image_pair, 
         str(tmp_path / "r.png"), str(tmp_path / "r.json")]
 
 
-def test_explain_without_outputs_or_json_hashes_nothing(weights, image_pair, monkeypatch, capsys):
+def test_explain_without_a_report_or_json_hashes_nothing(weights, image_pair, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(facts_module, "file_sha256", lambda path: pytest.fail("hashed"))
     assert main(["explain", str(image_pair[0]), str(image_pair[1]), "--model", str(weights)]) == 0
     assert "wrote" not in capsys.readouterr().out
+    assert main(["explain", str(image_pair[0]), str(image_pair[1]), "--model", str(weights),
+                 "--out", str(tmp_path / "maps")]) == 0  # maps alone: nothing to say about the files
+    assert capsys.readouterr().out.count("wrote") == len(outputs.map_files(tmp_path))
+
+
+def test_maps_that_cannot_be_written_are_one_error_naming_their_folder(tmp_path, pair, monkeypatch):  # noqa: F811
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "replace", full)
+    plan = outputs.plan_outputs(tmp_path / "maps")
+    with pytest.raises(report.ReportError, match=r"maps: cannot write maps \(No space left on device\)"):
+        outputs.write_outputs(plan, *pair)
+    assert _tree(tmp_path) == set()
 
 
 def test_explain_exits_2_naming_an_existing_map_before_any_work(weights, image_pair, tmp_path, monkeypatch, capsys):

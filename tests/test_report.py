@@ -11,11 +11,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.explain.facts import explanation_facts
 from core.explain.pair import Explanation
 from core.io import files
 from core.io.images import from_pil
 from core.model.network import ModelInfo
 from core.review import outputs, report, report_layout
+
+
+def report_facts(explanation, images, model, **options) -> dict:
+    """What a report's sidecar holds for these options, as core.review.outputs builds it."""
+    return report.sidecar_facts(explanation_facts(explanation, images, model), **options)
+
+
+def render_report(explanation, images, model, **options) -> Image.Image:
+    """The report picture alone, as core.review.outputs draws it."""
+    return report_layout.render(explanation, images, report_facts(explanation, images, model, **options))
 
 
 def _explanation(size1, size2) -> Explanation:
@@ -42,7 +53,7 @@ def pair():
 def test_facts_state_everything_the_report_shows(pair):
     explanation, images, info = pair
     when = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
-    facts = report.report_facts(explanation, images, info, colormaps={"factual": "viridis"}, note="check edge",
+    facts = report_facts(explanation, images, info, colormaps={"factual": "viridis"}, note="check edge",
                                 layers=({"factual": 0.7}, {"counterfactual": 0.4}), when=when)
     assert facts["similarity"] == pytest.approx(0.734) and facts["decision"] == "similar"
     assert facts["model"]["sha256"] == "ab" * 32 and facts["model"]["test_metrics"]["auc"] == 0.95
@@ -53,11 +64,11 @@ def test_facts_state_everything_the_report_shows(pair):
 
 def test_render_keeps_aspect_ratio_and_draws_overlays(pair):
     explanation, images, info = pair
-    plain = report.render_report(explanation, images, info, layers=({}, {}))
-    heated = report.render_report(explanation, images, info, layers=({"factual": 1.0}, {"factual": 1.0}))
+    plain = render_report(explanation, images, info, layers=({}, {}))
+    heated = render_report(explanation, images, info, layers=({"factual": 1.0}, {"factual": 1.0}))
     assert plain.size == heated.size and plain.width >= 1000
     diff = np.abs(np.asarray(plain, dtype=int) - np.asarray(heated, dtype=int)).sum(axis=2)
-    top = report_layout.panel_top(report.report_facts(explanation, images, info))  # the image panels' row
+    top = report_layout.panel_top(report_facts(explanation, images, info))  # the image panels' row
     rows, cols = np.nonzero(diff[top: top + report_layout.PANEL, : plain.width // 2])
     # image 1 is 200x100 after its crop: the overlaid region is twice as wide as it is tall
     assert (np.ptp(cols) + 1) / (np.ptp(rows) + 1) == pytest.approx(2.0, rel=0.03)
@@ -144,18 +155,18 @@ def test_report_shows_the_whole_image_with_the_crop_box_and_states_the_disclaime
     from core.vocabulary import DISCLAIMER
 
     explanation, images, info = pair
-    picture = np.asarray(report.render_report(explanation, images, info))
-    without = np.asarray(report.render_report(explanation, (replace(images[0], overview=None), images[1]), info))
-    below = slice(report_layout.panel_top(report.report_facts(*pair)) + report_layout.PANEL, None)
+    picture = np.asarray(render_report(explanation, images, info))
+    without = np.asarray(render_report(explanation, (replace(images[0], overview=None), images[1]), info))
+    below = slice(report_layout.panel_top(report_facts(*pair)) + report_layout.PANEL, None)
     box_red = np.all(picture[below] == report_layout.CROP_BOX, axis=2)
     assert box_red.any() and not np.all(without[below] == report_layout.CROP_BOX, axis=2).any()
     columns = np.nonzero(box_red.any(axis=0))[0]
     assert columns.max() < picture.shape[1] // 2  # beside image 1, the cropped one; image 2 is shown whole
-    assert report.report_facts(*pair)["disclaimer"] == DISCLAIMER
+    assert report_facts(*pair)["disclaimer"] == DISCLAIMER
 
 
 def test_counts_print_as_integers_and_rates_with_decimals(pair):
     explanation, images, info = pair
     info.metadata["test_metrics"] = {"accuracy": 0.91, "auc": 0.95, "pairs": 760}
-    lines = dict(report_layout._fact_lines(report.report_facts(explanation, images, info)))
+    lines = dict(report_layout._fact_lines(report_facts(explanation, images, info)))
     assert lines["Test metrics"] == "accuracy 0.910, auc 0.950, pairs 760"

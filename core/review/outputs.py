@@ -18,14 +18,22 @@ and the report resize them to the image they are drawn on.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.explain.facts import explanation_facts
-from core.io.files import make_folders, printable, remove_folders, write_unit
-from core.review.report import check_report_path, check_targets, report_colormaps, sidecar_facts, write_report_files
+from core.io.files import first_line, make_folders, printable, remove_folders, write_unit
+from core.review.report import (
+    ReportError,
+    check_report_path,
+    check_targets,
+    report_colormaps,
+    sidecar_facts,
+    write_report_files,
+)
 from core.vocabulary import LAYERS
 
 OVERLAY_OPACITY = 0.6  # a map's overlay .png: the image still shows through the strongest colour
@@ -64,16 +72,21 @@ def plan_outputs(out_dir=None, report=None, *, colormaps=None, overwrite: bool =
                       chosen, overwrite)
     if plan.maps:
         check_targets(list(plan.maps), overwrite)
-    named = [path.absolute() for path in plan.files]
+    named = [os.path.normpath(path.absolute()) for path in plan.files]  # out/../out/x.png is out/x.png
     if len(set(named)) < len(named):  # the maps are distinct, and so are a report and its sidecar
         raise ValueError(f"{printable(plan.report)}: the report and its sidecar cannot be one of the maps")
     return plan
 
 
-def write_outputs(plan: OutputPlan, explanation, images, model, **report_options) -> Written:
+def write_outputs(plan: OutputPlan, explanation, images, model, *, with_facts: bool = False,
+                  **report_options) -> Written:
     """Write what `plan` lists for the explained pair (images: core.explain.pair.explained_images; model: a
-    ModelInfo or SiameseModel); a report's sidecar holds sidecar_facts(facts, **report_options)."""
-    facts = explanation_facts(explanation, images, model)
+    ModelInfo or SiameseModel); a report's sidecar holds sidecar_facts(facts, **report_options). The facts (each
+    image hashed) are built when a report needs them or `with_facts` asks for them, else Written.facts is {}.
+
+    With overwrite, the maps replaced before a report that then fails are removed, not restored: the folder
+    holds this explanation's outputs or none of them, never a mix of two runs."""
+    facts = explanation_facts(explanation, images, model) if plan.report or with_facts else {}
     # built (and its options checked) before the first file is written
     sidecar = sidecar_facts(facts, colormaps=plan.colormaps, **report_options) if plan.report else {}
     written: list[Path] = []
@@ -81,7 +94,12 @@ def write_outputs(plan: OutputPlan, explanation, images, model, **report_options
     try:
         if plan.maps:
             created = make_folders(plan.maps[0].parent)
-            write_unit(_map_items(plan, explanation, images), overwrite=plan.overwrite)
+            try:
+                write_unit(_map_items(plan, explanation, images), overwrite=plan.overwrite)
+            except FileExistsError:
+                raise
+            except OSError as exc:  # a full disk or a lost permission: name the folder, as a report's error does
+                raise ReportError(f"{printable(plan.maps[0].parent)}: cannot write maps ({first_line(exc)})") from None
             written += plan.maps
         if plan.report:
             from core.review.report_layout import render

@@ -3,8 +3,7 @@ core.review.report_layout) and a JSON sidecar holding the same facts, the two wr
 explanation (maps, report, sidecar) are planned and written together by core.review.outputs. No Qt, no torch at
 import time.
 
-    report_facts(explanation, images, model, **options) -> dict (the JSON sidecar's content)
-    render_report(explanation, images, model, **options) -> PIL.Image (RGB)
+    sidecar_facts(facts, **options) -> dict (the JSON sidecar's content, from core.explain.facts's facts)
     check_report_path(path, overwrite) -> Path; write_picture_and_facts(path, render, facts, overwrite) -> paths
 
 explanation  core.explain.pair.Explanation of the pair.
@@ -33,10 +32,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from PIL import Image
-
 from core.errors import SiameseLensError
-from core.explain.facts import explanation_facts
 from core.explain.overlay import colormap_lut
 from core.io.files import first_line, folder_problem, make_folders, printable, remove_folders, settle, write_unit
 from core.review.case_record import REVIEWER_VERDICTS, CaseRecord
@@ -117,18 +113,6 @@ def write_report_files(report: Path, render, facts: dict, overwrite: bool) -> tu
         remove_folders(created)
         raise
     return report, sidecar
-
-
-def render_report(explanation, images, model, **options) -> Image.Image:
-    """The report picture alone (RGB), as core.review.outputs writes it."""
-    from core.review.report_layout import render
-
-    return render(explanation, images, report_facts(explanation, images, model, **options))
-
-
-def report_facts(explanation, images, model, **options) -> dict:
-    """Everything the report states, as JSON-ready data (sidecar_facts of the explanation's facts)."""
-    return sidecar_facts(explanation_facts(explanation, images, model), **options)
 
 
 def sidecar_facts(facts: dict, *, colormaps=None, layers=None, note="", when=None, provenance=(None, None),
