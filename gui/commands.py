@@ -14,7 +14,7 @@ from .case_record import CaseRecordState
 from .drops import drop_problem
 from .layers import SLOTS, LayerStates
 from .links import LinksState
-from .session import ReviewSession
+from .session import NOTHING_TO_EXPORT, ReviewSession
 from .settings import Key, read
 from .similar_cases import SimilarCases
 from .tasks import LAYERS, SiameseLensError
@@ -117,7 +117,7 @@ class Commands:
     def export(self) -> None:
         explained = self.session.explained
         if explained is None:
-            self.view.show_problem("export", "Nothing to export yet: load and explain a pair first")
+            self.view.show_problem("export", NOTHING_TO_EXPORT)
             return
         stems = "_vs_".join(Path(img.path).stem if img.path else "pasted" for img in explained.images)
         chosen = self.view.ask_report_path(self.report_folder() / f"report_{stems}.png")

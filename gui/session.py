@@ -26,6 +26,9 @@ def image_source(slot: int) -> str:
     return f"image {slot + 1}"
 
 
+NOTHING_TO_EXPORT = "Nothing to export yet: load and explain a pair first"
+
+
 class ReviewSession(QObject):
     environment_ready = Signal(object)  # Environment
     model_changed = Signal(object)  # ModelReady
@@ -177,7 +180,7 @@ class ReviewSession(QObject):
     def export(self, path: str, colormaps: dict, layers, note: str, overwrite: bool, record=None,
                reviewer_verdict: str | None = None) -> bool:
         if self.explained is None:
-            self.error.emit("export", "Nothing to export yet: load and explain a pair first")
+            self.error.emit("export", NOTHING_TO_EXPORT)
             return False
         request = ExportRequest(path, self.explained, dict(colormaps), tuple(layers), note, overwrite,
                                 tuple(self.provenance), self.faithfulness, record, reviewer_verdict)

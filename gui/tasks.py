@@ -11,13 +11,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+# Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
 from core.errors import SiameseLensError
 from core.explain.overlay import colour_ramp, rgba_layer  # cv2 and numpy only
 from core.io.files import first_line
 from core.io.images import crop_problem  # Pillow and numpy only
 from core.model.device import cuda_unsupported, device_choices
-
-# Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
 from core.review.case_record import CaseRecord, check_date, check_text, from_images  # stdlib only
 from core.review.followup_report import difference_image  # cv2, numpy and Pillow only
 from core.review.worklist import Worklist  # sqlite only

@@ -79,6 +79,18 @@ def test_the_layer_rule_catches_a_lazy_upward_import(tmp_path):
     assert _upward({"core.review.report": {"core.model.network", "core.errors"}}) == []
 
 
+def test_core_modules_do_not_take_the_public_api_from_the_core_package():
+    """core/__init__.py hands out names of upper layers (explain_pair, load_model) by import_module strings the layer
+    rule cannot see: inside core, `from core import X` is for modules only."""
+    modules = _modules()
+    through_api = sorted(f"{name}: from core import {alias.name}" for name, path in modules.items()
+                         if name.startswith("core.")
+                         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                         if isinstance(node, ast.ImportFrom) and node.module == "core" and not node.level
+                         for alias in node.names if f"core.{alias.name}" not in modules)
+    assert through_api == []
+
+
 def test_core_imports_no_qt_and_only_gui_tasks_imports_core():
     modules = _modules()
     qt_in_core = [name for name, path in modules.items() if name.startswith("core")

@@ -138,7 +138,6 @@ def recalibrate_file(path, data_dir, cache_dir=None, device="cpu", tta=None) -> 
     return report
 
 
-
 def entries_for_training(model, dataset, splits: dict, cache_dir=None) -> tuple[dict, str]:
     """What core.training.train adds to a new model's metadata: ({"calibration", "domain", "verdict"}, ""), or
     ({}, why not) if fitting fails (a failure here must never cost the training run; `main.py calibrate` can add

@@ -96,6 +96,7 @@ def _score(model, row, method: str, report: bool, report_path: Path) -> dict:
         result = followup(model, images[0], images[1], method=method)
         explanation, facts = result.explanation, followup_report_facts(result, model, record=case,
                                                                         note=row.get("note") or "")
+
         def write():
             return write_picture_and_facts(report_path, lambda: render(result, facts), facts, overwrite=True)
         extra = {"area_change": result.changes.get("area_change")}
@@ -105,6 +106,7 @@ def _score(model, row, method: str, report: bool, report_path: Path) -> dict:
         from core.review.outputs import write_report
 
         explanation = explain_pair(model, images[0], images[1], method=method)
+
         def write():
             return write_report(report_path, explanation, explained_images(images, explanation), describe(model),
                                 overwrite=True, note=row.get("note") or "", record=case)
