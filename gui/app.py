@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .case_record import CaseRecordState, bind_case_record
+from .followup import FollowUpReview
 from .layers import LayerStates
-from .notes import PairNotes
+from .notes import PairStore
+from .open_pair import OpenPair
 from .persist import restore_review, save_review
 from .runner import Runner
 from .session import ReviewSession
@@ -57,11 +59,12 @@ def create_workstation(settings, worklist_path: str | None = None) -> Workstatio
     restore_review(settings, session, layers)
     similar = SimilarCases(session)
     worklist = WorklistController(session)
-    # One-off pairs' notes live beside the settings: a test's or a screenshot's own settings file keeps its own.
-    notes = PairNotes(session, worklist, Path(settings.fileName()).resolve().parent / NOTES_FILE)
+    # One-off pairs' notes and records live beside the settings: a test's or a screenshot's settings keep their own.
+    pair = OpenPair(session, worklist, PairStore(Path(settings.fileName()).resolve().parent / NOTES_FILE))
     case_record = CaseRecordState(reviewer=read(settings, Key.REVIEWER, ""))
-    bind_case_record(case_record, session, worklist, settings)
-    window = MainWindow(settings, session, layers, similar, worklist, notes, case_record)
+    bind_case_record(case_record, pair, settings)
+    followup = FollowUpReview(session, worklist)
+    window = MainWindow(settings, session, layers, similar, worklist, pair, case_record, followup)
     similar.gallery_changed.connect(lambda path: settings.setValue(Key.GALLERY, path or ""))
     similar.set_gallery(read(settings, Key.GALLERY, "") or None)
     try:
@@ -73,7 +76,7 @@ def create_workstation(settings, worklist_path: str | None = None) -> Workstatio
     def closed() -> None:
         save_review(settings, session, layers)
         settings.sync()
-        notes.close()
+        pair.close()
         runner.stop()
 
     window.closed.connect(closed)

@@ -20,22 +20,30 @@ from .tasks import CaseRecord, check_date, check_text, from_images
 FIELDS = (("case_id", "Case", "case id"), ("patient_id", "Patient", "pseudonymised id"),
           ("body_site", "Body site", "e.g. left scapula"), (0, "Image 1 taken", "YYYY-MM-DD"),
           (1, "Image 2 taken", "YYYY-MM-DD"), ("reviewer", "Reviewer", "your name"))
+LABELS = {key: label for key, label, _placeholder in FIELDS}
 ERROR_STYLE = "QLineEdit { color: #b0281e; }"
 
 
 class CaseRecordState(QObject):
-    """The record the next report carries. `changed(record)` after every accepted edit or replacement."""
+    """The record the next report carries, and the fields whose typed text was refused: a report (pair or
+    follow-up) is never written while one is, since it would silently lack what the reviewer typed.
+    `changed(record)` after every accepted edit or replacement; `refusals_changed()` when a refusal comes or goes."""
 
     changed = Signal(object)
     replaced = Signal(object)  # a new case or pair: what was typed for the old one no longer applies
+    refusals_changed = Signal()
 
     def __init__(self, reviewer: str = "", parent=None):
         super().__init__(parent)
         self.record = CaseRecord(reviewer=reviewer)
+        self.refused: dict = {}  # field key -> why its typed text was refused
 
     def set_record(self, record: CaseRecord) -> None:
+        had_refusals, self.refused = bool(self.refused), {}
         self.replaced.emit(record)
         self._set(record)
+        if had_refusals:
+            self.refusals_changed.emit()
 
     def _set(self, record: CaseRecord) -> None:
         if record != self.record:
@@ -47,7 +55,8 @@ class CaseRecordState(QObject):
         self.set_record(CaseRecord(reviewer=self.record.reviewer))
 
     def set_field(self, key, text: str) -> str:
-        """Set one field from typed text; returns '' or why the text was refused (the record is then unchanged)."""
+        """Set one field from typed text; returns '' or why the text was refused (the record is then unchanged and
+        the refusal held until the field is corrected or the record replaced)."""
         try:
             if isinstance(key, int):
                 acquired = list(self.record.acquired)
@@ -56,13 +65,22 @@ class CaseRecordState(QObject):
             else:
                 record = replace(self.record, **{key: check_text(key.replace("_", " "), text)})
         except ValueError as exc:
+            self.refused[key] = str(exc)
+            self.refusals_changed.emit()
             return str(exc)
+        if self.refused.pop(key, None) is not None:
+            self.refusals_changed.emit()
         self._set(record)
         return ""
 
+    def problems(self) -> list[str]:
+        """The refused fields as 'Label: why'; empty when every typed field was accepted."""
+        return [f"{LABELS[key]}: {why}" for key, why in self.refused.items()]
+
 
 class CaseRecordForm(QWidget):
-    """One line edit per field; an edit is applied when the field is left or Return is pressed."""
+    """One line edit per field; an edit is applied when the field is left or Return is pressed. A refused text
+    stays shown in red, with the reason as its tooltip, until corrected."""
 
     def __init__(self, state: CaseRecordState, parent=None):
         super().__init__(parent)
@@ -75,66 +93,57 @@ class CaseRecordForm(QWidget):
             edit.setPlaceholderText(placeholder)
             edit.setFocusPolicy(Qt.ClickFocus)  # never typed into by a review shortcut
             edit.setAcceptDrops(False)  # dropped files go to the window
-            edit.editingFinished.connect(lambda k=key, e=edit: self._apply(k, e))
+            edit.editingFinished.connect(lambda k=key, e=edit: self.state.set_field(k, e.text()))
             edit.returnPressed.connect(edit.clearFocus)  # Return ends the entry: the keys go back to the review
             form.addRow(f"{label}:", edit)
             self.edits[key] = edit
         state.changed.connect(self._show)
-        state.replaced.connect(self._replace)
-        self._replace(state.record)
+        state.replaced.connect(self._show)
+        state.refusals_changed.connect(self._show_refusals)
+        self._show(state.record)
 
-    def problems(self) -> list[str]:
-        """The fields showing a refused value (in red), as 'Label: why'; empty when every field is accepted."""
-        labels = {key: label for key, label, _placeholder in FIELDS}
-        return [f"{labels[key]}: {edit.toolTip()}" for key, edit in self.edits.items() if edit.styleSheet()]
-
-    def _apply(self, key, edit: QLineEdit) -> None:
-        problem = self.state.set_field(key, edit.text())
-        edit.setStyleSheet(ERROR_STYLE if problem else "")
-        edit.setToolTip(problem)
+    def _show_refusals(self) -> None:
+        for key, edit in self.edits.items():
+            why = self.state.refused.get(key, "")
+            edit.setStyleSheet(ERROR_STYLE if why else "")
+            edit.setToolTip(why)
 
     def _show(self, record: CaseRecord) -> None:
+        self._show_refusals()
         for key, edit in self.edits.items():
             value = record.acquired[key] if isinstance(key, int) else getattr(record, key)
-            if edit.text() != value and not edit.styleSheet():  # a refused text stays visible until corrected
+            if edit.text() != value and key not in self.state.refused:  # a refused text stays until corrected
                 with QSignalBlocker(edit):
                     edit.setText(value)
 
-    def _replace(self, record: CaseRecord) -> None:
-        for edit in self.edits.values():
-            edit.setStyleSheet("")
-            edit.setToolTip("")
-        self._show(record)
 
+def bind_case_record(state: CaseRecordState, pair, settings=None) -> None:
+    """Keep `state` the record of the pair under review (gui.open_pair.OpenPair): a worklist case's own record, a
+    one-off pair's as last typed, or, for a pair never recorded, a fresh record that keeps the reviewer and takes
+    what DICOM files say of the case. Every accepted edit is saved with the pair at once; the reviewer's name is
+    remembered for the next pair."""
+    replacing = {"on": False}
 
-def bind_case_record(state: CaseRecordState, session, worklist, settings=None) -> None:
-    """Keep `state` the record of what is under review: an open worklist case's own record (edits saved back to
-    the worklist at once), or, for a one-off pair, a fresh record that keeps the reviewer and takes what DICOM files
-    say of the case. Swapping the two images is the same pair: what was typed stays."""
-    pair: dict = {"paths": None}
-
-    def open_case(row: int) -> None:
-        if row >= 0:
-            case = worklist.cases[row]
-            record = case.record
-            state.set_record(record if record.reviewer else replace(record, reviewer=state.record.reviewer))
-            pair["paths"] = frozenset((case.image1, case.image2))
-
-    def image_changed(_slot, _ready) -> None:
-        loaded = [ready.image if ready is not None else None for ready in session.images]
-        paths = frozenset(image.path for image in loaded if image is not None)
-        if None in loaded or paths == pair["paths"] or session.loading():
-            return  # half a pair, the same pair, or the other image still on its way
-        pair["paths"] = paths
-        if worklist.current < 0 or paths != frozenset(worklist.open_case_paths()):
-            state.set_record(CaseRecord(reviewer=state.record.reviewer).merged(from_images(loaded)))
+    def pair_changed(identity) -> None:
+        if identity is None:
+            return  # half a pair: what is shown stays until the pair is complete
+        stored = pair.stored_record()
+        if stored is None:
+            loaded = [ready.image for ready in pair.session.images]
+            stored = CaseRecord(reviewer=state.record.reviewer).merged(from_images(loaded))
+        elif not stored.reviewer:
+            stored = replace(stored, reviewer=state.record.reviewer)
+        replacing["on"] = True  # showing what is stored is not an edit to save back
+        try:
+            state.set_record(stored)
+        finally:
+            replacing["on"] = False
 
     def record_changed(record: CaseRecord) -> None:
         if settings is not None and record.reviewer:
             settings.setValue(Key.REVIEWER, record.reviewer)
-        if worklist.current >= 0 and pair["paths"] == frozenset(worklist.open_case_paths()):
-            worklist.save_record(record)
+        if not replacing["on"]:
+            pair.save_record(record)
 
-    worklist.current_changed.connect(open_case)
-    session.image_changed.connect(image_changed)
+    pair.changed.connect(pair_changed)
     state.changed.connect(record_changed)

@@ -12,8 +12,10 @@ from PIL import Image
 
 from .case_record import CaseRecordState
 from .drops import drop_problem
+from .followup import FollowUpReview
 from .layers import SLOTS, LayerStates
 from .links import LinksState
+from .open_pair import OpenPair
 from .session import NOTHING_TO_EXPORT, ReviewSession
 from .settings import Key, read
 from .similar_cases import SimilarCases
@@ -43,9 +45,6 @@ class CommandsView(Protocol):
 
     def note_text(self) -> str: ...
 
-    def case_record_problems(self) -> list[str]:
-        """The case-record fields the reviewer typed and the form refused."""
-
     def show_problem(self, source: str, text: str) -> None: ...
 
     def withdraw_problem(self, source: str) -> None: ...
@@ -61,9 +60,10 @@ class CommandsView(Protocol):
 class Commands:
     def __init__(self, view: CommandsView, *, session: ReviewSession, worklist: WorklistController,
                  similar: SimilarCases, layers: LayerStates, links: LinksState, case_record: CaseRecordState,
-                 settings):
+                 pair: OpenPair, followup: FollowUpReview, settings):
         self.view, self.session, self.worklist, self.similar = view, session, worklist, similar
         self.layers, self.links, self.case_record, self.settings = layers, links, case_record, settings
+        self.pair, self.followup = pair, followup
 
     def handlers(self) -> dict:
         """Handlers by gui.actions command key, for the commands on the review models."""
@@ -78,7 +78,8 @@ class Commands:
             "next_hit": lambda: self.step_hit(1), "previous_hit": lambda: self.step_hit(-1),
             "import_worklist": self.import_worklist, "export_worklist": self.export_worklist,
             "next_case": lambda: w.step(1), "previous_case": lambda: w.step(-1),
-            "agree": lambda: w.review("agree"), "disagree": lambda: w.review("disagree"),
+            "agree": lambda: self.assess("agree"), "disagree": lambda: self.assess("disagree"),
+            "followup": self.followup.run,
             "case_done": lambda: w.mark("done"), "case_flag": lambda: w.mark("flagged"),
             "links": links.set_visible, "more_links": lambda: links.set_count(links.count + 5),
             "fewer_links": lambda: links.set_count(links.count - 5),
@@ -129,13 +130,48 @@ class Commands:
     def export_report_to(self, path: str, overwrite: bool = False) -> bool:
         """Export the current explanation with the layers as shown and the note as typed; never with a case-record
         field the reviewer typed and the form refused (the report would silently lack it)."""
-        refused = self.view.case_record_problems()
-        if refused:
-            self.view.show_problem("export", "Report not saved: correct the case record first ("
-                                   + "; ".join(refused) + ")")
+        if self._refused("export"):
             return False
         return self.session.export(path, self.layers.colormaps, self.layers.shown(), self.view.note_text().strip(),
-                                   overwrite, self.case_record.record, self.worklist.reviewer_verdict())
+                                   overwrite, self.case_record.record, self.reviewer_verdict())
+
+    def export_followup(self) -> None:
+        result = self.followup.result
+        if result is None:
+            self.view.show_problem("followup", "Nothing to export yet: align the pair first (Ctrl+U)")
+            return
+        first = result.images[0].path
+        start = Path(first) if first else self.report_folder() / "followup.png"
+        chosen = self.view.ask_report_path(start.with_name(start.stem + "-followup.png"))
+        self.view.refocus()
+        if chosen:
+            self._remember_folder(chosen[0])
+            self.export_followup_to(*chosen)
+
+    def export_followup_to(self, path: str, overwrite: bool = False) -> bool:
+        """The follow-up report, under the same rule as the pair's: no refused case-record field."""
+        if self._refused("followup"):
+            return False
+        return self.followup.export_to(path, self.case_record.record, self.view.note_text().strip(), overwrite)
+
+    def assess(self, decision: str) -> None:
+        """Agree / disagree with the model's verdict on the pair shown, a worklist case or not."""
+        if self.pair.assess(decision):
+            self.view.withdraw_problem("assessment")
+            self.session.info.emit(f"Recorded: you {decision} with the model's verdict")
+        else:
+            self.view.show_problem("assessment", f"Nothing to {decision} with: open a pair first")
+
+    def reviewer_verdict(self) -> str | None:
+        """The reviewer's agree / disagree on the pair shown, for its report; None when not given."""
+        return self.pair.assessment()
+
+    def _refused(self, source: str) -> bool:
+        refused = self.case_record.problems()
+        if refused:
+            self.view.show_problem(source, "Report not saved: correct the case record first ("
+                                   + "; ".join(refused) + ")")
+        return bool(refused)
 
     def report_folder(self) -> Path:
         """A worklist case's reports go to the worklist's report folder; others next to image 1."""

@@ -8,10 +8,8 @@ undo (Alt+Backspace); it does not change the measured registration, and the dock
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-from PySide6.QtCore import QPoint, QSignalBlocker, Qt
+from PySide6.QtCore import QPoint, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -29,8 +27,6 @@ from PySide6.QtWidgets import (
 )
 
 from .tasks import VERDICT_COLOURS, difference_image
-from .tasks import export_followup as export_followup_task
-from .tasks import followup as followup_task
 
 MODES = ("blink", "swipe", "difference")
 OUTLINES = (QColor(0, 200, 255), QColor(255, 220, 0))  # baseline cyan, follow-up yellow: as the report draws them
@@ -42,10 +38,14 @@ ROWS = (("area_px", "Area (px)"), ("area_mm2", "Area (mm²)"), ("diameter_px", "
 
 
 class FollowUpDock(QDockWidget):
-    def __init__(self, session, parent=None):
+    """A view of gui.followup.FollowUpReview: draws its result; the export button only asks (export_requested)."""
+
+    export_requested = Signal()
+
+    def __init__(self, parent=None):
         super().__init__("Follow-up", parent)
         self.setObjectName("followup-dock")
-        self.session, self.result, self.mode, self.showing_followup = session, None, "swipe", False
+        self.result, self.mode, self.showing_followup = None, "swipe", False
         self.nudges: list[tuple[int, int]] = []
         body = QWidget()
         row = QHBoxLayout(body)
@@ -85,7 +85,7 @@ class FollowUpDock(QDockWidget):
         self.export_button = QPushButton("Export follow-up report…")
         self.export_button.setFocusPolicy(Qt.NoFocus)
         self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(self._export)
+        self.export_button.clicked.connect(self.export_requested)
         right.addWidget(self.export_button)
         self.table = QTableWidget(len(ROWS) + 1, 3)
         self.table.setHorizontalHeaderLabels(["Baseline", "Follow-up", "Change"])
@@ -98,54 +98,13 @@ class FollowUpDock(QDockWidget):
                            ("Alt+Right", lambda: self.nudge(1, 0)), ("Alt+Up", lambda: self.nudge(0, -1)),
                            ("Alt+Down", lambda: self.nudge(0, 1)), ("Alt+Backspace", self.undo_nudge)):
             QShortcut(QKeySequence(keys), self, slot, context=Qt.WindowShortcut)
-        session.explanation_changed.connect(lambda explained: explained is None and self.show_result(None))
 
-    def follow_worklist(self, worklist) -> None:
-        """A worklist case marked as a follow-up (CSV column kind) opens in this dock once its pair is shown."""
-        pending = {"on": False}
-
-        def case_opened(row: int) -> None:
-            pending["on"] = row >= 0 and worklist.cases[row].kind == "followup"
-
-        def explained(result) -> None:
-            if result is not None and pending["on"]:
-                pending["on"] = False
-                self.run()
-
-        worklist.current_changed.connect(case_opened)
-        self.session.explanation_changed.connect(explained)
-
-    # --- commands ------------------------------------------------------------------------------------
-    def run(self) -> None:
-        """Register, measure and explain the pair shown (image 1 the baseline), on the runner."""
-        images = [ready.image if ready is not None else None for ready in self.session.images]
-        if None in images or self.session.model is None:
-            self.session.report("followup", "Follow-up needs two images and a model")
-            return
+    def running(self) -> None:
+        """An alignment was asked for (gui.followup.FollowUpReview.running)."""
         self.show()
         self.view.setText("Aligning image 2 onto image 1…")
-        self.session.runner.submit("followup", followup_task, tuple(images), self.session.method,
-                                   label="Aligning and measuring the follow-up…", on_result=self.show_result,
-                                   on_error=lambda text: self.session.report("followup", f"Follow-up failed: {text}"))
 
-    def export_to(self, path: str, record=None, note: str = "", overwrite: bool = False) -> None:
-        """The follow-up report (PNG, PDF or DICOM by the name) with both visits' dates and measurements."""
-        if self.result is not None:
-            self.session.runner.submit("followup-export", export_followup_task, path, self.result, record, note,
-                                       overwrite, label="Writing the follow-up report…",
-                                       on_result=lambda written: self.session.info.emit(f"Report saved: {written}"),
-                                       on_error=lambda text: self.session.report("followup",
-                                                                                 f"Report not saved: {text}"))
-
-    def _export(self) -> None:
-        from .dialogs import report_path
-
-        window = self.parent()
-        start = self.result.images[0].path if self.result.images[0].path else "followup.png"
-        chosen = report_path(self, Path(start).with_name(Path(start).stem + "-followup.png"))
-        if chosen:
-            self.export_to(chosen[0], window.case_record.record, window.note.toPlainText().strip(), chosen[1])
-
+    # --- commands ------------------------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:
         self.mode = mode
         for button in self.mode_buttons.buttons():

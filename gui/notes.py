@@ -1,25 +1,31 @@
-"""The reviewer's note on a one-off pair (one opened outside a worklist), kept with the pair so nothing typed is lost.
+"""What the reviewer typed and decided about a one-off pair (one opened outside a worklist), kept with the pair so
+nothing is lost: the note, the case record and the assessment (agree / disagree with the model's verdict).
 
-A worklist case keeps its note in the worklist. A pair dropped or opened by hand has no case, so its note is kept
+A worklist case keeps all three in the worklist. A pair dropped or opened by hand has no case, so they are kept
 here, keyed by the two images' contents (sha256, in either order: a swapped pair is the same pair), in a small
 SQLite file beside the settings. Every change is committed at once (WAL), as in the worklist: quitting, a crash or
-`kill -9` loses at most the key being typed, and opening the same two images again brings the note back.
+`kill -9` loses at most the key being typed, and opening the same two images again brings everything back.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+import json
 import sqlite3
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
-
-from .layers import SLOTS
+from .tasks import CaseRecord
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS notes (pair TEXT PRIMARY KEY, note TEXT NOT NULL, image1 TEXT, image2 TEXT,
                                                 updated TEXT NOT NULL)"""
+# Added after the first release (notes only): the case record as JSON, and the reviewer's agree / disagree.
+LATER_COLUMNS = (("record", "TEXT"), ("assessment", "TEXT"))
+FIELDS = ("note", "record", "assessment")
+UPSERT = ("INSERT INTO notes (pair, note, image1, image2, updated, record, assessment) VALUES (?, ?, ?, ?, ?, ?, ?)"
+          " ON CONFLICT(pair) DO UPDATE SET note = excluded.note, image1 = excluded.image1, image2 = excluded.image2,"
+          " updated = excluded.updated, record = excluded.record, assessment = excluded.assessment")
 
 
 def content_key(ready) -> str:
@@ -36,102 +42,74 @@ def content_key(ready) -> str:
     return digest.hexdigest()
 
 
-class NoteStore:
-    """pair key -> note, in SQLite; an empty note removes the pair's row."""
+def record_json(record: CaseRecord) -> str:
+    return json.dumps(asdict(record), sort_keys=True)
+
+
+def record_from_json(text: str | None) -> CaseRecord | None:
+    """The stored record, or None when none is stored or it cannot be read (a row from another version)."""
+    if not text:
+        return None
+    try:
+        values = json.loads(text)
+        return CaseRecord(**{**values, "acquired": tuple(values.get("acquired") or ("", ""))})
+    except (TypeError, ValueError):
+        return None
+
+
+class PairStore:
+    """pair key -> note, case record and assessment, in SQLite; a pair with all three empty has no row."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path))
+        self._db: sqlite3.Connection | None = sqlite3.connect(str(self.path))
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a process kill loses no committed change
         self._db.execute(SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(notes)")}
+        for name, kind in LATER_COLUMNS:
+            if name not in present:
+                self._db.execute(f"ALTER TABLE notes ADD COLUMN {name} {kind}")
         self._db.commit()
 
     def get(self, pair: str) -> str | None:
-        if self._db is None:
-            return None
-        row = self._db.execute("SELECT note FROM notes WHERE pair = ?", (pair,)).fetchone()
-        return row[0] if row else None
+        """The pair's note, None when none is stored."""
+        return self._row(pair).get("note")
+
+    def record(self, pair: str) -> CaseRecord | None:
+        return record_from_json(self._row(pair).get("record"))
+
+    def assessment(self, pair: str) -> str | None:
+        return self._row(pair).get("assessment")
 
     def put(self, pair: str, note: str, paths=(None, None)) -> None:
-        if self._db is None:  # closed with the window
-            return
-        if note:
-            self._db.execute("INSERT INTO notes VALUES (?, ?, ?, ?, ?) ON CONFLICT(pair) DO UPDATE SET note = "
-                             "excluded.note, image1 = excluded.image1, image2 = excluded.image2, updated = "
-                             "excluded.updated", (pair, note, *paths, datetime.now(UTC).isoformat()))
-        else:
-            self._db.execute("DELETE FROM notes WHERE pair = ?", (pair,))
-        self._db.commit()
+        self._put(pair, paths, note=note)
+
+    def put_record(self, pair: str, record: CaseRecord, paths=(None, None)) -> None:
+        self._put(pair, paths, record=None if record.is_empty() else record_json(record))
+
+    def put_assessment(self, pair: str, assessment: str | None, paths=(None, None)) -> None:
+        self._put(pair, paths, assessment=assessment)
 
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
 
+    def _row(self, pair: str) -> dict:
+        if self._db is None:  # closed with the window
+            return {}
+        row = self._db.execute("SELECT note, record, assessment FROM notes WHERE pair = ?", (pair,)).fetchone()
+        return {name: value for name, value in zip(FIELDS, row, strict=True) if value} if row else {}
 
-class PairNotes(QObject):
-    """Which one-off pair is open and its note: loads it when the pair changes, saves every edit.
-
-    A note typed before the pair was complete (one image loaded) is adopted by the pair when it arrives, if that
-    pair has no note of its own."""
-
-    note_loaded = Signal(str)  # the open pair's note, to show in the note editor
-
-    def __init__(self, session, worklist, path: str | Path):
-        super().__init__()
-        self.session, self.worklist = session, worklist
-        self.store = NoteStore(path)
-        self.pair: str | None = None  # the open one-off pair's key; None without two images or in a worklist case
-        self.text = ""  # the note as last typed or shown
-        self._hashes: dict[tuple, str] = {}  # (path, size, mtime) -> sha256: hashed once per file version
-        session.image_changed.connect(self._image_changed)
-
-    def save(self, text: str) -> None:
-        """The reviewer edited the note (outside a worklist case): store it with the open pair, at once."""
-        self.text = text
-        if self.pair is not None:
-            self.store.put(self.pair, text, self._paths())
-
-    def close(self) -> None:
-        self.store.close()
-
-    def _image_changed(self, _slot: int, _ready) -> None:
-        if self.worklist.current >= 0:  # a case's note is the worklist's
-            self.pair = None
+    def _put(self, pair: str, paths, **changed) -> None:
+        if self._db is None:
             return
-        pair = self._pair_key()
-        if pair == self.pair:
-            return
-        previous, self.pair = self.pair, pair
-        if pair is None:
-            return  # one image only: keep what is shown; it goes with the pair once that is complete
-        stored = self.store.get(pair)
-        if stored is None and previous is None and self.text:
-            self.store.put(pair, self.text, self._paths())  # typed before the second image arrived
-            return
-        self.text = stored or ""
-        self.note_loaded.emit(self.text)
-
-    def _pair_key(self) -> str | None:
-        images = self.session.images
-        if any(images[slot] is None for slot in SLOTS):
-            return None
-        try:
-            return ":".join(sorted(self._hash(images[slot]) for slot in SLOTS))
-        except OSError:  # the file went away since it was loaded: no key, nothing stored
-            return None
-
-    def _hash(self, ready) -> str:
-        path = ready.image.path
-        if not path:
-            return content_key(ready)
-        stat = os.stat(path)
-        key = (path, stat.st_size, stat.st_mtime_ns)
-        if key not in self._hashes:
-            self._hashes[key] = content_key(ready)
-        return self._hashes[key]
-
-    def _paths(self) -> tuple:
-        return tuple(ready.image.path if ready is not None else None for ready in self.session.images)
+        values = {**self._row(pair), **changed}
+        if not any(values.get(name) for name in FIELDS):
+            self._db.execute("DELETE FROM notes WHERE pair = ?", (pair,))
+        else:
+            self._db.execute(UPSERT, (pair, values.get("note") or "", *paths, datetime.now(UTC).isoformat(),
+                                      values.get("record"), values.get("assessment")))
+        self._db.commit()

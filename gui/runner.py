@@ -12,6 +12,7 @@ callback order but runs each job at once on the calling thread, so tests of thei
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import threading
 from collections import deque
@@ -137,6 +138,17 @@ class _Jobs(QObject):
             self.busy.emit(False)
 
 
+STOP_WAIT_S = 0.5  # how long closing the window waits for the job in progress to see its stop flag
+_LINGERING: set = set()  # stopped runners whose job is still finishing
+
+
+@atexit.register
+def _wait_lingering() -> None:
+    """At exit, after the window has gone: let a job that could not be interrupted end before Qt is torn down."""
+    for runner in list(_LINGERING):
+        runner._thread.wait()
+
+
 class _Worker(QObject):
     """Lives on the runner thread; runs the jobs posted to it in order."""
 
@@ -168,12 +180,19 @@ class Runner(_Jobs):
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
-        """Finish the job in progress, drop the queue, end the thread."""
+    def stop(self, wait_s: float = STOP_WAIT_S) -> bool:
+        """Interrupt the job in progress (its stop flag: an index build, faithfulness curves), drop the queue and
+        end the thread, waiting at most `wait_s` for it; True when it has ended. A job that cannot be interrupted
+        finishes in the background, unseen, and nothing it returns is delivered: the window never waits for it."""
         with self._lock:
             self._latest.clear()
+            self.workspace.stop.set()
         self._thread.quit()
-        self._thread.wait()
+        if self._thread.wait(int(wait_s * 1000)):
+            return True
+        _LINGERING.add(self)  # never destroyed while its thread runs (Qt aborts on that); see _wait_lingering
+        self._thread.finished.connect(lambda: _LINGERING.discard(self))
+        return False
 
     def _dispatch(self, job: _Job) -> None:
         self._post.emit(job)

@@ -11,7 +11,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
 from .actions import build_actions, populate_menus
-from .case_record import CaseRecordForm, CaseRecordState
+from .case_record import CaseRecordForm
 from .colours import heatmap_qimage
 from .commands import Commands
 from .elided import ElidedLabel, never_widens
@@ -38,12 +38,13 @@ class MainWindow(WindowCommands, QMainWindow):
     overlays_shown = Signal()  # an explanation's layers were just drawn
     closed = Signal()  # the window was closed: the composition root saves the review and stops the runner
 
-    def __init__(self, settings, session, layers, similar, worklist, notes=None, case_record=None):
+    def __init__(self, settings, session, layers, similar, worklist, pair, case_record, followup):
         super().__init__()
         self.settings, self.session, self.layers, self.similar, self.worklist = (settings, session, layers,
                                                                                   similar, worklist)
-        self.notes = notes  # gui.notes.PairNotes: the note of a pair opened outside a worklist
-        self.case_record = case_record or CaseRecordState()  # gui.case_record: what the next report carries
+        self.pair = pair  # gui.open_pair.OpenPair: the pair under review, where its note and record are kept
+        self.case_record = case_record  # gui.case_record.CaseRecordState: what the next report carries
+        self.followup = followup  # gui.followup.FollowUpReview
         self.problems = Problems()
         self.help_dialog = None
         self.setAcceptDrops(True)
@@ -88,10 +89,9 @@ class MainWindow(WindowCommands, QMainWindow):
         self.similar_dock = SimilarCasesDock(self)
         self.addDockWidget(Qt.BottomDockWidgetArea, self.similar_dock)
         self.similar_dock.hide()  # until chosen; restore_window brings back the reviewer's layout
-        self.followup_dock = FollowUpDock(self.session, self)
+        self.followup_dock = FollowUpDock(self)
         self.addDockWidget(Qt.BottomDockWidgetArea, self.followup_dock)
         self.followup_dock.hide()  # until Ctrl+U, or a worklist case marked as a follow-up
-        self.followup_dock.follow_worklist(self.worklist)
         self.worklist_dock = WorklistDock(self)
         self.addDockWidget(Qt.LeftDockWidgetArea, self.worklist_dock)
         self.worklist_dock.hide()
@@ -103,7 +103,7 @@ class MainWindow(WindowCommands, QMainWindow):
             f"Links: the {self.links.count} strongest ([ and ] for fewer or more)" if self.links.visible else "", 4000))
         self.commands = Commands(self, session=self.session, worklist=self.worklist, similar=self.similar,
                                  layers=self.layers, links=self.links, case_record=self.case_record,
-                                 settings=self.settings)
+                                 pair=self.pair, followup=self.followup, settings=self.settings)
         self.load_dropped, self.export_report_to = self.commands.load_dropped, self.commands.export_report_to
         self.actions = build_actions(self, {**self.commands.handlers(), **self._own_handlers()})
         self.toolbar = self.addToolBar("Main")
@@ -155,17 +155,18 @@ class MainWindow(WindowCommands, QMainWindow):
         w.cases_changed.connect(lambda: self.worklist_dock.show_cases(w.store.path if w.store else None, w.rows(),
                                                                       w.current))
         w.current_changed.connect(self.worklist_dock.show_current)
-        w.note_loaded.connect(self._load_note)
         self.worklist_dock.case_chosen.connect(w.open_case)
         self.worklist_dock.import_requested.connect(self.commands.import_worklist)
         self.worklist_dock.export_requested.connect(self.commands.export_worklist)
         self.worklist_dock.visibilityChanged.connect(self.actions["worklist_panel"].setChecked)
         # The note is saved with every keystroke, a case's in the worklist, a one-off pair's with the pair (gui.notes):
         # quitting or a crash loses at most the last key.
-        self.note.textChanged.connect(self._note_edited)
-        if self.notes is not None:
-            self.notes.note_loaded.connect(self._load_note)
-        s.exported.connect(lambda exported: w.record_report(exported.png) if w.current >= 0 else None)
+        self.note.textChanged.connect(lambda: self.pair.save_note(self.note.toPlainText()))
+        self.pair.note_loaded.connect(self._load_note)
+        self.followup.running.connect(self.followup_dock.running)
+        self.followup.result_changed.connect(self.followup_dock.show_result)
+        self.followup_dock.export_requested.connect(self.commands.export_followup)
+        s.exported.connect(lambda exported: w.record_report(exported.png) if w.shows_open_case() else None)
 
     # --- drawing what the models say ------------------------------------------------------------------
     def _environment_ready(self, env) -> None:
@@ -256,13 +257,6 @@ class MainWindow(WindowCommands, QMainWindow):
     def _history(self, can_undo: bool, can_redo: bool) -> None:
         self.actions["undo"].setEnabled(can_undo)
         self.actions["redo"].setEnabled(can_redo)
-
-    def _note_edited(self) -> None:
-        text = self.note.toPlainText()
-        if self.worklist.current >= 0:
-            self.worklist.save_note(text)
-        elif self.notes is not None:
-            self.notes.save(text)
 
     def _load_note(self, text: str) -> None:
         self.note.blockSignals(True)  # showing the stored note is not an edit to save back

@@ -48,9 +48,6 @@ class WindowCommands:
     def note_text(self) -> str:
         return self.note.toPlainText()
 
-    def case_record_problems(self) -> list[str]:
-        return self.case_form.problems()
-
     def show_problem(self, source: str, text: str) -> None:
         self.problems.report(source, text)
 
@@ -75,7 +72,7 @@ class WindowCommands:
             "fit": lambda: self._views("fit"), "actual": lambda: self._views("actual_size"),
             "zoom_in": lambda: self._zoom(1.25), "zoom_out": lambda: self._zoom(0.8),
             "similar_panel": self.similar_dock.setVisible, "worklist_panel": self.worklist_dock.setVisible,
-            "followup": self.followup_dock.run, "help": self._show_help, "about": self._about,
+            "help": self._show_help, "about": self._about,
             "dismiss": self._dismiss,
         }
 

@@ -18,7 +18,6 @@ from .tasks import Explained, Worklist
 class WorklistController(QObject):
     cases_changed = Signal()  # the table of cases must be redrawn
     current_changed = Signal(int)  # row of the open case, -1 when none
-    note_loaded = Signal(str)  # the open case's reviewer note, to show in the note editor
 
     def __init__(self, session: ReviewSession, parent=None):
         super().__init__(parent)
@@ -76,8 +75,6 @@ class WorklistController(QObject):
         if case.status == "new":
             self.store.set_status(case.id, "in review")
         self.session.open_pair([case.image1, case.image2], (case.crop1, case.crop2))
-        latest = self.store.latest_result(case.id) or {}
-        self.note_loaded.emit(latest.get("reviewer_note") or "")
         if self.changed:
             names = " and ".join(f"image {slot + 1}" for slot in self.changed)
             self.session.report("worklist", f"Case {case.case_id or case.id}: {names} changed since import "
@@ -105,6 +102,17 @@ class WorklistController(QObject):
         result = self._ensure_result()
         if result is not None:
             self.store.save_review(result, note=text)
+
+    def case_note(self) -> str:
+        """The open case's reviewer note ('' when none)."""
+        if self.current < 0:
+            return ""
+        return (self.store.latest_result(self.cases[self.current].id) or {}).get("reviewer_note") or ""
+
+    def shows_open_case(self) -> bool:
+        """Whether the pair shown is the open case: both its images, in the case's order (a swapped case is
+        another pair: image 1 is the case's baseline). The one place this is decided (gui.open_pair)."""
+        return self.current >= 0 and self._shown_paths() == self.open_case_paths()
 
     def open_case_paths(self) -> tuple:
         """The open case's two image paths, () when none is open."""
@@ -155,10 +163,9 @@ class WorklistController(QObject):
 
     def _image_changed(self, _slot, _ready) -> None:
         """Other images opened over a case leave the case: its note, record and score are no longer what is shown."""
-        shown = self._shown_paths()
-        if self.current < 0 or None in shown or self.session.loading():
+        if self.current < 0 or None in self._shown_paths() or self.session.loading():
             return
-        if shown != self.open_case_paths():
+        if not self.shows_open_case():
             self.current, self._result_id = -1, None
             self.refresh()
             self.current_changed.emit(-1)
@@ -172,7 +179,7 @@ class WorklistController(QObject):
         if self.current < 0 or self.store is None:
             return
         case = self.cases[self.current]
-        if self._shown_paths() != self.open_case_paths():
+        if not self.shows_open_case():
             return  # the reviewer has since put another image in
         crops = tuple(None if self.session.is_automatic(slot) else self.session.crops[slot] for slot in SLOTS)
         if crops != (case.crop1, case.crop2):
