@@ -16,6 +16,7 @@ from .layers import LayerStates
 from .notes import PairStore
 from .open_pair import OpenPair
 from .persist import restore_review, save_review
+from .problems import Problems
 from .runner import Runner
 from .session import ReviewSession
 from .settings import Key, read
@@ -54,24 +55,28 @@ class Workstation:
 def create_workstation(settings, worklist_path: str | None = None) -> Workstation:
     """Everything but the start: tests drive the models with or without showing the window."""
     runner = Runner()
-    session = ReviewSession(runner)
+    problems = Problems()  # the one list of what is wrong now, injected into every model that can go wrong
+    session = ReviewSession(runner, problems)
     layers = LayerStates()
     restore_review(settings, session, layers)
-    similar = SimilarCases(session)
-    worklist = WorklistController(session)
+    similar = SimilarCases(session, problems)
+    worklist = WorklistController(session, problems)
     # One-off pairs' notes and records live beside the settings: a test's or a screenshot's settings keep their own.
     pair = OpenPair(session, worklist, PairStore(Path(settings.fileName()).resolve().parent / NOTES_FILE))
     case_record = CaseRecordState(reviewer=read(settings, Key.REVIEWER, ""))
     bind_case_record(case_record, pair, settings)
-    followup = FollowUpReview(session, worklist)
-    window = MainWindow(settings, session, layers, similar, worklist, pair, case_record, followup)
+    followup = FollowUpReview(session, problems, worklist)
+    window = MainWindow(settings, session, problems, layers, similar, worklist, pair, case_record, followup)
+    # What outlives a run is written here, as it changes: the views never write settings.
+    session.model_changed.connect(lambda ready: (settings.setValue(Key.MODEL_PATH, ready.path or ""),
+                                                 settings.setValue(Key.MODEL_DEVICE, ready.requested_device)))
     similar.gallery_changed.connect(lambda path: settings.setValue(Key.GALLERY, path or ""))
     similar.set_gallery(read(settings, Key.GALLERY, "") or None)
     try:
         worklist.open_store(worklist_path or read(settings, Key.WORKLIST, "") or None)
         settings.setValue(Key.WORKLIST, str(worklist.store.path))
     except (SiameseLensError, OSError) as exc:
-        session.report("worklist", f"Worklist not opened: {exc}")
+        problems.report("worklist", f"Worklist not opened: {exc}")
 
     def closed() -> None:
         save_review(settings, session, layers)

@@ -20,9 +20,9 @@ class FollowUpReview(QObject):
     running = Signal()  # an alignment was asked for: the dock shows itself and says so
     result_changed = Signal(object)  # core.followup.visits.FollowUp, or None when the shown one no longer applies
 
-    def __init__(self, session, worklist=None):
+    def __init__(self, session, problems, worklist=None):
         super().__init__()
-        self.session, self.result = session, None
+        self.session, self.problems, self.result = session, problems, None
         self._pending_case = False  # a follow-up case was opened: align it once its pair is explained
         session.explanation_changed.connect(self._explanation_changed)
         if worklist is not None:
@@ -34,27 +34,28 @@ class FollowUpReview(QObject):
         s = self.session
         images = [ready.image if ready is not None else None for ready in s.images]
         if None in images or s.model is None:
-            s.report(KEY, "Follow-up needs two images and a model")
+            self.problems.report(KEY, "Follow-up needs two images and a model")
             return
         self.running.emit()
         s.runner.submit(KEY, followup_task, tuple(images), s.method, label="Aligning and measuring the follow-up…",
-                        on_result=self._set, on_error=lambda text: s.report(KEY, f"Follow-up failed: {text}"))
+                        on_result=self._set,
+                        on_error=lambda text: self.problems.report(KEY, f"Follow-up failed: {text}"))
 
     def export_to(self, path: str, record=None, note: str = "", overwrite: bool = False) -> bool:
         """The follow-up report (PNG, PDF or DICOM by the name) with both visits' dates and measurements; False
         when there is no follow-up to report."""
         s = self.session
         if self.result is None:
-            s.report(KEY, "Nothing to export yet: align the pair first (Ctrl+U)")
+            self.problems.report(KEY, "Nothing to export yet: align the pair first (Ctrl+U)")
             return False
         s.runner.submit(EXPORT_KEY, export_followup_task, path, self.result, record, note, overwrite,
                         label="Writing the follow-up report…",
                         on_result=lambda written: self._exported(written),
-                        on_error=lambda text: s.report(KEY, f"Report not saved: {text}"))
+                        on_error=lambda text: self.problems.report(KEY, f"Report not saved: {text}"))
         return True
 
     def _exported(self, written: str) -> None:
-        self.session.withdraw(KEY)
+        self.problems.clear(KEY)
         self.session.info.emit(f"Report saved: {written}")
 
     def _set(self, result) -> None:

@@ -124,9 +124,9 @@ class LinksController(QObject):
     While links are shown, the pointer over a point of either image paints where that point matches on the other
     image (its row or column of the cell-pair matrix, as a "match" layer)."""
 
-    def __init__(self, session, state: LinksState, overlay: LinksOverlay, parent=None):
+    def __init__(self, session, problems, state: LinksState, overlay: LinksOverlay, parent=None):
         super().__init__(parent)
-        self.session, self.state, self.overlay = session, state, overlay
+        self.session, self.problems, self.state, self.overlay = session, problems, state, overlay
         self._for = None  # the Explained whose correspondence is shown
         self.found = None  # its core.explain.correspondence.Correspondence
         self.hovered: tuple[int, int] | None = None  # (image index, cell) under the pointer
@@ -155,7 +155,7 @@ class LinksController(QObject):
             return
         self.session.runner.submit("links", links_task, explained, MAX_LINKS, label="Finding what matches…",
                                    on_result=lambda found, e=explained: self._arrived(e, found),
-                                   on_error=lambda text: self.session.report("links", f"Links not computed: {text}"))
+                                   on_error=lambda text: self.problems.report("links", f"Links not computed: {text}"))
 
     def _arrived(self, explained, found) -> None:
         if explained is self.session.explained:

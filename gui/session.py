@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from . import tasks
 from .history import CropHistory
 from .layers import SLOTS
+from .problems import Problems
 from .runner import JobRunner
 from .tasks import Environment, Explained, Exported, ExportRequest, ImageReady, ModelReady
 
@@ -43,9 +44,10 @@ class ReviewSession(QObject):
     error_cleared = Signal(str)  # source whose last problem no longer applies
     info = Signal(str)  # a passing confirmation ("Report saved: ...")
 
-    def __init__(self, runner: JobRunner, method: str = tasks.DEFAULT_METHOD):
+    def __init__(self, runner: JobRunner, problems: Problems | None = None, method: str = tasks.DEFAULT_METHOD):
         super().__init__()
         self.runner = runner
+        self.problems = problems if problems is not None else Problems()  # the app's one, injected
         self.method = method if method in tasks.METHODS else tasks.DEFAULT_METHOD
         self.environment: Environment | None = None
         self.model: ModelReady | None = None
@@ -62,12 +64,15 @@ class ReviewSession(QObject):
         self._model_request: tuple[str | None, str] = (None, tasks.DEFAULT_DEVICE)
 
     # --- problems ------------------------------------------------------------------------------------
-    def report(self, source: str, text: str) -> None:
-        """A problem of `source` ("drop", "worklist", ...) for the reviewer to see until it is withdrawn."""
+    def _report(self, source: str, text: str) -> None:
+        """A problem of the session's own `source` ("image 1", "explain", ...), kept in the problems model until
+        withdrawn; `error` tells listeners (the screenshot mode) as it happens."""
+        self.problems.report(source, text)
         self.error.emit(source, text)
 
-    def withdraw(self, source: str) -> None:
+    def _withdraw(self, source: str) -> None:
         """`source` has since succeeded: its last problem no longer applies."""
+        self.problems.clear(source)
         self.error_cleared.emit(source)
 
     # --- model ---------------------------------------------------------------------------------------
@@ -103,7 +108,7 @@ class ReviewSession(QObject):
         if slot is None:
             empty = [each for each in SLOTS if self.images[each] is None]
             if not empty:
-                self.error.emit("drop", "Drop a single image onto the viewer whose image it should replace")
+                self._report("drop", "Drop a single image onto the viewer whose image it should replace")
                 return
             slot = empty[0]
         self.open_image(slot, paths[0])
@@ -128,9 +133,9 @@ class ReviewSession(QObject):
             return
         problem = tasks.crop_problem(box) if box else ""
         if problem:  # refused here, before it enters the undo history
-            self.error.emit("crop", f"Crop of {image_source(slot)} not applied: {problem}")
+            self._report("crop", f"Crop of {image_source(slot)} not applied: {problem}")
             return
-        self.error_cleared.emit("crop")
+        self._withdraw("crop")
         self.history.push(tuple(self.crops))
         self.crops[slot] = box
         self._crops_changed((slot,))
@@ -180,7 +185,7 @@ class ReviewSession(QObject):
     def export(self, path: str, colormaps: dict, layers, note: str, overwrite: bool, record=None,
                reviewer_verdict: str | None = None) -> bool:
         if self.explained is None:
-            self.error.emit("export", NOTHING_TO_EXPORT)
+            self._report("export", NOTHING_TO_EXPORT)
             return False
         request = ExportRequest(path, self.explained, dict(colormaps), tuple(layers), note, overwrite,
                                 tuple(self.provenance), self.faithfulness, record, reviewer_verdict)
@@ -196,14 +201,14 @@ class ReviewSession(QObject):
     def _model_ready(self, ready: ModelReady) -> None:
         self._drop_automatic_crops()  # the new model decides its own automatic crops
         self.model = ready
-        self.error_cleared.emit("model")
+        self._withdraw("model")
         self.model_changed.emit(ready)
         self.info.emit(f"Model {ready.info.name} ready on {ready.device}")
         self.explain()
 
     def _model_failed(self, text: str) -> None:
         if self.model is None and self._model_request != (None, tasks.DEFAULT_DEVICE):
-            self.error.emit("model", f"{text}; falling back to the default model")
+            self._report("model", f"{text}; falling back to the default model")
             self.load_model(None, tasks.DEFAULT_DEVICE)
             return
         self._failed("model", text)
@@ -218,14 +223,14 @@ class ReviewSession(QObject):
         self.provenance[slot] = provenance
         self.history.clear()
         self.history_changed.emit(False, False)
-        self.error_cleared.emit(image_source(slot))
+        self._withdraw(image_source(slot))
         self.image_changed.emit(slot, ready)
         self._emit_crop(slot)
         self.explain()
 
     def _image_failed(self, slot: int, text: str) -> None:
         self._pending.pop(slot, None)
-        self.error.emit(image_source(slot), text)
+        self._report(image_source(slot), text)
         if self.explained is None:
             self.explain()  # the other image of a dropped pair may have arrived meanwhile
         elif self.faithfulness is None:
@@ -233,7 +238,7 @@ class ReviewSession(QObject):
 
     def _explained(self, explained: Explained) -> None:
         self._adopt_automatic_crops(explained)
-        self.error_cleared.emit("explain")
+        self._withdraw("explain")
         self._set_explained(explained)
         self._measure(explained)  # queued after the maps were handed over: never delays them
 
@@ -250,12 +255,12 @@ class ReviewSession(QObject):
             self.faithfulness_changed.emit(curves)
 
     def _exported(self, exported: Exported) -> None:
-        self.error_cleared.emit("export")
+        self._withdraw("export")
         self.exported.emit(exported)
         self.info.emit(f"Report saved: {exported.png} (+ {exported.sidecar})")
 
     def _failed(self, source: str, text: str) -> None:
-        self.error.emit(source, f"{ERROR_PREFIX[source]}: {text}" if source in ERROR_PREFIX else text)
+        self._report(source, f"{ERROR_PREFIX[source]}: {text}" if source in ERROR_PREFIX else text)
 
     # --- helpers ---------------------------------------------------------------------------------------
     def _adopt_automatic_crops(self, explained: Explained) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal, Slot
 
 from . import tasks
+from .problems import Problems
 from .session import ReviewSession
 from .tasks import SimilarFound
 
@@ -22,9 +23,9 @@ class SimilarCases(QObject):
     gallery_changed = Signal(object)  # folder, or None
     current_changed = Signal(int)  # rank (1 = nearest) of the shown case that is image 2 now; 0 when none is
 
-    def __init__(self, session: ReviewSession, k: int = 10):
+    def __init__(self, session: ReviewSession, problems: Problems, k: int = 10):
         super().__init__()
-        self.session = session
+        self.session, self.problems = session, problems
         self.runner = session.runner
         self.k = k
         self.gallery: str | None = None
@@ -49,7 +50,7 @@ class SimilarCases(QObject):
             return
         self.runner.submit(KEY, tasks.similar, self.gallery, s.images[0].image, s.crops[0], self.k,
                            label="Finding similar cases…", on_result=self._show,
-                           on_error=lambda text: s.report(KEY, f"Similar cases not found: {text}"))
+                           on_error=lambda text: self.problems.report(KEY, f"Similar cases not found: {text}"))
 
     def cancel(self) -> None:
         """Stop updating the gallery's index; the hits then come from the images indexed so far."""
@@ -77,7 +78,7 @@ class SimilarCases(QObject):
     def _show(self, found: SimilarFound | None) -> None:
         self.found = found
         if found is not None:
-            self.session.withdraw(KEY)
+            self.problems.clear(KEY)
         self.found_changed.emit(found)
         self._announce_current()
 

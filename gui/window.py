@@ -21,8 +21,6 @@ from .links import LinksController, LinksOverlay, LinksState
 from .panels import LayerControls
 from .persist import fit_to_screen, restore_window, save_window
 from .problem_bar import ProblemBar
-from .problems import Problems
-from .settings import Key
 from .sidepanel import SidePanel
 from .similar import SimilarCasesDock
 from .sync import ViewSync
@@ -38,14 +36,14 @@ class MainWindow(WindowCommands, QMainWindow):
     overlays_shown = Signal()  # an explanation's layers were just drawn
     closed = Signal()  # the window was closed: the composition root saves the review and stops the runner
 
-    def __init__(self, settings, session, layers, similar, worklist, pair, case_record, followup):
+    def __init__(self, settings, session, problems, layers, similar, worklist, pair, case_record, followup):
         super().__init__()
         self.settings, self.session, self.layers, self.similar, self.worklist = (settings, session, layers,
                                                                                   similar, worklist)
         self.pair = pair  # gui.open_pair.OpenPair: the pair under review, where its note and record are kept
         self.case_record = case_record  # gui.case_record.CaseRecordState: what the next report carries
         self.followup = followup  # gui.followup.FollowUpReview
-        self.problems = Problems()
+        self.problems = problems  # gui.problems.Problems: the app's one, every model reports to it
         self.help_dialog = None
         self.setAcceptDrops(True)
         self._fitted = False
@@ -98,7 +96,7 @@ class MainWindow(WindowCommands, QMainWindow):
         self.sync = ViewSync(*self.viewers, parent=self)
         self.links = LinksState(self)
         self.links_overlay = LinksOverlay(central, self.viewers, self.links)
-        self.links_controller = LinksController(self.session, self.links, self.links_overlay, self)
+        self.links_controller = LinksController(self.session, self.problems, self.links, self.links_overlay, self)
         self.links.changed.connect(lambda: self.statusBar().showMessage(
             f"Links: the {self.links.count} strongest ([ and ] for fewer or more)" if self.links.visible else "", 4000))
         self.commands = Commands(self, session=self.session, worklist=self.worklist, similar=self.similar,
@@ -130,8 +128,6 @@ class MainWindow(WindowCommands, QMainWindow):
         s.explanation_changed.connect(self._show_explanation)
         s.faithfulness_changed.connect(self.score.show_faithfulness)
         s.history_changed.connect(self._history)
-        s.error.connect(self.problems.report)
-        s.error_cleared.connect(self.problems.clear)
         s.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
         s.runner.busy.connect(self._busy)
         s.runner.started.connect(self._started)
@@ -181,8 +177,6 @@ class MainWindow(WindowCommands, QMainWindow):
         self.score.show_model(ready)
         self.device_label.setText(f"Device: {ready.device}")
         self.side.show_device(ready.requested_device)
-        self.settings.setValue(Key.MODEL_PATH, ready.path or "")
-        self.settings.setValue(Key.MODEL_DEVICE, ready.requested_device)
         # The platform adds the application's name: the title says which model is in use.
         self.setWindowTitle(ready.info.name)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from .layers import SLOTS
+from .problems import Problems
 from .session import ReviewSession
 from .tasks import Explained, Worklist
 
@@ -19,9 +20,9 @@ class WorklistController(QObject):
     cases_changed = Signal()  # the table of cases must be redrawn
     current_changed = Signal(int)  # row of the open case, -1 when none
 
-    def __init__(self, session: ReviewSession, parent=None):
+    def __init__(self, session: ReviewSession, problems: Problems, parent=None):
         super().__init__(parent)
-        self.session = session
+        self.session, self.problems = session, problems
         self.store: Worklist | None = None
         self.cases = []
         self.current = -1
@@ -51,7 +52,7 @@ class WorklistController(QObject):
             text += f"; {_count(len(problems), 'row')} skipped: " + "; ".join(
                 "line " + p[len(str(path)) + 1:] for p in problems[:3])
         if problems:
-            self.session.report("worklist", text)
+            self.problems.report("worklist", text)
         else:
             self.session.info.emit(text)
 
@@ -77,7 +78,7 @@ class WorklistController(QObject):
         self.session.open_pair([case.image1, case.image2], (case.crop1, case.crop2))
         if self.changed:
             names = " and ".join(f"image {slot + 1}" for slot in self.changed)
-            self.session.report("worklist", f"Case {case.case_id or case.id}: {names} changed since import "
+            self.problems.report("worklist", f"Case {case.case_id or case.id}: {names} changed since import "
                                     "(sha256 differs); its score is not recorded as this case's")
         self.refresh()
         self.current_changed.emit(row)
