@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .case_record import CaseRecordState, bind_case_record
+from .commands import Commands
 from .followup import FollowUpReview
 from .layers import LayerStates
+from .links import LinksState
 from .notes import PairStore
 from .open_pair import OpenPair
 from .persist import restore_review, save_review
@@ -66,7 +68,10 @@ def create_workstation(settings, worklist_path: str | None = None) -> Workstatio
     case_record = CaseRecordState(reviewer=read(settings, Key.REVIEWER, ""))
     bind_case_record(case_record, pair, settings)
     followup = FollowUpReview(session, problems, worklist)
-    window = MainWindow(settings, session, problems, layers, similar, worklist, pair, case_record, followup)
+    links = LinksState(session, problems)
+    window = MainWindow(settings, session, problems, layers, similar, worklist, pair, case_record, followup, links)
+    window.attach(Commands(window, session=session, worklist=worklist, similar=similar, layers=layers, links=links,
+                           case_record=case_record, pair=pair, followup=followup, settings=settings))
     # What outlives a run is written here, as it changes: the views never write settings.
     session.model_changed.connect(lambda ready: (settings.setValue(Key.MODEL_PATH, ready.path or ""),
                                                  settings.setValue(Key.MODEL_DEVICE, ready.requested_device)))

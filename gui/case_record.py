@@ -1,17 +1,16 @@
 """The case record of the pair under review (core.review.case_record): a small model, and a form bound to it both ways.
 
 The model holds the one CaseRecord the next report carries; a worklist case fills it from the worklist (and saves
-edits back), a one-off pair starts empty but for the reviewer's name, which is remembered. The form's fields take
-the keyboard only when clicked, like the note, so one-letter review shortcuts never type into them; a value that
-is not valid (a date that is not a date) is shown in red with the reason and never reaches the record.
+edits back), a one-off pair from the pair store, a new pair starts empty but for the reviewer's name, which is
+remembered. A value that is not valid (a date that is not a date) never reaches the record: the model holds the
+refusal, the form (gui.case_record_form) shows it in red with the reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import QObject, QSignalBlocker, Qt, Signal
-from PySide6.QtWidgets import QFormLayout, QLineEdit, QWidget
+from PySide6.QtCore import QObject, Signal
 
 from .settings import Key
 from .tasks import CaseRecord, check_date, check_text, from_images
@@ -21,7 +20,6 @@ FIELDS = (("case_id", "Case", "case id"), ("patient_id", "Patient", "pseudonymis
           ("body_site", "Body site", "e.g. left scapula"), (0, "Image 1 taken", "YYYY-MM-DD"),
           (1, "Image 2 taken", "YYYY-MM-DD"), ("reviewer", "Reviewer", "your name"))
 LABELS = {key: label for key, label, _placeholder in FIELDS}
-ERROR_STYLE = "QLineEdit { color: #b0281e; }"
 
 
 class CaseRecordState(QObject):
@@ -76,45 +74,6 @@ class CaseRecordState(QObject):
     def problems(self) -> list[str]:
         """The refused fields as 'Label: why'; empty when every typed field was accepted."""
         return [f"{LABELS[key]}: {why}" for key, why in self.refused.items()]
-
-
-class CaseRecordForm(QWidget):
-    """One line edit per field; an edit is applied when the field is left or Return is pressed. A refused text
-    stays shown in red, with the reason as its tooltip, until corrected."""
-
-    def __init__(self, state: CaseRecordState, parent=None):
-        super().__init__(parent)
-        self.state = state
-        form = QFormLayout(self)
-        form.setContentsMargins(0, 0, 0, 0)
-        self.edits: dict = {}
-        for key, label, placeholder in FIELDS:
-            edit = QLineEdit()
-            edit.setPlaceholderText(placeholder)
-            edit.setFocusPolicy(Qt.ClickFocus)  # never typed into by a review shortcut
-            edit.setAcceptDrops(False)  # dropped files go to the window
-            edit.editingFinished.connect(lambda k=key, e=edit: self.state.set_field(k, e.text()))
-            edit.returnPressed.connect(edit.clearFocus)  # Return ends the entry: the keys go back to the review
-            form.addRow(f"{label}:", edit)
-            self.edits[key] = edit
-        state.changed.connect(self._show)
-        state.replaced.connect(self._show)
-        state.refusals_changed.connect(self._show_refusals)
-        self._show(state.record)
-
-    def _show_refusals(self) -> None:
-        for key, edit in self.edits.items():
-            why = self.state.refused.get(key, "")
-            edit.setStyleSheet(ERROR_STYLE if why else "")
-            edit.setToolTip(why)
-
-    def _show(self, record: CaseRecord) -> None:
-        self._show_refusals()
-        for key, edit in self.edits.items():
-            value = record.acquired[key] if isinstance(key, int) else getattr(record, key)
-            if edit.text() != value and key not in self.state.refused:  # a refused text stays until corrected
-                with QSignalBlocker(edit):
-                    edit.setText(value)
 
 
 def bind_case_record(state: CaseRecordState, pair, settings=None) -> None:

@@ -1,35 +1,34 @@
-"""Correspondence links (core.explain.correspondence) drawn between the two viewers: which part of image 1 was
-matched with which part of image 2, and, under the pointer, where a point of one image matches on the other. A small
-model (shown or not, how many) and a transparent overlay over the central area that draws each link from its point
-in viewer 1 to its point in viewer 2, following zoom, pan and crops (a link's ends are in image pixels, the viewers'
-scene coordinates).
-
-Links cost a little more model work, so the session computes them only while they are shown (`L`).
-"""
+"""Correspondence links (core.explain.correspondence) without widgets: whether they are shown, how many, and the
+shown pair's correspondence, asked of the runner only while links are shown (they cost a little more model work)
+and dropped the moment the pair's maps no longer apply, so no line ever joins the wrong images. gui.links_view
+draws them between the viewers and paints, under the pointer, where a point matches on the other image."""
 
 from __future__ import annotations
 
-import numpy as np
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QObject, Signal
 
-from .colours import heatmap_qimage
 from .tasks import links as links_task
-from .viewer import MATCH
 
 MAX_LINKS = 40  # computed when links are shown; `[` / `]` choose how many of them are drawn
 DEFAULT_LINKS = 10
 
 
 class LinksState(QObject):
-    """Whether links are shown and how many (strongest first). `changed()` after any change."""
+    """Whether links are shown and how many (strongest first), and the shown pair's correspondence.
+    `changed()` after visibility or count change; `found_changed(correspondence or None)`."""
 
     changed = Signal()
+    found_changed = Signal(object)
 
-    def __init__(self, parent=None):
+    def __init__(self, session=None, problems=None, parent=None):
         super().__init__(parent)
+        self.session, self.problems = session, problems
         self.visible, self.count = False, DEFAULT_LINKS
+        self._for = None  # the Explained whose correspondence is asked for or shown
+        self.found = None  # its core.explain.correspondence.Correspondence
+        if session is not None:
+            session.explanation_changed.connect(self._explanation_changed)
+            self.changed.connect(self._request)
 
     def set_visible(self, on: bool) -> None:
         if on != self.visible:
@@ -42,111 +41,14 @@ class LinksState(QObject):
             self.count = count
             self.changed.emit()
 
-
-class LinksOverlay(QWidget):
-    """Covers its parent (the window's central widget), lets every mouse event through, draws the links."""
-
-    def __init__(self, parent: QWidget, viewers, state: LinksState):
-        super().__init__(parent)
-        self.viewers, self.state, self.links = viewers, state, []
-        self.setAttribute(Qt.WA_TransparentForMouseEvents)
-        self.setAttribute(Qt.WA_NoSystemBackground)
-        self.setFocusPolicy(Qt.NoFocus)
-        parent.installEventFilter(self)
-        for viewer in viewers:
-            viewer.zoom_changed.connect(self.update)
-            viewer.view_changed.connect(self.update)
-            viewer.horizontalScrollBar().valueChanged.connect(self.update)
-            viewer.verticalScrollBar().valueChanged.connect(self.update)
-        state.changed.connect(self._state_changed)
-        self.setGeometry(parent.rect())
-        self.setVisible(state.visible)
-
-    def set_links(self, links) -> None:
-        """The explanation's links ([{"p1", "p2", "weight"}], strongest first), or None/[] for none."""
-        self.links = list(links or [])
-        self.update()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Resize:
-            self.setGeometry(self.parentWidget().rect())
-            self.raise_()
-        return False
-
-    def _state_changed(self) -> None:
-        self.setVisible(self.state.visible)
-        self.raise_()
-        self.update()
-
-    def shown_links(self) -> list[tuple[QPointF, QPointF, dict]]:
-        """The links drawn now, as (point in this widget for image 1, for image 2, link): those with both ends in
-        view, the strongest `state.count` of them."""
-        out = []
-        for link in self.links[: self.state.count]:
-            ends = [self._point(i, link[key]) for i, key in enumerate(("p1", "p2"))]
-            if None not in ends:
-                out.append((ends[0], ends[1], link))
-        return out
-
-    def paintEvent(self, _event) -> None:
-        shown = self.shown_links()
-        if not shown:
-            return
-        strongest = max(abs(link["weight"]) for _a, _b, link in shown) or 1.0
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.Antialiasing)
-        for rank, (a, b, link) in enumerate(shown):
-            # strongest in warm yellow, weaker towards cyan; width by weight
-            colour = QColor.fromHsvF(0.15 + 0.35 * rank / max(len(shown) - 1, 1), 0.9, 1.0, 0.9)
-            width = 1.0 + 2.5 * abs(link["weight"]) / strongest
-            painter.setPen(QPen(QColor(0, 0, 0, 160), width + 2))  # a dark halo: visible on any image
-            painter.drawLine(a, b)
-            painter.setPen(QPen(colour, width))
-            painter.drawLine(a, b)
-            painter.setBrush(colour)
-            for end in (a, b):
-                painter.drawEllipse(end, 3.5, 3.5)
-        painter.end()
-
-    def _point(self, index: int, xy) -> QPointF | None:
-        viewer = self.viewers[index]
-        if not viewer.has_image():
-            return None
-        local = viewer.mapFromScene(QPointF(float(xy[0]), float(xy[1])))
-        if not viewer.viewport().rect().contains(local):
-            return None  # zoomed or panned out of view: no line to a point nobody sees
-        return QPointF(self.mapFromGlobal(viewer.viewport().mapToGlobal(local)))
-
-
-class LinksController(QObject):
-    """Asks for the shown pair's correspondence while links are shown (one runner job, superseded by the next pair)
-    and hands its links to the overlay; a new pair clears them at once, so no line ever joins the wrong images.
-    While links are shown, the pointer over a point of either image paints where that point matches on the other
-    image (its row or column of the cell-pair matrix, as a "match" layer)."""
-
-    def __init__(self, session, problems, state: LinksState, overlay: LinksOverlay, parent=None):
-        super().__init__(parent)
-        self.session, self.problems, self.state, self.overlay = session, problems, state, overlay
-        self._for = None  # the Explained whose correspondence is shown
-        self.found = None  # its core.explain.correspondence.Correspondence
-        self.hovered: tuple[int, int] | None = None  # (image index, cell) under the pointer
-        session.explanation_changed.connect(self._explanation_changed)
-        state.changed.connect(self._request)
-        for viewer in overlay.viewers:
-            viewer.viewport().setMouseTracking(True)
-            viewer.viewport().installEventFilter(self)
-
-    def _explanation_changed(self, explained) -> None:
-        self.overlay.set_links(None)
+    def _explanation_changed(self, _explained) -> None:
         self._for = self.found = None
-        self.hover(None)
+        self.found_changed.emit(None)
         self._request()
 
     def _request(self) -> None:
-        if not self.state.visible:
-            self.hover(None)
         explained = self.session.explained
-        if not self.state.visible or explained is None or self._for is explained:
+        if not self.visible or explained is None or self._for is explained:
             return
         self._for = explained
         if explained.explanation.in_domain is not None and not all(explained.explanation.in_domain):
@@ -160,46 +62,4 @@ class LinksController(QObject):
     def _arrived(self, explained, found) -> None:
         if explained is self.session.explained:
             self.found = found
-            self.overlay.set_links(found.links)
-
-    # --- where a point matches ----------------------------------------------------------------------
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        # hovering shows where a point matches; a click does too (and keeps working where no hover events come)
-        kinds = (QEvent.MouseMove, QEvent.MouseButtonPress, QEvent.Leave)
-        if event.type() in kinds and self.state.visible and self.found is not None:
-            index = next(i for i, v in enumerate(self.overlay.viewers) if v.viewport() is watched)
-            if event.type() == QEvent.Leave:
-                self.hover(None)
-            else:
-                scene = self.overlay.viewers[index].mapToScene(event.position().toPoint())
-                self.hover((index, scene.x(), scene.y()))
-        return False
-
-    def hover(self, where) -> None:
-        """where: (image index, x, y) in that image's pixels, or None to clear the match layer."""
-        cell = None if where is None or self.found is None else self._cell(*where)
-        if cell == self.hovered:
-            return
-        self.hovered = cell
-        for viewer in self.overlay.viewers:
-            viewer.set_layer(MATCH, None)
-        if cell is None:
-            return
-        index, n = cell
-        other = 1 - index
-        values = (self.found.matrix[n, :] if index == 0 else self.found.matrix[:, n]).reshape(self.found.grid)
-        top = float(values.max())
-        heat = np.clip(values / top, 0.0, 1.0).astype(np.float32) if top > 0 else np.zeros_like(values, np.float32)
-        self.overlay.viewers[other].set_layer(MATCH, heatmap_qimage(heat, "inferno"), self._box(other))
-
-    def _box(self, index: int) -> tuple:
-        image = self.session.explained.images[index]
-        return tuple(image.crop) if image.crop else (0, 0, *image.original_size)
-
-    def _cell(self, index: int, x: float, y: float) -> tuple[int, int] | None:
-        bx, by, bw, bh = self._box(index)
-        rows, cols = self.found.grid
-        col, row = int((x - bx) / bw * cols), int((y - by) / bh * rows)
-        if not (0 <= col < cols and 0 <= row < rows):
-            return None
-        return index, row * cols + col
+            self.found_changed.emit(found)

@@ -11,13 +11,12 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
 from .actions import build_actions, populate_menus
-from .case_record import CaseRecordForm
+from .case_record_form import CaseRecordForm
 from .colours import heatmap_qimage
-from .commands import Commands
 from .elided import ElidedLabel, never_widens
 from .followup_dock import FollowUpDock
 from .layers import SLOTS
-from .links import LinksController, LinksOverlay, LinksState
+from .links_view import LinksController, LinksOverlay
 from .panels import LayerControls
 from .persist import fit_to_screen, restore_window, save_window
 from .problem_bar import ProblemBar
@@ -36,18 +35,29 @@ class MainWindow(WindowCommands, QMainWindow):
     overlays_shown = Signal()  # an explanation's layers were just drawn
     closed = Signal()  # the window was closed: the composition root saves the review and stops the runner
 
-    def __init__(self, settings, session, problems, layers, similar, worklist, pair, case_record, followup):
+    def __init__(self, settings, session, problems, layers, similar, worklist, pair, case_record, followup, links):
         super().__init__()
         self.settings, self.session, self.layers, self.similar, self.worklist = (settings, session, layers,
                                                                                   similar, worklist)
         self.pair = pair  # gui.open_pair.OpenPair: the pair under review, where its note and record are kept
         self.case_record = case_record  # gui.case_record.CaseRecordState: what the next report carries
         self.followup = followup  # gui.followup.FollowUpReview
+        self.links = links  # gui.links.LinksState
         self.problems = problems  # gui.problems.Problems: the app's one, every model reports to it
         self.help_dialog = None
         self.setAcceptDrops(True)
         self._fitted = False
         self._build()
+
+    def attach(self, commands) -> None:
+        """Take the reviewer's commands (gui.commands.Commands, built by gui.app over this window as its view): the
+        menus, toolbar and shortcuts call them; then the reviewer's layout is restored."""
+        self.commands = commands
+        self.load_dropped, self.export_report_to = commands.load_dropped, commands.export_report_to
+        self.actions = build_actions(self, {**commands.handlers(), **self._own_handlers()})
+        self.toolbar = self.addToolBar("Main")
+        self.toolbar.setObjectName("main-toolbar")
+        self.menus = populate_menus(self.menuBar(), self.toolbar, self.actions)
         self._connect()
         restore_window(self)
 
@@ -94,19 +104,10 @@ class MainWindow(WindowCommands, QMainWindow):
         self.addDockWidget(Qt.LeftDockWidgetArea, self.worklist_dock)
         self.worklist_dock.hide()
         self.sync = ViewSync(*self.viewers, parent=self)
-        self.links = LinksState(self)
         self.links_overlay = LinksOverlay(central, self.viewers, self.links)
-        self.links_controller = LinksController(self.session, self.problems, self.links, self.links_overlay, self)
+        self.links_controller = LinksController(self.session, self.links, self.links_overlay, self)
         self.links.changed.connect(lambda: self.statusBar().showMessage(
             f"Links: the {self.links.count} strongest ([ and ] for fewer or more)" if self.links.visible else "", 4000))
-        self.commands = Commands(self, session=self.session, worklist=self.worklist, similar=self.similar,
-                                 layers=self.layers, links=self.links, case_record=self.case_record,
-                                 pair=self.pair, followup=self.followup, settings=self.settings)
-        self.load_dropped, self.export_report_to = self.commands.load_dropped, self.commands.export_report_to
-        self.actions = build_actions(self, {**self.commands.handlers(), **self._own_handlers()})
-        self.toolbar = self.addToolBar("Main")
-        self.toolbar.setObjectName("main-toolbar")
-        self.menus = populate_menus(self.menuBar(), self.toolbar, self.actions)
         # The busy text names a model file and may be long: elided, so the status bar never widens the window.
         self.busy_label, self.zoom_label, self.device_label = ElidedLabel(mode=Qt.ElideRight), QLabel("Zoom –"), \
             QLabel("Device: –")

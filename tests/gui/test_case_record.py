@@ -5,7 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from core.review.case_record import CaseRecord
-from gui.case_record import CaseRecordForm, CaseRecordState
+from gui.case_record import CaseRecordState
+from gui.case_record_form import CaseRecordForm
 
 
 def _type(qtbot, edit, text):
