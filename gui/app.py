@@ -10,22 +10,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .case_record import CaseRecordState, bind_case_record
-from .commands import Commands
-from .followup import FollowUpReview
-from .layers import LayerStates
-from .links import LinksState
-from .notes import PairStore
-from .open_pair import OpenPair
-from .persist import restore_review, save_review
-from .problems import Problems
-from .runner import Runner
-from .session import ReviewSession
-from .settings import Key, read
-from .similar_cases import SimilarCases
-from .tasks import DEFAULT_DEVICE, SiameseLensError
-from .window import MainWindow
-from .worklist import WorklistController
+from .jobs.runner import Runner
+from .jobs.tasks import DEFAULT_DEVICE, SiameseLensError
+from .models.case_record import CaseRecordState, bind_case_record
+from .models.followup import FollowUpReview
+from .models.layers import LayerStates
+from .models.links import LinksState
+from .models.open_pair import OpenPair
+from .models.pair_store import PairStore
+from .models.problems import Problems
+from .models.session import ReviewSession
+from .models.settings import Key, read
+from .models.similar_cases import SimilarCases
+from .models.worklist import WorklistController
+from .presenters.commands import Commands
+from .views.persist import restore_review, save_review
+from .views.window import MainWindow
 
 # Benchmarks set this to learn when the window is first painted: the app prints "shown <epoch seconds>" and quits.
 EXIT_AFTER_SHOW = "SIAMESE_LENS_EXIT_AFTER_SHOW"
@@ -108,7 +108,7 @@ def run_app(args) -> int:
     from PySide6.QtCore import QTimer, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
-    from .settings import APPLICATION, ORGANIZATION, open_settings
+    from .models.settings import APPLICATION, ORGANIZATION, open_settings
 
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         qInstallMessageHandler(_without_offscreen_noise)  # keep stderr to the one line that matters

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from core.review.case_record import CaseRecord
-from gui.case_record import CaseRecordState
-from gui.case_record_form import CaseRecordForm
+from gui.models.case_record import CaseRecordState
+from gui.views.case_record import CaseRecordForm
 
 
 def _type(qtbot, edit, text):
@@ -129,7 +129,7 @@ def test_a_refused_field_blocks_the_followup_report_too(qtbot, make_window, imag
     qtbot.waitUntil(lambda: window.followup_dock.export_button.isEnabled(), timeout=TIMEOUT_MS)
     _type(qtbot, window.case_form.edits[0], "2026-13-40")
     report = tmp_path / "followup.png"
-    monkeypatch.setattr("gui.dialogs.report_path", lambda _parent, _suggested: (str(report), False))
+    monkeypatch.setattr("gui.views.dialogs.report_path", lambda _parent, _suggested: (str(report), False))
     window.followup_dock.export_button.click()
     wait_idle(qtbot, window)
     assert not report.exists()

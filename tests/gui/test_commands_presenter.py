@@ -1,6 +1,6 @@
-"""The reviewer's commands (gui.commands.Commands) as a presenter, against a mock view and mock review models: what
-each command asks the view, what it tells the models, and what it shows when it cannot go on. No window, no
-runner, no model."""
+"""The reviewer's commands (gui.presenters.commands.Commands) as a presenter, against an autospec'd view and mock
+review models: what each command asks the view, what it tells the models, and what it shows when it cannot go on.
+No window, no runner, no model."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ from unittest.mock import Mock, create_autospec
 import pytest
 from PIL import Image
 
-from gui.case_record import CaseRecordState
-from gui.commands import Commands, CommandsView
-from gui.followup import FollowUpReview
-from gui.layers import LayerStates
-from gui.links import LinksState
-from gui.open_pair import OpenPair
-from gui.session import ReviewSession
-from gui.settings import Key, open_settings
-from gui.similar_cases import SimilarCases
-from gui.tasks import SiameseLensError
-from gui.worklist import WorklistController
+from gui.jobs.tasks import SiameseLensError
+from gui.models.case_record import CaseRecordState
+from gui.models.followup import FollowUpReview
+from gui.models.layers import LayerStates
+from gui.models.links import LinksState
+from gui.models.open_pair import OpenPair
+from gui.models.session import ReviewSession
+from gui.models.settings import Key, open_settings
+from gui.models.similar_cases import SimilarCases
+from gui.models.worklist import WorklistController
+from gui.presenters.commands import Commands, CommandsView
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
 import core
-from gui.actions import COMMANDS
+from gui.views.actions import COMMANDS
 
 from .conftest import TIMEOUT_MS, drop_files, grab_pixels, wait_idle
 

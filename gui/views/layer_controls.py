@@ -6,9 +6,9 @@ from PySide6.QtCore import QPointF, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from ..jobs.tasks import DISCLAIMER, LAYER_TITLES, LAYERS, VERDICT_COLOURS, VERDICT_MEANING, faithfulness_text
+from ..models.layers import LayerStates
 from .colours import colormap_qimage
-from .layers import LayerStates
-from .tasks import DISCLAIMER, LAYER_TITLES, LAYERS, VERDICT_COLOURS, VERDICT_MEANING, faithfulness_text
 
 LAYER_TIPS = {"factual": "Regions that support the decision", "counterfactual": "Regions that argue against it"}
 

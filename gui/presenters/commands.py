@@ -10,17 +10,17 @@ from typing import Protocol
 
 from PIL import Image
 
-from .case_record import CaseRecordState
+from ..jobs.tasks import LAYERS, SiameseLensError
+from ..models.case_record import CaseRecordState
+from ..models.followup import FollowUpReview
+from ..models.layers import SLOTS, LayerStates
+from ..models.links import LinksState
+from ..models.open_pair import OpenPair
+from ..models.session import NOTHING_TO_EXPORT, ReviewSession
+from ..models.settings import Key, read
+from ..models.similar_cases import SimilarCases
+from ..models.worklist import WorklistController
 from .drops import drop_problem
-from .followup import FollowUpReview
-from .layers import SLOTS, LayerStates
-from .links import LinksState
-from .open_pair import OpenPair
-from .session import NOTHING_TO_EXPORT, ReviewSession
-from .settings import Key, read
-from .similar_cases import SimilarCases
-from .tasks import LAYERS, SiameseLensError
-from .worklist import WorklistController
 
 
 class CommandsView(Protocol):

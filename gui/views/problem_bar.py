@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
-from .problems import Problems
+from ..models.problems import Problems
 
 
 class ProblemBar(QFrame):

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..jobs.tasks import COLORMAPS, LAYER_TITLES, LAYERS, METHODS
+from ..models.layers import LayerStates
 from .elided import never_widens
-from .layers import LayerStates
-from .panels import Legend, ScorePanel
-from .tasks import COLORMAPS, LAYER_TITLES, LAYERS, METHODS
+from .layer_controls import Legend, ScorePanel
 
 
 class NoteEdit(QPlainTextEdit):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage
 
-from .qimage import array_to_qimage
-from .tasks import colour_ramp, rgba_layer
+from ..jobs.qimage import array_to_qimage
+from ..jobs.tasks import colour_ramp, rgba_layer
 
 
 def heatmap_qimage(heatmap: np.ndarray, colormap: str) -> QImage:

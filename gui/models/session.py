@@ -12,12 +12,12 @@ from __future__ import annotations
 from PIL import Image
 from PySide6.QtCore import QObject, Signal
 
-from . import tasks
+from ..jobs import tasks
+from ..jobs.runner import JobRunner
+from ..jobs.tasks import Environment, Explained, Exported, ExportRequest, ImageReady, ModelReady
 from .history import CropHistory
 from .layers import SLOTS
 from .problems import Problems
-from .runner import JobRunner
-from .tasks import Environment, Explained, Exported, ExportRequest, ImageReady, ModelReady
 
 ERROR_PREFIX = {"model": "Model not changed", "explain": "Explanation failed", "export": "Report not saved",
                 "faithfulness": "Faithfulness not measured"}

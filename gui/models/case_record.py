@@ -12,8 +12,8 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
+from ..jobs.tasks import CaseRecord, check_date, check_text, from_images
 from .settings import Key
-from .tasks import CaseRecord, check_date, check_text, from_images
 
 # (attribute or acquired index, label, placeholder)
 FIELDS = (("case_id", "Case", "case id"), ("patient_id", "Patient", "pseudonymised id"),

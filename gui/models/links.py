@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from .tasks import links as links_task
+from ..jobs.tasks import links as links_task
 
 MAX_LINKS = 40  # computed when links are shown; `[` / `]` choose how many of them are drawn
 DEFAULT_LINKS = 10

@@ -10,8 +10,8 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
+from ..models.links import LinksState
 from .colours import heatmap_qimage
-from .links import LinksState
 from .viewer import MATCH
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from .tasks import COLORMAPS, DEFAULT_LAYER_COLORMAPS, DEFAULT_LAYER_STATE, LAYERS
+from ..jobs.tasks import COLORMAPS, DEFAULT_LAYER_COLORMAPS, DEFAULT_LAYER_STATE, LAYERS
 
 SLOTS = (0, 1)
 

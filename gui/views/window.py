@@ -10,20 +10,20 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
+from ..jobs.tasks import LAYERS, cuda_unsupported, device_choices
+from ..models.layers import SLOTS
 from .actions import build_actions, populate_menus
-from .case_record_form import CaseRecordForm
+from .case_record import CaseRecordForm
 from .colours import heatmap_qimage
 from .elided import ElidedLabel, never_widens
 from .followup_dock import FollowUpDock
-from .layers import SLOTS
-from .links_view import LinksController, LinksOverlay
-from .panels import LayerControls
+from .layer_controls import LayerControls
+from .links import LinksController, LinksOverlay
 from .persist import fit_to_screen, restore_window, save_window
 from .problem_bar import ProblemBar
-from .sidepanel import SidePanel
-from .similar import SimilarCasesDock
+from .side_panel import SidePanel
+from .similar_dock import SimilarCasesDock
 from .sync import ViewSync
-from .tasks import LAYERS, cuda_unsupported, device_choices
 from .viewer import ImageViewer
 from .window_commands import WindowCommands
 from .worklist_dock import WorklistDock

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
+from ..jobs.tasks import CaseRecord
 from .layers import SLOTS
-from .notes import PairStore, content_key
-from .tasks import CaseRecord
+from .pair_store import PairStore, content_key
 
 
 @dataclass(frozen=True)

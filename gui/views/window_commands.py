@@ -11,10 +11,10 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from ..jobs.qimage import qimage_to_pil
+from ..jobs.tasks import DISCLAIMER
 from . import dialogs
 from .actions import ShortcutsDialog
-from .qimage import qimage_to_pil
-from .tasks import DISCLAIMER
 
 
 class WindowCommands:

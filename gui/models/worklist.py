@@ -10,10 +10,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from ..jobs.tasks import Explained, Worklist
 from .layers import SLOTS
 from .problems import Problems
 from .session import ReviewSession
-from .tasks import Explained, Worklist
 
 
 class WorklistController(QObject):

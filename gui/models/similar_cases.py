@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from . import tasks
+from ..jobs import tasks
+from ..jobs.tasks import SimilarFound
 from .problems import Problems
 from .session import ReviewSession
-from .tasks import SimilarFound
 
 KEY = "similar"
 

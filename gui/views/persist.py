@@ -11,10 +11,10 @@ from __future__ import annotations
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QGuiApplication
 
-from .layers import SLOTS, LayerStates
-from .session import ReviewSession
-from .settings import Key, colormap_key, layer_key, read
-from .tasks import COLORMAPS, DEFAULT_METHOD, LAYERS
+from ..jobs.tasks import COLORMAPS, DEFAULT_METHOD, LAYERS
+from ..models.layers import SLOTS, LayerStates
+from ..models.session import ReviewSession
+from ..models.settings import Key, colormap_key, layer_key, read
 
 
 def restore_review(settings, session: ReviewSession, layers: LayerStates) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from .tasks import export_followup as export_followup_task
-from .tasks import followup as followup_task
+from ..jobs.tasks import export_followup as export_followup_task
+from ..jobs.tasks import followup as followup_task
 
 KEY, EXPORT_KEY = "followup", "followup-export"
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import QFormLayout, QLineEdit, QWidget
 
-from .case_record import FIELDS, CaseRecordState
-from .tasks import CaseRecord
+from ..jobs.tasks import CaseRecord
+from ..models.case_record import FIELDS, CaseRecordState
 
 ERROR_STYLE = "QLineEdit { color: #b0281e; }"
 
