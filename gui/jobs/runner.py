@@ -1,7 +1,7 @@
 """The workstation's one job thread, and the one place where requests are superseded.
 
 `submit(key, fn, *args, on_result=..., on_error=...)` runs `fn(workspace, *args)` on the runner's thread (the
-functions live in gui.tasks). Each key (the view a result feeds: "explain", ("image", 0), ...) has a latest
+functions live in gui.jobs.tasks). Each key (the view a result feeds: "explain", ("image", 0), ...) has a latest
 generation: a queued job whose key has since been submitted again is skipped, and a result or error that is no
 longer the latest is dropped here, on the GUI thread, so callers only ever hear about current work. A job's
 exception never reaches Qt: it becomes one line for `on_error`, and the runner takes the next job.

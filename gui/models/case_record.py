@@ -3,7 +3,7 @@
 The model holds the one CaseRecord the next report carries; a worklist case fills it from the worklist (and saves
 edits back), a one-off pair from the pair store, a new pair starts empty but for the reviewer's name, which is
 remembered. A value that is not valid (a date that is not a date) never reaches the record: the model holds the
-refusal, the form (gui.case_record_form) shows it in red with the reason.
+refusal, the form (gui.views.case_record) shows it in red with the reason.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class CaseRecordState(QObject):
 
 
 def bind_case_record(state: CaseRecordState, pair, settings=None) -> None:
-    """Keep `state` the record of the pair under review (gui.open_pair.OpenPair): a worklist case's own record, a
+    """Keep `state` the record of the pair under review (gui.models.open_pair.OpenPair): a worklist case's own record, a
     one-off pair's as last typed, or, for a pair never recorded, a fresh record that keeps the reviewer and takes
     what DICOM files say of the case. Every accepted edit is saved with the pair at once; the reviewer's name is
     remembered for the next pair."""

@@ -1,7 +1,7 @@
 """Follow-up review without widgets (core.followup.visits): image 2 as a later visit of image 1's lesion, aligned
-onto it and measured on the runner; its report written on the runner. The dock (gui.followup_dock) only draws
+onto it and measured on the runner; its report written on the runner. The dock (gui.views.followup_dock) only draws
 `result_changed`; what the report carries (the case record, the note) and whether it may be written at all (no
-refused case-record field) is the presenter's (gui.commands).
+refused case-record field) is the presenter's (gui.presenters.commands).
 
 A worklist case marked as a follow-up (CSV column kind) is aligned once its pair has been explained.
 """

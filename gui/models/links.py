@@ -1,6 +1,6 @@
 """Correspondence links (core.explain.correspondence) without widgets: whether they are shown, how many, and the
 shown pair's correspondence, asked of the runner only while links are shown (they cost a little more model work)
-and dropped the moment the pair's maps no longer apply, so no line ever joins the wrong images. gui.links_view
+and dropped the moment the pair's maps no longer apply, so no line ever joins the wrong images. gui.views.links
 draws them between the viewers and paints, under the pointer, where a point matches on the other image."""
 
 from __future__ import annotations

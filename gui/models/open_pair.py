@@ -3,8 +3,8 @@
 The pair shown is the open worklist case when both its images are shown in the case's order
 (`WorklistController.shows_open_case`); any other complete pair is a one-off pair, known by its images' contents.
 The note, the case record and the assessment (agree / disagree with the model's verdict) go with that identity: a
-case's to the worklist, a one-off pair's to the pair store (gui.notes). Notes, the case record and the commands all
-ask this model, so they can never disagree about where an edit belongs.
+case's to the worklist, a one-off pair's to the pair store (gui.models.pair_store). Notes, the case record and the
+commands all ask this model, so they can never disagree about where an edit belongs.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What went wrong (a bad image, a refused model, a failed export), kept until the reviewer dismisses it or that
 source next succeeds: never a status-bar flash that a later success leaves behind.
 
-Qt-free: the problem bar (gui.problem_bar) draws what its change event carries, and tests read it directly.
+Qt-free: the problem bar (gui.views.problem_bar) draws what its change event carries, and tests read it directly.
 """
 
 from __future__ import annotations

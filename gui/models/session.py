@@ -1,7 +1,7 @@
 """The review state and its rules, without widgets: the model, the two images, their crops (with undo/redo), the
 method and the current explanation. Views call its methods and redraw from the values its signals carry; the
-work itself goes as gui.tasks functions to the runner it is given (gui.runner.JobRunner: the app's thread, or a
-SyncRunner in tests of these rules).
+work itself goes as gui.jobs.tasks functions to the runner it is given (gui.jobs.runner.JobRunner: the app's thread,
+or a SyncRunner in tests of these rules).
 
 Problems are reported per source ("model", "image 1", "explain", ...) and withdrawn when that source next
 succeeds, so an old error never stays on screen beside a later success.

@@ -112,7 +112,7 @@ class WorklistController(QObject):
 
     def shows_open_case(self) -> bool:
         """Whether the pair shown is the open case: both its images, in the case's order (a swapped case is
-        another pair: image 1 is the case's baseline). The one place this is decided (gui.open_pair)."""
+        another pair: image 1 is the case's baseline). The one place this is decided (gui.models.open_pair)."""
         return self.current >= 0 and self._shown_paths() == self.open_case_paths()
 
     def open_case_paths(self) -> tuple:

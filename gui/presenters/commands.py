@@ -66,7 +66,7 @@ class Commands:
         self.pair, self.followup = pair, followup
 
     def handlers(self) -> dict:
-        """Handlers by gui.actions command key, for the commands on the review models."""
+        """Handlers by gui.views.actions command key, for the commands on the review models."""
         s, w, links = self.session, self.worklist, self.links
         handlers = {
             "open0": lambda: self.open(0), "open1": lambda: self.open(1),

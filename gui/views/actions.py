@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 @dataclass(frozen=True)
 class Command:
-    key: str  # the handler: gui.commands.Commands.handlers()[key], or the window's own (gui.window_commands)
+    key: str  # the handler: Commands.handlers()[key] (gui.presenters.commands), or the window's own (window_commands)
     menu: str
     text: str
     shortcuts: tuple[str, ...] = ()

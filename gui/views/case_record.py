@@ -1,5 +1,5 @@
-"""The case record's form (the model: gui.case_record.CaseRecordState), bound to it both ways. Its fields take the
-keyboard only when clicked, like the note, so one-letter review shortcuts never type into them; a refused value
+"""The case record's form (the model: gui.models.case_record.CaseRecordState), bound to it both ways. Its fields take
+the keyboard only when clicked, like the note, so one-letter review shortcuts never type into them; a refused value
 stays shown in red, with the reason as its tooltip, until corrected."""
 
 from __future__ import annotations

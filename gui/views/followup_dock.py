@@ -38,7 +38,8 @@ ROWS = (("area_px", "Area (px)"), ("area_mm2", "Area (mm²)"), ("diameter_px", "
 
 
 class FollowUpDock(QDockWidget):
-    """A view of gui.followup.FollowUpReview: draws its result; the export button only asks (export_requested)."""
+    """A view of gui.models.followup.FollowUpReview: draws its result; the export button only asks
+    (export_requested)."""
 
     export_requested = Signal()
 
@@ -100,7 +101,7 @@ class FollowUpDock(QDockWidget):
             QShortcut(QKeySequence(keys), self, slot, context=Qt.WindowShortcut)
 
     def running(self) -> None:
-        """An alignment was asked for (gui.followup.FollowUpReview.running)."""
+        """An alignment was asked for (gui.models.followup.FollowUpReview.running)."""
         self.show()
         self.view.setText("Aligning image 2 onto image 1…")
 

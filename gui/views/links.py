@@ -1,5 +1,5 @@
-"""Correspondence links drawn between the two viewers (the model: gui.links.LinksState): which part of image 1 was
-matched with which part of image 2, and, under the pointer, where a point of one image matches on the other. A
+"""Correspondence links drawn between the two viewers (the model: gui.models.links.LinksState): which part of image 1
+was matched with which part of image 2, and, under the pointer, where a point of one image matches on the other. A
 transparent overlay over the central area draws each link from its point in viewer 1 to its point in viewer 2,
 following zoom, pan and crops (a link's ends are in image pixels, the viewers' scene coordinates)."""
 

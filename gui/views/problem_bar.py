@@ -1,4 +1,5 @@
-"""The problem bar above the images: the current problems (gui.problems) until they are dismissed or withdrawn."""
+"""The problem bar above the images: the current problems (gui.models.problems) until they are dismissed or
+withdrawn."""
 
 from __future__ import annotations
 

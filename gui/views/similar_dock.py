@@ -1,5 +1,5 @@
 """The "Similar cases" dock: a gallery chooser, the index's progress with Cancel, and the nearest cases to
-image 1 as a thumbnail strip. A passive view of gui.similar_cases.SimilarCases: it shows and forwards clicks."""
+image 1 as a thumbnail strip. A passive view of gui.models.similar_cases.SimilarCases: it shows and forwards clicks."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ class ImageViewer(QGraphicsView):
         self.setBackgroundBrush(QColor(48, 48, 48))
         self.setFrameShape(QGraphicsView.NoFrame)
         self._image = QGraphicsPixmapItem()
-        # The explanation's layers, then "match": where a point of the other image matches (gui.links)
+        # The explanation's layers, then "match": where a point of the other image matches (gui.models.links)
         self._layers = {name: QGraphicsPixmapItem() for name in (*LAYERS, MATCH)}
         self._layers[MATCH].setOpacity(0.7)
         self._shade = QGraphicsPathItem()  # darkens what lies outside the crop box

@@ -1,6 +1,7 @@
 """The main window: layout, and the wiring of the review models' signals to the views. The reviewer's commands
-are gui.commands, whose view the window is (gui.window_commands). It holds no review state: the session, the layer
-states, similar cases, the worklist and the problems do (gui.app builds most of them and hands them in)."""
+are gui.presenters.commands, whose view the window is (gui.views.window_commands). It holds no review state and
+creates no model: the session, the layer states, similar cases, the worklist, the open pair, the case record, the
+follow-up, the links and the problems do (gui.app builds them and hands them in)."""
 
 from __future__ import annotations
 
@@ -39,19 +40,19 @@ class MainWindow(WindowCommands, QMainWindow):
         super().__init__()
         self.settings, self.session, self.layers, self.similar, self.worklist = (settings, session, layers,
                                                                                   similar, worklist)
-        self.pair = pair  # gui.open_pair.OpenPair: the pair under review, where its note and record are kept
-        self.case_record = case_record  # gui.case_record.CaseRecordState: what the next report carries
-        self.followup = followup  # gui.followup.FollowUpReview
-        self.links = links  # gui.links.LinksState
-        self.problems = problems  # gui.problems.Problems: the app's one, every model reports to it
+        self.pair = pair  # gui.models.open_pair.OpenPair: the pair under review, where its note and record are kept
+        self.case_record = case_record  # gui.models.case_record.CaseRecordState: what the next report carries
+        self.followup = followup  # gui.models.followup.FollowUpReview
+        self.links = links  # gui.models.links.LinksState
+        self.problems = problems  # gui.models.problems.Problems: the app's one, every model reports to it
         self.help_dialog = None
         self.setAcceptDrops(True)
         self._fitted = False
         self._build()
 
     def attach(self, commands) -> None:
-        """Take the reviewer's commands (gui.commands.Commands, built by gui.app over this window as its view): the
-        menus, toolbar and shortcuts call them; then the reviewer's layout is restored."""
+        """Take the reviewer's commands (gui.presenters.commands.Commands, built by gui.app over this window as its
+        view): the menus, toolbar and shortcuts call them; then the reviewer's layout is restored."""
         self.commands = commands
         self.load_dropped, self.export_report_to = commands.load_dropped, commands.export_report_to
         self.actions = build_actions(self, {**commands.handlers(), **self._own_handlers()})
@@ -156,8 +157,8 @@ class MainWindow(WindowCommands, QMainWindow):
         self.worklist_dock.import_requested.connect(self.commands.import_worklist)
         self.worklist_dock.export_requested.connect(self.commands.export_worklist)
         self.worklist_dock.visibilityChanged.connect(self.actions["worklist_panel"].setChecked)
-        # The note is saved with every keystroke, a case's in the worklist, a one-off pair's with the pair (gui.notes):
-        # quitting or a crash loses at most the last key.
+        # The note is saved with every keystroke, with the pair under review (gui.models.open_pair): quitting or a
+        # crash loses at most the last key.
         self.note.textChanged.connect(lambda: self.pair.save_note(self.note.toPlainText()))
         self.pair.note_loaded.connect(self._load_note)
         self.followup.running.connect(self.followup_dock.running)

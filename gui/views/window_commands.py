@@ -1,7 +1,7 @@
-"""The main window as the reviewer's commands see it, split from gui.window by concept: the `CommandsView` that
-gui.commands.Commands asks for paths, the clipboard, the note and where to show problems, and the commands that
-change only what the window shows (crop mode, zoom, panels, help). A mixin of MainWindow, which builds the widgets
-it names."""
+"""The main window as the reviewer's commands see it, split from gui.views.window by concept: the `CommandsView` that
+gui.presenters.commands.Commands asks for paths, the clipboard, the note and where to show problems, and the
+commands that change only what the window shows (crop mode, zoom, panels, help). A mixin of MainWindow, which
+builds the widgets it names."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .actions import ShortcutsDialog
 
 
 class WindowCommands:
-    # --- gui.commands.CommandsView ---------------------------------------------------------------------------
+    # --- gui.presenters.commands.CommandsView -----------------------------------------------------------------
     def ask_image_path(self, slot: int, folder: str) -> str | None:
         return dialogs.open_image(self, slot, folder)
 
@@ -66,7 +66,7 @@ class WindowCommands:
 
     # --- the commands that change only what the window shows --------------------------------------------
     def _own_handlers(self) -> dict:
-        """Handlers by gui.actions command key, for the commands no review model hears of."""
+        """Handlers by gui.views.actions command key, for the commands no review model hears of."""
         return {
             "quit": self.close, "crop": self._set_crop_mode, "sync": self.sync.set_enabled,
             "fit": lambda: self._views("fit"), "actual": lambda: self._views("actual_size"),
