@@ -53,7 +53,7 @@ def soak_runner(model_path, images: list[str], pairs: int, warmup: int) -> tuple
     from PySide6.QtCore import QCoreApplication, QEventLoop
 
     from core.io.images import load_image
-    from gui import tasks
+    from gui.jobs import tasks
     from gui.jobs.runner import Runner
 
     app = QCoreApplication.instance() or QCoreApplication([])

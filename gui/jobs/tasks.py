@@ -126,7 +126,7 @@ class ExportRequest:
     overwrite: bool
     provenance: tuple = (None, None)
     faithfulness: dict | None = None
-    record: object = None  # core.review.case_record.CaseRecord as typed, or None
+    record: CaseRecord | None = None  # as typed
     reviewer_verdict: str | None = None  # the worklist reviewer's agree/disagree
 
 

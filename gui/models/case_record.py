@@ -59,9 +59,10 @@ class CaseRecordState(QObject):
             if isinstance(key, int):
                 acquired = list(self.record.acquired)
                 acquired[key] = check_date(text)
-                record = replace(self.record, acquired=tuple(acquired))
+                record = replace(self.record, acquired=(acquired[0], acquired[1]))
             else:
-                record = replace(self.record, **{key: check_text(key.replace("_", " "), text)})
+                values: dict[str, str] = {key: check_text(key.replace("_", " "), text)}
+                record = replace(self.record, **values)  # type: ignore[arg-type]  # key: a str field of FIELDS
         except ValueError as exc:
             self.refused[key] = str(exc)
             self.refusals_changed.emit()

@@ -48,7 +48,7 @@ class LayerStates(QObject):
             self._colormaps[name] = colormap
             self.colormap_changed.emit(name, colormap)
 
-    def shown(self) -> tuple[dict, dict]:
+    def shown(self) -> tuple[dict, ...]:
         """Per image, {layer: opacity as shown, 0 when hidden}: what a report draws."""
         return tuple({name: self.opacity(slot, name) if self.visible(slot, name) else 0.0 for name in LAYERS}
                      for slot in SLOTS)

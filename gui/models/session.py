@@ -177,7 +177,7 @@ class ReviewSession(QObject):
         if None in self.images or self.loading() or self.model is None:
             self.runner.cancel("explain")
             return
-        images = tuple(ready.image for ready in self.images)
+        images = tuple(ready.image for ready in self.images if ready is not None)
         self.runner.submit("explain", tasks.explain, images, tuple(self.crops), self.method,
                            label=f"Explaining the pair ({self.method})…", on_result=self._explained,
                            on_error=lambda text: self._failed("explain", text))

@@ -13,8 +13,8 @@ APPLICATION = "siamese-lens"
 def open_settings(path: str | Path | None = None) -> QSettings:
     """The user's settings, or an INI file at `path` (tests, screenshots: never the user's real settings)."""
     if path is not None:
-        return QSettings(str(path), QSettings.IniFormat)
-    return QSettings(QSettings.IniFormat, QSettings.UserScope, ORGANIZATION, APPLICATION)
+        return QSettings(str(path), QSettings.Format.IniFormat)
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
 
 
 def read(settings: QSettings, key: str, default):

@@ -24,7 +24,7 @@ class WorklistController(QObject):
         super().__init__(parent)
         self.session, self.problems = session, problems
         self.store: Worklist | None = None
-        self.cases = []
+        self.cases: list = []  # core.review.worklist.Case rows
         self.current = -1
         self.changed: list[int] = []  # slots of the open case whose file changed since import
         self._result_id: int | None = None
@@ -33,19 +33,26 @@ class WorklistController(QObject):
         session.image_changed.connect(self._image_changed)
 
     # --- the store ---------------------------------------------------------------------------------
-    def open_store(self, path=None) -> None:
+    def open_store(self, path=None) -> Worklist:
         if self.store is not None:
             self.store.close()
         self.store = Worklist(path)
         self.current, self._result_id = -1, None
         self.refresh()
+        return self.store
+
+    def _db(self) -> Worklist:
+        """The open store; the window offers worklist commands only once one is open (gui.app opens it)."""
+        if self.store is None:
+            raise RuntimeError("no worklist is open")
+        return self.store
 
     def refresh(self) -> None:
-        self.cases = self.store.cases() if self.store else []
+        self.cases = self._db().cases() if self.store else []
         self.cases_changed.emit()
 
     def import_csv(self, path: str) -> None:
-        added, problems = self.store.import_csv(path)
+        added, problems = self._db().import_csv(path)
         self.refresh()
         text = f"{_count(len(added), 'case')} imported from {Path(path).name}"
         if problems:  # "pairs.csv:4: no such image file ..." -> "line 4: no such image file ..."
@@ -57,12 +64,12 @@ class WorklistController(QObject):
             self.session.info.emit(text)
 
     def export_csv(self, path: str) -> None:
-        count = self.store.export_csv(path)
+        count = self._db().export_csv(path)
         self.session.info.emit(f"{count} cases exported to {path}")
 
     def report_dir(self) -> Path:
         """Reports of worklist cases go beside the worklist, in one folder per worklist."""
-        folder = self.store.path.with_name(self.store.path.stem + "-reports")
+        folder = self._db().path.with_name(self._db().path.stem + "-reports")
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
@@ -72,9 +79,9 @@ class WorklistController(QObject):
             return
         case = self.cases[row]
         self.current, self._result_id = row, None
-        self.changed = self.store.changed_images(case)
+        self.changed = self._db().changed_images(case)
         if case.status == "new":
-            self.store.set_status(case.id, "in review")
+            self._db().set_status(case.id, "in review")
         self.session.open_pair([case.image1, case.image2], (case.crop1, case.crop2))
         if self.changed:
             names = " and ".join(f"image {slot + 1}" for slot in self.changed)
@@ -89,26 +96,26 @@ class WorklistController(QObject):
 
     def mark(self, status: str) -> None:
         if self.current >= 0:
-            self.store.set_status(self.cases[self.current].id, status)
+            self._db().set_status(self.cases[self.current].id, status)
             self.refresh()
 
     def review(self, decision: str) -> None:
         """The reviewer agrees or disagrees with the model's verdict on the open case."""
         result = self._ensure_result()
         if result is not None:
-            self.store.save_review(result, decision=decision)
+            self._db().save_review(result, decision=decision)
             self.refresh()
 
     def save_note(self, text: str) -> None:
         result = self._ensure_result()
         if result is not None:
-            self.store.save_review(result, note=text)
+            self._db().save_review(result, note=text)
 
     def case_note(self) -> str:
         """The open case's reviewer note ('' when none)."""
         if self.current < 0:
             return ""
-        return (self.store.latest_result(self.cases[self.current].id) or {}).get("reviewer_note") or ""
+        return (self._db().latest_result(self.cases[self.current].id) or {}).get("reviewer_note") or ""
 
     def shows_open_case(self) -> bool:
         """Whether the pair shown is the open case: both its images, in the case's order (a swapped case is
@@ -125,26 +132,26 @@ class WorklistController(QObject):
     def save_record(self, record) -> None:
         """The open case's record as edited in the window (core.review.case_record), on disk at once."""
         if self.current >= 0:
-            self.store.set_record(self.cases[self.current].id, record)
+            self._db().set_record(self.cases[self.current].id, record)
             self.refresh()
 
     def reviewer_verdict(self) -> str | None:
         """The reviewer's agree / disagree on the open case's latest result, for its report; None when none."""
         if self.current < 0:
             return None
-        return (self.store.latest_result(self.cases[self.current].id) or {}).get("reviewer_decision")
+        return (self._db().latest_result(self.cases[self.current].id) or {}).get("reviewer_decision")
 
     def record_report(self, png: str) -> None:
         result = self._ensure_result()
         if result is not None:
-            self.store.set_report(result, png)
+            self._db().set_report(result, png)
 
     def rows(self) -> list[tuple]:
         """The table's texts per case: case, status, the model's verdict and score, the reviewer's agree/disagree, its
         images' names (and, for the open case, whether they changed since import)."""
         rows = []
         for row, case in enumerate(self.cases):
-            result = self.store.latest_result(case.id) or {}
+            result = self._db().latest_result(case.id) or {}
             similarity = result.get("similarity")
             score = f"{result['decision']} ({100 * similarity:.1f} %)" if similarity is not None else ""
             names = f"{Path(case.image1).name} / {Path(case.image2).name}"
@@ -158,7 +165,7 @@ class WorklistController(QObject):
         if self.current < 0 or self.session.model is None:
             return None
         if self._result_id is None:
-            self._result_id = self.store.ensure_result(self.cases[self.current].id, self.session.model.info.sha256,
+            self._result_id = self._db().ensure_result(self.cases[self.current].id, self.session.model.info.sha256,
                                                        self.session.method)
         return self._result_id
 
@@ -184,7 +191,7 @@ class WorklistController(QObject):
             return  # the reviewer has since put another image in
         crops = tuple(None if self.session.is_automatic(slot) else self.session.crops[slot] for slot in SLOTS)
         if crops != (case.crop1, case.crop2):
-            self.store.set_crops(case.id, crops)
+            self._db().set_crops(case.id, crops)
             self.refresh()
 
     def _explained(self, explained: Explained | None) -> None:
@@ -193,9 +200,9 @@ class WorklistController(QObject):
         case = self.cases[self.current]
         if tuple(img.path for img in explained.images) != self.open_case_paths():
             return  # the reviewer has since put another image in: not this case's score
-        self._result_id = self.store.ensure_result(case.id, explained.model.sha256, explained.explanation.method)
+        self._result_id = self._db().ensure_result(case.id, explained.model.sha256, explained.explanation.method)
         e = explained.explanation
-        self.store.update_score(self._result_id, e.similarity, e.verdict, e.probability_same)
+        self._db().update_score(self._result_id, e.similarity, e.verdict, e.probability_same)
         self.refresh()
 
 

@@ -26,7 +26,7 @@ class CaseRecordForm(QWidget):
         for key, label, placeholder in FIELDS:
             edit = QLineEdit()
             edit.setPlaceholderText(placeholder)
-            edit.setFocusPolicy(Qt.ClickFocus)  # never typed into by a review shortcut
+            edit.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # never typed into by a review shortcut
             edit.setAcceptDrops(False)  # dropped files go to the window
             edit.editingFinished.connect(lambda k=key, e=edit: self.state.set_field(k, e.text()))
             edit.returnPressed.connect(edit.clearFocus)  # Return ends the entry: the keys go back to the review

@@ -21,14 +21,15 @@ def open_image(parent, slot: int, folder: str) -> str | None:
 def report_path(parent, suggested: Path) -> tuple[str, bool] | None:
     """(path, overwrite) for a report, asking before an existing report (or its sidecar) is replaced."""
     path, chosen = QFileDialog.getSaveFileName(parent, "Export report", str(suggested), REPORT_FILTER,
-                                               options=QFileDialog.DontConfirmOverwrite)
+                                               options=QFileDialog.Option.DontConfirmOverwrite)
     if not path:
         return None
     suffix = REPORT_SUFFIX_OF.get(chosen, ".png")  # the format picked in the dialog, unless the name says one
     path = path if Path(path).suffix.lower() in REPORT_SUFFIX_OF.values() else path + suffix
     existing = [p.name for p in (Path(path), Path(path).with_suffix(".json")) if p.exists()]
-    if existing and QMessageBox.question(parent, "Replace report?", f"{' and '.join(existing)} already exist"
-                                         f"{'s' if len(existing) == 1 else ''}. Replace?") != QMessageBox.Yes:
+    replace = QMessageBox.question(parent, "Replace report?", f"{' and '.join(existing)} already exist"
+                                   f"{'s' if len(existing) == 1 else ''}. Replace?") if existing else None
+    if existing and replace != QMessageBox.StandardButton.Yes:
         return None
     return path, bool(existing)
 

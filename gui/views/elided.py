@@ -20,13 +20,14 @@ class ElidedLabel(QLabel):
     """One line, elided (in the middle by default, so a file name keeps its start and its extension) to the
     width it gets and re-elided on every resize; the full text is its tooltip and what text() returns."""
 
-    def __init__(self, text: str = "", mode: Qt.TextElideMode = Qt.ElideMiddle, parent: QWidget | None = None):
+    def __init__(self, text: str = "", mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self._full = ""
         self._tail = ""  # the end that is kept whole while it fits (an image header's size and crop)
         self._tip = ""
         self._mode = mode
-        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setText(text)
 
     def setText(self, text: str, tail: str = "") -> None:
@@ -72,7 +73,7 @@ class ElidedLabel(QLabel):
             # The head (a file name) gives way first, down to a few characters; then the end of the tail does.
             room = max(width - metrics.horizontalAdvance(tail), metrics.horizontalAdvance("M" * MIN_CHARS * 2))
             shown = metrics.elidedText(head, self._mode, room) + tail
-        shown = metrics.elidedText(shown, self._mode if not tail else Qt.ElideRight, width)
+        shown = metrics.elidedText(shown, self._mode if not tail else Qt.TextElideMode.ElideRight, width)
         QLabel.setText(self, shown)
         tip = "\n".join(part for part in (self._full if shown != self._full else "", self._tip) if part)
         QLabel.setToolTip(self, tip)

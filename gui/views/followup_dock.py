@@ -195,7 +195,7 @@ class FollowUpDock(QDockWidget):
         if picture is None:
             return
         image = QImage(np.ascontiguousarray(picture).data, picture.shape[1], picture.shape[0], 3 * picture.shape[1],
-                       QImage.Format_RGB888).copy()
+                       QImage.Format.Format_RGB888).copy()
         painter = QPainter(image)
         masks = list(self.result.masks)
         if self.result.aligned is None:  # unaligned visits: each outline only on its own picture
@@ -207,12 +207,12 @@ class FollowUpDock(QDockWidget):
                 ys, xs = np.nonzero(mask & ~_eroded(mask))
                 painter.drawPoints([_point(x, y) for x, y in zip(xs, ys, strict=True)])
         if self.mode == "swipe":
-            painter.setPen(QPen(QColor("white"), 1, Qt.DashLine))
+            painter.setPen(QPen(QColor("white"), 1, Qt.PenStyle.DashLine))
             x = int(image.width() * self.curtain.value() / 100)
             painter.drawLine(x, 0, x, image.height())
         painter.end()
-        self.view.setPixmap(QPixmap.fromImage(image).scaled(self.view.size(), Qt.KeepAspectRatio,
-                                                            Qt.SmoothTransformation))
+        self.view.setPixmap(QPixmap.fromImage(image).scaled(self.view.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                                            Qt.TransformationMode.SmoothTransformation))
         shown = {"blink": "  ·  showing the " + ("follow-up" if self.showing_followup else "baseline"),
                  "swipe": "  ·  baseline left, follow-up right", "difference": "  ·  Lab distance 0-40, dark = alike"}
         nudged = shown[self.mode] + (f"  ·  nudged {tuple(np.sum(self.nudges, axis=0))} px for viewing"

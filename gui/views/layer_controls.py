@@ -28,14 +28,14 @@ class LayerControls(QWidget):
         for row, name in enumerate(LAYERS):
             box = QCheckBox(LAYER_TITLES[name])
             box.setToolTip(LAYER_TIPS[name])
-            slider = QSlider(Qt.Horizontal)
+            slider = QSlider(Qt.Orientation.Horizontal)
             slider.setRange(0, 100)
             slider.setToolTip(f"{LAYER_TITLES[name]} layer opacity")
             for widget in (box, slider):
-                widget.setFocusPolicy(Qt.NoFocus)  # never steals the review shortcuts
+                widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # never steals the review shortcuts
             value = QLabel()
             value.setMinimumWidth(44)
-            value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             box.toggled.connect(lambda on, n=name: layers.set_visible(slot, n, on))
             slider.valueChanged.connect(lambda v, n=name: layers.set_opacity(slot, n, v / 100.0))
             grid.addWidget(box, row, 0)
@@ -210,8 +210,10 @@ def _metrics_text(metrics: dict) -> str:
     return " ".join(p for p in parts if p) or "none recorded"
 
 
-CURVE_STYLES = (("deletion_map", "#b0281e", Qt.SolidLine), ("deletion_random", "#b0281e", Qt.DotLine),
-                ("insertion_map", "#1b7a36", Qt.SolidLine), ("insertion_random", "#1b7a36", Qt.DotLine))
+CURVE_STYLES = (("deletion_map", "#b0281e", Qt.PenStyle.SolidLine),
+                ("deletion_random", "#b0281e", Qt.PenStyle.DotLine),
+                ("insertion_map", "#1b7a36", Qt.PenStyle.SolidLine),
+                ("insertion_random", "#1b7a36", Qt.PenStyle.DotLine))
 
 
 CURVE_MARGINS = (22, 14, 6, 16)  # left (score ticks), top (legend), right, bottom (fraction ticks) in px
@@ -226,20 +228,21 @@ def curves_pixmap(curves: dict, width: int = 240, height: int = 104) -> QPixmap:
     pixmap = QPixmap(width, height)
     pixmap.fill(QColor("white"))
     painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.Antialiasing)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     font = painter.font()
     font.setPixelSize(9)
     painter.setFont(font)
     painter.setPen(QPen(QColor("#999999"), 1))
     painter.drawRect(left, top, plot_w, plot_h)
     painter.setPen(QColor("#444444"))
-    painter.drawText(0, top - 4, left - 3, 12, Qt.AlignRight, "1")
-    painter.drawText(0, top + plot_h - 8, left - 3, 12, Qt.AlignRight, "0")
-    painter.drawText(left, top + plot_h + 2, plot_w, 12, Qt.AlignLeft, "0 %")
-    painter.drawText(left, top + plot_h + 2, plot_w, 12, Qt.AlignHCenter, "solid: map · dotted: random")
-    painter.drawText(left, top + plot_h + 2, plot_w, 12, Qt.AlignRight, "100 %")
-    painter.drawText(left, 0, plot_w, top, Qt.AlignLeft | Qt.AlignVCenter, "score")
-    painter.drawText(left, 0, plot_w, top, Qt.AlignRight | Qt.AlignVCenter, "top pixels: red removed, green restored")
+    painter.drawText(0, top - 4, left - 3, 12, Qt.AlignmentFlag.AlignRight, "1")
+    painter.drawText(0, top + plot_h - 8, left - 3, 12, Qt.AlignmentFlag.AlignRight, "0")
+    painter.drawText(left, top + plot_h + 2, plot_w, 12, Qt.AlignmentFlag.AlignLeft, "0 %")
+    painter.drawText(left, top + plot_h + 2, plot_w, 12, Qt.AlignmentFlag.AlignHCenter, "solid: map · dotted: random")
+    painter.drawText(left, top + plot_h + 2, plot_w, 12, Qt.AlignmentFlag.AlignRight, "100 %")
+    painter.drawText(left, 0, plot_w, top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "score")
+    painter.drawText(left, 0, plot_w, top, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                     "top pixels: red removed, green restored")
     fractions = curves["fractions"]
     for key, colour, style in CURVE_STYLES:
         points = [QPointF(left + f * plot_w, top + plot_h - min(max(v, 0.0), 1.0) * plot_h)
@@ -269,7 +272,7 @@ class Legend(QWidget):
             self.ramps[name] = ramp
             self._show(name, layers.colormap(name))
         grid.addWidget(QLabel("0  low"), len(LAYERS), 1)
-        grid.addWidget(QLabel("high  1"), len(LAYERS), 2, Qt.AlignRight)
+        grid.addWidget(QLabel("high  1"), len(LAYERS), 2, Qt.AlignmentFlag.AlignRight)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(2, 1)
         self.setToolTip("A layer is transparent where its map is 0.")

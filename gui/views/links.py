@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from ..models.links import LinksState
@@ -20,10 +20,11 @@ class LinksOverlay(QWidget):
 
     def __init__(self, parent: QWidget, viewers, state: LinksState):
         super().__init__(parent)
-        self.viewers, self.state, self.links = viewers, state, []
-        self.setAttribute(Qt.WA_TransparentForMouseEvents)
-        self.setAttribute(Qt.WA_NoSystemBackground)
-        self.setFocusPolicy(Qt.NoFocus)
+        self.viewers, self.state = viewers, state
+        self.links: list[dict] = []
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         parent.installEventFilter(self)
         for viewer in viewers:
             viewer.zoom_changed.connect(self.update)
@@ -41,8 +42,9 @@ class LinksOverlay(QWidget):
         self.update()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Resize:
-            self.setGeometry(self.parentWidget().rect())
+        parent = self.parentWidget()
+        if event.type() == QEvent.Type.Resize and parent is not None:
+            self.setGeometry(parent.rect())
             self.raise_()
         return False
 
@@ -56,9 +58,9 @@ class LinksOverlay(QWidget):
         view, the strongest `state.count` of them."""
         out = []
         for link in self.links[: self.state.count]:
-            ends = [self._point(i, link[key]) for i, key in enumerate(("p1", "p2"))]
-            if None not in ends:
-                out.append((ends[0], ends[1], link))
+            first, second = self._point(0, link["p1"]), self._point(1, link["p2"])
+            if first is not None and second is not None:
+                out.append((first, second, link))
         return out
 
     def paintEvent(self, _event) -> None:
@@ -67,7 +69,7 @@ class LinksOverlay(QWidget):
             return
         strongest = max(abs(link["weight"]) for _a, _b, link in shown) or 1.0
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         for rank, (a, b, link) in enumerate(shown):
             # strongest in warm yellow, weaker towards cyan; width by weight
             colour = QColor.fromHsvF(0.15 + 0.35 * rank / max(len(shown) - 1, 1), 0.9, 1.0, 0.9)
@@ -113,12 +115,12 @@ class LinksController(QObject):
     # --- where a point matches ----------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # hovering shows where a point matches; a click does too (and keeps working where no hover events come)
-        kinds = (QEvent.MouseMove, QEvent.MouseButtonPress, QEvent.Leave)
+        kinds = (QEvent.Type.MouseMove, QEvent.Type.MouseButtonPress, QEvent.Type.Leave)
         if event.type() in kinds and self.state.visible and self.found is not None:
             index = next(i for i, v in enumerate(self.overlay.viewers) if v.viewport() is watched)
-            if event.type() == QEvent.Leave:
+            if event.type() == QEvent.Type.Leave:
                 self.hover(None)
-            else:
+            elif isinstance(event, QMouseEvent):
                 scene = self.overlay.viewers[index].mapToScene(event.position().toPoint())
                 self.hover((index, scene.x(), scene.y()))
         return False

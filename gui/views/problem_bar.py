@@ -19,12 +19,12 @@ class ProblemBar(QFrame):
         row.setContentsMargins(8, 4, 4, 4)
         self.label = QLabel()
         self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row.addWidget(self.label, 1)
         self.dismiss_button = QPushButton("Dismiss (Esc)")
-        self.dismiss_button.setFocusPolicy(Qt.NoFocus)  # never steals the review shortcuts
+        self.dismiss_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # never steals the review shortcuts
         self.dismiss_button.clicked.connect(problems.dismiss)
-        row.addWidget(self.dismiss_button, 0, Qt.AlignTop)
+        row.addWidget(self.dismiss_button, 0, Qt.AlignmentFlag.AlignTop)
         self._problems = problems
         problems.on_change(self._show)
         self._show(problems.texts())

@@ -44,6 +44,7 @@ MIN_WIDTH, PREFERRED_WIDTH = 260, 340
 
 
 class SidePanel(QWidget):
+    scroll: QScrollArea  # type: ignore[assignment]  # the column's scroll area; shadows QWidget.scroll(), never called
     method_chosen = Signal(str)
     device_chosen = Signal(str)
 
@@ -63,12 +64,12 @@ class SidePanel(QWidget):
         self.score.verdict.setVisible(False)  # until there is a result (see show_result)
         column.addWidget(self.score)
         form = QFormLayout()
-        form.setRowWrapPolicy(QFormLayout.WrapLongRows)  # a narrow column puts a choice under its label
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow column puts a choice under its label
         self.method_combo, self.device_combo = QComboBox(), QComboBox()
         self.method_combo.addItems(list(METHODS))
         self.method_combo.setToolTip("How the maps are computed (M cycles)")
-        for label, value in devices:
-            self.device_combo.addItem(label, value)
+        for name, value in devices:
+            self.device_combo.addItem(name, value)
         self.device_combo.setToolTip("Where the model runs; the status bar shows the device in use")
         form.addRow("Method:", self.method_combo)
         self.colormap_combos: dict[str, QComboBox] = {}
@@ -83,23 +84,25 @@ class SidePanel(QWidget):
         form.addRow("Device:", self.device_combo)
         for combo in (self.method_combo, self.device_combo, *self.colormap_combos.values()):
             combo.installEventFilter(self)  # the wheel scrolls the column; it never changes a choice
-            combo.setFocusPolicy(Qt.NoFocus)  # choices by mouse or shortcut; the keyboard stays with the review
-            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            # choices by mouse or shortcut; the keyboard stays with the review
+            combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
         column.addLayout(form)
         self.legend = Legend(layers)
         for ramp in self.legend.ramps.values():  # a 256 px colour ramp scales down rather than widen the column
             ramp.setMinimumWidth(48)
-            ramp.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+            ramp.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         column.addWidget(self.legend)
         self._column = column  # add_section puts more (the case record) here, above the stretch
         column.addStretch(1)
         self.scroll = QScrollArea()
         self.scroll.setWidget(body)
         self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # the column's width is the window's
-        self.scroll.setFocusPolicy(Qt.NoFocus)  # arrow keys stay with the review
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        # the column's width is the window's
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # arrow keys stay with the review
         outer.addWidget(self.scroll, 1)
         outer.addWidget(never_widens(QLabel("Reviewer note (printed on the report):")))
         self.note = NoteEdit()
@@ -119,7 +122,7 @@ class SidePanel(QWidget):
         self._column.insertWidget(at, QLabel(f"<b>{title}</b>"))
 
     def eventFilter(self, watched, event) -> bool:
-        if event.type() == QEvent.Wheel and isinstance(watched, QComboBox):
+        if event.type() == QEvent.Type.Wheel and isinstance(watched, QComboBox):
             self.scroll.verticalScrollBar().event(event)  # scroll the column as the wheel meant
             return True
         return super().eventFilter(watched, event)
@@ -139,7 +142,7 @@ class SidePanel(QWidget):
             self.method_combo.setCurrentText(method)
         for index, name in enumerate(METHODS):
             if help_texts and name in help_texts:  # one line of help per method (core.explain.methods)
-                self.method_combo.setItemData(index, help_texts[name], Qt.ToolTipRole)
+                self.method_combo.setItemData(index, help_texts[name], Qt.ItemDataRole.ToolTipRole)
 
     def show_device(self, requested: str) -> None:
         with QSignalBlocker(self.device_combo):

@@ -85,7 +85,7 @@ class SimilarCasesDock(QDockWidget):
         """Highlight the case with this rank (the one shown as image 2) and scroll it into view; 0 clears."""
         for row in range(self.hits.count()):
             item = self.hits.item(row)
-            if item.data(Qt.UserRole)["rank"] == rank:
+            if item.data(Qt.ItemDataRole.UserRole)["rank"] == rank:
                 self.hits.setCurrentItem(item)
                 self.hits.scrollToItem(item)
                 return
@@ -104,7 +104,7 @@ class SimilarCasesDock(QDockWidget):
         busy = progress is not None and progress[0] < progress[1]
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
-        if busy:
+        if busy and progress is not None:
             self.progress.setRange(0, progress[1])
             self.progress.setValue(progress[0])
 
@@ -127,5 +127,5 @@ class SimilarCasesDock(QDockWidget):
             if hit["qimage"] is not None:
                 item.setIcon(QIcon(QPixmap.fromImage(hit["qimage"])))
             item.setToolTip(hit["path"])
-            item.setData(Qt.UserRole, {k: v for k, v in hit.items() if k != "qimage"})
+            item.setData(Qt.ItemDataRole.UserRole, {k: v for k, v in hit.items() if k != "qimage"})
             self.hits.addItem(item)

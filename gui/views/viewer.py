@@ -6,7 +6,7 @@ Wheel zooms at the cursor, dragging pans (or draws a crop box in crop mode), dro
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
 
@@ -31,22 +31,22 @@ class ImageViewer(QGraphicsView):
         self.placeholder = placeholder
         self.setScene(QGraphicsScene(self))
         self.setAcceptDrops(True)
-        self.setTransformationAnchor(QGraphicsView.NoAnchor)  # zoom_by anchors at the cursor itself
-        self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
-        self.setDragMode(QGraphicsView.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # zoom_by anchors at the cursor itself
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setBackgroundBrush(QColor(48, 48, 48))
-        self.setFrameShape(QGraphicsView.NoFrame)
+        self.setFrameShape(QGraphicsView.Shape.NoFrame)
         self._image = QGraphicsPixmapItem()
         # The explanation's layers, then "match": where a point of the other image matches (gui.models.links)
         self._layers = {name: QGraphicsPixmapItem() for name in (*LAYERS, MATCH)}
         self._layers[MATCH].setOpacity(0.7)
         self._shade = QGraphicsPathItem()  # darkens what lies outside the crop box
         self._shade.setBrush(QColor(0, 0, 0, 140))
-        self._shade.setPen(QPen(Qt.NoPen))
+        self._shade.setPen(QPen(Qt.PenStyle.NoPen))
         self._band = QGraphicsRectItem()  # the box being drawn
-        self._band.setPen(self._cosmetic_pen(QColor(255, 220, 0), Qt.DashLine))
+        self._band.setPen(self._cosmetic_pen(QColor(255, 220, 0), Qt.PenStyle.DashLine))
         self._outline = QGraphicsRectItem()
-        self._outline.setPen(self._cosmetic_pen(QColor(255, 220, 0), Qt.SolidLine))
+        self._outline.setPen(self._cosmetic_pen(QColor(255, 220, 0), Qt.PenStyle.SolidLine))
         for z, item in enumerate([self._image, *self._layers.values(), self._shade, self._outline, self._band]):
             item.setZValue(z)
             self.scene().addItem(item)
@@ -107,8 +107,8 @@ class ImageViewer(QGraphicsView):
 
     def set_crop_mode(self, on: bool) -> None:
         self._crop_mode = on
-        self.setDragMode(QGraphicsView.NoDrag if on else QGraphicsView.ScrollHandDrag)
-        self.viewport().setCursor(Qt.CrossCursor if on else Qt.OpenHandCursor)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag if on else QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.OpenHandCursor)
 
     # --- zoom and pan ------------------------------------------------------------------------------
     def zoom(self) -> float:
@@ -120,7 +120,7 @@ class ImageViewer(QGraphicsView):
     def fit(self) -> None:
         self._fitting = True
         if self.has_image():
-            self._apply(lambda: self.fitInView(self._image, Qt.KeepAspectRatio))
+            self._apply(lambda: self.fitInView(self._image, Qt.AspectRatioMode.KeepAspectRatio))
 
     def actual_size(self) -> None:
         """One image pixel per physical screen pixel (high-DPI screens included)."""
@@ -145,7 +145,11 @@ class ImageViewer(QGraphicsView):
     def set_view(self, zoom: float, center: QPointF) -> None:
         """Follow another viewer (no view_changed is emitted)."""
         self._fitting = False
-        self._apply(lambda: (self.setTransform(QTransform.fromScale(zoom, zoom)), self.centerOn(center)))
+        def change() -> None:
+            self.setTransform(QTransform.fromScale(zoom, zoom))
+            self.centerOn(center)
+
+        self._apply(change)
 
     def _apply(self, change) -> None:
         self._quiet = True
@@ -153,10 +157,11 @@ class ImageViewer(QGraphicsView):
             change()
         finally:
             self._quiet = False
-        mode = Qt.SmoothTransformation if self.zoom() < 1.0 else Qt.FastTransformation  # crisp pixels zoomed in
+        smooth = self.zoom() < 1.0  # crisp pixels zoomed in
+        mode = Qt.TransformationMode.SmoothTransformation if smooth else Qt.TransformationMode.FastTransformation
         self._image.setTransformationMode(mode)
         for item in self._layers.values():  # maps are upsampled smoothly, like the report draws them
-            item.setTransformationMode(Qt.SmoothTransformation)
+            item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.zoom_changed.emit(self.zoom())
 
     def _scrolled(self) -> None:
@@ -174,7 +179,7 @@ class ImageViewer(QGraphicsView):
             self.fit()
 
     def mousePressEvent(self, event) -> None:
-        if self._crop_mode and self.has_image() and event.button() == Qt.LeftButton:
+        if self._crop_mode and self.has_image() and event.button() == Qt.MouseButton.LeftButton:
             self._drag_start = self._clamped(self.mapToScene(event.position().toPoint()))
             self._band.setRect(QRectF(self._drag_start, self._drag_start))
             self._band.show()
@@ -224,7 +229,7 @@ class ImageViewer(QGraphicsView):
         self._drop_target = on
         self.viewport().update()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         painter.save()
         painter.resetTransform()
         if self._drop_target:  # where a dropped file will go
@@ -233,7 +238,8 @@ class ImageViewer(QGraphicsView):
             painter.drawRect(self.viewport().rect().adjusted(3, 3, -3, -3))
         if not self.has_image():
             painter.setPen(QColor(200, 200, 200))
-            painter.drawText(self.viewport().rect(), Qt.AlignCenter | Qt.TextWordWrap, self.placeholder)
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self.placeholder)
         painter.restore()
 
     def _clamped(self, point: QPointF) -> QPointF:

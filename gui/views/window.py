@@ -6,10 +6,11 @@ follow-up, the links and the problems do (gui.app builds them and hands them in)
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QProgressBar, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
 from ..jobs.tasks import LAYERS, cuda_unsupported, device_choices
 from ..models.layers import SLOTS
@@ -32,7 +33,8 @@ from .worklist_dock import WorklistDock
 PLACEHOLDER = "Image {n}\n\nDrop an image here, or press {keys}"
 
 
-class MainWindow(WindowCommands, QMainWindow):
+class MainWindow(WindowCommands):
+    actions: dict  # type: ignore[assignment]  # the QActions by command key; shadows QWidget.actions(), never called
     overlays_shown = Signal()  # an explanation's layers were just drawn
     closed = Signal()  # the window was closed: the composition root saves the review and stops the runner
 
@@ -68,9 +70,10 @@ class MainWindow(WindowCommands, QMainWindow):
         self.viewers = [ImageViewer(PLACEHOLDER.format(n=i + 1, keys=keys[i])) for i in SLOTS]
         # Elided, the full text in the tooltip: a long file name must never widen the window past the screen.
         self.headers = [ElidedLabel(f"Image {i + 1}") for i in SLOTS]
-        self._headers = [{"ready": None, "crop": None, "automatic": False} for _ in SLOTS]  # what the labels say
+        # what the labels say
+        self._headers: list[dict[str, Any]] = [{"ready": None, "crop": None, "automatic": False} for _ in SLOTS]
         self.layer_controls = [LayerControls(self.layers, i) for i in SLOTS]
-        self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
         for i in SLOTS:
             pane = QWidget()
             column = QVBoxLayout(pane)
@@ -96,22 +99,22 @@ class MainWindow(WindowCommands, QMainWindow):
         column.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.similar_dock = SimilarCasesDock(self)
-        self.addDockWidget(Qt.BottomDockWidgetArea, self.similar_dock)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.similar_dock)
         self.similar_dock.hide()  # until chosen; restore_window brings back the reviewer's layout
         self.followup_dock = FollowUpDock(self)
-        self.addDockWidget(Qt.BottomDockWidgetArea, self.followup_dock)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.followup_dock)
         self.followup_dock.hide()  # until Ctrl+U, or a worklist case marked as a follow-up
         self.worklist_dock = WorklistDock(self)
-        self.addDockWidget(Qt.LeftDockWidgetArea, self.worklist_dock)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.worklist_dock)
         self.worklist_dock.hide()
-        self.sync = ViewSync(*self.viewers, parent=self)
+        self.sync = ViewSync(self.viewers[0], self.viewers[1], parent=self)
         self.links_overlay = LinksOverlay(central, self.viewers, self.links)
         self.links_controller = LinksController(self.session, self.links, self.links_overlay, self)
         self.links.changed.connect(lambda: self.statusBar().showMessage(
             f"Links: the {self.links.count} strongest ([ and ] for fewer or more)" if self.links.visible else "", 4000))
         # The busy text names a model file and may be long: elided, so the status bar never widens the window.
-        self.busy_label, self.zoom_label, self.device_label = ElidedLabel(mode=Qt.ElideRight), QLabel("Zoom –"), \
-            QLabel("Device: –")
+        self.busy_label = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
+        self.zoom_label, self.device_label = QLabel("Zoom –"), QLabel("Device: –")
         self.busy_label.setMaximumWidth(420)
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)  # indeterminate: model work reports no fractions

@@ -6,10 +6,11 @@ builds the widgets it names."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 from ..jobs.qimage import qimage_to_pil
 from ..jobs.tasks import DISCLAIMER
@@ -17,7 +18,16 @@ from . import dialogs
 from .actions import ShortcutsDialog
 
 
-class WindowCommands:
+class WindowCommands(QMainWindow):
+    # built by MainWindow (gui.views.window)
+    viewers: list
+    sync: Any
+    problems: Any
+    note: Any
+    session: Any
+    similar_dock: Any
+    worklist_dock: Any
+    help_dialog: Any
     # --- gui.presenters.commands.CommandsView -----------------------------------------------------------------
     def ask_image_path(self, slot: int, folder: str) -> str | None:
         return dialogs.open_image(self, slot, folder)
@@ -62,7 +72,7 @@ class WindowCommands:
 
     def refocus(self) -> None:
         """After a dialog the keyboard belongs to the review (its one-letter shortcuts), never to the note."""
-        self.viewers[0].setFocus(Qt.OtherFocusReason)
+        self.viewers[0].setFocus(Qt.FocusReason.OtherFocusReason)
 
     # --- the commands that change only what the window shows --------------------------------------------
     def _own_handlers(self) -> dict:
