@@ -72,6 +72,12 @@ class CaseRecordState(QObject):
         self._set(record)
         return ""
 
+    def swap_images(self) -> None:
+        """The pair's images swapped places: each date (and a refusal of it) follows its image."""
+        self.refused = {(1 - key if isinstance(key, int) else key): why for key, why in self.refused.items()}
+        self._set(replace(self.record, acquired=(self.record.acquired[1], self.record.acquired[0])))
+        self.refusals_changed.emit()
+
     def problems(self) -> list[str]:
         """The refused fields as 'Label: why'; empty when every typed field was accepted."""
         return [f"{LABELS[key]}: {why}" for key, why in self.refused.items()]
@@ -106,4 +112,5 @@ def bind_case_record(state: CaseRecordState, pair, settings=None) -> None:
             pair.save_record(record)
 
     pair.changed.connect(pair_changed)
+    pair.swapped.connect(state.swap_images)
     state.changed.connect(record_changed)

@@ -26,8 +26,7 @@ class FollowUpReview(QObject):
         self._pending_case = False  # a follow-up case was opened: align it once its pair is explained
         session.explanation_changed.connect(self._explanation_changed)
         if worklist is not None:
-            worklist.current_changed.connect(
-                lambda row: setattr(self, "_pending_case", row >= 0 and worklist.cases[row].kind == "followup"))
+            worklist.current_changed.connect(lambda row: self._case_opened(worklist, row))
 
     def run(self) -> None:
         """Register, measure and explain the pair shown (image 1 the baseline), on the runner."""
@@ -61,6 +60,11 @@ class FollowUpReview(QObject):
     def _set(self, result) -> None:
         self.result = result
         self.result_changed.emit(result)
+
+    def _case_opened(self, worklist, row: int) -> None:
+        self._pending_case = row >= 0 and worklist.cases[row].kind == "followup"
+        if self._pending_case and worklist.shows_open_case() and self.session.explained is not None:
+            self._explanation_changed(self.session.explained)  # the case's pair was explained before it was told
 
     def _explanation_changed(self, explained) -> None:
         if explained is None:

@@ -10,7 +10,7 @@ commands all ask this model, so they can never disagree about where an edit belo
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QObject, Signal
 
@@ -31,6 +31,7 @@ class OpenPair(QObject):
     a worklist case just opened."""
 
     changed = Signal(object)
+    swapped = Signal()  # the same one-off pair, its images now shown the other way round
     note_loaded = Signal(str)
 
     def __init__(self, session, worklist, store: PairStore):
@@ -38,6 +39,7 @@ class OpenPair(QObject):
         self.session, self.worklist, self.store = session, worklist, store
         self.identity: PairIdentity | None = None
         self.note = ""  # as last typed or shown
+        self._order: tuple[str, ...] = ()  # a one-off pair's image hashes as shown (slot 1, slot 2)
         self._hashes: dict[tuple, str] = {}  # (path, size, mtime) -> sha256: hashed once per file version
         session.image_changed.connect(lambda _slot, _ready: self.update())
         worklist.current_changed.connect(lambda _row: self.update())
@@ -58,7 +60,7 @@ class OpenPair(QObject):
         if identity is not None and identity.case is not None:
             self.worklist.save_record(record)
         elif identity is not None and identity.key is not None:
-            self.store.put_record(identity.key, record, self._paths())
+            self.store.put_record(identity.key, self._in_key_order(record), self._paths())
 
     def stored_record(self) -> CaseRecord | None:
         """The pair's record as last saved: a case's own, a one-off pair's from the store (None if never typed)."""
@@ -66,7 +68,8 @@ class OpenPair(QObject):
         if identity is not None and identity.case is not None:
             return self.worklist.cases[self.worklist.current].record
         if identity is not None and identity.key is not None:
-            return self.store.record(identity.key)
+            stored = self.store.record(identity.key)
+            return None if stored is None else self._in_key_order(stored)  # the same swap both ways
         return None
 
     def assess(self, decision: str) -> bool:
@@ -93,8 +96,11 @@ class OpenPair(QObject):
 
     # --- which pair ------------------------------------------------------------------------------------------
     def update(self) -> None:
+        order = self._order
         identity = self._identify()
         if identity == self.identity:
+            if identity is not None and identity.key is not None and self._order == order[::-1] != order:
+                self.swapped.emit()
             return
         previous, self.identity = self.identity, identity
         if identity is None:
@@ -119,9 +125,17 @@ class OpenPair(QObject):
         if any(images[slot] is None for slot in SLOTS):
             return None
         try:
-            return PairIdentity(key=":".join(sorted(self._hash(images[slot]) for slot in SLOTS)))
+            self._order = tuple(self._hash(images[slot]) for slot in SLOTS)
+            return PairIdentity(key=":".join(sorted(self._order)))
         except OSError:  # the file went away since it was loaded: no key, nothing stored
             return None
+
+    def _in_key_order(self, record: CaseRecord) -> CaseRecord:
+        """A one-off pair's record is stored with its dates in the order of the key (sorted hashes), so each date
+        stays with its image whichever way round the pair is opened."""
+        if list(self._order) == sorted(self._order):
+            return record
+        return replace(record, acquired=(record.acquired[1], record.acquired[0]))
 
     def _show_note(self, text: str) -> None:
         self.note = text

@@ -102,6 +102,7 @@ class ReviewSession(QObject):
     def open_paths(self, paths: list[str], slot: int | None = None) -> None:
         """Dropped or opened files: two fill both slots; one goes to `slot`, else to the first empty slot."""
         if len(paths) == 2:
+            self._expect(SLOTS)
             for each, path in zip(SLOTS, paths, strict=True):
                 self.open_image(each, path)
             return
@@ -115,6 +116,7 @@ class ReviewSession(QObject):
 
     def open_pair(self, paths, crops=(None, None)) -> None:
         """Load both images (a worklist case) with the crops they were reviewed with."""
+        self._expect(SLOTS)
         for slot in SLOTS:
             self.open_image(slot, str(paths[slot]), crop=crops[slot])
 
@@ -169,7 +171,13 @@ class ReviewSession(QObject):
         self.set_method(tasks.METHODS[(tasks.METHODS.index(self.method) + 1) % len(tasks.METHODS)])
 
     def loading(self) -> bool:  # an image is still on its way: the pair shown is not yet the pair asked for
-        return any(self.runner.is_pending(("image", slot)) for slot in SLOTS)
+        return bool(self._pending) or any(self.runner.is_pending(("image", slot)) for slot in SLOTS)
+
+    def _expect(self, slots) -> None:
+        """Both images of a pair are on their way before either is asked for: the first to arrive never makes a
+        pair with the other slot's old image, whatever order the runner answers in."""
+        for slot in slots:
+            self._pending.setdefault(slot, (None, None))
 
     def explain(self) -> None:
         """(Re-)explain the current pair; any explanation in flight is superseded."""
