@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication
 from gui.app import create_workstation
 from gui.jobs.qimage import qimage_to_array
 from gui.models.settings import open_settings
+from tests.gui.fakes import fake_model_work  # noqa: F401  (a fixture: the model's work replaced)
 
 TIMEOUT_MS = 30_000
 

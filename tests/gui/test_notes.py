@@ -88,7 +88,7 @@ def test_a_one_off_pairs_record_and_assessment_survive_kill_9(qtbot, make_window
     start = (f"station.start(images=[{str(images[0])!r}, {str(images[1])!r}], model_path={str(tiny_weights)!r}, "
              "device='cpu')")
     line = type_note_then_kill(tmp_path, ini, tmp_path / "w.sqlite", start,
-                               "None not in window.session.images and window.session.explained is not None",
+                               "None not in window.session.images and window.pair.identity is not None",
                                "window.case_record.set_field('body_site', 'left scapula'); "
                                "window.actions['agree'].trigger()")
     assert "typed" in line

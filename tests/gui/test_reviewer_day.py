@@ -6,63 +6,14 @@ it, follow up, export; then quit and find everything typed and decided again (is
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from types import SimpleNamespace
 from unittest.mock import create_autospec
 
-import pytest
-
 from gui.app import create_review
-from gui.jobs import tasks
 from gui.jobs.runner import SyncRunner
-from gui.models import followup as followup_model
 from gui.models.settings import open_settings
 from gui.presenters.commands import CommandsView
 
 from .conftest import make_image
-
-
-class FakeModelWork:
-    """The tasks that need the network, replaced: each records what it was asked and answers at once."""
-
-    def __init__(self):
-        self.exports: list[tasks.ExportRequest] = []
-        self.followup_exports: list[dict] = []
-
-    def load_model(self, _ws, path, device):
-        info = SimpleNamespace(name="fake", sha256="f" * 64)
-        return tasks.ModelReady(info, "cpu", device, path)
-
-    def explain(self, _ws, images, crops, method):
-        from core.io.images import with_crop
-
-        cropped = tuple(with_crop(image, crop) for image, crop in zip(images, crops, strict=True))
-        explanation = SimpleNamespace(similarity=0.8, verdict="similar", probability_same=0.8, method=method,
-                                      crops=(None, None), same_content=True, in_domain=None)
-        return tasks.Explained(explanation, cropped, SimpleNamespace(name="fake", sha256="f" * 64))
-
-    def export(self, _ws, request):
-        self.exports.append(request)
-        Path(request.path).write_text(json.dumps({"record": request.record.facts(), "note": request.note,
-                                                  "reviewer_verdict": request.reviewer_verdict}))
-        return tasks.Exported(request.path, request.path)
-
-    def followup(self, _ws, images, method):
-        return SimpleNamespace(images=images, method=method)
-
-    def export_followup(self, _ws, path, result, record, note, overwrite):
-        self.followup_exports.append({"path": path, "record": record, "note": note})
-        return path
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    work = FakeModelWork()
-    for name in ("load_model", "explain", "export"):
-        monkeypatch.setattr(tasks, name, getattr(work, name))
-    monkeypatch.setattr(followup_model, "followup_task", work.followup)
-    monkeypatch.setattr(followup_model, "export_followup_task", work.export_followup)
-    return work
 
 
 def _workstation(tmp_path):
@@ -76,7 +27,8 @@ def _workstation(tmp_path):
     return review, view, commands
 
 
-def test_a_reviewers_day(qapp, tmp_path, fake):
+def test_a_reviewers_day(qapp, tmp_path, fake_model_work):
+    fake = fake_model_work
     a, b, c = (make_image(tmp_path / name, (64, 48), seed) for name, seed in (("a.png", 1), ("b.png", 2),
                                                                             ("c.png", 3)))
     review, view, commands = _workstation(tmp_path)
