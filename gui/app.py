@@ -23,11 +23,10 @@ from .models.open_pair import OpenPair
 from .models.pair_store import PairStore
 from .models.problems import Problems
 from .models.session import ReviewSession
-from .models.settings import Key, read
+from .models.settings import Key, bind_settings, read, remember, restore_review, save_review
 from .models.similar_cases import SimilarCases
 from .models.worklist import WorklistController
 from .presenters.commands import Commands, CommandsView
-from .views.persist import restore_review, save_review
 from .views.window import MainWindow
 
 # Benchmarks set this to learn when the window is first painted: the app prints "shown <epoch seconds>" and quits.
@@ -97,20 +96,14 @@ def create_review(settings: QSettings, runner: JobRunner, worklist_path: str | N
     # One-off pairs' notes and records live beside the settings: a test's or a screenshot's settings keep their own.
     pair = OpenPair(session, worklist, PairStore(Path(settings.fileName()).resolve().parent / NOTES_FILE))
     case_record = CaseRecordState(reviewer=read(settings, Key.REVIEWER, ""))
-    bind_case_record(case_record, pair, settings)
+    bind_case_record(case_record, pair)
     followup = FollowUpReview(session, problems, worklist)
     links = LinksState(session, problems)
-
-    def model_changed(ready) -> None:
-        settings.setValue(Key.MODEL_PATH, ready.path or "")
-        settings.setValue(Key.MODEL_DEVICE, ready.requested_device)
-
-    session.model_changed.connect(model_changed)
-    similar.gallery_changed.connect(lambda path: settings.setValue(Key.GALLERY, path or ""))
+    bind_settings(settings, session, similar, case_record)
     similar.set_gallery(read(settings, Key.GALLERY, "") or None)
     try:
         store = worklist.open_store(worklist_path or read(settings, Key.WORKLIST, "") or None)
-        settings.setValue(Key.WORKLIST, str(store.path))
+        remember(settings, Key.WORKLIST, str(store.path))
     except (SiameseLensError, OSError) as exc:
         problems.report("worklist", f"Worklist not opened: {exc}")
     return Review(settings, runner, problems, session, layers, similar, worklist, pair, case_record, followup, links)

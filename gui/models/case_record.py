@@ -13,7 +13,6 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, Signal
 
 from ..jobs.tasks import CaseRecord, check_date, check_text, from_images
-from .settings import Key
 
 # (attribute or acquired index, label, placeholder)
 FIELDS = (("case_id", "Case", "case id"), ("patient_id", "Patient", "pseudonymised id"),
@@ -83,11 +82,11 @@ class CaseRecordState(QObject):
         return [f"{LABELS[key]}: {why}" for key, why in self.refused.items()]
 
 
-def bind_case_record(state: CaseRecordState, pair, settings=None) -> None:
+def bind_case_record(state: CaseRecordState, pair) -> None:
     """Keep `state` the record of the pair under review (gui.models.open_pair.OpenPair): a worklist case's own record, a
     one-off pair's as last typed, or, for a pair never recorded, a fresh record that keeps the reviewer and takes
-    what DICOM files say of the case. Every accepted edit is saved with the pair at once; the reviewer's name is
-    remembered for the next pair."""
+    what DICOM files say of the case. Every accepted edit is saved with the pair at once; the reviewer's name stays
+    for the next pair."""
     replacing = {"on": False}
 
     def pair_changed(identity) -> None:
@@ -106,8 +105,6 @@ def bind_case_record(state: CaseRecordState, pair, settings=None) -> None:
             replacing["on"] = False
 
     def record_changed(record: CaseRecord) -> None:
-        if settings is not None and record.reviewer:
-            settings.setValue(Key.REVIEWER, record.reviewer)
         if not replacing["on"]:
             pair.save_record(record)
 

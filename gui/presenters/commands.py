@@ -17,7 +17,7 @@ from ..models.layers import SLOTS, LayerStates
 from ..models.links import LinksState
 from ..models.open_pair import OpenPair
 from ..models.session import NOTHING_TO_EXPORT, ReviewSession
-from ..models.settings import Key, read
+from ..models.settings import Key, read, remember
 from ..models.similar_cases import SimilarCases
 from ..models.worklist import WorklistController
 from .drops import drop_problem
@@ -232,4 +232,4 @@ class Commands:
         return read(self.settings, Key.LAST_FOLDER, str(Path.home()))
 
     def _remember_folder(self, path: str) -> None:
-        self.settings.setValue(Key.LAST_FOLDER, str(Path(path).parent))
+        remember(self.settings, Key.LAST_FOLDER, str(Path(path).parent))

@@ -1,6 +1,5 @@
-"""What the workstation remembers between runs: the window's geometry, docks and splitter, and the review
-settings (method, each layer's visibility, opacity and colormap, synchronised views). Model, device, gallery,
-worklist and last folder are stored as they change.
+"""The window's layout between runs: geometry, docks, splitter and synchronised views (the review's own settings:
+gui.models.settings).
 
 A remembered geometry is clamped to the screen the window opens on: a layout saved on a 1920 px monitor (or by
 an older version whose window outgrew the screen) must not open wider than today's 1366 x 768 laptop.
@@ -11,33 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QGuiApplication
 
-from ..jobs.tasks import COLORMAPS, DEFAULT_METHOD, LAYERS
-from ..models.layers import SLOTS, LayerStates
-from ..models.session import ReviewSession
-from ..models.settings import Key, colormap_key, layer_key, read
-
-
-def restore_review(settings, session: ReviewSession, layers: LayerStates) -> None:
-    session.set_method(read(settings, Key.METHOD, DEFAULT_METHOD))
-    for name in LAYERS:
-        colormap = read(settings, colormap_key(name), layers.colormap(name))
-        if colormap in COLORMAPS:  # a name from an older or newer version is ignored, not fatal
-            layers.set_colormap(name, colormap)
-    for slot in SLOTS:
-        for name in LAYERS:
-            layers.set_visible(slot, name, read(settings, layer_key(slot, name, "visible"), layers.visible(slot, name)))
-            layers.set_opacity(slot, name, read(settings, layer_key(slot, name, "opacity"), layers.opacity(slot, name)))
-
-
-def save_review(settings, session: ReviewSession, layers: LayerStates) -> None:
-    settings.setValue(Key.METHOD, session.method)
-    for name in LAYERS:
-        settings.setValue(colormap_key(name), layers.colormap(name))
-    for slot in SLOTS:
-        for name in LAYERS:
-            settings.setValue(layer_key(slot, name, "visible"), layers.visible(slot, name))
-            settings.setValue(layer_key(slot, name, "opacity"), layers.opacity(slot, name))
-
+from ..models.settings import Key, read
 
 DEFAULT_SIZE = (1400, 820)  # first run: at least this, or 80 % of a larger screen; a smaller one gets all it has
 
