@@ -76,7 +76,7 @@ class Review:
         """The reviewer's commands on these models, through `view` (the window, or a test's mock)."""
         return Commands(view, session=self.session, worklist=self.worklist, similar=self.similar, layers=self.layers,
                         links=self.links, case_record=self.case_record, pair=self.pair, followup=self.followup,
-                        settings=self.settings)
+                        problems=self.problems, settings=self.settings)
 
     def close(self) -> None:
         save_review(self.settings, self.session, self.layers)

@@ -35,6 +35,10 @@ class Problems:
             self._latest.clear()
             self._changed()
 
+    def current(self) -> dict[str, str]:
+        """source -> its latest problem, oldest first."""
+        return dict(self._latest)
+
     def texts(self) -> list[str]:
         return list(self._latest.values())
 

@@ -16,6 +16,7 @@ from ..models.followup import FollowUpReview
 from ..models.layers import SLOTS, LayerStates
 from ..models.links import LinksState
 from ..models.open_pair import OpenPair
+from ..models.problems import Problems
 from ..models.session import NOTHING_TO_EXPORT, ReviewSession
 from ..models.settings import Key, read, remember
 from ..models.similar_cases import SimilarCases
@@ -45,10 +46,6 @@ class CommandsView(Protocol):
 
     def note_text(self) -> str: ...
 
-    def show_problem(self, source: str, text: str) -> None: ...
-
-    def withdraw_problem(self, source: str) -> None: ...
-
     def show_similar_panel(self) -> None: ...
 
     def show_worklist_panel(self) -> None: ...
@@ -60,8 +57,9 @@ class CommandsView(Protocol):
 class Commands:
     def __init__(self, view: CommandsView, *, session: ReviewSession, worklist: WorklistController,
                  similar: SimilarCases, layers: LayerStates, links: LinksState, case_record: CaseRecordState,
-                 pair: OpenPair, followup: FollowUpReview, settings):
+                 pair: OpenPair, followup: FollowUpReview, problems: Problems, settings):
         self.view, self.session, self.worklist, self.similar = view, session, worklist, similar
+        self.problems = problems  # the app's one: what the problem bar shows
         self.layers, self.links, self.case_record, self.settings = layers, links, case_record, settings
         self.pair, self.followup = pair, followup
 
@@ -92,9 +90,9 @@ class Commands:
     def load_dropped(self, paths: list[str], index: int | None = None) -> None:
         problem = drop_problem(paths)
         if problem:
-            self.view.show_problem("drop", problem)
+            self.problems.report("drop", problem)
             return
-        self.view.withdraw_problem("drop")
+        self.problems.clear("drop")
         self._remember_folder(paths[0])
         self.session.open_paths(paths, index)
 
@@ -113,12 +111,12 @@ class Commands:
         if paths:
             self.load_dropped(paths[:1], index)
         else:
-            self.view.show_problem("clipboard", "The clipboard holds no image")
+            self.problems.report("clipboard", "The clipboard holds no image")
 
     def export(self) -> None:
         explained = self.session.explained
         if explained is None:
-            self.view.show_problem("export", NOTHING_TO_EXPORT)
+            self.problems.report("export", NOTHING_TO_EXPORT)
             return
         stems = "_vs_".join(Path(img.path).stem if img.path else "pasted" for img in explained.images)
         chosen = self.view.ask_report_path(self.report_folder() / f"report_{stems}.png")
@@ -138,7 +136,7 @@ class Commands:
     def export_followup(self) -> None:
         result = self.followup.result
         if result is None:
-            self.view.show_problem("followup", "Nothing to export yet: align the pair first (Ctrl+U)")
+            self.problems.report("followup", "Nothing to export yet: align the pair first (Ctrl+U)")
             return
         first = result.images[0].path
         start = Path(first) if first else self.report_folder() / "followup.png"
@@ -157,10 +155,10 @@ class Commands:
     def assess(self, decision: str) -> None:
         """Agree / disagree with the model's verdict on the pair shown, a worklist case or not."""
         if self.pair.assess(decision):
-            self.view.withdraw_problem("assessment")
+            self.problems.clear("assessment")
             self.session.info.emit(f"Recorded: you {decision} with the model's verdict")
         else:
-            self.view.show_problem("assessment", f"Nothing to {decision} with: open a pair first")
+            self.problems.report("assessment", f"Nothing to {decision} with: open a pair first")
 
     def reviewer_verdict(self) -> str | None:
         """The reviewer's agree / disagree on the pair shown, for its report; None when not given."""
@@ -169,7 +167,7 @@ class Commands:
     def _refused(self, source: str) -> bool:
         refused = self.case_record.problems()
         if refused:
-            self.view.show_problem(source, "Report not saved: correct the case record first ("
+            self.problems.report(source, "Report not saved: correct the case record first ("
                                    + "; ".join(refused) + ")")
         return bool(refused)
 
@@ -198,7 +196,7 @@ class Commands:
 
     def step_hit(self, step: int) -> None:
         if not self.similar.step(step):
-            self.view.show_problem("similar", "No similar cases yet: load image 1 and choose a gallery (Ctrl+G)")
+            self.problems.report("similar", "No similar cases yet: load image 1 and choose a gallery (Ctrl+G)")
 
     def import_worklist(self) -> None:
         path = self.view.ask_pairs_csv(self._folder()) if self.worklist.store else None
@@ -207,7 +205,7 @@ class Commands:
             try:
                 self.worklist.import_csv(path)
             except SiameseLensError as exc:  # a file we could not read as pairs; its message names it
-                self.view.show_problem("worklist", str(exc))
+                self.problems.report("worklist", str(exc))
             self.view.show_worklist_panel()
 
     def export_worklist(self) -> None:
@@ -217,7 +215,7 @@ class Commands:
             try:
                 self.worklist.export_csv(path)
             except OSError as exc:
-                self.view.show_problem("worklist", f"Worklist not exported: {path}: {exc.strerror or exc}")
+                self.problems.report("worklist", f"Worklist not exported: {path}: {exc.strerror or exc}")
 
     def _image_folder(self, slot: int) -> str:
         """Where an image's dialog opens: beside the other image shown (a pair's images usually share a folder,

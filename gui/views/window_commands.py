@@ -1,7 +1,7 @@
 """The main window as the reviewer's commands see it, split from gui.views.window by concept: the `CommandsView` that
-gui.presenters.commands.Commands asks for paths, the clipboard, the note and where to show problems, and the
-commands that change only what the window shows (crop mode, zoom, panels, help). A mixin of MainWindow, which
-builds the widgets it names."""
+gui.presenters.commands.Commands asks for paths, the clipboard and the note (problems go to the injected
+gui.models.problems.Problems, which the problem bar draws), and the commands that change only what the window shows
+(crop mode, zoom, panels, help). A mixin of MainWindow, which builds the widgets it names."""
 
 from __future__ import annotations
 
@@ -57,12 +57,6 @@ class WindowCommands(QMainWindow):
 
     def note_text(self) -> str:
         return self.note.toPlainText()
-
-    def show_problem(self, source: str, text: str) -> None:
-        self.problems.report(source, text)
-
-    def withdraw_problem(self, source: str) -> None:
-        self.problems.clear(source)
 
     def show_similar_panel(self) -> None:
         self.similar_dock.show()

@@ -20,8 +20,6 @@ def _workstation(tmp_path):
     review = create_review(open_settings(tmp_path / "settings.ini"), SyncRunner(), str(tmp_path / "worklist.sqlite"))
     view = create_autospec(CommandsView, instance=True)
     view.note_text.return_value = ""
-    view.show_problem.side_effect = review.problems.report  # as the window does
-    view.withdraw_problem.side_effect = review.problems.clear
     commands = review.commands(view)
     review.session.load_model(None, "cpu")
     return review, view, commands

@@ -227,9 +227,11 @@ def test_closing_the_window_interrupts_a_running_job(qtbot, make_window):
 
     window = make_window()
     started, seen = threading.Event(), []
-    window.session.runner.submit("similar", _until_stopped, started, label="Indexing the gallery…",
-                                 on_result=seen.append)
+    runner = window.session.runner
+    runner.submit("similar", _until_stopped, started, label="Indexing the gallery…", on_result=seen.append)
     assert started.wait(10)
     begun = time.monotonic()
     window.close()
     assert time.monotonic() - begun < 5.0  # the job's own end is 30 s away: the close did not wait for it
+    assert runner._thread.wait(5000)  # the job ended on its stop flag, long before its own end
+    assert seen == []  # and nothing of it was delivered to a closed window
