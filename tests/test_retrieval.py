@@ -79,6 +79,16 @@ def test_a_read_only_gallery_is_indexed_in_the_user_data_folder(gallery, model, 
     assert len(index.entries) == 10
 
 
+def test_dicom_images_of_a_gallery_are_indexed(gallery, model):
+    from core.io.dicom import secondary_capture
+
+    photo = draw_shape(*reversed(list(SHAPE_CLASSES.values())[0]), np.random.default_rng(9))
+    (gallery / "red_circles" / "scan.DCM").write_bytes(secondary_capture(photo, {}))
+    index, counts = build_index(model, gallery)
+    assert "red_circles/scan.DCM" in [entry.path for entry in index.entries]
+    assert len(index.entries) == 11 and not counts["skipped"]
+
+
 def test_an_index_of_another_model_is_refused(gallery, model):
     build_index(model, gallery)
     with pytest.raises(DataError, match="another model"):

@@ -119,3 +119,19 @@ def test_the_import_graph_has_no_cycles():
         if node not in state:
             visit(node, [node])
     assert cycles == []
+
+
+def test_one_definition_of_an_image_file():
+    """Which suffixes make an image file is said once, in core/io/image_files.py (issue #33: three definitions had
+    drifted apart, and galleries skipped DICOM)."""
+    home = ROOT / "core" / "io" / "image_files.py"
+    elsewhere = []
+    sources = [ROOT / "main.py", *(p for package in (*PACKAGES, "benchmarks") for p in (ROOT / package).rglob("*.py"))]
+    for path in sources:
+        if path == home:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
+                    ".jpeg" in node.value.lower() or ".tiff" in node.value.lower()):
+                elsewhere.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value[:60]!r}")
+    assert elsewhere == []

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.data.datasets import IMAGE_SUFFIXES
 from core.errors import DataError, ImageLoadError
 from core.io.files import atomic_write, file_sha256
+from core.io.image_files import is_image_file
 from core.io.images import load_image
 from core.paths import user_data_dir
 from core.training.distributed import SOLO
@@ -77,7 +77,7 @@ def scan_gallery(root: Path) -> list[tuple[Path, str | None]]:
     """Every image of a folder: files in a sub-folder are labelled by its name, files at the top by nothing."""
     found = []
     for path in sorted(root.rglob("*")):
-        if INDEX_DIRNAME in path.parts or path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+        if INDEX_DIRNAME in path.parts or not is_image_file(path):
             continue
         parts = path.relative_to(root).parts
         found.append((path, parts[0] if len(parts) > 1 else None))
