@@ -108,6 +108,9 @@ class SimilarFound:
     vote: str | None  # e.g. "7 of the 10 nearest-looking known cases are labelled malignant (...)"
     indexed: int  # images in the gallery's index
     interrupted: bool  # the index update was cancelled: hits come from the images indexed so far
+    # what was set apart: the query's own content in the gallery, folded near-duplicates, where a read-only
+    # gallery's index is kept (core.review.neighbours, core.review.gallery.index_note)
+    notes: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -215,16 +218,20 @@ def similar(ws: Workspace, gallery: str, image, crop, k: int) -> SimilarFound:
     """Bring the gallery's index up to date for the current model (cancellable, with progress), then find the k
     cases nearest to `image` as the model explains it (the reviewer's crop, else the model's automatic one)."""
     from core.io.images import with_crop
-    from core.review.gallery import build_index, nearest_cases
+    from core.review.gallery import build_index, index_note
+    from core.review.neighbours import nearest_cases
 
     model = ws.require_model()
     index, counts = build_index(model, gallery, progress=ws.report_progress, should_stop=ws.stop.is_set)
+    where = tuple(note for note in (index_note(index),) if note)
     if not index.entries:
-        return SimilarFound(image.path, gallery, (), None, 0, counts["interrupted"])
-    hits, summary = nearest_cases(model, index, with_crop(image, crop), k)
-    for hit in hits:
+        return SimilarFound(image.path, gallery, (), None, 0, counts["interrupted"], where)
+    found = nearest_cases(model, index, with_crop(image, crop), k)
+    for hit in found.hits:
         hit["qimage"] = _thumbnail(hit["path"])
-    return SimilarFound(image.path, gallery, tuple(hits), summary, len(index.entries), counts["interrupted"])
+    notes = tuple(note for note in (found.in_gallery, *found.notes) if note) + where
+    return SimilarFound(image.path, gallery, tuple(found.hits), found.vote, len(index.entries),
+                        counts["interrupted"], notes)
 
 
 def export(_ws: Workspace, request: ExportRequest) -> Exported:

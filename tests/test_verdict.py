@@ -157,16 +157,18 @@ def test_same_content_is_said(same_content):
 
 
 def test_similar_cases_give_no_vote_for_a_query_outside_the_domain(shapes_copy, shapes_dir, tmp_path):
-    from core.review.gallery import build_index, nearest_cases
+    from core.review.gallery import build_index
+    from core.review.neighbours import nearest_cases
 
     model = load_model(shapes_copy)
     query = load_image(sorted((shapes_dir / "red_circles").glob("*.png"))[0])
     index, _ = build_index(model, shapes_dir, out=tmp_path / "index")
-    _, vote = nearest_cases(model, index, query, 5)
+    vote = nearest_cases(model, index, query, 5).vote
     assert vote is None or "labelled" in vote
     strict = tmp_path / "strict.pt"
     save_model(model, strict, {"domain": dict(model.metadata["domain"], threshold=-1.0)})
     strict_model = load_model(strict)
     index, _ = build_index(strict_model, shapes_dir, out=tmp_path / "index2")
-    hits, vote = nearest_cases(strict_model, index, query, 5)
+    found = nearest_cases(strict_model, index, query, 5)
+    hits, vote = found.hits, found.vote
     assert hits and vote.startswith("no vote: the query lies outside this model's domain")

@@ -71,3 +71,24 @@ def test_cancelling_the_index_searches_what_was_indexed(qtbot, make_window, imag
     found = window.similar.found
     assert found.interrupted and 1 <= found.indexed < 12 and found.vote is None
     assert "cancelled" in window.similar_dock.summary.text()
+
+
+def test_image_1_in_the_gallery_is_named_apart_not_shown_as_a_case(qtbot, make_window, images, tmp_path):
+    import shutil
+
+    gallery = tmp_path / "gallery"
+    for label, seeds in (("benign", (11, 12)), ("malignant", (14, 15))):
+        (gallery / label).mkdir(parents=True)
+        for seed in seeds:
+            make_image(gallery / label / f"{seed}.png", (80, 72), seed)
+    shutil.copy(images[0], gallery / "malignant" / "query.png")  # image 1's own file, filed as malignant
+    window = make_window()
+    with qtbot.waitSignal(window.similar.found_changed, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda found: found is not None):
+        window.similar.set_gallery(str(gallery))
+        window.load_dropped([str(images[0])], 0)
+    found = window.similar.found
+    assert found.indexed == 5 and len(found.hits) == 4
+    assert not any(hit["path"].endswith("query.png") for hit in found.hits)
+    assert found.vote is None or found.vote.startswith(("2 of the 4", "3 of the 4"))
+    assert "this image is in the gallery, labelled malignant" in window.similar_dock.summary.text()
