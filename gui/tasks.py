@@ -24,6 +24,7 @@ from core.review.worklist import Worklist  # sqlite only
 from core.trust.checks import faithfulness_text  # numpy only
 from core.trust.verdict import COLOURS as VERDICT_COLOURS  # numpy only
 from core.trust.verdict import MEANING as VERDICT_MEANING
+from core.trust.verdict import NOT_ASSESSED, band_of, shown_probability
 from core.vocabulary import (
     COLORMAPS,
     DEFAULT_DEVICE,
@@ -44,7 +45,7 @@ __all__ = [
     "LAYER_TITLES", "LAYERS", "METHODS", "SiameseLensError", "crop_problem", "Worklist", "colour_ramp",
     "cuda_unsupported", "device_choices", "faithfulness_text", "rgba_layer", "VERDICT_COLOURS",
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
-    "file_dialog_filter",
+    "file_dialog_filter", "NOT_ASSESSED", "band_of", "shown_probability",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
     "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness",
