@@ -63,13 +63,18 @@ def test_resnets_are_built_as_torchvision_builds_them():
         build_backbone("resnet101")
 
 
-def test_building_a_resnet_model_does_not_import_torchvision():
-    """torchvision's import (all its models and ops, and torch._dynamo) cost half of a cold `explain`."""
+def test_building_and_loading_a_resnet_model_imports_neither_torchvision_nor_dynamo(tmp_path):
+    """torchvision's import (all its models and ops, and torch._dynamo) cost half of a cold `explain`; so does
+    anything else that pulls torch._dynamo in (a model initialised on the meta device did)."""
     import subprocess
     import sys
+    from pathlib import Path
 
     code = ("import sys; from core.model.network import ModelConfig, SiameseModel; "
-            "SiameseModel(ModelConfig(architecture='resnet18_s16', input_size=64)); "
+            "from core.model.weights import load_model, save_model; "
+            "save_model(SiameseModel(ModelConfig(architecture='resnet18_s16', input_size=64)), sys.argv[1]); "
+            "load_model(sys.argv[1]); "
             "print(sorted(m for m in sys.modules if m.startswith(('torchvision', 'torch._dynamo'))))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.pt")], capture_output=True, text=True,
+                         check=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == "[]"
