@@ -8,11 +8,13 @@ Each round starts three fresh processes, in turn, so background load hits all th
                  loading then, as in real use;
   window+pair    `python main.py --screenshot OUT.png IMG1 IMG2`, launch to exit: the window with the pair
                  explained and its maps drawn (no target: it includes the explanation; reported for comparison).
+With --baseline DIR (an earlier tree, e.g. `git archive COMMIT | tar -x -C DIR`), its `explain` and `window` run in
+the same rounds, so before and after are compared under the same load.
 Reported: the median of each, and the median over rounds of each round's ratio to import torch. Targets: explain
 <= 1.5x and window <= 1.5x. One discarded warm-up round first fills the page cache ("cold" means a new process,
 not an empty disk cache).
 
-    nice -n 10 python benchmarks/bench_startup.py [--rounds 7]
+    nice -n 10 python benchmarks/bench_startup.py [--rounds 7] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -32,16 +34,16 @@ TARGETS = {"explain": 1.5, "window": 1.5}
 TIMEOUT_S = 300
 
 
-def _run_to_exit(argv: list[str], env: dict) -> float:
+def _run_to_exit(argv: list[str], env: dict, tree: Path = ROOT) -> float:
     started = time.perf_counter()
-    subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+    subprocess.run(argv, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
                    timeout=TIMEOUT_S)
     return time.perf_counter() - started
 
 
-def _run_to_window(env: dict) -> float:
+def _run_to_window(env: dict, tree: Path = ROOT) -> float:
     started = time.time()
-    child = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=dict(env, SIAMESE_LENS_EXIT_AFTER_SHOW="1"),
+    child = subprocess.Popen([sys.executable, "main.py"], cwd=tree, env=dict(env, SIAMESE_LENS_EXIT_AFTER_SHOW="1"),
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = child.stdout.readline()
@@ -56,6 +58,7 @@ def _run_to_window(env: dict) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--baseline", type=Path, help="an earlier source tree to measure in the same rounds")
     args = parser.parse_args()
     samples = sorted(str(p) for p in (ROOT / "resources" / "samples").glob("*.jpg"))[:2]
     with tempfile.TemporaryDirectory() as home:
@@ -69,6 +72,11 @@ def main() -> int:
             "window+pair": lambda: _run_to_exit([sys.executable, "main.py", "--screenshot",
                                                  str(Path(home) / "shot.png"), *samples], env),
         }
+        if args.baseline:
+            base = args.baseline.resolve()
+            runs["explain (baseline)"] = lambda: _run_to_exit([sys.executable, "main.py", "explain", *samples], env,
+                                                              base)
+            runs["window (baseline)"] = lambda: _run_to_window(env, base)
         for run in runs.values():  # warm-up, discarded
             run()
         times: dict[str, list[float]] = {name: [] for name in runs}

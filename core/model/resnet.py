@@ -88,6 +88,9 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, IMAGENET_CLASSES)
         for module in self.modules():
+            weight = getattr(module, "weight", None)
+            if isinstance(weight, Tensor) and weight.is_meta:
+                continue  # no values to initialise; and normal_ on the meta device imports torch._dynamo
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
             elif isinstance(module, nn.BatchNorm2d):
