@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from core.data.datasets import IMAGE_SUFFIXES  # noqa: E402
+from core.io.image_files import is_image_file  # noqa: E402
 from core.training.distributed import environment  # noqa: E402
 from core.training.train import TrainOptions, train  # noqa: E402
 
@@ -30,7 +30,7 @@ from core.training.train import TrainOptions, train  # noqa: E402
 def subset(source: Path, target: Path, per_class: int) -> Path:
     for folder in sorted(p for p in source.iterdir() if p.is_dir()):
         (target / folder.name).mkdir(parents=True, exist_ok=True)
-        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:per_class]:
+        for path in sorted(p for p in folder.iterdir() if is_image_file(p))[:per_class]:
             link = target / folder.name / path.name
             if not link.exists():
                 try:

@@ -57,10 +57,10 @@ def run_explain(args) -> int:
         print(json.dumps(printed, allow_nan=False))
     else:
         from core.trust.checks import describe_trust
-        from core.trust.verdict import MEANING
+        from core.trust.verdict import MEANING, band_of
         from core.vocabulary import DISCLAIMER
 
-        verdict, *trust_lines = describe_trust(result, faithful)
+        verdict, *trust_lines = describe_trust(result, faithful, band_of(model.metadata))
         print(verdict)
         print(f"similarity {result.similarity * 100:.1f} % (model threshold {result.threshold * 100:.1f} %, "
               f"distance {result.distance:.4f})")

@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from core.review.gallery import MANIFEST, build_index, index_location, nearest_cases, open_index
+from core.review.gallery import MANIFEST, build_index, index_location, index_note, open_index
+from core.review.neighbours import nearest_cases
 
 
 def run_index(args) -> int:
@@ -34,6 +35,9 @@ def run_index(args) -> int:
     print(f"index {index.location}: {len(index.entries)} images ({counts['embedded']} embedded, "
           f"{counts['unchanged']} unchanged, {counts['removed']} removed, {len(counts['skipped'])} unreadable) "
           f"in {seconds:.1f} s" + (f", {rate:.1f} images/s" if rate else ""))
+    note = index_note(index)
+    if note:
+        print(note)
     return 0
 
 
@@ -62,24 +66,27 @@ def run_retrieve(args) -> int:
         index = open_index(location, str(model.metadata.get("sha256", "")))
     if not index.entries:
         raise DataError(f"{location}: the index is empty")
-    hits, summary = nearest_cases(model, index, query_image, args.k)
-    written = _write_report(args, model, query_image, hits, summary) if args.report else []
+    found = nearest_cases(model, index, query_image, args.k)
+    written = _write_report(args, model, query_image, found) if args.report else []
     if args.json:
         print(json.dumps({"query": {"path": args.query, "sha256": file_digest(args.query)},
-                          "model": model_facts(model),
-                          "index": str(index.location), "hits": hits, "vote": summary, "written": written}))
+                          "model": model_facts(model), "index": str(index.location), "index_note": index_note(index),
+                          "hits": found.hits, "vote": found.vote, "in_gallery": found.own, "notes": found.notes,
+                          "written": written}))
         return 0
-    for hit in hits:
+    for hit in found.hits:
         label_text = f"  [{hit['label']}]" if hit["label"] is not None else ""
-        print(f"{hit['rank']:>3}  {hit['similarity'] * 100:5.1f} %{label_text}  {hit['path']}")
-    if summary:
-        print(summary)
+        folded = f"  (+{len(hit['folded'])} near-duplicate(s) folded in)" if hit["folded"] else ""
+        print(f"{hit['rank']:>3}  {hit['similarity'] * 100:5.1f} %{label_text}  {hit['path']}{folded}")
+    for line in (found.vote, found.in_gallery, *found.notes, index_note(index)):
+        if line:
+            print(line)
     for path in written:
         print(f"wrote {path}")
     return 0
 
 
-def _write_report(args, model, query, hits: list[dict], summary: str | None) -> list[str]:
+def _write_report(args, model, query, found) -> list[str]:
     """The query beside each hit, every pair with its factual maps, plus the JSON sidecar."""
     from core.explain.pair import explain_pair, explained_images
     from core.io.images import load_image
@@ -87,6 +94,7 @@ def _write_report(args, model, query, hits: list[dict], summary: str | None) -> 
     from core.review.report import write_picture_and_facts
     from core.review.retrieval_report import render_retrieval, retrieval_facts
 
+    hits = found.hits
     queries, cases, explanations = [], [], []
     for hit in hits:
         case = load_image(hit["path"])
@@ -97,8 +105,8 @@ def _write_report(args, model, query, hits: list[dict], summary: str | None) -> 
         queries.append(shown[0])
         cases.append(shown[1])
         explanations.append(explanation)
-    facts = retrieval_facts({"path": args.query, "sha256": file_digest(args.query)}, hits, model, summary,
-                            args.colormap)
+    facts = retrieval_facts({"path": args.query, "sha256": file_digest(args.query)}, hits, model, found.vote,
+                            args.colormap, in_gallery=found.in_gallery, notes=found.notes)
     paths = write_picture_and_facts(args.report, lambda: render_retrieval(facts, queries, cases, explanations),
                                     facts, args.force)
     return [str(p) for p in paths]

@@ -32,6 +32,18 @@ def shipped_models() -> list[Path]:
     return sorted(weights_dir().glob("*.pt"))
 
 
+def user_cache_dir() -> Path:
+    """The platform's per-user cache folder for the app (what can be rebuilt, e.g. a read-only gallery's index):
+    XDG_CACHE_HOME on Linux, Library/Caches, LOCALAPPDATA."""
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    elif os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "SiameseLens"
+
+
 def user_data_dir() -> Path:
     """The platform's per-user data folder for the app (no Qt needed): XDG on Linux, Application Support, AppData."""
     if sys.platform == "darwin":

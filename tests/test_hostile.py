@@ -116,6 +116,19 @@ def _dicom(rows: int, columns: int, pixels: bytes = b"", cut: int = 0):
     return make
 
 
+def _float_tiff(value: float, name: str):
+    """A float TIFF (mode F) of mid-grey with `value` (NaN, inf) everywhere or in one pixel."""
+    def make(work):
+        pixels = np.full((32, 40), 0.5, np.float32)
+        if name.startswith("all"):
+            pixels[:] = value
+        else:
+            pixels[3, 4] = value
+        Image.fromarray(pixels, "F").save(work / f"{name}.tif")
+        return work / f"{name}.tif"
+    return make
+
+
 def _fifo(work):
     os.mkfifo(work / "pipe.png")
     return work / "pipe.png"
@@ -247,6 +260,8 @@ CASES = {
     "bad crc png": _image_case(_bad_crc_png, 2, "c.png"),
     "png header claims 10 gigapixels": _image_case(_write("bomb.png", _png_header_only(100_000, 100_000)), 2,
                                                    "too large"),
+    "float tiff all nan": _image_case(_float_tiff(float("nan"), "all-nan"), 2, "all-nan.tif: image holds NaN"),
+    "float tiff one inf": _image_case(_float_tiff(float("inf"), "one-inf"), 2, "one-inf.tif: image holds NaN"),
     "png of zero width": _image_case(_write("zero.png", _png_header_only(0, 10)), 2, "zero.png"),
     "fifo as image": _image_case(_fifo, 2, "not a regular file"),
     "folder as image": _image_case(lambda work: work, 2, "folder"),

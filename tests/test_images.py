@@ -221,3 +221,20 @@ def test_huge_paste_is_shrunk(monkeypatch):
     monkeypatch.setattr(images, "MAX_LOADED_PIXELS", 10_000)
     pasted = from_pil(Image.new("RGB", (500, 400)))
     assert pasted.image.width * pasted.image.height <= 10_000 and pasted.scale > 1
+
+
+@pytest.mark.parametrize("where", ["all", "one"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_float_images_with_undefined_values_are_refused_naming_the_file(tmp_path, where, value):
+    pixels = np.linspace(0, 1, 40 * 50, dtype=np.float32).reshape(40, 50)
+    if where == "all":
+        pixels[:] = value
+    else:
+        pixels[39, 49] = value  # the last pixel: every band is checked, not the first
+    path = save(Image.fromarray(pixels, "F"), tmp_path / "scan float.tif")
+    with pytest.raises(ImageLoadError) as caught:
+        load_image(path)
+    message = str(caught.value)
+    assert "scan float.tif" in message and "NaN or infinite" in message and "\n" not in message
+    assert ("all pixel values" in message) == (where == "all")
+

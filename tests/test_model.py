@@ -36,3 +36,45 @@ def test_distance_is_not_clipped_so_dissimilar_pairs_keep_gradients():
 def test_other_backbones_build():
     model = SiameseModel(ModelConfig(architecture="mobilenet_v3_small", input_size=64)).eval()
     assert model.embed(torch.randn(2, 3, 64, 64)).shape == (2, 128)
+
+
+def test_resnets_are_built_as_torchvision_builds_them():
+    """The ResNets built without torchvision (core.model.resnet) have torchvision's names, seeded weights and
+    outputs, so every weights file loads and scores as before."""
+    import pytest
+    import torchvision
+
+    from core.model.network import build_backbone
+
+    for architecture in ("resnet18", "resnet34", "resnet50"):
+        torch.manual_seed(7)
+        ours, channels = build_backbone(architecture)
+        torch.manual_seed(7)
+        theirs = getattr(torchvision.models, architecture)(weights=None)
+        trunk = torch.nn.Sequential(theirs.conv1, theirs.bn1, theirs.relu, theirs.maxpool, theirs.layer1,
+                                    theirs.layer2, theirs.layer3, theirs.layer4)
+        assert channels == theirs.fc.in_features
+        mine, reference = ours.state_dict(), trunk.state_dict()
+        assert list(mine) == list(reference), architecture
+        assert all(torch.equal(mine[key], reference[key]) for key in mine), architecture
+        x = torch.randn(2, 3, 64, 64)
+        assert torch.equal(ours.eval()(x), trunk.eval()(x)), architecture
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_backbone("resnet101")
+
+
+def test_building_and_loading_a_resnet_model_imports_neither_torchvision_nor_dynamo(tmp_path):
+    """torchvision's import (all its models and ops, and torch._dynamo) cost half of a cold `explain`; so does
+    anything else that pulls torch._dynamo in (a model initialised on the meta device did)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from core.model.network import ModelConfig, SiameseModel; "
+            "from core.model.weights import load_model, save_model; "
+            "save_model(SiameseModel(ModelConfig(architecture='resnet18_s16', input_size=64)), sys.argv[1]); "
+            "load_model(sys.argv[1]); "
+            "print(sorted(m for m in sys.modules if m.startswith(('torchvision', 'torch._dynamo'))))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.pt")], capture_output=True, text=True,
+                         check=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "[]"

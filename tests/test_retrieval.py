@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.errors import DataError
 from core.model.retrieval import nearest, retrieval_metrics, vote
-from core.review.gallery import INDEX_DIRNAME, build_index, open_index
+from core.review.gallery import INDEX_DIRNAME, MANIFEST, build_index, open_index
 from tests.conftest import SHAPE_CLASSES, draw_shape
 
 
@@ -23,6 +24,19 @@ def gallery(tmp_path):
         for n in range(5):
             draw_shape(kind, colour, rng).save(root / name / f"{n}.png")
     return root
+
+
+def _tiny_weights(folder: Path) -> Path:
+    import torch
+
+    from core.model.network import ModelConfig, SiameseModel
+    from core.model.weights import save_model
+
+    torch.manual_seed(0)
+    weights = folder / "tiny.pt"
+    if not weights.exists():
+        save_model(SiameseModel(ModelConfig(input_size=32)).eval(), weights)
+    return weights
 
 
 @pytest.fixture
@@ -66,17 +80,94 @@ def test_an_unreadable_gallery_image_is_skipped_and_named(gallery, model):
     assert len(index.entries) == 10 and len(counts["skipped"]) == 1 and "broken.png" in counts["skipped"][0]
 
 
-def test_a_read_only_gallery_is_indexed_in_the_user_data_folder(gallery, model, tmp_path, monkeypatch):
+@pytest.mark.parametrize("read_only", ["gallery folder", "its index folder"])
+def test_a_read_only_gallery_is_indexed_in_the_cache_folder_and_says_where(gallery, model, tmp_path, monkeypatch,
+                                                                         capsys, read_only):
     import os
 
     import core.review.gallery as gallery_module
+    from core.review.gallery import index_note
+    from main import main
 
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    beside = gallery.resolve() / INDEX_DIRNAME
+    if read_only == "its index folder":  # an archive copied with an index another machine built
+        beside.mkdir()
+    locked = beside if read_only == "its index folder" else gallery.resolve()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(gallery_module.os, "access",
-                        lambda path, mode: False if path == gallery.resolve() else os.access(path, mode))
+                        lambda path, mode: False if Path(path) == locked else os.access(path, mode))
     index, _ = build_index(model, gallery)
-    assert index.location.is_relative_to(tmp_path / "data") and not (gallery / INDEX_DIRNAME).exists()
+    assert index.location.is_relative_to(tmp_path / "cache" / "SiameseLens") and not (beside / MANIFEST).exists()
     assert len(index.entries) == 10
+    assert index_note(index) == f"the gallery folder is read-only: its index is kept in {index.location}"
+    weights = _tiny_weights(tmp_path)
+    assert main(["index", str(gallery), "--model", str(weights), "--rebuild"]) == 0
+    out = capsys.readouterr().out
+    assert f"its index is kept in {tmp_path / 'cache' / 'SiameseLens'}" in out
+    assert main(["retrieve", str(gallery / "red_circles" / "1.png"), str(gallery), "--model", str(weights)]) == 0
+    assert f"its index is kept in {tmp_path / 'cache' / 'SiameseLens'}" in capsys.readouterr().out
+
+
+def test_an_index_beside_a_writable_gallery_has_no_note(gallery, model):
+    from core.review.gallery import index_note
+
+    index, _ = build_index(model, gallery)
+    assert index.location == gallery.resolve() / INDEX_DIRNAME and index_note(index) is None
+
+
+def _found(model, gallery, query_path, k=5):
+    from core.io.images import load_image
+    from core.review.neighbours import nearest_cases
+
+    index, _ = build_index(model, gallery)
+    return nearest_cases(model, index, load_image(query_path), k)
+
+
+def test_the_query_itself_is_never_a_hit_nor_a_vote_and_is_named_apart(gallery, model):
+    query = gallery / "blue_squares" / "2.png"
+    found = _found(model, gallery, query, k=9)  # every other image of the gallery
+    assert [hit["path"] for hit in found.hits if hit["path"].endswith("blue_squares/2.png")] == []
+    assert len(found.hits) == 9 and [hit["rank"] for hit in found.hits] == list(range(1, 10))
+    assert found.vote.startswith(("5 of the 9", "4 of the 9"))  # 5 + 4 images other than the query
+    assert found.in_gallery.startswith("this image is in the gallery, labelled blue_squares")
+    assert "not counted as a similar case" in found.in_gallery
+
+
+def test_near_duplicates_are_folded_and_counted_once(gallery, model):
+    from PIL import Image
+
+    original = gallery / "red_circles" / "0.png"
+    with Image.open(original) as image:
+        image.load()
+        image.save(gallery / "red_circles" / "0-resaved.png", compress_level=1)  # same picture, other bytes
+        image.save(gallery / "top-level-copy.png", compress_level=9)
+    query = gallery / "blue_squares" / "0.png"
+    found = _found(model, gallery, query, k=11)
+    paths = [Path(hit["path"]).name for hit in found.hits]
+    copies = {"0-resaved.png", "top-level-copy.png"}
+    folded = [hit for hit in found.hits if hit["folded"]]
+    assert len(folded) == 1 and {Path(p).name for p in folded[0]["folded"]} | {Path(folded[0]["path"]).name} == (
+        copies | {"0.png"}) and folded[0]["label"] == "red_circles"
+    assert len(found.hits) == 9 and len(set(paths) & (copies | {"0.png"})) == 1  # the picture counts once
+    assert found.notes == ["2 near-duplicates of the cases shown folded into them (copies of one picture count once)"]
+    # a copy of the query under another name is the query, not a case
+    with Image.open(query) as image:
+        image.load()
+        image.save(gallery / "blue_squares" / "query-copy.png", compress_level=1)
+    found = _found(model, gallery, query)
+    assert not any(hit["path"].endswith("query-copy.png") for hit in found.hits)
+    assert [item["how"] for item in found.own] == ["same content", "near-duplicate"]
+    assert found.in_gallery.startswith("this image (or a near-identical copy) is in the gallery")
+
+
+def test_dicom_images_of_a_gallery_are_indexed(gallery, model):
+    from core.io.dicom import secondary_capture
+
+    photo = draw_shape(*reversed(list(SHAPE_CLASSES.values())[0]), np.random.default_rng(9))
+    (gallery / "red_circles" / "scan.DCM").write_bytes(secondary_capture(photo, {}))
+    index, counts = build_index(model, gallery)
+    assert "red_circles/scan.DCM" in [entry.path for entry in index.entries]
+    assert len(index.entries) == 11 and not counts["skipped"]
 
 
 def test_an_index_of_another_model_is_refused(gallery, model):
@@ -156,8 +247,9 @@ def test_index_and_retrieve_on_the_command_line(gallery, tmp_path, capsys):
     assert main(["retrieve", str(query), str(gallery / INDEX_DIRNAME), "-k", "4", "--model", str(weights),
                  "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert (result["hits"][0]["path"].endswith("red_circles/3.png")
-            and result["hits"][0]["similarity"] == pytest.approx(1, abs=1e-3))
+    # the query's own file is in the gallery: named apart, never a hit (issue #33)
+    assert result["in_gallery"] == [{"path": str(query.resolve()), "label": "red_circles", "how": "same content"}]
+    assert not any(hit["path"].endswith("red_circles/3.png") for hit in result["hits"])
     assert (len(result["hits"]) == 4 and "are labelled red_circles" in result["vote"]
             or "are labelled blue_squares" in result["vote"])
     other = tmp_path / "other.pt"

@@ -180,3 +180,19 @@ def test_the_gui_role_rule_catches_a_view_that_builds_a_model_and_submits_a_job(
         "gui.models.m -> PySide6.QtWidgets", "gui.models.m -> gui.views.window",
         "gui.views.w -> gui.presenters.commands", "gui.views.w creates a model: ReviewSession (line 3)",
         "gui.views.w submits a job (line 3)"]
+
+
+def test_one_definition_of_an_image_file():
+    """Which suffixes make an image file is said once, in core/io/image_files.py (issue #33: three definitions had
+    drifted apart, and galleries skipped DICOM)."""
+    home = ROOT / "core" / "io" / "image_files.py"
+    elsewhere = []
+    sources = [ROOT / "main.py", *(p for package in (*PACKAGES, "benchmarks") for p in (ROOT / package).rglob("*.py"))]
+    for path in sources:
+        if path == home:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
+                    ".jpeg" in node.value.lower() or ".tiff" in node.value.lower()):
+                elsewhere.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value[:60]!r}")
+    assert elsewhere == []

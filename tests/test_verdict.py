@@ -157,16 +157,44 @@ def test_same_content_is_said(same_content):
 
 
 def test_similar_cases_give_no_vote_for_a_query_outside_the_domain(shapes_copy, shapes_dir, tmp_path):
-    from core.review.gallery import build_index, nearest_cases
+    from core.review.gallery import build_index
+    from core.review.neighbours import nearest_cases
 
     model = load_model(shapes_copy)
     query = load_image(sorted((shapes_dir / "red_circles").glob("*.png"))[0])
     index, _ = build_index(model, shapes_dir, out=tmp_path / "index")
-    _, vote = nearest_cases(model, index, query, 5)
+    vote = nearest_cases(model, index, query, 5).vote
     assert vote is None or "labelled" in vote
     strict = tmp_path / "strict.pt"
     save_model(model, strict, {"domain": dict(model.metadata["domain"], threshold=-1.0)})
     strict_model = load_model(strict)
     index, _ = build_index(strict_model, shapes_dir, out=tmp_path / "index2")
-    hits, vote = nearest_cases(strict_model, index, query, 5)
+    found = nearest_cases(strict_model, index, query, 5)
+    hits, vote = found.hits, found.vote
     assert hits and vote.startswith("no vote: the query lies outside this model's domain")
+
+
+def test_the_printed_probability_never_contradicts_the_band_it_is_compared_with():
+    """Issue #33: 16.8 % was printed "P 17 % is below the band 17-81 %". Every number a reason prints compares
+    with the printed band edges as the verdict says, near the edges too."""
+    import re
+
+    for band in ((0.17, 0.81), (0.3, 0.7), (0.5, 0.5)):
+        edges = [float(f"{100 * edge:.0f}") for edge in band]
+        grid = [edge + step for edge in band for step in np.linspace(-0.012, 0.012, 97)] + [0.16999999, 0.8100001]
+        for p in grid:
+            if not 0.0 <= p <= 1.0:
+                continue
+            judged = verdict.judge(p, band, (True, True))
+            number = re.search(r"P\(same class\) (just under |just over )?([0-9.]+) %", judged.reason)
+            assert number, judged.reason
+            qualifier, printed = number.group(1), float(number.group(2))
+            if judged.label == verdict.DIFFERENT:
+                assert printed < edges[0] or qualifier == "just under ", judged.reason
+            elif judged.label == verdict.SIMILAR:
+                assert printed > edges[1] or qualifier == "just over ", judged.reason
+            else:
+                assert edges[0] <= printed <= edges[1], judged.reason
+    assert "16.8 %" in verdict.judge(0.168, (0.17, 0.81), (True, True)).reason
+    assert verdict.shown_probability(0.168, (0.17, 0.81)) == "16.8 %"
+    assert verdict.shown_probability(0.5, (0.17, 0.81)) == "50 %"

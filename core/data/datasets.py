@@ -12,11 +12,11 @@ import torch
 
 from core.errors import DataError, ImageLoadError
 from core.io.files import atomic_write
+from core.io.image_files import is_image_file
 from core.io.images import load_image
 from core.model.lesion import find_lesion
 from core.model.preprocess import lesion_view, square_input
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SPLITS = ("train", "val", "test")
 
 
@@ -44,7 +44,7 @@ def scan_dataset(root) -> Dataset:
     paths, labels = [], []
     for index, name in enumerate(classes):
         for path in sorted((root / name).rglob("*")):
-            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            if is_image_file(path):
                 paths.append(path)
                 labels.append(index)
     if len({*labels}) < 2:

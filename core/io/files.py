@@ -48,8 +48,13 @@ def printable(text, limit: int = 300) -> str:
     a newline would forge a line of output, an ANSI escape would rewrite the screen, and a surrogate from a
     non-UTF-8 file name would make the write itself fail.
     """
+    text = str(text)
+    # For ASCII, isprintable() refuses exactly the control characters (category C): the common case (a weights
+    # file's metadata holds thousands of strings) needs no look-up per character.
+    if text.isascii() and text.isprintable():
+        return text if len(text) <= limit else text[: limit - 1] + "…"
     out = []
-    for char in str(text):
+    for char in text:
         if unicodedata.category(char)[0] == "C":
             code = ord(char)
             out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")

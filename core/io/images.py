@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from core.errors import ImageLoadError
 from core.io.dicom import is_dicom, read_dicom
 from core.io.files import file_problem, first_line, printable
+from core.io.image_files import FINITE_BAND_ROWS, non_finite_problem
 from core.vocabulary import MIN_CROP_SIDE
 
 # Far above any photo or scan a reviewer compares; a file claiming more is refused before decoding.
@@ -223,6 +224,11 @@ def _read_rgb(path: Path) -> tuple[Image.Image, tuple[int, int]]:
                 # DCT scaling decodes at 1/2, 1/4 or 1/8 size directly: the full image never exists in memory
                 img.draft(img.mode, (width // factor, height // factor))
             img.load()  # force decoding now, so truncation is detected here
+            if img.mode == "F":  # the one mode of undefined values; checked before any resizing blurs them away
+                problem = non_finite_problem(np.asarray(img.crop((0, top, width, min(height, top + FINITE_BAND_ROWS))))
+                                             for top in range(0, height, FINITE_BAND_ROWS))
+                if problem:
+                    raise ImageLoadError(f"{printable(path)}: {problem}")
             orientation = img.getexif().get(ORIENTATION, 1)
             small = _shrink(img)
             # turned after shrinking: exif_transpose would copy the full decoded image even when upright

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from core.model import tta
+from core.model import resnet, tta
 from core.model.preprocess import lesion_view, square_input
 from core.model.similarity import similarity_from_distance
 from core.vocabulary import TRAINING_DEFAULTS
@@ -55,11 +56,16 @@ class ModelConfig:
 
 def build_backbone(architecture: str) -> tuple[nn.Sequential, int]:
     """Return (convolutional trunk whose last module is the explanation target, its channel count)."""
-    from torchvision import models
-
     if architecture not in SUPPORTED_ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; choose one of {', '.join(SUPPORTED_ARCHITECTURES)}")
-    net = getattr(models, architecture.removesuffix(STRIDE16_SUFFIX))(weights=None)
+    base = architecture.removesuffix(STRIDE16_SUFFIX)
+    net: Any  # a ResNet built here or any torchvision classifier
+    if base in resnet.DEPTHS:  # torchvision's import costs seconds of every start: ResNets are built here
+        net = resnet.ResNet(base)
+    else:
+        from torchvision import models
+
+        net = getattr(models, base)(weights=None)
     if architecture.endswith(STRIDE16_SUFFIX):
         # The last stage keeps stride 16 (no dilation: BasicBlock has none), so a 112 px input gives a 7x7
         # map instead of 4x4, for finer explanations at a fraction of the cost of a 224 px input.

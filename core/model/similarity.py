@@ -7,3 +7,8 @@ from __future__ import annotations
 
 def similarity_from_distance(distance):
     return 1.0 - 0.5 * distance
+
+
+def distance_from_similarity(similarity):
+    """The inverse: d = 2 (1 - s)."""
+    return 2.0 * (1.0 - similarity)

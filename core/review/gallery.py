@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.data.datasets import IMAGE_SUFFIXES
 from core.errors import DataError, ImageLoadError
 from core.io.files import atomic_write, file_sha256
+from core.io.image_files import is_image_file
 from core.io.images import load_image
-from core.paths import user_data_dir
+from core.paths import user_cache_dir
 from core.training.distributed import SOLO
 
 INDEX_DIRNAME = ".siamese-lens-index"
@@ -77,7 +77,7 @@ def scan_gallery(root: Path) -> list[tuple[Path, str | None]]:
     """Every image of a folder: files in a sub-folder are labelled by its name, files at the top by nothing."""
     found = []
     for path in sorted(root.rglob("*")):
-        if INDEX_DIRNAME in path.parts or path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+        if INDEX_DIRNAME in path.parts or not is_image_file(path):
             continue
         parts = path.relative_to(root).parts
         found.append((path, parts[0] if len(parts) > 1 else None))
@@ -85,15 +85,22 @@ def scan_gallery(root: Path) -> list[tuple[Path, str | None]]:
 
 
 def index_location(gallery: Path, out: Path | None = None) -> Path:
-    """Next to the gallery by default; a gallery one may not write to (a shared archive) gets its index in the
-    user's data folder instead, keyed by the gallery's path."""
+    """Next to the gallery by default; a gallery one may not write to (a read-only archive, or one whose index
+    folder is read-only) gets its index in the application's cache folder instead, keyed by the gallery's path."""
     if out:
         return Path(out)
     beside = Path(gallery) / INDEX_DIRNAME
-    if beside.exists() or os.access(gallery, os.W_OK):
+    if os.access(beside if beside.exists() else gallery, os.W_OK):
         return beside
     key = hashlib.sha1(str(Path(gallery).resolve()).encode()).hexdigest()[:16]
-    return user_data_dir() / "indexes" / key
+    return user_cache_dir() / "indexes" / key
+
+
+def index_note(index: GalleryIndex) -> str | None:
+    """What to tell the reviewer when the index does not lie beside its gallery (None when it does)."""
+    if not Path(index.location).resolve().is_relative_to(user_cache_dir().resolve()):
+        return None
+    return f"the gallery folder is read-only: its index is kept in {index.location}"
 
 
 def open_index(location: Path, model_sha256: str | None = None) -> GalleryIndex:
@@ -177,53 +184,6 @@ def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, 
         _remove_unreferenced(location, {e.shard for e in entries})
     group.barrier()  # the other ranks read the index rank 0 has written
     return open_index(location, model_sha), group.from_leader(counts)
-
-
-def nearest_cases(model, index: GalleryIndex, query, k: int) -> tuple[list[dict], str | None]:
-    """The k cases of `index` nearest to `query` (a LoadedImage, seen as the model explains it: its own crop, else
-    the model's automatic one), best first, as dicts (rank, path, sha256, label, similarity), and the vote
-    summary ("7 of the 10 nearest-looking known cases are labelled malignant ...") when the gallery has labels."""
-    from core.model.retrieval import nearest, vote
-
-    embedding, inside = embed_and_check(model, query)
-    embedding = embedding.float().cpu().numpy()
-    order, similarity = nearest(index.embeddings(), embedding, k)
-    hits = []
-    for rank, (row, sim) in enumerate(zip(order[0], similarity[0], strict=True), start=1):
-        entry = index.entries[int(row)]
-        hits.append({"rank": rank, "path": str(index.path_of(entry)), "sha256": entry.sha256, "label": entry.label,
-                     "similarity": round(float(sim), 6)})
-    if inside is False:  # the same rule as a pair's verdict: an image outside the domain is not assessed
-        return hits, ("no vote: the query lies outside this model's domain, so its nearest cases say nothing "
-                      "about it")
-    label, count = vote([hit["label"] for hit in hits])
-    if label is None:
-        return hits, None
-    # Worded as what it is: which labels the nearest-looking cases carry, not what the query is.
-    return hits, (f"{count} of the {len(hits)} nearest-looking known cases are labelled {label} "
-                  f"(a likeness of appearance, not a diagnosis)")
-
-
-def embed_and_check(model, image):
-    """((1, D) embedding of `image` as explain_pair sees it, whether it lies inside the model's domain: True,
-    False, or None when the model cannot tell), from one forward pass: what a similar-case query needs."""
-    import torch
-
-    from core.explain.pair import model_view
-    from core.trust.checks import in_domain, stage_probe
-    from core.trust.domain_view import features_of
-
-    view, _box = model_view(model, image)
-    model.eval()
-    with torch.no_grad():
-        x = model.input_tensor(view)
-        embedding = model.embed(x) if model.config.tta != "none" else None  # its views would overwrite the stages
-        with stage_probe(model) as stages:
-            maps = model.features(x)
-        if embedding is None:
-            embedding = model.embed_from_features(maps)
-        inside = in_domain(model, features_of(model, (image,), maps, stages))
-    return embedding, None if inside is None else inside[0]
 
 
 def _identify(path: Path, gallery: Path, previous: dict[str, Entry]) -> tuple[os.stat_result, str]:

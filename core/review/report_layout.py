@@ -213,11 +213,13 @@ def _fact_lines(facts: dict) -> list[tuple[str, str]]:
 
 def _trust_lines(facts: dict) -> list[tuple[str, str]]:
     from core.trust.checks import faithfulness_text
+    from core.trust.verdict import shown_probability
 
     lines = []
-    if facts.get("probability_same") is not None:
-        lines.append(("P(same class)", f"{100 * facts['probability_same']:.0f} % (calibrated on validation pairs)"))
     band = facts["model"].get("verdict_band")
+    if facts.get("probability_same") is not None:
+        shown = shown_probability(facts["probability_same"], tuple(band) if band else None)
+        lines.append(("P(same class)", f"{shown} (calibrated on validation pairs)"))
     if band:
         lines.append(("Verdict band", f"inconclusive for P(same class) {100 * band[0]:.0f}-{100 * band[1]:.0f} %"))
     if facts.get("in_domain") is not None:

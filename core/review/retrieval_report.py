@@ -23,12 +23,15 @@ TEXT = (20, 20, 20)
 MUTED = (95, 95, 95)
 
 
-def retrieval_facts(query: dict, hits: list[dict], model, vote: str | None, colormap: str, when=None) -> dict:
-    """query: {"path", "sha256"}; hits: the `retrieve --json` hits; model: a SiameseModel or its ModelInfo."""
+def retrieval_facts(query: dict, hits: list[dict], model, vote: str | None, colormap: str, when=None,
+                    in_gallery: str | None = None, notes: list[str] | None = None) -> dict:
+    """query: {"path", "sha256"}; hits: the `retrieve --json` hits; model: a SiameseModel or its ModelInfo;
+    in_gallery, notes: core.review.neighbours.Neighbours' words for the query's own content and what was folded."""
     when = when or datetime.now().astimezone()
     return {"app": {"name": APP_NAME, "version": __version__}, "created": when.isoformat(timespec="seconds"),
             "disclaimer": DISCLAIMER,
-            "query": query, "model": model_facts(model), "hits": hits, "vote": vote,
+            "query": query, "model": model_facts(model), "hits": hits, "vote": vote, "in_gallery": in_gallery,
+            "notes": list(notes or []),
             "colormap": colormap, "maps": "factual map of each pair (query left, case right)"}
 
 
@@ -36,15 +39,17 @@ def render_retrieval(facts: dict, query_images: list, hit_images: list, explanat
     """query_images[i] / hit_images[i]: the LoadedImage pair as explained (already cropped) for hit i."""
     rows = len(hit_images)
     width = 2 * THUMB + TEXT_WIDTH + 4 * MARGIN
-    height = MARGIN + 80 + rows * (THUMB + ROW_GAP) + 30 + MARGIN
+    lines = [line for line in (facts["vote"], facts.get("in_gallery"), *facts.get("notes", [])) if line]
+    header = 62 + 18 * max(1, len(lines))
+    height = MARGIN + header + rows * (THUMB + ROW_GAP) + 30 + MARGIN
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
     draw.text((MARGIN, MARGIN), f"{APP_NAME}: similar cases", font=load_font(24, bold=True), fill=TEXT)
     subtitle = f"query {facts['query']['path']}  ·  model {facts['model']['name']}  ·  {facts['created']}"
     draw.text((MARGIN, MARGIN + 34), _clip(subtitle, 110), font=load_font(14), fill=MUTED)
-    if facts["vote"]:
-        draw.text((MARGIN, MARGIN + 54), _clip_end(facts["vote"], 105), font=load_font(14, bold=True), fill=TEXT)
-    y = MARGIN + 80
+    for n, line in enumerate(lines):  # the vote first, in bold; then the query's own content and what was folded
+        draw.text((MARGIN, MARGIN + 54 + 18 * n), _clip_end(line, 105), font=load_font(14, bold=n == 0), fill=TEXT)
+    y = MARGIN + header
     for hit, query, case, explanation in zip(facts["hits"], query_images, hit_images, explanations, strict=True):
         for column, (image, heat) in enumerate(((query, explanation.factual[0]), (case, explanation.factual[1]))):
             thumb = _thumbnail(image.image, heat, facts["colormap"])
@@ -56,6 +61,9 @@ def render_retrieval(facts: dict, query_images: list, hit_images: list, explanat
         if hit.get("label") is not None:
             draw.text((x, y + 34), f"label: {hit['label']}", font=load_font(16), fill=TEXT)
         draw.text((x, y + 60), _clip(hit["path"], 48), font=load_font(13), fill=MUTED)
+        if hit.get("folded"):
+            draw.text((x, y + 116), f"+{len(hit['folded'])} near-duplicate(s) folded in", font=load_font(13),
+                      fill=MUTED)
         # the pair's own verdict (core.trust.verdict): a near case may still be inconclusive or outside the domain
         draw.text((x, y + 86), f"verdict: {explanation.verdict}", font=load_font(16, bold=True),
                   fill=VERDICT_COLOURS[explanation.verdict])

@@ -78,12 +78,14 @@ def same_content(model, distance: float, features) -> bool:
 
 
 # --- words ------------------------------------------------------------------------------------------------
-def describe_trust(result, faithful: dict | None = None) -> list[str]:
+def describe_trust(result, faithful: dict | None = None, band: tuple[float, float] | None = None) -> list[str]:
     """Plain-text lines (CLI) for the verdict, the calibrated probability and faithfulness; the domain and
-    same-content warnings are the verdict's reason."""
+    same-content warnings are the verdict's reason. `band`: the model's, so P prints as the reason does."""
+    from core.trust.verdict import shown_probability
+
     lines = [f"verdict: {result.verdict.upper()} ({result.verdict_reason})"]
     if result.probability_same is not None:
-        lines.append(f"probability same class {100 * result.probability_same:.0f} % (calibrated)")
+        lines.append(f"probability same class {shown_probability(result.probability_same, band)} (calibrated)")
     if faithful:
         lines.append(f"faithfulness: {faithfulness_text(faithful)}")
     return lines

@@ -26,8 +26,12 @@ DECIDED = (SIMILAR, DIFFERENT)
 # Accuracy the decided validation pairs must reach (the clinical review asked for 0.92 on new pairs; docs/trust.md
 # has what each shipped model reaches on its test split with it).
 TARGET_ACCURACY = 0.92
-# Only a decided verdict is ever shown in green or red; an inconclusive or unassessed pair is a neutral grey.
-COLOURS = {SIMILAR: (20, 120, 50), DIFFERENT: (170, 40, 30), INCONCLUSIVE: (85, 85, 85), NOT_ASSESSED: (85, 85, 85)}
+# Verdict words in neutral ink: red read as an alarm (or as "malignant") and green as reassurance, neither of which
+# a likeness of appearance is. A decided verdict is dark ink, an inconclusive or unassessed one grey.
+DECIDED_INK, UNDECIDED_INK = (35, 45, 60), (105, 105, 105)
+COLOURS = {SIMILAR: DECIDED_INK, DIFFERENT: DECIDED_INK, INCONCLUSIVE: UNDECIDED_INK, NOT_ASSESSED: UNDECIDED_INK}
+# How many decimals a probability may take so that its printed value compares with a band edge as it really does.
+MAX_DECIMALS = 4
 # What a verdict means and does not, beside it on every screen and report.
 MEANING = "Alike or unlike in appearance to this model, as learned from known cases: not a diagnosis."
 MIN_DECIDED = 30  # fewer decided validation pairs than this give an accuracy too noisy to choose a band by
@@ -67,7 +71,7 @@ def judge(probability: float | None, band: tuple[float, float] | None, in_domain
         return Verdict(NOT_ASSESSED, "this model has no calibrated verdict band: run `main.py calibrate` on it")
     low, high = band
     p = float(probability)
-    where = f"P(same class) {percent(p)}"
+    where = f"P(same class) {shown_probability(p, band)}"
     band_text = f"this model's inconclusive band {100 * low:.0f}-{100 * high:.0f} %"
     unchecked = "" if in_domain is not None else " (this model cannot check its domain)"
     if p > high:
@@ -152,3 +156,22 @@ def domain_warning(in_domain) -> str:
 
 def percent(p: float) -> str:
     return f"{100 * float(p):.0f} %"
+
+
+def beside_edge(p: float, edge: float) -> str:
+    """P in percent, printed so that it compares with the band edge (printed in whole percent) as the true value
+    does: "16.8 %" for 0.168 against 17 %, where "17 % is below the band 17-81 %" would read false."""
+    p, edge_text = float(p), f"{100 * edge:.0f}"
+    for decimals in range(MAX_DECIMALS + 1):
+        shown = f"{100 * p:.{decimals}f}"
+        if (float(shown) < float(edge_text)) == (p < edge) and float(shown) != float(edge_text):
+            return f"{shown} %"
+    return f"{'just under' if p < edge else 'just over'} {edge_text} %"
+
+
+def shown_probability(p: float, band: tuple[float, float] | None) -> str:
+    """P(same class) as every screen prints it: whole percent, or as many decimals as it takes to fall outside the
+    band as it truly does (beside_edge), so the number never contradicts the verdict printed beside it."""
+    if band is not None and not band[0] <= float(p) <= band[1]:
+        return beside_edge(p, band[0] if float(p) < band[0] else band[1])
+    return percent(p)

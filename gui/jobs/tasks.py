@@ -15,6 +15,7 @@ from typing import Any, Callable
 from core.errors import SiameseLensError
 from core.explain.overlay import colour_ramp, rgba_layer  # cv2 and numpy only
 from core.io.files import first_line
+from core.io.image_files import file_dialog_filter  # numpy only
 from core.io.images import crop_problem  # Pillow and numpy only
 from core.model.device import cuda_unsupported, device_choices
 from core.review.case_record import CaseRecord, check_date, check_text, from_images  # stdlib only
@@ -23,6 +24,7 @@ from core.review.worklist import Worklist  # sqlite only
 from core.trust.checks import faithfulness_text  # numpy only
 from core.trust.verdict import COLOURS as VERDICT_COLOURS  # numpy only
 from core.trust.verdict import MEANING as VERDICT_MEANING
+from core.trust.verdict import NOT_ASSESSED, band_of, shown_probability
 from core.vocabulary import (
     COLORMAPS,
     DEFAULT_DEVICE,
@@ -43,6 +45,7 @@ __all__ = [
     "LAYER_TITLES", "LAYERS", "METHODS", "SiameseLensError", "crop_problem", "Worklist", "colour_ramp",
     "cuda_unsupported", "device_choices", "faithfulness_text", "rgba_layer", "VERDICT_COLOURS",
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
+    "file_dialog_filter", "NOT_ASSESSED", "band_of", "shown_probability",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
     "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness",
@@ -106,6 +109,9 @@ class SimilarFound:
     vote: str | None  # e.g. "7 of the 10 nearest-looking known cases are labelled malignant (...)"
     indexed: int  # images in the gallery's index
     interrupted: bool  # the index update was cancelled: hits come from the images indexed so far
+    # what was set apart: the query's own content in the gallery, folded near-duplicates, where a read-only
+    # gallery's index is kept (core.review.neighbours, core.review.gallery.index_note)
+    notes: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -213,16 +219,20 @@ def similar(ws: Workspace, gallery: str, image, crop, k: int) -> SimilarFound:
     """Bring the gallery's index up to date for the current model (cancellable, with progress), then find the k
     cases nearest to `image` as the model explains it (the reviewer's crop, else the model's automatic one)."""
     from core.io.images import with_crop
-    from core.review.gallery import build_index, nearest_cases
+    from core.review.gallery import build_index, index_note
+    from core.review.neighbours import nearest_cases
 
     model = ws.require_model()
     index, counts = build_index(model, gallery, progress=ws.report_progress, should_stop=ws.stop.is_set)
+    where = tuple(note for note in (index_note(index),) if note)
     if not index.entries:
-        return SimilarFound(image.path, gallery, (), None, 0, counts["interrupted"])
-    hits, summary = nearest_cases(model, index, with_crop(image, crop), k)
-    for hit in hits:
+        return SimilarFound(image.path, gallery, (), None, 0, counts["interrupted"], where)
+    found = nearest_cases(model, index, with_crop(image, crop), k)
+    for hit in found.hits:
         hit["qimage"] = _thumbnail(hit["path"])
-    return SimilarFound(image.path, gallery, tuple(hits), summary, len(index.entries), counts["interrupted"])
+    notes = tuple(note for note in (found.in_gallery, *found.notes) if note) + where
+    return SimilarFound(image.path, gallery, tuple(found.hits), found.vote, len(index.entries),
+                        counts["interrupted"], notes)
 
 
 def export(_ws: Workspace, request: ExportRequest) -> Exported:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from ..jobs.tasks import Explained, Worklist
+from ..jobs.tasks import NOT_ASSESSED, Explained, Worklist, band_of, shown_probability
 from .layers import SLOTS
 from .problems import Problems
 from .session import ReviewSession
@@ -152,8 +152,7 @@ class WorklistController(QObject):
         rows = []
         for row, case in enumerate(self.cases):
             result = self._db().latest_result(case.id) or {}
-            similarity = result.get("similarity")
-            score = f"{result['decision']} ({100 * similarity:.1f} %)" if similarity is not None else ""
+            score = _verdict_text(result, self._band())
             names = f"{Path(case.image1).name} / {Path(case.image2).name}"
             changed = " · changed since import" if row == self.current and self.changed else ""
             rows.append((case.case_id or f"#{case.id}", case.status, score, result.get("reviewer_decision") or "",
@@ -161,6 +160,11 @@ class WorklistController(QObject):
         return rows
 
     # --- helpers -----------------------------------------------------------------------------------
+    def _band(self):
+        """The loaded model's verdict band: P prints against it as the score panel prints it."""
+        model = self.session.model
+        return band_of(model.info.metadata) if model is not None else None
+
     def _ensure_result(self) -> int | None:
         if self.current < 0 or self.session.model is None:
             return None
@@ -208,3 +212,15 @@ class WorklistController(QObject):
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _verdict_text(result: dict, band) -> str:
+    """The model's verdict and the probability it follows from ("different · P 16.8 %"), never the raw
+    similarity (which sits where P is not 0.5, so could contradict the verdict); a pair not assessed shows no
+    number, as the score panel shows none."""
+    verdict, probability = result.get("decision"), result.get("probability")
+    if not verdict:
+        return ""
+    if verdict == NOT_ASSESSED or probability is None:
+        return verdict
+    return f"{verdict} · P {shown_probability(probability, band)}"

@@ -7,10 +7,12 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from ..jobs.tasks import file_dialog_filter
+
 REPORT_SUFFIX_OF = {"PNG report (*.png)": ".png", "PDF report (*.pdf)": ".pdf",
                     "DICOM Secondary Capture (*.dcm)": ".dcm"}
 REPORT_FILTER = ";;".join(REPORT_SUFFIX_OF)
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif *.dcm);;All files (*)"
+IMAGE_FILTER = file_dialog_filter()
 
 
 def open_image(parent, slot: int, folder: str) -> str | None:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QSignalBlocker, Qt
+from PySide6.QtCore import QPointF, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from ..jobs.tasks import DISCLAIMER, LAYER_TITLES, LAYERS, VERDICT_COLOURS, VERDICT_MEANING, faithfulness_text
+from ..jobs.tasks import (
+    DISCLAIMER,
+    LAYER_TITLES,
+    LAYERS,
+    NOT_ASSESSED,
+    VERDICT_COLOURS,
+    VERDICT_MEANING,
+    band_of,
+    faithfulness_text,
+    shown_probability,
+)
 from ..models.layers import LayerStates
 from .colours import colormap_qimage
 
@@ -57,9 +67,15 @@ class LayerControls(QWidget):
 
 
 class ScorePanel(QWidget):
-    """The verdict first (core.trust.verdict: what the model stands behind, in green or red only when it decides), its
-    reason and meaning, then the raw similarity against the threshold, the calibrated probability, warnings,
-    method, model, its test metrics, timing and faithfulness."""
+    """The verdict first (core.trust.verdict: what the model stands behind, in neutral ink, dark only when it
+    decides), its reason and meaning, then the raw similarity against the threshold, the calibrated probability,
+    warnings, method, model, its test metrics, timing and faithfulness.
+
+    A pair not assessed because an image lies outside the model's domain shows no number and no map: the similarity, the
+    probability, the maps and the automatic crop's label would read as findings on an image the model knows nothing
+    of. "Show anyway" reveals them for this pair; `withheld_changed` tells the window to hide or draw the maps."""
+
+    withheld_changed = Signal(bool)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -72,6 +88,16 @@ class ScorePanel(QWidget):
         self.reason.setWordWrap(True)
         layout.addWidget(self.verdict)
         layout.addWidget(self.reason)
+        self.show_anyway = QCheckBox("Show score and maps anyway")
+        self.show_anyway.setToolTip("This pair is not assessed: its similarity, probability and maps would be an "
+                                    "extrapolation beyond what the model learned")
+        self.show_anyway.setFocusPolicy(Qt.NoFocus)  # never steals the review shortcuts
+        self.show_anyway.setVisible(False)
+        self.show_anyway.toggled.connect(lambda _on: self._apply_withheld())
+        layout.addWidget(self.show_anyway)
+        self._not_assessed = False
+        self._withheld_shown = False  # what withheld_changed last said
+        self._band = None
         # The raw score and threshold stay visible, in a neutral colour: they are not the verdict.
         self.score = QLabel()
         self.score.setWordWrap(True)
@@ -129,6 +155,7 @@ class ScorePanel(QWidget):
         self.fields["Network"].setText(f"{info.architecture}, {info.input_size} px{views}")
         self.fields["Threshold"].setText(f"{100 * info.threshold:.1f} % (raw similarity; not the verdict)")
         self.fields["Verdict band"].setText(_band_text(meta.get("verdict")))
+        self._band = band_of(meta)
         metrics = meta.get("test_metrics") or {}
         self._untrained = bool(meta.get("untrained"))
         if self._untrained:
@@ -150,17 +177,19 @@ class ScorePanel(QWidget):
             self.probability.setText("")
             self.domain.setVisible(False)
             self.show_faithfulness(None)
+            self._not_assessed = False
+            self._apply_withheld()
             return
         e = explained.explanation
         colour = "#%02x%02x%02x" % VERDICT_COLOURS[e.verdict]
-        self.verdict.setText(e.verdict.capitalize())  # one typography for every verdict: colour alone marks a decision
+        self.verdict.setText(e.verdict.capitalize())  # one typography for every verdict: the ink marks a decision
         self.verdict.setStyleSheet(f"{VERDICT_STYLE} color: {colour};")
         self.reason.setText(e.verdict_reason)
         self.score.setText(f"Similarity {100 * e.similarity:.1f} % (model threshold {100 * e.threshold:.1f} %)")
         self.fields["Method"].setText(e.method)
         probability = getattr(e, "probability_same", None)
-        self.probability.setText(f"P(same class) {100 * probability:.0f} % (calibrated)" if probability is not None
-                                 else "P(same class): not calibrated for this model")
+        self.probability.setText(f"P(same class) {shown_probability(probability, self._band)} (calibrated)"
+                                 if probability is not None else "P(same class): not calibrated for this model")
         warnings = [e.verdict_reason.upper() if e.in_domain is not None and not all(e.in_domain) else ""]
         if getattr(e, "same_content", False):
             warnings.append("SAME IMAGE CONTENT: no maps (there is no evidence to draw)")
@@ -170,6 +199,27 @@ class ScorePanel(QWidget):
         timings = e.timings_ms
         self.fields["Timing"].setText(f"{timings.get('total', 0):.0f} ms (model {timings.get('model', 0):.0f} ms)")
         self.note.setText(self._warning(e.note))
+        # Withheld when an image lies outside the domain: what the model would say of it is an extrapolation. A
+        # model merely without a calibrated band still explains its raw score on images it knows.
+        self._not_assessed = e.verdict == NOT_ASSESSED and e.in_domain is not None and not all(e.in_domain)
+        with QSignalBlocker(self.show_anyway):  # each pair starts withheld: revealing is a choice per pair
+            self.show_anyway.setChecked(False)
+        self._apply_withheld()
+
+    @property
+    def withheld(self) -> bool:
+        """The shown pair is not assessed (an image outside the domain) and the reviewer has not asked to see its
+        numbers and maps anyway."""
+        return self._not_assessed and not self.show_anyway.isChecked()
+
+    def _apply_withheld(self) -> None:
+        withheld = self.withheld
+        self.show_anyway.setVisible(self._not_assessed)
+        self.score.setVisible(not withheld)
+        self.probability.setVisible(not withheld)
+        if withheld != self._withheld_shown:
+            self._withheld_shown = withheld
+            self.withheld_changed.emit(withheld)
 
     def show_faithfulness(self, curves: dict | None) -> None:
         """Whether the shown maps explain the score better than a random map, and a small plot of the deletion and
@@ -187,7 +237,7 @@ class ScorePanel(QWidget):
         return "\n".join(lines + ([note] if note else []))
 
 
-VERDICT_STYLE = "font-size: 24pt; font-weight: bold;"
+VERDICT_STYLE = "font-size: 20pt; font-weight: bold;"
 
 
 def _band_text(fitted) -> str:

@@ -120,12 +120,14 @@ class SimilarCasesDock(QDockWidget):
             parts.append(found.vote)
         if found.interrupted:
             parts.append("indexing was cancelled: only the cases indexed so far were searched")
+        parts += found.notes  # the query's own content in the gallery, folded duplicates, where the index is
         self.summary.setText(" · ".join(parts))
         for hit in found.hits:
             label = f"\n{hit['label']}" if hit["label"] is not None else ""
+            label += f"\n+{len(hit['folded'])} near-dup." if hit.get("folded") else ""
             item = QListWidgetItem(f"#{hit['rank']} {hit['similarity'] * 100:.1f} %{label}")
             if hit["qimage"] is not None:
                 item.setIcon(QIcon(QPixmap.fromImage(hit["qimage"])))
-            item.setToolTip(hit["path"])
+            item.setToolTip("\n".join([hit["path"], *(f"folded in: {p}" for p in hit.get("folded", []))]))
             item.setData(Qt.ItemDataRole.UserRole, {k: v for k, v in hit.items() if k != "qimage"})
             self.hits.addItem(item)

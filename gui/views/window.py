@@ -132,6 +132,7 @@ class MainWindow(WindowCommands):
         s.method_changed.connect(self.side.show_method)
         s.explanation_changed.connect(self._show_explanation)
         s.faithfulness_changed.connect(self.score.show_faithfulness)
+        self.score.withheld_changed.connect(self._withheld_changed)
         s.history_changed.connect(self._history)
         s.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
         s.runner.busy.connect(self._busy)
@@ -192,9 +193,14 @@ class MainWindow(WindowCommands):
         self._header(index)
 
     def _crop_changed(self, index: int, box, automatic: bool) -> None:
-        self.viewers[index].set_crop(box)
         self._headers[index].update(crop=box, automatic=automatic)
         self._header(index)
+
+    def _withheld_changed(self, _withheld: bool) -> None:
+        """A not-assessed pair hides its maps and its automatic crop until "show anyway" (gui.panels.ScorePanel)."""
+        self._draw_layers(self.session.explained, LAYERS)
+        for index in SLOTS:
+            self._header(index)
 
     def _header(self, index: int) -> None:
         """"Image 1: NAME  · automatic lesion crop X,Y W × H of W × H px": the name is elided first (the label
@@ -202,6 +208,9 @@ class MainWindow(WindowCommands):
         image (Shift+C on an automatic crop) says so rather than naming the box that was cleared."""
         shown = self._headers[index]
         ready, crop = shown["ready"], shown["crop"]
+        if shown["automatic"] and self.score.withheld:  # the model's lesion box on an image outside its domain
+            crop = None
+        self.viewers[index].set_crop(crop)
         text, tail = f"Image {index + 1}", ""
         if ready is not None:
             image = ready.image
@@ -219,8 +228,8 @@ class MainWindow(WindowCommands):
         self.headers[index].setToolTip(ready.image.path if ready is not None and ready.image.path else "")
 
     def _show_explanation(self, explained) -> None:
+        self.side.show_result(explained, self.busy_label.text())  # first: it decides whether the maps are withheld
         self._draw_layers(explained, LAYERS)
-        self.side.show_result(explained, self.busy_label.text())
         if explained is not None:
             self.overlays_shown.emit()
 
@@ -228,7 +237,7 @@ class MainWindow(WindowCommands):
         """Colour the named layers' maps (a new colormap recolours its own layer only; the score stays)."""
         for i, viewer in enumerate(self.viewers):
             for name in names:
-                if explained is None:
+                if explained is None or self.score.withheld:
                     viewer.set_layer(name, None)
                     continue
                 heat = getattr(explained.explanation, name)[i]

@@ -1,4 +1,4 @@
-"""The "Worklist" dock: the cases with status, score and the reviewer's verdict; a passive view.
+"""The "Worklist" dock: the cases with status, the model's verdict and the reviewer's verdict; a passive view.
 
 Long texts (the worklist's path, a case id) are elided with the full text in a tooltip: the dock must fit beside
 two images on a 1366 px screen whatever the cases are called."""
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from .elided import ElidedLabel, never_widens
 
-COLUMNS = ("Case", "Status", "Score", "Reviewer", "Images")
+COLUMNS = ("Case", "Status", "Model verdict", "Reviewer", "Images")
 
 
 class WorklistDock(QDockWidget):
@@ -52,7 +52,7 @@ class WorklistDock(QDockWidget):
         self.table.setFocusPolicy(Qt.NoFocus)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
-        # the verdict and score ("not assessed (83.1 %)") are read whole; the names share what is left, elided
+        # the verdict and its P ("different · P 16.8 %") are read whole; the names share what is left, elided
         for index, name in enumerate(COLUMNS):
             header.setSectionResizeMode(index, QHeaderView.Stretch if name in ("Case", "Images")
                                         else QHeaderView.ResizeToContents)

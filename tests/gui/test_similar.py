@@ -71,3 +71,47 @@ def test_cancelling_the_index_searches_what_was_indexed(qtbot, make_window, imag
     found = window.similar.found
     assert found.interrupted and 1 <= found.indexed < 12 and found.vote is None
     assert "cancelled" in window.similar_dock.summary.text()
+
+
+def test_image_1_in_the_gallery_is_named_apart_not_shown_as_a_case(qtbot, make_window, images, tmp_path):
+    import shutil
+
+    gallery = tmp_path / "gallery"
+    for label, seeds in (("benign", (11, 12)), ("malignant", (14, 15))):
+        (gallery / label).mkdir(parents=True)
+        for seed in seeds:
+            make_image(gallery / label / f"{seed}.png", (80, 72), seed)
+    shutil.copy(images[0], gallery / "malignant" / "query.png")  # image 1's own file, filed as malignant
+    window = make_window()
+    with qtbot.waitSignal(window.similar.found_changed, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda found: found is not None):
+        window.similar.set_gallery(str(gallery))
+        window.load_dropped([str(images[0])], 0)
+    found = window.similar.found
+    assert found.indexed == 5 and len(found.hits) == 4
+    assert not any(hit["path"].endswith("query.png") for hit in found.hits)
+    assert found.vote is None or found.vote.startswith(("2 of the 4", "3 of the 4"))
+    assert "this image is in the gallery, labelled malignant" in window.similar_dock.summary.text()
+
+
+def test_a_read_only_gallery_says_where_its_index_is_kept(qtbot, make_window, images, tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
+    import core.review.gallery
+
+    gallery = tmp_path / "archive"
+    gallery.mkdir()
+    for seed in (21, 22, 23):
+        make_image(gallery / f"{seed}.png", (64, 64), seed)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(core.review.gallery.os, "access",
+                        lambda path, mode: False if Path(path) == gallery.resolve() else os.access(path, mode))
+    window = make_window()
+    with qtbot.waitSignal(window.similar.found_changed, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda found: found is not None):
+        window.similar.set_gallery(str(gallery))
+        window.load_dropped([str(images[0])], 0)
+    summary = window.similar_dock.summary.text()
+    assert f"the gallery folder is read-only: its index is kept in {tmp_path / 'cache' / 'SiameseLens'}" in summary
+    assert not (gallery / ".siamese-lens-index").exists()

@@ -76,22 +76,83 @@ def test_a_new_pair_stops_the_faithfulness_measurement_of_the_old_one(qtbot, mak
     assert str(window.session.images[0].image.path).endswith(images[1].name)
 
 
-GREEN, RED = "#%02x%02x%02x" % VERDICT_COLOURS["similar"], "#%02x%02x%02x" % VERDICT_COLOURS["different"]
+DECIDED = "#%02x%02x%02x" % VERDICT_COLOURS["similar"]
 
 
-def test_an_out_of_domain_pair_is_not_assessed_and_shows_no_green_or_red(qtbot, make_window, images,
-                                                                          trusted_weights):
+def test_verdict_words_are_in_neutral_ink():
+    """No alarm red, no reassuring green (issue #33): every verdict colour is a grey or a near-grey ink."""
+    for verdict, (r, g, b) in VERDICT_COLOURS.items():
+        assert max(r, g, b) - min(r, g, b) <= 30, verdict
+    assert VERDICT_COLOURS["similar"] == VERDICT_COLOURS["different"]  # neither decision looks like an alarm
+
+
+@pytest.fixture(scope="module")
+def cropping_out_of_domain_weights(tmp_path_factory):
+    """A lesion-cropping model no image is inside the domain of: its pairs are not assessed, with automatic crops."""
+    import torch
+
+    from core.model.network import ModelConfig, SiameseModel
+    from core.model.weights import save_model
+
+    torch.manual_seed(0)
+    model = SiameseModel(ModelConfig(input_size=64, lesion_crop=True), metadata={
+        "name": "withheld-test",
+        "calibration": {"method": "platt", "a": 6.0, "b": -3.0}, "verdict": {"band": [0.3, 0.7]},
+        "domain": {"k": 1, "threshold": 0.0, "duplicate_distance": 0.02, "embeddings": [[1.0] + [0.0] * 511]}})
+    path = tmp_path_factory.mktemp("weights") / "withheld.pt"
+    save_model(model.eval(), path)
+    return path
+
+
+def test_a_not_assessed_pair_withholds_its_numbers_maps_and_crop_until_show_anyway(
+        qtbot, make_window, tmp_path, cropping_out_of_domain_weights):
+    from PIL import Image
+
+    from tests.test_lesion import dermoscopy_like
+
+    paths = []
+    for n, centre in enumerate([(0.35, 0.4), (0.6, 0.55)]):
+        paths.append(tmp_path / f"lesion{n}.png")
+        Image.fromarray(dermoscopy_like(size=160, centre=centre, radius=0.15, seed=n)[0]).save(paths[-1])
+    window = make_window(model=cropping_out_of_domain_weights)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(p) for p in paths])
+    explanation, panel = window.session.explained.explanation, window.score
+    assert explanation.verdict == "not assessed" and window.session.is_automatic(0)
+    assert panel.verdict.text() == "Not assessed" and "outside this model's domain" in panel.reason.text()
+    assert panel.domain.isVisible() and "not for diagnosis" in panel.meaning.text()
+
+    def shown() -> dict:
+        return {"score": not panel.score.isHidden(), "probability": not panel.probability.isHidden(),
+                "maps": any(not viewer.layer_pixmap(name).isNull() for viewer in window.viewers
+                            for name in ("factual", "counterfactual")),
+                "crop label": any("automatic lesion crop" in header.text() for header in window.headers),
+                "crop box": any(viewer._outline.isVisible() for viewer in window.viewers)}
+
+    assert not panel.show_anyway.isHidden() and not panel.show_anyway.isChecked()
+    assert not any(shown().values()), shown()
+    panel.show_anyway.setChecked(True)
+    assert all(shown().values()), shown()
+    assert f"{100 * explanation.similarity:.1f} %" in panel.score.text()
+    panel.show_anyway.setChecked(False)
+    assert not any(shown().values()), shown()
+
+
+def test_an_out_of_domain_pair_is_not_assessed_and_its_verdict_is_grey(qtbot, make_window, images,
+                                                                       trusted_weights):
     window = make_window(model=trusted_weights)
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(images[0]), str(images[1])])
     explanation = window.session.explained.explanation
     assert explanation.in_domain == (False, False) and explanation.verdict == "not assessed"
-    assert f"{100 * explanation.probability_same:.0f} %" in window.score.probability.text()
-    assert window.score.domain.isVisible() and "OUTSIDE THIS MODEL'S DOMAIN" in window.score.domain.text()
     panel = window.score
+    assert panel.score.isHidden() and panel.probability.isHidden() and not panel.show_anyway.isHidden()
+    panel.show_anyway.setChecked(True)
+    assert f"{100 * explanation.probability_same:.0f} %" in panel.probability.text()
+    assert panel.domain.isVisible() and "OUTSIDE THIS MODEL'S DOMAIN" in panel.domain.text()
     assert panel.verdict.text() == "Not assessed" and "outside this model's domain" in panel.reason.text()
-    shown = panel.verdict.styleSheet() + panel.score.styleSheet() + panel.reason.styleSheet()
-    assert GREEN not in shown and RED not in shown
+    grey = "#%02x%02x%02x" % VERDICT_COLOURS["not assessed"]
+    assert grey in panel.verdict.styleSheet() and DECIDED not in panel.verdict.styleSheet()
     assert "not for diagnosis" in panel.meaning.text() and panel.meaning.isVisible()
 
 
@@ -115,10 +176,10 @@ def test_the_panel_heads_with_the_verdict_in_colour_only_when_decided(qtbot, mak
     style = window.score.verdict.styleSheet()
     if decided:
         assert e.verdict in ("similar", "different") and window.score.verdict.text() == e.verdict.capitalize()
-        assert (GREEN if e.verdict == "similar" else RED) in style
+        assert DECIDED in style
         assert (e.probability_same > 0.5) == (e.verdict == "similar")
     else:
-        assert e.verdict == "inconclusive" and GREEN not in style and RED not in style
+        assert e.verdict == "inconclusive" and DECIDED not in style
     assert f"{100 * e.similarity:.1f} %" in window.score.score.text()  # the raw score stays visible
     assert "inconclusive for P(same class)" in window.score.fields["Verdict band"].text()
 

@@ -25,7 +25,7 @@ def test_keyboard_review_of_a_worklist_is_saved_at_once(qtbot, make_window, tmp_
         window.actions["next_case"].trigger()  # J: the first case
     assert window.worklist.current == 0 and window.session.images[0].image.path == str(images[0])
     assert window.worklist_dock.table.item(0, 1).text() == "in review"
-    qtbot.waitUntil(lambda: "%" in window.worklist_dock.table.item(0, 2).text(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.worklist_dock.table.item(0, 2).text() in VERDICTS, timeout=TIMEOUT_MS)
     window.actions["disagree"].trigger()
     window.note.setPlainText("border irregular")
     window.actions["case_done"].trigger()
@@ -104,3 +104,17 @@ def test_other_images_opened_over_a_case_leave_it(qtbot, make_window, tmp_path):
     window.note.setPlainText("about the other pair")
     other = Worklist(store)
     assert (other.latest_result(other.cases()[0].id) or {}).get("reviewer_note") != "about the other pair"
+
+
+def test_the_verdict_column_shows_the_verdict_and_p_never_the_raw_similarity():
+    from gui.models.worklist import _verdict_text
+
+    band = (0.17, 0.81)
+    assert _verdict_text({"decision": "different", "probability": 0.168, "similarity": 0.7031}, band) == (
+        "different · P 16.8 %")
+    assert _verdict_text({"decision": "similar", "probability": 0.93, "similarity": 0.9}, band) == "similar · P 93 %"
+    assert _verdict_text({"decision": "not assessed", "probability": 0.84, "similarity": 0.949}, band) == (
+        "not assessed")
+    assert _verdict_text({"decision": "inconclusive", "probability": None, "similarity": 0.5}, None) == (
+        "inconclusive")
+    assert _verdict_text({}, band) == ""
