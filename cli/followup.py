@@ -40,11 +40,14 @@ def run_followup(args) -> int:
     facts = followup_report_facts(result, model, record=record, note=args.note)
     written = []
     if args.report:
+        from core.io.dicom import report_filing
         from core.review.followup_report import render
         from core.review.report import write_picture_and_facts
 
+        # the follow-up visit's study: the report is about that visit
+        filing = report_filing(result.images, "follow-up", primary=1)
         written = [str(p) for p in write_picture_and_facts(args.report, lambda: render(result, facts), facts,
-                                                             args.force)]
+                                                             args.force, filing)]
     facts = {**facts, "device": str(model.device), "written": written,
              "timings_ms": {**facts["timings_ms"], "total_ms": elapsed_ms(started, time.perf_counter())}}
     if args.json:

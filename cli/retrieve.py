@@ -99,8 +99,11 @@ def _write_report(args, model, query, hits: list[dict], summary: str | None) -> 
         explanations.append(explanation)
     facts = retrieval_facts({"path": args.query, "sha256": file_digest(args.query)}, hits, model, summary,
                             args.colormap)
+    from core.io.dicom import report_filing
+
+    # the query's patient and study: the hits are other patients' cases, never named in this patient's file
     paths = write_picture_and_facts(args.report, lambda: render_retrieval(facts, queries, cases, explanations),
-                                    facts, args.force)
+                                    facts, args.force, filing=report_filing([query], "similar cases"))
     return [str(p) for p in paths]
 
 

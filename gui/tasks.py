@@ -198,7 +198,10 @@ def export_followup(ws: Workspace, path: str, result, record, note: str, overwri
 
     record = (record or CaseRecord()).merged(from_images(result.images))
     facts = followup_report_facts(result, ws.require_model(), record=record, note=note)
-    return str(write_picture_and_facts(path, lambda: render(result, facts), facts, overwrite)[0])
+    from core.io.dicom import report_filing
+
+    return str(write_picture_and_facts(path, lambda: render(result, facts), facts, overwrite,
+                                       report_filing(result.images, "follow-up", primary=1))[0])
 
 
 def faithfulness(ws: Workspace, explained: Explained) -> dict:
