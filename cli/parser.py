@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--model", help="weights file (default: the shipped skin model)")
     json_output = OneLineParser(add_help=False)
     json_output.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    dicom_outputs = OneLineParser(add_help=False)
+    dicom_outputs.add_argument("--sr", metavar="FILE.dcm", help="also write the measurements, the similarity and the "
+                               "model's verdict as a DICOM Structured Report (TID 1500) into the DICOM images' study")
 
     gui = sub.add_parser("gui", help="open the review workstation (the default)")
     gui.add_argument("images", nargs="*", metavar="IMG", help="zero or two images to load and explain")
@@ -79,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the review worklist file (default: remembered, else in the user data folder)")
 
     explain = sub.add_parser(
-        "explain", parents=[model, json_output], help="score a pair and write its factual/counterfactual maps",
+        "explain", parents=[model, json_output, dicom_outputs],
+        help="score a pair and write its factual/counterfactual maps",
         description="Score a pair and explain the score with factual/counterfactual maps. Maps are kept at most "
                     f"{MAX_MAP_SIDE} px on their longest side (a crop's own size when smaller): --out writes them at "
                     "that size (the JSON's images[].map_size says which), and overlays and reports upsample them to "
@@ -224,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="first choose the model's test-time augmentation on validation (auto: the best "
                            "mode if it gains >= 0.005 AUC over none), then its threshold and test metrics")
 
-    _add_followup(sub, [model, json_output])
+    _add_followup(sub, [model, json_output, dicom_outputs])
 
     sub.add_parser("selftest", help="explain a bundled sample pair headless with the default model, print a JSON "
                    "summary, exit (also: main.py --selftest)")
