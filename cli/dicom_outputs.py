@@ -11,7 +11,14 @@ from core.io.files import atomic_write, printable
 
 
 def check_dicom_outputs(args) -> None:
-    """Refuse, before anything is read, an SR name that is not a .dcm or would overwrite without --force."""
+    """Refuse, before anything is read, an SR name that is not a .dcm or would overwrite without --force, and a
+    --store with nothing DICOM to store or a PACS address that cannot be used (nothing is sent yet)."""
+    if getattr(args, "store", None):
+        if not (getattr(args, "sr", None) or (args.report and Path(args.report).suffix.lower() == ".dcm")):
+            raise ValueError("--store: stores a DICOM report (--report FILE.dcm) or --sr FILE.dcm; neither is given")
+        from core.pacs.connection import open_pacs
+
+        open_pacs(args.store)
     if getattr(args, "sr", None):
         from core.review.report import check_targets
 
@@ -24,12 +31,13 @@ def check_dicom_outputs(args) -> None:
 
 
 def require_dicom_sources(args, images) -> None:
-    """--sr (and --store) need the images to be DICOM: the files they write belong to the source study."""
-    if not getattr(args, "sr", None):
+    """--sr and --store need the images to be DICOM: the files they write belong to the source study."""
+    flag = "--sr" if getattr(args, "sr", None) else "--store" if getattr(args, "store", None) else None
+    if flag is None or any(getattr(image, "dicom", None) for image in images):
         return
-    if not any(getattr(image, "dicom", None) for image in images):
-        raise ValueError(f"--sr {printable(args.sr)}: needs DICOM source images (it files into their study); "
-                         "the images given are not DICOM")
+    value = args.sr if flag == "--sr" else args.store
+    raise ValueError(f"{flag} {printable(value)}: needs DICOM source images (it files into their study); "
+                     "the images given are not DICOM")
 
 
 def write_sr(args, facts: dict, filing, images, written: list[str]) -> list[str]:
@@ -48,3 +56,21 @@ def write_sr(args, facts: dict, filing, images, written: list[str]) -> list[str]
             Path(path).unlink(missing_ok=True)
         raise
     return [*written, str(args.sr)]
+
+
+def store_outputs(args, filing) -> list[str]:
+    """Store the DICOM report and the SR this run wrote into the source study when --store asks; the paths stored.
+    The local files stay whatever happens: a refused store is one line that says so."""
+    if not getattr(args, "store", None):
+        return []
+    from core.pacs.connection import PacsError, open_pacs
+    from core.pacs.transfer import store
+
+    paths = [str(path) for path in (args.report, getattr(args, "sr", None))
+             if path and Path(path).suffix.lower() == ".dcm"]
+    study = filing.sources[0].StudyInstanceUID
+    try:
+        store(open_pacs(args.store), paths, study)
+    except PacsError as exc:
+        raise PacsError(f"{exc}; written here, not stored: {', '.join(printable(p) for p in paths)}") from None
+    return paths

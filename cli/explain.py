@@ -12,7 +12,7 @@ from core.io.images import load_image, parse_crop
 from core.review.outputs import plan_outputs, write_outputs
 from core.vocabulary import LAYERS
 
-from .dicom_outputs import check_dicom_outputs, require_dicom_sources, write_sr
+from .dicom_outputs import check_dicom_outputs, require_dicom_sources, store_outputs, write_sr
 
 
 def run_explain(args) -> int:
@@ -50,7 +50,9 @@ def run_explain(args) -> int:
         written, facts = [str(path) for path in outputs.files], outputs.facts
     from core.io.dicom import report_filing
 
-    written = write_sr(args, facts, report_filing(images, "pair"), images, written)
+    filing = report_filing(images, "pair")
+    written = write_sr(args, facts, filing, images, written)
+    stored = store_outputs(args, filing)
     timings = {"load_images_ms": elapsed_ms(started, t_images), "load_model_ms": elapsed_ms(t_images, t_model),
                **{f"explain_{k}_ms": v for k, v in result.timings_ms.items()},
                "total_ms": elapsed_ms(started, time.perf_counter())}
@@ -58,7 +60,7 @@ def run_explain(args) -> int:
         # the facts a report's sidecar holds, plus this run's: allow_nan=False, so valid JSON or an error
         printed = {**record.facts(), **facts, "note": args.note,
                    "device": str(model.device),
-                   "timings_ms": timings, "written": written,
+                   "timings_ms": timings, "written": written, "stored": stored,
                    **({"faithfulness": faithful} if faithful is not None else {}),
                    **({"correspondence": result.correspondence} if result.correspondence is not None else {})}
         print(json.dumps(printed, allow_nan=False))
@@ -83,6 +85,8 @@ def run_explain(args) -> int:
             print(f"note: {result.note}")
         for path in written:
             print(f"wrote {printable(path)}")
+        for path in stored:
+            print(f"stored {printable(path)} on {printable(args.store)}")
     return 0
 
 

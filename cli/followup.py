@@ -9,7 +9,7 @@ import time
 from core.explain.timing import elapsed_ms
 from core.io.files import printable
 
-from .dicom_outputs import check_dicom_outputs, require_dicom_sources, write_sr
+from .dicom_outputs import check_dicom_outputs, require_dicom_sources, store_outputs, write_sr
 
 
 def run_followup(args) -> int:
@@ -53,7 +53,8 @@ def run_followup(args) -> int:
         written = [str(p) for p in write_picture_and_facts(args.report, lambda: render(result, facts), facts,
                                                              args.force, filing)]
     written = write_sr(args, facts, filing, result.images, written)
-    facts = {**facts, "device": str(model.device), "written": written,
+    stored = store_outputs(args, filing)
+    facts = {**facts, "device": str(model.device), "written": written, "stored": stored,
              "timings_ms": {**facts["timings_ms"], "total_ms": elapsed_ms(started, time.perf_counter())}}
     if args.json:
         print(json.dumps(facts, allow_nan=False, default=_plain))
@@ -85,6 +86,8 @@ def _print_text(result, facts: dict) -> None:
     print(f"{MEANING} {DISCLAIMER}")
     for path in facts["written"]:
         print(f"wrote {printable(path)}")
+    for path in facts["stored"]:
+        print(f"stored {printable(path)} on the PACS")
 
 
 def _pixel_size(text):

@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("core", "cli", "gui")
 # core's layers, lowest first: a module may import its own package and the packages before it, never after.
 # "base" is core's top-level modules (errors, vocabulary, version, paths): the names every layer shares.
-LAYERS = ("base", "io", "model", "data", "trust", "explain", "followup", "evaluation", "training", "review")
+LAYERS = ("base", "io", "model", "data", "trust", "explain", "followup", "evaluation", "training", "review",
+          "pacs")
 BASE = {"core", "core.errors", "core.vocabulary", "core.version", "core.paths"}
 
 
