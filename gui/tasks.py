@@ -46,7 +46,7 @@ __all__ = [
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
     "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness",
-    "similar", "export", "one_line",
+    "similar", "export", "one_line", "pacs_find", "pacs_pull", "store_followup",
 ]
 
 
@@ -202,6 +202,60 @@ def export_followup(ws: Workspace, path: str, result, record, note: str, overwri
 
     return str(write_picture_and_facts(path, lambda: render(result, facts), facts, overwrite,
                                        report_filing(result.images, "follow-up", primary=1))[0])
+
+
+def pacs_find(ws: Workspace, url: str, patient_id: str) -> list[dict]:
+    """A patient's studies, series and instances on a PACS (core.pacs.transfer.find; credentials from the
+    environment or the OS keyring, docs/pacs.md)."""
+    from core.pacs.connection import open_pacs
+    from core.pacs.transfer import find
+
+    return find(open_pacs(url), patient_id)
+
+
+def pacs_pull(ws: Workspace, url: str, patient_id: str, study_uid: str | None, folder: str) -> tuple[str, ...]:
+    """Pull a patient's images (one study's, when given) into `folder`, with progress and cancel (all or
+    nothing); the files, oldest visit first, ready to open as a pair or a follow-up."""
+    from core.pacs.connection import open_pacs
+    from core.pacs.transfer import pull
+
+    pulled = pull(open_pacs(url), patient_id, folder, study_uid=study_uid, overwrite=True,
+                  progress=ws.report_progress, should_stop=ws.stop.is_set)
+    return tuple(sorted(str(path) for path in pulled.files))
+
+
+def store_followup(ws: Workspace, url: str, report: str, sr: str, result, record, note: str,
+                   overwrite: bool) -> tuple[str, ...]:
+    """Write a follow-up's DICOM report and measurement SR (both filed into the follow-up visit's study) and
+    store them on the PACS at `url`; the files stored. The local files stay when the store fails."""
+    from pathlib import Path
+
+    from core.io.dicom import report_filing
+    from core.io.files import atomic_write
+    from core.pacs.connection import open_pacs
+    from core.pacs.transfer import store
+    from core.review.case_record import CaseRecord, from_images
+    from core.review.followup_report import followup_report_facts, render
+    from core.review.measurement_sr import measurement_sr
+    from core.review.report import check_targets, write_picture_and_facts
+
+    filing = report_filing(result.images, "follow-up", primary=1)
+    if filing is None:
+        raise ValueError("Store to PACS needs DICOM images (the report files into their study)")
+    pacs = open_pacs(url)  # refused before anything is written
+    check_targets([Path(sr)], overwrite)
+    record = (record or CaseRecord()).merged(from_images(result.images))
+    facts = followup_report_facts(result, ws.require_model(), record=record, note=note)
+    data = measurement_sr(facts, filing, result.images)
+    written = write_picture_and_facts(report, lambda: render(result, facts), facts, overwrite, filing)
+    try:
+        atomic_write(sr, data)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    store(pacs, [report, sr], filing.sources[0].StudyInstanceUID)
+    return (str(report), str(sr))
 
 
 def faithfulness(ws: Workspace, explained: Explained) -> dict:

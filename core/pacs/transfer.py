@@ -1,7 +1,8 @@
 """Find, pull and store over DICOMweb (core.pacs.connection): what a workstation does with a clinic's PACS.
 
     find(pacs, patient_id) -> [study]  QIDO-RS: the patient's studies, series and instances
-    pull(pacs, patient_id, out, study_uid=None, overwrite=False) -> Pulled  WADO-RS: the images as .dcm files
+    pull(pacs, patient_id, out, study_uid=None, overwrite=False, progress=None, should_stop=None) -> Pulled
+                                                     WADO-RS: the images as .dcm files
     store(pacs, paths, study_uid) -> int  STOW-RS: DICOM files (a report, an SR) into their source study
 
 A study is {"study_uid", "date", "time", "accession", "description", "patient_name", "series": [{"series_uid",
@@ -27,6 +28,10 @@ STUDY_FIELDS = ("StudyDate", "StudyTime", "AccessionNumber", "StudyDescription",
 SERIES_FIELDS = ("Modality", "SeriesNumber", "SeriesDescription", "BodyPartExamined")
 INSTANCE_FIELDS = ("SOPClassUID", "InstanceNumber", "Rows", "Columns", "NumberOfFrames", "SamplesPerPixel",
                    "BitsAllocated", "BodyPartExamined")
+
+
+class PullCancelled(PacsError):
+    """The user stopped a pull: nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,12 @@ def find(pacs: Pacs, patient_id: str) -> list[dict]:
     return sorted(found, key=lambda s: (s["date"], s["time"], s["study_uid"]))
 
 
-def pull(pacs: Pacs, patient_id: str, out, study_uid: str | None = None, overwrite: bool = False) -> Pulled:
+def pull(pacs: Pacs, patient_id: str, out, study_uid: str | None = None, overwrite: bool = False,
+         progress=None, should_stop=None) -> Pulled:
     """Retrieve the patient's images (of `study_uid` only, when given) into the folder `out` as
-    DATE_SOPINSTANCEUID.dcm files, written as one unit; PacsError naming what is wrong, nothing written."""
+    DATE_SOPINSTANCEUID.dcm files, written as one unit; PacsError naming what is wrong, nothing written.
+    progress(done, total) follows each instance; should_stop() -> True before one cancels the pull (PullCancelled,
+    nothing written)."""
     studies = find(pacs, patient_id)
     if study_uid:
         studies = [study for study in studies if study["study_uid"] == study_uid]
@@ -91,8 +99,17 @@ def pull(pacs: Pacs, patient_id: str, out, study_uid: str | None = None, overwri
         where = f"study {printable(study_uid, 80)}" if study_uid else f"patient {printable(patient_id, 80)}"
         raise PacsError(f"{pacs.url}: {where} has no images ({skipped} instance(s) without pixels)")
     folder = Path(out)
+    done = {"count": 0}
+
+    def step() -> None:
+        if should_stop is not None and should_stop():
+            raise PullCancelled(f"{pacs.url}: pull cancelled; nothing written")
+        if progress is not None:
+            progress(done["count"], len(wanted))
+        done["count"] += 1
+
     items = [(folder / f"{study['date'] or 'undated'}_{instance['sop_uid']}.dcm",
-              _retriever(pacs, patient_id, study["study_uid"], series["series_uid"], instance["sop_uid"]))
+              _retriever(pacs, patient_id, study["study_uid"], series["series_uid"], instance["sop_uid"], step))
              for study, series, instance in wanted]
     created = make_folders(folder)
     try:
@@ -100,6 +117,8 @@ def pull(pacs: Pacs, patient_id: str, out, study_uid: str | None = None, overwri
     except BaseException:
         remove_folders(created)
         raise
+    if progress is not None:
+        progress(len(wanted), len(wanted))
     return Pulled(tuple(path for path, _ in items), skipped)
 
 
@@ -124,10 +143,11 @@ def store(pacs: Pacs, paths, study_uid: str) -> int:
     return len(datasets)
 
 
-def _retriever(pacs: Pacs, patient_id: str, study_uid: str, series_uid: str, sop_uid: str):
+def _retriever(pacs: Pacs, patient_id: str, study_uid: str, series_uid: str, sop_uid: str, step):
     """A writer of one instance's file (for write_unit): retrieved when written, checked before a byte is."""
 
     def write(handle) -> None:
+        step()
         ds = pacs.call(f"instance {sop_uid}", pacs.client.retrieve_instance,  # type: ignore[attr-defined]
                        study_uid, series_uid, sop_uid)
         if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:

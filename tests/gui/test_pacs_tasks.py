@@ -1,0 +1,52 @@
+"""The window's door to the PACS (gui/tasks.py, run by the runner): pull a patient's visits with progress and
+cancel, and store a follow-up's DICOM report and SR into the follow-up's study, against the real Orthanc of
+tests/pacs_server.py. The menus and dialogs that call these are not built yet (docs/pacs.md)."""
+
+from __future__ import annotations
+
+import pydicom
+import pytest
+
+from gui import tasks
+from tests.pacs_server import orthanc, pacs_login  # noqa: F401  (fixtures)
+from tests.test_pacs import patient  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def workspace(tiny_model):
+    ws = tasks.Workspace()
+    ws.model = tiny_model
+    return ws
+
+
+def test_pull_reports_progress_and_a_cancelled_pull_writes_nothing(workspace, orthanc, pacs_login, patient,  # noqa: F811
+                                                                   tmp_path):
+    from core.pacs.transfer import PullCancelled
+
+    identity, visits = patient
+    steps = []
+    workspace.report_progress = lambda done, total: steps.append((done, total))
+    files = tasks.pacs_pull(workspace, orthanc.url, identity["PatientID"], None, str(tmp_path / "pulled"))
+    assert [pydicom.dcmread(path).SOPInstanceUID for path in files] == [
+        pydicom.dcmread(path).SOPInstanceUID for path in visits]  # oldest visit first
+    assert steps[-1] == (2, 2) and steps[0] == (0, 2)
+    workspace.stop.set()
+    with pytest.raises(PullCancelled):
+        tasks.pacs_pull(workspace, orthanc.url, identity["PatientID"], None, str(tmp_path / "cancelled"))
+    assert not (tmp_path / "cancelled").exists()
+    assert [study["date"] for study in tasks.pacs_find(workspace, orthanc.url, identity["PatientID"])] == [
+        "20260110", "20260712"]
+
+
+def test_store_a_followup_report_and_sr_from_the_window(workspace, orthanc, pacs_login, patient, tmp_path):  # noqa: F811
+    identity, visits = patient
+    images = tuple(tasks.load_image(workspace, str(path)).image for path in visits)
+    result = tasks.followup(workspace, images, tasks.DEFAULT_METHOD)
+    report, sr = tmp_path / "f.dcm", tmp_path / "f-sr.dcm"
+    stored = tasks.store_followup(workspace, orthanc.url, str(report), str(sr), result, None, "", False)
+    assert stored == (str(report), str(sr))
+    study = pydicom.dcmread(visits[1]).StudyInstanceUID
+    on_server = {study["study_uid"]: study for study in tasks.pacs_find(workspace, orthanc.url,
+                                                                        identity["PatientID"])}[study]
+    uids = {instance["sop_uid"] for series in on_server["series"] for instance in series["instances"]}
+    assert {pydicom.dcmread(report).SOPInstanceUID, pydicom.dcmread(sr).SOPInstanceUID} < uids
