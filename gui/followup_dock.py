@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QDockWidget,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QPushButton,
     QRadioButton,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 from .tasks import VERDICT_COLOURS, difference_image
 from .tasks import export_followup as export_followup_task
 from .tasks import followup as followup_task
+from .tasks import store_followup as store_followup_task
 
 MODES = ("blink", "swipe", "difference")
 OUTLINES = (QColor(0, 200, 255), QColor(255, 220, 0))  # baseline cyan, follow-up yellow: as the report draws them
@@ -87,6 +89,13 @@ class FollowUpDock(QDockWidget):
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self._export)
         right.addWidget(self.export_button)
+        self.store_button = QPushButton("Store to PACS…")
+        self.store_button.setToolTip("Write the DICOM report and measurement SR and store them into the follow-up "
+                                     "visit's study on the PACS (DICOM images only; credentials: docs/pacs.md)")
+        self.store_button.setFocusPolicy(Qt.NoFocus)
+        self.store_button.setEnabled(False)
+        self.store_button.clicked.connect(self._store)
+        right.addWidget(self.store_button)
         self.table = QTableWidget(len(ROWS) + 1, 3)
         self.table.setHorizontalHeaderLabels(["Baseline", "Follow-up", "Change"])
         self.table.setVerticalHeaderLabels([label for _key, label in ROWS] + ["Centroid shift (px)"])
@@ -137,6 +146,34 @@ class FollowUpDock(QDockWidget):
                                        on_error=lambda text: self.session.report("followup",
                                                                                  f"Report not saved: {text}"))
 
+    def store_to(self, url: str, path: str, record=None, note: str = "", overwrite: bool = False) -> None:
+        """Write the follow-up's DICOM report at `path` and its SR beside it (NAME-sr.dcm), then store both into
+        the follow-up visit's study on the PACS at `url`, on the runner (progress shown, cancellable)."""
+        if self.result is None:
+            return
+        sr = str(Path(path).with_name(Path(path).stem + "-sr.dcm"))
+        self.session.runner.submit("followup-store", store_followup_task, url, path, sr, self.result, record, note,
+                                   overwrite, label="Storing the follow-up on the PACS…",
+                                   on_result=lambda stored: self.session.info.emit(
+                                       f"Stored to PACS: {', '.join(Path(p).name for p in stored)}"),
+                                   on_error=lambda text: self.session.report("followup", f"Not stored: {text}"))
+
+    def _store(self) -> None:
+        from .dialogs import report_path
+        from .settings import Key, read
+
+        window = self.parent()
+        url, ok = QInputDialog.getText(self, "Store to PACS", "DICOMweb URL of the PACS:",
+                                       text=read(window.settings, Key.PACS_URL, ""))
+        if not ok or not url.strip():
+            return
+        window.settings.setValue(Key.PACS_URL, url.strip())
+        start = self.result.images[1].path or "followup.dcm"
+        chosen = report_path(self, Path(start).with_name(Path(start).stem + "-followup.dcm"))
+        if chosen:
+            path = chosen[0] if chosen[0].lower().endswith(".dcm") else str(Path(chosen[0]).with_suffix(".dcm"))
+            self.store_to(url.strip(), path, window.case_record.record, window.note.toPlainText().strip(), chosen[1])
+
     def _export(self) -> None:
         from .dialogs import report_path
 
@@ -179,6 +216,7 @@ class FollowUpDock(QDockWidget):
             self.registration.setText("")
             self.table.clearContents()
             self.export_button.setEnabled(False)
+            self.store_button.setEnabled(False)
             return
         e = result.explanation
         colour = "#%02x%02x%02x" % VERDICT_COLOURS[e.verdict]
@@ -190,6 +228,8 @@ class FollowUpDock(QDockWidget):
             else f"<b>Not registered</b>: {reg.message}")
         self._fill_table(result)
         self.export_button.setEnabled(True)
+        # the images' own DICOM identity (core.io.dicom.DicomSource): only DICOM visits file into a study
+        self.store_button.setEnabled(getattr(result.images[1], "dicom", None) is not None)
         self._draw()
 
     def _fill_table(self, result) -> None:

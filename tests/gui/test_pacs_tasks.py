@@ -50,3 +50,27 @@ def test_store_a_followup_report_and_sr_from_the_window(workspace, orthanc, pacs
                                                                         identity["PatientID"])}[study]
     uids = {instance["sop_uid"] for series in on_server["series"] for instance in series["instances"]}
     assert {pydicom.dcmread(report).SOPInstanceUID, pydicom.dcmread(sr).SOPInstanceUID} < uids
+
+
+def test_the_followup_dock_stores_dicom_visits_to_the_pacs(qtbot, make_window, orthanc, pacs_login, patient,  # noqa: F811
+                                                          tmp_path):
+    from tests.gui.conftest import TIMEOUT_MS
+
+    identity, visits = patient
+    window = make_window()
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(visits[0]), str(visits[1])])
+    dock = window.followup_dock
+    window.actions["followup"].trigger()
+    qtbot.waitUntil(lambda: dock.result is not None, timeout=TIMEOUT_MS)
+    assert dock.store_button.isEnabled()  # DICOM visits: the report can file into the follow-up's study
+    report = tmp_path / "stored.dcm"
+    with qtbot.waitSignal(window.session.info, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda text: text.startswith("Stored to PACS")):
+        dock.store_to(orthanc.url, str(report))
+    sr = tmp_path / "stored-sr.dcm"
+    study = pydicom.dcmread(visits[1]).StudyInstanceUID
+    assert pydicom.dcmread(report).StudyInstanceUID == pydicom.dcmread(sr).StudyInstanceUID == study
+    found = tasks.pacs_find(tasks.Workspace(), orthanc.url, identity["PatientID"])
+    uids = {i["sop_uid"] for s in found for series in s["series"] for i in series["instances"]}
+    assert pydicom.dcmread(sr).SOPInstanceUID in uids
