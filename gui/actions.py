@@ -33,6 +33,8 @@ COMMANDS = (
     Command("open1", "&File", "Open image &2…", ("Ctrl+Shift+O",), short="Open 2"),
     Command("paste0", "&File", "Paste as image 1", ("Ctrl+V",), tip="Image (or image file) on the clipboard"),
     Command("paste1", "&File", "Paste as image 2", ("Ctrl+Shift+V",)),
+    Command("open_pacs", "&File", "Open from &PACS…", tip="Two visits of a patient from the clinic's PACS, as a "
+            "pair or a follow-up (docs/pacs.md)"),
     Command("swap", "&File", "&Swap images", ("X",), short="Swap"),
     Command("export", "&File", "&Export report…", ("Ctrl+E",), tip="PNG report plus JSON sidecar", short="Export"),
     Command("quit", "&File", "&Quit", ("Ctrl+Q",)),

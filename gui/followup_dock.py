@@ -108,6 +108,17 @@ class FollowUpDock(QDockWidget):
                            ("Alt+Down", lambda: self.nudge(0, 1)), ("Alt+Backspace", self.undo_nudge)):
             QShortcut(QKeySequence(keys), self, slot, context=Qt.WindowShortcut)
         session.explanation_changed.connect(lambda explained: explained is None and self.show_result(None))
+        self.pending_run = False
+        session.explanation_changed.connect(self._run_pending)
+
+    def run_when_explained(self) -> None:
+        """Align the next pair once it is explained (visits opened from the PACS as a follow-up)."""
+        self.pending_run = True
+
+    def _run_pending(self, explained) -> None:
+        if explained is not None and self.pending_run:
+            self.pending_run = False
+            self.run()
 
     def follow_worklist(self, worklist) -> None:
         """A worklist case marked as a follow-up (CSV column kind) opens in this dock once its pair is shown."""

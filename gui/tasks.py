@@ -213,15 +213,28 @@ def pacs_find(ws: Workspace, url: str, patient_id: str) -> list[dict]:
     return find(open_pacs(url), patient_id)
 
 
-def pacs_pull(ws: Workspace, url: str, patient_id: str, study_uid: str | None, folder: str) -> tuple[str, ...]:
-    """Pull a patient's images (one study's, when given) into `folder`, with progress and cancel (all or
-    nothing); the files, oldest visit first, ready to open as a pair or a follow-up."""
+def pacs_pull(ws: Workspace, url: str, patient_id: str, study_uids: tuple[str, ...],
+              folder: str) -> dict[str, tuple[str, ...]]:
+    """Pull the images of a patient's studies (each into its own folder under `folder`), with progress and
+    cancel, all or nothing; {study uid: its files}, ready to open as a pair or a follow-up."""
+    import shutil
+    from pathlib import Path
+
     from core.pacs.connection import open_pacs
     from core.pacs.transfer import pull
 
-    pulled = pull(open_pacs(url), patient_id, folder, study_uid=study_uid, overwrite=True,
-                  progress=ws.report_progress, should_stop=ws.stop.is_set)
-    return tuple(sorted(str(path) for path in pulled.files))
+    pacs, pulled, made = open_pacs(url), {}, []
+    try:
+        for number, uid in enumerate(study_uids, 1):
+            made.append(Path(folder) / f"study{number}")
+            files = pull(pacs, patient_id, made[-1], study_uid=uid, overwrite=True, progress=ws.report_progress,
+                         should_stop=ws.stop.is_set).files
+            pulled[uid] = tuple(sorted(str(path) for path in files))
+    except BaseException:
+        for path in made:  # one study pulled, the next not: neither is kept
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    return pulled
 
 
 def store_followup(ws: Workspace, url: str, report: str, sr: str, result, record, note: str,

@@ -76,8 +76,13 @@ class WindowCommands:
             "zoom_in": lambda: self._zoom(1.25), "zoom_out": lambda: self._zoom(0.8),
             "similar_panel": self.similar_dock.setVisible, "worklist_panel": self.worklist_dock.setVisible,
             "followup": self.followup_dock.run, "help": self._show_help, "about": self._about,
-            "dismiss": self._dismiss,
+            "dismiss": self._dismiss, "open_pacs": self._open_from_pacs,
         }
+
+    def _open_from_pacs(self) -> None:
+        from .pacs_open import open_from_pacs
+
+        open_from_pacs(self)
 
     def _set_crop_mode(self, on: bool) -> None:
         for viewer in self.viewers:

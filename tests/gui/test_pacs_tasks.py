@@ -26,13 +26,15 @@ def test_pull_reports_progress_and_a_cancelled_pull_writes_nothing(workspace, or
     identity, visits = patient
     steps = []
     workspace.report_progress = lambda done, total: steps.append((done, total))
-    files = tasks.pacs_pull(workspace, orthanc.url, identity["PatientID"], None, str(tmp_path / "pulled"))
-    assert [pydicom.dcmread(path).SOPInstanceUID for path in files] == [
-        pydicom.dcmread(path).SOPInstanceUID for path in visits]  # oldest visit first
-    assert steps[-1] == (2, 2) and steps[0] == (0, 2)
+    sources = [pydicom.dcmread(path) for path in visits]
+    studies = tuple(ds.StudyInstanceUID for ds in sources)
+    files = tasks.pacs_pull(workspace, orthanc.url, identity["PatientID"], studies, str(tmp_path / "pulled"))
+    assert [[pydicom.dcmread(path).SOPInstanceUID for path in files[uid]] for uid in studies] == [
+        [ds.SOPInstanceUID] for ds in sources]
+    assert steps == [(0, 1), (1, 1)] * 2
     workspace.stop.set()
     with pytest.raises(PullCancelled):
-        tasks.pacs_pull(workspace, orthanc.url, identity["PatientID"], None, str(tmp_path / "cancelled"))
+        tasks.pacs_pull(workspace, orthanc.url, identity["PatientID"], studies, str(tmp_path / "cancelled"))
     assert not (tmp_path / "cancelled").exists()
     assert [study["date"] for study in tasks.pacs_find(workspace, orthanc.url, identity["PatientID"])] == [
         "20260110", "20260712"]
@@ -74,3 +76,44 @@ def test_the_followup_dock_stores_dicom_visits_to_the_pacs(qtbot, make_window, o
     found = tasks.pacs_find(tasks.Workspace(), orthanc.url, identity["PatientID"])
     uids = {i["sop_uid"] for s in found for series in s["series"] for i in series["instances"]}
     assert pydicom.dcmread(sr).SOPInstanceUID in uids
+
+
+def test_open_from_pacs_pulls_two_visits_and_aligns_them_as_a_followup(qtbot, make_window, orthanc,  # noqa: F811
+                                                                       pacs_login, patient):  # noqa: F811
+    from gui.pacs_open import VisitsDialog, find_visits
+    from tests.gui.conftest import TIMEOUT_MS
+
+    identity, visits = patient
+    window = make_window()
+    offered = {}
+
+    def choose(parent, studies):  # the dialog as the reviewer leaves it: the two latest visits, as a follow-up
+        dialog = VisitsDialog(parent, studies)
+        offered["rows"] = [dialog.list.item(row).text() for row in range(dialog.list.count())]
+        offered["enabled"] = dialog.followup_button.isEnabled()
+        dialog.list.item(0).setSelected(False)
+        offered["one_chosen"] = dialog.followup_button.isEnabled()
+        dialog.list.item(0).setSelected(True)
+        return dialog.chosen(), True
+
+    find_visits(window, orthanc.url, identity["PatientID"], choose)
+    dock = window.followup_dock
+    qtbot.waitUntil(lambda: dock.result is not None, timeout=TIMEOUT_MS)
+    assert offered["rows"][0].startswith("20260712") and "BACK" in offered["rows"][0]  # newest first
+    assert offered["enabled"] and not offered["one_chosen"]
+    shown = [ready.image.dicom.SOPInstanceUID for ready in window.session.images]
+    assert shown == [pydicom.dcmread(path).SOPInstanceUID for path in visits]  # the older visit is image 1
+    assert dock.store_button.isEnabled()
+
+
+def test_open_from_pacs_says_what_is_wrong_in_the_problem_bar(qtbot, make_window, orthanc, pacs_login):  # noqa: F811
+    from gui.pacs_open import find_visits
+    from tests.gui.conftest import TIMEOUT_MS
+
+    window = make_window()
+    with qtbot.waitSignal(window.session.error, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda source, text: "0 visit(s) with images" in text):
+        find_visits(window, orthanc.url, "NOBODY-AT-ALL", lambda *_: pytest.fail("nothing to choose"))
+    with qtbot.waitSignal(window.session.error, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda source, text: "cannot reach the PACS" in text):
+        find_visits(window, "http://127.0.0.1:9/dicom-web", "P1", lambda *_: pytest.fail("nothing to choose"))
