@@ -150,6 +150,15 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(orthanc, pacs_login, p
     orthanc.upload(tmp_path / "sr.dcm")
     code, _, err = pull("--study", sr_only.StudyInstanceUID)
     _one_line_exit_2(code, err, "has no images", "without pixels")
+    # an instance the search calls an image (rows and columns) that comes without pixels: nothing pulled
+    hollow = visit_dataset(np.zeros((8, 8, 3), np.uint8), pydicom.uid.generate_uid(), "20260901", "ACC-010", identity)
+    del hollow.PixelData
+    hollow.save_as(tmp_path / "hollow.dcm", enforce_file_format=True)
+    orthanc.upload(tmp_path / "hollow.dcm")
+    code, _, err = pull("--study", hollow.StudyInstanceUID)
+    _one_line_exit_2(code, err, "is not an image (no pixel data)", "nothing pulled")
+    code, _, err = pull()  # the whole patient: the good visits are not kept either
+    _one_line_exit_2(code, err, "is not an image")
     code, _, err = _main(["pacs", "--url", orthanc.url, "pull", "--patient-id", "NOBODY-HERE", "--out", str(out)],
                          capsys)
     _one_line_exit_2(code, err, "no studies of patient NOBODY-HERE")

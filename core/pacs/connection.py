@@ -9,7 +9,7 @@ SIAMESE_LENS_PACS_PASSWORD) from the environment, else the OS keyring when the `
 (service KEYRING_SERVICE, the user's name or none). Never from a settings file or the command line, and never
 printed: messages name the server only. TLS certificates are verified (requests' default; REQUESTS_CA_BUNDLE
 names a clinic's own CA), credentials are never sent in the clear to another machine, every request has a
-timeout, and a busy server is asked again at most ATTEMPTS times.
+timeout, and is tried at most ATTEMPTS times.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from core.io.files import first_line, printable
 ENV_TOKEN, ENV_USER, ENV_PASSWORD = "SIAMESE_LENS_PACS_TOKEN", "SIAMESE_LENS_PACS_USER", "SIAMESE_LENS_PACS_PASSWORD"
 KEYRING_SERVICE = "Siamese Lens PACS"
 TIMEOUT_S = (5.0, 60.0)  # to connect, then between two bytes of an answer
-ATTEMPTS = 2  # a server answering 429/503 (busy) is asked once more, after half a second; never forever
+# Each request is tried at most twice: a refused connection, a timeout, an answer over the size limit or a busy
+# server (408, 429, 503, 504) once more after a second (dicomweb-client's retrying); never forever.
+ATTEMPTS = 2
 MAX_INSTANCE_BYTES = 512 * 1024 * 1024  # one instance's answer; a dermoscopy photograph is a few MB
 
 
