@@ -8,7 +8,6 @@ import pydicom
 import pytest
 
 from gui import tasks
-from tests.pacs_server import orthanc, pacs_login  # noqa: F401  (fixtures)
 from tests.test_pacs import patient  # noqa: F401  (fixture)
 
 
