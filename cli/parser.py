@@ -209,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"map colormap of the report: one of {', '.join(COLORMAPS)} "
                                f"(default {DEFAULT_COLORMAP})")
     retrieve.add_argument("--force", action="store_true", help="overwrite an existing report")
+    retrieve.add_argument("--store", metavar="URL", help="store the DICOM report (--report FILE.dcm) into the query "
+                          "image's study on this PACS (docs/pacs.md)")
 
     batch = sub.add_parser("batch", parents=[model], help="score (and report) every pair of a CSV headless; resumable")
     batch.add_argument("pairs_csv", metavar="PAIRS.csv", help="header image1,image2[,case_id,crop1,crop2,note]")

@@ -50,7 +50,11 @@ def run_retrieve(args) -> int:
         from core.review.report import check_report_path
 
         check_report_path(args.report, args.force)  # before any work: a refused path costs nothing
+    from .dicom_outputs import check_dicom_outputs, require_dicom_sources, store_outputs
+
+    check_dicom_outputs(args)
     query_image = load_image(args.query)  # a bad query is reported before any gallery is read
+    require_dicom_sources(args, [query_image])
     model = load_model(args.model, device=resolve_device(args.device))
     target = Path(args.gallery)
     location = target if (target / MANIFEST).exists() else index_location(target)
@@ -64,10 +68,13 @@ def run_retrieve(args) -> int:
         raise DataError(f"{location}: the index is empty")
     hits, summary = nearest_cases(model, index, query_image, args.k)
     written = _write_report(args, model, query_image, hits, summary) if args.report else []
+    from core.io.dicom import report_filing
+
+    stored = store_outputs(args, report_filing([query_image], "similar cases"))
     if args.json:
         print(json.dumps({"query": {"path": args.query, "sha256": file_digest(args.query)},
-                          "model": model_facts(model),
-                          "index": str(index.location), "hits": hits, "vote": summary, "written": written}))
+                          "model": model_facts(model), "index": str(index.location), "hits": hits,
+                          "vote": summary, "written": written, "stored": stored}))
         return 0
     for hit in hits:
         label_text = f"  [{hit['label']}]" if hit["label"] is not None else ""
@@ -76,6 +83,8 @@ def run_retrieve(args) -> int:
         print(summary)
     for path in written:
         print(f"wrote {path}")
+    for path in stored:
+        print(f"stored {path} on the PACS")
     return 0
 
 

@@ -214,3 +214,27 @@ def test_a_store_the_pacs_refuses_is_one_line_and_the_local_files_stay(orthanc, 
                           str(tmp_path / "r.png"), "--store", orthanc.url], capsys)
     _one_line_exit_2(code, err, "--store")
     assert not (tmp_path / "r.png").exists()
+
+
+def test_a_similar_cases_report_is_stored_into_the_querys_study(orthanc, pacs_login, patient, weights,  # noqa: F811
+                                                                 tmp_path, capsys):
+    from PIL import Image
+
+    from tests.dicom_visits import lesion_rgb
+
+    identity, visits = patient
+    gallery = tmp_path / "gallery" / "known"
+    gallery.mkdir(parents=True)
+    for seed in range(3):  # other patients' cases, never named in this patient's file
+        Image.fromarray(lesion_rgb(seed=seed + 10)).save(gallery / f"case{seed}.png")
+    report = tmp_path / "similar.dcm"
+    code, out, err = _main(["retrieve", str(visits[0]), str(gallery.parent), "-k", "2", "--model", str(weights),
+                            "--device", "cpu", "--report", str(report), "--store", orthanc.url, "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["stored"] == [str(report)]
+    written = pydicom.dcmread(report)
+    source = pydicom.dcmread(visits[0])
+    client = DICOMwebClient(orthanc.url, session=orthanc.session())
+    back = client.retrieve_instance(source.StudyInstanceUID, written.SeriesInstanceUID, written.SOPInstanceUID)
+    assert back.PatientID == identity["PatientID"] and back.SeriesDescription.startswith("Siamese Lens similar cases")
+    assert [item.ReferencedSOPInstanceUID for item in back.SourceImageSequence] == [source.SOPInstanceUID]
