@@ -223,6 +223,8 @@ def secondary_capture(picture: Image.Image, facts: dict, filing: Filing | None =
         def references():
             items = []
             for source in filing.sources:
+                if not source.SOPInstanceUID:  # a malformed source: its study is copied, nothing to point at
+                    continue
                 item = Dataset()
                 item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID = source.SOPClassUID, source.SOPInstanceUID
                 items.append(item)
