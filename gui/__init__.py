@@ -1,2 +1,2 @@
 """The review workstation: widget-free review models (session, layers, similar cases, worklist), their views, and
-the one runner thread; gui.tasks is the only module that imports core."""
+the one runner thread; gui.jobs.tasks is the only module that imports core."""

@@ -4,6 +4,7 @@
     pull(pacs, patient_id, out, study_uid=None, overwrite=False, progress=None, should_stop=None) -> Pulled
                                                      WADO-RS: the images as .dcm files
     store(pacs, paths, study_uid) -> int  STOW-RS: DICOM files (a report, an SR) into their source study
+    preview(pacs, patient_id, study, size) -> PIL image  WADO-RS: a study's first image, at most size x size
 
 A study is {"study_uid", "date", "time", "accession", "description", "patient_name", "series": [{"series_uid",
 "modality", "number", "description", "body_part", "instances": [{"sop_uid", "sop_class", "number", "rows",
@@ -28,6 +29,9 @@ STUDY_FIELDS = ("StudyDate", "StudyTime", "AccessionNumber", "StudyDescription",
 SERIES_FIELDS = ("Modality", "SeriesNumber", "SeriesDescription", "BodyPartExamined")
 INSTANCE_FIELDS = ("SOPClassUID", "InstanceNumber", "Rows", "Columns", "NumberOfFrames", "SamplesPerPixel",
                    "BitsAllocated", "BodyPartExamined")
+
+
+PREVIEW_SIZE = 96  # pixels: a visit's picture in a list, never a reading
 
 
 class PullCancelled(PacsError):
@@ -141,6 +145,32 @@ def store(pacs: Pacs, paths, study_uid: str) -> int:
         raise PacsError(f"{pacs.url}: the PACS refused {len(failed)} of {len(datasets)} instance(s) "
                         f"(failure reason {', '.join(reasons)})")
     return len(datasets)
+
+
+def preview(pacs: Pacs, patient_id: str, study: dict, size: int = PREVIEW_SIZE):
+    """The first image of `study` (as find lists it) shrunk to fit size x size pixels, for a list of visits; the
+    instance is retrieved under the connection's size cap and never written. PacsError when the study has no image
+    or its first image cannot be shown."""
+    import io
+
+    from core.io.dicom import read_dicom
+    from core.io.images import MAX_PIXELS
+
+    first = next(((series, instance) for series in study["series"] for instance in series["instances"]
+                  if instance["image"]), None)
+    if first is None:
+        raise PacsError(f"{pacs.url}: study {printable(study['study_uid'], 80)} has no images")
+    series, instance = first
+    buffer = io.BytesIO()
+    _retriever(pacs, _patient_id(patient_id), study["study_uid"], series["series_uid"], instance["sop_uid"],
+               lambda: None)(buffer)
+    buffer.seek(0)
+    try:
+        image = read_dicom(buffer, MAX_PIXELS)[0]
+    except ValueError as exc:
+        raise PacsError(f"{pacs.url}: instance {instance['sop_uid']}: {exc}") from None
+    image.thumbnail((size, size))
+    return image
 
 
 def _retriever(pacs: Pacs, patient_id: str, study_uid: str, series_uid: str, sop_uid: str, step):

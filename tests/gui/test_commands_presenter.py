@@ -1,37 +1,39 @@
-"""The reviewer's commands (gui.commands.Commands) as a presenter, against a mock view and mock review models: what
-each command asks the view, what it tells the models, and what it shows when it cannot go on. No window, no
-runner, no model."""
+"""The reviewer's commands (gui.presenters.commands.Commands) as a presenter, against an autospec'd view and mock
+review models: what each command asks the view, what it tells the models, and what it shows when it cannot go on.
+No window, no runner, no model."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
-from unittest.mock import Mock
+from unittest.mock import Mock, create_autospec
 
 import pytest
 from PIL import Image
 
-from gui.case_record import CaseRecordState
-from gui.commands import Commands, CommandsView
-from gui.layers import LayerStates
-from gui.links import LinksState
-from gui.session import ReviewSession
-from gui.settings import Key, open_settings
-from gui.similar_cases import SimilarCases
-from gui.tasks import SiameseLensError
-from gui.worklist import WorklistController
+from gui.jobs.tasks import SiameseLensError
+from gui.models.case_record import CaseRecordState
+from gui.models.followup import FollowUpReview
+from gui.models.layers import LayerStates
+from gui.models.links import LinksState
+from gui.models.open_pair import OpenPair
+from gui.models.pacs import PacsLink
+from gui.models.session import ReviewSession
+from gui.models.settings import Key, open_settings
+from gui.models.similar_cases import SimilarCases
+from gui.models.worklist import WorklistController
+from gui.presenters.commands import Commands, CommandsView
 
 
 @pytest.fixture
 def view():
-    """Every dialog cancelled, an empty clipboard, no note, no refused case-record field."""
-    view = Mock(spec=CommandsView)
+    """Every dialog cancelled, an empty clipboard, no note."""
+    view = create_autospec(CommandsView, instance=True)
     for ask in (view.ask_image_path, view.ask_report_path, view.ask_model_path, view.ask_gallery_folder,
                 view.ask_pairs_csv, view.ask_worklist_csv, view.clipboard_image):
         ask.return_value = None
     view.clipboard_paths.return_value = []
     view.note_text.return_value = ""
-    view.case_record_problems.return_value = []
     return view
 
 
@@ -49,10 +51,14 @@ def commands(view, settings):
     worklist.reviewer_verdict.return_value = None
     similar = Mock(spec=SimilarCases)
     similar.gallery = None
-    case_record = Mock(spec=CaseRecordState)
-    case_record.record = object()
+    case_record = CaseRecordState(reviewer="Dr. K")  # the real model: it holds what the reviewer typed and refused
+    pair = Mock(spec=OpenPair)
+    pair.assessment.return_value = None
+    followup = Mock(spec=FollowUpReview)
+    followup.result = None
     return Commands(view, session=session, worklist=worklist, similar=similar, layers=Mock(spec=LayerStates),
-                    links=Mock(spec=LinksState), case_record=case_record, settings=settings)
+                    links=Mock(spec=LinksState), case_record=case_record, pair=pair, followup=followup,
+                    pacs=Mock(spec=PacsLink), settings=settings)
 
 
 def _explained(*paths):
@@ -81,12 +87,39 @@ def test_export_asks_beside_image_1_and_exports_what_the_view_shows(commands, vi
     view.show_problem.assert_not_called()
 
 
-def test_a_refused_case_record_field_blocks_the_export_with_its_reason(commands, view):
-    view.case_record_problems.return_value = ["date: not a date (YYYY-MM-DD)"]
+def test_a_refused_case_record_field_blocks_every_export_with_its_reason(commands, view, tmp_path):
+    why = commands.case_record.set_field(0, "2026-02-30")
+    assert why
     assert commands.export_report_to("report.png") is False
     view.show_problem.assert_called_once_with(
-        "export", "Report not saved: correct the case record first (date: not a date (YYYY-MM-DD))")
+        "export", f"Report not saved: correct the case record first (Image 1 taken: {why})")
     commands.session.export.assert_not_called()
+    # the follow-up report too (issue #31: it was written with the date left out)
+    commands.followup.result = SimpleNamespace(images=[SimpleNamespace(path=str(tmp_path / "visit1.png"))])
+    view.ask_report_path.return_value = (str(tmp_path / "f.png"), False)
+    commands.export_followup()
+    view.ask_report_path.assert_called_once_with(tmp_path / "visit1-followup.png")
+    assert view.show_problem.call_args.args[0] == "followup"
+    commands.followup.export_to.assert_not_called()
+    # corrected: both go ahead, with the record as typed
+    assert commands.case_record.set_field(0, "2026-02-28") == ""
+    commands.export_followup()
+    commands.followup.export_to.assert_called_once_with(str(tmp_path / "f.png"), commands.case_record.record, "",
+                                                       False)
+
+
+def test_agree_and_disagree_go_to_the_pair_shown_and_into_its_report(commands, view):
+    commands.pair.assess.return_value = False
+    commands.handlers()["agree"]()
+    view.show_problem.assert_called_once_with("assessment", "Nothing to agree with: open a pair first")
+    commands.pair.assess.return_value = True
+    commands.handlers()["disagree"]()
+    commands.pair.assess.assert_called_with("disagree")
+    view.withdraw_problem.assert_called_with("assessment")
+    commands.pair.assessment.return_value = "disagree"
+    commands.session.explained = object()
+    commands.export_report_to("r.png")
+    assert commands.session.export.call_args.args[-1] == "disagree"
 
 
 def test_open_with_a_cancelled_dialog_does_nothing(commands, view, settings):

@@ -46,7 +46,8 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     assert np.array_equal(before, dock.composed()) and "nudged" not in dock.legend.text()
     report = tmp_path / "followup.pdf"
     with qtbot.waitSignal(window.session.info, timeout=TIMEOUT_MS):
-        dock.export_to(str(report), note="compare in 3 months")
+        window.note.setPlainText("compare in 3 months")
+        window.commands.export_followup_to(str(report))
     facts = json.loads(report.with_suffix(".json").read_text())
     assert report.read_bytes().startswith(b"%PDF") and facts["kind"] == "followup"
     assert len(facts["measurements"]) == 2 and facts["note"] == "compare in 3 months"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from gui.layers import LayerStates
-from gui.runner import Runner, SyncRunner
-from gui.session import ReviewSession
+from gui.jobs.runner import Runner, SyncRunner
+from gui.models.layers import LayerStates
+from gui.models.session import ReviewSession
 
 from .conftest import TIMEOUT_MS
 
