@@ -262,7 +262,7 @@ def store_followup(ws: Workspace, url: str, report: str, sr: str, result, record
     facts = followup_report_facts(result, ws.require_model(), record=record, note=note)
     written = write_picture_and_facts(report, lambda: render(result, facts), facts, overwrite, filing)
     _write_sr(sr, facts, filing, result.images, written)
-    return _store(pacs, (report, sr), filing)
+    return _store(ws, pacs, (report, sr), filing)
 
 
 def export_sr(ws: Workspace, path: str, explained: Explained, overwrite: bool) -> str:
@@ -296,7 +296,7 @@ def store_pair(ws: Workspace, url: str, request: ExportRequest, sr: str) -> tupl
     exported = export(ws, request)
     facts = explanation_facts(explained.explanation, explained.images, explained.model)
     _write_sr(sr, facts, filing, explained.images, [Path(exported.png), Path(exported.sidecar)])
-    return _store(pacs, (exported.png, sr), filing)
+    return _store(ws, pacs, (exported.png, sr), filing)
 
 
 def dicom_pair(images) -> bool:
@@ -343,12 +343,15 @@ def _write_sr(path: str, facts: dict, filing, images, written) -> None:
         raise
 
 
-def _store(pacs, paths, filing) -> tuple[str, ...]:
+def _store(ws: Workspace, pacs, paths, filing) -> tuple[str, ...]:
+    """Send the written files, unless the reviewer cancelled while they were written (then nothing is sent)."""
     from core.io.files import printable
     from core.pacs.connection import PacsError
     from core.pacs.transfer import store
 
     try:
+        if ws.stop.is_set():
+            raise PacsError("store cancelled")
         store(pacs, list(paths), filing.sources[0].StudyInstanceUID)
     except PacsError as exc:
         raise PacsError(f"{exc}; written here, not stored: {', '.join(printable(p) for p in paths)}") from None

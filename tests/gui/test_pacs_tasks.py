@@ -52,6 +52,14 @@ def test_store_a_followup_report_and_sr_from_the_window(workspace, orthanc, pacs
                                                                         identity["PatientID"])}[study]
     uids = {instance["sop_uid"] for series in on_server["series"] for instance in series["instances"]}
     assert {pydicom.dcmread(report).SOPInstanceUID, pydicom.dcmread(sr).SOPInstanceUID} < uids
+    from core.pacs.connection import PacsError
+
+    workspace.stop.set()  # Cancel pressed while the files were being written: they stay here, nothing is sent
+    with pytest.raises(PacsError, match="store cancelled; written here, not stored"):
+        tasks.store_followup(workspace, orthanc.url, str(tmp_path / "c.dcm"), str(tmp_path / "c-sr.dcm"), result,
+                             None, "", False)
+    assert pydicom.dcmread(tmp_path / "c.dcm").SOPInstanceUID not in _sop_uids_on_server(orthanc.url,
+                                                                                          identity["PatientID"])
 
 
 def _answer_dialogs(monkeypatch, window, url: str, report=None, patient_id: str = "", choose=None) -> None:
