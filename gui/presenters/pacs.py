@@ -116,12 +116,12 @@ class PacsCommands:
         if not dicom_pair(explained.images):
             self.view.show_problem(source, f"{'Store to PACS' if source == PROBLEM else 'A DICOM SR'} {NOT_DICOM}")
             return None
-        return None if self._refused() else explained
+        return None if self._refused(source) else explained
 
-    def _refused(self) -> bool:
+    def _refused(self, source: str = PROBLEM) -> bool:
         refused = self.case_record.problems()
         if refused:
-            self.view.show_problem(PROBLEM, "Report not saved: correct the case record first ("
+            self.view.show_problem(source, "Report not saved: correct the case record first ("
                                    + "; ".join(refused) + ")")
         return bool(refused)
 

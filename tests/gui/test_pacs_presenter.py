@@ -155,3 +155,21 @@ def test_a_cancelled_pull_opens_nothing_and_says_so(presenter, view, parts, fake
     session.open_paths.assert_not_called()
     session.info.emit.assert_called_with("PACS transfer cancelled")
     assert problems.texts() == []
+
+
+def test_store_and_sr_are_refused_in_one_line_for_images_that_cannot_file(presenter, view, parts):
+    from types import SimpleNamespace
+
+    session, followup, _problems, link = parts
+    jpeg = SimpleNamespace(path="a.jpg", dicom=None)
+    session.explained = SimpleNamespace(images=(jpeg, jpeg))
+    followup.result = SimpleNamespace(images=(jpeg, jpeg))
+    for command in (presenter.store_pair, presenter.export_sr, presenter.store_followup):
+        view.reset_mock()
+        command()
+        (source, text), _ = view.show_problem.call_args
+        assert "two DICOM images of one patient" in text
+        view.ask_pacs_url.assert_not_called()
+        view.ask_report_path.assert_not_called()
+    session.export_sr.assert_not_called()
+    session.export_request.assert_not_called()
