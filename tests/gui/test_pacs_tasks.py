@@ -9,6 +9,7 @@ import pydicom
 import pytest
 
 from gui.jobs import tasks
+from gui.models.settings import Key
 from tests.test_pacs import patient  # noqa: F401  (fixture)
 
 
@@ -97,7 +98,7 @@ def test_the_followup_dock_stores_dicom_visits_to_the_pacs(qtbot, make_window, o
     study = pydicom.dcmread(visits[1]).StudyInstanceUID
     assert pydicom.dcmread(report).StudyInstanceUID == pydicom.dcmread(sr).StudyInstanceUID == study
     assert pydicom.dcmread(sr).SOPInstanceUID in _sop_uids_on_server(orthanc.url, identity["PatientID"])
-    assert window.settings.value("pacs/url") == orthanc.url  # the address remembered, never a credential
+    assert window.settings.value(Key.PACS_URL) == orthanc.url  # the address remembered, never a credential
 
 
 def test_a_pair_is_stored_to_the_pacs_and_exported_as_an_sr(qtbot, make_window, orthanc, pacs_login,
