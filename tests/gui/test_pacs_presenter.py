@@ -69,9 +69,15 @@ def view():
 
 
 @pytest.fixture
-def parts(tmp_path, fake):
+def defer():
+    """Whether jobs wait for the test (run_next / run_pending): a transfer still on its way."""
+    return False
+
+
+@pytest.fixture
+def parts(tmp_path, fake, defer):
     session = Mock(spec=ReviewSession)
-    session.runner, session.explained = SyncRunner(), None
+    session.runner, session.explained = SyncRunner(defer=defer), None
     followup = Mock(spec=FollowUpReview)
     problems = Problems()
     link = pacs_model.PacsLink(session, followup, problems, open_settings(tmp_path / "settings.ini"))
@@ -140,9 +146,9 @@ def test_a_patient_without_two_visits_is_one_line_and_nothing_asked(presenter, v
     session.open_paths.assert_not_called()
 
 
+@pytest.mark.parametrize("defer", [True])  # the pull still on its way when Cancel is pressed
 def test_a_cancelled_pull_opens_nothing_and_says_so(presenter, view, parts, fake):
     session, _followup, problems, link = parts
-    link.runner = SyncRunner(defer=True)  # the pull still on its way when Cancel is pressed
     view.choose_visits.side_effect = lambda _patient, visits: (visits[:2], False)
     busy = []
     link.busy_changed.connect(busy.append)
@@ -173,3 +179,23 @@ def test_store_and_sr_are_refused_in_one_line_for_images_that_cannot_file(presen
         view.ask_report_path.assert_not_called()
     session.export_sr.assert_not_called()
     session.export_request.assert_not_called()
+
+
+@pytest.mark.parametrize("defer", [True])
+def test_the_status_bar_shows_a_transfer_and_its_cancel_stops_it(qtbot, presenter, view, parts, fake):
+    from gui.views.pacs_visits import PacsStatus
+
+    session, _followup, _problems, link = parts
+    status = PacsStatus(link)
+    qtbot.addWidget(status)
+    assert status.isHidden()
+    view.choose_visits.side_effect = lambda _patient, visits: (visits[:2], False)
+    presenter.open_from_pacs()
+    link.runner.run_next()  # the search: the visits chosen, the pull on its way
+    assert not status.isHidden()
+    link.runner.progress.emit("pacs-pull", 1, 2)  # the pull's progress, as the runner relays it
+    assert (status.bar.value(), status.bar.maximum()) == (1, 2)
+    status.cancel_button.click()
+    link.runner.run_pending()
+    assert status.isHidden() and fake.pulled == []
+    session.open_paths.assert_not_called()
