@@ -105,5 +105,14 @@ make_shapes_dataset(Path(sys.argv[1]), per_class=12)" "$SCRATCH/shapes"
   bare "$EXE" explain "${samples[0]}" "${samples[1]}" --model "$SCRATCH/tiny.pt" --report "$SCRATCH/report.png"
   [ -s "$SCRATCH/report.png" ] && [ -s "$SCRATCH/report.json" ] || { echo "no report written"; exit 1; }
   echo "train + explain + export (binary): $((SECONDS - start)) s"
+  # DICOM outputs need highdicom's data files in the bundle (hooks/hook-highdicom.py): a follow-up of two DICOM
+  # visits with its TID 1500 SR, read back here.
+  python -c "import sys; from pathlib import Path; from tests.dicom_visits import write_visits; \
+Path(sys.argv[1]).mkdir(); write_visits(Path(sys.argv[1]))" "$SCRATCH/visits"
+  visits=("$SCRATCH"/visits/*.dcm)
+  bare "$EXE" followup "${visits[0]}" "${visits[1]}" --model "$SCRATCH/tiny.pt" --report "$SCRATCH/followup.dcm" \
+    --sr "$SCRATCH/followup-sr.dcm"
+  python -c "import sys, highdicom as hd; assert hd.sr.srread(sys.argv[1]).PatientID" "$SCRATCH/followup-sr.dcm"
+  echo "follow-up DICOM report and SR (binary): OK"
 fi
 echo "binary ($FLAVOUR): OK"

@@ -12,6 +12,8 @@ from core.io.images import load_image, parse_crop
 from core.review.outputs import plan_outputs, write_outputs
 from core.vocabulary import LAYERS
 
+from .dicom_outputs import check_dicom_outputs, require_dicom_sources, store_outputs, write_sr
+
 
 def run_explain(args) -> int:
     started = time.perf_counter()
@@ -20,7 +22,9 @@ def run_explain(args) -> int:
     record = case_record_arg(args)
     # every option that decides what is written, before anything is read or computed
     plan = plan_outputs(args.out, args.report, colormaps=_colormaps(args), overwrite=args.force)
+    check_dicom_outputs(args)
     images = tuple(load_image(path, crop=crop) for path, crop in zip((args.image1, args.image2), crops, strict=True))
+    require_dicom_sources(args, images)
     from core.review.case_record import from_images
 
     record = record.merged(from_images(images))  # what was typed wins over what a DICOM file says
@@ -40,10 +44,15 @@ def run_explain(args) -> int:
         faithful = faithfulness(model, [image.image for image in images], result)
     written: list[str] = []
     facts: dict = {}
-    if plan.files or args.json:  # the facts (each image hashed) are built by the writer, once, when needed
-        outputs = write_outputs(plan, result, images, model, with_facts=args.json, note=args.note, record=record,
-                                faithfulness=faithful)
+    if plan.files or args.json or args.sr:  # the facts (each image hashed) are built by the writer, once, when needed
+        outputs = write_outputs(plan, result, images, model, with_facts=args.json or bool(args.sr), note=args.note,
+                                record=record, faithfulness=faithful)
         written, facts = [str(path) for path in outputs.files], outputs.facts
+    from core.io.dicom import report_filing
+
+    filing = report_filing(images, "pair")
+    written = write_sr(args, facts, filing, images, written)
+    stored = store_outputs(args, filing)
     timings = {"load_images_ms": elapsed_ms(started, t_images), "load_model_ms": elapsed_ms(t_images, t_model),
                **{f"explain_{k}_ms": v for k, v in result.timings_ms.items()},
                "total_ms": elapsed_ms(started, time.perf_counter())}
@@ -51,7 +60,7 @@ def run_explain(args) -> int:
         # the facts a report's sidecar holds, plus this run's: allow_nan=False, so valid JSON or an error
         printed = {**record.facts(), **facts, "note": args.note,
                    "device": str(model.device),
-                   "timings_ms": timings, "written": written,
+                   "timings_ms": timings, "written": written, "stored": stored,
                    **({"faithfulness": faithful} if faithful is not None else {}),
                    **({"correspondence": result.correspondence} if result.correspondence is not None else {})}
         print(json.dumps(printed, allow_nan=False))
@@ -76,6 +85,8 @@ def run_explain(args) -> int:
             print(f"note: {result.note}")
         for path in written:
             print(f"wrote {printable(path)}")
+        for path in stored:
+            print(f"stored {printable(path)} on {printable(args.store)}")
     return 0
 
 

@@ -9,6 +9,8 @@ import time
 from core.explain.timing import elapsed_ms
 from core.io.files import printable
 
+from .dicom_outputs import check_dicom_outputs, require_dicom_sources, store_outputs, write_sr
+
 
 def run_followup(args) -> int:
     started = time.perf_counter()
@@ -22,7 +24,9 @@ def run_followup(args) -> int:
         from core.review.report import check_report_path
 
         check_report_path(args.report, args.force)
+    check_dicom_outputs(args)
     images = [load_image(path) for path in (args.baseline, args.followup)]
+    require_dicom_sources(args, images)
     masks = [_mask(path, image, flag) for path, image, flag in
              zip((args.mask1, args.mask2), images, ("--mask1", "--mask2"), strict=True)]
     from core.review.case_record import from_images
@@ -38,14 +42,19 @@ def run_followup(args) -> int:
     from core.review.followup_report import followup_report_facts
 
     facts = followup_report_facts(result, model, record=record, note=args.note)
-    written = []
+    written: list[str] = []
+    from core.io.dicom import report_filing
+
+    filing = report_filing(result.images, "follow-up", primary=1)  # the follow-up visit's study: it is about it
     if args.report:
         from core.review.followup_report import render
         from core.review.report import write_picture_and_facts
 
         written = [str(p) for p in write_picture_and_facts(args.report, lambda: render(result, facts), facts,
-                                                             args.force)]
-    facts = {**facts, "device": str(model.device), "written": written,
+                                                             args.force, filing)]
+    written = write_sr(args, facts, filing, result.images, written)
+    stored = store_outputs(args, filing)
+    facts = {**facts, "device": str(model.device), "written": written, "stored": stored,
              "timings_ms": {**facts["timings_ms"], "total_ms": elapsed_ms(started, time.perf_counter())}}
     if args.json:
         print(json.dumps(facts, allow_nan=False, default=_plain))
@@ -77,6 +86,8 @@ def _print_text(result, facts: dict) -> None:
     print(f"{MEANING} {DISCLAIMER}")
     for path in facts["written"]:
         print(f"wrote {printable(path)}")
+    for path in facts["stored"]:
+        print(f"stored {printable(path)} on the PACS")
 
 
 def _pixel_size(text):

@@ -34,7 +34,8 @@ HANDLERS = {"explain": ("explain", "run_explain"), "train": ("train", "run_train
             "evaluate": ("evaluate", "run_evaluate"), "index": ("retrieve", "run_index"),
             "retrieve": ("retrieve", "run_retrieve"), "batch": ("batch", "run_batch_command"),
             "worklist": ("batch", "run_worklist_command"), "calibrate": ("calibrate", "run_calibrate"),
-            "selftest": ("selftest", "run_selftest_command"), "followup": ("followup", "run_followup")}
+            "selftest": ("selftest", "run_selftest_command"), "followup": ("followup", "run_followup"),
+            "pacs": ("pacs", "run_pacs")}
 COMMANDS = ("gui", *HANDLERS)
 # Options whose value may start with '-' (a crop's negative x): argparse would read such a value as an option and
 # answer "expected one argument" instead of letting the crop check say what is wrong.
@@ -67,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--model", help="weights file (default: the shipped skin model)")
     json_output = OneLineParser(add_help=False)
     json_output.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    dicom_outputs = OneLineParser(add_help=False)
+    dicom_outputs.add_argument("--sr", metavar="FILE.dcm", help="also write the measurements, the similarity and the "
+                               "model's verdict as a DICOM Structured Report (TID 1500) into the DICOM images' study")
+    dicom_outputs.add_argument("--store", metavar="URL", help="store the DICOM report and --sr into the source study "
+                               "on this PACS (its DICOMweb URL; credentials from SIAMESE_LENS_PACS_USER/_PASSWORD or "
+                               "_TOKEN, or the OS keyring; docs/pacs.md)")
 
     gui = sub.add_parser("gui", help="open the review workstation (the default)")
     gui.add_argument("images", nargs="*", metavar="IMG", help="zero or two images to load and explain")
@@ -79,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the review worklist file (default: remembered, else in the user data folder)")
 
     explain = sub.add_parser(
-        "explain", parents=[model, json_output], help="score a pair and write its factual/counterfactual maps",
+        "explain", parents=[model, json_output, dicom_outputs],
+        help="score a pair and write its factual/counterfactual maps",
         description="Score a pair and explain the score with factual/counterfactual maps. Maps are kept at most "
                     f"{MAX_MAP_SIDE} px on their longest side (a crop's own size when smaller): --out writes them at "
                     "that size (the JSON's images[].map_size says which), and overlays and reports upsample them to "
@@ -201,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"map colormap of the report: one of {', '.join(COLORMAPS)} "
                                f"(default {DEFAULT_COLORMAP})")
     retrieve.add_argument("--force", action="store_true", help="overwrite an existing report")
+    retrieve.add_argument("--store", metavar="URL", help="store the DICOM report (--report FILE.dcm) into the query "
+                          "image's study on this PACS (docs/pacs.md)")
 
     batch = sub.add_parser("batch", parents=[model], help="score (and report) every pair of a CSV headless; resumable")
     batch.add_argument("pairs_csv", metavar="PAIRS.csv", help="header image1,image2[,case_id,crop1,crop2,note]")
@@ -224,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="first choose the model's test-time augmentation on validation (auto: the best "
                            "mode if it gains >= 0.005 AUC over none), then its threshold and test metrics")
 
-    _add_followup(sub, [model, json_output])
+    _add_followup(sub, [model, json_output, dicom_outputs])
+
+    _add_pacs(sub, json_output)
 
     sub.add_parser("selftest", help="explain a bundled sample pair headless with the default model, print a JSON "
                    "summary, exit (also: main.py --selftest)")
@@ -264,6 +276,25 @@ def _add_followup(sub, parents: list) -> None:
     followup.add_argument("--note", default="", help="reviewer note printed on the report")
     add_case_record_options(followup, "date of each visit, YYYY-MM-DD (default: the DICOM files' dates)")
     followup.add_argument("--force", action="store_true", help="overwrite an existing report")
+
+
+def _add_pacs(sub, json_output) -> None:
+    pacs = sub.add_parser("pacs", help="find and pull a patient's images on a clinic's PACS (DICOMweb)",
+                          description="A clinic's PACS over DICOMweb. Credentials come from the environment "
+                                      "(SIAMESE_LENS_PACS_USER and SIAMESE_LENS_PACS_PASSWORD, or "
+                                      "SIAMESE_LENS_PACS_TOKEN) or the OS keyring, never from the command line "
+                                      "(docs/pacs.md).")
+    pacs.add_argument("--url", required=True, help="the PACS's DICOMweb URL, e.g. https://pacs.example.org/dicom-web")
+    actions = pacs.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=OneLineParser)
+    find = actions.add_parser("find", parents=[json_output], help="list a patient's studies, series and instances")
+    find.add_argument("--patient-id", required=True, metavar="ID", help="the patient's exact id (no wildcards)")
+    pull = actions.add_parser("pull", help="retrieve a patient's images as .dcm files into a folder")
+    pull.add_argument("--patient-id", required=True, metavar="ID", help="the patient's exact id (no wildcards)")
+    pull.add_argument("--study", metavar="UID", help="only this study (StudyInstanceUID; `find` lists them)")
+    pull.add_argument("--out", required=True, metavar="DIR", help="the folder the files go to; created")
+    pull.add_argument("--max-mb", type=float, default=None, metavar="MB",
+                      help="refuse an instance larger than this (default 512)")
+    pull.add_argument("--force", action="store_true", help="overwrite files pulled before")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -54,7 +54,11 @@ def run_retrieve(args) -> int:
         from core.review.report import check_report_path
 
         check_report_path(args.report, args.force)  # before any work: a refused path costs nothing
+    from .dicom_outputs import check_dicom_outputs, require_dicom_sources, store_outputs
+
+    check_dicom_outputs(args)
     query_image = load_image(args.query)  # a bad query is reported before any gallery is read
+    require_dicom_sources(args, [query_image])
     model = load_model(args.model, device=resolve_device(args.device))
     target = Path(args.gallery)
     location = target if (target / MANIFEST).exists() else index_location(target)
@@ -68,11 +72,14 @@ def run_retrieve(args) -> int:
         raise DataError(f"{location}: the index is empty")
     found = nearest_cases(model, index, query_image, args.k)
     written = _write_report(args, model, query_image, found) if args.report else []
+    from core.io.dicom import report_filing
+
+    stored = store_outputs(args, report_filing([query_image], "similar cases"))
     if args.json:
         print(json.dumps({"query": {"path": args.query, "sha256": file_digest(args.query)},
                           "model": model_facts(model), "index": str(index.location), "index_note": index_note(index),
                           "hits": found.hits, "vote": found.vote, "in_gallery": found.own, "notes": found.notes,
-                          "written": written}))
+                          "written": written, "stored": stored}))
         return 0
     for hit in found.hits:
         label_text = f"  [{hit['label']}]" if hit["label"] is not None else ""
@@ -83,6 +90,8 @@ def run_retrieve(args) -> int:
             print(line)
     for path in written:
         print(f"wrote {path}")
+    for path in stored:
+        print(f"stored {path} on the PACS")
     return 0
 
 
@@ -107,8 +116,11 @@ def _write_report(args, model, query, found) -> list[str]:
         explanations.append(explanation)
     facts = retrieval_facts({"path": args.query, "sha256": file_digest(args.query)}, hits, model, found.vote,
                             args.colormap, in_gallery=found.in_gallery, notes=found.notes)
+    from core.io.dicom import report_filing
+
+    # the query's patient and study: the hits are other patients' cases, never named in this patient's file
     paths = write_picture_and_facts(args.report, lambda: render_retrieval(facts, queries, cases, explanations),
-                                    facts, args.force)
+                                    facts, args.force, filing=report_filing([query], "similar cases"))
     return [str(p) for p in paths]
 
 

@@ -20,6 +20,7 @@ from .models.followup import FollowUpReview
 from .models.layers import LayerStates
 from .models.links import LinksState
 from .models.open_pair import OpenPair
+from .models.pacs import PacsLink
 from .models.pair_store import PairStore
 from .models.problems import Problems
 from .models.session import ReviewSession
@@ -71,17 +72,19 @@ class Review:
     case_record: CaseRecordState
     followup: FollowUpReview
     links: LinksState
+    pacs: PacsLink
 
     def commands(self, view: CommandsView) -> Commands:
         """The reviewer's commands on these models, through `view` (the window, or a test's mock)."""
         return Commands(view, session=self.session, worklist=self.worklist, similar=self.similar, layers=self.layers,
                         links=self.links, case_record=self.case_record, pair=self.pair, followup=self.followup,
-                        problems=self.problems, settings=self.settings)
+                        problems=self.problems, pacs=self.pacs, settings=self.settings)
 
     def close(self) -> None:
         save_review(self.settings, self.session, self.layers)
         self.settings.sync()
         self.pair.close()
+        self.pacs.close()
 
 
 def create_review(settings: QSettings, runner: JobRunner, worklist_path: str | None = None) -> Review:
@@ -100,13 +103,15 @@ def create_review(settings: QSettings, runner: JobRunner, worklist_path: str | N
     followup = FollowUpReview(session, problems, worklist)
     links = LinksState(session, problems)
     bind_settings(settings, session, similar, case_record)
+    pacs = PacsLink(session, followup, problems, settings)
     similar.set_gallery(read(settings, Key.GALLERY, "") or None)
     try:
         store = worklist.open_store(worklist_path or read(settings, Key.WORKLIST, "") or None)
         remember(settings, Key.WORKLIST, str(store.path))
     except (SiameseLensError, OSError) as exc:
         problems.report("worklist", f"Worklist not opened: {exc}")
-    return Review(settings, runner, problems, session, layers, similar, worklist, pair, case_record, followup, links)
+    return Review(settings, runner, problems, session, layers, similar, worklist, pair, case_record, followup, links,
+                  pacs)
 
 
 def create_workstation(settings, worklist_path: str | None = None) -> Workstation:
@@ -115,7 +120,7 @@ def create_workstation(settings, worklist_path: str | None = None) -> Workstatio
     review = create_review(settings, runner, worklist_path)
     r = review
     window = MainWindow(settings, r.session, r.problems, r.layers, r.similar, r.worklist, r.pair, r.case_record,
-                        r.followup, r.links)
+                        r.followup, r.links, r.pacs)
     window.attach(review.commands(window))
 
     def closed() -> None:

@@ -15,6 +15,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+# The real PACS (Orthanc) of tests/pacs_server.py: one per test session, shared by every module that asks for it.
+from tests.pacs_server import orthanc, pacs_login  # noqa: E402,F401
+
 torch.set_num_threads(2)
 
 SHAPE_CLASSES = {"red_circles": ((220, 40, 40), "ellipse"), "blue_squares": ((40, 60, 220), "rectangle"),

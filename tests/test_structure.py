@@ -1,5 +1,5 @@
 """The code's shape (issues #10, #25): core in sub-packages by concept with one-way import rules between them, no
-import cycles, core without Qt, and gui reaching core only through gui/tasks.py. Read from the sources with ast,
+import cycles, core without Qt, and gui reaching core only through gui/jobs/tasks.py. Read from the sources with ast,
 so lazy imports inside functions count too."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("core", "cli", "gui")
 # core's layers, lowest first: a module may import its own package and the packages before it, never after.
 # "base" is core's top-level modules (errors, vocabulary, version, paths): the names every layer shares.
-LAYERS = ("base", "io", "model", "data", "trust", "explain", "followup", "evaluation", "training", "review")
+LAYERS = ("base", "io", "model", "data", "trust", "explain", "followup", "evaluation", "training", "review",
+          "pacs")
 BASE = {"core", "core.errors", "core.vocabulary", "core.version", "core.paths"}
 
 

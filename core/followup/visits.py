@@ -74,7 +74,8 @@ def followup(model, baseline: LoadedImage, followup_image: LoadedImage, pixel_si
         # the model sees the uncovered corners filled with the follow-up mirrored at its edge: black corners would
         # take a real dermoscopy image out of the model's domain (7 of 12 synthetic follow-ups), mirrored skin not
         shown = warp_to_baseline(rgb_f, registration, (width, height), border=cv2.BORDER_REFLECT_101)
-        second = replace(from_pil(_pil(shown), path=followup_image.path), case_fields=followup_image.case_fields)
+        second = replace(from_pil(_pil(shown), path=followup_image.path), case_fields=followup_image.case_fields,
+                         dicom=followup_image.dicom)
         visit2, size2 = aligned, size  # on the baseline's grid: the baseline's pixel size
     else:
         aligned = valid = None

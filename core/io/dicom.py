@@ -1,6 +1,7 @@
 """DICOM in and out, with pydicom: read a photographic image (VL photographic, secondary capture: dermoscopy as a
-PACS exports it) with its patient, body site and acquisition date; write a report as a Secondary Capture image
-that carries the case record, so the report can go back into the patient file.
+PACS exports it) with its patient, body site and acquisition date and the identity it files under (DicomSource);
+write a report as a Secondary Capture image that carries the case record and, made from DICOM images, files with
+them: their patient and study, a new series naming the report's kind, references to the source instances.
 
 A DICOM file is data, never code: pydicom parses it, nothing in it is executed. Any failure is one ValueError
 line (core.io.images turns it into the ImageLoadError naming the file).
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import warnings
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 import numpy as np
@@ -18,6 +20,69 @@ from PIL import Image
 
 MAGIC_OFFSET = 128  # a DICOM file's preamble, then b"DICM"
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+# Each report kind's new series: its description and number. A fixed number far above a camera's series (1, 2..)
+# tells the workstation's series apart in a PACS viewer; several reports in one study may share it (Type 2 value).
+REPORT_SERIES = {"pair": ("Siamese Lens pair comparison", 9901), "follow-up": ("Siamese Lens follow-up", 9902),
+                 "similar cases": ("Siamese Lens similar cases", 9903),
+                 "measurements": ("Siamese Lens measurements (SR)", 9911)}
+
+
+@dataclass(frozen=True)
+class DicomSource:
+    """Who and what a DICOM image belongs to, as its file spells them: the patient and study modules a report made
+    from it copies (so the report files with the image), and the instance the report references. Field names are
+    the DICOM keywords."""
+
+    PatientName: str = ""
+    PatientID: str = ""
+    IssuerOfPatientID: str = ""
+    PatientBirthDate: str = ""
+    PatientSex: str = ""
+    PatientAge: str = ""
+    StudyInstanceUID: str = ""
+    StudyDate: str = ""
+    StudyTime: str = ""
+    AccessionNumber: str = ""
+    ReferringPhysicianName: str = ""
+    StudyID: str = ""
+    StudyDescription: str = ""
+    SeriesInstanceUID: str = ""
+    SOPClassUID: str = ""
+    SOPInstanceUID: str = ""
+
+    def same_patient(self, other: "DicomSource") -> bool:
+        return (self.PatientID, self.IssuerOfPatientID) == (other.PatientID, other.IssuerOfPatientID)
+
+
+# What a report copies of its primary source (patient module; patient study's age; general study): Type 2 ones are
+# written even when empty, as the modules require.
+PATIENT_STUDY_KEYWORDS = tuple(f.name for f in fields(DicomSource) if not f.name.startswith(("Series", "SOP")))
+TYPE2_KEYWORDS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                  "AccessionNumber", "ReferringPhysicianName", "StudyID")
+
+
+@dataclass(frozen=True)
+class Filing:
+    """Where a report made from DICOM images files: `sources[0]`'s patient and study, a new series of `kind`
+    (a REPORT_SERIES key), referencing every source instance."""
+
+    kind: str
+    sources: tuple[DicomSource, ...]
+
+
+def report_filing(images, kind: str, primary: int = 0) -> Filing | None:
+    """The Filing of a report of `kind` made from `images` (core.io.images.LoadedImage; `.dicom` set for DICOM
+    files): the image at `primary` when it is DICOM, else the first DICOM one, gives patient and study; the others
+    of the same patient are referenced too (another patient's image is never named in this patient's file). None
+    when no image is DICOM: the report then stands alone, as a pseudonymised case record."""
+    sources = [getattr(image, "dicom", None) for image in images]
+    ordered = [sources[primary], *sources[:primary], *sources[primary + 1:]] if 0 <= primary < len(sources) else sources
+    present = [source for source in ordered if source is not None]
+    if not present or kind not in REPORT_SERIES:
+        return None
+    first = present[0]
+    unique = {s.SOPInstanceUID: s for s in present if s.same_patient(first) and s.SOPInstanceUID}
+    return Filing(kind, tuple(unique.values()) or (first,))
 
 
 def is_dicom(path) -> bool:
@@ -29,9 +94,9 @@ def is_dicom(path) -> bool:
         return False
 
 
-def read_dicom(path, max_pixels: int) -> tuple[Image.Image, dict]:
+def read_dicom(path, max_pixels: int) -> tuple[Image.Image, dict, DicomSource]:
     """(the first frame as an RGB PIL image, the case fields the file carries: patient_id, body_site, acquired
-    and case_id where present). ValueError with one line for anything unreadable."""
+    and case_id where present, the identity it files under). ValueError with one line for anything unreadable."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -52,7 +117,19 @@ def read_dicom(path, max_pixels: int) -> tuple[Image.Image, dict]:
             pixels = ds.pixel_array
     except Exception as exc:  # noqa: BLE001  pydicom's decoders raise many kinds on hostile or unsupported data
         raise ValueError(f"DICOM pixel data cannot be decoded ({_line(exc)})") from None
-    return Image.fromarray(_to_rgb8(ds, pixels)), _case_fields(ds)
+    return Image.fromarray(_to_rgb8(ds, pixels)), _case_fields(ds), dicom_source(ds)
+
+
+def dicom_source(ds) -> DicomSource:
+    """A dataset's DicomSource; a value pydicom cannot decode is left empty rather than failing the image."""
+    values = {}
+    for keyword in (f.name for f in fields(DicomSource)):
+        try:
+            value = ds.get(keyword, "")
+            values[keyword] = "" if value is None else str(value).strip()
+        except (ValueError, TypeError, KeyError, AttributeError):
+            values[keyword] = ""
+    return DicomSource(**values)
 
 
 def _to_rgb8(ds, pixels: np.ndarray) -> np.ndarray:
@@ -113,11 +190,13 @@ def _pixel_size(ds) -> str:
     return repr((rows + columns) / 2.0)
 
 
-def secondary_capture(picture: Image.Image, facts: dict) -> bytes:
+def secondary_capture(picture: Image.Image, facts: dict, filing: Filing | None = None) -> bytes:
     """The report picture as a DICOM Secondary Capture (RGB, explicit VR little endian) carrying the case record
     of `facts` (core.review.report.report_facts): patient id, accession (case) number, body site, the reviewer, the
-    model's verdict as the series description and the disclaimer as the image comments."""
-    from pydicom.dataset import Dataset, FileMetaDataset
+    model's verdict in the series description and the disclaimer as the image comments. With a `filing` it joins
+    its source's patient and study as a new series and references the source instances; without one it is a study
+    of its own."""
+    from pydicom.dataset import FileMetaDataset
     from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
     rgb = np.asarray(picture.convert("RGB"))
@@ -125,30 +204,70 @@ def secondary_capture(picture: Image.Image, facts: dict) -> bytes:
     meta.MediaStorageSOPClassUID = UID(SECONDARY_CAPTURE)
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
+    ds = filed_dataset(facts, filing, "pair")
     ds.file_meta = meta
-    now = datetime.now()
-    created = facts.get("created", "")[:10].replace("-", "") or now.strftime("%Y%m%d")
     ds.SOPClassUID, ds.SOPInstanceUID = SECONDARY_CAPTURE, meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
     ds.Modality, ds.ConversionType = "OT", "WSD"  # other; workstation
-    ds.PatientID = facts.get("patient_id") or ""
-    ds.PatientName = ""
-    ds.AccessionNumber = (facts.get("case_id") or "")[:16]
     ds.BodyPartExamined = re.sub(r"[^A-Z0-9 _]", " ", (facts.get("body_site") or "").upper())[:16]  # a CS value
     ds.ImageComments = f"Body site: {facts.get('body_site') or '-'}. {facts.get('disclaimer', '')}"
     ds.OperatorsName = facts.get("reviewer") or ""
-    ds.ContentDate = ds.StudyDate = created
-    ds.ContentTime = ds.StudyTime = now.strftime("%H%M%S")
-    ds.SeriesDescription = f"Siamese Lens comparison: {facts.get('verdict', '')}"[:64]
-    ds.Manufacturer, ds.SeriesNumber, ds.InstanceNumber = "Siamese Lens", 1, 1
+    ds.BurnedInAnnotation = "YES"  # the page prints the case and patient ids
+    ds.InstanceNumber = 1
     ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
     ds.Rows, ds.Columns = rgb.shape[0], rgb.shape[1]
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
     ds.PixelData = rgb.tobytes()
+    if filing is not None:
+        from pydicom.dataset import Dataset
+
+        def references():
+            items = []
+            for source in filing.sources:
+                if not source.SOPInstanceUID:  # a malformed source: its study is copied, nothing to point at
+                    continue
+                item = Dataset()
+                item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID = source.SOPClassUID, source.SOPInstanceUID
+                items.append(item)
+            return items
+
+        ds.SourceImageSequence, ds.ReferencedImageSequence = references(), references()
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def filed_dataset(facts: dict, filing: Filing | None, default_kind: str):
+    """A new dataset with what every report object shares: character set, patient and study (the filing's first
+    source's, else a new study with the facts' pseudonymised ids), a new series of the filing's kind (the verdict in
+    its description), manufacturer and content date/time."""
+    from pydicom.dataset import Dataset
+    from pydicom.uid import generate_uid
+
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: a patient's name is copied as the source spells it
+    now = datetime.now()
+    created = (facts.get("created") or "")[:10].replace("-", "") or now.strftime("%Y%m%d")
+    if filing is not None:
+        source = filing.sources[0]
+        for keyword in PATIENT_STUDY_KEYWORDS:
+            value = getattr(source, keyword)
+            if value or keyword in TYPE2_KEYWORDS:
+                setattr(ds, keyword, value)
+        kind = filing.kind
+    else:
+        ds.StudyInstanceUID = generate_uid()
+        ds.PatientID, ds.PatientName = facts.get("patient_id") or "", ""
+        ds.PatientBirthDate = ds.PatientSex = ds.ReferringPhysicianName = ds.StudyID = ""
+        ds.AccessionNumber = (facts.get("case_id") or "")[:16]
+        ds.StudyDate, ds.StudyTime = created, now.strftime("%H%M%S")
+        kind = default_kind
+    description, number = REPORT_SERIES[kind]
+    verdict = facts.get("verdict") or ""
+    ds.SeriesInstanceUID, ds.SeriesNumber = generate_uid(), number
+    ds.SeriesDescription = f"{description}: {verdict}"[:64] if verdict else description
+    ds.Manufacturer = "Siamese Lens"
+    ds.ContentDate, ds.ContentTime = created, now.strftime("%H%M%S")
+    return ds
 
 
 def _line(exc: BaseException) -> str:

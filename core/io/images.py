@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import ImageLoadError
-from core.io.dicom import is_dicom, read_dicom
+from core.io.dicom import DicomSource, is_dicom, read_dicom
 from core.io.files import file_problem, first_line, printable
 from core.io.image_files import FINITE_BAND_ROWS, non_finite_problem
 from core.vocabulary import MIN_CROP_SIDE
@@ -57,6 +57,9 @@ class LoadedImage:
     # What the file itself says of the case (a DICOM file's patient id, body site, acquisition date; core.io.dicom),
     # as core.review.case_record keys; empty for other formats.
     case_fields: dict = field(default_factory=dict)
+    # The DICOM file's patient, study and instance (core.io.dicom.DicomSource): a report made from the image files
+    # with it. None for other formats.
+    dicom: DicomSource | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -75,7 +78,7 @@ def with_crop(loaded: LoadedImage, crop: CropBox | None) -> LoadedImage:
     """`loaded` (uncropped) cut to `crop`, a box in its loaded pixels, keeping its path and scale: the one way to
     re-crop an image already loaded (the GUI's crop tool, the model's automatic crop)."""
     return replace(from_pil(loaded.image, crop=crop, path=loaded.path), scale=loaded.scale,
-                   case_fields=loaded.case_fields, source_size=loaded.source_size)
+                   case_fields=loaded.case_fields, source_size=loaded.source_size, dicom=loaded.dicom)
 
 
 def load_image(path, crop: CropBox | None = None) -> LoadedImage:
@@ -93,8 +96,9 @@ def load_image(path, crop: CropBox | None = None) -> LoadedImage:
         if path.stat().st_size == 0:
             raise ImageLoadError(f"{name}: file is empty")
         case_fields: dict = {}
+        source = None
         if is_dicom(path):
-            rgb, case_fields = _read_dicom(path, name)
+            rgb, case_fields, source = _read_dicom(path, name)
             source_size = rgb.size
             rgb = _shrink(rgb)
         else:
@@ -116,7 +120,7 @@ def load_image(path, crop: CropBox | None = None) -> LoadedImage:
     if crop is not None and scale != 1.0:
         crop = _scaled_crop(validate_crop(crop, _file_size(rgb.size, scale), name), scale, rgb.size)
     return replace(from_pil(rgb, crop=crop, path=str(path)), scale=scale, case_fields=case_fields,
-                   source_size=source_size if scale != 1.0 else None)
+                   source_size=source_size if scale != 1.0 else None, dicom=source)
 
 
 def from_pil(image: Image.Image, crop: CropBox | None = None, path: str | None = None) -> LoadedImage:
@@ -239,7 +243,7 @@ def _read_rgb(path: Path) -> tuple[Image.Image, tuple[int, int]]:
     return rgb, ((height, width) if swapped else (width, height))
 
 
-def _read_dicom(path: Path, name: str) -> tuple[Image.Image, dict]:
+def _read_dicom(path: Path, name: str) -> tuple[Image.Image, dict, DicomSource]:
     try:
         return read_dicom(path, MAX_PIXELS)
     except ValueError as exc:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.errors import SiameseLensError
 from core.explain.facts import model_facts
+from core.io.dicom import report_filing
 from core.io.files import first_line
 from core.io.images import load_image
 from core.review.pairs_csv import read_pairs_csv
@@ -98,7 +99,8 @@ def _score(model, row, method: str, report: bool, report_path: Path) -> dict:
                                                                         note=row.get("note") or "")
 
         def write():
-            return write_picture_and_facts(report_path, lambda: render(result, facts), facts, overwrite=True)
+            return write_picture_and_facts(report_path, lambda: render(result, facts), facts, overwrite=True,
+                                           filing=report_filing(result.images, "follow-up", primary=1))
         extra = {"area_change": result.changes.get("area_change")}
     else:
         from core.explain.pair import explain_pair, explained_images

@@ -102,9 +102,11 @@ def write_outputs(plan: OutputPlan, explanation, images, model, *, with_facts: b
                 raise ReportError(f"{printable(plan.maps[0].parent)}: cannot write maps ({first_line(exc)})") from None
             written += plan.maps
         if plan.report:
+            from core.io.dicom import report_filing
             from core.review.report_layout import render
 
-            write_report_files(plan.report, lambda: render(explanation, images, sidecar), sidecar, plan.overwrite)
+            write_report_files(plan.report, lambda: render(explanation, images, sidecar), sidecar, plan.overwrite,
+                               report_filing(images, "pair"))
     except BaseException:
         for path in written:  # all outputs or none: the maps go with a report that could not be written
             path.unlink(missing_ok=True)

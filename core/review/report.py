@@ -80,17 +80,19 @@ def _unwritable(folder: Path) -> str:
     return "" if os.access(existing, os.W_OK | os.X_OK) else f"{printable(existing)} is not writable"
 
 
-def write_picture_and_facts(path, render, facts: dict, overwrite: bool = False) -> tuple[Path, Path]:
+def write_picture_and_facts(path, render, facts: dict, overwrite: bool = False,
+                            filing=None) -> tuple[Path, Path]:
     """Any report: the picture render() draws, as PNG, PDF or DICOM at `path` (by its suffix, core.review.report_files),
     and `facts` as its JSON sidecar, written as one unit (both or neither, and no folder made for them left
-    behind). Used by pair, follow-up and similar-case reports."""
-    return write_report_files(check_report_path(path, overwrite), render, facts, overwrite)
+    behind). Used by pair, follow-up and similar-case reports; a DICOM one made from DICOM images files with them
+    (`filing`: core.io.dicom.report_filing)."""
+    return write_report_files(check_report_path(path, overwrite), render, facts, overwrite, filing)
 
 
-def write_report_files(report: Path, render, facts: dict, overwrite: bool) -> tuple[Path, Path]:
+def write_report_files(report: Path, render, facts: dict, overwrite: bool, filing=None) -> tuple[Path, Path]:
     """write_picture_and_facts once check_report_path has passed `report` (checked once, before any work)."""
     sidecar = report.with_suffix(".json")
-    picture = encode(render(), report.suffix, facts)
+    picture = encode(render(), report.suffix, facts, filing)
     # The JSON names the page it belongs to by content: a reader can tell a pair that belongs together.
     facts["report_file"] = report.name
     facts["report_file_sha256"] = hashlib.sha256(picture).hexdigest()

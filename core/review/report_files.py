@@ -12,14 +12,16 @@ REPORT_SUFFIXES = (".png", ".pdf", ".dcm")
 PDF_DPI = 150  # the page picture's resolution on paper: 1124 px wide is about 19 cm, inside an A4 page's margins
 
 
-def encode(picture: Image.Image, suffix: str, facts: dict) -> bytes:
+def encode(picture: Image.Image, suffix: str, facts: dict, filing=None) -> bytes:
+    """`picture` as a `suffix` file; a DICOM one files with its sources when `filing` (core.io.dicom.Filing) says
+    where."""
     suffix = suffix.lower()
     if suffix == ".pdf":
         return _pdf(picture, facts)
     if suffix == ".dcm":
         from core.io.dicom import secondary_capture
 
-        return secondary_capture(picture, facts)
+        return secondary_capture(picture, facts, filing)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()

@@ -18,6 +18,7 @@ from core.io.files import first_line
 from core.io.image_files import file_dialog_filter  # numpy only
 from core.io.images import crop_problem  # Pillow and numpy only
 from core.model.device import cuda_unsupported, device_choices
+from core.pacs.transfer import PREVIEW_SIZE as PACS_PREVIEW_SIZE  # stdlib only until a transfer runs
 from core.review.case_record import CaseRecord, check_date, check_text, from_images  # stdlib only
 from core.review.followup_report import difference_image  # cv2, numpy and Pillow only
 from core.review.worklist import Worklist  # sqlite only
@@ -45,11 +46,12 @@ __all__ = [
     "LAYER_TITLES", "LAYERS", "METHODS", "SiameseLensError", "crop_problem", "Worklist", "colour_ramp",
     "cuda_unsupported", "device_choices", "faithfulness_text", "rgba_layer", "VERDICT_COLOURS",
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
-    "file_dialog_filter", "NOT_ASSESSED", "band_of", "shown_probability",
+    "file_dialog_filter", "NOT_ASSESSED", "band_of", "shown_probability", "PACS_PREVIEW_SIZE",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
     "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness",
-    "similar", "export", "one_line",
+    "similar", "export", "one_line", "pacs_find", "pacs_pull", "pacs_preview", "store_followup", "export_sr",
+    "store_pair", "dicom_pair",
 ]
 
 
@@ -204,7 +206,161 @@ def export_followup(ws: Workspace, path: str, result, record, note: str, overwri
 
     record = (record or CaseRecord()).merged(from_images(result.images))
     facts = followup_report_facts(result, ws.require_model(), record=record, note=note)
-    return str(write_picture_and_facts(path, lambda: render(result, facts), facts, overwrite)[0])
+    from core.io.dicom import report_filing
+
+    return str(write_picture_and_facts(path, lambda: render(result, facts), facts, overwrite,
+                                       report_filing(result.images, "follow-up", primary=1))[0])
+
+
+def pacs_find(ws: Workspace, url: str, patient_id: str) -> list[dict]:
+    """A patient's studies, series and instances on a PACS (core.pacs.transfer.find; credentials from the
+    environment or the OS keyring, docs/pacs.md)."""
+    from core.pacs.connection import open_pacs
+    from core.pacs.transfer import find
+
+    return find(open_pacs(url), patient_id)
+
+
+def pacs_pull(ws: Workspace, url: str, patient_id: str, study_uids: tuple[str, ...],
+              folder: str) -> dict[str, tuple[str, ...]]:
+    """Pull the images of a patient's studies (each into its own folder under `folder`), with progress and
+    cancel, all or nothing; {study uid: its files}, ready to open as a pair or a follow-up."""
+    import shutil
+    from pathlib import Path
+
+    from core.pacs.connection import open_pacs
+    from core.pacs.transfer import pull
+
+    pacs, pulled, made = open_pacs(url), {}, []
+    try:
+        for number, uid in enumerate(study_uids, 1):
+            made.append(Path(folder) / f"study{number}")
+            files = pull(pacs, patient_id, made[-1], study_uid=uid, overwrite=True, progress=ws.report_progress,
+                         should_stop=ws.stop.is_set).files
+            pulled[uid] = tuple(sorted(str(path) for path in files))
+    except BaseException:
+        for path in made:  # one study pulled, the next not: neither is kept
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    return pulled
+
+
+def pacs_preview(ws: Workspace, url: str, patient_id: str, study: dict):
+    """A visit's picture for the list of visits (core.pacs.transfer.preview: its first image, at most
+    PACS_PREVIEW_SIZE pixels a side, never written to disk) as a QImage."""
+    from core.pacs.connection import open_pacs
+    from core.pacs.transfer import preview
+
+    return pil_to_qimage(preview(open_pacs(url), patient_id, study))
+
+
+def store_followup(ws: Workspace, url: str, report: str, sr: str, result, record, note: str,
+                   overwrite: bool) -> tuple[str, ...]:
+    """Write a follow-up's DICOM report and measurement SR (both filed into the follow-up visit's study) and
+    store them on the PACS at `url`; the files stored. The local files stay when the store fails."""
+    from core.review.followup_report import followup_report_facts, render
+    from core.review.report import write_picture_and_facts
+
+    filing = _filing(result.images, "follow-up", 1)
+    pacs = _pacs_for_store(url, sr, overwrite)  # refused before anything is written
+    record = (record or CaseRecord()).merged(from_images(result.images))
+    facts = followup_report_facts(result, ws.require_model(), record=record, note=note)
+    written = write_picture_and_facts(report, lambda: render(result, facts), facts, overwrite, filing)
+    _write_sr(sr, facts, filing, result.images, written)
+    return _store(ws, pacs, (report, sr), filing)
+
+
+def export_sr(ws: Workspace, path: str, explained: Explained, overwrite: bool) -> str:
+    """The pair's measurements as a DICOM SR (core.review.measurement_sr, as `explain --sr` writes it), filed into
+    image 1's study; ValueError in one line when the images are not DICOM."""
+    from pathlib import Path
+
+    from core.explain.facts import explanation_facts
+    from core.review.report import check_targets
+
+    filing = _filing(explained.images, "pair", 0)
+    check_targets([Path(path)], overwrite)
+    facts = explanation_facts(explained.explanation, explained.images, explained.model)
+    _write_sr(path, facts, filing, explained.images, [])
+    return path
+
+
+def store_pair(ws: Workspace, url: str, request: ExportRequest, sr: str) -> tuple[str, ...]:
+    """The pair's DICOM report (request.path, a .dcm, with its JSON sidecar kept here) and its SR at `sr`, written
+    and then stored into image 1's study on the PACS at `url`; the files stored. Written files stay when the store
+    fails (the error says so)."""
+    from pathlib import Path
+
+    from core.explain.facts import explanation_facts
+
+    if Path(request.path).suffix.lower() != ".dcm":
+        raise ValueError(f"{request.path}: a report stored on a PACS is a DICOM file (.dcm)")
+    explained = request.explained
+    filing = _filing(explained.images, "pair", 0)
+    pacs = _pacs_for_store(url, sr, request.overwrite)
+    exported = export(ws, request)
+    facts = explanation_facts(explained.explanation, explained.images, explained.model)
+    _write_sr(sr, facts, filing, explained.images, [Path(exported.png), Path(exported.sidecar)])
+    return _store(ws, pacs, (exported.png, sr), filing)
+
+
+def dicom_pair(images) -> bool:
+    """Whether a report of `images` can file on a PACS: two images, both DICOM, of one patient."""
+    first, second = ([getattr(image, "dicom", None) for image in images] + [None, None])[:2]
+    return len(images) == 2 and first is not None and second is not None and first.same_patient(second)
+
+
+def _filing(images, kind: str, primary: int):
+    """Where a report of `images` files; ValueError unless they are DICOM images of one patient."""
+    from core.io.dicom import report_filing
+
+    filing = report_filing(images, kind, primary=primary)
+    if filing is None or not dicom_pair(images):
+        raise ValueError("a DICOM SR or a store to PACS needs two DICOM images of one patient (it files into "
+                         "their study)")
+    return filing
+
+
+def _pacs_for_store(url: str, sr: str, overwrite: bool):
+    """The PACS at `url`, and the SR's name checked, before anything is written."""
+    from pathlib import Path
+
+    from core.pacs.connection import open_pacs
+    from core.review.report import check_targets
+
+    pacs = open_pacs(url)
+    check_targets([Path(sr)], overwrite)
+    return pacs
+
+
+def _write_sr(path: str, facts: dict, filing, images, written) -> None:
+    """Write the SR atomically; when it fails, the files already `written` for it go too (all or none)."""
+    from pathlib import Path
+
+    from core.io.files import atomic_write
+    from core.review.measurement_sr import measurement_sr
+
+    try:
+        atomic_write(path, measurement_sr(facts, filing, images))
+    except BaseException:
+        for done in written:
+            Path(done).unlink(missing_ok=True)
+        raise
+
+
+def _store(ws: Workspace, pacs, paths, filing) -> tuple[str, ...]:
+    """Send the written files, unless the reviewer cancelled while they were written (then nothing is sent)."""
+    from core.io.files import printable
+    from core.pacs.connection import PacsError
+    from core.pacs.transfer import store
+
+    try:
+        if ws.stop.is_set():
+            raise PacsError("store cancelled")
+        store(pacs, list(paths), filing.sources[0].StudyInstanceUID)
+    except PacsError as exc:
+        raise PacsError(f"{exc}; written here, not stored: {', '.join(printable(p) for p in paths)}") from None
+    return tuple(str(path) for path in paths)
 
 
 def faithfulness(ws: Workspace, explained: Explained) -> dict:

@@ -28,6 +28,10 @@ class FollowUpReview(QObject):
         if worklist is not None:
             worklist.current_changed.connect(lambda row: self._case_opened(worklist, row))
 
+    def align_when_explained(self) -> None:
+        """Align the next pair once it is explained (two visits opened from the PACS as a follow-up)."""
+        self._pending_case = True
+
     def run(self) -> None:
         """Register, measure and explain the pair shown (image 1 the baseline), on the runner."""
         s = self.session

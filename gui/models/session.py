@@ -192,16 +192,39 @@ class ReviewSession(QObject):
 
     def export(self, path: str, colormaps: dict, layers, note: str, overwrite: bool, record=None,
                reviewer_verdict: str | None = None) -> bool:
-        if self.explained is None:
-            self._report("export", NOTHING_TO_EXPORT)
+        request = self.export_request(path, colormaps, layers, note, overwrite, record, reviewer_verdict)
+        if request is None:
             return False
-        request = ExportRequest(path, self.explained, dict(colormaps), tuple(layers), note, overwrite,
-                                tuple(self.provenance), self.faithfulness, record, reviewer_verdict)
         self.runner.submit("export", tasks.export, request, label="Writing the report…", on_result=self._exported,
                            on_error=lambda text: self._failed("export", text))
         return True
 
+    def export_request(self, path: str, colormaps: dict, layers, note: str, overwrite: bool, record=None,
+                       reviewer_verdict: str | None = None) -> ExportRequest | None:
+        """The report of the pair as shown (also what a store to PACS writes); None, with the problem said, when
+        nothing is explained."""
+        if self.explained is None:
+            self._report("export", NOTHING_TO_EXPORT)
+            return None
+        return ExportRequest(path, self.explained, dict(colormaps), tuple(layers), note, overwrite,
+                             tuple(self.provenance), self.faithfulness, record, reviewer_verdict)
+
+    def export_sr(self, path: str, overwrite: bool) -> bool:
+        """The pair's measurements as a DICOM SR (gui.jobs.tasks.export_sr), on the runner."""
+        if self.explained is None:
+            self._report("export", NOTHING_TO_EXPORT)
+            return False
+        self.runner.submit("export-sr", tasks.export_sr, path, self.explained, overwrite,
+                           label="Writing the measurement SR…",
+                           on_result=self._sr_saved,
+                           on_error=lambda text: self._failed("export", text))
+        return True
+
     # --- results ---------------------------------------------------------------------------------------
+    def _sr_saved(self, written: str) -> None:
+        self._withdraw("export")
+        self.info.emit(f"SR saved: {written}")
+
     def _environment(self, env: Environment) -> None:
         self.environment = env
         self.environment_ready.emit(env)

@@ -39,6 +39,7 @@ class Key:
     LAST_FOLDER = "files/last_folder"
     MODEL_DEVICE = "model/device"
     MODEL_PATH = "model/path"
+    PACS_URL = "pacs/url"  # the address only: credentials are never settings (docs/pacs.md)
     REVIEWER = "review/reviewer"
     GALLERY = "similar/gallery"
     METHOD = "view/method"

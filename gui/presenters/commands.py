@@ -16,21 +16,21 @@ from ..models.followup import FollowUpReview
 from ..models.layers import SLOTS, LayerStates
 from ..models.links import LinksState
 from ..models.open_pair import OpenPair
+from ..models.pacs import PacsLink
 from ..models.problems import Problems
 from ..models.session import NOTHING_TO_EXPORT, ReviewSession
 from ..models.settings import Key, read, remember
 from ..models.similar_cases import SimilarCases
 from ..models.worklist import WorklistController
 from .drops import drop_problem
+from .pacs import PacsCommands, PacsView
 
 
-class CommandsView(Protocol):
-    """What the commands ask of the window. The ask_* methods return None when the reviewer cancels."""
+class CommandsView(PacsView, Protocol):
+    """What the commands ask of the window (with what the PACS commands ask). The ask_* methods return None when
+    the reviewer cancels."""
 
     def ask_image_path(self, slot: int, folder: str) -> str | None: ...
-
-    def ask_report_path(self, suggested: Path) -> tuple[str, bool] | None:
-        """(path, overwrite), the reviewer having agreed to replace an existing report."""
 
     def ask_model_path(self, folder: str) -> str | None: ...
 
@@ -50,18 +50,19 @@ class CommandsView(Protocol):
 
     def show_worklist_panel(self) -> None: ...
 
-    def refocus(self) -> None:
-        """Give the keyboard back to the review (its one-letter shortcuts) after a dialog."""
-
 
 class Commands:
     def __init__(self, view: CommandsView, *, session: ReviewSession, worklist: WorklistController,
                  similar: SimilarCases, layers: LayerStates, links: LinksState, case_record: CaseRecordState,
-                 pair: OpenPair, followup: FollowUpReview, problems: Problems, settings):
+                 pair: OpenPair, followup: FollowUpReview, problems: Problems, pacs: PacsLink, settings):
         self.view, self.session, self.worklist, self.similar = view, session, worklist, similar
         self.problems = problems  # the app's one: what the problem bar shows
         self.layers, self.links, self.case_record, self.settings = layers, links, case_record, settings
         self.pair, self.followup = pair, followup
+        self.pacs = PacsCommands(view, pacs=pacs, session=session, followup=followup, layers=layers,
+                                 case_record=case_record, problems=problems,
+                                 report_folder=self.report_folder,
+                                 reviewer_verdict=self.reviewer_verdict)
 
     def handlers(self) -> dict:
         """Handlers by gui.views.actions command key, for the commands on the review models."""
@@ -82,6 +83,7 @@ class Commands:
             "links": links.set_visible, "more_links": lambda: links.set_count(links.count + 5),
             "fewer_links": lambda: links.set_count(links.count - 5),
         }
+        handlers.update(self.pacs.handlers())
         for i in SLOTS:
             for name in LAYERS:
                 handlers[f"{name}{i}"] = lambda on, i=i, n=name: self.layers.set_visible(i, n, on)

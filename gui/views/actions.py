@@ -33,8 +33,14 @@ COMMANDS = (
     Command("open1", "&File", "Open image &2…", ("Ctrl+Shift+O",), short="Open 2"),
     Command("paste0", "&File", "Paste as image 1", ("Ctrl+V",), tip="Image (or image file) on the clipboard"),
     Command("paste1", "&File", "Paste as image 2", ("Ctrl+Shift+V",)),
+    Command("open_pacs", "&File", "Open from &PACS…", tip="Two visits of a patient from the clinic's PACS, as a "
+            "pair or a follow-up (docs/pacs.md)"),
     Command("swap", "&File", "&Swap images", ("X",), short="Swap"),
     Command("export", "&File", "&Export report…", ("Ctrl+E",), tip="PNG report plus JSON sidecar", short="Export"),
+    Command("export_sr", "&File", "Export measurement S&R…", tip="The pair's measurements as a DICOM structured "
+            "report (TID 1500), filed into image 1's study: two DICOM images of one patient"),
+    Command("store_pacs", "&File", "Store report to PAC&S…", tip="The pair's DICOM report and measurement SR, "
+            "written and stored into image 1's study on the PACS: two DICOM images of one patient (docs/pacs.md)"),
     Command("quit", "&File", "&Quit", ("Ctrl+Q",)),
     Command("crop", "&Edit", "&Crop mode", ("C",), checkable=True, tip="Drag a box on either image to crop it",
             short="Crop"),

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..jobs.tasks import VERDICT_COLOURS, difference_image
+from ..jobs.tasks import VERDICT_COLOURS, dicom_pair, difference_image
 
 MODES = ("blink", "swipe", "difference")
 OUTLINES = (QColor(0, 200, 255), QColor(255, 220, 0))  # baseline cyan, follow-up yellow: as the report draws them
@@ -38,10 +38,11 @@ ROWS = (("area_px", "Area (px)"), ("area_mm2", "Area (mm²)"), ("diameter_px", "
 
 
 class FollowUpDock(QDockWidget):
-    """A view of gui.models.followup.FollowUpReview: draws its result; the export button only asks
-    (export_requested)."""
+    """A view of gui.models.followup.FollowUpReview: draws its result; the export and store buttons only ask
+    (export_requested, store_requested)."""
 
     export_requested = Signal()
+    store_requested = Signal()  # Store to PACS (gui.presenters.pacs.PacsCommands.store_followup)
 
     def __init__(self, parent=None):
         super().__init__("Follow-up", parent)
@@ -88,6 +89,13 @@ class FollowUpDock(QDockWidget):
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self.export_requested)
         right.addWidget(self.export_button)
+        self.store_button = QPushButton("Store to PACS…")
+        self.store_button.setToolTip("Write the DICOM report and measurement SR and store them into the follow-up "
+                                     "visit's study on the PACS (DICOM images only; credentials: docs/pacs.md)")
+        self.store_button.setFocusPolicy(Qt.NoFocus)
+        self.store_button.setEnabled(False)
+        self.store_button.clicked.connect(self.store_requested)
+        right.addWidget(self.store_button)
         self.table = QTableWidget(len(ROWS) + 1, 3)
         self.table.setHorizontalHeaderLabels(["Baseline", "Follow-up", "Change"])
         self.table.setVerticalHeaderLabels([label for _key, label in ROWS] + ["Centroid shift (px)"])
@@ -139,6 +147,7 @@ class FollowUpDock(QDockWidget):
             self.registration.setText("")
             self.table.clearContents()
             self.export_button.setEnabled(False)
+            self.store_button.setEnabled(False)
             return
         e = result.explanation
         colour = "#%02x%02x%02x" % VERDICT_COLOURS[e.verdict]
@@ -150,6 +159,7 @@ class FollowUpDock(QDockWidget):
             else f"<b>Not registered</b>: {reg.message}")
         self._fill_table(result)
         self.export_button.setEnabled(True)
+        self.store_button.setEnabled(dicom_pair(result.images))  # only DICOM visits file into their study
         self._draw()
 
     def _fill_table(self, result) -> None:

@@ -1,7 +1,7 @@
 """The main window: layout, and the wiring of the review models' signals to the views. The reviewer's commands
 are gui.presenters.commands, whose view the window is (gui.views.window_commands). It holds no review state and
 creates no model: the session, the layer states, similar cases, the worklist, the open pair, the case record, the
-follow-up, the links and the problems do (gui.app builds them and hands them in)."""
+follow-up, the links, the PACS link and the problems do (gui.app builds them and hands them in)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
-from ..jobs.tasks import LAYERS, cuda_unsupported, device_choices
+from ..jobs.tasks import LAYERS, cuda_unsupported, device_choices, dicom_pair
 from ..models.layers import SLOTS
 from .actions import build_actions, populate_menus
 from .case_record import CaseRecordForm
@@ -21,6 +21,7 @@ from .elided import ElidedLabel, never_widens
 from .followup_dock import FollowUpDock
 from .layer_controls import LayerControls
 from .links import LinksController, LinksOverlay
+from .pacs_visits import PacsStatus
 from .persist import fit_to_screen, restore_window, save_window
 from .problem_bar import ProblemBar
 from .side_panel import SidePanel
@@ -38,7 +39,8 @@ class MainWindow(WindowCommands):
     overlays_shown = Signal()  # an explanation's layers were just drawn
     closed = Signal()  # the window was closed: the composition root saves the review and stops the runner
 
-    def __init__(self, settings, session, problems, layers, similar, worklist, pair, case_record, followup, links):
+    def __init__(self, settings, session, problems, layers, similar, worklist, pair, case_record, followup, links,
+                 pacs):
         super().__init__()
         self.settings, self.session, self.layers, self.similar, self.worklist = (settings, session, layers,
                                                                                   similar, worklist)
@@ -46,6 +48,7 @@ class MainWindow(WindowCommands):
         self.case_record = case_record  # gui.models.case_record.CaseRecordState: what the next report carries
         self.followup = followup  # gui.models.followup.FollowUpReview
         self.links = links  # gui.models.links.LinksState
+        self.pacs = pacs  # gui.models.pacs.PacsLink: the visits list's pictures, the transfers' progress and Cancel
         self.problems = problems  # gui.models.problems.Problems: the app's one, every model reports to it
         self.help_dialog = None
         self.setAcceptDrops(True)
@@ -120,7 +123,8 @@ class MainWindow(WindowCommands):
         self.progress.setRange(0, 0)  # indeterminate: model work reports no fractions
         self.progress.setMaximumWidth(140)
         self.progress.hide()
-        for widget in (self.busy_label, self.progress, self.zoom_label, self.device_label):
+        self.pacs_status = PacsStatus(self.pacs)
+        for widget in (self.busy_label, self.progress, self.pacs_status, self.zoom_label, self.device_label):
             self.statusBar().addPermanentWidget(widget)
 
     def _connect(self) -> None:
@@ -168,6 +172,9 @@ class MainWindow(WindowCommands):
         self.followup.running.connect(self.followup_dock.running)
         self.followup.result_changed.connect(self.followup_dock.show_result)
         self.followup_dock.export_requested.connect(self.commands.export_followup)
+        self.followup_dock.store_requested.connect(self.commands.pacs.store_followup)
+        s.explanation_changed.connect(self._dicom_outputs)
+        self._dicom_outputs(s.explained)
         s.exported.connect(lambda exported: w.record_report(exported.png) if w.shows_open_case() else None)
 
     # --- drawing what the models say ------------------------------------------------------------------
@@ -247,6 +254,12 @@ class MainWindow(WindowCommands):
         self.viewers[slot].set_layer_visible(name, visible)
         self.viewers[slot].set_layer_opacity(name, opacity)
         self.actions[f"{name}{slot}"].setChecked(visible)
+
+    def _dicom_outputs(self, explained) -> None:
+        """File > Export SR and Store report to PACS: only for a pair whose reports can file (DICOM, one patient)."""
+        can = explained is not None and dicom_pair(explained.images)
+        for key in ("export_sr", "store_pacs"):
+            self.actions[key].setEnabled(can)
 
     def _started(self, _key, label: str) -> None:
         self.busy_label.setText(label)  # emitted on the runner thread: a thread-safe property change only

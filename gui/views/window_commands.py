@@ -10,12 +10,13 @@ from typing import Any
 
 from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QApplication, QInputDialog, QMainWindow, QMessageBox
 
 from ..jobs.qimage import qimage_to_pil
 from ..jobs.tasks import DISCLAIMER
 from . import dialogs
 from .actions import ShortcutsDialog
+from .pacs_visits import choose_visits
 
 
 class WindowCommands(QMainWindow):
@@ -28,6 +29,7 @@ class WindowCommands(QMainWindow):
     similar_dock: Any
     worklist_dock: Any
     help_dialog: Any
+    pacs: Any
     # --- gui.presenters.commands.CommandsView -----------------------------------------------------------------
     def ask_image_path(self, slot: int, folder: str) -> str | None:
         return dialogs.open_image(self, slot, folder)
@@ -63,6 +65,18 @@ class WindowCommands(QMainWindow):
 
     def show_worklist_panel(self) -> None:
         self.worklist_dock.show()
+
+    def ask_pacs_url(self, current: str) -> str | None:
+        url, ok = QInputDialog.getText(self, "PACS", "DICOMweb URL of the PACS (credentials: docs/pacs.md):",
+                                       text=current)
+        return url if ok else None
+
+    def ask_patient_id(self) -> str | None:
+        patient, ok = QInputDialog.getText(self, "Open from PACS", "Patient id:")
+        return patient if ok else None
+
+    def choose_visits(self, patient_id: str, visits: list) -> tuple[list, bool] | None:
+        return choose_visits(self, patient_id, visits, self.pacs)
 
     def refocus(self) -> None:
         """After a dialog the keyboard belongs to the review (its one-letter shortcuts), never to the note."""

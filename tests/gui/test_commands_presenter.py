@@ -17,6 +17,7 @@ from gui.models.followup import FollowUpReview
 from gui.models.layers import LayerStates
 from gui.models.links import LinksState
 from gui.models.open_pair import OpenPair
+from gui.models.pacs import PacsLink
 from gui.models.problems import Problems
 from gui.models.session import ReviewSession
 from gui.models.settings import Key, open_settings
@@ -58,7 +59,7 @@ def commands(view, settings):
     followup.result = None
     return Commands(view, session=session, worklist=worklist, similar=similar, layers=Mock(spec=LayerStates),
                     links=Mock(spec=LinksState), case_record=case_record, pair=pair, followup=followup,
-                    problems=Problems(), settings=settings)
+                    problems=Problems(), pacs=Mock(spec=PacsLink), settings=settings)
 
 
 def _explained(*paths):

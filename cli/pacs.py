@@ -1,0 +1,57 @@
+"""`pacs` command: a clinic's PACS over DICOMweb (core.pacs). `find` lists a patient's studies, series and
+instances; `pull` retrieves their images as .dcm files into a folder (all or nothing). Credentials come from the
+environment or the OS keyring (core.pacs.connection), never from the command line."""
+
+from __future__ import annotations
+
+import json
+
+from core.io.files import printable
+
+
+def run_pacs(args) -> int:
+    from core.pacs.connection import open_pacs
+    from core.pacs.transfer import find, pull
+
+    pacs = open_pacs(args.url, max_bytes=_max_bytes(args))
+    if args.action == "find":
+        studies = find(pacs, args.patient_id)
+        if args.json:
+            print(json.dumps({"patient_id": args.patient_id, "studies": studies}))
+        else:
+            _print_studies(args.patient_id, studies)
+        return 0
+    pulled = pull(pacs, args.patient_id, args.out, study_uid=args.study, overwrite=args.force)
+    for path in pulled.files:
+        print(f"wrote {printable(path)}")
+    if pulled.skipped:
+        print(f"left {pulled.skipped} instance(s) without pixels (reports, structured reports) on the PACS")
+    return 0
+
+
+def _max_bytes(args) -> int:
+    from core.pacs.connection import MAX_INSTANCE_BYTES
+
+    value = getattr(args, "max_mb", None)
+    if value is None:
+        return MAX_INSTANCE_BYTES
+    if not (value > 0):
+        raise ValueError(f"--max-mb: give a size in MB above 0, got {value}")
+    return int(value * 1024 * 1024)
+
+
+def _print_studies(patient_id: str, studies: list[dict]) -> None:
+    if not studies:
+        print(f"no studies of patient {printable(patient_id, 80)}")
+        return
+    for study in studies:
+        print(f"study {study['date'] or 'undated'} {printable(study['description'] or '-', 64)}  accession "
+              f"{printable(study['accession'] or '-', 16)}  {study['study_uid']}")
+        for series in study["series"]:
+            images = sum(1 for instance in series["instances"] if instance["image"])
+            print(f"  series {series['number'] or '-'} {series['modality'] or '-'} "
+                  f"{printable(series['body_part'] or '-', 16)} {printable(series['description'] or '', 64)}: "
+                  f"{len(series['instances'])} instance(s), {images} image(s)  {series['series_uid']}")
+            for instance in series["instances"]:
+                kind = f"{instance['columns']}x{instance['rows']}" if instance["image"] else "no pixels"
+                print(f"    {instance['sop_uid']}  {kind}")

@@ -1,0 +1,148 @@
+"""The measurements of a comparison or a follow-up as a DICOM Structured Report (highdicom: Comprehensive 3D SR
+holding a TID 1500 Measurement Report), filed like the picture report (core.io.dicom.Filing): the source study,
+a new series, the source images as evidence.
+
+    measurement_sr(facts, filing, images) -> bytes (a DICOM file)
+
+facts   a follow-up report's facts (core.review.followup_report.followup_report_facts) or a pair report's sidecar
+        facts (core.review.report.sidecar_facts); read only through _values, the one place that knows their keys.
+filing  where the SR files (core.io.dicom.report_filing); an SR needs DICOM source images (an SR of nothing could
+        not be filed).
+images  the two images measured (core.io.images.LoadedImage): each measurement group names its image's instance.
+
+Each image is one measurement group (tracking identifier, the model as the algorithm, the image as its source):
+lesion area and longest diameter (mm / mm2 when the pixel size is known, else in pixels), and in the follow-up
+visit's group the changes with their uncertainty and the model's verdict as a qualitative evaluation. The model
+is also the observer device (name, weights sha256). Concepts without a standard code (the changes, the verdict,
+the similarity) use the private coding scheme PRIVATE_SCHEME.
+"""
+
+from __future__ import annotations
+
+import io
+
+from core.io.dicom import Filing, filed_dataset
+
+PRIVATE_SCHEME = "99SLENS"  # "99" prefix: a private coding scheme (DICOM PS3.16 8.2)
+
+
+def measurement_sr(facts: dict, filing: Filing | None, images) -> bytes:
+    """The SR as the bytes of a DICOM file; ValueError (one line) when it has no DICOM source to file with."""
+    if filing is None:
+        raise ValueError("a measurement SR needs DICOM source images (it files into their study)")
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+    from pydicom.uid import generate_uid
+
+    values = _values(facts)
+    model = facts.get("model") or {}
+    name, digest = str(model.get("name") or "unnamed model"), str(model.get("sha256") or "unknown")
+    algorithm = hd.sr.AlgorithmIdentification(name=name[:64], version=digest[:64])
+    device = hd.sr.DeviceObserverIdentifyingAttributes(
+        uid=generate_uid(entropy_srcs=[name, digest]), name=name[:64], manufacturer_name="Siamese Lens",
+        model_name=digest[:64])
+    context = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
+        observer_type=codes.DCM.Device, observer_identifying_attributes=device))
+    groups = []
+    filed = {source.SOPInstanceUID for source in filing.sources}
+    for index, image in enumerate(values["images"]):
+        source = getattr(images[index], "dicom", None) if index < len(images) else None
+        referenced = source is not None and source.SOPInstanceUID in filed  # never another patient's image
+        measurements = [_measurement(hd, concept, item, algorithm) for concept, item in image["measurements"]]
+        evaluations = []
+        if index == len(values["images"]) - 1:  # the latest image carries what compares the two
+            measurements += [_measurement(hd, concept, item, algorithm) for concept, item in values["changes"]]
+            if values["verdict"]:
+                evaluations.append(hd.sr.QualitativeEvaluation(
+                    _private("VERDICT", "Model verdict on appearance"),
+                    _private(values["verdict"].upper().replace(" ", "-"), values["verdict"])))
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=image["label"]),
+            algorithm_id=algorithm, measurements=measurements or None, qualitative_evaluations=evaluations or None,
+            source_images=[hd.sr.SourceImageForMeasurementGroup(source.SOPClassUID, source.SOPInstanceUID)]
+            if referenced and source is not None else None))
+    report = hd.sr.MeasurementReport(observation_context=context,
+                                     procedure_reported=_private("DERMOSCOPY-COMPARISON",
+                                                                 "Dermoscopy image comparison"),
+                                     imaging_measurements=groups)
+    base = filed_dataset(facts, Filing("measurements", filing.sources), "measurements")
+    evidence = [_evidence(base, source) for source in filing.sources]
+    sr = hd.sr.Comprehensive3DSR(evidence=evidence, content=report, series_instance_uid=base.SeriesInstanceUID,
+                                 series_number=base.SeriesNumber, sop_instance_uid=generate_uid(), instance_number=1,
+                                 manufacturer="Siamese Lens", is_complete=True, is_final=False, is_verified=False)
+    sr.SeriesDescription = base.SeriesDescription
+    sr.ContentDate, sr.ContentTime = base.ContentDate, base.ContentTime
+    buffer = io.BytesIO()
+    sr.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _values(facts: dict) -> dict:
+    """The one adapter from report facts to what the SR states: {"images": [{"label", "measurements":
+    [(concept, (value, unit, uncertainty))]}], "changes": [...], "verdict": str}. Tolerant of keys a version of
+    the facts lacks: what is missing or not a number is left out, never guessed."""
+    from pydicom.sr.codedict import codes
+    from pydicom.sr.coding import Code
+
+    pixels = Code("{pixels}", "UCUM", "pixels")  # UCUM's annotation of a count: no physical size known
+    measured = facts.get("measurements")
+    entries = []
+    labels = ("baseline", "follow-up") if measured is not None else ("image 1", "image 2")
+    for index, label in enumerate(labels):
+        found: list = []
+        m = measured[index] if measured and index < len(measured) else None
+        if m and m.get("found", True):
+            mm = _number(m.get("area_mm2")) is not None
+            area = (m.get("area_mm2"), codes.UCUM.SquareMillimeter) if mm else (m.get("area_px"), pixels)
+            diameter = (m.get("diameter_mm"), codes.UCUM.Millimeter) if mm else (m.get("diameter_px"), pixels)
+            found += [(codes.SCT.Area, (area[0], area[1], None)),
+                      (codes.SCT.LongAxis, (diameter[0], diameter[1], None))]
+        kept = [(concept, item) for concept, item in found if _number(item[0]) is not None]
+        entries.append({"label": f"lesion, {label}", "measurements": kept})
+    changes = []
+    for key, meaning in (("area_change", "Lesion area, follow-up to baseline ratio"),
+                         ("diameter_change", "Longest diameter, follow-up to baseline ratio")):
+        if _number(facts.get(key)) is not None:
+            changes.append((_private(key.upper().replace("_", "-"), meaning),
+                            (facts[key], codes.UCUM.NoUnits, _number(facts.get(f"{key}_uncertainty")))))
+    if _number(facts.get("similarity")) is not None:
+        changes.append((_private("SIMILARITY", "Model similarity of the two images"),
+                        (100.0 * float(facts["similarity"]), codes.UCUM.Percent, None)))
+    return {"images": entries, "changes": changes, "verdict": str(facts.get("verdict") or "")}
+
+
+def _measurement(hd, concept, item, algorithm):
+    value, unit, uncertainty = item
+    properties = None
+    if uncertainty is not None:
+        properties = hd.sr.MeasurementProperties(upper_measurement_uncertainty=float(uncertainty),
+                                                 lower_measurement_uncertainty=float(uncertainty))
+    return hd.sr.Measurement(name=concept, value=float(value), unit=unit, algorithm_id=algorithm,
+                             properties=properties)
+
+
+def _evidence(base, source):
+    """A source image as the evidence highdicom references: its identity, nothing of its pixels."""
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds.SpecificCharacterSet = base.SpecificCharacterSet
+    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyDate",
+                    "StudyTime", "AccessionNumber", "ReferringPhysicianName", "StudyID", "SeriesInstanceUID",
+                    "SOPClassUID", "SOPInstanceUID"):
+        setattr(ds, keyword, getattr(source, keyword))
+    return ds
+
+
+def _private(value: str, meaning: str):
+    import highdicom as hd
+
+    return hd.sr.CodedConcept(value=value[:16], scheme_designator=PRIVATE_SCHEME, meaning=meaning[:64])
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and abs(number) != float("inf") else None

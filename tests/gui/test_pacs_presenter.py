@@ -1,0 +1,204 @@
+"""File > Open from PACS as a presenter (gui.presenters.pacs.PacsCommands) over an autospec'd view: the real
+PacsLink model on a SyncRunner, its transfers (gui.jobs.tasks.pacs_*) replaced by fakes that record what they were
+asked. No window, no server: tests/gui/test_pacs_tasks.py runs the same path against Orthanc."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest.mock import Mock, create_autospec
+
+import pytest
+
+from gui.jobs.runner import SyncRunner
+from gui.models import pacs as pacs_model
+from gui.models.case_record import CaseRecordState
+from gui.models.followup import FollowUpReview
+from gui.models.layers import LayerStates
+from gui.models.problems import Problems
+from gui.models.session import ReviewSession
+from gui.models.settings import Key, open_settings
+from gui.presenters.pacs import PacsCommands, PacsView
+
+URL = "https://pacs.example.org/dicom-web"
+
+
+def _visit(uid: str, date: str, images: int = 1) -> dict:
+    instances = [{"sop_uid": f"{uid}.{n}", "image": True} for n in range(images)]
+    return {"study_uid": uid, "date": date, "time": "", "accession": "", "description": "", "patient_name": "",
+            "series": [{"series_uid": f"{uid}.s", "body_part": "", "instances": instances}]}
+
+
+class FakePacs:
+    """The PACS as the tasks see it: three visits of P1 (one without images), pulls recorded."""
+
+    def __init__(self):
+        self.studies = [_visit("1.1", "20250101"), _visit("1.2", "20260301"), _visit("1.3", "20260601"),
+                        _visit("1.4", "20260701", images=0)]
+        self.pulled: list[tuple] = []
+        self.previews: list[str] = []
+
+    def find(self, _ws, url, patient_id):
+        assert url == URL
+        return self.studies if patient_id == "P1" else []
+
+    def preview(self, _ws, _url, _patient_id, study):
+        self.previews.append(study["study_uid"])
+        return f"picture of {study['study_uid']}"
+
+    def pull(self, _ws, _url, patient_id, uids, folder):
+        self.pulled.append((patient_id, uids))
+        return {uid: (str(Path(folder) / f"{uid}.dcm"),) for uid in uids}
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    fake = FakePacs()
+    monkeypatch.setattr(pacs_model, "pacs_find", fake.find)
+    monkeypatch.setattr(pacs_model, "pacs_preview", fake.preview)
+    monkeypatch.setattr(pacs_model, "pacs_pull", fake.pull)
+    return fake
+
+
+@pytest.fixture
+def view():
+    view = create_autospec(PacsView, instance=True)
+    view.ask_pacs_url.return_value = URL
+    view.ask_patient_id.return_value = "P1"
+    view.choose_visits.return_value = None
+    return view
+
+
+@pytest.fixture
+def defer():
+    """Whether jobs wait for the test (run_next / run_pending): a transfer still on its way."""
+    return False
+
+
+@pytest.fixture
+def parts(tmp_path, fake, defer):
+    session = Mock(spec=ReviewSession)
+    session.runner, session.explained = SyncRunner(defer=defer), None
+    followup = Mock(spec=FollowUpReview)
+    problems = Problems()
+    link = pacs_model.PacsLink(session, followup, problems, open_settings(tmp_path / "settings.ini"))
+    yield session, followup, problems, link
+    link.close()
+
+
+@pytest.fixture
+def presenter(view, parts):
+    session, followup, problems, link = parts
+    return PacsCommands(view, pacs=link, session=session, followup=followup, layers=Mock(spec=LayerStates),
+                        case_record=CaseRecordState(), problems=problems, report_folder=Path.cwd,
+                        reviewer_verdict=lambda: None)
+
+
+def test_two_visits_chosen_open_as_a_pair_older_first(presenter, view, parts, fake):
+    session, followup, problems, link = parts
+    offered = {}
+
+    def choose(patient_id, visits):
+        offered["visits"] = [v["study_uid"] for v in visits]
+        # each visit's picture asked for before the list is shown (a SyncRunner runs them after this callback)
+        offered["previews"] = [uid for uid in ("1.1", "1.2", "1.3", "1.4")
+                               if link.runner.is_pending(f"pacs-preview-{uid}")]
+        return [visits[0], visits[2]], False  # the newest and the oldest
+
+    view.choose_visits.side_effect = choose
+    presenter.open_from_pacs()
+    assert offered["visits"] == ["1.3", "1.2", "1.1"]  # newest first; the visit without images is not offered
+    assert offered["previews"] == ["1.1", "1.2", "1.3"]
+    assert fake.previews == []  # the list closed: pictures still queued are not fetched
+    assert fake.pulled == [("P1", ("1.1", "1.3"))]
+    (paths,), _ = session.open_paths.call_args
+    assert [Path(p).name for p in paths] == ["1.1.dcm", "1.3.dcm"]  # the older visit is image 1
+    followup.align_when_explained.assert_not_called()  # a pair, not a follow-up
+    assert link.settings.value(Key.PACS_URL) == URL and problems.texts() == []
+
+
+def test_as_a_followup_the_pair_is_aligned_once_explained(presenter, view, parts, fake):
+    session, followup, _problems, _link = parts
+    view.choose_visits.side_effect = lambda _patient, visits: (visits[:2], True)
+    presenter.open_from_pacs()
+    assert fake.pulled == [("P1", ("1.2", "1.3"))]
+    followup.align_when_explained.assert_called_once()
+    session.open_paths.assert_called_once()
+
+
+@pytest.mark.parametrize("cancelled", ["url", "patient", "visits"])
+def test_cancel_at_any_question_opens_nothing(presenter, view, parts, fake, cancelled):
+    session, _followup, problems, _link = parts
+    if cancelled == "url":
+        view.ask_pacs_url.return_value = None
+    elif cancelled == "patient":
+        view.ask_patient_id.return_value = ""
+    presenter.open_from_pacs()
+    assert view.choose_visits.called == (cancelled == "visits")
+    assert fake.pulled == [] and problems.texts() == []
+    session.open_paths.assert_not_called()
+
+
+def test_a_patient_without_two_visits_is_one_line_and_nothing_asked(presenter, view, parts, fake):
+    session, _followup, problems, _link = parts
+    view.ask_patient_id.return_value = "NOBODY"
+    presenter.open_from_pacs()
+    view.choose_visits.assert_not_called()
+    assert problems.texts() == ["Patient NOBODY has 0 visit(s) with images on the PACS; a pair needs two"]
+    session.open_paths.assert_not_called()
+
+
+@pytest.mark.parametrize("defer", [True])  # the pull still on its way when Cancel is pressed
+def test_a_cancelled_pull_opens_nothing_and_says_so(presenter, view, parts, fake):
+    session, _followup, problems, link = parts
+    view.choose_visits.side_effect = lambda _patient, visits: (visits[:2], False)
+    busy = []
+    link.busy_changed.connect(busy.append)
+    presenter.open_from_pacs()
+    link.runner.run_next()  # the search; the visits chosen; the pull queued (the previews dropped with the list)
+    assert busy[-1] is True and link.runner.is_pending("pacs-pull")
+    link.cancel()
+    link.runner.run_pending()
+    assert busy[-1] is False and fake.pulled == []
+    session.open_paths.assert_not_called()
+    session.info.emit.assert_called_with("PACS transfer cancelled")
+    assert problems.texts() == []
+
+
+def test_store_and_sr_are_refused_in_one_line_for_images_that_cannot_file(presenter, view, parts):
+    from types import SimpleNamespace
+
+    session, followup, problems, link = parts
+    jpeg = SimpleNamespace(path="a.jpg", dicom=None)
+    session.explained = SimpleNamespace(images=(jpeg, jpeg))
+    followup.result = SimpleNamespace(images=(jpeg, jpeg))
+    for command in (presenter.store_pair, presenter.export_sr, presenter.store_followup):
+        view.reset_mock()
+        for source in list(problems.current()):
+            problems.clear(source)
+        command()
+        text = " ".join(problems.texts())
+        assert "two DICOM images of one patient" in text
+        view.ask_pacs_url.assert_not_called()
+        view.ask_report_path.assert_not_called()
+    session.export_sr.assert_not_called()
+    session.export_request.assert_not_called()
+
+
+@pytest.mark.parametrize("defer", [True])
+def test_the_status_bar_shows_a_transfer_and_its_cancel_stops_it(qtbot, presenter, view, parts, fake):
+    from gui.views.pacs_visits import PacsStatus
+
+    session, _followup, _problems, link = parts
+    status = PacsStatus(link)
+    qtbot.addWidget(status)
+    assert status.isHidden()
+    view.choose_visits.side_effect = lambda _patient, visits: (visits[:2], False)
+    presenter.open_from_pacs()
+    link.runner.run_next()  # the search: the visits chosen, the pull on its way
+    assert not status.isHidden()
+    link.runner.progress.emit("pacs-pull", 1, 2)  # the pull's progress, as the runner relays it
+    assert (status.bar.value(), status.bar.maximum()) == (1, 2)
+    status.cancel_button.click()
+    link.runner.run_pending()
+    assert status.isHidden() and fake.pulled == []
+    session.open_paths.assert_not_called()
