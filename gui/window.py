@@ -26,7 +26,7 @@ from .settings import Key
 from .sidepanel import SidePanel
 from .similar import SimilarCasesDock
 from .sync import ViewSync
-from .tasks import LAYERS, cuda_unsupported, device_choices
+from .tasks import LAYERS, UNFAITHFUL_MARK, cuda_unsupported, device_choices, map_faithful
 from .viewer import ImageViewer
 from .window_commands import WindowCommands
 from .worklist_dock import WorklistDock
@@ -129,6 +129,7 @@ class MainWindow(WindowCommands, QMainWindow):
         s.method_changed.connect(self.side.show_method)
         s.explanation_changed.connect(self._show_explanation)
         s.faithfulness_changed.connect(self.score.show_faithfulness)
+        s.faithfulness_changed.connect(self._mark_maps)
         s.history_changed.connect(self._history)
         s.error.connect(self.problems.report)
         s.error_cleared.connect(self.problems.clear)
@@ -223,6 +224,13 @@ class MainWindow(WindowCommands, QMainWindow):
         self.side.show_result(explained, self.busy_label.text())
         if explained is not None:
             self.overlays_shown.emit()
+
+    def _mark_maps(self, curves) -> None:
+        """A map that failed its faithfulness check is marked on the image itself (core.trust.checks.map_faithful)."""
+        explained = self.session.explained
+        failed = curves is not None and explained is not None and map_faithful(curves) is False
+        for i, viewer in enumerate(self.viewers):
+            viewer.set_mark(UNFAITHFUL_MARK if failed else None, explained.images[i].crop if failed else None)
 
     def _draw_layers(self, explained, names) -> None:
         """Colour the named layers' maps (a new colormap recolours its own layer only; the score stays)."""

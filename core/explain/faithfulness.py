@@ -62,11 +62,13 @@ def faithfulness(model, pil_images, explanation, kind: str = "factual", seed: in
 
 
 @torch.no_grad()
-def perturbed_scores(model, inputs: torch.Tensor, map_sets, fractions=FRACTIONS, should_stop=None) -> list[dict]:
+def perturbed_scores(model, inputs: torch.Tensor, map_sets, fractions=FRACTIONS, should_stop=None,
+                     sigma: float = BLUR_SIGMA) -> list[dict]:
     """For each set of two maps (one per image of the (2, 3, S, S) normalised `inputs`): the similarity after
-    deleting / inserting the top fraction of each map, for every fraction, in batches of CHUNK_PAIRS pairs."""
+    deleting / inserting the top fraction of each map (hidden under a blur of `sigma` x the side), for every
+    fraction, in batches of CHUNK_PAIRS pairs."""
     size = inputs.shape[-1]
-    blurred = _blur(inputs, BLUR_SIGMA * size)
+    blurred = blur(inputs, sigma * size)
     interior = [f for f in fractions if 0.0 < f < 1.0]
     batch, index = [blurred], {}
     for n, maps in enumerate(map_sets):
@@ -118,7 +120,7 @@ def _top_masks(heatmap: np.ndarray, fractions) -> list[np.ndarray]:
     return masks
 
 
-def _blur(batch: torch.Tensor, sigma: float) -> torch.Tensor:
+def blur(batch: torch.Tensor, sigma: float) -> torch.Tensor:
     radius = max(1, int(round(3 * sigma)))
     x = torch.arange(-radius, radius + 1, dtype=batch.dtype, device=batch.device)
     kernel = torch.exp(-0.5 * (x / sigma) ** 2)
