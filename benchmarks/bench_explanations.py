@@ -36,7 +36,6 @@ import torch  # noqa: E402
 
 from core.data.datasets import make_pairs, scan_dataset, split_by_image  # noqa: E402
 from core.evaluation.lift import mass_share_on_canvas  # noqa: E402
-from core.explain.correspondence import BASELINE  # noqa: E402
 from core.explain.faithfulness import FRACTIONS, auc, perturbed_scores  # noqa: E402
 from core.explain.methods import decomposition_cells, get_method  # noqa: E402
 from core.explain.occlusion import ablation_cells, occlusion_cells  # noqa: E402
@@ -51,7 +50,7 @@ JUDGE_SIGMA = 0.04
 JUDGE_FRACTIONS = (0.0, 0.05, 0.2, 0.4, 0.7, 1.0)
 JUDGE_SEEDS = (101, 102, 103, 104, 105)
 CHOOSE_SEED = 0
-VARIANTS = ("gradcam", "gradcam_signed", "decomposition", "decomposition_s0", "ablation", "occlusion")
+VARIANTS = ("gradcam", "gradcam_signed", "decomposition", "ablation", "ablation_local", "occlusion")
 
 
 def split_pairs(model, data_dir, split: str, count: int):
@@ -78,7 +77,7 @@ def cell_maps(cells: np.ndarray, sizes, rectify: bool) -> list[np.ndarray]:
 
 def pair_maps(model, images, timing: bool, occlusion: bool) -> tuple[dict, dict]:
     """Every variant's factual maps of a pair (occlusion, 2 x 64 image passes, only when asked) and facts."""
-    results = {m: explain_pair(model, images[0], images[1], method=m) for m in ("gradcam", "decomposition")}
+    results = {m: explain_pair(model, images[0], images[1], method=m) for m in ("gradcam", "decomposition", "ablation")}
     first = results["decomposition"]
     sign = get_method("decomposition").sign(first.decision)
     views = [model_view(model, image) for image in images]
@@ -87,14 +86,14 @@ def pair_maps(model, images, timing: bool, occlusion: bool) -> tuple[dict, dict]
     with torch.no_grad():
         activations = model.features(inputs)
     cells = sign * decomposition_cells(model, activations, first.similarity)
-    s0_shift = sign * (model.threshold - BASELINE) / cells[0].size  # back to contributions to s - s0
     started = time.perf_counter()
     occ = sign * occlusion_cells(model, inputs).numpy() if occlusion else None
     occlusion_ms = (time.perf_counter() - started) * 1000.0 if occlusion else None
     maps = {"gradcam": list(results["gradcam"].factual), "decomposition": list(first.factual),
+            "ablation": list(results["ablation"].factual),
             "gradcam_signed": cell_maps(sign * np.stack(results["gradcam"].signed_cams), sizes, rectify=False),
-            "decomposition_s0": cell_maps(cells + s0_shift, sizes, rectify=True),
-            "ablation": cell_maps(sign * ablation_cells(model, inputs, activations).numpy(), sizes, rectify=True),
+            "ablation_local": cell_maps(sign * ablation_cells(model, inputs, activations, "local").numpy(), sizes,
+                                        rectify=True),
             **({"occlusion": cell_maps(occ, sizes, rectify=True)} if occ is not None else {})}
     facts = {"similarity": first.similarity, "decision": first.decision, "sign": sign, "occlusion_ms": occlusion_ms,
              "crops": first.crops, "views": views, "inputs": inputs, "feature_shape": activations.shape[-2:],
@@ -106,14 +105,14 @@ def pair_maps(model, images, timing: bool, occlusion: bool) -> tuple[dict, dict]
 
 def timings(model, images, repeats: int = 3) -> dict:
     """Median of `repeats` interleaved runs: plain no-grad forward of the pair (preprocessing included), the
-    first map (decomposition) and today's (gradcam), end to end."""
+    maps of `gradcam` (the default: one pass of the pair and a backward pass through the head), end to end."""
     def forward():
         views = [model_view(model, image)[0] for image in images]
         with torch.no_grad():
             e = model.embed(torch.cat([model.input_tensor(v) for v in views]))
             return float(model.score(e[0:1], e[1:2]))
 
-    runs: dict[str, list] = {"forward": [], "decomposition": [], "gradcam": []}
+    runs: dict[str, list] = {"forward": [], "gradcam": []}
     for _ in range(repeats):
         for name in runs:
             started = time.perf_counter()
@@ -161,6 +160,7 @@ def where(maps: dict, images, facts: dict) -> dict:
     """Per variant: map mass shares inside the model's view (lesion, vignette, outer band, skin) and, on the
     whole image, the mass on the lesion and the lesion's share (for the lift)."""
     out: dict = {name: {"lesion": [], "vignette": [], "band": [], "skin": [], "on_lesion": []} for name in maps}
+    areas: dict = {"lesion": [], "vignette": [], "band": [], "skin": []}  # what a uniform map would put there
     shares = []
     for n, image in enumerate(images):
         rgb = np.asarray(image.image)
@@ -178,6 +178,8 @@ def where(maps: dict, images, facts: dict) -> dict:
         band[by:h - by, bx:w - bx] = False
         regions = {"lesion": mask, "vignette": dark & ~mask, "band": band & ~mask & ~dark}
         regions["skin"] = ~(mask | dark | band)
+        for region, where_ in regions.items():
+            areas[region].append(float(where_.mean()))
         for name, pair in maps.items():
             heat = cv2.resize(pair[n], (w, h), interpolation=cv2.INTER_LINEAR)
             total = float(heat.sum())
@@ -188,7 +190,7 @@ def where(maps: dict, images, facts: dict) -> dict:
             share = mass_share_on_canvas(pair[n], box, lesion.mask)
             if share is not None:
                 out[name]["on_lesion"].append(share)
-    return {"maps": out, "lesion_shares": shares}
+    return {"maps": out, "lesion_shares": shares, "areas": areas}
 
 
 def main(argv=None) -> int:
@@ -199,6 +201,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pairs", type=int, default=60)
     parser.add_argument("--timing-pairs", type=int, default=8, help="pairs also timed (the first ones)")
     parser.add_argument("--occlusion-pairs", type=int, default=10, help="pairs also occluded (the first ones)")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of " + ", ".join(VARIANTS))
     parser.add_argument("--judges", default="choose,judge", help="comma-separated: choose, judge")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -208,19 +211,25 @@ def main(argv=None) -> int:
     for k, (p1, p2, same) in enumerate(split_pairs(model, args.data, args.split, args.pairs)):
         images = [load_image(p1), load_image(p2)]
         maps, facts = pair_maps(model, images, timing=k < args.timing_pairs, occlusion=k < args.occlusion_pairs)
+        maps = {name: m for name, m in maps.items() if name in args.variants.split(",")}
         verdicts = judged(model, maps, facts, args.judges.split(","))
         located = where(maps, images, facts) if model.config.lesion_crop else {"maps": {}, "lesion_shares": []}
         rows.append({"pair": [str(p1), str(p2)], "same": same, "similarity": facts["similarity"],
                      "decision": facts["decision"], "cell_sum": facts["cell_sum"], "verdicts": verdicts,
                      "where": located, **{k_: v for k_, v in facts.items() if k_.endswith("_ms")}})
+        if args.json:  # after every pair: a run cut short still leaves its numbers
+            write_json(args, rows)
         print(f"{k + 1}/{args.pairs} " + " ".join(f"{n}:{int(v.get('choose', -1))}{int(v.get('judge', -1))}"
                                                    for n, v in verdicts.items()), file=sys.stderr, flush=True)
-    summary = summarise(rows)
-    print(json.dumps(summary, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "summary": summary,
-                                         "rows": rows}, indent=1, default=str))
+    print(json.dumps(summarise(rows), indent=1))
     return 0
+
+
+def write_json(args, rows: list) -> None:
+    partial = args.json.with_suffix(".partial")
+    partial.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "summary": summarise(rows),
+                                   "rows": rows}, indent=1, default=str))
+    partial.replace(args.json)
 
 
 def summarise(rows: list) -> dict:
@@ -228,6 +237,8 @@ def summarise(rows: list) -> dict:
     shares = [s for r in rows for s in r["where"]["lesion_shares"]]
     for name in VARIANTS:
         v = [r["verdicts"][name] for r in rows if name in r["verdicts"]]
+        if not v:
+            continue
         entry = {f"{j}_faithful": round(float(np.mean([x[j] for x in v])), 3) for j in ("choose", "judge")
                  if j in v[0]}
         entry["pairs"] = len(v)
@@ -244,15 +255,15 @@ def summarise(rows: list) -> dict:
         out["timing"] = {
             "pairs": len(timed),
             "forward_ms": round(statistics.median(r["forward_ms"] for r in timed), 1),
-            "decomposition_ms": round(statistics.median(r["decomposition_ms"] for r in timed), 1),
             "gradcam_ms": round(statistics.median(r["gradcam_ms"] for r in timed), 1),
-            "decomposition_over_forward": round(statistics.median(r["decomposition_ms"] / r["forward_ms"]
-                                                                  for r in timed), 3),
             "gradcam_over_forward": round(statistics.median(r["gradcam_ms"] / r["forward_ms"] for r in timed), 3),
         }
     occluded = [r["occlusion_ms"] for r in rows if r.get("occlusion_ms") is not None]
     out["occlusion_ms_median"] = round(statistics.median(occluded), 1) if occluded else None
     shares = [s for r in rows for s in r["where"]["lesion_shares"]]
+    if shares:
+        out["area"] = {reg: round(float(np.mean([a for r in rows for a in r["where"]["areas"][reg]])), 3)
+                       for reg in ("lesion", "vignette", "band", "skin")}
     out["lesion_share"] = round(float(np.mean(shares)), 4) if shares else None
     return out
 

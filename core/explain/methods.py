@@ -11,11 +11,15 @@ method is one entry here, not a branch in explain_pair.
 
 Why these: with a global-average-pooled head G is constant over locations within a channel, so every
 gradient x activation map summed over channels (HiResCAM, Zheng et al. 2020's similarity attention) equals
-Grad-CAM. `attention` therefore rectifies each channel's contribution *before* summing (element-wise Grad-CAM).
-`decomposition` (the default, chosen by measurement: docs/explanations.md) is no gradient at all: each cell's exact
-share of the score (core.explain.correspondence's row/column sums), so a map's cells add up to the score it
-explains. `occlusion` is the perturbation check of the same question, 2 x 64 extra image passes
-(core.explain.occlusion). `reference` is the paper's recipe, kept to compare with.
+Grad-CAM. `attention` rectifies each channel's contribution *before* summing (element-wise Grad-CAM). `reference`
+is the paper's recipe, kept to compare with. `decomposition` is each cell's exact share of the score
+(core.explain.correspondence's row/column sums; a map's cells add up to the score minus the threshold); measured,
+it is *not* faithful: it credits the cells that lengthen the embedding along the shared direction, which removing
+does not change. `ablation` asks the model instead: one cell's target-layer features are swapped for the blurred
+image's and the small head re-scores the pair, every cell at once (one more pass of the pair to the target layer);
+`occlusion` blurs each place of the input in turn (2 x 64 more image passes). Both are core.explain.occlusion.
+Measured on validation and test pairs (docs/explanations.md), none beats Grad-CAM by more than sampling noise,
+so `gradcam` stays the default.
 """
 
 from __future__ import annotations
@@ -103,10 +107,11 @@ def decomposition_cells(model, activations: torch.Tensor, similarity: float):
 
 
 def feature_swap(evidence: Evidence):
-    """Feature-space occlusion of the pair score (core.explain.occlusion.ablation_cells), oriented."""
+    """Feature-space occlusion of the pair score against the blurred pair's features (core.explain.occlusion
+    .ablation_cells, one more pass of the pair up to the target layer), oriented."""
     from core.explain.occlusion import ablation_cells
 
-    signed = evidence.sign * ablation_cells(evidence.model, evidence.inputs, evidence.activations)
+    signed = evidence.sign * ablation_cells(evidence.model, evidence.inputs, evidence.activations, "blurred")
     return signed.clamp(min=0), (-signed).clamp(min=0)
 
 
@@ -133,7 +138,7 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
                         "(on a 'different' pair it equals gradcam)", for_the_distance, channel_weighted),
     Method("decomposition", "each place's exact share of the score (the shares add up to it; not what removing "
                             "the place would change)", for_the_decision, contributions),
-    Method("ablation", "how much the score changes when one place's features are swapped for a blurred image's "
+    Method("ablation", "how much the score drops when one place's features are swapped for the blurred image's "
                        "(one more pass)", for_the_decision, feature_swap),
     Method("occlusion", "how much the score changes when one place of the image is blurred away "
                         "(128 more passes)", for_the_decision, perturbation),

@@ -50,15 +50,25 @@ def occlusion_cells(model, inputs: torch.Tensor, grid: int = GRID, should_stop: 
 
 
 
+BASELINES = ("blurred", "local")
+LOCAL_CELLS = 5  # the "local" baseline: the mean of a cell's 5 x 5 neighbourhood, about what the input blur spans
+
+
 @torch.no_grad()
-def ablation_cells(model, inputs: torch.Tensor, activations: torch.Tensor | None = None) -> torch.Tensor:
-    """(2, h, w) on the target layer's grid: s - s(with that cell's target-layer features swapped for the
-    blurred image's), the other image unchanged. One pass of the blurred pair up to the target layer, then the
-    small head for every cell at once: occlusion where the model pools, not a linearisation of it. A model with
-    test-time views is measured on its identity view (the views' cells do not line up)."""
+def ablation_cells(model, inputs: torch.Tensor, activations: torch.Tensor | None = None,
+                   baseline: str = "blurred") -> torch.Tensor:
+    """(2, h, w) on the target layer's grid: s - s(with that cell's target-layer features swapped for a
+    baseline's), the other image unchanged, then the small head for every cell at once: occlusion where the
+    model pools, not a linearisation of it. Baseline "blurred": the blurred image's features (one more pass of
+    the pair up to the target layer); "local": the mean of the cell's neighbourhood of features (no pass). A
+    model with test-time views is measured on its identity view (the views' cells do not line up)."""
     size = inputs.shape[-1]
     own = model.features(inputs) if activations is None else activations[:2]
-    base = model.features(blur(inputs, BLUR_SIGMA * size))
+    if baseline == "blurred":
+        base = model.features(blur(inputs, BLUR_SIGMA * size))
+    else:
+        base = torch.nn.functional.avg_pool2d(own, LOCAL_CELLS, stride=1, padding=LOCAL_CELLS // 2,
+                                              count_include_pad=False)
     count = own.shape[-2] * own.shape[-1]
     pooled = own.mean(dim=(2, 3))  # (2, C)
     swapped = pooled[:, None, :] + (base - own).flatten(2).transpose(1, 2) / count  # (2, cells, C)
