@@ -1,10 +1,10 @@
-"""Occlusion of the pair score: how much the similarity changes when one cell of one image is blurred away.
+"""Occlusion of the pair score: how much the similarity changes when one place of one image is hidden.
 
-The perturbation counterpart of the exact decomposition (core.explain.methods): no gradient, no linearisation,
-only the model's own scores. Each image's GRID x GRID cells are blurred one at a time (the blurred copy of the
-faithfulness test, core.explain.faithfulness, so no artificial edge or colour appears) and re-embedded against the
-other image's unchanged embedding: 2 x GRID^2 image passes, batched in chunks so that a caller running it in the
-background can stop between them and show progress.
+No gradient, no linearisation, only the model's own scores (core.explain.methods' `occlusion` and `ablation`).
+Input occlusion hides each image's GRID x GRID cells one at a time (core.explain.hiding) and re-embeds them
+against the other image's unchanged embedding: 2 x GRID^2 image passes, batched in chunks so that a caller
+running it in the background can stop between them and show progress. Feature ablation swaps one cell's
+target-layer features instead and re-runs only the small head, every cell at once.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from core.explain.faithfulness import BLUR_SIGMA, Stopped, blur
+from core.explain.hiding import BLUR_SIGMA, Stopped, blur
 
 GRID = 8  # cells per side: the skin model's feature grid at 128 px; finer than the flower model's 4 x 4
 CHUNK_IMAGES = 16  # image passes per chunk: about 0.1 s on two CPU cores at 128 px
