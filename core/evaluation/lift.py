@@ -56,7 +56,7 @@ def lesion_lift(model, paths, pairs: np.ndarray, method: str = DEFAULT_METHOD,
             height, width = mask.shape
             box = result.crops[slot] or (0, 0, width, height)
             for kind in ("factual", "counterfactual"):
-                share = _mass_share(_on_canvas(getattr(result, kind)[slot], box, mask.shape), mask)
+                share = mass_share_on_canvas(getattr(result, kind)[slot], box, mask)
                 if share is not None:
                     fractions[kind].append(share)
             fractions["blob"].append(_mass_share(_blob(mask.shape), mask))
@@ -70,6 +70,11 @@ def lesion_lift(model, paths, pairs: np.ndarray, method: str = DEFAULT_METHOD,
     if not model.config.lesion_crop:
         lifts.pop("crop_uniform")
     return {**lifts, "lesion_share": round(mean_share, 4), "pairs": used, "images": len(shares), "method": method}
+
+
+def mass_share_on_canvas(heatmap: np.ndarray, box, mask: np.ndarray) -> float | None:
+    """The share of a map's mass on `mask` (the whole image's lesion), the map covering `box` (x, y, w, h)."""
+    return _mass_share(_on_canvas(heatmap, box, mask.shape), mask)
 
 
 def _on_canvas(heatmap: np.ndarray, box, shape) -> np.ndarray:

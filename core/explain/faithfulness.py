@@ -21,15 +21,11 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from core.explain.hiding import BLUR_SIGMA, Stopped, blur
 
 FRACTIONS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
-BLUR_SIGMA = 0.08  # of the input side: a strong blur that keeps the coarse colour layout
 CHUNK_PAIRS = 4  # about 0.15 s a chunk for the stride-16 skin model on 2 cores
-
-
-class Stopped(Exception):
-    """should_stop() said so between two chunks: there is no partial result."""
 
 
 def faithfulness(model, pil_images, explanation, kind: str = "factual", seed: int = 0, should_stop=None) -> dict:
@@ -62,11 +58,13 @@ def faithfulness(model, pil_images, explanation, kind: str = "factual", seed: in
 
 
 @torch.no_grad()
-def perturbed_scores(model, inputs: torch.Tensor, map_sets, fractions=FRACTIONS, should_stop=None) -> list[dict]:
+def perturbed_scores(model, inputs: torch.Tensor, map_sets, fractions=FRACTIONS, should_stop=None,
+                     sigma: float = BLUR_SIGMA) -> list[dict]:
     """For each set of two maps (one per image of the (2, 3, S, S) normalised `inputs`): the similarity after
-    deleting / inserting the top fraction of each map, for every fraction, in batches of CHUNK_PAIRS pairs."""
+    deleting / inserting the top fraction of each map (hidden under a blur of `sigma` x the side), for every
+    fraction, in batches of CHUNK_PAIRS pairs."""
     size = inputs.shape[-1]
-    blurred = _blur(inputs, BLUR_SIGMA * size)
+    blurred = blur(inputs, sigma * size)
     interior = [f for f in fractions if 0.0 < f < 1.0]
     batch, index = [blurred], {}
     for n, maps in enumerate(map_sets):
@@ -116,17 +114,6 @@ def _top_masks(heatmap: np.ndarray, fractions) -> list[np.ndarray]:
         mask[order[:int(round(fraction * heatmap.size))]] = True
         masks.append(mask.reshape(heatmap.shape))
     return masks
-
-
-def _blur(batch: torch.Tensor, sigma: float) -> torch.Tensor:
-    radius = max(1, int(round(3 * sigma)))
-    x = torch.arange(-radius, radius + 1, dtype=batch.dtype, device=batch.device)
-    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
-    kernel = (kernel / kernel.sum())
-    channels = batch.shape[1]
-    padded = F.pad(batch, (radius, radius, radius, radius), mode="replicate")
-    out = F.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
-    return F.conv2d(out, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
 
 
 def evaluate_explanations(model, data_dir, pairs: int, methods=None, seed: int = 202) -> dict:

@@ -116,6 +116,46 @@ def _mix(image_rgb: np.ndarray, band: np.ndarray, colormap: str, opacity: float)
 BLEND_BAND_PIXELS = 1 << 18
 
 
+# The reviewer's outline: the top fifth of a map's pixels, where most of what it claims lies.
+TOP_SHARE = 0.2
+CONTOUR_COLOUR = (255, 255, 255)
+HATCH_STEP = 12  # pixels between the diagonal lines over a map that failed its faithfulness check
+
+
+def top_region(heatmap: np.ndarray, size: tuple[int, int], share: float = TOP_SHARE) -> np.ndarray:
+    """bool (height, width) at `size` = (width, height): the `share` of pixels where the map is highest (none for
+    an empty map)."""
+    values = resize_map(np.nan_to_num(np.asarray(heatmap, np.float32)), size)
+    if values.size == 0 or float(values.max()) <= 0:
+        return np.zeros(values.shape, bool)
+    cut = float(np.quantile(values, 1.0 - share))
+    return (values >= cut) & (values > 0)
+
+
+def draw_top_contour(image_rgb: np.ndarray, heatmap: np.ndarray, share: float = TOP_SHARE,
+                     colour: tuple = CONTOUR_COLOUR) -> np.ndarray:
+    """The image with the outline of the map's top `share` drawn on it (a dark line under a light one, so it
+    shows on skin and on the colours alike)."""
+    height, width = image_rgb.shape[:2]
+    region = top_region(heatmap, (width, height), share).astype(np.uint8)
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = np.ascontiguousarray(image_rgb.copy())
+    thickness = max(1, round(max(width, height) / 260))
+    cv2.drawContours(out, contours, -1, (0, 0, 0), thickness + 2, lineType=cv2.LINE_AA)
+    cv2.drawContours(out, contours, -1, colour, thickness, lineType=cv2.LINE_AA)
+    return out
+
+
+def hatch(image_rgb: np.ndarray, step: int = HATCH_STEP) -> np.ndarray:
+    """The image dimmed towards grey and crossed by diagonal lines: the mark of a map that did not explain the
+    score better than chance, drawn on the image itself so that no copy of the picture loses it."""
+    out = (image_rgb.astype(np.float32) * 0.55 + 128 * 0.45).astype(np.uint8)
+    height, width = out.shape[:2]
+    yy, xx = np.mgrid[0:height, 0:width]
+    out[((xx + yy) % step) < max(1, step // 6)] = (40, 40, 40)
+    return out
+
+
 def rgba_layer(heatmap: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarray:
     """uint8 RGBA (H, W, 4) layer whose alpha is the map value: composited at a layer opacity, it equals blend()."""
     rgba = np.empty(heatmap.shape + (4,), dtype=np.uint8)

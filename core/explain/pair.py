@@ -4,8 +4,8 @@ One forward pass of the pair (as a batch of two) builds the autograd graph only 
 forward hook swaps the target layer's output for a detached leaf, so the backbone below it neither records
 nor back-propagates anything. One backward pass through the small head then yields each image's *own*
 gradients, and all four maps follow from them, since the counterfactual score is a sign flip of the factual.
-How activations and gradients become maps is the method's callable (core.explain.methods: gradcam, attention,
-reference).
+How activations and gradients become maps is the method's callable (core.explain.methods: decomposition,
+gradcam, attention, occlusion, reference).
 
 A pair whose embeddings (nearly) coincide has no gradient evidence worth drawing (the maps would be noise):
 it is reported as "same image content" with empty maps. Calibrated probability and the out-of-domain check come
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from core.explain.methods import get_method, grad_cam
+from core.explain.methods import Evidence, get_method, grad_cam
 from core.explain.overlay import resize_map
 from core.explain.timing import elapsed_ms
 from core.io.images import LoadedImage
@@ -98,8 +98,9 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
     views = model.config.tta  # with test-time views, each view's maps are turned back and summed (core.model.tta)
     signed = _array(tta.merge_maps(grad_cam(activations, grads), views, 2))
     # The method orients the gradients (positive = evidence for the map called "factual") and makes the maps.
-    fact_cams, counter_cams = (_array(tta.merge_maps(c, views, 2))
-                               for c in spec.cams(activations, grads * spec.sign(decision)))
+    sign = spec.sign(decision)
+    evidence = Evidence(activations, grads * sign, sign, model, batch, sim)
+    fact_cams, counter_cams = (_array(c) for c in spec.cams(evidence))
     # The domain summary was fitted on unaugmented images: the identity view, rows 0 and 1 of the batch.
     # With the whole view (what the lesion crop hides) of the uncropped images, if the summary compares it.
     features = domain_view.features_of(model, (image1, image2), activations[:2], {k: v[:2] for k, v in stages.items()})

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core.explain.overlay import blend, colour_ramp
+from core.explain.overlay import blend, colour_ramp, draw_top_contour, hatch
 from core.io.fonts import load_font
 from core.io.text_wrap import note_lines
+from core.trust.checks import UNFAITHFUL_MARK, map_faithful
 from core.trust.verdict import COLOURS as VERDICT_COLOURS
 from core.trust.verdict import MEANING
 from core.version import APP_NAME
@@ -140,11 +141,26 @@ def _panel(loaded, explanation, index: int, facts: dict) -> Image.Image:
     picture = loaded.image if loaded.image.mode == "RGB" else loaded.image.convert("RGB")  # convert() copies
     rgb = np.asarray(picture.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))
     maps = {"factual": explanation.factual[index], "counterfactual": explanation.counterfactual[index]}
-    for name in LAYERS:  # counterfactual drawn over factual, as the GUI stacks them
-        opacity = min(facts["images"][index]["layers"].get(name, 0.0), MAX_OPACITY)
-        if opacity > 0:
-            rgb = blend(rgb, maps[name], facts["colormaps"][name], opacity)  # the map resized to the panel
+    shown = [name for name in LAYERS if min(facts["images"][index]["layers"].get(name, 0.0), MAX_OPACITY) > 0]
+    for name in shown:  # counterfactual drawn over factual, as the GUI stacks them
+        opacity = min(facts["images"][index]["layers"][name], MAX_OPACITY)
+        rgb = blend(rgb, maps[name], facts["colormaps"][name], opacity)  # the map resized to the panel
+    if "factual" in shown:  # the regions that carry the score: the factual map's top fifth
+        rgb = draw_top_contour(rgb, maps["factual"])
+    if shown and map_faithful(facts.get("faithfulness")) is False:  # the check failed: marked on the image itself
+        panel = Image.fromarray(hatch(rgb))
+        _mark(panel, UNFAITHFUL_MARK)
+        return panel
     return Image.fromarray(rgb)
+
+
+def _mark(panel: Image.Image, text: str) -> None:
+    """`text` in a dark band across the bottom of a panel."""
+    draw = ImageDraw.Draw(panel)
+    font = load_font(18, bold=True)
+    band = 34
+    draw.rectangle((0, panel.height - band, panel.width, panel.height), fill=(30, 30, 30))
+    draw.text((panel.width // 2, panel.height - band // 2), text, font=font, fill=(255, 220, 90), anchor="mm")
 
 
 def _plain(loaded) -> Image.Image:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from core.data.augment import augment_batch
 from core.data.datasets import make_pairs
-from core.explain.methods import channel_weighted
+from core.explain.methods import grad_cam
 from core.training.distributed import gather_rows
 
 # Augmentation is drawn per image, so each rank has its own stream; rank 0 draws what a plain run draws.
@@ -111,7 +111,7 @@ def attention_constraint(model, x, maps, local, emb, pairs, share, group, option
     similarity = model.score(local[a], emb[p].detach()).sum()
     grads = torch.autograd.grad(similarity, maps, retain_graph=True)[0][a]
     with torch.no_grad():
-        cam = channel_weighted(maps[a], grads)[0].unsqueeze(1)
+        cam = grad_cam(maps[a], grads).clamp(min=0).unsqueeze(1)
         cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)
         flat = cam.flatten(1)
         cutoff = torch.quantile(flat, 1.0 - options.attention_mask_fraction, dim=1).view(-1, 1, 1, 1)

@@ -98,9 +98,24 @@ def better_than_chance(faithful: dict) -> bool:
             and faithful["insertion_auc_map"] > faithful["insertion_auc_random"])
 
 
+# Written on a map that failed the check, in the window and in every report picture.
+UNFAITHFUL_MARK = "map not better than chance"
+
+
+def map_faithful(faithful: dict | None) -> bool | None:
+    """The one rule every display follows: True / False for a measured map (better_than_chance), None while it
+    is not measured (nothing to mark yet) or the curves are unreadable."""
+    if not isinstance(faithful, dict):
+        return None
+    try:
+        return better_than_chance(faithful)
+    except (KeyError, TypeError):
+        return None
+
+
 def faithfulness_text(faithful: dict) -> str:
     """One line a reader can act on; the AUCs stay in the JSON and in the technical section."""
-    if not better_than_chance(faithful):
+    if not map_faithful(faithful):
         return "this map does not explain the score better than chance"
     return (f"better than a random map (deletion AUC {faithful['deletion_auc_map']:.3f} vs "
             f"{faithful['deletion_auc_random']:.3f}, insertion {faithful['insertion_auc_map']:.3f} vs "

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPixmap, QTransform
-from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
+from PySide6.QtWidgets import (
+    QGraphicsPathItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+)
 
 from ..jobs.tasks import LAYERS
 
@@ -47,10 +54,20 @@ class ImageViewer(QGraphicsView):
         self._band.setPen(self._cosmetic_pen(QColor(255, 220, 0), Qt.PenStyle.DashLine))
         self._outline = QGraphicsRectItem()
         self._outline.setPen(self._cosmetic_pen(QColor(255, 220, 0), Qt.PenStyle.SolidLine))
-        for z, item in enumerate([self._image, *self._layers.values(), self._shade, self._outline, self._band]):
+        # Over maps that failed their faithfulness check: hatched and dimmed, with the words (as in the reports)
+        self._mark = QGraphicsRectItem()
+        self._mark.setBrush(QBrush(QColor(20, 20, 20, 170), Qt.BrushStyle.BDiagPattern))
+        self._mark.setPen(QPen(Qt.PenStyle.NoPen))
+        self._mark_text = QGraphicsSimpleTextItem()
+        self._mark_text.setBrush(QColor(255, 220, 90))
+        # readable at any zoom
+        self._mark_text.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        for z, item in enumerate([self._image, *self._layers.values(), self._mark, self._mark_text, self._shade,
+                                  self._outline, self._band]):
             item.setZValue(z)
             self.scene().addItem(item)
         self._band.hide()
+        self.set_mark(None)
         self._crop_mode = False
         self._drag_start: QPointF | None = None
         self._fitting = True  # follow the window size until the user zooms
@@ -68,6 +85,7 @@ class ImageViewer(QGraphicsView):
         self._image.setPixmap(QPixmap.fromImage(qimage) if qimage is not None else QPixmap())
         for name in self._layers:
             self.set_layer(name, None)
+        self.set_mark(None)
         self.set_crop(None)
         self.scene().setSceneRect(self._image.boundingRect())
         self.fit()
@@ -82,6 +100,21 @@ class ImageViewer(QGraphicsView):
         x, y, w, h = box if box else (0, 0, self._image.pixmap().width(), self._image.pixmap().height())
         item.setTransform(QTransform.fromScale(w / qimage.width(), h / qimage.height()))
         item.setPos(x, y)
+
+    def set_mark(self, text: str | None, box: tuple | None = None) -> None:
+        """Hatch `box` (the region the maps cover; None: the whole image) and write `text` on it; None clears."""
+        shown = bool(text) and self.has_image()
+        self._mark.setVisible(shown)
+        self._mark_text.setVisible(shown)
+        if not shown or text is None:
+            return
+        x, y, w, h = box if box else (0, 0, self._image.pixmap().width(), self._image.pixmap().height())
+        self._mark.setRect(QRectF(x, y, w, h))
+        self._mark_text.setText(text)
+        self._mark_text.setPos(x + 4, y + 4)
+
+    def mark_text(self) -> str | None:
+        return self._mark_text.text() if self._mark.isVisible() else None
 
     def layer_pixmap(self, name: str) -> QPixmap:
         return self._layers[name].pixmap()

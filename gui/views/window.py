@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
-from ..jobs.tasks import LAYERS, cuda_unsupported, device_choices, dicom_pair
+from ..jobs.tasks import LAYERS, UNFAITHFUL_MARK, cuda_unsupported, device_choices, dicom_pair, map_faithful
 from ..models.layers import SLOTS
 from .actions import build_actions, populate_menus
 from .case_record import CaseRecordForm
@@ -137,6 +137,7 @@ class MainWindow(WindowCommands):
         s.explanation_changed.connect(self._show_explanation)
         s.faithfulness_changed.connect(self.score.show_faithfulness)
         self.score.withheld_changed.connect(self._withheld_changed)
+        s.faithfulness_changed.connect(self._mark_maps)
         s.history_changed.connect(self._history)
         s.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
         s.runner.busy.connect(self._busy)
@@ -239,6 +240,13 @@ class MainWindow(WindowCommands):
         self._draw_layers(explained, LAYERS)
         if explained is not None:
             self.overlays_shown.emit()
+
+    def _mark_maps(self, curves) -> None:
+        """A map that failed its faithfulness check is marked on the image itself (core.trust.checks.map_faithful)."""
+        explained = self.session.explained
+        failed = curves is not None and explained is not None and map_faithful(curves) is False
+        for i, viewer in enumerate(self.viewers):
+            viewer.set_mark(UNFAITHFUL_MARK if failed else None, explained.images[i].crop if failed else None)
 
     def _draw_layers(self, explained, names) -> None:
         """Colour the named layers' maps (a new colormap recolours its own layer only; the score stays)."""

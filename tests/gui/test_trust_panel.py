@@ -76,6 +76,34 @@ def test_a_new_pair_stops_the_faithfulness_measurement_of_the_old_one(qtbot, mak
     assert str(window.session.images[0].image.path).endswith(images[1].name)
 
 
+@pytest.mark.parametrize("passes", [False, True])
+def test_a_map_that_fails_its_check_is_marked_on_the_images(qtbot, make_window, images, monkeypatch, passes):
+    """The check's verdict (core.trust.checks.map_faithful) is drawn over both maps: hatched with the words when
+    it fails, nothing when it passes; the next pair starts unmarked."""
+    from gui.jobs import tasks
+
+    real = tasks.faithfulness
+
+    def judged(ws, explained):
+        curves = real(ws, explained)
+        step = -0.1 if passes else 0.1
+        return {**curves, "deletion_auc_map": curves["deletion_auc_random"] + step,
+                "insertion_auc_map": curves["insertion_auc_random"] - step}
+
+    monkeypatch.setattr(tasks, "faithfulness", judged)
+    window = make_window()
+    with qtbot.waitSignal(window.session.faithfulness_changed, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda c: c is not None):
+        window.load_dropped([str(images[0]), str(images[1])])
+    expected = None if passes else tasks.UNFAITHFUL_MARK
+    assert [viewer.mark_text() for viewer in window.viewers] == [expected, expected]
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(images[1]), str(images[0])])
+    if window.session.faithfulness is None:
+        assert [viewer.mark_text() for viewer in window.viewers] == [None, None]
+
+
+
 DECIDED = "#%02x%02x%02x" % VERDICT_COLOURS["similar"]
 
 
