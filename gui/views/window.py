@@ -20,7 +20,7 @@ from .colours import heatmap_qimage
 from .elided import ElidedLabel, never_widens
 from .followup_dock import FollowUpDock
 from .layer_controls import LayerControls
-from .links import LinksController, LinksOverlay
+from .links import LinksOverlay
 from .persist import fit_to_screen, restore_window, save_window
 from .problem_bar import ProblemBar
 from .side_panel import SidePanel
@@ -37,6 +37,7 @@ class MainWindow(WindowCommands):
     actions: dict  # type: ignore[assignment]  # the QActions by command key; shadows QWidget.actions(), never called
     overlays_shown = Signal()  # an explanation's layers were just drawn
     closed = Signal()  # the window was closed: the composition root saves the review and stops the runner
+    presenters: tuple = ()  # the features' presenters over this window's docks and overlay (gui.app.present)
 
     def __init__(self, settings, session, problems, layers, similar, worklist, pair, case_record, followup, links):
         super().__init__()
@@ -108,10 +109,8 @@ class MainWindow(WindowCommands):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.worklist_dock)
         self.worklist_dock.hide()
         self.sync = ViewSync(self.viewers[0], self.viewers[1], parent=self)
-        self.links_overlay = LinksOverlay(central, self.viewers, self.links)
-        self.links_controller = LinksController(self.session, self.links, self.links_overlay, self)
-        self.links.changed.connect(lambda: self.statusBar().showMessage(
-            f"Links: the {self.links.count} strongest ([ and ] for fewer or more)" if self.links.visible else "", 4000))
+        self.links_overlay = LinksOverlay(central, self.viewers)
+        self.links_overlay.status.connect(lambda text: self.statusBar().showMessage(text, 4000))
         # The busy text names a model file and may be long: elided, so the status bar never widens the window.
         self.busy_label = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
         self.zoom_label, self.device_label = QLabel("Zoom –"), QLabel("Device: –")
@@ -150,15 +149,7 @@ class MainWindow(WindowCommands):
                 self._layer_changed(i, name, self.layers.visible(i, name), self.layers.opacity(i, name))
         self.viewers[0].zoom_changed.connect(self._zoom_shown)
         self.viewers[1].zoom_changed.connect(self._zoom_shown)
-        self.similar_dock.bind(self.similar, self.commands.choose_gallery)
         self.similar_dock.visibilityChanged.connect(self.actions["similar_panel"].setChecked)
-        w = self.worklist
-        w.cases_changed.connect(lambda: self.worklist_dock.show_cases(w.store.path if w.store else None, w.rows(),
-                                                                      w.current))
-        w.current_changed.connect(self.worklist_dock.show_current)
-        self.worklist_dock.case_chosen.connect(w.open_case)
-        self.worklist_dock.import_requested.connect(self.commands.import_worklist)
-        self.worklist_dock.export_requested.connect(self.commands.export_worklist)
         self.worklist_dock.visibilityChanged.connect(self.actions["worklist_panel"].setChecked)
         # The note is saved with every keystroke, with the pair under review (gui.models.open_pair): quitting or a
         # crash loses at most the last key.
@@ -167,7 +158,6 @@ class MainWindow(WindowCommands):
         self.followup.running.connect(self.followup_dock.running)
         self.followup.result_changed.connect(self.followup_dock.show_result)
         self.followup_dock.export_requested.connect(self.commands.export_followup)
-        s.exported.connect(lambda exported: w.record_report(exported.png) if w.shows_open_case() else None)
 
     # --- drawing what the models say ------------------------------------------------------------------
     def _environment_ready(self, env) -> None:
