@@ -7,7 +7,7 @@ from PIL import Image
 from PySide6.QtWidgets import QApplication
 
 from gui.app import _arm_screenshot
-from tests.gui.conftest import TIMEOUT_MS, make_image
+from tests.gui.conftest import TIMEOUT_MS
 from tests.gui.test_autocrop import cropping_weights  # noqa: F401 (a fixture)
 from tests.test_lesion import dermoscopy_like
 
@@ -29,30 +29,6 @@ def test_clearing_the_automatic_crop_says_whole_image_in_the_header(qtbot, make_
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.actions["undo"].trigger()
     assert all("automatic lesion crop" in header.text() for header in window.headers)
-
-
-def test_the_similar_cases_highlight_follows_n_and_shift_n(qtbot, make_window, images, tmp_path):
-    gallery = tmp_path / "gallery"
-    gallery.mkdir()
-    for seed in (11, 12, 13, 14):
-        make_image(gallery / f"{seed}.png", (80, 72), seed)
-    window = make_window()
-    hits = window.similar_dock.hits
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.load_dropped([str(images[0]), str(images[1])])
-    with qtbot.waitSignal(window.similar.found_changed, timeout=TIMEOUT_MS,
-                          check_params_cb=lambda found: found is not None):
-        window.similar.set_gallery(str(gallery))
-    assert hits.selectedItems() == []  # image 2 is not one of the cases
-    for action, rank in (("next_hit", 1), ("next_hit", 2), ("next_hit", 3), ("previous_hit", 2)):
-        with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-            window.actions[action].trigger()
-        assert window.session.provenance[1]["rank"] == rank
-        selected = hits.selectedItems()
-        assert len(selected) == 1 and selected[0].data(0x0100)["rank"] == rank  # Qt.UserRole
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.load_dropped([str(images[2])], 1)  # image 2 by hand: no case highlighted
-    assert hits.selectedItems() == []
 
 
 def test_the_empty_score_shows_no_verdict_bar(qtbot, make_window, images):

@@ -53,29 +53,6 @@ def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, im
     assert facts["probability_same"] is None and facts["in_domain"] is None and facts["same_content"] is False
 
 
-def test_a_new_pair_stops_the_faithfulness_measurement_of_the_old_one(qtbot, make_window, images, monkeypatch):
-    """One runner thread: a measurement still running for the shown pair must not hold the next pair's images
-    back (the app cancels it when a new image is asked for, and the measurement stops between its batches)."""
-    from gui.jobs import tasks
-
-    started, outcome = [], []
-
-    def slow_faithfulness(ws, explained):
-        started.append(explained)
-        outcome.append(ws.stop.wait(timeout=30))  # as a long measurement checks its stop flag between batches
-        raise RuntimeError("stopped")
-
-    monkeypatch.setattr(tasks, "faithfulness", slow_faithfulness)
-    window = make_window()
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.load_dropped([str(images[0]), str(images[1])])
-    qtbot.waitUntil(lambda: bool(started), timeout=TIMEOUT_MS)
-    with qtbot.waitSignal(window.overlays_shown, timeout=10_000):
-        window.load_dropped([str(images[1]), str(images[0])])
-    assert outcome[0] is True  # stopped by the new pair, not by its own timeout
-    assert str(window.session.images[0].image.path).endswith(images[1].name)
-
-
 GREEN, RED = "#%02x%02x%02x" % VERDICT_COLOURS["similar"], "#%02x%02x%02x" % VERDICT_COLOURS["different"]
 
 
