@@ -27,6 +27,7 @@ from .models.settings import Key, bind_settings, read, remember, restore_review,
 from .models.similar_cases import SimilarCases
 from .models.worklist import WorklistController
 from .presenters.commands import Commands, CommandsView
+from .presenters.headers import PairHeaders
 from .presenters.links import LinksPresenter
 from .presenters.similar import SimilarPresenter
 from .presenters.worklist import WorklistPresenter
@@ -146,7 +147,7 @@ def present(review: Review, window: MainWindow, commands: Commands) -> tuple:
     window.similar_dock.hit_chosen.connect(similar.open_hit)
     links = LinksPresenter(window.links_overlay, review.links, review.session)
     window.links_overlay.pointer.connect(links.pointer)
-    return worklist, similar, links
+    return worklist, similar, links, PairHeaders(window, review.session)
 
 
 def run_app(args) -> int:

@@ -1,12 +1,13 @@
 """The main window: layout, and the wiring of the review models' signals to the views. The reviewer's commands
-are gui.presenters.commands, whose view the window is (gui.views.window_commands). It holds no review state and
-creates no model: the session, the layer states, similar cases, the worklist, the open pair, the case record, the
-follow-up, the links and the problems do (gui.app builds them and hands them in)."""
+are gui.presenters.commands, whose view the window is (gui.views.window_commands); the features' presenters
+(gui.presenters: worklist, similar cases, links, the lines over the images) draw through its docks, its links
+overlay and show_header (gui.app.present builds them). It holds no review state and creates no model: the
+session, the layer states, similar cases, the worklist, the open pair, the case record, the follow-up, the links
+and the problems do (gui.app builds them and hands them in)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
@@ -71,8 +72,6 @@ class MainWindow(WindowCommands):
         self.viewers = [ImageViewer(PLACEHOLDER.format(n=i + 1, keys=keys[i])) for i in SLOTS]
         # Elided, the full text in the tooltip: a long file name must never widen the window past the screen.
         self.headers = [ElidedLabel(f"Image {i + 1}") for i in SLOTS]
-        # what the labels say
-        self._headers: list[dict[str, Any]] = [{"ready": None, "crop": None, "automatic": False} for _ in SLOTS]
         self.layer_controls = [LayerControls(self.layers, i) for i in SLOTS]
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         for i in SLOTS:
@@ -178,35 +177,14 @@ class MainWindow(WindowCommands):
     def _image_changed(self, index: int, ready) -> None:
         self.viewers[index].set_image(ready.qimage if ready is not None else None)
         self.sync.rebase()
-        self._headers[index] = {"ready": ready, "crop": None, "automatic": False}
-        self._header(index)
 
-    def _crop_changed(self, index: int, box, automatic: bool) -> None:
+    def _crop_changed(self, index: int, box, _automatic: bool) -> None:
         self.viewers[index].set_crop(box)
-        self._headers[index].update(crop=box, automatic=automatic)
-        self._header(index)
 
-    def _header(self, index: int) -> None:
-        """"Image 1: NAME  · automatic lesion crop X,Y W × H of W × H px": the name is elided first (the label
-        shows the rest whole while it fits), the full text and path are the tooltip. A crop covering the whole
-        image (Shift+C on an automatic crop) says so rather than naming the box that was cleared."""
-        shown = self._headers[index]
-        ready, crop = shown["ready"], shown["crop"]
-        text, tail = f"Image {index + 1}", ""
-        if ready is not None:
-            image = ready.image
-            # In the file's pixels: a huge file is held downsampled by image.scale, and its crops with it.
-            width, height = image.file_size
-            text = f"Image {index + 1}: {Path(image.path).name if image.path else 'pasted image'}"
-            tail = f"  ({width} × {height} px)"
-            if crop and tuple(crop) == (0, 0, *image.original_size) and not shown["automatic"]:
-                tail = f"  · whole image, {width} × {height} px (no crop)"
-            elif crop:  # the crop first: when space runs out, the image's size is what goes
-                kind = "automatic lesion crop" if shown["automatic"] else "crop"
-                x, y, w, h = (round(v * image.scale) for v in crop)
-                tail = f"  · {kind} {x},{y} {w} × {h} of {width} × {height} px"
-        self.headers[index].setText(text, tail)
-        self.headers[index].setToolTip(ready.image.path if ready is not None and ready.image.path else "")
+    def show_header(self, slot: int, text: str, tail: str, tooltip: str) -> None:
+        """gui.presenters.headers.HeadersView: the line over an image, its name elided first."""
+        self.headers[slot].setText(text, tail)
+        self.headers[slot].setToolTip(tooltip)
 
     def _show_explanation(self, explained) -> None:
         self._draw_layers(explained, LAYERS)

@@ -51,17 +51,3 @@ def test_the_screenshot_waits_for_the_faithfulness_measurement(qtbot, make_windo
     qtbot.waitUntil(lambda: bool(status.get("done")), timeout=TIMEOUT_MS)
     assert status["code"] == 0 and target.exists() and shown["maps"]
     assert shown["faithfulness"] != "–" and window.session.faithfulness is not None
-
-
-def test_a_huge_image_header_names_its_file_size_not_the_loaded_one(qtbot, make_window, images, tmp_path):
-    from PIL import Image
-
-    from tests.gui.conftest import TIMEOUT_MS
-
-    huge = tmp_path / "huge.png"
-    Image.new("RGB", (5000, 4000), (150, 110, 100)).save(huge)
-    window = make_window()
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.load_dropped([str(huge), str(images[1])])
-    assert window.session.images[0].image.scale > 1
-    assert "5000 × 4000 px" in window.headers[0].text()
