@@ -130,3 +130,20 @@ def test_other_images_opened_over_a_case_leave_it(review, tmp_path, pictures):
     review.pair.save_note("about the other pair")
     other = Worklist(tmp_path / "review.sqlite")
     assert (other.latest_result(other.cases()[0].id) or {}).get("reviewer_note") != "about the other pair"
+
+
+def test_a_failed_explanation_is_a_problem_and_a_later_success_withdraws_it(review, pictures, fake_model_work,
+                                                                             monkeypatch):
+    review, commands, _view = review
+    commands.load_dropped([str(pictures[0]), str(pictures[1])])
+
+    def fails(*_args):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(tasks, "explain", fails)
+    commands.handlers()["explain"]()
+    assert review.session.explained is None and any("simulated failure" in t for t in review.problems.texts())
+    monkeypatch.setattr(tasks, "explain", fake_model_work.explain)
+    commands.handlers()["explain"]()
+    assert review.session.explained is not None
+    assert not any("simulated failure" in t for t in review.problems.texts())

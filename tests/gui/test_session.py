@@ -183,3 +183,15 @@ def test_a_new_pair_stops_the_faithfulness_measurement_of_the_old_one(qtbot, fak
         assert str(session.images[0].image.path).endswith(images[1].name)
     finally:
         runner.stop()
+
+
+def test_a_superseded_explanation_is_never_shown(deferred, images):
+    """A crop redrawn while the explanation of the previous one is pending: only the latest one is shown."""
+    deferred.open_paths([str(images[0]), str(images[1])])
+    deferred.runner.run_pending()
+    shown = _recorded(deferred.explanation_changed)
+    deferred.set_crop(0, (0, 0, 40, 40))
+    deferred.set_crop(0, (8, 8, 48, 48))  # ...superseded before it ran
+    deferred.runner.run_pending()
+    crops = [args[0].images[0].crop for args in shown if args[0] is not None]
+    assert crops == [(8, 8, 48, 48)]

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 import core
 from gui.views.actions import COMMANDS
 
-from .conftest import TIMEOUT_MS, drop_files, grab_pixels, wait_idle
+from .conftest import TIMEOUT_MS, drop_files, grab_pixels
 
 
 def problems(window) -> str:
@@ -87,33 +87,6 @@ def test_crop_drawn_in_crop_mode_rescores_and_undo_restores(qtbot, explained):
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.actions["redo"].trigger()
     assert window.session.crops[0] == crop
-
-
-def test_a_superseded_explanation_is_never_painted(qtbot, explained, monkeypatch):
-    window = explained
-    real = core.explain_pair
-    monkeypatch.setattr(core, "explain_pair", lambda *a, **k: (time.sleep(0.3), real(*a, **k))[1])
-    painted = []
-    window.overlays_shown.connect(lambda: painted.append(window.session.explained.images[0].crop))
-    with qtbot.waitSignal(window.session.runner.started, check_params_cb=lambda key, _label: key == "explain",
-                          timeout=TIMEOUT_MS):
-        window.session.set_crop(0, (0, 0, 40, 40))  # starts running...
-    window.session.set_crop(0, (8, 8, 48, 48))  # ...and is superseded while it runs
-    wait_idle(qtbot, window)
-    assert painted == [(8, 8, 48, 48)]
-
-
-def test_a_runner_exception_leaves_the_app_usable(qtbot, explained, monkeypatch):
-    window = explained
-    real = core.explain_pair
-    monkeypatch.setattr(core, "explain_pair", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("simulated failure")))
-    window.actions["explain"].trigger()
-    qtbot.waitUntil(lambda: "simulated failure" in problems(window), timeout=TIMEOUT_MS)
-    assert window.session.explained is None and window.isVisible()
-    monkeypatch.setattr(core, "explain_pair", real)
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.actions["explain"].trigger()
-    assert "simulated failure" not in problems(window)  # a later success withdraws the problem
 
 
 def test_gui_thread_keeps_ticking_while_the_runner_works(qtbot, explained, monkeypatch):
