@@ -38,16 +38,6 @@ def test_a_note_on_a_one_off_pair_survives_quit_and_relaunch(qtbot, make_window,
     assert second.note.toPlainText() == ""
 
 
-def test_a_note_typed_before_the_second_image_stays_with_the_pair(qtbot, make_window, images):
-    window = make_window()
-    with qtbot.waitSignal(window.session.image_changed, timeout=TIMEOUT_MS):
-        window.load_dropped([str(images[0])])
-    type_note(qtbot, window, "left arm")
-    open_pair(qtbot, window, [images[1]])
-    assert window.note.toPlainText() == "left arm"
-    assert window.pair.store.get(window.pair.identity.key) == "left arm"
-
-
 def test_a_one_off_pairs_record_and_assessment_survive_quit_and_reach_the_report(qtbot, make_window, images,
                                                                                    tmp_path):
     """Issue #31 (c): only the note was kept; Agree outside a worklist did nothing and the report said none."""

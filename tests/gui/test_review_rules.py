@@ -147,3 +147,38 @@ def test_a_failed_explanation_is_a_problem_and_a_later_success_withdraws_it(revi
     commands.handlers()["explain"]()
     assert review.session.explained is not None
     assert not any("simulated failure" in t for t in review.problems.texts())
+
+
+def test_a_missing_image_is_a_problem_of_its_slot_like_a_bad_one(review, tmp_path):
+    """Missing and unreadable files are treated alike: each slot says what is wrong with its file."""
+    review, _commands, _view = review
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    review.session.open_paths([str(tmp_path / "missing.png"), str(bad)])
+    texts = review.problems.texts()
+    assert len(texts) == 2 and "missing.png: no such image file" in "\n".join(texts) and "bad.png" in texts[1]
+
+
+def test_a_note_typed_before_the_second_image_stays_with_the_pair(review, pictures):
+    review, commands, _view = review
+    commands.load_dropped([str(pictures[0])], 0)
+    shown = []
+    review.pair.note_loaded.connect(shown.append)
+    review.pair.save_note("left arm")  # the window saves every keystroke
+    commands.load_dropped([str(pictures[1])], 1)
+    assert review.pair.store.get(review.pair.identity.key) == "left arm"
+    assert shown == [] and review.pair.note == "left arm"  # nothing replaced what was typed
+
+
+def test_a_changed_image_is_shown_and_its_score_not_recorded(review, tmp_path):
+    review, _commands, _view = review
+    images, pairs = make_cases(tmp_path, count=1)
+    view = create_autospec(WorklistView, instance=True)
+    _presenter = WorklistPresenter(view, review.worklist, review.session)  # held: Qt holds slots' owners weakly
+    review.worklist.import_csv(str(pairs))
+    make_image(images[1], (80, 72), 99)  # the file changes after import
+    review.worklist.open_case(0)
+    _path, rows, _current = view.show_cases.call_args.args
+    assert rows[0][4].endswith(" · changed since import")
+    assert "changed since import" in "".join(review.problems.texts())
+    assert review.worklist.store.latest_result(review.worklist.cases[0].id) is None

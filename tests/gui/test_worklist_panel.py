@@ -45,18 +45,6 @@ def test_keyboard_review_of_a_worklist_is_saved_at_once(qtbot, make_window, tmp_
     assert window.note.toPlainText() == "border irregular"
 
 
-def test_a_changed_image_is_shown_and_its_score_not_recorded(qtbot, make_window, tmp_path):
-    images, pairs = make_cases(tmp_path, count=1)
-    window = make_window(worklist=tmp_path / "review.sqlite")
-    window.worklist.import_csv(str(pairs))
-    make_image(images[1], (80, 72), 99)  # the file changes after import
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.worklist.open_case(0)
-    assert window.worklist_dock.table.item(0, 4).text().endswith(" · changed since import")
-    assert "changed since import" in "".join(window.problem_bar.problems())
-    assert window.worklist.store.latest_result(window.worklist.cases[0].id) is None
-
-
 def test_a_typed_note_survives_kill_9(tmp_path):
     images, pairs = make_cases(tmp_path, count=1)
     store = tmp_path / "review.sqlite"
