@@ -1,32 +1,12 @@
-"""The score panel says how far a result can be trusted: calibrated probability, out-of-domain banner, and the
-maps' faithfulness, measured after the maps are shown."""
+"""The score panel in the window says how far a result can be trusted: the maps' faithfulness, measured after the
+maps are shown, reaches the panel and the report. The panel's verdict, colour and out-of-domain banner:
+tests/gui/test_score_panel.py."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
-
-from core.trust.verdict import COLOURS as VERDICT_COLOURS
 from tests.gui.conftest import TIMEOUT_MS
-
-
-@pytest.fixture(scope="module")
-def trusted_weights(tmp_path_factory):
-    import torch
-
-    from core.model.network import ModelConfig, SiameseModel
-    from core.model.weights import save_model
-
-    torch.manual_seed(0)
-    # A calibration, and a domain summary no image can be inside of (one reference point, threshold 0).
-    model = SiameseModel(ModelConfig(input_size=64), metadata={
-        "name": "trust-test",
-        "calibration": {"method": "platt", "a": 6.0, "b": -3.0},
-        "domain": {"k": 1, "threshold": 0.0, "duplicate_distance": 0.02, "embeddings": [[1.0] + [0.0] * 511]}})
-    path = tmp_path_factory.mktemp("weights") / "trust.pt"
-    save_model(model.eval(), path)
-    return path
 
 
 def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, images, tmp_path):
@@ -51,53 +31,6 @@ def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, im
     facts = json.loads(report.with_suffix(".json").read_text())
     assert facts["faithfulness"]["deletion_auc_map"] == curves["deletion_auc_map"]
     assert facts["probability_same"] is None and facts["in_domain"] is None and facts["same_content"] is False
-
-
-GREEN, RED = "#%02x%02x%02x" % VERDICT_COLOURS["similar"], "#%02x%02x%02x" % VERDICT_COLOURS["different"]
-
-
-def test_an_out_of_domain_pair_is_not_assessed_and_shows_no_green_or_red(qtbot, make_window, images,
-                                                                          trusted_weights):
-    window = make_window(model=trusted_weights)
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.load_dropped([str(images[0]), str(images[1])])
-    explanation = window.session.explained.explanation
-    assert explanation.in_domain == (False, False) and explanation.verdict == "not assessed"
-    assert f"{100 * explanation.probability_same:.0f} %" in window.score.probability.text()
-    assert window.score.domain.isVisible() and "OUTSIDE THIS MODEL'S DOMAIN" in window.score.domain.text()
-    panel = window.score
-    assert panel.verdict.text() == "Not assessed" and "outside this model's domain" in panel.reason.text()
-    shown = panel.verdict.styleSheet() + panel.score.styleSheet() + panel.reason.styleSheet()
-    assert GREEN not in shown and RED not in shown
-    assert "not for diagnosis" in panel.meaning.text() and panel.meaning.isVisible()
-
-
-@pytest.mark.parametrize("band, decided", [([0.5, 0.5], True), ([0.0, 1.0], False)])
-def test_the_panel_heads_with_the_verdict_in_colour_only_when_decided(qtbot, make_window, images, tmp_path,
-                                                                      band, decided):
-    import torch
-
-    from core.model.network import ModelConfig, SiameseModel
-    from core.model.weights import save_model
-
-    torch.manual_seed(0)
-    model = SiameseModel(ModelConfig(input_size=64), metadata={
-        "name": "band-test", "calibration": {"method": "platt", "a": 6.0, "b": -3.0}, "verdict": {"band": band}})
-    path = tmp_path / "band.pt"
-    save_model(model.eval(), path)
-    window = make_window(model=path)
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.load_dropped([str(images[0]), str(images[1])])
-    e = window.session.explained.explanation
-    style = window.score.verdict.styleSheet()
-    if decided:
-        assert e.verdict in ("similar", "different") and window.score.verdict.text() == e.verdict.capitalize()
-        assert (GREEN if e.verdict == "similar" else RED) in style
-        assert (e.probability_same > 0.5) == (e.verdict == "similar")
-    else:
-        assert e.verdict == "inconclusive" and GREEN not in style and RED not in style
-    assert f"{100 * e.similarity:.1f} %" in window.score.score.text()  # the raw score stays visible
-    assert "inconclusive for P(same class)" in window.score.fields["Verdict band"].text()
 
 
 def test_method_combo_has_one_line_of_help_per_method(qtbot, make_window):

@@ -1,0 +1,65 @@
+"""The score panel alone (gui.views.layer_controls.ScorePanel), fed the verdicts core.trust.verdict.judge gives:
+the verdict in colour only when decided, out-of-domain pairs not assessed and flagged, the raw score always in view,
+the model's band stated. No window, no model (the tests that build the window on a real calibrated model:
+tests/gui/test_trust_panel.py)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from core.trust.verdict import COLOURS as VERDICT_COLOURS
+from core.trust.verdict import judge
+from gui.views.layer_controls import ScorePanel
+
+GREEN, RED = "#%02x%02x%02x" % VERDICT_COLOURS["similar"], "#%02x%02x%02x" % VERDICT_COLOURS["different"]
+BAND = (0.4, 0.6)
+
+
+def explained(probability: float, in_domain=(True, True), band=BAND):
+    verdict = judge(probability, band, in_domain)
+    explanation = SimpleNamespace(verdict=verdict.label, verdict_reason=verdict.reason, similarity=0.734,
+                                  threshold=0.5, method="gradcam", probability_same=probability, in_domain=in_domain,
+                                  same_content=False, timings_ms={"total": 120, "model": 80}, note="")
+    return SimpleNamespace(explanation=explanation)
+
+
+@pytest.fixture
+def panel(qtbot):
+    panel = ScorePanel()
+    qtbot.addWidget(panel)
+    return panel
+
+
+def _styles(panel) -> str:
+    return panel.verdict.styleSheet() + panel.score.styleSheet() + panel.reason.styleSheet()
+
+
+@pytest.mark.parametrize("probability, verdict, colour", [(0.9, "Similar", GREEN), (0.1, "Different", RED),
+                                                          (0.5, "Inconclusive", None)])
+def test_the_panel_heads_with_the_verdict_in_colour_only_when_decided(panel, probability, verdict, colour):
+    panel.show_result(explained(probability))
+    assert panel.verdict.text() == verdict
+    assert [c for c in (GREEN, RED) if c in _styles(panel)] == ([colour] if colour else [])
+    assert "73.4 %" in panel.score.text()  # the raw score stays visible, whatever the verdict
+    assert f"{100 * probability:.0f} % (calibrated)" in panel.probability.text()
+
+
+def test_an_out_of_domain_pair_is_not_assessed_and_shows_no_green_or_red(panel):
+    panel.show_result(explained(0.95, in_domain=(False, False)))  # the probability would say "similar"
+    assert panel.verdict.text() == "Not assessed" and "outside this model's domain" in panel.reason.text()
+    assert not panel.domain.isHidden() and "OUTSIDE THIS MODEL'S DOMAIN" in panel.domain.text()
+    assert GREEN not in _styles(panel) and RED not in _styles(panel)
+    assert "not for diagnosis" in panel.meaning.text() and not panel.meaning.isHidden()
+    panel.show_result(None)  # the next pair, still loading: the warning goes
+    assert panel.domain.isHidden() and panel.verdict.text() == "–"
+
+
+def test_the_models_band_is_stated_or_its_absence_explained(panel):
+    info = SimpleNamespace(name="m", path="m.pt", sha256="a" * 64, tta="none", architecture="resnet18",
+                           input_size=224, threshold=0.5, metadata={"verdict": {"band": [0.0, 1.0]}})
+    panel.show_model(SimpleNamespace(info=info, device="cpu"))
+    assert panel.fields["Verdict band"].text() == "inconclusive for P(same class) 0-100 %"
+    panel.show_model(SimpleNamespace(info=SimpleNamespace(**{**vars(info), "metadata": {}}), device="cpu"))
+    assert panel.fields["Verdict band"].text().startswith("none: every pair is not assessed")
