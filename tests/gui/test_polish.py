@@ -31,14 +31,6 @@ def test_clearing_the_automatic_crop_says_whole_image_in_the_header(qtbot, make_
     assert all("automatic lesion crop" in header.text() for header in window.headers)
 
 
-def test_the_empty_score_shows_no_verdict_bar(qtbot, make_window, images):
-    window = make_window()
-    assert not window.score.verdict.isVisible() and window.score.reason.text()
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.load_dropped([str(images[0]), str(images[1])])
-    assert window.score.verdict.isVisible() and window.score.verdict.text() != "–"
-
-
 def test_the_screenshot_waits_for_the_faithfulness_measurement(qtbot, make_window, images, tmp_path):
     window = make_window()
     target = tmp_path / "shot.png"

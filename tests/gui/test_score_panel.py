@@ -1,7 +1,8 @@
-"""The score panel alone (gui.views.layer_controls.ScorePanel), fed the verdicts core.trust.verdict.judge gives:
-the verdict in colour only when decided, out-of-domain pairs not assessed and flagged, the raw score always in view,
-the model's band stated. No window, no model (the tests that build the window on a real calibrated model:
-tests/gui/test_trust_panel.py)."""
+"""The score panel and the side panel alone (gui.views.layer_controls.ScorePanel, gui.views.side_panel), fed the
+verdicts core.trust.verdict.judge gives: the verdict in colour only when decided and hidden until there is one,
+out-of-domain pairs not assessed and flagged, the raw score always in view, the model's band stated, one line of
+help per method, the devices offered. No window, no model (the window with the faithfulness measured:
+tests/gui/test_trust_panel.py; core's domain and band rules: tests/test_trust.py, tests/test_verdict.py)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,49 @@ def test_the_models_band_is_stated_or_its_absence_explained(panel):
     assert panel.fields["Verdict band"].text() == "inconclusive for P(same class) 0-100 %"
     panel.show_model(SimpleNamespace(info=SimpleNamespace(**{**vars(info), "metadata": {}}), device="cpu"))
     assert panel.fields["Verdict band"].text().startswith("none: every pair is not assessed")
+
+
+def _side(qtbot):
+    from core.model.device import device_choices
+    from gui.models.layers import LayerStates
+    from gui.views.side_panel import SidePanel
+
+    side = SidePanel(LayerStates(), device_choices())
+    qtbot.addWidget(side)
+    side.show()
+    return side
+
+
+@pytest.fixture
+def side(qtbot):
+    return _side(qtbot)
+
+
+def test_the_empty_score_shows_no_verdict_bar(side):
+    assert not side.score.verdict.isVisible() and side.score.reason.text()
+    side.show_result(explained(0.9))
+    assert side.score.verdict.isVisible() and side.score.verdict.text() == "Similar"
+    side.show_result(None)
+    assert not side.score.verdict.isVisible()
+
+
+def test_method_combo_has_one_line_of_help_per_method(side):
+    from PySide6.QtCore import Qt
+
+    from core.explain.methods import REGISTRY
+    from gui.jobs.tasks import environment
+
+    env = environment(None)  # the task the window's first job runs; it reads no workspace
+    side.show_method(next(iter(REGISTRY)), env.method_help)
+    combo = side.method_combo
+    assert combo.count() == len(REGISTRY)
+    for index in range(combo.count()):
+        assert combo.itemData(index, Qt.ItemDataRole.ToolTipRole) == REGISTRY[combo.itemText(index)].help
+
+
+def test_a_source_run_offers_cuda(qtbot, monkeypatch):
+    import sys
+
+    monkeypatch.delattr(sys, "_MEIPASS", raising=False)  # not a frozen bundle (tests/gui/test_device_menu.py: one)
+    side = _side(qtbot)
+    assert [side.device_combo.itemData(i) for i in range(side.device_combo.count())] == ["auto", "cpu", "cuda"]

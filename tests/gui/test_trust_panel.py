@@ -31,15 +31,3 @@ def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, im
     facts = json.loads(report.with_suffix(".json").read_text())
     assert facts["faithfulness"]["deletion_auc_map"] == curves["deletion_auc_map"]
     assert facts["probability_same"] is None and facts["in_domain"] is None and facts["same_content"] is False
-
-
-def test_method_combo_has_one_line_of_help_per_method(qtbot, make_window):
-    from PySide6.QtCore import Qt
-
-    from core.explain.methods import REGISTRY
-
-    window = make_window()
-    combo = window.side.method_combo
-    qtbot.waitUntil(lambda: combo.count() == len(REGISTRY), timeout=TIMEOUT_MS)
-    for index in range(combo.count()):
-        assert combo.itemData(index, Qt.ToolTipRole) == REGISTRY[combo.itemText(index)].help
