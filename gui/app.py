@@ -28,6 +28,10 @@ from .models.settings import Key, bind_settings, read, remember, restore_review,
 from .models.similar_cases import SimilarCases
 from .models.worklist import WorklistController
 from .presenters.commands import Commands, CommandsView
+from .presenters.headers import PairHeaders
+from .presenters.links import LinksPresenter
+from .presenters.similar import SimilarPresenter
+from .presenters.worklist import WorklistPresenter
 from .views.window import MainWindow
 
 # Benchmarks set this to learn when the window is first painted: the app prints "shown <epoch seconds>" and quits.
@@ -121,7 +125,9 @@ def create_workstation(settings, worklist_path: str | None = None) -> Workstatio
     r = review
     window = MainWindow(settings, r.session, r.problems, r.layers, r.similar, r.worklist, r.pair, r.case_record,
                         r.followup, r.links, r.pacs)
-    window.attach(review.commands(window))
+    commands = review.commands(window)
+    window.attach(commands)
+    window.presenters = present(review, window, commands)
 
     def closed() -> None:
         review.close()
@@ -130,6 +136,25 @@ def create_workstation(settings, worklist_path: str | None = None) -> Workstatio
     window.closed.connect(closed)
     runner.start()
     return Workstation(settings, runner, r.session, r.layers, r.similar, r.worklist, window)
+
+
+def present(review: Review, window: MainWindow, commands: Commands) -> tuple:
+    """The features' presenters over the window's views, and the views' gestures sent to them (those that ask
+    for a file or folder go to the commands)."""
+    worklist = WorklistPresenter(window.worklist_dock, review.worklist, review.session)
+    window.worklist_dock.case_chosen.connect(worklist.choose)
+    window.worklist_dock.import_requested.connect(commands.import_worklist)
+    window.worklist_dock.export_requested.connect(commands.export_worklist)
+    similar = SimilarPresenter(window.similar_dock, review.similar)
+    window.similar_dock.choose_gallery.connect(commands.choose_gallery)
+    window.similar_dock.clear_gallery.connect(similar.clear_gallery)
+    window.similar_dock.cancel.connect(similar.cancel)
+    window.similar_dock.hit_chosen.connect(similar.open_hit)
+    links = LinksPresenter(window.links_overlay, review.links, review.session)
+    window.links_overlay.pointer.connect(links.pointer)
+    headers = PairHeaders(window, review.session)
+    window.score.withheld_changed.connect(headers.set_withheld)
+    return worklist, similar, links, headers
 
 
 def run_app(args) -> int:

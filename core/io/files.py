@@ -140,9 +140,15 @@ class Busy(FileExistsError):
     """Another process is writing the same files right now."""
 
 
-def write_unit(items: list[tuple[Path, object]], overwrite: bool = False) -> None:
+def write_unit(items: list[tuple[Path, object]], overwrite: bool = False, before_renames=None) -> None:
     """Write several files (bytes, or a function writing to a binary handle) of one folder as one unit: all of
     them or none, never over an existing one unless `overwrite`, never beside a concurrent writer of the same unit.
+
+    Every file is written under a temporary name first and renamed into place only when all are written, so a
+    failure or a kill before the renames leaves the previous files byte-identical. `before_renames`, if given,
+    is called once the temporaries are written and before the first rename: the writing of a second unit (in
+    another folder) nests there, and the two units' renames then follow the slow work of both. If it raises,
+    nothing of this unit is placed.
 
     A lock file (.NAME.lock beside the first file, held with flock so a dead holder frees it) makes the
     existence check and the renames one step against every other writer. Before the renames the lock file
@@ -166,6 +172,8 @@ def write_unit(items: list[tuple[Path, object]], overwrite: bool = False) -> Non
                     raise FileExistsError(f"{target}: already exists (confirm, or use --force, to overwrite)")
         for target, data in items:
             temps[target] = _write_temporary(target, data)
+        if before_renames is not None:
+            before_renames()
         _journal(lock, {"targets": [t.name for t in targets], "temps": [Path(p).name for p in temps.values()]})
         for target in targets:
             os.replace(temps[target], target)  # replaces a symlink itself, never the file it points to

@@ -10,8 +10,11 @@ folder), its report (PNG, PDF or DICOM by the name's suffix) and the report's JS
 The plan names every file before anything is read or computed, and refuses, with one error naming the file, a
 name that is not a report's, a folder that cannot be made or written into, and an existing file unless
 `overwrite`. write_outputs then builds the explanation's facts once (core.explain.facts: each image hashed once),
-writes the maps and then the report with its sidecar, each set atomically (core.io.files.write_unit), and removes
-the maps again if the report cannot be written: all the planned files or none. report_options are
+writes the maps, the report and its sidecar under temporary names and renames them into place only when all are
+written (core.io.files.write_unit, the report's unit nested before the maps' renames): all the planned files or
+none, and an export that fails or is killed before the renames leaves the previous files byte-identical (the
+renames themselves take microseconds; a writer killed among them leaves a journal by which the next one removes
+the torn set). report_options are
 core.review.report.sidecar_facts's. Maps are written at their own size (core.explain.pair.map_size); the overlays
 and the report resize them to the image they are drawn on.
 """
@@ -84,33 +87,41 @@ def write_outputs(plan: OutputPlan, explanation, images, model, *, with_facts: b
     ModelInfo or SiameseModel); a report's sidecar holds sidecar_facts(facts, **report_options). The facts (each
     image hashed) are built when a report needs them or `with_facts` asks for them, else Written.facts is {}.
 
-    With overwrite, the maps replaced before a report that then fails are removed, not restored: the folder
-    holds this explanation's outputs or none of them, never a mix of two runs."""
+    Nothing is renamed into place until every file is written: an error or a kill while the maps are drawn or
+    the report rendered leaves the previous files of these names as they were."""
     facts = explanation_facts(explanation, images, model) if plan.report or with_facts else {}
     # built (and its options checked) before the first file is written
     sidecar = sidecar_facts(facts, colormaps=plan.colormaps, **report_options) if plan.report else {}
-    written: list[Path] = []
-    created: list[Path] = []
-    try:
-        if plan.maps:
-            created = make_folders(plan.maps[0].parent)
-            try:
-                write_unit(_map_items(plan, explanation, images), overwrite=plan.overwrite)
-            except FileExistsError:
-                raise
-            except OSError as exc:  # a full disk or a lost permission: name the folder, as a report's error does
-                raise ReportError(f"{printable(plan.maps[0].parent)}: cannot write maps ({first_line(exc)})") from None
-            written += plan.maps
-        if plan.report:
-            from core.io.dicom import report_filing
-            from core.review.report_layout import render
+    placed_report = False
 
-            write_report_files(plan.report, lambda: render(explanation, images, sidecar), sidecar, plan.overwrite,
-                               report_filing(images, "pair"))
-    except BaseException:
-        for path in written:  # all outputs or none: the maps go with a report that could not be written
-            path.unlink(missing_ok=True)
+    def write_report_unit() -> None:
+        nonlocal placed_report
+        from core.io.dicom import report_filing
+        from core.review.report_layout import render
+
+        if plan.report is None:
+            return
+
+        write_report_files(plan.report, lambda: render(explanation, images, sidecar), sidecar, plan.overwrite,
+                           report_filing(images, "pair"))
+        placed_report = True
+
+    if not plan.maps:
+        if plan.report:
+            write_report_unit()
+        return Written(plan.files, facts)
+    created = make_folders(plan.maps[0].parent)
+    try:
+        write_unit(_map_items(plan, explanation, images), overwrite=plan.overwrite,
+                   before_renames=write_report_unit if plan.report else None)
+    except BaseException as exc:
+        if placed_report and plan.report:  # only the maps' renames failed: all outputs or none
+            for path in (plan.report, plan.report.with_suffix(".json")):
+                path.unlink(missing_ok=True)
         remove_folders(created)
+        if isinstance(exc, OSError) and not isinstance(exc, (FileExistsError, ReportError)):
+            # a full disk or a lost permission: name the folder, as a report's error does
+            raise ReportError(f"{printable(plan.maps[0].parent)}: cannot write maps ({first_line(exc)})") from None
         raise
     return Written(plan.files, facts)
 

@@ -1,5 +1,6 @@
 """The "Similar cases" dock: a gallery chooser, the index's progress with Cancel, and the nearest cases to
-image 1 as a thumbnail strip. A passive view of gui.models.similar_cases.SimilarCases: it shows and forwards clicks."""
+image 1 as a thumbnail strip. The `SimilarView` of gui.presenters.similar: it draws what that says and forwards
+the reviewer's clicks as signals."""
 
 from __future__ import annotations
 
@@ -67,19 +68,7 @@ class SimilarCasesDock(QDockWidget):
         self.clear_button.clicked.connect(self.clear_gallery)
         self.cancel_button.clicked.connect(self.cancel)
         self.hits.itemClicked.connect(lambda item: self.hit_chosen.emit(item.data(Qt.UserRole)))
-        self.set_gallery(None)
-
-    def bind(self, cases, choose_gallery) -> None:
-        """Show `cases` (a SimilarCases) and send the reviewer's clicks to it; choosing a folder is the window's."""
-        self.choose_gallery.connect(choose_gallery)
-        self.clear_gallery.connect(lambda: cases.set_gallery(None))
-        self.cancel.connect(cases.cancel)
-        self.hit_chosen.connect(cases.open_hit)
-        cases.found_changed.connect(self.show_found)
-        cases.progress.connect(lambda done, total: self.show_progress((done, total)))
-        cases.gallery_changed.connect(self.set_gallery)
-        cases.current_changed.connect(self.show_current)
-        self.set_gallery(cases.gallery)
+        self.show_progress(None)
 
     def show_current(self, rank: int) -> None:
         """Highlight the case with this rank (the one shown as image 2) and scroll it into view; 0 clears."""
@@ -92,37 +81,22 @@ class SimilarCasesDock(QDockWidget):
         self.hits.clearSelection()
         self.hits.setCurrentItem(None)
 
-    def set_gallery(self, path: str | None) -> None:
-        self.gallery_label.setText(f"Gallery: {path}" if path else "No gallery chosen")
-        self.clear_button.setEnabled(bool(path))
-        self.show_progress(None)
-        if not path:
-            self.show_found(None)
+    def show_gallery(self, text: str, clearable: bool) -> None:
+        self.gallery_label.setText(text)
+        self.clear_button.setEnabled(clearable)
 
     def show_progress(self, progress: tuple[int, int] | None) -> None:
-        """(done, total) while the index is updated; None when it is not."""
-        busy = progress is not None and progress[0] < progress[1]
+        busy = progress is not None
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
-        if busy and progress is not None:
+        if progress is not None:
             self.progress.setRange(0, progress[1])
             self.progress.setValue(progress[0])
 
-    def show_found(self, found) -> None:
-        """A SimilarFound, or None to clear."""
+    def show_found(self, summary: str, hits: list[dict]) -> None:
         self.hits.clear()
-        self.show_progress(None)
-        if found is None:
-            self.summary.setText("Load image 1 and choose a gallery to see its nearest known cases.")
-            return
-        parts = [f"{len(found.hits)} nearest of {found.indexed} indexed cases"]
-        if found.vote:
-            parts.append(found.vote)
-        if found.interrupted:
-            parts.append("indexing was cancelled: only the cases indexed so far were searched")
-        parts += found.notes  # the query's own content in the gallery, folded duplicates, where the index is
-        self.summary.setText(" · ".join(parts))
-        for hit in found.hits:
+        self.summary.setText(summary)
+        for hit in hits:
             label = f"\n{hit['label']}" if hit["label"] is not None else ""
             label += f"\n+{len(hit['folded'])} near-dup." if hit.get("folded") else ""
             item = QListWidgetItem(f"#{hit['rank']} {hit['similarity'] * 100:.1f} %{label}")

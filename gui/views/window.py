@@ -1,12 +1,13 @@
 """The main window: layout, and the wiring of the review models' signals to the views. The reviewer's commands
-are gui.presenters.commands, whose view the window is (gui.views.window_commands). It holds no review state and
-creates no model: the session, the layer states, similar cases, the worklist, the open pair, the case record, the
-follow-up, the links, the PACS link and the problems do (gui.app builds them and hands them in)."""
+are gui.presenters.commands, whose view the window is (gui.views.window_commands); the features' presenters
+(gui.presenters: worklist, similar cases, links, the lines over the images) draw through its docks, its links
+overlay and show_header (gui.app.present builds them). It holds no review state and creates no model: the
+session, the layer states, similar cases, the worklist, the open pair, the case record, the follow-up, the links,
+the PACS link and the problems do (gui.app builds them and hands them in)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
@@ -20,7 +21,7 @@ from .colours import heatmap_qimage
 from .elided import ElidedLabel, never_widens
 from .followup_dock import FollowUpDock
 from .layer_controls import LayerControls
-from .links import LinksController, LinksOverlay
+from .links import LinksOverlay
 from .pacs_visits import PacsStatus
 from .persist import fit_to_screen, restore_window, save_window
 from .problem_bar import ProblemBar
@@ -38,10 +39,12 @@ class MainWindow(WindowCommands):
     actions: dict  # type: ignore[assignment]  # the QActions by command key; shadows QWidget.actions(), never called
     overlays_shown = Signal()  # an explanation's layers were just drawn
     closed = Signal()  # the window was closed: the composition root saves the review and stops the runner
+    presenters: tuple = ()  # the features' presenters over this window's docks and overlay (gui.app.present)
 
     def __init__(self, settings, session, problems, layers, similar, worklist, pair, case_record, followup, links,
                  pacs):
         super().__init__()
+        self._crops: list[tuple] = [(None, False) for _ in SLOTS]  # each image's crop box, and whether automatic
         self.settings, self.session, self.layers, self.similar, self.worklist = (settings, session, layers,
                                                                                   similar, worklist)
         self.pair = pair  # gui.models.open_pair.OpenPair: the pair under review, where its note and record are kept
@@ -73,8 +76,6 @@ class MainWindow(WindowCommands):
         self.viewers = [ImageViewer(PLACEHOLDER.format(n=i + 1, keys=keys[i])) for i in SLOTS]
         # Elided, the full text in the tooltip: a long file name must never widen the window past the screen.
         self.headers = [ElidedLabel(f"Image {i + 1}") for i in SLOTS]
-        # what the labels say
-        self._headers: list[dict[str, Any]] = [{"ready": None, "crop": None, "automatic": False} for _ in SLOTS]
         self.layer_controls = [LayerControls(self.layers, i) for i in SLOTS]
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         for i in SLOTS:
@@ -111,10 +112,8 @@ class MainWindow(WindowCommands):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.worklist_dock)
         self.worklist_dock.hide()
         self.sync = ViewSync(self.viewers[0], self.viewers[1], parent=self)
-        self.links_overlay = LinksOverlay(central, self.viewers, self.links)
-        self.links_controller = LinksController(self.session, self.links, self.links_overlay, self)
-        self.links.changed.connect(lambda: self.statusBar().showMessage(
-            f"Links: the {self.links.count} strongest ([ and ] for fewer or more)" if self.links.visible else "", 4000))
+        self.links_overlay = LinksOverlay(central, self.viewers)
+        self.links_overlay.status.connect(lambda text: self.statusBar().showMessage(text, 4000))
         # The busy text names a model file and may be long: elided, so the status bar never widens the window.
         self.busy_label = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
         self.zoom_label, self.device_label = QLabel("Zoom –"), QLabel("Device: –")
@@ -156,15 +155,7 @@ class MainWindow(WindowCommands):
                 self._layer_changed(i, name, self.layers.visible(i, name), self.layers.opacity(i, name))
         self.viewers[0].zoom_changed.connect(self._zoom_shown)
         self.viewers[1].zoom_changed.connect(self._zoom_shown)
-        self.similar_dock.bind(self.similar, self.commands.choose_gallery)
         self.similar_dock.visibilityChanged.connect(self.actions["similar_panel"].setChecked)
-        w = self.worklist
-        w.cases_changed.connect(lambda: self.worklist_dock.show_cases(w.store.path if w.store else None, w.rows(),
-                                                                      w.current))
-        w.current_changed.connect(self.worklist_dock.show_current)
-        self.worklist_dock.case_chosen.connect(w.open_case)
-        self.worklist_dock.import_requested.connect(self.commands.import_worklist)
-        self.worklist_dock.export_requested.connect(self.commands.export_worklist)
         self.worklist_dock.visibilityChanged.connect(self.actions["worklist_panel"].setChecked)
         # The note is saved with every keystroke, with the pair under review (gui.models.open_pair): quitting or a
         # crash loses at most the last key.
@@ -176,7 +167,6 @@ class MainWindow(WindowCommands):
         self.followup_dock.store_requested.connect(self.commands.pacs.store_followup)
         s.explanation_changed.connect(self._dicom_outputs)
         self._dicom_outputs(s.explained)
-        s.exported.connect(lambda exported: w.record_report(exported.png) if w.shows_open_case() else None)
 
     # --- drawing what the models say ------------------------------------------------------------------
     def _environment_ready(self, env) -> None:
@@ -197,43 +187,26 @@ class MainWindow(WindowCommands):
     def _image_changed(self, index: int, ready) -> None:
         self.viewers[index].set_image(ready.qimage if ready is not None else None)
         self.sync.rebase()
-        self._headers[index] = {"ready": ready, "crop": None, "automatic": False}
-        self._header(index)
 
     def _crop_changed(self, index: int, box, automatic: bool) -> None:
-        self._headers[index].update(crop=box, automatic=automatic)
-        self._header(index)
+        self._crops[index] = (box, automatic)
+        self._show_crop(index)
+
+    def _show_crop(self, index: int) -> None:
+        box, automatic = self._crops[index]
+        # the model's lesion box on an image outside its domain is withheld with the maps
+        self.viewers[index].set_crop(None if automatic and self.score.withheld else box)
 
     def _withheld_changed(self, _withheld: bool) -> None:
-        """A not-assessed pair hides its maps and its automatic crop until "show anyway" (gui.panels.ScorePanel)."""
+        """A not-assessed pair hides its maps and its automatic crop until "show anyway" (views.layer_controls)."""
         self._draw_layers(self.session.explained, LAYERS)
         for index in SLOTS:
-            self._header(index)
+            self._show_crop(index)
 
-    def _header(self, index: int) -> None:
-        """"Image 1: NAME  · automatic lesion crop X,Y W × H of W × H px": the name is elided first (the label
-        shows the rest whole while it fits), the full text and path are the tooltip. A crop covering the whole
-        image (Shift+C on an automatic crop) says so rather than naming the box that was cleared."""
-        shown = self._headers[index]
-        ready, crop = shown["ready"], shown["crop"]
-        if shown["automatic"] and self.score.withheld:  # the model's lesion box on an image outside its domain
-            crop = None
-        self.viewers[index].set_crop(crop)
-        text, tail = f"Image {index + 1}", ""
-        if ready is not None:
-            image = ready.image
-            # In the file's pixels: a huge file is held downsampled by image.scale, and its crops with it.
-            width, height = image.file_size
-            text = f"Image {index + 1}: {Path(image.path).name if image.path else 'pasted image'}"
-            tail = f"  ({width} × {height} px)"
-            if crop and tuple(crop) == (0, 0, *image.original_size) and not shown["automatic"]:
-                tail = f"  · whole image, {width} × {height} px (no crop)"
-            elif crop:  # the crop first: when space runs out, the image's size is what goes
-                kind = "automatic lesion crop" if shown["automatic"] else "crop"
-                x, y, w, h = (round(v * image.scale) for v in crop)
-                tail = f"  · {kind} {x},{y} {w} × {h} of {width} × {height} px"
-        self.headers[index].setText(text, tail)
-        self.headers[index].setToolTip(ready.image.path if ready is not None and ready.image.path else "")
+    def show_header(self, slot: int, text: str, tail: str, tooltip: str) -> None:
+        """gui.presenters.headers.HeadersView: the line over an image, its name elided first."""
+        self.headers[slot].setText(text, tail)
+        self.headers[slot].setToolTip(tooltip)
 
     def _show_explanation(self, explained) -> None:
         self.side.show_result(explained, self.busy_label.text())  # first: it decides whether the maps are withheld

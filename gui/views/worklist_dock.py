@@ -1,4 +1,5 @@
-"""The "Worklist" dock: the cases with status, the model's verdict and the reviewer's verdict; a passive view.
+"""The "Worklist" dock: the cases with status, the model's verdict and the reviewer's verdict. The `WorklistView` of
+gui.presenters.worklist: it draws the rows it is given and forwards clicks.
 
 Long texts (the worklist's path, a case id) are elided with the full text in a tooltip: the dock must fit beside
 two images on a 1366 px screen whatever the cases are called."""

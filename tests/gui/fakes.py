@@ -23,7 +23,7 @@ class FakeModelWork:
         self.measured: list = []  # the Explained whose faithfulness was measured
 
     def load_model(self, _ws, path, device):
-        info = SimpleNamespace(name="fake", sha256="f" * 64)
+        info = SimpleNamespace(name="fake", sha256="f" * 64, metadata={})
         return tasks.ModelReady(info, "cpu", device, path)
 
     def explain(self, _ws, images, crops, method):

@@ -116,21 +116,3 @@ def test_after_swap_the_record_is_the_shown_pairs_and_edits_never_reach_the_case
     _type(qtbot, window.case_form.edits["body_site"], "left scapula")
     assert window.case_record.record.body_site == "left scapula"
     assert Worklist(tmp_path / "review.sqlite").cases()[0].body_site == "back"
-
-
-def test_a_refused_field_blocks_the_followup_report_too(qtbot, make_window, images, tmp_path, monkeypatch):
-    """Issue #31 (b): the follow-up report was written with the refused date left out."""
-    from tests.gui.conftest import TIMEOUT_MS, wait_idle
-
-    window = make_window()
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.load_dropped([str(images[0]), str(images[1])])
-    window.actions["followup"].trigger()
-    qtbot.waitUntil(lambda: window.followup_dock.export_button.isEnabled(), timeout=TIMEOUT_MS)
-    _type(qtbot, window.case_form.edits[0], "2026-13-40")
-    report = tmp_path / "followup.png"
-    monkeypatch.setattr("gui.views.dialogs.report_path", lambda _parent, _suggested: (str(report), False))
-    window.followup_dock.export_button.click()
-    wait_idle(qtbot, window)
-    assert not report.exists()
-    assert any("correct the case record" in text for text in window.problem_bar.problems())

@@ -26,11 +26,6 @@ def _menu(window) -> list:
     return [window.side.device_combo.itemData(i) for i in range(window.side.device_combo.count())]
 
 
-def test_source_run_offers_cuda(make_window, monkeypatch):
-    monkeypatch.delattr(sys, "_MEIPASS", raising=False)
-    assert _menu(make_window()) == ["auto", "cpu", "cuda"]
-
-
 def test_cpu_build_offers_auto_and_cpu_and_says_why(cpu_build, make_window):
     window = make_window()
     assert _menu(window) == ["auto", "cpu"]

@@ -76,17 +76,6 @@ def test_one_image_on_the_command_line_exits_2_with_one_line(capsys, tmp_path):
     assert err.count("\n") == 1 and "zero or two images" in err
 
 
-def test_a_missing_image_is_a_problem_of_its_slot_like_a_bad_one(qtbot, make_window, images, tmp_path):
-    """Missing and unreadable files are treated alike: the window stays, the slot says what is wrong."""
-    window = make_window()
-    bad = tmp_path / "bad.png"
-    bad.write_text("not an image")
-    window.session.open_paths([str(tmp_path / "missing.png"), str(bad)])
-    qtbot.waitUntil(lambda: len(window.problem_bar.problems()) == 2, timeout=TIMEOUT_MS)
-    text = "\n".join(window.problem_bar.problems())
-    assert "missing.png: no such image file" in text and "bad.png" in text and window.isVisible()
-
-
 def _screenshot(tmp_path, weights, *images):
     return subprocess.run([sys.executable, "main.py", "--screenshot", str(tmp_path / "shot.png"), *map(str, images),
                            "--model", str(weights), "--device", "cpu"],

@@ -4,8 +4,6 @@ problems that stay visible until dismissed."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
@@ -41,14 +39,6 @@ def test_export_stays_on_the_toolbar_at_1024x640(qtbot, make_window):
     qtbot.waitUntil(lambda: window.width() == 1024, timeout=TIMEOUT_MS)
     button = window.toolbar.widgetForAction(window.actions["export"])
     assert button.isVisible() and window.toolbar.rect().contains(button.geometry())
-
-
-def test_the_first_export_dialog_opens_next_to_image_1(qtbot, explained, images, monkeypatch):
-    asked = []
-    monkeypatch.setattr(dialogs, "report_path", lambda _parent, suggested: asked.append(suggested))
-    explained.actions["export"].trigger()
-    assert asked and Path(asked[0]).parent == Path(images[0]).resolve().parent
-    assert Path(asked[0]).name == "report_a_vs_b.png"
 
 
 def test_the_status_bar_shows_the_zoom(qtbot, explained):

@@ -25,18 +25,14 @@ def test_links_are_computed_when_shown_and_follow_the_view(qtbot, explained, ima
     window.viewers[0].zoom_by(1.5)
     after = [(a.x(), a.y()) for a, _, _ in window.links_overlay.shown_links()]
     assert after != before  # the ends moved with the zoom
-    # the pointer over image 1 paints where that point matches on image 2, and leaving clears it
-    controller = window.links_controller
+    # the pointer over image 1 paints where that point matches on image 2, leaving clears it, and image 2's
+    # points match on image 1 (the cell arithmetic: tests/gui/test_links_presenter.py)
     assert window.viewers[1].layer_pixmap("match").isNull()
-    viewport = window.viewers[0].viewport()
-    inside = window.viewers[0].mapFromScene(*shown[0][2]["p1"])
-    move = QMouseEvent(QEvent.MouseMove, QPointF(inside), QPointF(viewport.mapToGlobal(inside)), Qt.NoButton,
-                       Qt.NoButton, Qt.NoModifier)
-    QApplication.sendEvent(viewport, move)
-    assert controller.hovered[0] == 0 and not window.viewers[1].layer_pixmap("match").isNull()
-    controller.hover(None)
+    move_to(window.viewers[0], shown[0][2]["p1"])
+    assert not window.viewers[1].layer_pixmap("match").isNull()
+    QApplication.sendEvent(window.viewers[0].viewport(), QEvent(QEvent.Type.Leave))
     assert window.viewers[1].layer_pixmap("match").isNull()
-    controller.hover((1, *shown[0][2]["p2"]))  # and from image 2 onto image 1
+    move_to(window.viewers[1], shown[0][2]["p2"])
     assert not window.viewers[0].layer_pixmap("match").isNull()
     count = window.links.count
     window.actions["fewer_links"].trigger()
@@ -51,3 +47,12 @@ def test_links_are_computed_when_shown_and_follow_the_view(qtbot, explained, ima
     assert window.links_overlay.links != old
     window.actions["links"].trigger()
     assert not window.links_overlay.isVisible() and window.viewers[0].layer_pixmap("match").isNull()
+
+
+def move_to(viewer, xy) -> None:
+    """The pointer moved over the viewer to image pixel xy."""
+    viewport = viewer.viewport()
+    inside = viewer.mapFromScene(*xy)
+    QApplication.sendEvent(viewport, QMouseEvent(QEvent.Type.MouseMove, QPointF(inside),
+                                                 QPointF(viewport.mapToGlobal(inside)), Qt.MouseButton.NoButton,
+                                                 Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))

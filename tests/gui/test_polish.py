@@ -7,7 +7,7 @@ from PIL import Image
 from PySide6.QtWidgets import QApplication
 
 from gui.app import _arm_screenshot
-from tests.gui.conftest import TIMEOUT_MS, make_image
+from tests.gui.conftest import TIMEOUT_MS
 from tests.gui.test_autocrop import cropping_weights  # noqa: F401 (a fixture)
 from tests.test_lesion import dermoscopy_like
 
@@ -31,38 +31,6 @@ def test_clearing_the_automatic_crop_says_whole_image_in_the_header(qtbot, make_
     assert all("automatic lesion crop" in header.text() for header in window.headers)
 
 
-def test_the_similar_cases_highlight_follows_n_and_shift_n(qtbot, make_window, images, tmp_path):
-    gallery = tmp_path / "gallery"
-    gallery.mkdir()
-    for seed in (11, 12, 13, 14):
-        make_image(gallery / f"{seed}.png", (80, 72), seed)
-    window = make_window()
-    hits = window.similar_dock.hits
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.load_dropped([str(images[0]), str(images[1])])
-    with qtbot.waitSignal(window.similar.found_changed, timeout=TIMEOUT_MS,
-                          check_params_cb=lambda found: found is not None):
-        window.similar.set_gallery(str(gallery))
-    assert hits.selectedItems() == []  # image 2 is not one of the cases
-    for action, rank in (("next_hit", 1), ("next_hit", 2), ("next_hit", 3), ("previous_hit", 2)):
-        with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-            window.actions[action].trigger()
-        assert window.session.provenance[1]["rank"] == rank
-        selected = hits.selectedItems()
-        assert len(selected) == 1 and selected[0].data(0x0100)["rank"] == rank  # Qt.UserRole
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.load_dropped([str(images[2])], 1)  # image 2 by hand: no case highlighted
-    assert hits.selectedItems() == []
-
-
-def test_the_empty_score_shows_no_verdict_bar(qtbot, make_window, images):
-    window = make_window()
-    assert not window.score.verdict.isVisible() and window.score.reason.text()
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.load_dropped([str(images[0]), str(images[1])])
-    assert window.score.verdict.isVisible() and window.score.verdict.text() != "–"
-
-
 def test_the_screenshot_waits_for_the_faithfulness_measurement(qtbot, make_window, images, tmp_path):
     window = make_window()
     target = tmp_path / "shot.png"
@@ -75,17 +43,3 @@ def test_the_screenshot_waits_for_the_faithfulness_measurement(qtbot, make_windo
     qtbot.waitUntil(lambda: bool(status.get("done")), timeout=TIMEOUT_MS)
     assert status["code"] == 0 and target.exists() and shown["maps"]
     assert shown["faithfulness"] != "–" and window.session.faithfulness is not None
-
-
-def test_a_huge_image_header_names_its_file_size_not_the_loaded_one(qtbot, make_window, images, tmp_path):
-    from PIL import Image
-
-    from tests.gui.conftest import TIMEOUT_MS
-
-    huge = tmp_path / "huge.png"
-    Image.new("RGB", (5000, 4000), (150, 110, 100)).save(huge)
-    window = make_window()
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.load_dropped([str(huge), str(images[1])])
-    assert window.session.images[0].image.scale > 1
-    assert "5000 × 4000 px" in window.headers[0].text()

@@ -152,3 +152,46 @@ def test_layer_states_emit_only_real_changes(qtbot):
     assert layers.colormap("factual") != layers.colormap("counterfactual")  # both on, still told apart
     with pytest.raises(ValueError):
         layers.set_colormap("factual", "rainbow-unicorn")
+
+
+def test_a_new_pair_stops_the_faithfulness_measurement_of_the_old_one(qtbot, fake_model_work, images, monkeypatch):
+    """One runner thread: a measurement still running for the shown pair must not hold the next pair's images
+    back (the app cancels it when a new image is asked for, and the measurement stops between its batches)."""
+    from gui.jobs import tasks
+
+    started, outcome = [], []
+
+    def slow_faithfulness(ws, explained):
+        started.append(explained)
+        outcome.append(ws.stop.wait(timeout=30))  # as a long measurement checks its stop flag between batches
+        raise RuntimeError("stopped")
+
+    monkeypatch.setattr(tasks, "faithfulness", slow_faithfulness)
+    runner = Runner()
+    runner.start()
+    try:
+        session = ReviewSession(runner)
+        with qtbot.waitSignal(session.model_changed, timeout=TIMEOUT_MS):
+            session.load_model(None, "cpu")
+        with qtbot.waitSignal(session.explanation_changed, check_params_cb=lambda e: e is not None,
+                              timeout=TIMEOUT_MS):
+            session.open_paths([str(images[0]), str(images[1])])
+        qtbot.waitUntil(lambda: bool(started), timeout=TIMEOUT_MS)
+        with qtbot.waitSignal(session.explanation_changed, check_params_cb=lambda e: e is not None, timeout=10_000):
+            session.open_paths([str(images[1]), str(images[0])])
+        assert outcome[0] is True  # stopped by the new pair, not by its own timeout
+        assert str(session.images[0].image.path).endswith(images[1].name)
+    finally:
+        runner.stop()
+
+
+def test_a_superseded_explanation_is_never_shown(deferred, images):
+    """A crop redrawn while the explanation of the previous one is pending: only the latest one is shown."""
+    deferred.open_paths([str(images[0]), str(images[1])])
+    deferred.runner.run_pending()
+    shown = _recorded(deferred.explanation_changed)
+    deferred.set_crop(0, (0, 0, 40, 40))
+    deferred.set_crop(0, (8, 8, 48, 48))  # ...superseded before it ran
+    deferred.runner.run_pending()
+    crops = [args[0].images[0].crop for args in shown if args[0] is not None]
+    assert crops == [(8, 8, 48, 48)]

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 import core
 from gui.views.actions import COMMANDS
 
-from .conftest import TIMEOUT_MS, drop_files, grab_pixels, wait_idle
+from .conftest import TIMEOUT_MS, drop_files, grab_pixels
 
 
 def problems(window) -> str:
@@ -41,28 +41,6 @@ def test_two_files_dropped_anywhere_load_and_explain_both(qtbot, make_window, im
     assert [img.path for img in window.session.explained.images] == [str(images[0]), str(images[1])]
     assert window.score.score.text().startswith("Similarity ") and window.score.verdict.text() != "–"
     assert not window.viewers[0].layer_pixmap("factual").isNull()
-
-
-def test_a_pair_dropped_over_a_pair_is_explained_once(qtbot, explained, images):
-    window = explained
-    started = []
-    window.session.runner.started.connect(lambda key, _label: started.append(key))  # runs on the runner thread
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        drop_files(window.viewers[0], [images[2], images[1]])
-    wait_idle(qtbot, window)
-    assert started.count("explain") == 1 and "c.jpg" in window.headers[0].text()
-
-
-@pytest.mark.parametrize("kind, expected",
-                         [("text", "unsupported format"), ("folder", "is a folder"), ("three", "one or two")])
-def test_bad_drops_explain_themselves_in_the_status_bar(qtbot, make_window, images, tmp_path, kind, expected):
-    window = make_window()
-    notes = tmp_path / "notes.txt"
-    notes.write_text("not an image")
-    paths = {"text": [notes], "folder": [tmp_path], "three": images}[kind]
-    drop_files(window.viewers[0], paths)
-    qtbot.waitUntil(lambda: expected in problems(window), timeout=TIMEOUT_MS)
-    assert window.session.images == [None, None]
 
 
 def test_layer_toggles_sliders_and_colormap_change_the_drawn_pixels(qtbot, explained):
@@ -111,33 +89,6 @@ def test_crop_drawn_in_crop_mode_rescores_and_undo_restores(qtbot, explained):
     assert window.session.crops[0] == crop
 
 
-def test_a_superseded_explanation_is_never_painted(qtbot, explained, monkeypatch):
-    window = explained
-    real = core.explain_pair
-    monkeypatch.setattr(core, "explain_pair", lambda *a, **k: (time.sleep(0.3), real(*a, **k))[1])
-    painted = []
-    window.overlays_shown.connect(lambda: painted.append(window.session.explained.images[0].crop))
-    with qtbot.waitSignal(window.session.runner.started, check_params_cb=lambda key, _label: key == "explain",
-                          timeout=TIMEOUT_MS):
-        window.session.set_crop(0, (0, 0, 40, 40))  # starts running...
-    window.session.set_crop(0, (8, 8, 48, 48))  # ...and is superseded while it runs
-    wait_idle(qtbot, window)
-    assert painted == [(8, 8, 48, 48)]
-
-
-def test_a_runner_exception_leaves_the_app_usable(qtbot, explained, monkeypatch):
-    window = explained
-    real = core.explain_pair
-    monkeypatch.setattr(core, "explain_pair", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("simulated failure")))
-    window.actions["explain"].trigger()
-    qtbot.waitUntil(lambda: "simulated failure" in problems(window), timeout=TIMEOUT_MS)
-    assert window.session.explained is None and window.isVisible()
-    monkeypatch.setattr(core, "explain_pair", real)
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.actions["explain"].trigger()
-    assert "simulated failure" not in problems(window)  # a later success withdraws the problem
-
-
 def test_gui_thread_keeps_ticking_while_the_runner_works(qtbot, explained, monkeypatch):
     window = explained
     real = core.explain_pair
@@ -153,17 +104,6 @@ def test_gui_thread_keeps_ticking_while_the_runner_works(qtbot, explained, monke
     elapsed = time.perf_counter() - started
     assert elapsed >= 0.6 and len(ticks) >= 0.5 * elapsed / 0.02
     assert max(np.diff(ticks)) < 0.25  # never a long stall
-
-
-def test_a_broken_model_file_keeps_the_previous_model(qtbot, make_window, tmp_path):
-    window = make_window()
-    before = window.session.model
-    broken = tmp_path / "broken.pt"
-    broken.write_bytes(b"not a weights file")
-    window.session.load_model(str(broken))
-    qtbot.waitUntil(lambda: "Model not changed" in problems(window), timeout=TIMEOUT_MS)
-    assert window.session.model is before and "broken.pt" in problems(window)
-    assert "not a Siamese Lens weights file" in problems(window) and "pickled" not in problems(window)
 
 
 def test_paste_swap_and_help(qtbot, make_window, images):

@@ -45,18 +45,6 @@ def test_keyboard_review_of_a_worklist_is_saved_at_once(qtbot, make_window, tmp_
     assert window.note.toPlainText() == "border irregular"
 
 
-def test_a_changed_image_is_shown_and_its_score_not_recorded(qtbot, make_window, tmp_path):
-    images, pairs = make_cases(tmp_path, count=1)
-    window = make_window(worklist=tmp_path / "review.sqlite")
-    window.worklist.import_csv(str(pairs))
-    make_image(images[1], (80, 72), 99)  # the file changes after import
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.worklist.open_case(0)
-    assert window.worklist_dock.table.item(0, 4).text().endswith(" · changed since import")
-    assert "changed since import" in "".join(window.problem_bar.problems())
-    assert window.worklist.store.latest_result(window.worklist.cases[0].id) is None
-
-
 def test_a_typed_note_survives_kill_9(tmp_path):
     images, pairs = make_cases(tmp_path, count=1)
     store = tmp_path / "review.sqlite"
@@ -67,43 +55,6 @@ def test_a_typed_note_survives_kill_9(tmp_path):
     worklist = Worklist(store)
     case = worklist.cases()[0]
     assert worklist.latest_result(case.id)["reviewer_note"] == NOTE
-
-
-def open_first_case(qtbot, make_window, tmp_path, count):
-    """A window on a new worklist of `count` generated cases, its first case open: (window, store)."""
-    _images, pairs = make_cases(tmp_path, count=count)
-    store = tmp_path / "review.sqlite"
-    window = make_window(worklist=store)
-    window.worklist.import_csv(str(pairs))
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.worklist.open_case(0)
-    return window, store
-
-
-def test_a_crop_drawn_on_a_case_is_saved_with_it(qtbot, make_window, tmp_path):
-    window, store = open_first_case(qtbot, make_window, tmp_path, count=2)
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.session.set_crop(1, (4, 4, 50, 40))
-    assert Worklist(store).cases()[0].crop2 == (4, 4, 50, 40)  # saved at once, seen by another connection
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.worklist.open_case(1)
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.worklist.open_case(0)
-    assert window.session.crops[1] == (4, 4, 50, 40)
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.session.set_crop(1, None)  # cleared: the whole image again
-    assert Worklist(store).cases()[0].crop2 is None
-
-
-def test_other_images_opened_over_a_case_leave_it(qtbot, make_window, tmp_path):
-    window, store = open_first_case(qtbot, make_window, tmp_path, count=1)
-    others = [make_image(tmp_path / f"other{n}.png", (70, 70), 90 + n) for n in range(2)]
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.load_dropped([str(p) for p in others])
-    assert window.worklist.current == -1  # the case is no longer what is shown
-    window.note.setPlainText("about the other pair")
-    other = Worklist(store)
-    assert (other.latest_result(other.cases()[0].id) or {}).get("reviewer_note") != "about the other pair"
 
 
 def test_the_verdict_column_shows_the_verdict_and_p_never_the_raw_similarity():
