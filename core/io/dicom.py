@@ -140,7 +140,10 @@ def secondary_capture(picture: Image.Image, facts: dict) -> bytes:
     ds.OperatorsName = facts.get("reviewer") or ""
     ds.ContentDate = ds.StudyDate = created
     ds.ContentTime = ds.StudyTime = now.strftime("%H%M%S")
-    ds.SeriesDescription = f"Siamese Lens comparison: {facts.get('verdict', '')}"[:64]
+    # a follow-up's series says so and leads with its change (a reader of the series list sees that first)
+    description = (f"Siamese Lens follow-up: {facts.get('change_headline') or ''}" if facts.get("kind") == "followup"
+                   else f"Siamese Lens comparison: {facts.get('verdict', '')}")
+    ds.SeriesDescription = description[:64]
     ds.Manufacturer, ds.SeriesNumber, ds.InstanceNumber = "Siamese Lens", 1, 1
     ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
     ds.Rows, ds.Columns = rgb.shape[0], rgb.shape[1]
