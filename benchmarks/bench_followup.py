@@ -156,7 +156,15 @@ def summary(rows: list, args) -> dict:
         values = np.log(values) if relative else values
         return round(float(np.std(values, ddof=1) / np.sqrt(2.0)), 4) if len(values) > 2 else None
 
-    out.update({"repeatability": {"area": spread("area_change", True), "diameter": spread("diameter_change", True),
+    def typical(key):  # median and p90 of |change| between the two visits (relative for area and diameter)
+        values = np.abs(np.log([r[key] for r in found])) if key in ("area_change", "diameter_change") else \
+            np.abs([r[key] for r in found])
+        return [round(float(np.median(values)), 4), round(float(np.percentile(values, 90)), 4)] if found else None
+
+    out.update({"abs_change_median_p90": {key.removesuffix("_change"): typical(key) for key in
+                                          ("area_change", "diameter_change", "asymmetry_change",
+                                           "border_irregularity_change")},
+                "repeatability": {"area": spread("area_change", True), "diameter": spread("diameter_change", True),
                                   "asymmetry": spread("asymmetry_change", False),
                                   "border_irregularity": spread("border_irregularity_change", False)},
                 "colour_count_changed": sum(r["colours"][0] != r["colours"][1] for r in found),

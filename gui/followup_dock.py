@@ -8,6 +8,7 @@ undo (Alt+Backspace); it does not change the measured registration, and the dock
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,11 @@ from PySide6.QtCore import QPoint, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QComboBox,
     QDockWidget,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QRadioButton,
     QSizePolicy,
@@ -28,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .tasks import VERDICT_COLOURS, difference_image
+from .tasks import difference_image
 from .tasks import export_followup as export_followup_task
 from .tasks import followup as followup_task
 
@@ -36,6 +39,8 @@ MODES = ("blink", "swipe", "difference")
 OUTLINES = (QColor(0, 200, 255), QColor(255, 220, 0))  # baseline cyan, follow-up yellow: as the report draws them
 LEGEND = ("<span style='color:#00c8ff'>■</span> baseline outline   <span style='color:#ffdc00'>■</span> follow-up "
           "outline   ·   B: blink")
+REGISTRATION_MODES = (("auto", "Auto"), ("rigid", "Rigid"), ("similarity", "Similarity"))
+VIEW_SHARE = 0.62  # of the window's height given to the dock when it opens: the aligned view gets over half of it
 ROWS = (("area_px", "Area (px)"), ("area_mm2", "Area (mm²)"), ("diameter_px", "Longest diameter (px)"),
         ("diameter_mm", "Longest diameter (mm)"), ("asymmetry", "Asymmetry"),
         ("border_irregularity", "Border irregularity"), ("colours", "Colours"))
@@ -76,9 +81,30 @@ class FollowUpDock(QDockWidget):
         left.addWidget(self.legend)
         row.addLayout(left, 3)
         right = QVBoxLayout()
+        self.headline = QLabel()  # what changed leads; the model's verdict follows, in neutral grey
+        self.headline.setWordWrap(True)
+        right.addWidget(self.headline)
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         right.addWidget(self.verdict)
+        settings = QHBoxLayout()
+        self.registration_mode = QComboBox()
+        for mode, label in REGISTRATION_MODES:
+            self.registration_mode.addItem(label, mode)
+        self.registration_mode.setToolTip("Auto: similarity when the magnification evidently differs, else rigid")
+        self.registration_mode.setFocusPolicy(Qt.NoFocus)
+        self.registration_mode.currentIndexChanged.connect(self._settings_changed)
+        self.pixel_size = QLineEdit()
+        self.pixel_size.setPlaceholderText("pixel size, mm")
+        self.pixel_size.setToolTip("Size of one baseline pixel in mm (empty: a DICOM file's, else pixels)")
+        self.pixel_size.editingFinished.connect(self._settings_changed)
+        for label, widget in (("Registration", self.registration_mode), ("Pixel", self.pixel_size)):
+            settings.addWidget(QLabel(label))
+            settings.addWidget(widget, 1)
+        right.addLayout(settings)
+        self.assessment = QLineEdit()
+        self.assessment.setPlaceholderText("reviewer's assessment (printed on the report)")
+        right.addWidget(self.assessment)
         self.registration = QLabel()
         self.registration.setWordWrap(True)
         right.addWidget(self.registration)
@@ -122,17 +148,43 @@ class FollowUpDock(QDockWidget):
         if None in images or self.session.model is None:
             self.session.report("followup", "Follow-up needs two images and a model")
             return
-        self.show()
+        size = self.pixel_size_mm()
+        if size == -1.0:
+            self.session.report("followup", f"Pixel size {self.pixel_size.text()!r}: give the size of one pixel in "
+                                            "mm (e.g. 0.02), or leave it empty")
+            return
+        if not self.isVisible():
+            self.show()
+            window = self.parent()
+            if window is not None and hasattr(window, "resizeDocks"):  # the aligned view gets the screen
+                window.resizeDocks([self], [int(window.height() * VIEW_SHARE)], Qt.Vertical)
         self.view.setText("Aligning image 2 onto image 1…")
         self.session.runner.submit("followup", followup_task, tuple(images), self.session.method,
+                                   self.registration_mode.currentData(), size,
                                    label="Aligning and measuring the follow-up…", on_result=self.show_result,
                                    on_error=lambda text: self.session.report("followup", f"Follow-up failed: {text}"))
+
+    def pixel_size_mm(self) -> float | None:
+        """The typed pixel size in mm; None when empty, -1.0 when it is not a size."""
+        text = self.pixel_size.text().strip().replace(",", ".")
+        if not text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            return -1.0
+        return value if 0 < value < 100 else -1.0
+
+    def _settings_changed(self) -> None:
+        if self.result is not None:  # the shown follow-up is redone with the new mode or pixel size
+            self.run()
 
     def export_to(self, path: str, record=None, note: str = "", overwrite: bool = False) -> None:
         """The follow-up report (PNG, PDF or DICOM by the name) with both visits' dates and measurements."""
         if self.result is not None:
             self.session.runner.submit("followup-export", export_followup_task, path, self.result, record, note,
-                                       overwrite, label="Writing the follow-up report…",
+                                       overwrite, self.assessment.text().strip(),
+                                       label="Writing the follow-up report…",
                                        on_result=lambda written: self.session.info.emit(f"Report saved: {written}"),
                                        on_error=lambda text: self.session.report("followup",
                                                                                  f"Report not saved: {text}"))
@@ -175,22 +227,33 @@ class FollowUpDock(QDockWidget):
         if result is None:
             self.view.setPixmap(QPixmap())
             self.view.setText("Align image 2 onto image 1: Model > Follow-up (Ctrl+U)")
+            self.headline.setText("")
             self.verdict.setText("")
             self.registration.setText("")
             self.table.clearContents()
             self.export_button.setEnabled(False)
             return
         e = result.explanation
-        colour = "#%02x%02x%02x" % VERDICT_COLOURS[e.verdict]
-        self.verdict.setText(f"On the aligned pair: <b style='color:{colour}'>{e.verdict.capitalize()}</b> "
-                             f"({e.verdict_reason})")
+        self.headline.setText(f"<b>{escape(result.changes['change_headline'])}</b>{self._interval()}")
+        self.verdict.setText(f"<span style='color:#5f5f5f'>The model on the pair: {e.verdict} "
+                             f"({escape(e.verdict_reason)})</span>")
         reg = result.registration
         self.registration.setText(
-            f"Registration ({reg.mode}): quality {reg.quality:.2f}, about {reg.error_px:.1f} px" if reg.ok
-            else f"<b>Not registered</b>: {reg.message}")
+            f"Registration ({reg.mode}{', auto' if reg.chosen_by == 'auto' else ''}): quality {reg.quality:.2f}, "
+            f"about {reg.error_px:.1f} px" if reg.ok else f"<b>Not registered</b>: {escape(reg.message)}")
         self._fill_table(result)
         self.export_button.setEnabled(True)
         self._draw()
+
+    def _interval(self) -> str:
+        """'  ·  interval N days' from the case record's two dates, '' when either is unknown."""
+        from datetime import date
+
+        record = getattr(getattr(self.parent(), "case_record", None), "record", None)
+        dates = getattr(record, "acquired", ("", ""))
+        if not (dates and dates[0] and dates[-1]):
+            return ""
+        return f"  ·  interval {(date.fromisoformat(dates[-1]) - date.fromisoformat(dates[0])).days} days"
 
     def _fill_table(self, result) -> None:
         changes = result.changes

@@ -183,21 +183,25 @@ def links(ws: Workspace, explained: Explained, k: int):
     return analyse(model, [model_view(model, image) for image in explained.images], k)
 
 
-def followup(ws: Workspace, images: tuple, method: str):
-    """core.followup.visits.followup of the pair as loaded (image 1 the baseline, image 2 the later visit)."""
+def followup(ws: Workspace, images: tuple, method: str, mode: str = "auto", pixel_size_mm: float | None = None):
+    """core.followup.visits.followup of the pair as loaded (image 1 the baseline, image 2 the later visit); visits
+    of different patients (DICOM) refused (core.followup.history.check_same_patient)."""
+    from core.followup.history import check_same_patient
     from core.followup.visits import followup as follow_up
 
-    return follow_up(ws.require_model(), images[0], images[1], method=method)
+    check_same_patient(list(images))
+    return follow_up(ws.require_model(), images[0], images[1], pixel_size_mm=pixel_size_mm, mode=mode, method=method)
 
 
-def export_followup(ws: Workspace, path: str, result, record, note: str, overwrite: bool) -> str:
+def export_followup(ws: Workspace, path: str, result, record, note: str, overwrite: bool,
+                    assessment: str = "") -> str:
     """Write a follow-up's report (core.review.followup_report) and its JSON sidecar; the report's path."""
     from core.review.case_record import CaseRecord, from_images
     from core.review.followup_report import followup_report_facts, render
     from core.review.report import write_picture_and_facts
 
     record = (record or CaseRecord()).merged(from_images(result.images))
-    facts = followup_report_facts(result, ws.require_model(), record=record, note=note)
+    facts = followup_report_facts(result, ws.require_model(), record=record, note=note, assessment=assessment)
     return str(write_picture_and_facts(path, lambda: render(result, facts), facts, overwrite)[0])
 
 

@@ -21,6 +21,7 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     later = tmp_path / "visit2.png"
     Image.open(source).convert("RGB").rotate(12, resample=Image.BICUBIC, fillcolor=(120, 80, 70)).save(later)
     window = make_window()
+    window.resize(1366, 768)
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(baseline), str(later)])
     dock = window.followup_dock
@@ -28,7 +29,16 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     qtbot.waitUntil(lambda: dock.result is not None, timeout=TIMEOUT_MS)
     assert dock.isVisible() and dock.result.registration.ok and not dock.view.pixmap().isNull()
     assert dock.table.item(0, 0).text() not in ("", "–") and "×" in dock.table.item(0, 2).text()
-    assert dock.result.explanation.verdict in dock.verdict.text().lower()
+    assert dock.result.changes["change_headline"] in dock.headline.text()  # what changed leads
+    assert dock.result.explanation.verdict in dock.verdict.text().lower() and "#5f5f5f" in dock.verdict.text()
+    qtbot.waitUntil(lambda: dock.view.height() >= window.height() / 2, timeout=TIMEOUT_MS)  # the view uses the screen
+    dock.registration_mode.setCurrentIndex(dock.registration_mode.findData("similarity"))  # an override, redone
+    qtbot.waitUntil(lambda: dock.result is not None and dock.result.registration.mode == "similarity",
+                    timeout=TIMEOUT_MS)
+    assert dock.result.registration.chosen_by == "given"
+    dock.pixel_size.setText("abc")
+    dock.run()
+    assert any("Pixel size" in text for text in window.problems.texts())
     pictures = {}
     for mode in ("swipe", "difference"):
         dock.set_mode(mode)
@@ -45,11 +55,13 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     dock.undo_nudge()
     assert np.array_equal(before, dock.composed()) and "nudged" not in dock.legend.text()
     report = tmp_path / "followup.pdf"
+    dock.assessment.setText("stable, routine follow-up")
     with qtbot.waitSignal(window.session.info, timeout=TIMEOUT_MS):
         dock.export_to(str(report), note="compare in 3 months")
     facts = json.loads(report.with_suffix(".json").read_text())
     assert report.read_bytes().startswith(b"%PDF") and facts["kind"] == "followup"
     assert len(facts["measurements"]) == 2 and facts["note"] == "compare in 3 months"
+    assert facts["assessment"] == "stable, routine follow-up" and facts["change_headline"]
     with qtbot.waitSignal(window.session.explanation_changed, timeout=TIMEOUT_MS,
                           check_params_cb=lambda explained: explained is None):
         window.session.swap()
