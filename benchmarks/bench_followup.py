@@ -75,6 +75,7 @@ def main() -> None:
                         help="mild: the former synthetic follow-ups (rotation +-25 deg, shift, brightness)")
     parser.add_argument("--kind", choices=("growth", "repeat", "impostor"), default="growth")
     parser.add_argument("--model", default="none", help="a weights file: also time the explanation")
+    parser.add_argument("--rows", help="also write every pair's figures to this JSON file")
     args = parser.parse_args()
     import torch
 
@@ -104,7 +105,8 @@ def main() -> None:
         area_change, uncertainty = changes["area_change"], changes["area_change_uncertainty"]
         first, second = result.measurements
         rows.append({"image": path.name, "ok": registration.ok, "mode": registration.mode, "error_px": error,
-                     "estimate_px": registration.error_px, "seconds": seconds,
+                     "estimate_px": registration.error_px, "seconds": seconds, "quality": registration.quality,
+                     "agreement_px": registration.feature_agreement_px, "inliers": registration.feature_inliers,
                      "area_error": abs(area_change / synthetic.area_ratio - 1.0) if area_change else float("nan"),
                      "within_uncertainty": area_change is not None and
                      abs(area_change - synthetic.area_ratio) <= (uncertainty or 0.0),
@@ -118,6 +120,8 @@ def main() -> None:
         if len(rows) >= args.pairs:
             break
     print(json.dumps(summary(rows, args)))
+    if args.rows:
+        Path(args.rows).write_text(json.dumps(rows, default=float))
 
 
 def summary(rows: list, args) -> dict:
