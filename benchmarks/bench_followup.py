@@ -121,7 +121,9 @@ def main() -> None:
                      "border_irregularity_change": changes["border_irregularity_change"],
                      "colours": [first["colours"], second["colours"]],
                      "colour_names": [first["colour_names"], second["colour_names"]],
-                     "headline": changes["change_headline"], "beyond": changes["change_beyond_uncertainty"]})
+                     "colour_shares": [first["colour_shares"], second["colour_shares"]],
+                     "headline": changes["change_headline"], "beyond": changes["change_beyond_uncertainty"],
+                     "new_colours": changes["new_colours"]})
         previous = (path, rgb, mask) if args.kind == "impostor" else None
         if len(rows) >= args.pairs:
             break
@@ -198,13 +200,23 @@ def summary(rows: list, args) -> dict:
                 "repeatability": {"area": spread("area_change", True), "diameter": spread("diameter_change", True),
                                   "asymmetry": spread("asymmetry_change", False),
                                   "border_irregularity": spread("border_irregularity_change", False)},
+                "colour_share_repeatability": _share_spread(found),
                 "colour_count_changed": sum(r["colours"][0] != r["colours"][1] for r in found),
                 "colour_names_changed": sum(set(r["colour_names"][0] or []) != set(r["colour_names"][1] or [])
                                             for r in found),
-                "new_colour": sum(bool(set(r["colour_names"][1] or []) - set(r["colour_names"][0] or []))
-                                  for r in found),
+                "new_colour_counted": sum(bool(set(r["colour_names"][1] or []) - set(r["colour_names"][0] or []))
+                                          for r in found),
+                "new_colour_reported": sum(bool(r["new_colours"]) for r in found),
                 "reported_as_change": sum(bool(r["beyond"]) for r in found), "compared": len(found)})
     return out
+
+
+def _share_spread(found: list) -> float | None:
+    """Standard deviation of one visit's share of a colour (the difference between two visits over sqrt(2)), over
+    the colours covering at least 1 % of the lesion at either visit."""
+    gaps = [r["colour_shares"][1][name] - r["colour_shares"][0][name] for r in found for name in r["colour_shares"][0]
+            if max(r["colour_shares"][0][name], r["colour_shares"][1][name]) >= 0.01]
+    return round(float(np.std(gaps, ddof=1) / np.sqrt(2.0)), 4) if len(gaps) > 2 else None
 
 
 if __name__ == "__main__":

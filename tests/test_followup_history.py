@@ -245,3 +245,24 @@ def test_a_much_larger_visit_is_registered_at_its_own_scale():
     assert result.registration.ok and result.registration.scale == pytest.approx(1 / 8, rel=0.02)
     assert result.changes["area_change"] == pytest.approx(1.0, abs=0.06)
     assert result.changes["change_headline"].startswith("no change beyond measurement uncertainty")
+
+
+def test_a_new_colour_is_one_that_appeared_not_one_that_crossed_the_counting_line():
+    from core.followup.measurements import COLOURS
+    from core.followup.registration import Registration
+    from core.followup.visits import change_facts
+
+    def visit(**shares):
+        all_shares = {name: 0.0 for name in COLOURS} | {k.replace("_", " "): v for k, v in shares.items()}
+        names = [n for n in sorted(all_shares, key=lambda n: -all_shares[n]) if all_shares[n] >= 0.05]
+        return {"found": True, "area_px": 1000, "perimeter_px": 112.0, "diameter_px": 36.0, "asymmetry": 0.1,
+                "border_irregularity": 1.1, "colours": len(names), "colour_names": names,
+                "colour_shares": all_shares, "centroid_px": [50.0, 50.0]}
+
+    registered = Registration(matrix=np.eye(2, 3), quality=0.9, error_px=0.5, ok=True, message="registered",
+                              mode="rigid", rotation_deg=0.0, scale=1.0, shift=(0.0, 0.0))
+    crossed = change_facts([visit(dark_brown=0.9, red=0.04), visit(dark_brown=0.88, red=0.06)], registered)
+    assert crossed["colours_change"] == 1 and crossed["new_colours"] == []
+    assert "new colour" not in crossed["change_headline"]
+    appeared = change_facts([visit(dark_brown=0.95), visit(dark_brown=0.8, **{"blue-grey": 0.12})], registered)
+    assert appeared["new_colours"] == ["blue-grey"] and appeared["change_headline"].endswith("new colour: blue-grey")

@@ -39,7 +39,9 @@ COLOUR_MARGIN = 3.0
 # relative for area and diameter, absolute for the others; benchmarks/bench_followup.py --repeatability, on the
 # skin model's validation images. core.followup.visits uses them as the floor of each change's uncertainty.
 # Measured: 40 unchanged lesions of the validation split, all 40 registered (--kind repeat --split val --pairs 40).
-REPEATABILITY = {"area": 0.030, "diameter": 0.029, "asymmetry": 0.020, "border_irregularity": 0.126}
+# colour_share: a colour's share of the lesion (0-1), over the colours covering 1 % of it at either visit.
+REPEATABILITY = {"area": 0.030, "diameter": 0.029, "asymmetry": 0.020, "border_irregularity": 0.126,
+                 "colour_share": 0.011}
 
 
 def measure(rgb: np.ndarray, mask: np.ndarray | None = None, pixel_size_mm: float | None = None) -> dict:
@@ -59,7 +61,8 @@ def measure(rgb: np.ndarray, mask: np.ndarray | None = None, pixel_size_mm: floa
         raise ValueError(f"lesion mask {mask.shape} does not match the image {rgb.shape[:2]}")
     empty = {"found": False, "outline": source, "area_px": None, "area_mm2": None, "diameter_px": None,
              "diameter_mm": None, "perimeter_px": None, "asymmetry": None, "asymmetry_axes": None,
-             "border_irregularity": None, "colours": None, "colour_names": None, "centroid_px": None,
+             "border_irregularity": None, "colours": None, "colour_names": None, "colour_shares": None,
+             "centroid_px": None,
              "pixel_size_mm": pixel_size_mm}
     if mask is None or mask.sum() < MIN_AREA_PX:
         return empty
@@ -68,7 +71,8 @@ def measure(rgb: np.ndarray, mask: np.ndarray | None = None, pixel_size_mm: floa
     perimeter = float(cv2.arcLength(contour, True))
     diameter = _longest_diameter(contour)
     axes = asymmetry(mask)
-    names = colours(rgb, mask)
+    shares = colour_shares(rgb, mask)
+    names = [name for name in sorted(shares, key=lambda n: -shares[n]) if shares[name] >= COLOUR_SHARE]
     ys, xs = np.nonzero(mask)
     mm = pixel_size_mm
     return {"found": True, "outline": source, "area_px": int(area),
@@ -77,7 +81,7 @@ def measure(rgb: np.ndarray, mask: np.ndarray | None = None, pixel_size_mm: floa
             "perimeter_px": round(perimeter, 2), "asymmetry": round(float(np.mean(axes)), 4),
             "asymmetry_axes": [round(a, 4) for a in axes],
             "border_irregularity": round(perimeter * perimeter / (4.0 * np.pi * area), 4),
-            "colours": len(names), "colour_names": names,
+            "colours": len(names), "colour_names": names, "colour_shares": shares,
             "centroid_px": [round(float(xs.mean()), 2), round(float(ys.mean()), 2)], "pixel_size_mm": mm}
 
 
@@ -101,7 +105,14 @@ def asymmetry(mask: np.ndarray) -> tuple[float, float]:
 
 
 def colours(rgb: np.ndarray, mask: np.ndarray) -> list[str]:
-    """The dermoscopic colours (COLOURS) that each cover at least COLOUR_SHARE of the lesion, most common first.
+    """The dermoscopic colours (COLOURS) that each cover at least COLOUR_SHARE of the lesion, most common first
+    (colour_shares gives every colour's share)."""
+    shares = colour_shares(rgb, mask)
+    return [name for name in sorted(shares, key=lambda n: -shares[n]) if shares[name] >= COLOUR_SHARE]
+
+
+def colour_shares(rgb: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """The share of the lesion's pixels named each dermoscopic colour (COLOURS order).
 
     Colour constancy first, on the skin around the lesion (skin_balanced): another exposure or white balance
     scales skin and lesion alike, so once the skin is brought to SKIN_REFERENCE the lesion's colours are where
@@ -123,8 +134,7 @@ def colours(rgb: np.ndarray, mask: np.ndarray) -> list[str]:
     rows = np.arange(len(lab))
     clear = distances[rows, order[:, 1]] - distances[rows, order[:, 0]] >= COLOUR_MARGIN
     shares = np.bincount(order[clear, 0], minlength=len(ref_lab))[:len(COLOURS)] / max(1, len(lab))
-    names = list(COLOURS)
-    return [names[i] for i in np.argsort(-shares) if shares[i] >= COLOUR_SHARE]
+    return {name: round(float(share), 4) for name, share in zip(COLOURS, shares, strict=True)}
 
 
 def skin_balanced(rgb: np.ndarray, mask: np.ndarray, vignette: np.ndarray) -> np.ndarray:
