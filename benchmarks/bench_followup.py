@@ -135,21 +135,25 @@ def main() -> None:
 def colour_stability(pool, args, rng: np.random.Generator) -> dict:
     """The colours named on one outline under three random exposure x white-balance changes of +-10 % each (the
     same pixels, only the light changed): how often the count or the names change."""
-    from core.followup.measurements import colours
+    from core.followup.measurements import CLIPPED_MAX, clipped_share, colours
 
     gains = [rng.uniform(0.9, 1.1) * rng.uniform(0.9, 1.1, 3) for _ in range(3)]
-    count = names = trials = 0
+    count = names = trials = compared = compared_changed = 0
     counts = []
     for _, rgb, mask in pool:
         first = colours(rgb, mask)
         counts.append(len(first))
         for gain in gains:
-            other = colours(np.clip(rgb * gain, 0, 255).astype(np.uint8), mask)
+            lit = np.clip(rgb * gain, 0, 255).astype(np.uint8)
+            other = colours(lit, mask)
             count, names, trials = count + (len(other) != len(first)), names + (set(other) != set(first)), trials + 1
+            if max(clipped_share(rgb, mask), clipped_share(lit, mask)) <= CLIPPED_MAX:  # what a follow-up compares
+                compared, compared_changed = compared + 1, compared_changed + (len(other) != len(first))
         if len(counts) >= args.pairs:
             break
     return {"lesions": len(counts), "split": args.split, "seed": args.seed, "kind": "colour", "trials": trials,
             "colour_count_changed": count, "colour_names_changed": names,
+            "not_over_exposed": compared, "colour_count_changed_not_over_exposed": compared_changed,
             "colours_per_lesion": np.bincount(counts).tolist()}
 
 

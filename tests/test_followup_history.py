@@ -257,7 +257,7 @@ def test_a_new_colour_is_one_that_appeared_not_one_that_crossed_the_counting_lin
         names = [n for n in sorted(all_shares, key=lambda n: -all_shares[n]) if all_shares[n] >= 0.05]
         return {"found": True, "area_px": 1000, "perimeter_px": 112.0, "diameter_px": 36.0, "asymmetry": 0.1,
                 "border_irregularity": 1.1, "colours": len(names), "colour_names": names,
-                "colour_shares": all_shares, "centroid_px": [50.0, 50.0]}
+                "colour_shares": all_shares, "clipped": 0.0, "centroid_px": [50.0, 50.0]}
 
     registered = Registration(matrix=np.eye(2, 3), quality=0.9, error_px=0.5, ok=True, message="registered",
                               mode="rigid", rotation_deg=0.0, scale=1.0, shift=(0.0, 0.0))
@@ -266,3 +266,7 @@ def test_a_new_colour_is_one_that_appeared_not_one_that_crossed_the_counting_lin
     assert "new colour" not in crossed["change_headline"]
     appeared = change_facts([visit(dark_brown=0.95), visit(dark_brown=0.8, **{"blue-grey": 0.12})], registered)
     assert appeared["new_colours"] == ["blue-grey"] and appeared["change_headline"].endswith("new colour: blue-grey")
+    over_exposed = change_facts([visit(dark_brown=0.95), {**visit(dark_brown=0.8, **{"blue-grey": 0.12}),
+                                                         "clipped": 0.4}], registered)
+    assert over_exposed["new_colours"] == [] and over_exposed["colours_change"] is None
+    assert over_exposed["change_headline"].endswith("colours not compared (a visit is over-exposed)")

@@ -34,6 +34,11 @@ SKIN_RING_PX = 20
 # validation lesions, each under three random exposure x white-balance changes of +-10 %: the colour count changed
 # in 5, 3, 5, 9 of 180 at margins 0, 3, 6, 10 (23 of 180 with the former whole-picture Shades-of-Gray, no margin)
 COLOUR_MARGIN = 3.0
+CLIP_LEVEL = 250  # a channel at or above this has (nearly) clipped
+# Above this share of clipped pixels (clipped_share) a visit's colours are not compared with another visit's. On
+# 60 validation lesions under three light-only changes each (exposure x white balance, +-10 % each), 31 of 180
+# trials went over it; of the other 149 the colour count changed in 4 (the counting line), of all 180 in 10
+CLIPPED_MAX = 0.10
 # Repeatability of each measurement (standard deviation between re-acquisitions of one unchanged lesion: another
 # rotation, exposure, white balance, magnification, tilt and blur, registered and outlined as a follow-up is),
 # relative for area and diameter, absolute for the others; benchmarks/bench_followup.py --repeatability, on the
@@ -62,7 +67,7 @@ def measure(rgb: np.ndarray, mask: np.ndarray | None = None, pixel_size_mm: floa
     empty = {"found": False, "outline": source, "area_px": None, "area_mm2": None, "diameter_px": None,
              "diameter_mm": None, "perimeter_px": None, "asymmetry": None, "asymmetry_axes": None,
              "border_irregularity": None, "colours": None, "colour_names": None, "colour_shares": None,
-             "centroid_px": None,
+             "clipped": None, "centroid_px": None,
              "pixel_size_mm": pixel_size_mm}
     if mask is None or mask.sum() < MIN_AREA_PX:
         return empty
@@ -81,7 +86,7 @@ def measure(rgb: np.ndarray, mask: np.ndarray | None = None, pixel_size_mm: floa
             "perimeter_px": round(perimeter, 2), "asymmetry": round(float(np.mean(axes)), 4),
             "asymmetry_axes": [round(a, 4) for a in axes],
             "border_irregularity": round(perimeter * perimeter / (4.0 * np.pi * area), 4),
-            "colours": len(names), "colour_names": names, "colour_shares": shares,
+            "colours": len(names), "colour_names": names, "colour_shares": shares, "clipped": clipped_share(rgb, mask),
             "centroid_px": [round(float(xs.mean()), 2), round(float(ys.mean()), 2)], "pixel_size_mm": mm}
 
 
@@ -148,6 +153,15 @@ def skin_balanced(rgb: np.ndarray, mask: np.ndarray, vignette: np.ndarray) -> np
     skin = rgb[ring].astype(np.float64)
     estimate = np.maximum(np.power(np.mean(np.power(skin, SHADES_OF_GRAY_P), axis=0), 1.0 / SHADES_OF_GRAY_P), 1.0)
     return np.clip(rgb.astype(np.float64) * (np.asarray(SKIN_REFERENCE) / estimate), 0, 255).astype(np.uint8)
+
+
+def clipped_share(rgb: np.ndarray, mask: np.ndarray) -> float:
+    """Share of the lesion and the skin around it (SKIN_RING_PX) with a channel at the top of its range: light that
+    clipped them is lost, and no colour constancy brings it back."""
+    from core.model.lesion import vignette_mask
+
+    region = mask | _ring(mask, vignette_mask(rgb), SKIN_RING_PX)
+    return round(float((rgb[region].max(axis=-1) >= CLIP_LEVEL).mean()), 4) if region.any() else 0.0
 
 
 def _ring(mask: np.ndarray, vignette: np.ndarray, width: int = 7) -> np.ndarray:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from core.followup.measurements import REPEATABILITY, measure
+from core.followup.measurements import CLIPPED_MAX, REPEATABILITY, measure
 from core.followup.registration import Registration, register, warp_to_baseline
 from core.io.images import LoadedImage, from_pil
 
@@ -122,7 +122,7 @@ def change_facts(measurements: list, registration: Registration) -> dict:
                "diameter_change_uncertainty": None, "centroid_shift_px": None, "centroid_shift_uncertainty_px": None,
                "asymmetry_change": None, "asymmetry_change_uncertainty": None, "border_irregularity_change": None,
                "border_irregularity_change_uncertainty": None, "colours_change": None,
-               "new_colours": None, "change_beyond_uncertainty": None, "comparable": False}
+               "new_colours": None, "change_beyond_uncertainty": None, "comparable": False, "colours_compared": False}
     if not registration.ok:
         note = "not registered: no change figures (the visits could not be aligned on the skin around the lesion)"
         return {**figures, "change_note": note, "change_headline": note}
@@ -142,8 +142,9 @@ def change_facts(measurements: list, registration: Registration) -> dict:
     # a new colour: counted now, and its share grown beyond what re-photographing the same lesion varies by (a
     # colour at 4 % then 6 % of the lesion crossed the counting line, it did not appear)
     rise = CHANGE_COVERAGE * np.sqrt(2.0) * REPEATABILITY["colour_share"]
-    new = [name for name in follow["colour_names"] if name not in base["colour_names"]
-           and follow["colour_shares"][name] - base["colour_shares"][name] > rise]
+    clipped = max(base["clipped"], follow["clipped"]) > CLIPPED_MAX  # over-exposed: its colours are lost
+    new = [] if clipped else [name for name in follow["colour_names"] if name not in base["colour_names"]
+                              and follow["colour_shares"][name] - base["colour_shares"][name] > rise]
     beyond = bool(abs(area - 1.0) > CHANGE_COVERAGE * area * area_rel
                   or abs(diameter - 1.0) > CHANGE_COVERAGE * diameter * diameter_rel)
     facts = {**figures, "area_change": round(area, 4), "area_change_uncertainty": round(float(area * area_rel), 4),
@@ -156,8 +157,10 @@ def change_facts(measurements: list, registration: Registration) -> dict:
              "border_irregularity_change": round(follow["border_irregularity"] - base["border_irregularity"], 4),
              "border_irregularity_change_uncertainty": round(
                  float(np.sqrt(2.0) * REPEATABILITY["border_irregularity"]), 4),
-             "colours_change": follow["colours"] - base["colours"], "new_colours": new,
-             "change_beyond_uncertainty": beyond, "comparable": True, "change_note": ""}
+             "colours_change": None if clipped else follow["colours"] - base["colours"], "new_colours": new,
+             "change_beyond_uncertainty": beyond, "comparable": True, "colours_compared": not clipped,
+             "change_note": "colours not compared: a visit is over-exposed (part of the lesion or skin clipped)"
+             if clipped else ""}
     return {**facts, "change_headline": change_headline(facts)}
 
 
@@ -175,6 +178,8 @@ def change_headline(changes: dict) -> str:
             else f"no change beyond measurement uncertainty ({figures})")
     if changes.get("new_colours"):
         line += f"; new colour{'s' * (len(changes['new_colours']) > 1)}: {', '.join(changes['new_colours'])}"
+    elif changes.get("colours_compared") is False:
+        line += "; colours not compared (a visit is over-exposed)"
     return line
 
 
