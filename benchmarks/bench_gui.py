@@ -47,7 +47,7 @@ def measure_drops(runs: int, device: str) -> tuple[list[float], list[dict], str]
     from PySide6.QtWidgets import QApplication
 
     from gui.app import create_workstation
-    from gui.settings import open_settings
+    from gui.models.settings import open_settings
 
     app = QApplication.instance() or QApplication([])
     samples = sorted((ROOT / "resources" / "samples").glob("*.jpg"))[:2]

@@ -1,8 +1,8 @@
 """Soak: many pairs through the GUI's model runner and through `batch`; memory and file descriptors must not grow.
 
 Target (issue 11): RSS growth <= 50 MB after warm-up and no file-descriptor growth over 1,000 pairs. The runner path
-posts explain jobs (gui.tasks.explain) to gui.runner.Runner on its thread (as the session does) and waits for each
-result; the batch path runs core.review.batch.run_batch on a CSV of the same number of pairs, with reports.
+posts explain jobs (gui.jobs.tasks.explain) to gui.jobs.runner.Runner on its thread (as the session does) and waits
+for each result; the batch path runs core.review.batch.run_batch on a CSV of the same number of pairs, with reports.
 
     python benchmarks/bench_soak.py [--pairs 1000] [--warmup 100] [--model weights/skin.pt]
 """
@@ -53,8 +53,8 @@ def soak_runner(model_path, images: list[str], pairs: int, warmup: int) -> tuple
     from PySide6.QtCore import QCoreApplication, QEventLoop
 
     from core.io.images import load_image
-    from gui import tasks
-    from gui.runner import Runner
+    from gui.jobs import tasks
+    from gui.jobs.runner import Runner
 
     app = QCoreApplication.instance() or QCoreApplication([])
     runner = Runner()

@@ -9,18 +9,25 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
-from .case_record import CaseRecordState, bind_case_record
-from .layers import LayerStates
-from .notes import PairNotes
-from .persist import restore_review, save_review
-from .runner import Runner
-from .session import ReviewSession
-from .settings import Key, read
-from .similar_cases import SimilarCases
-from .tasks import DEFAULT_DEVICE, SiameseLensError
-from .window import MainWindow
-from .worklist import WorklistController
+from PySide6.QtCore import QSettings
+
+from .jobs.runner import JobRunner, Runner
+from .jobs.tasks import DEFAULT_DEVICE, SiameseLensError
+from .models.case_record import CaseRecordState, bind_case_record
+from .models.followup import FollowUpReview
+from .models.layers import LayerStates
+from .models.links import LinksState
+from .models.open_pair import OpenPair
+from .models.pair_store import PairStore
+from .models.problems import Problems
+from .models.session import ReviewSession
+from .models.settings import Key, bind_settings, read, remember, restore_review, save_review
+from .models.similar_cases import SimilarCases
+from .models.worklist import WorklistController
+from .presenters.commands import Commands, CommandsView
+from .views.window import MainWindow
 
 # Benchmarks set this to learn when the window is first painted: the app prints "shown <epoch seconds>" and quits.
 EXIT_AFTER_SHOW = "SIAMESE_LENS_EXIT_AFTER_SHOW"
@@ -31,13 +38,13 @@ NOTES_FILE = "pair-notes.sqlite"
 
 @dataclass
 class Workstation:
-    settings: object
-    runner: object
-    session: object
-    layers: object
-    similar: object
-    worklist: object
-    window: object
+    settings: QSettings
+    runner: Runner
+    session: ReviewSession
+    layers: LayerStates
+    similar: SimilarCases
+    worklist: WorklistController
+    window: MainWindow
 
     def start(self, images=(), model_path: str | None = None, device: str | None = None) -> None:
         """Load the model (on the runner) and, if given, the two images (a missing or bad file shows as a problem
@@ -49,36 +56,75 @@ class Workstation:
             self.session.open_paths([str(p) for p in images])
 
 
+@dataclass
+class Review:
+    """The review models, wired to each other and to the settings, without a window: the workstation's state."""
+
+    settings: QSettings
+    runner: JobRunner
+    problems: Problems
+    session: ReviewSession
+    layers: LayerStates
+    similar: SimilarCases
+    worklist: WorklistController
+    pair: OpenPair
+    case_record: CaseRecordState
+    followup: FollowUpReview
+    links: LinksState
+
+    def commands(self, view: CommandsView) -> Commands:
+        """The reviewer's commands on these models, through `view` (the window, or a test's mock)."""
+        return Commands(view, session=self.session, worklist=self.worklist, similar=self.similar, layers=self.layers,
+                        links=self.links, case_record=self.case_record, pair=self.pair, followup=self.followup,
+                        problems=self.problems, settings=self.settings)
+
+    def close(self) -> None:
+        save_review(self.settings, self.session, self.layers)
+        self.settings.sync()
+        self.pair.close()
+
+
+def create_review(settings: QSettings, runner: JobRunner, worklist_path: str | None = None) -> Review:
+    """Every model, each given what it depends on (the one problems model among them); what outlives a run is
+    written to the settings here, as it changes."""
+    problems = Problems()
+    session = ReviewSession(runner, problems)
+    layers = LayerStates()
+    restore_review(settings, session, layers)
+    similar = SimilarCases(session, problems)
+    worklist = WorklistController(session, problems)
+    # One-off pairs' notes and records live beside the settings: a test's or a screenshot's settings keep their own.
+    pair = OpenPair(session, worklist, PairStore(Path(settings.fileName()).resolve().parent / NOTES_FILE))
+    case_record = CaseRecordState(reviewer=read(settings, Key.REVIEWER, ""))
+    bind_case_record(case_record, pair)
+    followup = FollowUpReview(session, problems, worklist, case_record)
+    links = LinksState(session, problems)
+    bind_settings(settings, session, similar, case_record)
+    similar.set_gallery(read(settings, Key.GALLERY, "") or None)
+    try:
+        store = worklist.open_store(worklist_path or read(settings, Key.WORKLIST, "") or None)
+        remember(settings, Key.WORKLIST, str(store.path))
+    except (SiameseLensError, OSError) as exc:
+        problems.report("worklist", f"Worklist not opened: {exc}")
+    return Review(settings, runner, problems, session, layers, similar, worklist, pair, case_record, followup, links)
+
+
 def create_workstation(settings, worklist_path: str | None = None) -> Workstation:
     """Everything but the start: tests drive the models with or without showing the window."""
     runner = Runner()
-    session = ReviewSession(runner)
-    layers = LayerStates()
-    restore_review(settings, session, layers)
-    similar = SimilarCases(session)
-    worklist = WorklistController(session)
-    # One-off pairs' notes live beside the settings: a test's or a screenshot's own settings file keeps its own.
-    notes = PairNotes(session, worklist, Path(settings.fileName()).resolve().parent / NOTES_FILE)
-    case_record = CaseRecordState(reviewer=read(settings, Key.REVIEWER, ""))
-    bind_case_record(case_record, session, worklist, settings)
-    window = MainWindow(settings, session, layers, similar, worklist, notes, case_record)
-    similar.gallery_changed.connect(lambda path: settings.setValue(Key.GALLERY, path or ""))
-    similar.set_gallery(read(settings, Key.GALLERY, "") or None)
-    try:
-        worklist.open_store(worklist_path or read(settings, Key.WORKLIST, "") or None)
-        settings.setValue(Key.WORKLIST, str(worklist.store.path))
-    except (SiameseLensError, OSError) as exc:
-        session.report("worklist", f"Worklist not opened: {exc}")
+    review = create_review(settings, runner, worklist_path)
+    r = review
+    window = MainWindow(settings, r.session, r.problems, r.layers, r.similar, r.worklist, r.pair, r.case_record,
+                        r.followup, r.links)
+    window.attach(review.commands(window))
 
     def closed() -> None:
-        save_review(settings, session, layers)
-        settings.sync()
-        notes.close()
+        review.close()
         runner.stop()
 
     window.closed.connect(closed)
     runner.start()
-    return Workstation(settings, runner, session, layers, similar, worklist, window)
+    return Workstation(settings, runner, r.session, r.layers, r.similar, r.worklist, window)
 
 
 def run_app(args) -> int:
@@ -95,11 +141,11 @@ def run_app(args) -> int:
     from PySide6.QtCore import QTimer, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
-    from .settings import APPLICATION, ORGANIZATION, open_settings
+    from .models.settings import APPLICATION, ORGANIZATION, open_settings
 
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         qInstallMessageHandler(_without_offscreen_noise)  # keep stderr to the one line that matters
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = cast(QApplication, QApplication.instance()) or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("Siamese Lens")

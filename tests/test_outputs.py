@@ -157,7 +157,7 @@ def test_the_windows_export_states_the_images_real_scale_and_size(tiny_model, tm
     """A picture larger than MAX_LOADED_PIXELS is downsampled once on load; the sidecar the window exports says by
     how much, with the file's own size, whether the picture was opened or pasted and then cropped."""
     from core.io import images as images_module
-    from gui import tasks
+    from gui.jobs import tasks
 
     monkeypatch.setattr(images_module, "MAX_LOADED_PIXELS", 4_000)
     big = Image.fromarray(np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8))

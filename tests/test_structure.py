@@ -96,7 +96,7 @@ def test_core_imports_no_qt_and_only_gui_tasks_imports_core():
     qt_in_core = [name for name, path in modules.items() if name.startswith("core")
                   and any(i.startswith("PySide6") for i in _imports(name, path))]
     assert qt_in_core == []
-    gui_into_core = [name for name, path in modules.items() if name.startswith("gui") and name != "gui.tasks"
+    gui_into_core = [name for name, path in modules.items() if name.startswith("gui") and name != "gui.jobs.tasks"
                      and any(i == "core" or i.startswith("core.") for i in _imports(name, path))]
     assert gui_into_core == []
 
@@ -119,3 +119,64 @@ def test_the_import_graph_has_no_cycles():
         if node not in state:
             visit(node, [node])
     assert cycles == []
+
+
+# gui (issue #31): packages by role. Models hold state and emit events, presenters act on them through `...View`
+# protocols, views are widgets, jobs are the runner and the tasks it runs; gui/app.py composes them.
+GUI_ROLES = ("models", "presenters", "views", "jobs")
+GUI_MAY_IMPORT = {"models": {"models", "jobs"}, "presenters": {"presenters", "models", "jobs"},
+                  "views": {"views", "models", "jobs"}, "jobs": {"jobs"}}
+NO_QT_DISPLAY = ("PySide6.QtWidgets", "PySide6.QtGui")  # models and presenters: testable without a screen
+
+
+def _gui_role(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[0] == "gui" else None
+
+
+def test_gui_is_the_app_and_four_packages_by_role():
+    gui = {name for name in _modules() if name.startswith("gui")}
+    loose = sorted(name for name in gui if name.count(".") == 1 and name.split(".")[1] not in GUI_ROLES + ("app",))
+    assert loose == []
+    assert {_gui_role(name) for name in gui} - {None} == set(GUI_ROLES)
+
+
+def _gui_role_violations(graph: dict[str, set[str]], sources: dict[str, str]) -> list[str]:
+    found = []
+    for name, others in graph.items():
+        role = _gui_role(name)
+        if role is None:
+            continue
+        found += [f"{name} -> {other}" for other in others
+                  if _gui_role(other) is not None and _gui_role(other) not in GUI_MAY_IMPORT[role]]
+        if role in ("models", "presenters"):
+            found += [f"{name} -> {qt}" for qt in NO_QT_DISPLAY if any(i.startswith(qt) for i in others)]
+        if role == "views":
+            tree = ast.parse(sources[name])
+            models = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                      and (node.module or "").startswith(("models", "gui.models")) for alias in node.names}
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "submit":
+                    found.append(f"{name} submits a job (line {node.lineno})")
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in models \
+                        and node.func.id[:1].isupper():
+                    found.append(f"{name} creates a model: {node.func.id} (line {node.lineno})")
+    return sorted(found)
+
+
+def test_gui_packages_import_by_role_and_views_neither_create_models_nor_submit_jobs():
+    modules = _modules()
+    graph = {name: _imports(name, path) for name, path in modules.items() if name.startswith("gui")}
+    sources = {name: modules[name].read_text(encoding="utf-8") for name in graph}
+    assert _gui_role_violations(graph, sources) == []
+
+
+def test_the_gui_role_rule_catches_a_view_that_builds_a_model_and_submits_a_job():
+    source = ("from ..models.session import ReviewSession\n"
+              "def build(runner):\n    ReviewSession(runner).runner.submit('x', print)\n")
+    graph = {"gui.views.w": {"gui.models.session", "gui.presenters.commands"},
+             "gui.models.m": {"PySide6.QtWidgets", "gui.views.window"}}
+    assert _gui_role_violations(graph, {"gui.views.w": source, "gui.models.m": ""}) == [
+        "gui.models.m -> PySide6.QtWidgets", "gui.models.m -> gui.views.window",
+        "gui.views.w -> gui.presenters.commands", "gui.views.w creates a model: ReviewSession (line 3)",
+        "gui.views.w submits a job (line 3)"]

@@ -20,8 +20,9 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from gui.app import create_workstation
-from gui.qimage import qimage_to_array
-from gui.settings import open_settings
+from gui.jobs.qimage import qimage_to_array
+from gui.models.settings import open_settings
+from tests.gui.fakes import fake_model_work  # noqa: F401  (a fixture: the model's work replaced)
 
 TIMEOUT_MS = 30_000
 
@@ -120,7 +121,7 @@ def type_note_then_kill(cwd, ini, store, start: str, ready_when: str, before_typ
         from PySide6.QtTest import QTest
         from PySide6.QtWidgets import QApplication
         from gui.app import create_workstation
-        from gui.settings import open_settings
+        from gui.models.settings import open_settings
         app = QApplication([])
         station = create_workstation(open_settings({str(ini)!r}), {str(store)!r})
         window = station.window

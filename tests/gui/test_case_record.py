@@ -5,7 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from core.review.case_record import CaseRecord
-from gui.case_record import CaseRecordForm, CaseRecordState
+from gui.models.case_record import CaseRecordState
+from gui.views.case_record import CaseRecordForm
 
 
 def _type(qtbot, edit, text):
@@ -92,4 +93,44 @@ def test_return_gives_the_keys_back_and_a_refused_field_blocks_the_export(qtbot,
     _type(qtbot, window.case_form.edits[0], "2026-13-40")
     report = tmp_path / "r.png"
     assert window.export_report_to(str(report)) is False and not report.exists()
+    assert any("correct the case record" in text for text in window.problem_bar.problems())
+
+
+def test_after_swap_the_record_is_the_shown_pairs_and_edits_never_reach_the_case_left(qtbot, make_window, images,
+                                                                                      tmp_path):
+    """Issue #31 (a): Swap leaves the worklist case (its order is the case's); the record must follow the pair."""
+    from core.review.worklist import Worklist
+    from tests.gui.conftest import TIMEOUT_MS
+
+    window = make_window(worklist=tmp_path / "review.sqlite")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"image1,image2,case_id,patient_id,body_site\n{images[0]},{images[1]},C-9,PSN-2,back\n")
+    window.worklist.import_csv(str(pairs))
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["next_case"].trigger()
+    assert window.case_record.record.case_id == "C-9"
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["swap"].trigger()
+    assert window.worklist.current == -1
+    assert window.case_record.record.case_id == "" and window.case_form.edits["case_id"].text() == ""
+    _type(qtbot, window.case_form.edits["body_site"], "left scapula")
+    assert window.case_record.record.body_site == "left scapula"
+    assert Worklist(tmp_path / "review.sqlite").cases()[0].body_site == "back"
+
+
+def test_a_refused_field_blocks_the_followup_report_too(qtbot, make_window, images, tmp_path, monkeypatch):
+    """Issue #31 (b): the follow-up report was written with the refused date left out."""
+    from tests.gui.conftest import TIMEOUT_MS, wait_idle
+
+    window = make_window()
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(images[0]), str(images[1])])
+    window.actions["followup"].trigger()
+    qtbot.waitUntil(lambda: window.followup_dock.export_button.isEnabled(), timeout=TIMEOUT_MS)
+    _type(qtbot, window.case_form.edits[0], "2026-13-40")
+    report = tmp_path / "followup.png"
+    monkeypatch.setattr("gui.views.dialogs.report_path", lambda _parent, _suggested: (str(report), False))
+    window.followup_dock.export_button.click()
+    wait_idle(qtbot, window)
+    assert not report.exists()
     assert any("correct the case record" in text for text in window.problem_bar.problems())

@@ -1,37 +1,39 @@
-"""The reviewer's commands (gui.commands.Commands) as a presenter, against a mock view and mock review models: what
-each command asks the view, what it tells the models, and what it shows when it cannot go on. No window, no
-runner, no model."""
+"""The reviewer's commands (gui.presenters.commands.Commands) as a presenter, against an autospec'd view and mock
+review models: what each command asks the view, what it tells the models, and what it shows when it cannot go on.
+No window, no runner, no model."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
-from unittest.mock import Mock
+from unittest.mock import Mock, create_autospec
 
 import pytest
 from PIL import Image
 
-from gui.case_record import CaseRecordState
-from gui.commands import Commands, CommandsView
-from gui.layers import LayerStates
-from gui.links import LinksState
-from gui.session import ReviewSession
-from gui.settings import Key, open_settings
-from gui.similar_cases import SimilarCases
-from gui.tasks import SiameseLensError
-from gui.worklist import WorklistController
+from gui.jobs.tasks import SiameseLensError
+from gui.models.case_record import CaseRecordState
+from gui.models.followup import FollowUpReview
+from gui.models.layers import LayerStates
+from gui.models.links import LinksState
+from gui.models.open_pair import OpenPair
+from gui.models.problems import Problems
+from gui.models.session import ReviewSession
+from gui.models.settings import Key, open_settings
+from gui.models.similar_cases import SimilarCases
+from gui.models.worklist import WorklistController
+from gui.presenters.commands import Commands, CommandsView
 
 
 @pytest.fixture
 def view():
-    """Every dialog cancelled, an empty clipboard, no note, no refused case-record field."""
-    view = Mock(spec=CommandsView)
+    """Every dialog cancelled, an empty clipboard, no note."""
+    view = create_autospec(CommandsView, instance=True)
     for ask in (view.ask_image_path, view.ask_report_path, view.ask_model_path, view.ask_gallery_folder,
                 view.ask_pairs_csv, view.ask_worklist_csv, view.clipboard_image):
         ask.return_value = None
     view.clipboard_paths.return_value = []
     view.note_text.return_value = ""
-    view.case_record_problems.return_value = []
     return view
 
 
@@ -49,10 +51,14 @@ def commands(view, settings):
     worklist.reviewer_verdict.return_value = None
     similar = Mock(spec=SimilarCases)
     similar.gallery = None
-    case_record = Mock(spec=CaseRecordState)
-    case_record.record = object()
+    case_record = CaseRecordState(reviewer="Dr. K")  # the real model: it holds what the reviewer typed and refused
+    pair = Mock(spec=OpenPair)
+    pair.assessment.return_value = None
+    followup = Mock(spec=FollowUpReview)
+    followup.result = None
     return Commands(view, session=session, worklist=worklist, similar=similar, layers=Mock(spec=LayerStates),
-                    links=Mock(spec=LinksState), case_record=case_record, settings=settings)
+                    links=Mock(spec=LinksState), case_record=case_record, pair=pair, followup=followup,
+                    problems=Problems(), settings=settings)
 
 
 def _explained(*paths):
@@ -62,7 +68,7 @@ def _explained(*paths):
 
 def test_export_with_no_explanation_shows_a_message_and_writes_nothing(commands, view):
     commands.export()
-    view.show_problem.assert_called_once_with("export", "Nothing to export yet: load and explain a pair first")
+    assert commands.problems.current() == {"export": "Nothing to export yet: load and explain a pair first"}
     view.ask_report_path.assert_not_called()
     commands.session.export.assert_not_called()
 
@@ -78,24 +84,51 @@ def test_export_asks_beside_image_1_and_exports_what_the_view_shows(commands, vi
     commands.session.export.assert_called_once_with(str(target), layers.colormaps, layers.shown.return_value,
                                                     "benign-looking", True, commands.case_record.record, None)
     assert settings.value(Key.LAST_FOLDER) == str(target.parent)
-    view.show_problem.assert_not_called()
+    assert commands.problems.current() == {}
 
 
-def test_a_refused_case_record_field_blocks_the_export_with_its_reason(commands, view):
-    view.case_record_problems.return_value = ["date: not a date (YYYY-MM-DD)"]
+def test_a_refused_case_record_field_blocks_every_export_with_its_reason(commands, view, tmp_path):
+    why = commands.case_record.set_field(0, "2026-02-30")
+    assert why
     assert commands.export_report_to("report.png") is False
-    view.show_problem.assert_called_once_with(
-        "export", "Report not saved: correct the case record first (date: not a date (YYYY-MM-DD))")
+    assert commands.problems.current() == {
+        "export": f"Report not saved: correct the case record first (Image 1 taken: {why})"}
     commands.session.export.assert_not_called()
+    # the follow-up report too (issue #31: it was written with the date left out)
+    commands.followup.result = SimpleNamespace(images=[SimpleNamespace(path=str(tmp_path / "visit1.png"))])
+    view.ask_report_path.return_value = (str(tmp_path / "f.png"), False)
+    commands.export_followup()
+    view.ask_report_path.assert_called_once_with(tmp_path / "visit1-followup.png")
+    assert list(commands.problems.current()) == ["export", "followup"]
+    commands.followup.export_to.assert_not_called()
+    # corrected: both go ahead, with the record as typed
+    assert commands.case_record.set_field(0, "2026-02-28") == ""
+    commands.export_followup()
+    commands.followup.export_to.assert_called_once_with(str(tmp_path / "f.png"), commands.case_record.record, "",
+                                                       False)
+
+
+def test_agree_and_disagree_go_to_the_pair_shown_and_into_its_report(commands, view):
+    commands.pair.assess.return_value = False
+    commands.handlers()["agree"]()
+    assert commands.problems.current() == {"assessment": "Nothing to agree with: open a pair first"}
+    commands.pair.assess.return_value = True
+    commands.handlers()["disagree"]()
+    commands.pair.assess.assert_called_with("disagree")
+    assert "assessment" not in commands.problems.current()
+    commands.pair.assessment.return_value = "disagree"
+    commands.session.explained = object()
+    commands.export_report_to("r.png")
+    assert commands.session.export.call_args.args[-1] == "disagree"
 
 
 def test_open_with_a_cancelled_dialog_does_nothing(commands, view, settings):
+    commands.problems.report("drop", "an earlier bad drop")
     commands.open(1)
     view.ask_image_path.assert_called_once_with(1, str(Path.home()))
     view.refocus.assert_called_once_with()  # the keyboard goes back to the review all the same
     commands.session.open_paths.assert_not_called()
-    view.show_problem.assert_not_called()
-    view.withdraw_problem.assert_not_called()
+    assert commands.problems.current() == {"drop": "an earlier bad drop"}  # neither shown nor withdrawn
     assert not settings.contains(Key.LAST_FOLDER)
 
 
@@ -103,9 +136,10 @@ def test_an_opened_image_goes_to_its_slot_and_the_next_dialog_starts_in_its_fold
     chosen = tmp_path / "lesion.png"
     chosen.write_bytes(b"")  # whether it is an image is the loader's to say
     view.ask_image_path.return_value = str(chosen)
+    commands.problems.report("drop", "an earlier bad drop")
     commands.open(0)
     commands.session.open_paths.assert_called_once_with([str(chosen)], 0)
-    view.withdraw_problem.assert_called_once_with("drop")  # an earlier bad drop no longer applies
+    assert "drop" not in commands.problems.current()  # an earlier bad drop no longer applies
     commands.open(1)
     assert view.ask_image_path.call_args.args == (1, str(tmp_path))
 
@@ -121,7 +155,7 @@ def test_open_2_starts_beside_image_1_however_image_1_came(commands, view, setti
 
 def test_a_folder_dropped_is_refused_before_the_session_hears_of_it(commands, view, tmp_path):
     commands.load_dropped([str(tmp_path)], 0)
-    view.show_problem.assert_called_once_with("drop", f"{tmp_path.name} is a folder: drop image files instead")
+    assert commands.problems.current() == {"drop": f"{tmp_path.name} is a folder: drop image files instead"}
     commands.session.open_paths.assert_not_called()
 
 
@@ -130,7 +164,7 @@ def test_a_failing_worklist_export_shows_one_line_naming_the_file(commands, view
     view.ask_worklist_csv.return_value = str(target)
     commands.worklist.export_csv.side_effect = PermissionError(13, "Permission denied", str(target) + ".tmp")
     commands.export_worklist()
-    view.show_problem.assert_called_once_with("worklist", f"Worklist not exported: {target}: Permission denied")
+    assert commands.problems.current() == {"worklist": f"Worklist not exported: {target}: Permission denied"}
 
 
 def test_an_unreadable_pairs_file_is_shown_and_the_worklist_panel_opens(commands, view, tmp_path):
@@ -138,13 +172,13 @@ def test_an_unreadable_pairs_file_is_shown_and_the_worklist_panel_opens(commands
     view.ask_pairs_csv.return_value = str(pairs)
     commands.worklist.import_csv.side_effect = SiameseLensError(f"{pairs}: the first line must be a header")
     commands.import_worklist()
-    view.show_problem.assert_called_once_with("worklist", f"{pairs}: the first line must be a header")
+    assert commands.problems.current() == {"worklist": f"{pairs}: the first line must be a header"}
     view.show_worklist_panel.assert_called_once_with()
 
 
 def test_paste_takes_an_image_else_a_file_else_says_the_clipboard_is_empty(commands, view, tmp_path):
     commands.paste(0)
-    view.show_problem.assert_called_once_with("clipboard", "The clipboard holds no image")
+    assert commands.problems.current() == {"clipboard": "The clipboard holds no image"}
     copied = tmp_path / "copied.png"
     copied.write_bytes(b"")
     view.clipboard_paths.return_value = [str(copied), str(tmp_path / "second.png")]
@@ -163,8 +197,8 @@ def test_a_chosen_gallery_is_searched_and_shown_and_no_hits_yet_is_said(commands
     view.show_similar_panel.assert_called_once_with()
     commands.similar.step.return_value = False
     commands.handlers()["next_hit"]()
-    view.show_problem.assert_called_once_with(
-        "similar", "No similar cases yet: load image 1 and choose a gallery (Ctrl+G)")
+    assert commands.problems.current() == {
+        "similar": "No similar cases yet: load image 1 and choose a gallery (Ctrl+G)"}
 
 
 def test_a_cancelled_model_dialog_keeps_the_model_and_starts_in_the_weights_folder(commands, view, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from core.model.device import FLAVOUR_FILE
 from gui.app import create_workstation
-from gui.settings import open_settings
+from gui.models.settings import open_settings
 
 from .conftest import TIMEOUT_MS
 

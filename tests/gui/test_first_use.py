@@ -10,7 +10,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from gui import dialogs
+from gui.views import dialogs
 
 from .conftest import TIMEOUT_MS, grab_pixels
 

@@ -36,9 +36,16 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     qtbot.waitUntil(lambda: dock.result is not None and dock.result.registration.mode == "similarity",
                     timeout=TIMEOUT_MS)
     assert dock.result.registration.chosen_by == "given"
+    assert window.followup.mode == "similarity"  # the choice is the model's state, the dock only forwards it
     dock.pixel_size.setText("abc")
-    dock.run()
+    dock.pixel_size.editingFinished.emit()
+    assert window.followup.pixel_size_text == "abc"
     assert any("Pixel size" in text for text in window.problems.texts())
+    window.followup.run()  # refused while the pixel size is not a size: the shown follow-up stays
+    assert dock.result.registration.mode == "similarity"
+    dock.pixel_size.setText("")
+    dock.pixel_size.editingFinished.emit()
+    qtbot.waitUntil(lambda: dock.result is not None, timeout=TIMEOUT_MS)
     pictures = {}
     for mode in ("swipe", "difference"):
         dock.set_mode(mode)
@@ -55,9 +62,11 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     dock.undo_nudge()
     assert np.array_equal(before, dock.composed()) and "nudged" not in dock.legend.text()
     report = tmp_path / "followup.pdf"
-    dock.assessment.setText("stable, routine follow-up")
+    dock.assessment.textEdited.emit("stable, routine follow-up")  # as typed
+    assert window.followup.assessment == "stable, routine follow-up"
     with qtbot.waitSignal(window.session.info, timeout=TIMEOUT_MS):
-        dock.export_to(str(report), note="compare in 3 months")
+        window.note.setPlainText("compare in 3 months")
+        window.commands.export_followup_to(str(report))
     facts = json.loads(report.with_suffix(".json").read_text())
     assert report.read_bytes().startswith(b"%PDF") and facts["kind"] == "followup"
     assert len(facts["measurements"]) == 2 and facts["note"] == "compare in 3 months"

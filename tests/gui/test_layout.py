@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QRect
 from PySide6.QtWidgets import QApplication
 
-from gui.persist import fit_to_screen, restore_window
+from gui.views.persist import fit_to_screen, restore_window
 from tests.gui.conftest import TIMEOUT_MS, make_image
 
 LAPTOP = QRect(0, 0, 1366, 728)  # a 1366 x 768 screen less a 40 px taskbar

@@ -45,7 +45,7 @@ def test_a_note_typed_before_the_second_image_stays_with_the_pair(qtbot, make_wi
     type_note(qtbot, window, "left arm")
     open_pair(qtbot, window, [images[1]])
     assert window.note.toPlainText() == "left arm"
-    assert window.notes.store.get(window.notes.pair) == "left arm"
+    assert window.pair.store.get(window.pair.identity.key) == "left arm"
 
 
 def test_a_note_typed_on_a_one_off_pair_survives_kill_9(qtbot, make_window, images, tiny_weights, tmp_path):
@@ -57,3 +57,42 @@ def test_a_note_typed_on_a_one_off_pair_survives_kill_9(qtbot, make_window, imag
     window = make_window(ini)
     open_pair(qtbot, window, images[:2])
     assert window.note.toPlainText() == NOTE
+
+
+def test_a_one_off_pairs_record_and_assessment_survive_quit_and_reach_the_report(qtbot, make_window, images,
+                                                                                   tmp_path):
+    """Issue #31 (c): only the note was kept; Agree outside a worklist did nothing and the report said none."""
+    import json
+
+    ini = tmp_path / "record.ini"
+    first = make_window(ini)
+    open_pair(qtbot, first, images[:2])
+    assert first.case_record.set_field("patient_id", "PSN-7") == ""
+    first.actions["disagree"].trigger()
+    first.close()
+    second = make_window(ini)
+    open_pair(qtbot, second, [images[1], images[0]])  # the same pair, swapped
+    assert second.case_record.record.patient_id == "PSN-7"
+    assert second.case_form.edits["patient_id"].text() == "PSN-7"
+    report = tmp_path / "r.png"
+    with qtbot.waitSignal(second.session.exported, timeout=TIMEOUT_MS):
+        second.export_report_to(str(report))
+    facts = json.loads(report.with_suffix(".json").read_text())
+    assert facts["patient_id"] == "PSN-7" and facts["reviewer_verdict"] == "disagree"
+    open_pair(qtbot, second, [images[0], images[2]])  # another pair: its own, empty record
+    assert second.case_record.record.patient_id == ""
+
+
+def test_a_one_off_pairs_record_and_assessment_survive_kill_9(qtbot, make_window, images, tiny_weights, tmp_path):
+    ini = tmp_path / "killed.ini"
+    start = (f"station.start(images=[{str(images[0])!r}, {str(images[1])!r}], model_path={str(tiny_weights)!r}, "
+             "device='cpu')")
+    line = type_note_then_kill(tmp_path, ini, tmp_path / "w.sqlite", start,
+                               "None not in window.session.images and window.pair.identity is not None",
+                               "window.case_record.set_field('body_site', 'left scapula'); "
+                               "window.actions['agree'].trigger()")
+    assert "typed" in line
+    window = make_window(ini)
+    open_pair(qtbot, window, images[:2])
+    assert window.case_record.record.body_site == "left scapula" and window.note.toPlainText() == NOTE
+    assert window.commands.reviewer_verdict() == "agree"

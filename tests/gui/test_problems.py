@@ -1,4 +1,4 @@
-"""The problems model (gui.problems), without Qt: the latest problem per source, withdrawn by that source's next
+"""The problems model (gui.models.problems), without Qt: the latest problem per source, withdrawn by that source's next
 success or by dismissing them all, and a change event only when what is shown changes."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import gui.problems
-from gui.problems import Problems
+import gui.models.problems
+from gui.models.problems import Problems
 
 
 def _watched() -> tuple[Problems, list]:
@@ -47,7 +47,7 @@ def test_dismiss_clears_everything_once():
 
 
 def test_the_model_imports_no_qt():
-    tree = ast.parse(Path(gui.problems.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(gui.models.problems.__file__).read_text(encoding="utf-8"))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not any(name.startswith("PySide6") for name in imported)

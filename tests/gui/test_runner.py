@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from gui.runner import Runner, SyncRunner
+from gui.jobs.runner import Runner, SyncRunner
 
 
 def sleep_then(_ws, seconds: float, value):

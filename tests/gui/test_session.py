@@ -1,24 +1,26 @@
 """The review models driven without any window: the session's rules (crops, undo, swap, problems withdrawn by a
 later success, superseded work never shown) and the layer states' events.
 
-The rules run on a SyncRunner, so each call has finished its work (and emitted its signals) when it returns; one
-test keeps the real runner thread, for the signals that cross it."""
+The rules run on a SyncRunner with the model's work faked (tests/gui/fakes.py), so each call has finished its work
+(and emitted its signals) when it returns, in milliseconds; one test keeps the real runner thread and the tiny
+model, for the signals that cross it."""
 
 from __future__ import annotations
 
 import pytest
 
-from gui.layers import LayerStates
-from gui.runner import Runner, SyncRunner
-from gui.session import ReviewSession
+from gui.jobs.runner import Runner, SyncRunner
+from gui.models.layers import LayerStates
+from gui.models.session import ReviewSession
 
 from .conftest import TIMEOUT_MS
 
 
 @pytest.fixture
-def session(qapp, tiny_weights):
+def session(qapp, fake_model_work):
+    """The session's rules on a SyncRunner, the model's work faked (tests/gui/fakes.py): no weights, no waiting."""
     review = ReviewSession(SyncRunner())
-    review.load_model(str(tiny_weights), "cpu")
+    review.load_model(None, "cpu")
     assert review.model is not None
     return review
 
@@ -58,10 +60,10 @@ def test_a_pair_is_explained_once_both_images_arrived_and_signals_carry_values(q
 
 
 @pytest.fixture
-def deferred(qapp, tiny_weights):
+def deferred(qapp, fake_model_work):
     """A session whose jobs wait until the test runs them: what is still loading when a result arrives is chosen."""
     review = ReviewSession(SyncRunner(defer=True))
-    review.load_model(str(tiny_weights), "cpu")
+    review.load_model(None, "cpu")
     review.runner.run_pending()
     assert review.model is not None
     return review

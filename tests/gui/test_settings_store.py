@@ -1,4 +1,4 @@
-"""Every QSettings key is spelled once, in gui/settings.py (Key, layer_key, colormap_key): a key typed anywhere
+"""Every QSettings key is spelled once, in gui/models/settings.py (Key, layer_key, colormap_key): a key typed anywhere
 else would silently read or write a different setting the day one spelling changes."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from gui.settings import Key, colormap_key, layer_key
+from gui.models.settings import Key, colormap_key, layer_key
 
 ROOT = Path(__file__).resolve().parents[2]
-STORE = ROOT / "gui" / "settings.py"
+STORE = ROOT / "gui" / "models" / "settings.py"
 KEYS = {value for name, value in vars(Key).items() if not name.startswith("_")}
 PREFIXES = (layer_key(0, "", "").split("/")[0] + "/", colormap_key(""))  # "layers/", "view/colormap/"
 

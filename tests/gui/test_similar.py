@@ -6,7 +6,7 @@ import json
 
 from PySide6.QtCore import Qt
 
-from gui.settings import Key
+from gui.models.settings import Key
 from tests.gui.conftest import TIMEOUT_MS, make_image
 
 

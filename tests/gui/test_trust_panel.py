@@ -56,7 +56,7 @@ def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, im
 def test_a_new_pair_stops_the_faithfulness_measurement_of_the_old_one(qtbot, make_window, images, monkeypatch):
     """One runner thread: a measurement still running for the shown pair must not hold the next pair's images
     back (the app cancels it when a new image is asked for, and the measurement stops between its batches)."""
-    from gui import tasks
+    from gui.jobs import tasks
 
     started, outcome = [], []
 

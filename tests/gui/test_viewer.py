@@ -8,9 +8,9 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from gui.qimage import array_to_qimage
-from gui.sync import ViewSync
-from gui.viewer import ImageViewer
+from gui.jobs.qimage import array_to_qimage
+from gui.views.sync import ViewSync
+from gui.views.viewer import ImageViewer
 
 from .conftest import grab_pixels
 

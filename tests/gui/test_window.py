@@ -11,7 +11,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
 import core
-from gui.actions import COMMANDS
+from gui.views.actions import COMMANDS
 
 from .conftest import TIMEOUT_MS, drop_files, grab_pixels, wait_idle
 
@@ -210,3 +210,28 @@ def test_single_key_shortcuts_do_not_fire_while_typing_a_note(qtbot, make_window
     qtbot.keyClicks(window.note, "S1 C")
     assert window.note.toPlainText() == "S1 C"
     assert not window.actions["sync"].isChecked() and not window.actions["crop"].isChecked()
+
+
+def _until_stopped(ws, started, seconds: float = 30.0) -> bool:
+    started.set()
+    deadline = time.monotonic() + seconds
+    while not ws.stop.is_set() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return ws.stop.is_set()
+
+
+def test_closing_the_window_interrupts_a_running_job(qtbot, make_window):
+    """Issue #31 (d): closing waited for a running job (a gallery index build) to end on its own. The job here
+    would run 30 s unless it sees its stop flag; the window must close long before."""
+    import threading
+
+    window = make_window()
+    started, seen = threading.Event(), []
+    runner = window.session.runner
+    runner.submit("similar", _until_stopped, started, label="Indexing the gallery…", on_result=seen.append)
+    assert started.wait(10)
+    begun = time.monotonic()
+    window.close()
+    assert time.monotonic() - begun < 5.0  # the job's own end is 30 s away: the close did not wait for it
+    assert runner._thread.wait(5000)  # the job ended on its stop flag, long before its own end
+    assert seen == []  # and nothing of it was delivered to a closed window

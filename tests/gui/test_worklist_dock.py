@@ -3,7 +3,7 @@ names give way (elided, full text in the tooltip)."""
 
 from __future__ import annotations
 
-from gui.worklist_dock import COLUMNS, WorklistDock
+from gui.views.worklist_dock import COLUMNS, WorklistDock
 
 
 def test_verdict_and_score_are_never_cut_while_long_names_are_elided(qtbot):

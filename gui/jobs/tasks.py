@@ -1,0 +1,263 @@
+"""The workstation's one door into core: plain functions that the runner calls on its thread, their typed
+results, and the few torch-free core names the GUI thread needs.
+
+No other gui module imports core. Importing this module does not import torch (the window must appear before
+torch has loaded): every task imports what it needs from core when it first runs, on the runner's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+# Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
+from core.errors import SiameseLensError
+from core.explain.overlay import colour_ramp, rgba_layer  # cv2 and numpy only
+from core.io.files import first_line
+from core.io.images import crop_problem  # Pillow and numpy only
+from core.model.device import cuda_unsupported, device_choices
+from core.review.case_record import CaseRecord, check_date, check_text, from_images  # stdlib only
+from core.review.followup_report import difference_image  # cv2, numpy and Pillow only
+from core.review.worklist import Worklist  # sqlite only
+from core.trust.checks import faithfulness_text  # numpy only
+from core.trust.verdict import COLOURS as VERDICT_COLOURS  # numpy only
+from core.trust.verdict import MEANING as VERDICT_MEANING
+from core.vocabulary import (
+    COLORMAPS,
+    DEFAULT_DEVICE,
+    DEFAULT_LAYER_COLORMAPS,
+    DEFAULT_LAYER_STATE,
+    DEFAULT_METHOD,
+    DISCLAIMER,
+    LAYER_TITLES,
+    LAYERS,
+    METHODS,
+)
+
+from .qimage import pil_to_qimage
+
+__all__ = [
+    # re-exported core names
+    "COLORMAPS", "DEFAULT_DEVICE", "DEFAULT_LAYER_COLORMAPS", "DEFAULT_LAYER_STATE", "DEFAULT_METHOD", "DISCLAIMER",
+    "LAYER_TITLES", "LAYERS", "METHODS", "SiameseLensError", "crop_problem", "Worklist", "colour_ramp",
+    "cuda_unsupported", "device_choices", "faithfulness_text", "rgba_layer", "VERDICT_COLOURS",
+    "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
+    # the workspace, typed results and tasks
+    "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
+    "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness",
+    "similar", "export", "one_line",
+]
+
+
+class Workspace:
+    """What tasks share on the runner thread: the loaded model, and the running task's cancel flag and progress."""
+
+    def __init__(self):
+        self.model = None
+        self.stop = threading.Event()
+        self.report_progress: Callable[[int, int], None] = lambda done, total: None
+
+    def require_model(self):
+        if self.model is None:
+            raise RuntimeError("no model is loaded")
+        return self.model
+
+
+# --- typed results --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Environment:
+    """What the GUI needs from core that only exists once core is imported."""
+
+    app_name: str
+    version: str
+    shipped_models: tuple[str, ...]
+    weights_dir: str
+    icon: str
+    method_help: dict = field(default_factory=dict)  # method -> one line (tooltips)
+
+
+@dataclass(frozen=True)
+class ModelReady:
+    info: Any  # core.model.network.ModelInfo
+    device: str  # where it runs, e.g. "cpu" or "cuda:0"
+    requested_device: str  # "auto", "cpu" or "cuda"
+    path: str | None  # None: the shipped default
+
+
+@dataclass(frozen=True)
+class ImageReady:
+    image: Any  # core.io.images.LoadedImage, uncropped
+    qimage: Any  # QImage of it, converted here rather than on the GUI thread
+
+
+@dataclass(frozen=True)
+class Explained:
+    explanation: Any  # core.explain.pair.Explanation
+    images: tuple  # the two cropped LoadedImage objects that were explained
+    model: Any  # ModelInfo of the model that explained them
+
+
+@dataclass(frozen=True)
+class SimilarFound:
+    query: str | None  # path of the query image (image 1)
+    gallery: str
+    hits: tuple  # dicts: rank, path, label, similarity, qimage (thumbnail)
+    vote: str | None  # e.g. "7 of the 10 nearest-looking known cases are labelled malignant (...)"
+    indexed: int  # images in the gallery's index
+    interrupted: bool  # the index update was cancelled: hits come from the images indexed so far
+
+
+@dataclass(frozen=True)
+class Exported:
+    png: str
+    sidecar: str
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """A report as the reviewer sees the pair: the layers as shown, the note as typed."""
+
+    path: str
+    explained: Explained
+    colormaps: dict  # layer name -> colormap
+    layers: tuple  # per image: {layer name: opacity, 0 when hidden}
+    note: str
+    overwrite: bool
+    provenance: tuple = (None, None)
+    faithfulness: dict | None = None
+    record: CaseRecord | None = None  # as typed
+    reviewer_verdict: str | None = None  # the worklist reviewer's agree/disagree
+
+
+# --- tasks (run on the runner thread) ----------------------------------------------------------------------------
+def environment(_ws: Workspace) -> Environment:
+    from core.explain.methods import REGISTRY
+    from core.paths import resources_dir, shipped_models, weights_dir
+    from core.version import APP_NAME, __version__
+
+    return Environment(APP_NAME, __version__, tuple(str(p) for p in shipped_models()), str(weights_dir()),
+                       str(resources_dir() / "icons" / "siamese-lens.png"),
+                       {name: method.help for name, method in REGISTRY.items()})
+
+
+def load_model(ws: Workspace, path: str | None, device: str) -> ModelReady:
+    import core
+    from core.model.device import resolve_device
+    from core.model.network import describe
+
+    torch_device = resolve_device(device)
+    model = core.load_model(path, device=torch_device)
+    ws.model = model  # replaced only on success: after an error the previous model stays
+    return ModelReady(describe(model), str(torch_device), device, path)
+
+
+def load_image(_ws: Workspace, source) -> ImageReady:
+    """source: a file path, or a PIL image (pasted)."""
+    import core
+    from core.io.images import from_pil
+
+    loaded = core.load_image(source) if isinstance(source, str) else from_pil(source)
+    return ImageReady(loaded, pil_to_qimage(loaded.image))
+
+
+def explain(ws: Workspace, images: tuple, crops: tuple, method: str) -> Explained:
+    import core
+    from core.explain.pair import explained_images
+    from core.io.images import with_crop
+    from core.model.network import describe
+
+    model = ws.require_model()
+    cropped = tuple(with_crop(img, crop) for img, crop in zip(images, crops, strict=True))
+    explanation = core.explain_pair(model, cropped[0], cropped[1], method)
+    return Explained(explanation, explained_images(cropped, explanation), describe(model))
+
+
+def links(ws: Workspace, explained: Explained, k: int):
+    """core.explain.correspondence.analyse of a pair already explained (its images carry the boxes the maps
+    covered): the K strongest links, in each image's own pixels, and the whole cell-pair matrix."""
+    from core.explain.correspondence import analyse
+    from core.explain.pair import model_view
+
+    model = ws.require_model()
+    return analyse(model, [model_view(model, image) for image in explained.images], k)
+
+
+def followup(ws: Workspace, images: tuple, method: str, mode: str = "auto", pixel_size_mm: float | None = None):
+    """core.followup.visits.followup of the pair as loaded (image 1 the baseline, image 2 the later visit); visits
+    of different patients (DICOM) refused (core.followup.history.check_same_patient)."""
+    from core.followup.history import check_same_patient
+    from core.followup.visits import followup as follow_up
+
+    check_same_patient(list(images))
+    return follow_up(ws.require_model(), images[0], images[1], pixel_size_mm=pixel_size_mm, mode=mode, method=method)
+
+
+def export_followup(ws: Workspace, path: str, result, record, note: str, overwrite: bool,
+                    assessment: str = "") -> str:
+    """Write a follow-up's report (core.review.followup_report) and its JSON sidecar; the report's path."""
+    from core.review.case_record import CaseRecord, from_images
+    from core.review.followup_report import followup_report_facts, render
+    from core.review.report import write_picture_and_facts
+
+    record = (record or CaseRecord()).merged(from_images(result.images))
+    facts = followup_report_facts(result, ws.require_model(), record=record, note=note, assessment=assessment)
+    return str(write_picture_and_facts(path, lambda: render(result, facts), facts, overwrite)[0])
+
+
+def faithfulness(ws: Workspace, explained: Explained) -> dict:
+    """Deletion/insertion curves of an explanation's factual maps (core.explain.faithfulness)."""
+    from core.explain.faithfulness import faithfulness as curves
+
+    return curves(ws.require_model(), [image.image for image in explained.images], explained.explanation,
+                  should_stop=ws.stop.is_set)
+
+
+def similar(ws: Workspace, gallery: str, image, crop, k: int) -> SimilarFound:
+    """Bring the gallery's index up to date for the current model (cancellable, with progress), then find the k
+    cases nearest to `image` as the model explains it (the reviewer's crop, else the model's automatic one)."""
+    from core.io.images import with_crop
+    from core.review.gallery import build_index, nearest_cases
+
+    model = ws.require_model()
+    index, counts = build_index(model, gallery, progress=ws.report_progress, should_stop=ws.stop.is_set)
+    if not index.entries:
+        return SimilarFound(image.path, gallery, (), None, 0, counts["interrupted"])
+    hits, summary = nearest_cases(model, index, with_crop(image, crop), k)
+    for hit in hits:
+        hit["qimage"] = _thumbnail(hit["path"])
+    return SimilarFound(image.path, gallery, tuple(hits), summary, len(index.entries), counts["interrupted"])
+
+
+def export(_ws: Workspace, request: ExportRequest) -> Exported:
+    """The report of the pair as shown and its JSON sidecar (core.review.outputs, as `explain --report` writes them)."""
+    from core.review.case_record import CaseRecord, from_images
+    from core.review.outputs import write_report
+
+    explained = request.explained
+    record = (request.record or CaseRecord()).merged(from_images(explained.images))
+    png, sidecar = write_report(request.path, explained.explanation, explained.images, explained.model,
+                                colormaps=request.colormaps, layers=request.layers, note=request.note,
+                                overwrite=request.overwrite, provenance=request.provenance,
+                                faithfulness=request.faithfulness, record=record,
+                                reviewer_verdict=request.reviewer_verdict)
+    return Exported(str(png), str(sidecar))
+
+
+def _thumbnail(path: str, size: int = 96):
+    from core.io.images import load_image
+
+    try:
+        image = load_image(path).image
+    except Exception:  # a hit whose file vanished or broke since indexing shows no picture, not an error
+        return None
+    image.thumbnail((size, size))
+    return pil_to_qimage(image)
+
+
+def one_line(exc: BaseException) -> str:
+    """Product errors carry their own one-line message; anything else gets its type name in front."""
+    text = first_line(exc, 300) if str(exc).strip() else ""
+    if isinstance(exc, (SiameseLensError, FileExistsError, ValueError)) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,1 @@
+"""Qt-free review state and its events (QtCore signals; no QtWidgets, no QtGui)."""

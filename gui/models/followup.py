@@ -1,0 +1,147 @@
+"""Follow-up review without widgets (core.followup.visits): image 2 as a later visit of image 1's lesion, aligned
+onto it and measured on the runner; its report written on the runner. The dock (gui.views.followup_dock) only draws
+`result_changed`; what the report carries (the case record, the note) and whether it may be written at all (no
+refused case-record field) is the presenter's (gui.presenters.commands).
+
+What the reviewer chooses for the follow-up is held here, not in the dock: the registration mode (auto, or an
+override), the pixel size in mm (refused with one line when it is not a size), and the assessment printed on the
+report; changing the mode or the pixel size redoes the follow-up shown.
+
+A worklist case marked as a follow-up (CSV column kind) is aligned once its pair has been explained.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from ..jobs.tasks import export_followup as export_followup_task
+from ..jobs.tasks import followup as followup_task
+
+KEY, EXPORT_KEY = "followup", "followup-export"
+REGISTRATION_MODES = ("auto", "rigid", "similarity")  # core.followup.registration's; auto chooses by the evidence
+
+
+class FollowUpReview(QObject):
+    running = Signal()  # an alignment was asked for: the dock shows itself and says so
+    result_changed = Signal(object)  # core.followup.visits.FollowUp, or None when the shown one no longer applies
+
+    settings_changed = Signal()  # the mode, pixel size or assessment changed: the dock shows them
+
+    def __init__(self, session, problems, worklist=None, case_record=None):
+        super().__init__()
+        self.session, self.problems, self.result = session, problems, None
+        self.case_record = case_record  # gui.models.case_record.CaseRecordState: the visits' dates, for the interval
+        self.mode, self.pixel_size_text, self.assessment = "auto", "", ""
+        self._pending_case = False  # a follow-up case was opened: align it once its pair is explained
+        session.explanation_changed.connect(self._explanation_changed)
+        if worklist is not None:
+            worklist.current_changed.connect(lambda row: self._case_opened(worklist, row))
+
+    def run(self) -> None:
+        """Register, measure and explain the pair shown (image 1 the baseline), on the runner."""
+        s = self.session
+        images = [ready.image if ready is not None else None for ready in s.images]
+        if None in images or s.model is None:
+            self.problems.report(KEY, "Follow-up needs two images and a model")
+            return
+        size = self.pixel_size_mm()
+        if size == -1.0:
+            self.problems.report(KEY, f"Pixel size {self.pixel_size_text!r}: give the size of one pixel in mm "
+                                      "(e.g. 0.02), or leave it empty")
+            return
+        self.running.emit()
+        s.runner.submit(KEY, followup_task, tuple(images), s.method, self.mode, size,
+                        label="Aligning and measuring the follow-up…",
+                        on_result=self._set,
+                        on_error=lambda text: self.problems.report(KEY, f"Follow-up failed: {text}"))
+
+    def set_mode(self, mode: str) -> None:
+        """auto, rigid or similarity; the follow-up shown is redone with it."""
+        if mode not in REGISTRATION_MODES:
+            raise ValueError(f"registration mode {mode!r}: one of {', '.join(REGISTRATION_MODES)}")
+        if mode != self.mode:
+            self.mode = mode
+            self.settings_changed.emit()
+            self._redo()
+
+    def set_pixel_size(self, text: str) -> None:
+        """The size of one baseline pixel in mm as typed; empty: a DICOM file's, else pixels."""
+        text = text.strip()
+        if text != self.pixel_size_text:
+            self.pixel_size_text = text
+            self.settings_changed.emit()
+            if self.pixel_size_mm() == -1.0:
+                self.problems.report(KEY, f"Pixel size {text!r}: give the size of one pixel in mm (e.g. 0.02), "
+                                          "or leave it empty")
+            else:
+                self.problems.clear(KEY)
+                self._redo()
+
+    def set_assessment(self, text: str) -> None:
+        """The reviewer's assessment of the follow-up, printed on its report."""
+        if text != self.assessment:
+            self.assessment = text
+            self.settings_changed.emit()
+
+    def pixel_size_mm(self) -> float | None:
+        """The typed pixel size in mm; None when empty, -1.0 when it is not a size."""
+        text = self.pixel_size_text.replace(",", ".")
+        if not text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            return -1.0
+        return value if 0 < value < 100 else -1.0
+
+    def interval_days(self) -> int | None:
+        """Days between the two visits from the case record's dates; None when either is unknown."""
+        from datetime import date
+
+        record = getattr(self.case_record, "record", None)
+        dates = getattr(record, "acquired", ("", ""))
+        if not (dates and dates[0] and dates[-1]):
+            return None
+        try:
+            return (date.fromisoformat(dates[-1]) - date.fromisoformat(dates[0])).days
+        except ValueError:
+            return None
+
+    def _redo(self) -> None:
+        if self.result is not None:
+            self.run()
+
+    def export_to(self, path: str, record=None, note: str = "", overwrite: bool = False) -> bool:
+        """The follow-up report (PNG, PDF or DICOM by the name) with both visits' dates and measurements; False
+        when there is no follow-up to report."""
+        s = self.session
+        if self.result is None:
+            self.problems.report(KEY, "Nothing to export yet: align the pair first (Ctrl+U)")
+            return False
+        s.runner.submit(EXPORT_KEY, export_followup_task, path, self.result, record, note, overwrite,
+                        self.assessment.strip(),
+                        label="Writing the follow-up report…",
+                        on_result=lambda written: self._exported(written),
+                        on_error=lambda text: self.problems.report(KEY, f"Report not saved: {text}"))
+        return True
+
+    def _exported(self, written: str) -> None:
+        self.problems.clear(KEY)
+        self.session.info.emit(f"Report saved: {written}")
+
+    def _set(self, result) -> None:
+        self.result = result
+        self.result_changed.emit(result)
+
+    def _case_opened(self, worklist, row: int) -> None:
+        self._pending_case = row >= 0 and worklist.cases[row].kind == "followup"
+        if self._pending_case and worklist.shows_open_case() and self.session.explained is not None:
+            self._explanation_changed(self.session.explained)  # the case's pair was explained before it was told
+
+    def _explanation_changed(self, explained) -> None:
+        if explained is None:
+            if self.result is not None:
+                self._set(None)  # another pair, crop or model: the old alignment no longer applies
+        elif self._pending_case:
+            self._pending_case = False
+            self.run()

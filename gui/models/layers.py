@@ -1,0 +1,59 @@
+"""How the explanation layers are shown, as a widget-free model that emits events (after napari's layer model):
+per image and layer, visibility and opacity; per layer, its colormap (the counterfactual has its own, so the
+two can be told apart with both on). Viewers, check boxes, sliders, menu actions, the legend, the report and
+the settings all bind to this one model instead of copying each other's state.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from ..jobs.tasks import COLORMAPS, DEFAULT_LAYER_COLORMAPS, DEFAULT_LAYER_STATE, LAYERS
+
+SLOTS = (0, 1)
+
+
+class LayerStates(QObject):
+    changed = Signal(int, str, bool, float)  # image slot, layer, visible, opacity
+    colormap_changed = Signal(str, str)  # layer, colormap
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._state = {(slot, name): DEFAULT_LAYER_STATE[name] for slot in SLOTS for name in LAYERS}
+        self._colormaps = dict(DEFAULT_LAYER_COLORMAPS)
+
+    def visible(self, slot: int, name: str) -> bool:
+        return self._state[slot, name][0]
+
+    def opacity(self, slot: int, name: str) -> float:
+        return self._state[slot, name][1]
+
+    def colormap(self, name: str) -> str:
+        return self._colormaps[name]
+
+    @property
+    def colormaps(self) -> dict[str, str]:
+        return dict(self._colormaps)
+
+    def set_visible(self, slot: int, name: str, visible: bool) -> None:
+        self._set(slot, name, bool(visible), self.opacity(slot, name))
+
+    def set_opacity(self, slot: int, name: str, opacity: float) -> None:
+        self._set(slot, name, self.visible(slot, name), min(max(float(opacity), 0.0), 1.0))
+
+    def set_colormap(self, name: str, colormap: str) -> None:
+        if colormap not in COLORMAPS:
+            raise ValueError(f"unknown colormap {colormap!r}")
+        if self._colormaps[name] != colormap:
+            self._colormaps[name] = colormap
+            self.colormap_changed.emit(name, colormap)
+
+    def shown(self) -> tuple[dict, ...]:
+        """Per image, {layer: opacity as shown, 0 when hidden}: what a report draws."""
+        return tuple({name: self.opacity(slot, name) if self.visible(slot, name) else 0.0 for name in LAYERS}
+                     for slot in SLOTS)
+
+    def _set(self, slot: int, name: str, visible: bool, opacity: float) -> None:
+        if self._state[slot, name] != (visible, opacity):
+            self._state[slot, name] = (visible, opacity)
+            self.changed.emit(slot, name, visible, opacity)

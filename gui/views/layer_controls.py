@@ -1,0 +1,282 @@
+"""Small passive widgets: per-image layer controls, the score panel and the colour legend."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QSignalBlocker, Qt
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap, QPolygonF
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from ..jobs.tasks import DISCLAIMER, LAYER_TITLES, LAYERS, VERDICT_COLOURS, VERDICT_MEANING, faithfulness_text
+from ..models.layers import LayerStates
+from .colours import colormap_qimage
+
+LAYER_TIPS = {"factual": "Regions that support the decision", "counterfactual": "Regions that argue against it"}
+
+
+class LayerControls(QWidget):
+    """A visibility check box and an opacity slider (0-100 %) per layer of one image, bound both ways to the
+    LayerStates model (after napari's opacity controls): the widgets never hold state of their own."""
+
+    def __init__(self, layers: LayerStates, slot: int, parent=None):
+        super().__init__(parent)
+        self.layers, self.slot = layers, slot
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 2, 4, 2)
+        self.boxes: dict[str, QCheckBox] = {}
+        self.sliders: dict[str, QSlider] = {}
+        self.values: dict[str, QLabel] = {}
+        for row, name in enumerate(LAYERS):
+            box = QCheckBox(LAYER_TITLES[name])
+            box.setToolTip(LAYER_TIPS[name])
+            slider = QSlider(Qt.Orientation.Horizontal)
+            slider.setRange(0, 100)
+            slider.setToolTip(f"{LAYER_TITLES[name]} layer opacity")
+            for widget in (box, slider):
+                widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # never steals the review shortcuts
+            value = QLabel()
+            value.setMinimumWidth(44)
+            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            box.toggled.connect(lambda on, n=name: layers.set_visible(slot, n, on))
+            slider.valueChanged.connect(lambda v, n=name: layers.set_opacity(slot, n, v / 100.0))
+            grid.addWidget(box, row, 0)
+            grid.addWidget(slider, row, 1)
+            grid.addWidget(value, row, 2)
+            self.boxes[name], self.sliders[name], self.values[name] = box, slider, value
+            self._show(slot, name, layers.visible(slot, name), layers.opacity(slot, name))
+        grid.setColumnStretch(1, 1)
+        layers.changed.connect(self._show)
+
+    def _show(self, slot: int, name: str, visible: bool, opacity: float) -> None:
+        if slot != self.slot:
+            return
+        box, slider = self.boxes[name], self.sliders[name]
+        with QSignalBlocker(box), QSignalBlocker(slider):  # showing the model's value is not a new edit
+            box.setChecked(visible)
+            slider.setValue(round(opacity * 100))
+        self.values[name].setText(f"{slider.value()} %")
+
+
+class ScorePanel(QWidget):
+    """The verdict first (core.trust.verdict: what the model stands behind, in green or red only when it decides), its
+    reason and meaning, then the raw similarity against the threshold, the calibrated probability, warnings,
+    method, model, its test metrics, timing and faithfulness."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.verdict = QLabel("–")
+        self.verdict.setStyleSheet(VERDICT_STYLE)
+        self.verdict.setWordWrap(True)
+        self.reason = QLabel("Load two images to compare them")
+        self.reason.setWordWrap(True)
+        layout.addWidget(self.verdict)
+        layout.addWidget(self.reason)
+        # The raw score and threshold stay visible, in a neutral colour: they are not the verdict.
+        self.score = QLabel()
+        self.score.setWordWrap(True)
+        layout.addWidget(self.score)
+        # Calibrated P(same class): the probability the verdict follows from.
+        self.probability = QLabel()
+        self.probability.setToolTip("Probability that both images show the same class, from the similarity by a "
+                                    "monotone (Platt) map fitted on the model's validation pairs")
+        layout.addWidget(self.probability)
+        self.meaning = QLabel(f"{VERDICT_MEANING} {DISCLAIMER}")  # the disclaimer always in view, not in Help only
+        self.meaning.setWordWrap(True)
+        self.meaning.setStyleSheet("color: #555555; font-style: italic;")
+        layout.addWidget(self.meaning)
+        # Out-of-domain and same-content warnings: always visible while they apply, never a status-bar flash.
+        self.domain = QLabel()
+        self.domain.setWordWrap(True)
+        self.domain.setStyleSheet("color: white; background: #b0281e; font-weight: bold; padding: 3px;")
+        self.domain.setVisible(False)
+        layout.addWidget(self.domain)
+        self.model_name = QLabel("Model: –")  # may be long: wraps, which only a box layout sizes correctly
+        self.model_name.setWordWrap(True)
+        self.model_name.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout.addWidget(self.model_name)
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 2, 0, 0)
+        grid.setColumnStretch(1, 1)
+        self.fields = {}
+        for row, key in enumerate(("Threshold", "Verdict band", "Method", "Network", "Test metrics", "Device",
+                                   "Timing", "Faithfulness")):
+            label = QLabel("–")
+            label.setWordWrap(True)  # long values (metrics, timings) wrap instead of being cut off
+            label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            grid.addWidget(QLabel(f"{key}:"), row, 0)
+            grid.addWidget(label, row, 1)
+            self.fields[key] = label
+        layout.addLayout(grid)
+        self.fields["Faithfulness"].setToolTip(
+            "Deletion: the explained score as the top of each factual map is blurred away (lower area than the random "
+            "map = faithful). Insertion: as it is restored on blurred images (higher area than random = faithful).")
+        self.curves = QLabel()  # deletion/insertion plot of the shown maps, once measured
+        self.curves.setVisible(False)
+        layout.addWidget(self.curves)
+        self.note = QLabel()  # warnings: an untrained model, an explanation without evidence
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #b06000; font-weight: bold;")
+        layout.addWidget(self.note)
+        self._untrained = False
+
+    def show_model(self, ready) -> None:
+        info = ready.info
+        meta = info.metadata or {}
+        self.model_name.setText(f"Model: {info.name}")
+        self.model_name.setToolTip(f"{info.path or 'built-in'}\nsha256 {info.sha256 or '(not recorded)'}")
+        views = "" if info.tta == "none" else f", test-time views: {info.tta}"
+        self.fields["Network"].setText(f"{info.architecture}, {info.input_size} px{views}")
+        self.fields["Threshold"].setText(f"{100 * info.threshold:.1f} % (raw similarity; not the verdict)")
+        self.fields["Verdict band"].setText(_band_text(meta.get("verdict")))
+        metrics = meta.get("test_metrics") or {}
+        self._untrained = bool(meta.get("untrained"))
+        if self._untrained:
+            text = "none (untrained model)"
+        else:
+            text = _metrics_text(metrics)
+        self.fields["Test metrics"].setText(text)
+        self.fields["Device"].setText(ready.device)
+        self.note.setText(self._warning(""))
+
+    def show_result(self, explained, busy_text: str = "") -> None:
+        if explained is None:
+            self.verdict.setText("–")
+            self.verdict.setStyleSheet(VERDICT_STYLE)
+            self.reason.setText(busy_text or "Load two images to compare them")
+            self.score.setText("")
+            self.fields["Timing"].setText("–")
+            self.note.setText(self._warning(""))
+            self.probability.setText("")
+            self.domain.setVisible(False)
+            self.show_faithfulness(None)
+            return
+        e = explained.explanation
+        colour = "#%02x%02x%02x" % VERDICT_COLOURS[e.verdict]
+        self.verdict.setText(e.verdict.capitalize())  # one typography for every verdict: colour alone marks a decision
+        self.verdict.setStyleSheet(f"{VERDICT_STYLE} color: {colour};")
+        self.reason.setText(e.verdict_reason)
+        self.score.setText(f"Similarity {100 * e.similarity:.1f} % (model threshold {100 * e.threshold:.1f} %)")
+        self.fields["Method"].setText(e.method)
+        probability = getattr(e, "probability_same", None)
+        self.probability.setText(f"P(same class) {100 * probability:.0f} % (calibrated)" if probability is not None
+                                 else "P(same class): not calibrated for this model")
+        warnings = [e.verdict_reason.upper() if e.in_domain is not None and not all(e.in_domain) else ""]
+        if getattr(e, "same_content", False):
+            warnings.append("SAME IMAGE CONTENT: no maps (there is no evidence to draw)")
+        text = "\n".join(w for w in warnings if w)
+        self.domain.setText(text)
+        self.domain.setVisible(bool(text))
+        timings = e.timings_ms
+        self.fields["Timing"].setText(f"{timings.get('total', 0):.0f} ms (model {timings.get('model', 0):.0f} ms)")
+        self.note.setText(self._warning(e.note))
+
+    def show_faithfulness(self, curves: dict | None) -> None:
+        """Whether the shown maps explain the score better than a random map, and a small plot of the deletion and
+        insertion curves; None clears."""
+        if not curves:
+            self.fields["Faithfulness"].setText("–")
+            self.curves.setVisible(False)
+            return
+        self.fields["Faithfulness"].setText(faithfulness_text(curves))
+        self.curves.setPixmap(curves_pixmap(curves))
+        self.curves.setVisible(True)
+
+    def _warning(self, note: str) -> str:
+        lines = ["UNTRAINED model: its scores and maps are meaningless"] if self._untrained else []
+        return "\n".join(lines + ([note] if note else []))
+
+
+VERDICT_STYLE = "font-size: 24pt; font-weight: bold;"
+
+
+def _band_text(fitted) -> str:
+    """The model's inconclusive band and what it gave on validation pairs, or why there is none."""
+    try:
+        low, high = fitted["band"]
+        text = f"inconclusive for P(same class) {100 * low:.0f}-{100 * high:.0f} %"
+        if fitted.get("selective_accuracy") is not None:
+            text += (f"; on validation pairs {100 * fitted['coverage']:.0f} % decided, "
+                     f"{100 * fitted['selective_accuracy']:.1f} % of them correctly")
+        return text
+    except (KeyError, TypeError, ValueError):
+        return "none: every pair is not assessed (run main.py calibrate)"
+
+
+def _metrics_text(metrics: dict) -> str:
+    parts = [f"AUC {metrics['auc']:.3f}" if "auc" in metrics else "",
+             f"accuracy {metrics['accuracy']:.3f}" if "accuracy" in metrics else "",
+             f"({metrics['pairs']} pairs)" if "pairs" in metrics else ""]
+    return " ".join(p for p in parts if p) or "none recorded"
+
+
+CURVE_STYLES = (("deletion_map", "#b0281e", Qt.PenStyle.SolidLine),
+                ("deletion_random", "#b0281e", Qt.PenStyle.DotLine),
+                ("insertion_map", "#1b7a36", Qt.PenStyle.SolidLine),
+                ("insertion_random", "#1b7a36", Qt.PenStyle.DotLine))
+
+
+CURVE_MARGINS = (22, 14, 6, 16)  # left (score ticks), top (legend), right, bottom (fraction ticks) in px
+
+
+def curves_pixmap(curves: dict, width: int = 240, height: int = 104) -> QPixmap:
+    """Deletion (red) and insertion (green) of the explained score against the fraction of the map's top pixels
+    blurred away (deletion) or restored (insertion), solid for the map, dotted for a random map; the axes are
+    labelled so the plot reads without the tooltip."""
+    left, top, right, bottom = CURVE_MARGINS
+    plot_w, plot_h = width - left - right, height - top - bottom
+    pixmap = QPixmap(width, height)
+    pixmap.fill(QColor("white"))
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    font = painter.font()
+    font.setPixelSize(9)
+    painter.setFont(font)
+    painter.setPen(QPen(QColor("#999999"), 1))
+    painter.drawRect(left, top, plot_w, plot_h)
+    painter.setPen(QColor("#444444"))
+    painter.drawText(0, top - 4, left - 3, 12, Qt.AlignmentFlag.AlignRight, "1")
+    painter.drawText(0, top + plot_h - 8, left - 3, 12, Qt.AlignmentFlag.AlignRight, "0")
+    painter.drawText(left, top + plot_h + 2, plot_w, 12, Qt.AlignmentFlag.AlignLeft, "0 %")
+    painter.drawText(left, top + plot_h + 2, plot_w, 12, Qt.AlignmentFlag.AlignHCenter, "solid: map · dotted: random")
+    painter.drawText(left, top + plot_h + 2, plot_w, 12, Qt.AlignmentFlag.AlignRight, "100 %")
+    painter.drawText(left, 0, plot_w, top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "score")
+    painter.drawText(left, 0, plot_w, top, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                     "top pixels: red removed, green restored")
+    fractions = curves["fractions"]
+    for key, colour, style in CURVE_STYLES:
+        points = [QPointF(left + f * plot_w, top + plot_h - min(max(v, 0.0), 1.0) * plot_h)
+                  for f, v in zip(fractions, curves[key], strict=True)]
+        painter.setPen(QPen(QColor(colour), 1.6, style))
+        painter.drawPolyline(QPolygonF(points))
+    painter.end()
+    return pixmap
+
+
+class Legend(QWidget):
+    """Each layer's colour ramp, labelled, 0 (transparent) to 1 (most relevant): with both layers on, the
+    reviewer can tell evidence for the decision from evidence against it."""
+
+    def __init__(self, layers: LayerStates, parent=None):
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.ramps: dict[str, QLabel] = {}
+        for row, name in enumerate(LAYERS):
+            grid.addWidget(QLabel(LAYER_TITLES[name]), row, 0)
+            ramp = QLabel()
+            ramp.setMinimumHeight(14)
+            ramp.setScaledContents(True)
+            ramp.setToolTip(f"{LAYER_TITLES[name]}: {LAYER_TIPS[name].lower()}")
+            grid.addWidget(ramp, row, 1, 1, 2)
+            self.ramps[name] = ramp
+            self._show(name, layers.colormap(name))
+        grid.addWidget(QLabel("0  low"), len(LAYERS), 1)
+        grid.addWidget(QLabel("high  1"), len(LAYERS), 2, Qt.AlignmentFlag.AlignRight)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(2, 1)
+        self.setToolTip("A layer is transparent where its map is 0.")
+        layers.colormap_changed.connect(self._show)
+
+    def _show(self, name: str, colormap: str) -> None:
+        self.ramps[name].setPixmap(QPixmap.fromImage(colormap_qimage(colormap, 256, 14)))

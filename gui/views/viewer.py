@@ -1,0 +1,253 @@
+"""One image viewer: the image, its factual and counterfactual layers and its crop box in one scene whose unit
+is the image pixel, so a layer placed at the crop's corner covers exactly the pixels the model saw.
+
+Wheel zooms at the cursor, dragging pans (or draws a crop box in crop mode), drops of files are reported.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPixmap, QTransform
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
+
+from ..jobs.tasks import LAYERS
+
+ZOOM_STEP = 1.25
+MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
+MIN_DRAG = 4  # pixels: a smaller drag is a click, not a box (whether a box is a valid crop is core's to say)
+
+
+MATCH = "match"
+
+
+class ImageViewer(QGraphicsView):
+    files_dropped = Signal(list)  # the dropped URLs as local paths ("" for a non-local URL)
+    crop_drawn = Signal(tuple)  # (x, y, w, h) in image pixels
+    view_changed = Signal()  # zoom or pan by the user, for synchronised viewing
+    zoom_changed = Signal(float)  # scene-to-screen scale after any change (fit, zoom, resize)
+
+    def __init__(self, placeholder: str, parent=None):
+        super().__init__(parent)
+        self.placeholder = placeholder
+        self.setScene(QGraphicsScene(self))
+        self.setAcceptDrops(True)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # zoom_by anchors at the cursor itself
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setBackgroundBrush(QColor(48, 48, 48))
+        self.setFrameShape(QGraphicsView.Shape.NoFrame)
+        self._image = QGraphicsPixmapItem()
+        # The explanation's layers, then "match": where a point of the other image matches (gui.models.links)
+        self._layers = {name: QGraphicsPixmapItem() for name in (*LAYERS, MATCH)}
+        self._layers[MATCH].setOpacity(0.7)
+        self._shade = QGraphicsPathItem()  # darkens what lies outside the crop box
+        self._shade.setBrush(QColor(0, 0, 0, 140))
+        self._shade.setPen(QPen(Qt.PenStyle.NoPen))
+        self._band = QGraphicsRectItem()  # the box being drawn
+        self._band.setPen(self._cosmetic_pen(QColor(255, 220, 0), Qt.PenStyle.DashLine))
+        self._outline = QGraphicsRectItem()
+        self._outline.setPen(self._cosmetic_pen(QColor(255, 220, 0), Qt.PenStyle.SolidLine))
+        for z, item in enumerate([self._image, *self._layers.values(), self._shade, self._outline, self._band]):
+            item.setZValue(z)
+            self.scene().addItem(item)
+        self._band.hide()
+        self._crop_mode = False
+        self._drag_start: QPointF | None = None
+        self._fitting = True  # follow the window size until the user zooms
+        self._quiet = False  # programmatic view changes are not reported
+        self._drop_target = False  # files are being dragged over this viewer: highlight it
+        self.horizontalScrollBar().valueChanged.connect(self._scrolled)
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
+
+    # --- content -----------------------------------------------------------------------------------
+    def has_image(self) -> bool:
+        return not self._image.pixmap().isNull()
+
+    def set_image(self, qimage) -> None:
+        """Show a new image (a QImage, or None to clear); overlays and crop box are cleared, the view fits."""
+        self._image.setPixmap(QPixmap.fromImage(qimage) if qimage is not None else QPixmap())
+        for name in self._layers:
+            self.set_layer(name, None)
+        self.set_crop(None)
+        self.scene().setSceneRect(self._image.boundingRect())
+        self.fit()
+
+    def set_layer(self, name: str, qimage, box: tuple | None = None) -> None:
+        """Stretch a layer's RGBA picture over `box` (x, y, w, h in image pixels: the crop the map covers; None:
+        the whole image). Maps longer than core's cap arrive smaller than the box and are upsampled here."""
+        item = self._layers[name]
+        item.setPixmap(QPixmap.fromImage(qimage) if qimage is not None else QPixmap())
+        if qimage is None or qimage.isNull():
+            return
+        x, y, w, h = box if box else (0, 0, self._image.pixmap().width(), self._image.pixmap().height())
+        item.setTransform(QTransform.fromScale(w / qimage.width(), h / qimage.height()))
+        item.setPos(x, y)
+
+    def layer_pixmap(self, name: str) -> QPixmap:
+        return self._layers[name].pixmap()
+
+    def set_layer_visible(self, name: str, visible: bool) -> None:
+        self._layers[name].setVisible(visible)
+
+    def set_layer_opacity(self, name: str, opacity: float) -> None:
+        self._layers[name].setOpacity(opacity)
+
+    def set_crop(self, box: tuple | None) -> None:
+        if box is None or not self.has_image():
+            self._shade.setPath(QPainterPath())
+            self._outline.hide()
+            return
+        rect = QRectF(*box)
+        path = QPainterPath()
+        path.addRect(self._image.boundingRect())
+        path.addRect(rect)  # odd-even fill: everything but the box
+        self._shade.setPath(path)
+        self._outline.setRect(rect)
+        self._outline.show()
+
+    def set_crop_mode(self, on: bool) -> None:
+        self._crop_mode = on
+        self.setDragMode(QGraphicsView.DragMode.NoDrag if on else QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.OpenHandCursor)
+
+    # --- zoom and pan ------------------------------------------------------------------------------
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def center(self) -> QPointF:
+        return self.mapToScene(self.viewport().rect().center())
+
+    def fit(self) -> None:
+        self._fitting = True
+        if self.has_image():
+            self._apply(lambda: self.fitInView(self._image, Qt.AspectRatioMode.KeepAspectRatio))
+
+    def actual_size(self) -> None:
+        """One image pixel per physical screen pixel (high-DPI screens included)."""
+        self.set_view(1.0 / self.devicePixelRatioF(), self.center())
+        self.view_changed.emit()
+
+    def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
+        """Zoom keeping the scene point under `anchor` (viewport pixels; default: the centre) in place."""
+        anchor = anchor if anchor is not None else self.viewport().rect().center()
+        target = min(max(self.zoom() * factor, MIN_ZOOM), MAX_ZOOM)
+        fixed = self.mapToScene(anchor)
+
+        def change():
+            self.scale(target / self.zoom(), target / self.zoom())
+            drift = self.mapToScene(anchor) - fixed
+            self.translate(drift.x(), drift.y())
+
+        self._fitting = False
+        self._apply(change)
+        self.view_changed.emit()
+
+    def set_view(self, zoom: float, center: QPointF) -> None:
+        """Follow another viewer (no view_changed is emitted)."""
+        self._fitting = False
+        def change() -> None:
+            self.setTransform(QTransform.fromScale(zoom, zoom))
+            self.centerOn(center)
+
+        self._apply(change)
+
+    def _apply(self, change) -> None:
+        self._quiet = True
+        try:
+            change()
+        finally:
+            self._quiet = False
+        smooth = self.zoom() < 1.0  # crisp pixels zoomed in
+        mode = Qt.TransformationMode.SmoothTransformation if smooth else Qt.TransformationMode.FastTransformation
+        self._image.setTransformationMode(mode)
+        for item in self._layers.values():  # maps are upsampled smoothly, like the report draws them
+            item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.zoom_changed.emit(self.zoom())
+
+    def _scrolled(self) -> None:
+        if not self._quiet:
+            self.view_changed.emit()
+
+    # --- events ------------------------------------------------------------------------------------
+    def wheelEvent(self, event) -> None:
+        if self.has_image():
+            self.zoom_by(ZOOM_STEP ** (event.angleDelta().y() / 120.0), event.position().toPoint())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fitting:
+            self.fit()
+
+    def mousePressEvent(self, event) -> None:
+        if self._crop_mode and self.has_image() and event.button() == Qt.MouseButton.LeftButton:
+            self._drag_start = self._clamped(self.mapToScene(event.position().toPoint()))
+            self._band.setRect(QRectF(self._drag_start, self._drag_start))
+            self._band.show()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._drag_start is not None:
+            end = self._clamped(self.mapToScene(event.position().toPoint()))
+            self._band.setRect(QRectF(self._drag_start, end).normalized())
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._drag_start is None:
+            super().mouseReleaseEvent(event)
+            return
+        end = self._clamped(self.mapToScene(event.position().toPoint()))
+        rect = QRectF(self._drag_start, end).normalized()
+        self._drag_start = None
+        self._band.hide()
+        box = (round(rect.x()), round(rect.y()), round(rect.width()), round(rect.height()))
+        if box[2] >= MIN_DRAG and box[3] >= MIN_DRAG:
+            self.crop_drawn.emit(box)
+
+    def dragEnterEvent(self, event) -> None:
+        event.setAccepted(event.mimeData().hasUrls())
+        self._highlight(event.isAccepted())
+
+    def dragMoveEvent(self, event) -> None:
+        event.setAccepted(event.mimeData().hasUrls())
+
+    def dragLeaveEvent(self, event) -> None:
+        self._highlight(False)
+        super().dragLeaveEvent(event)
+
+    def dropEvent(self, event) -> None:
+        self._highlight(False)
+        paths = [url.toLocalFile() for url in event.mimeData().urls()]
+        event.acceptProposedAction()
+        self.files_dropped.emit(paths)
+
+    def is_drop_target(self) -> bool:
+        return self._drop_target
+
+    def _highlight(self, on: bool) -> None:
+        self._drop_target = on
+        self.viewport().update()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
+        painter.save()
+        painter.resetTransform()
+        if self._drop_target:  # where a dropped file will go
+            painter.setPen(QPen(QColor(80, 160, 255), 6))
+            painter.setBrush(QColor(80, 160, 255, 50))
+            painter.drawRect(self.viewport().rect().adjusted(3, 3, -3, -3))
+        if not self.has_image():
+            painter.setPen(QColor(200, 200, 200))
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self.placeholder)
+        painter.restore()
+
+    def _clamped(self, point: QPointF) -> QPointF:
+        bounds = self._image.boundingRect()
+        return QPointF(min(max(point.x(), 0.0), bounds.width()), min(max(point.y(), 0.0), bounds.height()))
+
+    @staticmethod
+    def _cosmetic_pen(colour: QColor, style) -> QPen:
+        pen = QPen(QBrush(colour), 2, style)
+        pen.setCosmetic(True)  # constant width on screen, whatever the zoom
+        return pen

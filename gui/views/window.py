@@ -1,0 +1,281 @@
+"""The main window: layout, and the wiring of the review models' signals to the views. The reviewer's commands
+are gui.presenters.commands, whose view the window is (gui.views.window_commands). It holds no review state and
+creates no model: the session, the layer states, similar cases, the worklist, the open pair, the case record, the
+follow-up, the links and the problems do (gui.app builds them and hands them in)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QSplitter, QVBoxLayout, QWidget
+
+from ..jobs.tasks import LAYERS, cuda_unsupported, device_choices
+from ..models.layers import SLOTS
+from .actions import build_actions, populate_menus
+from .case_record import CaseRecordForm
+from .colours import heatmap_qimage
+from .elided import ElidedLabel, never_widens
+from .followup_dock import FollowUpDock
+from .layer_controls import LayerControls
+from .links import LinksController, LinksOverlay
+from .persist import fit_to_screen, restore_window, save_window
+from .problem_bar import ProblemBar
+from .side_panel import SidePanel
+from .similar_dock import SimilarCasesDock
+from .sync import ViewSync
+from .viewer import ImageViewer
+from .window_commands import WindowCommands
+from .worklist_dock import WorklistDock
+
+PLACEHOLDER = "Image {n}\n\nDrop an image here, or press {keys}"
+
+
+class MainWindow(WindowCommands):
+    actions: dict  # type: ignore[assignment]  # the QActions by command key; shadows QWidget.actions(), never called
+    overlays_shown = Signal()  # an explanation's layers were just drawn
+    closed = Signal()  # the window was closed: the composition root saves the review and stops the runner
+
+    def __init__(self, settings, session, problems, layers, similar, worklist, pair, case_record, followup, links):
+        super().__init__()
+        self.settings, self.session, self.layers, self.similar, self.worklist = (settings, session, layers,
+                                                                                  similar, worklist)
+        self.pair = pair  # gui.models.open_pair.OpenPair: the pair under review, where its note and record are kept
+        self.case_record = case_record  # gui.models.case_record.CaseRecordState: what the next report carries
+        self.followup = followup  # gui.models.followup.FollowUpReview
+        self.links = links  # gui.models.links.LinksState
+        self.problems = problems  # gui.models.problems.Problems: the app's one, every model reports to it
+        self.help_dialog = None
+        self.setAcceptDrops(True)
+        self._fitted = False
+        self._build()
+
+    def attach(self, commands) -> None:
+        """Take the reviewer's commands (gui.presenters.commands.Commands, built by gui.app over this window as its
+        view): the menus, toolbar and shortcuts call them; then the reviewer's layout is restored."""
+        self.commands = commands
+        self.load_dropped, self.export_report_to = commands.load_dropped, commands.export_report_to
+        self.actions = build_actions(self, {**commands.handlers(), **self._own_handlers()})
+        self.toolbar = self.addToolBar("Main")
+        self.toolbar.setObjectName("main-toolbar")
+        self.menus = populate_menus(self.menuBar(), self.toolbar, self.actions)
+        self._connect()
+        restore_window(self)
+
+    # --- layout --------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        keys = ("Ctrl+O", "Ctrl+Shift+O")
+        self.viewers = [ImageViewer(PLACEHOLDER.format(n=i + 1, keys=keys[i])) for i in SLOTS]
+        # Elided, the full text in the tooltip: a long file name must never widen the window past the screen.
+        self.headers = [ElidedLabel(f"Image {i + 1}") for i in SLOTS]
+        # what the labels say
+        self._headers: list[dict[str, Any]] = [{"ready": None, "crop": None, "automatic": False} for _ in SLOTS]
+        self.layer_controls = [LayerControls(self.layers, i) for i in SLOTS]
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        for i in SLOTS:
+            pane = QWidget()
+            column = QVBoxLayout(pane)
+            column.setContentsMargins(2, 2, 2, 2)
+            for widget, stretch in ((self.headers[i], 0), (self.viewers[i], 1), (self.layer_controls[i], 0)):
+                column.addWidget(widget, stretch)
+            self.splitter.addWidget(pane)
+        self.side = SidePanel(self.layers, device_choices())  # Auto/CPU only in the cpu build, which has no CUDA
+        if cuda_unsupported():
+            self.side.device_combo.setToolTip(f"Auto and CPU only: {cuda_unsupported()}")
+        self.score, self.note = self.side.score, self.side.note
+        self.case_form = CaseRecordForm(self.case_record)
+        self.side.add_section("Case record (printed on the report)", self.case_form)
+        self.splitter.addWidget(self.side)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        self.problem_bar = ProblemBar(self.problems)
+        never_widens(self.problem_bar.label, 20)  # a problem naming a long path wraps or clips, never widens
+        column.addWidget(self.problem_bar)
+        column.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+        self.similar_dock = SimilarCasesDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.similar_dock)
+        self.similar_dock.hide()  # until chosen; restore_window brings back the reviewer's layout
+        self.followup_dock = FollowUpDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.followup_dock)
+        self.followup_dock.hide()  # until Ctrl+U, or a worklist case marked as a follow-up
+        self.worklist_dock = WorklistDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.worklist_dock)
+        self.worklist_dock.hide()
+        self.sync = ViewSync(self.viewers[0], self.viewers[1], parent=self)
+        self.links_overlay = LinksOverlay(central, self.viewers, self.links)
+        self.links_controller = LinksController(self.session, self.links, self.links_overlay, self)
+        self.links.changed.connect(lambda: self.statusBar().showMessage(
+            f"Links: the {self.links.count} strongest ([ and ] for fewer or more)" if self.links.visible else "", 4000))
+        # The busy text names a model file and may be long: elided, so the status bar never widens the window.
+        self.busy_label = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
+        self.zoom_label, self.device_label = QLabel("Zoom –"), QLabel("Device: –")
+        self.busy_label.setMaximumWidth(420)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # indeterminate: model work reports no fractions
+        self.progress.setMaximumWidth(140)
+        self.progress.hide()
+        for widget in (self.busy_label, self.progress, self.zoom_label, self.device_label):
+            self.statusBar().addPermanentWidget(widget)
+
+    def _connect(self) -> None:
+        s = self.session
+        s.environment_ready.connect(self._environment_ready)
+        s.model_changed.connect(self._model_changed)
+        s.image_changed.connect(self._image_changed)
+        s.crop_changed.connect(self._crop_changed)
+        s.method_changed.connect(self.side.show_method)
+        s.explanation_changed.connect(self._show_explanation)
+        s.faithfulness_changed.connect(self.score.show_faithfulness)
+        s.history_changed.connect(self._history)
+        s.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        s.runner.busy.connect(self._busy)
+        s.runner.started.connect(self._started)
+        self._history(False, False)
+        self.side.show_method(s.method)
+        self.side.method_chosen.connect(s.set_method)
+        self.side.device_chosen.connect(s.set_device)
+        self.layers.changed.connect(self._layer_changed)
+        self.layers.colormap_changed.connect(lambda name, _cmap: self._draw_layers(s.explained, (name,)))
+        for i in SLOTS:
+            viewer = self.viewers[i]
+            viewer.files_dropped.connect(lambda paths, i=i: self.load_dropped(paths, i))
+            viewer.crop_drawn.connect(lambda box, i=i: s.set_crop(i, box))
+            for name in LAYERS:
+                self._layer_changed(i, name, self.layers.visible(i, name), self.layers.opacity(i, name))
+        self.viewers[0].zoom_changed.connect(self._zoom_shown)
+        self.viewers[1].zoom_changed.connect(self._zoom_shown)
+        self.similar_dock.bind(self.similar, self.commands.choose_gallery)
+        self.similar_dock.visibilityChanged.connect(self.actions["similar_panel"].setChecked)
+        w = self.worklist
+        w.cases_changed.connect(lambda: self.worklist_dock.show_cases(w.store.path if w.store else None, w.rows(),
+                                                                      w.current))
+        w.current_changed.connect(self.worklist_dock.show_current)
+        self.worklist_dock.case_chosen.connect(w.open_case)
+        self.worklist_dock.import_requested.connect(self.commands.import_worklist)
+        self.worklist_dock.export_requested.connect(self.commands.export_worklist)
+        self.worklist_dock.visibilityChanged.connect(self.actions["worklist_panel"].setChecked)
+        # The note is saved with every keystroke, with the pair under review (gui.models.open_pair): quitting or a
+        # crash loses at most the last key.
+        self.note.textChanged.connect(lambda: self.pair.save_note(self.note.toPlainText()))
+        self.pair.note_loaded.connect(self._load_note)
+        self.followup_dock.bind(self.followup)  # draws the model; the mode, pixel size and assessment go to it
+        self.followup_dock.export_requested.connect(self.commands.export_followup)
+        s.exported.connect(lambda exported: w.record_report(exported.png) if w.shows_open_case() else None)
+
+    # --- drawing what the models say ------------------------------------------------------------------
+    def _environment_ready(self, env) -> None:
+        self.side.show_method(self.session.method, env.method_help)
+        QApplication.setWindowIcon(QIcon(env.icon))
+        model_menu = self.menus["&Model"]
+        model_menu.addSeparator()
+        for path in env.shipped_models:
+            model_menu.addAction(f"Shipped: {Path(path).stem}", lambda p=path: self.session.load_model(p))
+
+    def _model_changed(self, ready) -> None:
+        self.score.show_model(ready)
+        self.device_label.setText(f"Device: {ready.device}")
+        self.side.show_device(ready.requested_device)
+        # The platform adds the application's name: the title says which model is in use.
+        self.setWindowTitle(ready.info.name)
+
+    def _image_changed(self, index: int, ready) -> None:
+        self.viewers[index].set_image(ready.qimage if ready is not None else None)
+        self.sync.rebase()
+        self._headers[index] = {"ready": ready, "crop": None, "automatic": False}
+        self._header(index)
+
+    def _crop_changed(self, index: int, box, automatic: bool) -> None:
+        self.viewers[index].set_crop(box)
+        self._headers[index].update(crop=box, automatic=automatic)
+        self._header(index)
+
+    def _header(self, index: int) -> None:
+        """"Image 1: NAME  · automatic lesion crop X,Y W × H of W × H px": the name is elided first (the label
+        shows the rest whole while it fits), the full text and path are the tooltip. A crop covering the whole
+        image (Shift+C on an automatic crop) says so rather than naming the box that was cleared."""
+        shown = self._headers[index]
+        ready, crop = shown["ready"], shown["crop"]
+        text, tail = f"Image {index + 1}", ""
+        if ready is not None:
+            image = ready.image
+            # In the file's pixels: a huge file is held downsampled by image.scale, and its crops with it.
+            width, height = image.file_size
+            text = f"Image {index + 1}: {Path(image.path).name if image.path else 'pasted image'}"
+            tail = f"  ({width} × {height} px)"
+            if crop and tuple(crop) == (0, 0, *image.original_size) and not shown["automatic"]:
+                tail = f"  · whole image, {width} × {height} px (no crop)"
+            elif crop:  # the crop first: when space runs out, the image's size is what goes
+                kind = "automatic lesion crop" if shown["automatic"] else "crop"
+                x, y, w, h = (round(v * image.scale) for v in crop)
+                tail = f"  · {kind} {x},{y} {w} × {h} of {width} × {height} px"
+        self.headers[index].setText(text, tail)
+        self.headers[index].setToolTip(ready.image.path if ready is not None and ready.image.path else "")
+
+    def _show_explanation(self, explained) -> None:
+        self._draw_layers(explained, LAYERS)
+        self.side.show_result(explained, self.busy_label.text())
+        if explained is not None:
+            self.overlays_shown.emit()
+
+    def _draw_layers(self, explained, names) -> None:
+        """Colour the named layers' maps (a new colormap recolours its own layer only; the score stays)."""
+        for i, viewer in enumerate(self.viewers):
+            for name in names:
+                if explained is None:
+                    viewer.set_layer(name, None)
+                    continue
+                heat = getattr(explained.explanation, name)[i]
+                viewer.set_layer(name, heatmap_qimage(heat, self.layers.colormap(name)), explained.images[i].crop)
+
+    def _layer_changed(self, slot: int, name: str, visible: bool, opacity: float) -> None:
+        self.viewers[slot].set_layer_visible(name, visible)
+        self.viewers[slot].set_layer_opacity(name, opacity)
+        self.actions[f"{name}{slot}"].setChecked(visible)
+
+    def _started(self, _key, label: str) -> None:
+        self.busy_label.setText(label)  # emitted on the runner thread: a thread-safe property change only
+
+    def _busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        if not busy:
+            self.busy_label.setText("")
+        if self.session.explained is None:
+            self.side.show_result(None, self.busy_label.text() if busy else "")
+
+    def _zoom_shown(self, _zoom: float) -> None:
+        zooms = [f"{100 * v.zoom():.0f} %" for v in self.viewers if v.has_image()]
+        self.zoom_label.setText(f"Zoom {' · '.join(zooms)}" if zooms else "Zoom –")
+
+    def _history(self, can_undo: bool, can_redo: bool) -> None:
+        self.actions["undo"].setEnabled(can_undo)
+        self.actions["redo"].setEnabled(can_redo)
+
+    def _load_note(self, text: str) -> None:
+        self.note.blockSignals(True)  # showing the stored note is not an edit to save back
+        self.note.setPlainText(text)
+        self.note.blockSignals(False)
+
+    # --- Qt events -----------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        event.setAccepted(event.mimeData().hasUrls())
+
+    def dropEvent(self, event) -> None:
+        event.acceptProposedAction()
+        self.load_dropped([url.toLocalFile() for url in event.mimeData().urls()])
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._fitted:  # the frame is known once shown: clamp again, title bar included
+            self._fitted = True
+            fit_to_screen(self)
+
+    def closeEvent(self, event) -> None:
+        save_window(self)
+        self.closed.emit()
+        super().closeEvent(event)

@@ -1,0 +1,111 @@
+"""The main window as the reviewer's commands see it, split from gui.views.window by concept: the `CommandsView` that
+gui.presenters.commands.Commands asks for paths, the clipboard and the note (problems go to the injected
+gui.models.problems.Problems, which the problem bar draws), and the commands that change only what the window shows
+(crop mode, zoom, panels, help). A mixin of MainWindow, which builds the widgets it names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
+
+from ..jobs.qimage import qimage_to_pil
+from ..jobs.tasks import DISCLAIMER
+from . import dialogs
+from .actions import ShortcutsDialog
+
+
+class WindowCommands(QMainWindow):
+    # built by MainWindow (gui.views.window)
+    viewers: list
+    sync: Any
+    problems: Any
+    note: Any
+    session: Any
+    similar_dock: Any
+    worklist_dock: Any
+    help_dialog: Any
+    # --- gui.presenters.commands.CommandsView -----------------------------------------------------------------
+    def ask_image_path(self, slot: int, folder: str) -> str | None:
+        return dialogs.open_image(self, slot, folder)
+
+    def ask_report_path(self, suggested: Path) -> tuple[str, bool] | None:
+        return dialogs.report_path(self, suggested)
+
+    def ask_model_path(self, folder: str) -> str | None:
+        return dialogs.model_file(self, folder)
+
+    def ask_gallery_folder(self, folder: str) -> str | None:
+        return dialogs.gallery_folder(self, folder)
+
+    def ask_pairs_csv(self, folder: str) -> str | None:
+        return dialogs.pairs_csv(self, folder)
+
+    def ask_worklist_csv(self, folder: str) -> str | None:
+        return dialogs.worklist_csv(self, folder)
+
+    def clipboard_image(self) -> Image.Image | None:
+        clipboard = QApplication.clipboard()
+        return qimage_to_pil(clipboard.image()) if clipboard.mimeData().hasImage() else None
+
+    def clipboard_paths(self) -> list[str]:
+        mime = QApplication.clipboard().mimeData()
+        return [url.toLocalFile() for url in mime.urls()] if mime.hasUrls() else []
+
+    def note_text(self) -> str:
+        return self.note.toPlainText()
+
+    def show_similar_panel(self) -> None:
+        self.similar_dock.show()
+
+    def show_worklist_panel(self) -> None:
+        self.worklist_dock.show()
+
+    def refocus(self) -> None:
+        """After a dialog the keyboard belongs to the review (its one-letter shortcuts), never to the note."""
+        self.viewers[0].setFocus(Qt.FocusReason.OtherFocusReason)
+
+    # --- the commands that change only what the window shows --------------------------------------------
+    def _own_handlers(self) -> dict:
+        """Handlers by gui.views.actions command key, for the commands no review model hears of."""
+        return {
+            "quit": self.close, "crop": self._set_crop_mode, "sync": self.sync.set_enabled,
+            "fit": lambda: self._views("fit"), "actual": lambda: self._views("actual_size"),
+            "zoom_in": lambda: self._zoom(1.25), "zoom_out": lambda: self._zoom(0.8),
+            "similar_panel": self.similar_dock.setVisible, "worklist_panel": self.worklist_dock.setVisible,
+            "help": self._show_help, "about": self._about,
+            "dismiss": self._dismiss,
+        }
+
+    def _set_crop_mode(self, on: bool) -> None:
+        for viewer in self.viewers:
+            viewer.set_crop_mode(on)
+        self.statusBar().showMessage("Crop mode: drag a box on either image" if on else "Crop mode off", 6000)
+
+    def _views(self, method: str) -> None:
+        for viewer in self.viewers:
+            getattr(viewer, method)()
+        self.sync.rebase()
+
+    def _zoom(self, factor: float) -> None:
+        for viewer in self.viewers[:1] if self.sync.enabled else self.viewers:
+            viewer.zoom_by(factor)
+
+    def _show_help(self) -> None:
+        self.help_dialog = self.help_dialog or ShortcutsDialog(self)
+        self.help_dialog.show()
+        self.help_dialog.raise_()
+
+    def _about(self) -> None:
+        env = self.session.environment
+        version = f"{env.app_name} {env.version}" if env else QApplication.applicationDisplayName()
+        QMessageBox.about(self, "About", f"{version}\nExplainable image similarity with Siamese networks.\n\n"
+                                         f"{DISCLAIMER}")
+        self.refocus()
+
+    def _dismiss(self) -> None:
+        self.problems.dismiss()
+        self.refocus()
