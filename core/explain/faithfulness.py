@@ -23,13 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.errors import Stopped
+
 FRACTIONS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 BLUR_SIGMA = 0.08  # of the input side: a strong blur that keeps the coarse colour layout
 CHUNK_PAIRS = 4  # about 0.15 s a chunk for the stride-16 skin model on 2 cores
-
-
-class Stopped(Exception):
-    """should_stop() said so between two chunks: there is no partial result."""
 
 
 def faithfulness(model, pil_images, explanation, kind: str = "factual", seed: int = 0, should_stop=None) -> dict:

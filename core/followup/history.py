@@ -31,10 +31,12 @@ class History:
 
 
 def follow_lesion(model, images: list, dates: list | None = None, pixel_size_mm: float | None = None,
-                  mode: str = "auto", masks: list | None = None, method: str | None = None) -> History:
+                  mode: str = "auto", masks: list | None = None, method: str | None = None,
+                  should_stop=None) -> History:
     """The history of visits `images` (LoadedImage, two or more) with their `dates` (ISO or "", one per image;
     None: the files' own). masks: per image a drawn outline or None. ValueError (one line) for visits of
-    different patients or a wrong number of dates."""
+    different patients or a wrong number of dates; core.errors.Stopped when should_stop() turns true
+between two stages of any visit (core.followup.visits)."""
     if len(images) < 2:
         raise ValueError(f"a follow-up needs at least two visits, got {len(images)}")
     dates = list(dates) if dates is not None else [""] * len(images)
@@ -45,9 +47,10 @@ def follow_lesion(model, images: list, dates: list | None = None, pixel_size_mm:
     given, note = date_order(dates)
     images, dates = [images[i] for i in given], [dates[i] for i in given]
     masks = [masks[i] for i in given] if masks is not None else [None] * len(images)
-    comparisons = [compare(images[0], image, pixel_size_mm, mode, (masks[0], mask))
+    comparisons = [compare(images[0], image, pixel_size_mm, mode, (masks[0], mask), should_stop)
                    for image, mask in zip(images[1:-1], masks[1:-1], strict=True)]
-    comparisons.append(followup(model, images[0], images[-1], pixel_size_mm, mode, (masks[0], masks[-1]), method))
+    comparisons.append(followup(model, images[0], images[-1], pixel_size_mm, mode, (masks[0], masks[-1]), method,
+                                should_stop))
     return History(images=images, dates=dates, given=given, order_note=note, comparisons=comparisons)
 
 

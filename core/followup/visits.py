@@ -15,6 +15,10 @@ at its edge (black corners put a real dermoscopy image outside the model's domai
 When registration fails the pair is still measured and explained unaligned, each visit in its own pixels, and
 `registration.ok` is False with its message; no change figure is given then (None in JSON, a dash on screen):
 two visits that do not align on the skin may be another magnification, or another lesion.
+
+A caller that may have to stop (closing the window) passes `should_stop`: it is asked between the stages
+(registration, measurements, explanation) and, when it says so, core.errors.Stopped is raised; there
+is no partial result. Each stage takes about a second at most on two CPU cores, so a stop is seen within that.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from core.errors import Stopped
 from core.followup.measurements import CLIPPED_MAX, REPEATABILITY, measure
 from core.followup.registration import Registration, register, warp_to_baseline
 from core.io.images import LoadedImage, from_pil
@@ -57,15 +62,16 @@ class FollowUp:
 
 
 def followup(model, baseline: LoadedImage, followup_image: LoadedImage, pixel_size_mm: float | None = None,
-             mode: str = "auto", masks=(None, None), method: str | None = None) -> FollowUp:
+             mode: str = "auto", masks=(None, None), method: str | None = None, should_stop=None) -> FollowUp:
     """Register, measure and explain a follow-up pair. masks: lesion outlines drawn by the reviewer (bool arrays,
     each in its own image's pixels), None for the lesion finder's. pixel_size_mm: the baseline's pixel size
     (None: from its DICOM PixelSpacing if it has one, else unknown and every measurement is in pixels). mode:
-    core.followup.registration's ("auto" chooses rigid or similarity by the evidence)."""
+    core.followup.registration's ("auto" chooses rigid or similarity by the evidence). should_stop: asked between
+    the stages; Stopped when it turns true."""
     from core.explain.pair import explain_pair, explained_images
     from core.vocabulary import DEFAULT_METHOD
 
-    compared = compare(baseline, followup_image, pixel_size_mm, mode, masks)
+    compared = compare(baseline, followup_image, pixel_size_mm, mode, masks, should_stop)
     second = followup_image
     if compared.registration.ok:
         # the model sees the uncovered corners filled with the follow-up mirrored at its edge: black corners would
@@ -74,15 +80,17 @@ def followup(model, baseline: LoadedImage, followup_image: LoadedImage, pixel_si
         shown = warp_to_baseline(_rgb(followup_image), compared.registration, (width, height),
                                  border=cv2.BORDER_REFLECT_101)
         second = replace(from_pil(_pil(shown), path=followup_image.path), case_fields=followup_image.case_fields)
+    check_stop(should_stop, "explanation")
     explanation = explain_pair(model, baseline, second, method=method or DEFAULT_METHOD)
     images = explained_images((baseline, second), explanation)
     return replace(compared, explanation=explanation, images=images)
 
 
 def compare(baseline: LoadedImage, followup_image: LoadedImage, pixel_size_mm: float | None = None,
-            mode: str = "auto", masks=(None, None)) -> FollowUp:
+            mode: str = "auto", masks=(None, None), should_stop=None) -> FollowUp:
     """followup without the model: registration, both visits' outlines and measurements, the changes
     (`explanation` and `images` are None). A visit history (core.followup.history) compares each visit so."""
+    check_stop(should_stop, "registration")
     rgb_b, rgb_f = _rgb(baseline), _rgb(followup_image)
     size = pixel_size_mm if pixel_size_mm is not None else file_pixel_size(baseline)
     registration = register(rgb_b, rgb_f, mode=mode, masks=masks if any(m is not None for m in masks) else None)
@@ -100,6 +108,7 @@ def compare(baseline: LoadedImage, followup_image: LoadedImage, pixel_size_mm: f
         aligned = valid = None
         mask_f, visit2 = masks[1], rgb_f
         size2 = pixel_size_mm if pixel_size_mm is not None else file_pixel_size(followup_image)
+    check_stop(should_stop, "measurements")
     (found_b, found_f), sources = visit_outlines(rgb_b, visit2, valid, (masks[0], mask_f))
     # no outline is no lesion found (an empty mask): measure's None would run the lesion finder once more
     measurements = [measure(image, np.zeros(image.shape[:2], bool) if outline is None else outline, pixels)
@@ -109,6 +118,12 @@ def compare(baseline: LoadedImage, followup_image: LoadedImage, pixel_size_mm: f
     return FollowUp(registration=registration, aligned=aligned, valid=valid, masks=(found_b, found_f),
                     measurements=measurements, changes=change_facts(measurements, registration),
                     explanation=None, images=(), pixel_size_mm=size, visits=(rgb_b, visit2))
+
+
+def check_stop(should_stop, stage: str) -> None:
+    """Stopped before `stage` when the caller's should_stop() says so."""
+    if should_stop is not None and should_stop():
+        raise Stopped(f"follow-up stopped before its {stage}")
 
 
 def change_facts(measurements: list, registration: Registration) -> dict:

@@ -190,7 +190,8 @@ def followup(ws: Workspace, images: tuple, method: str, mode: str = "auto", pixe
     from core.followup.visits import followup as follow_up
 
     check_same_patient(list(images))
-    return follow_up(ws.require_model(), images[0], images[1], pixel_size_mm=pixel_size_mm, mode=mode, method=method)
+    return follow_up(ws.require_model(), images[0], images[1], pixel_size_mm=pixel_size_mm, mode=mode, method=method,
+                     should_stop=ws.stop.is_set)  # closing the window stops it between its stages
 
 
 def export_followup(ws: Workspace, path: str, result, record, note: str, overwrite: bool,
