@@ -8,6 +8,11 @@ override), the pixel size in mm (refused with one line when it is not a size), a
 report; changing the mode or the pixel size redoes the follow-up shown.
 
 A worklist case marked as a follow-up (CSV column kind) is aligned once its pair has been explained.
+
+A lesion's history (more than two visits: File > Follow-up history, or a worklist case's lesion) is computed on
+the runner (gui.jobs.tasks.followup_history); `result` is then its last visit against the baseline (what the
+report explains), `history` the whole of it, and the reviewer steps through its visits (`visit`, 1..N-1 against the
+baseline) and blinks between any two (`blink_pair`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ..jobs.tasks import export_followup as export_followup_task
 from ..jobs.tasks import followup as followup_task
+from ..jobs.tasks import followup_history as history_task
 
 KEY, EXPORT_KEY = "followup", "followup-export"
 REGISTRATION_MODES = ("auto", "rigid", "similarity")  # core.followup.registration's; auto chooses by the evidence
@@ -26,12 +32,17 @@ class FollowUpReview(QObject):
     result_changed = Signal(object)  # core.followup.visits.FollowUp, or None when the shown one no longer applies
 
     settings_changed = Signal()  # the mode, pixel size or assessment changed: the dock shows them
+    history_changed = Signal(object)  # gui.jobs.tasks.HistoryShown, or None
+    visit_changed = Signal()  # the visit stepped to, or the two blinked between
 
     def __init__(self, session, problems, worklist=None, case_record=None):
         super().__init__()
         self.session, self.problems, self.result = session, problems, None
         self.case_record = case_record  # gui.models.case_record.CaseRecordState: the visits' dates, for the interval
         self.mode, self.pixel_size_text, self.assessment = "auto", "", ""
+        self.history = None  # gui.jobs.tasks.HistoryShown while a lesion's history is shown
+        self._history_request: tuple | None = None  # (paths, dates) of the history shown: redone on a new mode
+        self.visit, self.blink_pair = 1, (0, 1)
         self._pending_case = False  # a follow-up case was opened: align it once its pair is explained
         session.explanation_changed.connect(self._explanation_changed)
         if worklist is not None:
@@ -54,6 +65,55 @@ class FollowUpReview(QObject):
                         label="Aligning and measuring the follow-up…",
                         on_result=self._set,
                         on_error=lambda text: self.problems.report(KEY, f"Follow-up failed: {text}"))
+
+    def run_history(self, paths: list[str], dates: list[str] | None = None) -> None:
+        """The history of the lesion photographed in `paths` (two or more, any order: sorted by date; `dates`
+        one ISO date or "" per path, None for the files' own), on the runner."""
+        if len(paths) < 2:
+            self.problems.report(KEY, f"A follow-up history needs two or more images, got {len(paths)}")
+            return
+        if self.session.model is None:
+            self.problems.report(KEY, "Follow-up history needs a model")
+            return
+        size = self.pixel_size_mm()
+        if size == -1.0:
+            self.problems.report(KEY, f"Pixel size {self.pixel_size_text!r}: give the size of one pixel in mm "
+                                      "(e.g. 0.02), or leave it empty")
+            return
+        self._history_request = (tuple(paths), tuple(dates) if dates else None)
+        self.running.emit()
+        self.session.runner.submit(KEY, history_task, tuple(paths), self._history_request[1], self.session.method,
+                                   self.mode, size, label=f"Aligning and measuring {len(paths)} visits…",
+                                   on_result=self._set_history,
+                                   on_error=lambda text: self.problems.report(KEY, f"Follow-up history failed: {text}"))
+
+    def step(self, visit: int) -> None:
+        """Show visit `visit` (1..N-1) against the baseline, and blink between the two."""
+        if self.history is not None and 1 <= visit < len(self.history.pictures):
+            self.visit, self.blink_pair = visit, (0, visit)
+            self.visit_changed.emit()
+
+    def set_blink_pair(self, first: int, second: int) -> None:
+        """Blink (swipe, difference) between any two visits, 0 the baseline."""
+        count = len(self.history.pictures) if self.history is not None else 0
+        if 0 <= first < count and 0 <= second < count:
+            self.blink_pair = (first, second)
+            self.visit_changed.emit()
+
+    def shown(self):
+        """The comparison the table and headline show: the visit stepped to against the baseline."""
+        if self.history is not None:
+            return self.history.history.comparisons[self.visit - 1]
+        return self.result
+
+    def _set_history(self, shown) -> None:
+        self.problems.clear(KEY)
+        self.history = shown
+        last = len(shown.pictures) - 1
+        self.visit, self.blink_pair = last, (0, last)
+        self.result = shown.last
+        self.history_changed.emit(shown)
+        self.result_changed.emit(shown.last)
 
     def set_mode(self, mode: str) -> None:
         """auto, rigid or similarity; the follow-up shown is redone with it."""
@@ -108,7 +168,9 @@ class FollowUpReview(QObject):
             return None
 
     def _redo(self) -> None:
-        if self.result is not None:
+        if self.history is not None and self._history_request is not None:
+            self.run_history(list(self._history_request[0]), self._history_request[1])
+        elif self.result is not None:
             self.run()
 
     def export_to(self, path: str, record=None, note: str = "", overwrite: bool = False) -> bool:
@@ -119,7 +181,7 @@ class FollowUpReview(QObject):
             self.problems.report(KEY, "Nothing to export yet: align the pair first (Ctrl+U)")
             return False
         s.runner.submit(EXPORT_KEY, export_followup_task, path, self.result, record, note, overwrite,
-                        self.assessment.strip(),
+                        self.assessment.strip(), self.history.facts if self.history is not None else None,
                         label="Writing the follow-up report…",
                         on_result=lambda written: self._exported(written),
                         on_error=lambda text: self.problems.report(KEY, f"Report not saved: {text}"))
@@ -130,6 +192,9 @@ class FollowUpReview(QObject):
         self.session.info.emit(f"Report saved: {written}")
 
     def _set(self, result) -> None:
+        if self.history is not None:  # a pair's follow-up, or none: the history shown no longer applies
+            self.history = self._history_request = None
+            self.history_changed.emit(None)
         self.result = result
         self.result_changed.emit(result)
 

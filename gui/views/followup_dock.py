@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..jobs.tasks import difference_image
+from .history_strip import HistoryStrip, TrendChart
 
 MODES = ("blink", "swipe", "difference")
 OUTLINES = (QColor(0, 200, 255), QColor(255, 220, 0))  # baseline cyan, follow-up yellow: as the report draws them
@@ -58,7 +59,9 @@ class FollowUpDock(QDockWidget):
         self.nudges: list[tuple[int, int]] = []
         body = QWidget()
         row = QHBoxLayout(body)
+        row.setContentsMargins(6, 2, 6, 2)  # tight: every pixel of height goes to the aligned view
         left = QVBoxLayout()
+        left.setSpacing(2)
         modes = QHBoxLayout()
         self.mode_buttons = QButtonGroup(self)
         for name in MODES:
@@ -75,7 +78,10 @@ class FollowUpDock(QDockWidget):
         self.curtain.setToolTip("Swipe: baseline left of the curtain, follow-up right of it")
         self.curtain.valueChanged.connect(self._draw)
         modes.addWidget(self.curtain, 1)
+        self.history_strip = HistoryStrip()  # a lesion's history: step through its visits, blink any two
+        modes.addWidget(self.history_strip.controls, 2)
         left.addLayout(modes)
+        left.addWidget(self.history_strip)
         self.view = QLabel("Align image 2 onto image 1: Model > Follow-up (Ctrl+U)")
         self.view.setAlignment(Qt.AlignCenter)
         self.view.setMinimumSize(200, 160)
@@ -120,6 +126,8 @@ class FollowUpDock(QDockWidget):
         self.table.setVerticalHeaderLabels([label for _key, label in ROWS] + ["Centroid shift (px)"])
         self.table.setFocusPolicy(Qt.NoFocus)
         right.addWidget(self.table, 1)
+        self.trend = TrendChart()  # a lesion's history: area and diameter over the visits, with uncertainty
+        right.addWidget(self.trend, 1)
         row.addLayout(right, 2)
         self.setWidget(body)
         for keys, slot in (("B", self.blink), ("Alt+Left", lambda: self.nudge(-1, 0)),
@@ -138,6 +146,9 @@ class FollowUpDock(QDockWidget):
             lambda _index: followup.set_mode(self.registration_mode.currentData()))
         self.pixel_size.editingFinished.connect(lambda: followup.set_pixel_size(self.pixel_size.text()))
         self.assessment.textEdited.connect(followup.set_assessment)
+        self.history_strip.bind(followup)
+        followup.history_changed.connect(self.trend.show_history)
+        followup.visit_changed.connect(self._visit_changed)
         self._show_settings()
 
     def _show_settings(self) -> None:
@@ -194,17 +205,36 @@ class FollowUpDock(QDockWidget):
             self.table.clearContents()
             self.export_button.setEnabled(False)
             return
+        self._describe(self.followup.shown() if self.followup is not None else result)
+        self.export_button.setEnabled(True)
+        self._draw()
+
+    def _visit_changed(self) -> None:
+        """Another visit of the history stepped to, or another two blinked between."""
+        if self.followup is not None and self.followup.shown() is not None:
+            self.nudges = []
+            self._describe(self.followup.shown())
+            self._draw()
+
+    def _describe(self, result) -> None:
+        """Headline, verdict, registration and table of one comparison (a history's: the visit stepped to)."""
+        history = self.followup.history if self.followup is not None else None
+        when = self._interval()
+        if history is not None:
+            visit = history.facts["visits"][self.followup.visit]
+            days = visit["days_since_baseline"]
+            when = f"  ·  V{visit['visit']} of {len(history.pictures)}" + ("" if days is None else f", {days} days")
+        self.headline.setText(f"<b>{escape(result.changes['change_headline'])}</b>{when}")
         e = result.explanation
-        self.headline.setText(f"<b>{escape(result.changes['change_headline'])}</b>{self._interval()}")
-        self.verdict.setText(f"<span style='color:#5f5f5f'>The model on the pair: {e.verdict} "
-                             f"({escape(e.verdict_reason)})</span>")
+        self.verdict.setText(
+            "<span style='color:#5f5f5f'>The model explains the baseline against the last visit</span>"
+            if e is None else f"<span style='color:#5f5f5f'>The model on the pair: {e.verdict} "
+                              f"({escape(e.verdict_reason)})</span>")
         reg = result.registration
         self.registration.setText(
             f"Registration ({reg.mode}{', auto' if reg.chosen_by == 'auto' else ''}): quality {reg.quality:.2f}, "
             f"about {reg.error_px:.1f} px" if reg.ok else f"<b>Not registered</b>: {escape(reg.message)}")
         self._fill_table(result)
-        self.export_button.setEnabled(True)
-        self._draw()
 
     def _interval(self) -> str:
         """'  ·  interval N days' from the case record's two dates, '' when either is unknown."""
@@ -235,8 +265,7 @@ class FollowUpDock(QDockWidget):
         """The picture the view shows now (RGB), outlines not yet drawn."""
         if self.result is None:
             return None
-        base = self.result.visits[0]
-        follow = self.result.aligned if self.result.aligned is not None else self.result.visits[1]
+        base, follow, valid = self._visits()
         if follow.shape != base.shape:
             return base if not self.showing_followup else follow
         dx, dy = np.sum(self.nudges, axis=0) if self.nudges else (0, 0)
@@ -244,10 +273,35 @@ class FollowUpDock(QDockWidget):
         if self.mode == "blink":
             return follow if self.showing_followup else base
         if self.mode == "difference":  # as the report draws it: exposure matched, colour-coded Lab distance
-            valid = self.result.valid if self.result.valid is not None else np.ones(base.shape[:2], bool)
+            valid = valid if valid is not None else np.ones(base.shape[:2], bool)
             return difference_image(base, follow, np.roll(valid, (int(dy), int(dx)), axis=(0, 1)))
         cut = int(base.shape[1] * self.curtain.value() / 100)
         return np.concatenate([base[:, :cut], follow[:, cut:]], axis=1)
+
+    def _visits(self) -> tuple:
+        """The two pictures the view compares (the baseline and the follow-up, or a history's blink pair), and
+        the baseline area both cover (None: all)."""
+        history = self.followup.history if self.followup is not None else None
+        if history is None:
+            follow = self.result.aligned if self.result.aligned is not None else self.result.visits[1]
+            return self.result.visits[0], follow, self.result.valid
+        first, second = self.followup.blink_pair
+        covered = [history.valid[i] for i in (first, second) if history.valid[i] is not None]
+        valid = np.logical_and.reduce(covered) if covered else None
+        return history.pictures[first], history.pictures[second], valid
+
+    def _aligned(self) -> bool:
+        """Both pictures compared are on the baseline's grid."""
+        history = self.followup.history if self.followup is not None else None
+        if history is None:
+            return self.result.aligned is not None
+        return all(i == 0 or history.valid[i] is not None for i in self.followup.blink_pair)
+
+    def _outlines(self) -> list:
+        history = self.followup.history if self.followup is not None else None
+        if history is None:
+            return list(self.result.masks)
+        return [history.outlines[i] for i in self.followup.blink_pair]
 
     def _draw(self) -> None:
         picture = self.composed()
@@ -256,8 +310,8 @@ class FollowUpDock(QDockWidget):
         image = QImage(np.ascontiguousarray(picture).data, picture.shape[1], picture.shape[0], 3 * picture.shape[1],
                        QImage.Format.Format_RGB888).copy()
         painter = QPainter(image)
-        masks = list(self.result.masks)
-        if self.result.aligned is None:  # unaligned visits: each outline only on its own picture
+        masks = self._outlines()
+        if not self._aligned():  # unaligned visits: each outline only on its own picture
             masks[0 if self.mode == "blink" and self.showing_followup else 1] = None
         # the follow-up's outline wide, the baseline's thin over it: where they agree, both stay visible
         for mask, colour, width in reversed(list(zip(masks, OUTLINES, (1, 3), strict=True))):

@@ -89,3 +89,57 @@ def test_a_worklist_case_marked_followup_opens_aligned(qtbot, make_window, tmp_p
     window.actions["next_case"].trigger()
     qtbot.waitUntil(lambda: window.followup_dock.result is not None, timeout=TIMEOUT_MS)
     assert window.followup_dock.isVisible() and window.followup_dock.result.registration.ok
+
+
+def _visits(tmp_path, count: int = 3) -> list[Path]:
+    """A lesion's visits: the same skin picture rotated a little more each time, its lesion grown 30 % by the last."""
+    from core.followup.synthetic import make_followup
+    from core.model.lesion import find_lesion
+
+    rgb = np.asarray(Image.open(sorted(SKIN.glob("*.jpg"))[3]).convert("RGB"))
+    paths = [tmp_path / "visit1.png"]
+    Image.fromarray(rgb).save(paths[0])
+    mask = find_lesion(rgb).mask
+    for index in range(1, count):
+        later = make_followup(rgb, mask, np.random.default_rng(index), max_rotation=15,
+                              growth=0.3 * index / (count - 1))
+        paths.append(tmp_path / f"visit{index + 1}.png")
+        Image.fromarray(later.followup).save(paths[-1])
+    return paths
+
+
+def test_a_lesion_history_steps_through_its_visits_blinks_any_two_and_draws_the_trend(qtbot, make_window, tmp_path):
+    paths = _visits(tmp_path)
+    window = make_window()
+    window.resize(1366, 768)
+    followup, dock = window.followup, window.followup_dock
+    given = [paths[2], paths[0], paths[1]]  # out of date order: sorted by the dates
+    with qtbot.waitSignal(followup.history_changed, timeout=TIMEOUT_MS):
+        followup.run_history([str(p) for p in given], ["2026-06-01", "2026-01-05", "2026-03-02"])
+    strip = dock.history_strip
+    assert dock.isVisible() and strip.isVisible() and len(strip.buttons) == 3
+    assert "V1 2026-01-05" in strip.buttons[0].text() and "+147 d" in strip.buttons[2].text()
+    qtbot.waitUntil(lambda: dock.view.height() >= window.height() / 2, timeout=TIMEOUT_MS)  # under the strip too
+    assert dock.trend.isVisible() and not dock.trend.pixmap().isNull()
+    assert followup.visit == 2 and followup.blink_pair == (0, 2) and dock.result is followup.history.last
+    assert "V3 of 3, 147 days" in dock.headline.text()
+    last = dock.composed()
+    strip.previous.click()  # step back to the second visit
+    assert followup.visit == 1 and "V2 of 3" in dock.headline.text() and not np.array_equal(last, dock.composed())
+    assert not strip.previous.isEnabled() and strip.next.isEnabled()
+    dock.set_mode("blink")
+    strip.second.setCurrentIndex(2)  # blink the second visit with the third
+    strip.first.setCurrentIndex(1)
+    assert followup.blink_pair == (1, 2)
+    shown = {dock.composed().tobytes()}
+    dock.blink()
+    shown.add(dock.composed().tobytes())
+    assert len(shown) == 2 and np.array_equal(dock.composed(), followup.history.pictures[2])
+    report = tmp_path / "history.png"
+    with qtbot.waitSignal(window.session.info, timeout=TIMEOUT_MS):
+        window.commands.export_followup_to(str(report))
+    facts = json.loads(report.with_suffix(".json").read_text())
+    assert len(facts["visits"]) == 3 and facts["acquired"] == ["2026-01-05", "2026-06-01"]
+    assert [v["given_position"] for v in facts["visits"]] == [2, 3, 1]
+    followup.run_history([str(paths[0])])  # one image is no history
+    assert any("two or more images" in text for text in window.problems.texts())
