@@ -7,7 +7,9 @@ What the reviewer chooses for the follow-up is held here, not in the dock: the r
 override), the pixel size in mm (refused with one line when it is not a size), and the assessment printed on the
 report; changing the mode or the pixel size redoes the follow-up shown.
 
-A worklist case marked as a follow-up (CSV column kind) is aligned once its pair has been explained.
+A worklist case marked as a follow-up (CSV column kind) is aligned once its pair has been explained; when other
+follow-up cases share its lesion (patient id, body site, lesion id) and so bring more than two visits, the lesion's
+history is opened instead, from whichever of its cases was opened.
 
 A lesion's history (more than two visits: File > Follow-up history, or a worklist case's lesion) is computed on
 the runner (gui.jobs.tasks.followup_history); `result` is then its last visit against the baseline (what the
@@ -44,6 +46,8 @@ class FollowUpReview(QObject):
         self._history_request: tuple | None = None  # (paths, dates) of the history shown: redone on a new mode
         self.visit, self.blink_pair = 1, (0, 1)
         self._pending_case = False  # a follow-up case was opened: align it once its pair is explained
+        self._case_visits: list[tuple[str, str]] = []  # that case's lesion's visits (image, date)
+        self._case_visit = ""  # its later visit: the history opened from it steps to that visit
         session.explanation_changed.connect(self._explanation_changed)
         if worklist is not None:
             worklist.current_changed.connect(lambda row: self._case_opened(worklist, row))
@@ -110,6 +114,10 @@ class FollowUpReview(QObject):
         self.problems.clear(KEY)
         self.history = shown
         last = len(shown.pictures) - 1
+        files = [_resolved(visit["file"] or "") for visit in shown.facts["visits"]]
+        if self._case_visit in files[1:]:
+            last = files.index(self._case_visit)
+        self._case_visit = ""
         self.visit, self.blink_pair = last, (0, last)
         self.result = shown.last
         self.history_changed.emit(shown)
@@ -200,6 +208,8 @@ class FollowUpReview(QObject):
 
     def _case_opened(self, worklist, row: int) -> None:
         self._pending_case = row >= 0 and worklist.cases[row].kind == "followup"
+        self._case_visits = worklist.lesion_visits(row) if self._pending_case else []
+        self._case_visit = _resolved(worklist.cases[row].image2) if self._pending_case else ""
         if self._pending_case and worklist.shows_open_case() and self.session.explained is not None:
             self._explanation_changed(self.session.explained)  # the case's pair was explained before it was told
 
@@ -209,4 +219,13 @@ class FollowUpReview(QObject):
                 self._set(None)  # another pair, crop or model: the old alignment no longer applies
         elif self._pending_case:
             self._pending_case = False
-            self.run()
+            if len(self._case_visits) > 2:  # the case is one visit pair of a longer history: show all of it
+                self.run_history([path for path, _ in self._case_visits], [when for _, when in self._case_visits])
+            else:
+                self.run()
+
+
+def _resolved(path: str) -> str:
+    from pathlib import Path
+
+    return str(Path(path).resolve()) if path else ""

@@ -143,3 +143,27 @@ def test_a_lesion_history_steps_through_its_visits_blinks_any_two_and_draws_the_
     assert [v["given_position"] for v in facts["visits"]] == [2, 3, 1]
     followup.run_history([str(paths[0])])  # one image is no history
     assert any("two or more images" in text for text in window.problems.texts())
+
+
+def test_a_worklist_case_of_a_lesion_with_more_visits_opens_its_history(qtbot, make_window, tmp_path):
+    v1, v2, v3 = _visits(tmp_path)
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("image1,image2,case_id,kind,patient_id,body_site,lesion_id,acquired\n"
+                     f"{v1},{v2},C-1,followup,P-1,back,L1,\"2026-01-05,2026-03-02\"\n"
+                     f"{v2},{v3},C-2,followup,P-1,back,L1,\"2026-03-02,2026-06-01\"\n"
+                     f"{v1},{v3},C-3,followup,P-1,back,L2,\"2026-01-05,2026-06-01\"\n")  # another lesion
+    window = make_window(worklist=tmp_path / "review.sqlite")
+    window.worklist.import_csv(str(pairs))
+    followup = window.followup
+    with qtbot.waitSignal(followup.history_changed, timeout=TIMEOUT_MS):
+        window.worklist.open_case(0)  # the first visit pair: the lesion's history of three visits opens
+    assert len(followup.history.pictures) == 3 and followup.visit == 1  # stepped to this case's later visit
+    assert [v["date"] for v in followup.history.facts["visits"]] == ["2026-01-05", "2026-03-02", "2026-06-01"]
+    assert window.followup_dock.history_strip.isVisible()
+    with qtbot.waitSignal(followup.history_changed, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda shown: shown is not None):
+        window.worklist.open_case(1)  # its other case: the same history, at that case's later visit
+    assert len(followup.history.pictures) == 3 and followup.visit == 2
+    with qtbot.waitSignal(followup.result_changed, timeout=TIMEOUT_MS, check_params_cb=lambda r: r is not None):
+        window.worklist.open_case(2)  # a lesion of two visits: the pair's follow-up, no history
+    assert followup.history is None and not window.followup_dock.history_strip.isVisible()
