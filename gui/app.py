@@ -98,6 +98,7 @@ def create_review(settings: QSettings, runner: JobRunner, worklist_path: str | N
     case_record = CaseRecordState(reviewer=read(settings, Key.REVIEWER, ""))
     bind_case_record(case_record, pair)
     followup = FollowUpReview(session, problems, worklist, case_record)
+    pair.changed.connect(followup.new_pair)
     links = LinksState(session, problems)
     bind_settings(settings, session, similar, case_record)
     similar.set_gallery(read(settings, Key.GALLERY, "") or None)

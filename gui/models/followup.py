@@ -151,6 +151,12 @@ class FollowUpReview(QObject):
             self.assessment = text
             self.settings_changed.emit()
 
+    def new_pair(self, identity) -> None:
+        """Another pair under review (gui.models.open_pair.OpenPair.changed; None: half a pair, nothing yet): the
+        assessment typed for the last lesion must never reach this one's report."""
+        if identity is not None:
+            self.set_assessment("")
+
     def pixel_size_mm(self) -> float | None:
         """The typed pixel size in mm; None when empty, -1.0 when it is not a size."""
         text = self.pixel_size_text.replace(",", ".")

@@ -92,6 +92,8 @@ def test_a_reviewers_day(qapp, tmp_path, fake_model_work):
     assert commands.export_followup_to(str(tmp_path / "f.png")) is True
     assert fake.followup_exports[0]["record"].acquired == ("2026-01-30", "2026-03-01")
     assert fake.followup_exports[0]["assessment"] == "grew: excise" and followup.interval_days() == 30
+    commands.load_dropped([str(b), str(c)])  # another pair: the assessment typed for the last one is gone
+    assert followup.assessment == ""
     assert fake.followup_exports[0]["record"].body_site == "right arm"
     review.close()
     # the next day: the first pair's record and assessment are back, in either order
