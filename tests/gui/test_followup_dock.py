@@ -143,6 +143,11 @@ def test_a_lesion_history_steps_through_its_visits_blinks_any_two_and_draws_the_
     assert [v["given_position"] for v in facts["visits"]] == [2, 3, 1]
     followup.run_history([str(paths[0])])  # one image is no history
     assert any("two or more images" in text for text in window.problems.texts())
+    broken = tmp_path / "notes.png"
+    broken.write_text("not a picture")
+    followup.run_history([str(paths[0]), str(broken)])  # one line naming the file, the history shown stays
+    qtbot.waitUntil(lambda: any("notes.png" in text for text in window.problems.texts()), timeout=TIMEOUT_MS)
+    assert followup.history is not None and len(followup.history.pictures) == 3
 
 
 def test_a_worklist_case_of_a_lesion_with_more_visits_opens_its_history(qtbot, make_window, tmp_path):
