@@ -1,10 +1,12 @@
-"""`followup` command: one lesion at two visits. Registers the follow-up onto the baseline, measures both visits,
-explains the aligned pair with the model (core.followup.visits), prints the result or JSON, writes a report."""
+"""`followup` command: one lesion at two or more visits. Registers each later visit onto the baseline (the earliest),
+measures every visit, explains the baseline against the last visit with the model (core.followup.history), prints
+what changed first, or JSON, and writes a report."""
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 from core.explain.timing import elapsed_ms
 from core.io.files import printable
@@ -16,36 +18,49 @@ def run_followup(args) -> int:
     started = time.perf_counter()
     from core.io.images import load_image
 
+    if len(args.visits) < 2:
+        raise ValueError(f"followup: give at least two visits (BASELINE FOLLOWUP ...), got {len(args.visits)}")
     pixel_size = _pixel_size(args.pixel_size_mm)
+    dates = _dates(args.acquired, len(args.visits))
+    from argparse import Namespace
+
     from .explain import case_record_arg
 
-    record = case_record_arg(args)
+    record = case_record_arg(Namespace(**{**vars(args), "acquired": ""}))
     if args.report:
         from core.review.report import check_report_path
 
         check_report_path(args.report, args.force)
     check_dicom_outputs(args)
-    images = [load_image(path) for path in (args.baseline, args.followup)]
+    images = [load_image(path) for path in args.visits]
+    if (args.mask1 or args.mask2) and len(images) > 2:
+        raise ValueError("--mask1/--mask2: drawn outlines are taken for two visits only")
     require_dicom_sources(args, images)
     masks = [_mask(path, image, flag) for path, image, flag in
-             zip((args.mask1, args.mask2), images, ("--mask1", "--mask2"), strict=True)]
-    from core.review.case_record import from_images
+             zip((args.mask1, args.mask2), images, ("--mask1", "--mask2"), strict=False)] + [None] * (len(images) - 2)
+    from core.followup.history import check_same_patient, follow_lesion, history_facts
 
-    record = record.merged(from_images(images))  # what was typed wins over what a DICOM file says
-    from core.followup.visits import followup
+    check_same_patient(images)  # before the model is loaded: a refusal costs nothing
+    from core.followup.visits import followup  # noqa: F401  (torch-free import check of the follow-up core)
     from core.model.device import resolve_device  # torch: only once the inputs are known to be usable
     from core.model.weights import load_model
 
     model = load_model(args.model, device=resolve_device(args.device))
-    result = followup(model, images[0], images[1], pixel_size_mm=pixel_size, mode=args.registration,
-                      masks=tuple(masks), method=args.method)
+    history = follow_lesion(model, images, dates, pixel_size_mm=pixel_size, mode=args.registration, masks=masks,
+                            method=args.method)
+    from core.review.case_record import from_images
+
+    first_last = [history.images[0], history.images[-1]]
+    # what was typed wins over what a DICOM file says; the two-visit record is the baseline's and the last visit's
+    record = replace(record.merged(from_images(first_last)), acquired=(history.dates[0], history.dates[-1]))
+    result = history.last
     from core.review.followup_report import followup_report_facts
 
-    facts = followup_report_facts(result, model, record=record, note=args.note)
+    facts = {**followup_report_facts(result, model, record=record, note=args.note), **history_facts(history)}
     written: list[str] = []
     from core.io.dicom import report_filing
 
-    filing = report_filing(result.images, "follow-up", primary=1)  # the follow-up visit's study: it is about it
+    filing = report_filing(result.images, "follow-up", primary=1)  # the last visit's study: it is about it
     if args.report:
         from core.review.followup_report import render
         from core.review.report import write_picture_and_facts
@@ -63,26 +78,43 @@ def run_followup(args) -> int:
     return 0
 
 
+def _dates(text: str | None, count: int) -> list[str]:
+    """--acquired D1,D2,... : one date per visit (any may be empty; fewer than the visits: the rest unknown)."""
+    from core.review.case_record import check_date
+
+    parts = [p.strip() for p in str(text or "").split(",")] if text else []
+    if len(parts) > count:
+        raise ValueError(f"--acquired: give at most one date per visit ({count}), got {len(parts)}")
+    try:
+        return [check_date(p) for p in parts] + [""] * (count - len(parts))
+    except ValueError as exc:
+        raise ValueError(f"case record: {exc}") from None
+
+
 def _print_text(result, facts: dict) -> None:
     from core.trust.verdict import MEANING
     from core.vocabulary import DISCLAIMER
 
+    print(facts["change_headline"])  # what changed leads
+    print(facts["visit_order"] + (f"; {facts['interval_days']} days between the first and last visit"
+                                  if facts.get("interval_days") is not None else ""))
     print(facts["registration_message"])
-    for name, m in zip(("baseline", "follow-up"), facts["measurements"], strict=True):
+    for visit in facts["visits"]:
+        m = visit["measurements"]
+        name = f"visit {visit['visit']}" + (" (baseline)" if visit["baseline"] else "") + (
+            f", {visit['date']}" if visit["date"] else "")
         if not m["found"]:
-            print(f"{name}: no lesion outline found")
+            print(f"{name}: no lesion found (draw its outline: --mask1/--mask2)")
             continue
         unit = (f"{m['area_mm2']:.2f} mm2, longest diameter {m['diameter_mm']:.2f} mm" if m["area_mm2"] is not None
                 else f"{m['area_px']} px, longest diameter {m['diameter_px']:.1f} px")
+        change = ""
+        if not visit["baseline"]:
+            change = f"; {(visit['changes'] or {}).get('change_headline', '')}"
         print(f"{name}: area {unit}, asymmetry {m['asymmetry']:.3f}, border irregularity "
-              f"{m['border_irregularity']:.2f}, {m['colours']} colour(s) ({', '.join(m['colour_names'])})")
-    if facts.get("area_change") is not None:
-        print(f"area change x{facts['area_change']:.3f} +/- {facts['area_change_uncertainty']:.3f}, "
-              f"diameter change x{facts['diameter_change']:.3f} +/- {facts['diameter_change_uncertainty']:.3f}")
-    if facts.get("change_note"):
-        print(facts["change_note"])
+              f"{m['border_irregularity']:.2f}, {m['colours']} colour(s) ({', '.join(m['colour_names'])}){change}")
     pair = "the aligned pair" if facts["registration_ok"] else "the pair (not aligned)"
-    print(f"model verdict on {pair}: {facts['verdict']} ({facts['verdict_reason']})")
+    print(f"model verdict on {pair} (baseline and last visit): {facts['verdict']} ({facts['verdict_reason']})")
     print(f"{MEANING} {DISCLAIMER}")
     for path in facts["written"]:
         print(f"wrote {printable(path)}")

@@ -256,17 +256,19 @@ def add_case_record_options(command, dates_help: str) -> None:
 def _add_followup(sub, parents: list) -> None:
     followup = sub.add_parser(
         "followup", parents=parents,
-        help="one lesion at two visits: register the follow-up onto the baseline, measure both, explain",
+        help="one lesion at two or more visits: register each onto the baseline, measure, explain the last",
         description="Sequential dermoscopy: the follow-up image is registered onto the baseline on the skin around "
                     "the lesion, both visits are measured (area, longest diameter, asymmetry, border irregularity, "
                     "colours; in mm with --pixel-size-mm or a DICOM pixel spacing) and the aligned pair is explained "
                     "by the model with the usual verdict rules.")
-    followup.add_argument("baseline", metavar="BASELINE")
-    followup.add_argument("followup", metavar="FOLLOWUP")
+    followup.add_argument("visits", nargs="+", metavar="VISIT",
+                          help="two or more images of one lesion: BASELINE FOLLOWUP [FOLLOWUP ...]; sorted by date "
+                               "when every visit has one (--acquired or DICOM), the earliest the baseline")
     followup.add_argument("--pixel-size-mm", metavar="S", help="size of one baseline pixel in mm (default: the "
                           "DICOM file's pixel spacing, else unknown and measurements are in pixels)")
-    followup.add_argument("--registration", choices=("rigid", "similarity"), default="rigid",
-                          help="rigid: rotation and shift (default); similarity: also a change of magnification")
+    followup.add_argument("--registration", choices=("auto", "rigid", "similarity"), default="auto",
+                          help="auto (default): similarity when the magnification evidently differs, else rigid; "
+                               "rigid: rotation and shift; similarity: also a change of magnification")
     for n, name in ((1, "baseline"), (2, "follow-up")):
         followup.add_argument(f"--mask{n}", metavar="MASK.png", help=f"the {name} lesion outline drawn by the "
                               "reviewer: an image of the same size, lesion bright (default: the lesion finder's)")

@@ -15,3 +15,8 @@ class ModelLoadError(SiameseLensError):
 
 class DataError(SiameseLensError):
     """A training / evaluation data folder is unusable."""
+
+
+class Stopped(Exception):
+    """A long computation's should_stop() said so between two of its steps: there is no partial result. Not a
+    SiameseLensError: nothing is wrong, the caller asked for it (closing the window, a newer job)."""

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.explain.faithfulness import CHUNK_PAIRS, FRACTIONS, Stopped, auc, faithfulness, perturbed_scores
+from core.errors import Stopped
+from core.explain.faithfulness import CHUNK_PAIRS, FRACTIONS, auc, faithfulness, perturbed_scores
 from core.explain.pair import explain_pair, explained_images
 from core.io.images import load_image
 from core.model.weights import load_model

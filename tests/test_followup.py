@@ -210,9 +210,11 @@ def test_followup_cli_report_carries_both_dates_and_the_measurements(weights, vi
                  "--acquired", "2026-01-10,2026-07-12", "--case-id", "C-9", "--report", str(report)])
     assert code == 0
     out = capsys.readouterr().out
-    assert "registered (rigid)" in out and "area change" in out and "not a medical device" in out
+    assert out.splitlines()[0].startswith("area +")  # what changed leads
+    assert "registered (rigid, chosen automatically" in out and "not a medical device" in out
     facts = json.loads(report.with_suffix(".json").read_text())
     assert facts["acquired"] == ["2026-01-10", "2026-07-12"] and facts["case_id"] == "C-9"
+    assert facts["interval_days"] == 183 and facts["change_headline"].startswith("area +")
     assert len(facts["measurements"]) == 2 and facts["area_change"] is not None
     assert "not for diagnosis" in facts["disclaimer"] and facts["report_file"] == "followup.png"
     assert Image.open(report).size[0] > 900

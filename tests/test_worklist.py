@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.review.worklist import _SCHEMA_V1, SCHEMA_VERSION, Worklist, WorklistError
+from core.review.worklist import _MIGRATIONS, _SCHEMA_V1, SCHEMA_VERSION, Worklist, WorklistError
 from tests.conftest import draw_shape
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,3 +208,43 @@ def test_followup_rows_are_registered_measured_and_kept_as_such(tmp_path, weight
     facts = json.loads(Path(rows[0]["report"]).with_suffix(".json").read_text())
     assert facts["kind"] == "followup" and len(facts["measurements"]) == 2 and facts["case_id"] == "lesion-7"
     assert [case.kind for case in worklist.cases()] == ["followup"]
+
+
+def test_follow_up_cases_are_grouped_by_lesion_and_a_version_3_file_gains_the_lesion_id(tmp_path, pictures):
+    a, b, c, d = pictures
+    csv_path = tmp_path / "visits.csv"
+    csv_path.write_text(
+        "image1,image2,kind,patient_id,body_site,lesion_id,acquired\n"
+        f"{a},{b},followup,P-1,left scapula,L1,\"2026-01-05,2026-03-02\"\n"
+        f"{b},{c},followup,P-1,left scapula,L1,\"2026-03-02,2026-06-01\"\n"
+        f"{a},{d},followup,P-1,left scapula,L2,\"2026-01-05,2026-06-01\"\n"  # another lesion at that site
+        f"{a},{c},followup,P-2,left scapula,L1,\n"  # another patient
+        f"{a},{b},pair,P-1,left scapula,L1,\n")  # a comparison, not a visit of the lesion
+    worklist = Worklist(tmp_path / "w.sqlite")
+    added, problems = worklist.import_csv(csv_path)
+    assert problems == [] and [case.lesion_id for case in worklist.cases()] == ["L1", "L1", "L2", "L1", "L1"]
+    for case_ref in added[:2]:  # the history opens from either of its cases
+        assert [case.id for case in worklist.lesion_cases(case_ref)] == added[:2]
+        assert worklist.lesion_visits(case_ref) == [(str(a.resolve()), "2026-01-05"), (str(b.resolve()), "2026-03-02"),
+                                                    (str(c.resolve()), "2026-06-01")]
+    assert [case.id for case in worklist.lesion_cases(added[2])] == [added[2]]
+    assert [case.id for case in worklist.lesion_cases(added[4])] == [added[4]]
+    exported = tmp_path / "out.csv"
+    worklist.export_csv(exported)
+    rows = list(csv.DictReader(exported.open()))
+    assert rows[2]["lesion_id"] == "L2" and rows[0]["kind"] == "followup" and "model_sha256" in rows[0]
+    worklist.close()
+    # a file of the previous schema (3) is migrated: its cases keep everything and gain an empty lesion id
+    old = tmp_path / "v3.sqlite"
+    db = sqlite3.connect(old)
+    db.executescript(_SCHEMA_V1 + "".join(_MIGRATIONS[v] for v in (2, 3)))
+    db.execute("INSERT INTO cases (image1, image2, kind, patient_id, body_site, created, updated)"
+               " VALUES ('a.png', 'b.png', 'followup', 'P-9', 'arm', 'then', 'then')")
+    db.execute("PRAGMA user_version=3")
+    db.commit()
+    db.close()
+    migrated = Worklist(old)
+    assert migrated.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    case = migrated.cases()[0]
+    assert case.lesion_id is None and case.patient_id == "P-9" and len(migrated.lesion_cases(case.id)) == 1
+    migrated.close()

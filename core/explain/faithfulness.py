@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 import torch
 
-from core.explain.hiding import BLUR_SIGMA, Stopped, blur
+from core.errors import Stopped
+from core.explain.hiding import BLUR_SIGMA, blur
 
 FRACTIONS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 CHUNK_PAIRS = 4  # about 0.15 s a chunk for the stride-16 skin model on 2 cores

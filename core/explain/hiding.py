@@ -1,6 +1,6 @@
 """How a perturbation hides a region of an image: under a strongly blurred copy of it, so that no artificial
 edge or colour appears (the faithfulness curves, core.explain.faithfulness, and occlusion, core.explain.occlusion,
-hide regions the same way); and how a chunked perturbation run is stopped.
+hide regions the same way). A chunked run stops with core.errors.Stopped.
 """
 
 from __future__ import annotations
@@ -9,10 +9,6 @@ import torch
 import torch.nn.functional as F
 
 BLUR_SIGMA = 0.08  # of the input side: a strong blur that keeps the coarse colour layout
-
-
-class Stopped(Exception):
-    """should_stop() said so between two chunks: there is no partial result."""
 
 
 def blur(batch: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -14,7 +14,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from core.explain.hiding import BLUR_SIGMA, Stopped, blur
+from core.errors import Stopped
+from core.explain.hiding import BLUR_SIGMA, blur
 
 GRID = 8  # cells per side: the skin model's feature grid at 128 px; finer than the flower model's 4 x 4
 CHUNK_IMAGES = 16  # image passes per chunk: about 0.1 s on two CPU cores at 128 px

@@ -1,3 +1,4 @@
-"""The same lesion at two visits: registration, lesion outlines on both, measurements and the follow-up result.
+"""The same lesion at two or more visits: registration, lesion outlines, measurements, the follow-up result and a
+lesion's history.
 
 Import rules: tests/test_structure.py (LAYERS)."""

@@ -11,8 +11,9 @@ of the outline the lesion finder drew (core.model.lesion), or of one the reviewe
 - border irregularity: the compactness index perimeter^2 / (4 pi area), 1 for a disc, larger for a ragged edge;
 - colours: how many of the six dermoscopic colours (white, red, light brown, dark brown, blue-grey, black; the
   reference RGB values of Kasmi and Mokrani 2016) each cover at least COLOUR_SHARE of the lesion, every lesion
-  pixel assigned to the nearest reference in CIE Lab after Shades-of-Gray colour constancy (core.model.lesion), the
-  surrounding skin's median colour being one more reference that is never counted.
+  pixel assigned to the nearest reference in CIE Lab (when nearer by COLOUR_MARGIN than the next) after colour
+  constancy on the skin around the lesion (skin_balanced), the surrounding skin's median colour being one more
+  reference that is never counted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,28 @@ COLOURS = {"white": (255, 255, 255), "red": (204, 51, 51), "light brown": (153, 
            "dark brown": (51, 0, 0), "blue-grey": (51, 153, 153), "black": (0, 0, 0)}
 COLOUR_SHARE = 0.05  # of the lesion's pixels: a colour covering less is not counted
 MIN_AREA_PX = 20  # an outline smaller than this is not a lesion that can be measured
+# The skin colour every visit's skin is brought to before colours are named: the median Shades-of-Gray estimate of
+# the skin within SKIN_RING_PX around the lesion over 100 of the skin model's validation images (COLOURS were chosen for
+# dermoscopy pictures as they come, so the typical picture is left nearly as it is).
+SKIN_REFERENCE = (210.0, 147.0, 147.0)
+SKIN_RING_PX = 20
+# Lab units: how much nearer the nearest reference must be than the next for a pixel to count. Chosen on 60
+# validation lesions, each under three random exposure x white-balance changes of +-10 %: the colour count changed
+# in 5, 3, 5, 9 of 180 at margins 0, 3, 6, 10 (23 of 180 with the former whole-picture Shades-of-Gray, no margin)
+COLOUR_MARGIN = 3.0
+CLIP_LEVEL = 250  # a channel at or above this has (nearly) clipped
+# Above this share of clipped pixels (clipped_share) a visit's colours are not compared with another visit's. On
+# 60 validation lesions under three light-only changes each (exposure x white balance, +-10 % each), 31 of 180
+# trials went over it; of the other 149 the colour count changed in 4 (the counting line), of all 180 in 10
+CLIPPED_MAX = 0.10
+# Repeatability of each measurement (standard deviation between re-acquisitions of one unchanged lesion: another
+# rotation, exposure, white balance, magnification, tilt and blur, registered and outlined as a follow-up is),
+# relative for area and diameter, absolute for the others; benchmarks/bench_followup.py --repeatability, on the
+# skin model's validation images. core.followup.visits uses them as the floor of each change's uncertainty.
+# Measured: 40 unchanged lesions of the validation split, all 40 registered (--kind repeat --split val --pairs 40).
+# colour_share: a colour's share of the lesion (0-1), over the colours covering 1 % of it at either visit.
+REPEATABILITY = {"area": 0.030, "diameter": 0.029, "asymmetry": 0.020, "border_irregularity": 0.126,
+                 "colour_share": 0.011}
 
 
 def measure(rgb: np.ndarray, mask: np.ndarray | None = None, pixel_size_mm: float | None = None) -> dict:
@@ -43,7 +66,8 @@ def measure(rgb: np.ndarray, mask: np.ndarray | None = None, pixel_size_mm: floa
         raise ValueError(f"lesion mask {mask.shape} does not match the image {rgb.shape[:2]}")
     empty = {"found": False, "outline": source, "area_px": None, "area_mm2": None, "diameter_px": None,
              "diameter_mm": None, "perimeter_px": None, "asymmetry": None, "asymmetry_axes": None,
-             "border_irregularity": None, "colours": None, "colour_names": None, "centroid_px": None,
+             "border_irregularity": None, "colours": None, "colour_names": None, "colour_shares": None,
+             "clipped": None, "centroid_px": None,
              "pixel_size_mm": pixel_size_mm}
     if mask is None or mask.sum() < MIN_AREA_PX:
         return empty
@@ -52,7 +76,8 @@ def measure(rgb: np.ndarray, mask: np.ndarray | None = None, pixel_size_mm: floa
     perimeter = float(cv2.arcLength(contour, True))
     diameter = _longest_diameter(contour)
     axes = asymmetry(mask)
-    names = colours(rgb, mask)
+    shares = colour_shares(rgb, mask)
+    names = [name for name in sorted(shares, key=lambda n: -shares[n]) if shares[name] >= COLOUR_SHARE]
     ys, xs = np.nonzero(mask)
     mm = pixel_size_mm
     return {"found": True, "outline": source, "area_px": int(area),
@@ -61,7 +86,7 @@ def measure(rgb: np.ndarray, mask: np.ndarray | None = None, pixel_size_mm: floa
             "perimeter_px": round(perimeter, 2), "asymmetry": round(float(np.mean(axes)), 4),
             "asymmetry_axes": [round(a, 4) for a in axes],
             "border_irregularity": round(perimeter * perimeter / (4.0 * np.pi * area), 4),
-            "colours": len(names), "colour_names": names,
+            "colours": len(names), "colour_names": names, "colour_shares": shares, "clipped": clipped_share(rgb, mask),
             "centroid_px": [round(float(xs.mean()), 2), round(float(ys.mean()), 2)], "pixel_size_mm": mm}
 
 
@@ -85,22 +110,64 @@ def asymmetry(mask: np.ndarray) -> tuple[float, float]:
 
 
 def colours(rgb: np.ndarray, mask: np.ndarray) -> list[str]:
-    """The dermoscopic colours (COLOURS) that each cover at least COLOUR_SHARE of the lesion, most common first."""
-    from core.model.lesion import shades_of_gray, vignette_mask
+    """The dermoscopic colours (COLOURS) that each cover at least COLOUR_SHARE of the lesion, most common first
+    (colour_shares gives every colour's share)."""
+    shares = colour_shares(rgb, mask)
+    return [name for name in sorted(shares, key=lambda n: -shares[n]) if shares[name] >= COLOUR_SHARE]
+
+
+def colour_shares(rgb: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """The share of the lesion's pixels named each dermoscopic colour (COLOURS order).
+
+    Colour constancy first, on the skin around the lesion (skin_balanced): another exposure or white balance
+    scales skin and lesion alike, so once the skin is brought to SKIN_REFERENCE the lesion's colours are where
+    they were. A pixel whose nearest reference is not nearer by COLOUR_MARGIN than the next one names no colour
+    (it lies on the boundary between two, where a change of light of a few per cent would flip it)."""
+    from core.model.lesion import vignette_mask
 
     vignette = vignette_mask(rgb)
-    corrected = shades_of_gray(rgb, valid=~vignette)
+    corrected = skin_balanced(rgb, mask, vignette)
     lab = _lab(corrected[mask])
     ref_lab = _lab(np.array(list(COLOURS.values()), np.uint8))
     # the surrounding skin's own colour is a seventh reference, never counted: a pale lesion edge that looks like
     # the skin is not "blue-grey" or "white" because those happen to be the nearest of the six
-    ring = cv2.dilate(mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool) & ~mask & ~vignette
+    ring = _ring(mask, vignette)
     if ring.sum() >= 20:
         ref_lab = np.vstack([ref_lab, np.median(_lab(corrected[ring]), axis=0)])
-    nearest = np.argmin(((lab[:, None, :] - ref_lab[None]) ** 2).sum(-1), axis=1)
-    shares = np.bincount(nearest, minlength=len(ref_lab))[:len(COLOURS)] / max(1, len(nearest))
-    names = list(COLOURS)
-    return [names[i] for i in np.argsort(-shares) if shares[i] >= COLOUR_SHARE]
+    distances = np.sqrt(((lab[:, None, :] - ref_lab[None]) ** 2).sum(-1))
+    order = np.argsort(distances, axis=1)
+    rows = np.arange(len(lab))
+    clear = distances[rows, order[:, 1]] - distances[rows, order[:, 0]] >= COLOUR_MARGIN
+    shares = np.bincount(order[clear, 0], minlength=len(ref_lab))[:len(COLOURS)] / max(1, len(lab))
+    return {name: round(float(share), 4) for name, share in zip(COLOURS, shares, strict=True)}
+
+
+def skin_balanced(rgb: np.ndarray, mask: np.ndarray, vignette: np.ndarray) -> np.ndarray:
+    """`rgb` with per-channel gains that bring the skin around the lesion (its Shades-of-Gray estimate) to
+    SKIN_REFERENCE; where too little skin is seen, Shades-of-Gray over the whole picture (core.model.lesion)."""
+    from core.model.lesion import SHADES_OF_GRAY_P, shades_of_gray
+
+    ring = _ring(mask, vignette, SKIN_RING_PX)
+    if ring.sum() < 50:
+        return shades_of_gray(rgb, valid=~vignette)
+    skin = rgb[ring].astype(np.float64)
+    estimate = np.maximum(np.power(np.mean(np.power(skin, SHADES_OF_GRAY_P), axis=0), 1.0 / SHADES_OF_GRAY_P), 1.0)
+    return np.clip(rgb.astype(np.float64) * (np.asarray(SKIN_REFERENCE) / estimate), 0, 255).astype(np.uint8)
+
+
+def clipped_share(rgb: np.ndarray, mask: np.ndarray) -> float:
+    """Share of the lesion and the skin around it (SKIN_RING_PX) with a channel at the top of its range: light that
+    clipped them is lost, and no colour constancy brings it back."""
+    from core.model.lesion import vignette_mask
+
+    region = mask | _ring(mask, vignette_mask(rgb), SKIN_RING_PX)
+    return round(float((rgb[region].max(axis=-1) >= CLIP_LEVEL).mean()), 4) if region.any() else 0.0
+
+
+def _ring(mask: np.ndarray, vignette: np.ndarray, width: int = 7) -> np.ndarray:
+    """The skin within `width` px outside the lesion, the dermoscope's dark corners left out."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool) & ~mask & ~vignette
 
 
 def _lab(pixels: np.ndarray) -> np.ndarray:

@@ -17,6 +17,10 @@ import numpy as np
 from core.model.lesion import find_lesion, shades_of_gray, vignette_mask
 
 WORK_SIDE = 512  # px: outlines of larger images are drawn on a copy this long and scaled back
+# A follow-up's outline must stand out from its skin at least this share as much as the baseline's does, else no
+# lesion is found there ("no lesion found" is said, not skin texture measured as a lesion: the lesion finder
+# finds a "lesion" in plain textured skin)
+LESION_CONTRAST = 0.5
 
 
 def paired_outlines(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarray) -> tuple:
@@ -39,15 +43,24 @@ def paired_outlines(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarray
     threshold, _ = cv2.threshold(np.clip(values, 0, 255).astype(np.uint8).reshape(-1, 1), 0, 255,
                                  cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     seeds = [find_lesion(image) for image in small]
-    outlines = []
+    outlines: list[np.ndarray | None] = []
     for feature, region, seed in zip(features, inside, seeds, strict=True):
         if not seed.found:
             seed = seeds[0]  # the visits are registered: the baseline's lesion marks where to look
         mask = _outline(feature <= threshold, region, seed.mask if seed.found else None)
+        if mask is not None and outlines and outlines[0] is not None and \
+                _contrast(feature, region, mask) < LESION_CONTRAST * _contrast(features[0], inside[0], outlines[0]):
+            mask = None  # where the baseline's lesion was, nothing stands out as much: no lesion found
         if mask is not None and factor < 1:
             mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
         outlines.append(mask)
     return outlines[0], outlines[1]
+
+
+def _contrast(feature: np.ndarray, region: np.ndarray, mask: np.ndarray) -> float:
+    """How much darker (in the feature) the outline is than the rest of the picture."""
+    outside = region & ~mask
+    return float(np.median(feature[outside]) - np.mean(feature[mask])) if outside.any() and mask.any() else 0.0
 
 
 def _feature(rgb: np.ndarray, region: np.ndarray) -> np.ndarray:

@@ -13,7 +13,12 @@ The model is shown the aligned follow-up with the corners the follow-up does not
 at its edge (black corners put a real dermoscopy image outside the model's domain); the report shows them black.
 
 When registration fails the pair is still measured and explained unaligned, each visit in its own pixels, and
-`registration.ok` is False with its message: changes are then only comparable if the magnification is the same.
+`registration.ok` is False with its message; no change figure is given then (None in JSON, a dash on screen):
+two visits that do not align on the skin may be another magnification, or another lesion.
+
+A caller that may have to stop (closing the window) passes `should_stop`: it is asked between the stages
+(registration, measurements, explanation) and, when it says so, core.errors.Stopped is raised; there
+is no partial result. Each stage takes about a second at most on two CPU cores, so a stop is seen within that.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from core.followup.measurements import measure
+from core.errors import Stopped
+from core.followup.measurements import CLIPPED_MAX, REPEATABILITY, measure
 from core.followup.registration import Registration, register, warp_to_baseline
 from core.io.images import LoadedImage, from_pil
 
@@ -35,6 +41,10 @@ if TYPE_CHECKING:  # torch only when a follow-up is computed
 # change in 85 % and 75 % of synthetic follow-ups (benchmarks/bench_followup.py, seeds 0 and 1), about the 68 % a
 # one-sigma figure should; 1 px covered 92 % (too cautious to show a 10 % growth).
 OUTLINE_UNCERTAINTY_PX = 0.5
+# A change is "beyond measurement uncertainty" when it exceeds this many standard uncertainties (an expanded
+# uncertainty with coverage factor 2, about 95 %): one follow-up in twenty of an unchanged lesion would otherwise
+# read as change at a factor of 1.6.
+CHANGE_COVERAGE = 2.0
 
 
 @dataclass
@@ -45,20 +55,43 @@ class FollowUp:
     masks: tuple  # lesion outlines (baseline, follow-up) as bool arrays; the follow-up's on the aligned grid
     measurements: list  # one dict per visit (core.followup.measurements.measure)
     changes: dict  # follow-up against baseline, with uncertainties (see change_facts)
-    explanation: Explanation  # of (baseline, aligned follow-up)
+    explanation: Explanation | None  # of (baseline, aligned follow-up); None from compare (no model)
     images: tuple  # the pair as explained (core.explain.pair.explained_images)
     pixel_size_mm: float | None
     visits: tuple = (None, None)  # the two images as measured: baseline, follow-up (aligned when registered)
 
 
 def followup(model, baseline: LoadedImage, followup_image: LoadedImage, pixel_size_mm: float | None = None,
-             mode: str = "rigid", masks=(None, None), method: str | None = None) -> FollowUp:
+             mode: str = "auto", masks=(None, None), method: str | None = None, should_stop=None) -> FollowUp:
     """Register, measure and explain a follow-up pair. masks: lesion outlines drawn by the reviewer (bool arrays,
     each in its own image's pixels), None for the lesion finder's. pixel_size_mm: the baseline's pixel size
-    (None: from its DICOM PixelSpacing if it has one, else unknown and every measurement is in pixels)."""
+    (None: from its DICOM PixelSpacing if it has one, else unknown and every measurement is in pixels). mode:
+    core.followup.registration's ("auto" chooses rigid or similarity by the evidence). should_stop: asked between
+    the stages; Stopped when it turns true."""
     from core.explain.pair import explain_pair, explained_images
     from core.vocabulary import DEFAULT_METHOD
 
+    compared = compare(baseline, followup_image, pixel_size_mm, mode, masks, should_stop)
+    second = followup_image
+    if compared.registration.ok:
+        # the model sees the uncovered corners filled with the follow-up mirrored at its edge: black corners would
+        # take a real dermoscopy image out of the model's domain (7 of 12 synthetic follow-ups), mirrored skin not
+        height, width = compared.visits[0].shape[:2]
+        shown = warp_to_baseline(_rgb(followup_image), compared.registration, (width, height),
+                                 border=cv2.BORDER_REFLECT_101)
+        second = replace(from_pil(_pil(shown), path=followup_image.path), case_fields=followup_image.case_fields,
+                         dicom=followup_image.dicom)
+    check_stop(should_stop, "explanation")
+    explanation = explain_pair(model, baseline, second, method=method or DEFAULT_METHOD)
+    images = explained_images((baseline, second), explanation)
+    return replace(compared, explanation=explanation, images=images)
+
+
+def compare(baseline: LoadedImage, followup_image: LoadedImage, pixel_size_mm: float | None = None,
+            mode: str = "auto", masks=(None, None), should_stop=None) -> FollowUp:
+    """followup without the model: registration, both visits' outlines and measurements, the changes
+    (`explanation` and `images` are None). A visit history (core.followup.history) compares each visit so."""
+    check_stop(should_stop, "registration")
     rgb_b, rgb_f = _rgb(baseline), _rgb(followup_image)
     size = pixel_size_mm if pixel_size_mm is not None else file_pixel_size(baseline)
     registration = register(rgb_b, rgb_f, mode=mode, masks=masks if any(m is not None for m in masks) else None)
@@ -71,61 +104,104 @@ def followup(model, baseline: LoadedImage, followup_image: LoadedImage, pixel_si
                                  cv2.INTER_NEAREST) > 0
         mask_f = None if masks[1] is None else warp_to_baseline(
             np.asarray(masks[1], np.uint8), registration, (width, height), cv2.INTER_NEAREST).astype(bool)
-        # the model sees the uncovered corners filled with the follow-up mirrored at its edge: black corners would
-        # take a real dermoscopy image out of the model's domain (7 of 12 synthetic follow-ups), mirrored skin not
-        shown = warp_to_baseline(rgb_f, registration, (width, height), border=cv2.BORDER_REFLECT_101)
-        second = replace(from_pil(_pil(shown), path=followup_image.path), case_fields=followup_image.case_fields,
-                         dicom=followup_image.dicom)
         visit2, size2 = aligned, size  # on the baseline's grid: the baseline's pixel size
     else:
         aligned = valid = None
-        mask_f, second, visit2 = masks[1], followup_image, rgb_f
+        mask_f, visit2 = masks[1], rgb_f
         size2 = pixel_size_mm if pixel_size_mm is not None else file_pixel_size(followup_image)
+    check_stop(should_stop, "measurements")
     (found_b, found_f), sources = visit_outlines(rgb_b, visit2, valid, (masks[0], mask_f))
-    measurements = [measure(rgb_b, found_b, size), measure(visit2, found_f, size2)]
+    # no outline is no lesion found (an empty mask): measure's None would run the lesion finder once more
+    measurements = [measure(image, np.zeros(image.shape[:2], bool) if outline is None else outline, pixels)
+                    for image, outline, pixels in ((rgb_b, found_b, size), (visit2, found_f, size2))]
     for measured, source in zip(measurements, sources, strict=True):
         measured["outline"] = source
-    explanation = explain_pair(model, baseline, second, method=method or DEFAULT_METHOD)
-    images = explained_images((baseline, second), explanation)
     return FollowUp(registration=registration, aligned=aligned, valid=valid, masks=(found_b, found_f),
                     measurements=measurements, changes=change_facts(measurements, registration),
-                    explanation=explanation, images=images, pixel_size_mm=size, visits=(rgb_b, visit2))
+                    explanation=None, images=(), pixel_size_mm=size, visits=(rgb_b, visit2))
+
+
+def check_stop(should_stop, stage: str) -> None:
+    """Stopped before `stage` when the caller's should_stop() says so."""
+    if should_stop is not None and should_stop():
+        raise Stopped(f"follow-up stopped before its {stage}")
 
 
 def change_facts(measurements: list, registration: Registration) -> dict:
     """Follow-up against baseline: area and diameter ratios with their standard uncertainties, the lesion's
-    centroid shift relative to the skin (uncertain by the registration's error), and the other measurements'
-    differences. None where either visit has no outline."""
+    centroid shift relative to the skin (uncertain by the registration's error), the other measurements'
+    differences, and `change_headline`, the sentence a report leads with. Every change figure is None when the
+    visits are not registered (each visit's pixels are then another scale: no figure would mean anything) or
+    either visit has no outline."""
     base, follow = measurements
-    if not (base["found"] and follow["found"]):
-        return {"area_change": None, "area_change_uncertainty": None, "diameter_change": None,
-                "diameter_change_uncertainty": None, "centroid_shift_px": None,
-                "centroid_shift_uncertainty_px": None, "asymmetry_change": None,
-                "border_irregularity_change": None, "colours_change": None,
-                "comparable": False, "change_note": "a visit has no lesion outline: nothing to compare"}
-    scale_error = registration.scale_error if registration.ok and registration.mode == "similarity" else 0.0
+    figures = {"area_change": None, "area_change_uncertainty": None, "diameter_change": None,
+               "diameter_change_uncertainty": None, "centroid_shift_px": None, "centroid_shift_uncertainty_px": None,
+               "asymmetry_change": None, "asymmetry_change_uncertainty": None, "border_irregularity_change": None,
+               "border_irregularity_change_uncertainty": None, "colours_change": None,
+               "new_colours": None, "change_beyond_uncertainty": None, "comparable": False, "colours_compared": False}
+    if not registration.ok:
+        note = "not registered: no change figures (the visits could not be aligned on the skin around the lesion)"
+        return {**figures, "change_note": note, "change_headline": note}
+    missing = [name for name, m in (("baseline", base), ("follow-up", follow)) if not m["found"]]
+    if missing:
+        note = f"no lesion found in the {' and the '.join(missing)}: nothing to compare (draw the outline)"
+        return {**figures, "change_note": note, "change_headline": note}
+    scale_error = registration.scale_error if registration.mode == "similarity" else 0.0
     scale_error = scale_error if np.isfinite(scale_error) else 0.0
     area = follow["area_px"] / base["area_px"]
-    area_rel = np.sqrt(sum((OUTLINE_UNCERTAINTY_PX * m["perimeter_px"] / m["area_px"]) ** 2 for m in measurements)
-                       + (2.0 * scale_error) ** 2)
+    area_rel = max(np.sqrt(sum((OUTLINE_UNCERTAINTY_PX * m["perimeter_px"] / m["area_px"]) ** 2 for m in measurements)
+                           + (2.0 * scale_error) ** 2), np.sqrt(2.0) * REPEATABILITY["area"])
     diameter = follow["diameter_px"] / base["diameter_px"]
-    diameter_rel = np.sqrt(sum((OUTLINE_UNCERTAINTY_PX / m["diameter_px"]) ** 2 for m in measurements)
-                           + scale_error ** 2)
-    shift = shift_error = None
-    if registration.ok:
-        shift = float(np.hypot(*np.subtract(follow["centroid_px"], base["centroid_px"])))
-        shift_error = registration.error_px
-    return {"area_change": round(area, 4), "area_change_uncertainty": round(float(area * area_rel), 4),
-            "diameter_change": round(diameter, 4),
-            "diameter_change_uncertainty": round(float(diameter * diameter_rel), 4),
-            "centroid_shift_px": None if shift is None else round(shift, 2),
-            "centroid_shift_uncertainty_px": None if shift_error is None else round(float(shift_error), 2),
-            "asymmetry_change": round(follow["asymmetry"] - base["asymmetry"], 4),
-            "border_irregularity_change": round(follow["border_irregularity"] - base["border_irregularity"], 4),
-            "colours_change": follow["colours"] - base["colours"], "comparable": bool(registration.ok),
-            "change_note": "" if registration.ok else (
-                "not registered: each visit is measured in its own pixels, so the "
-                "changes hold only if both were taken at the same magnification")}
+    diameter_rel = max(np.sqrt(sum((OUTLINE_UNCERTAINTY_PX / m["diameter_px"]) ** 2 for m in measurements)
+                               + scale_error ** 2), np.sqrt(2.0) * REPEATABILITY["diameter"])
+    shift = float(np.hypot(*np.subtract(follow["centroid_px"], base["centroid_px"])))
+    # a new colour: counted now, and its share grown beyond what re-photographing the same lesion varies by (a
+    # colour at 4 % then 6 % of the lesion crossed the counting line, it did not appear)
+    rise = CHANGE_COVERAGE * np.sqrt(2.0) * REPEATABILITY["colour_share"]
+    clipped = max(base["clipped"], follow["clipped"]) > CLIPPED_MAX  # over-exposed: its colours are lost
+    new = [] if clipped else [name for name in follow["colour_names"] if name not in base["colour_names"]
+                              and follow["colour_shares"][name] - base["colour_shares"][name] > rise]
+    beyond = bool(abs(area - 1.0) > CHANGE_COVERAGE * area * area_rel
+                  or abs(diameter - 1.0) > CHANGE_COVERAGE * diameter * diameter_rel)
+    facts = {**figures, "area_change": round(area, 4), "area_change_uncertainty": round(float(area * area_rel), 4),
+             "diameter_change": round(diameter, 4),
+             "diameter_change_uncertainty": round(float(diameter * diameter_rel), 4),
+             "centroid_shift_px": round(shift, 2),
+             "centroid_shift_uncertainty_px": round(float(registration.error_px), 2),
+             "asymmetry_change": round(follow["asymmetry"] - base["asymmetry"], 4),
+             "asymmetry_change_uncertainty": round(float(np.sqrt(2.0) * REPEATABILITY["asymmetry"]), 4),
+             "border_irregularity_change": round(follow["border_irregularity"] - base["border_irregularity"], 4),
+             "border_irregularity_change_uncertainty": round(
+                 float(np.sqrt(2.0) * REPEATABILITY["border_irregularity"]), 4),
+             "colours_change": None if clipped else follow["colours"] - base["colours"], "new_colours": new,
+             "change_beyond_uncertainty": beyond, "comparable": True, "colours_compared": not clipped,
+             "change_note": "colours not compared: a visit is over-exposed (part of the lesion or skin clipped)"
+             if clipped else ""}
+    return {**facts, "change_headline": change_headline(facts)}
+
+
+def change_headline(changes: dict) -> str:
+    """What changed, in one line: 'area +27 % +- 4 %, diameter +14 % +- 2 %: beyond measurement uncertainty', or
+    'no change beyond measurement uncertainty (area ...)'; a visit pair without figures gets its note."""
+    if changes.get("area_change") is None:
+        return changes.get("change_note") or "no change figures"
+    parts = []
+    for name in ("area", "diameter"):
+        ratio, spread = changes[f"{name}_change"], changes[f"{name}_change_uncertainty"]
+        parts.append(f"{name} {_percent(ratio - 1.0)} +- {abs(spread) * 100:.0f} %")
+    figures = ", ".join(parts)
+    line = (f"{figures}: beyond measurement uncertainty" if changes["change_beyond_uncertainty"]
+            else f"no change beyond measurement uncertainty ({figures})")
+    if changes.get("new_colours"):
+        line += f"; new colour{'s' * (len(changes['new_colours']) > 1)}: {', '.join(changes['new_colours'])}"
+    elif changes.get("colours_compared") is False:
+        line += "; colours not compared (a visit is over-exposed)"
+    return line
+
+
+def _percent(fraction: float) -> str:
+    value = round(fraction * 100)
+    return f"{value:+d} %" if value else "0 %"
 
 
 def followup_facts(result: FollowUp, model) -> dict:

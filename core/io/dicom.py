@@ -204,7 +204,7 @@ def secondary_capture(picture: Image.Image, facts: dict, filing: Filing | None =
     meta.MediaStorageSOPClassUID = UID(SECONDARY_CAPTURE)
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = filed_dataset(facts, filing, "pair")
+    ds = filed_dataset(facts, filing, "follow-up" if facts.get("kind") == "followup" else "pair")
     ds.file_meta = meta
     ds.SOPClassUID, ds.SOPInstanceUID = SECONDARY_CAPTURE, meta.MediaStorageSOPInstanceUID
     ds.Modality, ds.ConversionType = "OT", "WSD"  # other; workstation
@@ -262,9 +262,10 @@ def filed_dataset(facts: dict, filing: Filing | None, default_kind: str):
         ds.StudyDate, ds.StudyTime = created, now.strftime("%H%M%S")
         kind = default_kind
     description, number = REPORT_SERIES[kind]
-    verdict = facts.get("verdict") or ""
+    # a follow-up's series leads with what changed (a reader of the series list sees that first), others the verdict
+    summary = (facts.get("change_headline") if kind == "follow-up" else None) or facts.get("verdict") or ""
     ds.SeriesInstanceUID, ds.SeriesNumber = generate_uid(), number
-    ds.SeriesDescription = f"{description}: {verdict}"[:64] if verdict else description
+    ds.SeriesDescription = f"{description}: {summary}"[:64] if summary else description
     ds.Manufacturer = "Siamese Lens"
     ds.ContentDate, ds.ContentTime = created, now.strftime("%H%M%S")
     return ds

@@ -95,6 +95,7 @@ def _score(model, row, method: str, report: bool, report_path: Path) -> dict:
         from core.review.followup_report import followup_report_facts, render
 
         result = followup(model, images[0], images[1], method=method)
+        assert result.explanation is not None  # followup (not compare) always explains
         explanation, facts = result.explanation, followup_report_facts(result, model, record=case,
                                                                         note=row.get("note") or "")
 

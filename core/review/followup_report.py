@@ -15,7 +15,6 @@ from PIL import Image, ImageDraw
 
 from core.explain.overlay import blend, colorize
 from core.io.fonts import load_font
-from core.trust.verdict import COLOURS as VERDICT_COLOURS
 from core.trust.verdict import MEANING
 from core.version import APP_NAME, __version__
 from core.vocabulary import DISCLAIMER
@@ -31,22 +30,33 @@ ROWS = (("area_px", "area (px)"), ("area_mm2", "area (mm2)"), ("diameter_px", "l
         ("border_irregularity", "border irregularity (1 = disc)"), ("colours", "dermoscopic colours"))
 
 
-def followup_report_facts(result, model, record=None, when=None, note: str = "") -> dict:
+def followup_report_facts(result, model, record=None, when=None, note: str = "", assessment: str = "") -> dict:
     """Everything the follow-up report states, as JSON: app, time, case record (acquisition dates of both
-    visits), the follow-up facts (core.followup.visits.followup_facts), the note and the disclaimer."""
+    visits, the reviewer), the follow-up facts (core.followup.visits.followup_facts), the interval between the
+    visits, the reviewer's assessment and note, and the disclaimer."""
     from core.followup.visits import followup_facts
     from core.review.case_record import CaseRecord
 
     when = when or datetime.now().astimezone()
+    facts = (record or CaseRecord()).facts()
     return {"app": {"name": APP_NAME, "version": __version__}, "created": when.isoformat(timespec="seconds"),
-            **(record or CaseRecord()).facts(), **followup_facts(result, model), "note": note or "",
-            "disclaimer": DISCLAIMER}
+            **facts, **followup_facts(result, model), "interval_days": _interval(facts.get("acquired")),
+            "assessment": assessment or "", "note": note or "", "disclaimer": DISCLAIMER}
+
+
+def _interval(dates) -> int | None:
+    """Days from the first to the last visit, None unless both dates are known."""
+    from datetime import date
+
+    if not dates or not dates[0] or not dates[-1]:
+        return None
+    return (date.fromisoformat(dates[-1]) - date.fromisoformat(dates[0])).days
 
 
 def render(result, facts: dict) -> Image.Image:
     """The report page as an RGB picture."""
     width = 2 * MARGIN + 3 * PANEL + 2 * GAP
-    canvas = Image.new("RGB", (width, 1600), "white")
+    canvas = Image.new("RGB", (width, 2200), "white")
     draw = ImageDraw.Draw(canvas)
     title, body, small = load_font(24, bold=True), load_font(15), load_font(13)
     y = MARGIN
@@ -55,9 +65,20 @@ def render(result, facts: dict) -> Image.Image:
     dates = facts.get("acquired") or [None, None]
     case = " | ".join(f"{label}: {facts[key]}" for key, label in (("case_id", "case"), ("patient_id", "patient"),
                                                                   ("body_site", "site")) if facts.get(key))
-    draw.text((MARGIN, y), f"Baseline: {dates[0] or 'date unknown'}    Follow-up: {dates[1] or 'date unknown'}"
+    interval = facts.get("interval_days")
+    draw.text((MARGIN, y), f"Baseline: {dates[0] or 'date unknown'}    Follow-up: {dates[-1] or 'date unknown'}"
+              + (f"    interval {interval} days" if interval is not None else "    interval unknown")
               + (f"    {case}" if case else ""), font=body, fill=TEXT)
-    y += 28
+    y += 26
+    if facts.get("visit_order") and len(facts.get("visits") or []) > 2:
+        draw.text((MARGIN, y), _clip(f"{len(facts['visits'])} visits; {facts['visit_order']}", 130), font=body,
+                  fill=MUTED)
+        y += 22
+    # what changed leads, in plain black: the model's verdict follows in smaller, neutral type
+    for line in _wrapped(f"What changed: {facts.get('change_headline') or '-'}", 78):
+        draw.text((MARGIN, y), line, font=load_font(20, bold=True), fill=TEXT)
+        y += 28
+    y += 6
     pictures = _pictures(result)
     for row in (pictures[:3], pictures[3:]):
         for index, (picture, caption) in enumerate(row):
@@ -65,25 +86,74 @@ def render(result, facts: dict) -> Image.Image:
             canvas.paste(_fit(picture), (x, y))
             draw.text((x, y + PANEL + 4), caption, font=small, fill=MUTED)
         y += PANEL + 30
-    verdict = facts.get("verdict", "")
-    pair = "the aligned pair" if facts.get("registration_ok") else "the pair (not aligned)"
-    draw.text((MARGIN, y), f"Model verdict on {pair}: {verdict}", font=load_font(18, bold=True),
-              fill=VERDICT_COLOURS.get(verdict, TEXT))
-    y += 26
-    for line in (facts.get("verdict_reason", ""), MEANING, facts.get("registration_message", "")):
-        draw.text((MARGIN, y), _clip(line, 130), font=body, fill=TEXT)
-        y += 22
-    y = _table(draw, facts, MARGIN, y + 10, body)
+    y = _table(draw, facts, MARGIN, y, body)
     for line in _change_lines(facts):
         draw.text((MARGIN, y), _clip(line, 130), font=body, fill=TEXT)
         y += 22
-    if facts.get("note"):
-        draw.text((MARGIN, y), _clip(f"Reviewer note: {facts['note']}", 130), font=body, fill=TEXT)
-        y += 22
+    if len(facts.get("visits") or []) > 2:
+        chart = trend_chart(facts["visits"], (width - 2 * MARGIN, 300))
+        canvas.paste(chart, (MARGIN, y + 6))
+        y += chart.height + 14
+    verdict = facts.get("verdict", "")
+    pair = "the aligned pair" if facts.get("registration_ok") else "the pair (not aligned)"
+    draw.text((MARGIN, y + 6), f"Model's verdict on {pair} (a likeness to the model, not a change): {verdict}",
+              font=load_font(15, bold=True), fill=MUTED)
+    y += 30
+    for line in (facts.get("verdict_reason", ""), MEANING, facts.get("registration_message", "")):
+        draw.text((MARGIN, y), _clip(line, 130), font=small, fill=MUTED)
+        y += 20
+    y = _reviewer_block(draw, facts, MARGIN, y + 10, body, width)
     draw.text((MARGIN, y + 8), DISCLAIMER, font=load_font(15, bold=True), fill=TEXT)
     draw.text((MARGIN, y + 32), _clip(f"{APP_NAME} {__version__}, model {facts.get('model', {}).get('name')}, "
                                       f"created {facts.get('created', '')}", 130), font=small, fill=MUTED)
     return canvas.crop((0, 0, width, y + 32 + 20 + MARGIN))
+
+
+def trend_chart(visits: list, size: tuple[int, int]) -> Image.Image:
+    """Area and longest diameter of each visit relative to the baseline over days since it (the visit number when a
+    date is missing), each with its band of +- one standard uncertainty; a visit without figures leaves a gap."""
+    from core.followup.history import trend
+
+    series = trend(visits)
+    width, height = size
+    left, right, top, bottom = 70, 20, 34, 40
+    chart = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(chart)
+    small = load_font(13)
+    known = [(x, v) for name in ("area", "diameter") for x, v in zip(series["x"], series[name], strict=True) if v]
+    lows = [v[0] - v[1] for _, v in known] + [1.0]
+    highs = [v[0] + v[1] for _, v in known] + [1.0]
+    y0, y1 = min(lows) - 0.02, max(highs) + 0.02
+    x0, x1 = min(series["x"]), max(series["x"])
+    x1 = x1 if x1 > x0 else x0 + 1
+
+    def at(x, y):
+        return (left + (x - x0) / (x1 - x0) * (width - left - right),
+                height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom))
+
+    draw.rectangle([left, top, width - right, height - bottom], outline=MUTED)
+    for k in range(5):
+        value = y0 + (y1 - y0) * k / 4
+        draw.text((6, at(x0, value)[1] - 7), f"x{value:.2f}", font=small, fill=MUTED)
+    draw.line([at(x0, 1.0), at(x1, 1.0)], fill=(200, 200, 200))
+    for x in series["x"]:
+        draw.text((at(x, y0)[0] - 8, height - bottom + 6), f"{x:g}", font=small, fill=MUTED)
+    for name, colour in (("area", (31, 119, 180)), ("diameter", (214, 39, 40))):
+        points = [(x, v) for x, v in zip(series["x"], series[name], strict=True) if v]
+        band = [at(x, v[0] + v[1]) for x, v in points] + [at(x, v[0] - v[1]) for x, v in reversed(points)]
+        if len(band) >= 3:
+            overlay = Image.new("RGBA", size, (0, 0, 0, 0))
+            ImageDraw.Draw(overlay).polygon(band, fill=(*colour, 50))
+            chart.paste(overlay, (0, 0), overlay)
+            draw = ImageDraw.Draw(chart)
+        line = [at(x, v[0]) for x, v in points]
+        if len(line) > 1:
+            draw.line(line, fill=colour, width=3)
+        for px, py in line:
+            draw.ellipse([px - 4, py - 4, px + 4, py + 4], fill=colour)
+    draw.text((left, 8), "Relative to the baseline (x1.00), band: +- one standard uncertainty;  area (blue), "
+              f"longest diameter (red) over {series['x_label']}", font=small, fill=TEXT)
+    return chart
 
 
 def difference_image(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -157,8 +227,9 @@ def _table(draw, facts: dict, x: int, y: int, font) -> int:
         if base.get(key) is None and follow.get(key) is None:
             continue
         ratio = ""
-        if key in ratios and facts.get(ratios[key][0]) is not None:
-            ratio = f"{facts[ratios[key][0]]:.3f} +/- {facts[ratios[key][1]]:.3f}"
+        if key in ratios:  # a dash: no change figure (visits not registered, or an outline missing)
+            ratio = (f"{facts[ratios[key][0]]:.3f} +/- {facts[ratios[key][1]]:.3f}"
+                     if facts.get(ratios[key][0]) is not None else "-")
         for column, text in zip(columns, (label, _number(base.get(key)), _number(follow.get(key)), ratio), strict=True):
             draw.text((column, y), text, font=font, fill=TEXT)
         y += 21
@@ -177,6 +248,31 @@ def _change_lines(facts: dict) -> list[str]:
     if facts.get("change_note"):
         lines.append(facts["change_note"])
     return lines
+
+
+def _reviewer_block(draw, facts: dict, x: int, y: int, font, width: int) -> int:
+    """Who reviewed the follow-up, their assessment and note: blank lines to fill in by hand when not given."""
+    draw.line([(x, y), (width - x, y)], fill=MUTED)
+    y += 8
+    draw.text((x, y), "Reviewer", font=load_font(16, bold=True), fill=TEXT)
+    y += 24
+    for label, value in (("Name", facts.get("reviewer")), ("Assessment", facts.get("assessment")),
+                         ("Note", facts.get("note"))):
+        if value:
+            for index, line in enumerate(_wrapped(f"{label}: {value}", 120)):
+                draw.text((x + (0 if index == 0 else 20), y), line, font=font, fill=TEXT)
+                y += 21
+        else:
+            draw.text((x, y), f"{label}:", font=font, fill=TEXT)
+            draw.line([(x + 110, y + 17), (width - x, y + 17)], fill=MUTED)
+            y += 26
+    return y + 6
+
+
+def _wrapped(text: str, limit: int) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(" ".join(str(text).split()), limit) or [""]
 
 
 def _number(value) -> str:

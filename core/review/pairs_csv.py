@@ -13,7 +13,8 @@ CSV_REQUIRED = ("image1", "image2")
 # The case record's columns (core.review.case_record) come after the original ones; "acquired" is "DATE1,DATE2", or
 # acquired1 / acquired2 separately.
 CSV_RECORD = ("patient_id", "body_site", "acquired", "acquired1", "acquired2", "reviewer")
-CSV_OPTIONAL = ("case_id", "crop1", "crop2", "note", "kind") + CSV_RECORD
+# lesion_id: which lesion of the patient at that body site (several visits' cases of one lesion share it)
+CSV_OPTIONAL = ("case_id", "crop1", "crop2", "note", "kind", "lesion_id") + CSV_RECORD
 # What a row is: two images compared (the default), or one lesion at two visits (core.followup.visits).
 KINDS = ("pair", "followup")
 

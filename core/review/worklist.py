@@ -23,7 +23,7 @@ from core.paths import user_data_dir
 from core.review.case_record import REVIEWER_VERDICTS, CaseRecord
 from core.review.pairs_csv import CSV_REQUIRED, PairsCsvError, read_pairs_csv
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATUSES = ("new", "in review", "done", "flagged")
 
 _SCHEMA_V1 = """
@@ -54,6 +54,12 @@ ALTER TABLE cases ADD COLUMN acquired2 TEXT;
 ALTER TABLE cases ADD COLUMN reviewer TEXT;
 ALTER TABLE cases ADD COLUMN kind TEXT;
 """,
+    # Version 4: the lesion a follow-up case photographs (patient, body site, lesion id): a lesion's history is every
+    # follow-up case that shares them.
+    4: """
+ALTER TABLE cases ADD COLUMN lesion_id TEXT;
+CREATE INDEX IF NOT EXISTS cases_lesion ON cases(patient_id, body_site, lesion_id);
+""",
 }
 
 
@@ -81,6 +87,7 @@ class Case:
     acquired2: str | None = None
     reviewer: str | None = None
     kind: str | None = None  # "followup": image 2 is a later visit of image 1's lesion (core.review.pairs_csv.KINDS)
+    lesion_id: str | None = None  # which lesion of the patient at that body site; None: the site's only one
 
     @property
     def record(self) -> CaseRecord:
@@ -137,18 +144,19 @@ class Worklist:
 
     # --- cases -------------------------------------------------------------------------------------
     def add_case(self, image1, image2, *, case_id=None, crop1=None, crop2=None, note="", label=None, date=None,
-                 record: CaseRecord | None = None, kind: str | None = None) -> int:
+                 record: CaseRecord | None = None, kind: str | None = None, lesion_id: str | None = None) -> int:
         """A new case; `record` gives its patient id, body site, acquisition dates and reviewer (its case id is
         the `case_id` argument's)."""
         now = _now()
         record = record or CaseRecord()
         cursor = self.db.execute(
             "INSERT INTO cases (case_id, image1, image2, sha1, sha2, crop1, crop2, note, label, date, patient_id,"
-            " body_site, acquired1, acquired2, reviewer, kind, created, updated)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " body_site, acquired1, acquired2, reviewer, kind, lesion_id, created, updated)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (case_id, str(image1), str(image2), file_sha256(image1), file_sha256(image2), crop_text(crop1),
              crop_text(crop2), note or "", label, date, *_or_none(record.patient_id, record.body_site,
-                                                                 *record.acquired, record.reviewer, kind), now, now))
+                                                                 *record.acquired, record.reviewer, kind, lesion_id),
+             now, now))
         return int(cursor.lastrowid)
 
     def set_record(self, case_ref: int, record: CaseRecord) -> None:
@@ -159,7 +167,8 @@ class Worklist:
 
     def cases(self) -> list[Case]:
         rows = self.db.execute("SELECT id, case_id, image1, image2, sha1, sha2, crop1, crop2, note, status, label,"
-                               " date, patient_id, body_site, acquired1, acquired2, reviewer, kind FROM cases"
+                               " date, patient_id, body_site, acquired1, acquired2, reviewer, kind, lesion_id"
+                               " FROM cases"
                                " ORDER BY id"
                                ).fetchall()
         return [Case(*row[:6], *map(_parse_crop, row[6:8]), *row[8:]) for row in rows]
@@ -169,6 +178,25 @@ class Worklist:
             if case.id == case_ref:
                 return case
         raise WorklistError(f"{self.path}: no case {case_ref}")
+
+    def lesion_cases(self, case_ref: int) -> list[Case]:
+        """The follow-up cases of `case_ref`'s lesion (same patient id, body site and lesion id; the case itself
+        among them), oldest first; just the case when it is not a follow-up or names no patient and body site."""
+        case = self.case(case_ref)
+        if case.kind != "followup" or not (case.patient_id and case.body_site):
+            return [case]
+        return [other for other in self.cases() if other.kind == "followup" and other.patient_id == case.patient_id
+                and other.body_site == case.body_site and (other.lesion_id or "") == (case.lesion_id or "")]
+
+    def lesion_visits(self, case_ref: int) -> list[tuple[str, str]]:
+        """(image path, acquisition date or "") of every visit of `case_ref`'s lesion, each image once (a visit
+        in two cases keeps the date either gives), in the order the cases give them."""
+        visits: dict[str, str] = {}
+        for case in self.lesion_cases(case_ref):
+            for image, acquired in ((case.image1, case.acquired1), (case.image2, case.acquired2)):
+                key = str(Path(image).resolve())
+                visits[key] = visits.get(key) or acquired or ""
+        return list(visits.items())
 
     def set_status(self, case_ref: int, status: str) -> None:
         if status not in STATUSES:
@@ -249,7 +277,8 @@ class Worklist:
                 continue
             added.append(self.add_case(row["image1"], row["image2"], case_id=row.get("case_id") or None,
                                        crop1=row.get("crop1"), crop2=row.get("crop2"), note=row.get("note") or "",
-                                       record=row["record"], kind=row["kind"]))
+                                       record=row["record"], kind=row["kind"],
+                                       lesion_id=row.get("lesion_id") or None))
         return added, problems
 
     def export_csv(self, csv_path) -> int:
@@ -257,7 +286,7 @@ class Worklist:
         # "verdict": the model's (core.trust.verdict); "reviewer_decision": the reviewer's agree / disagree with it
         columns = ["case", "case_id", "image1", "image2", "sha1", "sha2", "crop1", "crop2", "status", "label",
                    "date", "note", "changed", "patient_id", "body_site", "acquired1", "acquired2", "reviewer", "kind",
-                   "model_sha256", "method", "similarity", "probability", "verdict",
+                   "lesion_id", "model_sha256", "method", "similarity", "probability", "verdict",
                    "reviewer_decision", "reviewer_note", "report_path", "updated"]
         cases = self.cases()
 
@@ -272,7 +301,8 @@ class Worklist:
                 writer.writerow([case.id, case.case_id, case.image1, case.image2, case.sha1, case.sha2,
                                  crop_text(case.crop1), crop_text(case.crop2), case.status, case.label, case.date,
                                  case.note, changed, case.patient_id, case.body_site, case.acquired1, case.acquired2,
-                                 case.reviewer, case.kind or "pair"] + [result.get(key) for key in columns[19:]])
+                                 case.reviewer, case.kind or "pair", case.lesion_id]
+                                + [result.get(key) for key in columns[columns.index("model_sha256"):]])
             text.flush()
             text.detach()  # the handle stays open for atomic_write to sync and close
 

@@ -8,7 +8,7 @@ torch has loaded): every task imports what it needs from core when it first runs
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 # Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
@@ -192,21 +192,76 @@ def links(ws: Workspace, explained: Explained, k: int):
     return analyse(model, [model_view(model, image) for image in explained.images], k)
 
 
-def followup(ws: Workspace, images: tuple, method: str):
-    """core.followup.visits.followup of the pair as loaded (image 1 the baseline, image 2 the later visit)."""
+def followup(ws: Workspace, images: tuple, method: str, mode: str = "auto", pixel_size_mm: float | None = None):
+    """core.followup.visits.followup of the pair as loaded (image 1 the baseline, image 2 the later visit); visits
+    of different patients (DICOM) refused (core.followup.history.check_same_patient)."""
+    from core.followup.history import check_same_patient
     from core.followup.visits import followup as follow_up
 
-    return follow_up(ws.require_model(), images[0], images[1], method=method)
+    check_same_patient(list(images))
+    return follow_up(ws.require_model(), images[0], images[1], pixel_size_mm=pixel_size_mm, mode=mode, method=method,
+                     should_stop=ws.stop.is_set)  # closing the window stops it between its stages
 
 
-def export_followup(ws: Workspace, path: str, result, record, note: str, overwrite: bool) -> str:
-    """Write a follow-up's report (core.review.followup_report) and its JSON sidecar; the report's path."""
+@dataclass(frozen=True)
+class HistoryShown:
+    """A lesion's history as the window shows it: core.followup.history.History, its JSON facts (`visits`), each
+    visit's picture, outline and covered area on the baseline's grid (its own pixels when not registered), and the
+    trend chart of area and diameter with their uncertainty (RGB)."""
+
+    history: Any
+    facts: dict
+    pictures: tuple  # uint8 RGB per visit, the baseline first
+    outlines: tuple  # bool mask or None per visit
+    valid: tuple  # bool mask of the baseline area the visit covers, or None (all of it)
+    trend: Any  # uint8 RGB
+
+    @property
+    def last(self):
+        return self.history.last
+
+
+def followup_history(ws: Workspace, paths: tuple, dates: tuple | None, method: str, mode: str = "auto",
+                     pixel_size_mm: float | None = None) -> HistoryShown:
+    """core.followup.history.follow_lesion of the images at `paths` (any order: sorted by date, the first the
+    baseline); one line naming the file for one that cannot be read."""
+    import numpy as np
+
+    import core
+    from core.followup.history import follow_lesion, history_facts
+    from core.review.followup_report import trend_chart
+
+    images = [core.load_image(path) for path in paths]
+    history = follow_lesion(ws.require_model(), images, list(dates) if dates else None, pixel_size_mm, mode,
+                            method=method, should_stop=ws.stop.is_set)
+    facts = history_facts(history)
+    first = history.comparisons[0]
+    pictures, outlines, valid = [first.visits[0]], [first.masks[0]], [None]
+    for compared in history.comparisons:
+        pictures.append(compared.visits[1])
+        outlines.append(compared.masks[1])
+        valid.append(compared.valid)
+    chart = np.asarray(trend_chart(facts["visits"], TREND_SIZE).convert("RGB"))
+    return HistoryShown(history, facts, tuple(pictures), tuple(outlines), tuple(valid), chart)
+
+
+TREND_SIZE = (560, 240)  # px of the trend chart drawn in the follow-up dock
+
+
+def export_followup(ws: Workspace, path: str, result, record, note: str, overwrite: bool,
+                    assessment: str = "", history_facts: dict | None = None) -> str:
+    """Write a follow-up's report (core.review.followup_report) and its JSON sidecar; the report's path. With a
+    lesion's history (HistoryShown.facts), the report carries every visit and the trend chart, as the CLI's."""
     from core.review.case_record import CaseRecord, from_images
     from core.review.followup_report import followup_report_facts, render
     from core.review.report import write_picture_and_facts
 
     record = (record or CaseRecord()).merged(from_images(result.images))
-    facts = followup_report_facts(result, ws.require_model(), record=record, note=note)
+    if history_facts:  # the report's two dates are the history's first and last visit's
+        visits = history_facts["visits"]
+        record = replace(record, acquired=(visits[0]["date"] or "", visits[-1]["date"] or ""))
+    facts = followup_report_facts(result, ws.require_model(), record=record, note=note, assessment=assessment)
+    facts.update(history_facts or {})
     from core.io.dicom import report_filing
 
     return str(write_picture_and_facts(path, lambda: render(result, facts), facts, overwrite,

@@ -3,7 +3,18 @@ onto it and measured on the runner; its report written on the runner. The dock (
 `result_changed`; what the report carries (the case record, the note) and whether it may be written at all (no
 refused case-record field) is the presenter's (gui.presenters.commands).
 
-A worklist case marked as a follow-up (CSV column kind) is aligned once its pair has been explained.
+What the reviewer chooses for the follow-up is held here, not in the dock: the registration mode (auto, or an
+override), the pixel size in mm (refused with one line when it is not a size), and the assessment printed on the
+report; changing the mode or the pixel size redoes the follow-up shown.
+
+A worklist case marked as a follow-up (CSV column kind) is aligned once its pair has been explained; when other
+follow-up cases share its lesion (patient id, body site, lesion id) and so bring more than two visits, the lesion's
+history is opened instead, from whichever of its cases was opened.
+
+A lesion's history (more than two visits: File > Follow-up history, or a worklist case's lesion) is computed on
+the runner (gui.jobs.tasks.followup_history); `result` is then its last visit against the baseline (what the
+report explains), `history` the whole of it, and the reviewer steps through its visits (`visit`, 1..N-1 against the
+baseline) and blinks between any two (`blink_pair`).
 """
 
 from __future__ import annotations
@@ -12,18 +23,31 @@ from PySide6.QtCore import QObject, Signal
 
 from ..jobs.tasks import export_followup as export_followup_task
 from ..jobs.tasks import followup as followup_task
+from ..jobs.tasks import followup_history as history_task
 
 KEY, EXPORT_KEY = "followup", "followup-export"
+REGISTRATION_MODES = ("auto", "rigid", "similarity")  # core.followup.registration's; auto chooses by the evidence
 
 
 class FollowUpReview(QObject):
     running = Signal()  # an alignment was asked for: the dock shows itself and says so
     result_changed = Signal(object)  # core.followup.visits.FollowUp, or None when the shown one no longer applies
 
-    def __init__(self, session, problems, worklist=None):
+    settings_changed = Signal()  # the mode, pixel size or assessment changed: the dock shows them
+    history_changed = Signal(object)  # gui.jobs.tasks.HistoryShown, or None
+    visit_changed = Signal()  # the visit stepped to, or the two blinked between
+
+    def __init__(self, session, problems, worklist=None, case_record=None):
         super().__init__()
         self.session, self.problems, self.result = session, problems, None
+        self.case_record = case_record  # gui.models.case_record.CaseRecordState: the visits' dates, for the interval
+        self.mode, self.pixel_size_text, self.assessment = "auto", "", ""
+        self.history = None  # gui.jobs.tasks.HistoryShown while a lesion's history is shown
+        self._history_request: tuple | None = None  # (paths, dates) of the history shown: redone on a new mode
+        self.visit, self.blink_pair = 1, (0, 1)
         self._pending_case = False  # a follow-up case was opened: align it once its pair is explained
+        self._case_visits: list[tuple[str, str]] = []  # that case's lesion's visits (image, date)
+        self._case_visit = ""  # its later visit: the history opened from it steps to that visit
         session.explanation_changed.connect(self._explanation_changed)
         if worklist is not None:
             worklist.current_changed.connect(lambda row: self._case_opened(worklist, row))
@@ -39,10 +63,133 @@ class FollowUpReview(QObject):
         if None in images or s.model is None:
             self.problems.report(KEY, "Follow-up needs two images and a model")
             return
+        size = self.pixel_size_mm()
+        if size == -1.0:
+            self.problems.report(KEY, f"Pixel size {self.pixel_size_text!r}: give the size of one pixel in mm "
+                                      "(e.g. 0.02), or leave it empty")
+            return
         self.running.emit()
-        s.runner.submit(KEY, followup_task, tuple(images), s.method, label="Aligning and measuring the follow-up…",
+        s.runner.submit(KEY, followup_task, tuple(images), s.method, self.mode, size,
+                        label="Aligning and measuring the follow-up…",
                         on_result=self._set,
                         on_error=lambda text: self.problems.report(KEY, f"Follow-up failed: {text}"))
+
+    def run_history(self, paths: list[str], dates: list[str] | None = None) -> None:
+        """The history of the lesion photographed in `paths` (two or more, any order: sorted by date; `dates`
+        one ISO date or "" per path, None for the files' own), on the runner."""
+        if len(paths) < 2:
+            self.problems.report(KEY, f"A follow-up history needs two or more images, got {len(paths)}")
+            return
+        if self.session.model is None:
+            self.problems.report(KEY, "Follow-up history needs a model")
+            return
+        size = self.pixel_size_mm()
+        if size == -1.0:
+            self.problems.report(KEY, f"Pixel size {self.pixel_size_text!r}: give the size of one pixel in mm "
+                                      "(e.g. 0.02), or leave it empty")
+            return
+        self._history_request = (tuple(paths), tuple(dates) if dates else None)
+        self.running.emit()
+        self.session.runner.submit(KEY, history_task, tuple(paths), self._history_request[1], self.session.method,
+                                   self.mode, size, label=f"Aligning and measuring {len(paths)} visits…",
+                                   on_result=self._set_history,
+                                   on_error=lambda text: self.problems.report(KEY, f"Follow-up history failed: {text}"))
+
+    def step(self, visit: int) -> None:
+        """Show visit `visit` (1..N-1) against the baseline, and blink between the two."""
+        if self.history is not None and 1 <= visit < len(self.history.pictures):
+            self.visit, self.blink_pair = visit, (0, visit)
+            self.visit_changed.emit()
+
+    def set_blink_pair(self, first: int, second: int) -> None:
+        """Blink (swipe, difference) between any two visits, 0 the baseline."""
+        count = len(self.history.pictures) if self.history is not None else 0
+        if 0 <= first < count and 0 <= second < count:
+            self.blink_pair = (first, second)
+            self.visit_changed.emit()
+
+    def shown(self):
+        """The comparison the table and headline show: the visit stepped to against the baseline."""
+        if self.history is not None:
+            return self.history.history.comparisons[self.visit - 1]
+        return self.result
+
+    def _set_history(self, shown) -> None:
+        self.problems.clear(KEY)
+        self.history = shown
+        last = len(shown.pictures) - 1
+        files = [_resolved(visit["file"] or "") for visit in shown.facts["visits"]]
+        if self._case_visit in files[1:]:
+            last = files.index(self._case_visit)
+        self._case_visit = ""
+        self.visit, self.blink_pair = last, (0, last)
+        self.result = shown.last
+        self.history_changed.emit(shown)
+        self.result_changed.emit(shown.last)
+
+    def set_mode(self, mode: str) -> None:
+        """auto, rigid or similarity; the follow-up shown is redone with it."""
+        if mode not in REGISTRATION_MODES:
+            raise ValueError(f"registration mode {mode!r}: one of {', '.join(REGISTRATION_MODES)}")
+        if mode != self.mode:
+            self.mode = mode
+            self.settings_changed.emit()
+            self._redo()
+
+    def set_pixel_size(self, text: str) -> None:
+        """The size of one baseline pixel in mm as typed; empty: a DICOM file's, else pixels."""
+        text = text.strip()
+        if text != self.pixel_size_text:
+            self.pixel_size_text = text
+            self.settings_changed.emit()
+            if self.pixel_size_mm() == -1.0:
+                self.problems.report(KEY, f"Pixel size {text!r}: give the size of one pixel in mm (e.g. 0.02), "
+                                          "or leave it empty")
+            else:
+                self.problems.clear(KEY)
+                self._redo()
+
+    def set_assessment(self, text: str) -> None:
+        """The reviewer's assessment of the follow-up, printed on its report."""
+        if text != self.assessment:
+            self.assessment = text
+            self.settings_changed.emit()
+
+    def new_pair(self, identity) -> None:
+        """Another pair under review (gui.models.open_pair.OpenPair.changed; None: half a pair, nothing yet): the
+        assessment typed for the last lesion must never reach this one's report."""
+        if identity is not None:
+            self.set_assessment("")
+
+    def pixel_size_mm(self) -> float | None:
+        """The typed pixel size in mm; None when empty, -1.0 when it is not a size."""
+        text = self.pixel_size_text.replace(",", ".")
+        if not text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            return -1.0
+        return value if 0 < value < 100 else -1.0
+
+    def interval_days(self) -> int | None:
+        """Days between the two visits from the case record's dates; None when either is unknown."""
+        from datetime import date
+
+        record = getattr(self.case_record, "record", None)
+        dates = getattr(record, "acquired", ("", ""))
+        if not (dates and dates[0] and dates[-1]):
+            return None
+        try:
+            return (date.fromisoformat(dates[-1]) - date.fromisoformat(dates[0])).days
+        except ValueError:
+            return None
+
+    def _redo(self) -> None:
+        if self.history is not None and self._history_request is not None:
+            self.run_history(list(self._history_request[0]), self._history_request[1])
+        elif self.result is not None:
+            self.run()
 
     def export_to(self, path: str, record=None, note: str = "", overwrite: bool = False) -> bool:
         """The follow-up report (PNG, PDF or DICOM by the name) with both visits' dates and measurements; False
@@ -52,6 +199,7 @@ class FollowUpReview(QObject):
             self.problems.report(KEY, "Nothing to export yet: align the pair first (Ctrl+U)")
             return False
         s.runner.submit(EXPORT_KEY, export_followup_task, path, self.result, record, note, overwrite,
+                        self.assessment.strip(), self.history.facts if self.history is not None else None,
                         label="Writing the follow-up report…",
                         on_result=lambda written: self._exported(written),
                         on_error=lambda text: self.problems.report(KEY, f"Report not saved: {text}"))
@@ -62,11 +210,16 @@ class FollowUpReview(QObject):
         self.session.info.emit(f"Report saved: {written}")
 
     def _set(self, result) -> None:
+        if self.history is not None:  # a pair's follow-up, or none: the history shown no longer applies
+            self.history = self._history_request = None
+            self.history_changed.emit(None)
         self.result = result
         self.result_changed.emit(result)
 
     def _case_opened(self, worklist, row: int) -> None:
         self._pending_case = row >= 0 and worklist.cases[row].kind == "followup"
+        self._case_visits = worklist.lesion_visits(row) if self._pending_case else []
+        self._case_visit = _resolved(worklist.cases[row].image2) if self._pending_case else ""
         if self._pending_case and worklist.shows_open_case() and self.session.explained is not None:
             self._explanation_changed(self.session.explained)  # the case's pair was explained before it was told
 
@@ -76,4 +229,13 @@ class FollowUpReview(QObject):
                 self._set(None)  # another pair, crop or model: the old alignment no longer applies
         elif self._pending_case:
             self._pending_case = False
-            self.run()
+            if len(self._case_visits) > 2:  # the case is one visit pair of a longer history: show all of it
+                self.run_history([path for path, _ in self._case_visits], [when for _, when in self._case_visits])
+            else:
+                self.run()
+
+
+def _resolved(path: str) -> str:
+    from pathlib import Path
+
+    return str(Path(path).resolve()) if path else ""

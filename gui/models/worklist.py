@@ -90,6 +90,10 @@ class WorklistController(QObject):
         self.refresh()
         self.current_changed.emit(row)
 
+    def lesion_visits(self, row: int) -> list[tuple[str, str]]:
+        """(image, date) of every visit of the lesion of case `row` (core.review.worklist.Worklist.lesion_visits)."""
+        return self._db().lesion_visits(self.cases[row].id) if 0 <= row < len(self.cases) else []
+
     def step(self, delta: int) -> None:
         if self.cases:
             self.open_case(min(max(self.current + delta, 0), len(self.cases) - 1) if self.current >= 0 else 0)

@@ -32,6 +32,9 @@ class CommandsView(PacsView, Protocol):
 
     def ask_image_path(self, slot: int, folder: str) -> str | None: ...
 
+    def ask_visit_paths(self, folder: str) -> list[str]:
+        """Images of one lesion's visits (none when the reviewer cancels)."""
+
     def ask_model_path(self, folder: str) -> str | None: ...
 
     def ask_gallery_folder(self, folder: str) -> str | None: ...
@@ -78,7 +81,7 @@ class Commands:
             "import_worklist": self.import_worklist, "export_worklist": self.export_worklist,
             "next_case": lambda: w.step(1), "previous_case": lambda: w.step(-1),
             "agree": lambda: self.assess("agree"), "disagree": lambda: self.assess("disagree"),
-            "followup": self.followup.run,
+            "followup": self.followup.run, "followup_history": self.followup_history,
             "case_done": lambda: w.mark("done"), "case_flag": lambda: w.mark("flagged"),
             "links": links.set_visible, "more_links": lambda: links.set_count(links.count + 5),
             "fewer_links": lambda: links.set_count(links.count - 5),
@@ -103,6 +106,14 @@ class Commands:
         self.view.refocus()
         if path:
             self.load_dropped([path], index)
+
+    def followup_history(self) -> None:
+        """File > Follow-up history: the visits chosen, sorted by date, each aligned onto the first."""
+        paths = self.view.ask_visit_paths(self._image_folder(0))
+        self.view.refocus()
+        if paths:
+            self._remember_folder(paths[0])
+            self.followup.run_history(paths)
 
     def paste(self, index: int) -> None:
         image = self.view.clipboard_image()

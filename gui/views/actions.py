@@ -79,6 +79,8 @@ COMMANDS = (
     Command("explain", "&Model", "&Re-explain", ("F5",)),
     Command("followup", "&Model", "&Follow-up: align image 2 onto image 1", ("Ctrl+U",), short="Follow-up",
             tip="Image 2 as a later visit of the same lesion: aligned, blinked, measured (B blinks)"),
+    Command("followup_history", "&File", "Follow-up &history…", ("Ctrl+Shift+U",),
+            tip="Every visit of one lesion: sorted by date, aligned onto the first, measured, its trend drawn"),
     Command("next_method", "&Model", "Next explanation &method", ("M",)),
     Command("choose_model", "&Model", "&Choose model file…", ("Ctrl+M",)),
     Command("default_model", "&Model", "Use the &default model"),

@@ -20,6 +20,13 @@ def open_image(parent, slot: int, folder: str) -> str | None:
     return path or None
 
 
+def visit_images(parent, folder: str) -> list[str]:
+    """Two or more images of one lesion, for its follow-up history (their order does not matter)."""
+    paths, _ = QFileDialog.getOpenFileNames(parent, "Follow-up history: choose every visit of the lesion", folder,
+                                            IMAGE_FILTER)
+    return list(paths)
+
+
 def report_path(parent, suggested: Path) -> tuple[str, bool] | None:
     """(path, overwrite) for a report, asking before an existing report (or its sidecar) is replaced."""
     path, chosen = QFileDialog.getSaveFileName(parent, "Export report", str(suggested), REPORT_FILTER,

@@ -8,14 +8,19 @@ undo (Alt+Backspace); it does not change the measured registration, and the dock
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 from PySide6.QtCore import QPoint, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QComboBox,
     QDockWidget,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QMainWindow,
     QPushButton,
     QRadioButton,
     QSizePolicy,
@@ -26,12 +31,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..jobs.tasks import VERDICT_COLOURS, dicom_pair, difference_image
+from ..jobs.tasks import dicom_pair, difference_image
+from .history_strip import HistoryStrip, TrendChart
 
 MODES = ("blink", "swipe", "difference")
 OUTLINES = (QColor(0, 200, 255), QColor(255, 220, 0))  # baseline cyan, follow-up yellow: as the report draws them
 LEGEND = ("<span style='color:#00c8ff'>■</span> baseline outline   <span style='color:#ffdc00'>■</span> follow-up "
           "outline   ·   B: blink")
+REGISTRATION_MODES = (("auto", "Auto"), ("rigid", "Rigid"), ("similarity", "Similarity"))
+VIEW_SHARE = 0.62  # of the window's height given to the dock when it opens: the aligned view gets over half of it
 ROWS = (("area_px", "Area (px)"), ("area_mm2", "Area (mm²)"), ("diameter_px", "Longest diameter (px)"),
         ("diameter_mm", "Longest diameter (mm)"), ("asymmetry", "Asymmetry"),
         ("border_irregularity", "Border irregularity"), ("colours", "Colours"))
@@ -48,10 +56,13 @@ class FollowUpDock(QDockWidget):
         super().__init__("Follow-up", parent)
         self.setObjectName("followup-dock")
         self.result, self.mode, self.showing_followup = None, "swipe", False
+        self.followup = None  # gui.models.followup.FollowUpReview, once bound
         self.nudges: list[tuple[int, int]] = []
         body = QWidget()
         row = QHBoxLayout(body)
+        row.setContentsMargins(6, 2, 6, 2)  # tight: every pixel of height goes to the aligned view
         left = QVBoxLayout()
+        left.setSpacing(2)
         modes = QHBoxLayout()
         self.mode_buttons = QButtonGroup(self)
         for name in MODES:
@@ -68,7 +79,10 @@ class FollowUpDock(QDockWidget):
         self.curtain.setToolTip("Swipe: baseline left of the curtain, follow-up right of it")
         self.curtain.valueChanged.connect(self._draw)
         modes.addWidget(self.curtain, 1)
+        self.history_strip = HistoryStrip()  # a lesion's history: step through its visits, blink any two
+        modes.addWidget(self.history_strip.controls, 2)
         left.addLayout(modes)
+        left.addWidget(self.history_strip)
         self.view = QLabel("Align image 2 onto image 1: Model > Follow-up (Ctrl+U)")
         self.view.setAlignment(Qt.AlignCenter)
         self.view.setMinimumSize(200, 160)
@@ -78,9 +92,28 @@ class FollowUpDock(QDockWidget):
         left.addWidget(self.legend)
         row.addLayout(left, 3)
         right = QVBoxLayout()
+        self.headline = QLabel()  # what changed leads; the model's verdict follows, in neutral grey
+        self.headline.setWordWrap(True)
+        right.addWidget(self.headline)
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         right.addWidget(self.verdict)
+        settings = QHBoxLayout()
+        self.registration_mode = QComboBox()
+        for mode, label in REGISTRATION_MODES:
+            self.registration_mode.addItem(label, mode)
+        self.registration_mode.setToolTip("Auto: similarity when the magnification evidently differs, else rigid")
+        self.registration_mode.setFocusPolicy(Qt.NoFocus)
+        self.pixel_size = QLineEdit()
+        self.pixel_size.setPlaceholderText("pixel size, mm")
+        self.pixel_size.setToolTip("Size of one baseline pixel in mm (empty: a DICOM file's, else pixels)")
+        for label, widget in (("Registration", self.registration_mode), ("Pixel", self.pixel_size)):
+            settings.addWidget(QLabel(label))
+            settings.addWidget(widget, 1)
+        right.addLayout(settings)
+        self.assessment = QLineEdit()
+        self.assessment.setPlaceholderText("reviewer's assessment (printed on the report)")
+        right.addWidget(self.assessment)
         self.registration = QLabel()
         self.registration.setWordWrap(True)
         right.addWidget(self.registration)
@@ -101,6 +134,8 @@ class FollowUpDock(QDockWidget):
         self.table.setVerticalHeaderLabels([label for _key, label in ROWS] + ["Centroid shift (px)"])
         self.table.setFocusPolicy(Qt.NoFocus)
         right.addWidget(self.table, 1)
+        self.trend = TrendChart()  # a lesion's history: area and diameter over the visits, with uncertainty
+        right.addWidget(self.trend, 1)
         row.addLayout(right, 2)
         self.setWidget(body)
         for keys, slot in (("B", self.blink), ("Alt+Left", lambda: self.nudge(-1, 0)),
@@ -108,9 +143,38 @@ class FollowUpDock(QDockWidget):
                            ("Alt+Down", lambda: self.nudge(0, 1)), ("Alt+Backspace", self.undo_nudge)):
             QShortcut(QKeySequence(keys), self, slot, context=Qt.WindowShortcut)
 
+    def bind(self, followup) -> None:
+        """Draw gui.models.followup.FollowUpReview and forward what the reviewer chooses to it: the registration
+        mode, the pixel size and the assessment are the model's state (it redoes the follow-up when they change)."""
+        self.followup = followup
+        followup.running.connect(self.running)
+        followup.result_changed.connect(self.show_result)
+        followup.settings_changed.connect(self._show_settings)
+        self.registration_mode.currentIndexChanged.connect(
+            lambda _index: followup.set_mode(self.registration_mode.currentData()))
+        self.pixel_size.editingFinished.connect(lambda: followup.set_pixel_size(self.pixel_size.text()))
+        self.assessment.textEdited.connect(followup.set_assessment)
+        self.history_strip.bind(followup)
+        followup.history_changed.connect(self.trend.show_history)
+        followup.visit_changed.connect(self._visit_changed)
+        self._show_settings()
+
+    def _show_settings(self) -> None:
+        f = self.followup
+        with QSignalBlocker(self.registration_mode):  # showing the mode is not choosing it again
+            self.registration_mode.setCurrentIndex(max(0, self.registration_mode.findData(f.mode)))
+        if self.pixel_size.text().strip() != f.pixel_size_text:
+            self.pixel_size.setText(f.pixel_size_text)
+        if self.assessment.text() != f.assessment:
+            self.assessment.setText(f.assessment)
+
     def running(self) -> None:
         """An alignment was asked for (gui.models.followup.FollowUpReview.running)."""
-        self.show()
+        if not self.isVisible():
+            self.show()
+            window = self.parent()
+            if isinstance(window, QMainWindow):  # the aligned view gets the screen
+                window.resizeDocks([self], [int(window.height() * VIEW_SHARE)], Qt.Orientation.Vertical)
         self.view.setText("Aligning image 2 onto image 1…")
 
     # --- commands ------------------------------------------------------------------------------------
@@ -143,24 +207,49 @@ class FollowUpDock(QDockWidget):
         if result is None:
             self.view.setPixmap(QPixmap())
             self.view.setText("Align image 2 onto image 1: Model > Follow-up (Ctrl+U)")
+            self.headline.setText("")
             self.verdict.setText("")
             self.registration.setText("")
             self.table.clearContents()
             self.export_button.setEnabled(False)
             self.store_button.setEnabled(False)
             return
-        e = result.explanation
-        colour = "#%02x%02x%02x" % VERDICT_COLOURS[e.verdict]
-        self.verdict.setText(f"On the aligned pair: <b style='color:{colour}'>{e.verdict.capitalize()}</b> "
-                             f"({e.verdict_reason})")
-        reg = result.registration
-        self.registration.setText(
-            f"Registration ({reg.mode}): quality {reg.quality:.2f}, about {reg.error_px:.1f} px" if reg.ok
-            else f"<b>Not registered</b>: {reg.message}")
-        self._fill_table(result)
+        self._describe(self.followup.shown() if self.followup is not None else result)
         self.export_button.setEnabled(True)
         self.store_button.setEnabled(dicom_pair(result.images))  # only DICOM visits file into their study
         self._draw()
+
+    def _visit_changed(self) -> None:
+        """Another visit of the history stepped to, or another two blinked between."""
+        if self.followup is not None and self.followup.shown() is not None:
+            self.nudges = []
+            self._describe(self.followup.shown())
+            self._draw()
+
+    def _describe(self, result) -> None:
+        """Headline, verdict, registration and table of one comparison (a history's: the visit stepped to)."""
+        history = self.followup.history if self.followup is not None else None
+        when = self._interval()
+        if history is not None:
+            visit = history.facts["visits"][self.followup.visit]
+            days = visit["days_since_baseline"]
+            when = f"  ·  V{visit['visit']} of {len(history.pictures)}" + ("" if days is None else f", {days} days")
+        self.headline.setText(f"<b>{escape(result.changes['change_headline'])}</b>{when}")
+        e = result.explanation
+        self.verdict.setText(
+            "<span style='color:#5f5f5f'>The model explains the baseline against the last visit</span>"
+            if e is None else f"<span style='color:#5f5f5f'>The model on the pair: {e.verdict} "
+                              f"({escape(e.verdict_reason)})</span>")
+        reg = result.registration
+        self.registration.setText(
+            f"Registration ({reg.mode}{', auto' if reg.chosen_by == 'auto' else ''}): quality {reg.quality:.2f}, "
+            f"about {reg.error_px:.1f} px" if reg.ok else f"<b>Not registered</b>: {escape(reg.message)}")
+        self._fill_table(result)
+
+    def _interval(self) -> str:
+        """'  ·  interval N days' from the case record's two dates, '' when either is unknown."""
+        days = self.followup.interval_days() if self.followup is not None else None
+        return "" if days is None else f"  ·  interval {days} days"
 
     def _fill_table(self, result) -> None:
         changes = result.changes
@@ -186,8 +275,7 @@ class FollowUpDock(QDockWidget):
         """The picture the view shows now (RGB), outlines not yet drawn."""
         if self.result is None:
             return None
-        base = self.result.visits[0]
-        follow = self.result.aligned if self.result.aligned is not None else self.result.visits[1]
+        base, follow, valid = self._visits()
         if follow.shape != base.shape:
             return base if not self.showing_followup else follow
         dx, dy = np.sum(self.nudges, axis=0) if self.nudges else (0, 0)
@@ -195,10 +283,35 @@ class FollowUpDock(QDockWidget):
         if self.mode == "blink":
             return follow if self.showing_followup else base
         if self.mode == "difference":  # as the report draws it: exposure matched, colour-coded Lab distance
-            valid = self.result.valid if self.result.valid is not None else np.ones(base.shape[:2], bool)
+            valid = valid if valid is not None else np.ones(base.shape[:2], bool)
             return difference_image(base, follow, np.roll(valid, (int(dy), int(dx)), axis=(0, 1)))
         cut = int(base.shape[1] * self.curtain.value() / 100)
         return np.concatenate([base[:, :cut], follow[:, cut:]], axis=1)
+
+    def _visits(self) -> tuple:
+        """The two pictures the view compares (the baseline and the follow-up, or a history's blink pair), and
+        the baseline area both cover (None: all)."""
+        history = self.followup.history if self.followup is not None else None
+        if history is None:
+            follow = self.result.aligned if self.result.aligned is not None else self.result.visits[1]
+            return self.result.visits[0], follow, self.result.valid
+        first, second = self.followup.blink_pair
+        covered = [history.valid[i] for i in (first, second) if history.valid[i] is not None]
+        valid = np.logical_and.reduce(covered) if covered else None
+        return history.pictures[first], history.pictures[second], valid
+
+    def _aligned(self) -> bool:
+        """Both pictures compared are on the baseline's grid."""
+        history = self.followup.history if self.followup is not None else None
+        if history is None:
+            return self.result.aligned is not None
+        return all(i == 0 or history.valid[i] is not None for i in self.followup.blink_pair)
+
+    def _outlines(self) -> list:
+        history = self.followup.history if self.followup is not None else None
+        if history is None:
+            return list(self.result.masks)
+        return [history.outlines[i] for i in self.followup.blink_pair]
 
     def _draw(self) -> None:
         picture = self.composed()
@@ -207,8 +320,8 @@ class FollowUpDock(QDockWidget):
         image = QImage(np.ascontiguousarray(picture).data, picture.shape[1], picture.shape[0], 3 * picture.shape[1],
                        QImage.Format.Format_RGB888).copy()
         painter = QPainter(image)
-        masks = list(self.result.masks)
-        if self.result.aligned is None:  # unaligned visits: each outline only on its own picture
+        masks = self._outlines()
+        if not self._aligned():  # unaligned visits: each outline only on its own picture
             masks[0 if self.mode == "blink" and self.showing_followup else 1] = None
         # the follow-up's outline wide, the baseline's thin over it: where they agree, both stay visible
         for mask, colour, width in reversed(list(zip(masks, OUTLINES, (1, 3), strict=True))):

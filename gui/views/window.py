@@ -161,8 +161,7 @@ class MainWindow(WindowCommands):
         # crash loses at most the last key.
         self.note.textChanged.connect(lambda: self.pair.save_note(self.note.toPlainText()))
         self.pair.note_loaded.connect(self._load_note)
-        self.followup.running.connect(self.followup_dock.running)
-        self.followup.result_changed.connect(self.followup_dock.show_result)
+        self.followup_dock.bind(self.followup)  # draws the model; the mode, pixel size and assessment go to it
         self.followup_dock.export_requested.connect(self.commands.export_followup)
         self.followup_dock.store_requested.connect(self.commands.pacs.store_followup)
         s.explanation_changed.connect(self._dicom_outputs)

@@ -37,6 +37,9 @@ class WindowCommands(QMainWindow):
     def ask_report_path(self, suggested: Path) -> tuple[str, bool] | None:
         return dialogs.report_path(self, suggested)
 
+    def ask_visit_paths(self, folder: str) -> list[str]:
+        return dialogs.visit_images(self, folder)
+
     def ask_model_path(self, folder: str) -> str | None:
         return dialogs.model_file(self, folder)
 

@@ -45,11 +45,11 @@ class FakeModelWork:
                                                   "reviewer_verdict": request.reviewer_verdict}))
         return tasks.Exported(request.path, request.path)
 
-    def followup(self, _ws, images, method):
-        return SimpleNamespace(images=images, method=method)
+    def followup(self, _ws, images, method, mode="auto", pixel_size_mm=None):
+        return SimpleNamespace(images=images, method=method, mode=mode, pixel_size_mm=pixel_size_mm)
 
-    def export_followup(self, _ws, path, result, record, note, overwrite):
-        self.followup_exports.append({"path": path, "record": record, "note": note})
+    def export_followup(self, _ws, path, result, record, note, overwrite, assessment="", history_facts=None):
+        self.followup_exports.append({"path": path, "record": record, "note": note, "assessment": assessment})
         return path
 
 

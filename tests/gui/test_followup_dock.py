@@ -21,6 +21,7 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     later = tmp_path / "visit2.png"
     Image.open(source).convert("RGB").rotate(12, resample=Image.BICUBIC, fillcolor=(120, 80, 70)).save(later)
     window = make_window()
+    window.resize(1366, 768)
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(baseline), str(later)])
     dock = window.followup_dock
@@ -28,7 +29,23 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     qtbot.waitUntil(lambda: dock.result is not None, timeout=TIMEOUT_MS)
     assert dock.isVisible() and dock.result.registration.ok and not dock.view.pixmap().isNull()
     assert dock.table.item(0, 0).text() not in ("", "–") and "×" in dock.table.item(0, 2).text()
-    assert dock.result.explanation.verdict in dock.verdict.text().lower()
+    assert dock.result.changes["change_headline"] in dock.headline.text()  # what changed leads
+    assert dock.result.explanation.verdict in dock.verdict.text().lower() and "#5f5f5f" in dock.verdict.text()
+    qtbot.waitUntil(lambda: dock.view.height() >= window.height() / 2, timeout=TIMEOUT_MS)  # the view uses the screen
+    dock.registration_mode.setCurrentIndex(dock.registration_mode.findData("similarity"))  # an override, redone
+    qtbot.waitUntil(lambda: dock.result is not None and dock.result.registration.mode == "similarity",
+                    timeout=TIMEOUT_MS)
+    assert dock.result.registration.chosen_by == "given"
+    assert window.followup.mode == "similarity"  # the choice is the model's state, the dock only forwards it
+    dock.pixel_size.setText("abc")
+    dock.pixel_size.editingFinished.emit()
+    assert window.followup.pixel_size_text == "abc"
+    assert any("Pixel size" in text for text in window.problems.texts())
+    window.followup.run()  # refused while the pixel size is not a size: the shown follow-up stays
+    assert dock.result.registration.mode == "similarity"
+    dock.pixel_size.setText("")
+    dock.pixel_size.editingFinished.emit()
+    qtbot.waitUntil(lambda: dock.result is not None, timeout=TIMEOUT_MS)
     pictures = {}
     for mode in ("swipe", "difference"):
         dock.set_mode(mode)
@@ -45,12 +62,15 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     dock.undo_nudge()
     assert np.array_equal(before, dock.composed()) and "nudged" not in dock.legend.text()
     report = tmp_path / "followup.pdf"
+    dock.assessment.textEdited.emit("stable, routine follow-up")  # as typed
+    assert window.followup.assessment == "stable, routine follow-up"
     with qtbot.waitSignal(window.session.info, timeout=TIMEOUT_MS):
         window.note.setPlainText("compare in 3 months")
         window.commands.export_followup_to(str(report))
     facts = json.loads(report.with_suffix(".json").read_text())
     assert report.read_bytes().startswith(b"%PDF") and facts["kind"] == "followup"
     assert len(facts["measurements"]) == 2 and facts["note"] == "compare in 3 months"
+    assert facts["assessment"] == "stable, routine follow-up" and facts["change_headline"]
     with qtbot.waitSignal(window.session.explanation_changed, timeout=TIMEOUT_MS,
                           check_params_cb=lambda explained: explained is None):
         window.session.swap()
@@ -69,3 +89,86 @@ def test_a_worklist_case_marked_followup_opens_aligned(qtbot, make_window, tmp_p
     window.actions["next_case"].trigger()
     qtbot.waitUntil(lambda: window.followup_dock.result is not None, timeout=TIMEOUT_MS)
     assert window.followup_dock.isVisible() and window.followup_dock.result.registration.ok
+
+
+def _visits(tmp_path, count: int = 3) -> list[Path]:
+    """A lesion's visits: the same skin picture rotated a little more each time, its lesion grown 30 % by the last."""
+    from core.followup.synthetic import make_followup
+    from core.model.lesion import find_lesion
+
+    rgb = np.asarray(Image.open(sorted(SKIN.glob("*.jpg"))[3]).convert("RGB"))
+    paths = [tmp_path / "visit1.png"]
+    Image.fromarray(rgb).save(paths[0])
+    mask = find_lesion(rgb).mask
+    for index in range(1, count):
+        later = make_followup(rgb, mask, np.random.default_rng(index), max_rotation=15,
+                              growth=0.3 * index / (count - 1))
+        paths.append(tmp_path / f"visit{index + 1}.png")
+        Image.fromarray(later.followup).save(paths[-1])
+    return paths
+
+
+def test_a_lesion_history_steps_through_its_visits_blinks_any_two_and_draws_the_trend(qtbot, make_window, tmp_path):
+    paths = _visits(tmp_path)
+    window = make_window()
+    window.resize(1366, 768)
+    followup, dock = window.followup, window.followup_dock
+    given = [paths[2], paths[0], paths[1]]  # out of date order: sorted by the dates
+    with qtbot.waitSignal(followup.history_changed, timeout=TIMEOUT_MS):
+        followup.run_history([str(p) for p in given], ["2026-06-01", "2026-01-05", "2026-03-02"])
+    strip = dock.history_strip
+    assert dock.isVisible() and strip.isVisible() and len(strip.buttons) == 3
+    assert "V1 2026-01-05" in strip.buttons[0].text() and "+147 d" in strip.buttons[2].text()
+    qtbot.waitUntil(lambda: dock.view.height() >= window.height() / 2, timeout=TIMEOUT_MS)  # under the strip too
+    assert dock.trend.isVisible() and not dock.trend.pixmap().isNull()
+    assert followup.visit == 2 and followup.blink_pair == (0, 2) and dock.result is followup.history.last
+    assert "V3 of 3, 147 days" in dock.headline.text()
+    last = dock.composed()
+    strip.previous.click()  # step back to the second visit
+    assert followup.visit == 1 and "V2 of 3" in dock.headline.text() and not np.array_equal(last, dock.composed())
+    assert not strip.previous.isEnabled() and strip.next.isEnabled()
+    dock.set_mode("blink")
+    strip.second.setCurrentIndex(2)  # blink the second visit with the third
+    strip.first.setCurrentIndex(1)
+    assert followup.blink_pair == (1, 2)
+    shown = {dock.composed().tobytes()}
+    dock.blink()
+    shown.add(dock.composed().tobytes())
+    assert len(shown) == 2 and np.array_equal(dock.composed(), followup.history.pictures[2])
+    report = tmp_path / "history.png"
+    with qtbot.waitSignal(window.session.info, timeout=TIMEOUT_MS):
+        window.commands.export_followup_to(str(report))
+    facts = json.loads(report.with_suffix(".json").read_text())
+    assert len(facts["visits"]) == 3 and facts["acquired"] == ["2026-01-05", "2026-06-01"]
+    assert [v["given_position"] for v in facts["visits"]] == [2, 3, 1]
+    followup.run_history([str(paths[0])])  # one image is no history
+    assert any("two or more images" in text for text in window.problems.texts())
+    broken = tmp_path / "notes.png"
+    broken.write_text("not a picture")
+    followup.run_history([str(paths[0]), str(broken)])  # one line naming the file, the history shown stays
+    qtbot.waitUntil(lambda: any("notes.png" in text for text in window.problems.texts()), timeout=TIMEOUT_MS)
+    assert followup.history is not None and len(followup.history.pictures) == 3
+
+
+def test_a_worklist_case_of_a_lesion_with_more_visits_opens_its_history(qtbot, make_window, tmp_path):
+    v1, v2, v3 = _visits(tmp_path)
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("image1,image2,case_id,kind,patient_id,body_site,lesion_id,acquired\n"
+                     f"{v1},{v2},C-1,followup,P-1,back,L1,\"2026-01-05,2026-03-02\"\n"
+                     f"{v2},{v3},C-2,followup,P-1,back,L1,\"2026-03-02,2026-06-01\"\n"
+                     f"{v1},{v3},C-3,followup,P-1,back,L2,\"2026-01-05,2026-06-01\"\n")  # another lesion
+    window = make_window(worklist=tmp_path / "review.sqlite")
+    window.worklist.import_csv(str(pairs))
+    followup = window.followup
+    with qtbot.waitSignal(followup.history_changed, timeout=TIMEOUT_MS):
+        window.worklist.open_case(0)  # the first visit pair: the lesion's history of three visits opens
+    assert len(followup.history.pictures) == 3 and followup.visit == 1  # stepped to this case's later visit
+    assert [v["date"] for v in followup.history.facts["visits"]] == ["2026-01-05", "2026-03-02", "2026-06-01"]
+    assert window.followup_dock.history_strip.isVisible()
+    with qtbot.waitSignal(followup.history_changed, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda shown: shown is not None):
+        window.worklist.open_case(1)  # its other case: the same history, at that case's later visit
+    assert len(followup.history.pictures) == 3 and followup.visit == 2
+    with qtbot.waitSignal(followup.result_changed, timeout=TIMEOUT_MS, check_params_cb=lambda r: r is not None):
+        window.worklist.open_case(2)  # a lesion of two visits: the pair's follow-up, no history
+    assert followup.history is None and not window.followup_dock.history_strip.isVisible()

@@ -74,11 +74,26 @@ def test_a_reviewers_day(qapp, tmp_path, fake_model_work):
     assert review.worklist.store.cases()[0].body_site == "left scapula"
     # a follow-up of the pair shown, refused on a bad date like the pair's report, then written
     commands.handlers()["followup"]()
+    followup = review.followup  # the reviewer's choices are the model's: a new mode or pixel size redoes it
+    followup.set_mode("similarity")
+    assert followup.result.mode == "similarity" and followup.result.pixel_size_mm is None
+    followup.set_pixel_size("0,02")
+    assert followup.result.pixel_size_mm == 0.02
+    followup.set_pixel_size("a lot")
+    assert any("Pixel size 'a lot'" in text for text in review.problems.texts())
+    assert followup.result.pixel_size_mm == 0.02  # not redone with a size that is not one
+    followup.set_pixel_size("")
+    followup.set_assessment("grew: excise")
+    assert record.set_field(0, "2026-01-30") == ""
+    assert followup.interval_days() is None  # one date only
     assert record.set_field(1, "yesterday")
     assert commands.export_followup_to(str(tmp_path / "f.png")) is False and fake.followup_exports == []
     assert record.set_field(1, "2026-03-01") == ""
     assert commands.export_followup_to(str(tmp_path / "f.png")) is True
-    assert fake.followup_exports[0]["record"].acquired == ("", "2026-03-01")
+    assert fake.followup_exports[0]["record"].acquired == ("2026-01-30", "2026-03-01")
+    assert fake.followup_exports[0]["assessment"] == "grew: excise" and followup.interval_days() == 30
+    commands.load_dropped([str(b), str(c)])  # another pair: the assessment typed for the last one is gone
+    assert followup.assessment == ""
     assert fake.followup_exports[0]["record"].body_site == "right arm"
     review.close()
     # the next day: the first pair's record and assessment are back, in either order

@@ -124,3 +124,36 @@ def test_a_deferred_runner_supersedes_queued_work_and_a_raising_callback_leaves_
     with pytest.raises(ValueError):
         runner.run_pending()
     assert not runner.is_pending("y") and busy[-1] is False and not runner.run_next()
+
+
+def test_closing_during_a_follow_up_stops_it_at_its_next_stage(tiny_model, monkeypatch):
+    """Quitting while a follow-up registers: the runner's stop flag reaches core.followup.visits, which stops
+    before measuring, so the thread ends within the second Runner.stop is given here (STOP_WAIT_S is 0.5 s)."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    import core.followup.visits as visits
+    from core.io.images import from_pil
+    from gui.jobs import tasks
+
+    registering, measured, delivered = threading.Event(), [], []
+    real_register = visits.register
+
+    def slow_register(*args, **kwargs):
+        registering.set()
+        time.sleep(0.3)  # the window closes meanwhile
+        return real_register(*args, **kwargs)
+
+    monkeypatch.setattr(visits, "register", slow_register)
+    monkeypatch.setattr(visits, "measure", lambda *a, **k: measured.append(1))
+    rgb = np.full((96, 96, 3), (215, 170, 160), np.uint8)
+    cv2.circle(rgb, (48, 48), 16, (90, 50, 30), -1)
+    visit = from_pil(Image.fromarray(rgb))
+    runner = _runner()
+    runner.workspace.model = tiny_model
+    runner.submit("followup", tasks.followup, (visit, visit), None, on_result=delivered.append,
+                  on_error=delivered.append)
+    assert registering.wait(5)
+    assert runner.stop(wait_s=1.0) is True  # the thread has ended
+    assert measured == [] and delivered == []

@@ -64,7 +64,6 @@ def test_a_map_that_fails_its_check_is_marked_on_the_images(qtbot, make_window, 
 
 
 
-DECIDED = "#%02x%02x%02x" % VERDICT_COLOURS["similar"]
 
 
 def test_verdict_words_are_in_neutral_ink():
