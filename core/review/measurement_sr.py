@@ -105,7 +105,8 @@ def _values(facts: dict) -> dict:
         if _number(facts.get(key)) is not None:
             changes.append((_private(key.upper().replace("_", "-"), meaning),
                             (facts[key], codes.UCUM.NoUnits, _number(facts.get(f"{key}_uncertainty")))))
-    if _number(facts.get("similarity")) is not None:
+    # a pair not assessed (an image outside the domain) states no similarity: it would be an extrapolation
+    if _number(facts.get("similarity")) is not None and not facts.get("extrapolated"):
         changes.append((_private("SIMILARITY", "Model similarity of the two images"),
                         (100.0 * float(facts["similarity"]), codes.UCUM.Percent, None)))
     return {"images": entries, "changes": changes, "verdict": str(facts.get("verdict") or "")}

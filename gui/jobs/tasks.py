@@ -25,7 +25,7 @@ from core.review.worklist import Worklist  # sqlite only
 from core.trust.checks import faithfulness_text  # numpy only
 from core.trust.verdict import COLOURS as VERDICT_COLOURS  # numpy only
 from core.trust.verdict import MEANING as VERDICT_MEANING
-from core.trust.verdict import NOT_ASSESSED, band_of, shown_probability
+from core.trust.verdict import NOT_ASSESSED, band_of, shown_probability, withholds
 from core.vocabulary import (
     COLORMAPS,
     DEFAULT_DEVICE,
@@ -46,7 +46,7 @@ __all__ = [
     "LAYER_TITLES", "LAYERS", "METHODS", "SiameseLensError", "crop_problem", "Worklist", "colour_ramp",
     "cuda_unsupported", "device_choices", "faithfulness_text", "rgba_layer", "VERDICT_COLOURS",
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
-    "file_dialog_filter", "NOT_ASSESSED", "band_of", "shown_probability", "PACS_PREVIEW_SIZE",
+    "file_dialog_filter", "NOT_ASSESSED", "withholds", "band_of", "shown_probability", "PACS_PREVIEW_SIZE",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
     "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness",
@@ -136,6 +136,7 @@ class ExportRequest:
     faithfulness: dict | None = None
     record: CaseRecord | None = None  # as typed
     reviewer_verdict: str | None = None  # the worklist reviewer's agree/disagree
+    shown_anyway: bool = False  # the reviewer chose to see a not-assessed pair's score and maps
 
 
 # --- tasks (run on the runner thread) ----------------------------------------------------------------------------
@@ -402,7 +403,7 @@ def export(_ws: Workspace, request: ExportRequest) -> Exported:
                                 colormaps=request.colormaps, layers=request.layers, note=request.note,
                                 overwrite=request.overwrite, provenance=request.provenance,
                                 faithfulness=request.faithfulness, record=record,
-                                reviewer_verdict=request.reviewer_verdict)
+                                reviewer_verdict=request.reviewer_verdict, shown_anyway=request.shown_anyway)
     return Exported(str(png), str(sidecar))
 
 

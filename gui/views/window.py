@@ -137,6 +137,7 @@ class MainWindow(WindowCommands):
         s.explanation_changed.connect(self._show_explanation)
         s.faithfulness_changed.connect(self.score.show_faithfulness)
         self.score.withheld_changed.connect(self._withheld_changed)
+        self.score.show_anyway.toggled.connect(s.set_shown_anyway)  # the report follows what the window shows
         s.history_changed.connect(self._history)
         s.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
         s.runner.busy.connect(self._busy)
