@@ -14,8 +14,8 @@ from typing import Any, Callable
 # Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
 from core.errors import SiameseLensError
 from core.explain.overlay import colour_ramp, rgba_layer  # cv2 and numpy only
-from core.io.files import first_line
-from core.io.image_files import file_dialog_filter  # numpy only
+from core.io.files import first_line, printable
+from core.io.image_files import file_dialog_filter, not_an_image  # numpy only
 from core.io.images import crop_problem  # Pillow and numpy only
 from core.model.device import cuda_unsupported, device_choices
 from core.pacs.transfer import PREVIEW_SIZE as PACS_PREVIEW_SIZE  # stdlib only until a transfer runs
@@ -46,7 +46,8 @@ __all__ = [
     "LAYER_TITLES", "LAYERS", "METHODS", "SiameseLensError", "crop_problem", "Worklist", "colour_ramp",
     "cuda_unsupported", "device_choices", "faithfulness_text", "rgba_layer", "VERDICT_COLOURS",
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
-    "file_dialog_filter", "NOT_ASSESSED", "withholds", "band_of", "shown_probability", "PACS_PREVIEW_SIZE",
+    "file_dialog_filter", "not_an_image", "printable",
+    "NOT_ASSESSED", "withholds", "band_of", "shown_probability", "PACS_PREVIEW_SIZE",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
     "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness",
