@@ -41,6 +41,30 @@ def test_explain_json_and_maps(weights, image_pair, tmp_path, capsys):
     assert (out_dir / "image2_counterfactual.png").exists()
 
 
+# What a plain `explain` never needs: reports' PDF writer, DICOM writers and PACS clients, the similar-case index, the
+# GUI, and torchvision / torch._dynamo (a cold start's largest avoidable imports; benchmarks/bench_startup.py).
+NOT_ON_THE_EXPLAIN_PATH = ("reportlab", "pydicom", "highdicom", "dicomweb_client", "requests", "faiss", "PySide6",
+                           "torchvision", "torch._dynamo")
+
+
+def test_a_plain_explain_imports_nothing_it_does_not_use(weights, image_pair):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, runpy; sys.argv = ['main.py', 'explain', *sys.argv[1:]]\n"
+            "try:\n    runpy.run_path('main.py', run_name='__main__')\nexcept SystemExit as done:\n"
+            "    assert not done.code, done.code\n"
+            f"print('LOADED', sorted({{m.split('.')[0] if not m.startswith('torch.') else m for m in sys.modules}} & "
+            f"set({NOT_ON_THE_EXPLAIN_PATH!r})))")
+    out = subprocess.run([sys.executable, "-c", code, str(image_pair[0]), str(image_pair[1]), "--model",
+                          str(weights)], capture_output=True, text=True, timeout=180,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "similarity" in out.stdout  # it did explain the pair
+    assert out.stdout.strip().splitlines()[-1] == "LOADED []"
+
+
 def test_explain_text_output(weights, image_pair, capsys):
     assert main(["explain", str(image_pair[0]), str(image_pair[1]), "--model", str(weights)]) == 0
     out = capsys.readouterr().out
