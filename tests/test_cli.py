@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -55,14 +56,34 @@ def test_a_plain_explain_imports_nothing_it_does_not_use(weights, image_pair):
     code = ("import sys, runpy; sys.argv = ['main.py', 'explain', *sys.argv[1:]]\n"
             "try:\n    runpy.run_path('main.py', run_name='__main__')\nexcept SystemExit as done:\n"
             "    assert not done.code, done.code\n"
+            "import os; print('OMP_WAIT_POLICY', os.environ.get('OMP_WAIT_POLICY'))\n"
             f"print('LOADED', sorted({{m.split('.')[0] if not m.startswith('torch.') else m for m in sys.modules}} & "
             f"set({NOT_ON_THE_EXPLAIN_PATH!r})))")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     out = subprocess.run([sys.executable, "-c", code, str(image_pair[0]), str(image_pair[1]), "--model",
                           str(weights)], capture_output=True, text=True, timeout=180,
-                         cwd=Path(__file__).resolve().parent.parent)
+                         cwd=Path(__file__).resolve().parent.parent, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "similarity" in out.stdout  # it did explain the pair
-    assert out.stdout.strip().splitlines()[-1] == "LOADED []"
+    assert out.stdout.strip().splitlines()[-2:] == ["OMP_WAIT_POLICY PASSIVE", "LOADED []"]
+
+
+def test_explain_lets_idle_threads_sleep_only_before_torch_loads_and_never_over_the_user(monkeypatch):
+    """OpenMP reads its wait policy once, when torch loads it: explain sets it then (a loaded machine's cores go
+    to the work, not to spinning idle threads), leaves an embedding process alone, and keeps a user's setting."""
+    import sys
+
+    from cli.explain import _idle_threads_sleep
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    _idle_threads_sleep()  # torch is loaded in this process: too late to matter, so nothing is set
+    assert "OMP_WAIT_POLICY" not in os.environ
+    monkeypatch.delitem(sys.modules, "torch")
+    _idle_threads_sleep()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    _idle_threads_sleep()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
 def test_explain_text_output(weights, image_pair, capsys):
