@@ -199,6 +199,7 @@ def test_a_not_assessed_pair_s_report_withholds_maps_and_numbers_unless_shown_an
         return any("similarity" in str(concept).lower() for concept, _ in _values(facts)["changes"])
 
     assert not states_similarity(withheld) and states_similarity(report_facts(explanation, images, info))
+    assert not states_similarity(explanation_facts(outside, images, info))  # an SR written without a report
 
     def panels(**extra) -> np.ndarray:
         page = np.asarray(report_layout.render(outside, images, report_facts(outside, images, info,

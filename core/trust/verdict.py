@@ -48,7 +48,7 @@ class Verdict:
         return self.label in DECIDED
 
 
-def withholds(verdict: str, in_domain) -> bool:
+def withholds(verdict: str | None, in_domain) -> bool:
     """Whether a pair's similarity, probability, maps and automatic crop are withheld from every picture of it
     (window, report page): not assessed because an image lies outside the model's domain, where what the model
     says is an extrapolation. A model merely without a calibrated band still shows its raw score on images it
