@@ -69,13 +69,16 @@ def run_explain(args) -> int:
         print(json.dumps(printed, allow_nan=False))
     else:
         from core.trust.checks import describe_trust
-        from core.trust.verdict import MEANING, band_of
+        from core.trust.verdict import MEANING, band_of, withholds
         from core.vocabulary import DISCLAIMER
 
         verdict, *trust_lines = describe_trust(result, faithful, band_of(model.metadata))
         print(verdict)
-        print(f"similarity {result.similarity * 100:.1f} % (model threshold {result.threshold * 100:.1f} %, "
-              f"distance {result.distance:.4f})")
+        if withholds(result.verdict, result.in_domain):  # --json keeps the numbers, flagged "extrapolated"
+            print("similarity withheld (not assessed: an image lies outside the model's domain)")
+        else:
+            print(f"similarity {result.similarity * 100:.1f} % (model threshold {result.threshold * 100:.1f} %, "
+                  f"distance {result.distance:.4f})")
         for line in trust_lines:
             print(line)
         print(f"method {result.method}, model {model.name}, {timings['total_ms']:.0f} ms")

@@ -86,6 +86,29 @@ def test_explain_lets_idle_threads_sleep_only_before_torch_loads_and_never_over_
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
+def test_a_not_assessed_pair_prints_no_number_and_its_json_keeps_them_flagged(image_pair, tmp_path, capsys):
+    """An image outside the domain: the text names the verdict and withholds similarity and P; --json keeps them
+    for machines, flagged "extrapolated"."""
+    import torch
+
+    from core.model.network import SiameseModel
+
+    torch.manual_seed(0)
+    model = SiameseModel(ModelConfig(input_size=64), metadata={  # a domain no image is inside of
+        "name": "outside", "calibration": {"method": "platt", "a": 6.0, "b": -3.0}, "verdict": {"band": [0.3, 0.7]},
+        "domain": {"k": 1, "threshold": 0.0, "duplicate_distance": 0.02, "embeddings": [[1.0] + [0.0] * 511]}})
+    weights = tmp_path / "outside.pt"
+    save_model(model.eval(), weights)
+    pair = [str(image_pair[0]), str(image_pair[1]), "--model", str(weights)]
+    assert main(["explain", *pair]) == 0
+    text = capsys.readouterr().out
+    assert "NOT ASSESSED" in text and "similarity withheld" in text and "probability same class withheld" in text
+    assert "%" not in text.split("\n", 1)[1].split("method ")[0]  # no number between the verdict and the method
+    assert main(["explain", *pair, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["extrapolated"] is True and 0 <= data["similarity"] <= 1 and data["probability_same"] is not None
+
+
 def test_explain_text_output(weights, image_pair, capsys):
     assert main(["explain", str(image_pair[0]), str(image_pair[1]), "--model", str(weights)]) == 0
     out = capsys.readouterr().out
