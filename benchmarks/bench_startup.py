@@ -61,6 +61,7 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, help="an earlier source tree to measure in the same rounds")
     args = parser.parse_args()
     samples = sorted(str(p) for p in (ROOT / "resources" / "samples").glob("*.jpg"))[:2]
+    load_before = os.getloadavg()  # the machine may be shared: ratios are only comparable at a similar load
     with tempfile.TemporaryDirectory() as home:
         # A fresh settings folder: no remembered gallery, worklist or model to load at start.
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=home, XDG_DATA_HOME=home,
@@ -86,13 +87,16 @@ def main() -> int:
     floor = times["import torch"]
     ratios = {name: statistics.median(t / f for t, f in zip(times[name], floor, strict=True))
               for name in times if name != "import torch"}
-    print(f"{args.rounds} rounds on {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
+    load = [round(v, 1) for v in load_before + os.getloadavg()]
+    print(f"{args.rounds} rounds on {os.cpu_count()} CPUs, python {sys.version.split()[0]}, load average "
+          f"{load[0]} before, {load[3]} after (1 min)")
     for name, values in times.items():
         target = f" (target <= {TARGETS[name]}x)" if name in TARGETS else ""
         ratio = f"  {ratios[name]:.2f}x import torch{target}" if name in ratios else ""
         print(f"{name:>13}: median {statistics.median(values):.2f} s "
               f"(min {min(values):.2f}, max {max(values):.2f}){ratio}")
-    print(json.dumps({"rounds": args.rounds, "median_s": {k: round(statistics.median(v), 3) for k, v in times.items()},
+    print(json.dumps({"rounds": args.rounds, "load_average_1min": [load[0], load[3]],
+                      "median_s": {k: round(statistics.median(v), 3) for k, v in times.items()},
                       "ratio": {k: round(v, 3) for k, v in ratios.items()}}))
     return 0 if all(ratios[name] <= target for name, target in TARGETS.items()) else 1
 

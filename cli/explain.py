@@ -4,6 +4,8 @@ any work and written as one unit by core.review.outputs)."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 
 from core.explain.timing import elapsed_ms
@@ -29,6 +31,7 @@ def run_explain(args) -> int:
 
     record = record.merged(from_images(images))  # what was typed wins over what a DICOM file says
     t_images = time.perf_counter()
+    _idle_threads_sleep()
     from core.explain.pair import explain_pair, explained_images
     from core.model.device import resolve_device  # torch: only once the inputs are known to be usable
     from core.model.weights import load_model
@@ -66,13 +69,16 @@ def run_explain(args) -> int:
         print(json.dumps(printed, allow_nan=False))
     else:
         from core.trust.checks import describe_trust
-        from core.trust.verdict import MEANING, band_of
+        from core.trust.verdict import MEANING, band_of, withholds
         from core.vocabulary import DISCLAIMER
 
         verdict, *trust_lines = describe_trust(result, faithful, band_of(model.metadata))
         print(verdict)
-        print(f"similarity {result.similarity * 100:.1f} % (model threshold {result.threshold * 100:.1f} %, "
-              f"distance {result.distance:.4f})")
+        if withholds(result.verdict, result.in_domain):  # --json keeps the numbers, flagged "extrapolated"
+            print("similarity withheld (not assessed: an image lies outside the model's domain)")
+        else:
+            print(f"similarity {result.similarity * 100:.1f} % (model threshold {result.threshold * 100:.1f} %, "
+                  f"distance {result.distance:.4f})")
         for line in trust_lines:
             print(line)
         print(f"method {result.method}, model {model.name}, {timings['total_ms']:.0f} ms")
@@ -99,6 +105,16 @@ def case_record_arg(args):
                            acquired=parse_acquired(args.acquired), reviewer=args.reviewer)
     except ValueError as exc:
         raise ValueError(f"case record: {exc}") from None
+
+
+def _idle_threads_sleep() -> None:
+    """One pair is a few short parallel regions. By default OpenMP's idle worker threads spin between and after
+    them, and on a shared or loaded machine that spinning takes the cores the main thread needs (measured: a cold
+    explain used ~1 s more CPU and up to 1.5x the wall time; docs/benchmarks.md). Sleeping idle threads cost a
+    wake-up per region, nothing a single pair notices. Read by the OpenMP runtime when torch loads it: set before
+    the first import of torch only (an embedding process keeps its own), and a user's own setting wins."""
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _colormaps(args) -> dict | None:

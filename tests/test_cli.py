@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -39,6 +40,73 @@ def test_explain_json_and_maps(weights, image_pair, tmp_path, capsys):
     assert len(data["images"][1]["sha256"]) == 64
     assert np.load(out_dir / "image1_factual.npy").shape == (30, 40)
     assert (out_dir / "image2_counterfactual.png").exists()
+
+
+# What a plain `explain` never needs: reports' PDF writer, DICOM writers and PACS clients, the similar-case index, the
+# GUI, and torchvision / torch._dynamo (a cold start's largest avoidable imports; benchmarks/bench_startup.py).
+NOT_ON_THE_EXPLAIN_PATH = ("reportlab", "pydicom", "highdicom", "dicomweb_client", "requests", "faiss", "PySide6",
+                           "torchvision", "torch._dynamo")
+
+
+def test_a_plain_explain_imports_nothing_it_does_not_use(weights, image_pair):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, runpy; sys.argv = ['main.py', 'explain', *sys.argv[1:]]\n"
+            "try:\n    runpy.run_path('main.py', run_name='__main__')\nexcept SystemExit as done:\n"
+            "    assert not done.code, done.code\n"
+            "import os; print('OMP_WAIT_POLICY', os.environ.get('OMP_WAIT_POLICY'))\n"
+            f"print('LOADED', sorted({{m.split('.')[0] if not m.startswith('torch.') else m for m in sys.modules}} & "
+            f"set({NOT_ON_THE_EXPLAIN_PATH!r})))")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code, str(image_pair[0]), str(image_pair[1]), "--model",
+                          str(weights)], capture_output=True, text=True, timeout=180,
+                         cwd=Path(__file__).resolve().parent.parent, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "similarity" in out.stdout  # it did explain the pair
+    assert out.stdout.strip().splitlines()[-2:] == ["OMP_WAIT_POLICY PASSIVE", "LOADED []"]
+
+
+def test_explain_lets_idle_threads_sleep_only_before_torch_loads_and_never_over_the_user(monkeypatch):
+    """OpenMP reads its wait policy once, when torch loads it: explain sets it then (a loaded machine's cores go
+    to the work, not to spinning idle threads), leaves an embedding process alone, and keeps a user's setting."""
+    import sys
+
+    from cli.explain import _idle_threads_sleep
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    _idle_threads_sleep()  # torch is loaded in this process: too late to matter, so nothing is set
+    assert "OMP_WAIT_POLICY" not in os.environ
+    monkeypatch.delitem(sys.modules, "torch")
+    _idle_threads_sleep()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    _idle_threads_sleep()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_a_not_assessed_pair_prints_no_number_and_its_json_keeps_them_flagged(image_pair, tmp_path, capsys):
+    """An image outside the domain: the text names the verdict and withholds similarity and P; --json keeps them
+    for machines, flagged "extrapolated"."""
+    import torch
+
+    from core.model.network import SiameseModel
+
+    torch.manual_seed(0)
+    model = SiameseModel(ModelConfig(input_size=64), metadata={  # a domain no image is inside of
+        "name": "outside", "calibration": {"method": "platt", "a": 6.0, "b": -3.0}, "verdict": {"band": [0.3, 0.7]},
+        "domain": {"k": 1, "threshold": 0.0, "duplicate_distance": 0.02, "embeddings": [[1.0] + [0.0] * 511]}})
+    weights = tmp_path / "outside.pt"
+    save_model(model.eval(), weights)
+    pair = [str(image_pair[0]), str(image_pair[1]), "--model", str(weights)]
+    assert main(["explain", *pair]) == 0
+    text = capsys.readouterr().out
+    assert "NOT ASSESSED" in text and "similarity withheld" in text and "probability same class withheld" in text
+    assert "%" not in text.split("\n", 1)[1].split("method ")[0]  # no number between the verdict and the method
+    assert main(["explain", *pair, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["extrapolated"] is True and 0 <= data["similarity"] <= 1 and data["probability_same"] is not None
 
 
 def test_explain_text_output(weights, image_pair, capsys):

@@ -170,3 +170,53 @@ def test_counts_print_as_integers_and_rates_with_decimals(pair):
     info.metadata["test_metrics"] = {"accuracy": 0.91, "auc": 0.95, "pairs": 760}
     lines = dict(report_layout._fact_lines(report_facts(explanation, images, info)))
     assert lines["Test metrics"] == "accuracy 0.910, auc 0.950, pairs 760"
+
+
+def test_a_not_assessed_pair_s_report_withholds_maps_and_numbers_unless_shown_anyway(tmp_path, pair):
+    """An image outside the domain: the page draws no map, no similarity, no P and no faithfulness, and says why;
+    with the reviewer's "show anyway" it draws them and says the reviewer chose to. The sidecar keeps the numbers,
+    flagged, and the SR states no similarity."""
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    from core.review.measurement_sr import _values
+    from core.trust.verdict import SHOWN_ANYWAY_LINE, WITHHELD_LINE
+
+    explanation, images, info = pair
+    outside = replace(explanation, in_domain=(True, False), verdict="not assessed", probability_same=0.8,
+                      verdict_reason="image 2 lies outside this model's domain")
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    options = {"layers": ({"factual": 1.0}, {"counterfactual": 1.0}), "when": when,
+               "faithfulness": {"deletion_auc_map": 0.1, "deletion_auc_random": 0.3, "insertion_auc_map": 0.6,
+                                "insertion_auc_random": 0.4}}
+    withheld = report_facts(outside, images, info, **options)
+    assert withheld["withheld"] and withheld["extrapolated"] and not withheld["shown_anyway"]
+    assert withheld["similarity"] == pytest.approx(0.734) and withheld["probability_same"] == 0.8
+    lines = dict(report_layout._fact_lines(withheld))
+    assert "withheld" in lines["Similarity"] and "withheld" in lines["P(same class)"] and "Faithfulness" not in lines
+    assert report_layout.withheld_line(withheld) == WITHHELD_LINE
+    def states_similarity(facts: dict) -> bool:
+        return any("similarity" in str(concept).lower() for concept, _ in _values(facts)["changes"])
+
+    assert not states_similarity(withheld) and states_similarity(report_facts(explanation, images, info))
+    assert not states_similarity(explanation_facts(outside, images, info))  # an SR written without a report
+
+    def panels(**extra) -> np.ndarray:
+        page = np.asarray(report_layout.render(outside, images, report_facts(outside, images, info,
+                                                                             **{**options, **extra})), dtype=int)
+        top = report_layout.panel_top(withheld)
+        return page[top: top + report_layout.PANEL]
+
+    bare = panels(layers=({}, {}))
+    assert np.array_equal(panels(), bare)  # no map drawn on either image
+    shown = report_facts(outside, images, info, shown_anyway=True, **options)
+    assert shown["shown_anyway"] and not shown["withheld"] and shown["extrapolated"]
+    assert report_layout.withheld_line(shown) == SHOWN_ANYWAY_LINE
+    assert "%" in dict(report_layout._fact_lines(shown))["Similarity"]
+    assert not np.array_equal(panels(shown_anyway=True), bare)
+    inside = report_facts(explanation, images, info, shown_anyway=True, **options)  # nothing to withhold
+    assert not inside["withheld"] and not inside["shown_anyway"] and report_layout.withheld_line(inside) == ""
+    for suffix in (".pdf", ".dcm"):  # every format draws the same page and keeps the flagged numbers
+        written, sidecar = outputs.write_report(tmp_path / f"r{suffix[1:]}{suffix}", outside, images, info, **options)
+        facts = json.loads(sidecar.read_text())
+        assert facts["withheld"] and facts["similarity"] == pytest.approx(0.734) and written.stat().st_size > 0

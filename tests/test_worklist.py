@@ -72,6 +72,23 @@ def test_csv_import_keeps_good_rows_and_lists_bad_ones(tmp_path, pictures):
         worklist.import_csv(write_csv(tmp_path / "bad.csv", [f"{a},{b}"], header="left,right"))
 
 
+def test_a_csv_row_naming_a_non_image_is_refused_in_one_line_naming_the_file(tmp_path, pictures, weights):
+    """Pairs CSV rows follow core.io.image_files, in the worklist and in batch alike."""
+    a, b, _, _ = pictures
+    notes = tmp_path / "notes.txt"
+    notes.write_text("image1,image2\n")
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},case-1,,,", f"{a},{notes},case-2,,,"])
+    added, problems = Worklist(tmp_path / "w.sqlite").import_csv(pairs)
+    assert len(added) == 1 and problems == [f"{pairs}:3: image2 {notes}: not an image file (expected "
+                                            ".jpg, .jpeg, .png, .bmp, .gif, .tif, .tiff, .webp, .dcm or a DICOM file)"]
+    from core.model.weights import load_model
+    from core.review.batch import run_batch
+
+    run_batch(load_model(weights), pairs, tmp_path / "out")
+    rows = list(csv.DictReader(open(tmp_path / "out" / "summary.csv", encoding="utf-8")))
+    assert rows[0]["error"] == "" and rows[1]["error"] == f"line 3: {problems[0].split(':3: ', 1)[1]}"
+
+
 def test_reviewer_decisions_survive_reopening_and_export(tmp_path, pictures):
     a, b, *_ = pictures
     path = tmp_path / "w.sqlite"

@@ -18,7 +18,7 @@ import hashlib
 import os
 
 from core.io.files import file_sha256
-from core.trust.verdict import band_of
+from core.trust.verdict import band_of, withholds
 
 
 def model_facts(model) -> dict:
@@ -74,6 +74,8 @@ def explanation_facts(explanation, images, model) -> dict:
         # what the model stands behind (core.trust.verdict): similar, different, inconclusive or not assessed
         "verdict": explanation.verdict,
         "verdict_reason": explanation.verdict_reason,
+        # not assessed for an image outside the domain: the numbers are kept for machines but stand for nothing
+        "extrapolated": withholds(explanation.verdict, in_domain),
         "model": model_facts(model),
         "images": [image_facts(image, explanation.factual[index]) for index, image in enumerate(images)],
         "timings_ms": dict(explanation.timings_ms),

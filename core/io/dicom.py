@@ -18,7 +18,6 @@ from datetime import datetime
 import numpy as np
 from PIL import Image
 
-MAGIC_OFFSET = 128  # a DICOM file's preamble, then b"DICM"
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 # Each report kind's new series: its description and number. A fixed number far above a camera's series (1, 2..)
 # tells the workstation's series apart in a PACS viewer; several reports in one study may share it (Type 2 value).
@@ -83,15 +82,6 @@ def report_filing(images, kind: str, primary: int = 0) -> Filing | None:
     first = present[0]
     unique = {s.SOPInstanceUID: s for s in present if s.same_patient(first) and s.SOPInstanceUID}
     return Filing(kind, tuple(unique.values()) or (first,))
-
-
-def is_dicom(path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(MAGIC_OFFSET)
-            return handle.read(4) == b"DICM"
-    except OSError:
-        return False
 
 
 def read_dicom(path, max_pixels: int) -> tuple[Image.Image, dict, DicomSource]:

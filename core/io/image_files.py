@@ -1,8 +1,9 @@
 """What counts as an image file, and as image data the model can be shown: the one definition that gallery scans,
-training folders, file dialogs, drops and the samples use.
+training folders, file dialogs, drops, pairs CSV rows (worklist and batch) and the samples use.
 
-The suffix only decides which files of a folder are offered; whether a file really is an image is decided by its
-content when core.io.images loads it (a .jpg that is not one is still refused there)."""
+The suffix decides which files of a folder are offered; a file named directly (dropped, opened, a CSV row) is also
+one when it is DICOM by its content, whatever its name (a PACS export often has no suffix). Whether a file really is
+an image is decided by its content when core.io.images loads it (a .jpg that is not one is still refused there)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 RASTER_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 DICOM_SUFFIXES = (".dcm",)
 IMAGE_SUFFIXES = frozenset(RASTER_SUFFIXES + DICOM_SUFFIXES)
+MAGIC_OFFSET = 128  # a DICOM file's preamble, then b"DICM"
 # Rows checked at a time for undefined values: a huge float image is never copied whole.
 FINITE_BAND_ROWS = 512
 
@@ -22,6 +24,26 @@ def is_image_file(path) -> bool:
     """Whether `path` is a regular file with an image suffix (any case)."""
     path = Path(path)
     return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+
+
+def is_dicom(path) -> bool:
+    """Whether the file at `path` is DICOM by its content (the "DICM" marker after the preamble)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(MAGIC_OFFSET)
+            return handle.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def not_an_image(path) -> str:
+    """'' when the file named at `path` may be an image (an image suffix, or DICOM by its content), else the reason,
+    for the one line naming the file. A path that is no readable file passes: the loader says what is wrong with it
+    (core.io.files.file_problem)."""
+    path = Path(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES or not path.is_file() or is_dicom(path):
+        return ""
+    return f"not an image file (expected {', '.join(RASTER_SUFFIXES + DICOM_SUFFIXES)} or a DICOM file)"
 
 
 def file_dialog_filter() -> str:

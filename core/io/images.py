@@ -15,9 +15,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import ImageLoadError
-from core.io.dicom import DicomSource, is_dicom, read_dicom
+from core.io.dicom import DicomSource, read_dicom
 from core.io.files import file_problem, first_line, printable
-from core.io.image_files import FINITE_BAND_ROWS, non_finite_problem
+from core.io.image_files import FINITE_BAND_ROWS, is_dicom, non_finite_problem
 from core.vocabulary import MIN_CROP_SIDE
 
 # Far above any photo or scan a reviewer compares; a file claiming more is refused before decoding.

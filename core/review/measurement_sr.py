@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 
 from core.io.dicom import Filing, filed_dataset
+from core.trust.verdict import withholds
 
 PRIVATE_SCHEME = "99SLENS"  # "99" prefix: a private coding scheme (DICOM PS3.16 8.2)
 
@@ -105,7 +106,9 @@ def _values(facts: dict) -> dict:
         if _number(facts.get(key)) is not None:
             changes.append((_private(key.upper().replace("_", "-"), meaning),
                             (facts[key], codes.UCUM.NoUnits, _number(facts.get(f"{key}_uncertainty")))))
-    if _number(facts.get("similarity")) is not None:
+    # a pair not assessed (an image outside the domain) states no similarity: it would be an extrapolation. Read
+    # from the verdict, which every version of the facts holds (a report's, or an explanation's alone)
+    if _number(facts.get("similarity")) is not None and not withholds(facts.get("verdict"), facts.get("in_domain")):
         changes.append((_private("SIMILARITY", "Model similarity of the two images"),
                         (100.0 * float(facts["similarity"]), codes.UCUM.Percent, None)))
     return {"images": entries, "changes": changes, "verdict": str(facts.get("verdict") or "")}

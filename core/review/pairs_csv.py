@@ -7,6 +7,8 @@ import csv
 from pathlib import Path
 
 from core.errors import SiameseLensError
+from core.io.files import printable
+from core.io.image_files import not_an_image
 from core.review.case_record import CaseRecord, make_record, parse_acquired
 
 CSV_REQUIRED = ("image1", "image2")
@@ -44,12 +46,13 @@ def read_pairs_csv(csv_path) -> list[tuple[int, dict, str | None]]:
                 if not row.get("image1") or not row.get("image2"):
                     problem = "image1 and image2 are both required"
                 else:
+                    problem = _not_images(row)
                     for key in ("crop1", "crop2"):
                         if row.get(key):
                             try:
                                 row[key] = parse_crop(row[key])
                             except ValueError as exc:
-                                problem = f"{key}: {exc}"
+                                problem = problem or f"{key}: {exc}"
                     try:
                         row["record"] = _row_record(row)
                     except ValueError as exc:
@@ -63,6 +66,15 @@ def read_pairs_csv(csv_path) -> list[tuple[int, dict, str | None]]:
         raise PairsCsvError(f"{path}: no such file") from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise PairsCsvError(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def _not_images(row: dict) -> str | None:
+    """The first of a row's images that is a file but not an image (core.io.image_files), named."""
+    for key in CSV_REQUIRED:
+        reason = not_an_image(row[key])
+        if reason:
+            return f"{key} {printable(row[key])}: {reason}"
+    return None
 
 
 def _row_record(row: dict) -> CaseRecord:

@@ -21,6 +21,9 @@ provenance   per image, None or where it was opened from in the similar cases.
 faithfulness the explanation's deletion/insertion curves (core.explain.faithfulness), or None.
 record       core.review.case_record.CaseRecord (case and patient ids, body site, acquisition dates, reviewer) or None.
 reviewer_verdict  "agree" / "disagree" with the model's verdict (a worklist review), or None.
+shown_anyway the reviewer chose "show anyway" for a pair not assessed because an image lies outside the domain: its
+             page draws the maps and numbers and says the reviewer chose to; otherwise such a page withholds them
+             (core.trust.verdict.withholds). The sidecar keeps the numbers either way, flagged "extrapolated".
 A report's folder is created when missing, as `explain --out` creates its folder.
 """
 
@@ -37,6 +40,7 @@ from core.explain.overlay import colormap_lut
 from core.io.files import first_line, folder_problem, make_folders, printable, remove_folders, settle, write_unit
 from core.review.case_record import REVIEWER_VERDICTS, CaseRecord
 from core.review.report_files import REPORT_SUFFIXES, encode
+from core.trust.verdict import withholds
 from core.version import APP_NAME, __version__
 from core.vocabulary import DEFAULT_LAYER_COLORMAPS, DISCLAIMER, LAYERS
 
@@ -118,15 +122,18 @@ def write_report_files(report: Path, render, facts: dict, overwrite: bool, filin
 
 
 def sidecar_facts(facts: dict, *, colormaps=None, layers=None, note="", when=None, provenance=(None, None),
-                  faithfulness=None, record=None, reviewer_verdict=None) -> dict:
+                  faithfulness=None, record=None, reviewer_verdict=None, shown_anyway: bool = False) -> dict:
     """The report's facts from the explanation's (core.explain.facts, built once by the caller and left as they
     are): the case record (core.review.case_record; every key present, None where not given) plus what the reviewer
     chose to show and said. provenance: per image, None or where it was opened from in the similar cases
     ({"query", "rank", "label", "similarity", "gallery"}). reviewer_verdict: the reviewer's agree/disagree on the
-    model's verdict, or None."""
+    model's verdict, or None. "extrapolated": the pair is not assessed because an image lies outside the domain,
+    so its numbers are kept for machines but stand for nothing; "withheld": its page does not show them (unless
+    `shown_anyway`, the reviewer's choice, recorded as "shown_anyway")."""
     if reviewer_verdict is not None and reviewer_verdict not in REVIEWER_VERDICTS:
         raise ValueError(f"reviewer verdict must be one of {', '.join(REVIEWER_VERDICTS)}, got {reviewer_verdict!r}")
     chosen = report_colormaps(colormaps)  # validates the names before anything is drawn
+    extrapolated = withholds(facts["verdict"], facts.get("in_domain"))
     images = []
     for image, image_layers, origin in zip(facts["images"], _layers(layers), provenance, strict=True):
         images.append({**image, "layers": image_layers, **({"similar_case": dict(origin)} if origin else {})})
@@ -140,6 +147,9 @@ def sidecar_facts(facts: dict, *, colormaps=None, layers=None, note="", when=Non
         "colormaps": chosen,
         "note": note or "",
         **({"faithfulness": faithfulness} if faithfulness else {}),
+        "extrapolated": extrapolated,
+        "withheld": extrapolated and not shown_anyway,
+        "shown_anyway": extrapolated and bool(shown_anyway),
         "disclaimer": DISCLAIMER,
     }
 

@@ -17,7 +17,7 @@ from core.io.fonts import load_font
 from core.io.text_wrap import note_lines
 from core.trust.checks import UNFAITHFUL_MARK, map_faithful
 from core.trust.verdict import COLOURS as VERDICT_COLOURS
-from core.trust.verdict import MEANING
+from core.trust.verdict import MEANING, SHOWN_ANYWAY_LINE, WITHHELD_LINE
 from core.version import APP_NAME
 from core.vocabulary import LAYERS
 
@@ -40,8 +40,17 @@ LAYER_MEANINGS = {"factual": "where the evidence for the score's leaning lies (t
 
 
 def panel_top(facts: dict) -> int:
-    """y of the image panels' row (below the header, the case record, the verdict and the captions)."""
-    return MARGIN + 44 + RECORD_ROWS * 24 + 16 + 42 + 26 + 26 + 10 + 30
+    """y of the image panels' row (below the header, the case record, the verdict, the line saying why numbers and
+    maps are withheld or shown anyway, and the captions)."""
+    return MARGIN + 44 + RECORD_ROWS * 24 + 16 + 42 + 26 + 26 + (26 if withheld_line(facts) else 0) + 10 + 30
+
+
+def withheld_line(facts: dict) -> str:
+    """Why a not-assessed pair's page shows no similarity and no maps, or that the reviewer chose to see them; ""
+    for any other pair."""
+    if facts.get("withheld"):
+        return WITHHELD_LINE
+    return SHOWN_ANYWAY_LINE if facts.get("shown_anyway") else ""
 
 
 def render(explanation, images, facts: dict) -> Image.Image:
@@ -76,6 +85,9 @@ def render(explanation, images, facts: dict) -> Image.Image:
     draw.text((MARGIN, y), _clip(facts["verdict_reason"], 120), font=load_font(17), fill=TEXT)
     y += 26
     draw.text((MARGIN, y), MEANING, font=load_font(15), fill=MUTED)
+    if withheld_line(facts):
+        y += 26
+        draw.text((MARGIN, y), _clip(withheld_line(facts), 120), font=load_font(17, bold=True), fill=TEXT)
     y = panel_top(facts) - 30  # the captions' row (panel_top is what tests and readers locate the panels by)
     for i, (panel, loaded, image_facts) in enumerate(zip(panels, images, facts["images"], strict=True)):
         x = MARGIN + i * (PANEL + MARGIN)
@@ -84,7 +96,7 @@ def render(explanation, images, facts: dict) -> Image.Image:
         canvas.paste(panel, (ox, oy))
         draw.rectangle((ox - 1, oy - 1, ox + panel.width, oy + panel.height), outline=(180, 180, 180))
         below = y + 30 + PANEL + 8
-        draw.text((x, below), _layer_text(image_facts), font=load_font(15), fill=MUTED)
+        draw.text((x, below), _layer_text(image_facts, facts), font=load_font(15), fill=MUTED)
         draw.text((x, below + 22), _crop_text(image_facts), font=load_font(15), fill=MUTED)
         left = x
         for picture in (_plain(loaded), _overview(loaded)):  # the unannotated copy, then the whole image
@@ -141,8 +153,9 @@ def _panel(loaded, explanation, index: int, facts: dict) -> Image.Image:
     picture = loaded.image if loaded.image.mode == "RGB" else loaded.image.convert("RGB")  # convert() copies
     rgb = np.asarray(picture.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))
     maps = {"factual": explanation.factual[index], "counterfactual": explanation.counterfactual[index]}
-    shown = [name for name in LAYERS if min(facts["images"][index]["layers"].get(name, 0.0), MAX_OPACITY) > 0]
-    for name in shown:  # counterfactual drawn over factual, as the GUI stacks them
+    layers = facts["images"][index]["layers"]
+    shown = [] if facts.get("withheld") else [name for name in LAYERS if min(layers.get(name, 0.0), MAX_OPACITY) > 0]
+    for name in shown:  # counterfactual drawn over factual, as the GUI stacks them; none when withheld
         opacity = min(facts["images"][index]["layers"][name], MAX_OPACITY)
         rgb = blend(rgb, maps[name], facts["colormaps"][name], opacity)  # the map resized to the panel
     if "factual" in shown:  # the regions that carry the score: the factual map's top fifth
@@ -184,7 +197,10 @@ def _overview(loaded) -> Image.Image | None:
 
 
 def _legend_layers(facts: dict) -> list[str]:
-    """The layers drawn on either image (the factual one when none is), each gets its colour ramp."""
+    """The layers drawn on either image (the factual one when none is), each gets its colour ramp; none when the maps
+    are withheld."""
+    if facts.get("withheld"):
+        return []
     shown = [name for name in LAYERS if any(image["layers"].get(name, 0) > 0 for image in facts["images"])]
     return shown or ["factual"]
 
@@ -211,9 +227,10 @@ def _fact_lines(facts: dict) -> list[tuple[str, str]]:
                         if isinstance(v, (int, float)) and not isinstance(v, bool))
     if model["untrained"]:
         quality = "UNTRAINED model: scores are meaningless"
+    similarity = (f"{100 * facts['similarity']:.1f} % (model threshold {100 * facts['threshold']:.1f} %, "
+                  f"distance {facts['distance']:.4f}; not the verdict)")
     return [
-        ("Similarity", f"{100 * facts['similarity']:.1f} % (model threshold {100 * facts['threshold']:.1f} %, "
-                       f"distance {facts['distance']:.4f}; not the verdict)"),
+        ("Similarity", "withheld (not assessed)" if facts.get("withheld") else similarity),
         ("Method", facts["method"]),
         ("Model", f"{model['name']} ({model['architecture']}, {model['input_size']} px)"),
         ("Model sha256", model["sha256"] or "(not recorded)"),
@@ -233,7 +250,9 @@ def _trust_lines(facts: dict) -> list[tuple[str, str]]:
 
     lines = []
     band = facts["model"].get("verdict_band")
-    if facts.get("probability_same") is not None:
+    if facts.get("probability_same") is not None and facts.get("withheld"):
+        lines.append(("P(same class)", "withheld (not assessed)"))
+    elif facts.get("probability_same") is not None:
         shown = shown_probability(facts["probability_same"], tuple(band) if band else None)
         lines.append(("P(same class)", f"{shown} (calibrated on validation pairs)"))
     if band:
@@ -243,7 +262,7 @@ def _trust_lines(facts: dict) -> list[tuple[str, str]]:
         lines.append(("Domain", "both images inside the model's domain" if inside else facts["verdict_reason"].upper()))
     if facts.get("same_content"):
         lines.append(("Maps", "none: the two images have the same content"))
-    if facts.get("faithfulness"):
+    if facts.get("faithfulness") and not facts.get("withheld"):  # how well withheld maps explain a withheld score
         lines.append(("Faithfulness", faithfulness_text(facts["faithfulness"])))
     return lines
 
@@ -260,7 +279,9 @@ def _caption(index: int, image: dict, facts: dict) -> str:
     return _clip(f"Image {index + 1}: {name}" + (f", taken {taken}" if taken else ""), 56)
 
 
-def _layer_text(image: dict) -> str:
+def _layer_text(image: dict, facts: dict) -> str:
+    if facts.get("withheld"):
+        return "Overlays: withheld (not assessed)"
     shown = [f"{name} {round(100 * min(o, MAX_OPACITY))} %" for name, o in image["layers"].items() if o > 0]
     return "Overlays: " + (", ".join(shown) if shown else "none")
 

@@ -81,13 +81,15 @@ def same_content(model, distance: float, features) -> bool:
 def describe_trust(result, faithful: dict | None = None, band: tuple[float, float] | None = None) -> list[str]:
     """Plain-text lines (CLI) for the verdict, the calibrated probability and faithfulness; the domain and
     same-content warnings are the verdict's reason. `band`: the model's, so P prints as the reason does."""
-    from core.trust.verdict import shown_probability
+    from core.trust.verdict import shown_probability, withholds
 
     lines = [f"verdict: {result.verdict.upper()} ({result.verdict_reason})"]
+    withheld = withholds(result.verdict, result.in_domain)  # outside the domain: no number reads as a result
     if result.probability_same is not None:
-        lines.append(f"probability same class {shown_probability(result.probability_same, band)} (calibrated)")
+        shown = "withheld (not assessed)" if withheld else f"{shown_probability(result.probability_same, band)}"
+        lines.append(f"probability same class {shown} (calibrated)")
     if faithful:
-        lines.append(f"faithfulness: {faithfulness_text(faithful)}")
+        lines.append(f"faithfulness: {'withheld (not assessed)' if withheld else faithfulness_text(faithful)}")
     return lines
 
 

@@ -48,6 +48,20 @@ class Verdict:
         return self.label in DECIDED
 
 
+def withholds(verdict: str | None, in_domain) -> bool:
+    """Whether a pair's similarity, probability, maps and automatic crop are withheld from every picture of it
+    (window, report page): not assessed because an image lies outside the model's domain, where what the model
+    says is an extrapolation. A model merely without a calibrated band still shows its raw score on images it
+    knows. Machine-readable outputs keep the numbers, flagged."""
+    return verdict == NOT_ASSESSED and in_domain is not None and not all(in_domain)
+
+
+# What a report page says instead of the withheld numbers and maps, or that the reviewer chose to see them.
+WITHHELD_LINE = "Similarity, probability and maps withheld: an image lies outside the model's domain (an extrapolation)"
+SHOWN_ANYWAY_LINE = ("Not assessed, but the reviewer chose to show the similarity and maps anyway: they are an "
+                     "extrapolation outside the model's domain")
+
+
 def band_of(metadata: dict | None) -> tuple[float, float] | None:
     """The model's inconclusive band (low, high) from its metadata; None when it has none or a malformed one."""
     fitted = (metadata or {}).get("verdict")

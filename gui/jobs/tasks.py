@@ -14,8 +14,8 @@ from typing import Any, Callable
 # Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
 from core.errors import SiameseLensError
 from core.explain.overlay import colour_ramp, rgba_layer  # cv2 and numpy only
-from core.io.files import first_line
-from core.io.image_files import file_dialog_filter  # numpy only
+from core.io.files import first_line, printable
+from core.io.image_files import file_dialog_filter, not_an_image  # numpy only
 from core.io.images import crop_problem  # Pillow and numpy only
 from core.model.device import cuda_unsupported, device_choices
 from core.pacs.transfer import PREVIEW_SIZE as PACS_PREVIEW_SIZE  # stdlib only until a transfer runs
@@ -25,7 +25,7 @@ from core.review.worklist import Worklist  # sqlite only
 from core.trust.checks import UNFAITHFUL_MARK, faithfulness_text, map_faithful  # numpy only
 from core.trust.verdict import COLOURS as VERDICT_COLOURS  # numpy only
 from core.trust.verdict import MEANING as VERDICT_MEANING
-from core.trust.verdict import NOT_ASSESSED, band_of, shown_probability
+from core.trust.verdict import NOT_ASSESSED, band_of, shown_probability, withholds
 from core.vocabulary import (
     COLORMAPS,
     DEFAULT_DEVICE,
@@ -47,7 +47,8 @@ __all__ = [
     "cuda_unsupported", "device_choices", "faithfulness_text", "map_faithful", "UNFAITHFUL_MARK", "rgba_layer",
     "VERDICT_COLOURS",
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
-    "file_dialog_filter", "NOT_ASSESSED", "band_of", "shown_probability", "PACS_PREVIEW_SIZE",
+    "file_dialog_filter", "not_an_image", "printable",
+    "NOT_ASSESSED", "withholds", "band_of", "shown_probability", "PACS_PREVIEW_SIZE",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
     "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness",
@@ -137,6 +138,7 @@ class ExportRequest:
     faithfulness: dict | None = None
     record: CaseRecord | None = None  # as typed
     reviewer_verdict: str | None = None  # the worklist reviewer's agree/disagree
+    shown_anyway: bool = False  # the reviewer chose to see a not-assessed pair's score and maps
 
 
 # --- tasks (run on the runner thread) ----------------------------------------------------------------------------
@@ -458,7 +460,7 @@ def export(_ws: Workspace, request: ExportRequest) -> Exported:
                                 colormaps=request.colormaps, layers=request.layers, note=request.note,
                                 overwrite=request.overwrite, provenance=request.provenance,
                                 faithfulness=request.faithfulness, record=record,
-                                reviewer_verdict=request.reviewer_verdict)
+                                reviewer_verdict=request.reviewer_verdict, shown_anyway=request.shown_anyway)
     return Exported(str(png), str(sidecar))
 
 

@@ -59,6 +59,8 @@ class ReviewSession(QObject):
         self.provenance: list[dict | None] = [None, None]  # where a slot's image came from (similar cases)
         self.explained: Explained | None = None
         self.faithfulness: dict | None = None
+        # The reviewer chose "show anyway" for this not-assessed pair: its report then draws the maps and says so.
+        self.shown_anyway = False
         self.history = CropHistory()
         self._pending: dict[int, tuple] = {}  # slot -> (crop, provenance) to apply when its image arrives
         self._model_request: tuple[str | None, str] = (None, tasks.DEFAULT_DEVICE)
@@ -207,7 +209,11 @@ class ReviewSession(QObject):
             self._report("export", NOTHING_TO_EXPORT)
             return None
         return ExportRequest(path, self.explained, dict(colormaps), tuple(layers), note, overwrite,
-                             tuple(self.provenance), self.faithfulness, record, reviewer_verdict)
+                             tuple(self.provenance), self.faithfulness, record, reviewer_verdict, self.shown_anyway)
+
+    def set_shown_anyway(self, on: bool) -> None:
+        """The reviewer's "show anyway" on the shown pair (reset with each new explanation)."""
+        self.shown_anyway = bool(on) and self.explained is not None
 
     def export_sr(self, path: str, overwrite: bool) -> bool:
         """The pair's measurements as a DICOM SR (gui.jobs.tasks.export_sr), on the runner."""
@@ -338,6 +344,7 @@ class ReviewSession(QObject):
         if explained is None and self.explained is None:
             return
         self.explained = explained
+        self.shown_anyway = False  # revealing a not-assessed pair is a choice per pair
         if self.faithfulness is not None or explained is None:
             self.faithfulness = None
             self.runner.cancel("faithfulness")

@@ -10,12 +10,12 @@ from ..jobs.tasks import (
     DISCLAIMER,
     LAYER_TITLES,
     LAYERS,
-    NOT_ASSESSED,
     VERDICT_COLOURS,
     VERDICT_MEANING,
     band_of,
     faithfulness_text,
     shown_probability,
+    withholds,
 )
 from ..models.layers import LayerStates
 from .colours import colormap_qimage
@@ -97,6 +97,7 @@ class ScorePanel(QWidget):
         layout.addWidget(self.show_anyway)
         self._not_assessed = False
         self._withheld_shown = False  # what withheld_changed last said
+        self._curves: dict | None = None  # the shown maps' faithfulness curves, once measured
         self._band = None
         # The raw score and threshold stay visible, in a neutral colour: they are not the verdict.
         self.score = QLabel()
@@ -201,7 +202,7 @@ class ScorePanel(QWidget):
         self.note.setText(self._warning(e.note))
         # Withheld when an image lies outside the domain: what the model would say of it is an extrapolation. A
         # model merely without a calibrated band still explains its raw score on images it knows.
-        self._not_assessed = e.verdict == NOT_ASSESSED and e.in_domain is not None and not all(e.in_domain)
+        self._not_assessed = withholds(e.verdict, e.in_domain)
         with QSignalBlocker(self.show_anyway):  # each pair starts withheld: revealing is a choice per pair
             self.show_anyway.setChecked(False)
         self._apply_withheld()
@@ -217,6 +218,7 @@ class ScorePanel(QWidget):
         self.show_anyway.setVisible(self._not_assessed)
         self.score.setVisible(not withheld)
         self.probability.setVisible(not withheld)
+        self._show_curves()  # how faithfully withheld maps explain a withheld score is withheld with them
         if withheld != self._withheld_shown:
             self._withheld_shown = withheld
             self.withheld_changed.emit(withheld)
@@ -224,13 +226,19 @@ class ScorePanel(QWidget):
     def show_faithfulness(self, curves: dict | None) -> None:
         """Whether the shown maps explain the score better than a random map, and a small plot of the deletion and
         insertion curves; None clears."""
-        if not curves:
+        self._curves = curves or None
+        if self._curves is not None:
+            self.curves.setPixmap(curves_pixmap(self._curves))
+        self._show_curves()
+
+    def _show_curves(self) -> None:
+        curves = self._curves
+        shown = curves is not None and not self.withheld
+        if curves is None:
             self.fields["Faithfulness"].setText("–")
-            self.curves.setVisible(False)
-            return
-        self.fields["Faithfulness"].setText(faithfulness_text(curves))
-        self.curves.setPixmap(curves_pixmap(curves))
-        self.curves.setVisible(True)
+        else:
+            self.fields["Faithfulness"].setText(faithfulness_text(curves) if shown else "withheld (not assessed)")
+        self.curves.setVisible(shown)
 
     def _warning(self, note: str) -> str:
         lines = ["UNTRAINED model: its scores and maps are meaningless"] if self._untrained else []

@@ -137,6 +137,7 @@ class MainWindow(WindowCommands):
         s.faithfulness_changed.connect(self.score.show_faithfulness)
         self.score.withheld_changed.connect(self._withheld_changed)
         s.faithfulness_changed.connect(self._mark_maps)
+        self.score.show_anyway.toggled.connect(s.set_shown_anyway)  # the report follows what the window shows
         s.history_changed.connect(self._history)
         s.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
         s.runner.busy.connect(self._busy)
@@ -199,6 +200,7 @@ class MainWindow(WindowCommands):
     def _withheld_changed(self, _withheld: bool) -> None:
         """A not-assessed pair hides its maps and its automatic crop until "show anyway" (views.layer_controls)."""
         self._draw_layers(self.session.explained, LAYERS)
+        self._mark_maps(self.session.faithfulness)
         for index in SLOTS:
             self._show_crop(index)
 
@@ -216,7 +218,8 @@ class MainWindow(WindowCommands):
     def _mark_maps(self, curves) -> None:
         """A map that failed its faithfulness check is marked on the image itself (core.trust.checks.map_faithful)."""
         explained = self.session.explained
-        failed = curves is not None and explained is not None and map_faithful(curves) is False
+        failed = (curves is not None and explained is not None and not self.score.withheld  # no map shown: no mark
+                  and map_faithful(curves) is False)
         for i, viewer in enumerate(self.viewers):
             viewer.set_mark(UNFAITHFUL_MARK if failed else None, explained.images[i].crop if failed else None)
 

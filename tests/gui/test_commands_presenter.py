@@ -160,6 +160,22 @@ def test_a_folder_dropped_is_refused_before_the_session_hears_of_it(commands, vi
     commands.session.open_paths.assert_not_called()
 
 
+def test_a_non_image_dropped_is_refused_in_one_line_naming_it_and_dicom_without_suffix_is_not(
+        commands, tmp_path):
+    """Drops follow core.io.image_files: an image suffix, or DICOM by its content whatever its name."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    commands.load_dropped([str(notes)], 0)
+    problem = commands.problems.current()["drop"]
+    assert problem.startswith("notes.txt: not an image file") and ".dcm" in problem and "\n" not in problem
+    commands.session.open_paths.assert_not_called()
+    export = tmp_path / "IM0001"  # a PACS export: DICOM, no suffix
+    export.write_bytes(b"\0" * 128 + b"DICM" + b"\0" * 16)
+    commands.load_dropped([str(export)], 0)
+    assert "drop" not in commands.problems.current()
+    commands.session.open_paths.assert_called_once()
+
+
 def test_a_failing_worklist_export_shows_one_line_naming_the_file(commands, view, tmp_path):
     target = tmp_path / "locked" / "worklist.csv"
     view.ask_worklist_csv.return_value = str(target)

@@ -114,12 +114,31 @@ def test_a_not_assessed_pair_withholds_its_numbers_maps_and_crop_until_show_anyw
                 "maps": any(not viewer.layer_pixmap(name).isNull() for viewer in window.viewers
                             for name in ("factual", "counterfactual")),
                 "crop label": any("automatic lesion crop" in header.text() for header in window.headers),
-                "crop box": any(viewer._outline.isVisible() for viewer in window.viewers)}
+                "crop box": any(viewer._outline.isVisible() for viewer in window.viewers),
+                "faithfulness": not panel.curves.isHidden() or "chance" in panel.fields["Faithfulness"].text()
+                or "random" in panel.fields["Faithfulness"].text()}
 
+    if window.session.faithfulness is None:  # measured after the maps: it must arrive withheld too
+        with qtbot.waitSignal(window.session.faithfulness_changed, timeout=TIMEOUT_MS,
+                              check_params_cb=lambda c: c is not None):
+            pass
     assert not panel.show_anyway.isHidden() and not panel.show_anyway.isChecked()
     assert not any(shown().values()), shown()
+    assert "withheld" in panel.fields["Faithfulness"].text()
+
+    def exported(name: str) -> dict:
+        report = tmp_path / name
+        with qtbot.waitSignal(window.session.exported, timeout=TIMEOUT_MS):
+            window.export_report_to(str(report))
+        return json.loads(report.with_suffix(".json").read_text())
+
+    facts = exported("withheld.png")  # the report follows the window: withheld, the numbers kept for machines
+    assert facts["withheld"] and facts["extrapolated"] and not facts["shown_anyway"]
+    assert facts["similarity"] == pytest.approx(explanation.similarity, abs=1e-6)
     panel.show_anyway.setChecked(True)
     assert all(shown().values()), shown()
     assert f"{100 * explanation.similarity:.1f} %" in panel.score.text()
+    facts = exported("shown.png")
+    assert not facts["withheld"] and facts["shown_anyway"] and facts["extrapolated"]
     panel.show_anyway.setChecked(False)
     assert not any(shown().values()), shown()
