@@ -60,6 +60,11 @@ class ImageViewer(QGraphicsView):
         self._mark.setPen(QPen(Qt.PenStyle.NoPen))
         self._mark_text = QGraphicsSimpleTextItem()
         self._mark_text.setBrush(QColor(255, 220, 90))
+        # on a dark plate of its own, behind it: readable over a bright map too
+        self._mark_plate = QGraphicsRectItem(self._mark_text)
+        self._mark_plate.setBrush(QColor(0, 0, 0, 200))
+        self._mark_plate.setPen(QPen(Qt.PenStyle.NoPen))
+        self._mark_plate.setFlag(QGraphicsRectItem.GraphicsItemFlag.ItemStacksBehindParent)
         # readable at any zoom
         self._mark_text.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations)
         for z, item in enumerate([self._image, *self._layers.values(), self._mark, self._mark_text, self._shade,
@@ -111,6 +116,7 @@ class ImageViewer(QGraphicsView):
         x, y, w, h = box if box else (0, 0, self._image.pixmap().width(), self._image.pixmap().height())
         self._mark.setRect(QRectF(x, y, w, h))
         self._mark_text.setText(text)
+        self._mark_plate.setRect(self._mark_text.boundingRect().adjusted(-4, -2, 4, 2))
         self._mark_text.setPos(x + 4, y + 4)
 
     def mark_text(self) -> str | None:
