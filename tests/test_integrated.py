@@ -1,0 +1,68 @@
+"""Blur integrated gradients of the pair score: completeness (the attributions add up to what the path changes),
+pooling that keeps the total, stopping between chunks, and the registry's oriented maps."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.explain.hiding import BLUR_SIGMA, Stopped, blur
+from core.explain.integrated import CHUNK_STEPS, integrated_cells, integrated_pixels, pooled
+from core.explain.methods import Evidence, get_method
+
+
+def _pair(size: int) -> torch.Tensor:
+    """Two different images with edges (so the blurred pair scores differently from the pair)."""
+    torch.manual_seed(3)
+    images = torch.zeros(2, 3, size, size)
+    images[0, 0, size // 4:size // 2, size // 4:3 * size // 4] = 2.0
+    images[1, 2, size // 2:, : size // 3] = 2.0
+    return images + 0.3 * torch.randn(2, 3, size, size)
+
+
+def _score_gap(model, inputs) -> float:
+    """s(pair) - s(blurred pair): what the attributions must add up to."""
+    with torch.no_grad():
+        e = model.embed(inputs)
+        b = model.embed(blur(inputs, BLUR_SIGMA * inputs.shape[-1]))
+        return float(model.score(e[0:1], e[1:2]) - model.score(b[0:1], b[1:2]))
+
+
+def test_attributions_add_up_to_the_score_change_within_a_shrinking_riemann_error(tiny_model):
+    inputs = _pair(tiny_model.config.input_size)
+    gap = _score_gap(tiny_model, inputs)
+    assert abs(gap) > 1e-3  # the test would be empty if blurring did not move the score
+    errors = [abs(float(integrated_pixels(tiny_model, inputs, steps).sum()) - gap) for steps in (2, 8, 64)]
+    assert errors[2] < 0.02 * abs(gap) + 1e-5
+    assert errors[2] < errors[0]
+
+
+def test_pooling_keeps_each_images_total():
+    pixels = torch.randn(2, 64, 64)
+    cells = pooled(pixels, 16)
+    assert cells.shape == (2, 16, 16)
+    assert torch.allclose(cells.sum(dim=(1, 2)), pixels.sum(dim=(1, 2)), atol=1e-3)
+
+
+def test_stops_between_chunks_and_reports_progress(tiny_model):
+    inputs = _pair(tiny_model.config.input_size)
+    seen: list[float] = []
+    cells = integrated_cells(tiny_model, inputs, grid=8, steps=2 * CHUNK_STEPS, progress=seen.append)
+    assert cells.shape == (2, 8, 8) and seen == [0.5, 1.0]
+    with pytest.raises(Stopped):
+        integrated_cells(tiny_model, inputs, steps=2 * CHUNK_STEPS, should_stop=lambda: len(seen) > 2,
+                         progress=seen.append)
+    assert len(seen) == 3  # one chunk ran, then it stopped
+
+
+def test_the_registry_method_orients_factual_and_counterfactual_by_the_decision(tiny_model):
+    inputs = _pair(tiny_model.config.input_size)
+    gap = _score_gap(tiny_model, inputs)
+    method = get_method("integrated")
+    for decision in ("similar", "different"):
+        sign = method.sign(decision)
+        evidence = Evidence(torch.zeros(1), torch.zeros(1), sign, tiny_model, inputs, 0.5)
+        factual, counter = method.cams(evidence)
+        assert (factual >= 0).all() and (counter >= 0).all()
+        net = float(factual.sum() - counter.sum())
+        assert net == pytest.approx(sign * gap, abs=0.05 * abs(gap) + 1e-4)  # 16 steps: a small Riemann error
