@@ -105,7 +105,7 @@ def pair_maps(model, images, timing: bool, occlusion: bool, integrated: bool = F
             **({name: cell_maps(pooled(pixels, grid).numpy(), sizes, rectify=True)
                 for name, grid in INTEGRATED_GRIDS.items()} if pixels is not None else {})}
     facts = {"similarity": first.similarity, "decision": first.decision, "sign": sign, "occlusion_ms": occlusion_ms,
-             "integrated_ms": integrated_ms,
+             "integrated_cells_ms": integrated_ms,
              "crops": first.crops, "views": views, "inputs": inputs, "feature_shape": activations.shape[-2:],
              "cell_sum": [float(c.sum()) for c in sign * cells]}
     if timing:
@@ -115,14 +115,15 @@ def pair_maps(model, images, timing: bool, occlusion: bool, integrated: bool = F
 
 def timings(model, images, repeats: int = 3) -> dict:
     """Median of `repeats` interleaved runs: plain no-grad forward of the pair (preprocessing included), the
-    maps of `gradcam` (the default: one pass of the pair and a backward pass through the head), end to end."""
+    maps of `gradcam` (the default: one pass of the pair and a backward pass through the head) and of
+    `integrated` (the refinement: that plus 16 pair passes with gradients), end to end."""
     def forward():
         views = [model_view(model, image)[0] for image in images]
         with torch.no_grad():
             e = model.embed(torch.cat([model.input_tensor(v) for v in views]))
             return float(model.score(e[0:1], e[1:2]))
 
-    runs: dict[str, list] = {"forward": [], "gradcam": []}
+    runs: dict[str, list] = {"forward": [], "gradcam": [], "integrated": []}
     for _ in range(repeats):
         for name in runs:
             started = time.perf_counter()
@@ -272,11 +273,12 @@ def summarise(rows: list) -> dict:
             "forward_ms": round(statistics.median(r["forward_ms"] for r in timed), 1),
             "gradcam_ms": round(statistics.median(r["gradcam_ms"] for r in timed), 1),
             "gradcam_over_forward": round(statistics.median(r["gradcam_ms"] / r["forward_ms"] for r in timed), 3),
+            "integrated_ms": round(statistics.median(r["integrated_ms"] for r in timed if "integrated_ms" in r), 1),
         }
     occluded = [r["occlusion_ms"] for r in rows if r.get("occlusion_ms") is not None]
     out["occlusion_ms_median"] = round(statistics.median(occluded), 1) if occluded else None
-    integrated = [r["integrated_ms"] for r in rows if r.get("integrated_ms") is not None]
-    out["integrated_ms_median"] = round(statistics.median(integrated), 1) if integrated else None
+    integrated = [r["integrated_cells_ms"] for r in rows if r.get("integrated_cells_ms") is not None]
+    out["integrated_cells_ms_median"] = round(statistics.median(integrated), 1) if integrated else None
     shares = [s for r in rows for s in r["where"]["lesion_shares"]]
     if shares:
         out["area"] = {reg: round(float(np.mean([a for r in rows for a in r["where"]["areas"][reg]])), 3)

@@ -3,6 +3,7 @@ pooling that keeps the total, stopping between chunks, and the registry's orient
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -66,3 +67,26 @@ def test_the_registry_method_orients_factual_and_counterfactual_by_the_decision(
         assert (factual >= 0).all() and (counter >= 0).all()
         net = float(factual.sum() - counter.sum())
         assert net == pytest.approx(sign * gap, abs=0.05 * abs(gap) + 1e-4)  # 16 steps: a small Riemann error
+
+
+def test_the_refinement_replaces_only_the_default_maps(trained_shapes, shapes_dir):
+    """core.explain.refine: the first (Grad-CAM) maps of a pair become blur-integrated-gradients maps of the same
+    sizes; score, decision and the check's random-map resolution (signed_cams) stay; a stop leaves nothing."""
+    from core.explain.pair import explain_pair, explained_images
+    from core.explain.refine import refined, refines
+    from core.io.images import load_image
+    from core.model.weights import load_model
+
+    model = load_model(trained_shapes[1])
+    pair = [load_image(p) for p in sorted((shapes_dir / "red_circles").glob("*.png"))[:2]]
+    first = explain_pair(model, *pair)
+    assert refines(first) and not refines(explain_pair(model, *pair, method="attention"))
+    images = [image.image for image in explained_images(pair, first)]
+    better = refined(model, images, first)
+    assert better.method == "integrated" and not refines(better)
+    assert (better.similarity, better.decision, better.signed_cams) == (first.similarity, first.decision,
+                                                                        first.signed_cams)
+    for new, old in zip(better.factual, first.factual, strict=True):
+        assert new.shape == old.shape and 0 < new.max() <= 1 and not np.allclose(new, old)
+    with pytest.raises(Stopped):
+        refined(model, images, first, should_stop=lambda: True)
