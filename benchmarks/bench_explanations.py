@@ -37,6 +37,7 @@ import torch  # noqa: E402
 from core.data.datasets import make_pairs, scan_dataset, split_by_image  # noqa: E402
 from core.evaluation.lift import mass_share_on_canvas  # noqa: E402
 from core.explain.faithfulness import FRACTIONS, auc, perturbed_scores  # noqa: E402
+from core.explain.integrated import GRID, integrated_pixels, pooled  # noqa: E402
 from core.explain.methods import decomposition_cells, get_method  # noqa: E402
 from core.explain.occlusion import ablation_cells, occlusion_cells  # noqa: E402
 from core.explain.pair import explain_pair, map_size, model_view, normalise, upsample  # noqa: E402
@@ -50,7 +51,9 @@ JUDGE_SIGMA = 0.04
 JUDGE_FRACTIONS = (0.0, 0.05, 0.2, 0.4, 0.7, 1.0)
 JUDGE_SEEDS = (101, 102, 103, 104, 105)
 CHOOSE_SEED = 0
-VARIANTS = ("gradcam", "gradcam_signed", "decomposition", "ablation", "ablation_local", "occlusion")
+VARIANTS = ("gradcam", "gradcam_signed", "decomposition", "ablation", "ablation_local", "occlusion",
+            "integrated", "integrated_8", "integrated_32")
+INTEGRATED_GRIDS = {"integrated": GRID, "integrated_8": 8, "integrated_32": 32}  # cells per side
 
 
 def split_pairs(model, data_dir, split: str, count: int):
@@ -75,8 +78,9 @@ def cell_maps(cells: np.ndarray, sizes, rectify: bool) -> list[np.ndarray]:
     return out
 
 
-def pair_maps(model, images, timing: bool, occlusion: bool) -> tuple[dict, dict]:
-    """Every variant's factual maps of a pair (occlusion, 2 x 64 image passes, only when asked) and facts."""
+def pair_maps(model, images, timing: bool, occlusion: bool, integrated: bool = False) -> tuple[dict, dict]:
+    """Every variant's factual maps of a pair (occlusion, 2 x 64 image passes, and blur integrated gradients,
+    16 pair passes with gradients, only when asked) and facts."""
     results = {m: explain_pair(model, images[0], images[1], method=m) for m in ("gradcam", "decomposition", "ablation")}
     first = results["decomposition"]
     sign = get_method("decomposition").sign(first.decision)
@@ -89,13 +93,19 @@ def pair_maps(model, images, timing: bool, occlusion: bool) -> tuple[dict, dict]
     started = time.perf_counter()
     occ = sign * occlusion_cells(model, inputs).numpy() if occlusion else None
     occlusion_ms = (time.perf_counter() - started) * 1000.0 if occlusion else None
+    started = time.perf_counter()
+    pixels = sign * integrated_pixels(model, inputs).cpu() if integrated else None
+    integrated_ms = (time.perf_counter() - started) * 1000.0 if integrated else None
     maps = {"gradcam": list(results["gradcam"].factual), "decomposition": list(first.factual),
             "ablation": list(results["ablation"].factual),
             "gradcam_signed": cell_maps(sign * np.stack(results["gradcam"].signed_cams), sizes, rectify=False),
             "ablation_local": cell_maps(sign * ablation_cells(model, inputs, activations, "local").numpy(), sizes,
                                         rectify=True),
-            **({"occlusion": cell_maps(occ, sizes, rectify=True)} if occ is not None else {})}
+            **({"occlusion": cell_maps(occ, sizes, rectify=True)} if occ is not None else {}),
+            **({name: cell_maps(pooled(pixels, grid).numpy(), sizes, rectify=True)
+                for name, grid in INTEGRATED_GRIDS.items()} if pixels is not None else {})}
     facts = {"similarity": first.similarity, "decision": first.decision, "sign": sign, "occlusion_ms": occlusion_ms,
+             "integrated_cells_ms": integrated_ms,
              "crops": first.crops, "views": views, "inputs": inputs, "feature_shape": activations.shape[-2:],
              "cell_sum": [float(c.sum()) for c in sign * cells]}
     if timing:
@@ -105,14 +115,15 @@ def pair_maps(model, images, timing: bool, occlusion: bool) -> tuple[dict, dict]
 
 def timings(model, images, repeats: int = 3) -> dict:
     """Median of `repeats` interleaved runs: plain no-grad forward of the pair (preprocessing included), the
-    maps of `gradcam` (the default: one pass of the pair and a backward pass through the head), end to end."""
+    maps of `gradcam` (the default: one pass of the pair and a backward pass through the head) and of
+    `integrated` (the refinement: that plus 16 pair passes with gradients), end to end."""
     def forward():
         views = [model_view(model, image)[0] for image in images]
         with torch.no_grad():
             e = model.embed(torch.cat([model.input_tensor(v) for v in views]))
             return float(model.score(e[0:1], e[1:2]))
 
-    runs: dict[str, list] = {"forward": [], "gradcam": []}
+    runs: dict[str, list] = {"forward": [], "gradcam": [], "integrated": []}
     for _ in range(repeats):
         for name in runs:
             started = time.perf_counter()
@@ -203,15 +214,20 @@ def main(argv=None) -> int:
     parser.add_argument("--occlusion-pairs", type=int, default=10, help="pairs also occluded (the first ones)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of " + ", ".join(VARIANTS))
     parser.add_argument("--judges", default="choose,judge", help="comma-separated: choose, judge")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     torch.manual_seed(0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    wanted = args.variants.split(",")
     model = load_model(args.model)
     rows = []
     for k, (p1, p2, same) in enumerate(split_pairs(model, args.data, args.split, args.pairs)):
         images = [load_image(p1), load_image(p2)]
-        maps, facts = pair_maps(model, images, timing=k < args.timing_pairs, occlusion=k < args.occlusion_pairs)
-        maps = {name: m for name, m in maps.items() if name in args.variants.split(",")}
+        maps, facts = pair_maps(model, images, timing=k < args.timing_pairs, occlusion=k < args.occlusion_pairs,
+                                integrated=any(name in wanted for name in INTEGRATED_GRIDS))
+        maps = {name: m for name, m in maps.items() if name in wanted}
         verdicts = judged(model, maps, facts, args.judges.split(","))
         located = where(maps, images, facts) if model.config.lesion_crop else {"maps": {}, "lesion_shares": []}
         rows.append({"pair": [str(p1), str(p2)], "same": same, "similarity": facts["similarity"],
@@ -257,9 +273,12 @@ def summarise(rows: list) -> dict:
             "forward_ms": round(statistics.median(r["forward_ms"] for r in timed), 1),
             "gradcam_ms": round(statistics.median(r["gradcam_ms"] for r in timed), 1),
             "gradcam_over_forward": round(statistics.median(r["gradcam_ms"] / r["forward_ms"] for r in timed), 3),
+            "integrated_ms": round(statistics.median(r["integrated_ms"] for r in timed if "integrated_ms" in r), 1),
         }
     occluded = [r["occlusion_ms"] for r in rows if r.get("occlusion_ms") is not None]
     out["occlusion_ms_median"] = round(statistics.median(occluded), 1) if occluded else None
+    integrated = [r["integrated_cells_ms"] for r in rows if r.get("integrated_cells_ms") is not None]
+    out["integrated_cells_ms_median"] = round(statistics.median(integrated), 1) if integrated else None
     shares = [s for r in rows for s in r["where"]["lesion_shares"]]
     if shares:
         out["area"] = {reg: round(float(np.mean([a for r in rows for a in r["where"]["areas"][reg]])), 3)

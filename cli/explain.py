@@ -40,6 +40,11 @@ def run_explain(args) -> int:
     t_model = time.perf_counter()
     result = explain_pair(model, images[0], images[1], method=args.method, correspondence=links)
     images = explained_images(images, result)
+    if plan.files and not getattr(args, "first_map", False):  # maps and reports written: refined, as shown
+        from core.explain.refine import refined, refines
+
+        if refines(result):
+            result = refined(model, [image.image for image in images], result)
     faithful = None
     if getattr(args, "faithfulness", False):
         from core.explain.faithfulness import faithfulness

@@ -147,12 +147,13 @@ def test_explain_report_writes_png_and_sidecar_and_refuses_overwrite(weights, im
             "--note", "checked by hand"]
     assert main(argv) == 0
     facts = json.loads(report.with_suffix(".json").read_text())
-    assert facts["note"] == "checked by hand" and facts["method"] == "gradcam"
+    assert facts["note"] == "checked by hand" and facts["method"] == "integrated"  # the default maps, refined
     assert report.stat().st_size > 10_000
     capsys.readouterr()
     assert main(argv) == 2  # exists: not overwritten without --force
     assert "already exists" in capsys.readouterr().err
-    assert main([*argv, "--force"]) == 0
+    assert main([*argv, "--force", "--first-map"]) == 0
+    assert json.loads(report.with_suffix(".json").read_text())["method"] == "gradcam"
 
 
 def test_evaluate_json(trained_shapes, shapes_dir, tmp_path, capsys):

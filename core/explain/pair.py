@@ -108,7 +108,7 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
     if same_content:  # no evidence to draw, only noise: say so instead
         fact_cams, counter_cams = np.zeros_like(fact_cams), np.zeros_like(counter_cams)
     sizes = [pil1.size, pil2.size]
-    factual, counterfactual = _image_maps(fact_cams, sizes), _image_maps(counter_cams, sizes)
+    factual, counterfactual = image_maps(fact_cams, sizes), image_maps(counter_cams, sizes)
     in_domain = checks.in_domain(model, features)
     links = _links(model, activations, local, sim, (pil1, crop1), (pil2, crop2), correspondence)
     t3 = time.perf_counter()
@@ -234,7 +234,7 @@ def upsample(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return resize_map(cam, size).astype(np.float32, copy=False)
 
 
-def _image_maps(cams: np.ndarray, sizes) -> tuple[np.ndarray, np.ndarray]:
+def image_maps(cams: np.ndarray, sizes) -> tuple[np.ndarray, np.ndarray]:
     """Each image's map of `cams`, normalised and upsampled to map_size of its image size."""
     first, second = (upsample(normalise(cams[i]), map_size(sizes[i])) for i in range(2))
     return first, second

@@ -52,6 +52,7 @@ __all__ = [
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
     "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness",
+    "refines", "refine",
     "similar", "export", "one_line", "pacs_find", "pacs_pull", "pacs_preview", "store_followup", "export_sr",
     "store_pair", "dicom_pair",
 ]
@@ -419,6 +420,25 @@ def _store(ws: Workspace, pacs, paths, filing) -> tuple[str, ...]:
     except PacsError as exc:
         raise PacsError(f"{exc}; written here, not stored: {', '.join(printable(p) for p in paths)}") from None
     return tuple(str(path) for path in paths)
+
+
+def refines(explained: Explained) -> bool:
+    """Whether the window refines these maps in the background (core.explain.refine.refines)."""
+    from core.explain.refine import refines as applies
+
+    return applies(explained.explanation)
+
+
+def refine(ws: Workspace, explained: Explained) -> Explained:
+    """The pair's first maps replaced by the costlier, more faithful ones (core.explain.refine), stoppable between
+    chunks, with progress in steps."""
+    from core.explain.integrated import STEPS
+    from core.explain.refine import refined
+
+    explanation = refined(ws.require_model(), [image.image for image in explained.images], explained.explanation,
+                          should_stop=ws.stop.is_set,
+                          progress=lambda done: ws.report_progress(round(done * STEPS), STEPS))
+    return Explained(explanation, explained.images, explained.model)
 
 
 def faithfulness(ws: Workspace, explained: Explained) -> dict:

@@ -20,7 +20,8 @@ from .layers import SLOTS
 from .problems import Problems
 
 ERROR_PREFIX = {"model": "Model not changed", "explain": "Explanation failed", "export": "Report not saved",
-                "faithfulness": "Faithfulness not measured"}
+                "faithfulness": "Faithfulness not measured",
+                "refine": "Maps not refined"}
 
 
 def image_source(slot: int) -> str:
@@ -96,7 +97,8 @@ class ReviewSession(QObject):
         """source: a file path, or a PIL image (pasted). The crop and provenance apply once it has arrived."""
         source = source if isinstance(source, Image.Image) else str(source)
         self._pending[slot] = (tuple(crop) if crop else None, provenance)
-        self.runner.cancel("faithfulness")  # of the pair being replaced: the runner must load the new image first
+        self.runner.cancel("refine")  # of the pair being replaced: the runner must load the new image first
+        self.runner.cancel("faithfulness")
         self.runner.submit(("image", slot), tasks.load_image, source, label=f"Loading {image_source(slot)}…",
                            on_result=lambda ready: self._image_ready(slot, ready),
                            on_error=lambda text: self._image_failed(slot, text))
@@ -271,13 +273,34 @@ class ReviewSession(QObject):
         if self.explained is None:
             self.explain()  # the other image of a dropped pair may have arrived meanwhile
         elif self.faithfulness is None:
-            self._measure(self.explained)  # open_image cancelled it for a pair that stays after all
+            self._refine_or_measure(self.explained)  # open_image cancelled them for a pair that stays after all
 
     def _explained(self, explained: Explained) -> None:
         self._adopt_automatic_crops(explained)
         self._withdraw("explain")
         self._set_explained(explained)
-        self._measure(explained)  # queued after the maps were handed over: never delays them
+        self._refine_or_measure(explained)  # queued after the maps were handed over: never delays them
+
+    def _refine_or_measure(self, explained: Explained) -> None:
+        """The default method's first maps are replaced in the background by the more faithful refinement
+        (docs/explanations.md), and the faithfulness check then judges the maps shown: the refined ones."""
+        if tasks.refines(explained):
+            self.runner.submit("refine", tasks.refine, explained, label="Refining the maps…",
+                               on_result=lambda better: self._refined(explained, better),
+                               on_error=lambda text: self._unrefined(explained, text))
+        else:
+            self._measure(explained)
+
+    def _refined(self, first: Explained, refined: Explained) -> None:
+        self._withdraw("refine")
+        if first is self.explained:
+            self._set_explained(refined)
+            self._measure(refined)
+
+    def _unrefined(self, first: Explained, text: str) -> None:
+        self._failed("refine", text)
+        if first is self.explained:
+            self._measure(first)  # the first maps stay: they are checked instead
 
     def _measure(self, explained: Explained) -> None:
         if not explained.explanation.same_content:
@@ -345,6 +368,7 @@ class ReviewSession(QObject):
             return
         self.explained = explained
         self.shown_anyway = False  # revealing a not-assessed pair is a choice per pair
+        self.runner.cancel("refine")  # of maps no longer shown
         if self.faithfulness is not None or explained is None:
             self.faithfulness = None
             self.runner.cancel("faithfulness")

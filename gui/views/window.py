@@ -119,7 +119,7 @@ class MainWindow(WindowCommands):
         self.zoom_label, self.device_label = QLabel("Zoom –"), QLabel("Device: –")
         self.busy_label.setMaximumWidth(420)
         self.progress = QProgressBar()
-        self.progress.setRange(0, 0)  # indeterminate: model work reports no fractions
+        self.progress.setRange(0, 0)  # indeterminate, unless the running job reports how far it is
         self.progress.setMaximumWidth(140)
         self.progress.hide()
         self.pacs_status = PacsStatus(self.pacs)
@@ -142,6 +142,7 @@ class MainWindow(WindowCommands):
         s.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
         s.runner.busy.connect(self._busy)
         s.runner.started.connect(self._started)
+        s.runner.progress.connect(self._progressed)
         self._history(False, False)
         self.side.show_method(s.method)
         self.side.method_chosen.connect(s.set_method)
@@ -247,9 +248,15 @@ class MainWindow(WindowCommands):
     def _started(self, _key, label: str) -> None:
         self.busy_label.setText(label)  # emitted on the runner thread: a thread-safe property change only
 
+    def _progressed(self, key, done: int, total: int) -> None:
+        if key == "refine":  # the maps' background refinement: steps done of its path (then indeterminate again)
+            self.progress.setRange(0, 0 if done >= total else total)
+            self.progress.setValue(done)
+
     def _busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
         if not busy:
+            self.progress.setRange(0, 0)
             self.busy_label.setText("")
         if self.session.explained is None:
             self.side.show_result(None, self.busy_label.text() if busy else "")

@@ -21,6 +21,7 @@ class FakeModelWork:
         self.exports: list[tasks.ExportRequest] = []
         self.followup_exports: list[dict] = []
         self.measured: list = []  # the Explained whose faithfulness was measured
+        self.refined: list = []  # the Explained whose maps were refined
 
     def load_model(self, _ws, path, device):
         info = SimpleNamespace(name="fake", sha256="f" * 64, metadata={})
@@ -34,6 +35,11 @@ class FakeModelWork:
         explanation = SimpleNamespace(similarity=0.8, verdict="similar", probability_same=0.8, method=method,
                                       crops=(None, None), same_content=False, in_domain=None)
         return tasks.Explained(explanation, cropped, SimpleNamespace(name="fake", sha256="f" * 64))
+
+    def refine(self, _ws, explained):
+        self.refined.append(explained)
+        better = SimpleNamespace(**{**vars(explained.explanation), "method": "integrated"})
+        return tasks.Explained(better, explained.images, explained.model)
 
     def faithfulness(self, _ws, explained):
         self.measured.append(explained)
@@ -56,7 +62,7 @@ class FakeModelWork:
 @pytest.fixture
 def fake_model_work(monkeypatch) -> FakeModelWork:
     work = FakeModelWork()
-    for name in ("load_model", "explain", "faithfulness", "export"):
+    for name in ("load_model", "explain", "refine", "faithfulness", "export"):
         monkeypatch.setattr(tasks, name, getattr(work, name))
     monkeypatch.setattr(followup_model, "followup_task", work.followup)
     monkeypatch.setattr(followup_model, "export_followup_task", work.export_followup)

@@ -80,7 +80,8 @@ def test_a_new_pair_is_explained_once_not_half_replaced(deferred, images):
     assert not session.runner.is_pending("explain")  # (new 1, old 2) is no pair anyone asked for
     session.runner.run_pending()
     explained = [args[0] for args in shown if args[0] is not None]
-    assert len(explained) == 1 and [i.path for i in explained[0].images] == [str(images[2]), str(images[0])]
+    assert [e.explanation.method for e in explained] == ["gradcam", "integrated"]  # explained once, then refined
+    assert all([i.path for i in e.images] == [str(images[2]), str(images[0])] for e in explained)
     assert session.faithfulness is not None  # measured after the maps, for the maps shown
 
 
@@ -89,10 +90,41 @@ def test_a_replacement_that_fails_to_load_leaves_the_pair_measured(deferred, ima
     session.open_paths([str(images[0]), str(images[1])])
     while session.explained is None:
         session.runner.run_next()
-    explained = session.explained  # its faithfulness is queued, not yet measured
-    session.open_image(0, tmp_path / "missing.png")  # cancels that measurement: the pair may be replaced
+    explained = session.explained  # its refinement and faithfulness are queued, not yet run
+    session.open_image(0, tmp_path / "missing.png")  # cancels them: the pair may be replaced
     session.runner.run_pending()
-    assert session.explained is explained and session.faithfulness is not None
+    assert session.explained.images == explained.images and session.faithfulness is not None
+    assert session.explained.explanation.method == "integrated"  # refined after all, then measured
+
+
+def test_the_default_maps_are_refined_in_the_background_and_the_refined_maps_are_measured(deferred, images,
+                                                                                         fake_model_work):
+    session = deferred
+    shown = _recorded(session.explanation_changed)
+    session.open_paths([str(images[0]), str(images[1])])
+    while session.explained is None:
+        session.runner.run_next()
+    first = session.explained
+    assert first.explanation.method == "gradcam" and session.runner.is_pending("refine")
+    session.runner.run_pending()
+    assert session.explained is not first and session.explained.explanation.method == "integrated"
+    assert fake_model_work.refined == [first] and fake_model_work.measured == [session.explained]
+    assert [args[0] for args in shown if args[0] is not None] == [first, session.explained]
+
+
+def test_a_new_pair_cancels_the_old_refinement_and_a_chosen_method_is_not_refined(deferred, images,
+                                                                                  fake_model_work):
+    session = deferred
+    session.open_paths([str(images[0]), str(images[1])])
+    while session.explained is None:
+        session.runner.run_next()
+    session.open_paths([str(images[2]), str(images[0])])  # before the first pair's refinement ran
+    session.runner.run_pending()
+    assert [[i.path for i in e.images] for e in fake_model_work.refined] == [[str(images[2]), str(images[0])]]
+    session.set_method("attention")
+    session.runner.run_pending()
+    assert session.explained.explanation.method == "attention" and len(fake_model_work.refined) == 1
+    assert fake_model_work.measured[-1] is session.explained
 
 
 def test_crop_undo_redo_and_the_minimum_crop(session, images):
@@ -194,4 +226,4 @@ def test_a_superseded_explanation_is_never_shown(deferred, images):
     deferred.set_crop(0, (8, 8, 48, 48))  # ...superseded before it ran
     deferred.runner.run_pending()
     crops = [args[0].images[0].crop for args in shown if args[0] is not None]
-    assert crops == [(8, 8, 48, 48)]
+    assert crops == [(8, 8, 48, 48)] * 2  # its first maps, then their background refinement

@@ -15,6 +15,8 @@ from tests.gui.conftest import TIMEOUT_MS
 def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, images, tmp_path):
     window = make_window()
     session = window.session
+    steps: list = []
+    session.runner.progress.connect(lambda key, done, total: steps.append((done, total)) if key == "refine" else None)
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(images[0]), str(images[1])])
     assert session.faithfulness is None or session.explained is not None  # the maps never wait for it
@@ -23,6 +25,8 @@ def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, im
                               check_params_cb=lambda c: c is not None):
             pass
     curves = session.faithfulness
+    # the first maps were refined in the background, with progress, and the check judged the refined maps shown
+    assert session.explained.explanation.method == "integrated" and steps and steps[-1][0] == steps[-1][1]
     assert {"deletion_auc_map", "deletion_auc_random", "insertion_auc_map", "insertion_auc_random"} <= set(curves)
     faithfulness = window.score.fields["Faithfulness"].text()
     assert "chance" in faithfulness or "random" in faithfulness

@@ -1,0 +1,54 @@
+"""The background refinement of a pair's first maps: blur integrated gradients of the pair score
+(core.explain.integrated) in place of Grad-CAM, chosen by measurement (docs/explanations.md, issue 35).
+
+The first maps (one pass of the pair) appear at once; this costs STEPS more pair passes with gradients, so the
+window runs it in the background, stoppable between chunks, with progress, and the report tools run it before
+drawing. Only the maps and the method change: the score, the decision, the verdict and the checks stay those of
+the pair, and signed_cams stay Grad-CAM's (the faithfulness check's random maps keep the feature-map resolution).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import TYPE_CHECKING, Callable
+
+from core.explain.timing import elapsed_ms
+from core.vocabulary import DEFAULT_METHOD
+
+if TYPE_CHECKING:  # torch only once a refinement runs: the window asks `refines` of every pair
+    from core.explain.pair import Explanation
+
+REFINED_METHOD = "integrated"
+
+
+def refines(explanation: Explanation) -> bool:
+    """Whether the refinement applies: to the default method's maps of a pair with evidence to draw (a method the
+    reviewer chose is theirs to keep) whose maps are shown at all (a pair not assessed withholds them)."""
+    from core.trust.verdict import withholds
+
+    return (explanation.method == DEFAULT_METHOD and not explanation.same_content
+            and not withholds(explanation.verdict, explanation.in_domain))
+
+
+def refined(model, pil_images, explanation: Explanation, should_stop: Callable[[], bool] | None = None,
+            progress: Callable[[float], None] | None = None) -> Explanation:
+    """`explanation` with blur-integrated-gradients maps, for the pair as explained (`pil_images`: the two images
+    its maps cover, cropped as it says). Raises core.errors.Stopped when should_stop() turns true."""
+    import numpy as np
+    import torch
+
+    from core.explain.integrated import integrated_cells
+    from core.explain.methods import get_method
+    from core.explain.pair import image_maps
+
+    started = time.perf_counter()
+    inputs = torch.cat([model.input_tensor(image) for image in pil_images])
+    sign = get_method(REFINED_METHOD).sign(explanation.decision)
+    cells = np.nan_to_num((sign * integrated_cells(model, inputs, should_stop=should_stop,
+                                                   progress=progress)).numpy())
+    sizes = [image.size for image in pil_images]
+    return dataclasses.replace(
+        explanation, method=REFINED_METHOD, factual=image_maps(np.maximum(cells, 0), sizes),
+        counterfactual=image_maps(np.maximum(-cells, 0), sizes),
+        timings_ms={**explanation.timings_ms, "refine": elapsed_ms(started, time.perf_counter())})
