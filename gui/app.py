@@ -218,6 +218,20 @@ def _without_offscreen_noise(_mode, _context, message: str) -> None:
         sys.stderr.write(f"{message}\n")
 
 
+def _save_whole(pixmap, target: str) -> bool:
+    """Write `pixmap` as a PNG that is there whole or not at all (QSaveFile renames a finished temporary)."""
+    from PySide6.QtCore import QIODevice, QSaveFile
+
+    file = QSaveFile(target)
+    if not file.open(QIODevice.OpenModeFlag.WriteOnly):
+        return False
+    if not pixmap.save(file, "PNG"):
+        file.cancelWriting()
+        file.commit()
+        return False
+    return file.commit()
+
+
 def _arm_screenshot(app, window, target: str, status: dict) -> None:
     """Grab the window once the pair's overlays are drawn and their faithfulness measured; any error reported
     meanwhile ends the run with 2."""
@@ -235,7 +249,7 @@ def _arm_screenshot(app, window, target: str, status: dict) -> None:
         if status.get("done"):
             return
         app.processEvents()
-        if window.grab().save(target, "PNG"):
+        if _save_whole(window.grab(), target):
             print(f"wrote {target}")
             finish(0)
         else:
