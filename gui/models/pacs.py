@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, Signal
 
@@ -46,10 +47,18 @@ class PacsLink(QObject):
     def url(self) -> str:
         return read(self.settings, Key.PACS_URL, "")
 
-    def remember_url(self, url: str) -> str:
+    def remember_url(self, url: str) -> bool:
+        """Keep the address for the next transfer; False, with a problem and nothing kept, when it carries a user
+        or password (the settings file is plain text: credentials never reach it)."""
         url = url.strip()
+        parts = urlsplit(url)
+        if "@" in parts.netloc:
+            self.problems.report(PROBLEM, f"{parts.scheme}://{parts.hostname or '?'}: credentials do not belong in the "
+                                          "PACS address; set them in the environment or the OS keyring "
+                                          "(docs/pacs.md)")
+            return False
         self.settings.setValue(Key.PACS_URL, url)
-        return url
+        return True
 
     # --- open from the PACS ------------------------------------------------------------------------------
     def find(self, patient_id: str) -> None:

@@ -52,8 +52,7 @@ class PacsCommands:
         url = self.view.ask_pacs_url(self.pacs.url())
         patient = self.view.ask_patient_id() if url and url.strip() else None
         self.view.refocus()
-        if url and url.strip() and patient and patient.strip():
-            self.pacs.remember_url(url)
+        if url and url.strip() and patient and patient.strip() and self.pacs.remember_url(url):
             self.pacs.find(patient)
 
     def _choose(self, patient_id: str, visits: list) -> None:
@@ -126,10 +125,7 @@ class PacsCommands:
     def _ask_url(self) -> bool:
         url = self.view.ask_pacs_url(self.pacs.url())
         self.view.refocus()
-        if url and url.strip():
-            self.pacs.remember_url(url)
-            return True
-        return False
+        return bool(url and url.strip()) and self.pacs.remember_url(url)
 
     def _dcm_path(self, name: str) -> tuple[str, bool] | None:
         chosen = self.view.ask_report_path(self.report_folder() / name)
