@@ -18,8 +18,7 @@ from ..jobs.tasks import ExportRequest, pacs_find, pacs_preview, pacs_pull, stor
 from .settings import Key, read
 
 PROBLEM = "pacs"  # Problems' source of every PACS failure
-FIND, PULL, STORE = "pacs-find", "pacs-pull", "pacs-store"
-TRANSFERS = (FIND, PULL, STORE)  # what `cancel` stops; previews are dropped with their list
+FIND, PULL, STORE = "pacs-find", "pacs-pull", "pacs-store"  # the transfers `cancel` stops (previews: drop_previews)
 
 
 def visit_images(study: dict) -> int:
