@@ -125,7 +125,7 @@ class PacsCommands:
     def _ask_url(self) -> bool:
         url = self.view.ask_pacs_url(self.pacs.url())
         self.view.refocus()
-        return bool(url and url.strip()) and self.pacs.remember_url(url)
+        return bool(url and url.strip() and self.pacs.remember_url(url))
 
     def _dcm_path(self, name: str) -> tuple[str, bool] | None:
         chosen = self.view.ask_report_path(self.report_folder() / name)
