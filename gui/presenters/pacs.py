@@ -95,7 +95,7 @@ class PacsCommands:
         if not dicom_pair(result.images):
             self.problems.report(PROBLEM, f"Store to PACS {NOT_DICOM}")
             return
-        if self._refused() or not self._ask_url():
+        if self.case_record.blocks_report(self.problems, PROBLEM) or not self._ask_url():
             return
         second = result.images[1].path
         start = Path(second).stem if second else "visit"
@@ -113,14 +113,7 @@ class PacsCommands:
         if not dicom_pair(explained.images):
             self.problems.report(source, f"{'Store to PACS' if source == PROBLEM else 'A DICOM SR'} {NOT_DICOM}")
             return None
-        return None if self._refused(source) else explained
-
-    def _refused(self, source: str = PROBLEM) -> bool:
-        refused = self.case_record.problems()
-        if refused:
-            self.problems.report(source, "Report not saved: correct the case record first ("
-                                   + "; ".join(refused) + ")")
-        return bool(refused)
+        return None if self.case_record.blocks_report(self.problems, source) else explained
 
     def _ask_url(self) -> bool:
         url = self.view.ask_pacs_url(self.pacs.url())
