@@ -12,7 +12,6 @@ from PIL import Image
 
 from core.io.images import load_image
 from tests.dicom_visits import PATIENT, write_visits
-from tests.test_dicom_filing import weights  # noqa: F401  (the fixture)
 
 
 def _groups(sr) -> list:
@@ -30,7 +29,7 @@ def _measured(group) -> dict:
     return {m.name.meaning: (m.value, m.unit.value) for m in group.get_measurements()}
 
 
-def test_followup_sr_states_both_visits_the_changes_and_the_verdict(tmp_path, weights, capsys):  # noqa: F811
+def test_followup_sr_states_both_visits_the_changes_and_the_verdict(tmp_path, weights, capsys):
     from main import main
 
     visits = write_visits(tmp_path)
@@ -68,7 +67,7 @@ def test_followup_sr_states_both_visits_the_changes_and_the_verdict(tmp_path, we
     assert any(getattr(o.observer_identifying_attributes, "name", None) == "tiny" for o in device)
 
 
-def test_explain_sr_states_the_similarity_and_verdict(tmp_path, weights, capsys):  # noqa: F811
+def test_explain_sr_states_the_similarity_and_verdict(tmp_path, weights, capsys):
     from main import main
 
     visits = write_visits(tmp_path)

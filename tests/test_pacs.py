@@ -16,7 +16,6 @@ import pytest
 from dicomweb_client.api import DICOMwebClient
 
 from tests.dicom_visits import PATIENT, visit_dataset, write_visits
-from tests.test_dicom_filing import weights  # noqa: F401  (fixture)
 
 _ids = count(1)
 
