@@ -42,7 +42,7 @@ def pictures(tmp_path):
 
 
 @pytest.mark.parametrize("kind, expected",
-                         [("text", "unsupported format"), ("folder", "is a folder"), ("three", "one or two")])
+                         [("text", "notes.txt: not an image file"), ("folder", "is a folder"), ("three", "one or two")])
 def test_bad_drops_explain_themselves(review, pictures, tmp_path, kind, expected):
     review, commands, _view = review
     notes = tmp_path / "notes.txt"
@@ -182,3 +182,4 @@ def test_a_changed_image_is_shown_and_its_score_not_recorded(review, tmp_path):
     assert rows[0][4].endswith(" · changed since import")
     assert "changed since import" in "".join(review.problems.texts())
     assert review.worklist.store.latest_result(review.worklist.cases[0].id) is None
+
