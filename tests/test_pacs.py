@@ -267,3 +267,11 @@ def test_a_uid_that_is_not_one_is_an_unreadable_answer_never_a_path(tmp_path, ta
     with pytest.raises(PacsError, match="is not a DICOM UID"):
         pull(Pacs("https://pacs.example.org", Client(), 1 << 20), "P1", tmp_path / "out")
     assert not (tmp_path / "out").exists() and not list(tmp_path.parent.glob("escaped*"))
+
+
+@pytest.mark.parametrize("size", ["inf", "nan", "-1"])
+def test_a_size_limit_that_is_no_size_is_one_line_before_anything_is_sent(tmp_path, capsys, size):
+    code, out, err = _main(["pacs", "--url", "https://pacs.example.org/dicom-web", "pull", "--patient-id", "P1",
+                            "--out", str(tmp_path / "out"), "--max-mb", size], capsys)
+    assert code == 2 and err.strip() == f"error: --max-mb: give a size in MB above 0, got {float(size)}"
+    assert not (tmp_path / "out").exists()
