@@ -125,14 +125,18 @@ class PacsLink(QObject):
 
     # --- any transfer ---------------------------------------------------------------------------------
     def cancel(self) -> None:
-        """Stop the running transfer: a pull leaves no file, a store stops before sending."""
+        """Stop the running transfer: a pull leaves no file; a store stops if it has not begun sending (one that has
+        may still reach the PACS, and the status line says so)."""
         if not self._running:
             return
+        storing = STORE in self._running
         for key in list(self._running):
             self.runner.cancel(key)
         self._running.clear()
         self.busy_changed.emit(False)
-        self.session.info.emit("PACS transfer cancelled")
+        # A store already sending cannot be called back: its answer is dropped, but the PACS may keep the files.
+        self.session.info.emit("PACS transfer cancelled" + ("; a store already under way may still reach the PACS "
+                                                             "(check the study there)" if storing else ""))
 
     def close(self) -> None:
         """The app quits: the pulled visits go with it."""
