@@ -98,7 +98,7 @@ def test_measurements_in_pixels_when_no_size_is_known_and_missing_keys_left_out(
     assert _measured(later) == {} and later.get_qualitative_evaluations()[0].value.meaning == "inconclusive"
 
 
-def test_sr_refused_in_one_line_for_images_that_are_not_dicom_and_nothing_written(tmp_path, weights, capsys):  # noqa: F811
+def test_sr_refused_in_one_line_for_images_that_are_not_dicom_and_nothing_written(tmp_path, weights, capsys):
     from main import main
 
     pngs = []
@@ -117,3 +117,20 @@ def _file(folder, data: bytes):
     path = folder / "sr.dcm"
     path.write_bytes(data)
     return path
+
+
+def test_a_failed_sr_takes_the_report_written_for_it_along_and_leaves_no_part(tmp_path, monkeypatch):
+    """core.review.measurement_sr.write_sr (explain --sr, followup --sr and the window's stores): all or none."""
+    from core.review import measurement_sr as module
+
+    report, sidecar, sr = tmp_path / "report.dcm", tmp_path / "report.json", tmp_path / "sr.dcm"
+    report.write_bytes(b"report")
+    sidecar.write_text("{}")
+
+    def broken(*_args):
+        raise ValueError("no measurements")
+
+    monkeypatch.setattr(module, "measurement_sr", broken)
+    with pytest.raises(ValueError, match="no measurements"):
+        module.write_sr(sr, {}, None, [], [report, sidecar])
+    assert sorted(tmp_path.iterdir()) == []
