@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.io.files import atomic_write, printable
+from core.io.files import printable
 
 
 def check_dicom_outputs(args) -> None:
@@ -45,16 +45,10 @@ def write_sr(args, facts: dict, filing, images, written: list[str]) -> list[str]
     too. The paths written, `written` first."""
     if not getattr(args, "sr", None):
         return written
-    from core.review.measurement_sr import measurement_sr
+    from core.review.measurement_sr import write_sr as write
 
-    try:
-        data = measurement_sr(facts, filing, images)
-        Path(args.sr).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(args.sr, data)
-    except BaseException:
-        for path in written:
-            Path(path).unlink(missing_ok=True)
-        raise
+    Path(args.sr).parent.mkdir(parents=True, exist_ok=True)
+    write(args.sr, facts, filing, images, written)
     return [*written, str(args.sr)]
 
 

@@ -35,7 +35,7 @@ def _max_bytes(args) -> int:
     value = getattr(args, "max_mb", None)
     if value is None:
         return MAX_INSTANCE_BYTES
-    if not (value > 0):
+    if not (0 < value < float("inf")):  # nan and inf too: int() of either is no size
         raise ValueError(f"--max-mb: give a size in MB above 0, got {value}")
     return int(value * 1024 * 1024)
 
@@ -45,11 +45,12 @@ def _print_studies(patient_id: str, studies: list[dict]) -> None:
         print(f"no studies of patient {printable(patient_id, 80)}")
         return
     for study in studies:
-        print(f"study {study['date'] or 'undated'} {printable(study['description'] or '-', 64)}  accession "
-              f"{printable(study['accession'] or '-', 16)}  {study['study_uid']}")
+        # every field as the server sent it, so printable(): a control character never reaches the terminal
+        print(f"study {printable(study['date'] or 'undated', 16)} {printable(study['description'] or '-', 64)}  "
+              f"accession {printable(study['accession'] or '-', 16)}  {study['study_uid']}")
         for series in study["series"]:
             images = sum(1 for instance in series["instances"] if instance["image"])
-            print(f"  series {series['number'] or '-'} {series['modality'] or '-'} "
+            print(f"  series {printable(series['number'] or '-', 16)} {printable(series['modality'] or '-', 16)} "
                   f"{printable(series['body_part'] or '-', 16)} {printable(series['description'] or '', 64)}: "
                   f"{len(series['instances'])} instance(s), {images} image(s)  {series['series_uid']}")
             for instance in series["instances"]:

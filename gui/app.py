@@ -4,6 +4,7 @@ a single widget (settings, the runner's life), and starts it all; also main.py's
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -100,8 +101,7 @@ def create_review(settings: QSettings, runner: JobRunner, worklist_path: str | N
     restore_review(settings, session, layers)
     similar = SimilarCases(session, problems)
     worklist = WorklistController(session, problems)
-    # One-off pairs' notes and records live beside the settings: a test's or a screenshot's settings keep their own.
-    pair = OpenPair(session, worklist, PairStore(Path(settings.fileName()).resolve().parent / NOTES_FILE))
+    pair = OpenPair(session, worklist, _pair_store(settings, problems))
     case_record = CaseRecordState(reviewer=read(settings, Key.REVIEWER, ""))
     bind_case_record(case_record, pair)
     followup = FollowUpReview(session, problems, worklist, case_record)
@@ -117,6 +117,19 @@ def create_review(settings: QSettings, runner: JobRunner, worklist_path: str | N
         problems.report("worklist", f"Worklist not opened: {exc}")
     return Review(settings, runner, problems, session, layers, similar, worklist, pair, case_record, followup, links,
                   pacs)
+
+
+def _pair_store(settings: QSettings, problems: Problems) -> PairStore:
+    """One-off pairs' notes and records, beside the settings (a test's or a screenshot's settings keep their own).
+    A file that cannot be opened (not a database, no permission) is left as it is: this run keeps them in memory
+    and the problem bar says so, rather than the window not opening."""
+    path = Path(settings.fileName()).resolve().parent / NOTES_FILE
+    try:
+        return PairStore(path)
+    except (sqlite3.Error, OSError) as exc:
+        problems.report("notes", f"{path}: {exc}; notes and records of pairs outside a worklist are "
+                                 "kept only until the app closes")
+        return PairStore(":memory:")
 
 
 def create_workstation(settings, worklist_path: str | None = None) -> Workstation:
@@ -218,6 +231,20 @@ def _without_offscreen_noise(_mode, _context, message: str) -> None:
         sys.stderr.write(f"{message}\n")
 
 
+def _save_whole(pixmap, target: str) -> bool:
+    """Write `pixmap` as a PNG that is there whole or not at all (QSaveFile renames a finished temporary)."""
+    from PySide6.QtCore import QIODevice, QSaveFile
+
+    file = QSaveFile(target)
+    if not file.open(QIODevice.OpenModeFlag.WriteOnly):
+        return False
+    if not pixmap.save(file, "PNG"):
+        file.cancelWriting()
+        file.commit()
+        return False
+    return file.commit()
+
+
 def _arm_screenshot(app, window, target: str, status: dict) -> None:
     """Grab the window once the pair's overlays are drawn and their faithfulness measured; any error reported
     meanwhile ends the run with 2."""
@@ -235,7 +262,7 @@ def _arm_screenshot(app, window, target: str, status: dict) -> None:
         if status.get("done"):
             return
         app.processEvents()
-        if window.grab().save(target, "PNG"):
+        if _save_whole(window.grab(), target):
             print(f"wrote {target}")
             finish(0)
         else:

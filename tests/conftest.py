@@ -63,6 +63,16 @@ def tiny_model():
     return SiameseModel(ModelConfig(input_size=64), metadata={"name": "tiny"}).eval().requires_grad_(False)
 
 
+@pytest.fixture
+def weights(tmp_path, tiny_model):
+    """The tiny model as a weights file, for what takes a model's path (--model)."""
+    from core.model.weights import save_model
+
+    path = tmp_path / "tiny.pt"
+    save_model(tiny_model, path, {"name": "tiny"})
+    return path
+
+
 @pytest.fixture(scope="session")
 def trained_shapes(tmp_path_factory, shapes_dir):
     """A tiny model trained for a few epochs on the shapes: (TrainResult, path of its weights file)."""

@@ -5,21 +5,11 @@ and references the source instances; from other images it stays a pseudonymised 
 from __future__ import annotations
 
 import pydicom
-import pytest
 from PIL import Image
 
 from core.io.dicom import REPORT_SERIES, report_filing, secondary_capture
 from core.io.images import load_image
 from tests.dicom_visits import PATIENT, write_visits
-
-
-@pytest.fixture
-def weights(tmp_path, tiny_model):
-    from core.model.weights import save_model
-
-    path = tmp_path / "tiny.pt"
-    save_model(tiny_model, path, {"name": "tiny"})
-    return path
 
 
 def _assert_files_with(report: pydicom.Dataset, source: pydicom.Dataset, references: list[pydicom.Dataset],

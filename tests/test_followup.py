@@ -160,15 +160,6 @@ def test_pixel_spacing_of_a_dicom_file_gives_the_pixel_size(tmp_path):
 
 
 @pytest.fixture
-def weights(tmp_path, tiny_model):
-    from core.model.weights import save_model
-
-    path = tmp_path / "tiny.pt"
-    save_model(tiny_model, path, {"name": "tiny"})
-    return path
-
-
-@pytest.fixture
 def visits(tmp_path):
     """A baseline (a generated lesion on textured skin) and a rotated, shifted, brighter follow-up of it."""
     rng = np.random.default_rng(4)

@@ -166,15 +166,6 @@ def _dicom(path: Path, rgb: np.ndarray, patient: str, when: str) -> Path:
     return path
 
 
-@pytest.fixture
-def weights(tmp_path, tiny_model):
-    from core.model.weights import save_model
-
-    path = tmp_path / "tiny.pt"
-    save_model(tiny_model, path, {"name": "tiny"})
-    return path
-
-
 def test_visits_of_different_patients_are_refused_in_one_line(tmp_path, weights, capsys):
     from main import main
 

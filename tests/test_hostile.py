@@ -154,15 +154,6 @@ def _bad_crc_png(work):
     return work / "c.png"
 
 
-def _image_of(mode_array, name):
-    def make(work):
-        mode, array = mode_array
-        Image.fromarray(array, mode) if mode else None
-        Image.fromarray(array).save(work / name)
-        return work / name
-    return make
-
-
 def _gif(work):
     frames = [Image.new("P", (20, 20), i) for i in range(3)]
     frames[0].save(work / "anim.gif", save_all=True, append_images=frames[1:])

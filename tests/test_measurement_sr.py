@@ -12,7 +12,6 @@ from PIL import Image
 
 from core.io.images import load_image
 from tests.dicom_visits import PATIENT, write_visits
-from tests.test_dicom_filing import weights  # noqa: F401  (the fixture)
 
 
 def _groups(sr) -> list:
@@ -30,7 +29,7 @@ def _measured(group) -> dict:
     return {m.name.meaning: (m.value, m.unit.value) for m in group.get_measurements()}
 
 
-def test_followup_sr_states_both_visits_the_changes_and_the_verdict(tmp_path, weights, capsys):  # noqa: F811
+def test_followup_sr_states_both_visits_the_changes_and_the_verdict(tmp_path, weights, capsys):
     from main import main
 
     visits = write_visits(tmp_path)
@@ -68,7 +67,7 @@ def test_followup_sr_states_both_visits_the_changes_and_the_verdict(tmp_path, we
     assert any(getattr(o.observer_identifying_attributes, "name", None) == "tiny" for o in device)
 
 
-def test_explain_sr_states_the_similarity_and_verdict(tmp_path, weights, capsys):  # noqa: F811
+def test_explain_sr_states_the_similarity_and_verdict(tmp_path, weights, capsys):
     from main import main
 
     visits = write_visits(tmp_path)
@@ -99,7 +98,7 @@ def test_measurements_in_pixels_when_no_size_is_known_and_missing_keys_left_out(
     assert _measured(later) == {} and later.get_qualitative_evaluations()[0].value.meaning == "inconclusive"
 
 
-def test_sr_refused_in_one_line_for_images_that_are_not_dicom_and_nothing_written(tmp_path, weights, capsys):  # noqa: F811
+def test_sr_refused_in_one_line_for_images_that_are_not_dicom_and_nothing_written(tmp_path, weights, capsys):
     from main import main
 
     pngs = []
@@ -118,3 +117,20 @@ def _file(folder, data: bytes):
     path = folder / "sr.dcm"
     path.write_bytes(data)
     return path
+
+
+def test_a_failed_sr_takes_the_report_written_for_it_along_and_leaves_no_part(tmp_path, monkeypatch):
+    """core.review.measurement_sr.write_sr (explain --sr, followup --sr and the window's stores): all or none."""
+    from core.review import measurement_sr as module
+
+    report, sidecar, sr = tmp_path / "report.dcm", tmp_path / "report.json", tmp_path / "sr.dcm"
+    report.write_bytes(b"report")
+    sidecar.write_text("{}")
+
+    def broken(*_args):
+        raise ValueError("no measurements")
+
+    monkeypatch.setattr(module, "measurement_sr", broken)
+    with pytest.raises(ValueError, match="no measurements"):
+        module.write_sr(sr, {}, None, [], [report, sidecar])
+    assert sorted(tmp_path.iterdir()) == []

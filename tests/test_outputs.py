@@ -14,17 +14,9 @@ from PIL import Image
 
 from core.explain import facts as facts_module
 from core.io import files
-from core.model.weights import save_model
 from core.review import outputs, report
 from main import main
 from tests.test_report import pair  # noqa: F401  (the fixture)
-
-
-@pytest.fixture
-def weights(tmp_path, tiny_model):
-    path = tmp_path / "tiny.pt"
-    save_model(tiny_model, path, {"name": "tiny"})
-    return path
 
 
 def _tree(folder: Path) -> set[str]:

@@ -16,7 +16,6 @@ import pytest
 from dicomweb_client.api import DICOMwebClient
 
 from tests.dicom_visits import PATIENT, visit_dataset, write_visits
-from tests.test_dicom_filing import weights  # noqa: F401  (fixture)
 
 _ids = count(1)
 
@@ -238,3 +237,41 @@ def test_a_similar_cases_report_is_stored_into_the_querys_study(orthanc, pacs_lo
     back = client.retrieve_instance(source.StudyInstanceUID, written.SeriesInstanceUID, written.SOPInstanceUID)
     assert back.PatientID == identity["PatientID"] and back.SeriesDescription.startswith("Siamese Lens similar cases")
     assert [item.ReferencedSOPInstanceUID for item in back.SourceImageSequence] == [source.SOPInstanceUID]
+
+
+@pytest.mark.parametrize("tag", ["0020000D", "0020000E", "00080018"])
+def test_a_uid_that_is_not_one_is_an_unreadable_answer_never_a_path(tmp_path, tag):
+    """A hostile or broken server's UIDs name the pulled files and the next requests' paths: "../x" stops the pull
+    with one line before anything is written (a real Orthanc never answers so: a stand-in client does)."""
+    from core.pacs.connection import Pacs, PacsError
+    from core.pacs.transfer import pull
+
+    def answer(uid_tag):
+        item = {"0020000D": {"Value": ["1.2"]}, "0020000E": {"Value": ["1.2.3"]}, "00080018": {"Value": ["1.2.3.4"]},
+                "00280010": {"Value": [8]}, "00280011": {"Value": [8]}}
+        return [{**item, uid_tag: {"Value": ["../../escaped"]}} if uid_tag == tag else item]
+
+    class Client:
+        def search_for_studies(self, **_):
+            return answer("0020000D")
+
+        def search_for_series(self, **_):
+            return answer("0020000E")
+
+        def search_for_instances(self, **_):
+            return answer("00080018")
+
+        def retrieve_instance(self, *_):
+            raise AssertionError("nothing is retrieved after an unreadable search")
+
+    with pytest.raises(PacsError, match="is not a DICOM UID"):
+        pull(Pacs("https://pacs.example.org", Client(), 1 << 20), "P1", tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not list(tmp_path.parent.glob("escaped*"))
+
+
+@pytest.mark.parametrize("size", ["inf", "nan", "-1"])
+def test_a_size_limit_that_is_no_size_is_one_line_before_anything_is_sent(tmp_path, capsys, size):
+    code, out, err = _main(["pacs", "--url", "https://pacs.example.org/dicom-web", "pull", "--patient-id", "P1",
+                            "--out", str(tmp_path / "out"), "--max-mb", size], capsys)
+    assert code == 2 and err.strip() == f"error: --max-mb: give a size in MB above 0, got {float(size)}"
+    assert not (tmp_path / "out").exists()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from core.io.files import atomic_write
 from core.io.fonts import load_font
 
 COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189))
@@ -71,7 +72,8 @@ def line_chart(series: dict[str, tuple[list[float], list[float]]], path, title: 
         _draw_in(draw, boxes[name], text, face)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+    image_format = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+    atomic_write(path, lambda handle: image.save(handle, format=image_format))  # a chart is there whole or not at all
     return path
 
 

@@ -60,7 +60,8 @@ class Pacs:
             status = exc.response.status_code if exc.response is not None else 0
             if status in (401, 403):
                 raise PacsError(f"{self.url}: access denied (HTTP {status}): set {ENV_USER} and {ENV_PASSWORD}, "
-                                f"or {ENV_TOKEN}, or store them in the OS keyring") from None
+                                f"or {ENV_TOKEN}, or store them in the OS keyring (with the keyring package "
+                                "installed)") from None
             reason = exc.response.reason if exc.response is not None else ""
             raise PacsError(f"{self.url}: the PACS refused {what} (HTTP {status} {printable(reason, 80)})") from None
         except requests.exceptions.RequestException as exc:

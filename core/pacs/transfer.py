@@ -18,6 +18,7 @@ write_unit): a failure leaves no file and no folder made for them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,9 @@ INSTANCE_FIELDS = ("SOPClassUID", "InstanceNumber", "Rows", "Columns", "NumberOf
 
 
 PREVIEW_SIZE = 96  # pixels: a visit's picture in a list, never a reading
+# A DICOM UID (PS3.5 9.1: digits and dots, at most 64); the server's UIDs name files and URL paths, so anything
+# else ("../x", "a/b") is an unreadable answer, never a path.
+UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 
 
 class PullCancelled(PacsError):
@@ -52,19 +56,19 @@ def find(pacs: Pacs, patient_id: str) -> list[dict]:
                         search_filters={"PatientID": patient_id}, fields=list(STUDY_FIELDS))
     found: list[dict] = []
     for study in studies:
-        uid = _value(study, "0020000D")
+        uid = _uid(pacs, study, "0020000D")
         series_list = pacs.call("the series search", client.search_for_series,  # type: ignore[attr-defined]
                                 study_instance_uid=uid, fields=list(SERIES_FIELDS))
         series_found: list[dict] = []
         for series in series_list:
-            series_uid = _value(series, "0020000E")
+            series_uid = _uid(pacs, series, "0020000E")
             instances = pacs.call("the instance search", client.search_for_instances,  # type: ignore[attr-defined]
                                   study_instance_uid=uid, series_instance_uid=series_uid,
                                   fields=list(INSTANCE_FIELDS))
             series_found.append({"series_uid": series_uid, "modality": _value(series, "00080060"),
                                  "number": _value(series, "00200011"), "description": _value(series, "0008103E"),
                                  "body_part": _value(series, "00180015") or _first_body_part(instances),
-                                 "instances": sorted((_instance(i) for i in instances),
+                                 "instances": sorted((_instance(pacs, i) for i in instances),
                                                      key=lambda i: (i["number"] or 0, i["sop_uid"]))})
         found.append({"study_uid": uid, "date": _value(study, "00080020"), "time": _value(study, "00080030"),
                       "accession": _value(study, "00080050"), "description": _value(study, "00081030"),
@@ -112,7 +116,7 @@ def pull(pacs: Pacs, patient_id: str, out, study_uid: str | None = None, overwri
             progress(done["count"], len(wanted))
         done["count"] += 1
 
-    items = [(folder / f"{study['date'] or 'undated'}_{instance['sop_uid']}.dcm",
+    items = [(folder / f"{study['date'] if _is_date(study['date']) else 'undated'}_{instance['sop_uid']}.dcm",
               _retriever(pacs, patient_id, study["study_uid"], series["series_uid"], instance["sop_uid"], step))
              for study, series, instance in wanted]
     created = make_folders(folder)
@@ -198,12 +202,24 @@ def _patient_id(text: str) -> str:
     return text
 
 
-def _instance(item: dict) -> dict:
+def _instance(pacs: Pacs, item: dict) -> dict:
     rows, columns = _int(item, "00280010"), _int(item, "00280011")
-    return {"sop_uid": _value(item, "00080018"), "sop_class": _value(item, "00080016"),
+    return {"sop_uid": _uid(pacs, item, "00080018"), "sop_class": _value(item, "00080016"),
             "number": _int(item, "00200013"), "rows": rows, "columns": columns,
             "frames": max(1, _int(item, "00280008")), "samples": max(1, _int(item, "00280002")),
             "bytes_per_sample": max(1, (_int(item, "00280100") + 7) // 8), "image": rows > 0 and columns > 0}
+
+
+def _uid(pacs: Pacs, item: dict, tag: str) -> str:
+    uid = _value(item, tag)
+    if len(uid) > 64 or not UID.fullmatch(uid):
+        raise PacsError(f"{pacs.url}: unreadable answer to the search ({printable(uid, 80)!r} is not a DICOM UID)")
+    return uid
+
+
+def _is_date(text: str) -> bool:
+    """A DICOM date (YYYYMMDD): what may lead a pulled file's name."""
+    return len(text) == 8 and text.isascii() and text.isdigit()
 
 
 def _first_body_part(instances: list) -> str:

@@ -20,8 +20,10 @@ the similarity) use the private coding scheme PRIVATE_SCHEME.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from core.io.dicom import Filing, filed_dataset
+from core.io.files import atomic_write
 from core.trust.verdict import withholds
 
 PRIVATE_SCHEME = "99SLENS"  # "99" prefix: a private coding scheme (DICOM PS3.16 8.2)
@@ -76,6 +78,17 @@ def measurement_sr(facts: dict, filing: Filing | None, images) -> bytes:
     buffer = io.BytesIO()
     sr.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def write_sr(path, facts: dict, filing: Filing | None, images, written=()) -> None:
+    """Write the SR of `facts` to `path` whole (atomic_write); when that fails, the report files already `written`
+    for it are removed too, so a report never stays without the SR asked for with it."""
+    try:
+        atomic_write(path, measurement_sr(facts, filing, images))
+    except BaseException:
+        for done in written:
+            Path(done).unlink(missing_ok=True)
+        raise
 
 
 def _values(facts: dict) -> dict:

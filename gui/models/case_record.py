@@ -81,6 +81,14 @@ class CaseRecordState(QObject):
         """The refused fields as 'Label: why'; empty when every typed field was accepted."""
         return [f"{LABELS[key]}: {why}" for key, why in self.refused.items()]
 
+    def blocks_report(self, problems, source: str) -> bool:
+        """Whether a report must wait for the record to be corrected (a refused field); if so `problems` (the
+        app's Problems) says which, under `source`."""
+        refused = self.problems()
+        if refused:
+            problems.report(source, "Report not saved: correct the case record first (" + "; ".join(refused) + ")")
+        return bool(refused)
+
 
 def bind_case_record(state: CaseRecordState, pair) -> None:
     """Keep `state` the record of the pair under review (gui.models.open_pair.OpenPair): a worklist case's own record, a

@@ -63,11 +63,9 @@ class FollowUpReview(QObject):
         if None in images or s.model is None:
             self.problems.report(KEY, "Follow-up needs two images and a model")
             return
-        size = self.pixel_size_mm()
-        if size == -1.0:
-            self.problems.report(KEY, f"Pixel size {self.pixel_size_text!r}: give the size of one pixel in mm "
-                                      "(e.g. 0.02), or leave it empty")
+        if self._reported_bad_pixel_size():
             return
+        size = self.pixel_size_mm()
         self.running.emit()
         s.runner.submit(KEY, followup_task, tuple(images), s.method, self.mode, size,
                         label="Aligning and measuring the follow-up…",
@@ -83,11 +81,9 @@ class FollowUpReview(QObject):
         if self.session.model is None:
             self.problems.report(KEY, "Follow-up history needs a model")
             return
-        size = self.pixel_size_mm()
-        if size == -1.0:
-            self.problems.report(KEY, f"Pixel size {self.pixel_size_text!r}: give the size of one pixel in mm "
-                                      "(e.g. 0.02), or leave it empty")
+        if self._reported_bad_pixel_size():
             return
+        size = self.pixel_size_mm()
         self._history_request = (tuple(paths), tuple(dates) if dates else None)
         self.running.emit()
         self.session.runner.submit(KEY, history_task, tuple(paths), self._history_request[1], self.session.method,
@@ -142,10 +138,7 @@ class FollowUpReview(QObject):
         if text != self.pixel_size_text:
             self.pixel_size_text = text
             self.settings_changed.emit()
-            if self.pixel_size_mm() == -1.0:
-                self.problems.report(KEY, f"Pixel size {text!r}: give the size of one pixel in mm (e.g. 0.02), "
-                                          "or leave it empty")
-            else:
+            if not self._reported_bad_pixel_size():
                 self.problems.clear(KEY)
                 self._redo()
 
@@ -171,6 +164,14 @@ class FollowUpReview(QObject):
         except ValueError:
             return -1.0
         return value if 0 < value < 100 else -1.0
+
+    def _reported_bad_pixel_size(self) -> bool:
+        """Whether the typed pixel size is not a size; if so the problem bar says so."""
+        if self.pixel_size_mm() != -1.0:
+            return False
+        self.problems.report(KEY, f"Pixel size {self.pixel_size_text!r}: give the size of one pixel in mm (e.g. 0.02), "
+                                  "or leave it empty")
+        return True
 
     def interval_days(self) -> int | None:
         """Days between the two visits from the case record's dates; None when either is unknown."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, Signal
 
@@ -17,8 +18,7 @@ from ..jobs.tasks import ExportRequest, pacs_find, pacs_preview, pacs_pull, stor
 from .settings import Key, read
 
 PROBLEM = "pacs"  # Problems' source of every PACS failure
-FIND, PULL, STORE = "pacs-find", "pacs-pull", "pacs-store"
-TRANSFERS = (FIND, PULL, STORE)  # what `cancel` stops; previews are dropped with their list
+FIND, PULL, STORE = "pacs-find", "pacs-pull", "pacs-store"  # the transfers `cancel` stops (previews: drop_previews)
 
 
 def visit_images(study: dict) -> int:
@@ -46,10 +46,18 @@ class PacsLink(QObject):
     def url(self) -> str:
         return read(self.settings, Key.PACS_URL, "")
 
-    def remember_url(self, url: str) -> str:
+    def remember_url(self, url: str) -> bool:
+        """Keep the address for the next transfer; False, with a problem and nothing kept, when it carries a user
+        or password (the settings file is plain text: credentials never reach it)."""
         url = url.strip()
+        parts = urlsplit(url)
+        if "@" in parts.netloc:
+            self.problems.report(PROBLEM, f"{parts.scheme}://{parts.hostname or '?'}: credentials do not belong in the "
+                                          "PACS address; set them in the environment or the OS keyring "
+                                          "(docs/pacs.md)")
+            return False
         self.settings.setValue(Key.PACS_URL, url)
-        return url
+        return True
 
     # --- open from the PACS ------------------------------------------------------------------------------
     def find(self, patient_id: str) -> None:
@@ -117,14 +125,18 @@ class PacsLink(QObject):
 
     # --- any transfer ---------------------------------------------------------------------------------
     def cancel(self) -> None:
-        """Stop the running transfer: a pull leaves no file, a store stops before sending."""
+        """Stop the running transfer: a pull leaves no file; a store stops if it has not begun sending (one that has
+        may still reach the PACS, and the status line says so)."""
         if not self._running:
             return
+        storing = STORE in self._running
         for key in list(self._running):
             self.runner.cancel(key)
         self._running.clear()
         self.busy_changed.emit(False)
-        self.session.info.emit("PACS transfer cancelled")
+        # A store already sending cannot be called back: its answer is dropped, but the PACS may keep the files.
+        self.session.info.emit("PACS transfer cancelled" + ("; a store already under way may still reach the PACS "
+                                                             "(check the study there)" if storing else ""))
 
     def close(self) -> None:
         """The app quits: the pulled visits go with it."""

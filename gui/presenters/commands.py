@@ -141,7 +141,7 @@ class Commands:
     def export_report_to(self, path: str, overwrite: bool = False) -> bool:
         """Export the current explanation with the layers as shown and the note as typed; never with a case-record
         field the reviewer typed and the form refused (the report would silently lack it)."""
-        if self._refused("export"):
+        if self.case_record.blocks_report(self.problems, "export"):
             return False
         return self.session.export(path, self.layers.colormaps, self.layers.shown(), self.view.note_text().strip(),
                                    overwrite, self.case_record.record, self.reviewer_verdict())
@@ -161,7 +161,7 @@ class Commands:
 
     def export_followup_to(self, path: str, overwrite: bool = False) -> bool:
         """The follow-up report, under the same rule as the pair's: no refused case-record field."""
-        if self._refused("followup"):
+        if self.case_record.blocks_report(self.problems, "followup"):
             return False
         return self.followup.export_to(path, self.case_record.record, self.view.note_text().strip(), overwrite)
 
@@ -176,13 +176,6 @@ class Commands:
     def reviewer_verdict(self) -> str | None:
         """The reviewer's agree / disagree on the pair shown, for its report; None when not given."""
         return self.pair.assessment()
-
-    def _refused(self, source: str) -> bool:
-        refused = self.case_record.problems()
-        if refused:
-            self.problems.report(source, "Report not saved: correct the case record first ("
-                                   + "; ".join(refused) + ")")
-        return bool(refused)
 
     def report_folder(self) -> Path:
         """A worklist case's reports go to the worklist's report folder; others next to image 1."""

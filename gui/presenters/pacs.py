@@ -52,8 +52,7 @@ class PacsCommands:
         url = self.view.ask_pacs_url(self.pacs.url())
         patient = self.view.ask_patient_id() if url and url.strip() else None
         self.view.refocus()
-        if url and url.strip() and patient and patient.strip():
-            self.pacs.remember_url(url)
+        if url and url.strip() and patient and patient.strip() and self.pacs.remember_url(url):
             self.pacs.find(patient)
 
     def _choose(self, patient_id: str, visits: list) -> None:
@@ -96,7 +95,7 @@ class PacsCommands:
         if not dicom_pair(result.images):
             self.problems.report(PROBLEM, f"Store to PACS {NOT_DICOM}")
             return
-        if self._refused() or not self._ask_url():
+        if self.case_record.blocks_report(self.problems, PROBLEM) or not self._ask_url():
             return
         second = result.images[1].path
         start = Path(second).stem if second else "visit"
@@ -114,22 +113,12 @@ class PacsCommands:
         if not dicom_pair(explained.images):
             self.problems.report(source, f"{'Store to PACS' if source == PROBLEM else 'A DICOM SR'} {NOT_DICOM}")
             return None
-        return None if self._refused(source) else explained
-
-    def _refused(self, source: str = PROBLEM) -> bool:
-        refused = self.case_record.problems()
-        if refused:
-            self.problems.report(source, "Report not saved: correct the case record first ("
-                                   + "; ".join(refused) + ")")
-        return bool(refused)
+        return None if self.case_record.blocks_report(self.problems, source) else explained
 
     def _ask_url(self) -> bool:
         url = self.view.ask_pacs_url(self.pacs.url())
         self.view.refocus()
-        if url and url.strip():
-            self.pacs.remember_url(url)
-            return True
-        return False
+        return bool(url and url.strip() and self.pacs.remember_url(url))
 
     def _dcm_path(self, name: str) -> tuple[str, bool] | None:
         chosen = self.view.ask_report_path(self.report_folder() / name)

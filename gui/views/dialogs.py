@@ -20,7 +20,7 @@ def open_image(parent, slot: int, folder: str) -> str | None:
     return path or None
 
 
-def visit_images(parent, folder: str) -> list[str]:
+def visit_paths(parent, folder: str) -> list[str]:
     """Two or more images of one lesion, for its follow-up history (their order does not matter)."""
     paths, _ = QFileDialog.getOpenFileNames(parent, "Follow-up history: choose every visit of the lesion", folder,
                                             IMAGE_FILTER)

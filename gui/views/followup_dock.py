@@ -32,13 +32,13 @@ from PySide6.QtWidgets import (
 )
 
 from ..jobs.tasks import dicom_pair, difference_image
+from ..models.followup import REGISTRATION_MODES
 from .history_strip import HistoryStrip, TrendChart
 
 MODES = ("blink", "swipe", "difference")
 OUTLINES = (QColor(0, 200, 255), QColor(255, 220, 0))  # baseline cyan, follow-up yellow: as the report draws them
 LEGEND = ("<span style='color:#00c8ff'>■</span> baseline outline   <span style='color:#ffdc00'>■</span> follow-up "
           "outline   ·   B: blink")
-REGISTRATION_MODES = (("auto", "Auto"), ("rigid", "Rigid"), ("similarity", "Similarity"))
 VIEW_SHARE = 0.62  # of the window's height given to the dock when it opens: the aligned view gets over half of it
 ROWS = (("area_px", "Area (px)"), ("area_mm2", "Area (mm²)"), ("diameter_px", "Longest diameter (px)"),
         ("diameter_mm", "Longest diameter (mm)"), ("asymmetry", "Asymmetry"),
@@ -100,8 +100,8 @@ class FollowUpDock(QDockWidget):
         right.addWidget(self.verdict)
         settings = QHBoxLayout()
         self.registration_mode = QComboBox()
-        for mode, label in REGISTRATION_MODES:
-            self.registration_mode.addItem(label, mode)
+        for mode in REGISTRATION_MODES:
+            self.registration_mode.addItem(mode.capitalize(), mode)
         self.registration_mode.setToolTip("Auto: similarity when the magnification evidently differs, else rigid")
         self.registration_mode.setFocusPolicy(Qt.NoFocus)
         self.pixel_size = QLineEdit()

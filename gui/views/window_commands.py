@@ -38,7 +38,7 @@ class WindowCommands(QMainWindow):
         return dialogs.report_path(self, suggested)
 
     def ask_visit_paths(self, folder: str) -> list[str]:
-        return dialogs.visit_images(self, folder)
+        return dialogs.visit_paths(self, folder)
 
     def ask_model_path(self, folder: str) -> str | None:
         return dialogs.model_file(self, folder)

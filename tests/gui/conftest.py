@@ -103,10 +103,6 @@ def grab_pixels(widget) -> np.ndarray:
     return qimage_to_array(widget.grab().toImage()).astype(int)
 
 
-def wait_idle(qtbot, window) -> None:
-    qtbot.waitUntil(lambda: not window.progress.isVisible(), timeout=TIMEOUT_MS)
-
-
 NOTE = "asymmetric, blue-white veil"
 
 

@@ -24,12 +24,17 @@ def cropping_weights(tmp_path_factory):
     return path
 
 
-def test_automatic_crop_is_shown_editable_clearable_and_undoable(qtbot, make_window, cropping_weights, tmp_path):
+def lesion_pair(folder) -> list:
+    """Two 160 px dermoscopy-like images, the lesion off-centre in each (the automatic crop has work to do)."""
     paths = []
     for n, centre in enumerate([(0.35, 0.4), (0.6, 0.55)]):
-        path = tmp_path / f"lesion{n}.png"
-        Image.fromarray(dermoscopy_like(size=160, centre=centre, radius=0.15, seed=n)[0]).save(path)
-        paths.append(path)
+        paths.append(folder / f"lesion{n}.png")
+        Image.fromarray(dermoscopy_like(size=160, centre=centre, radius=0.15, seed=n)[0]).save(paths[-1])
+    return paths
+
+
+def test_automatic_crop_is_shown_editable_clearable_and_undoable(qtbot, make_window, cropping_weights, tmp_path):
+    paths = lesion_pair(tmp_path)
     window = make_window(model=cropping_weights)
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(p) for p in paths])

@@ -202,3 +202,29 @@ def test_the_status_bar_shows_a_transfer_and_its_cancel_stops_it(qtbot, presente
     link.runner.run_pending()
     assert status.isHidden() and fake.pulled == []
     session.open_paths.assert_not_called()
+
+
+def test_an_address_with_credentials_is_refused_and_never_written_to_the_settings(presenter, view, parts, fake,
+                                                                                   tmp_path):
+    session, followup, problems, link = parts
+    assert link.remember_url(URL)
+    view.ask_pacs_url.return_value = "https://clinic:hunter2@pacs.example.org/dicom-web"
+    presenter.open_from_pacs()
+    assert link.url() == URL and not fake.previews  # the address before is kept, nothing searched
+    assert "credentials do not belong" in problems.texts()[0] and "hunter2" not in problems.texts()[0]
+    link.settings.sync()
+    assert "hunter2" not in (tmp_path / "settings.ini").read_text()
+
+
+@pytest.mark.parametrize("defer", [True])  # the store still on its way when Cancel is pressed
+def test_a_cancelled_store_never_claims_that_nothing_reached_the_pacs(parts, monkeypatch):
+    session, _followup, problems, link = parts
+    stored = []
+    monkeypatch.setattr(pacs_model, "store_pair", lambda *args: stored.append(args) or ())
+    assert link.remember_url(URL)
+    link.store_pair(Mock(), "report-sr.dcm")
+    link.cancel()
+    link.runner.run_pending()
+    assert stored == []  # not begun: skipped
+    message = session.info.emit.call_args.args[0]
+    assert message.startswith("PACS transfer cancelled") and "may still reach the PACS" in message

@@ -3,21 +3,16 @@ similar-cases highlight following N / Shift+N, the empty score, and --screenshot
 
 from __future__ import annotations
 
-from PIL import Image
 from PySide6.QtWidgets import QApplication
 
 from gui.app import _arm_screenshot
 from tests.gui.conftest import TIMEOUT_MS
-from tests.gui.test_autocrop import cropping_weights  # noqa: F401 (a fixture)
-from tests.test_lesion import dermoscopy_like
+from tests.gui.test_autocrop import cropping_weights, lesion_pair  # noqa: F401 (a fixture)
 
 
 def test_clearing_the_automatic_crop_says_whole_image_in_the_header(qtbot, make_window, cropping_weights,  # noqa: F811
                                                                     tmp_path):
-    paths = []
-    for n, centre in enumerate([(0.35, 0.4), (0.6, 0.55)]):
-        paths.append(tmp_path / f"lesion{n}.png")
-        Image.fromarray(dermoscopy_like(size=160, centre=centre, radius=0.15, seed=n)[0]).save(paths[-1])
+    paths = lesion_pair(tmp_path)
     window = make_window(model=cropping_weights)
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(p) for p in paths])

@@ -42,7 +42,7 @@ def pictures(tmp_path):
 
 
 @pytest.mark.parametrize("kind, expected",
-                         [("text", "unsupported format"), ("folder", "is a folder"), ("three", "one or two")])
+                         [("text", "notes.txt: not an image file"), ("folder", "is a folder"), ("three", "one or two")])
 def test_bad_drops_explain_themselves(review, pictures, tmp_path, kind, expected):
     review, commands, _view = review
     notes = tmp_path / "notes.txt"
@@ -182,3 +182,18 @@ def test_a_changed_image_is_shown_and_its_score_not_recorded(review, tmp_path):
     assert rows[0][4].endswith(" · changed since import")
     assert "changed since import" in "".join(review.problems.texts())
     assert review.worklist.store.latest_result(review.worklist.cases[0].id) is None
+
+
+def test_an_unreadable_notes_file_is_one_problem_and_left_as_it_is(tmp_path):
+    """pair-notes.sqlite that is not a database: the review opens (the notes kept for this run), the problem bar
+    names the file, and the file is not overwritten."""
+    notes = tmp_path / "pair-notes.sqlite"
+    notes.write_bytes(b"not a database " * 20)
+    review = create_review(open_settings(tmp_path / "settings.ini"), SyncRunner(), str(tmp_path / "review.sqlite"))
+    try:
+        assert any(str(notes) in text and "until the app closes" in text for text in review.problems.texts())
+        review.pair.store.put("a:b", "a note")
+        assert review.pair.store.get("a:b") == "a note"
+    finally:
+        review.close()
+    assert notes.read_bytes() == b"not a database " * 20

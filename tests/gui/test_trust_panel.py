@@ -10,6 +10,7 @@ import pytest
 
 from gui.jobs.tasks import VERDICT_COLOURS
 from tests.gui.conftest import TIMEOUT_MS
+from tests.gui.test_autocrop import lesion_pair
 
 
 def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, images, tmp_path):
@@ -97,14 +98,7 @@ def cropping_out_of_domain_weights(tmp_path_factory):
 
 def test_a_not_assessed_pair_withholds_its_numbers_maps_and_crop_until_show_anyway(
         qtbot, make_window, tmp_path, cropping_out_of_domain_weights):
-    from PIL import Image
-
-    from tests.test_lesion import dermoscopy_like
-
-    paths = []
-    for n, centre in enumerate([(0.35, 0.4), (0.6, 0.55)]):
-        paths.append(tmp_path / f"lesion{n}.png")
-        Image.fromarray(dermoscopy_like(size=160, centre=centre, radius=0.15, seed=n)[0]).save(paths[-1])
+    paths = lesion_pair(tmp_path)
     window = make_window(model=cropping_out_of_domain_weights)
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(p) for p in paths])
