@@ -51,7 +51,6 @@ def occlusion_cells(model, inputs: torch.Tensor, grid: int = GRID, should_stop: 
 
 
 
-BASELINES = ("blurred", "local")
 LOCAL_CELLS = 5  # the "local" baseline: the mean of a cell's 5 x 5 neighbourhood, about what the input blur spans
 
 

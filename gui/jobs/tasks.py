@@ -325,7 +325,7 @@ def store_followup(ws: Workspace, url: str, report: str, sr: str, result, record
     record = (record or CaseRecord()).merged(from_images(result.images))
     facts = followup_report_facts(result, ws.require_model(), record=record, note=note)
     written = write_picture_and_facts(report, lambda: render(result, facts), facts, overwrite, filing)
-    _write_sr(sr, facts, filing, result.images, written)
+    _write_sr_whole(sr, facts, filing, result.images, written)
     return _store(ws, pacs, (report, sr), filing)
 
 
@@ -340,7 +340,7 @@ def export_sr(ws: Workspace, path: str, explained: Explained, overwrite: bool) -
     filing = _filing(explained.images, "pair", 0)
     check_targets([Path(path)], overwrite)
     facts = explanation_facts(explained.explanation, explained.images, explained.model)
-    _write_sr(path, facts, filing, explained.images, [])
+    _write_sr_whole(path, facts, filing, explained.images, [])
     return path
 
 
@@ -359,8 +359,14 @@ def store_pair(ws: Workspace, url: str, request: ExportRequest, sr: str) -> tupl
     pacs = _pacs_for_store(url, sr, request.overwrite)
     exported = export(ws, request)
     facts = explanation_facts(explained.explanation, explained.images, explained.model)
-    _write_sr(sr, facts, filing, explained.images, [Path(exported.png), Path(exported.sidecar)])
+    _write_sr_whole(sr, facts, filing, explained.images, [Path(exported.png), Path(exported.sidecar)])
     return _store(ws, pacs, (exported.png, sr), filing)
+
+
+def _write_sr_whole(path: str, facts: dict, filing, images, written) -> None:
+    from core.review.measurement_sr import write_sr  # highdicom: only when an SR is written
+
+    write_sr(path, facts, filing, images, written)
 
 
 def dicom_pair(images) -> bool:
@@ -390,21 +396,6 @@ def _pacs_for_store(url: str, sr: str, overwrite: bool):
     pacs = open_pacs(url)
     check_targets([Path(sr)], overwrite)
     return pacs
-
-
-def _write_sr(path: str, facts: dict, filing, images, written) -> None:
-    """Write the SR atomically; when it fails, the files already `written` for it go too (all or none)."""
-    from pathlib import Path
-
-    from core.io.files import atomic_write
-    from core.review.measurement_sr import measurement_sr
-
-    try:
-        atomic_write(path, measurement_sr(facts, filing, images))
-    except BaseException:
-        for done in written:
-            Path(done).unlink(missing_ok=True)
-        raise
 
 
 def _store(ws: Workspace, pacs, paths, filing) -> tuple[str, ...]:
