@@ -235,8 +235,10 @@ def upsample(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def image_maps(cams: np.ndarray, sizes) -> tuple[np.ndarray, np.ndarray]:
-    """Each image's map of `cams`, normalised and upsampled to map_size of its image size."""
-    first, second = (upsample(normalise(cams[i]), map_size(sizes[i])) for i in range(2))
+    """Each image's map of `cams`, upsampled to map_size of its image size and normalised there: a fine grid's
+    single hot cell loses part of its peak to the interpolation, and the colour scale's top must still be the
+    map's strongest place."""
+    first, second = (normalise(upsample(normalise(cams[i]), map_size(sizes[i]))) for i in range(2))
     return first, second
 
 
