@@ -30,9 +30,10 @@ def run_evaluate(args) -> int:
         retrieval = evaluate_retrieval(model, args.data_dir)
     explanations = None
     if getattr(args, "explanations", 0) > 0:
-        from core.explain.faithfulness import evaluate_explanations
+        from core.evaluation.explanation_metrics import evaluate_explanations
 
-        explanations = evaluate_explanations(model, args.data_dir, args.explanations)
+        methods = args.methods.split(",") if getattr(args, "methods", None) else None
+        explanations = evaluate_explanations(model, args.data_dir, args.explanations, methods)
     if args.roc:
         from core.io.plots import save_roc
 
@@ -80,13 +81,29 @@ def run_evaluate(args) -> int:
               f"mAP {retrieval['mean_average_precision']:.4f}, 5-NN accuracy {retrieval['knn5_accuracy']:.4f} "
               f"({retrieval['queries']} unseen queries, {retrieval['gallery']} training images)")
     if explanations:
-        for method, m in explanations["methods"].items():
-            print(f"faithful   {method:<9} "
-                  f"deletion AUC {m['deletion_auc']:.3f} (random {m['deletion_auc_random']:.3f}), "
-                  f"insertion AUC {m['insertion_auc']:.3f} (random {m['insertion_auc_random']:.3f}), "
-                  f"{m['explain_ms']:.0f} + {m['faithfulness_ms']:.0f} ms per pair ({m['pairs']} pairs)")
+        print_explanation_table(explanations)
     print(f"time       {seconds:.1f} s")
     return 0
+
+
+def print_explanation_table(explanations: dict) -> None:
+    """One row per method: deletion/insertion AUC (blur and ROAD, random map in brackets; lower deletion and
+    higher insertion are better), lesion mass and pointing game, randomisation rank correlation (lower is
+    better), max-sensitivity (lower is better), time per pair."""
+    def cell(value, width=5):
+        return f"{value:>{width}.3f}" if value is not None else f"{'-':>{width}}"
+
+    print(f"explanations, means over {explanations['pairs']} unseen pairs (random map in brackets)")
+    print(f"  {'method':<13} {'del':>5} {'(rnd)':>7} {'ins':>5} {'(rnd)':>7} {'ROADdel':>7} {'(rnd)':>7} "
+          f"{'ROADins':>7} {'(rnd)':>7} {'lesion':>6} {'point':>5} {'random':>6} {'maxsens':>7} {'ms':>8}")
+    for method, m in explanations["methods"].items():
+        print(f"  {method:<13} {cell(m.get('deletion_auc'))} ({cell(m.get('deletion_auc_random'))}) "
+              f"{cell(m.get('insertion_auc'))} ({cell(m.get('insertion_auc_random'))}) "
+              f"{cell(m.get('road_deletion_auc'), 7)} ({cell(m.get('road_deletion_auc_random'))}) "
+              f"{cell(m.get('road_insertion_auc'), 7)} ({cell(m.get('road_insertion_auc_random'))}) "
+              f"{cell(m.get('lesion_mass'), 6)} {cell(m.get('pointing_game'))} {cell(m.get('randomisation'), 6)} "
+              f"{cell(m.get('max_sensitivity'), 7)} {m.get('explain_ms') or 0:>4.0f}+{m.get('metrics_ms') or 0:<5.0f}"
+              f" ({m['pairs']} pairs)")
 
 
 def check_evaluate_args(args) -> None:
@@ -96,6 +113,12 @@ def check_evaluate_args(args) -> None:
         raise ValueError(f"--lift-pairs must be 0 or more, got {args.lift_pairs}")
     if getattr(args, "explanations", 0) < 0:
         raise ValueError(f"--explanations must be 0 or more, got {args.explanations}")
+    if getattr(args, "methods", None):
+        from core.explain.methods import METHODS
+
+        unknown = [m for m in args.methods.split(",") if m not in METHODS]
+        if unknown:
+            raise ValueError(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     for plot in (args.roc, getattr(args, "risk_coverage", None)):
         if plot:
             from core.review.report import check_report_path

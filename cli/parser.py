@@ -195,7 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="explain N pairs and report the maps' lesion lift "
                                "(default: 200 for a skin model, else 0)")
     evaluate.add_argument("--explanations", type=int, default=0, metavar="N",
-                          help="explain N unseen pairs with every method and report mean deletion/insertion AUCs")
+                          help="explain N unseen pairs with every method and report the pair-metrics table: "
+                               "deletion/insertion AUCs (blur and ROAD), lesion mass and pointing game (skin), "
+                               "parameter-randomisation rank correlation, max-sensitivity")
+    evaluate.add_argument("--methods", metavar="M1,M2", default=None,
+                          help="with --explanations: only these methods (comma-separated; default all)")
     index = sub.add_parser("index", parents=[model], help="build or update the similar-case index of a gallery folder")
     index.add_argument("gallery", metavar="GALLERY_DIR", help="images, in a folder per class (labels) or flat")
     index.add_argument("--out", metavar="INDEX_DIR",

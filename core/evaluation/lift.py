@@ -59,8 +59,8 @@ def lesion_lift(model, paths, pairs: np.ndarray, method: str = DEFAULT_METHOD,
                 share = mass_share_on_canvas(getattr(result, kind)[slot], box, mask)
                 if share is not None:
                     fractions[kind].append(share)
-            fractions["blob"].append(_mass_share(_blob(mask.shape), mask))
-            fractions["crop_uniform"].append(_mass_share(_on_canvas(np.ones((box[3], box[2]), np.float32), box,
+            fractions["blob"].append(mass_share(_blob(mask.shape), mask))
+            fractions["crop_uniform"].append(mass_share(on_canvas(np.ones((box[3], box[2]), np.float32), box,
                                                                     mask.shape), mask))
         used += 1
     if not shares:
@@ -74,17 +74,17 @@ def lesion_lift(model, paths, pairs: np.ndarray, method: str = DEFAULT_METHOD,
 
 def mass_share_on_canvas(heatmap: np.ndarray, box, mask: np.ndarray) -> float | None:
     """The share of a map's mass on `mask` (the whole image's lesion), the map covering `box` (x, y, w, h)."""
-    return _mass_share(_on_canvas(heatmap, box, mask.shape), mask)
+    return mass_share(on_canvas(heatmap, box, mask.shape), mask)
 
 
-def _on_canvas(heatmap: np.ndarray, box, shape) -> np.ndarray:
+def on_canvas(heatmap: np.ndarray, box, shape) -> np.ndarray:
     canvas = np.zeros(shape, np.float32)
     x, y, w, h = box
     canvas[y:y + h, x:x + w] = resize_map(heatmap, (w, h))  # maps may be kept smaller than their crop
     return canvas
 
 
-def _mass_share(heatmap: np.ndarray, mask: np.ndarray) -> float | None:
+def mass_share(heatmap: np.ndarray, mask: np.ndarray) -> float | None:
     total = float(heatmap.sum())
     return None if total <= 0 else float(heatmap[mask].sum()) / total
 

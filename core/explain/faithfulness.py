@@ -69,7 +69,7 @@ def perturbed_scores(model, inputs: torch.Tensor, map_sets, fractions=FRACTIONS,
     interior = [f for f in fractions if 0.0 < f < 1.0]
     batch, index = [blurred], {}
     for n, maps in enumerate(map_sets):
-        masks = [_top_masks(cv2.resize(np.asarray(m, np.float32), (size, size), interpolation=cv2.INTER_LINEAR),
+        masks = [top_masks(cv2.resize(np.asarray(m, np.float32), (size, size), interpolation=cv2.INTER_LINEAR),
                             interior) for m in maps]
         for mode in ("deletion", "insertion"):
             for k, _fraction in enumerate(interior):
@@ -106,7 +106,7 @@ def auc(values, fractions=FRACTIONS) -> float:
     return float(np.sum((v[1:] + v[:-1]) * np.diff(x)) / 2.0)
 
 
-def _top_masks(heatmap: np.ndarray, fractions) -> list[np.ndarray]:
+def top_masks(heatmap: np.ndarray, fractions) -> list[np.ndarray]:
     """Boolean masks of the top `fraction` of pixels of a map (ties broken by position, so the count is exact)."""
     order = np.argsort(-heatmap.ravel(), kind="stable")
     masks = []
@@ -115,42 +115,3 @@ def _top_masks(heatmap: np.ndarray, fractions) -> list[np.ndarray]:
         mask[order[:int(round(fraction * heatmap.size))]] = True
         masks.append(mask.reshape(heatmap.shape))
     return masks
-
-
-def evaluate_explanations(model, data_dir, pairs: int, methods=None, seed: int = 202) -> dict:
-    """Mean deletion/insertion AUCs (map and random) and time per pair, per method, over `pairs` pairs of the
-    images the model never saw (as `evaluate` forms them), so methods can be compared on data."""
-    from core.data.datasets import make_pairs, path_fingerprint, scan_dataset
-    from core.explain.methods import METHODS
-    from core.explain.pair import explain_pair, explained_images
-    from core.io.images import load_image
-
-    dataset = scan_dataset(data_dir)
-    seen = set(model.metadata.get("seen_images", []))
-    keep = [i for i in range(len(dataset.paths)) if path_fingerprint(dataset.relative(i)) not in seen]
-    subset = dataset.subset(keep)
-    rng = np.random.default_rng(seed)
-    all_pairs = make_pairs(subset.labels, rng)
-    chosen = all_pairs[np.sort(rng.choice(len(all_pairs), min(pairs, len(all_pairs)), replace=False))]
-    out: dict[str, Any] = {"pairs": int(len(chosen)), "methods": {}}
-    for method in methods or METHODS:
-        rows = []
-        for i, j, _same in chosen:
-            images = [load_image(subset.paths[i]), load_image(subset.paths[j])]
-            result = explain_pair(model, images[0], images[1], method=method)
-            if result.same_content:
-                continue
-            shown = explained_images(images, result)
-            faithful = faithfulness(model, [image.image for image in shown], result)
-            rows.append([faithful["deletion_auc_map"], faithful["deletion_auc_random"], faithful["insertion_auc_map"],
-                         faithful["insertion_auc_random"], result.timings_ms["total"], faithful["ms"]])
-        values = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
-        mean = values.mean(0) if len(values) else np.full(6, np.nan)
-        out["methods"][method] = {
-            "pairs": int(len(values)),
-            "deletion_auc": round(float(mean[0]), 4), "deletion_auc_random": round(float(mean[1]), 4),
-            "insertion_auc": round(float(mean[2]), 4), "insertion_auc_random": round(float(mean[3]), 4),
-            "deletion_beats_random": round(float((values[:, 0] < values[:, 1]).mean()), 4) if len(values) else None,
-            "explain_ms": round(float(mean[4]), 1), "faithfulness_ms": round(float(mean[5]), 1),
-        }
-    return out
