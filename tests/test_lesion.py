@@ -169,7 +169,7 @@ def test_augmentation_keeps_shape_and_adds_dark_artefacts():
 
 def test_evaluate_reports_the_lesion_lift_of_a_cropping_model(tmp_path, cropping_model):
     from core.evaluation.evaluate import evaluate_dataset, is_skin_model
-    from core.evaluation.lift import _mass_share, dataset_lift
+    from core.evaluation.lift import dataset_lift, mass_share
 
     rng = np.random.default_rng(0)
     for label, colour in (("benign", 1.0), ("malignant", 0.6)):
@@ -187,7 +187,7 @@ def test_evaluate_reports_the_lesion_lift_of_a_cropping_model(tmp_path, cropping
     # A map that is the lesion itself has all its mass inside; the lift is then 1 / share.
     mask = np.zeros((10, 10), bool)
     mask[2:5, 2:5] = True
-    assert _mass_share(mask.astype(np.float32), mask) == 1.0 and _mass_share(np.zeros((10, 10)), mask) is None
+    assert mass_share(mask.astype(np.float32), mask) == 1.0 and mass_share(np.zeros((10, 10)), mask) is None
     assert "lesion_lift" not in evaluate_dataset(cropping_model, tmp_path, include_seen=True).to_dict()
 
 
