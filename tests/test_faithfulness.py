@@ -106,7 +106,7 @@ def test_evaluate_explanations_reports_every_method(trained_shapes, shapes_dir):
 
     _, weights = trained_shapes
     done = subprocess.run([sys.executable, "main.py", "evaluate", str(shapes_dir), "--model", str(weights),
-                           "--explanations", "3", "--json"], capture_output=True, text=True, timeout=600)
+                           "--explanations", "1", "--json"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     explanations = json.loads(done.stdout)["explanations"]
     assert set(explanations["methods"]) == set(METHODS)
