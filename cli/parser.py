@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train only on the Livieris pairs, not on all pairs in a batch")
     train.add_argument("--attention-weight", type=float, default=0.0,
                        help="> 0 enables the attention-guided constraint (Zheng et al. 2020)")
+    train.add_argument("--lesion-weight", type=float, default=0.0,
+                       help="> 0 penalises the first map's evidence outside the automatic lesion mask (dermoscopy)")
     train.add_argument("--patience", type=int, default=T["patience"],
                        help="epochs without a better validation AUC before stopping")
     train.add_argument("--seed", type=int, default=T["seed"])

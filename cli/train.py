@@ -17,7 +17,8 @@ def run_train(args) -> int:
         data_dir=args.data_dir, out=args.out, architecture=args.architecture, input_size=args.input_size,
         embedding_dim=args.embedding_dim, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, margin=args.margin, augment=args.augment,
-        in_batch_pairs=not args.paper_pairs_only, attention_weight=args.attention_weight, patience=args.patience,
+        in_batch_pairs=not args.paper_pairs_only, attention_weight=args.attention_weight,
+        lesion_weight=args.lesion_weight, patience=args.patience,
         seed=args.seed, device=args.device, threads=args.threads, cache_dir=args.cache_dir, resume=args.resume,
         name=args.name, init_from=args.init_from, lesion_crop=args.lesion_crop, crop_margin=args.crop_margin,
         color_constancy=args.color_constancy,
@@ -45,7 +46,7 @@ def check_train_args(args) -> None:
     if not 16 <= args.input_size <= 1024:
         raise ValueError(f"--input-size must be in 16..1024 pixels, got {args.input_size}")
     positive_finite(args, ("lr", "margin"))
-    positive_finite(args, ("weight_decay", "attention_weight", "crop_margin"), allow_zero=True)
+    positive_finite(args, ("weight_decay", "attention_weight", "lesion_weight", "crop_margin"), allow_zero=True)
     check_out(args.out)
     out = Path(args.out)
     if args.init_from and Path(args.init_from).resolve() == out.resolve() and not args.resume:

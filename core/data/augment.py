@@ -56,12 +56,20 @@ def augment_batch(images: torch.Tensor, size: int, spec: AugmentSpec | None,
     """uint8 (N, C, H, W) -> float (N, 3, size, size) in [0, 1], randomly transformed per sample.
 
     A fourth channel, if present, is the lesion mask: it is transformed with the image, used by bgswap, and
-    dropped from the result.
+    dropped from the result (augment_with_mask keeps it).
     """
+    return augment_with_mask(images, size, spec, generator)[0]
+
+
+def augment_with_mask(images: torch.Tensor, size: int, spec: AugmentSpec | None,
+                      generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """augment_batch, and the lesion mask channel (N, 1, size, size) in [0, 1] moved with the image (None without
+    one): the lesion constraint of training needs to know where the lesion went."""
     x = images.float() / 255.0
     n = x.shape[0]
     if spec is None:
-        return F.interpolate(x[:, :3], size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        out = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        return out[:, :3], (out[:, 3:4] if out.shape[1] > 3 else None)
 
     def uniform(low, high):
         return low + (high - low) * torch.rand(n, generator=generator)
@@ -96,7 +104,7 @@ def augment_batch(images: torch.Tensor, size: int, spec: AugmentSpec | None,
         out = _dermoscopy_artefacts(out, spec.artefacts, generator)
     if spec.jitter > 0:
         out = _colour_jitter(out, spec.jitter, uniform)
-    return out.clamp_(0.0, 1.0)
+    return out.clamp_(0.0, 1.0), mask
 
 
 def _colour_jitter(x: torch.Tensor, strength: float, uniform) -> torch.Tensor:

@@ -1,5 +1,5 @@
-"""One training epoch: its plan (image order, batches, Livieris pairs), the contrastive loss and the attention
-constraint.
+"""One training epoch: its plan (image order, batches, Livieris pairs), the contrastive loss, the attention
+constraint and the lesion constraint.
 
 Every image is embedded once per epoch; its pairs (one partner of its class, one of another, never itself) are
 drawn from its batch, re-drawn every epoch. With `in_batch_pairs` the loss also uses every other pair in the batch,
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.data.augment import augment_batch
+from core.data.augment import augment_with_mask
 from core.data.datasets import make_pairs
 from core.explain.methods import grad_cam
 from core.training.distributed import gather_rows
@@ -46,7 +46,7 @@ def train_epoch(model, forward, optimizer, scheduler, cache, labels, options, sp
         if len(index) < max(2, group.world):  # pairs need two images, and every rank one of them
             continue
         share = group.share(len(index))
-        x = augment_batch(cache[index[share]], options.input_size, spec, generator)
+        x, lesion = augment_with_mask(cache[index[share]], options.input_size, spec, generator)
         x = model.normalise(x.to(device)).contiguous(memory_format=torch.channels_last)
         batch_labels = labels[index].to(device)
         maps, local = forward(x)
@@ -59,6 +59,9 @@ def train_epoch(model, forward, optimizer, scheduler, cache, labels, options, sp
         if options.attention_weight > 0:
             constraint = attention_constraint(model, x, maps, local, emb, pairs, share, group, options)
             loss = loss + options.attention_weight * constraint
+        if options.lesion_weight > 0 and lesion is not None:
+            loss = loss + options.lesion_weight * lesion_constraint(model, maps, local, emb, pairs, lesion, share,
+                                                                    group.world)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -120,6 +123,31 @@ def attention_constraint(model, x, maps, local, emb, pairs, share, group, option
     d_full = model.distance(local[a], emb[p]).detach()
     d_masked = model.distance(masked, emb[p].detach())
     return _mean_share(F.relu(d_full + 0.1 - d_masked), len(positive), group.world)
+
+
+def lesion_constraint(model, maps, local, emb, pairs, lesion, share, world) -> torch.Tensor:
+    """The share of the first map's evidence (Grad-CAM of each pair's score on its first image, both signs: the
+    factual and the counterfactual map) that lies outside the lesion finder's mask, moved with the image by the
+    augmentation (`lesion`, this rank's share).
+
+    The map is taken with create_graph, so the penalty trains the features and the head together: the evidence
+    for and against "similar" must come from the lesion, not from the skin beside it. Both signs, so that a map
+    whose evidence lies wholly outside still has a gradient. Images whose mask is (nearly) empty or the whole view
+    (the finder found nothing) are left out. Costs no extra forward pass."""
+    mine = pairs[_owned(pairs[:, 0], share)]
+    if len(mine) == 0:
+        return emb.sum() * 0.0
+    a, p = torch.as_tensor(mine[:, 0]) - share.start, torch.as_tensor(mine[:, 1])
+    similarity = model.score(local[a], emb[p].detach()).sum()
+    grads = torch.autograd.grad(similarity, maps, create_graph=True)[0][a]
+    cam = grad_cam(maps[a], grads).abs()
+    inside = F.adaptive_avg_pool2d(lesion[a.to(lesion.device)], cam.shape[-2:])[:, 0]
+    area = inside.mean(dim=(1, 2))
+    found = (area > 0.02) & (area < 0.9)
+    if not bool(found.any()):
+        return emb.sum() * 0.0
+    outside = (cam * (1.0 - inside)).sum(dim=(1, 2)) / (cam.sum(dim=(1, 2)) + 1e-8)
+    return _mean_share(outside[found], len(pairs), world)
 
 
 def _owned(first, share: slice):

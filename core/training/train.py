@@ -53,6 +53,7 @@ class TrainOptions:
     in_batch_pairs: bool = True
     attention_weight: float = 0.0  # > 0 enables the attention-guided constraint (Zheng et al. 2020)
     attention_mask_fraction: float = 0.2
+    lesion_weight: float = 0.0  # > 0 penalises Grad-CAM outside the lesion finder's mask (needs the mask channel)
     patience: int = TRAINING_DEFAULTS["patience"]
     seed: int = TRAINING_DEFAULTS["seed"]
     device: str = "auto"
@@ -121,7 +122,8 @@ def _train(options: TrainOptions, group, device, progress, pairs_seen) -> TrainR
                                                     steps_per_epoch=batches, pct_start=0.2)
     with group.leader_first():  # rank 0 decodes the images once; the others read its cache
         train_cache = load_cache(dataset.subset(splits["train"]), int(round(options.input_size * 1.15)),
-                                 options.cache_dir, view=config, with_mask=spec.needs_mask)
+                                 options.cache_dir, view=config,
+                                 with_mask=spec.needs_mask or options.lesion_weight > 0)
         val_images = load_cache(dataset.subset(splits["val"]), options.input_size, options.cache_dir,
                                 view=config) if group.leader else None  # rank 0 validates alone
     val_pairs = make_pairs(dataset.labels[splits["val"]], np.random.default_rng(VAL_PAIR_SEED))
