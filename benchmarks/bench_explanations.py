@@ -51,7 +51,7 @@ JUDGE_SIGMA = 0.04
 JUDGE_FRACTIONS = (0.0, 0.05, 0.2, 0.4, 0.7, 1.0)
 JUDGE_SEEDS = (101, 102, 103, 104, 105)
 CHOOSE_SEED = 0
-VARIANTS = ("gradcam", "gradcam_signed", "decomposition", "ablation", "ablation_local", "occlusion",
+VARIANTS = ("gradcam", "attention", "gradcam_signed", "decomposition", "ablation", "ablation_local", "occlusion",
             "integrated", "integrated_8", "integrated_32")
 INTEGRATED_GRIDS = {"integrated": GRID, "integrated_8": 8, "integrated_32": 32}  # cells per side
 
@@ -81,7 +81,8 @@ def cell_maps(cells: np.ndarray, sizes, rectify: bool) -> list[np.ndarray]:
 def pair_maps(model, images, timing: bool, occlusion: bool, integrated: bool = False) -> tuple[dict, dict]:
     """Every variant's factual maps of a pair (occlusion, 2 x 64 image passes, and blur integrated gradients,
     16 pair passes with gradients, only when asked) and facts."""
-    results = {m: explain_pair(model, images[0], images[1], method=m) for m in ("gradcam", "decomposition", "ablation")}
+    results = {m: explain_pair(model, images[0], images[1], method=m) for m in ("gradcam", "attention", "decomposition",
+                                                                                  "ablation")}
     first = results["decomposition"]
     sign = get_method("decomposition").sign(first.decision)
     views = [model_view(model, image) for image in images]
@@ -96,7 +97,8 @@ def pair_maps(model, images, timing: bool, occlusion: bool, integrated: bool = F
     started = time.perf_counter()
     pixels = sign * integrated_pixels(model, inputs).cpu() if integrated else None
     integrated_ms = (time.perf_counter() - started) * 1000.0 if integrated else None
-    maps = {"gradcam": list(results["gradcam"].factual), "decomposition": list(first.factual),
+    maps = {"gradcam": list(results["gradcam"].factual), "attention": list(results["attention"].factual),
+            "decomposition": list(first.factual),
             "ablation": list(results["ablation"].factual),
             "gradcam_signed": cell_maps(sign * np.stack(results["gradcam"].signed_cams), sizes, rectify=False),
             "ablation_local": cell_maps(sign * ablation_cells(model, inputs, activations, "local").numpy(), sizes,
