@@ -20,7 +20,12 @@ def run_followup(args) -> int:
 
     if len(args.visits) < 2:
         raise ValueError(f"followup: give at least two visits (BASELINE FOLLOWUP ...), got {len(args.visits)}")
-    pixel_size = _pixel_size(args.pixel_size_mm)
+    from core.followup.measurements import read_pixel_size
+
+    try:
+        pixel_size = read_pixel_size(args.pixel_size_mm)
+    except ValueError as exc:
+        raise ValueError(f"--pixel-size-mm: {exc}") from None
     dates = _dates(args.acquired, len(args.visits))
     from argparse import Namespace
 
@@ -123,18 +128,6 @@ def _print_text(result, facts: dict) -> None:
         print(f"wrote {printable(path)}")
     for path in facts["stored"]:
         print(f"stored {printable(path)} on the PACS")
-
-
-def _pixel_size(text):
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value > 0 and value < 100):  # also refuses nan and inf
-        raise ValueError(f"--pixel-size-mm: give the size of one pixel in mm (e.g. 0.02), got {text!r}")
-    return value
 
 
 def _mask(path, image, flag):
