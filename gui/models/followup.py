@@ -168,7 +168,7 @@ class FollowUpReview(QObject):
         try:
             read_pixel_size(self.pixel_size_text)
         except ValueError as exc:
-            self.problems.report(KEY, f"Pixel size: {exc}, or leave it empty")
+            self.problems.report(KEY, f"Pixel size {exc}, or leave it empty")
             return True
         return False
 
