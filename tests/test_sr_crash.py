@@ -19,14 +19,17 @@ def _run(command, tmp_path, weights, note) -> int:
     from main import main
 
     visits = sorted(str(path) for path in (tmp_path / "visits").iterdir())
-    return main([command, *visits, "--model", str(weights), "--device", "cpu", "--note", note, "--force",
+    command, *maps = command.split()  # "explain --out": the maps too, a third unit around the other two
+    fast = ["--first-map"] if command == "explain" else []  # what is written is the point, not its refinement
+    return main([command, *visits, "--model", str(weights), "--device", "cpu", "--note", note, "--force", *fast,
+                 *(["--out", str(tmp_path / "maps")] if maps else []),
                  "--report", str(tmp_path / "reports" / "r.png"), "--sr", str(tmp_path / "sr" / "measurements.dcm")])
 
 
 def _contents(tmp_path) -> dict[str, bytes]:
-    """Every file of the two output folders, by name: temporaries and lock files would show up here too."""
-    return {str(path.relative_to(tmp_path)): path.read_bytes()
-            for folder in ("reports", "sr") for path in sorted((tmp_path / folder).iterdir())}
+    """Every file of the output folders, by name: temporaries and lock files would show up here too."""
+    return {str(path.relative_to(tmp_path)): path.read_bytes() for folder in ("maps", "reports", "sr")
+            if (tmp_path / folder).exists() for path in sorted((tmp_path / folder).iterdir())}
 
 
 def _sr_folder_full(monkeypatch):
@@ -50,14 +53,15 @@ def _highdicom_raises(monkeypatch):
 
 
 @pytest.mark.parametrize("fault", [_sr_folder_full, _highdicom_raises])
-@pytest.mark.parametrize("command", ["explain", "followup"])
+@pytest.mark.parametrize("command", ["explain", "explain --out", "followup"])
 def test_a_failed_sr_after_force_leaves_the_earlier_report_sidecar_and_sr(tmp_path, weights, capsys, monkeypatch,
                                                                           command, fault):
     (tmp_path / "visits").mkdir()
     write_visits(tmp_path / "visits")
     assert _run(command, tmp_path, weights, "the earlier run") == 0, capsys.readouterr().err
     before = _contents(tmp_path)
-    assert set(before) == {"reports/r.png", "reports/r.json", "sr/measurements.dcm"}
+    assert {"reports/r.png", "reports/r.json", "sr/measurements.dcm"} <= set(before)
+    assert len(before) == (3 + 8 if "--out" in command else 3)  # the maps: a .npy and a .png per layer and image
     capsys.readouterr()
     reason = fault(monkeypatch)
     assert _run(command, tmp_path, weights, "the run whose SR fails") == 2
