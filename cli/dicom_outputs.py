@@ -1,7 +1,8 @@
 """What `explain` and `followup` write and send as DICOM beyond the report: `--sr FILE.dcm` (the measurements as a
 DICOM Structured Report, core.review.measurement_sr) and `--store URL` (the DICOM report and SR stored into the
-source study of a PACS, core.pacs). Checked before any work, done after the report: the SR is written atomically,
-and a failure removes what this run wrote, so a run leaves all its files or none."""
+source study of a PACS, core.pacs). Checked before any work. The SR is written with the report, as one unit: the
+report, its sidecar and the SR are renamed into place only once all three are written, so a run that fails leaves
+the earlier files of these names byte-identical. The store comes after."""
 
 from __future__ import annotations
 
@@ -40,16 +41,14 @@ def require_dicom_sources(args, images) -> None:
                      "the images given are not DICOM")
 
 
-def write_sr(args, facts: dict, filing, images, written: list[str]) -> list[str]:
-    """Write the SR of `facts` when --sr asks; on failure the files in `written` (this run's report) are removed
-    too. The paths written, `written` first."""
+def sr_unit(args, filing, images):
+    """When --sr asks, a function of the report's facts that writes the SR (core.review.measurement_sr.write_sr) and
+    returns the files it placed, for the report's writer to nest in its unit; else None."""
     if not getattr(args, "sr", None):
-        return written
-    from core.review.measurement_sr import write_sr as write
+        return None
+    from core.review.measurement_sr import write_sr
 
-    Path(args.sr).parent.mkdir(parents=True, exist_ok=True)
-    write(args.sr, facts, filing, images, written)
-    return [*written, str(args.sr)]
+    return lambda facts: write_sr(args.sr, facts, filing, images, args.force)
 
 
 def store_outputs(args, filing) -> list[str]:

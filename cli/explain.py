@@ -14,7 +14,7 @@ from core.io.images import load_image, parse_crop
 from core.review.outputs import plan_outputs, write_outputs
 from core.vocabulary import LAYERS
 
-from .dicom_outputs import check_dicom_outputs, require_dicom_sources, store_outputs, write_sr
+from .dicom_outputs import check_dicom_outputs, require_dicom_sources, sr_unit, store_outputs
 
 
 def run_explain(args) -> int:
@@ -52,14 +52,14 @@ def run_explain(args) -> int:
         faithful = faithfulness(model, [image.image for image in images], result)
     written: list[str] = []
     facts: dict = {}
-    if plan.files or args.json or args.sr:  # the facts (each image hashed) are built by the writer, once, when needed
-        outputs = write_outputs(plan, result, images, model, with_facts=args.json or bool(args.sr), note=args.note,
-                                record=record, faithfulness=faithful)
-        written, facts = [str(path) for path in outputs.files], outputs.facts
     from core.io.dicom import report_filing
 
     filing = report_filing(images, "pair")
-    written = write_sr(args, facts, filing, images, written)
+    sr = sr_unit(args, filing, images)  # written with the maps and the report: all of them or none
+    if plan.files or args.json or sr:  # the facts (each image hashed) are built by the writer, once, when needed
+        outputs = write_outputs(plan, result, images, model, with_facts=args.json, nested=sr, note=args.note,
+                                record=record, faithfulness=faithful)
+        written, facts = [str(path) for path in outputs.files] + ([str(args.sr)] if sr else []), outputs.facts
     stored = store_outputs(args, filing)
     timings = {"load_images_ms": elapsed_ms(started, t_images), "load_model_ms": elapsed_ms(t_images, t_model),
                **{f"explain_{k}_ms": v for k, v in result.timings_ms.items()},

@@ -11,7 +11,7 @@ from dataclasses import replace
 from core.explain.timing import elapsed_ms
 from core.io.files import printable
 
-from .dicom_outputs import check_dicom_outputs, require_dicom_sources, store_outputs, write_sr
+from .dicom_outputs import check_dicom_outputs, require_dicom_sources, sr_unit, store_outputs
 
 
 def run_followup(args) -> int:
@@ -20,7 +20,12 @@ def run_followup(args) -> int:
 
     if len(args.visits) < 2:
         raise ValueError(f"followup: give at least two visits (BASELINE FOLLOWUP ...), got {len(args.visits)}")
-    pixel_size = _pixel_size(args.pixel_size_mm)
+    from core.followup.measurements import read_pixel_size
+
+    try:
+        pixel_size = read_pixel_size(args.pixel_size_mm)
+    except ValueError as exc:
+        raise ValueError(f"--pixel-size-mm: {exc}") from None
     dates = _dates(args.acquired, len(args.visits))
     from argparse import Namespace
 
@@ -61,13 +66,16 @@ def run_followup(args) -> int:
     from core.io.dicom import report_filing
 
     filing = report_filing(result.images, "follow-up", primary=1)  # the last visit's study: it is about it
-    if args.report:
+    sr = sr_unit(args, filing, result.images)
+    if args.report:  # the SR nested in the report's unit: the report, its sidecar and the SR, or none of them
         from core.review.followup_report import render
         from core.review.report import write_picture_and_facts
 
         written = [str(p) for p in write_picture_and_facts(args.report, lambda: render(result, facts), facts,
-                                                             args.force, filing)]
-    written = write_sr(args, facts, filing, result.images, written)
+                                                             args.force, filing, (lambda: sr(facts)) if sr else None)]
+    elif sr:
+        sr(facts)
+    written += [str(args.sr)] if sr else []
     stored = store_outputs(args, filing)
     facts = {**facts, "device": str(model.device), "written": written, "stored": stored,
              "timings_ms": {**facts["timings_ms"], "total_ms": elapsed_ms(started, time.perf_counter())}}
@@ -120,18 +128,6 @@ def _print_text(result, facts: dict) -> None:
         print(f"wrote {printable(path)}")
     for path in facts["stored"]:
         print(f"stored {printable(path)} on the PACS")
-
-
-def _pixel_size(text):
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value > 0 and value < 100):  # also refuses nan and inf
-        raise ValueError(f"--pixel-size-mm: give the size of one pixel in mm (e.g. 0.02), got {text!r}")
-    return value
 
 
 def _mask(path, image, flag):

@@ -29,6 +29,7 @@ from .models.settings import Key, bind_settings, read, remember, restore_review,
 from .models.similar_cases import SimilarCases
 from .models.worklist import WorklistController
 from .presenters.commands import Commands, CommandsView
+from .presenters.followup import FollowupPresenter
 from .presenters.headers import PairHeaders
 from .presenters.links import LinksPresenter
 from .presenters.similar import SimilarPresenter
@@ -168,7 +169,15 @@ def present(review: Review, window: MainWindow, commands: Commands) -> tuple:
     window.links_overlay.pointer.connect(links.pointer)
     headers = PairHeaders(window, review.session)
     window.score.withheld_changed.connect(headers.set_withheld)
-    return worklist, similar, links, headers
+    dock = window.followup_dock
+    followup = FollowupPresenter(dock, review.followup)
+    dock.registration_chosen.connect(followup.set_mode)
+    dock.pixel_size_entered.connect(followup.set_pixel_size)
+    dock.assessment_typed.connect(followup.set_assessment)
+    dock.history_strip.visit_clicked.connect(followup.visit_clicked)
+    dock.history_strip.step_requested.connect(followup.step_by)
+    dock.history_strip.pair_chosen.connect(followup.blink_pair_chosen)
+    return worklist, similar, links, headers, followup
 
 
 def run_app(args) -> int:

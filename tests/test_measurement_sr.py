@@ -119,18 +119,35 @@ def _file(folder, data: bytes):
     return path
 
 
-def test_a_failed_sr_takes_the_report_written_for_it_along_and_leaves_no_part(tmp_path, monkeypatch):
-    """core.review.measurement_sr.write_sr (explain --sr, followup --sr and the window's stores): all or none."""
-    from core.review import measurement_sr as module
+def test_an_sr_that_cannot_be_built_is_one_line_naming_it_and_leaves_no_part(tmp_path):
+    """core.review.measurement_sr.write_sr (explain --sr, followup --sr and the window's stores): no folder made
+    for it and no temporary stays; the line names the SR, not a temporary."""
+    from core.review.measurement_sr import write_sr
+    from core.review.report import ReportError
 
-    report, sidecar, sr = tmp_path / "report.dcm", tmp_path / "report.json", tmp_path / "sr.dcm"
-    report.write_bytes(b"report")
-    sidecar.write_text("{}")
-
-    def broken(*_args):
-        raise ValueError("no measurements")
-
-    monkeypatch.setattr(module, "measurement_sr", broken)
-    with pytest.raises(ValueError, match="no measurements"):
-        module.write_sr(sr, {}, None, [], [report, sidecar])
+    with pytest.raises(ReportError, match=r"^.*sr\.dcm: cannot write the measurement SR \(a measurement SR needs "):
+        write_sr(tmp_path / "new" / "sr.dcm", {}, None, [], overwrite=False)
     assert sorted(tmp_path.iterdir()) == []
+
+
+def test_a_nested_unit_is_removed_when_the_renames_after_it_fail(tmp_path, monkeypatch):
+    """core.io.files.write_unit: what before_renames placed (the SR inside a report's unit) goes when this unit's
+    own renames then fail, so the two are placed together or not at all."""
+    from core.io import files
+
+    sr, report = tmp_path / "sr" / "sr.dcm", tmp_path / "report.png"
+    sr.parent.mkdir()
+    real = files.os.replace
+
+    def replace(src, dst):
+        if str(dst) == str(report):
+            raise OSError(5, "Input/output error")
+        return real(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", replace)
+    with pytest.raises(OSError, match="Input/output"):
+        files.write_unit([(report, b"report")], before_renames=lambda: files.write_unit([(sr, b"sr")]))
+    assert sorted(tmp_path.rglob("*")) == [sr.parent]
+    monkeypatch.undo()
+    assert files.write_unit([(report, b"report")], before_renames=lambda: files.write_unit([(sr, b"sr")])) == [
+        report, sr]

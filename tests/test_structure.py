@@ -197,3 +197,30 @@ def test_one_definition_of_an_image_file():
                     ".jpeg" in node.value.lower() or ".tiff" in node.value.lower()):
                 elsewhere.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value[:60]!r}")
     assert elsewhere == []
+
+
+def _hashes_a_file(function: ast.AST) -> bool:
+    """Whether a function both starts a sha256 and opens or reads a file: hashing a file's bytes by itself."""
+    calls = [node.func for node in ast.walk(function) if isinstance(node, ast.Call)]
+    names = {call.id if isinstance(call, ast.Name) else call.attr for call in calls
+             if isinstance(call, (ast.Name, ast.Attribute))}
+    return "sha256" in names and bool(names & {"open", "read_bytes"})
+
+
+def test_one_home_for_hashing_a_file():
+    """A file's sha256 is core.io.files.file_sha256 (a leftover of issue #34: the one-off pairs' store read and
+    hashed files by itself)."""
+    home = ROOT / "core" / "io" / "files.py"
+    elsewhere = [f"{path.relative_to(ROOT)}:{node.lineno} {node.name}"
+                 for package in (*PACKAGES, "benchmarks") for path in sorted((ROOT / package).rglob("*.py"))
+                 if path != home for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _hashes_a_file(node)]
+    assert elsewhere == []
+
+
+def test_the_file_hash_rule_catches_a_block_reader():
+    source = ("import hashlib\ndef key(path):\n    digest = hashlib.sha256()\n"
+              "    with open(path, 'rb') as f:\n        digest.update(f.read())\n    return digest.hexdigest()\n"
+              "def of_bytes(data):\n    return hashlib.sha256(data).hexdigest()\n")
+    functions = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)]
+    assert [_hashes_a_file(function) for function in functions] == [True, False]

@@ -45,8 +45,27 @@ CLIPPED_MAX = 0.10
 # skin model's validation images. core.followup.visits uses them as the floor of each change's uncertainty.
 # Measured: 40 unchanged lesions of the validation split, all 40 registered (--kind repeat --split val --pairs 40).
 # colour_share: a colour's share of the lesion (0-1), over the colours covering 1 % of it at either visit.
+# A typed pixel size of 10 cm or more is a slip (cm or um for mm), not a photograph's: refused, never measured with
+MAX_PIXEL_SIZE_MM = 100.0
 REPEATABILITY = {"area": 0.030, "diameter": 0.029, "asymmetry": 0.020, "border_irregularity": 0.126,
                  "colour_share": 0.011}
+
+
+def read_pixel_size(text) -> float | None:
+    """The size of one pixel in mm as a person typed it (--pixel-size-mm, the follow-up dock's field; a decimal comma
+    taken as a point): None when empty (unknown: a DICOM file's own, else pixels). ValueError with the one line to
+    show when it is not a size: a finite number more than 0 and less than MAX_PIXEL_SIZE_MM."""
+    typed = str(text or "").strip()
+    if not typed:
+        return None
+    try:
+        value = float(typed.replace(",", "."))
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < MAX_PIXEL_SIZE_MM:  # also refuses nan and inf
+        raise ValueError(f"{typed!r} is not the size of one pixel in mm: give a number more than 0 and less than "
+                         f"{MAX_PIXEL_SIZE_MM:g} (e.g. 0.02)")
+    return value
 
 
 def measure(rgb: np.ndarray, mask: np.ndarray | None = None, pixel_size_mm: float | None = None) -> dict:

@@ -140,7 +140,7 @@ class Busy(FileExistsError):
     """Another process is writing the same files right now."""
 
 
-def write_unit(items: list[tuple[Path, object]], overwrite: bool = False, before_renames=None) -> None:
+def write_unit(items: list[tuple[Path, object]], overwrite: bool = False, before_renames=None) -> list[Path]:
     """Write several files (bytes, or a function writing to a binary handle) of one folder as one unit: all of
     them or none, never over an existing one unless `overwrite`, never beside a concurrent writer of the same unit.
 
@@ -148,7 +148,9 @@ def write_unit(items: list[tuple[Path, object]], overwrite: bool = False, before
     failure or a kill before the renames leaves the previous files byte-identical. `before_renames`, if given,
     is called once the temporaries are written and before the first rename: the writing of a second unit (in
     another folder) nests there, and the two units' renames then follow the slow work of both. If it raises,
-    nothing of this unit is placed.
+    nothing of this unit is placed. It returns the files it placed (or None): if this unit's renames then fail,
+    they are removed too, so the nested units are all placed or none. Returns the files placed: this unit's,
+    then the nested ones.
 
     A lock file (.NAME.lock beside the first file, held with flock so a dead holder frees it) makes the
     existence check and the renames one step against every other writer. Before the renames the lock file
@@ -164,6 +166,7 @@ def write_unit(items: list[tuple[Path, object]], overwrite: bool = False, before
     lock = _claim(lock_path, targets[0])
     temps: dict[Path, str] = {}
     placed: list[Path] = []
+    nested: list[Path] = []
     try:
         _recover(lock, folder, targets)
         if not overwrite:
@@ -173,19 +176,22 @@ def write_unit(items: list[tuple[Path, object]], overwrite: bool = False, before
         for target, data in items:
             temps[target] = _write_temporary(target, data)
         if before_renames is not None:
-            before_renames()
+            nested = [Path(path) for path in before_renames() or ()]
         _journal(lock, {"targets": [t.name for t in targets], "temps": [Path(p).name for p in temps.values()]})
         for target in targets:
             os.replace(temps[target], target)  # replaces a symlink itself, never the file it points to
             placed.append(target)
         _sync_folder(folder)
         _journal(lock, None)
+        return [*targets, *nested]
     except BaseException:
         # A temporary that is gone was renamed into place (Ctrl-C may land just after os.replace returned). Once
         # one file is placed, the others (old versions, when overwriting) no longer belong with it: remove all.
         if placed or any(not os.path.lexists(tmp) for tmp in temps.values()):
             for target in targets:
                 _unlink(target)
+        for path in nested:  # placed by a nested unit just before this one's renames failed: all or none
+            _unlink(path)
         # every temporary of these targets, not just those recorded: Ctrl-C can land between creating one and
         # recording it, and under the lock no other writer's temporaries can be there
         _remove_temporaries(folder, targets)

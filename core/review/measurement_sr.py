@@ -3,6 +3,7 @@ holding a TID 1500 Measurement Report), filed like the picture report (core.io.d
 a new series, the source images as evidence.
 
     measurement_sr(facts, filing, images) -> bytes (a DICOM file)
+    write_sr(path, facts, filing, images, overwrite) -> [path] (written whole, or nested in a report's unit)
 
 facts   a follow-up report's facts (core.review.followup_report.followup_report_facts) or a pair report's sidecar
         facts (core.review.report.sidecar_facts); read only through _values, the one place that knows their keys.
@@ -23,7 +24,8 @@ import io
 from pathlib import Path
 
 from core.io.dicom import Filing, filed_dataset
-from core.io.files import atomic_write
+from core.io.files import first_line, make_folders, printable, remove_folders, write_unit
+from core.review.report import ReportError
 from core.trust.verdict import withholds
 
 PRIVATE_SCHEME = "99SLENS"  # "99" prefix: a private coding scheme (DICOM PS3.16 8.2)
@@ -80,14 +82,31 @@ def measurement_sr(facts: dict, filing: Filing | None, images) -> bytes:
     return buffer.getvalue()
 
 
-def write_sr(path, facts: dict, filing: Filing | None, images, written=()) -> None:
-    """Write the SR of `facts` to `path` whole (atomic_write); when that fails, the report files already `written`
-    for it are removed too, so a report never stays without the SR asked for with it."""
+def write_sr(path, facts: dict, filing: Filing | None, images, overwrite: bool) -> list[Path]:
+    """Write the SR of `facts` to `path` as a unit of its own (core.io.files.write_unit); the files placed. Nested in
+    a report's writing (its `before_renames`), the SR is built and written once the report's temporaries are, and
+    the report, its sidecar and the SR are placed together or not at all. ReportError naming `path` in one line
+    when the SR cannot be built (highdicom refuses the facts) or written; its folder is made when missing."""
+    path = Path(path)
     try:
-        atomic_write(path, measurement_sr(facts, filing, images))
+        data = measurement_sr(facts, filing, images)
+    except MemoryError:
+        raise
+    except Exception as exc:  # highdicom's own errors (ValueError, AttributeError...) are not the user's to read
+        raise ReportError(f"{printable(path)}: cannot write the measurement SR ({first_line(exc)})") from None
+    created: list[Path] = []
+    try:
+        created = make_folders(path.parent)
+        return write_unit([(path, data)], overwrite=overwrite)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        remove_folders(created)
+        # the reason alone: the file it names may be a temporary the user never asked for
+        reason = printable(exc.strerror or first_line(exc))
+        raise ReportError(f"{printable(path)}: cannot write the measurement SR ({reason})") from None
     except BaseException:
-        for done in written:
-            Path(done).unlink(missing_ok=True)
+        remove_folders(created)
         raise
 
 

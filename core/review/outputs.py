@@ -11,10 +11,10 @@ The plan names every file before anything is read or computed, and refuses, with
 name that is not a report's, a folder that cannot be made or written into, and an existing file unless
 `overwrite`. write_outputs then builds the explanation's facts once (core.explain.facts: each image hashed once),
 writes the maps, the report and its sidecar under temporary names and renames them into place only when all are
-written (core.io.files.write_unit, the report's unit nested before the maps' renames): all the planned files or
-none, and an export that fails or is killed before the renames leaves the previous files byte-identical (the
-renames themselves take microseconds; a writer killed among them leaves a journal by which the next one removes
-the torn set). report_options are
+written (core.io.files.write_unit, the report's unit nested before the maps' renames, and a `nested` unit such as
+the measurement SR nested in the report's): all the planned files or none, and an export that fails or is killed
+before the renames leaves the previous files byte-identical (the renames themselves take microseconds; a writer
+killed among them leaves a journal by which the next one removes the torn set). report_options are
 core.review.report.sidecar_facts's. Maps are written at their own size (core.explain.pair.map_size); the overlays
 and the report resize them to the image they are drawn on.
 """
@@ -81,43 +81,44 @@ def plan_outputs(out_dir=None, report=None, *, colormaps=None, overwrite: bool =
     return plan
 
 
-def write_outputs(plan: OutputPlan, explanation, images, model, *, with_facts: bool = False,
+def write_outputs(plan: OutputPlan, explanation, images, model, *, with_facts: bool = False, nested=None,
                   **report_options) -> Written:
     """Write what `plan` lists for the explained pair (images: core.explain.pair.explained_images; model: a
     ModelInfo or SiameseModel); a report's sidecar holds sidecar_facts(facts, **report_options). The facts (each
-    image hashed) are built when a report needs them or `with_facts` asks for them, else Written.facts is {}.
+    image hashed) are built when a report or `nested` needs them or `with_facts` asks for them, else
+    Written.facts is {}. `nested(facts)` writes one more unit with these outputs (the measurement SR,
+    core.review.measurement_sr.write_sr) and returns the files it placed; it runs once every planned file is
+    written to its temporary, and its files are removed again if the renames that follow fail.
 
-    Nothing is renamed into place until every file is written: an error or a kill while the maps are drawn or
-    the report rendered leaves the previous files of these names as they were."""
-    facts = explanation_facts(explanation, images, model) if plan.report or with_facts else {}
+    Nothing is renamed into place until every file is written: an error or a kill while the maps are drawn, the
+    report rendered or the nested unit written leaves the previous files of these names as they were."""
+    facts = explanation_facts(explanation, images, model) if plan.report or with_facts or nested else {}
     # built (and its options checked) before the first file is written
     sidecar = sidecar_facts(facts, colormaps=plan.colormaps, **report_options) if plan.report else {}
-    placed_report = False
+    nested_files: list[Path] = []
 
-    def write_report_unit() -> None:
-        nonlocal placed_report
+    def write_nested() -> list[Path]:
+        nested_files.extend(nested(facts) if nested else ())
+        return nested_files
+
+    def write_report_unit(report: Path) -> list[Path]:
         from core.io.dicom import report_filing
         from core.review.report_layout import render
 
-        if plan.report is None:
-            return
+        placed = write_report_files(report, lambda: render(explanation, images, sidecar), sidecar,
+                                    plan.overwrite, report_filing(images, "pair"), write_nested)
+        return [*placed, *nested_files]
 
-        write_report_files(plan.report, lambda: render(explanation, images, sidecar), sidecar, plan.overwrite,
-                           report_filing(images, "pair"))
-        placed_report = True
-
+    report = plan.report
+    last_unit = (lambda: write_report_unit(report)) if report else write_nested  # inside the maps' unit
     if not plan.maps:
-        if plan.report:
-            write_report_unit()
+        last_unit()
         return Written(plan.files, facts)
     created = make_folders(plan.maps[0].parent)
     try:
-        write_unit(_map_items(plan, explanation, images), overwrite=plan.overwrite,
-                   before_renames=write_report_unit if plan.report else None)
+        # the maps' unit removes what the nested units placed if its own renames fail: all outputs or none
+        write_unit(_map_items(plan, explanation, images), overwrite=plan.overwrite, before_renames=last_unit)
     except BaseException as exc:
-        if placed_report and plan.report:  # only the maps' renames failed: all outputs or none
-            for path in (plan.report, plan.report.with_suffix(".json")):
-                path.unlink(missing_ok=True)
         remove_folders(created)
         if isinstance(exc, OSError) and not isinstance(exc, (FileExistsError, ReportError)):
             # a full disk or a lost permission: name the folder, as a report's error does
@@ -126,11 +127,12 @@ def write_outputs(plan: OutputPlan, explanation, images, model, *, with_facts: b
     return Written(plan.files, facts)
 
 
-def write_report(path, explanation, images, model, *, colormaps=None, overwrite: bool = False,
+def write_report(path, explanation, images, model, *, colormaps=None, overwrite: bool = False, nested=None,
                  **report_options) -> tuple[Path, Path]:
-    """A report and its sidecar alone (the window's export, batch): (report, sidecar)."""
+    """A report and its sidecar alone (the window's export, batch), with a `nested` unit as write_outputs's:
+    (report, sidecar)."""
     plan = plan_outputs(report=path, colormaps=colormaps, overwrite=overwrite)
-    write_outputs(plan, explanation, images, model, **report_options)
+    write_outputs(plan, explanation, images, model, nested=nested, **report_options)
     report, sidecar = plan.files
     return report, sidecar
 

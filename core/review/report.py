@@ -84,16 +84,18 @@ def _unwritable(folder: Path) -> str:
     return "" if os.access(existing, os.W_OK | os.X_OK) else f"{printable(existing)} is not writable"
 
 
-def write_picture_and_facts(path, render, facts: dict, overwrite: bool = False,
-                            filing=None) -> tuple[Path, Path]:
+def write_picture_and_facts(path, render, facts: dict, overwrite: bool = False, filing=None,
+                            before_renames=None) -> tuple[Path, Path]:
     """Any report: the picture render() draws, as PNG, PDF or DICOM at `path` (by its suffix, core.review.report_files),
     and `facts` as its JSON sidecar, written as one unit (both or neither, and no folder made for them left
     behind). Used by pair, follow-up and similar-case reports; a DICOM one made from DICOM images files with them
-    (`filing`: core.io.dicom.report_filing)."""
-    return write_report_files(check_report_path(path, overwrite), render, facts, overwrite, filing)
+    (`filing`: core.io.dicom.report_filing). `before_renames` nests another unit in this one (the measurement SR
+    asked for with the report: core.io.files.write_unit): the three files are placed together or not at all."""
+    return write_report_files(check_report_path(path, overwrite), render, facts, overwrite, filing, before_renames)
 
 
-def write_report_files(report: Path, render, facts: dict, overwrite: bool, filing=None) -> tuple[Path, Path]:
+def write_report_files(report: Path, render, facts: dict, overwrite: bool, filing=None,
+                       before_renames=None) -> tuple[Path, Path]:
     """write_picture_and_facts once check_report_path has passed `report` (checked once, before any work)."""
     sidecar = report.with_suffix(".json")
     picture = encode(render(), report.suffix, facts, filing)
@@ -107,8 +109,11 @@ def write_report_files(report: Path, render, facts: dict, overwrite: bool, filin
     created: list[Path] = []
     try:
         created = make_folders(report.parent)
-        write_unit([(report, picture), (sidecar, text)], overwrite=overwrite)
+        write_unit([(report, picture), (sidecar, text)], overwrite=overwrite, before_renames=before_renames)
     except FileExistsError:
+        raise
+    except ReportError:  # a nested unit's, naming its own file
+        remove_folders(created)
         raise
     except OSError as exc:
         remove_folders(created)

@@ -141,7 +141,7 @@ def lesion_constraint(model, maps, local, emb, pairs, lesion, share, world) -> t
     similarity = model.score(local[a], emb[p].detach()).sum()
     grads = torch.autograd.grad(similarity, maps, create_graph=True)[0][a]
     cam = grad_cam(maps[a], grads).abs()
-    inside = F.adaptive_avg_pool2d(lesion[a.to(lesion.device)], cam.shape[-2:])[:, 0]
+    inside = F.adaptive_avg_pool2d(lesion[a.to(lesion.device)], (cam.shape[-2], cam.shape[-1]))[:, 0]
     area = inside.mean(dim=(1, 2))
     found = (area > 0.02) & (area < 0.9)
     if not bool(found.any()):

@@ -14,7 +14,8 @@ from typing import Any, Callable
 # Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
 from core.errors import SiameseLensError
 from core.explain.overlay import colour_ramp, rgba_layer  # cv2 and numpy only
-from core.io.files import first_line, printable
+from core.followup.measurements import read_pixel_size  # cv2 and numpy only
+from core.io.files import file_sha256, first_line, printable
 from core.io.image_files import file_dialog_filter, not_an_image  # numpy only
 from core.io.images import crop_problem  # Pillow and numpy only
 from core.model.device import cuda_unsupported, device_choices
@@ -47,7 +48,7 @@ __all__ = [
     "cuda_unsupported", "device_choices", "faithfulness_text", "map_faithful", "UNFAITHFUL_MARK", "rgba_layer",
     "VERDICT_COLOURS",
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
-    "file_dialog_filter", "not_an_image", "printable",
+    "file_dialog_filter", "not_an_image", "printable", "file_sha256", "read_pixel_size",
     "NOT_ASSESSED", "withholds", "band_of", "shown_probability", "PACS_PREVIEW_SIZE",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
@@ -324,8 +325,8 @@ def store_followup(ws: Workspace, url: str, report: str, sr: str, result, record
     pacs = _pacs_for_store(url, sr, overwrite)  # refused before anything is written
     record = (record or CaseRecord()).merged(from_images(result.images))
     facts = followup_report_facts(result, ws.require_model(), record=record, note=note)
-    written = write_picture_and_facts(report, lambda: render(result, facts), facts, overwrite, filing)
-    _write_sr_whole(sr, facts, filing, result.images, written)
+    write_picture_and_facts(report, lambda: render(result, facts), facts, overwrite, filing,
+                            lambda: _write_sr(sr, facts, filing, result.images, overwrite))  # one unit
     return _store(ws, pacs, (report, sr), filing)
 
 
@@ -340,7 +341,7 @@ def export_sr(ws: Workspace, path: str, explained: Explained, overwrite: bool) -
     filing = _filing(explained.images, "pair", 0)
     check_targets([Path(path)], overwrite)
     facts = explanation_facts(explained.explanation, explained.images, explained.model)
-    _write_sr_whole(path, facts, filing, explained.images, [])
+    _write_sr(path, facts, filing, explained.images, overwrite)
     return path
 
 
@@ -350,23 +351,20 @@ def store_pair(ws: Workspace, url: str, request: ExportRequest, sr: str) -> tupl
     fails (the error says so)."""
     from pathlib import Path
 
-    from core.explain.facts import explanation_facts
-
     if Path(request.path).suffix.lower() != ".dcm":
         raise ValueError(f"{request.path}: a report stored on a PACS is a DICOM file (.dcm)")
     explained = request.explained
     filing = _filing(explained.images, "pair", 0)
     pacs = _pacs_for_store(url, sr, request.overwrite)
-    exported = export(ws, request)
-    facts = explanation_facts(explained.explanation, explained.images, explained.model)
-    _write_sr_whole(sr, facts, filing, explained.images, [Path(exported.png), Path(exported.sidecar)])
+    # the SR nested in the report's unit: the report, its sidecar and the SR are placed together or not at all
+    exported = export(ws, request, lambda facts: _write_sr(sr, facts, filing, explained.images, request.overwrite))
     return _store(ws, pacs, (exported.png, sr), filing)
 
 
-def _write_sr_whole(path: str, facts: dict, filing, images, written) -> None:
+def _write_sr(path: str, facts: dict, filing, images, overwrite: bool):
     from core.review.measurement_sr import write_sr  # highdicom: only when an SR is written
 
-    write_sr(path, facts, filing, images, written)
+    return write_sr(path, facts, filing, images, overwrite)
 
 
 def dicom_pair(images) -> bool:
@@ -460,8 +458,9 @@ def similar(ws: Workspace, gallery: str, image, crop, k: int) -> SimilarFound:
                         counts["interrupted"], notes)
 
 
-def export(_ws: Workspace, request: ExportRequest) -> Exported:
-    """The report of the pair as shown and its JSON sidecar (core.review.outputs, as `explain --report` writes them)."""
+def export(_ws: Workspace, request: ExportRequest, nested=None) -> Exported:
+    """The report of the pair as shown and its JSON sidecar (core.review.outputs, as `explain --report` writes them),
+    with a `nested` unit (the measurement SR) written as one with them."""
     from core.review.case_record import CaseRecord, from_images
     from core.review.outputs import write_report
 
@@ -471,7 +470,8 @@ def export(_ws: Workspace, request: ExportRequest) -> Exported:
                                 colormaps=request.colormaps, layers=request.layers, note=request.note,
                                 overwrite=request.overwrite, provenance=request.provenance,
                                 faithfulness=request.faithfulness, record=record,
-                                reviewer_verdict=request.reviewer_verdict, shown_anyway=request.shown_anyway)
+                                reviewer_verdict=request.reviewer_verdict, shown_anyway=request.shown_anyway,
+                                nested=nested)
     return Exported(str(png), str(sidecar))
 
 

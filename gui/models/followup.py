@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, Signal
 from ..jobs.tasks import export_followup as export_followup_task
 from ..jobs.tasks import followup as followup_task
 from ..jobs.tasks import followup_history as history_task
+from ..jobs.tasks import read_pixel_size
 
 KEY, EXPORT_KEY = "followup", "followup-export"
 REGISTRATION_MODES = ("auto", "rigid", "similarity")  # core.followup.registration's; auto chooses by the evidence
@@ -155,23 +156,21 @@ class FollowUpReview(QObject):
             self.set_assessment("")
 
     def pixel_size_mm(self) -> float | None:
-        """The typed pixel size in mm; None when empty, -1.0 when it is not a size."""
-        text = self.pixel_size_text.replace(",", ".")
-        if not text:
-            return None
+        """The typed pixel size in mm (core's rule: gui.jobs.tasks.read_pixel_size); None when empty, or when it is
+        not a size (then the problem bar says so)."""
         try:
-            value = float(text)
+            return read_pixel_size(self.pixel_size_text)
         except ValueError:
-            return -1.0
-        return value if 0 < value < 100 else -1.0
+            return None
 
     def _reported_bad_pixel_size(self) -> bool:
         """Whether the typed pixel size is not a size; if so the problem bar says so."""
-        if self.pixel_size_mm() != -1.0:
-            return False
-        self.problems.report(KEY, f"Pixel size {self.pixel_size_text!r}: give the size of one pixel in mm (e.g. 0.02), "
-                                  "or leave it empty")
-        return True
+        try:
+            read_pixel_size(self.pixel_size_text)
+        except ValueError as exc:
+            self.problems.report(KEY, f"Pixel size {exc}, or leave it empty")
+            return True
+        return False
 
     def interval_days(self) -> int | None:
         """Days between the two visits from the case record's dates; None when either is unknown."""

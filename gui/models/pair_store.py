@@ -16,7 +16,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..jobs.tasks import CaseRecord
+from ..jobs.tasks import CaseRecord, file_sha256
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS notes (pair TEXT PRIMARY KEY, note TEXT NOT NULL, image1 TEXT, image2 TEXT,
                                                 updated TEXT NOT NULL)"""
@@ -31,14 +31,11 @@ UPSERT = ("INSERT INTO notes (pair, note, image1, image2, updated, record, asses
 def content_key(ready) -> str:
     """sha256 of an image file's bytes, or of a pasted image's pixels (it has no file)."""
     image = ready.image
-    digest = hashlib.sha256()
     if image.path:
-        with open(image.path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    else:
-        digest.update(f"{image.image.mode}{image.image.size}".encode())
-        digest.update(image.image.tobytes())
+        return file_sha256(image.path)
+    digest = hashlib.sha256()
+    digest.update(f"{image.image.mode}{image.image.size}".encode())
+    digest.update(image.image.tobytes())
     return digest.hexdigest()
 
 

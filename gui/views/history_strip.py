@@ -1,12 +1,12 @@
 """A lesion's history in the follow-up dock (gui.models.followup.FollowUpReview.history): a timeline strip with one
 button per visit (its date, days since the baseline and area change) to step through them, the two visits the view
 blinks between, and the trend chart of area and diameter with their uncertainty bands. Widgets only: what is chosen
-goes to the model."""
+leaves as signals, for gui.presenters.followup.FollowupPresenter."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
@@ -14,9 +14,12 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSize
 class HistoryStrip(QWidget):
     """Shown only while the model holds a history (three or more visits, or two chosen as one)."""
 
+    visit_clicked = Signal(int)  # a visit's button, 0 the baseline
+    step_requested = Signal(int)  # -1 the previous visit, +1 the next
+    pair_chosen = Signal(int, int)  # the two visits to blink between
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.followup = None
         self.buttons: list[QPushButton] = []
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
@@ -35,15 +38,10 @@ class HistoryStrip(QWidget):
         for button, step in ((self.previous, -1), (self.next, 1)):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setToolTip("Step to the previous / next visit (against the baseline)")
-            button.clicked.connect(lambda _on=False, s=step: self._step_by(s))
+            button.clicked.connect(lambda _on=False, s=step: self.step_requested.emit(s))
             pair.addWidget(button)
         self.controls.setVisible(False)
         self.setVisible(False)
-
-    def bind(self, followup) -> None:
-        self.followup = followup
-        followup.history_changed.connect(self.show_history)
-        followup.visit_changed.connect(self._show_visit)
 
     def show_history(self, shown) -> None:
         for button in self.buttons:
@@ -65,7 +63,7 @@ class HistoryStrip(QWidget):
             button.setToolTip(f"{visit['file'] or ''}: area and longest diameter against the baseline in the "
                               "table; click to step to it (the baseline: blink it with the visit shown)")
             button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # many visits: never wider
-            button.clicked.connect(lambda _on=False, i=index: self._button_clicked(i))
+            button.clicked.connect(lambda _on=False, i=index: self.visit_clicked.emit(i))
             self.strip.addWidget(button)
             self.buttons.append(button)
             for box in (self.first, self.second):
@@ -74,36 +72,20 @@ class HistoryStrip(QWidget):
             box.blockSignals(False)
         self.setVisible(True)
         self.controls.setVisible(True)
-        self._show_visit()
 
-    def _show_visit(self) -> None:
-        f = self.followup
-        if f is None or f.history is None:
-            return
-        for index, button in enumerate(self.buttons):
-            button.setChecked(index == f.visit or (index == 0 and f.blink_pair[0] == 0))
-        for box, index in ((self.first, f.blink_pair[0]), (self.second, f.blink_pair[1])):
-            box.blockSignals(True)
+    def show_visit(self, checked: tuple[bool, ...], blink_pair: tuple[int, int], previous: bool,
+                   following: bool) -> None:
+        for button, on in zip(self.buttons, checked, strict=False):
+            button.setChecked(on)
+        for box, index in ((self.first, blink_pair[0]), (self.second, blink_pair[1])):
+            box.blockSignals(True)  # showing the pair is not choosing it again
             box.setCurrentIndex(index)
             box.blockSignals(False)
-        self.previous.setEnabled(f.visit > 1)
-        self.next.setEnabled(f.visit < len(self.buttons) - 1)
-
-    def _button_clicked(self, index: int) -> None:
-        if self.followup is not None:
-            if index == 0:  # the baseline: blink it with the visit shown
-                self.followup.set_blink_pair(0, self.followup.visit)
-            else:
-                self.followup.step(index)
-            self._show_visit()
-
-    def _step_by(self, step: int) -> None:
-        if self.followup is not None:
-            self.followup.step(self.followup.visit + step)
+        self.previous.setEnabled(previous)
+        self.next.setEnabled(following)
 
     def _pair_chosen(self) -> None:
-        if self.followup is not None and self.first.currentIndex() >= 0 and self.second.currentIndex() >= 0:
-            self.followup.set_blink_pair(self.first.currentIndex(), self.second.currentIndex())
+        self.pair_chosen.emit(self.first.currentIndex(), self.second.currentIndex())
 
 
 class TrendChart(QLabel):

@@ -1,9 +1,9 @@
 """The main window: layout, and the wiring of the review models' signals to the views. The reviewer's commands
 are gui.presenters.commands, whose view the window is (gui.views.window_commands); the features' presenters
-(gui.presenters: worklist, similar cases, links, the lines over the images) draw through its docks, its links
-overlay and show_header (gui.app.present builds them). It holds no review state and creates no model: the
-session, the layer states, similar cases, the worklist, the open pair, the case record, the follow-up, the links,
-the PACS link and the problems do (gui.app builds them and hands them in)."""
+(gui.presenters: worklist, similar cases, links, the follow-up, the lines over the images) draw through its
+docks, its links overlay and show_header (gui.app.present builds them). It holds no review state and creates no
+model: the session, the layer states, similar cases, the worklist, the open pair, the case record, the follow-up,
+the links, the PACS link and the problems do (gui.app builds them and hands them in)."""
 
 from __future__ import annotations
 
@@ -163,7 +163,6 @@ class MainWindow(WindowCommands):
         # crash loses at most the last key.
         self.note.textChanged.connect(lambda: self.pair.save_note(self.note.toPlainText()))
         self.pair.note_loaded.connect(self._load_note)
-        self.followup_dock.bind(self.followup)  # draws the model; the mode, pixel size and assessment go to it
         self.followup_dock.export_requested.connect(self.commands.export_followup)
         self.followup_dock.store_requested.connect(self.commands.pacs.store_followup)
         s.explanation_changed.connect(self._dicom_outputs)

@@ -1,0 +1,135 @@
+"""The follow-up presenter (gui.presenters.followup) on an autospec'd FollowupView over the real follow-up model
+(gui.models.followup.FollowUpReview, its results delivered as the runner would): what the dock says, which pictures
+it compares with which outlines, when the report may be exported or stored, a history's strip, and the reviewer's
+choices sent to the model. No widgets."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from unittest.mock import Mock, create_autospec
+
+import numpy as np
+import pytest
+
+from gui.models.followup import KEY, FollowUpReview
+from gui.models.problems import Problems
+from gui.presenters.followup import GREY, SHIFT_LABEL, Comparison, FollowupPresenter, FollowupView
+
+
+@pytest.fixture
+def view():
+    return create_autospec(FollowupView, instance=True)
+
+
+@pytest.fixture
+def model():
+    session, record = Mock(), SimpleNamespace(record=SimpleNamespace(acquired=("2026-01-05", "2026-04-07")))
+    session.images, session.model = [Mock(), Mock()], object()
+    return FollowUpReview(session, Problems(), case_record=record)
+
+
+def picture(value: int) -> np.ndarray:
+    return np.full((8, 8, 3), value, np.uint8)
+
+
+def result(ok: bool = True, explanation=None, comparable: bool = True):
+    registration = SimpleNamespace(ok=ok, mode="rigid", chosen_by="auto", quality=0.9, error_px=1.24,
+                                   message="too few <matches>")
+    changes = {"change_headline": "Area grew ×1.30 & more", "comparable": comparable, "area_change": 1.3,
+               "area_change_uncertainty": 0.05, "diameter_change": None, "asymmetry_change": 0.02,
+               "centroid_shift_px": 2.0, "centroid_shift_uncertainty_px": 0.5}
+    measurements = [{"area_px": 1200, "area_mm2": None, "asymmetry": 0.1},
+                    {"area_px": 1560, "area_mm2": None, "asymmetry": 0.12}]
+    mask = np.ones((8, 8), bool)
+    return SimpleNamespace(registration=registration, changes=changes, measurements=measurements,
+                           explanation=explanation, images=(SimpleNamespace(dicom=None),) * 2,
+                           visits=(picture(10), picture(20)), aligned=picture(30) if ok else None,
+                           valid=mask if ok else None, masks=(mask, mask))
+
+
+def shown(view) -> tuple:
+    return view.show_comparison.call_args.args
+
+
+def test_a_follow_up_is_said_with_what_changed_first_the_verdict_in_grey_and_its_table(view, model):
+    presenter = FollowupPresenter(view, model)  # noqa: F841  (kept: Qt holds its bound slots weakly)
+    view.show_settings.assert_called_once_with("auto", "", "")
+    done = result(explanation=SimpleNamespace(verdict="similar", verdict_reason="close <below> threshold"))
+    model._set(done)
+    given, comparison = shown(view)
+    assert given is done and isinstance(comparison, Comparison)
+    assert comparison.headline == "<b>Area grew ×1.30 &amp; more</b>  ·  interval 92 days"
+    assert comparison.verdict == (f"<span style='color:{GREY}'>The model on the pair: similar (close &lt;below&gt; "
+                                  "threshold)</span>")
+    assert comparison.registration == "Registration (rigid, auto): quality 0.90, about 1.2 px"
+    rows = {row[0]: row[1:] for row in comparison.table}
+    assert rows["Area (px)"] == ("1200", "1560", "1.30 × ± 0.05") and rows["Area (mm²)"] == ("–", "–", "")
+    assert rows["Asymmetry"] == ("0.1", "0.12", "+0.02") and rows["Longest diameter (px)"] == ("–", "–", "")
+    assert rows[SHIFT_LABEL] == ("", "", "2.0 ± 0.5") and len(comparison.table) == 8
+    pictures = comparison.pictures
+    assert pictures.aligned and np.array_equal(pictures.second, picture(30))  # the aligned follow-up
+    view.show_outputs.assert_called_with(True, False)  # not DICOM: no PACS store
+
+
+def test_unaligned_visits_state_no_change_and_each_outline_stays_on_its_own_picture(view, model):
+    presenter = FollowupPresenter(view, model)  # noqa: F841  (kept: Qt holds its bound slots weakly)
+    model._set(result(ok=False))
+    _given, comparison = shown(view)
+    assert comparison.registration == "<b>Not registered</b>: too few &lt;matches&gt;"
+    assert "explains the baseline against the last visit" in comparison.verdict
+    assert [row[3] for row in comparison.table] == [""] * 7 + ["–"]
+    assert not comparison.pictures.aligned and np.array_equal(comparison.pictures.second, picture(20))
+
+
+def test_no_follow_up_clears_the_dock_and_nothing_can_be_exported(view, model):
+    presenter = FollowupPresenter(view, model)  # noqa: F841  (kept: Qt holds its bound slots weakly)
+    model._set(result())
+    model._set(None)  # another pair: the alignment no longer applies
+    view.show_comparison.assert_called_with(None, None)
+    view.show_outputs.assert_called_with(False, False)
+
+
+def test_the_reviewers_choices_go_to_the_model_which_redraws_them(view, model):
+    presenter = FollowupPresenter(view, model)
+    presenter.set_mode("similarity")
+    presenter.set_pixel_size("abc")
+    presenter.set_assessment("stable")
+    assert (model.mode, model.pixel_size_text, model.assessment) == ("similarity", "abc", "stable")
+    view.show_settings.assert_called_with("similarity", "abc", "stable")
+    assert "Pixel size" in model.problems.current()[KEY]
+
+
+def history(count: int = 3):
+    comparisons = [result() for _ in range(count - 1)]
+    visits = [{"visit": i + 1, "file": f"/visits/v{i + 1}.png", "days_since_baseline": [0, 56, 147][i]}
+              for i in range(count)]
+    return SimpleNamespace(history=SimpleNamespace(comparisons=comparisons, last=comparisons[-1]),
+                           last=comparisons[-1], facts={"visits": visits},
+                           pictures=tuple(picture(40 + i) for i in range(count)),
+                           outlines=(None, np.ones((8, 8), bool), None),
+                           valid=(None, np.ones((8, 8), bool), None))  # the third visit not registered
+
+
+def test_a_history_steps_through_its_visits_and_blinks_any_two(view, model):
+    presenter = FollowupPresenter(view, model)
+    lesion = history()
+    model._set_history(lesion)
+    view.show_history.assert_called_once_with(lesion)
+    view.show_visit.assert_called_with((True, False, True), (0, 2), True, False)
+    given, comparison = shown(view)
+    assert given is lesion.last and comparison.headline.endswith("  ·  V3 of 3, 147 days")
+    presenter.step_by(-1)
+    given, comparison = shown(view)
+    assert given is lesion.last and comparison.headline.endswith("V2 of 3, 56 days")  # the dock's result stays
+    assert np.array_equal(comparison.pictures.second, picture(41)) and comparison.pictures.aligned
+    view.show_visit.assert_called_with((True, True, False), (0, 1), False, True)
+    presenter.blink_pair_chosen(1, 2)
+    pictures = shown(view)[1].pictures
+    assert np.array_equal(pictures.first, picture(41)) and np.array_equal(pictures.second, picture(42))
+    assert not pictures.aligned and pictures.outlines[1] is None  # the third visit is on its own grid
+    view.show_visit.assert_called_with((False, True, False), (1, 2), False, True)
+    presenter.visit_clicked(0)  # the baseline's button: blink it with the visit shown
+    assert model.blink_pair == (0, 1)
+    view.show_visit.assert_called_with((True, True, False), (0, 1), False, True)
+    presenter.blink_pair_chosen(-1, 2)  # a box being refilled: no choice
+    assert model.blink_pair == (0, 1)
