@@ -52,7 +52,8 @@ JUDGE_FRACTIONS = (0.0, 0.05, 0.2, 0.4, 0.7, 1.0)
 JUDGE_SEEDS = (101, 102, 103, 104, 105)
 CHOOSE_SEED = 0
 VARIANTS = ("gradcam", "attention", "gradcam_signed", "decomposition", "ablation", "ablation_local", "occlusion",
-            "integrated", "integrated_8", "integrated_32")
+            "integrated", "integrated_signed", "integrated_8", "integrated_32", "integrated_smooth",
+            "integrated_steps32")
 INTEGRATED_GRIDS = {"integrated": GRID, "integrated_8": 8, "integrated_32": 32}  # cells per side
 
 
@@ -105,7 +106,12 @@ def pair_maps(model, images, timing: bool, occlusion: bool, integrated: bool = F
                                         rectify=True),
             **({"occlusion": cell_maps(occ, sizes, rectify=True)} if occ is not None else {}),
             **({name: cell_maps(pooled(pixels, grid).numpy(), sizes, rectify=True)
-                for name, grid in INTEGRATED_GRIDS.items()} if pixels is not None else {})}
+                for name, grid in INTEGRATED_GRIDS.items()} if pixels is not None else {}),
+            **({"integrated_signed": cell_maps(pooled(pixels, GRID).numpy(), sizes, rectify=False),
+                "integrated_smooth": cell_maps(smoothed(pooled(pixels, GRID).numpy()), sizes, rectify=True),
+                "integrated_steps32": cell_maps(pooled(sign * integrated_pixels(model, inputs, steps=32).cpu(),
+                                                       GRID).numpy(), sizes, rectify=True)}
+               if pixels is not None else {})}
     facts = {"similarity": first.similarity, "decision": first.decision, "sign": sign, "occlusion_ms": occlusion_ms,
              "integrated_cells_ms": integrated_ms,
              "crops": first.crops, "views": views, "inputs": inputs, "feature_shape": activations.shape[-2:],
@@ -113,6 +119,11 @@ def pair_maps(model, images, timing: bool, occlusion: bool, integrated: bool = F
     if timing:
         facts.update(timings(model, images))
     return maps, facts
+
+
+def smoothed(cells: np.ndarray) -> np.ndarray:
+    """Each image's cells under a Gaussian of one cell: fewer isolated cells, more compact regions."""
+    return np.stack([cv2.GaussianBlur(np.asarray(c, np.float32), (0, 0), 1.0) for c in cells])
 
 
 def timings(model, images, repeats: int = 3) -> dict:
@@ -228,7 +239,7 @@ def main(argv=None) -> int:
     for k, (p1, p2, same) in enumerate(split_pairs(model, args.data, args.split, args.pairs)):
         images = [load_image(p1), load_image(p2)]
         maps, facts = pair_maps(model, images, timing=k < args.timing_pairs, occlusion=k < args.occlusion_pairs,
-                                integrated=any(name in wanted for name in INTEGRATED_GRIDS))
+                                integrated=any(name.startswith("integrated") for name in wanted))
         maps = {name: m for name, m in maps.items() if name in wanted}
         verdicts = judged(model, maps, facts, args.judges.split(","))
         located = where(maps, images, facts) if model.config.lesion_crop else {"maps": {}, "lesion_shares": []}

@@ -102,6 +102,9 @@ def better_than_chance(faithful: dict) -> bool:
 
 # Written on a map that failed the check, in the window and in every report picture.
 UNFAITHFUL_MARK = "map not better than chance"
+# Written (without the hatch) on a map the window shows before its check has judged it: the first map while the
+# refinement and the check run in the background, or a map whose check could not run.
+UNCHECKED_MARK = "map not yet checked"
 
 
 def map_faithful(faithful: dict | None) -> bool | None:

@@ -106,10 +106,11 @@ class ImageViewer(QGraphicsView):
         item.setTransform(QTransform.fromScale(w / qimage.width(), h / qimage.height()))
         item.setPos(x, y)
 
-    def set_mark(self, text: str | None, box: tuple | None = None) -> None:
-        """Hatch `box` (the region the maps cover; None: the whole image) and write `text` on it; None clears."""
+    def set_mark(self, text: str | None, box: tuple | None = None, hatch: bool = True) -> None:
+        """Write `text` on `box` (the region the maps cover; None: the whole image), hatching it unless `hatch` is
+        False; None clears."""
         shown = bool(text) and self.has_image()
-        self._mark.setVisible(shown)
+        self._mark.setVisible(shown and hatch)
         self._mark_text.setVisible(shown)
         if not shown or text is None:
             return
@@ -120,7 +121,10 @@ class ImageViewer(QGraphicsView):
         self._mark_text.setPos(x + 4, y + 4)
 
     def mark_text(self) -> str | None:
-        return self._mark_text.text() if self._mark.isVisible() else None
+        return self._mark_text.text() if self._mark_text.isVisible() else None
+
+    def mark_hatched(self) -> bool:
+        return self._mark.isVisible()
 
     def layer_pixmap(self, name: str) -> QPixmap:
         return self._layers[name].pixmap()

@@ -13,7 +13,15 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
-from ..jobs.tasks import LAYERS, UNFAITHFUL_MARK, cuda_unsupported, device_choices, dicom_pair, map_faithful
+from ..jobs.tasks import (
+    LAYERS,
+    UNCHECKED_MARK,
+    UNFAITHFUL_MARK,
+    cuda_unsupported,
+    device_choices,
+    dicom_pair,
+    map_faithful,
+)
 from ..models.layers import SLOTS
 from .actions import build_actions, populate_menus
 from .case_record import CaseRecordForm
@@ -212,16 +220,21 @@ class MainWindow(WindowCommands):
     def _show_explanation(self, explained) -> None:
         self.side.show_result(explained, self.busy_label.text())  # first: it decides whether the maps are withheld
         self._draw_layers(explained, LAYERS)
+        self._mark_maps(self.session.faithfulness)
         if explained is not None:
             self.overlays_shown.emit()
 
     def _mark_maps(self, curves) -> None:
-        """A map that failed its faithfulness check is marked on the image itself (core.trust.checks.map_faithful)."""
+        """What the faithfulness check (core.trust.checks.map_faithful) says of the maps shown is written on the
+        images themselves: hatched with the words when they failed it, the words alone while it has not judged
+        them (the first maps, until the refined ones are checked), nothing once they passed."""
         explained = self.session.explained
-        failed = (curves is not None and explained is not None and not self.score.withheld  # no map shown: no mark
-                  and map_faithful(curves) is False)
+        shown = (explained is not None and not self.score.withheld  # no map shown: no mark
+                 and not explained.explanation.same_content)
+        verdict = map_faithful(curves)
+        text = None if not shown or verdict is True else UNFAITHFUL_MARK if verdict is False else UNCHECKED_MARK
         for i, viewer in enumerate(self.viewers):
-            viewer.set_mark(UNFAITHFUL_MARK if failed else None, explained.images[i].crop if failed else None)
+            viewer.set_mark(text, explained.images[i].crop if text else None, hatch=verdict is False)
 
     def _draw_layers(self, explained, names) -> None:
         """Colour the named layers' maps (a new colormap recolours its own layer only; the score stays)."""

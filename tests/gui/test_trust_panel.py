@@ -62,13 +62,33 @@ def test_a_map_that_fails_its_check_is_marked_on_the_images(qtbot, make_window, 
         window.load_dropped([str(images[0]), str(images[1])])
     expected = None if passes else tasks.UNFAITHFUL_MARK
     assert [viewer.mark_text() for viewer in window.viewers] == [expected, expected]
+    assert [viewer.mark_hatched() for viewer in window.viewers] == [not passes, not passes]
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(images[1]), str(images[0])])
-    if window.session.faithfulness is None:
-        assert [viewer.mark_text() for viewer in window.viewers] == [None, None]
+    if window.session.faithfulness is None:  # the next pair's first maps: said to be unchecked, not hatched
+        assert [viewer.mark_text() for viewer in window.viewers] == [tasks.UNCHECKED_MARK] * 2
+        assert not any(viewer.mark_hatched() for viewer in window.viewers)
 
 
 
+
+
+def test_maps_the_check_has_not_judged_say_so_on_the_images(qtbot, make_window, images, monkeypatch):
+    """The first maps are drawn before any check; a check that cannot run leaves them unchecked, and the images say
+    so (the words, without the hatch of a failed map) instead of presenting them as evidence."""
+    from gui.jobs import tasks
+
+    def cannot_run(ws, explained):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(tasks, "faithfulness", cannot_run)
+    window = make_window()
+    with qtbot.waitSignal(window.session.error, timeout=TIMEOUT_MS,
+                          check_params_cb=lambda source, _text: source == "faithfulness"):
+        window.load_dropped([str(images[0]), str(images[1])])
+    assert window.session.explained is not None and window.session.faithfulness is None
+    assert [viewer.mark_text() for viewer in window.viewers] == [tasks.UNCHECKED_MARK] * 2
+    assert not any(viewer.mark_hatched() for viewer in window.viewers)
 
 
 def test_verdict_words_are_in_neutral_ink():
