@@ -6,8 +6,8 @@ UID. Works on a study as core.pacs.transfer.find lists it; nothing here talks to
                                  without); how many there are
     study_images(study) -> [image]  the study's images in that order, flat, each knowing its study and series
     pick_image(study, which, server) -> image  by number ("2") or SOP Instance UID; PacsError naming what exists
-    image_label(image) -> str  one line: number, series description, series and instance number, body part,
-                               laterality, size
+    image_facts(image) -> [str]  what tells it apart: number, series description, series and instance number,
+                                 body part, laterality, size; image_label(image) -> str  the same in one line
 
 The order (series number, then instance number, then UID) is find's, so a number means the same image in `pacs
 find`, `pacs pull --image` and the window's list. An image is {"index", "study_uid", "date", "time", "series_uid",
@@ -74,15 +74,21 @@ def pick_image(study: dict, which: str, server: str) -> dict:
                     "SOP Instance UIDs)")
 
 
-def image_label(image: dict) -> str:
-    """What tells this image apart from the study's others, in one line (every value printable: the server's)."""
-    parts = [f"image {image['index']}", printable(image["series_description"] or "no series description", 64)]
+def image_facts(image: dict) -> list[str]:
+    """What tells this image apart from the study's others, most telling first: its number, series description,
+    series and instance number, body part, laterality, size (every value printable: the server's)."""
+    facts = [f"image {image['index']}", printable(image["series_description"] or "no series description", 64)]
     numbers = [f"series {printable(image['series_number'], 12)}" if image["series_number"] else "",
                f"instance {image['instance_number']}" if image["instance_number"] else ""]
-    parts.append(", ".join(n for n in numbers if n))
-    parts.append(printable(image["body_part"], 32))
+    facts.append(", ".join(n for n in numbers if n))
+    facts.append(printable(image["body_part"], 32))
     laterality = image["laterality"]
-    parts.append(LATERALITY.get(laterality, printable(laterality, 16)))
+    facts.append(LATERALITY.get(laterality, printable(laterality, 16)))
     frames = f", {image['frames']} frames" if image["frames"] > 1 else ""
-    parts.append(f"{image['columns']}x{image['rows']} px{frames}")
-    return " | ".join(part for part in parts if part)
+    facts.append(f"{image['columns']}x{image['rows']} px{frames}")
+    return [fact for fact in facts if fact]
+
+
+def image_label(image: dict) -> str:
+    """image_facts in one line."""
+    return " | ".join(image_facts(image))
