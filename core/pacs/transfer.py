@@ -35,7 +35,7 @@ INSTANCE_FIELDS = ("SOPClassUID", "InstanceNumber", "Rows", "Columns", "NumberOf
                    "BitsAllocated", "BodyPartExamined", "ImageLaterality")
 
 
-PREVIEW_SIZE = 96  # pixels: a visit's picture in a list, never a reading
+PREVIEW_SIZE = 96  # pixels: an image's picture in the list of visits and their images, never a reading
 # A DICOM UID (PS3.5 9.1: digits and dots, at most 64); the server's UIDs name files and URL paths, so anything
 # else ("../x", "a/b") is an unreadable answer, never a path.
 UID = re.compile(r"[0-9]+(\.[0-9]+)*")
@@ -66,6 +66,8 @@ def find(pacs: Pacs, patient_id: str, study_uid: str | None = None) -> list[dict
     found: list[dict] = []
     for study in studies:
         uid = _uid(pacs, study, "0020000D")
+        if study_uid and uid != study_uid:  # a server that ignores the filter never hands us another study
+            continue
         series_list = pacs.call("the series search", client.search_for_series,  # type: ignore[attr-defined]
                                 study_instance_uid=uid, fields=list(SERIES_FIELDS))
         series_found: list[dict] = []

@@ -100,7 +100,7 @@ class VisitsDialog(QDialog):
                     self._draw(self.images.item(row), sop_uid)
 
     def chosen(self) -> list:
-        """The chosen image of each chosen visit, the older visit first."""
+        """The chosen image of each ticked visit, the older visit first."""
         return self.choice.picked()
 
     def _draw(self, item: QListWidgetItem, sop_uid: str) -> None:
@@ -131,10 +131,10 @@ class VisitsDialog(QDialog):
         self.choice.choose(self._shown, row + 1)
         visit = next(index for index, study in enumerate(self.choice.visits) if study["study_uid"] == self._shown)
         item = self.list.item(visit)
-        self.list.blockSignals(True)  # a new text is no tick
+        self.list.blockSignals(True)  # a new text or picture is no tick
         item.setText(self.choice.visit_text(self.choice.visits[visit]))
-        self.list.blockSignals(False)
         self._draw(item, self.choice.chosen(self._shown)["sop_uid"])
+        self.list.blockSignals(False)
 
     def _ticked(self, _item=None) -> None:
         self.choice.select(study["study_uid"] for row, study in enumerate(self.choice.visits)
