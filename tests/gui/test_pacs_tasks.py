@@ -200,7 +200,9 @@ def test_open_from_pacs_the_reviewer_chooses_which_image_of_a_visit_by_keyboard(
         dialog = VisitsDialog(window, choice, window.pacs)
         qtbot.addWidget(dialog)
         dialog.show()
+        dialog.activateWindow()
         dialog.list.setFocus()
+        qtbot.waitUntil(dialog.list.hasFocus, timeout=TIMEOUT_MS)
         assert dialog.list.currentRow() == 0 and dialog.images.count() == 3  # the newest visit's images
         qtbot.waitUntil(lambda: all(not dialog.images.item(row).icon().isNull() for row in range(3)),
                         timeout=TIMEOUT_MS)
@@ -210,9 +212,11 @@ def test_open_from_pacs_the_reviewer_chooses_which_image_of_a_visit_by_keyboard(
         qtbot.keyClick(dialog.list, Qt.Key.Key_Space)
         seen["two"] = dialog.pair_button.isEnabled()
         qtbot.keyClick(dialog.list, Qt.Key.Key_Tab)  # to the images, then the next one
+        seen["tab"] = dialog.images.hasFocus()
         qtbot.keyClick(dialog.images, Qt.Key.Key_Down)
         seen["row"] = dialog.list.item(0).text()
-        qtbot.keyClick(dialog.images, Qt.Key.Key_Tab, Qt.KeyboardModifier.ShiftModifier)  # back to the visits
+        qtbot.keyClick(dialog.images, Qt.Key.Key_V, Qt.KeyboardModifier.AltModifier)  # back to the visits
+        seen["alt_v"] = dialog.list.hasFocus()
         qtbot.keyClick(dialog.list, Qt.Key.Key_Down)  # another visit's images: one
         seen["other"] = dialog.images.count()
         qtbot.keyClick(dialog.list, Qt.Key.Key_Up)  # back: the choice kept
@@ -226,7 +230,7 @@ def test_open_from_pacs_the_reviewer_chooses_which_image_of_a_visit_by_keyboard(
         window.actions["open_pacs"].trigger()
     second = pydicom.dcmread(images[1])
     assert seen["labels"][1].startswith("image 2 | Close-up lesion A\n") and "| left |" in seen["labels"][1]
-    assert not seen["one"] and seen["two"]
+    assert not seen["one"] and seen["two"] and seen["tab"] and seen["alt_v"]
     assert "image 2 of 3: Close-up lesion A" in seen["row"]
     assert seen["other"] == 1 and seen["kept"] == 1
     assert seen["picked"] == [pydicom.dcmread(visits[1]).SOPInstanceUID, second.SOPInstanceUID]
