@@ -1,6 +1,7 @@
-"""`pacs` command: a clinic's PACS over DICOMweb (core.pacs). `find` lists a patient's studies, series and
-instances; `pull` retrieves their images as .dcm files into a folder (all or nothing). Credentials come from the
-environment or the OS keyring (core.pacs.connection), never from the command line."""
+"""`pacs` command: a clinic's PACS over DICOMweb (core.pacs). `find` lists a patient's studies (or one, --study),
+series and instances, each study's images numbered; `pull` retrieves their images (or one study's, or one image of
+it, --image) as .dcm files into a folder (all or nothing). Credentials come from the environment or the OS keyring
+(core.pacs.connection), never from the command line."""
 
 from __future__ import annotations
 
@@ -10,18 +11,21 @@ from core.io.files import printable
 
 
 def run_pacs(args) -> int:
-    from core.pacs.connection import open_pacs
+    from core.pacs.connection import PacsError, open_pacs
     from core.pacs.transfer import find, pull
 
     pacs = open_pacs(args.url, max_bytes=_max_bytes(args))
     if args.action == "find":
-        studies = find(pacs, args.patient_id)
+        studies = find(pacs, args.patient_id, args.study)
+        if args.study and not studies:
+            raise PacsError(f"{pacs.url}: patient {printable(args.patient_id, 80)} has no study "
+                            f"{printable(args.study, 80)}")
         if args.json:
             print(json.dumps({"patient_id": args.patient_id, "studies": studies}))
         else:
             _print_studies(args.patient_id, studies)
         return 0
-    pulled = pull(pacs, args.patient_id, args.out, study_uid=args.study, overwrite=args.force)
+    pulled = pull(pacs, args.patient_id, args.out, study_uid=args.study, image=args.image, overwrite=args.force)
     for path in pulled.files:
         print(f"wrote {printable(path)}")
     if pulled.skipped:
@@ -41,18 +45,20 @@ def _max_bytes(args) -> int:
 
 
 def _print_studies(patient_id: str, studies: list[dict]) -> None:
+    from core.pacs.images import image_label, study_images
+
     if not studies:
         print(f"no studies of patient {printable(patient_id, 80)}")
         return
     for study in studies:
         # every field as the server sent it, so printable(): a control character never reaches the terminal
         print(f"study {printable(study['date'] or 'undated', 16)} {printable(study['description'] or '-', 64)}  "
-              f"accession {printable(study['accession'] or '-', 16)}  {study['study_uid']}")
+              f"accession {printable(study['accession'] or '-', 16)}  {study['images']} image(s)  "
+              f"{study['study_uid']}")
+        labels = {image["sop_uid"]: image_label(image) for image in study_images(study)}
         for series in study["series"]:
-            images = sum(1 for instance in series["instances"] if instance["image"])
             print(f"  series {printable(series['number'] or '-', 16)} {printable(series['modality'] or '-', 16)} "
                   f"{printable(series['body_part'] or '-', 16)} {printable(series['description'] or '', 64)}: "
-                  f"{len(series['instances'])} instance(s), {images} image(s)  {series['series_uid']}")
+                  f"{len(series['instances'])} instance(s)  {series['series_uid']}")
             for instance in series["instances"]:
-                kind = f"{instance['columns']}x{instance['rows']}" if instance["image"] else "no pixels"
-                print(f"    {instance['sop_uid']}  {kind}")
+                print(f"    {labels.get(instance['sop_uid'], 'no pixels (not an image)')}  {instance['sop_uid']}")

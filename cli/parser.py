@@ -298,11 +298,16 @@ def _add_pacs(sub, json_output) -> None:
                                       "(docs/pacs.md).")
     pacs.add_argument("--url", required=True, help="the PACS's DICOMweb URL, e.g. https://pacs.example.org/dicom-web")
     actions = pacs.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=OneLineParser)
-    find = actions.add_parser("find", parents=[json_output], help="list a patient's studies, series and instances")
+    find = actions.add_parser("find", parents=[json_output], help="list a patient's studies, series and instances, "
+                              "each study's images numbered")
     find.add_argument("--patient-id", required=True, metavar="ID", help="the patient's exact id (no wildcards)")
+    find.add_argument("--study", metavar="UID", help="only this study: its images numbered, with what tells them "
+                      "apart (series description, instance, body part, laterality, size)")
     pull = actions.add_parser("pull", help="retrieve a patient's images as .dcm files into a folder")
     pull.add_argument("--patient-id", required=True, metavar="ID", help="the patient's exact id (no wildcards)")
     pull.add_argument("--study", metavar="UID", help="only this study (StudyInstanceUID; `find` lists them)")
+    pull.add_argument("--image", metavar="N|UID", help="only this image of --study: its number in `find --study` "
+                      "(1, 2, ...) or its SOP Instance UID")
     pull.add_argument("--out", required=True, metavar="DIR", help="the folder the files go to; created")
     pull.add_argument("--max-mb", type=float, default=None, metavar="MB",
                       help="refuse an instance larger than this (default 512)")

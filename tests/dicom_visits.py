@@ -62,3 +62,23 @@ def write_visits(folder: Path, patient: dict | None = None) -> tuple[Path, Path]
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     return paths[0], paths[1]
+
+
+# A dermoscopy visit of several images: an overview and two close-ups, each a series of its own (as a camera or a
+# dermatoscope files them), of different sizes and, for the close-ups, a laterality.
+VISIT_IMAGES = (("Overview", 200, ""), ("Close-up lesion A", 160, "L"), ("Close-up lesion B", 128, "R"))
+
+
+def write_visit_of_images(folder: Path, patient: dict | None = None, date: str = "20260915") -> list[Path]:
+    """One study of `patient` holding VISIT_IMAGES (series 1, 2, 3 in that order), each a different picture."""
+    study_uid, paths = generate_uid(), []
+    for number, (description, size, laterality) in enumerate(VISIT_IMAGES, 1):
+        ds = visit_dataset(lesion_rgb(seed=20 + number, growth=0.6 + 0.2 * number, size=size), study_uid, date,
+                           "ACC-030", patient)
+        ds.SeriesNumber, ds.SeriesDescription = number, description
+        if laterality:
+            ds.ImageLaterality = laterality
+        path = Path(folder) / f"image{number}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths

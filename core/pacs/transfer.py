@@ -1,14 +1,16 @@
 """Find, pull and store over DICOMweb (core.pacs.connection): what a workstation does with a clinic's PACS.
 
-    find(pacs, patient_id) -> [study]  QIDO-RS: the patient's studies, series and instances
-    pull(pacs, patient_id, out, study_uid=None, overwrite=False, progress=None, should_stop=None) -> Pulled
-                                                     WADO-RS: the images as .dcm files
+    find(pacs, patient_id, study_uid=None) -> [study]  QIDO-RS: the patient's studies (or one), series, instances
+    pull(pacs, patient_id, out, study_uid=None, image=None, overwrite=False, progress=None, should_stop=None)
+        -> Pulled                                    WADO-RS: the images (or one study's, or one image) as .dcm files
     store(pacs, paths, study_uid) -> int  STOW-RS: DICOM files (a report, an SR) into their source study
-    preview(pacs, patient_id, study, size) -> PIL image  WADO-RS: a study's first image, at most size x size
+    preview(pacs, patient_id, image, size) -> PIL image  WADO-RS: one image (core.pacs.images), at most size x size
 
-A study is {"study_uid", "date", "time", "accession", "description", "patient_name", "series": [{"series_uid",
-"modality", "number", "description", "body_part", "instances": [{"sop_uid", "sop_class", "number", "rows",
-"columns", "frames", "image"}]}]}; `image` is whether the instance has pixels (rows and columns).
+A study is {"study_uid", "date", "time", "accession", "description", "patient_name", "images", "series":
+[{"series_uid", "modality", "number", "description", "body_part", "laterality", "instances": [{"sop_uid",
+"sop_class", "number", "index", "body_part", "laterality", "rows", "columns", "frames", "image"}]}]}; `image` is
+whether the instance has pixels (rows and columns), `index` its number among the study's images
+(core.pacs.images), `images` how many the study holds.
 
 A pull is all or nothing: its size is checked from the search's answer before any download (each instance under
 the connection's max_bytes, which also stops an answer larger than announced while it arrives), each retrieved
@@ -24,15 +26,16 @@ from pathlib import Path
 
 from core.io.files import make_folders, printable, remove_folders, write_unit
 from core.pacs.connection import Pacs, PacsError
+from core.pacs.images import number_images, pick_image
 
 # QIDO attributes asked for at each level (tags, as DICOMweb names them): what find lists and pull checks.
 STUDY_FIELDS = ("StudyDate", "StudyTime", "AccessionNumber", "StudyDescription", "PatientName")
-SERIES_FIELDS = ("Modality", "SeriesNumber", "SeriesDescription", "BodyPartExamined")
+SERIES_FIELDS = ("Modality", "SeriesNumber", "SeriesDescription", "BodyPartExamined", "Laterality")
 INSTANCE_FIELDS = ("SOPClassUID", "InstanceNumber", "Rows", "Columns", "NumberOfFrames", "SamplesPerPixel",
-                   "BitsAllocated", "BodyPartExamined")
+                   "BitsAllocated", "BodyPartExamined", "ImageLaterality")
 
 
-PREVIEW_SIZE = 96  # pixels: a visit's picture in a list, never a reading
+PREVIEW_SIZE = 96  # pixels: an image's picture in the list of visits and their images, never a reading
 # A DICOM UID (PS3.5 9.1: digits and dots, at most 64); the server's UIDs name files and URL paths, so anything
 # else ("../x", "a/b") is an unreadable answer, never a path.
 UID = re.compile(r"[0-9]+(\.[0-9]+)*")
@@ -48,15 +51,23 @@ class Pulled:
     skipped: int  # instances without pixels (reports, SRs, presentation states) left on the server
 
 
-def find(pacs: Pacs, patient_id: str) -> list[dict]:
-    """The patient's studies (oldest first) with their series and instances; [] when the PACS has none."""
+def find(pacs: Pacs, patient_id: str, study_uid: str | None = None) -> list[dict]:
+    """The patient's studies (oldest first; only `study_uid`, when given) with their series and instances, each
+    image numbered in its study; [] when the PACS has none."""
     patient_id = _patient_id(patient_id)
     client = pacs.client
+    filters = {"PatientID": patient_id}
+    if study_uid:
+        if len(study_uid) > 64 or not UID.fullmatch(study_uid):
+            return []  # no study has it: never sent, as QIDO might read it as a list or a pattern
+        filters["StudyInstanceUID"] = study_uid
     studies = pacs.call("the study search", client.search_for_studies,  # type: ignore[attr-defined]
-                        search_filters={"PatientID": patient_id}, fields=list(STUDY_FIELDS))
+                        search_filters=filters, fields=list(STUDY_FIELDS))
     found: list[dict] = []
     for study in studies:
         uid = _uid(pacs, study, "0020000D")
+        if study_uid and uid != study_uid:  # a server that ignores the filter never hands us another study
+            continue
         series_list = pacs.call("the series search", client.search_for_series,  # type: ignore[attr-defined]
                                 study_instance_uid=uid, fields=list(SERIES_FIELDS))
         series_found: list[dict] = []
@@ -68,32 +79,39 @@ def find(pacs: Pacs, patient_id: str) -> list[dict]:
             series_found.append({"series_uid": series_uid, "modality": _value(series, "00080060"),
                                  "number": _value(series, "00200011"), "description": _value(series, "0008103E"),
                                  "body_part": _value(series, "00180015") or _first_body_part(instances),
+                                 "laterality": _value(series, "00200060"),
                                  "instances": sorted((_instance(pacs, i) for i in instances),
                                                      key=lambda i: (i["number"] or 0, i["sop_uid"]))})
-        found.append({"study_uid": uid, "date": _value(study, "00080020"), "time": _value(study, "00080030"),
-                      "accession": _value(study, "00080050"), "description": _value(study, "00081030"),
-                      "patient_name": _value(study, "00100010"),
-                      "series": sorted(series_found, key=lambda s: (s["number"] or 0, s["series_uid"]))})
+        entry: dict = {"study_uid": uid, "date": _value(study, "00080020"), "time": _value(study, "00080030"),
+                       "accession": _value(study, "00080050"), "description": _value(study, "00081030"),
+                       "patient_name": _value(study, "00100010"),
+                       "series": sorted(series_found, key=lambda s: (_number(s["number"]), s["series_uid"]))}
+        entry["images"] = number_images(entry)
+        found.append(entry)
     return sorted(found, key=lambda s: (s["date"], s["time"], s["study_uid"]))
 
 
-def pull(pacs: Pacs, patient_id: str, out, study_uid: str | None = None, overwrite: bool = False,
-         progress=None, should_stop=None) -> Pulled:
-    """Retrieve the patient's images (of `study_uid` only, when given) into the folder `out` as
+def pull(pacs: Pacs, patient_id: str, out, study_uid: str | None = None, image: str | None = None,
+         overwrite: bool = False, progress=None, should_stop=None) -> Pulled:
+    """Retrieve the patient's images (of `study_uid` only, when given; of that study only its image `image`, a
+    number or SOP Instance UID as core.pacs.images.pick_image reads it) into the folder `out` as
     DATE_SOPINSTANCEUID.dcm files, written as one unit; PacsError naming what is wrong, nothing written.
     progress(done, total) follows each instance; should_stop() -> True before one cancels the pull (PullCancelled,
     nothing written)."""
-    studies = find(pacs, patient_id)
-    if study_uid:
-        studies = [study for study in studies if study["study_uid"] == study_uid]
-        if not studies:
-            raise PacsError(f"{pacs.url}: patient {printable(patient_id, 80)} has no study {printable(study_uid, 80)}")
+    if image is not None and not study_uid:
+        raise PacsError("an image is chosen within its study: give the study too (`pacs find` lists both)")
+    studies = find(pacs, patient_id, study_uid)
+    if study_uid and not studies:
+        raise PacsError(f"{pacs.url}: patient {printable(patient_id, 80)} has no study {printable(study_uid, 80)}")
     if not studies:
         raise PacsError(f"{pacs.url}: no studies of patient {printable(patient_id, 80)}")
+    chosen = pick_image(studies[0], image, pacs.url)["sop_uid"] if image is not None else None
     wanted, skipped = [], 0
     for study in studies:
         for series in study["series"]:
             for instance in series["instances"]:
+                if chosen is not None and instance["sop_uid"] != chosen:
+                    continue
                 if not instance["image"]:
                     skipped += 1
                     continue
@@ -151,30 +169,25 @@ def store(pacs: Pacs, paths, study_uid: str) -> int:
     return len(datasets)
 
 
-def preview(pacs: Pacs, patient_id: str, study: dict, size: int = PREVIEW_SIZE):
-    """The first image of `study` (as find lists it) shrunk to fit size x size pixels, for a list of visits; the
-    instance is retrieved under the connection's size cap and never written. PacsError when the study has no image
-    or its first image cannot be shown."""
+def preview(pacs: Pacs, patient_id: str, image: dict, size: int = PREVIEW_SIZE):
+    """One image of a study (core.pacs.images.study_images) shrunk to fit size x size pixels, for a list of visits
+    and their images; the instance is retrieved under the connection's size cap and never written. PacsError when
+    it cannot be shown."""
     import io
 
     from core.io.dicom import read_dicom
     from core.io.images import MAX_PIXELS
 
-    first = next(((series, instance) for series in study["series"] for instance in series["instances"]
-                  if instance["image"]), None)
-    if first is None:
-        raise PacsError(f"{pacs.url}: study {printable(study['study_uid'], 80)} has no images")
-    series, instance = first
     buffer = io.BytesIO()
-    _retriever(pacs, _patient_id(patient_id), study["study_uid"], series["series_uid"], instance["sop_uid"],
+    _retriever(pacs, _patient_id(patient_id), image["study_uid"], image["series_uid"], image["sop_uid"],
                lambda: None)(buffer)
     buffer.seek(0)
     try:
-        image = read_dicom(buffer, MAX_PIXELS)[0]
+        picture = read_dicom(buffer, MAX_PIXELS)[0]
     except ValueError as exc:
-        raise PacsError(f"{pacs.url}: instance {instance['sop_uid']}: {exc}") from None
-    image.thumbnail((size, size))
-    return image
+        raise PacsError(f"{pacs.url}: instance {image['sop_uid']}: {exc}") from None
+    picture.thumbnail((size, size))
+    return picture
 
 
 def _retriever(pacs: Pacs, patient_id: str, study_uid: str, series_uid: str, sop_uid: str, step):
@@ -205,7 +218,8 @@ def _patient_id(text: str) -> str:
 def _instance(pacs: Pacs, item: dict) -> dict:
     rows, columns = _int(item, "00280010"), _int(item, "00280011")
     return {"sop_uid": _uid(pacs, item, "00080018"), "sop_class": _value(item, "00080016"),
-            "number": _int(item, "00200013"), "rows": rows, "columns": columns,
+            "number": _int(item, "00200013"), "body_part": _value(item, "00180015"),
+            "laterality": _value(item, "00200062"), "rows": rows, "columns": columns,
             "frames": max(1, _int(item, "00280008")), "samples": max(1, _int(item, "00280002")),
             "bytes_per_sample": max(1, (_int(item, "00280100") + 7) // 8), "image": rows > 0 and columns > 0}
 
@@ -215,6 +229,15 @@ def _uid(pacs: Pacs, item: dict, tag: str) -> str:
     if len(uid) > 64 or not UID.fullmatch(uid):
         raise PacsError(f"{pacs.url}: unreadable answer to the search ({printable(uid, 80)!r} is not a DICOM UID)")
     return uid
+
+
+def _number(text: str) -> int:
+    """A number the server sent (IS or US, as text here; 0 when absent or unreadable): a series is sorted by it,
+    "10" after "2"."""
+    try:
+        return int(float(text or 0))
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
 def _is_date(text: str) -> bool:
@@ -236,7 +259,4 @@ def _value(item: dict, tag: str) -> str:
 
 
 def _int(item: dict, tag: str) -> int:
-    try:
-        return int(float(_value(item, tag) or 0))
-    except (TypeError, ValueError):
-        return 0
+    return _number(_value(item, tag))

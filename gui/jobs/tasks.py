@@ -19,6 +19,7 @@ from core.io.files import file_sha256, first_line, printable
 from core.io.image_files import file_dialog_filter, not_an_image  # numpy only
 from core.io.images import crop_problem  # Pillow and numpy only
 from core.model.device import cuda_unsupported, device_choices
+from core.pacs.images import image_facts, study_images  # stdlib only
 from core.pacs.transfer import PREVIEW_SIZE as PACS_PREVIEW_SIZE  # stdlib only until a transfer runs
 from core.review.case_record import CaseRecord, check_date, check_text, from_images  # stdlib only
 from core.review.followup_report import difference_image  # cv2, numpy and Pillow only
@@ -50,6 +51,7 @@ __all__ = [
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
     "file_dialog_filter", "not_an_image", "printable", "file_sha256", "read_pixel_size",
     "NOT_ASSESSED", "withholds", "band_of", "shown_probability", "PACS_PREVIEW_SIZE",
+    "image_facts", "study_images",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
     "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness",
@@ -281,10 +283,11 @@ def pacs_find(ws: Workspace, url: str, patient_id: str) -> list[dict]:
     return find(open_pacs(url), patient_id)
 
 
-def pacs_pull(ws: Workspace, url: str, patient_id: str, study_uids: tuple[str, ...],
+def pacs_pull(ws: Workspace, url: str, patient_id: str, chosen: tuple[tuple[str, str], ...],
               folder: str) -> dict[str, tuple[str, ...]]:
-    """Pull the images of a patient's studies (each into its own folder under `folder`), with progress and
-    cancel, all or nothing; {study uid: its files}, ready to open as a pair or a follow-up."""
+    """Pull chosen images, (study uid, SOP instance uid) each (core.pacs.images), each study's into its own folder
+    under `folder`, with progress and cancel, all or nothing; {study uid: its files}, ready to open as a pair or a
+    follow-up."""
     import shutil
     from pathlib import Path
 
@@ -293,25 +296,25 @@ def pacs_pull(ws: Workspace, url: str, patient_id: str, study_uids: tuple[str, .
 
     pacs, pulled, made = open_pacs(url), {}, []
     try:
-        for number, uid in enumerate(study_uids, 1):
+        for number, (study_uid, sop_uid) in enumerate(chosen, 1):
             made.append(Path(folder) / f"study{number}")
-            files = pull(pacs, patient_id, made[-1], study_uid=uid, overwrite=True, progress=ws.report_progress,
-                         should_stop=ws.stop.is_set).files
-            pulled[uid] = tuple(sorted(str(path) for path in files))
+            files = pull(pacs, patient_id, made[-1], study_uid=study_uid, image=sop_uid, overwrite=True,
+                         progress=ws.report_progress, should_stop=ws.stop.is_set).files
+            pulled[study_uid] = tuple(sorted(str(path) for path in files))
     except BaseException:
-        for path in made:  # one study pulled, the next not: neither is kept
+        for path in made:  # one image pulled, the next not: neither is kept
             shutil.rmtree(path, ignore_errors=True)
         raise
     return pulled
 
 
-def pacs_preview(ws: Workspace, url: str, patient_id: str, study: dict):
-    """A visit's picture for the list of visits (core.pacs.transfer.preview: its first image, at most
-    PACS_PREVIEW_SIZE pixels a side, never written to disk) as a QImage."""
+def pacs_preview(ws: Workspace, url: str, patient_id: str, image: dict):
+    """One image's picture for the visits list (core.pacs.transfer.preview of an image of
+    core.pacs.images.study_images: at most PACS_PREVIEW_SIZE pixels a side, never written to disk) as a QImage."""
     from core.pacs.connection import open_pacs
     from core.pacs.transfer import preview
 
-    return pil_to_qimage(preview(open_pacs(url), patient_id, study))
+    return pil_to_qimage(preview(open_pacs(url), patient_id, image))
 
 
 def store_followup(ws: Workspace, url: str, report: str, sr: str, result, record, note: str,

@@ -1,9 +1,10 @@
 """The workstation's traffic with the clinic's PACS, without widgets (gui.jobs.tasks over core.pacs): a patient's
-visits found, each visit's picture fetched for the list, two visits pulled into a temporary folder (removed on
-close) and opened as a pair or a follow-up, and a pair's or a follow-up's DICOM report and SR stored into the
-source study. Every transfer runs on the runner with progress; `cancel` stops it (a cancelled pull writes
-nothing); every failure is one line in Problems under PROBLEM. Credentials never pass through here: core.pacs reads
-them from the environment or the OS keyring (docs/pacs.md); only the address is remembered (Key.PACS_URL)."""
+visits found, their images' pictures fetched for the list, the chosen image of two visits (gui.models.pacs_choice)
+pulled into a temporary folder (removed on close) and opened as a pair or a follow-up, and a pair's or a follow-up's
+DICOM report and SR stored into the source study. Every transfer runs on the runner with progress; `cancel` stops it
+(a cancelled pull writes nothing); every failure is one line in Problems under PROBLEM. Credentials never pass
+through here: core.pacs reads them from the environment or the OS keyring (docs/pacs.md); only the address is
+remembered (Key.PACS_URL)."""
 
 from __future__ import annotations
 
@@ -21,14 +22,9 @@ PROBLEM = "pacs"  # Problems' source of every PACS failure
 FIND, PULL, STORE = "pacs-find", "pacs-pull", "pacs-store"  # the transfers `cancel` stops (previews: drop_previews)
 
 
-def visit_images(study: dict) -> int:
-    """How many images a visit holds on the PACS (instances with pixels)."""
-    return sum(1 for series in study["series"] for instance in series["instances"] if instance["image"])
-
-
 class PacsLink(QObject):
     visits_found = Signal(str, list)  # patient id, the visits with images (newest first); at least two
-    preview_ready = Signal(str, object)  # study uid, its picture (a QImage) or None when it cannot be shown
+    preview_ready = Signal(str, object)  # SOP instance uid, its picture (a QImage) or None when it cannot be shown
     busy_changed = Signal(bool)  # a transfer runs (find, pull or store): the window offers Cancel
     progress = Signal(int, int)  # done, total of the running transfer
 
@@ -38,7 +34,7 @@ class PacsLink(QObject):
         self.runner = session.runner
         self.patient_id = ""
         self._folders: list[str] = []  # pulled visits: patient images do not outlive the session on this machine
-        self._previews: list[str] = []
+        self._previews: dict[str, str] = {}  # SOP instance uid: its picture's job, asked for once per list
         self._running: set[str] = set()
         self.runner.progress.connect(self._progress)
 
@@ -65,7 +61,7 @@ class PacsLink(QObject):
         patient_id = patient_id.strip()
 
         def found(studies: list) -> None:
-            visits = sorted((s for s in studies if visit_images(s)), key=lambda s: (s["date"], s["time"]),
+            visits = sorted((s for s in studies if s["images"]), key=lambda s: (s["date"], s["time"]),
                             reverse=True)
             if len(visits) < 2:
                 self.problems.report(PROBLEM, f"Patient {patient_id} has {len(visits)} visit(s) with images on "
@@ -77,29 +73,29 @@ class PacsLink(QObject):
 
         self._submit(FIND, pacs_find, self.url(), patient_id, label="Searching the PACS…", on_result=found)
 
-    def fetch_previews(self, visits: list) -> None:
-        """Each visit's picture, one job each (its first image, at most 96 pixels a side), for the visits list."""
-        self.drop_previews()
-        for study in visits:
-            uid = study["study_uid"]
-            key = f"pacs-preview-{uid}"
-            self._previews.append(key)
-            self.runner.submit(key, pacs_preview, self.url(), self.patient_id, study,
+    def fetch_previews(self, images: list) -> None:
+        """Pictures of images of the visits (core.pacs.images.study_images; at most 96 pixels a side), one job each,
+        each image's once while the list is open; preview_ready as each arrives."""
+        for image in images:
+            uid = image["sop_uid"]
+            if uid in self._previews:
+                continue
+            self._previews[uid] = key = f"pacs-preview-{uid}"
+            self.runner.submit(key, pacs_preview, self.url(), self.patient_id, image,
                                label="Fetching the visits' pictures…",
-                               on_result=lambda image, uid=uid: self.preview_ready.emit(uid, image),
+                               on_result=lambda picture, uid=uid: self.preview_ready.emit(uid, picture),
                                on_error=lambda _text, uid=uid: self.preview_ready.emit(uid, None))
 
     def drop_previews(self) -> None:
-        """The visits list closed: previews still queued are not fetched."""
-        for key in self._previews:
+        """The visits list closed: pictures still queued are not fetched."""
+        for key in self._previews.values():
             self.runner.cancel(key)
         self._previews.clear()
 
-    def open_visits(self, visits: list, follow_up: bool) -> None:
-        """Pull two visits' images and open each visit's first image, the older visit as image 1; as a follow-up,
-        the pair is aligned once explained."""
+    def open_images(self, images: list, follow_up: bool) -> None:
+        """Pull the chosen image of two visits (gui.models.pacs_choice.VisitImages.picked, the older visit first)
+        and open them as image 1 and 2; as a follow-up, the pair is aligned once explained."""
         self.drop_previews()
-        ordered = sorted(visits, key=lambda study: (study["date"], study["time"]))
         folder = tempfile.mkdtemp(prefix="siamese-lens-pacs-")
         self._folders.append(folder)
 
@@ -107,10 +103,11 @@ class PacsLink(QObject):
             self.problems.clear(PROBLEM)
             if follow_up:
                 self.followup.align_when_explained()
-            self.session.open_paths([files[study["study_uid"]][0] for study in ordered])
+            self.session.open_paths([files[image["study_uid"]][0] for image in images])
 
-        self._submit(PULL, pacs_pull, self.url(), self.patient_id, tuple(s["study_uid"] for s in ordered), folder,
-                     label="Pulling the visits from the PACS…", on_result=pulled)
+        self._submit(PULL, pacs_pull, self.url(), self.patient_id,
+                     tuple((image["study_uid"], image["sop_uid"]) for image in images), folder,
+                     label="Pulling the chosen images from the PACS…", on_result=pulled)
 
     # --- store reports --------------------------------------------------------------------------------
     def store_pair(self, request: ExportRequest, sr: str) -> None:

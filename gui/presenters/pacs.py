@@ -1,7 +1,7 @@
-"""The reviewer's commands with the clinic's PACS and DICOM outputs: File > Open from PACS (address, patient id,
-two visits chosen in a list with their pictures -> a pair or a follow-up), File > Store report to PACS and File >
-Export SR for the pair, and the follow-up dock's Store to PACS. A presenter over `PacsView` (tests drive it with an
-autospec'd view); the transfers are gui.models.pacs.PacsLink's, on the runner."""
+"""The reviewer's commands with the clinic's PACS and DICOM outputs: File > Open from PACS (address, patient id, two
+visits and an image of each chosen in a list with their pictures -> a pair or a follow-up), File > Store report to
+PACS and File > Export SR for the pair, and the follow-up dock's Store to PACS. A presenter over `PacsView` (tests
+drive it with an autospec'd view); the transfers are gui.models.pacs.PacsLink's, on the runner."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Protocol
 
 from ..jobs.tasks import dicom_pair
 from ..models.pacs import PROBLEM, PacsLink
+from ..models.pacs_choice import VisitImages
 from ..models.problems import Problems
 
 NOT_DICOM = ("needs two DICOM images of one patient (the files go into their study); open them from the PACS or "
@@ -23,8 +24,9 @@ class PacsView(Protocol):
 
     def ask_patient_id(self) -> str | None: ...
 
-    def choose_visits(self, patient_id: str, visits: list) -> tuple[list, bool] | None:
-        """(two visits, open as a follow-up?) from `visits` (newest first), their pictures arriving meanwhile."""
+    def choose_visits(self, choice: VisitImages) -> bool | None:
+        """Let the reviewer choose two visits and an image of each in `choice` (its pictures arriving meanwhile);
+        open as a follow-up? None on cancel."""
 
     def ask_report_path(self, suggested: Path) -> tuple[str, bool] | None:
         """(path, overwrite), the reviewer having agreed to replace an existing report."""
@@ -56,13 +58,14 @@ class PacsCommands:
             self.pacs.find(patient)
 
     def _choose(self, patient_id: str, visits: list) -> None:
-        self.pacs.fetch_previews(visits)
-        chosen = self.view.choose_visits(patient_id, visits)
+        choice = VisitImages(patient_id, visits, self.pacs.fetch_previews)
+        self.pacs.fetch_previews([choice.chosen(visit["study_uid"]) for visit in visits])  # each row's picture
+        follow_up = self.view.choose_visits(choice)
         self.view.refocus()
-        if chosen is None or len(chosen[0]) != 2:
+        if follow_up is None or not choice.ready():
             self.pacs.drop_previews()
             return
-        self.pacs.open_visits(*chosen)
+        self.pacs.open_images(choice.picked(), follow_up)
 
     def export_sr(self) -> None:
         explained = self._dicom_pair("export")

@@ -78,8 +78,8 @@ class WindowCommands(QMainWindow):
         patient, ok = QInputDialog.getText(self, "Open from PACS", "Patient id:")
         return patient if ok else None
 
-    def choose_visits(self, patient_id: str, visits: list) -> tuple[list, bool] | None:
-        return choose_visits(self, patient_id, visits, self.pacs)
+    def choose_visits(self, choice) -> bool | None:
+        return choose_visits(self, choice, self.pacs)
 
     def refocus(self) -> None:
         """After a dialog the keyboard belongs to the review (its one-letter shortcuts), never to the note."""

@@ -23,16 +23,23 @@ URL = "https://pacs.example.org/dicom-web"
 
 
 def _visit(uid: str, date: str, images: int = 1) -> dict:
-    instances = [{"sop_uid": f"{uid}.{n}", "image": True} for n in range(images)]
+    """A study as core.pacs.transfer.find lists it: each image a series of its own, numbered in the study."""
+    series = [{"series_uid": f"{uid}.s{n}", "number": str(n), "description": ("Overview", "Close-up A",
+                                                                              "Close-up B")[n - 1],
+               "modality": "XC", "body_part": "BACK", "laterality": "",
+               "instances": [{"sop_uid": f"{uid}.{n}", "image": True, "index": n, "number": 1, "body_part": "",
+                              "laterality": "L", "columns": 64, "rows": 48, "frames": 1}]}
+              for n in range(1, images + 1)]
     return {"study_uid": uid, "date": date, "time": "", "accession": "", "description": "", "patient_name": "",
-            "series": [{"series_uid": f"{uid}.s", "body_part": "", "instances": instances}]}
+            "images": images, "series": series}
 
 
 class FakePacs:
-    """The PACS as the tasks see it: three visits of P1 (one without images), pulls recorded."""
+    """The PACS as the tasks see it: four visits of P1 (the newest without images, one of three images), pulls
+    recorded."""
 
     def __init__(self):
-        self.studies = [_visit("1.1", "20250101"), _visit("1.2", "20260301"), _visit("1.3", "20260601"),
+        self.studies = [_visit("1.1", "20250101"), _visit("1.2", "20260301"), _visit("1.3", "20260601", images=3),
                         _visit("1.4", "20260701", images=0)]
         self.pulled: list[tuple] = []
         self.previews: list[str] = []
@@ -41,13 +48,13 @@ class FakePacs:
         assert url == URL
         return self.studies if patient_id == "P1" else []
 
-    def preview(self, _ws, _url, _patient_id, study):
-        self.previews.append(study["study_uid"])
-        return f"picture of {study['study_uid']}"
+    def preview(self, _ws, _url, _patient_id, image):
+        self.previews.append(image["sop_uid"])
+        return f"picture of {image['sop_uid']}"
 
-    def pull(self, _ws, _url, patient_id, uids, folder):
-        self.pulled.append((patient_id, uids))
-        return {uid: (str(Path(folder) / f"{uid}.dcm"),) for uid in uids}
+    def pull(self, _ws, _url, patient_id, chosen, folder):
+        self.pulled.append((patient_id, chosen))
+        return {study: (str(Path(folder) / f"{sop}.dcm"),) for study, sop in chosen}
 
 
 @pytest.fixture
@@ -97,32 +104,72 @@ def test_two_visits_chosen_open_as_a_pair_older_first(presenter, view, parts, fa
     session, followup, problems, link = parts
     offered = {}
 
-    def choose(patient_id, visits):
-        offered["visits"] = [v["study_uid"] for v in visits]
-        # each visit's picture asked for before the list is shown (a SyncRunner runs them after this callback)
-        offered["previews"] = [uid for uid in ("1.1", "1.2", "1.3", "1.4")
+    def choose(choice):
+        offered["visits"] = [v["study_uid"] for v in choice.visits]
+        offered["selected"] = list(choice.selected)
+        # each visit's picture (its first image) asked for before the list is shown (a SyncRunner runs them after
+        # this callback)
+        offered["previews"] = [uid for uid in ("1.1.1", "1.2.1", "1.3.1", "1.3.2")
                                if link.runner.is_pending(f"pacs-preview-{uid}")]
-        return [visits[0], visits[2]], False  # the newest and the oldest
+        choice.select(["1.1", "1.3"])  # the newest and the oldest
+        return False
 
     view.choose_visits.side_effect = choose
     presenter.open_from_pacs()
     assert offered["visits"] == ["1.3", "1.2", "1.1"]  # newest first; the visit without images is not offered
-    assert offered["previews"] == ["1.1", "1.2", "1.3"]
+    assert offered["selected"] == ["1.3", "1.2"]  # the two latest, until the reviewer chooses
+    assert offered["previews"] == ["1.1.1", "1.2.1", "1.3.1"]
     assert fake.previews == []  # the list closed: pictures still queued are not fetched
-    assert fake.pulled == [("P1", ("1.1", "1.3"))]
+    assert fake.pulled == [("P1", (("1.1", "1.1.1"), ("1.3", "1.3.1")))]  # each visit's first image
     (paths,), _ = session.open_paths.call_args
-    assert [Path(p).name for p in paths] == ["1.1.dcm", "1.3.dcm"]  # the older visit is image 1
+    assert [Path(p).name for p in paths] == ["1.1.1.dcm", "1.3.1.dcm"]  # the older visit is image 1
     followup.align_when_explained.assert_not_called()  # a pair, not a follow-up
     assert link.settings.value(Key.PACS_URL) == URL and problems.texts() == []
 
 
-def test_as_a_followup_the_pair_is_aligned_once_explained(presenter, view, parts, fake):
-    session, followup, _problems, _link = parts
-    view.choose_visits.side_effect = lambda _patient, visits: (visits[:2], True)
+def test_the_image_chosen_for_a_visit_is_the_one_opened_and_kept_while_the_list_is_open(presenter, view, parts,
+                                                                                        fake):
+    session, _followup, _problems, link = parts
+    seen = {}
+
+    def choose(choice):
+        images = choice.look_at("1.3")  # the reviewer moves to the visit of three images: their pictures asked for
+        seen["labels"] = [choice.image_text(image) for image in images]
+        seen["asked"] = [image["sop_uid"] for image in images if link.runner.is_pending(f"pacs-preview-"
+                                                                                         f"{image['sop_uid']}")]
+        choice.choose("1.3", 2)
+        choice.look_at("1.2")  # elsewhere and back: the choice stays
+        choice.look_at("1.3")
+        seen["back"] = choice.chosen("1.3")["sop_uid"]
+        seen["row"] = choice.visit_text(choice.visits[0])
+        return True
+
+    view.choose_visits.side_effect = choose
     presenter.open_from_pacs()
-    assert fake.pulled == [("P1", ("1.2", "1.3"))]
-    followup.align_when_explained.assert_called_once()
-    session.open_paths.assert_called_once()
+    assert seen["asked"] == ["1.3.1", "1.3.2", "1.3.3"] and seen["back"] == "1.3.2"
+    assert seen["labels"][1] == "image 2 | Close-up A\nseries 2, instance 1 | BACK | left | 64x48 px"
+    assert seen["row"] == "20260601   BACK\nimage 2 of 3: Close-up A"
+    assert fake.pulled == [("P1", (("1.2", "1.2.1"), ("1.3", "1.3.2")))]
+    (paths,), _ = session.open_paths.call_args
+    assert [Path(p).name for p in paths] == ["1.2.1.dcm", "1.3.2.dcm"]
+
+
+def test_each_images_picture_is_asked_for_once_while_the_list_is_open(parts, fake):
+    from gui.models.pacs_choice import VisitImages
+
+    _session, _followup, _problems, link = parts
+    link.remember_url(URL)
+    link.patient_id = "P1"
+    choice = VisitImages("P1", fake.studies[:3], link.fetch_previews)
+    choice.look_at("1.3")
+    choice.look_at("1.1")
+    choice.look_at("1.3")
+    assert fake.previews == ["1.3.1", "1.3.2", "1.3.3", "1.1.1"]
+    link.drop_previews()  # the list closed and opened again: asked anew
+    choice.look_at("1.1")
+    assert fake.previews[-1] == "1.1.1" and len(fake.previews) == 5
+    choice.select(["1.1"])
+    assert not choice.ready()
 
 
 @pytest.mark.parametrize("cancelled", ["url", "patient", "visits"])
@@ -150,7 +197,7 @@ def test_a_patient_without_two_visits_is_one_line_and_nothing_asked(presenter, v
 @pytest.mark.parametrize("defer", [True])  # the pull still on its way when Cancel is pressed
 def test_a_cancelled_pull_opens_nothing_and_says_so(presenter, view, parts, fake):
     session, _followup, problems, link = parts
-    view.choose_visits.side_effect = lambda _patient, visits: (visits[:2], False)
+    view.choose_visits.side_effect = lambda _choice: False
     busy = []
     link.busy_changed.connect(busy.append)
     presenter.open_from_pacs()
@@ -192,7 +239,7 @@ def test_the_status_bar_shows_a_transfer_and_its_cancel_stops_it(qtbot, presente
     status = PacsStatus(link)
     qtbot.addWidget(status)
     assert status.isHidden()
-    view.choose_visits.side_effect = lambda _patient, visits: (visits[:2], False)
+    view.choose_visits.side_effect = lambda _choice: False
     presenter.open_from_pacs()
     link.runner.run_next()  # the search: the visits chosen, the pull on its way
     assert not status.isHidden()
@@ -228,3 +275,27 @@ def test_a_cancelled_store_never_claims_that_nothing_reached_the_pacs(parts, mon
     assert stored == []  # not begun: skipped
     message = session.info.emit.call_args.args[0]
     assert message.startswith("PACS transfer cancelled") and "may still reach the PACS" in message
+
+
+def test_the_visits_dialog_draws_the_chosen_images_picture_or_says_why_there_is_none(qtbot, fake):
+    from PySide6.QtGui import QColor, QImage
+
+    from gui.models.pacs_choice import VisitImages
+    from gui.views.pacs_visits import FETCHING, NO_PICTURE, VisitsDialog
+
+    asked = []
+    choice = VisitImages("P1", fake.studies[2::-1], asked.extend)  # newest first: 1.3 (three images), 1.2, 1.1
+    dialog = VisitsDialog(None, choice)
+    qtbot.addWidget(dialog)
+    assert [image["sop_uid"] for image in asked] == ["1.3.1", "1.3.2", "1.3.3"]  # the visit under the cursor
+    assert dialog.images.count() == 3 and dialog.images.currentRow() == 0
+    assert dialog.list.item(1).toolTip() == FETCHING
+    picture = QImage(8, 8, QImage.Format.Format_RGB32)
+    picture.fill(QColor("brown"))
+    dialog.show_preview("1.3.2", picture)
+    dialog.show_preview("1.2.1", None)
+    assert dialog.list.item(0).icon().isNull()  # the visit is compared by its first image, not yet arrived
+    assert not dialog.images.item(1).icon().isNull() and dialog.list.item(1).toolTip() == NO_PICTURE
+    dialog.images.setCurrentRow(1)  # the close-up chosen: the visit's row shows it
+    assert not dialog.list.item(0).icon().isNull() and "image 2 of 3: Close-up A" in dialog.list.item(0).text()
+    assert [image["sop_uid"] for image in dialog.chosen()] == ["1.2.1", "1.3.2"]

@@ -28,14 +28,14 @@ def test_pull_reports_progress_and_a_cancelled_pull_writes_nothing(workspace, or
     steps = []
     workspace.report_progress = lambda done, total: steps.append((done, total))
     sources = [pydicom.dcmread(path) for path in visits]
-    studies = tuple(ds.StudyInstanceUID for ds in sources)
-    files = tasks.pacs_pull(workspace, orthanc.url, identity["PatientID"], studies, str(tmp_path / "pulled"))
-    assert [[pydicom.dcmread(path).SOPInstanceUID for path in files[uid]] for uid in studies] == [
+    chosen = tuple((ds.StudyInstanceUID, ds.SOPInstanceUID) for ds in sources)
+    files = tasks.pacs_pull(workspace, orthanc.url, identity["PatientID"], chosen, str(tmp_path / "pulled"))
+    assert [[pydicom.dcmread(path).SOPInstanceUID for path in files[study]] for study, _ in chosen] == [
         [ds.SOPInstanceUID] for ds in sources]
     assert steps == [(0, 1), (1, 1)] * 2
     workspace.stop.set()
     with pytest.raises(PullCancelled):
-        tasks.pacs_pull(workspace, orthanc.url, identity["PatientID"], studies, str(tmp_path / "cancelled"))
+        tasks.pacs_pull(workspace, orthanc.url, identity["PatientID"], chosen, str(tmp_path / "cancelled"))
     assert not (tmp_path / "cancelled").exists()
     assert [study["date"] for study in tasks.pacs_find(workspace, orthanc.url, identity["PatientID"])] == [
         "20260110", "20260712"]
@@ -143,6 +143,8 @@ def test_a_pair_not_of_dicom_images_offers_neither_store_nor_sr(explained):
 
 def test_open_from_pacs_shows_each_visits_picture_and_opens_two_as_a_followup(qtbot, make_window, orthanc,
                                                                           pacs_login, patient, monkeypatch):  # noqa: F811
+    from PySide6.QtCore import Qt
+
     from gui.views.pacs_visits import VisitsDialog
     from tests.gui.conftest import TIMEOUT_MS
 
@@ -150,18 +152,18 @@ def test_open_from_pacs_shows_each_visits_picture_and_opens_two_as_a_followup(qt
     window = make_window()
     offered = {}
 
-    def choose(patient_id, studies):  # the dialog as the reviewer leaves it: the two latest visits, as a follow-up
-        dialog = VisitsDialog(window, patient_id, studies, window.pacs)
+    def choose(choice):  # the dialog as the reviewer leaves it: the two latest visits, as a follow-up
+        dialog = VisitsDialog(window, choice, window.pacs)
         qtbot.addWidget(dialog)
         offered["rows"] = [dialog.list.item(row).text() for row in range(dialog.list.count())]
         offered["enabled"] = dialog.followup_button.isEnabled()
-        dialog.list.item(0).setSelected(False)
+        dialog.list.item(0).setCheckState(Qt.CheckState.Unchecked)
         offered["one_chosen"] = dialog.followup_button.isEnabled()
-        dialog.list.item(0).setSelected(True)
+        dialog.list.item(0).setCheckState(Qt.CheckState.Checked)
         qtbot.waitUntil(lambda: all(not dialog.list.item(row).icon().isNull() for row in range(2)),
                         timeout=TIMEOUT_MS)
         offered["icon"] = dialog.list.item(0).icon().availableSizes()[0]
-        return dialog.chosen(), True
+        return True
 
     _answer_dialogs(monkeypatch, window, orthanc.url, patient_id=identity["PatientID"], choose=choose)
     window.actions["open_pacs"].trigger()
@@ -173,6 +175,67 @@ def test_open_from_pacs_shows_each_visits_picture_and_opens_two_as_a_followup(qt
     shown = [ready.image.dicom.SOPInstanceUID for ready in window.session.images]
     assert shown == [pydicom.dcmread(path).SOPInstanceUID for path in visits]  # the older visit is image 1
     assert dock.store_button.isEnabled()
+
+
+def test_open_from_pacs_the_reviewer_chooses_which_image_of_a_visit_by_keyboard(qtbot, make_window, orthanc,
+                                                                                pacs_login, patient, tmp_path,  # noqa: F811
+                                                                                monkeypatch):
+    """A visit of an overview and two close-ups: the list shows its images with their pictures, the second is
+    chosen with the arrow keys, and the pair opens with that image, not the visit's first."""
+    from PySide6.QtCore import Qt
+
+    from gui.views.pacs_visits import VisitsDialog
+    from tests.dicom_visits import write_visit_of_images
+    from tests.gui.conftest import TIMEOUT_MS
+
+    identity, visits = patient
+    (tmp_path / "multi").mkdir()
+    images = write_visit_of_images(tmp_path / "multi", identity)  # the newest visit, 20260915
+    for path in images:
+        orthanc.upload(path)
+    window = make_window()
+    seen = {}
+
+    def choose(choice):
+        dialog = VisitsDialog(window, choice, window.pacs)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        dialog.activateWindow()
+        dialog.list.setFocus()
+        qtbot.waitUntil(dialog.list.hasFocus, timeout=TIMEOUT_MS)
+        assert dialog.list.currentRow() == 0 and dialog.images.count() == 3  # the newest visit's images
+        qtbot.waitUntil(lambda: all(not dialog.images.item(row).icon().isNull() for row in range(3)),
+                        timeout=TIMEOUT_MS)
+        seen["labels"] = [dialog.images.item(row).text() for row in range(3)]
+        qtbot.keyClick(dialog.list, Qt.Key.Key_Space)  # the newest visit unticked: one visit is no pair
+        seen["one"] = dialog.pair_button.isEnabled()
+        qtbot.keyClick(dialog.list, Qt.Key.Key_Space)
+        seen["two"] = dialog.pair_button.isEnabled()
+        qtbot.keyClick(dialog.list, Qt.Key.Key_Tab)  # to the images, then the next one
+        seen["tab"] = dialog.images.hasFocus()
+        qtbot.keyClick(dialog.images, Qt.Key.Key_Down)
+        seen["row"] = dialog.list.item(0).text()
+        qtbot.keyClick(dialog.images, Qt.Key.Key_V, Qt.KeyboardModifier.AltModifier)  # back to the visits
+        seen["alt_v"] = dialog.list.hasFocus()
+        qtbot.keyClick(dialog.list, Qt.Key.Key_Down)  # another visit's images: one
+        seen["other"] = dialog.images.count()
+        qtbot.keyClick(dialog.list, Qt.Key.Key_Up)  # back: the choice kept
+        seen["kept"] = dialog.images.currentRow()
+        seen["picked"] = [image["sop_uid"] for image in dialog.chosen()]
+        dialog.pair_button.click()
+        return dialog.follow_up
+
+    _answer_dialogs(monkeypatch, window, orthanc.url, patient_id=identity["PatientID"], choose=choose)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["open_pacs"].trigger()
+    second = pydicom.dcmread(images[1])
+    assert seen["labels"][1].startswith("image 2 | Close-up lesion A\n") and "| left |" in seen["labels"][1]
+    assert not seen["one"] and seen["two"] and seen["tab"] and seen["alt_v"]
+    assert "image 2 of 3: Close-up lesion A" in seen["row"]
+    assert seen["other"] == 1 and seen["kept"] == 1
+    assert seen["picked"] == [pydicom.dcmread(visits[1]).SOPInstanceUID, second.SOPInstanceUID]
+    shown = [ready.image.dicom.SOPInstanceUID for ready in window.session.images]
+    assert shown == seen["picked"]  # the older visit's image first, the chosen close-up second
 
 
 def test_open_from_pacs_says_what_is_wrong_in_the_problem_bar(qtbot, make_window, orthanc, pacs_login,  # noqa: F811
