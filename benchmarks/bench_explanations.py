@@ -166,6 +166,8 @@ def judged(model, maps: dict, facts: dict, judges) -> dict:
             out[name]["choose"] = better_than_chance({
                 "deletion_auc_map": own["deletion"], "insertion_auc_map": own["insertion"],
                 "deletion_auc_random": rnd["deletion"], "insertion_auc_random": rnd["insertion"]})
+            # the margins by which it passes or fails (a tie-break between variants that pass equally often)
+            out[name]["choose_margin"] = (rnd["deletion"] - own["deletion"]) + (own["insertion"] - rnd["insertion"])
     if "judge" in judges:  # another blur, other fractions, five other random maps
         randoms = [random_maps(facts["feature_shape"], sizes, seed) for seed in JUDGE_SEEDS]
         curves = perturbed_scores(model, facts["inputs"], [maps[n] for n in names] + randoms, JUDGE_FRACTIONS,
@@ -270,6 +272,8 @@ def summarise(rows: list) -> dict:
             continue
         entry = {f"{j}_faithful": round(float(np.mean([x[j] for x in v])), 3) for j in ("choose", "judge")
                  if j in v[0]}
+        if "choose_margin" in v[0]:
+            entry["choose_margin_median"] = round(float(np.median([x["choose_margin"] for x in v])), 4)
         entry["pairs"] = len(v)
         if shares:
             regions = {reg: [s for r in rows if name in r["where"]["maps"] for s in r["where"]["maps"][name][reg]]
