@@ -323,6 +323,7 @@ CASES = {
     "train threads -2": _train_case("--out", "m.pt", "--threads", "-2", expect="--threads"),
     "train input size 20000": _train_case("--out", "m.pt", "--input-size", "20000", expect="--input-size"),
     "train lr nan": _train_case("--out", "m.pt", "--lr", "nan", expect="--lr"),
+    "train lesion weight -1": _train_case("--out", "m.pt", "--lesion-weight", "-1", expect="--lesion-weight"),
     "train out is a folder": _train_case("--out", ".", expect="folder"),
     "evaluate pairs 0": ((lambda work, assets: ["evaluate", work, "--model", assets["model"], "--pairs", "0"]), 2,
                          "--pairs"),
