@@ -79,3 +79,19 @@ def test_the_wheel_over_a_choice_scrolls_the_column_and_never_changes_it(qtbot, 
                         Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
     QApplication.sendEvent(combo, wheel)
     assert combo.currentText() == before and window.session.method == before
+
+
+def test_the_status_bar_says_what_its_progress_bar_measures_on_a_laptop_screen(qtbot, make_window):
+    """The maps' background refinement shows a progress bar; beside it the words say what runs (an elided label
+    given no width showed a bare "75 %")."""
+    window = make_window()
+    window.resize(LAPTOP.size())
+    window.session.runner.busy.emit(False)
+    QApplication.processEvents()  # laid out with no words first, as between two jobs
+    window.session.runner.started.emit("refine", "Refining the maps…")
+    window.session.runner.busy.emit(True)
+    QApplication.processEvents()
+    label = window.busy_label
+    assert window.progress.isVisible() and label.isVisible()
+    assert label.shown_text() == "Refining the maps…" and label.width() > 0
+    assert fits(window.minimumSizeHint())
