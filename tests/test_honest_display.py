@@ -98,3 +98,20 @@ def test_the_report_marks_a_failing_map_on_the_image(pair_of_images):
     # the outline of the factual map's top fifth: white pixels in the passing panel's right part (a ramp map)
     white = (panels["passing"] == 255).all(axis=2)
     assert white[:, :report_layout.PANEL // 2].sum() == 0 and white[:, report_layout.PANEL // 2:].sum() > 50
+
+
+def test_the_report_says_whether_the_map_it_carries_was_checked(pair_of_images):
+    """A report exported before the check judged the map (the window's first map, or `explain` without
+    --faithfulness) says so beside the method, instead of saying nothing about faithfulness."""
+    explanation, images, info = pair_of_images
+    layers = ({"factual": 0.5}, {"factual": 0.5})
+
+    def faithfulness_line(shown=explanation, **options):
+        facts = report_facts(shown, images, info, layers=layers, **options)
+        return dict(report_layout._fact_lines(facts)).get("Faithfulness")
+
+    assert faithfulness_line().startswith("not checked")
+    assert "random map" in faithfulness_line(faithfulness=PASSING)
+    assert "chance" in faithfulness_line(faithfulness=FAILING)
+    same = dataclasses.replace(explanation, same_content=True)
+    assert faithfulness_line(same) is None  # no maps, nothing to check

@@ -245,7 +245,7 @@ def _fact_lines(facts: dict) -> list[tuple[str, str]]:
 
 
 def _trust_lines(facts: dict) -> list[tuple[str, str]]:
-    from core.trust.checks import faithfulness_text
+    from core.trust.checks import UNCHECKED_LINE, faithfulness_text
     from core.trust.verdict import shown_probability
 
     lines = []
@@ -262,8 +262,10 @@ def _trust_lines(facts: dict) -> list[tuple[str, str]]:
         lines.append(("Domain", "both images inside the model's domain" if inside else facts["verdict_reason"].upper()))
     if facts.get("same_content"):
         lines.append(("Maps", "none: the two images have the same content"))
-    if facts.get("faithfulness") and not facts.get("withheld"):  # how well withheld maps explain a withheld score
-        lines.append(("Faithfulness", faithfulness_text(facts["faithfulness"])))
+    if facts.get("withheld") or facts.get("same_content"):  # no maps drawn: nothing to judge
+        return lines
+    lines.append(("Faithfulness", faithfulness_text(facts["faithfulness"]) if facts.get("faithfulness")
+                  else UNCHECKED_LINE))
     return lines
 
 
