@@ -105,6 +105,8 @@ UNFAITHFUL_MARK = "map not better than chance"
 # Written (without the hatch) on a map the window shows before its check has judged it: the first map while the
 # refinement and the check run in the background, or a map whose check could not run.
 UNCHECKED_MARK = "map not yet checked"
+# Written (without the hatch) on a map a report carries unjudged: "not yet" would promise a check a page never gets.
+UNCHECKED_REPORT_MARK = "map not checked for faithfulness"
 # A report's words for a map it carries unjudged (exported before the check, or `explain` without --faithfulness).
 UNCHECKED_LINE = "not checked: whether this map explains the score better than chance was not measured"
 
