@@ -198,7 +198,9 @@ class ScorePanel(QWidget):
         self.domain.setText(text)
         self.domain.setVisible(bool(text))
         timings = e.timings_ms
-        self.fields["Timing"].setText(f"{timings.get('total', 0):.0f} ms (model {timings.get('model', 0):.0f} ms)")
+        refined = f", refined in {timings['refine']:.0f} ms" if "refine" in timings else ""  # the map shown took both
+        self.fields["Timing"].setText(f"{timings.get('total', 0):.0f} ms (model {timings.get('model', 0):.0f} ms)"
+                                      + refined)
         self.note.setText(self._warning(e.note))
         # Withheld when an image lies outside the domain: what the model would say of it is an extrapolation. A
         # model merely without a calibrated band still explains its raw score on images it knows.
