@@ -98,6 +98,7 @@ class ScorePanel(QWidget):
         self._not_assessed = False
         self._withheld_shown = False  # what withheld_changed last said
         self._curves: dict | None = None  # the shown maps' faithfulness curves, once measured
+        self._maps_drawn = False  # a pair with maps is shown (none for the same content twice)
         self._band = None
         # The raw score and threshold stay visible, in a neutral colour: they are not the verdict.
         self.score = QLabel()
@@ -177,6 +178,7 @@ class ScorePanel(QWidget):
             self.note.setText(self._warning(""))
             self.probability.setText("")
             self.domain.setVisible(False)
+            self._maps_drawn = False
             self.show_faithfulness(None)
             self._not_assessed = False
             self._apply_withheld()
@@ -205,6 +207,7 @@ class ScorePanel(QWidget):
         # Withheld when an image lies outside the domain: what the model would say of it is an extrapolation. A
         # model merely without a calibrated band still explains its raw score on images it knows.
         self._not_assessed = withholds(e.verdict, e.in_domain)
+        self._maps_drawn = not getattr(e, "same_content", False)
         with QSignalBlocker(self.show_anyway):  # each pair starts withheld: revealing is a choice per pair
             self.show_anyway.setChecked(False)
         self._apply_withheld()
@@ -236,8 +239,8 @@ class ScorePanel(QWidget):
     def _show_curves(self) -> None:
         curves = self._curves
         shown = curves is not None and not self.withheld
-        if curves is None:
-            self.fields["Faithfulness"].setText("–")
+        if curves is None:  # the words the images carry meanwhile (gui.views.window._mark_maps)
+            self.fields["Faithfulness"].setText("not yet checked" if self._maps_drawn and not self.withheld else "–")
         else:
             self.fields["Faithfulness"].setText(faithfulness_text(curves) if shown else "withheld (not assessed)")
         self.curves.setVisible(shown)

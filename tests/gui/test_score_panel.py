@@ -121,3 +121,16 @@ def test_the_timing_of_a_refined_map_counts_its_refinement(panel):
     first.explanation.method = "integrated"
     panel.show_result(first)
     assert panel.fields["Timing"].text() == "120 ms (model 80 ms), refined in 950 ms"
+
+
+def test_the_faithfulness_line_says_a_shown_map_is_not_yet_checked(panel):
+    """While the images carry "map not yet checked", the panel's line says the same instead of a bare dash."""
+    assert panel.fields["Faithfulness"].text() == "–"  # no pair, no map
+    pair = explained(0.9)
+    panel.show_result(pair)
+    assert panel.fields["Faithfulness"].text() == "not yet checked"
+    pair.explanation.same_content = True  # no maps drawn: nothing to check
+    panel.show_result(pair)
+    assert panel.fields["Faithfulness"].text() == "–"
+    panel.show_result(None)
+    assert panel.fields["Faithfulness"].text() == "–"
