@@ -117,3 +117,17 @@ def test_the_report_says_whether_the_map_it_carries_was_checked(pair_of_images):
     assert "chance" in faithfulness_line(faithfulness=FAILING)
     same = dataclasses.replace(explanation, same_content=True)
     assert faithfulness_line(same) is None  # no maps, nothing to check
+
+
+def test_the_words_never_print_a_passing_map_level_with_the_random_one():
+    """A map passes by any margin; "insertion 0.963 vs 0.963" under "better than a random map" reads as a
+    contradiction: the numbers get the decimals that tell them apart."""
+    from core.trust.checks import faithfulness_text
+
+    close = {"deletion_auc_map": 0.945, "deletion_auc_random": 0.962, "insertion_auc_map": 0.96312,
+             "insertion_auc_random": 0.96304}
+    text = faithfulness_text(close)
+    assert text.startswith("better than a random map") and "insertion 0.9631 vs 0.9630" in text
+    assert "deletion AUC 0.945 vs 0.962" in text  # three decimals where they suffice
+    assert faithfulness_text(PASSING) == ("better than a random map (deletion AUC 0.200 vs 0.400, insertion 0.700 "
+                                          "vs 0.500)")

@@ -126,6 +126,15 @@ def faithfulness_text(faithful: dict) -> str:
     """One line a reader can act on; the AUCs stay in the JSON and in the technical section."""
     if not map_faithful(faithful):
         return "this map does not explain the score better than chance"
-    return (f"better than a random map (deletion AUC {faithful['deletion_auc_map']:.3f} vs "
-            f"{faithful['deletion_auc_random']:.3f}, insertion {faithful['insertion_auc_map']:.3f} vs "
-            f"{faithful['insertion_auc_random']:.3f})")
+    deletion = _versus(faithful["deletion_auc_map"], faithful["deletion_auc_random"])
+    insertion = _versus(faithful["insertion_auc_map"], faithful["insertion_auc_random"])
+    return f"better than a random map (deletion AUC {deletion}, insertion {insertion})"
+
+
+def _versus(map_auc: float, random_auc: float) -> str:
+    """"0.945 vs 0.962": three decimals, more (up to six) when three would print a passing map level with chance."""
+    for decimals in range(3, 7):
+        shown = f"{map_auc:.{decimals}f}", f"{random_auc:.{decimals}f}"
+        if shown[0] != shown[1]:
+            break
+    return f"{shown[0]} vs {shown[1]}"
