@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from core.explain.overlay import blend, colour_ramp, draw_top_contour, hatch
+from core.explain.refine import method_words
 from core.io.fonts import load_font
 from core.io.text_wrap import note_lines
 from core.trust.checks import UNCHECKED_REPORT_MARK, UNFAITHFUL_MARK, map_faithful
@@ -235,7 +236,7 @@ def _fact_lines(facts: dict) -> list[tuple[str, str]]:
                   f"distance {facts['distance']:.4f}; not the verdict)")
     return [
         ("Similarity", "withheld (not assessed)" if facts.get("withheld") else similarity),
-        ("Method", facts["method"]),
+        ("Method", method_words(facts["method"], facts["timings_ms"])),
         ("Model", f"{model['name']} ({model['architecture']}, {model['input_size']} px)"),
         ("Model sha256", model["sha256"] or "(not recorded)"),
         ("Test metrics", quality or "(none recorded)"),

@@ -121,6 +121,8 @@ def test_the_timing_of_a_refined_map_counts_its_refinement(panel):
     first.explanation.method = "integrated"
     panel.show_result(first)
     assert panel.fields["Timing"].text() == "120 ms (model 80 ms), refined in 950 ms"
+    # the chooser still says gradcam (the reviewer's choice): the map shown names what it refined
+    assert panel.fields["Method"].text() == "integrated (refined from gradcam)"
 
 
 def test_the_faithfulness_line_says_a_shown_map_is_not_yet_checked(panel):
