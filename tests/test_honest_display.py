@@ -90,11 +90,44 @@ def test_the_report_marks_a_failing_map_on_the_image(pair_of_images):
     panels = {name: _panel(picture, facts) for name, picture in pictures.items()}
     hatched = {name: float((panel == 40).all(axis=2).mean()) for name, panel in panels.items()}
     assert hatched["failing"] > 0.05 and hatched["passing"] < 0.005 and hatched["unmeasured"] < 0.005
-    assert np.array_equal(panels["passing"], panels["unmeasured"])  # only a failed check marks the image
-    # the caption's band across the panel's bottom, in the mark's colour
-    caption = panels["failing"][-34:]
-    assert ((caption == (255, 220, 90)).all(axis=2)).any() and not ((panels["passing"][-34:] == (255, 220, 90))
-                                                                    .all(axis=2)).any()
+    # only a failed check hatches the image; a map not judged is captioned so (as in the window), a passing one is not
+    assert np.array_equal(panels["passing"][:-34], panels["unmeasured"][:-34])
+
+    def captioned(panel) -> bool:  # the caption's band across the panel's bottom, in the mark's colour
+        return bool(((panel[-34:] == (255, 220, 90)).all(axis=2)).any())
+
+    assert captioned(panels["failing"]) and captioned(panels["unmeasured"]) and not captioned(panels["passing"])
     # the outline of the factual map's top fifth: white pixels in the passing panel's right part (a ramp map)
     white = (panels["passing"] == 255).all(axis=2)
     assert white[:, :report_layout.PANEL // 2].sum() == 0 and white[:, report_layout.PANEL // 2:].sum() > 50
+
+
+def test_the_report_says_whether_the_map_it_carries_was_checked(pair_of_images):
+    """A report exported before the check judged the map (the window's first map, or `explain` without
+    --faithfulness) says so beside the method, instead of saying nothing about faithfulness."""
+    explanation, images, info = pair_of_images
+    layers = ({"factual": 0.5}, {"factual": 0.5})
+
+    def faithfulness_line(shown=explanation, **options):
+        facts = report_facts(shown, images, info, layers=layers, **options)
+        return dict(report_layout._fact_lines(facts)).get("Faithfulness")
+
+    assert faithfulness_line().startswith("not checked")
+    assert "random map" in faithfulness_line(faithfulness=PASSING)
+    assert "chance" in faithfulness_line(faithfulness=FAILING)
+    same = dataclasses.replace(explanation, same_content=True)
+    assert faithfulness_line(same) is None  # no maps, nothing to check
+
+
+def test_the_words_never_print_a_passing_map_level_with_the_random_one():
+    """A map passes by any margin; "insertion 0.963 vs 0.963" under "better than a random map" reads as a
+    contradiction: the numbers get the decimals that tell them apart."""
+    from core.trust.checks import faithfulness_text
+
+    close = {"deletion_auc_map": 0.945, "deletion_auc_random": 0.962, "insertion_auc_map": 0.96312,
+             "insertion_auc_random": 0.96304}
+    text = faithfulness_text(close)
+    assert text.startswith("better than a random map") and "insertion 0.9631 vs 0.9630" in text
+    assert "deletion AUC 0.945 vs 0.962" in text  # three decimals where they suffice
+    assert faithfulness_text(PASSING) == ("better than a random map (deletion AUC 0.200 vs 0.400, insertion 0.700 "
+                                          "vs 0.500)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -220,3 +221,15 @@ def test_a_not_assessed_pair_s_report_withholds_maps_and_numbers_unless_shown_an
         written, sidecar = outputs.write_report(tmp_path / f"r{suffix[1:]}{suffix}", outside, images, info, **options)
         facts = json.loads(sidecar.read_text())
         assert facts["withheld"] and facts["similarity"] == pytest.approx(0.734) and written.stat().st_size > 0
+
+
+def test_the_timing_of_a_refined_map_counts_its_refinement(pair):
+    explanation, images, info = pair
+    timing = dict(report_layout._fact_lines(report_facts(explanation, images, info)))["Timing"]
+    assert timing == "12 ms"
+    refined = dataclasses.replace(explanation, method="integrated", timings_ms={"total": 12.0, "refine": 950.0})
+    timing = dict(report_layout._fact_lines(report_facts(refined, images, info)))["Timing"]
+    assert timing == "12 ms, refined in 950 ms"
+    assert dict(report_layout._fact_lines(report_facts(refined, images, info)))["Method"] == (
+        "integrated (refined from gradcam)")
+    assert dict(report_layout._fact_lines(report_facts(explanation, images, info)))["Method"] == "gradcam"

@@ -22,6 +22,12 @@ if TYPE_CHECKING:  # torch only once a refinement runs: the window asks `refines
 REFINED_METHOD = "integrated"
 
 
+def method_words(method: str, timings_ms: dict) -> str:
+    """The method of the maps shown, as the panel and the reports print it: a refined map names the first map it
+    replaced, so the reviewer's choice (the default) and the map shown do not read as a contradiction."""
+    return f"{method} (refined from {DEFAULT_METHOD})" if "refine" in timings_ms else method
+
+
 def refines(explanation: Explanation) -> bool:
     """Whether the refinement applies: to the default method's maps of a pair with evidence to draw (a method the
     reviewer chose is theirs to keep) whose maps are shown at all (a pair not assessed withholds them)."""

@@ -13,9 +13,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from core.explain.overlay import blend, colour_ramp, draw_top_contour, hatch
+from core.explain.refine import method_words
 from core.io.fonts import load_font
 from core.io.text_wrap import note_lines
-from core.trust.checks import UNFAITHFUL_MARK, map_faithful
+from core.trust.checks import UNCHECKED_REPORT_MARK, UNFAITHFUL_MARK, map_faithful
 from core.trust.verdict import COLOURS as VERDICT_COLOURS
 from core.trust.verdict import MEANING, SHOWN_ANYWAY_LINE, WITHHELD_LINE
 from core.version import APP_NAME
@@ -160,11 +161,15 @@ def _panel(loaded, explanation, index: int, facts: dict) -> Image.Image:
         rgb = blend(rgb, maps[name], facts["colormaps"][name], opacity)  # the map resized to the panel
     if "factual" in shown:  # the regions that carry the score: the factual map's top fifth
         rgb = draw_top_contour(rgb, maps["factual"])
-    if shown and map_faithful(facts.get("faithfulness")) is False:  # the check failed: marked on the image itself
+    verdict = map_faithful(facts.get("faithfulness"))
+    if shown and verdict is False:  # the check failed: marked on the image itself
         panel = Image.fromarray(hatch(rgb))
         _mark(panel, UNFAITHFUL_MARK)
         return panel
-    return Image.fromarray(rgb)
+    panel = Image.fromarray(rgb)
+    if shown and verdict is None and not facts.get("same_content"):  # not judged: said on the image, as the window does
+        _mark(panel, UNCHECKED_REPORT_MARK)
+    return panel
 
 
 def _mark(panel: Image.Image, text: str) -> None:
@@ -231,7 +236,7 @@ def _fact_lines(facts: dict) -> list[tuple[str, str]]:
                   f"distance {facts['distance']:.4f}; not the verdict)")
     return [
         ("Similarity", "withheld (not assessed)" if facts.get("withheld") else similarity),
-        ("Method", facts["method"]),
+        ("Method", method_words(facts["method"], facts["timings_ms"])),
         ("Model", f"{model['name']} ({model['architecture']}, {model['input_size']} px)"),
         ("Model sha256", model["sha256"] or "(not recorded)"),
         ("Test metrics", quality or "(none recorded)"),
@@ -240,12 +245,18 @@ def _fact_lines(facts: dict) -> list[tuple[str, str]]:
         row for i, image in enumerate(facts["images"]) for row in (
             (f"Image {i + 1} file", _clip_start(image["path"] or "(pasted, no file)", 120)),
             (f"Image {i + 1} sha256", f"{image['sha256']} (of the {image['sha256_of']})"))] + [
-        ("Timing", f"{facts['timings_ms'].get('total', 0):.0f} ms"),
+        ("Timing", _timing(facts["timings_ms"])),
         ("Software", f"{facts['app']['name']} {facts['app']['version']}")]
 
 
+def _timing(timings: dict) -> str:
+    """The first map's time, and the refinement's when the map carried is the refined one (it took both)."""
+    refined = f", refined in {timings['refine']:.0f} ms" if "refine" in timings else ""
+    return f"{timings.get('total', 0):.0f} ms{refined}"
+
+
 def _trust_lines(facts: dict) -> list[tuple[str, str]]:
-    from core.trust.checks import faithfulness_text
+    from core.trust.checks import UNCHECKED_LINE, faithfulness_text
     from core.trust.verdict import shown_probability
 
     lines = []
@@ -262,8 +273,10 @@ def _trust_lines(facts: dict) -> list[tuple[str, str]]:
         lines.append(("Domain", "both images inside the model's domain" if inside else facts["verdict_reason"].upper()))
     if facts.get("same_content"):
         lines.append(("Maps", "none: the two images have the same content"))
-    if facts.get("faithfulness") and not facts.get("withheld"):  # how well withheld maps explain a withheld score
-        lines.append(("Faithfulness", faithfulness_text(facts["faithfulness"])))
+    if facts.get("withheld") or facts.get("same_content"):  # no maps drawn: nothing to judge
+        return lines
+    lines.append(("Faithfulness", faithfulness_text(facts["faithfulness"]) if facts.get("faithfulness")
+                  else UNCHECKED_LINE))
     return lines
 
 

@@ -105,6 +105,10 @@ UNFAITHFUL_MARK = "map not better than chance"
 # Written (without the hatch) on a map the window shows before its check has judged it: the first map while the
 # refinement and the check run in the background, or a map whose check could not run.
 UNCHECKED_MARK = "map not yet checked"
+# Written (without the hatch) on a map a report carries unjudged: "not yet" would promise a check a page never gets.
+UNCHECKED_REPORT_MARK = "map not checked for faithfulness"
+# A report's words for a map it carries unjudged (exported before the check, or `explain` without --faithfulness).
+UNCHECKED_LINE = "not checked: whether this map explains the score better than chance was not measured"
 
 
 def map_faithful(faithful: dict | None) -> bool | None:
@@ -122,6 +126,15 @@ def faithfulness_text(faithful: dict) -> str:
     """One line a reader can act on; the AUCs stay in the JSON and in the technical section."""
     if not map_faithful(faithful):
         return "this map does not explain the score better than chance"
-    return (f"better than a random map (deletion AUC {faithful['deletion_auc_map']:.3f} vs "
-            f"{faithful['deletion_auc_random']:.3f}, insertion {faithful['insertion_auc_map']:.3f} vs "
-            f"{faithful['insertion_auc_random']:.3f})")
+    deletion = _versus(faithful["deletion_auc_map"], faithful["deletion_auc_random"])
+    insertion = _versus(faithful["insertion_auc_map"], faithful["insertion_auc_random"])
+    return f"better than a random map (deletion AUC {deletion}, insertion {insertion})"
+
+
+def _versus(map_auc: float, random_auc: float) -> str:
+    """"0.945 vs 0.962": three decimals, more (up to six) when three would print a passing map level with chance."""
+    for decimals in range(3, 7):
+        shown = f"{map_auc:.{decimals}f}", f"{random_auc:.{decimals}f}"
+        if shown[0] != shown[1]:
+            break
+    return f"{shown[0]} vs {shown[1]}"

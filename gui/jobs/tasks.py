@@ -14,6 +14,7 @@ from typing import Any, Callable
 # Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
 from core.errors import SiameseLensError
 from core.explain.overlay import colour_ramp, rgba_layer  # cv2 and numpy only
+from core.explain.refine import method_words  # stdlib only until a refinement runs
 from core.followup.measurements import read_pixel_size  # cv2 and numpy only
 from core.io.files import file_sha256, first_line, printable
 from core.io.image_files import file_dialog_filter, not_an_image  # numpy only
@@ -51,7 +52,7 @@ __all__ = [
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
     "file_dialog_filter", "not_an_image", "printable", "file_sha256", "read_pixel_size",
     "NOT_ASSESSED", "withholds", "band_of", "shown_probability", "PACS_PREVIEW_SIZE",
-    "image_facts", "study_images",
+    "image_facts", "study_images", "method_words",
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
     "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness",

@@ -14,6 +14,7 @@ from ..jobs.tasks import (
     VERDICT_MEANING,
     band_of,
     faithfulness_text,
+    method_words,
     shown_probability,
     withholds,
 )
@@ -98,6 +99,7 @@ class ScorePanel(QWidget):
         self._not_assessed = False
         self._withheld_shown = False  # what withheld_changed last said
         self._curves: dict | None = None  # the shown maps' faithfulness curves, once measured
+        self._maps_drawn = False  # a pair with maps is shown (none for the same content twice)
         self._band = None
         # The raw score and threshold stay visible, in a neutral colour: they are not the verdict.
         self.score = QLabel()
@@ -177,6 +179,7 @@ class ScorePanel(QWidget):
             self.note.setText(self._warning(""))
             self.probability.setText("")
             self.domain.setVisible(False)
+            self._maps_drawn = False
             self.show_faithfulness(None)
             self._not_assessed = False
             self._apply_withheld()
@@ -187,7 +190,7 @@ class ScorePanel(QWidget):
         self.verdict.setStyleSheet(f"{VERDICT_STYLE} color: {colour};")
         self.reason.setText(e.verdict_reason)
         self.score.setText(f"Similarity {100 * e.similarity:.1f} % (model threshold {100 * e.threshold:.1f} %)")
-        self.fields["Method"].setText(e.method)
+        self.fields["Method"].setText(method_words(e.method, e.timings_ms))
         probability = getattr(e, "probability_same", None)
         self.probability.setText(f"P(same class) {shown_probability(probability, self._band)} (calibrated)"
                                  if probability is not None else "P(same class): not calibrated for this model")
@@ -198,11 +201,14 @@ class ScorePanel(QWidget):
         self.domain.setText(text)
         self.domain.setVisible(bool(text))
         timings = e.timings_ms
-        self.fields["Timing"].setText(f"{timings.get('total', 0):.0f} ms (model {timings.get('model', 0):.0f} ms)")
+        refined = f", refined in {timings['refine']:.0f} ms" if "refine" in timings else ""  # the map shown took both
+        self.fields["Timing"].setText(f"{timings.get('total', 0):.0f} ms (model {timings.get('model', 0):.0f} ms)"
+                                      + refined)
         self.note.setText(self._warning(e.note))
         # Withheld when an image lies outside the domain: what the model would say of it is an extrapolation. A
         # model merely without a calibrated band still explains its raw score on images it knows.
         self._not_assessed = withholds(e.verdict, e.in_domain)
+        self._maps_drawn = not getattr(e, "same_content", False)
         with QSignalBlocker(self.show_anyway):  # each pair starts withheld: revealing is a choice per pair
             self.show_anyway.setChecked(False)
         self._apply_withheld()
@@ -234,8 +240,8 @@ class ScorePanel(QWidget):
     def _show_curves(self) -> None:
         curves = self._curves
         shown = curves is not None and not self.withheld
-        if curves is None:
-            self.fields["Faithfulness"].setText("–")
+        if curves is None:  # the words the images carry meanwhile (gui.views.window._mark_maps)
+            self.fields["Faithfulness"].setText("not yet checked" if self._maps_drawn and not self.withheld else "–")
         else:
             self.fields["Faithfulness"].setText(faithfulness_text(curves) if shown else "withheld (not assessed)")
         self.curves.setVisible(shown)

@@ -67,7 +67,8 @@ class ImageViewer(QGraphicsView):
         self._mark_plate.setFlag(QGraphicsRectItem.GraphicsItemFlag.ItemStacksBehindParent)
         # readable at any zoom
         self._mark_text.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations)
-        for z, item in enumerate([self._image, *self._layers.values(), self._mark, self._mark_text, self._shade,
+        # the caption above the shade: on a small crop it reaches past the box and must not be darkened with the rest
+        for z, item in enumerate([self._image, *self._layers.values(), self._mark, self._shade, self._mark_text,
                                   self._outline, self._band]):
             item.setZValue(z)
             self.scene().addItem(item)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from ..jobs.tasks import (
     LAYERS,
@@ -126,6 +126,9 @@ class MainWindow(WindowCommands):
         self.busy_label = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
         self.zoom_label, self.device_label = QLabel("Zoom –"), QLabel("Device: –")
         self.busy_label.setMaximumWidth(420)
+        # Its width follows its words (ElidedLabel ignores them by default): in the status bar an ignored hint
+        # left it no width at all, and the progress bar of the maps' refinement stood there without its words.
+        self.busy_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)  # indeterminate, unless the running job reports how far it is
         self.progress.setMaximumWidth(140)

@@ -36,7 +36,7 @@ def test_long_named_worklist_cases_never_grow_the_window_past_a_laptop_screen(qt
     for row in range(len(window.worklist.cases)):
         with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
             window.worklist.open_case(row)
-        qtbot.waitUntil(lambda: window.score.fields["Faithfulness"].text() != "–", timeout=TIMEOUT_MS)
+        qtbot.waitUntil(lambda: window.session.faithfulness is not None, timeout=TIMEOUT_MS)
         QApplication.processEvents()
         header = window.headers[0]
         assert LONG in header.text() and header.shown_text() != header.text()  # elided, the rest in the tooltip
@@ -79,3 +79,19 @@ def test_the_wheel_over_a_choice_scrolls_the_column_and_never_changes_it(qtbot, 
                         Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
     QApplication.sendEvent(combo, wheel)
     assert combo.currentText() == before and window.session.method == before
+
+
+def test_the_status_bar_says_what_its_progress_bar_measures_on_a_laptop_screen(qtbot, make_window):
+    """The maps' background refinement shows a progress bar; beside it the words say what runs (an elided label
+    given no width showed a bare "75 %")."""
+    window = make_window()
+    window.resize(LAPTOP.size())
+    window.session.runner.busy.emit(False)
+    QApplication.processEvents()  # laid out with no words first, as between two jobs
+    window.session.runner.started.emit("refine", "Refining the maps…")
+    window.session.runner.busy.emit(True)
+    QApplication.processEvents()
+    label = window.busy_label
+    assert window.progress.isVisible() and label.isVisible()
+    assert label.shown_text() == "Refining the maps…" and label.width() > 0
+    assert fits(window.minimumSizeHint())

@@ -110,3 +110,29 @@ def test_a_source_run_offers_cuda(qtbot, monkeypatch):
     monkeypatch.delattr(sys, "_MEIPASS", raising=False)  # not a frozen bundle (tests/gui/test_device_menu.py: one)
     side = _side(qtbot)
     assert [side.device_combo.itemData(i) for i in range(side.device_combo.count())] == ["auto", "cpu", "cuda"]
+
+
+def test_the_timing_of_a_refined_map_counts_its_refinement(panel):
+    """The panel names the refined method ("integrated"): its timing must not be the first map's alone."""
+    first = explained(0.9)
+    panel.show_result(first)
+    assert "refine" not in panel.fields["Timing"].text()
+    first.explanation.timings_ms["refine"] = 950.0
+    first.explanation.method = "integrated"
+    panel.show_result(first)
+    assert panel.fields["Timing"].text() == "120 ms (model 80 ms), refined in 950 ms"
+    # the chooser still says gradcam (the reviewer's choice): the map shown names what it refined
+    assert panel.fields["Method"].text() == "integrated (refined from gradcam)"
+
+
+def test_the_faithfulness_line_says_a_shown_map_is_not_yet_checked(panel):
+    """While the images carry "map not yet checked", the panel's line says the same instead of a bare dash."""
+    assert panel.fields["Faithfulness"].text() == "–"  # no pair, no map
+    pair = explained(0.9)
+    panel.show_result(pair)
+    assert panel.fields["Faithfulness"].text() == "not yet checked"
+    pair.explanation.same_content = True  # no maps drawn: nothing to check
+    panel.show_result(pair)
+    assert panel.fields["Faithfulness"].text() == "–"
+    panel.show_result(None)
+    assert panel.fields["Faithfulness"].text() == "–"

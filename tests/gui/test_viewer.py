@@ -123,3 +123,17 @@ def test_every_zoom_change_is_announced(viewer, qtbot):
     assert zoomed.args[0] == pytest.approx(viewer.zoom())
     with qtbot.waitSignal(viewer.zoom_changed, timeout=1000):
         viewer.fit()
+
+
+def test_a_maps_caption_wider_than_a_small_crop_stays_readable_over_the_shade(viewer):
+    """The caption ("map not better than chance") keeps its pixel size at any zoom; on a small crop it reaches past
+    the box, over the shade that darkens the rest of the image, and must not be darkened with it."""
+    grey = np.full((80, 100, 3), 128, np.uint8)
+    viewer.set_image(array_to_qimage(grey))  # fitted: 3x, a 10 px box is about 30 px on screen
+    box = (5, 5, 10, 10)
+    viewer.set_crop(box)
+    viewer.set_mark("map not better than chance", box)
+    pixels = grab_pixels(viewer.viewport()).astype(int)
+    right_of_box = viewer.mapFromScene(QPointF(box[0] + box[2] + 2, 0)).x()
+    caption = np.abs(pixels[..., :3] - (255, 220, 90)).sum(axis=2) < 60  # the caption's own ink, undimmed
+    assert caption[:, right_of_box:].sum() > 20
