@@ -1,0 +1,72 @@
+"""How far apart two random maps' deletion and insertion AUCs fall: the margin core.trust.checks.CHECK_MARGIN.
+
+    python benchmarks/bench_check_margin.py ../shared/data/skin ../shared/data/flowers --pairs 40
+
+The window and the reports judge a map against one random map (core.explain.faithfulness, seed 0). A map that is
+itself no better than a random one beats it by about as much as one random map beats another; so a map passes only
+when it beats the random map by more than two random maps differ in all but one pair in ten (the 90th percentile of
+|AUC(random a) - AUC(random b)|, deletion and insertion pooled): one-sided, a random-like map passes either curve
+about one time in twenty. Measured with the product's own blur and fractions, on each model's validation pairs
+(benchmarks/bench_explanations.split_pairs), with random seeds 1-4 (seed 0 is the product's, the judge's are
+101-105).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from benchmarks.bench_explanations import random_maps, split_pairs  # noqa: E402
+from core.explain.faithfulness import FRACTIONS, auc, perturbed_scores  # noqa: E402
+from core.explain.pair import explain_pair, model_view  # noqa: E402
+from core.io.images import load_image  # noqa: E402
+from core.model.weights import load_model  # noqa: E402
+
+SEEDS = (1, 2, 3, 4)
+
+
+def spreads(model, data: str, count: int) -> list[float]:
+    out = []
+    for p1, p2, _same in split_pairs(model, data, "val", count):
+        images = [load_image(p1), load_image(p2)]
+        first = explain_pair(model, *images)
+        explained = (lambda s: s) if first.decision == "similar" else (lambda s: 1.0 - s)
+        views = [model_view(model, image)[0] for image in images]
+        inputs = torch.cat([model.input_tensor(view) for view in views])
+        shape = first.signed_cams[0].shape
+        maps = [random_maps(shape, [view.size for view in views], seed) for seed in SEEDS]
+        curves = perturbed_scores(model, inputs, maps, FRACTIONS)
+        for mode in ("deletion", "insertion"):
+            areas = [auc(explained(c[mode]), FRACTIONS) for c in curves]
+            out += [abs(a - b) for a, b in itertools.combinations(areas, 2)]
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("data", nargs="+")
+    parser.add_argument("--weights", nargs="*", help="one per data folder (default weights/<folder name>.pt)")
+    parser.add_argument("--pairs", type=int, default=40)
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    report, pooled = {}, []
+    for k, data in enumerate(args.data):
+        weights = args.weights[k] if args.weights else f"weights/{Path(data).name}.pt"
+        values = spreads(load_model(weights), data, args.pairs)
+        pooled += values
+        report[weights] = {f"p{q}": round(float(np.percentile(values, q)), 4) for q in (50, 75, 90, 95)}
+    report["pooled"] = {f"p{q}": round(float(np.percentile(pooled, q)), 4) for q in (50, 75, 90, 95)}
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
