@@ -181,3 +181,20 @@ def test_symlinked_target_is_replaced_not_followed(tmp_path):
         files.write_unit([(tmp_path / "r.png", b"new")])
     files.write_unit([(tmp_path / "r.png", b"new")], overwrite=True)
     assert victim.read_text() == "keep" and (tmp_path / "r.png").read_bytes() == b"new"
+
+
+def test_a_unit_makes_its_folders_and_a_failed_one_leaves_none(tmp_path):
+    """The one home of "create the folder, remove it again if the write fails" (reports, SRs, maps, PACS pulls)."""
+    def fails(handle):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        files.write_unit([(tmp_path / "a" / "b" / "r.png", fails)])
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "theirs.txt").write_text("x")
+    with pytest.raises(OSError):
+        files.write_unit([(tmp_path / "keep" / "r.png", fails)])
+    assert os.listdir(tmp_path / "keep") == ["theirs.txt"]
+    assert files.write_unit([(tmp_path / "c" / "r.png", b"x")]) == [tmp_path / "c" / "r.png"]
+    assert (tmp_path / "c" / "r.png").read_bytes() == b"x"

@@ -143,6 +143,8 @@ class Busy(FileExistsError):
 def write_unit(items: list[tuple[Path, object]], overwrite: bool = False, before_renames=None) -> list[Path]:
     """Write several files (bytes, or a function writing to a binary handle) of one folder as one unit: all of
     them or none, never over an existing one unless `overwrite`, never beside a concurrent writer of the same unit.
+    The folder and its missing parents are created first (make_folders) and removed again, when empty, if the
+    unit fails (remove_folders): a failed write leaves no folder behind either.
 
     Every file is written under a temporary name first and renamed into place only when all are written, so a
     failure or a kill before the renames leaves the previous files byte-identical. `before_renames`, if given,
@@ -158,6 +160,15 @@ def write_unit(items: list[tuple[Path, object]], overwrite: bool = False, before
     of that unit removes the torn files, so a reader finds either no files or one consistent set. Temporaries of
     a killed writer are removed by the next one. Raises FileExistsError (a file exists, or Busy) and OSError.
     """
+    created = make_folders(Path(items[0][0]).parent)
+    try:
+        return _write_unit(items, overwrite, before_renames)
+    except BaseException:
+        remove_folders(created)  # after the unit released its lock file, so an emptied folder can go
+        raise
+
+
+def _write_unit(items: list[tuple[Path, object]], overwrite: bool, before_renames) -> list[Path]:
     targets = [Path(t) for t, _ in items]
     folder = targets[0].parent
     if any(t.parent != folder for t in targets):

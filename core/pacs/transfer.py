@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.io.files import make_folders, printable, remove_folders, write_unit
+from core.io.files import printable, write_unit
 from core.pacs.connection import Pacs, PacsError
 from core.pacs.images import number_images, pick_image
 
@@ -137,12 +137,7 @@ def pull(pacs: Pacs, patient_id: str, out, study_uid: str | None = None, image: 
     items = [(folder / f"{study['date'] if _is_date(study['date']) else 'undated'}_{instance['sop_uid']}.dcm",
               _retriever(pacs, patient_id, study["study_uid"], series["series_uid"], instance["sop_uid"], step))
              for study, series, instance in wanted]
-    created = make_folders(folder)
-    try:
-        write_unit(items, overwrite=overwrite)
-    except BaseException:
-        remove_folders(created)
-        raise
+    write_unit(items, overwrite=overwrite)
     if progress is not None:
         progress(len(wanted), len(wanted))
     return Pulled(tuple(path for path, _ in items), skipped)

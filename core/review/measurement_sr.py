@@ -24,7 +24,7 @@ import io
 from pathlib import Path
 
 from core.io.dicom import Filing, filed_dataset
-from core.io.files import first_line, make_folders, printable, remove_folders, write_unit
+from core.io.files import first_line, printable, write_unit
 from core.review.report import ReportError
 from core.trust.verdict import withholds
 
@@ -94,20 +94,14 @@ def write_sr(path, facts: dict, filing: Filing | None, images, overwrite: bool) 
         raise
     except Exception as exc:  # highdicom's own errors (ValueError, AttributeError...) are not the user's to read
         raise ReportError(f"{printable(path)}: cannot write the measurement SR ({first_line(exc)})") from None
-    created: list[Path] = []
     try:
-        created = make_folders(path.parent)
         return write_unit([(path, data)], overwrite=overwrite)
     except FileExistsError:
         raise
     except OSError as exc:
-        remove_folders(created)
         # the reason alone: the file it names may be a temporary the user never asked for
         reason = printable(exc.strerror or first_line(exc))
         raise ReportError(f"{printable(path)}: cannot write the measurement SR ({reason})") from None
-    except BaseException:
-        remove_folders(created)
-        raise
 
 
 def _values(facts: dict) -> dict:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from core.explain.facts import explanation_facts
-from core.io.files import first_line, make_folders, printable, remove_folders, write_unit
+from core.io.files import first_line, printable, write_unit
 from core.review.report import (
     ReportError,
     check_report_path,
@@ -114,16 +114,14 @@ def write_outputs(plan: OutputPlan, explanation, images, model, *, with_facts: b
     if not plan.maps:
         last_unit()
         return Written(plan.files, facts)
-    created = make_folders(plan.maps[0].parent)
     try:
         # the maps' unit removes what the nested units placed if its own renames fail: all outputs or none
         write_unit(_map_items(plan, explanation, images), overwrite=plan.overwrite, before_renames=last_unit)
-    except BaseException as exc:
-        remove_folders(created)
-        if isinstance(exc, OSError) and not isinstance(exc, (FileExistsError, ReportError)):
-            # a full disk or a lost permission: name the folder, as a report's error does
-            raise ReportError(f"{printable(plan.maps[0].parent)}: cannot write maps ({first_line(exc)})") from None
+    except (FileExistsError, ReportError):
         raise
+    except OSError as exc:
+        # a full disk or a lost permission: name the folder, as a report's error does
+        raise ReportError(f"{printable(plan.maps[0].parent)}: cannot write maps ({first_line(exc)})") from None
     return Written(plan.files, facts)
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from core.errors import SiameseLensError
 from core.explain.overlay import colormap_lut
-from core.io.files import first_line, folder_problem, make_folders, printable, remove_folders, settle, write_unit
+from core.io.files import first_line, folder_problem, printable, settle, write_unit
 from core.review.case_record import REVIEWER_VERDICTS, CaseRecord
 from core.review.report_files import REPORT_SUFFIXES, encode
 from core.trust.verdict import withholds
@@ -106,23 +106,14 @@ def write_report_files(report: Path, render, facts: dict, overwrite: bool, filin
         facts["report_png"], facts["report_png_sha256"] = facts["report_file"], facts["report_file_sha256"]
     # backslashreplace: a path that is not valid UTF-8 is kept as a JSON escape instead of failing the write
     text = json.dumps(facts, indent=2, ensure_ascii=False).encode("utf-8", "backslashreplace")
-    created: list[Path] = []
     try:
-        created = make_folders(report.parent)
         write_unit([(report, picture), (sidecar, text)], overwrite=overwrite, before_renames=before_renames)
-    except FileExistsError:
-        raise
-    except ReportError:  # a nested unit's, naming its own file
-        remove_folders(created)
+    except (FileExistsError, ReportError):  # ReportError: a nested unit's, naming its own file
         raise
     except OSError as exc:
-        remove_folders(created)
         # the reason alone: the file it names may be a temporary the user never asked for
         reason = printable(exc.strerror or first_line(exc))
         raise ReportError(f"{printable(report)}: cannot write report ({reason})") from None
-    except BaseException:
-        remove_folders(created)
-        raise
     return report, sidecar
 
 
