@@ -37,7 +37,7 @@ import torch  # noqa: E402
 from core.data.datasets import make_pairs, scan_dataset, split_by_image  # noqa: E402
 from core.evaluation.lift import mass_share_on_canvas  # noqa: E402
 from core.explain.faithfulness import FRACTIONS, auc, perturbed_scores  # noqa: E402
-from core.explain.integrated import GRID, integrated_pixels, pooled  # noqa: E402
+from core.explain.integrated import GRID, coalitions, integrated_pixels, pooled  # noqa: E402
 from core.explain.methods import decomposition_cells, get_method  # noqa: E402
 from core.explain.occlusion import ablation_cells, occlusion_cells  # noqa: E402
 from core.explain.pair import explain_pair, map_size, model_view, normalise, upsample  # noqa: E402
@@ -53,8 +53,9 @@ JUDGE_SEEDS = (101, 102, 103, 104, 105)
 CHOOSE_SEED = 0
 VARIANTS = ("gradcam", "attention", "gradcam_signed", "decomposition", "ablation", "ablation_local", "occlusion",
             "integrated", "integrated_signed", "integrated_8", "integrated_32", "integrated_smooth",
-            "integrated_steps32")
+            "integrated_steps32", "coalition", "coalition_8")
 INTEGRATED_GRIDS = {"integrated": GRID, "integrated_8": 8, "integrated_32": 32}  # cells per side
+COALITION_GRIDS = {"coalition": GRID, "coalition_8": 8}  # cells per side of the random masks (maps: GRID cells)
 
 
 def split_pairs(model, data_dir, split: str, count: int):
@@ -79,9 +80,10 @@ def cell_maps(cells: np.ndarray, sizes, rectify: bool) -> list[np.ndarray]:
     return out
 
 
-def pair_maps(model, images, timing: bool, occlusion: bool, integrated: bool = False) -> tuple[dict, dict]:
-    """Every variant's factual maps of a pair (occlusion, 2 x 64 image passes, and blur integrated gradients,
-    16 pair passes with gradients, only when asked) and facts."""
+def pair_maps(model, images, timing: bool, occlusion: bool, integrated: bool = False,
+              coalition: tuple = ()) -> tuple[dict, dict]:
+    """Every variant's factual maps of a pair (occlusion, 2 x 64 image passes, blur integrated gradients and the
+    coalition path's, 16 pair passes with gradients each, only when asked) and facts."""
     results = {m: explain_pair(model, images[0], images[1], method=m) for m in ("gradcam", "attention", "decomposition",
                                                                                   "ablation")}
     first = results["decomposition"]
@@ -111,7 +113,9 @@ def pair_maps(model, images, timing: bool, occlusion: bool, integrated: bool = F
                 "integrated_smooth": cell_maps(smoothed(pooled(pixels, GRID).numpy()), sizes, rectify=True),
                 "integrated_steps32": cell_maps(pooled(sign * integrated_pixels(model, inputs, steps=32).cpu(),
                                                        GRID).numpy(), sizes, rectify=True)}
-               if pixels is not None else {})}
+               if pixels is not None else {}),
+            **{name: cell_maps(pooled(sign * integrated_pixels(model, inputs, path=coalitions(COALITION_GRIDS[name]))
+                                      .cpu(), GRID).numpy(), sizes, rectify=True) for name in coalition}}
     facts = {"similarity": first.similarity, "decision": first.decision, "sign": sign, "occlusion_ms": occlusion_ms,
              "integrated_cells_ms": integrated_ms,
              "crops": first.crops, "views": views, "inputs": inputs, "feature_shape": activations.shape[-2:],
@@ -128,15 +132,15 @@ def smoothed(cells: np.ndarray) -> np.ndarray:
 
 def timings(model, images, repeats: int = 3) -> dict:
     """Median of `repeats` interleaved runs: plain no-grad forward of the pair (preprocessing included), the
-    maps of `gradcam` (the default: one pass of the pair and a backward pass through the head) and of
-    `integrated` (the refinement: that plus 16 pair passes with gradients), end to end."""
+    maps of `gradcam` (the default: one pass of the pair and a backward pass through the head), of `integrated` and
+    of `coalition` (the refinements: that plus 16 pair passes with gradients each), end to end."""
     def forward():
         views = [model_view(model, image)[0] for image in images]
         with torch.no_grad():
             e = model.embed(torch.cat([model.input_tensor(v) for v in views]))
             return float(model.score(e[0:1], e[1:2]))
 
-    runs: dict[str, list] = {"forward": [], "gradcam": [], "integrated": []}
+    runs: dict[str, list] = {"forward": [], "gradcam": [], "integrated": [], "coalition": []}
     for _ in range(repeats):
         for name in runs:
             started = time.perf_counter()
@@ -241,7 +245,8 @@ def main(argv=None) -> int:
     for k, (p1, p2, same) in enumerate(split_pairs(model, args.data, args.split, args.pairs)):
         images = [load_image(p1), load_image(p2)]
         maps, facts = pair_maps(model, images, timing=k < args.timing_pairs, occlusion=k < args.occlusion_pairs,
-                                integrated=any(name.startswith("integrated") for name in wanted))
+                                integrated=any(name.startswith("integrated") for name in wanted),
+                                coalition=tuple(name for name in COALITION_GRIDS if name in wanted))
         maps = {name: m for name, m in maps.items() if name in wanted}
         verdicts = judged(model, maps, facts, args.judges.split(","))
         located = where(maps, images, facts) if model.config.lesion_crop else {"maps": {}, "lesion_shares": []}
@@ -291,6 +296,7 @@ def summarise(rows: list) -> dict:
             "gradcam_ms": round(statistics.median(r["gradcam_ms"] for r in timed), 1),
             "gradcam_over_forward": round(statistics.median(r["gradcam_ms"] / r["forward_ms"] for r in timed), 3),
             "integrated_ms": round(statistics.median(r["integrated_ms"] for r in timed if "integrated_ms" in r), 1),
+            "coalition_ms": round(statistics.median(r["coalition_ms"] for r in timed if "coalition_ms" in r), 1),
         }
     occluded = [r["occlusion_ms"] for r in rows if r.get("occlusion_ms") is not None]
     out["occlusion_ms_median"] = round(statistics.median(occluded), 1) if occluded else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 # Explanation methods, in the order the GUI cycles them (M); core.explain.methods registers one callable per name.
-METHODS = ("gradcam", "attention", "reference", "decomposition", "ablation", "occlusion", "integrated")
+METHODS = ("gradcam", "attention", "reference", "decomposition", "ablation", "occlusion", "integrated", "coalition")
 DEFAULT_METHOD = "gradcam"
 
 # Heatmap colormaps (core.explain.overlay maps each to an OpenCV colormap). The counterfactual layer has its own, cool

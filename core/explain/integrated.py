@@ -9,6 +9,15 @@ channels, each image's pixel attributions add up, together, to s(pair) - s(blurr
 of the rule (completeness; tests/test_integrated.py). Unlike Grad-CAM it asks the whole network, not the last
 stage's linearisation, and unlike occlusion it costs STEPS pair passes with gradients, not 128 image passes.
 Batched CHUNK_STEPS steps at a time so that a caller running it in the background can stop between chunks.
+
+The path is the part that varies (a callable giving each step's weights on the difference): `straight` is
+integrated gradients; `coalitions` visits random mixtures instead, each cell of either image restored (sharp) or
+hidden (blurred) at random, with the share restored rising along the steps, and the gradients there are summed the
+same way. That is a first-order, sampled estimate of each cell's Shapley value in the game "restore these cells"
+(Owen 1972's multilinear extension): the mixed images a deletion or insertion test visits, instead of the
+uniformly half-blurred pair on the straight line. Each random mask is paired with its complement (antithetic): for
+a score linear in each image every cell then gets exactly its Shapley value, and the cells add up to s(pair) -
+s(blurred pair) (tests/test_coalitions.py).
 """
 
 from __future__ import annotations
@@ -24,31 +33,58 @@ from core.explain.hiding import BLUR_SIGMA, blur
 STEPS = 16
 CHUNK_STEPS = 4  # 8 image passes with gradients a chunk
 GRID = 16  # cells per side the pixel attributions are pooled to (chosen on validation, docs/explanations.md)
+COALITION_SEED = 0  # the same pair gets the same map, run after run
+
+# (steps, inputs (2, 3, S, S)) -> weights on the path's difference, one per step, broadcastable to (steps, 2, 3, S, S)
+Path = Callable[[int, torch.Tensor], torch.Tensor]
+
+
+def straight(steps: int, inputs: torch.Tensor) -> torch.Tensor:
+    """Integrated gradients' path: both images blurred a uniform share less at each step (midpoint rule)."""
+    return ((torch.arange(steps, dtype=inputs.dtype, device=inputs.device) + 0.5) / steps).view(-1, 1, 1, 1, 1)
+
+
+def coalitions(grid: int = GRID, seed: int = COALITION_SEED) -> Path:
+    """A path through random coalitions of grid x grid cells per image: at step k each cell is restored with
+    probability (k + 0.5) / steps for the first half of the steps, and the second half are the complements of the
+    first half's masks (antithetic pairs, restored shares rising from 1/2 to 1). Seeded: one pair, one map."""
+    def weights(steps: int, inputs: torch.Tensor) -> torch.Tensor:
+        if steps % 2:
+            raise ValueError(f"coalition steps come in complementary pairs; {steps} is odd")
+        half = steps // 2
+        generator = torch.Generator().manual_seed(seed)
+        draws = torch.rand(half, 2, 1, grid, grid, generator=generator)
+        shares = ((torch.arange(half) + 0.5) / steps).view(-1, 1, 1, 1, 1)
+        low = (draws < shares).float()
+        masks = torch.cat([low, 1.0 - low]).view(steps * 2, 1, grid, grid)
+        size = inputs.shape[-2:]
+        return F.interpolate(masks, size=size, mode="nearest").view(steps, 2, 1, *size).to(inputs)
+    return weights
 
 
 def integrated_pixels(model, inputs: torch.Tensor, steps: int = STEPS,
                       should_stop: Callable[[], bool] | None = None,
-                      progress: Callable[[float], None] | None = None) -> torch.Tensor:
+                      progress: Callable[[float], None] | None = None, path: Path = straight) -> torch.Tensor:
     """(2, S, S) attributions of the similarity s to each pixel of the pair's normalised `inputs` (2, 3, S, S),
-    channels summed; positive: the pixel argues for "similar". Raises Stopped when should_stop() turns true
-    between two chunks; progress(fraction done) after each chunk."""
+    channels summed, along `path` from the blurred pair; positive: the pixel argues for "similar". Raises Stopped
+    when should_stop() turns true between two chunks; progress(fraction done) after each chunk."""
     size = inputs.shape[-1]
     inputs = inputs.detach()
     baseline = blur(inputs, BLUR_SIGMA * size)
     delta = inputs - baseline
-    alphas = (torch.arange(steps, dtype=inputs.dtype, device=inputs.device) + 0.5) / steps
+    weights = path(steps, inputs)
     total = torch.zeros_like(inputs)
     for start in range(0, steps, CHUNK_STEPS):
         if should_stop is not None and should_stop():
             raise Stopped("integrated gradients stopped")
-        chunk = alphas[start:start + CHUNK_STEPS]
+        chunk = weights[start:start + CHUNK_STEPS]
         k = len(chunk)
-        path = (baseline[None] + chunk.view(-1, 1, 1, 1, 1) * delta[None]).reshape(k * 2, *inputs.shape[1:])
-        path.requires_grad_(True)
+        points = (baseline[None] + chunk * delta[None]).reshape(k * 2, *inputs.shape[1:])
+        points.requires_grad_(True)
         with torch.enable_grad():
-            embeddings = model.embed(path).view(k, 2, -1)
+            embeddings = model.embed(points).view(k, 2, -1)
             scores = model.score(embeddings[:, 0], embeddings[:, 1])
-            grads = torch.autograd.grad(scores.sum(), path)[0]
+            grads = torch.autograd.grad(scores.sum(), points)[0]
         total += grads.view(k, 2, *inputs.shape[1:]).sum(dim=0)
         if progress is not None:
             progress(min(1.0, (start + k) / steps))
@@ -64,6 +100,6 @@ def pooled(pixels: torch.Tensor, grid: int = GRID) -> torch.Tensor:
 
 def integrated_cells(model, inputs: torch.Tensor, grid: int = GRID, steps: int = STEPS,
                      should_stop: Callable[[], bool] | None = None,
-                     progress: Callable[[float], None] | None = None) -> torch.Tensor:
+                     progress: Callable[[float], None] | None = None, path: Path = straight) -> torch.Tensor:
     """(2, grid, grid) float32 on the CPU: each cell's share of s(pair) - s(blurred pair)."""
-    return pooled(integrated_pixels(model, inputs, steps, should_stop, progress), grid).cpu()
+    return pooled(integrated_pixels(model, inputs, steps, should_stop, progress, path), grid).cpu()

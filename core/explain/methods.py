@@ -134,6 +134,15 @@ def blur_integrated(evidence: Evidence):
     return signed.clamp(min=0), (-signed).clamp(min=0)
 
 
+def coalition_gradients(evidence: Evidence):
+    """The same gradients summed over random coalitions of sharp and blurred cells (core.explain.integrated
+    .coalitions), pooled to cells, oriented."""
+    from core.explain.integrated import coalitions, integrated_cells
+
+    signed = evidence.sign * integrated_cells(evidence.model, evidence.inputs, path=coalitions())
+    return signed.clamp(min=0), (-signed).clamp(min=0)
+
+
 def _merged(evidence: Evidence, maps):
     from core.model import tta
 
@@ -155,6 +164,9 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
                         "(128 more passes)", for_the_decision, perturbation),
     Method("integrated", "blur integrated gradients: how much each place moves the score on the way from the "
                          "blurred pair to the pair (16 more passes)", for_the_decision, blur_integrated),
+    Method("coalition", "how much each place moves the score when it is restored among random other places of the "
+                        "blurred pair (a sampled Shapley value; 16 more passes)", for_the_decision,
+           coalition_gradients),
 )}
 METHODS = vocabulary.METHODS
 DEFAULT_METHOD = vocabulary.DEFAULT_METHOD
