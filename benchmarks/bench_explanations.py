@@ -80,13 +80,11 @@ def cell_maps(cells: np.ndarray, sizes, rectify: bool) -> list[np.ndarray]:
     return out
 
 
-def pair_maps(model, images, timing: bool, occlusion: bool, integrated: bool = False,
-              coalition: tuple = ()) -> tuple[dict, dict]:
-    """Every variant's factual maps of a pair (occlusion, 2 x 64 image passes, blur integrated gradients and the
-    coalition path's, 16 pair passes with gradients each, only when asked) and facts."""
-    results = {m: explain_pair(model, images[0], images[1], method=m) for m in ("gradcam", "attention", "decomposition",
-                                                                                  "ablation")}
-    first = results["decomposition"]
+def pair_maps(model, images, timing: bool, occlusion: bool, wanted=VARIANTS) -> tuple[dict, dict]:
+    """The factual maps of a pair of the variants `wanted` (occlusion, 2 x 64 image passes, only when asked;
+    blur integrated gradients and the coalition path's, 16 pair passes with gradients each) and facts. Only the
+    variants wanted are computed: the costly ones would otherwise dominate a run."""
+    first = explain_pair(model, images[0], images[1], method="decomposition")
     sign = get_method("decomposition").sign(first.decision)
     views = [model_view(model, image) for image in images]
     sizes = [pil.size for pil, _box in views]
@@ -94,30 +92,47 @@ def pair_maps(model, images, timing: bool, occlusion: bool, integrated: bool = F
     with torch.no_grad():
         activations = model.features(inputs)
     cells = sign * decomposition_cells(model, activations, first.similarity)
-    started = time.perf_counter()
-    occ = sign * occlusion_cells(model, inputs).numpy() if occlusion else None
-    occlusion_ms = (time.perf_counter() - started) * 1000.0 if occlusion else None
-    started = time.perf_counter()
-    pixels = sign * integrated_pixels(model, inputs).cpu() if integrated else None
-    integrated_ms = (time.perf_counter() - started) * 1000.0 if integrated else None
-    maps = {"gradcam": list(results["gradcam"].factual), "attention": list(results["attention"].factual),
-            "decomposition": list(first.factual),
-            "ablation": list(results["ablation"].factual),
-            "gradcam_signed": cell_maps(sign * np.stack(results["gradcam"].signed_cams), sizes, rectify=False),
-            "ablation_local": cell_maps(sign * ablation_cells(model, inputs, activations, "local").numpy(), sizes,
-                                        rectify=True),
-            **({"occlusion": cell_maps(occ, sizes, rectify=True)} if occ is not None else {}),
-            **({name: cell_maps(pooled(pixels, grid).numpy(), sizes, rectify=True)
-                for name, grid in INTEGRATED_GRIDS.items()} if pixels is not None else {}),
-            **({"integrated_signed": cell_maps(pooled(pixels, GRID).numpy(), sizes, rectify=False),
-                "integrated_smooth": cell_maps(smoothed(pooled(pixels, GRID).numpy()), sizes, rectify=True),
-                "integrated_steps32": cell_maps(pooled(sign * integrated_pixels(model, inputs, steps=32).cpu(),
-                                                       GRID).numpy(), sizes, rectify=True)}
-               if pixels is not None else {}),
-            **{name: cell_maps(pooled(sign * integrated_pixels(model, inputs, path=coalitions(COALITION_GRIDS[name]))
-                                      .cpu(), GRID).numpy(), sizes, rectify=True) for name in coalition}}
-    facts = {"similarity": first.similarity, "decision": first.decision, "sign": sign, "occlusion_ms": occlusion_ms,
-             "integrated_cells_ms": integrated_ms,
+    timed: dict = {"occlusion_ms": None, "integrated_cells_ms": None}
+    cache: dict = {}
+
+    def factual(method):
+        return lambda: list(explain_pair(model, images[0], images[1], method=method).factual)
+
+    def straight_pixels():  # shared by the integrated variants, timed once
+        if "pixels" not in cache:
+            started = time.perf_counter()
+            cache["pixels"] = sign * integrated_pixels(model, inputs).cpu()
+            timed["integrated_cells_ms"] = (time.perf_counter() - started) * 1000.0
+        return cache["pixels"]
+
+    def occluded():
+        started = time.perf_counter()
+        occ = sign * occlusion_cells(model, inputs).numpy()
+        timed["occlusion_ms"] = (time.perf_counter() - started) * 1000.0
+        return cell_maps(occ, sizes, rectify=True)
+
+    def coalition(grid):
+        return lambda: cell_maps(pooled(sign * integrated_pixels(model, inputs, path=coalitions(grid)).cpu(),
+                                        GRID).numpy(), sizes, rectify=True)
+
+    builders = {
+        "gradcam": factual("gradcam"), "attention": factual("attention"), "decomposition": lambda: list(first.factual),
+        "ablation": factual("ablation"),
+        "gradcam_signed": lambda: cell_maps(sign * np.stack(explain_pair(model, images[0], images[1]).signed_cams),
+                                            sizes, rectify=False),
+        "ablation_local": lambda: cell_maps(sign * ablation_cells(model, inputs, activations, "local").numpy(), sizes,
+                                            rectify=True),
+        "occlusion": occluded,
+        **{name: (lambda grid=grid: cell_maps(pooled(straight_pixels(), grid).numpy(), sizes, rectify=True))
+           for name, grid in INTEGRATED_GRIDS.items()},
+        "integrated_signed": lambda: cell_maps(pooled(straight_pixels(), GRID).numpy(), sizes, rectify=False),
+        "integrated_smooth": lambda: cell_maps(smoothed(pooled(straight_pixels(), GRID).numpy()), sizes, rectify=True),
+        "integrated_steps32": lambda: cell_maps(pooled(sign * integrated_pixels(model, inputs, steps=32).cpu(),
+                                                       GRID).numpy(), sizes, rectify=True),
+        **{name: coalition(grid) for name, grid in COALITION_GRIDS.items()},
+    }
+    maps = {name: builders[name]() for name in VARIANTS if name in wanted and (name != "occlusion" or occlusion)}
+    facts = {"similarity": first.similarity, "decision": first.decision, "sign": sign, **timed,
              "crops": first.crops, "views": views, "inputs": inputs, "feature_shape": activations.shape[-2:],
              "cell_sum": [float(c.sum()) for c in sign * cells]}
     if timing:
@@ -245,9 +260,7 @@ def main(argv=None) -> int:
     for k, (p1, p2, same) in enumerate(split_pairs(model, args.data, args.split, args.pairs)):
         images = [load_image(p1), load_image(p2)]
         maps, facts = pair_maps(model, images, timing=k < args.timing_pairs, occlusion=k < args.occlusion_pairs,
-                                integrated=any(name.startswith("integrated") for name in wanted),
-                                coalition=tuple(name for name in COALITION_GRIDS if name in wanted))
-        maps = {name: m for name, m in maps.items() if name in wanted}
+                                wanted=wanted)
         verdicts = judged(model, maps, facts, args.judges.split(","))
         located = where(maps, images, facts) if model.config.lesion_crop else {"maps": {}, "lesion_shares": []}
         rows.append({"pair": [str(p1), str(p2)], "same": same, "similarity": facts["similarity"],
