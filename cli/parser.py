@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--force", action="store_true", help="overwrite an existing report")
     explain.add_argument("--first-map", action="store_true",
                          help=f"with --out or a report: keep the {DEFAULT_METHOD} maps (one pass) instead of "
-                              "refining them with blur integrated gradients (about 1 s more a pair; "
+                              "refining them with coalition gradients (about 1 s more a pair; "
                               "docs/explanations.md)")
     explain.add_argument("--faithfulness", action="store_true",
                          help="also compute deletion/insertion curves of the factual maps against a random map")

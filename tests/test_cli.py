@@ -6,6 +6,7 @@ import pytest
 
 from cli.parser import parse
 from core import vocabulary
+from core.explain.refine import REFINED_METHOD
 from core.model.network import ModelConfig
 from core.model.weights import save_model
 from core.vocabulary import MIN_CROP_SIDE
@@ -147,7 +148,7 @@ def test_explain_report_writes_png_and_sidecar_and_refuses_overwrite(weights, im
             "--note", "checked by hand"]
     assert main(argv) == 0
     facts = json.loads(report.with_suffix(".json").read_text())
-    assert facts["note"] == "checked by hand" and facts["method"] == "integrated"  # the default maps, refined
+    assert facts["note"] == "checked by hand" and facts["method"] == REFINED_METHOD  # the default maps, refined
     assert report.stat().st_size > 10_000
     capsys.readouterr()
     assert main(argv) == 2  # exists: not overwritten without --force

@@ -71,10 +71,10 @@ def test_the_registry_method_orients_factual_and_counterfactual_by_the_decision(
 
 
 def test_the_refinement_replaces_only_the_default_maps(trained_shapes, shapes_dir):
-    """core.explain.refine: the first (Grad-CAM) maps of a pair become blur-integrated-gradients maps of the same
+    """core.explain.refine: the first (Grad-CAM) maps of a pair become coalition-gradient maps of the same
     sizes; score, decision and the check's random-map resolution (signed_cams) stay; a stop leaves nothing."""
     from core.explain.pair import explain_pair, explained_images
-    from core.explain.refine import refined, refines
+    from core.explain.refine import REFINED_METHOD, refined, refines
     from core.io.images import load_image
     from core.model.weights import load_model
 
@@ -84,7 +84,7 @@ def test_the_refinement_replaces_only_the_default_maps(trained_shapes, shapes_di
     assert refines(first) and not refines(explain_pair(model, *pair, method="attention"))
     images = [image.image for image in explained_images(pair, first)]
     better = refined(model, images, first)
-    assert better.method == "integrated" and not refines(better)
+    assert better.method == REFINED_METHOD and not refines(better)
     assert (better.similarity, better.decision, better.signed_cams) == (first.similarity, first.decision,
                                                                         first.signed_cams)
     for new, old in zip(better.factual, first.factual, strict=True):

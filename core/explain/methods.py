@@ -20,9 +20,11 @@ image's and the small head re-scores the pair, every cell at once (one more pass
 `occlusion` blurs each place of the input in turn (2 x 64 more image passes). Both are core.explain.occlusion.
 `integrated` integrates the input gradients of the pair score from the blurred pair to the pair
 (core.explain.integrated, 16 more pair passes with gradients); its cells add up to s - s(blurred pair).
-Measured on validation and test pairs (docs/explanations.md), none of decomposition, ablation and occlusion beats
-Grad-CAM by more than sampling noise; `integrated` does, by a wide margin, but costs 16 more pair passes, so
-`gradcam` stays the first map and the window refines it to `integrated` in the background (core.explain.refine).
+`coalition` sums the same gradients over random mixtures of sharp and blurred cells instead (a sampled Shapley
+value; the same cost). Measured on validation and test pairs (docs/explanations.md), none of decomposition,
+ablation and occlusion beats Grad-CAM by more than sampling noise; `integrated` and `coalition` do, by a wide
+margin, `coalition` most on flowers, but cost 16 more pair passes, so `gradcam` stays the first map and the window
+refines it to `coalition` in the background (core.explain.refine).
 """
 
 from __future__ import annotations

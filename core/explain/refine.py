@@ -1,5 +1,6 @@
-"""The background refinement of a pair's first maps: blur integrated gradients of the pair score
-(core.explain.integrated) in place of Grad-CAM, chosen by measurement (docs/explanations.md, issue 35).
+"""The background refinement of a pair's first maps: coalition gradients of the pair score (core.explain.integrated
+.coalitions: the score's input gradients summed over random mixtures of sharp and blurred cells, a sampled Shapley
+value) in place of Grad-CAM, chosen by measurement over blur integrated gradients (docs/explanations.md, issue 35).
 
 The first maps (one pass of the pair) appear at once; this costs STEPS more pair passes with gradients, so the
 window runs it in the background, stoppable between chunks, with progress, and the report tools run it before
@@ -19,7 +20,7 @@ from core.vocabulary import DEFAULT_METHOD
 if TYPE_CHECKING:  # torch only once a refinement runs: the window asks `refines` of every pair
     from core.explain.pair import Explanation
 
-REFINED_METHOD = "integrated"
+REFINED_METHOD = "coalition"
 
 
 def method_words(method: str, timings_ms: dict) -> str:
@@ -39,20 +40,20 @@ def refines(explanation: Explanation) -> bool:
 
 def refined(model, pil_images, explanation: Explanation, should_stop: Callable[[], bool] | None = None,
             progress: Callable[[float], None] | None = None) -> Explanation:
-    """`explanation` with blur-integrated-gradients maps, for the pair as explained (`pil_images`: the two images
+    """`explanation` with coalition-gradient maps, for the pair as explained (`pil_images`: the two images
     its maps cover, cropped as it says). Raises core.errors.Stopped when should_stop() turns true."""
     import numpy as np
     import torch
 
-    from core.explain.integrated import integrated_cells
+    from core.explain.integrated import coalitions, integrated_cells
     from core.explain.methods import get_method
     from core.explain.pair import image_maps
 
     started = time.perf_counter()
     inputs = torch.cat([model.input_tensor(image) for image in pil_images])
     sign = get_method(REFINED_METHOD).sign(explanation.decision)
-    cells = np.nan_to_num((sign * integrated_cells(model, inputs, should_stop=should_stop,
-                                                   progress=progress)).numpy())
+    cells = np.nan_to_num((sign * integrated_cells(model, inputs, should_stop=should_stop, progress=progress,
+                                                   path=coalitions())).numpy())
     sizes = [image.size for image in pil_images]
     return dataclasses.replace(
         explanation, method=REFINED_METHOD, factual=image_maps(np.maximum(cells, 0), sizes),

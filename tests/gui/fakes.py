@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from core.explain.refine import REFINED_METHOD
 from gui.jobs import tasks
 from gui.models import followup as followup_model
 
@@ -38,7 +39,7 @@ class FakeModelWork:
 
     def refine(self, _ws, explained):
         self.refined.append(explained)
-        better = SimpleNamespace(**{**vars(explained.explanation), "method": "integrated"})
+        better = SimpleNamespace(**{**vars(explained.explanation), "method": REFINED_METHOD})
         return tasks.Explained(better, explained.images, explained.model)
 
     def faithfulness(self, _ws, explained):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.explain.refine import REFINED_METHOD
 from gui.jobs.runner import Runner, SyncRunner
 from gui.models.layers import LayerStates
 from gui.models.session import ReviewSession
@@ -80,7 +81,7 @@ def test_a_new_pair_is_explained_once_not_half_replaced(deferred, images):
     assert not session.runner.is_pending("explain")  # (new 1, old 2) is no pair anyone asked for
     session.runner.run_pending()
     explained = [args[0] for args in shown if args[0] is not None]
-    assert [e.explanation.method for e in explained] == ["gradcam", "integrated"]  # explained once, then refined
+    assert [e.explanation.method for e in explained] == ["gradcam", REFINED_METHOD]  # explained once, then refined
     assert all([i.path for i in e.images] == [str(images[2]), str(images[0])] for e in explained)
     assert session.faithfulness is not None  # measured after the maps, for the maps shown
 
@@ -94,7 +95,7 @@ def test_a_replacement_that_fails_to_load_leaves_the_pair_measured(deferred, ima
     session.open_image(0, tmp_path / "missing.png")  # cancels them: the pair may be replaced
     session.runner.run_pending()
     assert session.explained.images == explained.images and session.faithfulness is not None
-    assert session.explained.explanation.method == "integrated"  # refined after all, then measured
+    assert session.explained.explanation.method == REFINED_METHOD  # refined after all, then measured
 
 
 def test_the_default_maps_are_refined_in_the_background_and_the_refined_maps_are_measured(deferred, images,
@@ -107,7 +108,7 @@ def test_the_default_maps_are_refined_in_the_background_and_the_refined_maps_are
     first = session.explained
     assert first.explanation.method == "gradcam" and session.runner.is_pending("refine")
     session.runner.run_pending()
-    assert session.explained is not first and session.explained.explanation.method == "integrated"
+    assert session.explained is not first and session.explained.explanation.method == REFINED_METHOD
     assert fake_model_work.refined == [first] and fake_model_work.measured == [session.explained]
     assert [args[0] for args in shown if args[0] is not None] == [first, session.explained]
 

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from core.explain.refine import REFINED_METHOD
 from gui.jobs.tasks import VERDICT_COLOURS
 from tests.gui.conftest import TIMEOUT_MS
 from tests.gui.test_autocrop import lesion_pair
@@ -27,7 +28,7 @@ def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, im
             pass
     curves = session.faithfulness
     # the first maps were refined in the background, with progress, and the check judged the refined maps shown
-    assert session.explained.explanation.method == "integrated" and steps and steps[-1][0] == steps[-1][1]
+    assert session.explained.explanation.method == REFINED_METHOD and steps and steps[-1][0] == steps[-1][1]
     assert {"deletion_auc_map", "deletion_auc_random", "insertion_auc_map", "insertion_auc_random"} <= set(curves)
     faithfulness = window.score.fields["Faithfulness"].text()
     assert "chance" in faithfulness or "random" in faithfulness
