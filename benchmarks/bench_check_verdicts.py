@@ -63,8 +63,9 @@ def pair_rows(model, data: str, count: int, log) -> tuple[list[dict], Counter]:
         for name in MAPS:
             old = faithfulness(model, views, shown[name], seeds=(0,))
             new = faithfulness(model, views, shown[name], seeds=RANDOM_SEEDS)
-            rows.append({"pair": [str(p1), str(p2)], "same": same, "map": name, "old": FAITHFUL if better_than_chance(old)
-                         else UNFAITHFUL, "new": check_verdict(new), "flat": flat(new), "moves": moves(new),
+            rows.append({"pair": [str(p1), str(p2)], "same": same, "map": name,
+                         "old": FAITHFUL if better_than_chance(old) else UNFAITHFUL,
+                         "new": check_verdict(new), "flat": flat(new), "moves": moves(new),
                          "old_ms": old["ms"], "new_ms": new["ms"],
                          "aucs": {k: new[k] for k in new if "_auc_" in k}})
         log(f"{data} pair {n + 1}/{count}: " + ", ".join(f"{r['map']} {r['old']}->{r['new']}" for r in rows[-2:]))

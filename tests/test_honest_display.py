@@ -83,9 +83,9 @@ def test_an_older_sidecar_with_one_random_map_is_judged_by_the_strict_rule():
 
 
 def test_the_words_say_why_a_check_is_inconclusive():
-    assert faithfulness_text(FLAT_CURVES) == "cannot tell: the score hardly moves when regions are hidden"
-    assert faithfulness_text(BEATS_THE_MEAN_ONLY) == ("cannot tell: better than the random maps' mean but not than "
-                                                      "each of them")
+    assert faithfulness_text(FLAT_CURVES) == "check inconclusive (the score hardly moves when regions are hidden)"
+    assert faithfulness_text(BEATS_THE_MEAN_ONLY) == ("check inconclusive (better than the random maps' mean but "
+                                                      "not than each of them)")
     assert faithfulness_text(BELOW_THE_MEAN) == "this map does not explain the score better than chance"
     # a passing map is compared with the random map it beat by the least
     assert faithfulness_text(BEATS_EVERY) == ("better than each of 3 random maps (deletion AUC 0.200 vs 0.300, "
@@ -190,7 +190,7 @@ def test_the_report_says_whether_the_map_it_carries_was_checked(pair_of_images):
     assert faithfulness_line().startswith("not checked")
     assert "random map" in faithfulness_line(faithfulness=PASSING)
     assert "chance" in faithfulness_line(faithfulness=FAILING)
-    assert faithfulness_line(faithfulness=FLAT_CURVES).startswith("cannot tell: the score hardly moves")
+    assert faithfulness_line(faithfulness=FLAT_CURVES).startswith("check inconclusive (the score hardly moves")
     same = dataclasses.replace(explanation, same_content=True)
     assert faithfulness_line(same) is None  # no maps, nothing to check
 

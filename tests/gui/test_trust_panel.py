@@ -68,8 +68,8 @@ def test_the_check_s_answer_is_marked_on_the_images(qtbot, make_window, images, 
     assert [viewer.mark_hatched() for viewer in window.viewers] == [hatched, hatched]
     line = window.score.fields["Faithfulness"].text()
     assert line == {"unfaithful": "this map does not explain the score better than chance",
-                    "inconclusive": "cannot tell: better than the random maps' mean but not than each of them",
-                    "flat": "cannot tell: the score hardly moves when regions are hidden"}.get(answer, line)
+                    "inconclusive": "check inconclusive (better than the random maps' mean but not than each of them)",
+                    "flat": "check inconclusive (the score hardly moves when regions are hidden)"}.get(answer, line)
     assert answer != "faithful" or line.startswith("better than each of 3 random maps")
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(images[1]), str(images[0])])
