@@ -232,7 +232,7 @@ class ScorePanel(QWidget):
             self.withheld_changed.emit(withheld)
 
     def show_faithfulness(self, curves: dict | None) -> None:
-        """Whether the shown maps explain the score better than a random map, and a small plot of the deletion and
+        """Whether the shown maps explain the score better than random maps, and a small plot of the deletion and
         insertion curves; None clears."""
         self._curves = curves or None
         if self._curves is not None:
