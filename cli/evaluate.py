@@ -87,13 +87,14 @@ def run_evaluate(args) -> int:
 
 
 def print_explanation_table(explanations: dict) -> None:
-    """One row per method: deletion/insertion AUC (blur and ROAD, random map in brackets; lower deletion and
+    """One row per method: deletion/insertion AUC (blur and ROAD, random maps in brackets; lower deletion and
     higher insertion are better), lesion mass and pointing game, randomisation rank correlation (lower is
     better), max-sensitivity (lower is better), time per pair."""
     def cell(value, width=5):
         return f"{value:>{width}.3f}" if value is not None else f"{'-':>{width}}"
 
-    print(f"explanations, means over {explanations['pairs']} unseen pairs (random map in brackets)")
+    print(f"explanations, means over {explanations['pairs']} unseen pairs (random maps in brackets: del/ins the mean "
+          "of three, ROAD one)")
     print(f"  {'method':<13} {'del':>5} {'(rnd)':>7} {'ins':>5} {'(rnd)':>7} {'ROADdel':>7} {'(rnd)':>7} "
           f"{'ROADins':>7} {'(rnd)':>7} {'lesion':>6} {'point':>5} {'random':>6} {'maxsens':>7} {'ms':>8}")
     for method, m in explanations["methods"].items():

@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "refining them with coalition gradients (about 1 s more a pair; "
                               "docs/explanations.md)")
     explain.add_argument("--faithfulness", action="store_true",
-                         help="also compute deletion/insertion curves of the factual maps against a random map")
+                         help="also compute deletion/insertion curves of the factual maps against three random "
+                              "maps: faithful, inconclusive or not better than chance")
     explain.add_argument("--correspondence", type=int, default=0, metavar="K",
                          help="also find the K strongest links between the images' parts (which part of image 1 "
                               "matches which part of image 2); --json lists them in each image's own pixels")

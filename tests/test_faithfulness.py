@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core.errors import Stopped
-from core.explain.faithfulness import CHUNK_PAIRS, FRACTIONS, auc, faithfulness, perturbed_scores
+from core.explain.faithfulness import CHUNK_PAIRS, FRACTIONS, RANDOM_SEEDS, auc, faithfulness, perturbed_scores
 from core.explain.pair import explain_pair, explained_images
 from core.io.images import load_image
 from core.model.weights import load_model
@@ -33,12 +33,35 @@ def test_curves_start_and_end_at_the_original_and_blurred_scores(tiny_model, ima
         assert deletion[0] == pytest.approx(insertion[-1], abs=1e-5)  # both: the pair itself
     explained = result.similarity if result.decision == "similar" else 1 - result.similarity
     assert curves["deletion_map"][0] == pytest.approx(explained, abs=1e-4)
-    assert all(0 <= curves[k] <= 1 for k in curves if "_auc_" in k)
+    assert all(0 <= v <= 1 for k in curves if "_auc_" in k for v in np.atleast_1d(curves[k]))
 
 
-def test_curves_cost_seventeen_pair_passes_in_small_batches(tiny_model, image_pair):
-    """Both images perturbed together: 17 pairs (4 fractions x 2 modes x map and random + the blurred pair) in
-    batches of CHUNK_PAIRS, plus the pair itself."""
+def test_the_map_is_judged_against_three_random_maps_and_their_mean(tiny_model, image_pair):
+    """Each random map's AUCs and curves, their mean under the keys one random map filled before (older readers
+    read them), and the verdict of core.trust.checks; the first random map is the earlier check's (seed 0)."""
+    from core.trust.checks import check_verdict
+
+    images = [load_image(p) for p in image_pair]
+    result = explain_pair(tiny_model, *images)
+    shown = [i.image for i in explained_images(images, result)]
+    curves = faithfulness(tiny_model, shown, result)
+    single = faithfulness(tiny_model, shown, result, seeds=(0,))
+    assert len(RANDOM_SEEDS) == 3 and RANDOM_SEEDS[0] == 0
+    for mode in ("deletion", "insertion"):
+        areas = curves[f"{mode}_auc_randoms"]
+        assert len(areas) == len(curves[f"{mode}_randoms"]) == 3 and len(set(areas)) > 1  # three different maps
+        assert curves[f"{mode}_auc_random"] == pytest.approx(np.mean(areas), abs=2e-5)
+        assert curves[f"{mode}_random"] == pytest.approx(np.mean(curves[f"{mode}_randoms"], axis=0), abs=2e-5)
+        assert areas[0] == pytest.approx(single[f"{mode}_auc_random"], abs=1e-5)
+        assert curves[f"{mode}_auc_map"] == pytest.approx(single[f"{mode}_auc_map"], abs=1e-5)
+    assert curves["verdict"] == check_verdict(curves) and curves["verdict"] in ("faithful", "inconclusive",
+                                                                                 "unfaithful")
+    json.dumps(curves, allow_nan=False)  # a sidecar's
+
+
+def test_curves_cost_thirty_three_pair_passes_in_small_batches(tiny_model, image_pair):
+    """Both images perturbed together: 33 pairs (4 fractions x 2 modes x (map + 3 random maps) + the blurred pair)
+    in batches of CHUNK_PAIRS, plus the pair itself."""
     original = tiny_model.embed
     sizes = []
     tiny_model.embed = lambda batch: (sizes.append(batch.shape[0]), original(batch))[1]
@@ -49,8 +72,8 @@ def test_curves_cost_seventeen_pair_passes_in_small_batches(tiny_model, image_pa
         faithfulness(tiny_model, [i.image for i in explained_images(images, result)], result)
     finally:
         del tiny_model.embed
-    assert sum(sizes) // 2 == 17 + 1 and max(sizes) <= 2 * CHUNK_PAIRS
-    assert len(sizes) == -(-17 // CHUNK_PAIRS) + 1
+    assert sum(sizes) // 2 == 33 + 1 and max(sizes) <= 2 * CHUNK_PAIRS
+    assert len(sizes) == -(-33 // CHUNK_PAIRS) + 1
 
 
 def test_a_stop_request_ends_the_measurement_between_batches(tiny_model, image_pair):
@@ -97,7 +120,8 @@ def test_explain_faithfulness_json_and_report(image_pair, tiny_weights_path, tmp
     data = json.loads(done.stdout)
     assert {"probability_same", "in_domain", "same_content", "faithfulness"} <= set(data)
     f = data["faithfulness"]
-    assert {"deletion_auc_map", "deletion_auc_random", "insertion_auc_map", "insertion_auc_random"} <= set(f)
+    assert {"deletion_auc_map", "deletion_auc_random", "insertion_auc_map", "insertion_auc_random",
+            "deletion_auc_randoms", "insertion_auc_randoms", "verdict"} <= set(f)
     assert json.loads(report.with_suffix(".json").read_text(encoding="utf-8"))["faithfulness"] == f  # and reported
 
 

@@ -1,5 +1,6 @@
-"""A map that fails its faithfulness check is marked on the image itself, and a reviewer sees which regions carry
-the score (the outline of the map's top fifth): the rule is one function, core.trust.checks.map_faithful."""
+"""A map that fails its faithfulness check is marked on the image itself (hatched), one the check cannot judge is
+captioned so, and a reviewer sees which regions carry the score (the outline of the map's top fifth): the rule is
+one function, core.trust.checks.check_verdict."""
 
 from __future__ import annotations
 
@@ -14,17 +15,81 @@ from core.explain.pair import explain_pair
 from core.io.images import load_image
 from core.model.weights import load_model
 from core.review import report_layout
-from core.trust.checks import map_faithful
+from core.trust.checks import (
+    FAITHFUL,
+    FLAT,
+    INCONCLUSIVE,
+    UNFAITHFUL,
+    better_than_chance,
+    check_verdict,
+    faithfulness_text,
+)
 from tests.test_report import _explanation, render_report, report_facts
 
+# Curves as sidecars written before several random maps were drawn: one random map, no lists.
 PASSING = {"deletion_auc_map": 0.2, "deletion_auc_random": 0.4, "insertion_auc_map": 0.7, "insertion_auc_random": 0.5}
 FAILING = {**PASSING, "deletion_auc_map": 0.5}
 
 
-def test_the_rule_is_true_false_or_not_measured():
-    assert map_faithful(PASSING) is True
-    assert map_faithful(FAILING) is False
-    assert map_faithful(None) is None and map_faithful({"deletion_auc_map": 0.1}) is None
+def measured(deletion, insertion, deletions, insertions, moves: float = 0.5) -> dict:
+    """A check's result as core.explain.faithfulness writes it: the map's AUCs, each random map's and their mean,
+    and curves that move by `moves` from the unperturbed score 0.9."""
+    def curve():
+        return [0.9, 0.9 - moves, 0.9 - moves, 0.9, 0.9, 0.9]
+
+    return {"deletion_auc_map": deletion, "insertion_auc_map": insertion,
+            "deletion_auc_randoms": list(deletions), "insertion_auc_randoms": list(insertions),
+            "deletion_auc_random": float(np.mean(deletions)), "insertion_auc_random": float(np.mean(insertions)),
+            "deletion_map": curve(), "insertion_map": curve(), "deletion_random": curve(), "insertion_random": curve(),
+            "deletion_randoms": [curve() for _ in deletions], "insertion_randoms": [curve() for _ in insertions]}
+
+
+RANDOMS = (0.3, 0.35, 0.4), (0.5, 0.55, 0.6)  # deletion, insertion AUCs of three random maps
+BEATS_EVERY = measured(0.2, 0.7, *RANDOMS)
+BEATS_THE_MEAN_ONLY = measured(0.32, 0.7, *RANDOMS)  # deletion: below the mean 0.35, not below 0.3
+BELOW_THE_MEAN = measured(0.2, 0.52, *RANDOMS)  # insertion: above one random map, not above their mean 0.55
+FLAT_CURVES = measured(0.2, 0.7, *RANDOMS, moves=FLAT / 2)
+
+
+def test_the_rule_has_three_answers_or_none_when_not_measured():
+    assert check_verdict(BEATS_EVERY) == FAITHFUL
+    assert check_verdict(BEATS_THE_MEAN_ONLY) == INCONCLUSIVE
+    assert check_verdict(BELOW_THE_MEAN) == UNFAITHFUL
+    assert check_verdict(measured(0.36, 0.7, *RANDOMS)) == UNFAITHFUL  # deletion alone not better than the mean
+    assert check_verdict(measured(0.3, 0.7, *RANDOMS)) == INCONCLUSIVE  # level with the best random map: strict
+    assert check_verdict(None) is None and check_verdict({"deletion_auc_map": 0.1}) is None
+    assert check_verdict(measured(float("nan"), 0.7, *RANDOMS)) is None
+
+
+def test_curves_that_hardly_move_are_inconclusive_whatever_the_areas_say():
+    assert check_verdict(FLAT_CURVES) == INCONCLUSIVE
+    assert check_verdict(measured(0.2, 0.52, *RANDOMS, moves=FLAT / 2)) == INCONCLUSIVE  # not unfaithful either
+    assert check_verdict(measured(0.2, 0.7, *RANDOMS, moves=2 * FLAT)) == FAITHFUL
+    one_moves = {**FLAT_CURVES, "insertion_randoms": [*FLAT_CURVES["insertion_randoms"][:2], [0.9, 0.5, 0.9]]}
+    assert check_verdict(one_moves) == FAITHFUL  # one random map moving the score is enough to judge
+
+
+def test_an_older_sidecar_with_one_random_map_is_judged_by_the_strict_rule():
+    """Without the random maps' lists the mean is the one map: faithful or unfaithful, inconclusive only when flat."""
+    assert check_verdict(PASSING) == FAITHFUL and check_verdict(FAILING) == UNFAITHFUL
+    still = [0.9, 0.905, 0.9, 0.895, 0.9, 0.9]
+    old_flat = {**PASSING, "deletion_map": still, "insertion_map": still, "deletion_random": still,
+                "insertion_random": still}
+    assert check_verdict(old_flat) == INCONCLUSIVE
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # one random map: "better than each" and "better than the mean" are the same test
+        old = dict(zip(PASSING, rng.random(4), strict=True))
+        assert check_verdict(old) == (FAITHFUL if better_than_chance(old) else UNFAITHFUL)
+
+
+def test_the_words_say_why_a_check_is_inconclusive():
+    assert faithfulness_text(FLAT_CURVES) == "check inconclusive (the score hardly moves when regions are hidden)"
+    assert faithfulness_text(BEATS_THE_MEAN_ONLY) == ("check inconclusive (better than the random maps' mean but "
+                                                      "not than each of them)")
+    assert faithfulness_text(BELOW_THE_MEAN) == "this map does not explain the score better than chance"
+    # a passing map is compared with the random map it beat by the least
+    assert faithfulness_text(BEATS_EVERY) == ("better than each of 3 random maps (deletion AUC 0.200 vs 0.300, "
+                                              "insertion 0.700 vs 0.600)")
 
 
 def _shape_mask(image) -> np.ndarray:
@@ -33,20 +98,23 @@ def _shape_mask(image) -> np.ndarray:
 
 
 def test_a_map_of_the_background_only_is_flagged(trained_shapes, shapes_dir):
-    """The shapes carry the score: a map that points at everything but the shape fails the product's check,
-    and the map of the shape itself passes it."""
+    """The shapes carry the score: a map that points at everything but the shape fails the product's check, and
+    the map of the shape itself is never failed: it passes, or on a pair whose score hardly moves (one of these:
+    the whole pair blurred moves it by 0.007) it beats the random maps' mean but not each of them, and the check
+    says it cannot tell."""
     model = load_model(trained_shapes[1])
     paths = sorted((shapes_dir / "red_circles").glob("*.png"))
-    verdicts = {"background": [], "shape": []}
+    verdicts: dict[str, list] = {"background": [], "shape": []}
     for first, second in ((0, 5), (3, 7), (2, 9)):
         images = load_image(paths[first]), load_image(paths[second])
         result = explain_pair(model, *images)
         masks = [_shape_mask(image).astype(np.float32) for image in images]
         for name, maps in (("background", tuple(1.0 - m for m in masks)), ("shape", tuple(masks))):
             built = dataclasses.replace(result, factual=maps)
-            verdicts[name].append(map_faithful(faithfulness(model, [image.image for image in images], built)))
-    assert verdicts["background"] == [False] * 3, verdicts
-    assert verdicts["shape"] == [True] * 3, verdicts
+            curves = faithfulness(model, [image.image for image in images], built)
+            verdicts[name].append(check_verdict(curves))
+    assert verdicts["background"] == [UNFAITHFUL] * 3, verdicts
+    assert UNFAITHFUL not in verdicts["shape"] and verdicts["shape"].count(FAITHFUL) >= 2, verdicts
 
 
 def test_top_region_is_the_top_fifth_and_its_contour_is_drawn():
@@ -85,18 +153,25 @@ def test_the_report_marks_a_failing_map_on_the_image(pair_of_images):
     explanation, images, info = pair_of_images
     layers = ({"factual": 0.5}, {"factual": 0.5})
     pictures = {name: render_report(explanation, images, info, layers=layers, faithfulness=curves)
-                for name, curves in (("passing", PASSING), ("failing", FAILING), ("unmeasured", None))}
+                for name, curves in (("passing", PASSING), ("failing", FAILING), ("unmeasured", None),
+                                     ("inconclusive", BEATS_THE_MEAN_ONLY), ("flat", FLAT_CURVES))}
     facts = report_facts(explanation, images, info, layers=layers)
     panels = {name: _panel(picture, facts) for name, picture in pictures.items()}
     hatched = {name: float((panel == 40).all(axis=2).mean()) for name, panel in panels.items()}
-    assert hatched["failing"] > 0.05 and hatched["passing"] < 0.005 and hatched["unmeasured"] < 0.005
-    # only a failed check hatches the image; a map not judged is captioned so (as in the window), a passing one is not
-    assert np.array_equal(panels["passing"][:-34], panels["unmeasured"][:-34])
+    assert hatched["failing"] > 0.05 and all(hatched[name] < 0.005 for name in hatched if name != "failing")
+    # only a failed check hatches the image; a map not judged or judged inconclusive is captioned so (as in the
+    # window), a passing one is not
+    for name in ("unmeasured", "inconclusive", "flat"):
+        assert np.array_equal(panels["passing"][:-34], panels[name][:-34]), name
 
     def captioned(panel) -> bool:  # the caption's band across the panel's bottom, in the mark's colour
         return bool(((panel[-34:] == (255, 220, 90)).all(axis=2)).any())
 
-    assert captioned(panels["failing"]) and captioned(panels["unmeasured"]) and not captioned(panels["passing"])
+    assert all(captioned(panels[name]) for name in ("failing", "unmeasured", "inconclusive", "flat"))
+    assert not captioned(panels["passing"])
+    # an inconclusive check has its own words, whichever the reason: not those of a map never checked
+    assert np.array_equal(panels["inconclusive"][-34:], panels["flat"][-34:])
+    assert not np.array_equal(panels["inconclusive"][-34:], panels["unmeasured"][-34:])
     # the outline of the factual map's top fifth: white pixels in the passing panel's right part (a ramp map)
     white = (panels["passing"] == 255).all(axis=2)
     assert white[:, :report_layout.PANEL // 2].sum() == 0 and white[:, report_layout.PANEL // 2:].sum() > 50
@@ -115,6 +190,7 @@ def test_the_report_says_whether_the_map_it_carries_was_checked(pair_of_images):
     assert faithfulness_line().startswith("not checked")
     assert "random map" in faithfulness_line(faithfulness=PASSING)
     assert "chance" in faithfulness_line(faithfulness=FAILING)
+    assert faithfulness_line(faithfulness=FLAT_CURVES).startswith("check inconclusive (the score hardly moves")
     same = dataclasses.replace(explanation, same_content=True)
     assert faithfulness_line(same) is None  # no maps, nothing to check
 

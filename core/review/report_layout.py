@@ -16,7 +16,14 @@ from core.explain.overlay import blend, colour_ramp, draw_top_contour, hatch
 from core.explain.refine import method_words
 from core.io.fonts import load_font
 from core.io.text_wrap import note_lines
-from core.trust.checks import UNCHECKED_REPORT_MARK, UNFAITHFUL_MARK, map_faithful
+from core.trust.checks import (
+    INCONCLUSIVE,
+    INCONCLUSIVE_MARK,
+    UNCHECKED_REPORT_MARK,
+    UNFAITHFUL,
+    UNFAITHFUL_MARK,
+    check_verdict,
+)
 from core.trust.verdict import COLOURS as VERDICT_COLOURS
 from core.trust.verdict import MEANING, SHOWN_ANYWAY_LINE, WITHHELD_LINE
 from core.version import APP_NAME
@@ -161,13 +168,15 @@ def _panel(loaded, explanation, index: int, facts: dict) -> Image.Image:
         rgb = blend(rgb, maps[name], facts["colormaps"][name], opacity)  # the map resized to the panel
     if "factual" in shown:  # the regions that carry the score: the factual map's top fifth
         rgb = draw_top_contour(rgb, maps["factual"])
-    verdict = map_faithful(facts.get("faithfulness"))
-    if shown and verdict is False:  # the check failed: marked on the image itself
+    verdict = check_verdict(facts.get("faithfulness"))
+    if shown and verdict == UNFAITHFUL:  # the check failed: marked on the image itself
         panel = Image.fromarray(hatch(rgb))
         _mark(panel, UNFAITHFUL_MARK)
         return panel
     panel = Image.fromarray(rgb)
-    if shown and verdict is None and not facts.get("same_content"):  # not judged: said on the image, as the window does
+    if shown and verdict == INCONCLUSIVE:  # the check could not tell: said on the image, without the hatch
+        _mark(panel, INCONCLUSIVE_MARK)
+    elif shown and verdict is None and not facts.get("same_content"):  # not judged: said so, as the window does
         _mark(panel, UNCHECKED_REPORT_MARK)
     return panel
 

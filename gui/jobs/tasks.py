@@ -25,7 +25,15 @@ from core.pacs.transfer import PREVIEW_SIZE as PACS_PREVIEW_SIZE  # stdlib only 
 from core.review.case_record import CaseRecord, check_date, check_text, from_images  # stdlib only
 from core.review.followup_report import difference_image  # cv2, numpy and Pillow only
 from core.review.worklist import Worklist  # sqlite only
-from core.trust.checks import UNCHECKED_MARK, UNFAITHFUL_MARK, faithfulness_text, map_faithful  # numpy only
+from core.trust.checks import (  # numpy only
+    INCONCLUSIVE,
+    INCONCLUSIVE_MARK,
+    UNCHECKED_MARK,
+    UNFAITHFUL,
+    UNFAITHFUL_MARK,
+    check_verdict,
+    faithfulness_text,
+)
 from core.trust.verdict import COLOURS as VERDICT_COLOURS  # numpy only
 from core.trust.verdict import MEANING as VERDICT_MEANING
 from core.trust.verdict import NOT_ASSESSED, band_of, shown_probability, withholds
@@ -47,7 +55,8 @@ __all__ = [
     # re-exported core names
     "COLORMAPS", "DEFAULT_DEVICE", "DEFAULT_LAYER_COLORMAPS", "DEFAULT_LAYER_STATE", "DEFAULT_METHOD", "DISCLAIMER",
     "LAYER_TITLES", "LAYERS", "METHODS", "SiameseLensError", "crop_problem", "Worklist", "colour_ramp",
-    "cuda_unsupported", "device_choices", "faithfulness_text", "map_faithful", "UNFAITHFUL_MARK", "UNCHECKED_MARK",
+    "cuda_unsupported", "device_choices", "faithfulness_text", "check_verdict", "UNFAITHFUL_MARK", "UNCHECKED_MARK",
+    "INCONCLUSIVE_MARK", "INCONCLUSIVE", "UNFAITHFUL",
     "rgba_layer", "VERDICT_COLOURS",
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
     "file_dialog_filter", "not_an_image", "printable", "file_sha256", "read_pixel_size",

@@ -138,8 +138,10 @@ class ScorePanel(QWidget):
             self.fields[key] = label
         layout.addLayout(grid)
         self.fields["Faithfulness"].setToolTip(
-            "Deletion: the explained score as the top of each factual map is blurred away (lower area than the random "
-            "map = faithful). Insertion: as it is restored on blurred images (higher area than random = faithful).")
+            "Deletion: the explained score as the top of each factual map is blurred away (lower area than random "
+            "= faithful). Insertion: as it is restored on blurred images (higher area than random = faithful). "
+            "Judged against 3 random maps (dotted: their mean): faithful when better than each of them, not better "
+            "than chance when not better than their mean, inconclusive in between or when the score hardly moves.")
         self.curves = QLabel()  # deletion/insertion plot of the shown maps, once measured
         self.curves.setVisible(False)
         layout.addWidget(self.curves)
@@ -230,7 +232,7 @@ class ScorePanel(QWidget):
             self.withheld_changed.emit(withheld)
 
     def show_faithfulness(self, curves: dict | None) -> None:
-        """Whether the shown maps explain the score better than a random map, and a small plot of the deletion and
+        """Whether the shown maps explain the score better than random maps, and a small plot of the deletion and
         insertion curves; None clears."""
         self._curves = curves or None
         if self._curves is not None:
@@ -285,7 +287,7 @@ CURVE_MARGINS = (22, 14, 6, 16)  # left (score ticks), top (legend), right, bott
 
 def curves_pixmap(curves: dict, width: int = 240, height: int = 104) -> QPixmap:
     """Deletion (red) and insertion (green) of the explained score against the fraction of the map's top pixels
-    blurred away (deletion) or restored (insertion), solid for the map, dotted for a random map; the axes are
+    blurred away (deletion) or restored (insertion), solid for the map, dotted for the random maps' mean; the axes are
     labelled so the plot reads without the tooltip."""
     left, top, right, bottom = CURVE_MARGINS
     plot_w, plot_h = width - left - right, height - top - bottom

@@ -14,13 +14,16 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from ..jobs.tasks import (
+    INCONCLUSIVE,
+    INCONCLUSIVE_MARK,
     LAYERS,
     UNCHECKED_MARK,
+    UNFAITHFUL,
     UNFAITHFUL_MARK,
+    check_verdict,
     cuda_unsupported,
     device_choices,
     dicom_pair,
-    map_faithful,
 )
 from ..models.layers import SLOTS
 from .actions import build_actions, populate_menus
@@ -228,16 +231,17 @@ class MainWindow(WindowCommands):
             self.overlays_shown.emit()
 
     def _mark_maps(self, curves) -> None:
-        """What the faithfulness check (core.trust.checks.map_faithful) says of the maps shown is written on the
-        images themselves: hatched with the words when they failed it, the words alone while it has not judged
-        them (the first maps, until the refined ones are checked), nothing once they passed."""
+        """What the faithfulness check (core.trust.checks.check_verdict) says of the maps shown is written on the
+        images themselves: hatched with the words when they failed it, the words alone when it could not tell or
+        has not judged them (the first maps, until the refined ones are checked), nothing once they passed."""
         explained = self.session.explained
         shown = (explained is not None and not self.score.withheld  # no map shown: no mark
                  and not explained.explanation.same_content)
-        verdict = map_faithful(curves)
-        text = None if not shown or verdict is True else UNFAITHFUL_MARK if verdict is False else UNCHECKED_MARK
+        verdict = check_verdict(curves)
+        marks = {UNFAITHFUL: UNFAITHFUL_MARK, INCONCLUSIVE: INCONCLUSIVE_MARK, None: UNCHECKED_MARK}
+        text = marks.get(verdict) if shown else None  # a faithful map: nothing
         for i, viewer in enumerate(self.viewers):
-            viewer.set_mark(text, explained.images[i].crop if text else None, hatch=verdict is False)
+            viewer.set_mark(text, explained.images[i].crop if text else None, hatch=verdict == UNFAITHFUL)
 
     def _draw_layers(self, explained, names) -> None:
         """Colour the named layers' maps (a new colormap recolours its own layer only; the score stays)."""

@@ -42,36 +42,41 @@ def test_faithfulness_arrives_after_the_maps_and_is_shown(qtbot, make_window, im
     assert facts["probability_same"] is None and facts["in_domain"] is None and facts["same_content"] is False
 
 
-@pytest.mark.parametrize("passes", [False, True])
-def test_a_map_that_fails_its_check_is_marked_on_the_images(qtbot, make_window, images, monkeypatch, passes):
-    """The check's verdict (core.trust.checks.map_faithful) is drawn over both maps: hatched with the words when
-    it fails, nothing when it passes; the next pair starts unmarked."""
+@pytest.mark.parametrize("answer", ["unfaithful", "inconclusive", "flat", "faithful"])
+def test_the_check_s_answer_is_marked_on_the_images(qtbot, make_window, images, monkeypatch, answer):
+    """The check's answer (core.trust.checks.check_verdict) is drawn over both maps: hatched with the words when
+    the map fails, the words of an inconclusive check without the hatch (and the panel says why), nothing when it
+    passes; the next pair starts unmarked."""
     from gui.jobs import tasks
+    from tests.test_honest_display import BEATS_EVERY, BEATS_THE_MEAN_ONLY, BELOW_THE_MEAN, FLAT_CURVES
 
+    answers = {"unfaithful": BELOW_THE_MEAN, "inconclusive": BEATS_THE_MEAN_ONLY, "flat": FLAT_CURVES,
+               "faithful": BEATS_EVERY}
     real = tasks.faithfulness
 
     def judged(ws, explained):
-        curves = real(ws, explained)
-        step = -0.1 if passes else 0.1
-        return {**curves, "deletion_auc_map": curves["deletion_auc_random"] + step,
-                "insertion_auc_map": curves["insertion_auc_random"] - step}
+        return {**real(ws, explained), **answers[answer]}
 
     monkeypatch.setattr(tasks, "faithfulness", judged)
     window = make_window()
     with qtbot.waitSignal(window.session.faithfulness_changed, timeout=TIMEOUT_MS,
                           check_params_cb=lambda c: c is not None):
         window.load_dropped([str(images[0]), str(images[1])])
-    expected = None if passes else tasks.UNFAITHFUL_MARK
+    expected = {"unfaithful": tasks.UNFAITHFUL_MARK, "inconclusive": tasks.INCONCLUSIVE_MARK,
+                "flat": tasks.INCONCLUSIVE_MARK, "faithful": None}[answer]
     assert [viewer.mark_text() for viewer in window.viewers] == [expected, expected]
-    assert [viewer.mark_hatched() for viewer in window.viewers] == [not passes, not passes]
+    hatched = answer == "unfaithful"
+    assert [viewer.mark_hatched() for viewer in window.viewers] == [hatched, hatched]
+    line = window.score.fields["Faithfulness"].text()
+    assert line == {"unfaithful": "this map does not explain the score better than chance",
+                    "inconclusive": "check inconclusive (better than the random maps' mean but not than each of them)",
+                    "flat": "check inconclusive (the score hardly moves when regions are hidden)"}.get(answer, line)
+    assert answer != "faithful" or line.startswith("better than each of 3 random maps")
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(images[1]), str(images[0])])
     if window.session.faithfulness is None:  # the next pair's first maps: said to be unchecked, not hatched
         assert [viewer.mark_text() for viewer in window.viewers] == [tasks.UNCHECKED_MARK] * 2
         assert not any(viewer.mark_hatched() for viewer in window.viewers)
-
-
-
 
 
 def test_maps_the_check_has_not_judged_say_so_on_the_images(qtbot, make_window, images, monkeypatch):
