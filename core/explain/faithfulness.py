@@ -32,7 +32,7 @@ from core.trust.checks import check_verdict
 FRACTIONS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 CHUNK_PAIRS = 4  # about 0.15 s a chunk for the stride-16 skin model on 2 cores
 # The random maps a map is judged against: K = 3, so a map no better than random beats all of them on a curve about
-# one time in K + 1. Seed 0 is the single map of the earlier check; benchmarks/bench_check_margin.py draws 1-4 and
+# one time in K + 1. Seed 0 is the single map of the earlier check; benchmarks/bench_check_margin.py draws 11-14 and
 # the independent judge (benchmarks/bench_explanations.py) 101-105: kept apart, so no benchmark reuses these.
 RANDOM_SEEDS = (0, 1, 2)
 
