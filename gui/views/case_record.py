@@ -50,3 +50,5 @@ class CaseRecordForm(QWidget):
             if edit.text() != value and key not in self.state.refused:  # a refused text stays until corrected
                 with QSignalBlocker(edit):
                     edit.setText(value)
+                    # a long id's start tells cases apart ("004711-left-…"), not its end where setText leaves it
+                    edit.setCursorPosition(0)

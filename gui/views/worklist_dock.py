@@ -6,7 +6,7 @@ two images on a 1366 px screen whatever the cases are called."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
@@ -22,6 +22,9 @@ from PySide6.QtWidgets import (
 from .elided import ElidedLabel, never_widens
 
 COLUMNS = ("Case", "Status", "Model verdict", "Reviewer", "Images")
+# A case id keeps at least this many characters (its start and end around the ellipsis) however narrow the dock:
+# a stretched column shrank to a bare "…" when the other columns filled a 1366 px screen's dock.
+CASE_MIN_CHARS = 12
 
 
 class WorklistDock(QDockWidget):
@@ -53,10 +56,13 @@ class WorklistDock(QDockWidget):
         self.table.setFocusPolicy(Qt.NoFocus)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
-        # the verdict and its P ("different · P 16.8 %") are read whole; the names share what is left, elided
+        # the verdict and its P ("different · P 16.8 %") are read whole; the case id takes what is left, between
+        # a readable floor and its own width (_fit_case_column), the image names the rest, all elided
         for index, name in enumerate(COLUMNS):
-            header.setSectionResizeMode(index, QHeaderView.Stretch if name in ("Case", "Images")
+            header.setSectionResizeMode(index, QHeaderView.Interactive if name == "Case"
                                         else QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(COLUMNS.index("Images"), QHeaderView.Stretch)
+        self.table.viewport().installEventFilter(self)  # a resized dock re-shares the case column
         self.table.setTextElideMode(Qt.ElideMiddle)  # a long case id keeps its start and end
         self.table.setMinimumWidth(120)
         self.table.cellClicked.connect(lambda r, _c: self.case_chosen.emit(r))
@@ -75,7 +81,22 @@ class WorklistDock(QDockWidget):
                 item = QTableWidgetItem(value)
                 item.setToolTip(value)
                 self.table.setItem(r, c, item)
+        self._fit_case_column()
         self.show_current(current)
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.table.viewport() and event.type() == QEvent.Resize:
+            self._fit_case_column()
+        return super().eventFilter(watched, event)
+
+    def _fit_case_column(self) -> None:
+        header, case = self.table.horizontalHeader(), COLUMNS.index("Case")
+        others = sum(header.sectionSize(i) for i, name in enumerate(COLUMNS) if name not in ("Case", "Images"))
+        metrics = self.table.fontMetrics()
+        floor = metrics.horizontalAdvance("0" * CASE_MIN_CHARS)
+        texts = [self.table.item(r, case).text() for r in range(self.table.rowCount()) if self.table.item(r, case)]
+        whole = max([metrics.horizontalAdvance(t) for t in texts] + [header.sectionSizeHint(case)]) + 12
+        header.resizeSection(case, max(floor, min(whole, self.table.viewport().width() - others)))
 
     def show_current(self, row: int) -> None:
         if 0 <= row < self.table.rowCount():

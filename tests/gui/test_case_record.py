@@ -116,3 +116,15 @@ def test_after_swap_the_record_is_the_shown_pairs_and_edits_never_reach_the_case
     _type(qtbot, window.case_form.edits["body_site"], "left scapula")
     assert window.case_record.record.body_site == "left scapula"
     assert Worklist(tmp_path / "review.sqlite").cases()[0].body_site == "back"
+
+
+def test_a_long_case_id_from_a_worklist_shows_its_start_in_a_narrow_field(qtbot):
+    state = CaseRecordState()
+    form = CaseRecordForm(state)
+    qtbot.addWidget(form)
+    form.resize(240, form.sizeHint().height())  # the score column's width at 1366 x 768
+    form.show()
+    case = "004711-left-forearm-dermoscopy-comparison-with-follow-up-visit-2026-09-14"
+    state.set_record(CaseRecord(case_id=case))
+    edit = form.edits["case_id"]
+    assert edit.text() == case and edit.cursorPosition() == 0  # the start shown, not "…visit-2026-09-14"

@@ -3,7 +3,7 @@ names give way (elided, full text in the tooltip)."""
 
 from __future__ import annotations
 
-from gui.views.worklist_dock import COLUMNS, WorklistDock
+from gui.views.worklist_dock import CASE_MIN_CHARS, COLUMNS, WorklistDock
 
 
 def test_verdict_and_score_are_never_cut_while_long_names_are_elided(qtbot):
@@ -20,3 +20,20 @@ def test_verdict_and_score_are_never_cut_while_long_names_are_elided(qtbot):
     assert header.sectionSize(COLUMNS.index("Reviewer")) >= metrics.horizontalAdvance("disagree")
     assert header.sectionSize(COLUMNS.index("Case")) < metrics.horizontalAdvance(case)  # elided, not widening
     assert dock.table.item(0, COLUMNS.index("Case")).toolTip() == case
+
+
+def test_a_case_id_stays_readable_in_the_dock_a_1366_px_screen_gives_and_fits_whole_where_there_is_room(qtbot):
+    dock = WorklistDock()
+    qtbot.addWidget(dock)
+    dock.resize(265, 300)  # what the dock gets beside two viewers in a 1366 x 768 window
+    dock.show()
+    case = "004711-left-forearm-dermoscopy-comparison-with-follow-up-visit-2026-09-14"
+    dock.show_cases("/tmp/w.sqlite", [(case, "in review", "inconclusive · P 41 %", "", "a.jpg / b.jpg")], 0)
+    header, metrics = dock.table.horizontalHeader(), dock.table.fontMetrics()
+    readable = metrics.horizontalAdvance("0" * CASE_MIN_CHARS)
+    qtbot.waitUntil(lambda: header.sectionSize(COLUMNS.index("Case")) >= readable)  # once was a bare "…"
+    assert header.sectionSize(COLUMNS.index("Case")) < metrics.horizontalAdvance(case)  # elided, never widening
+    dock.resize(900, 300)  # room to spare: a short id is shown whole and the column grows no further than it
+    dock.show_cases("/tmp/w.sqlite", [("case-01", "done", "different · P 12 %", "agree", "a.jpg / b.jpg")], 0)
+    qtbot.waitUntil(lambda: header.sectionSize(COLUMNS.index("Case")) >= metrics.horizontalAdvance("case-01"))
+    assert header.sectionSize(COLUMNS.index("Case")) <= max(readable, header.sectionSizeHint(0)) + 12
