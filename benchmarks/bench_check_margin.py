@@ -50,16 +50,26 @@ def spreads(model, data: str, count: int) -> list[float]:
     return out
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def data_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments both check benchmarks take: data folders, a model for each, the pairs sampled from each."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("data", nargs="+")
     parser.add_argument("--weights", nargs="*", help="one per data folder (default weights/<folder name>.pt)")
     parser.add_argument("--pairs", type=int, default=40)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def models(args):
+    """(data folder, weights path) for each data folder of data_parser's arguments."""
+    for k, data in enumerate(args.data):
+        yield data, args.weights[k] if args.weights else f"weights/{Path(data).name}.pt"
+
+
+def main(argv=None) -> int:
+    args = data_parser(__doc__.split("\n")[0]).parse_args(argv)
     torch.manual_seed(0)
     report, pooled = {}, []
-    for k, data in enumerate(args.data):
-        weights = args.weights[k] if args.weights else f"weights/{Path(data).name}.pt"
+    for data, weights in models(args):
         values = spreads(load_model(weights), data, args.pairs)
         pooled += values
         report[weights] = {f"p{q}": round(float(np.percentile(values, q)), 4) for q in (50, 75, 90, 95)}

@@ -16,7 +16,6 @@ the distribution core.trust.checks.FLAT is chosen from.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections import Counter
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.bench_check_margin import data_parser, models  # noqa: E402
 from benchmarks.bench_explanations import split_pairs  # noqa: E402
 from core.explain.faithfulness import RANDOM_SEEDS, faithfulness  # noqa: E402
 from core.explain.pair import explain_pair, explained_images  # noqa: E402
@@ -98,10 +98,7 @@ def summary(rows: list[dict], skipped: Counter) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data", nargs="+")
-    parser.add_argument("--weights", nargs="*", help="one per data folder (default weights/<folder name>.pt)")
-    parser.add_argument("--pairs", type=int, default=40)
+    parser = data_parser(__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--json", help="write every pair's row and the summary here")
     args = parser.parse_args(argv)
@@ -109,8 +106,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     report, every = {}, {}
-    for k, data in enumerate(args.data):
-        weights = args.weights[k] if args.weights else f"weights/{Path(data).name}.pt"
+    for data, weights in models(args):
         rows, skipped = pair_rows(load_model(weights), data, args.pairs,
                                   lambda line: print(line, file=sys.stderr, flush=True))
         every[weights] = rows
