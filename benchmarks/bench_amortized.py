@@ -215,7 +215,10 @@ def train(args) -> None:
     head.load_state_dict(best_state)
     with torch.no_grad():
         pred = head(data["activations"][hold], data["grads"][hold], data["early"][hold])
+        cam = grad_cam(data["activations"][hold].float(), data["grads"][hold])
     rho = [spearman(p, t) for p, t in zip(pred.numpy(), data["target"][hold].numpy(), strict=True)]
+    cam16 = F.interpolate(cam[:, None], size=(GRID, GRID), mode="bilinear", align_corners=False)[:, 0].numpy()
+    rho_cam = [spearman(c, t) for c, t in zip(cam16, data["target"][hold].numpy(), strict=True)]
     path = cache_dir(args.model, "head.pt")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -225,6 +228,7 @@ def train(args) -> None:
     print(json.dumps({"pairs": n_pairs, "width": args.width, "fit_pairs": cut // 2, "epochs": epoch + 1,
                       "holdout_loss": round(best, 4),
                       "holdout_spearman_median": round(float(np.median(rho)), 3),
+                      "holdout_gradcam_spearman_median": round(float(np.median(rho_cam)), 3),
                       "parameters": sum(p.numel() for p in head.parameters()),
                       "seconds": round(time.perf_counter() - started, 1), "saved": str(path)}, indent=1))
 
