@@ -209,7 +209,7 @@ def train(args) -> None:
         else:
             since += 1
         if epoch % 10 == 0:
-            print(f"epoch {epoch} train {float(loss):.4f} holdout {held:.4f}", file=sys.stderr, flush=True)
+            print(f"epoch {epoch} train {loss.item():.4f} holdout {held:.4f}", file=sys.stderr, flush=True)
         if since >= PATIENCE:
             break
     head.load_state_dict(best_state)
