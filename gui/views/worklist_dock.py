@@ -85,7 +85,7 @@ class WorklistDock(QDockWidget):
         self.show_current(current)
 
     def eventFilter(self, watched, event) -> bool:
-        if watched is self.table.viewport() and event.type() == QEvent.Resize:
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
             self._fit_case_column()
         return super().eventFilter(watched, event)
 
