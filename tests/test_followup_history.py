@@ -261,3 +261,28 @@ def test_a_new_colour_is_one_that_appeared_not_one_that_crossed_the_counting_lin
                                                          "clipped": 0.4}], registered)
     assert over_exposed["new_colours"] == [] and over_exposed["colours_change"] is None
     assert over_exposed["change_headline"].endswith("colours not compared (a visit is over-exposed)")
+
+
+def test_the_trend_chart_title_wraps_inside_a_narrow_chart():
+    """The follow-up dock draws the trend 560 px wide: its title, one line before, ran off the right edge."""
+    from core.io.fonts import load_font
+    from core.io.text_wrap import wrapped
+    from core.review.followup_report import TEXT, trend_chart
+
+    visits = [{"visit": k + 1, "days_since_baseline": 30 * k, "baseline": k == 0,
+               "changes": None if k == 0 else {"area_change": 1 + 0.1 * k, "area_change_uncertainty": 0.03,
+                                               "diameter_change": 1 + 0.05 * k, "diameter_change_uncertainty": 0.02}}
+              for k in range(3)]
+    width = 560
+    title = "Relative to the baseline (x1.00), band: +- one standard uncertainty;  area (blue), longest " \
+            "diameter (red) over days since baseline"
+    font = load_font(13)
+    lines = wrapped(title, font, width - 16)
+    assert len(lines) > 1 and " ".join(lines) == title
+    assert all(font.getlength(line) <= width - 16 for line in lines)
+    chart = np.asarray(trend_chart(visits, (width, 240)))
+    ink = np.all(chart == TEXT, axis=-1)  # the title is the only text drawn in TEXT's colour
+    rows = np.nonzero(ink.any(axis=1))[0]
+    columns = np.nonzero(ink.any(axis=0))[0]
+    assert rows.max() > 6 + 16  # a second line was drawn
+    assert columns.max() < width - 8  # nothing ran to the edge

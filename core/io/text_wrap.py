@@ -17,6 +17,12 @@ def note_lines(note: str, font, width: int) -> list[str]:
     return lines
 
 
+def wrapped(text: str, font, width: int) -> list[str]:
+    """`text` in lines no wider than `width` pixels of `font` (a word wider than that is cut), for titles and
+    captions drawn on charts and reports."""
+    return _wrap(text, font, width)
+
+
 def _wrap(text: str, font, width: int) -> list[str]:
     lines: list[str] = []
     for paragraph in text.splitlines() or [""]:

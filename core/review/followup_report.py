@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 
 from core.explain.overlay import blend, colorize
 from core.io.fonts import load_font
+from core.io.text_wrap import wrapped
 from core.trust.verdict import MEANING
 from core.version import APP_NAME, __version__
 from core.vocabulary import DISCLAIMER
@@ -23,6 +24,7 @@ PANEL = 300  # px, each picture's side
 MARGIN = 28
 GAP = 16
 TEXT, MUTED = (20, 20, 20), (95, 95, 95)
+TITLE_LINE = 16  # px a line of the trend chart's 13 px title takes
 OUTLINES = {"baseline": (0, 200, 255), "follow-up": (255, 220, 0)}  # cyan, yellow
 DIFFERENCE_TOP = 40.0  # Lab distance shown at the top of the difference image's colour scale
 ROWS = (("area_px", "area (px)"), ("area_mm2", "area (mm2)"), ("diameter_px", "longest diameter (px)"),
@@ -116,10 +118,13 @@ def trend_chart(visits: list, size: tuple[int, int]) -> Image.Image:
 
     series = trend(visits)
     width, height = size
-    left, right, top, bottom = 70, 20, 34, 40
+    small = load_font(13)
+    # wrapped to the chart: one line was cut at the right of the follow-up dock's 560 px chart
+    title = wrapped("Relative to the baseline (x1.00), band: +- one standard uncertainty;  area (blue), longest "
+                    f"diameter (red) over {series['x_label']}", small, width - 16)
+    left, right, top, bottom = 70, 20, 18 + TITLE_LINE * len(title), 40
     chart = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(chart)
-    small = load_font(13)
     known = [(x, v) for name in ("area", "diameter") for x, v in zip(series["x"], series[name], strict=True) if v]
     lows = [v[0] - v[1] for _, v in known] + [1.0]
     highs = [v[0] + v[1] for _, v in known] + [1.0]
@@ -151,8 +156,8 @@ def trend_chart(visits: list, size: tuple[int, int]) -> Image.Image:
             draw.line(line, fill=colour, width=3)
         for px, py in line:
             draw.ellipse([px - 4, py - 4, px + 4, py + 4], fill=colour)
-    draw.text((left, 8), "Relative to the baseline (x1.00), band: +- one standard uncertainty;  area (blue), "
-              f"longest diameter (red) over {series['x_label']}", font=small, fill=TEXT)
+    for k, words in enumerate(title):
+        draw.text((8, 6 + TITLE_LINE * k), words, font=small, fill=TEXT)
     return chart
 
 
