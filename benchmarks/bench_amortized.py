@@ -44,11 +44,13 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from benchmarks.bench_explanations import cell_maps, judged, split_pairs, where  # noqa: E402
-from core.data.datasets import make_pairs, scan_dataset, split_by_image  # noqa: E402
+from benchmarks.bench_explanations import cell_maps, judged, split_members, split_pairs, where  # noqa: E402
+from core.data.datasets import make_pairs  # noqa: E402
+from core.evaluation.explanation_metrics import rank_correlation  # noqa: E402
 from core.explain.integrated import GRID, coalitions, integrated_cells  # noqa: E402
 from core.explain.methods import get_method, grad_cam  # noqa: E402
 from core.explain.pair import explain_pair, model_view, target_layer_leaf  # noqa: E402
+from core.io.files import atomic_write  # noqa: E402
 from core.io.images import load_image  # noqa: E402
 from core.model.weights import load_model  # noqa: E402
 
@@ -87,10 +89,7 @@ def pair_inputs(model, images) -> torch.Tensor:
 
 
 def train_pairs(model, data_dir, count: int):
-    dataset = scan_dataset(data_dir)
-    meta = model.metadata["split"]
-    members = split_by_image(dataset, int(meta["seed"]), float(meta["val_fraction"]),
-                             float(meta["test_fraction"]))["train"]
+    dataset, members = split_members(model, data_dir, "train")
     rng = np.random.default_rng(TRAIN_PAIR_SEED)
     pairs = make_pairs(dataset.labels[members], rng)
     pairs = pairs[rng.permutation(len(pairs))[:count]]
@@ -118,12 +117,12 @@ def generate(args) -> None:
         inputs = pair_inputs(model, [load_image(p1), load_image(p2)])
         facts = first_pass(model, inputs)
         target = facts["sign"] * integrated_cells(model, inputs, path=coalitions())
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, activations=facts["activations"].numpy().astype(np.float16),
-                 grads=facts["grads"].numpy().astype(np.float32), early=facts["early"].numpy().astype(np.float16),
-                 target=target.numpy().astype(np.float32), sign=facts["sign"], similarity=facts["similarity"],
-                 same=same, pair=np.array([str(p1), str(p2)]))
-        tmp.replace(path)
+        arrays = {"activations": facts["activations"].numpy().astype(np.float16),
+                  "grads": facts["grads"].numpy().astype(np.float32),
+                  "early": facts["early"].numpy().astype(np.float16), "target": target.numpy().astype(np.float32),
+                  "sign": facts["sign"], "similarity": facts["similarity"], "same": same,
+                  "pair": np.array([str(p1), str(p2)])}
+        atomic_write(path, lambda handle, arrays=arrays: np.savez(handle, **arrays))
         print(f"{args.split} {k + 1}/{len(pairs)} {time.perf_counter() - started:.2f}s", file=sys.stderr, flush=True)
 
 
@@ -216,15 +215,16 @@ def train(args) -> None:
     with torch.no_grad():
         pred = head(data["activations"][hold], data["grads"][hold], data["early"][hold])
         cam = grad_cam(data["activations"][hold].float(), data["grads"][hold])
-    rho = [spearman(p, t) for p, t in zip(pred.numpy(), data["target"][hold].numpy(), strict=True)]
+    rho = [r for p, t in zip(pred.numpy(), data["target"][hold].numpy(), strict=True)
+           if (r := rank_correlation(p, t)) is not None]  # None: a constant map
     cam16 = F.interpolate(cam[:, None], size=(GRID, GRID), mode="bilinear", align_corners=False)[:, 0].numpy()
-    rho_cam = [spearman(c, t) for c, t in zip(cam16, data["target"][hold].numpy(), strict=True)]
+    rho_cam = [r for c, t in zip(cam16, data["target"][hold].numpy(), strict=True)
+               if (r := rank_correlation(c, t)) is not None]
     path = cache_dir(args.model, "head.pt")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"state": head.state_dict(), "channels": head.scale.shape[1], "early": head.early_scale.shape[1],
-                "width": args.width, "pairs": n_pairs, "holdout_loss": best}, tmp)
-    tmp.replace(path)
+    saved = {"state": head.state_dict(), "channels": head.scale.shape[1], "early": head.early_scale.shape[1],
+             "width": args.width, "pairs": n_pairs, "holdout_loss": best}
+    atomic_write(path, lambda handle: torch.save(saved, handle))
     print(json.dumps({"pairs": n_pairs, "width": args.width, "fit_pairs": cut // 2, "epochs": epoch + 1,
                       "holdout_loss": round(best, 4),
                       "holdout_spearman_median": round(float(np.median(rho)), 3),
@@ -238,12 +238,6 @@ def load_head(model_path: Path) -> Head:
     head = Head(saved["channels"], saved["early"], saved["width"])
     head.load_state_dict(saved["state"])
     return head.eval()
-
-
-def spearman(a, b) -> float:
-    ra = np.argsort(np.argsort(np.ravel(a))).astype(np.float64)
-    rb = np.argsort(np.argsort(np.ravel(b))).astype(np.float64)
-    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 # --- evaluate ------------------------------------------------------------------------------------------------
@@ -280,11 +274,11 @@ def evaluate(args) -> None:
         row = {"pair": [str(p1), str(p2)], "decision": facts["decision"],
                "choose": {n: bool(v["choose"]) for n, v in verdicts.items()},
                "margin": {n: v["choose_margin"] for n, v in verdicts.items()},
-               "spearman_amortised": [spearman(predicted[n], target[n]) for n in range(2)],
-               "spearman_gradcam": [spearman(cam16[n], target[n]) for n in range(2)], "where": located}
+               "spearman_amortised": [rank_correlation(predicted[n], target[n]) for n in range(2)],
+               "spearman_gradcam": [rank_correlation(cam16[n], target[n]) for n in range(2)], "where": located}
         if args.ceiling:  # how well another draw of the same sampled estimate predicts it: the noise ceiling
             other = facts["sign"] * integrated_cells(model, inputs, path=coalitions(seed=CEILING_SEED)).numpy()
-            row["spearman_other_seed"] = [spearman(other[n], target[n]) for n in range(2)]
+            row["spearman_other_seed"] = [rank_correlation(other[n], target[n]) for n in range(2)]
         if k < args.timing_pairs:
             row["timing"] = timings(model, head, images)
         rows.append(row)
@@ -333,9 +327,9 @@ def summarise(rows: list) -> dict:
             entry["lift"] = round(float(np.mean(on)) / float(np.mean(shares)), 3)
         out[name] = entry
     for name in ("amortised", "gradcam"):
-        rho = [s for r in rows for s in r[f"spearman_{name}"]]
+        rho = [s for r in rows for s in r[f"spearman_{name}"] if s is not None]  # None: a constant map
         out[name]["spearman_with_coalition_median"] = round(float(np.median(rho)), 3)
-    other = [s for r in rows for s in r.get("spearman_other_seed", [])]
+    other = [s for r in rows for s in r.get("spearman_other_seed", []) if s is not None]
     if other:
         out["coalition_seed1_spearman_with_coalition_median"] = round(float(np.median(other)), 3)
     both = [r for r in rows if r["choose"]["amortised"] and not r["choose"]["gradcam"]]
@@ -354,9 +348,7 @@ def summarise(rows: list) -> dict:
 
 
 def write_json(path: Path, rows: list) -> None:
-    tmp = path.with_suffix(".partial")
-    tmp.write_text(json.dumps({"summary": summarise(rows), "rows": rows}, indent=1, default=str))
-    tmp.replace(path)
+    atomic_write(path, json.dumps({"summary": summarise(rows), "rows": rows}, indent=1, default=str).encode())
 
 
 def main(argv=None) -> int:

@@ -31,6 +31,7 @@ from benchmarks.bench_explanations import split_pairs  # noqa: E402
 from core.explain.faithfulness import RANDOM_SEEDS, faithfulness  # noqa: E402
 from core.explain.pair import explain_pair, explained_images  # noqa: E402
 from core.explain.refine import refined, refines  # noqa: E402
+from core.io.files import atomic_write  # noqa: E402
 from core.io.images import load_image  # noqa: E402
 from core.model.weights import load_model  # noqa: E402
 from core.trust.checks import FAITHFUL, UNFAITHFUL, better_than_chance, check_verdict, flat  # noqa: E402
@@ -113,7 +114,7 @@ def main(argv=None) -> int:
         report[weights] = summary(rows, skipped)
     print(json.dumps(report, indent=1))
     if args.json:
-        Path(args.json).write_text(json.dumps({"summary": report, "rows": every}, indent=1), encoding="utf-8")
+        atomic_write(args.json, json.dumps({"summary": report, "rows": every}, indent=1).encode("utf-8"))
     return 0
 
 

@@ -41,6 +41,7 @@ from core.explain.integrated import GRID, coalitions, integrated_pixels, pooled 
 from core.explain.methods import decomposition_cells, get_method  # noqa: E402
 from core.explain.occlusion import ablation_cells, occlusion_cells  # noqa: E402
 from core.explain.pair import explain_pair, map_size, model_view, normalise, upsample  # noqa: E402
+from core.io.files import atomic_write  # noqa: E402
 from core.io.images import load_image  # noqa: E402
 from core.model.lesion import find_lesion, vignette_mask  # noqa: E402
 from core.model.weights import load_model  # noqa: E402
@@ -58,11 +59,16 @@ INTEGRATED_GRIDS = {"integrated": GRID, "integrated_8": 8, "integrated_32": 32} 
 COALITION_GRIDS = {"coalition": GRID, "coalition_8": 8}  # cells per side of the random masks (maps: GRID cells)
 
 
-def split_pairs(model, data_dir, split: str, count: int):
+def split_members(model, data_dir, split: str):
+    """The dataset and the indices of the images in the model's own `split` (train, val or test)."""
     dataset = scan_dataset(data_dir)
     meta = model.metadata["split"]
     parts = split_by_image(dataset, int(meta["seed"]), float(meta["val_fraction"]), float(meta["test_fraction"]))
-    members = parts[split]
+    return dataset, parts[split]
+
+
+def split_pairs(model, data_dir, split: str, count: int):
+    dataset, members = split_members(model, data_dir, split)
     rng = np.random.default_rng(PAIR_SEED)
     pairs = make_pairs(dataset.labels[members], rng)
     chosen = pairs[np.sort(rng.choice(len(pairs), min(count, len(pairs)), replace=False))]
@@ -95,8 +101,13 @@ def pair_maps(model, images, timing: bool, occlusion: bool, wanted=VARIANTS) -> 
     timed: dict = {"occlusion_ms": None, "integrated_cells_ms": None}
     cache: dict = {}
 
+    def explained(method):  # one explanation a method, whichever variants read it
+        if method not in cache:
+            cache[method] = explain_pair(model, images[0], images[1], method=method)
+        return cache[method]
+
     def factual(method):
-        return lambda: list(explain_pair(model, images[0], images[1], method=method).factual)
+        return lambda: list(explained(method).factual)
 
     def straight_pixels():  # shared by the integrated variants, timed once
         if "pixels" not in cache:
@@ -118,8 +129,7 @@ def pair_maps(model, images, timing: bool, occlusion: bool, wanted=VARIANTS) -> 
     builders = {
         "gradcam": factual("gradcam"), "attention": factual("attention"), "decomposition": lambda: list(first.factual),
         "ablation": factual("ablation"),
-        "gradcam_signed": lambda: cell_maps(sign * np.stack(explain_pair(model, images[0], images[1]).signed_cams),
-                                            sizes, rectify=False),
+        "gradcam_signed": lambda: cell_maps(sign * np.stack(explained("gradcam").signed_cams), sizes, rectify=False),
         "ablation_local": lambda: cell_maps(sign * ablation_cells(model, inputs, activations, "local").numpy(), sizes,
                                             rectify=True),
         "occlusion": occluded,
@@ -275,10 +285,8 @@ def main(argv=None) -> int:
 
 
 def write_json(args, rows: list) -> None:
-    partial = args.json.with_suffix(".partial")
-    partial.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "summary": summarise(rows),
-                                   "rows": rows}, indent=1, default=str))
-    partial.replace(args.json)
+    atomic_write(args.json, json.dumps({"args": vars(args) | {"json": str(args.json)}, "summary": summarise(rows),
+                                        "rows": rows}, indent=1, default=str).encode())
 
 
 def summarise(rows: list) -> dict:
