@@ -62,6 +62,13 @@ def coalitions(grid: int = GRID, seed: int = COALITION_SEED) -> Path:
     return weights
 
 
+def path_of(method: str) -> Path:
+    """The path of the registry's input-gradient methods (core.explain.methods), by name: "integrated" or
+    "coalition"; one place, so a method and the refinement that names it cannot walk different paths."""
+    paths: dict[str, Callable[[], Path]] = {"integrated": lambda: straight, "coalition": coalitions}
+    return paths[method]()
+
+
 def integrated_pixels(model, inputs: torch.Tensor, steps: int = STEPS,
                       should_stop: Callable[[], bool] | None = None,
                       progress: Callable[[float], None] | None = None, path: Path = straight) -> torch.Tensor:

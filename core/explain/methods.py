@@ -128,21 +128,16 @@ def perturbation(evidence: Evidence):
     return signed.clamp(min=0), (-signed).clamp(min=0)
 
 
-def blur_integrated(evidence: Evidence):
-    """Blur integrated gradients of the pair score (core.explain.integrated), pooled to cells, oriented."""
-    from core.explain.integrated import integrated_cells
+def along_path(method: str) -> Callable:
+    """The input gradients of the pair score summed along `method`'s path from the blurred pair
+    (core.explain.integrated.path_of: blur integrated gradients, or random coalitions of sharp and blurred cells),
+    pooled to cells, oriented."""
+    def cams(evidence: Evidence):
+        from core.explain.integrated import integrated_cells, path_of
 
-    signed = evidence.sign * integrated_cells(evidence.model, evidence.inputs)
-    return signed.clamp(min=0), (-signed).clamp(min=0)
-
-
-def coalition_gradients(evidence: Evidence):
-    """The same gradients summed over random coalitions of sharp and blurred cells (core.explain.integrated
-    .coalitions), pooled to cells, oriented."""
-    from core.explain.integrated import coalitions, integrated_cells
-
-    signed = evidence.sign * integrated_cells(evidence.model, evidence.inputs, path=coalitions())
-    return signed.clamp(min=0), (-signed).clamp(min=0)
+        signed = evidence.sign * integrated_cells(evidence.model, evidence.inputs, path=path_of(method))
+        return signed.clamp(min=0), (-signed).clamp(min=0)
+    return cams
 
 
 def _merged(evidence: Evidence, maps):
@@ -165,10 +160,10 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
     Method("occlusion", "how much the score changes when one place of the image is blurred away "
                         "(128 more passes)", for_the_decision, perturbation),
     Method("integrated", "blur integrated gradients: how much each place moves the score on the way from the "
-                         "blurred pair to the pair (16 more passes)", for_the_decision, blur_integrated),
+                         "blurred pair to the pair (16 more passes)", for_the_decision, along_path("integrated")),
     Method("coalition", "how much each place moves the score when it is restored among random other places of the "
                         "blurred pair (a sampled Shapley value; 16 more passes)", for_the_decision,
-           coalition_gradients),
+           along_path("coalition")),
 )}
 METHODS = vocabulary.METHODS
 DEFAULT_METHOD = vocabulary.DEFAULT_METHOD

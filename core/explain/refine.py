@@ -45,7 +45,7 @@ def refined(model, pil_images, explanation: Explanation, should_stop: Callable[[
     import numpy as np
     import torch
 
-    from core.explain.integrated import coalitions, integrated_cells
+    from core.explain.integrated import integrated_cells, path_of
     from core.explain.methods import get_method
     from core.explain.pair import image_maps
 
@@ -53,7 +53,7 @@ def refined(model, pil_images, explanation: Explanation, should_stop: Callable[[
     inputs = torch.cat([model.input_tensor(image) for image in pil_images])
     sign = get_method(REFINED_METHOD).sign(explanation.decision)
     cells = np.nan_to_num((sign * integrated_cells(model, inputs, should_stop=should_stop, progress=progress,
-                                                   path=coalitions())).numpy())
+                                                   path=path_of(REFINED_METHOD))).numpy())
     sizes = [image.size for image in pil_images]
     return dataclasses.replace(
         explanation, method=REFINED_METHOD, factual=image_maps(np.maximum(cells, 0), sizes),

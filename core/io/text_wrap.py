@@ -11,19 +11,15 @@ def note_lines(note: str, font, width: int) -> list[str]:
     "(truncated)"; the JSON keeps the whole note. Bounds the picture (and its memory) whatever was typed."""
     text = f"Reviewer note: {note}"
     clipped = len(text) > NOTE_CHARS
-    lines = _wrap(text[:NOTE_CHARS], font, width)
+    lines = wrapped(text[:NOTE_CHARS], font, width)
     if clipped or len(lines) > NOTE_LINES:
         lines = lines[: NOTE_LINES - 1] + ["(truncated: the full note is in the JSON sidecar)"]
     return lines
 
 
 def wrapped(text: str, font, width: int) -> list[str]:
-    """`text` in lines no wider than `width` pixels of `font` (a word wider than that is cut), for titles and
-    captions drawn on charts and reports."""
-    return _wrap(text, font, width)
-
-
-def _wrap(text: str, font, width: int) -> list[str]:
+    """`text` in lines no wider than `width` pixels of `font` (a word wider than that is cut), for notes, titles
+    and captions drawn on charts and reports; stops a little past NOTE_LINES lines."""
     lines: list[str] = []
     for paragraph in text.splitlines() or [""]:
         if len(lines) > NOTE_LINES:
