@@ -52,8 +52,8 @@ JUDGE_SIGMA = 0.04
 JUDGE_FRACTIONS = (0.0, 0.05, 0.2, 0.4, 0.7, 1.0)
 JUDGE_SEEDS = (101, 102, 103, 104, 105)
 CHOOSE_SEED = 0
-VARIANTS = ("gradcam", "attention", "gradcam_signed", "decomposition", "ablation", "ablation_local", "occlusion",
-            "integrated", "integrated_signed", "integrated_8", "integrated_32", "integrated_smooth",
+VARIANTS = ("amortised", "gradcam", "attention", "gradcam_signed", "decomposition", "ablation", "ablation_local",
+            "occlusion", "integrated", "integrated_signed", "integrated_8", "integrated_32", "integrated_smooth",
             "integrated_steps32", "coalition", "coalition_8")
 INTEGRATED_GRIDS = {"integrated": GRID, "integrated_8": 8, "integrated_32": 32}  # cells per side
 COALITION_GRIDS = {"coalition": GRID, "coalition_8": 8}  # cells per side of the random masks (maps: GRID cells)
@@ -127,7 +127,8 @@ def pair_maps(model, images, timing: bool, occlusion: bool, wanted=VARIANTS) -> 
                                         GRID).numpy(), sizes, rectify=True)
 
     builders = {
-        "gradcam": factual("gradcam"), "attention": factual("attention"), "decomposition": lambda: list(first.factual),
+        "amortised": factual("amortised"), "gradcam": factual("gradcam"), "attention": factual("attention"),
+        "decomposition": lambda: list(first.factual),
         "ablation": factual("ablation"),
         "gradcam_signed": lambda: cell_maps(sign * np.stack(explained("gradcam").signed_cams), sizes, rectify=False),
         "ablation_local": lambda: cell_maps(sign * ablation_cells(model, inputs, activations, "local").numpy(), sizes,
@@ -157,15 +158,16 @@ def smoothed(cells: np.ndarray) -> np.ndarray:
 
 def timings(model, images, repeats: int = 3) -> dict:
     """Median of `repeats` interleaved runs: plain no-grad forward of the pair (preprocessing included), the
-    maps of `gradcam` (the default: one pass of the pair and a backward pass through the head), of `integrated` and
-    of `coalition` (the refinements: that plus 16 pair passes with gradients each), end to end."""
+    maps of `gradcam` (one pass of the pair and a backward pass through the head), of `amortised` (the default first
+    map: the same and the model's explainer head), of `integrated` and of `coalition` (the refinements: that plus 16
+    pair passes with gradients each), end to end."""
     def forward():
         views = [model_view(model, image)[0] for image in images]
         with torch.no_grad():
             e = model.embed(torch.cat([model.input_tensor(v) for v in views]))
             return float(model.score(e[0:1], e[1:2]))
 
-    runs: dict[str, list] = {"forward": [], "gradcam": [], "integrated": [], "coalition": []}
+    runs: dict[str, list] = {"forward": [], "gradcam": [], "amortised": [], "integrated": [], "coalition": []}
     for _ in range(repeats):
         for name in runs:
             started = time.perf_counter()
@@ -266,6 +268,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     wanted = args.variants.split(",")
     model = load_model(args.model)
+    if "amortised" in wanted and model.explainer is None:
+        raise SystemExit(f"{args.model}: no amortised explainer in this model (main.py explainer trains one)")
     rows = []
     for k, (p1, p2, same) in enumerate(split_pairs(model, args.data, args.split, args.pairs)):
         images = [load_image(p1), load_image(p2)]
@@ -316,6 +320,7 @@ def summarise(rows: list) -> dict:
             "forward_ms": round(statistics.median(r["forward_ms"] for r in timed), 1),
             "gradcam_ms": round(statistics.median(r["gradcam_ms"] for r in timed), 1),
             "gradcam_over_forward": round(statistics.median(r["gradcam_ms"] / r["forward_ms"] for r in timed), 3),
+            "amortised_over_forward": round(statistics.median(r["amortised_ms"] / r["forward_ms"] for r in timed), 3),
             "integrated_ms": round(statistics.median(r["integrated_ms"] for r in timed if "integrated_ms" in r), 1),
             "coalition_ms": round(statistics.median(r["coalition_ms"] for r in timed if "coalition_ms" in r), 1),
         }

@@ -35,7 +35,7 @@ HANDLERS = {"explain": ("explain", "run_explain"), "train": ("train", "run_train
             "retrieve": ("retrieve", "run_retrieve"), "batch": ("batch", "run_batch_command"),
             "worklist": ("batch", "run_worklist_command"), "calibrate": ("calibrate", "run_calibrate"),
             "selftest": ("selftest", "run_selftest_command"), "followup": ("followup", "run_followup"),
-            "pacs": ("pacs", "run_pacs")}
+            "pacs": ("pacs", "run_pacs"), "explainer": ("explainer", "run_explainer")}
 COMMANDS = ("gui", *HANDLERS)
 # Options whose value may start with '-' (a crop's negative x): argparse would read such a value as an option and
 # answer "expected one argument" instead of letting the crop check say what is wrong.
@@ -244,6 +244,18 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--tta", choices=("auto", *TTA_MODES),
                            help="first choose the model's test-time augmentation on validation (auto: the best "
                            "mode if it gains >= 0.005 AUC over none), then its threshold and test metrics")
+
+    explainer = sub.add_parser("explainer", parents=[json_output],
+                               help="train a model's amortised first map (a small head that predicts its coalition "
+                                    "map from one pass) on its own training split of DATA_DIR and store it in its "
+                                    "weights file; resumable")
+    explainer.add_argument("model_path", metavar="MODEL.pt")
+    explainer.add_argument("data_dir", metavar="DATA_DIR", help="the data set the model was trained on")
+    explainer.add_argument("--pairs", type=int, default=1000,
+                           help="training pairs (each costs 16 pair passes once; cached): default 1000")
+    explainer.add_argument("--width", type=int, default=32, help="the head's channels (default 32)")
+    explainer.add_argument("--cache-dir", default="runs/explainer",
+                           help="where the pairs' targets are cached, per backbone (default runs/explainer)")
 
     _add_followup(sub, [model, json_output, dicom_outputs])
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import TypedDict
 
 # Explanation methods, in the order the GUI cycles them (M); core.explain.methods registers one callable per name.
-METHODS = ("gradcam", "attention", "reference", "decomposition", "ablation", "occlusion", "integrated", "coalition")
-DEFAULT_METHOD = "gradcam"
+METHODS = ("amortised", "gradcam", "attention", "reference", "decomposition", "ablation", "occlusion", "integrated",
+           "coalition")
+# The default first map is the model's amortised explainer; a model without one falls back to Grad-CAM.
+DEFAULT_METHOD = "amortised"
 
 # Heatmap colormaps (core.explain.overlay maps each to an OpenCV colormap). The counterfactual layer has its own, cool
 # one, so that with both layers on the evidence for and against the decision can be told apart.

@@ -66,6 +66,7 @@ def explanation_facts(explanation, images, model) -> dict:
         "decision": explanation.decision,
         "threshold": float(explanation.threshold),
         "method": explanation.method,
+        "refined_from": explanation.refined_from,
         "explanation_note": explanation.note,
         # how far the score and maps can be trusted (core.trust.checks); None = not available for this model
         "probability_same": getattr(explanation, "probability_same", None),

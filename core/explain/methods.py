@@ -23,8 +23,10 @@ image's and the small head re-scores the pair, every cell at once (one more pass
 `coalition` sums the same gradients over random mixtures of sharp and blurred cells instead (a sampled Shapley
 value; the same cost). Measured on validation and test pairs (docs/explanations.md), none of decomposition,
 ablation and occlusion beats Grad-CAM by more than sampling noise; `integrated` and `coalition` do, by a wide
-margin, `coalition` most on flowers, but cost 16 more pair passes, so `gradcam` stays the first map and the window
-refines it to `coalition` in the background (core.explain.refine).
+margin, `coalition` most on flowers, but cost 16 more pair passes. So the first map is `amortised`: the model's own
+small head (core.model.explainer_head, trained by `main.py explainer`) predicts the coalition map from this one
+pass; a model without a head falls back to `gradcam`. The window then refines the first map to `coalition` in the
+background (core.explain.refine).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Evidence:
     model: Any  # the SiameseModel (its head and config)
     inputs: torch.Tensor  # the pair's normalised input tensors (2, 3, S, S), before test-time views
     similarity: float
+    early: torch.Tensor | None = None  # the model's early stage (V*2, C', H, W), for a model with an explainer
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Method:
     help: str  # one line: GUI tooltip, README, --help
     sign: Callable[[str], float]  # decision ('similar'/'different') -> +1 to explain s, -1 to explain against it
     cams: Callable[[Evidence], tuple[torch.Tensor, torch.Tensor]]  # -> (factual, counterfactual), each (2, h, w)
+    fallback: str = ""  # a method needing the model's amortised explainer: the one used for a model without it
 
 
 def for_the_decision(decision: str) -> float:
@@ -128,6 +132,16 @@ def perturbation(evidence: Evidence):
     return signed.clamp(min=0), (-signed).clamp(min=0)
 
 
+def predicted(evidence: Evidence):
+    """The model's amortised explainer's cells (core.model.explainer_head), from the same pass, oriented."""
+    import torch
+
+    with torch.no_grad():
+        cam = grad_cam(evidence.activations, evidence.grads)
+        signed = evidence.model.explainer(evidence.activations, evidence.grads, evidence.early, cam)
+    return _merged(evidence, signed.clamp(min=0)), _merged(evidence, (-signed).clamp(min=0))
+
+
 def along_path(method: str) -> Callable:
     """The input gradients of the pair score summed along `method`'s path from the blurred pair
     (core.explain.integrated.path_of: blur integrated gradients, or random coalitions of sharp and blurred cells),
@@ -147,6 +161,8 @@ def _merged(evidence: Evidence, maps):
 
 
 REGISTRY: dict[str, Method] = {m.name: m for m in (
+    Method("amortised", "the model's own small network predicts the coalition map from the one pass (as fast as "
+                        "Grad-CAM; Grad-CAM for a model without one)", for_the_decision, predicted, fallback="gradcam"),
     Method("gradcam", "Grad-CAM of the score for the decision: where the pooled evidence for it lies "
                       "(counterfactual: against it)", for_the_decision, channel_weighted),
     Method("attention", "element-wise gradient x activation (Zheng et al. 2020), rectified per channel: "
@@ -169,6 +185,15 @@ METHODS = vocabulary.METHODS
 DEFAULT_METHOD = vocabulary.DEFAULT_METHOD
 if tuple(REGISTRY) != METHODS:  # the vocabulary names the methods, in order; this registry implements them
     raise ImportError(f"core.explain.methods implements {tuple(REGISTRY)}, core.vocabulary names {METHODS}")
+
+
+def method_for(name: str, model) -> Method:
+    """The method that makes `name`'s maps for `model`: itself, or its fallback when it needs an amortised
+    explainer the model does not have. What an explanation records is this method's name."""
+    spec = get_method(name)
+    if spec.fallback and getattr(model, "explainer", None) is None:
+        return get_method(spec.fallback)
+    return spec
 
 
 def get_method(name: str) -> Method:

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from core.explain.methods import Evidence, get_method, grad_cam
+from core.explain.methods import Evidence, grad_cam, method_for
 from core.explain.overlay import resize_map
 from core.explain.timing import elapsed_ms
 from core.io.images import LoadedImage
@@ -67,6 +67,8 @@ class Explanation:
     # [{"p1": [x, y], "p2": [x, y], "weight": w}] in each image's own pixels, strongest first
     # (core.explain.correspondence).
     correspondence: list | None = None
+    # The first map's method when these maps are a background refinement of it (core.explain.refine), else "".
+    refined_from: str = ""
 
 
 def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METHOD,
@@ -77,29 +79,21 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
     the image as cropped (see Explanation.crops). `correspondence` > 0 adds that many links
     (core.explain.correspondence).
     """
-    spec = get_method(method)
+    spec = method_for(method, model)  # the amortised first map falls back to Grad-CAM for a model without a head
     t0 = time.perf_counter()
     (pil1, crop1), (pil2, crop2) = model_view(model, image1), model_view(model, image2)
     batch = torch.cat([model.input_tensor(pil1), model.input_tensor(pil2)])
     t1 = time.perf_counter()
-    with target_layer_leaf(model, model.target_layer) as captured, checks.stage_probe(model) as stages, \
-            _local_probe(model, correspondence) as local:
-        embeddings = model.embed(batch)
-        maps = captured["output"]
-        e1, e2 = embeddings[0:1], embeddings[1:2]
-        distance = model.distance(e1, e2)[0]
-        similarity = similarity_from_distance(distance)
-        grads = torch.autograd.grad(similarity, maps)[0]
+    with checks.stage_probe(model) as stages, _local_probe(model, correspondence) as local:
+        passed = first_pass(model, batch, early=bool(spec.fallback))
     t2 = time.perf_counter()
-    sim = float(similarity.detach())
-    dist = float(distance.detach())
+    sim, dist, activations, grads = passed.similarity, passed.distance, passed.activations, passed.grads
     decision = model.decide(sim)
-    activations = maps.detach()
     views = model.config.tta  # with test-time views, each view's maps are turned back and summed (core.model.tta)
     signed = _array(tta.merge_maps(grad_cam(activations, grads), views, 2))
     # The method orients the gradients (positive = evidence for the map called "factual") and makes the maps.
     sign = spec.sign(decision)
-    evidence = Evidence(activations, grads * sign, sign, model, batch, sim)
+    evidence = Evidence(activations, grads * sign, sign, model, batch, sim, passed.early)
     fact_cams, counter_cams = (_array(c) for c in spec.cams(evidence))
     # The domain summary was fitted on unaugmented images: the identity view, rows 0 and 1 of the batch.
     # With the whole view (what the lesion crop hides) of the uncropped images, if the summary compares it.
@@ -123,7 +117,7 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
         distance=dist,
         decision=decision,
         threshold=model.threshold,
-        method=method,
+        method=spec.name,
         factual=factual,
         counterfactual=counterfactual,
         signed_cams=(signed[0], signed[1]),
@@ -138,6 +132,38 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
         verdict_reason=judged.reason,
         correspondence=links,
     )
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    """What one pass of the pair leaves: the target layer's activations (V*2, C, h, w) and the gradient of the
+    similarity w.r.t. them (not oriented), the score, and the early stage's output when asked (else None)."""
+
+    activations: torch.Tensor
+    grads: torch.Tensor
+    similarity: float
+    distance: float
+    early: torch.Tensor | None
+
+
+def first_pass(model: SiameseModel, batch: torch.Tensor, early: bool = False) -> FirstPass:
+    """One forward pass of the pair (2, 3, S, S) with the graph only from the target layer on, and one backward
+    pass through the small head (target_layer_leaf); `early`: also keep model.early_stage's output (what the
+    amortised explainer reads), by a forward hook in the same pass."""
+    kept: dict = {}
+    hook = (model.early_stage.register_forward_hook(lambda _m, _i, out: kept.update(early=out.detach()))
+            if early else None)
+    try:
+        with target_layer_leaf(model, model.target_layer) as captured:
+            embeddings = model.embed(batch)
+            distance = model.distance(embeddings[0:1], embeddings[1:2])[0]
+            similarity = similarity_from_distance(distance)
+            grads = torch.autograd.grad(similarity, captured["output"])[0]
+    finally:
+        if hook is not None:
+            hook.remove()
+    return FirstPass(captured["output"].detach(), grads, float(similarity.detach()), float(distance.detach()),
+                     kept.get("early"))
 
 
 def _local_probe(model, correspondence: int):

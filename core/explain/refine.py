@@ -23,18 +23,22 @@ if TYPE_CHECKING:  # torch only once a refinement runs: the window asks `refines
 REFINED_METHOD = "coalition"
 
 
-def method_words(method: str, timings_ms: dict) -> str:
+FIRST_MAPS = (DEFAULT_METHOD, "gradcam")  # the default first map, and what it falls back to without an explainer
+
+
+def method_words(method: str, refined_from: str = "") -> str:
     """The method of the maps shown, as the panel and the reports print it: a refined map names the first map it
     replaced, so the reviewer's choice (the default) and the map shown do not read as a contradiction."""
-    return f"{method} (refined from {DEFAULT_METHOD})" if "refine" in timings_ms else method
+    return f"{method} (refined from {refined_from})" if refined_from else method
 
 
 def refines(explanation: Explanation) -> bool:
-    """Whether the refinement applies: to the default method's maps of a pair with evidence to draw (a method the
-    reviewer chose is theirs to keep) whose maps are shown at all (a pair not assessed withholds them)."""
+    """Whether the refinement applies: to the default first map's maps (as made for this model: amortised, or
+    Grad-CAM without an explainer) of a pair with evidence to draw (any other method the reviewer chose is theirs
+    to keep) whose maps are shown at all (a pair not assessed withholds them)."""
     from core.trust.verdict import withholds
 
-    return (explanation.method == DEFAULT_METHOD and not explanation.same_content
+    return (explanation.method in FIRST_MAPS and not explanation.same_content
             and not withholds(explanation.verdict, explanation.in_domain))
 
 
@@ -56,6 +60,6 @@ def refined(model, pil_images, explanation: Explanation, should_stop: Callable[[
                                                    path=path_of(REFINED_METHOD))).numpy())
     sizes = [image.size for image in pil_images]
     return dataclasses.replace(
-        explanation, method=REFINED_METHOD, factual=image_maps(np.maximum(cells, 0), sizes),
-        counterfactual=image_maps(np.maximum(-cells, 0), sizes),
+        explanation, method=REFINED_METHOD, refined_from=explanation.method,
+        factual=image_maps(np.maximum(cells, 0), sizes), counterfactual=image_maps(np.maximum(-cells, 0), sizes),
         timings_ms={**explanation.timings_ms, "refine": elapsed_ms(started, time.perf_counter())})

@@ -12,6 +12,7 @@ from PIL import Image
 from torch import nn
 
 from core.model import resnet, tta
+from core.model.explainer_head import EARLY_STAGE, ExplainerHead, early_channels
 from core.model.preprocess import lesion_view, square_input
 from core.model.similarity import similarity_from_distance
 from core.vocabulary import TRAINING_DEFAULTS
@@ -41,6 +42,10 @@ class ModelConfig:
     color_constancy: bool = False
     # Test-time augmentation (core.model.tta): the embedding averaged over these views; chosen on validation.
     tta: str = "none"
+    # The amortised explainer's width (core.model.explainer_head; 0: the model has none, its first map is
+    # Grad-CAM's). Set only by `main.py explainer`, which trains the head for these very weights: a retrained model
+    # starts without one, since a head predicts one backbone's maps.
+    explainer_width: int = 0
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
@@ -106,12 +111,22 @@ class SiameseModel(nn.Module):
             nn.ReLU(inplace=True),
             nn.Linear(self.config.hidden_dim, self.config.embedding_dim),
         )
+        self.explainer: ExplainerHead | None = None
+        if self.config.explainer_width:
+            if not self.config.architecture.startswith("resnet"):
+                raise ValueError(f"an amortised explainer needs a ResNet, not {self.config.architecture!r}")
+            self.explainer = ExplainerHead(channels, early_channels(self.features), self.config.explainer_width)
 
     # --- the public model interface -------------------------------------------------------------
     @property
     def target_layer(self) -> nn.Module:
         """The module whose output feature maps the explanations use (the last convolutional block)."""
         return self.features[-1]
+
+    @property
+    def early_stage(self) -> nn.Module:
+        """The module whose output the amortised explainer reads besides the target layer's."""
+        return self.features[EARLY_STAGE]
 
     @property
     def threshold(self) -> float:

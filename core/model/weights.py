@@ -124,7 +124,7 @@ def read_metadata(path) -> dict:
 CONFIG_RANGES = {
     "input_size": (16, 1024), "embedding_dim": (2, 4096), "hidden_dim": (2, 16384),
     "threshold": (0.0, 1.0), "margin": (1e-6, 100.0), "crop_margin": (0.0, 2.0),
-    "mean": (-10.0, 10.0), "std": (1e-6, 100.0),
+    "mean": (-10.0, 10.0), "std": (1e-6, 100.0), "explainer_width": (0, 512),
 }
 MAX_METADATA_BYTES = 16 << 20
 MAX_NAME_CHARS = 200

@@ -245,7 +245,7 @@ def _fact_lines(facts: dict) -> list[tuple[str, str]]:
                   f"distance {facts['distance']:.4f}; not the verdict)")
     return [
         ("Similarity", "withheld (not assessed)" if facts.get("withheld") else similarity),
-        ("Method", method_words(facts["method"], facts["timings_ms"])),
+        ("Method", method_words(facts["method"], facts.get("refined_from", ""))),
         ("Model", f"{model['name']} ({model['architecture']}, {model['input_size']} px)"),
         ("Model sha256", model["sha256"] or "(not recorded)"),
         ("Test metrics", quality or "(none recorded)"),

@@ -192,7 +192,7 @@ class ScorePanel(QWidget):
         self.verdict.setStyleSheet(f"{VERDICT_STYLE} color: {colour};")
         self.reason.setText(e.verdict_reason)
         self.score.setText(f"Similarity {100 * e.similarity:.1f} % (model threshold {100 * e.threshold:.1f} %)")
-        self.fields["Method"].setText(method_words(e.method, e.timings_ms))
+        self.fields["Method"].setText(method_words(e.method, e.refined_from))
         probability = getattr(e, "probability_same", None)
         self.probability.setText(f"P(same class) {shown_probability(probability, self._band)} (calibrated)"
                                  if probability is not None else "P(same class): not calibrated for this model")

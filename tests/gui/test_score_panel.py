@@ -119,6 +119,7 @@ def test_the_timing_of_a_refined_map_counts_its_refinement(panel):
     assert "refine" not in panel.fields["Timing"].text()
     first.explanation.timings_ms["refine"] = 950.0
     first.explanation.method = "integrated"
+    first.explanation.refined_from = "gradcam"
     panel.show_result(first)
     assert panel.fields["Timing"].text() == "120 ms (model 80 ms), refined in 950 ms"
     # the chooser still says gradcam (the reviewer's choice): the map shown names what it refined

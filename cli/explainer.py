@@ -1,0 +1,34 @@
+"""`explainer` command: train a model's amortised first map and store it in its weights file."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def run_explainer(args) -> int:
+    from core.training.explainer import ExplainerOptions, train_explainer
+
+    if not 4 <= args.pairs <= 100_000:
+        raise ValueError(f"--pairs must be 4..100000, got {args.pairs}")
+    if not 1 <= args.width <= 512:
+        raise ValueError(f"--width must be 1..512, got {args.width}")
+
+    def progress(done: int, total: int) -> None:
+        if not args.json:
+            sys.stderr.write(f"\rtargets {done}/{total}")
+            sys.stderr.flush()
+
+    report = train_explainer(args.model_path, args.data_dir, ExplainerOptions(pairs=args.pairs, width=args.width),
+                             args.cache_dir, progress=progress)
+    if args.json:
+        print(json.dumps(report, allow_nan=False))
+        return 0
+    sys.stderr.write("\n")
+    print(f"explainer    {report['parameters']} parameters, fitted on {report['fit_pairs']} training pairs, "
+          f"stopped at epoch {report['epochs']} on {report['holdout_pairs']} held-out training pairs")
+    print(f"agreement    median rank correlation with the {report['target']} map on those pairs: "
+          f"{report['holdout_rank_correlation']} (Grad-CAM's: {report['holdout_rank_correlation_gradcam']})")
+    w = report["weights"]
+    print(f"wrote        {w['path']} (sha256 {w['sha256'][:12]}..., {w['size_bytes']} bytes)")
+    return 0

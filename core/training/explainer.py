@@ -1,0 +1,236 @@
+"""Training a model's amortised explainer (core.model.explainer_head) and storing it in the model's weights file.
+
+Targets: for pairs of the model's own *training* split (its metadata `split`; make_pairs with PAIR_SEED, a seeded
+order, so `pairs` N is a prefix of a fixed list), the refinement's coalition cells (core.explain.refine
+.REFINED_METHOD, 16 pair passes with gradients each), oriented for the decision like every factual map; inputs:
+what explain_pair's first pass leaves (core.explain.pair.first_pass). Each pair is cached as one .npz under
+<cache>/<backbone digest>/ (written atomically, skipped when present and of the same pair), so a run cut short
+resumes and a retrained backbone never reuses another's targets. Fit: MSE + (1 - Pearson) per image on the cells
+scaled by their largest |cell|, AdamW, early stopping on the last HOLDOUT share of the pairs (validation and test
+pairs are never read: they are what the head is measured on, benchmarks/bench_explanations.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.data.datasets import make_pairs, scan_dataset, split_by_image
+from core.errors import DataError, Stopped
+from core.evaluation.explanation_metrics import rank_correlation
+from core.explain.integrated import integrated_cells, path_of
+from core.explain.methods import get_method, grad_cam
+from core.explain.pair import first_pass, model_view
+from core.explain.refine import REFINED_METHOD
+from core.io.files import atomic_write
+from core.io.images import load_image
+from core.model.explainer_head import ExplainerHead
+
+PAIR_SEED = 350
+HOLDOUT = 0.15
+WIDTH = 32
+EPOCHS = 300
+PATIENCE = 40
+BATCH = 64
+LR = 3e-3
+WEIGHT_DECAY = 1e-3
+
+
+@dataclass(frozen=True)
+class ExplainerOptions:
+    pairs: int = 1000
+    width: int = WIDTH
+    epochs: int = EPOCHS
+    patience: int = PATIENCE
+    seed: int = 0
+
+
+def check_trainable(model, name: str) -> None:
+    """DataError (one line) for a model the explainer cannot be trained for."""
+    if not model.config.architecture.startswith("resnet"):
+        raise DataError(f"{name}: an amortised explainer needs a ResNet model, not {model.config.architecture!r}")
+    if model.config.tta != "none":
+        raise DataError(f"{name}: an amortised explainer is trained for models without test-time views "
+                        f"(this one averages {model.config.tta!r})")
+    split = model.metadata.get("split")
+    if not isinstance(split, dict) or not {"seed", "val_fraction", "test_fraction"} <= set(split):
+        raise DataError(f"{name}: the model's metadata has no training split, so its training pairs are unknown")
+
+
+def training_pairs(model, data_dir, count: int) -> list[tuple[str, str]]:
+    """The first `count` pairs of a fixed, seeded order of pairs within the model's own training split."""
+    dataset = scan_dataset(data_dir)
+    meta = model.metadata["split"]
+    members = split_by_image(dataset, int(meta["seed"]), float(meta["val_fraction"]),
+                             float(meta["test_fraction"]))["train"]
+    rng = np.random.default_rng(PAIR_SEED)
+    pairs = make_pairs(dataset.labels[members], rng)
+    pairs = pairs[rng.permutation(len(pairs))[:count]]
+    return [(str(dataset.paths[members[i]]), str(dataset.paths[members[j]])) for i, j, _same in pairs]
+
+
+def backbone_digest(model) -> str:
+    """What the targets depend on: every tensor but the explainer's (so adding a head keeps the cache valid)."""
+    digest = hashlib.sha256()
+    for key, value in model.state_dict().items():
+        if not key.startswith("explainer."):
+            digest.update(key.encode())
+            digest.update(value.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def pair_tensors(model, paths) -> dict[str, np.ndarray]:
+    """One pair's cached arrays: the first pass's tensors (oriented gradients) and the coalition target."""
+    inputs = torch.cat([model.input_tensor(model_view(model, load_image(p))[0]) for p in paths])
+    passed = first_pass(model, inputs, early=True)
+    sign = get_method(REFINED_METHOD).sign(model.decide(passed.similarity))
+    target = sign * integrated_cells(model, inputs, path=path_of(REFINED_METHOD))
+    return {"activations": passed.activations.numpy().astype(np.float16),
+            "grads": (passed.grads * sign).numpy().astype(np.float32),
+            "early": passed.early.numpy().astype(np.float16) if passed.early is not None else np.zeros(0),
+            "target": target.numpy().astype(np.float32), "sign": np.array(sign, np.float32),
+            "similarity": np.array(passed.similarity, np.float32), "pair": np.array([str(p) for p in paths])}
+
+
+def generate(model, pairs, cache: Path, shard: tuple[int, int] = (0, 1),
+             progress: Callable[[int, int], None] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> list[Path]:
+    """Cache the targets of `pairs` (those of this shard: index k with k % n == i) and return every pair's file."""
+    cache.mkdir(parents=True, exist_ok=True)
+    files = [cache / f"{k:05d}.npz" for k in range(len(pairs))]
+    index, count = shard
+    for k, (paths, path) in enumerate(zip(pairs, files, strict=True)):
+        if should_stop is not None and should_stop():
+            raise Stopped("explainer targets stopped; rerun to resume")
+        if k % count != index or _cached(path, paths):
+            continue
+        arrays = pair_tensors(model, paths)
+        atomic_write(path, lambda handle, arrays=arrays: np.savez(handle, **arrays))
+        if progress is not None:
+            progress(k + 1, len(pairs))
+    return files
+
+
+def _cached(path: Path, paths) -> bool:
+    try:
+        with np.load(path) as stored:
+            return [str(p) for p in stored["pair"]] == [str(p) for p in paths]
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def load_targets(files) -> dict[str, torch.Tensor]:
+    """The cached pairs stacked, two rows a pair (the early stage pooled to the target's grid if it differs)."""
+    parts = [np.load(f) for f in files]
+    stack = lambda key: torch.from_numpy(np.concatenate([p[key] for p in parts])).float()  # noqa: E731
+    data = {key: stack(key) for key in ("activations", "grads", "early", "target")}
+    if data["early"].shape[-2:] != data["target"].shape[-2:]:
+        grid = (int(data["early"].shape[-2]), int(data["early"].shape[-1]))
+        data["target"] = F.adaptive_avg_pool2d(data["target"][:, None], grid)[:, 0]
+    return data
+
+
+def scaled(cells: torch.Tensor) -> torch.Tensor:
+    """Each image's cells over their largest |cell| (what the head predicts; a map's scale carries nothing)."""
+    return cells / (cells.flatten(1).abs().amax(dim=1).view(-1, 1, 1) + 1e-12)
+
+
+def loss_of(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    p, t = pred.flatten(1), target.flatten(1)
+    pc, tc = p - p.mean(dim=1, keepdim=True), t - t.mean(dim=1, keepdim=True)
+    pearson = (pc * tc).sum(dim=1) / (pc.norm(dim=1) * tc.norm(dim=1) + 1e-12)
+    return F.mse_loss(p, t) + (1.0 - pearson).mean()
+
+
+def fit(data: dict, options: ExplainerOptions,
+        should_stop: Callable[[], bool] | None = None) -> tuple[ExplainerHead, dict]:
+    """Train a head on cached pairs; (the head at its best holdout loss, what it measured)."""
+    torch.manual_seed(options.seed)
+    pairs = len(data["target"]) // 2
+    cut = 2 * max(1, int(round(pairs * (1 - HOLDOUT))))  # whole pairs on each side
+    if cut >= len(data["target"]):
+        raise DataError(f"{pairs} pairs are too few to hold any out for early stopping")
+    a, g, early, target = data["activations"], data["grads"], data["early"], scaled(data["target"])
+    cam = grad_cam(a, g)
+    head = ExplainerHead(a.shape[1], early.shape[1], options.width)
+    head.scale.copy_(a[:cut].mean(dim=(0, 2, 3)).view(1, -1, 1, 1) + 1e-6)
+    head.early_scale.copy_(early[:cut].mean(dim=(0, 2, 3)).view(1, -1, 1, 1) + 1e-6)
+    optimiser = torch.optim.AdamW(head.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    held = slice(cut, None)
+    best, best_state, since, epochs = float("inf"), head.state_dict(), 0, 0
+    started = time.perf_counter()
+    for _ in range(options.epochs):
+        epochs += 1
+        if should_stop is not None and should_stop():
+            raise Stopped("explainer training stopped")
+        head.train()
+        order = torch.randperm(cut)
+        for start in range(0, cut, BATCH):
+            rows = order[start:start + BATCH]
+            loss = loss_of(head(a[rows], g[rows], early[rows], cam[rows]), target[rows])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        head.eval()
+        with torch.no_grad():
+            held_loss = float(loss_of(head(a[held], g[held], early[held], cam[held]), target[held]))
+        if held_loss < best - 1e-4:
+            best, best_state, since = held_loss, {k: v.clone() for k, v in head.state_dict().items()}, 0
+        else:
+            since += 1
+            if since >= options.patience:
+                break
+    head.load_state_dict(best_state)
+    head.eval().requires_grad_(False)
+    with torch.no_grad():
+        predicted = head(a[held], g[held], early[held], cam[held]).numpy()
+        cam_cells = F.interpolate(cam[held, None], size=early.shape[-2:], mode="bilinear",
+                                  align_corners=False)[:, 0].numpy()
+    truth = target[held].numpy()
+    report = {"target": REFINED_METHOD, "pair_seed": PAIR_SEED, "pairs": pairs, "fit_pairs": cut // 2,
+              "holdout_pairs": pairs - cut // 2, "width": options.width, "epochs": epochs,
+              "holdout_loss": round(best, 4),
+              "holdout_rank_correlation": _median_rank(predicted, truth),
+              "holdout_rank_correlation_gradcam": _median_rank(cam_cells, truth),
+              "parameters": sum(p.numel() for p in head.parameters()),
+              "fit_seconds": round(time.perf_counter() - started, 1),
+              "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return head, report
+
+
+def _median_rank(predicted: np.ndarray, truth: np.ndarray) -> float | None:
+    values = [r for p, t in zip(predicted, truth, strict=True) if (r := rank_correlation(p, t)) is not None]
+    return round(float(np.median(values)), 3) if values else None
+
+
+def attach(model, head: ExplainerHead) -> None:
+    """Give `model` the trained head (its config then records the head's width, so the file rebuilds it)."""
+    model.config.explainer_width = head.out[0].out_channels
+    model.explainer = head.to(model.device).eval().requires_grad_(False)
+
+
+def train_explainer(path, data_dir, options: ExplainerOptions, cache_root, progress=None, should_stop=None) -> dict:
+    """Train the explainer of the weights file `path` on its own training split of `data_dir` and store it there;
+    returns the report (as stored in the file's metadata under "explainer", plus the file written)."""
+    from core.model.weights import load_model, save_model
+
+    model = load_model(path)
+    name = Path(path).name
+    check_trainable(model, name)
+    pairs = training_pairs(model, data_dir, options.pairs)
+    if len(pairs) < 4:
+        raise DataError(f"{data_dir}: only {len(pairs)} training pairs for {name}; an explainer needs at least 4")
+    files = generate(model, pairs, Path(cache_root) / backbone_digest(model), progress=progress,
+                     should_stop=should_stop)
+    head, report = fit(load_targets(files), options, should_stop)
+    attach(model, head)
+    meta = save_model(model.cpu(), Path(path), {"explainer": report})
+    return {**report, "weights": {"path": str(path), "sha256": meta["sha256"], "size_bytes": meta["size_bytes"]}}

@@ -1,0 +1,94 @@
+"""The amortised first map: a head trained on a model's own coalition maps, stored in its weights file, drawn from
+the one pass of the pair; a model without one falls back to Grad-CAM, and training resumes from its cache."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from core.explain.pair import explain_pair
+from core.explain.refine import method_words, refined, refines
+from core.io.images import load_image
+from core.model.weights import load_model
+from core.training import explainer as training
+from core.vocabulary import DEFAULT_METHOD
+
+
+@pytest.fixture(scope="module")
+def with_head(trained_shapes, shapes_dir, tmp_path_factory):
+    """A copy of the trained shapes model with an explainer trained on 40 of its training pairs: (path, report)."""
+    _, weights = trained_shapes
+    folder = tmp_path_factory.mktemp("explainer")
+    path = folder / "shapes.pt"
+    shutil.copy(weights, path)
+    shutil.copy(weights.with_suffix(".json"), path.with_suffix(".json"))
+    options = training.ExplainerOptions(pairs=40, width=8, epochs=80, patience=20)
+    report = training.train_explainer(path, shapes_dir, options, folder / "cache")
+    return path, report
+
+
+def _pair(shapes_dir):
+    return [load_image(p) for p in (sorted((shapes_dir / "red_circles").glob("*.png"))[0],
+                                    sorted((shapes_dir / "blue_squares").glob("*.png"))[0])]
+
+
+def test_the_head_lives_in_the_weights_file_and_makes_the_default_first_map(with_head, shapes_dir):
+    path, report = with_head
+    model = load_model(path)  # the sha256 of the tensors covers the head's: a file with an altered head is refused
+    assert model.explainer is not None and model.config.explainer_width == 8
+    assert model.metadata["explainer"]["pairs"] == 40 and model.metadata["explainer"]["target"] == "coalition"
+    assert report["weights"]["sha256"] == model.metadata["sha256"]
+    pair = _pair(shapes_dir)
+    first = explain_pair(model, *pair)
+    assert DEFAULT_METHOD == "amortised" and first.method == "amortised"
+    gradcam = explain_pair(model, *pair, method="gradcam")
+    assert first.similarity == gradcam.similarity and first.verdict == gradcam.verdict  # only the maps differ
+    assert not all(np.allclose(a, b, atol=1e-3) for a, b in zip(first.factual, gradcam.factual, strict=True))
+    assert refines(first)  # the background refinement still replaces it, and says what it replaced
+    better = refined(model, [image.image for image in pair], first)
+    assert method_words(better.method, better.refined_from) == "coalition (refined from amortised)"
+
+
+def test_the_head_ranks_cells_like_the_coalition_map_on_pairs_it_was_not_fit_on(with_head):
+    """Its defining property: on held-out training pairs it agrees with its target better than Grad-CAM does."""
+    _, report = with_head
+    assert report["holdout_pairs"] == 40 - report["fit_pairs"] >= 5
+    assert report["holdout_rank_correlation"] > report["holdout_rank_correlation_gradcam"] + 0.1
+
+
+def test_a_model_without_a_head_falls_back_to_gradcam_and_is_refined(trained_shapes, shapes_dir):
+    model = load_model(trained_shapes[1])
+    assert model.explainer is None
+    first = explain_pair(model, *_pair(shapes_dir))
+    assert first.method == "gradcam" and refines(first)  # the record names the method that drew the maps
+    assert method_words(first.method, first.refined_from) == "gradcam"
+
+
+def test_targets_are_cached_per_pair_and_resumed(trained_shapes, shapes_dir, tmp_path):
+    model = load_model(trained_shapes[1])
+    pairs = training.training_pairs(model, shapes_dir, 3)
+    cache = tmp_path / "cache"
+    files = training.generate(model, pairs, cache, shard=(0, 2))  # pairs 0 and 2 only
+    assert [f.exists() for f in files] == [True, False, True]
+    stamps = [f.stat().st_mtime_ns for f in files if f.exists()]
+    files[2].unlink()
+    np.savez(files[2], pair=np.array(["another", "pair"]))  # a stale file of another pair is recomputed
+    done: list[int] = []
+    training.generate(model, pairs, cache, progress=lambda k, n: done.append(k))
+    assert done == [2, 3] and files[0].stat().st_mtime_ns == stamps[0]
+    data = training.load_targets(files)
+    assert data["target"].shape[-2:] == data["early"].shape[-2:]  # coalition cells pooled to the head's grid
+    assert torch.isfinite(data["target"]).all()
+
+
+def test_explainer_refuses_what_it_cannot_train_with_one_line(weights, tiny_model, tmp_path, capsys):
+    from main import main
+
+    assert main(["explainer", str(weights), str(tmp_path)]) == 2  # the tiny model records no training split
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no training split" in err and str(weights.name) in err
+    assert main(["explainer", str(weights), str(tmp_path), "--pairs", "2"]) == 2
+    assert "--pairs must be" in capsys.readouterr().err
