@@ -207,3 +207,29 @@ def test_the_words_never_print_a_passing_map_level_with_the_random_one():
     assert "deletion AUC 0.945 vs 0.962" in text  # three decimals where they suffice
     assert faithfulness_text(PASSING) == ("better than a random map (deletion AUC 0.200 vs 0.400, insertion 0.700 "
                                           "vs 0.500)")
+
+
+def test_a_followup_report_marks_its_maps_by_the_same_rule_as_a_pair_report(tiny_model, monkeypatch):
+    """The follow-up report draws the aligned pair's maps: each one carries the check's answer on itself (hatched
+    "not better than chance", or "not checked" when no check judged it), never a bare map."""
+    from core.followup.visits import followup
+    from core.review import followup_report
+    from tests.test_followup_history import _loaded, _textured
+
+    result = followup(tiny_model, _loaded(_textured(4)), _loaded(_textured(5), "later.png"))
+    marks = []
+
+    def spy(rgb, faithfulness, same_content=False):
+        marks.append(check_verdict(faithfulness))
+        return report_layout.checked_map(rgb, faithfulness, same_content)
+
+    monkeypatch.setattr(followup_report, "checked_map", spy)
+    pages = {}
+    for name, curves in (("unchecked", None), ("failing", BELOW_THE_MEAN), ("passing", BEATS_EVERY)):
+        facts = followup_report.followup_report_facts(result, tiny_model, faithfulness=curves)
+        assert ("faithfulness" in facts) == (curves is not None)
+        pages[name] = np.asarray(followup_report.render(result, facts))
+    assert marks == [None] * 3 + [check_verdict(BELOW_THE_MEAN)] * 3 + [check_verdict(BEATS_EVERY)] * 3
+    assert check_verdict(BELOW_THE_MEAN) == UNFAITHFUL
+    assert not np.array_equal(pages["failing"], pages["passing"])  # the hatch is on the page
+    assert not np.array_equal(pages["unchecked"], pages["passing"])  # so is "not checked"

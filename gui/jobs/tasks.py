@@ -267,21 +267,43 @@ TREND_SIZE = (560, 240)  # px of the trend chart drawn in the follow-up dock
 def export_followup(ws: Workspace, path: str, result, record, note: str, overwrite: bool,
                     assessment: str = "", history_facts: dict | None = None) -> str:
     """Write a follow-up's report (core.review.followup_report) and its JSON sidecar; the report's path. With a
-    lesion's history (HistoryShown.facts), the report carries every visit and the trend chart, as the CLI's."""
+    lesion's history (HistoryShown.facts), the report carries every visit and the trend chart, as the CLI's. The
+    maps it draws are those the main view would show of the aligned pair: refined, then judged by the
+    faithfulness check, its answer marked on them (followup_maps)."""
     from core.review.case_record import CaseRecord, from_images
     from core.review.followup_report import followup_report_facts, render
     from core.review.report import write_picture_and_facts
 
+    result, curves = followup_maps(ws, result)
     record = (record or CaseRecord()).merged(from_images(result.images))
     if history_facts:  # the report's two dates are the history's first and last visit's
         visits = history_facts["visits"]
         record = replace(record, acquired=(visits[0]["date"] or "", visits[-1]["date"] or ""))
-    facts = followup_report_facts(result, ws.require_model(), record=record, note=note, assessment=assessment)
+    facts = followup_report_facts(result, ws.require_model(), record=record, note=note, assessment=assessment,
+                                  faithfulness=curves)
     facts.update(history_facts or {})
     from core.io.dicom import report_filing
 
     return str(write_picture_and_facts(path, lambda: render(result, facts), facts, overwrite,
                                        report_filing(result.images, "follow-up", primary=1))[0])
+
+
+def followup_maps(ws: Workspace, result):
+    """(the follow-up with its maps refined as the main view refines a pair's, the faithfulness check's curves of
+    them): the same core.explain.refine and core.explain.faithfulness the main view runs, through refine and
+    faithfulness below, stoppable, with progress in the refinement's steps. Curves None when there is nothing to
+    check (no maps: same content, or withheld)."""
+    from core.explain.refine import refines as applies
+    from core.model.network import describe
+
+    e = result.explanation
+    if e is None or e.same_content:
+        return result, None
+    explained = Explained(e, tuple(result.images), describe(ws.require_model()))
+    if applies(e):
+        explained = refine(ws, explained)
+        result = replace(result, explanation=explained.explanation)
+    return result, faithfulness(ws, explained)
 
 
 def pacs_find(ws: Workspace, url: str, patient_id: str) -> list[dict]:
@@ -336,8 +358,9 @@ def store_followup(ws: Workspace, url: str, report: str, sr: str, result, record
 
     filing = _filing(result.images, "follow-up", 1)
     pacs = _pacs_for_store(url, sr, overwrite)  # refused before anything is written
+    result, curves = followup_maps(ws, result)  # its maps as the exported report draws them
     record = (record or CaseRecord()).merged(from_images(result.images))
-    facts = followup_report_facts(result, ws.require_model(), record=record, note=note)
+    facts = followup_report_facts(result, ws.require_model(), record=record, note=note, faithfulness=curves)
     write_picture_and_facts(report, lambda: render(result, facts), facts, overwrite, filing,
                             lambda: _write_sr(sr, facts, filing, result.images, overwrite))  # one unit
     return _store(ws, pacs, (report, sr), filing)

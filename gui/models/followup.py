@@ -200,7 +200,7 @@ class FollowUpReview(QObject):
             return False
         s.runner.submit(EXPORT_KEY, export_followup_task, path, self.result, record, note, overwrite,
                         self.assessment.strip(), self.history.facts if self.history is not None else None,
-                        label="Writing the follow-up report…",
+                        label="Refining and checking the maps, then writing the follow-up report…",
                         on_result=lambda written: self._exported(written),
                         on_error=lambda text: self.problems.report(KEY, f"Report not saved: {text}"))
         return True

@@ -71,6 +71,8 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     assert report.read_bytes().startswith(b"%PDF") and facts["kind"] == "followup"
     assert len(facts["measurements"]) == 2 and facts["note"] == "compare in 3 months"
     assert facts["assessment"] == "stable, routine follow-up" and facts["change_headline"]
+    # its maps as the main view would show them: refined, and judged by the check (docs/explanations.md)
+    assert facts["method"] == "coalition" and set(facts["faithfulness"]) >= {"deletion_auc_map", "insertion_auc_map"}
     with qtbot.waitSignal(window.session.explanation_changed, timeout=TIMEOUT_MS,
                           check_params_cb=lambda explained: explained is None):
         window.session.swap()
