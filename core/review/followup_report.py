@@ -17,7 +17,7 @@ from core.explain.overlay import blend, colorize, draw_top_contour
 from core.io.fonts import load_font
 from core.io.text_wrap import wrapped
 from core.review.report_layout import checked_map
-from core.trust.verdict import MEANING
+from core.trust.verdict import MEANING, withholds
 from core.version import APP_NAME, __version__
 from core.vocabulary import DISCLAIMER
 
@@ -189,6 +189,8 @@ def difference_image(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarra
 def _faithfulness_words(facts: dict) -> str:
     from core.trust.checks import UNCHECKED_LINE, faithfulness_text
 
+    if facts.get("extrapolated"):
+        return "none: the maps are withheld, the pair not assessed"
     return faithfulness_text(facts["faithfulness"]) if facts.get("faithfulness") else UNCHECKED_LINE
 
 
@@ -199,11 +201,17 @@ def _pictures(result) -> list[tuple[np.ndarray, str, bool]]:
     aligned = result.registration.ok
     first = _outlined(baseline, [(mask_b, OUTLINES["baseline"])])
     follow = _outlined(second, [(mask_b, OUTLINES["baseline"])] * aligned + [(mask_f, OUTLINES["follow-up"])])
+    follow_caption = "follow-up aligned; yellow (cyan: baseline)" if aligned else "follow-up NOT aligned; yellow"
     if aligned:
         difference = (difference_image(baseline, second, result.valid), "difference (Lab distance 0-40)")
     else:
         difference = (np.full_like(baseline, 235), "no difference image: registration failed")
     none = " (none: same image content)" if result.explanation.same_content else ""
+    if withholds(result.explanation.verdict, result.explanation.in_domain):  # as every picture of a pair does
+        blank = np.full_like(baseline, 235)
+        return [(first, "baseline; outline cyan", False), (follow, follow_caption, False), (*difference, False),
+                *[(blank, f"{layer} map withheld: pair not assessed", False)
+                  for layer in ("factual", "factual", "counterfactual")]]
     maps = []
     for index, name in enumerate(("baseline", "follow-up")):
         image = np.asarray(result.images[index].image)
@@ -212,9 +220,8 @@ def _pictures(result) -> list[tuple[np.ndarray, str, bool]]:
                      True))
     counter = (blend(np.asarray(result.images[1].image), result.explanation.counterfactual[1], "winter", 0.5),
                f"counterfactual map, follow-up{none}", True)
-    return [(first, "baseline; outline cyan", False),
-            (follow, "follow-up aligned; yellow (cyan: baseline)" if aligned else "follow-up NOT aligned; yellow",
-             False), (*difference, False), *maps, counter]
+    return [(first, "baseline; outline cyan", False), (follow, follow_caption, False), (*difference, False), *maps,
+            counter]
 
 
 def _outlined(rgb: np.ndarray, outlines) -> np.ndarray:
