@@ -71,6 +71,7 @@ class WorklistDock(QDockWidget):
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)  # two-line verdicts
         self.table.viewport().installEventFilter(self)  # a resized dock re-shares the case column
         self.table.setTextElideMode(Qt.ElideMiddle)  # a long case id keeps its start and end
+        self.table.setWordWrap(False)  # elided on one line: wrapped, a long id made its row six lines tall
         self.table.setMinimumWidth(120)
         self.table.cellClicked.connect(lambda r, _c: self.case_chosen.emit(r))
         column.addWidget(self.table)

@@ -58,3 +58,15 @@ def test_the_model_verdict_is_read_whole_without_scrolling_in_the_dock_a_1366_px
     item = dock.table.item(0, column)
     assert item.toolTip() == verdict and item.text().split("\n") == verdict.split(" · ")
     assert dock.table.rowHeight(0) >= 2 * metrics.lineSpacing()  # both lines drawn, not the first one only
+
+
+def test_a_long_case_id_is_elided_on_one_line_not_wrapped_into_a_tall_row(qtbot):
+    dock = WorklistDock()
+    qtbot.addWidget(dock)
+    dock.resize(265, 300)
+    dock.show()
+    dock.show_cases("/tmp/w.sqlite", [("004711-left-forearm-dermoscopy-comparison-with-follow-up-visit-2026-09-14",
+                                       "in review", "inconclusive · P 41 %", "", "a.jpg / b.jpg")], 0)
+    metrics = dock.table.fontMetrics()
+    qtbot.waitUntil(lambda: dock.table.rowHeight(0) >= 2 * metrics.lineSpacing())
+    assert dock.table.rowHeight(0) < 3 * metrics.lineSpacing() + 12  # the verdict's two lines, no more
