@@ -214,14 +214,21 @@ def _pictures(result) -> list[tuple[np.ndarray, str, bool]]:
                   for layer in ("factual", "factual", "counterfactual")]]
     maps = []
     for index, name in enumerate(("baseline", "follow-up")):
-        image = np.asarray(result.images[index].image)
+        image = _panel_sized(result.images[index].image)  # the outline drawn at the page's resolution, thin
         factual = result.explanation.factual[index]
         maps.append((draw_top_contour(blend(image, factual, "jet", 0.5), factual), f"factual map, {name}{none}",
                      True))
-    counter = (blend(np.asarray(result.images[1].image), result.explanation.counterfactual[1], "winter", 0.5),
+    counter = (blend(_panel_sized(result.images[1].image), result.explanation.counterfactual[1], "winter", 0.5),
                f"counterfactual map, follow-up{none}", True)
     return [(first, "baseline; outline cyan", False), (follow, follow_caption, False), (*difference, False), *maps,
             counter]
+
+
+def _panel_sized(picture: Image.Image) -> np.ndarray:
+    """The picture as large as its panel draws it (as _fit scales it)."""
+    factor = PANEL / max(picture.size)
+    size = (max(1, round(picture.width * factor)), max(1, round(picture.height * factor)))
+    return np.asarray(picture.convert("RGB").resize(size, Image.Resampling.BILINEAR))
 
 
 def _outlined(rgb: np.ndarray, outlines) -> np.ndarray:
