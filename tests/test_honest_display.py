@@ -233,3 +233,37 @@ def test_a_followup_report_marks_its_maps_by_the_same_rule_as_a_pair_report(tiny
     assert check_verdict(BELOW_THE_MEAN) == UNFAITHFUL
     assert not np.array_equal(pages["failing"], pages["passing"])  # the hatch is on the page
     assert not np.array_equal(pages["unchecked"], pages["passing"])  # so is "not checked"
+
+
+def test_a_similar_case_report_marks_its_unchecked_maps_and_withholds_those_of_a_pair_not_assessed(monkeypatch):
+    """`retrieve --report` draws each hit's first map, which no check judged: it says so on the map; a hit whose
+    pair is not assessed (outside the domain) shows its images without a map, as every picture of a pair does."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from core.review import retrieval_report
+
+    marked = []
+
+    def spy(rgb, curves, same_content=False):
+        marked.append(curves)
+        return report_layout.checked_map(rgb, curves, same_content)
+
+    monkeypatch.setattr(retrieval_report, "checked_map", spy)
+    picture = SimpleNamespace(image=Image.new("RGB", (64, 64), (180, 120, 100)))
+    hot = np.zeros((8, 8), np.float32)
+    hot[2:5, 2:5] = 1.0
+
+    def explained(verdict, in_domain):
+        return SimpleNamespace(verdict=verdict, in_domain=in_domain, same_content=False, factual=(hot, hot))
+
+    facts = {"vote": None, "query": {"path": "q.png"}, "model": {"name": "tiny"}, "created": "now", "colormap": "jet",
+             "hits": [{"rank": 1, "similarity": 0.9, "path": "a.png"}, {"rank": 2, "similarity": 0.8, "path": "b.png"}]}
+    pairs = [explained("similar", (True, True)), explained("not assessed", (True, False))]
+    page = retrieval_report.render_retrieval(facts, [picture] * 2, [picture] * 2, pairs)
+    assert marked == [None, None]  # the assessed hit's two maps, each marked "not checked"; none for the other
+    rows = np.asarray(page)
+    top = retrieval_report.MARGIN + 62 + 18  # the first row starts under a one-line header
+    second = rows[top + retrieval_report.THUMB + retrieval_report.ROW_GAP:][:retrieval_report.THUMB]
+    assert len(np.unique(second[:, :retrieval_report.MARGIN + retrieval_report.THUMB].reshape(-1, 3), axis=0)) <= 2

@@ -362,15 +362,16 @@ def pacs_preview(ws: Workspace, url: str, patient_id: str, image: dict):
 
 
 def store_followup(ws: Workspace, url: str, report: str, sr: str, result, record, note: str,
-                   overwrite: bool) -> tuple[str, ...]:
+                   overwrite: bool, maps: FollowupMaps | None = None) -> tuple[str, ...]:
     """Write a follow-up's DICOM report and measurement SR (both filed into the follow-up visit's study) and
-    store them on the PACS at `url`; the files stored. The local files stay when the store fails."""
+    store them on the PACS at `url`; the files stored. The local files stay when the store fails. Its maps as
+    export_followup draws them (`maps`, else refined and checked first)."""
     from core.review.followup_report import followup_report_facts, render
     from core.review.report import write_picture_and_facts
 
     filing = _filing(result.images, "follow-up", 1)
     pacs = _pacs_for_store(url, sr, overwrite)  # refused before anything is written
-    maps = followup_maps(ws, result)  # its maps as the exported report draws them
+    maps = maps or followup_maps(ws, result)
     result = maps.result
     record = (record or CaseRecord()).merged(from_images(result.images))
     facts = followup_report_facts(result, ws.require_model(), record=record, note=note,
