@@ -54,6 +54,7 @@ class FollowUpReview(QObject):
         self._history_request: tuple | None = None  # (paths, dates) of the history shown: redone on a new mode
         self.visit, self.blink_pair = 1, (0, 1)
         self.maps = None  # gui.jobs.tasks.FollowupMaps of `result` once refined and checked
+        self._export_waiting: tuple | None = None  # a report asked for while its maps were being checked
         self.maps_error = ""  # why they could not be, one line
         self._pending_case = False  # a follow-up case was opened: align it once its pair is explained
         self._case_visits: list[tuple[str, str]] = []  # that case's lesion's visits (image, date)
@@ -208,14 +209,27 @@ class FollowUpReview(QObject):
         if self.result is None:
             self.problems.report(KEY, "Nothing to export yet: align the pair first (Ctrl+U)")
             return False
-        maps = self.maps  # refined and checked already; else the export does both first
-        s.runner.submit(EXPORT_KEY, export_followup_task, path, self.result, record, note, overwrite,
-                        self.assessment.strip(), self.history.facts if self.history is not None else None, maps,
-                        label="Writing the follow-up report…" if maps is not None
-                        else "Refining and checking the maps, then writing the follow-up report…",
-                        on_result=lambda written: self._exported(written),
-                        on_error=lambda text: self.problems.report(KEY, f"Report not saved: {text}"))
+        request = (path, self.result, record, note, overwrite, self.assessment.strip(),
+                   self.history.facts if self.history is not None else None)
+        if self.maps is None and s.runner.is_pending(MAPS_KEY):
+            self._export_waiting = request  # written once its maps are checked: they are never refined twice
+            return True
+        self._submit_export(request, self.maps)
         return True
+
+    def _submit_export(self, request: tuple, maps) -> None:
+        """Write the report asked for; `maps` None: the export refines and checks them first."""
+        self.session.runner.submit(EXPORT_KEY, export_followup_task, *request, maps,
+                                   label="Writing the follow-up report…" if maps is not None
+                                   else "Refining and checking the maps, then writing the follow-up report…",
+                                   on_result=lambda written: self._exported(written),
+                                   on_error=lambda text: self.problems.report(KEY, f"Report not saved: {text}"))
+
+    def _release_export(self, result, maps) -> None:
+        """The report waiting for `result`'s maps (`maps`: checked, or None) is written now."""
+        request, self._export_waiting = self._export_waiting, None
+        if request is not None:
+            self._submit_export(request, maps if request[1] is result else None)
 
     def _exported(self, written: str) -> None:
         self.problems.clear(KEY)
@@ -232,6 +246,7 @@ class FollowUpReview(QObject):
     def _check_maps(self, result) -> None:
         """Refine and check the maps of the follow-up now shown (None: none), as the main view does a pair's."""
         self.maps, self.maps_error = None, ""
+        self._release_export(None, None)  # a report asked for of the follow-up shown before: written, not lost
         self.session.runner.cancel(MAPS_KEY)  # of a follow-up no longer shown
         if result is not None and getattr(result, "explanation", None) is not None:
             self.session.runner.submit(MAPS_KEY, maps_task, result,
@@ -244,11 +259,13 @@ class FollowUpReview(QObject):
         if result is self.result:
             self.maps = maps
             self.maps_changed.emit()
+        self._release_export(result, maps)
 
     def _maps_failed(self, result, text: str) -> None:
         if result is self.result:
             self.maps_error = text
             self.maps_changed.emit()
+        self._release_export(result, None)
 
     def _case_opened(self, worklist, row: int) -> None:
         self._pending_case = row >= 0 and worklist.cases[row].kind == "followup"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gui.jobs.tasks import UNCHECKED_MARK, UNFAITHFUL_MARK, FollowupMaps
-from gui.models.followup import KEY, MAPS_KEY, FollowUpReview
+from gui.models.followup import EXPORT_KEY, KEY, MAPS_KEY, FollowUpReview
 from gui.models.problems import Problems
 from gui.presenters.followup import GREY, SHIFT_LABEL, Comparison, FollowupPresenter, FollowupView
 from tests.test_honest_display import BEATS_EVERY, BELOW_THE_MEAN, FLAT_CURVES
@@ -196,3 +196,22 @@ def test_a_pair_not_assessed_or_of_the_same_content_has_no_maps_to_check(view, m
     assert view.show_maps.call_args.args[0] == "Maps on the report: withheld (the pair is not assessed)"
     model._set(result(explanation=explanation(same_content=True)))
     assert view.show_maps.call_args.args[0] == "Maps on the report: none (same image content)"
+
+
+def test_a_report_asked_for_while_its_maps_are_checked_waits_for_them_never_refining_twice(view, model):
+    runner = model.session.runner
+    done = result(explanation=explanation())
+    model._set(done)
+    runner.is_pending.return_value = True  # the maps job is still running
+    assert model.export_to("/tmp/f.png")
+    assert runner.submit.call_args.args[0] == MAPS_KEY  # nothing written yet
+    checked = FollowupMaps(result(explanation=explanation("coalition")), BEATS_EVERY)
+    _maps_delivered(model, checked)
+    export = runner.submit.call_args.args
+    assert export[0] == EXPORT_KEY and export[3] is done and export[-1] is checked  # the checked maps, as they are
+    assert model.export_to("/tmp/g.png") and runner.submit.call_args.args[-1] is checked  # ready: at once
+    model._set(later := result(explanation=explanation()))
+    assert model.export_to("/tmp/h.png")  # waits for the new follow-up's maps
+    model._set(result(explanation=explanation()))  # another follow-up first: the report asked for is not lost
+    written = [call.args for call in runner.submit.call_args_list if call.args[0] == EXPORT_KEY]
+    assert written[-1][2] == "/tmp/h.png" and written[-1][3] is later and written[-1][-1] is None  # checks itself
