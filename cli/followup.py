@@ -59,6 +59,12 @@ def run_followup(args) -> int:
     # what was typed wins over what a DICOM file says; the two-visit record is the baseline's and the last visit's
     record = replace(record.merged(from_images(first_last)), acquired=(history.dates[0], history.dates[-1]))
     result = history.last
+    if args.report and result.explanation is not None:  # the maps drawn refined, as explain --report's and the window's
+        from core.explain.refine import refined, refines
+
+        if refines(result.explanation):
+            result = replace(result, explanation=refined(model, [image.image for image in result.images],
+                                                         result.explanation))
     from core.review.followup_report import followup_report_facts
 
     facts = {**followup_report_facts(result, model, record=record, note=args.note), **history_facts(history)}

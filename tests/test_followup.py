@@ -209,6 +209,8 @@ def test_followup_cli_report_carries_both_dates_and_the_measurements(weights, vi
     assert len(facts["measurements"]) == 2 and facts["area_change"] is not None
     assert "not for diagnosis" in facts["disclaimer"] and facts["report_file"] == "followup.png"
     assert Image.open(report).size[0] > 900
+    # its maps refined as explain --report's; no check ran, so none is claimed (the panels say "not checked")
+    assert facts["method"] == "coalition" and "faithfulness" not in facts
 
 
 def test_followup_cli_refuses_bad_input_in_one_line(weights, visits, tmp_path, capsys):

@@ -207,3 +207,63 @@ def test_the_words_never_print_a_passing_map_level_with_the_random_one():
     assert "deletion AUC 0.945 vs 0.962" in text  # three decimals where they suffice
     assert faithfulness_text(PASSING) == ("better than a random map (deletion AUC 0.200 vs 0.400, insertion 0.700 "
                                           "vs 0.500)")
+
+
+def test_a_followup_report_marks_its_maps_by_the_same_rule_as_a_pair_report(tiny_model, monkeypatch):
+    """The follow-up report draws the aligned pair's maps: each one carries the check's answer on itself (hatched
+    "not better than chance", or "not checked" when no check judged it), never a bare map."""
+    from core.followup.visits import followup
+    from core.review import followup_report
+    from tests.test_followup_history import _loaded, _textured
+
+    result = followup(tiny_model, _loaded(_textured(4)), _loaded(_textured(5), "later.png"))
+    marks = []
+
+    def spy(rgb, faithfulness, same_content=False):
+        marks.append(check_verdict(faithfulness))
+        return report_layout.checked_map(rgb, faithfulness, same_content)
+
+    monkeypatch.setattr(followup_report, "checked_map", spy)
+    pages = {}
+    for name, curves in (("unchecked", None), ("failing", BELOW_THE_MEAN), ("passing", BEATS_EVERY)):
+        facts = followup_report.followup_report_facts(result, tiny_model, faithfulness=curves)
+        assert ("faithfulness" in facts) == (curves is not None)
+        pages[name] = np.asarray(followup_report.render(result, facts))
+    assert marks == [None] * 3 + [check_verdict(BELOW_THE_MEAN)] * 3 + [check_verdict(BEATS_EVERY)] * 3
+    assert check_verdict(BELOW_THE_MEAN) == UNFAITHFUL
+    assert not np.array_equal(pages["failing"], pages["passing"])  # the hatch is on the page
+    assert not np.array_equal(pages["unchecked"], pages["passing"])  # so is "not checked"
+
+
+def test_a_similar_case_report_marks_its_unchecked_maps_and_withholds_those_of_a_pair_not_assessed(monkeypatch):
+    """`retrieve --report` draws each hit's first map, which no check judged: it says so on the map; a hit whose
+    pair is not assessed (outside the domain) shows its images without a map, as every picture of a pair does."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from core.review import retrieval_report
+
+    marked = []
+
+    def spy(rgb, curves, same_content=False):
+        marked.append(curves)
+        return report_layout.checked_map(rgb, curves, same_content)
+
+    monkeypatch.setattr(retrieval_report, "checked_map", spy)
+    picture = SimpleNamespace(image=Image.new("RGB", (64, 64), (180, 120, 100)))
+    hot = np.zeros((8, 8), np.float32)
+    hot[2:5, 2:5] = 1.0
+
+    def explained(verdict, in_domain):
+        return SimpleNamespace(verdict=verdict, in_domain=in_domain, same_content=False, factual=(hot, hot))
+
+    facts = {"vote": None, "query": {"path": "q.png"}, "model": {"name": "tiny"}, "created": "now", "colormap": "jet",
+             "hits": [{"rank": 1, "similarity": 0.9, "path": "a.png"}, {"rank": 2, "similarity": 0.8, "path": "b.png"}]}
+    pairs = [explained("similar", (True, True)), explained("not assessed", (True, False))]
+    page = retrieval_report.render_retrieval(facts, [picture] * 2, [picture] * 2, pairs)
+    assert marked == [None, None]  # the assessed hit's two maps, each marked "not checked"; none for the other
+    rows = np.asarray(page)
+    top = retrieval_report.MARGIN + 62 + 18  # the first row starts under a one-line header
+    second = rows[top + retrieval_report.THUMB + retrieval_report.ROW_GAP:][:retrieval_report.THUMB]
+    assert len(np.unique(second[:, :retrieval_report.MARGIN + retrieval_report.THUMB].reshape(-1, 3), axis=0)) <= 2

@@ -13,10 +13,11 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core.explain.overlay import blend, colorize
+from core.explain.overlay import blend, colorize, draw_top_contour
 from core.io.fonts import load_font
 from core.io.text_wrap import wrapped
-from core.trust.verdict import MEANING
+from core.review.report_layout import checked_map
+from core.trust.verdict import MEANING, withholds
 from core.version import APP_NAME, __version__
 from core.vocabulary import DISCLAIMER
 
@@ -32,10 +33,12 @@ ROWS = (("area_px", "area (px)"), ("area_mm2", "area (mm2)"), ("diameter_px", "l
         ("border_irregularity", "border irregularity (1 = disc)"), ("colours", "dermoscopic colours"))
 
 
-def followup_report_facts(result, model, record=None, when=None, note: str = "", assessment: str = "") -> dict:
+def followup_report_facts(result, model, record=None, when=None, note: str = "", assessment: str = "",
+                          faithfulness: dict | None = None) -> dict:
     """Everything the follow-up report states, as JSON: app, time, case record (acquisition dates of both
     visits, the reviewer), the follow-up facts (core.followup.visits.followup_facts), the interval between the
-    visits, the reviewer's assessment and note, and the disclaimer."""
+    visits, the reviewer's assessment and note, the disclaimer, and the faithfulness check's curves of the maps
+    drawn (core.explain.faithfulness; absent when no check judged them, and the maps then say so)."""
     from core.followup.visits import followup_facts
     from core.review.case_record import CaseRecord
 
@@ -43,7 +46,8 @@ def followup_report_facts(result, model, record=None, when=None, note: str = "",
     facts = (record or CaseRecord()).facts()
     return {"app": {"name": APP_NAME, "version": __version__}, "created": when.isoformat(timespec="seconds"),
             **facts, **followup_facts(result, model), "interval_days": _interval(facts.get("acquired")),
-            "assessment": assessment or "", "note": note or "", "disclaimer": DISCLAIMER}
+            "assessment": assessment or "", "note": note or "", "disclaimer": DISCLAIMER,
+            **({"faithfulness": faithfulness} if faithfulness is not None else {})}
 
 
 def _interval(dates) -> int | None:
@@ -82,10 +86,14 @@ def render(result, facts: dict) -> Image.Image:
         y += 28
     y += 6
     pictures = _pictures(result)
+    same_content = bool(result.explanation.same_content)
     for row in (pictures[:3], pictures[3:]):
-        for index, (picture, caption) in enumerate(row):
+        for index, (picture, caption, is_map) in enumerate(row):
             x = MARGIN + index * (PANEL + GAP)
-            canvas.paste(_fit(picture), (x, y))
+            panel = _fit(picture)
+            if is_map:  # the check's answer on the map itself, by the pair report's rule
+                panel = checked_map(np.asarray(panel), facts.get("faithfulness"), same_content)
+            canvas.paste(panel, (x, y))
             draw.text((x, y + PANEL + 4), caption, font=small, fill=MUTED)
         y += PANEL + 30
     y = _table(draw, facts, MARGIN, y, body)
@@ -101,7 +109,8 @@ def render(result, facts: dict) -> Image.Image:
     draw.text((MARGIN, y + 6), f"Model's verdict on {pair} (a likeness to the model, not a change): {verdict}",
               font=load_font(15, bold=True), fill=MUTED)
     y += 30
-    for line in (facts.get("verdict_reason", ""), MEANING, facts.get("registration_message", "")):
+    for line in (facts.get("verdict_reason", ""), MEANING, facts.get("registration_message", ""),
+                 f"Maps: {facts.get('method', '-')}; faithfulness: {_faithfulness_words(facts)}"):
         draw.text((MARGIN, y), _clip(line, 130), font=small, fill=MUTED)
         y += 20
     y = _reviewer_block(draw, facts, MARGIN, y + 10, body, width)
@@ -177,26 +186,49 @@ def difference_image(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarra
     return out
 
 
-def _pictures(result) -> list[tuple[np.ndarray, str]]:
+def _faithfulness_words(facts: dict) -> str:
+    from core.trust.checks import UNCHECKED_LINE, faithfulness_text
+
+    if facts.get("extrapolated"):
+        return "none: the maps are withheld, the pair not assessed"
+    return faithfulness_text(facts["faithfulness"]) if facts.get("faithfulness") else UNCHECKED_LINE
+
+
+def _pictures(result) -> list[tuple[np.ndarray, str, bool]]:
+    """Each panel's picture, caption, and whether it shows a map (then it carries the check's mark)."""
     baseline, second = result.visits
     mask_b, mask_f = result.masks
     aligned = result.registration.ok
     first = _outlined(baseline, [(mask_b, OUTLINES["baseline"])])
     follow = _outlined(second, [(mask_b, OUTLINES["baseline"])] * aligned + [(mask_f, OUTLINES["follow-up"])])
+    follow_caption = "follow-up aligned; yellow (cyan: baseline)" if aligned else "follow-up NOT aligned; yellow"
     if aligned:
         difference = (difference_image(baseline, second, result.valid), "difference (Lab distance 0-40)")
     else:
         difference = (np.full_like(baseline, 235), "no difference image: registration failed")
     none = " (none: same image content)" if result.explanation.same_content else ""
+    if withholds(result.explanation.verdict, result.explanation.in_domain):  # as every picture of a pair does
+        blank = np.full_like(baseline, 235)
+        return [(first, "baseline; outline cyan", False), (follow, follow_caption, False), (*difference, False),
+                *[(blank, f"{layer} map withheld: pair not assessed", False)
+                  for layer in ("factual", "factual", "counterfactual")]]
     maps = []
     for index, name in enumerate(("baseline", "follow-up")):
-        image = np.asarray(result.images[index].image)
-        maps.append((blend(image, result.explanation.factual[index], "jet", 0.5), f"factual map, {name}{none}"))
-    counter = (blend(np.asarray(result.images[1].image), result.explanation.counterfactual[1], "winter", 0.5),
-               f"counterfactual map, follow-up{none}")
-    return [(first, "baseline; outline cyan"),
-            (follow, "follow-up aligned; yellow (cyan: baseline)" if aligned else "follow-up NOT aligned; yellow"),
-            difference, *maps, counter]
+        image = _panel_sized(result.images[index].image)  # the outline drawn at the page's resolution, thin
+        factual = result.explanation.factual[index]
+        maps.append((draw_top_contour(blend(image, factual, "jet", 0.5), factual), f"factual map, {name}{none}",
+                     True))
+    counter = (blend(_panel_sized(result.images[1].image), result.explanation.counterfactual[1], "winter", 0.5),
+               f"counterfactual map, follow-up{none}", True)
+    return [(first, "baseline; outline cyan", False), (follow, follow_caption, False), (*difference, False), *maps,
+            counter]
+
+
+def _panel_sized(picture: Image.Image) -> np.ndarray:
+    """The picture as large as its panel draws it (as _fit scales it)."""
+    factor = PANEL / max(picture.size)
+    size = (max(1, round(picture.width * factor)), max(1, round(picture.height * factor)))
+    return np.asarray(picture.convert("RGB").resize(size, Image.Resampling.BILINEAR))
 
 
 def _outlined(rgb: np.ndarray, outlines) -> np.ndarray:

@@ -168,15 +168,23 @@ def _panel(loaded, explanation, index: int, facts: dict) -> Image.Image:
         rgb = blend(rgb, maps[name], facts["colormaps"][name], opacity)  # the map resized to the panel
     if "factual" in shown:  # the regions that carry the score: the factual map's top fifth
         rgb = draw_top_contour(rgb, maps["factual"])
-    verdict = check_verdict(facts.get("faithfulness"))
-    if shown and verdict == UNFAITHFUL:  # the check failed: marked on the image itself
+    if not shown:
+        return Image.fromarray(rgb)
+    return checked_map(rgb, facts.get("faithfulness"), bool(facts.get("same_content")))
+
+
+def checked_map(rgb: np.ndarray, faithfulness: dict | None, same_content: bool = False) -> Image.Image:
+    """A picture that shows a map, marked on itself with what the faithfulness check said of that map: every report
+    that draws a map (the pair's, the follow-up's) marks it by this one rule, as the window does."""
+    verdict = check_verdict(faithfulness)
+    if verdict == UNFAITHFUL:  # the check failed: marked on the image itself
         panel = Image.fromarray(hatch(rgb))
         _mark(panel, UNFAITHFUL_MARK)
         return panel
     panel = Image.fromarray(rgb)
-    if shown and verdict == INCONCLUSIVE:  # the check could not tell: said on the image, without the hatch
+    if verdict == INCONCLUSIVE:  # the check could not tell: said on the image, without the hatch
         _mark(panel, INCONCLUSIVE_MARK)
-    elif shown and verdict is None and not facts.get("same_content"):  # not judged: said so, as the window does
+    elif verdict is None and not same_content:  # not judged: said so, as the window does
         _mark(panel, UNCHECKED_REPORT_MARK)
     return panel
 
@@ -184,7 +192,11 @@ def _panel(loaded, explanation, index: int, facts: dict) -> Image.Image:
 def _mark(panel: Image.Image, text: str) -> None:
     """`text` in a dark band across the bottom of a panel."""
     draw = ImageDraw.Draw(panel)
-    font = load_font(18, bold=True)
+    size = 18
+    font = load_font(size, bold=True)
+    while size > 10 and draw.textlength(text, font=font) > panel.width - 8:  # a small panel: the words fit whole
+        size -= 1
+        font = load_font(size, bold=True)
     band = 34
     draw.rectangle((0, panel.height - band, panel.width, panel.height), fill=(30, 30, 30))
     draw.text((panel.width // 2, panel.height - band // 2), text, font=font, fill=(255, 220, 90), anchor="mm")

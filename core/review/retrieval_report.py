@@ -11,7 +11,9 @@ from PIL import Image, ImageDraw
 from core.explain.facts import model_facts
 from core.explain.overlay import blend
 from core.io.fonts import load_font
+from core.review.report_layout import checked_map
 from core.trust.verdict import COLOURS as VERDICT_COLOURS
+from core.trust.verdict import withholds
 from core.version import APP_NAME, __version__
 from core.vocabulary import DISCLAIMER
 
@@ -51,8 +53,12 @@ def render_retrieval(facts: dict, query_images: list, hit_images: list, explanat
         draw.text((MARGIN, MARGIN + 54 + 18 * n), _clip_end(line, 105), font=load_font(14, bold=n == 0), fill=TEXT)
     y = MARGIN + header
     for hit, query, case, explanation in zip(facts["hits"], query_images, hit_images, explanations, strict=True):
+        # maps no check judged say so on themselves; a pair not assessed shows none (as every picture of a pair)
+        shown = not withholds(explanation.verdict, explanation.in_domain)
         for column, (image, heat) in enumerate(((query, explanation.factual[0]), (case, explanation.factual[1]))):
-            thumb = _thumbnail(image.image, heat, facts["colormap"])
+            thumb = _thumbnail(image.image, heat if shown else None, facts["colormap"])
+            if shown:
+                thumb = checked_map(np.asarray(thumb), None, bool(explanation.same_content))
             canvas.paste(thumb, (MARGIN + column * (THUMB + MARGIN) + (THUMB - thumb.width) // 2,
                                  y + (THUMB - thumb.height) // 2))
         x = MARGIN + 2 * (THUMB + MARGIN)
@@ -72,11 +78,12 @@ def render_retrieval(facts: dict, query_images: list, hit_images: list, explanat
     return canvas
 
 
-def _thumbnail(image: Image.Image, heat: np.ndarray, colormap: str) -> Image.Image:
+def _thumbnail(image: Image.Image, heat: np.ndarray | None, colormap: str) -> Image.Image:
+    """The image at THUMB px with its map (None: none) blended over it."""
     scale = THUMB / max(image.size)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     rgb = np.asarray(image.convert("RGB").resize(size, Image.Resampling.BILINEAR))
-    return Image.fromarray(blend(rgb, heat, colormap, 0.5))  # blend resizes the map to the thumbnail
+    return Image.fromarray(rgb if heat is None else blend(rgb, heat, colormap, 0.5))  # the map resized to it
 
 
 def _clip(text: str, limit: int) -> str:

@@ -28,6 +28,7 @@ from core.review.worklist import Worklist  # sqlite only
 from core.trust.checks import (  # numpy only
     INCONCLUSIVE,
     INCONCLUSIVE_MARK,
+    UNCHECKED_LINE,
     UNCHECKED_MARK,
     UNFAITHFUL,
     UNFAITHFUL_MARK,
@@ -56,7 +57,7 @@ __all__ = [
     "COLORMAPS", "DEFAULT_DEVICE", "DEFAULT_LAYER_COLORMAPS", "DEFAULT_LAYER_STATE", "DEFAULT_METHOD", "DISCLAIMER",
     "LAYER_TITLES", "LAYERS", "METHODS", "SiameseLensError", "crop_problem", "Worklist", "colour_ramp",
     "cuda_unsupported", "device_choices", "faithfulness_text", "check_verdict", "UNFAITHFUL_MARK", "UNCHECKED_MARK",
-    "INCONCLUSIVE_MARK", "INCONCLUSIVE", "UNFAITHFUL",
+    "INCONCLUSIVE_MARK", "INCONCLUSIVE", "UNFAITHFUL", "UNCHECKED_LINE",
     "rgba_layer", "VERDICT_COLOURS",
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
     "file_dialog_filter", "not_an_image", "printable", "file_sha256", "read_pixel_size",
@@ -65,6 +66,7 @@ __all__ = [
     # the workspace, typed results and tasks
     "Workspace", "Environment", "ModelReady", "ImageReady", "Explained", "SimilarFound", "Exported", "ExportRequest",
     "environment", "load_model", "load_image", "explain", "links", "followup", "export_followup", "faithfulness",
+    "FollowupMaps", "followup_maps",
     "refines", "refine",
     "similar", "export", "one_line", "pacs_find", "pacs_pull", "pacs_preview", "store_followup", "export_sr",
     "store_pair", "dicom_pair",
@@ -265,23 +267,55 @@ TREND_SIZE = (560, 240)  # px of the trend chart drawn in the follow-up dock
 
 
 def export_followup(ws: Workspace, path: str, result, record, note: str, overwrite: bool,
-                    assessment: str = "", history_facts: dict | None = None) -> str:
+                    assessment: str = "", history_facts: dict | None = None, maps: FollowupMaps | None = None) -> str:
     """Write a follow-up's report (core.review.followup_report) and its JSON sidecar; the report's path. With a
-    lesion's history (HistoryShown.facts), the report carries every visit and the trend chart, as the CLI's."""
+    lesion's history (HistoryShown.facts), the report carries every visit and the trend chart, as the CLI's. The
+    maps it draws are those the main view would show of the aligned pair: refined, then judged by the
+    faithfulness check, its answer marked on them (`maps` when the window has them already, else followup_maps)."""
     from core.review.case_record import CaseRecord, from_images
     from core.review.followup_report import followup_report_facts, render
     from core.review.report import write_picture_and_facts
 
+    maps = maps or followup_maps(ws, result)
+    result = maps.result
     record = (record or CaseRecord()).merged(from_images(result.images))
     if history_facts:  # the report's two dates are the history's first and last visit's
         visits = history_facts["visits"]
         record = replace(record, acquired=(visits[0]["date"] or "", visits[-1]["date"] or ""))
-    facts = followup_report_facts(result, ws.require_model(), record=record, note=note, assessment=assessment)
+    facts = followup_report_facts(result, ws.require_model(), record=record, note=note, assessment=assessment,
+                                  faithfulness=maps.faithfulness)
     facts.update(history_facts or {})
     from core.io.dicom import report_filing
 
     return str(write_picture_and_facts(path, lambda: render(result, facts), facts, overwrite,
                                        report_filing(result.images, "follow-up", primary=1))[0])
+
+
+@dataclass(frozen=True)
+class FollowupMaps:
+    """A follow-up (core.followup.visits.FollowUp) with its maps as its report draws them: refined as the main
+    view refines a pair's, and the faithfulness check's curves of them (None: no maps to check: same content, or
+    withheld, the pair not assessed)."""
+
+    result: Any
+    faithfulness: dict | None
+
+
+def followup_maps(ws: Workspace, result) -> FollowupMaps:
+    """The follow-up's maps refined and checked by the same core.explain.refine and core.explain.faithfulness the
+    main view runs on a pair (through refine and faithfulness below): stoppable, with progress in the
+    refinement's steps."""
+    from core.explain.refine import refines as applies
+    from core.model.network import describe
+
+    e = result.explanation
+    if e is None or e.same_content or withholds(e.verdict, e.in_domain):  # no maps drawn, nothing to check
+        return FollowupMaps(result, None)
+    explained = Explained(e, tuple(result.images), describe(ws.require_model()))
+    if applies(e):
+        explained = refine(ws, explained)
+        result = replace(result, explanation=explained.explanation)
+    return FollowupMaps(result, faithfulness(ws, explained))
 
 
 def pacs_find(ws: Workspace, url: str, patient_id: str) -> list[dict]:
@@ -328,16 +362,20 @@ def pacs_preview(ws: Workspace, url: str, patient_id: str, image: dict):
 
 
 def store_followup(ws: Workspace, url: str, report: str, sr: str, result, record, note: str,
-                   overwrite: bool) -> tuple[str, ...]:
+                   overwrite: bool, maps: FollowupMaps | None = None) -> tuple[str, ...]:
     """Write a follow-up's DICOM report and measurement SR (both filed into the follow-up visit's study) and
-    store them on the PACS at `url`; the files stored. The local files stay when the store fails."""
+    store them on the PACS at `url`; the files stored. The local files stay when the store fails. Its maps as
+    export_followup draws them (`maps`, else refined and checked first)."""
     from core.review.followup_report import followup_report_facts, render
     from core.review.report import write_picture_and_facts
 
     filing = _filing(result.images, "follow-up", 1)
     pacs = _pacs_for_store(url, sr, overwrite)  # refused before anything is written
+    maps = maps or followup_maps(ws, result)
+    result = maps.result
     record = (record or CaseRecord()).merged(from_images(result.images))
-    facts = followup_report_facts(result, ws.require_model(), record=record, note=note)
+    facts = followup_report_facts(result, ws.require_model(), record=record, note=note,
+                                  faithfulness=maps.faithfulness)
     write_picture_and_facts(report, lambda: render(result, facts), facts, overwrite, filing,
                             lambda: _write_sr(sr, facts, filing, result.images, overwrite))  # one unit
     return _store(ws, pacs, (report, sr), filing)

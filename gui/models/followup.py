@@ -15,6 +15,11 @@ A lesion's history (more than two visits: File > Follow-up history, or a worklis
 the runner (gui.jobs.tasks.followup_history); `result` is then its last visit against the baseline (what the
 report explains), `history` the whole of it, and the reviewer steps through its visits (`visit`, 1..N-1 against the
 baseline) and blinks between any two (`blink_pair`).
+
+The maps its report draws are the aligned pair's, treated as the main view treats a pair's (gui.models.session):
+refined and checked in the background once the follow-up is shown (MAPS_KEY, with progress; a new follow-up or
+pair cancels it), `maps` then holding them and `maps_error` why they could not be; the report uses them, or
+refines and checks them itself when asked for before they are ready.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ from PySide6.QtCore import QObject, Signal
 from ..jobs.tasks import export_followup as export_followup_task
 from ..jobs.tasks import followup as followup_task
 from ..jobs.tasks import followup_history as history_task
+from ..jobs.tasks import followup_maps as maps_task
 from ..jobs.tasks import read_pixel_size
 
-KEY, EXPORT_KEY = "followup", "followup-export"
+KEY, EXPORT_KEY, MAPS_KEY = "followup", "followup-export", "followup-maps"
 REGISTRATION_MODES = ("auto", "rigid", "similarity")  # core.followup.registration's; auto chooses by the evidence
 
 
@@ -37,6 +43,7 @@ class FollowUpReview(QObject):
     settings_changed = Signal()  # the mode, pixel size or assessment changed: the dock shows them
     history_changed = Signal(object)  # gui.jobs.tasks.HistoryShown, or None
     visit_changed = Signal()  # the visit stepped to, or the two blinked between
+    maps_changed = Signal()  # the report's maps: being refined and checked, checked, or failed
 
     def __init__(self, session, problems, worklist=None, case_record=None):
         super().__init__()
@@ -46,6 +53,9 @@ class FollowUpReview(QObject):
         self.history = None  # gui.jobs.tasks.HistoryShown while a lesion's history is shown
         self._history_request: tuple | None = None  # (paths, dates) of the history shown: redone on a new mode
         self.visit, self.blink_pair = 1, (0, 1)
+        self.maps = None  # gui.jobs.tasks.FollowupMaps of `result` once refined and checked
+        self._export_waiting: tuple | None = None  # a report asked for while its maps were being checked
+        self.maps_error = ""  # why they could not be, one line
         self._pending_case = False  # a follow-up case was opened: align it once its pair is explained
         self._case_visits: list[tuple[str, str]] = []  # that case's lesion's visits (image, date)
         self._case_visit = ""  # its later visit: the history opened from it steps to that visit
@@ -121,6 +131,7 @@ class FollowUpReview(QObject):
         self._case_visit = ""
         self.visit, self.blink_pair = last, (0, last)
         self.result = shown.last
+        self._check_maps(shown.last)
         self.history_changed.emit(shown)
         self.result_changed.emit(shown.last)
 
@@ -198,12 +209,27 @@ class FollowUpReview(QObject):
         if self.result is None:
             self.problems.report(KEY, "Nothing to export yet: align the pair first (Ctrl+U)")
             return False
-        s.runner.submit(EXPORT_KEY, export_followup_task, path, self.result, record, note, overwrite,
-                        self.assessment.strip(), self.history.facts if self.history is not None else None,
-                        label="Writing the follow-up report…",
-                        on_result=lambda written: self._exported(written),
-                        on_error=lambda text: self.problems.report(KEY, f"Report not saved: {text}"))
+        request = (path, self.result, record, note, overwrite, self.assessment.strip(),
+                   self.history.facts if self.history is not None else None)
+        if self.maps is None and s.runner.is_pending(MAPS_KEY):
+            self._export_waiting = request  # written once its maps are checked: they are never refined twice
+            return True
+        self._submit_export(request, self.maps)
         return True
+
+    def _submit_export(self, request: tuple, maps) -> None:
+        """Write the report asked for; `maps` None: the export refines and checks them first."""
+        self.session.runner.submit(EXPORT_KEY, export_followup_task, *request, maps,
+                                   label="Writing the follow-up report…" if maps is not None
+                                   else "Refining and checking the maps, then writing the follow-up report…",
+                                   on_result=lambda written: self._exported(written),
+                                   on_error=lambda text: self.problems.report(KEY, f"Report not saved: {text}"))
+
+    def _release_export(self, result, maps) -> None:
+        """The report waiting for `result`'s maps (`maps`: checked, or None) is written now."""
+        request, self._export_waiting = self._export_waiting, None
+        if request is not None:
+            self._submit_export(request, maps if request[1] is result else None)
 
     def _exported(self, written: str) -> None:
         self.problems.clear(KEY)
@@ -214,7 +240,32 @@ class FollowUpReview(QObject):
             self.history = self._history_request = None
             self.history_changed.emit(None)
         self.result = result
+        self._check_maps(result)
         self.result_changed.emit(result)
+
+    def _check_maps(self, result) -> None:
+        """Refine and check the maps of the follow-up now shown (None: none), as the main view does a pair's."""
+        self.maps, self.maps_error = None, ""
+        self._release_export(None, None)  # a report asked for of the follow-up shown before: written, not lost
+        self.session.runner.cancel(MAPS_KEY)  # of a follow-up no longer shown
+        if result is not None and getattr(result, "explanation", None) is not None:
+            self.session.runner.submit(MAPS_KEY, maps_task, result,
+                                       label="Refining and checking the follow-up's maps…",
+                                       on_result=lambda maps: self._maps_checked(result, maps),
+                                       on_error=lambda text: self._maps_failed(result, text))
+        self.maps_changed.emit()
+
+    def _maps_checked(self, result, maps) -> None:
+        if result is self.result:
+            self.maps = maps
+            self.maps_changed.emit()
+        self._release_export(result, maps)
+
+    def _maps_failed(self, result, text: str) -> None:
+        if result is self.result:
+            self.maps_error = text
+            self.maps_changed.emit()
+        self._release_export(result, None)
 
     def _case_opened(self, worklist, row: int) -> None:
         self._pending_case = row >= 0 and worklist.cases[row].kind == "followup"

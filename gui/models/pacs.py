@@ -115,9 +115,10 @@ class PacsLink(QObject):
         self._submit(STORE, store_pair, self.url(), request, sr, label="Storing the report on the PACS…",
                      on_result=self._stored)
 
-    def store_followup(self, report: str, sr: str, result, record, note: str, overwrite: bool) -> None:
-        """The follow-up's DICOM report and SR written, then stored into the follow-up visit's study."""
-        self._submit(STORE, store_followup, self.url(), report, sr, result, record, note, overwrite,
+    def store_followup(self, report: str, sr: str, result, record, note: str, overwrite: bool, maps=None) -> None:
+        """The follow-up's DICOM report and SR written, then stored into the follow-up visit's study; `maps`: its
+        maps refined and checked (gui.jobs.tasks.FollowupMaps), else the task does both first."""
+        self._submit(STORE, store_followup, self.url(), report, sr, result, record, note, overwrite, maps,
                      label="Storing the follow-up on the PACS…", on_result=self._stored)
 
     # --- any transfer ---------------------------------------------------------------------------------

@@ -12,7 +12,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..jobs.tasks import dicom_pair
+from ..jobs.tasks import (
+    UNCHECKED_MARK,
+    UNFAITHFUL,
+    UNFAITHFUL_MARK,
+    check_verdict,
+    dicom_pair,
+    faithfulness_text,
+    method_words,
+    withholds,
+)
 from ..models.followup import FollowUpReview
 
 ROWS = (("area_px", "Area (px)"), ("area_mm2", "Area (mm²)"), ("diameter_px", "Longest diameter (px)"),
@@ -65,6 +74,9 @@ class FollowupView(Protocol):
     def show_history(self, shown: Any) -> None:
         """A lesion's history (gui.jobs.tasks.HistoryShown: its timeline strip and trend chart), or None."""
 
+    def show_maps(self, text: str) -> None:
+        """What the maps on the report are and what the faithfulness check said of them (rich text; '' none)."""
+
     def show_visit(self, checked: tuple[bool, ...], blink_pair: tuple[int, int], previous: bool,
                    following: bool) -> None:
         """The history's strip: which visits' buttons are checked, the two blinked between, and whether there is a
@@ -79,6 +91,7 @@ class FollowupPresenter:
         followup.settings_changed.connect(self.show_settings)
         followup.history_changed.connect(self.show_history)
         followup.visit_changed.connect(self.show_visit)
+        followup.maps_changed.connect(self.show_maps)
         self.show_settings()
 
     # --- what the model says ---------------------------------------------------------------------------
@@ -93,6 +106,9 @@ class FollowupPresenter:
             return
         self.view.show_comparison(result, self.comparison())
         self.view.show_outputs(True, dicom_pair(result.images))  # only DICOM visits file into their study
+
+    def show_maps(self) -> None:
+        self.view.show_maps(maps_words(self.followup))
 
     def show_history(self, shown) -> None:
         self.view.show_history(shown)
@@ -198,3 +214,27 @@ def table(result) -> tuple[tuple[str, str, str, str], ...]:
     rows.append((SHIFT_LABEL, "", "",
                  "–" if shift is None else f"{shift:.1f} ± {changes['centroid_shift_uncertainty_px']:.1f}"))
     return tuple(rows)
+
+
+def maps_words(followup: FollowUpReview) -> str:
+    """The report's maps in words, as the main view words a pair's: never more sure than the check (docs/
+    explanations.md, "The follow-up's and the similar cases' maps"). '' when there is no follow-up."""
+    result = followup.result
+    e = getattr(result, "explanation", None)
+    if e is None:
+        return ""
+    if e.same_content:
+        return "Maps on the report: none (same image content)"
+    if withholds(e.verdict, e.in_domain):
+        return "Maps on the report: withheld (the pair is not assessed)"
+    maps = followup.maps
+    if maps is None:
+        why = f"could not be checked: {escape(followup.maps_error)}" if followup.maps_error else \
+            "being refined and checked…"
+        return f"Maps on the report: <b>{UNCHECKED_MARK}</b> ({why})"
+    shown = maps.result.explanation
+    method = method_words(shown.method, shown.timings_ms)
+    curves = maps.faithfulness
+    if check_verdict(curves) == UNFAITHFUL:
+        return f"Maps on the report ({method}): <b>{UNFAITHFUL_MARK}</b>, hatched there"
+    return f"Maps on the report ({method}): {escape(faithfulness_text(curves))}"

@@ -105,7 +105,7 @@ class PacsCommands:
         chosen = self._dcm_path(start + "-followup.dcm")
         if chosen:
             self.pacs.store_followup(chosen[0], _sr_beside(chosen[0]), result, self.case_record.record,
-                                     self.view.note_text().strip(), chosen[1])
+                                     self.view.note_text().strip(), chosen[1], self.followup.maps)
 
     def _dicom_pair(self, source: str):
         """The explained pair when its report can file (DICOM images of one patient, no refused record field)."""

@@ -98,6 +98,9 @@ class FollowUpDock(QDockWidget):
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         right.addWidget(self.verdict)
+        self.maps = QLabel()  # the report's maps: refined and checked as the main view's, said as sure as the check
+        self.maps.setWordWrap(True)
+        right.addWidget(self.maps)
         settings = QHBoxLayout()
         self.registration_mode = QComboBox()
         for mode in REGISTRATION_MODES:
@@ -161,6 +164,9 @@ class FollowUpDock(QDockWidget):
             if isinstance(window, QMainWindow):  # the aligned view gets the screen
                 window.resizeDocks([self], [int(window.height() * VIEW_SHARE)], Qt.Orientation.Vertical)
         self.view.setText("Aligning image 2 onto image 1…")
+
+    def show_maps(self, text: str) -> None:
+        self.maps.setText(text)
 
     def show_outputs(self, export: bool, store: bool) -> None:
         self.export_button.setEnabled(export)

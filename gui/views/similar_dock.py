@@ -4,7 +4,7 @@ the reviewer's clicks as signals."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -21,6 +21,11 @@ from PySide6.QtWidgets import (
 from .elided import ElidedLabel, never_widens
 
 THUMB = 96
+CELL = THUMB + 40  # px a case's cell is wide where there is room: its thumbnail and the words under it
+CELL_HEIGHT = THUMB + 44
+# Ten nearest cases in cells of CELL px needed 1360 px: at 1366 x 768 the strip scrolled sideways to show the last
+# score. Cells share the strip's width instead, down to what their words need (then it scrolls, as it must).
+WORDS_MARGIN = 12
 
 
 class SimilarCasesDock(QDockWidget):
@@ -57,12 +62,14 @@ class SimilarCasesDock(QDockWidget):
         self.hits.setFlow(QListWidget.LeftToRight)
         self.hits.setWrapping(False)
         self.hits.setIconSize(QSize(THUMB, THUMB))
-        self.hits.setGridSize(QSize(THUMB + 40, THUMB + 44))
+        self.hits.setGridSize(QSize(CELL, CELL_HEIGHT))
         self.hits.setMovement(QListWidget.Static)
         self.hits.setFixedHeight(THUMB + 64)
         self.hits.setFocusPolicy(Qt.NoFocus)
         self.hits.setToolTip("Click a case to compare it with image 1 (it becomes image 2)")
         column.addWidget(self.hits)
+        column.addStretch(1)  # a tall dock keeps the strip under its summary, the spare height below
+        self.hits.viewport().installEventFilter(self)  # a resized dock re-shares the strip's width
         self.setWidget(body)
         self.choose_button.clicked.connect(self.choose_gallery)
         self.clear_button.clicked.connect(self.clear_gallery)
@@ -105,3 +112,23 @@ class SimilarCasesDock(QDockWidget):
             item.setToolTip("\n".join([hit["path"], *(f"folded in: {p}" for p in hit.get("folded", []))]))
             item.setData(Qt.ItemDataRole.UserRole, {k: v for k, v in hit.items() if k != "qimage"})
             self.hits.addItem(item)
+        self._fit_cells()
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.hits.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_cells()
+        return super().eventFilter(watched, event)
+
+    def _fit_cells(self) -> None:
+        """Every case's cell as wide as the strip allows them all (at most CELL), never narrower than its words."""
+        count = self.hits.count()
+        if not count:
+            return
+        metrics = self.hits.fontMetrics()
+        words = max(metrics.horizontalAdvance(line) for row in range(count)
+                    for line in self.hits.item(row).text().split("\n")) + WORDS_MARGIN
+        width = max(words, min(CELL, (self.hits.viewport().width() - 1) // count))
+        if width != self.hits.gridSize().width():
+            self.hits.setGridSize(QSize(width, CELL_HEIGHT))
+            side = min(THUMB, width - WORDS_MARGIN)
+            self.hits.setIconSize(QSize(side, side))

@@ -25,6 +25,8 @@ from ..jobs.tasks import (
     device_choices,
     dicom_pair,
 )
+from ..models.followup import EXPORT_KEY as FOLLOWUP_EXPORT_KEY
+from ..models.followup import MAPS_KEY as FOLLOWUP_MAPS_KEY
 from ..models.layers import SLOTS
 from .actions import build_actions, populate_menus
 from .case_record import CaseRecordForm
@@ -268,7 +270,9 @@ class MainWindow(WindowCommands):
         self.busy_label.setText(label)  # emitted on the runner thread: a thread-safe property change only
 
     def _progressed(self, key, done: int, total: int) -> None:
-        if key == "refine":  # the maps' background refinement: steps done of its path (then indeterminate again)
+        # the maps' refinement (a pair's, a follow-up's, or before a follow-up report): steps done of its path
+        # (then indeterminate again)
+        if key in ("refine", FOLLOWUP_MAPS_KEY, FOLLOWUP_EXPORT_KEY):
             self.progress.setRange(0, 0 if done >= total else total)
             self.progress.setValue(done)
 

@@ -22,6 +22,10 @@ from PySide6.QtWidgets import (
 from .elided import ElidedLabel, never_widens
 
 COLUMNS = ("Case", "Status", "Model verdict", "Reviewer", "Images")
+# Shown beside the case, before the status: on a 1366 px screen the dock is about 265 px wide, and the verdict in
+# the third place was cut off at the right (the dock scrolled sideways to read it).
+SHOWN_ORDER = ("Case", "Model verdict", "Reviewer", "Status", "Images")
+VERDICT_PARTS = " · "  # "inconclusive · P 41 %" is drawn on two lines, so the column is as wide as its longer part
 # A case id keeps at least this many characters (its start and end around the ellipsis) however narrow the dock:
 # a stretched column shrank to a bare "…" when the other columns filled a 1366 px screen's dock.
 CASE_MIN_CHARS = 12
@@ -62,8 +66,12 @@ class WorklistDock(QDockWidget):
             header.setSectionResizeMode(index, QHeaderView.Interactive if name == "Case"
                                         else QHeaderView.ResizeToContents)
         header.setSectionResizeMode(COLUMNS.index("Images"), QHeaderView.Stretch)
+        for place, name in enumerate(SHOWN_ORDER):
+            header.moveSection(header.visualIndex(COLUMNS.index(name)), place)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)  # two-line verdicts
         self.table.viewport().installEventFilter(self)  # a resized dock re-shares the case column
         self.table.setTextElideMode(Qt.ElideMiddle)  # a long case id keeps its start and end
+        self.table.setWordWrap(False)  # elided on one line: wrapped, a long id made its row six lines tall
         self.table.setMinimumWidth(120)
         self.table.cellClicked.connect(lambda r, _c: self.case_chosen.emit(r))
         column.addWidget(self.table)
@@ -78,7 +86,8 @@ class WorklistDock(QDockWidget):
         self.table.setRowCount(len(rows))
         for r, values in enumerate(rows):
             for c, value in enumerate(values):
-                item = QTableWidgetItem(value)
+                shown = value.replace(VERDICT_PARTS, "\n") if COLUMNS[c] == "Model verdict" else value
+                item = QTableWidgetItem(shown)
                 item.setToolTip(value)
                 self.table.setItem(r, c, item)
         self._fit_case_column()

@@ -55,7 +55,8 @@ class FakeModelWork:
     def followup(self, _ws, images, method, mode="auto", pixel_size_mm=None):
         return SimpleNamespace(images=images, method=method, mode=mode, pixel_size_mm=pixel_size_mm)
 
-    def export_followup(self, _ws, path, result, record, note, overwrite, assessment="", history_facts=None):
+    def export_followup(self, _ws, path, result, record, note, overwrite, assessment="", history_facts=None,
+                        maps=None):
         self.followup_exports.append({"path": path, "record": record, "note": note, "assessment": assessment})
         return path
 

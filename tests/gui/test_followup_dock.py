@@ -61,6 +61,9 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     assert not np.array_equal(before, dock.composed()) and "nudged" in dock.legend.text()
     dock.undo_nudge()
     assert np.array_equal(before, dock.composed()) and "nudged" not in dock.legend.text()
+    # the report's maps, refined and checked in the background as the main view's, and said so in the dock
+    qtbot.waitUntil(lambda: window.followup.maps is not None, timeout=TIMEOUT_MS)
+    assert dock.maps.text().startswith("Maps on the report (coalition (refined from gradcam))")
     report = tmp_path / "followup.pdf"
     dock.assessment.textEdited.emit("stable, routine follow-up")  # as typed
     assert window.followup.assessment == "stable, routine follow-up"
@@ -71,6 +74,8 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     assert report.read_bytes().startswith(b"%PDF") and facts["kind"] == "followup"
     assert len(facts["measurements"]) == 2 and facts["note"] == "compare in 3 months"
     assert facts["assessment"] == "stable, routine follow-up" and facts["change_headline"]
+    # its maps as the main view would show them: refined, and judged by the check (docs/explanations.md)
+    assert facts["method"] == "coalition" and set(facts["faithfulness"]) >= {"deletion_auc_map", "insertion_auc_map"}
     with qtbot.waitSignal(window.session.explanation_changed, timeout=TIMEOUT_MS,
                           check_params_cb=lambda explained: explained is None):
         window.session.swap()

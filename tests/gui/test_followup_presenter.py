@@ -11,9 +11,11 @@ from unittest.mock import Mock, create_autospec
 import numpy as np
 import pytest
 
-from gui.models.followup import KEY, FollowUpReview
+from gui.jobs.tasks import UNCHECKED_MARK, UNFAITHFUL_MARK, FollowupMaps
+from gui.models.followup import EXPORT_KEY, KEY, MAPS_KEY, FollowUpReview
 from gui.models.problems import Problems
 from gui.presenters.followup import GREY, SHIFT_LABEL, Comparison, FollowupPresenter, FollowupView
+from tests.test_honest_display import BEATS_EVERY, BELOW_THE_MEAN, FLAT_CURVES
 
 
 @pytest.fixture
@@ -47,6 +49,13 @@ def result(ok: bool = True, explanation=None, comparable: bool = True):
                            valid=mask if ok else None, masks=(mask, mask))
 
 
+def explanation(method: str = "gradcam", **changes) -> SimpleNamespace:
+    """The fields of core.explain.pair.Explanation the dock's words read: an assessed pair with maps."""
+    fields = {"verdict": "similar", "verdict_reason": "above the band", "same_content": False, "in_domain": None,
+              "method": method, "timings_ms": {}}
+    return SimpleNamespace(**{**fields, **changes})
+
+
 def shown(view) -> tuple:
     return view.show_comparison.call_args.args
 
@@ -54,7 +63,7 @@ def shown(view) -> tuple:
 def test_a_follow_up_is_said_with_what_changed_first_the_verdict_in_grey_and_its_table(view, model):
     presenter = FollowupPresenter(view, model)  # noqa: F841  (kept: Qt holds its bound slots weakly)
     view.show_settings.assert_called_once_with("auto", "", "")
-    done = result(explanation=SimpleNamespace(verdict="similar", verdict_reason="close <below> threshold"))
+    done = result(explanation=explanation(verdict_reason="close <below> threshold"))
     model._set(done)
     given, comparison = shown(view)
     assert given is done and isinstance(comparison, Comparison)
@@ -133,3 +142,76 @@ def test_a_history_steps_through_its_visits_and_blinks_any_two(view, model):
     view.show_visit.assert_called_with((True, True, False), (0, 1), False, True)
     presenter.blink_pair_chosen(-1, 2)  # a box being refilled: no choice
     assert model.blink_pair == (0, 1)
+
+
+def _maps_delivered(model, outcome) -> None:
+    """The runner's answer to the newest maps job: FollowupMaps, or an error line (str)."""
+    kwargs = model.session.runner.submit.call_args.kwargs
+    assert model.session.runner.submit.call_args.args[0] == MAPS_KEY
+    (kwargs["on_error"] if isinstance(outcome, str) else kwargs["on_result"])(outcome)
+
+
+def test_the_reports_maps_are_said_no_surer_than_the_check_as_the_main_view_says_a_pairs(view, model):
+    """The follow-up dock shows no map, but its report draws the aligned pair's: they are refined and checked in
+    the background like the main view's, and the dock says what the report's maps are until and after the check:
+    "map not yet checked", the check's words, or "map not better than chance" (hatched on the report)."""
+    presenter = FollowupPresenter(view, model)  # noqa: F841  (kept: Qt holds its bound slots weakly)
+    first = result(explanation=explanation())
+    model._set(first)
+    said = view.show_maps.call_args.args[0]
+    assert UNCHECKED_MARK in said and "being refined and checked" in said
+    refined = result(explanation=explanation("coalition", timings_ms={"refine": 900.0}))
+    _maps_delivered(model, FollowupMaps(refined, BELOW_THE_MEAN))
+    said = view.show_maps.call_args.args[0]
+    assert UNFAITHFUL_MARK in said and "coalition (refined from gradcam)" in said and UNCHECKED_MARK not in said
+    model._set(result(explanation=explanation()))  # a new alignment: its maps are unchecked again
+    assert UNCHECKED_MARK in view.show_maps.call_args.args[0]
+    _maps_delivered(model, FollowupMaps(refined, FLAT_CURVES))
+    assert view.show_maps.call_args.args[0].endswith("check inconclusive (the score hardly moves when regions are "
+                                                     "hidden)")
+    model._set(result(explanation=explanation()))
+    _maps_delivered(model, "stopped")
+    assert "could not be checked: stopped" in view.show_maps.call_args.args[0]
+    model._set(result(explanation=explanation()))
+    _maps_delivered(model, FollowupMaps(refined, BEATS_EVERY))
+    said = view.show_maps.call_args.args[0]
+    assert said.startswith("Maps on the report (coalition") and "better than" in said and "chance" not in said
+
+
+def test_maps_of_an_earlier_follow_up_never_speak_for_the_one_shown(view, model):
+    presenter = FollowupPresenter(view, model)  # noqa: F841
+    model._set(result(explanation=explanation()))
+    late = model.session.runner.submit.call_args.kwargs["on_result"]
+    model._set(result(explanation=explanation()))
+    model.session.runner.cancel.assert_called_with(MAPS_KEY)
+    late(FollowupMaps(result(explanation=explanation()), BELOW_THE_MEAN))
+    assert model.maps is None and UNCHECKED_MARK in view.show_maps.call_args.args[0]
+    model._set(None)
+    assert view.show_maps.call_args.args[0] == ""
+
+
+def test_a_pair_not_assessed_or_of_the_same_content_has_no_maps_to_check(view, model):
+    presenter = FollowupPresenter(view, model)  # noqa: F841
+    model._set(result(explanation=explanation(verdict="not assessed", in_domain=(True, False))))
+    assert view.show_maps.call_args.args[0] == "Maps on the report: withheld (the pair is not assessed)"
+    model._set(result(explanation=explanation(same_content=True)))
+    assert view.show_maps.call_args.args[0] == "Maps on the report: none (same image content)"
+
+
+def test_a_report_asked_for_while_its_maps_are_checked_waits_for_them_never_refining_twice(view, model):
+    runner = model.session.runner
+    done = result(explanation=explanation())
+    model._set(done)
+    runner.is_pending.return_value = True  # the maps job is still running
+    assert model.export_to("/tmp/f.png")
+    assert runner.submit.call_args.args[0] == MAPS_KEY  # nothing written yet
+    checked = FollowupMaps(result(explanation=explanation("coalition")), BEATS_EVERY)
+    _maps_delivered(model, checked)
+    export = runner.submit.call_args.args
+    assert export[0] == EXPORT_KEY and export[3] is done and export[-1] is checked  # the checked maps, as they are
+    assert model.export_to("/tmp/g.png") and runner.submit.call_args.args[-1] is checked  # ready: at once
+    model._set(later := result(explanation=explanation()))
+    assert model.export_to("/tmp/h.png")  # waits for the new follow-up's maps
+    model._set(result(explanation=explanation()))  # another follow-up first: the report asked for is not lost
+    written = [call.args for call in runner.submit.call_args_list if call.args[0] == EXPORT_KEY]
+    assert written[-1][2] == "/tmp/h.png" and written[-1][3] is later and written[-1][-1] is None  # checks itself

@@ -46,7 +46,9 @@ def test_store_a_followup_report_and_sr_from_the_window(workspace, orthanc, pacs
     images = tuple(tasks.load_image(workspace, str(path)).image for path in visits)
     result = tasks.followup(workspace, images, tasks.DEFAULT_METHOD)
     report, sr = tmp_path / "f.dcm", tmp_path / "f-sr.dcm"
-    stored = tasks.store_followup(workspace, orthanc.url, str(report), str(sr), result, None, "", False)
+    maps = tasks.followup_maps(workspace, result)  # refined and checked, as the window holds them
+    assert maps.result.explanation.method == "coalition" and maps.faithfulness is not None
+    stored = tasks.store_followup(workspace, orthanc.url, str(report), str(sr), result, None, "", False, maps)
     assert stored == (str(report), str(sr))
     study = pydicom.dcmread(visits[1]).StudyInstanceUID
     on_server = {study["study_uid"]: study for study in tasks.pacs_find(workspace, orthanc.url,
@@ -58,7 +60,7 @@ def test_store_a_followup_report_and_sr_from_the_window(workspace, orthanc, pacs
     workspace.stop.set()  # Cancel pressed while the files were being written: they stay here, nothing is sent
     with pytest.raises(PacsError, match="store cancelled; written here, not stored"):
         tasks.store_followup(workspace, orthanc.url, str(tmp_path / "c.dcm"), str(tmp_path / "c-sr.dcm"), result,
-                             None, "", False)
+                             None, "", False, maps)
     assert pydicom.dcmread(tmp_path / "c.dcm").SOPInstanceUID not in _sop_uids_on_server(orthanc.url,
                                                                                           identity["PatientID"])
 

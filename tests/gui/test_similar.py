@@ -115,3 +115,34 @@ def test_a_read_only_gallery_says_where_its_index_is_kept(qtbot, make_window, im
     summary = window.similar_dock.summary.text()
     assert f"the gallery folder is read-only: its index is kept in {tmp_path / 'cache' / 'SiameseLens'}" in summary
     assert not (gallery / ".siamese-lens-index").exists()
+
+
+def test_ten_nearest_cases_and_their_scores_fit_a_1366_px_screen_without_scrolling(qtbot):
+    """At 1366 x 768 the dock spans the window under the images (about 1340 px of strip): cells of a fixed 136 px
+    needed 1360 and the last case's score lay beyond the edge. They share the width now, never below their words."""
+    from PySide6.QtGui import QImage
+
+    from gui.views.similar_dock import SimilarCasesDock
+
+    dock = SimilarCasesDock()
+    qtbot.addWidget(dock)
+    dock.resize(1346, 260)
+    dock.show()
+    thumb = QImage(96, 96, QImage.Format.Format_RGB888)
+    thumb.fill(0x996655)
+    hits = [{"rank": rank, "similarity": 0.9 - rank / 100, "label": "malignant", "path": f"/g/{rank}.jpg",
+             "qimage": thumb} for rank in range(1, 11)]
+    dock.show_found("10 nearest of 24 indexed cases", hits)
+    qtbot.waitUntil(lambda: dock.hits.visualItemRect(dock.hits.item(9)).width() > 0)
+    viewport = dock.hits.viewport().rect()
+    assert dock.hits.horizontalScrollBar().maximum() == 0
+    metrics = dock.hits.fontMetrics()
+    for row in range(10):
+        item = dock.hits.item(row)
+        rect = dock.hits.visualItemRect(item)
+        assert viewport.contains(rect)  # every case and its score in view
+        assert rect.width() >= max(metrics.horizontalAdvance(line) for line in item.text().split("\n"))
+    dock.resize(500, 260)  # a dock docked at the side: the cells keep their words whole, and the strip scrolls
+    qtbot.waitUntil(lambda: dock.hits.horizontalScrollBar().maximum() > 0)
+    item = dock.hits.item(9)
+    assert dock.hits.gridSize().width() >= max(metrics.horizontalAdvance(line) for line in item.text().split("\n"))

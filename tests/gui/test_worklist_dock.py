@@ -16,7 +16,8 @@ def test_verdict_and_score_are_never_cut_while_long_names_are_elided(qtbot):
     dock.show_cases("/tmp/w.csv", [(case, "todo", score, "disagree", "baseline_2026_01.jpg / followup_2026_06.jpg")], 0)
     qtbot.waitUntil(lambda: dock.table.horizontalHeader().sectionSize(COLUMNS.index("Model verdict")) > 0)
     header, metrics = dock.table.horizontalHeader(), dock.table.fontMetrics()
-    assert header.sectionSize(COLUMNS.index("Model verdict")) >= metrics.horizontalAdvance(score)
+    widest = max(metrics.horizontalAdvance(part) for part in score.split(" · "))  # drawn on two lines
+    assert header.sectionSize(COLUMNS.index("Model verdict")) >= widest
     assert header.sectionSize(COLUMNS.index("Reviewer")) >= metrics.horizontalAdvance("disagree")
     assert header.sectionSize(COLUMNS.index("Case")) < metrics.horizontalAdvance(case)  # elided, not widening
     assert dock.table.item(0, COLUMNS.index("Case")).toolTip() == case
@@ -37,3 +38,35 @@ def test_a_case_id_stays_readable_in_the_dock_a_1366_px_screen_gives_and_fits_wh
     dock.show_cases("/tmp/w.sqlite", [("case-01", "done", "different · P 12 %", "agree", "a.jpg / b.jpg")], 0)
     qtbot.waitUntil(lambda: header.sectionSize(COLUMNS.index("Case")) >= metrics.horizontalAdvance("case-01"))
     assert header.sectionSize(COLUMNS.index("Case")) <= max(readable, header.sectionSizeHint(0)) + 12
+
+
+def test_the_model_verdict_is_read_whole_without_scrolling_in_the_dock_a_1366_px_screen_gives(qtbot):
+    """At 1366 x 768 the dock is about 265 px wide: the verdict stood third, after the status, and its right part
+    lay beyond the dock's edge. It stands beside the case now, on two lines, its full text in the tooltip."""
+    dock = WorklistDock()
+    qtbot.addWidget(dock)
+    dock.resize(265, 300)
+    dock.show()
+    verdict = "inconclusive · P 41 %"
+    dock.show_cases("/tmp/w.sqlite", [("004711-left-forearm-dermoscopy-comparison-2026-09-14", "in review", verdict,
+                                       "disagree", "a.jpg / b.jpg")], 0)
+    header, metrics = dock.table.horizontalHeader(), dock.table.fontMetrics()
+    column = COLUMNS.index("Model verdict")
+    qtbot.waitUntil(lambda: header.sectionSize(column) > 0)
+    assert header.sectionViewportPosition(column) + header.sectionSize(column) <= dock.table.viewport().width()
+    assert header.sectionSize(column) >= max(metrics.horizontalAdvance(part) for part in verdict.split(" · "))
+    item = dock.table.item(0, column)
+    assert item.toolTip() == verdict and item.text().split("\n") == verdict.split(" · ")
+    assert dock.table.rowHeight(0) >= 2 * metrics.lineSpacing()  # both lines drawn, not the first one only
+
+
+def test_a_long_case_id_is_elided_on_one_line_not_wrapped_into_a_tall_row(qtbot):
+    dock = WorklistDock()
+    qtbot.addWidget(dock)
+    dock.resize(265, 300)
+    dock.show()
+    dock.show_cases("/tmp/w.sqlite", [("004711-left-forearm-dermoscopy-comparison-with-follow-up-visit-2026-09-14",
+                                       "in review", "inconclusive · P 41 %", "", "a.jpg / b.jpg")], 0)
+    metrics = dock.table.fontMetrics()
+    qtbot.waitUntil(lambda: dock.table.rowHeight(0) >= 2 * metrics.lineSpacing())
+    assert dock.table.rowHeight(0) < 3 * metrics.lineSpacing() + 12  # the verdict's two lines, no more
