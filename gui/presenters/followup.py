@@ -233,7 +233,7 @@ def maps_words(followup: FollowUpReview) -> str:
             "being refined and checked…"
         return f"Maps on the report: <b>{UNCHECKED_MARK}</b> ({why})"
     shown = maps.result.explanation
-    method = method_words(shown.method, shown.timings_ms)
+    method = method_words(shown.method, shown.refined_from)
     curves = maps.faithfulness
     if check_verdict(curves) == UNFAITHFUL:
         return f"Maps on the report ({method}): <b>{UNFAITHFUL_MARK}</b>, hatched there"
