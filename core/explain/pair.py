@@ -188,16 +188,17 @@ def target_layer_leaf(model: torch.nn.Module, layer: torch.nn.Module):
         captured["output"] = leaf
         return leaf
 
-    flags = [p.requires_grad for p in model.parameters()]
-    model.requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]  # one walk of the modules, not three
+    for p in trainable:
+        p.requires_grad_(False)
     handle = layer.register_forward_hook(hook)
     try:
         with torch.enable_grad():
             yield captured
     finally:
         handle.remove()
-        for p, flag in zip(model.parameters(), flags, strict=True):
-            p.requires_grad_(flag)
+        for p in trainable:
+            p.requires_grad_(True)
 
 
 def similarity_attention(embedder, layer: torch.nn.Module, batch_pair: torch.Tensor) -> np.ndarray:
@@ -215,7 +216,7 @@ def normalise(cam: np.ndarray) -> np.ndarray:
     top = float(cam.max()) if cam.size else 0.0
     if not np.isfinite(top) or top <= 0:
         return np.zeros_like(cam, dtype=np.float32)
-    return (cam / top).astype(np.float32)
+    return (cam / top).astype(np.float32, copy=False)
 
 
 def map_size(image_size: tuple[int, int]) -> tuple[int, int]:
