@@ -2,7 +2,7 @@
 
     python benchmarks/bench_explain.py [--model PATH] [--repeats 15]
     python benchmarks/bench_explain.py DATA --model weights/skin.pt [--pairs 8] [--repeats 3] [--threads 1] \
-        [--breakdown]
+        [--breakdown] [--side 3000]
 
 Without DATA: the two bundled samples, end to end from LoadedImages, against the paper's recipe too
 (targets of issue 2: explanation <= 1.25x plain forward; >= 4x faster than the paper's recipe).
@@ -14,14 +14,17 @@ from the same LoadedImages: model_view (the automatic lesion crop), input_tensor
 model.score. --breakdown adds, on the same pairs and interleaved with the same forward pass, what explain_pair
 spends beyond it: its own phases (timings_ms: preprocessing, the pass with gradients and hooks, everything after
 it) and the parts of "after" that are the trust checks' (the whole-image view, the domain check) and the maps'
-resizing, each as a fraction of the forward pass.
+resizing, each as a fraction of the forward pass. --side N enlarges every image to N px on its longer side first
+(bicubic, in a temporary folder): the data sets' images are small (224 px skin), a camera's are not.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from benchmarks.paper_recipe import paper_recipe_cams  # noqa: E402
 from core import explain_pair, load_image, load_model  # noqa: E402
@@ -96,10 +100,31 @@ def after_pass_parts(model, images) -> dict:
             "maps to image size (x2)": lambda: (image_maps(cams, sizes), image_maps(cams, sizes))}
 
 
-def pairs_ratio(model, data: Path, count: int, repeats: int, breakdown: bool) -> None:
+def enlarged(path: Path, side: int, folder: Path):
+    """The image at `path` resized (bicubic) to `side` px on its longer side, saved as PNG and loaded: what a
+    camera's full-size photograph costs where the data set only has small ones."""
+    with Image.open(path) as image:
+        factor = side / max(image.size)
+        big = image.convert("RGB").resize((round(image.width * factor), round(image.height * factor)),
+                                          Image.Resampling.BICUBIC)
+    out = folder / f"{len(list(folder.iterdir()))}.png"
+    big.save(out)
+    return load_image(out)
+
+
+def pairs_ratio(model, data: Path, count: int, repeats: int, breakdown: bool, side: int | None) -> None:
     from benchmarks.bench_explanations import split_pairs
 
-    pairs = [(load_image(p1), load_image(p2)) for p1, p2, _same in split_pairs(model, data, "test", count)]
+    folder = Path(tempfile.mkdtemp(prefix="bench_explain_"))
+    try:
+        chosen = [(p1, p2) for p1, p2, _same in split_pairs(model, data, "test", count)]
+        pairs = [tuple(enlarged(p, side, folder) if side else load_image(p) for p in pair) for pair in chosen]
+        timed(model, data, pairs, repeats, breakdown, side)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def timed(model, data: Path, pairs, repeats: int, breakdown: bool, side: int | None) -> None:
     ratios, forward_ms, explain_ms = [], [], []
     parts: dict = {}
     for images in pairs:
@@ -126,7 +151,8 @@ def pairs_ratio(model, data: Path, count: int, repeats: int, breakdown: bool) ->
                 if name not in ("forward", "explain"):
                     parts.setdefault(name, []).append(med[name] / med["forward"])
     print(f"model {model.name} ({model.config.architecture}, {model.config.input_size} px), {len(pairs)} test pairs "
-          f"of {data}, {repeats} interleaved repeats each, torch threads {torch.get_num_threads()}")
+          f"of {data}{f' enlarged to {side} px' if side else ''}, {repeats} interleaved repeats each, torch threads "
+          f"{torch.get_num_threads()}")
     print(f"  forward pass of the pair  median {statistics.median(forward_ms):8.2f} ms")
     print(f"  explain_pair (gradcam)    median {statistics.median(explain_ms):8.2f} ms")
     print(f"explain_pair / forward = {statistics.median(ratios):.3f}x (median over pairs; "
@@ -143,6 +169,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, help="interleaved repeats (default: 15 without DATA, 3 with)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--breakdown", action="store_true", help="with DATA: where explain_pair's extra time goes")
+    parser.add_argument("--side", type=int, help="with DATA: enlarge each image to this many px on its longer side")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -150,7 +177,7 @@ def main() -> None:
     if args.data is None:
         samples(model, args.repeats or 15)
     else:
-        pairs_ratio(model, args.data, args.pairs, args.repeats or 3, args.breakdown)
+        pairs_ratio(model, args.data, args.pairs, args.repeats or 3, args.breakdown, args.side)
 
 
 if __name__ == "__main__":
