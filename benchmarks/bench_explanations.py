@@ -34,6 +34,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.bench_explain import plain_forward  # noqa: E402
 from core.data.datasets import make_pairs, scan_dataset, split_by_image  # noqa: E402
 from core.evaluation.lift import mass_share_on_canvas  # noqa: E402
 from core.explain.faithfulness import FRACTIONS, auc, perturbed_scores  # noqa: E402
@@ -161,17 +162,14 @@ def timings(model, images, repeats: int = 3) -> dict:
     maps of `gradcam` (one pass of the pair and a backward pass through the head), of `amortised` (the default first
     map: the same and the model's explainer head), of `integrated` and of `coalition` (the refinements: that plus 16
     pair passes with gradients each), end to end."""
-    def forward():
-        views = [model_view(model, image)[0] for image in images]
-        with torch.no_grad():
-            e = model.embed(torch.cat([model.input_tensor(v) for v in views]))
-            return float(model.score(e[0:1], e[1:2]))
-
     runs: dict[str, list] = {"forward": [], "gradcam": [], "amortised": [], "integrated": [], "coalition": []}
     for _ in range(repeats):
         for name in runs:
             started = time.perf_counter()
-            forward() if name == "forward" else explain_pair(model, images[0], images[1], method=name)
+            if name == "forward":
+                plain_forward(model, images)
+            else:
+                explain_pair(model, images[0], images[1], method=name)
             runs[name].append((time.perf_counter() - started) * 1000.0)
     return {f"{name}_ms": statistics.median(values) for name, values in runs.items()}
 

@@ -155,3 +155,14 @@ def test_a_users_crop_is_judged_by_its_whole_image():
     assert cropped.overview is not None and field_of_view.uncropped(cropped) is cropped.overview
     plain = from_pil(image)
     assert field_of_view.uncropped(plain) is plain.image and field_of_view.uncropped(image) is image
+
+
+def test_decoded_arrays_are_shared_read_only_and_follow_an_edited_summary():
+    first, second = np.arange(6, dtype=np.float32), np.arange(6, dtype=np.float32)[::-1].copy()
+    chunks = domain.encode(first, "<f4")
+    decoded = domain.decode(chunks, (2, 3), "<f4")
+    assert np.array_equal(decoded.ravel(), first) and not decoded.flags.writeable
+    assert domain.decode(list(chunks), (2, 3), "<f4") is decoded  # decoded once, whichever list holds the text
+    assert np.array_equal(domain.decode(domain.encode(second, "<f4"), (2, 3), "<f4").ravel(), second)
+    with pytest.raises(ValueError):
+        domain.decode(chunks, (4, 2), "<f4")

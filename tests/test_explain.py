@@ -161,3 +161,15 @@ def test_maps_of_a_large_image_are_kept_at_the_capped_size_and_drawn_at_the_imag
     assert facts["images"][0]["map_size"] == [50, 20] and facts["images"][0]["size"] == [200, 80]
     drawn = blend(np.asarray(wide.image), result.factual[0])  # overlays resize the map to the image
     assert drawn.shape == (80, 200, 3)
+
+
+def test_normalise_in_place_scales_the_callers_array_and_otherwise_leaves_it_alone():
+    cam = np.array([[0.0, 2.0], [1.0, 4.0]], np.float32)
+    copied = normalise(cam)
+    assert copied is not cam and cam.max() == 4.0  # the default never touches its input
+    scaled = normalise(cam, in_place=True)
+    assert scaled is cam and np.array_equal(scaled, copied) and scaled.dtype == np.float32
+    empty = np.zeros((2, 2), np.float32)
+    assert not normalise(empty, in_place=True).any()
+    wide = np.array([1.0, 2.0])  # not float32: a float32 copy, whatever in_place says
+    assert normalise(wide, in_place=True).dtype == np.float32 and wide[1] == 2.0

@@ -194,3 +194,27 @@ def test_calibrate_command_rewrites_only_the_metadata(shapes_copy, shapes_dir, t
     refused = subprocess.run([sys.executable, "main.py", "calibrate", str(copy), str(other), "--cache-dir", ""],
                              capture_output=True, text=True, timeout=600)
     assert refused.returncode == 2 and "not the data set" in refused.stderr
+
+
+def test_stage_statistics_are_each_channels_mean_and_standard_deviation(tiny_model):
+    import torch
+
+    from core.trust.stage_stats import capture, stage_indices
+
+    indices = stage_indices(tiny_model)
+    outputs: dict = {}
+    handles = [tiny_model.features[i].register_forward_hook(lambda _m, _i, out, i=i: outputs.__setitem__(i, out))
+               for i in indices]
+    torch.manual_seed(3)
+    batch = torch.rand(2, 3, 64, 64) * 4
+    try:
+        with torch.no_grad(), capture(tiny_model, indices) as captured:
+            tiny_model.features(batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    for i in indices:
+        flat = outputs[i].double().flatten(2)
+        expected = torch.cat([flat.mean(2), flat.std(2, correction=0)], dim=1).numpy()
+        assert captured[i].dtype == np.float32 and captured[i].shape == expected.shape
+        assert np.allclose(captured[i], expected, rtol=1e-5, atol=1e-6)

@@ -54,7 +54,7 @@ def resize_map(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if heatmap.shape == (height, width):
         return heatmap
     out = cv2.resize(np.asarray(heatmap, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.clip(out, 0.0, 1.0)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def colorize(heatmap: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarray:

@@ -214,16 +214,17 @@ def target_layer_leaf(model: torch.nn.Module, layer: torch.nn.Module):
         captured["output"] = leaf
         return leaf
 
-    flags = [p.requires_grad for p in model.parameters()]
-    model.requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]  # one walk of the modules, not three
+    for p in trainable:
+        p.requires_grad_(False)
     handle = layer.register_forward_hook(hook)
     try:
         with torch.enable_grad():
             yield captured
     finally:
         handle.remove()
-        for p, flag in zip(model.parameters(), flags, strict=True):
-            p.requires_grad_(flag)
+        for p in trainable:
+            p.requires_grad_(True)
 
 
 def similarity_attention(embedder, layer: torch.nn.Module, batch_pair: torch.Tensor) -> np.ndarray:
@@ -236,12 +237,15 @@ def similarity_attention(embedder, layer: torch.nn.Module, batch_pair: torch.Ten
     return _array((grads * captured["output"].detach()).sum(dim=1))
 
 
-def normalise(cam: np.ndarray) -> np.ndarray:
-    """Scale a non-negative map to [0, 1]; an empty map stays all zeros (never NaN)."""
+def normalise(cam: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """Scale a non-negative map to [0, 1]; an empty map stays all zeros (never NaN). `in_place`: a float32 map
+    the caller owns is scaled where it lies (no second 12 MB array for a map of MAX_MAP_SIDE)."""
     top = float(cam.max()) if cam.size else 0.0
     if not np.isfinite(top) or top <= 0:
         return np.zeros_like(cam, dtype=np.float32)
-    return (cam / top).astype(np.float32)
+    if in_place and cam.dtype == np.float32:
+        return np.divide(cam, top, out=cam)
+    return (cam / top).astype(np.float32, copy=False)
 
 
 def map_size(image_size: tuple[int, int]) -> tuple[int, int]:
@@ -264,7 +268,8 @@ def image_maps(cams: np.ndarray, sizes) -> tuple[np.ndarray, np.ndarray]:
     """Each image's map of `cams`, upsampled to map_size of its image size and normalised there: a fine grid's
     single hot cell loses part of its peak to the interpolation, and the colour scale's top must still be the
     map's strongest place."""
-    first, second = (normalise(upsample(normalise(cams[i]), map_size(sizes[i]))) for i in range(2))
+    # upsample returns a new array (or the first normalise's): image_maps owns it
+    first, second = (normalise(upsample(normalise(cams[i]), map_size(sizes[i])), in_place=True) for i in range(2))
     return first, second
 
 
