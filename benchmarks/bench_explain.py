@@ -1,15 +1,16 @@
-"""Cost of the first map: explain_pair (Grad-CAM: score, four maps, the trust checks) against a plain forward pass.
+"""Cost of the first map: explain_pair (score, four maps, the trust checks) against a plain forward pass.
 
     python benchmarks/bench_explain.py [--model PATH] [--repeats 15]
     python benchmarks/bench_explain.py DATA --model weights/skin.pt [--pairs 8] [--repeats 3] [--threads 1] \
-        [--breakdown] [--side 3000]
+        [--methods gradcam,amortised] [--breakdown] [--side 3000]
 
 Without DATA: the two bundled samples, end to end from LoadedImages, against the paper's recipe too
 (targets of issue 2: explanation <= 1.25x plain forward; >= 4x faster than the paper's recipe).
 
 With DATA: --pairs pairs of the model's own test split (benchmarks/bench_explanations.split_pairs), each timed
---repeats times, the forward pass and explain_pair interleaved so machine noise hits both alike; per pair the ratio
-of the medians, then the median over pairs (issue 35's target: <= 1.1x). "Forward" is what a score alone costs
+--repeats times, the forward pass and explain_pair with each of --methods (default: Grad-CAM and the amortised first
+map, which needs a model with an explainer) interleaved so machine noise hits all alike; per pair the ratio of the
+medians, then the median over pairs (issue 35's target: <= 1.1x). "Forward" is what a score alone costs
 from the same LoadedImages: model_view (the automatic lesion crop), input_tensor, model.embed under no_grad and
 model.score. --breakdown adds, on the same pairs and interleaved with the same forward pass, what explain_pair
 spends beyond it: its own phases (timings_ms: preprocessing, the pass with gradients and hooks, everything after
@@ -112,51 +113,59 @@ def enlarged(path: Path, side: int, folder: Path):
     return load_image(out)
 
 
-def pairs_ratio(model, data: Path, count: int, repeats: int, breakdown: bool, side: int | None) -> None:
+def pairs_ratio(model, data: Path, count: int, repeats: int, breakdown: bool, side: int | None,
+                methods: list[str]) -> None:
     from benchmarks.bench_explanations import split_pairs
 
     folder = Path(tempfile.mkdtemp(prefix="bench_explain_"))
     try:
         chosen = [(p1, p2) for p1, p2, _same in split_pairs(model, data, "test", count)]
         pairs = [tuple(enlarged(p, side, folder) if side else load_image(p) for p in pair) for pair in chosen]
-        timed(model, data, pairs, repeats, breakdown, side)
+        timed(model, data, pairs, repeats, breakdown, side, methods)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def timed(model, data: Path, pairs, repeats: int, breakdown: bool, side: int | None) -> None:
-    ratios, forward_ms, explain_ms = [], [], []
+def timed(model, data: Path, pairs, repeats: int, breakdown: bool, side: int | None, methods: list[str]) -> None:
+    ratios: dict = {m: [] for m in methods}
+    forward_ms: list = []
+    explain_ms: dict = {m: [] for m in methods}
     parts: dict = {}
     for images in pairs:
         phases: dict = {"preprocess": [], "model": [], "maps": []}
 
-        def explained(images=images, phases=phases):
-            timed = explain_pair(model, images[0], images[1], "gradcam").timings_ms
-            for name in phases:
-                phases[name].append(timed[name])
+        def explained(method, images=images, phases=phases):
+            timed = explain_pair(model, images[0], images[1], method).timings_ms
+            if method == methods[0]:  # the breakdown is the first method's
+                for name in phases:
+                    phases[name].append(timed[name])
 
-        runs = {"forward": lambda images=images: plain_forward(model, images), "explain": explained}
+        runs = {"forward": lambda images=images: plain_forward(model, images),
+                **{m: (lambda m=m: explained(m)) for m in methods}}
         if breakdown:
             runs.update(after_pass_parts(model, images))
         med = interleaved(runs, repeats)
-        ratios.append(med["explain"] / med["forward"])
         forward_ms.append(med["forward"] * 1000)
-        explain_ms.append(med["explain"] * 1000)
+        for m in methods:
+            ratios[m].append(med[m] / med["forward"])
+            explain_ms[m].append(med[m] * 1000)
         if breakdown:
             for name, values in phases.items():
                 # the first call is the warm-up
                 parts.setdefault(f"explain_pair's {name}", []).append(statistics.median(values[1:]) / 1000
                                                                         / med["forward"])
             for name in runs:
-                if name not in ("forward", "explain"):
+                if name != "forward" and name not in methods:
                     parts.setdefault(name, []).append(med[name] / med["forward"])
     print(f"model {model.name} ({model.config.architecture}, {model.config.input_size} px), {len(pairs)} test pairs "
           f"of {data}{f' enlarged to {side} px' if side else ''}, {repeats} interleaved repeats each, torch threads "
           f"{torch.get_num_threads()}")
     print(f"  forward pass of the pair  median {statistics.median(forward_ms):8.2f} ms")
-    print(f"  explain_pair (gradcam)    median {statistics.median(explain_ms):8.2f} ms")
-    print(f"explain_pair / forward = {statistics.median(ratios):.3f}x (median over pairs; "
-          f"range {min(ratios):.3f}-{max(ratios):.3f}; target <= 1.1x)")
+    for m in methods:
+        print(f"  explain_pair ({m}){' ' * max(0, 12 - len(m))} median {statistics.median(explain_ms[m]):8.2f} ms")
+    for m in methods:
+        print(f"explain_pair ({m}) / forward = {statistics.median(ratios[m]):.3f}x (median over pairs; "
+              f"range {min(ratios[m]):.3f}-{max(ratios[m]):.3f}; target <= 1.1x)")
     for name, values in parts.items():
         print(f"  {name:<30} {statistics.median(values):6.3f} x forward (median over pairs)")
 
@@ -170,6 +179,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--breakdown", action="store_true", help="with DATA: where explain_pair's extra time goes")
     parser.add_argument("--side", type=int, help="with DATA: enlarge each image to this many px on its longer side")
+    parser.add_argument("--methods", default="gradcam,amortised", help="with DATA: the first maps timed")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -177,7 +187,10 @@ def main() -> None:
     if args.data is None:
         samples(model, args.repeats or 15)
     else:
-        pairs_ratio(model, args.data, args.pairs, args.repeats or 3, args.breakdown, args.side)
+        methods = args.methods.split(",")
+        if "amortised" in methods and model.explainer is None:
+            raise SystemExit(f"{args.model}: no amortised explainer in this model (main.py explainer trains one)")
+        pairs_ratio(model, args.data, args.pairs, args.repeats or 3, args.breakdown, args.side, methods)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,16 @@ def run_explainer(args) -> int:
 
     def progress(done: int, total: int) -> None:
         if not args.json:
-            sys.stderr.write(f"\rtargets {done}/{total}")
+            sys.stderr.write(f"\rtargets {done}/{total}   ")
+            sys.stderr.flush()
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        if not args.json:
+            sys.stderr.write(f"\rfitting epoch {epoch}, held-out loss {loss:.4f}   ")
             sys.stderr.flush()
 
     report = train_explainer(args.model_path, args.data_dir, ExplainerOptions(pairs=args.pairs, width=args.width),
-                             args.cache_dir, progress=progress)
+                             args.cache_dir, progress=progress, on_epoch=on_epoch)
     if args.json:
         print(json.dumps(report, allow_nan=False))
         return 0

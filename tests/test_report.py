@@ -227,7 +227,8 @@ def test_the_timing_of_a_refined_map_counts_its_refinement(pair):
     explanation, images, info = pair
     timing = dict(report_layout._fact_lines(report_facts(explanation, images, info)))["Timing"]
     assert timing == "12 ms"
-    refined = dataclasses.replace(explanation, method="integrated", timings_ms={"total": 12.0, "refine": 950.0})
+    refined = dataclasses.replace(explanation, method="integrated", timings_ms={"total": 12.0, "refine": 950.0},
+                                  refined_from="gradcam")
     timing = dict(report_layout._fact_lines(report_facts(refined, images, info)))["Timing"]
     assert timing == "12 ms, refined in 950 ms"
     assert dict(report_layout._fact_lines(report_facts(refined, images, info)))["Method"] == (

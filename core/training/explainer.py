@@ -150,9 +150,10 @@ def loss_of(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(p, t) + (1.0 - pearson).mean()
 
 
-def fit(data: dict, options: ExplainerOptions,
-        should_stop: Callable[[], bool] | None = None) -> tuple[ExplainerHead, dict]:
-    """Train a head on cached pairs; (the head at its best holdout loss, what it measured)."""
+def fit(data: dict, options: ExplainerOptions, should_stop: Callable[[], bool] | None = None,
+        on_epoch: Callable[[int, float], None] | None = None) -> tuple[ExplainerHead, dict]:
+    """Train a head on cached pairs; (the head at its best holdout loss, what it measured). `on_epoch(epoch,
+    held-out loss)` after each epoch."""
     torch.manual_seed(options.seed)
     pairs = len(data["target"]) // 2
     cut = 2 * max(1, int(round(pairs * (1 - HOLDOUT))))  # whole pairs on each side
@@ -182,6 +183,8 @@ def fit(data: dict, options: ExplainerOptions,
         head.eval()
         with torch.no_grad():
             held_loss = float(loss_of(head(a[held], g[held], early[held], cam[held]), target[held]))
+        if on_epoch is not None:
+            on_epoch(epochs, held_loss)
         if held_loss < best - 1e-4:
             best, best_state, since = held_loss, {k: v.clone() for k, v in head.state_dict().items()}, 0
         else:
@@ -217,9 +220,11 @@ def attach(model, head: ExplainerHead) -> None:
     model.explainer = head.to(model.device).eval().requires_grad_(False)
 
 
-def train_explainer(path, data_dir, options: ExplainerOptions, cache_root, progress=None, should_stop=None) -> dict:
+def train_explainer(path, data_dir, options: ExplainerOptions, cache_root, progress=None, should_stop=None,
+                    on_epoch=None) -> dict:
     """Train the explainer of the weights file `path` on its own training split of `data_dir` and store it there;
-    returns the report (as stored in the file's metadata under "explainer", plus the file written)."""
+    returns the report (as stored in the file's metadata under "explainer", plus the file written). `progress(k,
+    n)` after each pair's target is computed, `on_epoch` as fit's."""
     from core.model.weights import load_model, save_model
 
     model = load_model(path)
@@ -230,7 +235,7 @@ def train_explainer(path, data_dir, options: ExplainerOptions, cache_root, progr
         raise DataError(f"{data_dir}: only {len(pairs)} training pairs for {name}; an explainer needs at least 4")
     files = generate(model, pairs, Path(cache_root) / backbone_digest(model), progress=progress,
                      should_stop=should_stop)
-    head, report = fit(load_targets(files), options, should_stop)
+    head, report = fit(load_targets(files), options, should_stop, on_epoch)
     attach(model, head)
     meta = save_model(model.cpu(), Path(path), {"explainer": report})
     return {**report, "weights": {"path": str(path), "sha256": meta["sha256"], "size_bytes": meta["size_bytes"]}}
