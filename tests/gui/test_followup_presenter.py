@@ -52,7 +52,7 @@ def result(ok: bool = True, explanation=None, comparable: bool = True):
 def explanation(method: str = "gradcam", **changes) -> SimpleNamespace:
     """The fields of core.explain.pair.Explanation the dock's words read: an assessed pair with maps."""
     fields = {"verdict": "similar", "verdict_reason": "above the band", "same_content": False, "in_domain": None,
-              "method": method, "timings_ms": {}}
+              "method": method, "timings_ms": {}, "refined_from": ""}
     return SimpleNamespace(**{**fields, **changes})
 
 
@@ -160,7 +160,7 @@ def test_the_reports_maps_are_said_no_surer_than_the_check_as_the_main_view_says
     model._set(first)
     said = view.show_maps.call_args.args[0]
     assert UNCHECKED_MARK in said and "being refined and checked" in said
-    refined = result(explanation=explanation("coalition", timings_ms={"refine": 900.0}))
+    refined = result(explanation=explanation("coalition", timings_ms={"refine": 900.0}, refined_from="gradcam"))
     _maps_delivered(model, FollowupMaps(refined, BELOW_THE_MEAN))
     said = view.show_maps.call_args.args[0]
     assert UNFAITHFUL_MARK in said and "coalition (refined from gradcam)" in said and UNCHECKED_MARK not in said
