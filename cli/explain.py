@@ -43,7 +43,7 @@ def run_explain(args) -> int:
     if plan.files and not getattr(args, "first_map", False):  # maps and reports written: refined, as shown
         from core.explain.refine import refined, refines
 
-        if refines(result):
+        if refines(result, args.method):
             result = refined(model, [image.image for image in images], result)
     faithful = None
     if getattr(args, "faithfulness", False):

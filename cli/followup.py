@@ -62,7 +62,7 @@ def run_followup(args) -> int:
     if args.report and result.explanation is not None:  # the maps drawn refined, as explain --report's and the window's
         from core.explain.refine import refined, refines
 
-        if refines(result.explanation):
+        if refines(result.explanation, args.method):
             result = replace(result, explanation=refined(model, [image.image for image in result.images],
                                                          result.explanation))
     from core.review.followup_report import followup_report_facts

@@ -64,6 +64,7 @@ def test_a_model_without_a_head_falls_back_to_gradcam_and_is_refined(trained_sha
     assert model.explainer is None
     first = explain_pair(model, *_pair(shapes_dir))
     assert first.method == "gradcam" and refines(first)  # the record names the method that drew the maps
+    assert not refines(first, "gradcam")  # Grad-CAM chosen by the reviewer is theirs to keep
     assert method_words(first.method, first.refined_from) == "gradcam"
 
 

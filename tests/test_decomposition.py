@@ -65,10 +65,11 @@ def test_a_cell_that_carries_the_score_tops_the_map():
 
 
 def test_explain_pair_draws_the_default_method(tiny_model, image_pair):
+    from core.explain.methods import method_for
     from core.io.images import load_image
     from core.vocabulary import DEFAULT_METHOD
 
     a, b = load_image(image_pair[0]), load_image(image_pair[1])
     result = explain_pair(tiny_model, a, b)
-    assert result.method == DEFAULT_METHOD
+    assert result.method == method_for(DEFAULT_METHOD, tiny_model).name == "gradcam"  # no explainer head: Grad-CAM
     assert all(m.dtype == np.float32 and 0 <= m.min() and m.max() <= 1 for m in result.factual)

@@ -13,6 +13,7 @@ import numpy as np
 
 from core.data.datasets import make_pairs
 from core.evaluation.evaluate import EVAL_PAIR_SEED, unseen_subset
+from core.explain.methods import method_for
 from core.explain.overlay import resize_map
 from core.explain.pair import explain_pair
 from core.io.images import load_image
@@ -69,7 +70,8 @@ def lesion_lift(model, paths, pairs: np.ndarray, method: str = DEFAULT_METHOD,
     lifts = {kind: (round(float(np.mean(v)) / mean_share, 4) if v else None) for kind, v in fractions.items()}
     if not model.config.lesion_crop:
         lifts.pop("crop_uniform")
-    return {**lifts, "lesion_share": round(mean_share, 4), "pairs": used, "images": len(shares), "method": method}
+    return {**lifts, "lesion_share": round(mean_share, 4), "pairs": used, "images": len(shares),
+            "method": method_for(method, model).name}
 
 
 def mass_share_on_canvas(heatmap: np.ndarray, box, mask: np.ndarray) -> float | None:

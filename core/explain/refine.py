@@ -32,13 +32,14 @@ def method_words(method: str, refined_from: str = "") -> str:
     return f"{method} (refined from {refined_from})" if refined_from else method
 
 
-def refines(explanation: Explanation) -> bool:
-    """Whether the refinement applies: to the default first map's maps (as made for this model: amortised, or
-    Grad-CAM without an explainer) of a pair with evidence to draw (any other method the reviewer chose is theirs
-    to keep) whose maps are shown at all (a pair not assessed withholds them)."""
+def refines(explanation: Explanation, requested: str = DEFAULT_METHOD) -> bool:
+    """Whether the refinement applies: to the maps of the default method (`requested`: the method asked for; as
+    drawn for this model: amortised, or Grad-CAM without an explainer) of a pair with evidence to draw (a method the
+    reviewer chose, Grad-CAM included, is theirs to keep) whose maps are shown at all (a pair not assessed withholds
+    them)."""
     from core.trust.verdict import withholds
 
-    return (explanation.method in FIRST_MAPS and not explanation.same_content
+    return (requested == DEFAULT_METHOD and explanation.method in FIRST_MAPS and not explanation.same_content
             and not withholds(explanation.verdict, explanation.in_domain))
 
 

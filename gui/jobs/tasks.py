@@ -462,11 +462,12 @@ def _store(ws: Workspace, pacs, paths, filing) -> tuple[str, ...]:
     return tuple(str(path) for path in paths)
 
 
-def refines(explained: Explained) -> bool:
-    """Whether the window refines these maps in the background (core.explain.refine.refines)."""
+def refines(explained: Explained, method: str = DEFAULT_METHOD) -> bool:
+    """Whether the window refines these maps, explained with `method`, in the background
+    (core.explain.refine.refines)."""
     from core.explain.refine import refines as applies
 
-    return applies(explained.explanation)
+    return applies(explained.explanation, method)
 
 
 def refine(ws: Workspace, explained: Explained) -> Explained:

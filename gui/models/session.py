@@ -284,7 +284,7 @@ class ReviewSession(QObject):
     def _refine_or_measure(self, explained: Explained) -> None:
         """The default method's first maps are replaced in the background by the more faithful refinement
         (docs/explanations.md), and the faithfulness check then judges the maps shown: the refined ones."""
-        if tasks.refines(explained):
+        if tasks.refines(explained, self.method):
             self.runner.submit("refine", tasks.refine, explained, label="Refining the maps…",
                                on_result=lambda better: self._refined(explained, better),
                                on_error=lambda text: self._unrefined(explained, text))

@@ -22,7 +22,8 @@ def explained(probability: float, in_domain=(True, True), band=BAND):
     verdict = judge(probability, band, in_domain)
     explanation = SimpleNamespace(verdict=verdict.label, verdict_reason=verdict.reason, similarity=0.734,
                                   threshold=0.5, method="gradcam", probability_same=probability, in_domain=in_domain,
-                                  same_content=False, timings_ms={"total": 120, "model": 80}, note="")
+                                  same_content=False, timings_ms={"total": 120, "model": 80}, note="",
+                                  refined_from="")
     return SimpleNamespace(explanation=explanation)
 
 

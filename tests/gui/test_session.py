@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from core.explain.refine import REFINED_METHOD
+from core.vocabulary import DEFAULT_METHOD, METHODS
 from gui.jobs.runner import Runner, SyncRunner
 from gui.models.layers import LayerStates
 from gui.models.session import ReviewSession
@@ -81,7 +82,7 @@ def test_a_new_pair_is_explained_once_not_half_replaced(deferred, images):
     assert not session.runner.is_pending("explain")  # (new 1, old 2) is no pair anyone asked for
     session.runner.run_pending()
     explained = [args[0] for args in shown if args[0] is not None]
-    assert [e.explanation.method for e in explained] == ["gradcam", REFINED_METHOD]  # explained once, then refined
+    assert [e.explanation.method for e in explained] == [DEFAULT_METHOD, REFINED_METHOD]  # explained once, then refined
     assert all([i.path for i in e.images] == [str(images[2]), str(images[0])] for e in explained)
     assert session.faithfulness is not None  # measured after the maps, for the maps shown
 
@@ -106,7 +107,7 @@ def test_the_default_maps_are_refined_in_the_background_and_the_refined_maps_are
     while session.explained is None:
         session.runner.run_next()
     first = session.explained
-    assert first.explanation.method == "gradcam" and session.runner.is_pending("refine")
+    assert first.explanation.method == DEFAULT_METHOD and session.runner.is_pending("refine")
     session.runner.run_pending()
     assert session.explained is not first and session.explained.explanation.method == REFINED_METHOD
     assert fake_model_work.refined == [first] and fake_model_work.measured == [session.explained]
@@ -168,9 +169,10 @@ def test_method_changes_are_announced_and_re_explain(session, images):
     methods = _recorded(session.method_changed)
     session.next_method()
     second = session.explained
-    assert methods == [("attention",)] and second.explanation.method == "attention" and second is not first
+    after = METHODS[METHODS.index(DEFAULT_METHOD) + 1]  # M cycles the vocabulary's order
+    assert methods == [(after,)] and second.explanation.method == after and second is not first
     session.set_method("no-such-method")
-    assert session.method == "attention"
+    assert session.method == after
 
 
 def test_layer_states_emit_only_real_changes(qtbot):
