@@ -161,8 +161,9 @@ def _merged(evidence: Evidence, maps):
 
 
 REGISTRY: dict[str, Method] = {m.name: m for m in (
-    Method("amortised", "the model's own small network predicts the coalition map from the one pass (as fast as "
-                        "Grad-CAM; Grad-CAM for a model without one)", for_the_decision, predicted, fallback="gradcam"),
+    Method("amortised", "the model's own small network predicts the coalition map from the one pass (like Grad-CAM, "
+                        "no extra pass; Grad-CAM for a model without one)", for_the_decision, predicted,
+           fallback="gradcam"),
     Method("gradcam", "Grad-CAM of the score for the decision: where the pooled evidence for it lies "
                       "(counterfactual: against it)", for_the_decision, channel_weighted),
     Method("attention", "element-wise gradient x activation (Zheng et al. 2020), rectified per channel: "

@@ -14,6 +14,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Callable
 
+from core.explain.methods import get_method  # torch-free at import
 from core.explain.timing import elapsed_ms
 from core.vocabulary import DEFAULT_METHOD
 
@@ -23,7 +24,8 @@ if TYPE_CHECKING:  # torch only once a refinement runs: the window asks `refines
 REFINED_METHOD = "coalition"
 
 
-FIRST_MAPS = (DEFAULT_METHOD, "gradcam")  # the default first map, and what it falls back to without an explainer
+# the default first map, and what it falls back to for a model without an explainer
+FIRST_MAPS = (DEFAULT_METHOD, get_method(DEFAULT_METHOD).fallback)
 
 
 def method_words(method: str, refined_from: str = "") -> str:
@@ -51,7 +53,6 @@ def refined(model, pil_images, explanation: Explanation, should_stop: Callable[[
     import torch
 
     from core.explain.integrated import integrated_cells, path_of
-    from core.explain.methods import get_method
     from core.explain.pair import image_maps
 
     started = time.perf_counter()

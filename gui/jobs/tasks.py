@@ -14,7 +14,7 @@ from typing import Any, Callable
 # Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
 from core.errors import SiameseLensError
 from core.explain.overlay import colour_ramp, rgba_layer  # cv2 and numpy only
-from core.explain.refine import method_words  # stdlib only until a refinement runs
+from core.explain.refine import method_words  # numpy only until a refinement runs
 from core.followup.measurements import read_pixel_size  # cv2 and numpy only
 from core.io.files import file_sha256, first_line, printable
 from core.io.image_files import file_dialog_filter, not_an_image  # numpy only
