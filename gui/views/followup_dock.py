@@ -93,14 +93,14 @@ class FollowUpDock(QDockWidget):
         row.addLayout(left, 3)
         right = QVBoxLayout()
         self.headline = QLabel()  # what changed leads; the model's verdict follows, in neutral grey
-        self.headline.setWordWrap(True)
-        right.addWidget(self.headline)
         self.verdict = QLabel()
-        self.verdict.setWordWrap(True)
-        right.addWidget(self.verdict)
         self.maps = QLabel()  # the report's maps: refined and checked as the main view's, said as sure as the check
-        self.maps.setWordWrap(True)
-        right.addWidget(self.maps)
+        for label in (self.headline, self.verdict, self.maps):
+            # the presenter's words are escaped HTML: read as plain text when they carry no tag, "maps' mean"
+            # showed as "maps&#x27; mean"
+            label.setTextFormat(Qt.RichText)
+            label.setWordWrap(True)
+            right.addWidget(label)
         settings = QHBoxLayout()
         self.registration_mode = QComboBox()
         for mode in REGISTRATION_MODES:

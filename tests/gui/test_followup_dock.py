@@ -177,3 +177,15 @@ def test_a_worklist_case_of_a_lesion_with_more_visits_opens_its_history(qtbot, m
     with qtbot.waitSignal(followup.result_changed, timeout=TIMEOUT_MS, check_params_cb=lambda r: r is not None):
         window.worklist.open_case(2)  # a lesion of two visits: the pair's follow-up, no history
     assert followup.history is None and not window.followup_dock.history_strip.isVisible()
+
+
+def test_the_docks_words_are_read_as_html_even_without_a_tag(qtbot):
+    from PySide6.QtCore import Qt
+
+    from gui.views.followup_dock import FollowUpDock
+
+    dock = FollowUpDock()
+    qtbot.addWidget(dock)
+    dock.show_maps("Maps on the report: check inconclusive (better than the random maps&#x27; mean)")
+    # an escaped apostrophe with no tag around it would be shown as "&#x27;" in plain text
+    assert all(label.textFormat() == Qt.RichText for label in (dock.headline, dock.verdict, dock.maps))
