@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from core.explain.overlay import blend, colorize, draw_top_contour
 from core.io.fonts import load_font
 from core.io.text_wrap import wrapped
-from core.review.report_layout import checked_map
+from core.review.report_layout import checked_map, scaled_to
 from core.trust.verdict import MEANING, withholds
 from core.version import APP_NAME, __version__
 from core.vocabulary import DISCLAIMER
@@ -187,11 +187,11 @@ def difference_image(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarra
 
 
 def _faithfulness_words(facts: dict) -> str:
-    from core.trust.checks import UNCHECKED_LINE, faithfulness_text
+    from core.trust.checks import faithfulness_text
 
     if facts.get("extrapolated"):
         return "none: the maps are withheld, the pair not assessed"
-    return faithfulness_text(facts["faithfulness"]) if facts.get("faithfulness") else UNCHECKED_LINE
+    return faithfulness_text(facts.get("faithfulness"))
 
 
 def _pictures(result) -> list[tuple[np.ndarray, str, bool]]:
@@ -226,9 +226,7 @@ def _pictures(result) -> list[tuple[np.ndarray, str, bool]]:
 
 def _panel_sized(picture: Image.Image) -> np.ndarray:
     """The picture as large as its panel draws it (as _fit scales it)."""
-    factor = PANEL / max(picture.size)
-    size = (max(1, round(picture.width * factor)), max(1, round(picture.height * factor)))
-    return np.asarray(picture.convert("RGB").resize(size, Image.Resampling.BILINEAR))
+    return np.asarray(scaled_to(picture, PANEL))
 
 
 def _outlined(rgb: np.ndarray, outlines) -> np.ndarray:
@@ -243,10 +241,8 @@ def _outlined(rgb: np.ndarray, outlines) -> np.ndarray:
 
 
 def _fit(rgb: np.ndarray) -> Image.Image:
-    picture = Image.fromarray(np.ascontiguousarray(rgb))
-    factor = PANEL / max(picture.size)  # scaled up too: a 224 px dermoscopy image fills its panel
-    picture = picture.resize((max(1, round(picture.width * factor)), max(1, round(picture.height * factor))),
-                             Image.Resampling.BILINEAR)
+    # scaled up too: a 224 px dermoscopy image fills its panel
+    picture = scaled_to(Image.fromarray(np.ascontiguousarray(rgb)), PANEL)
     framed = Image.new("RGB", (PANEL, PANEL), (245, 245, 245))
     framed.paste(picture, ((PANEL - picture.width) // 2, (PANEL - picture.height) // 2))
     return framed

@@ -202,6 +202,14 @@ def _mark(panel: Image.Image, text: str) -> None:
     draw.text((panel.width // 2, panel.height - band // 2), text, font=font, fill=(255, 220, 90), anchor="mm")
 
 
+def scaled_to(picture: Image.Image, side: int) -> Image.Image:
+    """`picture` as RGB, scaled up or down (bilinear, aspect kept) to `side` px on its longer side: how the
+    follow-up and similar-case reports size a picture to its panel."""
+    factor = side / max(picture.size)
+    size = (max(1, round(picture.width * factor)), max(1, round(picture.height * factor)))
+    return picture.convert("RGB").resize(size, Image.Resampling.BILINEAR)
+
+
 def _plain(loaded) -> Image.Image:
     """The image as explained, small and without any map: what the lesion looks like under the colours."""
     picture = loaded.image.convert("RGB")
@@ -277,7 +285,7 @@ def _timing(timings: dict) -> str:
 
 
 def _trust_lines(facts: dict) -> list[tuple[str, str]]:
-    from core.trust.checks import UNCHECKED_LINE, faithfulness_text
+    from core.trust.checks import faithfulness_text
     from core.trust.verdict import shown_probability
 
     lines = []
@@ -296,8 +304,7 @@ def _trust_lines(facts: dict) -> list[tuple[str, str]]:
         lines.append(("Maps", "none: the two images have the same content"))
     if facts.get("withheld") or facts.get("same_content"):  # no maps drawn: nothing to judge
         return lines
-    lines.append(("Faithfulness", faithfulness_text(facts["faithfulness"]) if facts.get("faithfulness")
-                  else UNCHECKED_LINE))
+    lines.append(("Faithfulness", faithfulness_text(facts.get("faithfulness"))))
     return lines
 
 

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from core.explain.facts import model_facts
 from core.explain.overlay import blend
 from core.io.fonts import load_font
-from core.review.report_layout import checked_map
+from core.review.report_layout import checked_map, scaled_to
 from core.trust.verdict import COLOURS as VERDICT_COLOURS
 from core.trust.verdict import withholds
 from core.version import APP_NAME, __version__
@@ -80,9 +80,7 @@ def render_retrieval(facts: dict, query_images: list, hit_images: list, explanat
 
 def _thumbnail(image: Image.Image, heat: np.ndarray | None, colormap: str) -> Image.Image:
     """The image at THUMB px with its map (None: none) blended over it."""
-    scale = THUMB / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    rgb = np.asarray(image.convert("RGB").resize(size, Image.Resampling.BILINEAR))
+    rgb = np.asarray(scaled_to(image, THUMB))
     return Image.fromarray(rgb if heat is None else blend(rgb, heat, colormap, 0.5))  # the map resized to it
 
 

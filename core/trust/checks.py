@@ -176,16 +176,16 @@ def flat(faithful: dict) -> bool:
         return False
 
 
-def faithfulness_text(faithful: dict) -> str:
-    """One line a reader can act on (why, for an inconclusive check); the AUCs stay in the JSON and in the
-    technical section."""
+def faithfulness_text(faithful: dict | None) -> str:
+    """One line a reader can act on (why, for an inconclusive check; UNCHECKED_LINE for no readable curves); the
+    AUCs stay in the JSON and in the technical section."""
     verdict = check_verdict(faithful)
+    if verdict is None or faithful is None:  # no curves, or curves that cannot be read: they judge nothing
+        return UNCHECKED_LINE
     if verdict == INCONCLUSIVE:
         why = ("the score hardly moves when regions are hidden" if flat(faithful)
                else "better than the random maps' mean but not than each of them")
         return f"check inconclusive ({why})"
-    if verdict is None:  # curves that cannot be read judge nothing
-        return UNCHECKED_LINE
     if verdict == UNFAITHFUL:
         return "this map does not explain the score better than chance"
     deletions, insertions = _randoms(faithful, "deletion"), _randoms(faithful, "insertion")

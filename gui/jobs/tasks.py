@@ -28,7 +28,6 @@ from core.review.worklist import Worklist  # sqlite only
 from core.trust.checks import (  # numpy only
     INCONCLUSIVE,
     INCONCLUSIVE_MARK,
-    UNCHECKED_LINE,
     UNCHECKED_MARK,
     UNFAITHFUL,
     UNFAITHFUL_MARK,
@@ -57,7 +56,7 @@ __all__ = [
     "COLORMAPS", "DEFAULT_DEVICE", "DEFAULT_LAYER_COLORMAPS", "DEFAULT_LAYER_STATE", "DEFAULT_METHOD", "DISCLAIMER",
     "LAYER_TITLES", "LAYERS", "METHODS", "SiameseLensError", "crop_problem", "Worklist", "colour_ramp",
     "cuda_unsupported", "device_choices", "faithfulness_text", "check_verdict", "UNFAITHFUL_MARK", "UNCHECKED_MARK",
-    "INCONCLUSIVE_MARK", "INCONCLUSIVE", "UNFAITHFUL", "UNCHECKED_LINE",
+    "INCONCLUSIVE_MARK", "INCONCLUSIVE", "UNFAITHFUL",
     "rgba_layer", "VERDICT_COLOURS",
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
     "file_dialog_filter", "not_an_image", "printable", "file_sha256", "read_pixel_size",
