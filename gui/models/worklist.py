@@ -218,6 +218,9 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+VERDICT_PARTS = " · "  # between a case's verdict and its P (the worklist dock draws the two parts on two lines)
+
+
 def _verdict_text(result: dict, band) -> str:
     """The model's verdict and the probability it follows from ("different · P 16.8 %"), never the raw
     similarity (which sits where P is not 0.5, so could contradict the verdict); a pair not assessed shows no
@@ -227,4 +230,4 @@ def _verdict_text(result: dict, band) -> str:
         return ""
     if verdict == NOT_ASSESSED or probability is None:
         return verdict
-    return f"{verdict} · P {shown_probability(probability, band)}"
+    return f"{verdict}{VERDICT_PARTS}P {shown_probability(probability, band)}"

@@ -19,13 +19,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..models.worklist import VERDICT_PARTS  # "inconclusive · P 41 %": two lines, the column as wide as the longer
 from .elided import ElidedLabel, never_widens
 
 COLUMNS = ("Case", "Status", "Model verdict", "Reviewer", "Images")
 # Shown beside the case, before the status: on a 1366 px screen the dock is about 265 px wide, and the verdict in
 # the third place was cut off at the right (the dock scrolled sideways to read it).
 SHOWN_ORDER = ("Case", "Model verdict", "Reviewer", "Status", "Images")
-VERDICT_PARTS = " · "  # "inconclusive · P 41 %" is drawn on two lines, so the column is as wide as its longer part
 # A case id keeps at least this many characters (its start and end around the ellipsis) however narrow the dock:
 # a stretched column shrank to a bare "…" when the other columns filled a 1366 px screen's dock.
 CASE_MIN_CHARS = 12
