@@ -35,7 +35,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.bench_explain import plain_forward  # noqa: E402
-from core.data.datasets import make_pairs, scan_dataset, split_by_image  # noqa: E402
+from core.data.datasets import make_pairs  # noqa: E402
+from core.evaluation.calibrate import model_split  # noqa: E402
 from core.evaluation.lift import mass_share_on_canvas  # noqa: E402
 from core.explain.faithfulness import FRACTIONS, auc, perturbed_scores  # noqa: E402
 from core.explain.integrated import GRID, coalitions, integrated_pixels, pooled  # noqa: E402
@@ -62,9 +63,7 @@ COALITION_GRIDS = {"coalition": GRID, "coalition_8": 8}  # cells per side of the
 
 def split_members(model, data_dir, split: str):
     """The dataset and the indices of the images in the model's own `split` (train, val or test)."""
-    dataset = scan_dataset(data_dir)
-    meta = model.metadata["split"]
-    parts = split_by_image(dataset, int(meta["seed"]), float(meta["val_fraction"]), float(meta["test_fraction"]))
+    dataset, parts = model_split(model, data_dir)
     return dataset, parts[split]
 
 

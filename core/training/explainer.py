@@ -23,8 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.data.datasets import make_pairs, scan_dataset, split_by_image
+from core.data.datasets import make_pairs
 from core.errors import DataError, Stopped
+from core.evaluation.calibrate import model_split
 from core.evaluation.explanation_metrics import rank_correlation
 from core.explain.integrated import integrated_cells, path_of
 from core.explain.methods import get_method, grad_cam
@@ -67,10 +68,8 @@ def check_trainable(model, name: str) -> None:
 
 def training_pairs(model, data_dir, count: int) -> list[tuple[str, str]]:
     """The first `count` pairs of a fixed, seeded order of pairs within the model's own training split."""
-    dataset = scan_dataset(data_dir)
-    meta = model.metadata["split"]
-    members = split_by_image(dataset, int(meta["seed"]), float(meta["val_fraction"]),
-                             float(meta["test_fraction"]))["train"]
+    dataset, splits = model_split(model, data_dir)  # refused when DATA_DIR is not the model's data set
+    members = splits["train"]
     rng = np.random.default_rng(PAIR_SEED)
     pairs = make_pairs(dataset.labels[members], rng)
     pairs = pairs[rng.permutation(len(pairs))[:count]]
