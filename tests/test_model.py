@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -78,3 +79,15 @@ def test_building_and_loading_a_resnet_model_imports_neither_torchvision_nor_dyn
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.pt")], capture_output=True, text=True,
                          check=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("correction", [0, 1])
+def test_two_pass_std_equals_torch_std(correction):
+    from core.model.moments import std
+
+    values = torch.relu(torch.randn(2, 64, 300, generator=torch.Generator().manual_seed(3))) * 5 + 2
+    before = values.clone()
+    for dim in (1, 2):
+        expected = values.std(dim=dim, correction=correction)
+        assert torch.allclose(std(values, dim, correction), expected, rtol=1e-5)
+    assert torch.equal(values, before)  # the in-place steps work on a copy, never on the caller's tensor

@@ -1,8 +1,8 @@
 """Explanations of the similarity score itself: factual and counterfactual maps for each image of a pair.
 
-One forward pass of the pair (as a batch of two) builds the autograd graph only from the target layer on: a
-forward hook swaps the target layer's output for a detached leaf, so the backbone below it neither records
-nor back-propagates anything. One backward pass through the small head then yields each image's *own*
+One forward pass of the pair (as a batch of two) builds the autograd graph only from the target layer on: the
+backbone runs under no_grad and its output, the target layer's maps, becomes a leaf, so the backbone neither
+records nor back-propagates anything. One backward pass through the small head then yields each image's *own*
 gradients, and all four maps follow from them, since the counterfactual score is a sign flip of the factual.
 How activations and gradients become maps is the method's callable (core.explain.methods: decomposition,
 gradcam, attention, occlusion, reference).
@@ -147,23 +147,26 @@ class FirstPass:
 
 
 def first_pass(model: SiameseModel, batch: torch.Tensor, early: bool = False) -> FirstPass:
-    """One forward pass of the pair (2, 3, S, S) with the graph only from the target layer on, and one backward
-    pass through the small head (target_layer_leaf); `early`: also keep model.early_stage's output (what the
-    amortised explainer reads), by a forward hook in the same pass."""
+    """One forward pass of the pair (2, 3, S, S) and one backward pass through the small head only: the
+    backbone runs under no_grad, exactly as a plain forward pass does, and the graph starts at its output, the
+    target layer's maps (model.feature_maps, then model.embed_maps). `early`: also keep model.early_stage's output
+    (what the amortised explainer reads), by a forward hook in the same pass."""
     kept: dict = {}
     hook = (model.early_stage.register_forward_hook(lambda _m, _i, out: kept.update(early=out.detach()))
             if early else None)
     try:
-        with target_layer_leaf(model, model.target_layer) as captured:
-            embeddings = model.embed(batch)
-            distance = model.distance(embeddings[0:1], embeddings[1:2])[0]
-            similarity = similarity_from_distance(distance)
-            grads = torch.autograd.grad(similarity, captured["output"])[0]
+        with torch.no_grad():
+            maps = model.feature_maps(batch)
     finally:
         if hook is not None:
             hook.remove()
-    return FirstPass(captured["output"].detach(), grads, float(similarity.detach()), float(distance.detach()),
-                     kept.get("early"))
+    leaf = maps.requires_grad_(True)
+    with torch.enable_grad():  # autograd.grad asks for the leaf's gradient alone: no parameter's is computed
+        embeddings = model.embed_maps(leaf, len(batch))
+        distance = model.distance(embeddings[0:1], embeddings[1:2])[0]
+        similarity = similarity_from_distance(distance)
+        grads = torch.autograd.grad(similarity, leaf)[0]
+    return FirstPass(leaf.detach(), grads, float(similarity.detach()), float(distance.detach()), kept.get("early"))
 
 
 def _local_probe(model, correspondence: int):

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.model import moments
+
 EARLY_STAGE = 5  # index of layer2 in a ResNet trunk (conv1, bn1, relu, maxpool, layer1, layer2, ...)
 
 
@@ -45,7 +47,7 @@ class ExplainerHead(nn.Module):
                 cam: torch.Tensor) -> torch.Tensor:
         a, g = activations.float(), grads.float()
         product = a * g  # gradient x activation, per image on its own scale (the targets are per image too)
-        product = product / (product.flatten(1).std(dim=1).view(-1, 1, 1, 1) + 1e-12)
+        product = product / (moments.std(product.flatten(1), 1).view(-1, 1, 1, 1) + 1e-12)
         cam = cam.float()[:, None]
         cam = cam / (cam.flatten(1).abs().amax(dim=1).view(-1, 1, 1, 1) + 1e-12)
         grid = early.shape[-2:]

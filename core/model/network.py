@@ -170,8 +170,16 @@ class SiameseModel(nn.Module):
 
     def embed(self, batch: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) -> unit-length embeddings (N, D), averaged over the model's test-time views (if any)."""
-        views = tta.expand(batch, self.config.tta)
-        return tta.merge_embeddings(self.embed_from_features(self.features(views)), self.config.tta, len(batch))
+        return self.embed_maps(self.feature_maps(batch), len(batch))
+
+    def feature_maps(self, batch: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) -> the target layer's maps of each test-time view (V*N, C, h, w), tta.expand's rows."""
+        return self.features(tta.expand(batch, self.config.tta))
+
+    def embed_maps(self, feature_maps: torch.Tensor, count: int) -> torch.Tensor:
+        """feature_maps' output for `count` images -> their embeddings (count, D): embed's second half, so that
+        an explanation can start its autograd graph at the target layer (core.explain.pair.first_pass)."""
+        return tta.merge_embeddings(self.embed_from_features(feature_maps), self.config.tta, count)
 
     def embed_from_features(self, feature_maps: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.head(self.pool(feature_maps)), dim=1)

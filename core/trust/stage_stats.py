@@ -15,6 +15,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from core.model import moments
+
 STRIDES = (8, 16)  # the stages compared: the last module at 1/8 and at 1/16 of the input resolution
 
 
@@ -50,11 +52,7 @@ def capture(model, indices) -> Iterator[dict[int, np.ndarray]]:
         def record(_module, _inputs, output):
             with torch.no_grad():
                 flat = output.detach().float().flatten(2)
-                mean = flat.mean(2)
-                # two passes over the small map (centre, then the root mean square): equal to Tensor.std's
-                # one-pass kernel within float rounding, at a tenth of its cost on CPU (0.6 ms of a 40 ms pass)
-                std = (flat - mean.unsqueeze(2)).square_().mean(2).sqrt_()
-                stats = torch.cat([mean, std], dim=1)
+                stats = torch.cat([flat.mean(2), moments.std(flat, 2, correction=0)], dim=1)
             captured[index] = stats.cpu().numpy()
         return record
 
