@@ -6,6 +6,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.model.device import let_idle_threads_sleep
+
+    let_idle_threads_sleep()  # the window and every command: before anything imports torch
     from cli.parser import parse
 
     args = parse(sys.argv[1:] if argv is None else argv)

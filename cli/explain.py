@@ -4,8 +4,6 @@ any work and written as one unit by core.review.outputs)."""
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
 
 from core.explain.timing import elapsed_ms
@@ -31,7 +29,6 @@ def run_explain(args) -> int:
 
     record = record.merged(from_images(images))  # what was typed wins over what a DICOM file says
     t_images = time.perf_counter()
-    _idle_threads_sleep()
     from core.explain.pair import explain_pair, explained_images
     from core.model.device import resolve_device  # torch: only once the inputs are known to be usable
     from core.model.weights import load_model
@@ -110,16 +107,6 @@ def case_record_arg(args):
                            acquired=parse_acquired(args.acquired), reviewer=args.reviewer)
     except ValueError as exc:
         raise ValueError(f"case record: {exc}") from None
-
-
-def _idle_threads_sleep() -> None:
-    """One pair is a few short parallel regions. By default OpenMP's idle worker threads spin between and after
-    them, and on a shared or loaded machine that spinning takes the cores the main thread needs (measured: a cold
-    explain used ~1 s more CPU and up to 1.5x the wall time; docs/benchmarks.md). Sleeping idle threads cost a
-    wake-up per region, nothing a single pair notices. Read by the OpenMP runtime when torch loads it: set before
-    the first import of torch only (an embedding process keeps its own), and a user's own setting wins."""
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _colormaps(args) -> dict | None:

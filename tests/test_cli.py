@@ -69,22 +69,39 @@ def test_a_plain_explain_imports_nothing_it_does_not_use(weights, image_pair):
     assert out.stdout.strip().splitlines()[-2:] == ["OMP_WAIT_POLICY PASSIVE", "LOADED []"]
 
 
-def test_explain_lets_idle_threads_sleep_only_before_torch_loads_and_never_over_the_user(monkeypatch):
-    """OpenMP reads its wait policy once, when torch loads it: explain sets it then (a loaded machine's cores go
-    to the work, not to spinning idle threads), leaves an embedding process alone, and keeps a user's setting."""
+def test_idle_threads_sleep_only_before_torch_loads_and_never_over_the_user(monkeypatch):
+    """OpenMP reads its wait policy once, when torch loads it: it is set then (a loaded machine's cores go to the
+    work, not to spinning idle threads), an embedding process is left alone, and a user's setting is kept."""
     import sys
 
-    from cli.explain import _idle_threads_sleep
+    from core.model.device import let_idle_threads_sleep
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    _idle_threads_sleep()  # torch is loaded in this process: too late to matter, so nothing is set
+    let_idle_threads_sleep()  # torch is loaded in this process: too late to matter, so nothing is set
     assert "OMP_WAIT_POLICY" not in os.environ
     monkeypatch.delitem(sys.modules, "torch")
-    _idle_threads_sleep()
+    let_idle_threads_sleep()
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    _idle_threads_sleep()
+    let_idle_threads_sleep()
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_the_window_gets_sleeping_idle_threads_too(monkeypatch):
+    """The window's runner thread explains and refines pair after pair: it needs the policy as much as `explain`."""
+    import sys
+    from types import SimpleNamespace
+
+    import gui.app
+    import main
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delitem(sys.modules, "torch")  # as in a fresh process, before anything loads torch
+    seen = []
+    monkeypatch.setattr("cli.parser.parse", lambda _argv: SimpleNamespace(command="gui"))
+    monkeypatch.setattr(gui.app, "run_app", lambda _args: seen.append(os.environ.get("OMP_WAIT_POLICY")) or 0)
+    assert main.main([]) == 0
+    assert seen == ["PASSIVE"]
 
 
 def test_a_not_assessed_pair_prints_no_number_and_its_json_keeps_them_flagged(image_pair, tmp_path, capsys):

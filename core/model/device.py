@@ -3,11 +3,13 @@
 The app ships in two flavours (build.spec): `cuda`, and `cpu`, the default, which carries no CUDA library at all.
 A frozen bundle records its flavour in FLAVOUR_FILE; in the cpu flavour 'auto' means the CPU, the device menu
 offers Auto and CPU only, and a CUDA request is refused with a message that says why, without asking torch.
-Importing this module does not import torch (the window reads `device_choices()` while it starts).
+Importing this module does not import torch (the window reads `device_choices()` while it starts; main.py sets the
+threads' wait policy with it before anything loads torch).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -55,3 +57,14 @@ def resolve_device(name: str):
         if not torch.cuda.is_available():
             raise ValueError("CUDA was requested but no CUDA device is available")
     return torch.device(name)
+
+
+def let_idle_threads_sleep() -> None:
+    """By default OpenMP's idle worker threads spin between and after torch's parallel regions, and a pair is many
+    short ones. On a machine whose cores are busy with anything else (measured on two cores beside one other busy
+    process: explain_pair 1.1-1.4 s instead of 64 ms at torch's default two threads; docs/benchmarks.md), each
+    region then waits for a thread that lost its core. Sleeping idle threads cost a wake-up per region. OpenMP reads
+    the policy once, when torch loads it: set before the first import of torch only (an embedding process keeps its
+    own), and a user's own setting wins."""
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
