@@ -207,8 +207,7 @@ def test_the_dock_names_the_pair_its_verdict_and_maps_are_of_which_is_not_the_pa
     assert "The model on V3 registered onto V1: similar" in shown(view)[1].verdict
     presenter.step_by(-1)  # V2 shown: the report's maps are still V3's
     assert view.show_maps.call_args.args[0] == said and "The model explains" in shown(view)[1].verdict
-    model.history = None
-    model._set(result(ok=False, explanation=explanation()))
+    model._set(result(ok=False, explanation=explanation()))  # a pair's follow-up: the history no longer applies
     _maps_delivered(model, FollowupMaps(result(ok=False, explanation=explanation("coalition")), BEATS_EVERY))
     assert view.show_maps.call_args.args[0].startswith(
         "Maps on the report of the baseline and the follow-up, not registered (coalition)")
