@@ -131,7 +131,7 @@ class FollowupPresenter:
             when = f"  ·  V{visit['visit']} of {len(f.history.pictures)}" + ("" if days is None else f", {days} days")
         e, reg = result.explanation, result.registration
         verdict = ("The model explains the baseline against the last visit" if e is None
-                   else f"The model on the pair: {e.verdict} ({escape(e.verdict_reason)})")
+                   else f"The model on {pair_words(f, result, f.visit)}: {e.verdict} ({escape(e.verdict_reason)})")
         registration = (f"Registration ({reg.mode}{', auto' if reg.chosen_by == 'auto' else ''}): quality "
                         f"{reg.quality:.2f}, about {reg.error_px:.1f} px" if reg.ok
                         else f"<b>Not registered</b>: {escape(reg.message)}")
@@ -216,25 +216,46 @@ def table(result) -> tuple[tuple[str, str, str, str], ...]:
     return tuple(rows)
 
 
+def pair_words(followup: FollowUpReview, result, visit: int = -1) -> str:
+    """Which pair the model judged and the report's maps explain: the later visit registered onto the baseline
+    (core.followup.visits.followup), unaligned when registration failed. Named, because it is not the pair the
+    viewers show: their maps are of the images as loaded, a history's report is of its last visit whichever case
+    was opened, and the two checks can answer differently. visit: a history's visit `result` compares with the
+    baseline (its index, -1 the last)."""
+    later, baseline = "the follow-up", "the baseline"
+    if followup.history is not None:
+        visits = followup.history.facts["visits"]
+        later, baseline = f"V{visits[visit]['visit']}", f"V{visits[0]['visit']}"
+    if result.registration.ok:
+        return f"{later} registered onto {baseline}"
+    return f"{baseline} and {later}, not registered"
+
+
+VIEWERS_NOTE = (f"<br><span style='color:{GREY}'>The maps in the viewers are of the pair as loaded there and "
+                "checked on their own: the two answers can differ.</span>")
+
+
 def maps_words(followup: FollowUpReview) -> str:
     """The report's maps in words, as the main view words a pair's: never more sure than the check (docs/
-    explanations.md, "The follow-up's and the similar cases' maps"). '' when there is no follow-up."""
+    explanations.md, "The follow-up's and the similar cases' maps"), and which pair they are of, since the viewers'
+    maps beside the dock are of another. '' when there is no follow-up."""
     result = followup.result
     e = getattr(result, "explanation", None)
     if e is None:
         return ""
+    maps = f"Maps on the report of {pair_words(followup, result)}"
     if e.same_content:
-        return "Maps on the report: none (same image content)"
+        return f"{maps}: none (same image content)"
     if withholds(e.verdict, e.in_domain):
-        return "Maps on the report: withheld (the pair is not assessed)"
-    maps = followup.maps
-    if maps is None:
+        return f"{maps}: withheld (the pair is not assessed)"
+    checked = followup.maps
+    if checked is None:
         why = f"could not be checked: {escape(followup.maps_error)}" if followup.maps_error else \
             "being refined and checked…"
-        return f"Maps on the report: <b>{UNCHECKED_MARK}</b> ({why})"
-    shown = maps.result.explanation
+        return f"{maps}: <b>{UNCHECKED_MARK}</b> ({why}){VIEWERS_NOTE}"
+    shown = checked.result.explanation
     method = method_words(shown.method, shown.refined_from)
-    curves = maps.faithfulness
+    curves = checked.faithfulness
     if check_verdict(curves) == UNFAITHFUL:
-        return f"Maps on the report ({method}): <b>{UNFAITHFUL_MARK}</b>, hatched there"
-    return f"Maps on the report ({method}): {escape(faithfulness_text(curves))}"
+        return f"{maps} ({method}): <b>{UNFAITHFUL_MARK}</b>, hatched there{VIEWERS_NOTE}"
+    return f"{maps} ({method}): {escape(faithfulness_text(curves))}{VIEWERS_NOTE}"

@@ -22,13 +22,17 @@ from PySide6.QtWidgets import (
 from ..models.worklist import VERDICT_PARTS  # "inconclusive · P 41 %": two lines, the column as wide as the longer
 from .elided import ElidedLabel, never_widens
 
-COLUMNS = ("Case", "Status", "Model verdict", "Reviewer", "Images")
-# Shown beside the case, before the status: on a 1366 px screen the dock is about 265 px wide, and the verdict in
-# the third place was cut off at the right (the dock scrolled sideways to read it).
-SHOWN_ORDER = ("Case", "Model verdict", "Reviewer", "Status", "Images")
+FIELDS = ("Case", "Status", "Model verdict", "Reviewer", "Images")  # the texts per case, as show_cases gets them
+# What the table draws, in this order. On a 1366 px screen the dock is about 265 px wide: the status stood in a
+# column of its own right of the dock's edge (read only by scrolling sideways), so it shares one column with the
+# reviewer's agree / disagree, on two lines as the verdict and its P are; the images' names stand last.
+COLUMNS = ("Case", "Model verdict", "Review", "Images")
+HEADERS = {"Model verdict": "Model\nverdict"}
+REVIEW_LINES = ("Status", "Reviewer")  # the "Review" column: the case's status over the reviewer's decision
 # A case id keeps at least this many characters (its start and end around the ellipsis) however narrow the dock:
-# a stretched column shrank to a bare "…" when the other columns filled a 1366 px screen's dock.
-CASE_MIN_CHARS = 12
+# a stretched column shrank to a bare "…" when the other columns filled a 1366 px screen's dock; 12 pushed the
+# review column past the edge of that dock once forty cases brought the vertical scroll bar.
+CASE_MIN_CHARS = 10
 
 
 class WorklistDock(QDockWidget):
@@ -53,7 +57,8 @@ class WorklistDock(QDockWidget):
             row.addWidget(button)
         column.addLayout(row)
         self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        # headers no wider than their columns' texts ("Model verdict" was 7 px wider than "inconclusive")
+        self.table.setHorizontalHeaderLabels([HEADERS.get(name, name) for name in COLUMNS])
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectRows)
         self.table.setSelectionMode(QTableWidget.SingleSelection)
@@ -66,8 +71,6 @@ class WorklistDock(QDockWidget):
             header.setSectionResizeMode(index, QHeaderView.Interactive if name == "Case"
                                         else QHeaderView.ResizeToContents)
         header.setSectionResizeMode(COLUMNS.index("Images"), QHeaderView.Stretch)
-        for place, name in enumerate(SHOWN_ORDER):
-            header.moveSection(header.visualIndex(COLUMNS.index(name)), place)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)  # two-line verdicts
         self.table.viewport().installEventFilter(self)  # a resized dock re-shares the case column
         self.table.setTextElideMode(Qt.ElideMiddle)  # a long case id keeps its start and end
@@ -81,14 +84,13 @@ class WorklistDock(QDockWidget):
         self.setWidget(body)
 
     def show_cases(self, path, rows: list[tuple], current: int) -> None:
-        """rows: (case, status, score, reviewer, images) texts per case."""
+        """rows: (case, status, score, reviewer, images) texts per case (FIELDS)."""
         self.path_label.setText(f"Worklist: {path}" if path else "")
         self.table.setRowCount(len(rows))
         for r, values in enumerate(rows):
-            for c, value in enumerate(values):
-                shown = value.replace(VERDICT_PARTS, "\n") if COLUMNS[c] == "Model verdict" else value
+            for c, (shown, tip) in enumerate(_cells(dict(zip(FIELDS, values, strict=True)))):
                 item = QTableWidgetItem(shown)
-                item.setToolTip(value)
+                item.setToolTip(tip)
                 self.table.setItem(r, c, item)
         self._fit_case_column()
         self.show_current(current)
@@ -112,3 +114,13 @@ class WorklistDock(QDockWidget):
             self.table.selectRow(row)
         else:
             self.table.clearSelection()
+
+
+def _cells(fields: dict[str, str]) -> list[tuple[str, str]]:
+    """(text drawn, tooltip) per column of COLUMNS: the verdict over its P, the status over the reviewer's decision
+    (none yet: the status alone), each line short enough for a 265 px dock; the tooltip says it on one line."""
+    verdict = fields["Model verdict"]
+    review = [fields[name] for name in REVIEW_LINES if fields[name]]
+    return [(fields["Case"], fields["Case"]), (verdict.replace(VERDICT_PARTS, "\n"), verdict),
+            ("\n".join(review), VERDICT_PARTS.join(f"{name}: {fields[name] or '–'}" for name in REVIEW_LINES)),
+            (fields["Images"], fields["Images"])]

@@ -63,7 +63,9 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     assert np.array_equal(before, dock.composed()) and "nudged" not in dock.legend.text()
     # the report's maps, refined and checked in the background as the main view's, and said so in the dock
     qtbot.waitUntil(lambda: window.followup.maps is not None, timeout=TIMEOUT_MS)
-    assert dock.maps.text().startswith("Maps on the report (coalition (refined from gradcam))")
+    said = dock.maps.text()  # of which pair: not the viewers' (their maps are of the images as loaded)
+    assert said.startswith("Maps on the report of the follow-up registered onto the baseline (coalition (refined "
+                           "from gradcam))") and "the two answers can differ" in said
     report = tmp_path / "followup.pdf"
     dock.assessment.textEdited.emit("stable, routine follow-up")  # as typed
     assert window.followup.assessment == "stable, routine follow-up"

@@ -68,8 +68,8 @@ def test_a_follow_up_is_said_with_what_changed_first_the_verdict_in_grey_and_its
     given, comparison = shown(view)
     assert given is done and isinstance(comparison, Comparison)
     assert comparison.headline == "<b>Area grew ×1.30 &amp; more</b>  ·  interval 92 days"
-    assert comparison.verdict == (f"<span style='color:{GREY}'>The model on the pair: similar (close &lt;below&gt; "
-                                  "threshold)</span>")
+    assert comparison.verdict == (f"<span style='color:{GREY}'>The model on the follow-up registered onto the "
+                                  "baseline: similar (close &lt;below&gt; threshold)</span>")
     assert comparison.registration == "Registration (rigid, auto): quality 0.90, about 1.2 px"
     rows = {row[0]: row[1:] for row in comparison.table}
     assert rows["Area (px)"] == ("1200", "1560", "1.30 × ± 0.05") and rows["Area (mm²)"] == ("–", "–", "")
@@ -167,15 +167,16 @@ def test_the_reports_maps_are_said_no_surer_than_the_check_as_the_main_view_says
     model._set(result(explanation=explanation()))  # a new alignment: its maps are unchecked again
     assert UNCHECKED_MARK in view.show_maps.call_args.args[0]
     _maps_delivered(model, FollowupMaps(refined, FLAT_CURVES))
-    assert view.show_maps.call_args.args[0].endswith("check inconclusive (the score hardly moves when regions are "
-                                                     "hidden)")
+    said = view.show_maps.call_args.args[0]
+    assert "): check inconclusive (the score hardly moves when regions are hidden)<br>" in said
     model._set(result(explanation=explanation()))
     _maps_delivered(model, "stopped")
     assert "could not be checked: stopped" in view.show_maps.call_args.args[0]
     model._set(result(explanation=explanation()))
     _maps_delivered(model, FollowupMaps(refined, BEATS_EVERY))
     said = view.show_maps.call_args.args[0]
-    assert said.startswith("Maps on the report (coalition") and "better than" in said and "chance" not in said
+    assert said.startswith("Maps on the report of the follow-up registered onto the baseline (coalition")
+    assert "better than" in said and "chance" not in said
 
 
 def test_maps_of_an_earlier_follow_up_never_speak_for_the_one_shown(view, model):
@@ -190,12 +191,37 @@ def test_maps_of_an_earlier_follow_up_never_speak_for_the_one_shown(view, model)
     assert view.show_maps.call_args.args[0] == ""
 
 
+def test_the_dock_names_the_pair_its_verdict_and_maps_are_of_which_is_not_the_pair_in_the_viewers(view, model):
+    """The viewers show the pair as loaded, with their own check's caption ("map: check inconclusive"); the dock's
+    verdict and report maps are of the follow-up registered onto the baseline, for a history of its last visit
+    whichever visit is shown. The dock said "Maps on the report (coalition …): better than each of 3 random maps"
+    under the viewers' "check inconclusive": two answers about "the maps", of two different pairs, unnamed."""
+    presenter = FollowupPresenter(view, model)
+    lesion = history()
+    lesion.last.explanation = explanation()
+    model._set_history(lesion)
+    _maps_delivered(model, FollowupMaps(result(explanation=explanation("coalition")), BEATS_EVERY))
+    said = view.show_maps.call_args.args[0]
+    assert said.startswith("Maps on the report of V3 registered onto V1 (coalition)")
+    assert "viewers are of the pair as loaded there" in said and "the two answers can differ" in said
+    assert "The model on V3 registered onto V1: similar" in shown(view)[1].verdict
+    presenter.step_by(-1)  # V2 shown: the report's maps are still V3's
+    assert view.show_maps.call_args.args[0] == said and "The model explains" in shown(view)[1].verdict
+    model._set(result(ok=False, explanation=explanation()))  # a pair's follow-up: the history no longer applies
+    _maps_delivered(model, FollowupMaps(result(ok=False, explanation=explanation("coalition")), BEATS_EVERY))
+    assert view.show_maps.call_args.args[0].startswith(
+        "Maps on the report of the baseline and the follow-up, not registered (coalition)")
+    assert "The model on the baseline and the follow-up, not registered: similar" in shown(view)[1].verdict
+
+
 def test_a_pair_not_assessed_or_of_the_same_content_has_no_maps_to_check(view, model):
     presenter = FollowupPresenter(view, model)  # noqa: F841
     model._set(result(explanation=explanation(verdict="not assessed", in_domain=(True, False))))
-    assert view.show_maps.call_args.args[0] == "Maps on the report: withheld (the pair is not assessed)"
+    assert view.show_maps.call_args.args[0] == ("Maps on the report of the follow-up registered onto the baseline: "
+                                                "withheld (the pair is not assessed)")
     model._set(result(explanation=explanation(same_content=True)))
-    assert view.show_maps.call_args.args[0] == "Maps on the report: none (same image content)"
+    assert view.show_maps.call_args.args[0] == ("Maps on the report of the follow-up registered onto the baseline: "
+                                                "none (same image content)")
 
 
 def test_a_report_asked_for_while_its_maps_are_checked_waits_for_them_never_refining_twice(view, model):

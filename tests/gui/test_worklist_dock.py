@@ -18,7 +18,7 @@ def test_verdict_and_score_are_never_cut_while_long_names_are_elided(qtbot):
     header, metrics = dock.table.horizontalHeader(), dock.table.fontMetrics()
     widest = max(metrics.horizontalAdvance(part) for part in score.split(" · "))  # drawn on two lines
     assert header.sectionSize(COLUMNS.index("Model verdict")) >= widest
-    assert header.sectionSize(COLUMNS.index("Reviewer")) >= metrics.horizontalAdvance("disagree")
+    assert header.sectionSize(COLUMNS.index("Review")) >= metrics.horizontalAdvance("disagree")
     assert header.sectionSize(COLUMNS.index("Case")) < metrics.horizontalAdvance(case)  # elided, not widening
     assert dock.table.item(0, COLUMNS.index("Case")).toolTip() == case
 
@@ -70,3 +70,31 @@ def test_a_long_case_id_is_elided_on_one_line_not_wrapped_into_a_tall_row(qtbot)
     metrics = dock.table.fontMetrics()
     qtbot.waitUntil(lambda: dock.table.rowHeight(0) >= 2 * metrics.lineSpacing())
     assert dock.table.rowHeight(0) < 3 * metrics.lineSpacing() + 12  # the verdict's two lines, no more
+
+
+def test_every_column_a_reviewer_reads_fits_the_dock_a_1366_px_screen_gives_without_scrolling(qtbot):
+    """The status had a column of its own right of the dock's edge at 265 px (only read by scrolling sideways): it
+    stands over the reviewer's agree / disagree now, in one column beside the case and the verdict, each part whole,
+    with forty cases too (the vertical scroll bar takes its share of the width)."""
+    dock = WorklistDock()
+    qtbot.addWidget(dock)
+    dock.resize(265, 300)
+    dock.show()
+    header, metrics = dock.table.horizontalHeader(), dock.table.fontMetrics()
+    for count in (1, 40):
+        dock.show_cases("/tmp/w.sqlite", [("004711-left-forearm-dermoscopy-comparison-2026-09-14", "in review",
+                                           "not assessed", "disagree", "a.jpg / b.jpg")] * count, 0)
+        qtbot.waitUntil(lambda: header.sectionSize(COLUMNS.index("Review")) > 0)
+        if count > 1:
+            qtbot.waitUntil(dock.table.verticalScrollBar().isVisible)
+        width = dock.table.viewport().width()
+        for name in ("Case", "Model verdict", "Review"):
+            column = COLUMNS.index(name)
+            assert header.sectionViewportPosition(column) + header.sectionSize(column) <= width, (name, count)
+        review = dock.table.item(0, COLUMNS.index("Review"))
+        assert review.text() == "in review\ndisagree" and review.toolTip() == "Status: in review · Reviewer: disagree"
+        assert header.sectionSize(COLUMNS.index("Review")) >= metrics.horizontalAdvance("in review")
+        assert header.sectionSize(COLUMNS.index("Model verdict")) >= metrics.horizontalAdvance("not assessed")
+        assert header.sectionSize(COLUMNS.index("Case")) >= metrics.horizontalAdvance("0" * CASE_MIN_CHARS)
+    dock.show_cases("/tmp/w.sqlite", [("case-03", "new", "", "", "a.jpg / b.jpg")], 0)  # no verdict yet: one line
+    assert dock.table.item(0, COLUMNS.index("Review")).text() == "new"
