@@ -88,6 +88,9 @@ def main() -> int:
     parser.add_argument("--drops", type=int, default=5)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = parser.parse_args()
+    from core.model.device import let_idle_threads_sleep
+
+    let_idle_threads_sleep()  # as main.py does for the window, before the drops' window loads torch here
     launch = measure_launch(args.launches)
     drops, timings, model = measure_drops(args.drops, args.device)
     launch_s, drop_s = statistics.median(launch), statistics.median(drops)
