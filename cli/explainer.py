@@ -13,6 +13,8 @@ def run_explainer(args) -> int:
         raise ValueError(f"--pairs must be 4..100000, got {args.pairs}")
     if not 1 <= args.width <= 512:
         raise ValueError(f"--width must be 1..512, got {args.width}")
+    if not 1 <= args.target_seeds <= 16:
+        raise ValueError(f"--target-seeds must be 1..16, got {args.target_seeds}")
 
     def progress(done: int, total: int) -> None:
         if not args.json:
@@ -24,7 +26,8 @@ def run_explainer(args) -> int:
             sys.stderr.write(f"\rfitting epoch {epoch}, held-out loss {loss:.4f}   ")
             sys.stderr.flush()
 
-    report = train_explainer(args.model_path, args.data_dir, ExplainerOptions(pairs=args.pairs, width=args.width),
+    report = train_explainer(args.model_path, args.data_dir, ExplainerOptions(pairs=args.pairs, width=args.width,
+                                                                     target_seeds=args.target_seeds),
                              args.cache_dir, progress=progress, on_epoch=on_epoch)
     if args.json:
         print(json.dumps(report, allow_nan=False))

@@ -254,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     explainer.add_argument("--pairs", type=int, default=1000,
                            help="training pairs (each costs 16 pair passes once; cached): default 1000")
     explainer.add_argument("--width", type=int, default=32, help="the head's channels (default 32)")
+    explainer.add_argument("--target-seeds", type=int, default=1,
+                           help="coalition maps averaged into each pair's target, each under its own mask seed "
+                                "(each costs 16 pair passes a pair once; cached): default 1")
     explainer.add_argument("--cache-dir", default="runs/explainer",
                            help="where the pairs' targets are cached, per backbone (default runs/explainer)")
 

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from core.explain.pair import explain_pair
 from core.explain.refine import method_words, refined, refines
@@ -83,6 +84,30 @@ def test_targets_are_cached_per_pair_and_resumed(trained_shapes, shapes_dir, tmp
     data = training.load_targets(files)
     assert data["target"].shape[-2:] == data["early"].shape[-2:]  # coalition cells pooled to the head's grid
     assert torch.isfinite(data["target"]).all()
+
+
+def test_more_target_seeds_average_other_draws_of_the_same_coalition_map(trained_shapes, shapes_dir, tmp_path):
+    """target_seeds K: the target is the mean of K coalition maps of the pair under mask seeds 0..K-1; the first
+    draw keeps the cache's layout (one file a pair), each further draw has its own folder."""
+    model = load_model(trained_shapes[1])
+    pairs = training.training_pairs(model, shapes_dir, 2)
+    cache = tmp_path / "cache"
+    files = training.generate(model, pairs, cache)
+    second = training.generate(model, pairs, cache, seed=1)
+    assert [f.parent for f in second] == [cache / "seed1"] * 2 and not (cache / "seed1" / "seed1").exists()
+    first_maps = np.concatenate([np.load(f)["target"] for f in files])
+    second_maps = np.concatenate([np.load(f)["target"] for f in second])
+    assert not np.allclose(first_maps, second_maps)  # another draw of the masks, not a copy
+    inputs = torch.cat([model.input_tensor(training.model_view(model, load_image(p))[0]) for p in pairs[1]])
+    redrawn = float(np.load(files[1])["sign"]) * training.integrated_cells(
+        model, inputs, path=training.coalitions(seed=training.COALITION_SEED + 1)).numpy()
+    np.testing.assert_allclose(second_maps[2:], redrawn, atol=1e-6)  # oriented for the decision like the first
+    one = training.load_targets(files)["target"]
+    both = training.load_targets(files, [second])["target"]
+    mean = torch.from_numpy((first_maps + second_maps) / 2)[:, None]
+    np.testing.assert_allclose(both.numpy(), F.adaptive_avg_pool2d(mean, tuple(one.shape[-2:]))[:, 0].numpy(),
+                               atol=1e-6)
+    assert not torch.allclose(one, both)
 
 
 def test_explainer_refuses_what_it_cannot_train_with_one_line(weights, tiny_model, tmp_path, capsys):

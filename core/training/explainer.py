@@ -5,9 +5,11 @@ order, so `pairs` N is a prefix of a fixed list), the refinement's coalition cel
 .REFINED_METHOD, 16 pair passes with gradients each), oriented for the decision like every factual map; inputs:
 what explain_pair's first pass leaves (core.explain.pair.first_pass). Each pair is cached as one .npz under
 <cache>/<backbone digest>/ (written atomically, skipped when present and of the same pair), so a run cut short
-resumes and a retrained backbone never reuses another's targets. Fit: MSE + (1 - Pearson) per image on the cells
-scaled by their largest |cell|, AdamW, early stopping on the last HOLDOUT share of the pairs (validation and test
-pairs are never read: they are what the head is measured on, benchmarks/bench_explanations.py).
+resumes and a retrained backbone never reuses another's targets. With `target_seeds` K > 1 the target is the mean of
+K coalition maps of the pair (mask seeds COALITION_SEED + 0..K-1: 16 K pair passes a pair, a less noisy estimate of
+the same Shapley values); the extra seeds' maps are cached beside the first, under seed<k>/. Fit: MSE + (1 - Pearson)
+per image on the cells scaled by their largest |cell|, AdamW, early stopping on the last HOLDOUT share of the pairs
+(validation and test pairs are never read: they are what the head is measured on, benchmarks/bench_explanations.py).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from core.data.datasets import make_pairs
 from core.errors import DataError, Stopped
 from core.evaluation.calibrate import model_split
 from core.evaluation.explanation_metrics import rank_correlation
-from core.explain.integrated import integrated_cells, path_of
+from core.explain.integrated import COALITION_SEED, coalitions, integrated_cells, path_of
 from core.explain.methods import get_method, grad_cam
 from core.explain.pair import first_pass, model_view
 from core.explain.refine import REFINED_METHOD
@@ -52,6 +54,7 @@ class ExplainerOptions:
     epochs: int = EPOCHS
     patience: int = PATIENCE
     seed: int = 0
+    target_seeds: int = 1
 
 
 def check_trainable(model, name: str) -> None:
@@ -99,19 +102,29 @@ def pair_tensors(model, paths) -> dict[str, np.ndarray]:
             "similarity": np.array(passed.similarity, np.float32), "pair": np.array([str(p) for p in paths])}
 
 
+def seed_target(model, paths, seed: int) -> dict[str, np.ndarray]:
+    """One pair's coalition cells under another mask seed, oriented like pair_tensors' target."""
+    inputs = torch.cat([model.input_tensor(model_view(model, load_image(p))[0]) for p in paths])
+    sign = get_method(REFINED_METHOD).sign(model.decide(first_pass(model, inputs).similarity))
+    target = sign * integrated_cells(model, inputs, path=coalitions(seed=COALITION_SEED + seed))
+    return {"target": target.numpy().astype(np.float32), "pair": np.array([str(p) for p in paths])}
+
+
 def generate(model, pairs, cache: Path, shard: tuple[int, int] = (0, 1),
              progress: Callable[[int, int], None] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> list[Path]:
-    """Cache the targets of `pairs` (those of this shard: index k with k % n == i) and return every pair's file."""
-    cache.mkdir(parents=True, exist_ok=True)
-    files = [cache / f"{k:05d}.npz" for k in range(len(pairs))]
+             should_stop: Callable[[], bool] | None = None, seed: int = 0) -> list[Path]:
+    """Cache the targets of `pairs` (those of this shard: index k with k % n == i) and return every pair's file;
+    `seed` k > 0: only the coalition map of mask seed COALITION_SEED + k, under cache/seed<k>/."""
+    folder = cache / f"seed{seed}" if seed else cache
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [folder / f"{k:05d}.npz" for k in range(len(pairs))]
     index, count = shard
     for k, (paths, path) in enumerate(zip(pairs, files, strict=True)):
         if should_stop is not None and should_stop():
             raise Stopped("explainer targets stopped; rerun to resume")
         if k % count != index or _cached(path, paths):
             continue
-        arrays = pair_tensors(model, paths)
+        arrays = seed_target(model, paths, seed) if seed else pair_tensors(model, paths)
         atomic_write(path, lambda handle, arrays=arrays: np.savez(handle, **arrays))
         if progress is not None:
             progress(k + 1, len(pairs))
@@ -126,11 +139,15 @@ def _cached(path: Path, paths) -> bool:
         return False
 
 
-def load_targets(files) -> dict[str, torch.Tensor]:
-    """The cached pairs stacked, two rows a pair (the early stage pooled to the target's grid if it differs)."""
+def load_targets(files, seed_files=()) -> dict[str, torch.Tensor]:
+    """The cached pairs stacked, two rows a pair (the early stage pooled to the target's grid if it differs); the
+    target averaged with the same pairs' maps of other mask seeds (`seed_files`: one list of files per seed)."""
     parts = [np.load(f) for f in files]
     stack = lambda key: torch.from_numpy(np.concatenate([p[key] for p in parts])).float()  # noqa: E731
     data = {key: stack(key) for key in ("activations", "grads", "early", "target")}
+    for others in seed_files:
+        data["target"] += torch.from_numpy(np.concatenate([np.load(f)["target"] for f in others])).float()
+    data["target"] /= 1 + len(seed_files)
     if data["early"].shape[-2:] != data["target"].shape[-2:]:
         grid = (int(data["early"].shape[-2]), int(data["early"].shape[-1]))
         data["target"] = F.adaptive_avg_pool2d(data["target"][:, None], grid)[:, 0]
@@ -197,7 +214,8 @@ def fit(data: dict, options: ExplainerOptions, should_stop: Callable[[], bool] |
         cam_cells = F.interpolate(cam[held, None], size=early.shape[-2:], mode="bilinear",
                                   align_corners=False)[:, 0].numpy()
     truth = target[held].numpy()
-    report = {"target": REFINED_METHOD, "pair_seed": PAIR_SEED, "pairs": pairs, "fit_pairs": cut // 2,
+    report = {"target": REFINED_METHOD, "target_seeds": options.target_seeds, "pair_seed": PAIR_SEED,
+              "pairs": pairs, "fit_pairs": cut // 2,
               "holdout_pairs": pairs - cut // 2, "width": options.width, "epochs": epochs,
               "holdout_loss": round(best, 4),
               "holdout_rank_correlation": _median_rank(predicted, truth),
@@ -232,9 +250,11 @@ def train_explainer(path, data_dir, options: ExplainerOptions, cache_root, progr
     pairs = training_pairs(model, data_dir, options.pairs)
     if len(pairs) < 4:
         raise DataError(f"{data_dir}: only {len(pairs)} training pairs for {name}; an explainer needs at least 4")
-    files = generate(model, pairs, Path(cache_root) / backbone_digest(model), progress=progress,
-                     should_stop=should_stop)
-    head, report = fit(load_targets(files), options, should_stop, on_epoch)
+    cache = Path(cache_root) / backbone_digest(model)
+    files = generate(model, pairs, cache, progress=progress, should_stop=should_stop)
+    seed_files = [generate(model, pairs, cache, progress=progress, should_stop=should_stop, seed=k)
+                  for k in range(1, options.target_seeds)]
+    head, report = fit(load_targets(files, seed_files), options, should_stop, on_epoch)
     attach(model, head)
     meta = save_model(model.cpu(), Path(path), {"explainer": report})
     return {**report, "weights": {"path": str(path), "sha256": meta["sha256"], "size_bytes": meta["size_bytes"]}}
