@@ -1,6 +1,7 @@
-"""A standard deviation for the small maps of one pass, where Tensor.std's one-pass CPU kernel costs a tenth of a
-millisecond and more per call (0.45 ms on the explainer head's 65k values, 0.6 ms on two stage maps): two passes,
-centre then root mean square, equal to it within float rounding (3e-7 relative measured) at a tenth of the cost."""
+"""A standard deviation for the small maps of one pass, where Tensor.std's one-pass CPU kernel is slow: two passes,
+centre then root mean square, equal to it within float rounding (at most 3.6e-7 relative measured) at a tenth of
+the cost (one thread, the explainer head's 2 x 32768 values: 389 us against 29 us; the stage statistics' two maps
+0.66 ms against 0.06 ms)."""
 
 from __future__ import annotations
 
