@@ -173,3 +173,25 @@ def test_normalise_in_place_scales_the_callers_array_and_otherwise_leaves_it_alo
     assert not normalise(empty, in_place=True).any()
     wide = np.array([1.0, 2.0])  # not float32: a float32 copy, whatever in_place says
     assert normalise(wide, in_place=True).dtype == np.float32 and wide[1] == 2.0
+
+
+@pytest.mark.parametrize("tta", ["none", "hflip"])
+def test_first_pass_is_the_score_and_its_gradient_at_the_target_layer(tta):
+    """first_pass runs the backbone without a graph: its score and gradients must be those of the whole model's
+    score w.r.t. the target layer's output, test-time views included, and no parameter may get a gradient."""
+    from core.explain.pair import first_pass, target_layer_leaf
+    from core.model.network import ModelConfig, SiameseModel
+
+    torch.manual_seed(1)
+    model = SiameseModel(ModelConfig(input_size=64, tta=tta)).eval()  # parameters left trainable, as loaded
+    batch = torch.randn(2, 3, 64, 64)
+    passed = first_pass(model, batch, early=True)
+    with target_layer_leaf(model, model.target_layer) as captured:
+        embeddings = model.embed(batch)
+        score = model.score(embeddings[0:1], embeddings[1:2])[0]
+        expected = torch.autograd.grad(score, captured["output"])[0]
+    assert passed.similarity == pytest.approx(float(score), abs=1e-6)
+    assert torch.allclose(passed.activations, captured["output"].detach(), atol=1e-6)
+    assert torch.allclose(passed.grads, expected, atol=1e-7, rtol=1e-5) and expected.abs().max() > 0
+    assert passed.early is not None and passed.early.shape[0] == passed.activations.shape[0]
+    assert all(p.grad is None for p in model.parameters())
