@@ -190,7 +190,7 @@ def test_first_pass_is_the_score_and_its_gradient_at_the_target_layer(tta):
         embeddings = model.embed(batch)
         score = model.score(embeddings[0:1], embeddings[1:2])[0]
         expected = torch.autograd.grad(score, captured["output"])[0]
-    assert passed.similarity == pytest.approx(float(score), abs=1e-6)
+    assert passed.similarity == pytest.approx(float(score.detach()), abs=1e-6)
     assert torch.allclose(passed.activations, captured["output"].detach(), atol=1e-6)
     assert torch.allclose(passed.grads, expected, atol=1e-7, rtol=1e-5) and expected.abs().max() > 0
     assert passed.early is not None and passed.early.shape[0] == passed.activations.shape[0]

@@ -107,3 +107,22 @@ def test_a_damaged_cache_is_rebuilt_and_a_foreign_checkpoint_is_one_clear_error(
                            device="cpu", cache_dir=str(tmp_path), resume=True)
     with pytest.raises(DataError, match="not a checkpoint of this run"):
         train(options)
+
+
+def test_a_cache_read_back_may_be_written_in_place_and_its_file_stays_as_it_was(shapes_dir, tmp_path):
+    """torch assumes a tensor's memory is writable: a cache mapped read-only made an in-place write undefined (and
+    warned); mapped copy-on-write, the write stays in memory and the file keeps what was cached."""
+    import warnings
+
+    from core.data.datasets import load_cache, scan_dataset
+
+    dataset = scan_dataset(shapes_dir)
+    load_cache(dataset, 24, tmp_path)
+    (cache_file,) = tmp_path.glob("images-*.npy")
+    on_disk = cache_file.read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "The given NumPy array is not writable" was a warning
+        cached = load_cache(dataset, 24, tmp_path)
+    cached[0].zero_()
+    assert int(cached[0].sum()) == 0 and cache_file.read_bytes() == on_disk
+    assert int(load_cache(dataset, 24, tmp_path)[0].sum()) > 0

@@ -151,7 +151,8 @@ def load_cache(dataset: Dataset, size: int, cache_dir: str | Path | None = None,
 def _read_cache(cache_file: Path, shape: tuple) -> torch.Tensor | None:
     """The cached array if it is whole and of the expected shape; a damaged one is removed (and rebuilt)."""
     try:
-        cached = np.load(cache_file, mmap_mode="r")
+        # copy-on-write: a tensor over it may be written in place (torch assumes so), the file never is
+        cached = np.load(cache_file, mmap_mode="c")
         if cached.shape == shape and cached.dtype == np.uint8:
             return torch.from_numpy(np.ascontiguousarray(cached))
     except (OSError, ValueError, EOFError):
