@@ -81,10 +81,10 @@ def test_training_on_the_penalty_moves_the_map_onto_the_lesion():
     mask = torch.zeros(4, 1, 64, 64)
     mask[:, :, :32, :32] = 1.0  # one cell of four
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    first = float(_penalty(model, x, pairs, mask)[0])
+    first = float(_penalty(model, x, pairs, mask)[0].detach())
     for _ in range(15):
         value = _penalty(model, x, pairs, mask)[0]
         optimizer.zero_grad()
         value.backward()
         optimizer.step()
-    assert float(_penalty(model, x, pairs, mask)[0]) < 0.7 * first
+    assert float(_penalty(model, x, pairs, mask)[0].detach()) < 0.7 * first
