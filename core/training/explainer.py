@@ -89,25 +89,21 @@ def backbone_digest(model) -> str:
     return digest.hexdigest()[:16]
 
 
-def pair_tensors(model, paths) -> dict[str, np.ndarray]:
-    """One pair's cached arrays: the first pass's tensors (oriented gradients) and the coalition target."""
+def pair_tensors(model, paths, seed: int = 0) -> dict[str, np.ndarray]:
+    """One pair's cached arrays: the first pass's tensors (oriented gradients) and the coalition target; `seed` k > 0:
+    the target alone, another draw of the same map (mask seed COALITION_SEED + k), oriented alike."""
     inputs = torch.cat([model.input_tensor(model_view(model, load_image(p))[0]) for p in paths])
-    passed = first_pass(model, inputs, early=True)
+    passed = first_pass(model, inputs, early=not seed)
     sign = get_method(REFINED_METHOD).sign(model.decide(passed.similarity))
-    target = sign * integrated_cells(model, inputs, path=path_of(REFINED_METHOD))
-    return {"activations": passed.activations.numpy().astype(np.float16),
+    path = coalitions(seed=COALITION_SEED + seed) if seed else path_of(REFINED_METHOD)
+    target = sign * integrated_cells(model, inputs, path=path)
+    arrays = {"target": target.numpy().astype(np.float32), "pair": np.array([str(p) for p in paths])}
+    if seed:
+        return arrays
+    return {**arrays, "activations": passed.activations.numpy().astype(np.float16),
             "grads": (passed.grads * sign).numpy().astype(np.float32),
             "early": passed.early.numpy().astype(np.float16) if passed.early is not None else np.zeros(0),
-            "target": target.numpy().astype(np.float32), "sign": np.array(sign, np.float32),
-            "similarity": np.array(passed.similarity, np.float32), "pair": np.array([str(p) for p in paths])}
-
-
-def seed_target(model, paths, seed: int) -> dict[str, np.ndarray]:
-    """One pair's coalition cells under another mask seed, oriented like pair_tensors' target."""
-    inputs = torch.cat([model.input_tensor(model_view(model, load_image(p))[0]) for p in paths])
-    sign = get_method(REFINED_METHOD).sign(model.decide(first_pass(model, inputs).similarity))
-    target = sign * integrated_cells(model, inputs, path=coalitions(seed=COALITION_SEED + seed))
-    return {"target": target.numpy().astype(np.float32), "pair": np.array([str(p) for p in paths])}
+            "sign": np.array(sign, np.float32), "similarity": np.array(passed.similarity, np.float32)}
 
 
 def generate(model, pairs, cache: Path, shard: tuple[int, int] = (0, 1),
@@ -124,7 +120,7 @@ def generate(model, pairs, cache: Path, shard: tuple[int, int] = (0, 1),
             raise Stopped("explainer targets stopped; rerun to resume")
         if k % count != index or _cached(path, paths):
             continue
-        arrays = seed_target(model, paths, seed) if seed else pair_tensors(model, paths)
+        arrays = pair_tensors(model, paths, seed)
         atomic_write(path, lambda handle, arrays=arrays: np.savez(handle, **arrays))
         if progress is not None:
             progress(k + 1, len(pairs))
