@@ -77,6 +77,26 @@ def test_shades_of_gray_removes_a_colour_cast():
     assert abs(ratio(a) - ratio(b)) < 0.25 * abs(ratio(image.astype(float)) - ratio(cast.astype(float)))
 
 
+
+def per_pixel_shades_of_gray(rgb, p=6, valid=None):
+    """The formula computed per pixel in float32, as core.model.lesion did before its tables."""
+    arr = rgb.astype(np.float32)
+    pixels = arr[valid] if valid is not None and valid.any() else arr.reshape(-1, 3)
+    illuminant = np.maximum(np.power(np.mean(np.power(pixels, p), axis=0), 1.0 / p), 1e-3)
+    return np.clip(arr * (illuminant.mean() / illuminant), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_shades_of_gray_tables_equal_the_per_pixel_formula(seed):
+    rng = np.random.default_rng(seed)
+    image, _ = dermoscopy_like(size=96 + 37 * seed, corners=seed % 2 == 1, cast=rng.uniform(0.5, 1.3, 3), seed=seed)
+    noise = rng.integers(0, 256, (61, 83, 3), dtype=np.uint8)
+    for rgb in (image, noise):
+        masks = (None, rng.random(rgb.shape[:2]) < 0.6, np.zeros(rgb.shape[:2], bool), rgb.sum(axis=2) > 60)
+        for valid in masks:
+            for p in (6, 2):
+                assert np.array_equal(shades_of_gray(rgb, p, valid), per_pixel_shades_of_gray(rgb, p, valid))
+
 @pytest.fixture(scope="module")
 def cropping_model():
     from core.model.network import ModelConfig, SiameseModel
