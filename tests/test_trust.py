@@ -218,3 +218,37 @@ def test_stage_statistics_are_each_channels_mean_and_standard_deviation(tiny_mod
         expected = torch.cat([flat.mean(2), flat.std(2, correction=0)], dim=1).numpy()
         assert captured[i].dtype == np.float32 and captured[i].shape == expected.shape
         assert np.allclose(captured[i], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_stage_statistics_read_after_the_pass_equal_those_taken_in_it(tiny_model):
+    """capture keeps each stage's output and computes its statistics when read: bit-identical to computing them
+    inside the hook, each pass replacing the last; an output written to after the pass is refused, not misread."""
+    from types import SimpleNamespace
+
+    import pytest
+    import torch
+
+    from core.trust.stage_stats import capture, stage_indices, statistics
+
+    indices = stage_indices(tiny_model)
+    eager: dict = {}
+    handles = [tiny_model.features[i].register_forward_hook(
+        lambda _m, _i, out, i=i: eager.__setitem__(i, statistics(out))) for i in indices]
+    torch.manual_seed(4)
+    try:
+        with torch.no_grad(), capture(tiny_model, indices) as captured:
+            for scale in (1.0, 3.0):
+                tiny_model.features(torch.rand(2, 3, 64, 64) * scale)
+                assert sorted(captured) == sorted(indices)
+                for i in indices:
+                    assert np.array_equal(captured[i], eager[i])
+    finally:
+        for handle in handles:
+            handle.remove()
+    # A batch norm's output, rectified in place by the next module: its statistics can no longer be taken.
+    written = SimpleNamespace(features=torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4).eval(),
+                                                           torch.nn.ReLU(inplace=True)))
+    with torch.no_grad(), capture(written, [1]) as captured:
+        written.features(torch.randn(2, 3, 16, 16))
+        with pytest.raises(RuntimeError, match="written to"):
+            captured[1]
