@@ -7,6 +7,7 @@ None, never a guess. Fitting them is core.evaluation.calibrate's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import nullcontext
 
 import numpy as np
@@ -41,7 +42,7 @@ def stage_probe(model):
     return capture(model, indices)
 
 
-def domain_features(feature_maps, stages: dict | None = None, whole=None) -> dict:
+def domain_features(feature_maps, stages: Mapping | None = None, whole=None) -> dict:
     """What the domain and same-content checks compare. "pooled": the target layer's maps (N, C, h, w),
     average-pooled, not normalised (version 1, and the same-content check); "stages": what stage_probe
     captured (versions 2 and 3); "whole": the uncropped images' view (core.trust.field_of_view.for_model; version 3,
