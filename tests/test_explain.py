@@ -195,3 +195,29 @@ def test_first_pass_is_the_score_and_its_gradient_at_the_target_layer(tta):
     assert torch.allclose(passed.grads, expected, atol=1e-7, rtol=1e-5) and expected.abs().max() > 0
     assert passed.early is not None and passed.early.shape[0] == passed.activations.shape[0]
     assert all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_closed_form_gradient_is_autograds_bit_for_bit(seed):
+    """SiameseModel.pair_gradient (first_pass's gradient through the head) repeats autograd's backward formulas in
+    their order: score, distance and gradient equal those of a backward pass through embed_maps exactly, for the
+    same pair of maps, an identical pair included; with test-time views it leaves the gradient to autograd."""
+    from core.model.network import ModelConfig, SiameseModel
+    from core.model.similarity import similarity_from_distance
+
+    torch.manual_seed(seed)
+    model = SiameseModel(ModelConfig(input_size=64)).eval()
+    with torch.no_grad():
+        maps = model.feature_maps(torch.randn(2, 3, 64, 64) * (1 + seed))
+    for pair in (maps, maps[:1].expand(2, -1, -1, -1).clone()):
+        similarity, distance, grads = model.pair_gradient(pair)
+        leaf = pair.clone().requires_grad_(True)
+        embeddings = model.embed_maps(leaf, 2)
+        expected_distance = model.distance(embeddings[0:1], embeddings[1:2])[0]
+        expected_similarity = similarity_from_distance(expected_distance)
+        expected = torch.autograd.grad(expected_similarity, leaf)[0]
+        assert similarity == float(expected_similarity.detach()) and distance == float(expected_distance.detach())
+        assert grads.shape == pair.shape and torch.equal(grads, expected)
+    assert torch.count_nonzero(grads) == 0  # the identical pair: no direction moves the score
+    flipped = SiameseModel(ModelConfig(input_size=64, tta="hflip")).eval()
+    assert flipped.pair_gradient(maps) is None

@@ -147,8 +147,9 @@ class FirstPass:
 
 
 def first_pass(model: SiameseModel, batch: torch.Tensor, early: bool = False) -> FirstPass:
-    """One forward pass of the pair (2, 3, S, S) and one backward pass through the small head only: the
-    backbone runs under no_grad, exactly as a plain forward pass does, and the graph starts at its output, the
+    """One forward pass of the pair (2, 3, S, S) and the score's gradient w.r.t. the target layer's maps: the
+    backbone runs under no_grad, exactly as a plain forward pass does; the gradient through the small head is
+    model.pair_gradient's closed form, or (test-time views) one backward pass of a graph that starts at the
     target layer's maps (model.feature_maps, then model.embed_maps). `early`: also keep model.early_stage's output
     (what the amortised explainer reads), by a forward hook in the same pass."""
     kept: dict = {}
@@ -160,13 +161,18 @@ def first_pass(model: SiameseModel, batch: torch.Tensor, early: bool = False) ->
     finally:
         if hook is not None:
             hook.remove()
+    closed = model.pair_gradient(maps)
+    if closed is not None:
+        similarity, distance, grads = closed
+        return FirstPass(maps, grads, similarity, distance, kept.get("early"))
     leaf = maps.requires_grad_(True)
     with torch.enable_grad():  # autograd.grad asks for the leaf's gradient alone: no parameter's is computed
         embeddings = model.embed_maps(leaf, len(batch))
-        distance = model.distance(embeddings[0:1], embeddings[1:2])[0]
-        similarity = similarity_from_distance(distance)
-        grads = torch.autograd.grad(similarity, leaf)[0]
-    return FirstPass(leaf.detach(), grads, float(similarity.detach()), float(distance.detach()), kept.get("early"))
+        distance_t = model.distance(embeddings[0:1], embeddings[1:2])[0]
+        similarity_t = similarity_from_distance(distance_t)
+        grads = torch.autograd.grad(similarity_t, leaf)[0]
+    return FirstPass(leaf.detach(), grads, float(similarity_t.detach()), float(distance_t.detach()),
+                     kept.get("early"))
 
 
 def _local_probe(model, correspondence: int):

@@ -14,13 +14,14 @@ from torch import nn
 from core.model import resnet, tta
 from core.model.explainer_head import EARLY_STAGE, ExplainerHead, early_channels
 from core.model.preprocess import lesion_view, square_input
-from core.model.similarity import similarity_from_distance
+from core.model.similarity import SLOPE, similarity_from_distance
 from core.vocabulary import TRAINING_DEFAULTS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Keeps d differentiable at e1 == e2 (sqrt'(0) is infinite) without clipping it anywhere.
 DISTANCE_EPS = 1e-12
+NORMALIZE_EPS = 1e-12  # F.normalize's default eps, for SiameseModel.pair_gradient
 
 
 @dataclass
@@ -186,6 +187,38 @@ class SiameseModel(nn.Module):
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.embed(batch)
+
+    def pair_gradient(self, feature_maps: torch.Tensor) -> tuple[float, float, torch.Tensor] | None:
+        """(similarity, distance, d similarity / d feature_maps) of a pair's target-layer maps (2, C, h, w), the
+        gradient in closed form: the average pool, the two-layer head, the normalisation and the distance are
+        differentiated by hand, not by autograd, whose engine costs a pair ~1 ms on one core for ~20 tiny nodes.
+        Each step is autograd's own backward formula in its order, so the gradient is bit-identical to autograd's
+        (tests/test_explain.py), as is the score (embed_maps' ops). None with test-time views (their merge is left
+        to autograd)."""
+        if self.config.tta != "none" or len(feature_maps) != 2:
+            return None
+        first, relu, second = self.head[1], self.head[2], self.head[3]
+        with torch.no_grad():
+            pooled = self.head[0](self.pool(feature_maps))
+            hidden = first(pooled)
+            active = hidden > 0  # before the head's in-place ReLU
+            raw = second(relu(hidden))
+            embeddings = F.normalize(raw, dim=1)  # embed_from_features, step by step
+            distance = self.distance(embeddings[0:1], embeddings[1:2])[0]
+            similarity = similarity_from_distance(distance)
+            # Each step as autograd's backward formula computes it (derivatives.yaml), in its order.
+            diff = embeddings[0:1] - embeddings[1:2]
+            grad_sum = SLOPE / (2 * distance)  # sqrt: grad / (2 sqrt)
+            grad_diff = grad_sum * (2 * diff)  # pow 2: grad * (2 x)
+            grad_e = torch.cat([grad_diff, -grad_diff])
+            norm = raw.norm(dim=1, keepdim=True)
+            denom = norm.clamp_min(NORMALIZE_EPS)  # F.normalize: raw / max(norm, eps)
+            grad_norm = (-grad_e * ((raw / denom) / denom)).sum(1, keepdim=True) * (norm >= NORMALIZE_EPS)
+            grad_raw = grad_e / denom + torch.where(norm > 0, raw / norm * grad_norm, 0.0)  # 0 at norm 0, as autograd
+            grad_pooled = ((grad_raw @ second.weight) * active) @ first.weight
+            h, w = feature_maps.shape[-2:]
+            grads = (grad_pooled / h / w)[:, :, None, None].expand_as(feature_maps).contiguous()
+        return float(similarity), float(distance), grads
 
     @staticmethod
     def distance(e1: torch.Tensor, e2: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,9 @@ def similarity_from_distance(distance):
     return 1.0 - 0.5 * distance
 
 
+SLOPE = -0.5  # ds / dd of similarity_from_distance, for the closed-form gradient (SiameseModel.pair_gradient)
+
+
 def distance_from_similarity(similarity):
     """The inverse: d = 2 (1 - s)."""
     return 2.0 * (1.0 - similarity)
