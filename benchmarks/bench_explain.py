@@ -13,10 +13,11 @@ map, which needs a model with an explainer) interleaved so machine noise hits al
 medians, then the median over pairs (issue 35's target: <= 1.1x). "Forward" is what a score alone costs
 from the same LoadedImages: model_view (the automatic lesion crop), input_tensor, model.embed under no_grad and
 model.score. --breakdown adds, on the same pairs and interleaved with the same forward pass, what explain_pair
-spends beyond it: its own phases (timings_ms: preprocessing, the pass with gradients and hooks, everything after
-it) and the parts of "after" that are the trust checks' (the whole-image view, the domain check) and the maps'
-resizing, each as a fraction of the forward pass. --side N enlarges every image to N px on its longer side first
-(bicubic, in a temporary folder): the data sets' images are small (224 px skin), a camera's are not.
+spends beyond it: its own phases (timings_ms: preprocessing, the whole-image view of the domain check among it, the
+pass with gradients and hooks, everything after it) and parts of them: the whole view with the stage features,
+the domain check, the maps' resizing, each as a fraction of the forward pass. --side N enlarges every image to N px
+on its longer side first (bicubic, in a temporary folder): the data sets' images are small (224 px skin), a
+camera's are not.
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ def samples(model, repeats: int) -> None:
 
 def after_pass_parts(model, images) -> dict:
     """Callables for the forward pass's preprocessing (to set explain_pair's phases against) and for the parts of
-    explain_pair after its pass that the breakdown names: the out-of-domain check's
-    inputs (the whole-image view among them) and verdict, and the resizing of one set of maps to the images."""
+    explain_pair that the breakdown names: the out-of-domain check's inputs (the whole-image view, which
+    explain_pair takes before its pass, among them) and verdict, and the resizing of one set of maps."""
     explanation = explain_pair(model, images[0], images[1], "gradcam")
     views = [model_view(model, image)[0] for image in images]
     activations = torch.cat([model.input_tensor(v) for v in views])

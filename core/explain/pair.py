@@ -1,9 +1,10 @@
 """Explanations of the similarity score itself: factual and counterfactual maps for each image of a pair.
 
-One forward pass of the pair (as a batch of two) builds the autograd graph only from the target layer on: the
-backbone runs under no_grad and its output, the target layer's maps, becomes a leaf, so the backbone neither
-records nor back-propagates anything. One backward pass through the small head then yields each image's *own*
-gradients, and all four maps follow from them, since the counterfactual score is a sign flip of the factual.
+One forward pass of the pair (as a batch of two) runs the backbone under no_grad, as a plain score does; the
+gradient of the score w.r.t. its output, the target layer's maps, comes from the small head alone (in closed form,
+SiameseModel.pair_gradient; with test-time views by one backward pass of a graph that starts at those maps). It
+holds each image's *own* gradients, and all four maps follow from them, since the counterfactual score is a sign
+flip of the factual.
 How activations and gradients become maps is the method's callable (core.explain.methods: decomposition,
 gradcam, attention, occlusion, reference).
 
@@ -83,6 +84,8 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
     t0 = time.perf_counter()
     (pil1, crop1), (pil2, crop2) = model_view(model, image1), model_view(model, image2)
     batch = torch.cat([model.input_tensor(pil1), model.input_tensor(pil2)])
+    # The out-of-domain check's view of the uncropped images (what the lesion crop hides), if the summary compares it
+    whole = domain_view.whole_view(model, (image1, image2))
     t1 = time.perf_counter()
     with checks.stage_probe(model) as stages, _local_probe(model, correspondence) as local:
         passed = first_pass(model, batch, early=bool(spec.fallback))
@@ -96,8 +99,7 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
     evidence = Evidence(activations, grads * sign, sign, model, batch, sim, passed.early)
     fact_cams, counter_cams = (_array(c) for c in spec.cams(evidence))
     # The domain summary was fitted on unaugmented images: the identity view, rows 0 and 1 of the batch.
-    # With the whole view (what the lesion crop hides) of the uncropped images, if the summary compares it.
-    features = domain_view.features_of(model, (image1, image2), activations[:2], {k: v[:2] for k, v in stages.items()})
+    features = checks.domain_features(activations[:2], {k: v[:2] for k, v in stages.items()}, whole)
     same_content = checks.same_content(model, dist, features)
     if same_content:  # no evidence to draw, only noise: say so instead
         fact_cams, counter_cams = np.zeros_like(fact_cams), np.zeros_like(counter_cams)

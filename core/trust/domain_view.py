@@ -11,9 +11,15 @@ from __future__ import annotations
 from core.trust import checks, field_of_view
 
 
-def features_of(model, images, feature_maps, stages: dict) -> dict:
+def features_of(model, images, feature_maps, stages) -> dict:
     """checks.domain_features of `images` (LoadedImage or PIL, as given to explain_pair, uncropped by the model)
     from the forward pass's `feature_maps` and captured `stages`, plus their whole view if the summary has one."""
-    whole = field_of_view.for_model(model, [field_of_view.uncropped(image) for image in images])
-    return checks.domain_features(feature_maps, stages, whole)
+    return checks.domain_features(feature_maps, stages, whole_view(model, images))
+
+
+def whole_view(model, images):
+    """The whole view of `images` (as for features_of), or None when the model's summary has none. explain_pair
+    takes it before its pass: right after the lesion crop has read the same images, it cost about 0.5 ms less a
+    pair than after the pass (skin model, one thread; same numbers)."""
+    return field_of_view.for_model(model, [field_of_view.uncropped(image) for image in images])
 
