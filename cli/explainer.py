@@ -15,6 +15,8 @@ def run_explainer(args) -> int:
         raise ValueError(f"--width must be 1..512, got {args.width}")
     if not 1 <= args.target_seeds <= 16:
         raise ValueError(f"--target-seeds must be 1..16, got {args.target_seeds}")
+    if args.fit_seed < 0:
+        raise ValueError(f"--fit-seed must be >= 0, got {args.fit_seed}")
 
     def progress(done: int, total: int) -> None:
         if not args.json:
@@ -27,7 +29,8 @@ def run_explainer(args) -> int:
             sys.stderr.flush()
 
     report = train_explainer(args.model_path, args.data_dir, ExplainerOptions(pairs=args.pairs, width=args.width,
-                                                                     target_seeds=args.target_seeds),
+                                                                     target_seeds=args.target_seeds,
+                                                                     seed=args.fit_seed),
                              args.cache_dir, progress=progress, on_epoch=on_epoch)
     if args.json:
         print(json.dumps(report, allow_nan=False))

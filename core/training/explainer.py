@@ -211,7 +211,7 @@ def fit(data: dict, options: ExplainerOptions, should_stop: Callable[[], bool] |
                                   align_corners=False)[:, 0].numpy()
     truth = target[held].numpy()
     report = {"target": REFINED_METHOD, "target_seeds": options.target_seeds, "pair_seed": PAIR_SEED,
-              "pairs": pairs, "fit_pairs": cut // 2,
+              "fit_seed": options.seed, "pairs": pairs, "fit_pairs": cut // 2,
               "holdout_pairs": pairs - cut // 2, "width": options.width, "epochs": epochs,
               "holdout_loss": round(best, 4),
               "holdout_rank_correlation": _median_rank(predicted, truth),
