@@ -41,6 +41,7 @@ def test_the_head_lives_in_the_weights_file_and_makes_the_default_first_map(with
     model = load_model(path)  # the sha256 of the tensors covers the head's: a file with an altered head is refused
     assert model.explainer is not None and model.config.explainer_width == 8
     assert model.metadata["explainer"]["pairs"] == 40 and model.metadata["explainer"]["target"] == "coalition"
+    assert model.metadata["explainer"]["fit_seed"] == 0  # ExplainerOptions.seed, `explainer --fit-seed`
     assert report["weights"]["sha256"] == model.metadata["sha256"]
     pair = _pair(shapes_dir)
     first = explain_pair(model, *pair)
@@ -118,3 +119,5 @@ def test_explainer_refuses_what_it_cannot_train_with_one_line(weights, tiny_mode
     assert err.count("\n") == 0 and "no training split" in err and str(weights.name) in err
     assert main(["explainer", str(weights), str(tmp_path), "--pairs", "2"]) == 2
     assert "--pairs must be" in capsys.readouterr().err
+    assert main(["explainer", str(weights), str(tmp_path), "--fit-seed", "-1"]) == 2
+    assert "--fit-seed must be" in capsys.readouterr().err
