@@ -10,6 +10,8 @@ K coalition maps of the pair (mask seeds COALITION_SEED + 0..K-1: 16 K pair pass
 the same Shapley values); the extra seeds' maps are cached beside the first, under seed<k>/. Fit: MSE + (1 - Pearson)
 per image on the cells scaled by their largest |cell|, AdamW, early stopping on the last HOLDOUT share of the pairs
 (validation and test pairs are never read: they are what the head is measured on, benchmarks/bench_explanations.py).
+The fit seed (`seed`, recorded as "fit_seed") draws the head's initialisation and batch order; the targets do not
+depend on it, so refits under other seeds read the same cache.
 """
 
 from __future__ import annotations
@@ -211,6 +213,7 @@ def fit(data: dict, options: ExplainerOptions, should_stop: Callable[[], bool] |
                                   align_corners=False)[:, 0].numpy()
     truth = target[held].numpy()
     report = {"target": REFINED_METHOD, "target_seeds": options.target_seeds, "pair_seed": PAIR_SEED,
+              "fit_seed": options.seed,
               "pairs": pairs, "fit_pairs": cut // 2,
               "holdout_pairs": pairs - cut // 2, "width": options.width, "epochs": epochs,
               "holdout_loss": round(best, 4),
