@@ -15,8 +15,8 @@ def run_explainer(args) -> int:
         raise ValueError(f"--width must be 1..512, got {args.width}")
     if not 1 <= args.target_seeds <= 16:
         raise ValueError(f"--target-seeds must be 1..16, got {args.target_seeds}")
-    if args.fit_seed < 0:
-        raise ValueError(f"--fit-seed must be >= 0, got {args.fit_seed}")
+    if not 0 <= args.fit_seed < 2**32:
+        raise ValueError(f"--fit-seed must be 0..{2**32 - 1}, got {args.fit_seed}")
 
     def progress(done: int, total: int) -> None:
         if not args.json:
@@ -37,7 +37,8 @@ def run_explainer(args) -> int:
         return 0
     sys.stderr.write("\n")
     print(f"explainer    {report['parameters']} parameters, fitted on {report['fit_pairs']} training pairs, "
-          f"stopped at epoch {report['epochs']} on {report['holdout_pairs']} held-out training pairs")
+          f"stopped at epoch {report['epochs']} on {report['holdout_pairs']} held-out training pairs "
+          f"(fit seed {report['fit_seed']})")
     print(f"agreement    median rank correlation with the {report['target']} map on those pairs: "
           f"{report['holdout_rank_correlation']} (Grad-CAM's: {report['holdout_rank_correlation_gradcam']})")
     w = report["weights"]

@@ -258,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="coalition maps averaged into each pair's target, each under its own mask seed "
                                 "(each costs 16 pair passes a pair once; cached): default 1")
     explainer.add_argument("--fit-seed", type=int, default=0,
-                           help="seed of the head's initialisation and batch order (default 0)")
+                           help="seed of the head's initialisation and batch order (default 0); the targets do not "
+                                "depend on it, so another seed refits from the cache")
     explainer.add_argument("--cache-dir", default="runs/explainer",
                            help="where the pairs' targets are cached, per backbone (default runs/explainer)")
 

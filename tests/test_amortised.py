@@ -111,6 +111,34 @@ def test_more_target_seeds_average_other_draws_of_the_same_coalition_map(trained
     assert not torch.allclose(one, both)
 
 
+def test_the_fit_seed_alone_changes_the_head_and_is_recorded(with_head, trained_shapes, shapes_dir, tmp_path, capsys,
+                                                              monkeypatch):
+    """`--fit-seed` seeds the head's initialisation and batch order: the same seed refits the same head from the
+    cached targets, another seed another head (so a recipe can be judged over several fits)."""
+    import json
+    from functools import partial
+
+    from main import main
+
+    # a few epochs suffice to tell heads apart (the command's 300 would take minutes on a loaded core)
+    monkeypatch.setattr(training, "ExplainerOptions", partial(training.ExplainerOptions, epochs=10, patience=10))
+    cache = with_head[0].parent / "cache"  # the fixture's targets (the first 12 of its 40): no pair is recomputed
+    heads, reports = [], []
+    for k, seed in enumerate((0, 0, 1)):
+        path = tmp_path / f"seed{k}.pt"
+        shutil.copy(trained_shapes[1], path)
+        shutil.copy(trained_shapes[1].with_suffix(".json"), path.with_suffix(".json"))
+        assert main(["explainer", str(path), str(shapes_dir), "--pairs", "12", "--width", "8", "--fit-seed",
+                     str(seed), "--cache-dir", str(cache), "--json"]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+        model = load_model(path)
+        assert model.metadata["explainer"]["fit_seed"] == seed == reports[-1]["fit_seed"]
+        heads.append(model.explainer.state_dict())
+    assert all(torch.equal(heads[0][name], heads[1][name]) for name in heads[0])
+    assert not all(torch.allclose(heads[0][name], heads[2][name]) for name in heads[0])
+    assert reports[0]["holdout_loss"] == reports[1]["holdout_loss"]
+
+
 def test_explainer_refuses_what_it_cannot_train_with_one_line(weights, tiny_model, tmp_path, capsys):
     from main import main
 
