@@ -194,11 +194,11 @@ def judged(model, maps: dict, facts: dict, judges) -> dict:
             out[name]["choose"] = better_than_chance({
                 "deletion_auc_map": own["deletion"], "insertion_auc_map": own["insertion"],
                 "deletion_auc_random": rnd["deletion"], "insertion_auc_random": rnd["insertion"]})
-            # the margins by which it passes or fails (a tie-break between variants that pass equally often)
-            out[name]["choose_margin"] = (rnd["deletion"] - own["deletion"]) + (own["insertion"] - rnd["insertion"])
-            # each curve's own margin: which of the two a map that fails fails on
-            out[name]["choose_deletion_margin"] = rnd["deletion"] - own["deletion"]
-            out[name]["choose_insertion_margin"] = own["insertion"] - rnd["insertion"]
+            # each curve's own margin (which of the two a map that fails fails on), and their sum: the margin by
+            # which it passes or fails (a tie-break between variants that pass equally often)
+            deletion, insertion = rnd["deletion"] - own["deletion"], own["insertion"] - rnd["insertion"]
+            out[name].update({"choose_deletion_margin": deletion, "choose_insertion_margin": insertion,
+                              "choose_margin": deletion + insertion})
     if "judge" in judges:  # another blur, other fractions, five other random maps
         randoms = [random_maps(facts["feature_shape"], sizes, seed) for seed in JUDGE_SEEDS]
         curves = perturbed_scores(model, facts["inputs"], [maps[n] for n in names] + randoms, JUDGE_FRACTIONS,
