@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 
 from core.explain.faithfulness import faithfulness
-from core.explain.overlay import TOP_SHARE, draw_top_contour, hatch, top_region
+from core.explain.overlay import TOP_SHARE, draw_top_contour, hatch, top_contours, top_region
 from core.explain.pair import explain_pair
 from core.io.images import load_image
 from core.model.weights import load_model
@@ -267,3 +268,15 @@ def test_a_similar_case_report_marks_its_unchecked_maps_and_withholds_those_of_a
     top = retrieval_report.MARGIN + 62 + 18  # the first row starts under a one-line header
     second = rows[top + retrieval_report.THUMB + retrieval_report.ROW_GAP:][:retrieval_report.THUMB]
     assert len(np.unique(second[:, :retrieval_report.MARGIN + retrieval_report.THUMB].reshape(-1, 3), axis=0)) <= 2
+
+
+def test_top_contours_trace_the_top_at_the_map_s_size_or_another():
+    ys, xs = np.mgrid[0:40, 0:60]
+    blob = np.exp(-((xs - 40.0) ** 2 + (ys - 15.0) ** 2) / 200.0).astype(np.float32)  # its top fifth: one disc
+    (own,) = top_contours(blob)
+    assert cv2.contourArea(own) == pytest.approx(TOP_SHARE * blob.size, rel=0.15)
+    assert own.mean(axis=0) == pytest.approx((40, 15), abs=1.5)
+    (doubled,) = top_contours(blob, (120, 80))  # the same outline at twice the size
+    assert cv2.contourArea(doubled) == pytest.approx(4 * cv2.contourArea(own), rel=0.1)
+    assert doubled.mean(axis=0) == pytest.approx((81, 31), abs=2.5)
+    assert top_contours(np.zeros((8, 8), np.float32)) == []

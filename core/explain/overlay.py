@@ -132,13 +132,23 @@ def top_region(heatmap: np.ndarray, size: tuple[int, int], share: float = TOP_SH
     return (values >= cut) & (values > 0)
 
 
+def top_contours(heatmap: np.ndarray, size: tuple[int, int] | None = None,
+                 share: float = TOP_SHARE) -> list[np.ndarray]:
+    """The outlines of the map's top `share` at `size` (width, height; default: the map's own), each an int32
+    (N, 2) array of the x, y pixels along it (OpenCV's outer contours; none for an empty map): what the report
+    draws and the window traces over its images."""
+    height, width = np.asarray(heatmap).shape[:2]
+    region = top_region(heatmap, size or (width, height), share).astype(np.uint8)
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return [c.reshape(-1, 2) for c in contours]
+
+
 def draw_top_contour(image_rgb: np.ndarray, heatmap: np.ndarray, share: float = TOP_SHARE,
                      colour: tuple = CONTOUR_COLOUR) -> np.ndarray:
     """The image with the outline of the map's top `share` drawn on it (a dark line under a light one, so it
     shows on skin and on the colours alike)."""
     height, width = image_rgb.shape[:2]
-    region = top_region(heatmap, (width, height), share).astype(np.uint8)
-    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contours = [c.reshape(-1, 1, 2) for c in top_contours(heatmap, (width, height), share)]
     out = np.ascontiguousarray(image_rgb.copy())
     thickness = max(1, round(max(width, height) / 260))
     cv2.drawContours(out, contours, -1, (0, 0, 0), thickness + 2, lineType=cv2.LINE_AA)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 # Torch-free core names the GUI thread uses, re-exported so that the rest of gui never imports core.
 from core.errors import SiameseLensError
-from core.explain.overlay import colour_ramp, rgba_layer  # cv2 and numpy only
+from core.explain.overlay import TOP_SHARE, colour_ramp, rgba_layer, top_contours  # cv2 and numpy only
 from core.explain.refine import method_words  # numpy only until a refinement runs
 from core.followup.measurements import read_pixel_size  # cv2 and numpy only
 from core.io.files import file_sha256, first_line, printable
@@ -57,7 +57,7 @@ __all__ = [
     "LAYER_TITLES", "LAYERS", "METHODS", "SiameseLensError", "crop_problem", "Worklist", "colour_ramp",
     "cuda_unsupported", "device_choices", "faithfulness_text", "check_verdict", "UNFAITHFUL_MARK", "UNCHECKED_MARK",
     "INCONCLUSIVE_MARK", "INCONCLUSIVE", "UNFAITHFUL",
-    "rgba_layer", "VERDICT_COLOURS",
+    "rgba_layer", "top_contours", "TOP_SHARE", "VERDICT_COLOURS",
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
     "file_dialog_filter", "not_an_image", "printable", "file_sha256", "read_pixel_size",
     "NOT_ASSESSED", "withholds", "band_of", "shown_probability", "PACS_PREVIEW_SIZE",

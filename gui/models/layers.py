@@ -1,7 +1,8 @@
 """How the explanation layers are shown, as a widget-free model that emits events (after napari's layer model):
 per image and layer, visibility and opacity; per layer, its colormap (the counterfactual has its own, so the
-two can be told apart with both on). Viewers, check boxes, sliders, menu actions, the legend, the report and
-the settings all bind to this one model instead of copying each other's state.
+two can be told apart with both on); whether the factual map's top is outlined on both images (the regions that
+carry the score, as every report draws them). Viewers, check boxes, sliders, menu actions, the legend, the report
+and the settings all bind to this one model instead of copying each other's state.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ SLOTS = (0, 1)
 class LayerStates(QObject):
     changed = Signal(int, str, bool, float)  # image slot, layer, visible, opacity
     colormap_changed = Signal(str, str)  # layer, colormap
+    outline_changed = Signal(bool)  # the factual map's top outlined
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._state = {(slot, name): DEFAULT_LAYER_STATE[name] for slot in SLOTS for name in LAYERS}
         self._colormaps = dict(DEFAULT_LAYER_COLORMAPS)
+        self._outline = True  # on, as on every report: the colours alone do not say where "most" ends
 
     def visible(self, slot: int, name: str) -> bool:
         return self._state[slot, name][0]
@@ -34,6 +37,15 @@ class LayerStates(QObject):
     @property
     def colormaps(self) -> dict[str, str]:
         return dict(self._colormaps)
+
+    @property
+    def outline(self) -> bool:
+        return self._outline
+
+    def set_outline(self, shown: bool) -> None:
+        if self._outline != bool(shown):
+            self._outline = bool(shown)
+            self.outline_changed.emit(self._outline)
 
     def set_visible(self, slot: int, name: str, visible: bool) -> None:
         self._set(slot, name, bool(visible), self.opacity(slot, name))

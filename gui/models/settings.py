@@ -43,6 +43,7 @@ class Key:
     REVIEWER = "review/reviewer"
     GALLERY = "similar/gallery"
     METHOD = "view/method"
+    OUTLINE = "view/outline"
     SYNC = "view/sync"
     GEOMETRY = "window/geometry"
     SPLITTER = "window/splitter"
@@ -70,6 +71,7 @@ def restore_review(settings, session: ReviewSession, layers: LayerStates) -> Non
         for name in LAYERS:
             layers.set_visible(slot, name, read(settings, layer_key(slot, name, "visible"), layers.visible(slot, name)))
             layers.set_opacity(slot, name, read(settings, layer_key(slot, name, "opacity"), layers.opacity(slot, name)))
+    layers.set_outline(read(settings, Key.OUTLINE, layers.outline))
 
 
 def save_review(settings, session: ReviewSession, layers: LayerStates) -> None:
@@ -80,6 +82,7 @@ def save_review(settings, session: ReviewSession, layers: LayerStates) -> None:
         for name in LAYERS:
             settings.setValue(layer_key(slot, name, "visible"), layers.visible(slot, name))
             settings.setValue(layer_key(slot, name, "opacity"), layers.opacity(slot, name))
+    settings.setValue(Key.OUTLINE, layers.outline)
 
 
 def bind_settings(settings: QSettings, session: ReviewSession, similar, case_record) -> None:

@@ -90,6 +90,7 @@ class Commands:
         for i in SLOTS:
             for name in LAYERS:
                 handlers[f"{name}{i}"] = lambda on, i=i, n=name: self.layers.set_visible(i, n, on)
+        handlers["outline"] = self.layers.set_outline
         return handlers
 
     def load_dropped(self, paths: list[str], index: int | None = None) -> None:

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from ..jobs.tasks import TOP_SHARE
+
 
 @dataclass(frozen=True)
 class Command:
@@ -51,6 +53,8 @@ COMMANDS = (
     Command("counterfactual0", "&View", "Counterfactual layer, image 1", ("2",), checkable=True),
     Command("factual1", "&View", "Factual layer, image 2", ("3",), checkable=True),
     Command("counterfactual1", "&View", "Counterfactual layer, image 2", ("4",), checkable=True),
+    Command("outline", "&View", f"&Outline the factual map's top {100 * TOP_SHARE:.0f} %", ("O",), checkable=True,
+            tip="on both images: the regions that carry the score, whatever the colours and opacity"),
     Command("fit", "&View", "&Fit to window", ("Ctrl+0", "F"), short="Fit"),
     Command("actual", "&View", "&Actual pixels (1:1)", ("Ctrl+1",), short="1:1"),
     Command("zoom_in", "&View", "Zoom &in", ("Ctrl++", "Ctrl+=")),

@@ -1,5 +1,6 @@
-"""One image viewer: the image, its factual and counterfactual layers and its crop box in one scene whose unit
-is the image pixel, so a layer placed at the crop's corner covers exactly the pixels the model saw.
+"""One image viewer: the image, its factual and counterfactual layers, the outline of the factual map's top and its
+crop box in one scene whose unit is the image pixel, so a layer placed at the crop's corner covers exactly the
+pixels the model saw.
 
 Wheel zooms at the cursor, dragging pans (or draws a crop box in crop mode), drops of files are reported.
 """
@@ -7,7 +8,7 @@ Wheel zooms at the cursor, dragging pans (or draws a crop box in crop mode), dro
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPixmap, QTransform
+from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPixmap, QPolygonF, QTransform
 from PySide6.QtWidgets import (
     QGraphicsPathItem,
     QGraphicsPixmapItem,
@@ -47,6 +48,13 @@ class ImageViewer(QGraphicsView):
         # The explanation's layers, then "match": where a point of the other image matches (gui.models.links)
         self._layers = {name: QGraphicsPixmapItem() for name in (*LAYERS, MATCH)}
         self._layers[MATCH].setOpacity(0.7)
+        # The factual map's top 20 %: a light line over a dark one, readable on skin and on any colormap.
+        self._top = [QGraphicsPathItem() for _ in range(2)]
+        for line, colour, width in zip(self._top, (QColor(0, 0, 0), QColor(255, 255, 255)), (4, 2), strict=True):
+            pen = QPen(QBrush(colour), width)
+            pen.setCosmetic(True)
+            pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+            line.setPen(pen)
         self._shade = QGraphicsPathItem()  # darkens what lies outside the crop box
         self._shade.setBrush(QColor(0, 0, 0, 140))
         self._shade.setPen(QPen(Qt.PenStyle.NoPen))
@@ -68,8 +76,8 @@ class ImageViewer(QGraphicsView):
         # readable at any zoom
         self._mark_text.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations)
         # the caption above the shade: on a small crop it reaches past the box and must not be darkened with the rest
-        for z, item in enumerate([self._image, *self._layers.values(), self._mark, self._shade, self._mark_text,
-                                  self._outline, self._band]):
+        for z, item in enumerate([self._image, *self._layers.values(), *self._top, self._mark, self._shade,
+                                  self._mark_text, self._outline, self._band]):
             item.setZValue(z)
             self.scene().addItem(item)
         self._band.hide()
@@ -91,6 +99,7 @@ class ImageViewer(QGraphicsView):
         self._image.setPixmap(QPixmap.fromImage(qimage) if qimage is not None else QPixmap())
         for name in self._layers:
             self.set_layer(name, None)
+        self.set_outline([], (1, 1))
         self.set_mark(None)
         self.set_crop(None)
         self.scene().setSceneRect(self._image.boundingRect())
@@ -106,6 +115,30 @@ class ImageViewer(QGraphicsView):
         x, y, w, h = box if box else (0, 0, self._image.pixmap().width(), self._image.pixmap().height())
         item.setTransform(QTransform.fromScale(w / qimage.width(), h / qimage.height()))
         item.setPos(x, y)
+
+    def set_outline(self, contours, map_size: tuple[int, int], box: tuple | None = None) -> None:
+        """Trace `contours` ((N, 2) x, y arrays in the pixels of a map of `map_size` = (width, height)) over `box`
+        (x, y, w, h in image pixels, as set_layer stretches the map; None: the whole image); [] clears."""
+        path = QPainterPath()
+        for contour in contours:
+            # a map pixel's centre, so the line sits on the region's edge as set_layer stretches the map
+            points = [QPointF(x + 0.5, y + 0.5) for x, y in contour]
+            if points:
+                path.addPolygon(QPolygonF(points))
+                path.closeSubpath()
+        x, y, w, h = box if box else (0, 0, self._image.pixmap().width(), self._image.pixmap().height())
+        for item in self._top:
+            item.setPath(path)
+            item.setTransform(QTransform.fromScale(w / max(map_size[0], 1), h / max(map_size[1], 1)))
+            item.setPos(x, y)
+
+    def outline_path(self) -> QPainterPath:
+        """The outline as traced, in image pixels (empty when none)."""
+        return self._top[1].sceneTransform().map(self._top[1].path())
+
+    def set_outline_visible(self, visible: bool) -> None:
+        for item in self._top:
+            item.setVisible(visible)
 
     def set_mark(self, text: str | None, box: tuple | None = None, hatch: bool = True) -> None:
         """Write `text` on `box` (the region the maps cover; None: the whole image), hatching it unless `hatch` is

@@ -24,6 +24,7 @@ from ..jobs.tasks import (
     cuda_unsupported,
     device_choices,
     dicom_pair,
+    top_contours,
 )
 from ..models.followup import EXPORT_KEY as FOLLOWUP_EXPORT_KEY
 from ..models.followup import MAPS_KEY as FOLLOWUP_MAPS_KEY
@@ -165,6 +166,8 @@ class MainWindow(WindowCommands):
         self.side.device_chosen.connect(s.set_device)
         self.layers.changed.connect(self._layer_changed)
         self.layers.colormap_changed.connect(lambda name, _cmap: self._draw_layers(s.explained, (name,)))
+        self.layers.outline_changed.connect(self._outline_shown)
+        self._outline_shown(self.layers.outline)
         for i in SLOTS:
             viewer = self.viewers[i]
             viewer.files_dropped.connect(lambda paths, i=i: self.load_dropped(paths, i))
@@ -216,6 +219,7 @@ class MainWindow(WindowCommands):
     def _withheld_changed(self, _withheld: bool) -> None:
         """A not-assessed pair hides its maps and its automatic crop until "show anyway" (views.layer_controls)."""
         self._draw_layers(self.session.explained, LAYERS)
+        self._draw_outline(self.session.explained)
         self._mark_maps(self.session.faithfulness)
         for index in SLOTS:
             self._show_crop(index)
@@ -228,6 +232,7 @@ class MainWindow(WindowCommands):
     def _show_explanation(self, explained) -> None:
         self.side.show_result(explained, self.busy_label.text())  # first: it decides whether the maps are withheld
         self._draw_layers(explained, LAYERS)
+        self._draw_outline(explained)
         self._mark_maps(self.session.faithfulness)
         if explained is not None:
             self.overlays_shown.emit()
@@ -254,6 +259,21 @@ class MainWindow(WindowCommands):
                     continue
                 heat = getattr(explained.explanation, name)[i]
                 viewer.set_layer(name, heatmap_qimage(heat, self.layers.colormap(name)), explained.images[i].crop)
+
+    def _draw_outline(self, explained) -> None:
+        """The factual map's top (core's TOP_SHARE of its pixels) traced on each image (viewer.set_outline): none
+        while the maps are withheld, none for maps without evidence (the same content twice)."""
+        for i, viewer in enumerate(self.viewers):
+            if explained is None or self.score.withheld:
+                viewer.set_outline([], (1, 1))
+                continue
+            heat = explained.explanation.factual[i]
+            viewer.set_outline(top_contours(heat), (heat.shape[1], heat.shape[0]), explained.images[i].crop)
+
+    def _outline_shown(self, shown: bool) -> None:
+        for viewer in self.viewers:
+            viewer.set_outline_visible(shown)
+        self.actions["outline"].setChecked(shown)
 
     def _layer_changed(self, slot: int, name: str, visible: bool, opacity: float) -> None:
         self.viewers[slot].set_layer_visible(name, visible)

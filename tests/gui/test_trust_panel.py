@@ -149,6 +149,8 @@ def test_a_not_assessed_pair_withholds_its_numbers_maps_and_crop_until_show_anyw
     assert not panel.show_anyway.isHidden() and not panel.show_anyway.isChecked()
     assert not any(shown().values()), shown()
     assert "withheld" in panel.fields["Faithfulness"].text()
+    outlined = [not viewer.outline_path().isEmpty() for viewer in window.viewers]
+    assert not any(outlined)  # the factual map's top is withheld with the map
 
     def exported(name: str) -> dict:
         report = tmp_path / name
@@ -161,8 +163,11 @@ def test_a_not_assessed_pair_withholds_its_numbers_maps_and_crop_until_show_anyw
     assert facts["similarity"] == pytest.approx(explanation.similarity, abs=1e-6)
     panel.show_anyway.setChecked(True)
     assert all(shown().values()), shown()
+    outlined = [not viewer.outline_path().isEmpty() for viewer in window.viewers]
+    assert outlined == [bool(heat.max() > 0) for heat in explanation.factual]
     assert f"{100 * explanation.similarity:.1f} %" in panel.score.text()
     facts = exported("shown.png")
     assert not facts["withheld"] and facts["shown_anyway"] and facts["extrapolated"]
     panel.show_anyway.setChecked(False)
     assert not any(shown().values()), shown()
+    assert all(viewer.outline_path().isEmpty() for viewer in window.viewers)

@@ -175,3 +175,58 @@ def test_closing_the_window_interrupts_a_running_job(qtbot, make_window):
     assert time.monotonic() - begun < 5.0  # the job's own end is 30 s away: the close did not wait for it
     assert runner._thread.wait(5000)  # the job ended on its stop flag, long before its own end
     assert seen == []  # and nothing of it was delivered to a closed window
+
+
+def _outlines_enclose_the_tops(window) -> int:
+    """How many images carry an outline; asserts each encloses its factual map's top and little else, and that an
+    image whose factual map is empty carries none."""
+    from core.explain.overlay import top_region
+
+    explained, traced = window.session.explained, 0
+    for i, viewer in enumerate(window.viewers):
+        heat, path = explained.explanation.factual[i], viewer.outline_path()
+        if heat.max() <= 0:
+            assert path.isEmpty()
+            continue
+        traced += 1
+        height, width = heat.shape
+        x0, y0, w, h = explained.images[i].crop or (0, 0, *explained.images[i].image.size)
+        region = top_region(heat, (width, height))
+
+        def inside(mask, path=path, x0=x0, y0=y0, w=w, h=h, width=width, height=height) -> int:
+            ys, xs = np.nonzero(mask)
+            return sum(path.contains(QPointF(x0 + (x + 0.5) * w / width, y0 + (y + 0.5) * h / height))
+                       for x, y in zip(xs, ys, strict=True))
+
+        # pixels on the region's edge lie on the line itself: most of the top is inside it, little else is
+        top = int(region.sum())
+        assert inside(region) > 0.5 * top and inside(~region) < 0.1 * top
+        ys, xs = np.nonzero(region)  # and where the map lies on the image: its crop, if any
+        sx, sy = w / width, h / height
+        edges = path.boundingRect()
+        assert (edges.left(), edges.top(), edges.right(), edges.bottom()) == pytest.approx(
+            (x0 + xs.min() * sx, y0 + ys.min() * sy, x0 + (xs.max() + 1) * sx, y0 + (ys.max() + 1) * sy), abs=1.5 * sx)
+    return traced
+
+
+def test_the_factual_map_s_top_is_outlined_and_the_choice_is_remembered(qtbot, make_window, images, tmp_path):
+    """Over both images, the outline of each factual map's top (core.explain.overlay.top_contours, as every report
+    draws it) encloses that top and little else, on a crop too; O hides it, and the choice outlives the window."""
+    settings_path = tmp_path / "outline.ini"
+    window = make_window(settings_path=settings_path)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(images[0]), str(images[1])])
+    assert window.layers.outline and window.actions["outline"].isChecked()
+    assert _outlines_enclose_the_tops(window)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.session.set_crop(0, (20, 10, 50, 40))
+    assert window.session.explained.images[0].crop == (20, 10, 50, 40)
+    assert _outlines_enclose_the_tops(window)
+    explanation = window.session.explained.explanation
+    viewer = window.viewers[[heat.max() > 0 for heat in explanation.factual].index(True)]
+    shown = grab_pixels(viewer.viewport())
+    window.actions["outline"].trigger()
+    assert not window.layers.outline and np.abs(grab_pixels(viewer.viewport()) - shown).sum() > 0
+    window.close()
+    again = make_window(settings_path=settings_path)
+    assert not again.layers.outline and not again.actions["outline"].isChecked()
