@@ -125,7 +125,7 @@ HATCH_STEP = 12  # pixels between the diagonal lines over a map that failed its 
 def top_region(heatmap: np.ndarray, size: tuple[int, int], share: float = TOP_SHARE) -> np.ndarray:
     """bool (height, width) at `size` = (width, height): the `share` of pixels where the map is highest (none for
     an empty map)."""
-    values = resize_map(np.nan_to_num(np.asarray(heatmap, np.float32)), size)
+    values = np.nan_to_num(resize_map(np.asarray(heatmap, np.float32), size))  # at `size`: often the smaller
     if values.size == 0 or float(values.max()) <= 0:
         return np.zeros(values.shape, bool)
     cut = float(np.quantile(values, 1.0 - share))
