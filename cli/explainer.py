@@ -15,6 +15,8 @@ def run_explainer(args) -> int:
         raise ValueError(f"--width must be 1..512, got {args.width}")
     if not 1 <= args.target_seeds <= 16:
         raise ValueError(f"--target-seeds must be 1..16, got {args.target_seeds}")
+    if not 0.0 <= args.insertion_weight <= 1.0:
+        raise ValueError(f"--insertion-weight must be 0..1, got {args.insertion_weight}")
     if not 0 <= args.fit_seed < 2**32:
         raise ValueError(f"--fit-seed must be 0..{2**32 - 1}, got {args.fit_seed}")
 
@@ -30,7 +32,8 @@ def run_explainer(args) -> int:
 
     report = train_explainer(args.model_path, args.data_dir, ExplainerOptions(pairs=args.pairs, width=args.width,
                                                                      target_seeds=args.target_seeds,
-                                                                     seed=args.fit_seed),
+                                                                     seed=args.fit_seed,
+                                                                     insertion_weight=args.insertion_weight),
                              args.cache_dir, progress=progress, on_epoch=on_epoch)
     if args.json:
         print(json.dumps(report, allow_nan=False))

@@ -260,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     explainer.add_argument("--fit-seed", type=int, default=0,
                            help="seed of the head's initialisation and batch order (default 0); the targets do not "
                                 "depend on it, so another seed refits from the cache")
+    explainer.add_argument("--insertion-weight", type=float, default=0.5,
+                           help="weight of the coalitions restoring under half the cells (what an insertion "
+                                "test's early fractions restore) against their complements' 1 - W; other than 0.5 "
+                                "costs 8 more pair passes a pair once (cached): default 0.5, the coalition map")
     explainer.add_argument("--cache-dir", default="runs/explainer",
                            help="where the pairs' targets are cached, per backbone (default runs/explainer)")
 

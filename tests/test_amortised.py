@@ -111,6 +111,51 @@ def test_more_target_seeds_average_other_draws_of_the_same_coalition_map(trained
     assert not torch.allclose(one, both)
 
 
+def test_the_insertion_weight_mixes_the_low_and_high_halves_of_the_same_map(trained_shapes, shapes_dir, tmp_path):
+    """insertion_weight w: the target is w x (the coalitions restoring under half the cells) + (1 - w) x (their
+    complements), built from the cached map and its low half on the same scale; w = 1/2 is the plain map."""
+    model = load_model(trained_shapes[1])
+    pairs = training.training_pairs(model, shapes_dir, 2)
+    cache = tmp_path / "cache"
+    files = training.generate(model, pairs, cache)
+    lows = training.generate(model, pairs, cache, low=True)
+    assert [f.parent for f in lows] == [cache / "low"] * 2
+    full = np.load(files[1])["target"]
+    low = np.load(lows[1])["target"]
+    inputs = torch.cat([model.input_tensor(training.model_view(model, load_image(p))[0]) for p in pairs[1]])
+    half = training.STEPS // 2
+    high_path = lambda steps, x: training.coalitions()(2 * steps, x)[steps:]  # noqa: E731  the complements
+    high = float(np.load(files[1])["sign"]) * training.integrated_cells(model, inputs, steps=half,
+                                                                        path=high_path).numpy() / 2
+    assert not np.allclose(low, high, atol=1e-4)
+    np.testing.assert_allclose(low + high, full, atol=1e-5)  # the two halves add up to the cached map
+    grid = tuple(training.load_targets(files)["target"].shape[-2:])
+    pool = lambda cells: F.adaptive_avg_pool2d(torch.from_numpy(cells)[:, None], grid)[:, 0].numpy()  # noqa: E731
+    for w in (0.5, 0.75, 1.0):
+        mixed = training.load_targets(files, low_files=lows, insertion_weight=w)["target"][2:].numpy()
+        np.testing.assert_allclose(mixed, pool(w * low + (1 - w) * high), atol=1e-5)
+
+
+def test_an_insertion_weighted_head_is_recorded_and_refused_with_several_target_seeds(with_head, trained_shapes,
+                                                                                       shapes_dir, tmp_path, capsys):
+    from main import main
+
+    path = tmp_path / "low.pt"
+    shutil.copy(trained_shapes[1], path)
+    shutil.copy(trained_shapes[1].with_suffix(".json"), path.with_suffix(".json"))
+    cache = with_head[0].parent / "cache"
+    args = ["explainer", str(path), str(shapes_dir), "--pairs", "12", "--width", "8", "--cache-dir", str(cache)]
+    assert main([*args, "--insertion-weight", "1.5"]) == 2
+    assert "--insertion-weight must be" in capsys.readouterr().err
+    assert main([*args, "--insertion-weight", "0.75", "--target-seeds", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "insertion weight" in err and "low.pt" in err
+    options = training.ExplainerOptions(pairs=12, width=8, epochs=5, patience=5, insertion_weight=0.75)
+    report = training.train_explainer(path, shapes_dir, options, cache)
+    assert load_model(path).metadata["explainer"]["insertion_weight"] == 0.75 == report["insertion_weight"]
+    assert (cache / training.backbone_digest(load_model(path)) / "low" / "00011.npz").exists()
+
+
 def test_the_fit_seed_alone_changes_the_head_and_is_recorded(with_head, trained_shapes, shapes_dir, tmp_path, capsys,
                                                               monkeypatch):
     """`--fit-seed` seeds the head's initialisation and batch order: the same seed refits the same head from the

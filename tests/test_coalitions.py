@@ -123,6 +123,16 @@ def test_masks_are_seeded_binary_complementary_and_rise():
         coalitions(grid=4)(7, inputs)
 
 
+def test_the_low_half_is_the_first_half_of_the_same_seeds_path():
+    """`low`: the masks of restored shares below 1/2 of a path twice as long, the very masks that path starts with
+    (so the full map minus the low half's is the high half's, core.training.explainer's insertion weight)."""
+    inputs = torch.zeros(2, 3, 16, 16)
+    low = coalitions(grid=4, low=True)(4, inputs)
+    assert torch.equal(low, coalitions(grid=4)(8, inputs)[:4])
+    assert float(low.mean()) < 0.35  # shares (k + 0.5) / 8: a quarter of the cells restored on average
+    assert not torch.equal(low, coalitions(grid=4, seed=1, low=True)(4, inputs))
+
+
 def test_the_coalition_path_stops_between_chunks(tiny_model):
     inputs = _pair(tiny_model.config.input_size)
     seen: list[float] = []

@@ -44,19 +44,22 @@ def straight(steps: int, inputs: torch.Tensor) -> torch.Tensor:
     return ((torch.arange(steps, dtype=inputs.dtype, device=inputs.device) + 0.5) / steps).view(-1, 1, 1, 1, 1)
 
 
-def coalitions(grid: int = GRID, seed: int = COALITION_SEED) -> Path:
+def coalitions(grid: int = GRID, seed: int = COALITION_SEED, low: bool = False) -> Path:
     """A path through random coalitions of grid x grid cells per image: at step k each cell is restored with
     probability (k + 0.5) / steps for the first half of the steps, and the second half are the complements of the
-    first half's masks (antithetic pairs, restored shares rising from 1/2 to 1). Seeded: one pair, one map."""
+    first half's masks (antithetic pairs, restored shares rising from 1/2 to 1). Seeded: one pair, one map.
+    `low`: only the first half of a path twice as long, `steps` masks with restored shares below 1/2 (the same
+    masks as that path's, so its map minus this one's is the high half's: docs/explanations.md, session 15)."""
     def weights(steps: int, inputs: torch.Tensor) -> torch.Tensor:
-        if steps % 2:
+        total = 2 * steps if low else steps
+        if total % 2:
             raise ValueError(f"coalition steps come in complementary pairs; {steps} is odd")
-        half = steps // 2
+        half = total // 2
         generator = torch.Generator().manual_seed(seed)
         draws = torch.rand(half, 2, 1, grid, grid, generator=generator)
-        shares = ((torch.arange(half) + 0.5) / steps).view(-1, 1, 1, 1, 1)
-        low = (draws < shares).float()
-        masks = torch.cat([low, 1.0 - low]).view(steps * 2, 1, grid, grid)
+        shares = ((torch.arange(half) + 0.5) / total).view(-1, 1, 1, 1, 1)
+        below = (draws < shares).float()
+        masks = (below if low else torch.cat([below, 1.0 - below])).view(steps * 2, 1, grid, grid)
         size = inputs.shape[-2:]
         return F.interpolate(masks, size=size, mode="nearest").view(steps, 2, 1, *size).to(inputs)
     return weights

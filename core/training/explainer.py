@@ -7,7 +7,10 @@ what explain_pair's first pass leaves (core.explain.pair.first_pass). Each pair 
 <cache>/<backbone digest>/ (written atomically, skipped when present and of the same pair), so a run cut short
 resumes and a retrained backbone never reuses another's targets. With `target_seeds` K > 1 the target is the mean of
 K coalition maps of the pair (mask seeds COALITION_SEED + 0..K-1: 16 K pair passes a pair, a less noisy estimate of
-the same Shapley values); the extra seeds' maps are cached beside the first, under seed<k>/. Fit: MSE + (1 - Pearson)
+the same Shapley values); the extra seeds' maps are cached beside the first, under seed<k>/. With `insertion_weight`
+w != 1/2 the target weighs the coalitions whose restored share is below 1/2 (the mixtures an insertion test's early
+fractions make) w against 1 - w for their complements: the low half's map (8 pair passes a pair, cached under low/)
+and the cached map T = low + high give w low + (1 - w) high (docs/explanations.md, session 15). Fit: MSE + (1 - Pearson)
 per image on the cells scaled by their largest |cell|, AdamW, early stopping on the last HOLDOUT share of the pairs
 (validation and test pairs are never read: they are what the head is measured on, benchmarks/bench_explanations.py).
 """
@@ -29,7 +32,7 @@ from core.data.datasets import make_pairs
 from core.errors import DataError, Stopped
 from core.evaluation.calibrate import model_split
 from core.evaluation.explanation_metrics import rank_correlation
-from core.explain.integrated import COALITION_SEED, coalitions, integrated_cells, path_of
+from core.explain.integrated import COALITION_SEED, STEPS, coalitions, integrated_cells, path_of
 from core.explain.methods import get_method, grad_cam
 from core.explain.pair import first_pass, model_view
 from core.explain.refine import REFINED_METHOD
@@ -55,6 +58,7 @@ class ExplainerOptions:
     patience: int = PATIENCE
     seed: int = 0
     target_seeds: int = 1
+    insertion_weight: float = 0.5  # 1/2: the plain coalition map (its two halves weighed equally)
 
 
 def check_trainable(model, name: str) -> None:
@@ -89,16 +93,20 @@ def backbone_digest(model) -> str:
     return digest.hexdigest()[:16]
 
 
-def pair_tensors(model, paths, seed: int = 0) -> dict[str, np.ndarray]:
+def pair_tensors(model, paths, seed: int = 0, low: bool = False) -> dict[str, np.ndarray]:
     """One pair's cached arrays: the first pass's tensors (oriented gradients) and the coalition target; `seed` k > 0:
-    the target alone, another draw of the same map (mask seed COALITION_SEED + k), oriented alike."""
+    the target alone, another draw of the same map (mask seed COALITION_SEED + k), oriented alike; `low`: the target
+    alone, the map of the first half of the seed-0 map's masks (restored shares below 1/2), on the same scale."""
     inputs = torch.cat([model.input_tensor(model_view(model, load_image(p))[0]) for p in paths])
-    passed = first_pass(model, inputs, early=not seed)
+    passed = first_pass(model, inputs, early=not (seed or low))
     sign = get_method(REFINED_METHOD).sign(model.decide(passed.similarity))
-    path = coalitions(seed=COALITION_SEED + seed) if seed else path_of(REFINED_METHOD)
-    target = sign * integrated_cells(model, inputs, path=path)
+    if low:  # the mean over the low half's STEPS / 2 masks is twice the full map's low-half sum
+        target = sign * integrated_cells(model, inputs, steps=STEPS // 2, path=coalitions(low=True)) / 2
+    else:
+        path = coalitions(seed=COALITION_SEED + seed) if seed else path_of(REFINED_METHOD)
+        target = sign * integrated_cells(model, inputs, path=path)
     arrays = {"target": target.numpy().astype(np.float32), "pair": np.array([str(p) for p in paths])}
-    if seed:
+    if seed or low:
         return arrays
     return {**arrays, "activations": passed.activations.numpy().astype(np.float16),
             "grads": (passed.grads * sign).numpy().astype(np.float32),
@@ -108,10 +116,11 @@ def pair_tensors(model, paths, seed: int = 0) -> dict[str, np.ndarray]:
 
 def generate(model, pairs, cache: Path, shard: tuple[int, int] = (0, 1),
              progress: Callable[[int, int], None] | None = None,
-             should_stop: Callable[[], bool] | None = None, seed: int = 0) -> list[Path]:
+             should_stop: Callable[[], bool] | None = None, seed: int = 0, low: bool = False) -> list[Path]:
     """Cache the targets of `pairs` (those of this shard: index k with k % n == i) and return every pair's file;
-    `seed` k > 0: only the coalition map of mask seed COALITION_SEED + k, under cache/seed<k>/."""
-    folder = cache / f"seed{seed}" if seed else cache
+    `seed` k > 0: only the coalition map of mask seed COALITION_SEED + k, under cache/seed<k>/; `low`: only the
+    low half's map, under cache/low/."""
+    folder = cache / "low" if low else cache / f"seed{seed}" if seed else cache
     folder.mkdir(parents=True, exist_ok=True)
     files = [folder / f"{k:05d}.npz" for k in range(len(pairs))]
     index, count = shard
@@ -120,7 +129,7 @@ def generate(model, pairs, cache: Path, shard: tuple[int, int] = (0, 1),
             raise Stopped("explainer targets stopped; rerun to resume")
         if k % count != index or _cached(path, paths):
             continue
-        arrays = pair_tensors(model, paths, seed)
+        arrays = pair_tensors(model, paths, seed, low)
         atomic_write(path, lambda handle, arrays=arrays: np.savez(handle, **arrays))
         if progress is not None:
             progress(k + 1, len(pairs))
@@ -135,15 +144,20 @@ def _cached(path: Path, paths) -> bool:
         return False
 
 
-def load_targets(files, seed_files=()) -> dict[str, torch.Tensor]:
+def load_targets(files, seed_files=(), low_files=(), insertion_weight: float = 0.5) -> dict[str, torch.Tensor]:
     """The cached pairs stacked, two rows a pair (the early stage pooled to the target's grid if it differs); the
-    target averaged with the same pairs' maps of other mask seeds (`seed_files`: one list of files per seed)."""
+    target averaged with the same pairs' maps of other mask seeds (`seed_files`: one list of files per seed), or,
+    with `low_files` (the same pairs' low halves), w low + (1 - w) high for w = `insertion_weight`."""
     parts = [np.load(f) for f in files]
     stack = lambda key: torch.from_numpy(np.concatenate([p[key] for p in parts])).float()  # noqa: E731
+    target_of = lambda fs: torch.from_numpy(np.concatenate([np.load(f)["target"] for f in fs])).float()  # noqa: E731
     data = {key: stack(key) for key in ("activations", "grads", "early", "target")}
     for others in seed_files:
-        data["target"] += torch.from_numpy(np.concatenate([np.load(f)["target"] for f in others])).float()
+        data["target"] += target_of(others)
     data["target"] /= 1 + len(seed_files)
+    if low_files:  # w low + (1 - w) (T - low); scaled per image later, so only the ratio of the halves counts
+        low = target_of(low_files)
+        data["target"] = (2 * insertion_weight - 1) * low + (1 - insertion_weight) * data["target"]
     if data["early"].shape[-2:] != data["target"].shape[-2:]:
         grid = (int(data["early"].shape[-2]), int(data["early"].shape[-1]))
         data["target"] = F.adaptive_avg_pool2d(data["target"][:, None], grid)[:, 0]
@@ -210,7 +224,8 @@ def fit(data: dict, options: ExplainerOptions, should_stop: Callable[[], bool] |
         cam_cells = F.interpolate(cam[held, None], size=early.shape[-2:], mode="bilinear",
                                   align_corners=False)[:, 0].numpy()
     truth = target[held].numpy()
-    report = {"target": REFINED_METHOD, "target_seeds": options.target_seeds, "pair_seed": PAIR_SEED,
+    report = {"target": REFINED_METHOD, "target_seeds": options.target_seeds,
+              "insertion_weight": options.insertion_weight, "pair_seed": PAIR_SEED,
               "fit_seed": options.seed, "pairs": pairs, "fit_pairs": cut // 2,
               "holdout_pairs": pairs - cut // 2, "width": options.width, "epochs": epochs,
               "holdout_loss": round(best, 4),
@@ -243,6 +258,9 @@ def train_explainer(path, data_dir, options: ExplainerOptions, cache_root, progr
     model = load_model(path)
     name = Path(path).name
     check_trainable(model, name)
+    if options.insertion_weight != 0.5 and options.target_seeds > 1:
+        raise DataError(f"{name}: an insertion weight other than 0.5 is built on one coalition map a pair "
+                        f"(target seeds 1), not {options.target_seeds}")
     pairs = training_pairs(model, data_dir, options.pairs)
     if len(pairs) < 4:
         raise DataError(f"{data_dir}: only {len(pairs)} training pairs for {name}; an explainer needs at least 4")
@@ -250,7 +268,10 @@ def train_explainer(path, data_dir, options: ExplainerOptions, cache_root, progr
     files = generate(model, pairs, cache, progress=progress, should_stop=should_stop)
     seed_files = [generate(model, pairs, cache, progress=progress, should_stop=should_stop, seed=k)
                   for k in range(1, options.target_seeds)]
-    head, report = fit(load_targets(files, seed_files), options, should_stop, on_epoch)
+    low_files = generate(model, pairs, cache, progress=progress, should_stop=should_stop, low=True) \
+        if options.insertion_weight != 0.5 else []
+    head, report = fit(load_targets(files, seed_files, low_files, options.insertion_weight), options, should_stop,
+                       on_epoch)
     attach(model, head)
     meta = save_model(model.cpu(), Path(path), {"explainer": report})
     return {**report, "weights": {"path": str(path), "sha256": meta["sha256"], "size_bytes": meta["size_bytes"]}}
