@@ -230,3 +230,27 @@ def test_the_factual_map_s_top_is_outlined_and_the_choice_is_remembered(qtbot, m
     window.close()
     again = make_window(settings_path=settings_path)
     assert not again.layers.outline and not again.actions["outline"].isChecked()
+
+
+def test_the_outline_of_a_small_crop_s_map_is_the_report_s_not_its_pixel_staircase(qtbot, explained):
+    """A small crop's map has few pixels; the window stretches it smoothly and the report traces its top on the map
+    resized to the panel: the window's outline is that smooth region too, not the map's pixel staircase."""
+    from core.explain.overlay import top_region
+    from core.review.report_layout import PANEL
+
+    box = (20, 10, 16, 16)  # core's smallest crop
+    for slot in (0, 1):
+        with qtbot.waitSignal(explained.overlays_shown, timeout=TIMEOUT_MS):
+            explained.session.set_crop(slot, box)
+    factual = explained.session.explained.explanation.factual
+    slot = next(i for i in (0, 1) if factual[i].max() > 0)  # a random model's evidence may all point one way
+    heat = factual[slot]
+    assert heat.shape == (16, 16)  # the crop's own pixels
+    report = top_region(heat, (PANEL, PANEL))  # as report_layout's panel draws it
+    path, grid = explained.viewers[slot].outline_path(), 96
+    x0, y0, w, h = box
+    window = np.array([[path.contains(QPointF(x0 + (x + 0.5) * w / grid, y0 + (y + 0.5) * h / grid))
+                        for x in range(grid)] for y in range(grid)])
+    samples = ((np.arange(grid) + 0.5) * PANEL / grid).astype(int)  # the same points on the report's panel
+    reference = report[np.ix_(samples, samples)]
+    assert (window & reference).sum() / (window | reference).sum() > 0.95
