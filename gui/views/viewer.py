@@ -152,7 +152,20 @@ class ImageViewer(QGraphicsView):
         self._mark.setRect(QRectF(x, y, w, h))
         self._mark_text.setText(text)
         self._mark_plate.setRect(self._mark_text.boundingRect().adjusted(-4, -2, 4, 2))
-        self._mark_text.setPos(x + 4, y + 4)
+        self._place_mark()
+
+    def _place_mark(self) -> None:
+        """The caption at the maps' top-left corner, moved inside the view where the view's edge would cut it (a
+        crop at the image's right edge, a view zoomed in past the corner) while the maps are in view: read whole."""
+        if not self._mark_text.isVisible():
+            return
+        box = self._mark.rect()
+        corner = self.mapFromScene(box.topLeft()) + QPoint(6, 4)  # screen pixels: the caption keeps its size
+        view, plate = self.viewport().rect(), self._mark_plate.rect()
+        if self.mapFromScene(box).boundingRect().intersects(view):
+            corner.setX(max(min(corner.x(), view.right() - int(plate.right()) - 2), view.left() - int(plate.left())))
+            corner.setY(max(min(corner.y(), view.bottom() - int(plate.bottom()) - 2), view.top() - int(plate.top())))
+        self._mark_text.setPos(self.mapToScene(corner))
 
     def mark_text(self) -> str | None:
         return self._mark_text.text() if self._mark_text.isVisible() else None
@@ -239,9 +252,11 @@ class ImageViewer(QGraphicsView):
         self._image.setTransformationMode(mode)
         for item in self._layers.values():  # maps are upsampled smoothly, like the report draws them
             item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._place_mark()
         self.zoom_changed.emit(self.zoom())
 
     def _scrolled(self) -> None:
+        self._place_mark()
         if not self._quiet:
             self.view_changed.emit()
 
@@ -254,6 +269,7 @@ class ImageViewer(QGraphicsView):
         super().resizeEvent(event)
         if self._fitting:
             self.fit()
+        self._place_mark()
 
     def mousePressEvent(self, event) -> None:
         if self._crop_mode and self.has_image() and event.button() == Qt.MouseButton.LeftButton:

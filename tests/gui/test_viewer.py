@@ -137,3 +137,29 @@ def test_a_maps_caption_wider_than_a_small_crop_stays_readable_over_the_shade(vi
     right_of_box = viewer.mapFromScene(QPointF(box[0] + box[2] + 2, 0)).x()
     caption = np.abs(pixels[..., :3] - (255, 220, 90)).sum(axis=2) < 60  # the caption's own ink, undimmed
     assert caption[:, right_of_box:].sum() > 20
+
+
+def _caption_ink(viewer) -> np.ndarray:
+    pixels = grab_pixels(viewer.viewport()).astype(int)
+    return np.abs(pixels[..., :3] - (255, 220, 90)).sum(axis=2) < 60  # the caption's yellow
+
+
+def test_a_maps_caption_is_read_whole_on_a_crop_at_the_image_s_edge_and_zoomed_in(viewer):
+    """The caption starts at the maps' top-left corner; where that would cut it (a crop at the image's right edge, a
+    view zoomed in past the corner) it moves inside the view, so "map not better than chance" is never read as
+    "map not better"."""
+    viewer.set_image(array_to_qimage(np.full((80, 100, 3), 128, np.uint8)))
+    text = "map not better than chance"
+    viewer.set_mark(text, (5, 5, 10, 10))
+    whole = _caption_ink(viewer).sum()  # the caption where it fits
+    assert whole > 100
+    for box in [(88, 30, 12, 12), (88, 68, 12, 12)]:  # at the right edge; at the bottom-right corner
+        viewer.set_mark(text, box)
+        ink = _caption_ink(viewer)
+        assert ink.sum() == pytest.approx(whole, rel=0.05)
+        assert not ink[:, -2:].any() and not ink[-2:].any()  # not cut by the view's edge
+    viewer.set_mark(text, (0, 0, 100, 80))
+    viewer.zoom_by(6.0)  # the maps' top-left corner is far outside the view, the maps fill it
+    assert _caption_ink(viewer).sum() == pytest.approx(whole, rel=0.05)
+    viewer.set_mark(None)
+    assert not _caption_ink(viewer).any()
