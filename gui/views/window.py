@@ -277,14 +277,21 @@ class MainWindow(WindowCommands):
             viewer.set_outline(top_contours(explained.explanation.factual[i], size), size, explained.images[i].crop)
 
     def _outline_shown(self, shown: bool) -> None:
-        for viewer in self.viewers:
-            viewer.set_outline_visible(shown)
+        for slot in SLOTS:
+            self._show_outline(slot)
         self.actions["outline"].setChecked(shown)
+
+    def _show_outline(self, slot: int) -> None:
+        """Outlined where the factual layer shows, as a report outlines it: over the counterfactual alone it would
+        read as the counterfactual's top."""
+        factual = self.layers.visible(slot, "factual") and self.layers.opacity(slot, "factual") > 0
+        self.viewers[slot].set_outline_visible(self.layers.outline and factual)
 
     def _layer_changed(self, slot: int, name: str, visible: bool, opacity: float) -> None:
         self.viewers[slot].set_layer_visible(name, visible)
         self.viewers[slot].set_layer_opacity(name, opacity)
         self.actions[f"{name}{slot}"].setChecked(visible)
+        self._show_outline(slot)
 
     def _dicom_outputs(self, explained) -> None:
         """File > Export SR and Store report to PACS: only for a pair whose reports can file (DICOM, one patient)."""

@@ -223,7 +223,16 @@ def test_the_factual_map_s_top_is_outlined_and_the_choice_is_remembered(qtbot, m
     assert window.session.explained.images[0].crop == (20, 10, 50, 40)
     assert _outlines_enclose_the_tops(window)
     explanation = window.session.explained.explanation
-    viewer = window.viewers[[heat.max() > 0 for heat in explanation.factual].index(True)]
+    slot = [heat.max() > 0 for heat in explanation.factual].index(True)
+    viewer, layers = window.viewers[slot], window.layers
+    assert viewer._top[1].isVisible()
+    layers.set_visible(slot, "factual", False)  # the counterfactual alone: no factual outline over it, as on reports
+    assert not viewer._top[1].isVisible()
+    layers.set_visible(slot, "factual", True)
+    layers.set_opacity(slot, "factual", 0.0)
+    assert not viewer._top[1].isVisible()
+    layers.set_opacity(slot, "factual", 0.5)
+    assert viewer._top[1].isVisible()
     shown = grab_pixels(viewer.viewport())
     window.actions["outline"].trigger()
     assert not window.layers.outline and np.abs(grab_pixels(viewer.viewport()) - shown).sum() > 0
