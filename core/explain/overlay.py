@@ -148,7 +148,7 @@ def draw_top_contour(image_rgb: np.ndarray, heatmap: np.ndarray, share: float = 
     """The image with the outline of the map's top `share` drawn on it (a dark line under a light one, so it
     shows on skin and on the colours alike)."""
     height, width = image_rgb.shape[:2]
-    contours = [c.reshape(-1, 1, 2) for c in top_contours(heatmap, (width, height), share)]
+    contours = top_contours(heatmap, (width, height), share)
     out = np.ascontiguousarray(image_rgb.copy())
     thickness = max(1, round(max(width, height) / 260))
     cv2.drawContours(out, contours, -1, (0, 0, 0), thickness + 2, lineType=cv2.LINE_AA)

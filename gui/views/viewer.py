@@ -112,7 +112,7 @@ class ImageViewer(QGraphicsView):
         item.setPixmap(QPixmap.fromImage(qimage) if qimage is not None else QPixmap())
         if qimage is None or qimage.isNull():
             return
-        x, y, w, h = box if box else (0, 0, self._image.pixmap().width(), self._image.pixmap().height())
+        x, y, w, h = self._area(box)
         item.setTransform(QTransform.fromScale(w / qimage.width(), h / qimage.height()))
         item.setPos(x, y)
 
@@ -126,7 +126,7 @@ class ImageViewer(QGraphicsView):
             if points:
                 path.addPolygon(QPolygonF(points))
                 path.closeSubpath()
-        x, y, w, h = box if box else (0, 0, self._image.pixmap().width(), self._image.pixmap().height())
+        x, y, w, h = self._area(box)
         for item in self._top:
             item.setPath(path)
             item.setTransform(QTransform.fromScale(w / max(map_size[0], 1), h / max(map_size[1], 1)))
@@ -148,7 +148,7 @@ class ImageViewer(QGraphicsView):
         self._mark_text.setVisible(shown)
         if not shown or text is None:
             return
-        x, y, w, h = box if box else (0, 0, self._image.pixmap().width(), self._image.pixmap().height())
+        x, y, w, h = self._area(box)
         self._mark.setRect(QRectF(x, y, w, h))
         self._mark_text.setText(text)
         self._mark_plate.setRect(self._mark_text.boundingRect().adjusted(-4, -2, 4, 2))
@@ -172,6 +172,10 @@ class ImageViewer(QGraphicsView):
 
     def mark_hatched(self) -> bool:
         return self._mark.isVisible()
+
+    def _area(self, box: tuple | None) -> tuple:
+        """(x, y, w, h) in image pixels of what the maps cover: `box` (a crop), or the whole image when None."""
+        return box if box else (0, 0, self._image.pixmap().width(), self._image.pixmap().height())
 
     def layer_pixmap(self, name: str) -> QPixmap:
         return self._layers[name].pixmap()
