@@ -56,7 +56,8 @@ JUDGE_SEEDS = (101, 102, 103, 104, 105)
 CHOOSE_SEED = 0
 VARIANTS = ("amortised", "gradcam", "attention", "gradcam_signed", "decomposition", "ablation", "ablation_local",
             "occlusion", "integrated", "integrated_signed", "integrated_8", "integrated_32", "integrated_smooth",
-            "integrated_steps32", "coalition", "coalition_8")
+            "integrated_steps32", "coalition", "coalition_8", "coalition_64", "mix25", "mix50", "gate",
+            "amortised_smooth16", "amortised_smooth32")
 INTEGRATED_GRIDS = {"integrated": GRID, "integrated_8": 8, "integrated_32": 32}  # cells per side
 COALITION_GRIDS = {"coalition": GRID, "coalition_8": 8}  # cells per side of the random masks (maps: GRID cells)
 
@@ -141,6 +142,15 @@ def pair_maps(model, images, timing: bool, occlusion: bool, wanted=VARIANTS) -> 
         "integrated_steps32": lambda: cell_maps(pooled(sign * integrated_pixels(model, inputs, steps=32).cpu(),
                                                        GRID).numpy(), sizes, rectify=True),
         **{name: coalition(grid) for name, grid in COALITION_GRIDS.items()},
+        "coalition_64": lambda: cell_maps(pooled(sign * integrated_pixels(model, inputs, steps=64,
+                                                                          path=coalitions(GRID)).cpu(),
+                                                 GRID).numpy(), sizes, rectify=True),
+        # the first pass's two maps combined after the fact (docs/explanations.md, session 16)
+        "mix25": lambda: blended(explained, lambda a, g: 0.75 * a + 0.25 * g),
+        "mix50": lambda: blended(explained, lambda a, g: 0.5 * a + 0.5 * g),
+        "gate": lambda: blended(explained, lambda a, g: a * (0.5 + 0.5 * g)),
+        "amortised_smooth16": lambda: [smoothed_map(m, 1 / 16) for m in explained("amortised").factual],
+        "amortised_smooth32": lambda: [smoothed_map(m, 1 / 32) for m in explained("amortised").factual],
     }
     maps = {name: builders[name]() for name in VARIANTS if name in wanted and (name != "occlusion" or occlusion)}
     facts = {"similarity": first.similarity, "decision": first.decision, "sign": sign, **timed,
@@ -154,6 +164,17 @@ def pair_maps(model, images, timing: bool, occlusion: bool, wanted=VARIANTS) -> 
 def smoothed(cells: np.ndarray) -> np.ndarray:
     """Each image's cells under a Gaussian of one cell: fewer isolated cells, more compact regions."""
     return np.stack([cv2.GaussianBlur(np.asarray(c, np.float32), (0, 0), 1.0) for c in cells])
+
+
+def blended(explained, combine) -> list[np.ndarray]:
+    """Each image's amortised and Grad-CAM factual maps (both [0, 1], the same size) combined, rescaled to [0, 1]."""
+    return [normalise(combine(a, g)) for a, g in zip(explained("amortised").factual, explained("gradcam").factual,
+                                                      strict=True)]
+
+
+def smoothed_map(heat: np.ndarray, fraction: float) -> np.ndarray:
+    """A [0, 1] map under a Gaussian of `fraction` of its longer side, rescaled to [0, 1]."""
+    return normalise(np.maximum(cv2.GaussianBlur(heat, (0, 0), fraction * max(heat.shape)), 0))
 
 
 def timings(model, images, repeats: int = 3) -> dict:
