@@ -109,6 +109,27 @@ def test_reviewer_decisions_survive_reopening_and_export(tmp_path, pictures):
     assert count == 1 and rows[0]["reviewer_note"] == "looks different to me" and rows[0]["changed"] == ""
 
 
+def test_the_note_is_the_cases_whichever_result_is_newest(tmp_path, pictures):
+    """Typed on one result, then another model (or the refined map, or a batch run) scored the case: reopening
+    shows the note, not the new result's empty one; a note saved while an older result is current goes where
+    reopening reads it."""
+    a, b, *_ = pictures
+    worklist = Worklist(tmp_path / "w.sqlite")
+    case = worklist.add_case(a, b, case_id="x")
+    first = worklist.ensure_result(case, "m" * 64, "amortised")
+    worklist.save_note(case, "irregular border, excise")
+    worklist.save_review(first, decision="agree")
+    worklist.ensure_result(case, "n" * 64, "amortised")  # another model's score of the case
+    latest = worklist.latest_result(case)
+    assert latest["reviewer_note"] == "irregular border, excise"
+    assert latest["reviewer_decision"] is None  # agreeing was with the other model's verdict
+    assert worklist.ensure_result(case, "m" * 64, "amortised") == first  # the first model again: its older result
+    worklist.save_note(case, "irregular border, excise; seen by Dr. K")
+    worklist.close()
+    assert Worklist(tmp_path / "w.sqlite").latest_result(case)["reviewer_note"] == (
+        "irregular border, excise; seen by Dr. K")
+
+
 def test_a_changed_image_is_detected(tmp_path, pictures):
     a, b, c, _ = pictures
     worklist = Worklist(tmp_path / "w.sqlite")

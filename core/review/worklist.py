@@ -217,10 +217,14 @@ class Worklist:
     def record_result(self, case_ref: int, *, model_sha256: str, method: str, similarity: float | None,
                       decision: str | None, probability: float | None = None, report_path: str | None = None) -> int:
         now = _now()
+        # The reviewer's note is the case's, not one score's: a new result (another model or map method, a batch
+        # run) starts with it, or reopening the case would show the new result's empty note (the agree / disagree
+        # stays with the verdict it was given on).
+        note = (self.latest_result(case_ref) or {}).get("reviewer_note") or ""
         cursor = self.db.execute(
             "INSERT INTO results (case_ref, model_sha256, method, similarity, probability, decision, report_path,"
-            " created, updated) VALUES (?,?,?,?,?,?,?,?,?)",
-            (case_ref, model_sha256, method, similarity, probability, decision, report_path, now, now))
+            " reviewer_note, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (case_ref, model_sha256, method, similarity, probability, decision, report_path, note, now, now))
         return int(cursor.lastrowid)
 
     def ensure_result(self, case_ref: int, model_sha256: str, method: str) -> int:
@@ -254,6 +258,14 @@ class Worklist:
                                 (decision, _now(), result_id))
             if note is not None:
                 self.db.execute("UPDATE results SET reviewer_note=?, updated=? WHERE id=?", (note, _now(), result_id))
+
+    def save_note(self, case_ref: int, note: str) -> None:
+        """The reviewer's note on the case, on its latest result: where reopening and the CSV export read it (a
+        note saved on an older result, say the first map's while the refined one is on its way, would be hidden
+        behind the newer one)."""
+        latest = self.latest_result(case_ref)
+        if latest is not None:
+            self.save_review(latest["id"], note=note)
 
     def set_report(self, result_id: int, report_path: str) -> None:
         self.db.execute("UPDATE results SET report_path=?, updated=? WHERE id=?", (report_path, _now(), result_id))

@@ -111,9 +111,8 @@ class WorklistController(QObject):
             self.refresh()
 
     def save_note(self, text: str) -> None:
-        result = self._ensure_result()
-        if result is not None:
-            self._db().save_review(result, note=text)
+        if self._ensure_result() is not None:  # a result to hold it even before the first score
+            self._db().save_note(self.cases[self.current].id, text)
 
     def case_note(self) -> str:
         """The open case's reviewer note ('' when none)."""

@@ -48,6 +48,35 @@ def test_keyboard_review_of_a_worklist_is_saved_at_once(qtbot, make_window, tmp_
     assert window.note.toPlainText() == "border irregular"
 
 
+def test_a_note_survives_another_model_scoring_the_case(qtbot, make_window, tmp_path):
+    """The note typed on a case, then another model chosen (a new result for the case): the case reopened in a
+    new window still has the note (it was the new result's empty one)."""
+    import torch
+
+    from core.model.network import ModelConfig, SiameseModel
+    from core.model.weights import save_model
+
+    torch.manual_seed(1)
+    other = tmp_path / "other.pt"
+    save_model(SiameseModel(ModelConfig(input_size=64)).eval(), other)
+    _images, pairs = make_cases(tmp_path, count=1)
+    store = tmp_path / "review.sqlite"
+    window = make_window(worklist=store)
+    window.worklist.import_csv(str(pairs))
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["next_case"].trigger()
+    window.note.setPlainText("border irregular")
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.session.load_model(str(other))
+    latest = window.worklist.store.latest_result(window.worklist.cases[0].id)
+    assert latest["model_sha256"] == window.session.model.info.sha256  # the other model's result is the newest
+    window.close()
+    again = make_window(tmp_path / "again.ini", worklist=store)
+    with qtbot.waitSignal(again.overlays_shown, timeout=TIMEOUT_MS):
+        again.actions["next_case"].trigger()
+    assert again.note.toPlainText() == "border irregular"
+
+
 def test_a_typed_note_survives_kill_9(tmp_path):
     images, pairs = make_cases(tmp_path, count=1)
     store = tmp_path / "review.sqlite"
