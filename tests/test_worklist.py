@@ -130,6 +130,20 @@ def test_the_note_is_the_cases_whichever_result_is_newest(tmp_path, pictures):
         "irregular border, excise; seen by Dr. K")
 
 
+def test_an_agreement_is_dropped_when_the_verdict_it_was_given_on_changes(tmp_path, pictures):
+    """The same model and method re-scored the case (the reviewer drew another crop): agreeing with "similar"
+    is not agreeing with "different"."""
+    a, b, *_ = pictures
+    worklist = Worklist(tmp_path / "w.sqlite")
+    case = worklist.add_case(a, b)
+    result = worklist.record_result(case, model_sha256="m" * 64, method="gradcam", similarity=0.9, decision="similar")
+    worklist.save_review(result, decision="agree")
+    worklist.update_score(result, 0.91, "similar", 0.9)
+    assert worklist.latest_result(case)["reviewer_decision"] == "agree"
+    worklist.update_score(result, 0.2, "different", 0.1)
+    assert worklist.latest_result(case)["reviewer_decision"] is None
+
+
 def test_a_changed_image_is_detected(tmp_path, pictures):
     a, b, c, _ = pictures
     worklist = Worklist(tmp_path / "w.sqlite")

@@ -237,8 +237,11 @@ class Worklist:
         return self.record_result(case_ref, model_sha256=model_sha256, method=method, similarity=None, decision=None)
 
     def update_score(self, result_id: int, similarity: float, decision: str, probability: float | None = None) -> None:
-        self.db.execute("UPDATE results SET similarity=?, decision=?, probability=?, updated=? WHERE id=?",
-                        (similarity, decision, probability, _now(), result_id))
+        """The result re-scored (another crop, say); a verdict that changed drops the reviewer's agree / disagree,
+        which was given on the verdict before."""
+        self.db.execute("UPDATE results SET reviewer_decision = CASE WHEN decision IS NOT NULL AND decision != ?"
+                        " THEN NULL ELSE reviewer_decision END, similarity=?, decision=?, probability=?, updated=?"
+                        " WHERE id=?", (decision, similarity, decision, probability, _now(), result_id))
 
     def latest_result(self, case_ref: int) -> dict | None:
         row = self.db.execute(

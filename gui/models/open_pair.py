@@ -73,13 +73,15 @@ class OpenPair(QObject):
         return None
 
     def assess(self, decision: str) -> bool:
-        """The reviewer agrees or disagrees with the model's verdict on the pair; False when no pair is shown."""
+        """The reviewer agrees or disagrees with the model's verdict on the pair; False when no pair is shown, or
+        a one-off pair's verdict is not shown yet."""
         identity = self.identity
         if identity is not None and identity.case is not None:
             self.worklist.review(decision)
             return True
-        if identity is not None and identity.key is not None:
-            self.store.put_assessment(identity.key, decision, self._paths())
+        on = self._verdict_shown()
+        if identity is not None and identity.key is not None and on is not None:
+            self.store.put_assessment(identity.key, decision, on, self._paths())
             return True
         return False
 
@@ -87,9 +89,17 @@ class OpenPair(QObject):
         identity = self.identity
         if identity is not None and identity.case is not None:
             return self.worklist.reviewer_verdict()
-        if identity is not None and identity.key is not None:
-            return self.store.assessment(identity.key)
+        on = self._verdict_shown()
+        if identity is not None and identity.key is not None and on is not None:
+            return self.store.assessment(identity.key, on)
         return None
+
+    def _verdict_shown(self) -> tuple[str, str] | None:
+        """(model sha256, verdict) of the explanation shown: what an agree / disagree is given on."""
+        explained = self.session.explained
+        if explained is None:
+            return None
+        return (explained.model.sha256, explained.explanation.verdict)
 
     def close(self) -> None:
         self.store.close()

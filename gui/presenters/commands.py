@@ -172,7 +172,7 @@ class Commands:
             self.problems.clear("assessment")
             self.session.info.emit(f"Recorded: you {decision} with the model's verdict")
         else:
-            self.problems.report("assessment", f"Nothing to {decision} with: open a pair first")
+            self.problems.report("assessment", f"Nothing to {decision} with: no verdict is shown yet")
 
     def reviewer_verdict(self) -> str | None:
         """The reviewer's agree / disagree on the pair shown, for its report; None when not given."""

@@ -112,7 +112,7 @@ def test_a_refused_case_record_field_blocks_every_export_with_its_reason(command
 def test_agree_and_disagree_go_to_the_pair_shown_and_into_its_report(commands, view):
     commands.pair.assess.return_value = False
     commands.handlers()["agree"]()
-    assert commands.problems.current() == {"assessment": "Nothing to agree with: open a pair first"}
+    assert commands.problems.current() == {"assessment": "Nothing to agree with: no verdict is shown yet"}
     commands.pair.assess.return_value = True
     commands.handlers()["disagree"]()
     commands.pair.assess.assert_called_with("disagree")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.review.worklist import Worklist
 from core.trust.verdict import VERDICTS
 from gui.views.worklist_dock import COLUMNS
-from tests.gui.conftest import NOTE, TIMEOUT_MS, make_image, type_note_then_kill
+from tests.gui.conftest import NOTE, TIMEOUT_MS, make_image, switch_model, type_note_then_kill
 
 
 def make_cases(tmp_path, count=3):
@@ -48,17 +48,9 @@ def test_keyboard_review_of_a_worklist_is_saved_at_once(qtbot, make_window, tmp_
     assert window.note.toPlainText() == "border irregular"
 
 
-def test_a_note_survives_another_model_scoring_the_case(qtbot, make_window, tmp_path):
+def test_a_note_survives_another_model_scoring_the_case(qtbot, make_window, other_weights, tmp_path):
     """The note typed on a case, then another model chosen (a new result for the case): the case reopened in a
     new window still has the note (it was the new result's empty one)."""
-    import torch
-
-    from core.model.network import ModelConfig, SiameseModel
-    from core.model.weights import save_model
-
-    torch.manual_seed(1)
-    other = tmp_path / "other.pt"
-    save_model(SiameseModel(ModelConfig(input_size=64)).eval(), other)
     _images, pairs = make_cases(tmp_path, count=1)
     store = tmp_path / "review.sqlite"
     window = make_window(worklist=store)
@@ -66,8 +58,7 @@ def test_a_note_survives_another_model_scoring_the_case(qtbot, make_window, tmp_
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.actions["next_case"].trigger()
     window.note.setPlainText("border irregular")
-    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
-        window.session.load_model(str(other))
+    switch_model(qtbot, window, str(other_weights))
     latest = window.worklist.store.latest_result(window.worklist.cases[0].id)
     assert latest["model_sha256"] == window.session.model.info.sha256  # the other model's result is the newest
     window.close()
