@@ -187,6 +187,7 @@ class MainWindow(WindowCommands):
         self.note.textChanged.connect(lambda: self.pair.save_note(self.note.toPlainText()))
         self.pair.note_loaded.connect(self._load_note)
         self.followup_dock.export_requested.connect(self.commands.export_followup)
+        self.followup.result_changed.connect(lambda result: self.score.show_followup(result is not None))
         self.followup_dock.store_requested.connect(self.commands.pacs.store_followup)
         s.explanation_changed.connect(self._dicom_outputs)
         self._dicom_outputs(s.explained)
