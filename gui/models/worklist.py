@@ -115,10 +115,12 @@ class WorklistController(QObject):
             self._db().save_note(self.cases[self.current].id, text)
 
     def case_note(self) -> str:
-        """The open case's reviewer note ('' when none)."""
+        """The open case's note: the reviewer's, else the one it was imported with (which batch's reports print
+        too); '' when neither."""
         if self.current < 0:
             return ""
-        return (self._db().latest_result(self.cases[self.current].id) or {}).get("reviewer_note") or ""
+        case = self.cases[self.current]
+        return (self._db().latest_result(case.id) or {}).get("reviewer_note") or case.note or ""
 
     def shows_open_case(self) -> bool:
         """Whether the pair shown is the open case: both its images, in the case's order (a swapped case is

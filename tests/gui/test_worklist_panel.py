@@ -54,9 +54,11 @@ def test_a_note_survives_another_model_scoring_the_case(qtbot, make_window, othe
     _images, pairs = make_cases(tmp_path, count=1)
     store = tmp_path / "review.sqlite"
     window = make_window(worklist=store)
+    pairs.write_text(pairs.read_text().replace(',case-0,"",,', ',case-0,"",,referred: changing mole'))
     window.worklist.import_csv(str(pairs))
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.actions["next_case"].trigger()
+    assert window.note.toPlainText() == "referred: changing mole"  # the note the case came with
     window.note.setPlainText("border irregular")
     switch_model(qtbot, window, str(other_weights))
     latest = window.worklist.store.latest_result(window.worklist.cases[0].id)
