@@ -33,6 +33,7 @@ class OpenPair(QObject):
     changed = Signal(object)
     swapped = Signal()  # the same one-off pair, its images now shown the other way round
     note_loaded = Signal(str)
+    assessed = Signal()  # the reviewer agreed or disagreed with the verdict shown
 
     def __init__(self, session, worklist, store: PairStore):
         super().__init__()
@@ -78,10 +79,12 @@ class OpenPair(QObject):
         identity = self.identity
         if identity is not None and identity.case is not None:
             self.worklist.review(decision)
+            self.assessed.emit()
             return True
         on = self._verdict_shown()
         if identity is not None and identity.key is not None and on is not None:
             self.store.put_assessment(identity.key, decision, on, self._paths())
+            self.assessed.emit()
             return True
         return False
 

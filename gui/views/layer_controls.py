@@ -89,6 +89,13 @@ class ScorePanel(QWidget):
         self.reason.setWordWrap(True)
         layout.addWidget(self.verdict)
         layout.addWidget(self.reason)
+        # The reviewer's agree / disagree with this verdict (A / Shift+A): kept, printed on the report, and seen here,
+        # not only in a status message that fades.
+        self.assessment = QLabel()
+        self.assessment.setWordWrap(True)
+        self.assessment.setStyleSheet("font-weight: bold;")
+        self.assessment.setVisible(False)
+        layout.addWidget(self.assessment)
         self.show_anyway = QCheckBox("Show score and maps anyway")
         self.show_anyway.setToolTip("This pair is not assessed: its similarity, probability and maps would be an "
                                     "extrapolation beyond what the model learned")
@@ -215,6 +222,11 @@ class ScorePanel(QWidget):
         with QSignalBlocker(self.show_anyway):  # each pair starts withheld: revealing is a choice per pair
             self.show_anyway.setChecked(False)
         self._apply_withheld()
+
+    def show_assessment(self, decision: str | None) -> None:
+        """The reviewer's "agree" / "disagree" with the verdict shown, or None: not given (on this verdict)."""
+        self.assessment.setText(f"You {decision} with this verdict (A / Shift+A)" if decision else "")
+        self.assessment.setVisible(bool(decision))
 
     def show_followup(self, shown: bool) -> None:
         """While a follow-up is shown, what changed leads (the Follow-up dock) and the model's verdict follows as

@@ -71,16 +71,18 @@ def test_a_one_off_pairs_assessment_holds_only_for_the_verdict_it_was_given_on(q
     window = make_window(tmp_path / "agree.ini")
     first_model = window.session.model.path
     open_pair(qtbot, window, images[:2])
+    assert not window.score.assessment.isVisible()
     window.actions["agree"].trigger()
     assert window.commands.reviewer_verdict() == "agree"
-    switch_model(qtbot, window, str(other_weights))
-    assert window.commands.reviewer_verdict() is None
+    assert window.score.assessment.isVisible() and "You agree" in window.score.assessment.text()  # seen, not only
+    switch_model(qtbot, window, str(other_weights))  # said in a status message that fades
+    assert window.commands.reviewer_verdict() is None and not window.score.assessment.isVisible()
     report = tmp_path / "r.png"
     with qtbot.waitSignal(window.session.exported, timeout=TIMEOUT_MS):
         window.export_report_to(str(report))
     assert json.loads(report.with_suffix(".json").read_text())["reviewer_verdict"] is None
     switch_model(qtbot, window, first_model)
-    assert window.commands.reviewer_verdict() == "agree"
+    assert window.commands.reviewer_verdict() == "agree" and window.score.assessment.isVisible()
 
 
 def test_a_one_off_pairs_note_record_and_assessment_survive_kill_9(qtbot, make_window, images, tiny_weights,
