@@ -296,7 +296,10 @@ def test_follow_up_cases_are_grouped_by_lesion_and_a_version_3_file_gains_the_le
     db.commit()
     db.close()
     migrated = Worklist(old)
-    assert migrated.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert migrated.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     case = migrated.cases()[0]
     assert case.lesion_id is None and case.patient_id == "P-9" and len(migrated.lesion_cases(case.id)) == 1
+    assert case.followup_assessment is None  # version 5: none typed yet
+    migrated.set_followup_assessment(case.id, "grew: excise")
+    assert migrated.cases()[0].followup_assessment == "grew: excise"
     migrated.close()

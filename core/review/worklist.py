@@ -23,7 +23,7 @@ from core.paths import user_data_dir
 from core.review.case_record import REVIEWER_VERDICTS, CaseRecord
 from core.review.pairs_csv import CSV_REQUIRED, PairsCsvError, read_pairs_csv
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 STATUSES = ("new", "in review", "done", "flagged")
 
 _SCHEMA_V1 = """
@@ -60,6 +60,10 @@ ALTER TABLE cases ADD COLUMN kind TEXT;
 ALTER TABLE cases ADD COLUMN lesion_id TEXT;
 CREATE INDEX IF NOT EXISTS cases_lesion ON cases(patient_id, body_site, lesion_id);
 """,
+    # Version 5: the reviewer's assessment of a follow-up case (printed on its follow-up report), kept as the note is.
+    5: """
+ALTER TABLE cases ADD COLUMN followup_assessment TEXT;
+""",
 }
 
 
@@ -88,6 +92,7 @@ class Case:
     reviewer: str | None = None
     kind: str | None = None  # "followup": image 2 is a later visit of image 1's lesion (core.review.pairs_csv.KINDS)
     lesion_id: str | None = None  # which lesion of the patient at that body site; None: the site's only one
+    followup_assessment: str | None = None  # the reviewer's, of the follow-up (its report prints it)
 
     @property
     def record(self) -> CaseRecord:
@@ -165,9 +170,14 @@ class Worklist:
                         " updated=? WHERE id=?", (*_or_none(record.case_id, record.patient_id, record.body_site,
                                                             *record.acquired, record.reviewer), _now(), case_ref))
 
+    def set_followup_assessment(self, case_ref: int, text: str) -> None:
+        """The reviewer's assessment of the case's follow-up as typed, committed at once."""
+        self.db.execute("UPDATE cases SET followup_assessment=?, updated=? WHERE id=?", (text or None, _now(), case_ref))
+
     def cases(self) -> list[Case]:
         rows = self.db.execute("SELECT id, case_id, image1, image2, sha1, sha2, crop1, crop2, note, status, label,"
-                               " date, patient_id, body_site, acquired1, acquired2, reviewer, kind, lesion_id"
+                               " date, patient_id, body_site, acquired1, acquired2, reviewer, kind, lesion_id,"
+                               " followup_assessment"
                                " FROM cases"
                                " ORDER BY id"
                                ).fetchall()

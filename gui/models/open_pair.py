@@ -73,6 +73,22 @@ class OpenPair(QObject):
             return None if stored is None else self._in_key_order(stored)  # the same swap both ways
         return None
 
+    def save_followup_assessment(self, text: str) -> None:
+        """The reviewer's assessment of the pair's follow-up, kept as the note is."""
+        identity = self.identity
+        if identity is not None and identity.case is not None:
+            self.worklist.save_followup_assessment(text)
+        elif identity is not None and identity.key is not None:
+            self.store.put_followup_assessment(identity.key, text, self._paths())
+
+    def followup_assessment(self) -> str:
+        identity = self.identity
+        if identity is not None and identity.case is not None:
+            return self.worklist.cases[self.worklist.current].followup_assessment or ""
+        if identity is not None and identity.key is not None:
+            return self.store.followup_assessment(identity.key)
+        return ""
+
     def assess(self, decision: str) -> bool:
         """The reviewer agrees or disagrees with the model's verdict on the pair; False when no pair is shown, or
         a one-off pair's verdict is not shown yet."""

@@ -1,5 +1,6 @@
 """What the reviewer typed and decided about a one-off pair (one opened outside a worklist), kept with the pair so
-nothing is lost: the note, the case record and the assessment (agree / disagree with the model's verdict).
+nothing is lost: the note, the case record, the assessment (agree / disagree with the model's verdict) and the
+assessment of its follow-up.
 
 A worklist case keeps all three in the worklist. A pair dropped or opened by hand has no case, so they are kept
 here, keyed by the two images' contents (sha256, in either order: a swapped pair is the same pair), in a small
@@ -20,14 +21,16 @@ from ..jobs.tasks import CaseRecord, file_sha256
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS notes (pair TEXT PRIMARY KEY, note TEXT NOT NULL, image1 TEXT, image2 TEXT,
                                                 updated TEXT NOT NULL)"""
-# Added after the first release (notes only): the case record as JSON, the reviewer's agree / disagree, and what
-# that was given on (the model's sha256 and its verdict, as JSON; none in rows written before it was kept).
-LATER_COLUMNS = (("record", "TEXT"), ("assessment", "TEXT"), ("assessed_on", "TEXT"))
-FIELDS = ("note", "record", "assessment")  # a pair with all three empty has no row
-UPSERT = ("INSERT INTO notes (pair, note, image1, image2, updated, record, assessment, assessed_on)"
-          " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(pair) DO UPDATE SET note = excluded.note,"
-          " image1 = excluded.image1, image2 = excluded.image2, updated = excluded.updated, record = excluded.record,"
-          " assessment = excluded.assessment, assessed_on = excluded.assessed_on")
+# Added after the first release (notes only): the case record as JSON, the reviewer's agree / disagree, what that
+# was given on (the model's sha256 and its verdict, as JSON; none in rows written before it was kept), and the
+# reviewer's assessment of the pair's follow-up.
+LATER_COLUMNS = (("record", "TEXT"), ("assessment", "TEXT"), ("assessed_on", "TEXT"), ("followup_assessment", "TEXT"))
+FIELDS = ("note", "record", "assessment", "followup_assessment")  # a pair with all of these empty has no row
+UPSERT = ("INSERT INTO notes (pair, note, image1, image2, updated, record, assessment, assessed_on,"
+          " followup_assessment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(pair) DO UPDATE SET"
+          " note = excluded.note, image1 = excluded.image1, image2 = excluded.image2, updated = excluded.updated,"
+          " record = excluded.record, assessment = excluded.assessment, assessed_on = excluded.assessed_on,"
+          " followup_assessment = excluded.followup_assessment")
 
 
 def content_key(ready) -> str:
@@ -89,6 +92,12 @@ class PairStore:
             return None
         return row.get("assessment")
 
+    def followup_assessment(self, pair: str) -> str:
+        return self._row(pair).get("followup_assessment") or ""
+
+    def put_followup_assessment(self, pair: str, text: str, paths=(None, None)) -> None:
+        self._put(pair, paths, followup_assessment=text or None)
+
     def put(self, pair: str, note: str, paths=(None, None)) -> None:
         self._put(pair, paths, note=note)
 
@@ -106,8 +115,8 @@ class PairStore:
     def _row(self, pair: str) -> dict:
         if self._db is None:  # closed with the window
             return {}
-        row = self._db.execute("SELECT note, record, assessment, assessed_on FROM notes WHERE pair = ?",
-                               (pair,)).fetchone()
+        row = self._db.execute("SELECT note, record, assessment, followup_assessment, assessed_on FROM notes"
+                               " WHERE pair = ?", (pair,)).fetchone()
         return {name: value for name, value in zip((*FIELDS, "assessed_on"), row, strict=True) if value} if row else {}
 
     def _put(self, pair: str, paths, **changed) -> None:
@@ -118,5 +127,6 @@ class PairStore:
             self._db.execute("DELETE FROM notes WHERE pair = ?", (pair,))
         else:
             self._db.execute(UPSERT, (pair, values.get("note") or "", *paths, datetime.now(UTC).isoformat(),
-                                      values.get("record"), values.get("assessment"), values.get("assessed_on")))
+                                      values.get("record"), values.get("assessment"), values.get("assessed_on"),
+                                      values.get("followup_assessment")))
         self._db.commit()

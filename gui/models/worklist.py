@@ -6,6 +6,7 @@ its explanations to record the model's score for the open case. Widget-free, so 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -139,6 +140,12 @@ class WorklistController(QObject):
         if self.current >= 0:
             self._db().set_record(self.cases[self.current].id, record)
             self.refresh()
+
+    def save_followup_assessment(self, text: str) -> None:
+        """The reviewer's assessment of the open case's follow-up, on disk at once."""
+        if self.current >= 0:
+            self._db().set_followup_assessment(self.cases[self.current].id, text)
+            self.cases[self.current] = replace(self.cases[self.current], followup_assessment=text or None)
 
     def reviewer_verdict(self) -> str | None:
         """The reviewer's agree / disagree on the open case's latest result, for its report; None when none."""
