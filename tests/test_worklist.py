@@ -285,6 +285,7 @@ def test_follow_up_cases_are_grouped_by_lesion_and_a_version_3_file_gains_the_le
     worklist.export_csv(exported)
     rows = list(csv.DictReader(exported.open()))
     assert rows[2]["lesion_id"] == "L2" and rows[0]["kind"] == "followup" and "model_sha256" in rows[0]
+    assert rows[0]["followup_assessment"] == ""  # none typed yet
     worklist.close()
     # a file of the previous schema (3) is migrated: its cases keep everything and gain an empty lesion id
     old = tmp_path / "v3.sqlite"
@@ -302,4 +303,6 @@ def test_follow_up_cases_are_grouped_by_lesion_and_a_version_3_file_gains_the_le
     assert case.followup_assessment is None  # version 5: none typed yet
     migrated.set_followup_assessment(case.id, "grew: excise")
     assert migrated.cases()[0].followup_assessment == "grew: excise"
+    migrated.export_csv(tmp_path / "v3.csv")
+    assert next(csv.DictReader((tmp_path / "v3.csv").open()))["followup_assessment"] == "grew: excise"
     migrated.close()

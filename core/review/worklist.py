@@ -172,7 +172,8 @@ class Worklist:
 
     def set_followup_assessment(self, case_ref: int, text: str) -> None:
         """The reviewer's assessment of the case's follow-up as typed, committed at once."""
-        self.db.execute("UPDATE cases SET followup_assessment=?, updated=? WHERE id=?", (text or None, _now(), case_ref))
+        self.db.execute("UPDATE cases SET followup_assessment=?, updated=? WHERE id=?",
+                        (text or None, _now(), case_ref))
 
     def cases(self) -> list[Case]:
         rows = self.db.execute("SELECT id, case_id, image1, image2, sha1, sha2, crop1, crop2, note, status, label,"
@@ -311,7 +312,7 @@ class Worklist:
         # "verdict": the model's (core.trust.verdict); "reviewer_decision": the reviewer's agree / disagree with it
         columns = ["case", "case_id", "image1", "image2", "sha1", "sha2", "crop1", "crop2", "status", "label",
                    "date", "note", "changed", "patient_id", "body_site", "acquired1", "acquired2", "reviewer", "kind",
-                   "lesion_id", "model_sha256", "method", "similarity", "probability", "verdict",
+                   "lesion_id", "followup_assessment", "model_sha256", "method", "similarity", "probability", "verdict",
                    "reviewer_decision", "reviewer_note", "report_path", "updated"]
         cases = self.cases()
 
@@ -326,7 +327,7 @@ class Worklist:
                 writer.writerow([case.id, case.case_id, case.image1, case.image2, case.sha1, case.sha2,
                                  crop_text(case.crop1), crop_text(case.crop2), case.status, case.label, case.date,
                                  case.note, changed, case.patient_id, case.body_site, case.acquired1, case.acquired2,
-                                 case.reviewer, case.kind or "pair", case.lesion_id]
+                                 case.reviewer, case.kind or "pair", case.lesion_id, case.followup_assessment]
                                 + [result.get(key) for key in columns[columns.index("model_sha256"):]])
             text.flush()
             text.detach()  # the handle stays open for atomic_write to sync and close
