@@ -2,8 +2,9 @@
 
 The pair shown is the open worklist case when both its images are shown in the case's order
 (`WorklistController.shows_open_case`); any other complete pair is a one-off pair, known by its images' contents.
-The note, the case record and the assessment (agree / disagree with the model's verdict) go with that identity: a
-case's to the worklist, a one-off pair's to the pair store (gui.models.pair_store). Notes, the case record and the
+The note, the case record, the assessment (agree / disagree with the model's verdict, held for the model and verdict
+it was given on) and the assessment of the pair's follow-up go with that identity: a case's to the worklist, a
+one-off pair's to the pair store (gui.models.pair_store). Notes, the case record and the
 commands all ask this model, so they can never disagree about where an edit belongs.
 """
 
