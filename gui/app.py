@@ -105,7 +105,7 @@ def create_review(settings: QSettings, runner: JobRunner, worklist_path: str | N
     pair = OpenPair(session, worklist, _pair_store(settings, problems))
     case_record = CaseRecordState(reviewer=read(settings, Key.REVIEWER, ""))
     bind_case_record(case_record, pair)
-    followup = FollowUpReview(session, problems, worklist, case_record)
+    followup = FollowUpReview(session, problems, worklist, case_record, pair)
     pair.changed.connect(followup.new_pair)
     links = LinksState(session, problems)
     bind_settings(settings, session, similar, case_record)

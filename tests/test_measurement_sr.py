@@ -46,6 +46,9 @@ def test_followup_sr_states_both_visits_the_changes_and_the_verdict(tmp_path, we
     assert sr.StudyInstanceUID == follow.StudyInstanceUID and sr.PatientName == PATIENT["PatientName"]
     assert sr.PatientID == PATIENT["PatientID"] and sr.PatientBirthDate == PATIENT["PatientBirthDate"]
     assert sr.SeriesInstanceUID != pydicom.dcmread(report).SeriesInstanceUID and sr.SeriesNumber == 9911
+    # in the PACS's series list what changed leads, as on the report's series, never the verdict on appearance
+    headline = facts["change_headline"]  # "area +X % +- Y %, diameter ...": longer than a series description holds
+    assert sr.SeriesDescription == f"Siamese Lens measurements (SR): {headline[:headline.index(', ')]}..."
     baseline, later = _groups(sr)
     assert baseline.tracking_identifier == "lesion, baseline" and later.tracking_identifier == "lesion, follow-up"
     for group, measured, path in ((baseline, facts["measurements"][0], visits[0]),

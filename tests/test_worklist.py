@@ -109,6 +109,41 @@ def test_reviewer_decisions_survive_reopening_and_export(tmp_path, pictures):
     assert count == 1 and rows[0]["reviewer_note"] == "looks different to me" and rows[0]["changed"] == ""
 
 
+def test_the_note_is_the_cases_whichever_result_is_newest(tmp_path, pictures):
+    """Typed on one result, then another model (or the refined map, or a batch run) scored the case: reopening
+    shows the note, not the new result's empty one; a note saved while an older result is current goes where
+    reopening reads it."""
+    a, b, *_ = pictures
+    worklist = Worklist(tmp_path / "w.sqlite")
+    case = worklist.add_case(a, b, case_id="x")
+    first = worklist.ensure_result(case, "m" * 64, "amortised")
+    worklist.save_note(case, "irregular border, excise")
+    worklist.save_review(first, decision="agree")
+    worklist.ensure_result(case, "n" * 64, "amortised")  # another model's score of the case
+    latest = worklist.latest_result(case)
+    assert latest["reviewer_note"] == "irregular border, excise"
+    assert latest["reviewer_decision"] is None  # agreeing was with the other model's verdict
+    assert worklist.ensure_result(case, "m" * 64, "amortised") == first  # the first model again: its older result
+    worklist.save_note(case, "irregular border, excise; seen by Dr. K")
+    worklist.close()
+    assert Worklist(tmp_path / "w.sqlite").latest_result(case)["reviewer_note"] == (
+        "irregular border, excise; seen by Dr. K")
+
+
+def test_an_agreement_is_dropped_when_the_verdict_it_was_given_on_changes(tmp_path, pictures):
+    """The same model and method re-scored the case (the reviewer drew another crop): agreeing with "similar"
+    is not agreeing with "different"."""
+    a, b, *_ = pictures
+    worklist = Worklist(tmp_path / "w.sqlite")
+    case = worklist.add_case(a, b)
+    result = worklist.record_result(case, model_sha256="m" * 64, method="gradcam", similarity=0.9, decision="similar")
+    worklist.save_review(result, decision="agree")
+    worklist.update_score(result, 0.91, "similar", 0.9)
+    assert worklist.latest_result(case)["reviewer_decision"] == "agree"
+    worklist.update_score(result, 0.2, "different", 0.1)
+    assert worklist.latest_result(case)["reviewer_decision"] is None
+
+
 def test_a_changed_image_is_detected(tmp_path, pictures):
     a, b, c, _ = pictures
     worklist = Worklist(tmp_path / "w.sqlite")
@@ -250,6 +285,7 @@ def test_follow_up_cases_are_grouped_by_lesion_and_a_version_3_file_gains_the_le
     worklist.export_csv(exported)
     rows = list(csv.DictReader(exported.open()))
     assert rows[2]["lesion_id"] == "L2" and rows[0]["kind"] == "followup" and "model_sha256" in rows[0]
+    assert rows[0]["followup_assessment"] == ""  # none typed yet
     worklist.close()
     # a file of the previous schema (3) is migrated: its cases keep everything and gain an empty lesion id
     old = tmp_path / "v3.sqlite"
@@ -261,7 +297,12 @@ def test_follow_up_cases_are_grouped_by_lesion_and_a_version_3_file_gains_the_le
     db.commit()
     db.close()
     migrated = Worklist(old)
-    assert migrated.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert migrated.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     case = migrated.cases()[0]
     assert case.lesion_id is None and case.patient_id == "P-9" and len(migrated.lesion_cases(case.id)) == 1
+    assert case.followup_assessment is None  # version 5: none typed yet
+    migrated.set_followup_assessment(case.id, "grew: excise")
+    assert migrated.cases()[0].followup_assessment == "grew: excise"
+    migrated.export_csv(tmp_path / "v3.csv")
+    assert next(csv.DictReader((tmp_path / "v3.csv").open()))["followup_assessment"] == "grew: excise"
     migrated.close()

@@ -252,10 +252,11 @@ def filed_dataset(facts: dict, filing: Filing | None, default_kind: str):
         ds.StudyDate, ds.StudyTime = created, now.strftime("%H%M%S")
         kind = default_kind
     description, number = REPORT_SERIES[kind]
-    # a follow-up's series leads with what changed (a reader of the series list sees that first), others the verdict
-    summary = (facts.get("change_headline") if kind == "follow-up" else None) or facts.get("verdict") or ""
+    # a follow-up's series, its report's and its SR's, leads with what changed (a reader of the series list sees that
+    # first: the SR's said "measurements (SR): similar" of a lesion grown 55 %), others with the verdict
+    summary = facts.get("change_headline") or facts.get("verdict") or ""
     ds.SeriesInstanceUID, ds.SeriesNumber = generate_uid(), number
-    ds.SeriesDescription = f"{description}: {summary}"[:64] if summary else description
+    ds.SeriesDescription = _clauses_within(f"{description}: {summary}", 64) if summary else description
     ds.Manufacturer = "Siamese Lens"
     ds.ContentDate, ds.ContentTime = created, now.strftime("%H%M%S")
     return ds
@@ -264,3 +265,13 @@ def filed_dataset(facts: dict, filing: Filing | None, default_kind: str):
 def _line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:120]
+
+
+def _clauses_within(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters (a DICOM LO) at the end of a clause, marked "...": cut anywhere, "diameter
+    +15 %" could read "diameter +1"."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit - 3]
+    cut = max(head.rfind(", "), head.rfind(": "))
+    return (head[:cut] if cut > 0 else head.rstrip()) + "..."

@@ -23,7 +23,7 @@ from core.paths import user_data_dir
 from core.review.case_record import REVIEWER_VERDICTS, CaseRecord
 from core.review.pairs_csv import CSV_REQUIRED, PairsCsvError, read_pairs_csv
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 STATUSES = ("new", "in review", "done", "flagged")
 
 _SCHEMA_V1 = """
@@ -60,6 +60,10 @@ ALTER TABLE cases ADD COLUMN kind TEXT;
 ALTER TABLE cases ADD COLUMN lesion_id TEXT;
 CREATE INDEX IF NOT EXISTS cases_lesion ON cases(patient_id, body_site, lesion_id);
 """,
+    # Version 5: the reviewer's assessment of a follow-up case (printed on its follow-up report), kept as the note is.
+    5: """
+ALTER TABLE cases ADD COLUMN followup_assessment TEXT;
+""",
 }
 
 
@@ -88,6 +92,7 @@ class Case:
     reviewer: str | None = None
     kind: str | None = None  # "followup": image 2 is a later visit of image 1's lesion (core.review.pairs_csv.KINDS)
     lesion_id: str | None = None  # which lesion of the patient at that body site; None: the site's only one
+    followup_assessment: str | None = None  # the reviewer's, of the follow-up (its report prints it)
 
     @property
     def record(self) -> CaseRecord:
@@ -165,9 +170,15 @@ class Worklist:
                         " updated=? WHERE id=?", (*_or_none(record.case_id, record.patient_id, record.body_site,
                                                             *record.acquired, record.reviewer), _now(), case_ref))
 
+    def set_followup_assessment(self, case_ref: int, text: str) -> None:
+        """The reviewer's assessment of the case's follow-up as typed, committed at once."""
+        self.db.execute("UPDATE cases SET followup_assessment=?, updated=? WHERE id=?",
+                        (text or None, _now(), case_ref))
+
     def cases(self) -> list[Case]:
         rows = self.db.execute("SELECT id, case_id, image1, image2, sha1, sha2, crop1, crop2, note, status, label,"
-                               " date, patient_id, body_site, acquired1, acquired2, reviewer, kind, lesion_id"
+                               " date, patient_id, body_site, acquired1, acquired2, reviewer, kind, lesion_id,"
+                               " followup_assessment"
                                " FROM cases"
                                " ORDER BY id"
                                ).fetchall()
@@ -217,10 +228,14 @@ class Worklist:
     def record_result(self, case_ref: int, *, model_sha256: str, method: str, similarity: float | None,
                       decision: str | None, probability: float | None = None, report_path: str | None = None) -> int:
         now = _now()
+        # The reviewer's note is the case's, not one score's: a new result (another model or map method, a batch
+        # run) starts with it, or reopening the case would show the new result's empty note (the agree / disagree
+        # stays with the verdict it was given on).
+        note = (self.latest_result(case_ref) or {}).get("reviewer_note") or ""
         cursor = self.db.execute(
             "INSERT INTO results (case_ref, model_sha256, method, similarity, probability, decision, report_path,"
-            " created, updated) VALUES (?,?,?,?,?,?,?,?,?)",
-            (case_ref, model_sha256, method, similarity, probability, decision, report_path, now, now))
+            " reviewer_note, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (case_ref, model_sha256, method, similarity, probability, decision, report_path, note, now, now))
         return int(cursor.lastrowid)
 
     def ensure_result(self, case_ref: int, model_sha256: str, method: str) -> int:
@@ -233,8 +248,11 @@ class Worklist:
         return self.record_result(case_ref, model_sha256=model_sha256, method=method, similarity=None, decision=None)
 
     def update_score(self, result_id: int, similarity: float, decision: str, probability: float | None = None) -> None:
-        self.db.execute("UPDATE results SET similarity=?, decision=?, probability=?, updated=? WHERE id=?",
-                        (similarity, decision, probability, _now(), result_id))
+        """The result re-scored (another crop, say); a verdict that changed drops the reviewer's agree / disagree,
+        which was given on the verdict before."""
+        self.db.execute("UPDATE results SET reviewer_decision = CASE WHEN decision IS NOT NULL AND decision != ?"
+                        " THEN NULL ELSE reviewer_decision END, similarity=?, decision=?, probability=?, updated=?"
+                        " WHERE id=?", (decision, similarity, decision, probability, _now(), result_id))
 
     def latest_result(self, case_ref: int) -> dict | None:
         row = self.db.execute(
@@ -254,6 +272,14 @@ class Worklist:
                                 (decision, _now(), result_id))
             if note is not None:
                 self.db.execute("UPDATE results SET reviewer_note=?, updated=? WHERE id=?", (note, _now(), result_id))
+
+    def save_note(self, case_ref: int, note: str) -> None:
+        """The reviewer's note on the case, on its latest result: where reopening and the CSV export read it (a
+        note saved on an older result, say the first map's while the refined one is on its way, would be hidden
+        behind the newer one)."""
+        latest = self.latest_result(case_ref)
+        if latest is not None:
+            self.save_review(latest["id"], note=note)
 
     def set_report(self, result_id: int, report_path: str) -> None:
         self.db.execute("UPDATE results SET report_path=?, updated=? WHERE id=?", (report_path, _now(), result_id))
@@ -286,7 +312,7 @@ class Worklist:
         # "verdict": the model's (core.trust.verdict); "reviewer_decision": the reviewer's agree / disagree with it
         columns = ["case", "case_id", "image1", "image2", "sha1", "sha2", "crop1", "crop2", "status", "label",
                    "date", "note", "changed", "patient_id", "body_site", "acquired1", "acquired2", "reviewer", "kind",
-                   "lesion_id", "model_sha256", "method", "similarity", "probability", "verdict",
+                   "lesion_id", "followup_assessment", "model_sha256", "method", "similarity", "probability", "verdict",
                    "reviewer_decision", "reviewer_note", "report_path", "updated"]
         cases = self.cases()
 
@@ -301,7 +327,7 @@ class Worklist:
                 writer.writerow([case.id, case.case_id, case.image1, case.image2, case.sha1, case.sha2,
                                  crop_text(case.crop1), crop_text(case.crop2), case.status, case.label, case.date,
                                  case.note, changed, case.patient_id, case.body_site, case.acquired1, case.acquired2,
-                                 case.reviewer, case.kind or "pair", case.lesion_id]
+                                 case.reviewer, case.kind or "pair", case.lesion_id, case.followup_assessment]
                                 + [result.get(key) for key in columns[columns.index("model_sha256"):]])
             text.flush()
             text.detach()  # the handle stays open for atomic_write to sync and close

@@ -45,9 +45,10 @@ class FollowUpReview(QObject):
     visit_changed = Signal()  # the visit stepped to, or the two blinked between
     maps_changed = Signal()  # the report's maps: being refined and checked, checked, or failed
 
-    def __init__(self, session, problems, worklist=None, case_record=None):
+    def __init__(self, session, problems, worklist=None, case_record=None, pair=None):
         super().__init__()
         self.session, self.problems, self.result = session, problems, None
+        self.pair = pair  # gui.models.open_pair.OpenPair: where the assessment typed is kept, as the note is
         self.case_record = case_record  # gui.models.case_record.CaseRecordState: the visits' dates, for the interval
         self.mode, self.pixel_size_text, self.assessment = "auto", "", ""
         self.history = None  # gui.jobs.tasks.HistoryShown while a lesion's history is shown
@@ -155,16 +156,20 @@ class FollowUpReview(QObject):
                 self._redo()
 
     def set_assessment(self, text: str) -> None:
-        """The reviewer's assessment of the follow-up, printed on its report."""
+        """The reviewer's assessment of the follow-up, printed on its report and kept with the pair at once."""
         if text != self.assessment:
             self.assessment = text
+            if self.pair is not None:
+                self.pair.save_followup_assessment(text)
             self.settings_changed.emit()
 
     def new_pair(self, identity) -> None:
         """Another pair under review (gui.models.open_pair.OpenPair.changed; None: half a pair, nothing yet): the
-        assessment typed for the last lesion must never reach this one's report."""
+        assessment typed for the last lesion must never reach this one's report; this pair's own, typed before,
+        comes back (it was lost with another pair opened, or a quit)."""
         if identity is not None:
-            self.set_assessment("")
+            self.assessment = self.pair.followup_assessment() if self.pair is not None else ""
+            self.settings_changed.emit()
 
     def pixel_size_mm(self) -> float | None:
         """The typed pixel size in mm (core's rule: gui.jobs.tasks.read_pixel_size); None when empty, or when it is

@@ -2,8 +2,9 @@
 
 The pair shown is the open worklist case when both its images are shown in the case's order
 (`WorklistController.shows_open_case`); any other complete pair is a one-off pair, known by its images' contents.
-The note, the case record and the assessment (agree / disagree with the model's verdict) go with that identity: a
-case's to the worklist, a one-off pair's to the pair store (gui.models.pair_store). Notes, the case record and the
+The note, the case record, the assessment (agree / disagree with the model's verdict, held for the model and verdict
+it was given on) and the assessment of the pair's follow-up go with that identity: a case's to the worklist, a
+one-off pair's to the pair store (gui.models.pair_store). Notes, the case record and the
 commands all ask this model, so they can never disagree about where an edit belongs.
 """
 
@@ -33,6 +34,7 @@ class OpenPair(QObject):
     changed = Signal(object)
     swapped = Signal()  # the same one-off pair, its images now shown the other way round
     note_loaded = Signal(str)
+    assessed = Signal()  # the reviewer agreed or disagreed with the verdict shown
 
     def __init__(self, session, worklist, store: PairStore):
         super().__init__()
@@ -72,14 +74,34 @@ class OpenPair(QObject):
             return None if stored is None else self._in_key_order(stored)  # the same swap both ways
         return None
 
+    def save_followup_assessment(self, text: str) -> None:
+        """The reviewer's assessment of the pair's follow-up, kept as the note is."""
+        identity = self.identity
+        if identity is not None and identity.case is not None:
+            self.worklist.save_followup_assessment(text)
+        elif identity is not None and identity.key is not None:
+            self.store.put_followup_assessment(identity.key, text, self._paths())
+
+    def followup_assessment(self) -> str:
+        identity = self.identity
+        if identity is not None and identity.case is not None:
+            return self.worklist.cases[self.worklist.current].followup_assessment or ""
+        if identity is not None and identity.key is not None:
+            return self.store.followup_assessment(identity.key)
+        return ""
+
     def assess(self, decision: str) -> bool:
-        """The reviewer agrees or disagrees with the model's verdict on the pair; False when no pair is shown."""
+        """The reviewer agrees or disagrees with the model's verdict on the pair; False when no pair is shown, or
+        a one-off pair's verdict is not shown yet."""
         identity = self.identity
         if identity is not None and identity.case is not None:
             self.worklist.review(decision)
+            self.assessed.emit()
             return True
-        if identity is not None and identity.key is not None:
-            self.store.put_assessment(identity.key, decision, self._paths())
+        on = self._verdict_shown()
+        if identity is not None and identity.key is not None and on is not None:
+            self.store.put_assessment(identity.key, decision, on, self._paths())
+            self.assessed.emit()
             return True
         return False
 
@@ -87,9 +109,17 @@ class OpenPair(QObject):
         identity = self.identity
         if identity is not None and identity.case is not None:
             return self.worklist.reviewer_verdict()
-        if identity is not None and identity.key is not None:
-            return self.store.assessment(identity.key)
+        on = self._verdict_shown()
+        if identity is not None and identity.key is not None and on is not None:
+            return self.store.assessment(identity.key, on)
         return None
+
+    def _verdict_shown(self) -> tuple[str, str] | None:
+        """(model sha256, verdict) of the explanation shown: what an agree / disagree is given on."""
+        explained = self.session.explained
+        if explained is None:
+            return None
+        return (explained.model.sha256, explained.explanation.verdict)
 
     def close(self) -> None:
         self.store.close()

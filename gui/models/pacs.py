@@ -136,6 +136,12 @@ class PacsLink(QObject):
         self.session.info.emit("PACS transfer cancelled" + ("; a store already under way may still reach the PACS "
                                                              "(check the study there)" if storing else ""))
 
+    def pulled(self, path: str) -> bool:
+        """Whether `path` lies in a folder of pulled visits, which close removes: no place for a report the reviewer
+        keeps (one written beside a pulled image was gone after quitting)."""
+        resolved = Path(path).resolve()
+        return any(resolved.is_relative_to(Path(folder).resolve()) for folder in self._folders)
+
     def close(self) -> None:
         """The app quits: the pulled visits go with it."""
         self.drop_previews()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..jobs.tasks import image_facts, study_images
+from ..jobs.tasks import check_date, image_facts, study_images
 
 
 class VisitImages:
@@ -60,9 +60,17 @@ class VisitImages:
             which = "its one image"
         else:
             which = f"image {chosen['index']} of {len(images)}: {chosen['series_description'] or 'no description'}"
-        parts = [visit["date"] or "undated", visit["accession"], visit["description"],
+        parts = [self.visit_date(visit), visit["accession"], visit["description"],
                  ", ".join(sorted({image["body_part"] for image in images if image["body_part"]}))]
         return "   ".join(part for part in parts if part) + "\n" + which
+
+    @staticmethod
+    def visit_date(visit: dict) -> str:
+        """The visit's date as the case record and reports write it (2026-07-12, not DICOM's 20260712)."""
+        try:
+            return check_date(visit["date"]) or "undated"
+        except ValueError:  # not a date: shown as the PACS gave it
+            return visit["date"]
 
     @staticmethod
     def image_text(image: dict) -> str:

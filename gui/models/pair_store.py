@@ -1,5 +1,6 @@
 """What the reviewer typed and decided about a one-off pair (one opened outside a worklist), kept with the pair so
-nothing is lost: the note, the case record and the assessment (agree / disagree with the model's verdict).
+nothing is lost: the note, the case record, the assessment (agree / disagree with the model's verdict) and the
+assessment of its follow-up.
 
 A worklist case keeps all three in the worklist. A pair dropped or opened by hand has no case, so they are kept
 here, keyed by the two images' contents (sha256, in either order: a swapped pair is the same pair), in a small
@@ -20,12 +21,16 @@ from ..jobs.tasks import CaseRecord, file_sha256
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS notes (pair TEXT PRIMARY KEY, note TEXT NOT NULL, image1 TEXT, image2 TEXT,
                                                 updated TEXT NOT NULL)"""
-# Added after the first release (notes only): the case record as JSON, and the reviewer's agree / disagree.
-LATER_COLUMNS = (("record", "TEXT"), ("assessment", "TEXT"))
-FIELDS = ("note", "record", "assessment")
-UPSERT = ("INSERT INTO notes (pair, note, image1, image2, updated, record, assessment) VALUES (?, ?, ?, ?, ?, ?, ?)"
-          " ON CONFLICT(pair) DO UPDATE SET note = excluded.note, image1 = excluded.image1, image2 = excluded.image2,"
-          " updated = excluded.updated, record = excluded.record, assessment = excluded.assessment")
+# Added after the first release (notes only): the case record as JSON, the reviewer's agree / disagree, what that
+# was given on (the model's sha256 and its verdict, as JSON; none in rows written before it was kept), and the
+# reviewer's assessment of the pair's follow-up.
+LATER_COLUMNS = (("record", "TEXT"), ("assessment", "TEXT"), ("assessed_on", "TEXT"), ("followup_assessment", "TEXT"))
+FIELDS = ("note", "record", "assessment", "followup_assessment")  # a pair with all of these empty has no row
+UPSERT = ("INSERT INTO notes (pair, note, image1, image2, updated, record, assessment, assessed_on,"
+          " followup_assessment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(pair) DO UPDATE SET"
+          " note = excluded.note, image1 = excluded.image1, image2 = excluded.image2, updated = excluded.updated,"
+          " record = excluded.record, assessment = excluded.assessment, assessed_on = excluded.assessed_on,"
+          " followup_assessment = excluded.followup_assessment")
 
 
 def content_key(ready) -> str:
@@ -77,8 +82,21 @@ class PairStore:
     def record(self, pair: str) -> CaseRecord | None:
         return record_from_json(self._row(pair).get("record"))
 
-    def assessment(self, pair: str) -> str | None:
-        return self._row(pair).get("assessment")
+    def assessment(self, pair: str, on: tuple[str, str]) -> str | None:
+        """The reviewer's agree / disagree if it was given on `on` (model sha256, verdict): agreeing with one
+        model's "similar" says nothing of another model's, or of the verdict after a crop changed it. A row kept
+        before this was recorded answers as it always did."""
+        row = self._row(pair)
+        given_on = row.get("assessed_on")
+        if given_on is not None and tuple(json.loads(given_on)) != tuple(on):
+            return None
+        return row.get("assessment")
+
+    def followup_assessment(self, pair: str) -> str:
+        return self._row(pair).get("followup_assessment") or ""
+
+    def put_followup_assessment(self, pair: str, text: str, paths=(None, None)) -> None:
+        self._put(pair, paths, followup_assessment=text or None)
 
     def put(self, pair: str, note: str, paths=(None, None)) -> None:
         self._put(pair, paths, note=note)
@@ -86,8 +104,8 @@ class PairStore:
     def put_record(self, pair: str, record: CaseRecord, paths=(None, None)) -> None:
         self._put(pair, paths, record=None if record.is_empty() else record_json(record))
 
-    def put_assessment(self, pair: str, assessment: str | None, paths=(None, None)) -> None:
-        self._put(pair, paths, assessment=assessment)
+    def put_assessment(self, pair: str, assessment: str | None, on: tuple[str, str], paths=(None, None)) -> None:
+        self._put(pair, paths, assessment=assessment, assessed_on=json.dumps(list(on)))
 
     def close(self) -> None:
         if self._db is not None:
@@ -97,8 +115,9 @@ class PairStore:
     def _row(self, pair: str) -> dict:
         if self._db is None:  # closed with the window
             return {}
-        row = self._db.execute("SELECT note, record, assessment FROM notes WHERE pair = ?", (pair,)).fetchone()
-        return {name: value for name, value in zip(FIELDS, row, strict=True) if value} if row else {}
+        row = self._db.execute("SELECT note, record, assessment, followup_assessment, assessed_on FROM notes"
+                               " WHERE pair = ?", (pair,)).fetchone()
+        return {name: value for name, value in zip((*FIELDS, "assessed_on"), row, strict=True) if value} if row else {}
 
     def _put(self, pair: str, paths, **changed) -> None:
         if self._db is None:
@@ -108,5 +127,6 @@ class PairStore:
             self._db.execute("DELETE FROM notes WHERE pair = ?", (pair,))
         else:
             self._db.execute(UPSERT, (pair, values.get("note") or "", *paths, datetime.now(UTC).isoformat(),
-                                      values.get("record"), values.get("assessment")))
+                                      values.get("record"), values.get("assessment"), values.get("assessed_on"),
+                                      values.get("followup_assessment")))
         self._db.commit()

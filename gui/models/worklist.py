@@ -6,6 +6,7 @@ its explanations to record the model's score for the open case. Widget-free, so 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -111,15 +112,16 @@ class WorklistController(QObject):
             self.refresh()
 
     def save_note(self, text: str) -> None:
-        result = self._ensure_result()
-        if result is not None:
-            self._db().save_review(result, note=text)
+        if self._ensure_result() is not None:  # a result to hold it even before the first score
+            self._db().save_note(self.cases[self.current].id, text)
 
     def case_note(self) -> str:
-        """The open case's reviewer note ('' when none)."""
+        """The open case's note: the reviewer's, else the one it was imported with (which batch's reports print
+        too); '' when neither."""
         if self.current < 0:
             return ""
-        return (self._db().latest_result(self.cases[self.current].id) or {}).get("reviewer_note") or ""
+        case = self.cases[self.current]
+        return (self._db().latest_result(case.id) or {}).get("reviewer_note") or case.note or ""
 
     def shows_open_case(self) -> bool:
         """Whether the pair shown is the open case: both its images, in the case's order (a swapped case is
@@ -138,6 +140,12 @@ class WorklistController(QObject):
         if self.current >= 0:
             self._db().set_record(self.cases[self.current].id, record)
             self.refresh()
+
+    def save_followup_assessment(self, text: str) -> None:
+        """The reviewer's assessment of the open case's follow-up, on disk at once."""
+        if self.current >= 0:
+            self._db().set_followup_assessment(self.cases[self.current].id, text)
+            self.cases[self.current] = replace(self.cases[self.current], followup_assessment=text or None)
 
     def reviewer_verdict(self) -> str | None:
         """The reviewer's agree / disagree on the open case's latest result, for its report; None when none."""

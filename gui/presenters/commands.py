@@ -62,6 +62,7 @@ class Commands:
         self.problems = problems  # the app's one: what the problem bar shows
         self.layers, self.links, self.case_record, self.settings = layers, links, case_record, settings
         self.pair, self.followup = pair, followup
+        self.pulled = pacs.pulled  # a path in a folder of pulled PACS visits, removed when the app quits
         self.pacs = PacsCommands(view, pacs=pacs, session=session, followup=followup, layers=layers,
                                  case_record=case_record, problems=problems,
                                  report_folder=self.report_folder,
@@ -153,7 +154,8 @@ class Commands:
             self.problems.report("followup", "Nothing to export yet: align the pair first (Ctrl+U)")
             return
         first = result.images[0].path
-        start = Path(first) if first else self.report_folder() / "followup.png"
+        start = Path(first) if first and not self.pulled(first) else self.report_folder() / (
+            Path(first).name if first else "followup.png")
         chosen = self.view.ask_report_path(start.with_name(start.stem + "-followup.png"))
         self.view.refocus()
         if chosen:
@@ -172,18 +174,19 @@ class Commands:
             self.problems.clear("assessment")
             self.session.info.emit(f"Recorded: you {decision} with the model's verdict")
         else:
-            self.problems.report("assessment", f"Nothing to {decision} with: open a pair first")
+            self.problems.report("assessment", f"Nothing to {decision} with: no verdict is shown yet")
 
     def reviewer_verdict(self) -> str | None:
         """The reviewer's agree / disagree on the pair shown, for its report; None when not given."""
         return self.pair.assessment()
 
     def report_folder(self) -> Path:
-        """A worklist case's reports go to the worklist's report folder; others next to image 1."""
+        """A worklist case's reports go to the worklist's report folder; others next to image 1, unless it was
+        pulled from the PACS (its folder goes when the app quits): then to the last folder used."""
         if self.worklist.current >= 0:
             return self.worklist.report_dir()
         first = self.session.images[0]
-        if first is not None and first.image.path:
+        if first is not None and first.image.path and not self.pulled(first.image.path):
             return Path(first.image.path).resolve().parent
         return Path(self._folder())
 

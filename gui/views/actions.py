@@ -43,6 +43,8 @@ COMMANDS = (
             "report (TID 1500), filed into image 1's study: two DICOM images of one patient"),
     Command("store_pacs", "&File", "Store report to PAC&S…", tip="The pair's DICOM report and measurement SR, "
             "written and stored into image 1's study on the PACS: two DICOM images of one patient (docs/pacs.md)"),
+    Command("followup_history", "&File", "Follow-up &history…", ("Ctrl+Shift+U",),
+            tip="Every visit of one lesion: sorted by date, aligned onto the first, measured, its trend drawn"),
     Command("quit", "&File", "&Quit", ("Ctrl+Q",)),
     Command("crop", "&Edit", "&Crop mode", ("C",), checkable=True, tip="Drag a box on either image to crop it",
             short="Crop"),
@@ -83,8 +85,6 @@ COMMANDS = (
     Command("explain", "&Model", "&Re-explain", ("F5",)),
     Command("followup", "&Model", "&Follow-up: align image 2 onto image 1", ("Ctrl+U",), short="Follow-up",
             tip="Image 2 as a later visit of the same lesion: aligned, blinked, measured (B blinks)"),
-    Command("followup_history", "&File", "Follow-up &history…", ("Ctrl+Shift+U",),
-            tip="Every visit of one lesion: sorted by date, aligned onto the first, measured, its trend drawn"),
     Command("next_method", "&Model", "Next explanation &method", ("M",)),
     Command("choose_model", "&Model", "&Choose model file…", ("Ctrl+M",)),
     Command("default_model", "&Model", "Use the &default model"),

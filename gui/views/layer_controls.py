@@ -89,6 +89,13 @@ class ScorePanel(QWidget):
         self.reason.setWordWrap(True)
         layout.addWidget(self.verdict)
         layout.addWidget(self.reason)
+        # The reviewer's agree / disagree with this verdict (A / Shift+A): kept, printed on the report, and seen here,
+        # not only in a status message that fades.
+        self.assessment = QLabel()
+        self.assessment.setWordWrap(True)
+        self.assessment.setStyleSheet("font-weight: bold;")
+        self.assessment.setVisible(False)
+        layout.addWidget(self.assessment)
         self.show_anyway = QCheckBox("Show score and maps anyway")
         self.show_anyway.setToolTip("This pair is not assessed: its similarity, probability and maps would be an "
                                     "extrapolation beyond what the model learned")
@@ -101,6 +108,8 @@ class ScorePanel(QWidget):
         self._curves: dict | None = None  # the shown maps' faithfulness curves, once measured
         self._maps_drawn = False  # a pair with maps is shown (none for the same content twice)
         self._band = None
+        self._verdict: str | None = None  # of the pair shown
+        self._followup = False  # a follow-up of the pair is shown (see show_followup)
         # The raw score and threshold stay visible, in a neutral colour: they are not the verdict.
         self.score = QLabel()
         self.score.setWordWrap(True)
@@ -112,7 +121,7 @@ class ScorePanel(QWidget):
         layout.addWidget(self.probability)
         self.meaning = QLabel(f"{VERDICT_MEANING} {DISCLAIMER}")  # the disclaimer always in view, not in Help only
         self.meaning.setWordWrap(True)
-        self.meaning.setStyleSheet("color: #555555; font-style: italic;")
+        self.meaning.setStyleSheet(f"color: {MUTED}; font-style: italic;")
         layout.addWidget(self.meaning)
         # Out-of-domain and same-content warnings: always visible while they apply, never a status-bar flash.
         self.domain = QLabel()
@@ -173,8 +182,8 @@ class ScorePanel(QWidget):
 
     def show_result(self, explained, busy_text: str = "") -> None:
         if explained is None:
-            self.verdict.setText("–")
-            self.verdict.setStyleSheet(VERDICT_STYLE)
+            self._verdict = None
+            self._show_verdict()
             self.reason.setText(busy_text or "Load two images to compare them")
             self.score.setText("")
             self.fields["Timing"].setText("–")
@@ -187,9 +196,8 @@ class ScorePanel(QWidget):
             self._apply_withheld()
             return
         e = explained.explanation
-        colour = "#%02x%02x%02x" % VERDICT_COLOURS[e.verdict]
-        self.verdict.setText(e.verdict.capitalize())  # one typography for every verdict: the ink marks a decision
-        self.verdict.setStyleSheet(f"{VERDICT_STYLE} color: {colour};")
+        self._verdict = e.verdict
+        self._show_verdict()
         self.reason.setText(e.verdict_reason)
         self.score.setText(f"Similarity {100 * e.similarity:.1f} % (model threshold {100 * e.threshold:.1f} %)")
         self.fields["Method"].setText(method_words(e.method, e.refined_from))
@@ -214,6 +222,31 @@ class ScorePanel(QWidget):
         with QSignalBlocker(self.show_anyway):  # each pair starts withheld: revealing is a choice per pair
             self.show_anyway.setChecked(False)
         self._apply_withheld()
+
+    def show_assessment(self, decision: str | None) -> None:
+        """The reviewer's "agree" / "disagree" with the verdict shown, or None: not given (on this verdict)."""
+        self.assessment.setText(f"You {decision} with this verdict (A / Shift+A)" if decision else "")
+        self.assessment.setVisible(bool(decision))
+
+    def show_followup(self, shown: bool) -> None:
+        """While a follow-up is shown, what changed leads (the Follow-up dock) and the model's verdict follows as
+        the likeness it is, in small grey type: a heading "Similar" over a lesion that grew read as "unchanged"."""
+        self._followup = shown
+        self._show_verdict()
+
+    def _show_verdict(self) -> None:
+        verdict = self._verdict
+        if verdict is None:
+            self.verdict.setText("–")
+            self.verdict.setStyleSheet(VERDICT_STYLE)
+        elif self._followup:
+            self.verdict.setText(f"Model: {verdict} (a likeness, not a change: what changed leads the Follow-up "
+                                 "panel)")
+            self.verdict.setStyleSheet(f"font-weight: bold; color: {MUTED};")
+        else:
+            colour = "#%02x%02x%02x" % VERDICT_COLOURS[verdict]
+            self.verdict.setText(verdict.capitalize())  # one typography for every verdict: the ink marks a decision
+            self.verdict.setStyleSheet(f"{VERDICT_STYLE} color: {colour};")
 
     @property
     def withheld(self) -> bool:
@@ -254,6 +287,7 @@ class ScorePanel(QWidget):
 
 
 VERDICT_STYLE = "font-size: 20pt; font-weight: bold;"
+MUTED = "#555555"  # what qualifies the result: the verdict's meaning, the verdict under a follow-up
 
 
 def _band_text(fitted) -> str:

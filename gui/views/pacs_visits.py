@@ -115,7 +115,7 @@ class VisitsDialog(QDialog):
             return
         study = self.choice.visits[row]
         self._shown = uid = study["study_uid"]
-        self.images_title.setText(f"&Images of the visit of {study['date'] or 'undated'}")
+        self.images_title.setText(f"&Images of the visit of {self.choice.visit_date(study)}")
         self.images.blockSignals(True)
         self.images.clear()
         for image in self.choice.look_at(uid):

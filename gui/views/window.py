@@ -186,7 +186,10 @@ class MainWindow(WindowCommands):
         # crash loses at most the last key.
         self.note.textChanged.connect(lambda: self.pair.save_note(self.note.toPlainText()))
         self.pair.note_loaded.connect(self._load_note)
+        for said in (self.pair.assessed, self.pair.changed, s.explanation_changed):
+            said.connect(lambda *_: self.score.show_assessment(self.pair.assessment()))
         self.followup_dock.export_requested.connect(self.commands.export_followup)
+        self.followup.result_changed.connect(lambda result: self.score.show_followup(result is not None))
         self.followup_dock.store_requested.connect(self.commands.pacs.store_followup)
         s.explanation_changed.connect(self._dicom_outputs)
         self._dicom_outputs(s.explained)

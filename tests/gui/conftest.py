@@ -42,6 +42,20 @@ def tiny_weights(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def other_weights(tmp_path_factory):
+    """Another tiny model (other weights, so another sha256): a reviewer choosing a second model."""
+    import torch
+
+    from core.model.network import ModelConfig, SiameseModel
+    from core.model.weights import save_model
+
+    torch.manual_seed(1)
+    path = tmp_path_factory.mktemp("weights") / "other.pt"
+    save_model(SiameseModel(ModelConfig(input_size=64)).eval(), path)
+    return path
+
+
 def make_image(path, size, seed: int):
     """Noise with a bright disc: different seeds give pairs a random model scores differently."""
     rng = np.random.default_rng(seed)
@@ -84,6 +98,14 @@ def explained(qtbot, make_window, images):
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.load_dropped([str(images[0]), str(images[1])])
     return window
+
+
+def switch_model(qtbot, window, path):
+    """Another model chosen, and the pair explained by it."""
+    window.session.load_model(path)
+    session = window.session
+    qtbot.waitUntil(lambda: session.model.path == path and session.explained is not None
+                    and session.explained.model.sha256 == session.model.info.sha256, timeout=TIMEOUT_MS)
 
 
 def drop_files(widget, paths) -> None:

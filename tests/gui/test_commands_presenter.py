@@ -57,9 +57,11 @@ def commands(view, settings):
     pair.assessment.return_value = None
     followup = Mock(spec=FollowUpReview)
     followup.result = None
+    pacs = Mock(spec=PacsLink)
+    pacs.pulled.return_value = False  # no image from the PACS
     return Commands(view, session=session, worklist=worklist, similar=similar, layers=Mock(spec=LayerStates),
                     links=Mock(spec=LinksState), case_record=case_record, pair=pair, followup=followup,
-                    problems=Problems(), pacs=Mock(spec=PacsLink), settings=settings)
+                    problems=Problems(), pacs=pacs, settings=settings)
 
 
 def _explained(*paths):
@@ -88,6 +90,20 @@ def test_export_asks_beside_image_1_and_exports_what_the_view_shows(commands, vi
     assert commands.problems.current() == {}
 
 
+def test_a_report_of_images_pulled_from_the_pacs_is_not_offered_beside_them(commands, view, settings, tmp_path):
+    """The pulled visits' folder is removed when the app quits: a report saved where the dialog first offered
+    (beside image 1) was gone after quitting. It is offered in the last folder used instead."""
+    pulled = tmp_path / "siamese-lens-pacs-x" / "study1"
+    commands.session.explained, commands.session.images = _explained(pulled / "v1.dcm", pulled / "v2.dcm")
+    commands.pulled.side_effect = lambda path: Path(path).is_relative_to(pulled)
+    settings.setValue(Key.LAST_FOLDER, str(tmp_path / "reports"))
+    commands.export()
+    view.ask_report_path.assert_called_once_with(tmp_path / "reports" / "report_v1_vs_v2.png")
+    commands.followup.result = SimpleNamespace(images=[SimpleNamespace(path=str(pulled / "v1.dcm"))])
+    commands.export_followup()
+    assert view.ask_report_path.call_args.args == (tmp_path / "reports" / "v1-followup.png",)
+
+
 def test_a_refused_case_record_field_blocks_every_export_with_its_reason(commands, view, tmp_path):
     why = commands.case_record.set_field(0, "2026-02-30")
     assert why
@@ -112,7 +128,7 @@ def test_a_refused_case_record_field_blocks_every_export_with_its_reason(command
 def test_agree_and_disagree_go_to_the_pair_shown_and_into_its_report(commands, view):
     commands.pair.assess.return_value = False
     commands.handlers()["agree"]()
-    assert commands.problems.current() == {"assessment": "Nothing to agree with: open a pair first"}
+    assert commands.problems.current() == {"assessment": "Nothing to agree with: no verdict is shown yet"}
     commands.pair.assess.return_value = True
     commands.handlers()["disagree"]()
     commands.pair.assess.assert_called_with("disagree")

@@ -84,6 +84,30 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     assert dock.result is None  # another pair: the old alignment no longer applies
 
 
+def test_while_a_follow_up_is_shown_the_verdict_is_no_heading_over_what_changed(qtbot, make_window, tmp_path):
+    """A lesion that grew 55 % read "Similar" in 20 pt above the dock's "area +55 %": the score panel's verdict is
+    then said as the model's likeness in small grey type, and a heading again once the follow-up is gone."""
+    source = sorted(SKIN.glob("*.jpg"))[3]
+    baseline, later = tmp_path / "visit1.png", tmp_path / "visit2.png"
+    Image.open(source).convert("RGB").save(baseline)
+    Image.open(source).convert("RGB").rotate(8, resample=Image.BICUBIC, fillcolor=(120, 80, 70)).save(later)
+    window = make_window()
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(baseline), str(later)])
+    verdict = window.score.verdict
+    shown = window.session.explained.explanation.verdict
+    assert verdict.text() == shown.capitalize() and "20pt" in verdict.styleSheet()
+    window.actions["followup"].trigger()
+    qtbot.waitUntil(lambda: window.followup_dock.result is not None, timeout=TIMEOUT_MS)
+    assert verdict.text().startswith(f"Model: {shown} (a likeness, not a change") and "20pt" not in (
+        verdict.styleSheet())
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.session.swap()  # another pair: the follow-up is gone
+    assert window.followup_dock.result is None
+    assert verdict.text() == window.session.explained.explanation.verdict.capitalize()
+    assert "20pt" in verdict.styleSheet()
+
+
 def test_a_worklist_case_marked_followup_opens_aligned(qtbot, make_window, tmp_path):
     source = sorted(SKIN.glob("*.jpg"))[4]
     first, later = tmp_path / "v1.png", tmp_path / "v2.png"

@@ -67,6 +67,16 @@ def test_a_geometry_saved_on_a_wide_monitor_is_clamped_to_the_current_screen(qtb
     assert fits(second.frameGeometry().size()) and LAPTOP.contains(second.frameGeometry())
 
 
+def test_the_follow_up_dock_is_not_restored_open_and_empty_the_other_docks_are(qtbot, make_window, tmp_path):
+    settings_path = tmp_path / "docks.ini"
+    first = make_window(settings_path=settings_path)
+    first.followup_dock.show()
+    first.worklist_dock.show()
+    first.close()  # saves the layout with both docks open
+    second = make_window(settings_path=settings_path)
+    assert second.worklist_dock.isVisible() and not second.followup_dock.isVisible()
+
+
 def test_the_wheel_over_a_choice_scrolls_the_column_and_never_changes_it(qtbot, make_window):
     from PySide6.QtCore import QPoint, QPointF, Qt
     from PySide6.QtGui import QWheelEvent

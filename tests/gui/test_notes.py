@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from tests.gui.conftest import NOTE, TIMEOUT_MS, type_note_then_kill
+from tests.gui.conftest import NOTE, TIMEOUT_MS, switch_model, type_note_then_kill
 
 
 def open_pair(qtbot, window, paths):
@@ -62,6 +62,29 @@ def test_a_one_off_pairs_record_and_assessment_survive_quit_and_reach_the_report
     assert second.case_record.record.patient_id == ""
 
 
+def test_a_one_off_pairs_assessment_holds_only_for_the_verdict_it_was_given_on(qtbot, make_window, images,
+                                                                               other_weights, tmp_path):
+    """Agreed with one model's verdict, then another model chosen: the report said the reviewer "agrees with the
+    model's verdict (not assessed)", a verdict never seen. Back on the first model, the agreement is back."""
+    import json
+
+    window = make_window(tmp_path / "agree.ini")
+    first_model = window.session.model.path
+    open_pair(qtbot, window, images[:2])
+    assert not window.score.assessment.isVisible()
+    window.actions["agree"].trigger()
+    assert window.commands.reviewer_verdict() == "agree"
+    assert window.score.assessment.isVisible() and "You agree" in window.score.assessment.text()  # seen, not only
+    switch_model(qtbot, window, str(other_weights))  # said in a status message that fades
+    assert window.commands.reviewer_verdict() is None and not window.score.assessment.isVisible()
+    report = tmp_path / "r.png"
+    with qtbot.waitSignal(window.session.exported, timeout=TIMEOUT_MS):
+        window.export_report_to(str(report))
+    assert json.loads(report.with_suffix(".json").read_text())["reviewer_verdict"] is None
+    switch_model(qtbot, window, first_model)
+    assert window.commands.reviewer_verdict() == "agree" and window.score.assessment.isVisible()
+
+
 def test_a_one_off_pairs_note_record_and_assessment_survive_kill_9(qtbot, make_window, images, tiny_weights,
                                                                      tmp_path):
     """One killed child for all three (each child costs a model load and a window: about 30 s on this machine)."""
@@ -69,7 +92,7 @@ def test_a_one_off_pairs_note_record_and_assessment_survive_kill_9(qtbot, make_w
     start = (f"station.start(images=[{str(images[0])!r}, {str(images[1])!r}], model_path={str(tiny_weights)!r}, "
              "device='cpu')")
     line = type_note_then_kill(tmp_path, ini, tmp_path / "w.sqlite", start,
-                               "None not in window.session.images and window.pair.identity is not None",
+                               "window.session.explained is not None and window.pair.identity is not None",
                                "window.case_record.set_field('body_site', 'left scapula'); "
                                "window.actions['agree'].trigger()")
     assert "typed" in line

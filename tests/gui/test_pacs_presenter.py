@@ -127,6 +127,16 @@ def test_two_visits_chosen_open_as_a_pair_older_first(presenter, view, parts, fa
     assert link.settings.value(Key.PACS_URL) == URL and problems.texts() == []
 
 
+def test_the_pulled_images_are_known_as_such_and_go_when_the_app_quits(presenter, view, parts, fake, tmp_path):
+    session, _followup, _problems, link = parts
+    view.choose_visits.side_effect = lambda choice: choice.select(["1.1", "1.3"]) or False
+    presenter.open_from_pacs()
+    (paths,), _ = session.open_paths.call_args
+    assert all(link.pulled(path) for path in paths) and not link.pulled(str(tmp_path / "report.png"))
+    link.close()
+    assert not any(Path(path).exists() for path in paths)
+
+
 def test_the_image_chosen_for_a_visit_is_the_one_opened_and_kept_while_the_list_is_open(presenter, view, parts,
                                                                                         fake):
     session, _followup, _problems, link = parts
@@ -148,7 +158,7 @@ def test_the_image_chosen_for_a_visit_is_the_one_opened_and_kept_while_the_list_
     presenter.open_from_pacs()
     assert seen["asked"] == ["1.3.1", "1.3.2", "1.3.3"] and seen["back"] == "1.3.2"
     assert seen["labels"][1] == "image 2 | Close-up A\nseries 2, instance 1 | BACK | left | 64x48 px"
-    assert seen["row"] == "20260601   BACK\nimage 2 of 3: Close-up A"
+    assert seen["row"] == "2026-06-01   BACK\nimage 2 of 3: Close-up A"  # as reports write dates, not DICOM's
     assert fake.pulled == [("P1", (("1.2", "1.2.1"), ("1.3", "1.3.2")))]
     (paths,), _ = session.open_paths.call_args
     assert [Path(p).name for p in paths] == ["1.2.1.dcm", "1.3.2.dcm"]

@@ -171,7 +171,7 @@ def test_open_from_pacs_shows_each_visits_picture_and_opens_two_as_a_followup(qt
     window.actions["open_pacs"].trigger()
     dock = window.followup_dock
     qtbot.waitUntil(lambda: dock.result is not None, timeout=TIMEOUT_MS)
-    assert offered["rows"][0].startswith("20260712") and "BACK" in offered["rows"][0]  # newest first
+    assert offered["rows"][0].startswith("2026-07-12") and "BACK" in offered["rows"][0]  # newest first, ISO date
     assert offered["enabled"] and not offered["one_chosen"]
     assert max(offered["icon"].width(), offered["icon"].height()) <= tasks.PACS_PREVIEW_SIZE
     shown = [ready.image.dicom.SOPInstanceUID for ready in window.session.images]

@@ -67,9 +67,11 @@ def test_a_reviewers_day(qapp, tmp_path, fake_model_work):
     assert review.followup.result is not None  # a follow-up case is aligned once explained
     assert record.set_field("body_site", "left scapula") == ""
     assert review.worklist.store.cases()[0].body_site == "left scapula"
+    review.followup.set_assessment("stable, compare in 6 months")  # the case's follow-up assessment, kept with it
     # the case swapped is another pair: the case is left, its record with it, and nothing typed reaches it
     commands.handlers()["swap"]()
     assert review.worklist.current == -1 and record.record.case_id == ""
+    assert review.followup.assessment == ""  # the case's assessment stays with the case
     assert record.set_field("body_site", "right arm") == ""
     assert review.worklist.store.cases()[0].body_site == "left scapula"
     # a follow-up of the pair shown, refused on a bad date like the pair's report, then written
@@ -102,4 +104,9 @@ def test_a_reviewers_day(qapp, tmp_path, fake_model_work):
     assert review.case_record.record.patient_id == "PSN-1"
     assert review.case_record.record.acquired == ("2026-02-20", "2026-02-27")  # each date with its image
     assert commands.reviewer_verdict() == "disagree"
+    # what was typed in the follow-up panel too: the one-off pair's, and the case's (it was lost with another pair)
+    commands.load_dropped([str(a), str(c)])
+    assert review.followup.assessment == "grew: excise"
+    review.worklist.open_case(0)
+    assert review.followup.assessment == "stable, compare in 6 months"
     review.close()

@@ -124,6 +124,11 @@ def test_paste_swap_and_help(qtbot, make_window, images):
     assert table.rowCount() == len(COMMANDS) and table.item(0, 1).text() == "Ctrl+O"
 
 
+def test_quit_ends_the_file_menu():
+    """Follow-up history came after Quit, where a reviewer reaching for it could quit instead."""
+    assert [command.key for command in COMMANDS if command.menu == "&File"][-1] == "quit"
+
+
 def test_every_command_has_one_handler_the_presenters_or_the_windows_own(make_window):
     window = make_window()
     presented, own = set(window.commands.handlers()), set(window._own_handlers())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.review.worklist import Worklist
 from core.trust.verdict import VERDICTS
 from gui.views.worklist_dock import COLUMNS
-from tests.gui.conftest import NOTE, TIMEOUT_MS, make_image, type_note_then_kill
+from tests.gui.conftest import NOTE, TIMEOUT_MS, make_image, switch_model, type_note_then_kill
 
 
 def make_cases(tmp_path, count=3):
@@ -46,6 +46,28 @@ def test_keyboard_review_of_a_worklist_is_saved_at_once(qtbot, make_window, tmp_
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.actions["previous_case"].trigger()
     assert window.note.toPlainText() == "border irregular"
+
+
+def test_a_note_survives_another_model_scoring_the_case(qtbot, make_window, other_weights, tmp_path):
+    """The note typed on a case, then another model chosen (a new result for the case): the case reopened in a
+    new window still has the note (it was the new result's empty one)."""
+    _images, pairs = make_cases(tmp_path, count=1)
+    store = tmp_path / "review.sqlite"
+    window = make_window(worklist=store)
+    pairs.write_text(pairs.read_text().replace(',case-0,"",,', ',case-0,"",,referred: changing mole'))
+    window.worklist.import_csv(str(pairs))
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.actions["next_case"].trigger()
+    assert window.note.toPlainText() == "referred: changing mole"  # the note the case came with
+    window.note.setPlainText("border irregular")
+    switch_model(qtbot, window, str(other_weights))
+    latest = window.worklist.store.latest_result(window.worklist.cases[0].id)
+    assert latest["model_sha256"] == window.session.model.info.sha256  # the other model's result is the newest
+    window.close()
+    again = make_window(tmp_path / "again.ini", worklist=store)
+    with qtbot.waitSignal(again.overlays_shown, timeout=TIMEOUT_MS):
+        again.actions["next_case"].trigger()
+    assert again.note.toPlainText() == "border irregular"
 
 
 def test_a_typed_note_survives_kill_9(tmp_path):
