@@ -297,12 +297,21 @@ def test_follow_up_cases_are_grouped_by_lesion_and_a_version_3_file_gains_the_le
     db.commit()
     db.close()
     migrated = Worklist(old)
-    assert migrated.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert migrated.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     case = migrated.cases()[0]
     assert case.lesion_id is None and case.patient_id == "P-9" and len(migrated.lesion_cases(case.id)) == 1
     assert case.followup_assessment is None  # version 5: none typed yet
     migrated.set_followup_assessment(case.id, "grew: excise")
     assert migrated.cases()[0].followup_assessment == "grew: excise"
+    assert case.change is None  # version 6: not measured yet
+    migrated.set_followup_change(case.id, "area +27 % +- 4 %, diameter +13 % +- 2 %: beyond measurement uncertainty",
+                                 ["changed", "area +27 %"])
+    assert migrated.cases()[0].change == {"brief": ["changed", "area +27 %"], "headline": (
+        "area +27 % +- 4 %, diameter +13 % +- 2 %: beyond measurement uncertainty")}
     migrated.export_csv(tmp_path / "v3.csv")
-    assert next(csv.DictReader((tmp_path / "v3.csv").open()))["followup_assessment"] == "grew: excise"
+    exported_row = next(csv.DictReader((tmp_path / "v3.csv").open()))
+    assert exported_row["followup_assessment"] == "grew: excise"
+    assert exported_row["followup_change"].startswith("area +27 %")
+    migrated.db.execute("UPDATE cases SET followup_change='not json'")  # a damaged file: not measured, no crash
+    assert migrated.cases()[0].change is None
     migrated.close()

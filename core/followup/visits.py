@@ -130,7 +130,8 @@ def check_stop(should_stop, stage: str) -> None:
 def change_facts(measurements: list, registration: Registration) -> dict:
     """Follow-up against baseline: area and diameter ratios with their standard uncertainties, the lesion's
     centroid shift relative to the skin (uncertain by the registration's error), the other measurements'
-    differences, and `change_headline`, the sentence a report leads with. Every change figure is None when the
+    differences, `change_headline`, the sentence a report leads with, and `change_brief`, what a worklist's column
+    shows (change_brief). Every change figure is None when the
     visits are not registered (each visit's pixels are then another scale: no figure would mean anything) or
     either visit has no outline."""
     base, follow = measurements
@@ -141,11 +142,12 @@ def change_facts(measurements: list, registration: Registration) -> dict:
                "new_colours": None, "change_beyond_uncertainty": None, "comparable": False, "colours_compared": False}
     if not registration.ok:
         note = "not registered: no change figures (the visits could not be aligned on the skin around the lesion)"
-        return {**figures, "change_note": note, "change_headline": note}
+        return {**figures, "change_note": note, "change_headline": note,
+                "change_brief": ["not compared", "not aligned"]}
     missing = [name for name, m in (("baseline", base), ("follow-up", follow)) if not m["found"]]
     if missing:
         note = f"no lesion found in the {' and the '.join(missing)}: nothing to compare (draw the outline)"
-        return {**figures, "change_note": note, "change_headline": note}
+        return {**figures, "change_note": note, "change_headline": note, "change_brief": ["not compared", "no lesion"]}
     scale_error = registration.scale_error if registration.mode == "similarity" else 0.0
     scale_error = scale_error if np.isfinite(scale_error) else 0.0
     area = follow["area_px"] / base["area_px"]
@@ -177,7 +179,7 @@ def change_facts(measurements: list, registration: Registration) -> dict:
              "change_beyond_uncertainty": beyond, "comparable": True, "colours_compared": not clipped,
              "change_note": "colours not compared: a visit is over-exposed (part of the lesion or skin clipped)"
              if clipped else ""}
-    return {**facts, "change_headline": change_headline(facts)}
+    return {**facts, "change_headline": change_headline(facts), "change_brief": change_brief(facts)}
 
 
 def change_headline(changes: dict) -> str:
@@ -197,6 +199,16 @@ def change_headline(changes: dict) -> str:
     elif changes.get("colours_compared") is False:
         line += "; colours not compared (a visit is over-exposed)"
     return line
+
+
+def change_brief(changes: dict) -> list[str]:
+    """What changed in two words and a figure, for a list of cases: ['changed', 'area +27 %'] beyond measurement
+    uncertainty, ['no change', 'area +2 %'] within it (a model's "similar" must not stand for either)."""
+    if changes.get("area_change") is None:
+        return ["not compared", ""]
+    lead = "changed" if changes["change_beyond_uncertainty"] else "no change"
+    figure = f"area {_percent(changes['area_change'] - 1.0)}"
+    return [lead, figure + (", new colour" if changes.get("new_colours") else "")]
 
 
 def _percent(fraction: float) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from core.paths import user_data_dir
 from core.review.case_record import REVIEWER_VERDICTS, CaseRecord
 from core.review.pairs_csv import CSV_REQUIRED, PairsCsvError, read_pairs_csv
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 STATUSES = ("new", "in review", "done", "flagged")
 
 _SCHEMA_V1 = """
@@ -64,6 +65,10 @@ CREATE INDEX IF NOT EXISTS cases_lesion ON cases(patient_id, body_site, lesion_i
     5: """
 ALTER TABLE cases ADD COLUMN followup_assessment TEXT;
 """,
+    # Version 6: what the follow-up of a follow-up case found (JSON: its headline and brief), for the case list.
+    6: """
+ALTER TABLE cases ADD COLUMN followup_change TEXT;
+""",
 }
 
 
@@ -93,6 +98,16 @@ class Case:
     kind: str | None = None  # "followup": image 2 is a later visit of image 1's lesion (core.review.pairs_csv.KINDS)
     lesion_id: str | None = None  # which lesion of the patient at that body site; None: the site's only one
     followup_assessment: str | None = None  # the reviewer's, of the follow-up (its report prints it)
+    followup_change: str | None = None  # JSON {"headline", "brief"} of what its follow-up found (set_followup_change)
+
+    @property
+    def change(self) -> dict | None:
+        """What the case's follow-up found, as set_followup_change kept it; None when not measured (or unreadable)."""
+        try:
+            change = json.loads(self.followup_change) if self.followup_change else None
+        except ValueError:
+            return None
+        return change if isinstance(change, dict) else None
 
     @property
     def record(self) -> CaseRecord:
@@ -175,10 +190,15 @@ class Worklist:
         self.db.execute("UPDATE cases SET followup_assessment=?, updated=? WHERE id=?",
                         (text or None, _now(), case_ref))
 
+    def set_followup_change(self, case_ref: int, headline: str, brief: list[str]) -> None:
+        """What the case's follow-up found (core.followup.visits: change_headline, change_brief), committed at once."""
+        self.db.execute("UPDATE cases SET followup_change=?, updated=? WHERE id=?",
+                        (json.dumps({"headline": headline, "brief": list(brief)}), _now(), case_ref))
+
     def cases(self) -> list[Case]:
         rows = self.db.execute("SELECT id, case_id, image1, image2, sha1, sha2, crop1, crop2, note, status, label,"
                                " date, patient_id, body_site, acquired1, acquired2, reviewer, kind, lesion_id,"
-                               " followup_assessment"
+                               " followup_assessment, followup_change"
                                " FROM cases"
                                " ORDER BY id"
                                ).fetchall()
@@ -312,8 +332,8 @@ class Worklist:
         # "verdict": the model's (core.trust.verdict); "reviewer_decision": the reviewer's agree / disagree with it
         columns = ["case", "case_id", "image1", "image2", "sha1", "sha2", "crop1", "crop2", "status", "label",
                    "date", "note", "changed", "patient_id", "body_site", "acquired1", "acquired2", "reviewer", "kind",
-                   "lesion_id", "followup_assessment", "model_sha256", "method", "similarity", "probability", "verdict",
-                   "reviewer_decision", "reviewer_note", "report_path", "updated"]
+                   "lesion_id", "followup_assessment", "followup_change", "model_sha256", "method", "similarity",
+                   "probability", "verdict", "reviewer_decision", "reviewer_note", "report_path", "updated"]
         cases = self.cases()
 
         def write(handle) -> None:
@@ -327,7 +347,8 @@ class Worklist:
                 writer.writerow([case.id, case.case_id, case.image1, case.image2, case.sha1, case.sha2,
                                  crop_text(case.crop1), crop_text(case.crop2), case.status, case.label, case.date,
                                  case.note, changed, case.patient_id, case.body_site, case.acquired1, case.acquired2,
-                                 case.reviewer, case.kind or "pair", case.lesion_id, case.followup_assessment]
+                                 case.reviewer, case.kind or "pair", case.lesion_id, case.followup_assessment,
+                                 (case.change or {}).get("headline")]
                                 + [result.get(key) for key in columns[columns.index("model_sha256"):]])
             text.flush()
             text.detach()  # the handle stays open for atomic_write to sync and close

@@ -49,6 +49,7 @@ class FollowUpReview(QObject):
         super().__init__()
         self.session, self.problems, self.result = session, problems, None
         self.pair = pair  # gui.models.open_pair.OpenPair: where the assessment typed is kept, as the note is
+        self.worklist = worklist  # gui.models.worklist.WorklistController: a follow-up case keeps what changed
         self.case_record = case_record  # gui.models.case_record.CaseRecordState: the visits' dates, for the interval
         self.mode, self.pixel_size_text, self.assessment = "auto", "", ""
         self.history = None  # gui.jobs.tasks.HistoryShown while a lesion's history is shown
@@ -133,6 +134,7 @@ class FollowUpReview(QObject):
         self.visit, self.blink_pair = last, (0, last)
         self.result = shown.last
         self._check_maps(shown.last)
+        self._keep_change()
         self.history_changed.emit(shown)
         self.result_changed.emit(shown.last)
 
@@ -246,7 +248,16 @@ class FollowUpReview(QObject):
             self.history_changed.emit(None)
         self.result = result
         self._check_maps(result)
+        self._keep_change()
         self.result_changed.emit(result)
+
+    def _keep_change(self) -> None:
+        """The open worklist case's list shows what its follow-up found (the comparison shown, when it is the case's
+        own pair of visits) instead of the model's verdict."""
+        shown = self.shown()
+        changes = getattr(shown, "changes", None)
+        if self.worklist is not None and changes is not None and "change_brief" in changes:
+            self.worklist.save_followup_change([image.path for image in shown.images], changes)
 
     def _check_maps(self, result) -> None:
         """Refine and check the maps of the follow-up now shown (None: none), as the main view does a pair's."""

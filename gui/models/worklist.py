@@ -141,6 +141,18 @@ class WorklistController(QObject):
             self._db().set_record(self.cases[self.current].id, record)
             self.refresh()
 
+    def save_followup_change(self, images, changes: dict) -> None:
+        """What a follow-up of `images` (paths, baseline first) found, kept with the open case when it is that
+        case's visit pair (gui.models.followup.FollowUpReview, once a follow-up is shown)."""
+        if self.current < 0:
+            return
+        case = self.cases[self.current]
+        if case.kind != "followup" or tuple(map(_resolved, images)) != (_resolved(case.image1), _resolved(case.image2)):
+            return
+        self._db().set_followup_change(case.id, changes["change_headline"], changes["change_brief"])
+        self.cases[self.current] = self._db().case(case.id)
+        self.refresh()
+
     def save_followup_assessment(self, text: str) -> None:
         """The reviewer's assessment of the open case's follow-up, on disk at once."""
         if self.current >= 0:
@@ -164,7 +176,8 @@ class WorklistController(QObject):
         rows = []
         for row, case in enumerate(self.cases):
             result = self._db().latest_result(case.id) or {}
-            score = _verdict_text(result, self._band())
+            # a follow-up case lists what changed: the model's "similar" of a grown lesion would read "unchanged"
+            score = _change_text(case.change) if case.kind == "followup" else _verdict_text(result, self._band())
             names = f"{Path(case.image1).name} / {Path(case.image2).name}"
             changed = " · changed since import" if row == self.current and self.changed else ""
             rows.append((case.case_id or f"#{case.id}", case.status, score, result.get("reviewer_decision") or "",
@@ -227,6 +240,16 @@ def _count(n: int, noun: str) -> str:
 
 
 VERDICT_PARTS = " · "  # between a case's verdict and its P (the worklist dock draws the two parts on two lines)
+
+
+def _change_text(change: dict | None) -> str:
+    """A follow-up case's "changed · area +27 %" (core.followup.visits.change_brief), or that it is not measured yet."""
+    lead, figure = (change or {}).get("brief") or ("follow-up", "not measured yet")
+    return f"{lead}{VERDICT_PARTS}{figure}" if figure else lead
+
+
+def _resolved(path) -> str:
+    return str(Path(path).resolve()) if path else ""
 
 
 def _verdict_text(result: dict, band) -> str:

@@ -122,6 +122,27 @@ def test_a_worklist_case_marked_followup_opens_aligned(qtbot, make_window, tmp_p
     assert window.followup_dock.isVisible() and window.followup_dock.result.registration.ok
 
 
+def test_a_follow_up_case_is_listed_by_what_changed_not_by_the_model_s_verdict(qtbot, make_window, tmp_path):
+    first, later = _visits(tmp_path, count=2)  # the lesion changed beyond measurement uncertainty
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"image1,image2,case_id,kind\n{first},{later},L-1,followup\n{first},{later},P-2,pair\n")
+    window = make_window(worklist=tmp_path / "review.sqlite")
+    worklist = window.worklist
+    worklist.import_csv(str(pairs))
+    assert worklist.rows()[0][2] == "follow-up · not measured yet"
+    window.actions["next_case"].trigger()
+    qtbot.waitUntil(lambda: window.followup_dock.result is not None, timeout=TIMEOUT_MS)
+    changes = window.followup_dock.result.changes
+    assert changes["change_beyond_uncertainty"]
+    qtbot.waitUntil(lambda: worklist.rows()[0][2].startswith("changed · area "), timeout=TIMEOUT_MS)
+    assert worklist.rows()[0][2] == "changed · " + changes["change_brief"][1]
+    qtbot.waitUntil(lambda: worklist.rows()[1][2] == "", timeout=TIMEOUT_MS)  # the plain pair: not scored yet
+    window.actions["next_case"].trigger()  # the plain pair of the same images: listed by the model's verdict
+    qtbot.waitUntil(lambda: worklist.rows()[1][2] != "", timeout=TIMEOUT_MS)
+    assert worklist.rows()[1][2].split(" · ")[0] in ("similar", "different", "inconclusive", "not assessed")
+    assert worklist.rows()[0][2].startswith("changed · ")  # kept with its case
+
+
 def _visits(tmp_path, count: int = 3) -> list[Path]:
     """A lesion's visits: the same skin picture rotated a little more each time, its lesion grown 30 % by the last."""
     from core.followup.synthetic import make_followup
