@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "image's study on this PACS (docs/pacs.md)")
 
     batch = sub.add_parser("batch", parents=[model], help="score (and report) every pair of a CSV headless; resumable")
-    batch.add_argument("pairs_csv", metavar="PAIRS.csv", help="header image1,image2[,case_id,crop1,crop2,note]")
+    batch.add_argument("pairs_csv", metavar="PAIRS.csv", help="header image1,image2[,case_id,crop1,crop2,note,...] "
+                       "(docs/cli.md); a relative image path names a file beside the CSV")
     batch.add_argument("--out", required=True, metavar="DIR", help="summary.csv (and reports/) go here")
     batch.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
     batch.add_argument("--report", action="store_true", help="also write a report PNG + JSON per pair")

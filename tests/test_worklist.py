@@ -72,6 +72,25 @@ def test_csv_import_keeps_good_rows_and_lists_bad_ones(tmp_path, pictures):
         worklist.import_csv(write_csv(tmp_path / "bad.csv", [f"{a},{b}"], header="left,right"))
 
 
+
+def test_relative_image_paths_of_a_csv_name_files_beside_it_and_are_kept_absolute(tmp_path, pictures, monkeypatch):
+    # Kept as typed, "img0.png" named a file in whatever folder the import ran from: the worklist, opened later
+    # from another folder, could not find its images, and a CSV beside its images failed unless run from there.
+    a, b, c, _ = pictures
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    Image.open(c).save(elsewhere / "cwd-only.png")
+    monkeypatch.chdir(elsewhere)
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{a.name},{b.name},beside,,,", f"{a.name},cwd-only.png,cwd,,,"])
+    worklist = Worklist(tmp_path / "w.sqlite")
+    added, problems = worklist.import_csv(pairs)
+    assert len(added) == 2 and problems == []
+    first, second = worklist.cases()
+    assert (first.image1, first.image2) == (str(a), str(b))
+    assert second.image2 == str(elsewhere / "cwd-only.png")  # the current folder still serves, as before
+    monkeypatch.chdir(ROOT)
+    assert all(Path(case.image1).is_file() and Path(case.image2).is_file() for case in worklist.cases())
+
 def test_a_csv_row_naming_a_non_image_is_refused_in_one_line_naming_the_file(tmp_path, pictures, weights):
     """Pairs CSV rows follow core.io.image_files, in the worklist and in batch alike."""
     a, b, _, _ = pictures

@@ -4,6 +4,7 @@ columns, one pair per row, each row checked on its own so one bad line never cos
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 from core.errors import SiameseLensError
@@ -46,6 +47,8 @@ def read_pairs_csv(csv_path) -> list[tuple[int, dict, str | None]]:
                 if not row.get("image1") or not row.get("image2"):
                     problem = "image1 and image2 are both required"
                 else:
+                    for key in CSV_REQUIRED:
+                        row[key] = _located(row[key], path.parent)
                     problem = _not_images(row)
                     for key in ("crop1", "crop2"):
                         if row.get(key):
@@ -66,6 +69,16 @@ def read_pairs_csv(csv_path) -> list[tuple[int, dict, str | None]]:
         raise PairsCsvError(f"{path}: no such file") from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise PairsCsvError(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def _located(text: str, folder: Path) -> str:
+    """An image path of the CSV as an absolute path: a relative one names a file beside the CSV, else (as before
+    this rule) in the current folder. Absolute, so a worklist opened later from anywhere finds its images."""
+    image = Path(text).expanduser()
+    if image.is_absolute():
+        return text
+    beside = Path(os.path.abspath(folder / image))
+    return str(beside if beside.exists() or not image.exists() else Path(os.path.abspath(image)))
 
 
 def _not_images(row: dict) -> str | None:
