@@ -8,6 +8,8 @@ build.spec and the README call the binary that way.
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import sys
 
 from core.explain.methods import REGISTRY  # torch-free: each method's one line of help
@@ -344,8 +346,22 @@ def parse(argv: list[str]) -> argparse.Namespace:
         argv = ["selftest", *argv[1:]]
     argv = _attach_dashed_values(argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        misspelt = _misspelt_command(argv[0]) if argv else ""
+        if misspelt:
+            build_parser().error(misspelt)
         argv = ["gui", *argv]
     return build_parser().parse_args(argv)
+
+
+def _misspelt_command(word: str) -> str:
+    """Why `word`, first on the line, is taken for a misspelt command rather than the window's image ('' if it is
+    not): no option, no file, no extension, no folder in it. Read as an image, `main.py explian a.jpg b.jpg` said
+    "give zero or two images, not 3" and `main.py repport a.jpg` opened the window on a missing image."""
+    if word.startswith("-") or "." in word or "/" in word or os.sep in word or os.path.exists(word):
+        return ""
+    close = difflib.get_close_matches(word, COMMANDS, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"commands: {', '.join(COMMANDS)}"
+    return f"{word!r} is neither a command nor an image file ({hint})"
 
 
 def _attach_dashed_values(argv: list[str]) -> list[str]:

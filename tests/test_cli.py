@@ -235,3 +235,18 @@ def test_the_command_table_and_the_parser_name_the_same_commands():
     assert choices == set(COMMANDS) == {"gui", *HANDLERS}
     for module, name in HANDLERS.values():  # every handler exists and takes the parsed arguments
         assert callable(getattr(importlib.import_module(f"cli.{module}"), name))
+
+
+@pytest.mark.parametrize("argv, words", [(["explian", "a.jpg", "b.jpg"], "did you mean 'explain'?"),
+                                         (["repport", "a.jpg"], "commands: gui, explain,")])
+def test_a_misspelt_command_is_named_not_opened_as_an_image(argv, words, tmp_path, monkeypatch, capsys):
+    # read as the window's images, `explian a.jpg b.jpg` said "give zero or two images, not 3" and `repport a.jpg`
+    # opened the window on a missing image called "repport"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        parse(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1
+    assert f"'{argv[0]}' is neither a command nor an image file" in err and words in err
+    (tmp_path / argv[0]).write_bytes(b"")  # a file of that name (an extensionless DICOM, say) is the window's image
+    assert parse(argv).command == "gui" and parse(argv).images == argv
