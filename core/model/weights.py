@@ -22,6 +22,7 @@ import torch
 
 from core.errors import ModelLoadError
 from core.io.files import atomic_write, file_problem, file_sha256, first_line, printable
+from core.model.device import torch_device
 from core.model.network import SUPPORTED_ARCHITECTURES, ModelConfig, SiameseModel
 from core.paths import default_weights_path
 from core.vocabulary import TTA_MODES
@@ -53,8 +54,10 @@ def load_model(path=None, device: str | torch.device = "cpu") -> SiameseModel:
     """Load a weights file (default: the shipped skin model) in eval mode on `device`.
 
     With no path and no shipped weights, returns a clearly labelled untrained model so the app still runs.
-    Raises ModelLoadError with a one-line message for anything wrong with the file.
+    Raises ModelLoadError with a one-line message for anything wrong with the file, ValueError for a `device`
+    that is unknown or absent (core.model.device.torch_device).
     """
+    device = torch_device(device)
     if path is None:
         path = default_weights_path()
         if not path.exists():
