@@ -161,6 +161,39 @@ def test_an_older_schema_is_migrated_in_place(tmp_path, pictures):
         Worklist(path)
 
 
+
+def test_a_worklist_that_cannot_be_written_stops_import_and_batch_in_one_line_before_any_write(tmp_path, pictures,
+                                                                                               weights):
+    # A read-only worklist file: `worklist --import` ended in sqlite3's "attempt to write a readonly database"
+    # traceback at its first case, `batch --worklist` too, after its first pair's row. query_only stands in for the
+    # file's permissions, which do not stop root (the tests may run as root).
+    from core.model.weights import load_model
+    from core.review.batch import run_batch
+
+    a, b, _, _ = pictures
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},case-1,,,"])
+    worklist = Worklist(tmp_path / "w.sqlite")
+    worklist.db.execute("PRAGMA query_only=ON")
+    with pytest.raises(WorklistError, match="w.sqlite: the worklist cannot be written"):
+        worklist.import_csv(pairs)
+    with pytest.raises(WorklistError, match="w.sqlite: the worklist cannot be written"):
+        run_batch(load_model(weights), pairs, tmp_path / "out", worklist=worklist)
+    assert worklist.cases() == [] and not (tmp_path / "out").exists()
+    worklist.db.execute("PRAGMA query_only=OFF")
+    assert len(worklist.import_csv(pairs)[0]) == 1
+
+
+def test_a_pairs_csv_that_is_a_folder_or_a_fifo_is_refused_in_one_line_without_reading_it(tmp_path):
+    # a FIFO: `batch pipe.csv` waited forever for a writer; a folder said "[Errno 21] Is a directory"
+    from core.review.pairs_csv import PairsCsvError, read_pairs_csv
+
+    with pytest.raises(PairsCsvError, match="is a folder, not a CSV file"):
+        read_pairs_csv(tmp_path)
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.csv")
+        with pytest.raises(PairsCsvError, match="pipe.csv: not a regular file"):
+            read_pairs_csv(tmp_path / "pipe.csv")
+
 def test_batch_scores_every_pair_once_and_records_errors(tmp_path, pictures, weights, capsys):
     from main import main
 

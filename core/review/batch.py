@@ -39,6 +39,8 @@ def run_batch(model, pairs_csv, out_dir, *, method: str = DEFAULT_METHOD, report
     """Returns counts: pairs, done_before (already in the summary, from an earlier run or listed twice), scored,
     failed. progress(done, total) after each pair."""
     rows = read_pairs_csv(pairs_csv)
+    if worklist is not None:
+        worklist.require_writable()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = out / "summary.csv"

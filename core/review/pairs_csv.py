@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from core.errors import SiameseLensError
-from core.io.files import printable
+from core.io.files import file_problem, printable
 from core.io.image_files import not_an_image
 from core.review.case_record import CaseRecord, make_record, parse_acquired
 
@@ -31,6 +31,9 @@ def read_pairs_csv(csv_path) -> list[tuple[int, dict, str | None]]:
     from core.io.images import parse_crop
 
     path = Path(csv_path)
+    problem = file_problem(path, "CSV file")  # a folder, or a FIFO whose read would wait forever
+    if problem:
+        raise PairsCsvError(f"{printable(path)}: {problem}")
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)

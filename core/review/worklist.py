@@ -142,6 +142,16 @@ class Worklist:
             raise
         self.db.execute("COMMIT")
 
+    def require_writable(self) -> None:
+        """WorklistError naming the file if it cannot be written (read-only file or folder): checked before a
+        command starts writing, so it stops in one line, not at its first case with sqlite's traceback."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        try:
+            with self._transaction():  # rewriting the version it holds: a write that changes nothing
+                self.db.execute(f"PRAGMA user_version={int(version)}")
+        except sqlite3.Error as exc:
+            raise WorklistError(f"{self.path}: the worklist cannot be written ({exc})") from None
+
     # --- cases -------------------------------------------------------------------------------------
     def add_case(self, image1, image2, *, case_id=None, crop1=None, crop2=None, note="", label=None, date=None,
                  record: CaseRecord | None = None, kind: str | None = None, lesion_id: str | None = None) -> int:
@@ -266,6 +276,7 @@ class Worklist:
             rows = read_pairs_csv(csv_path)
         except PairsCsvError as exc:
             raise WorklistError(str(exc)) from None
+        self.require_writable()
         added, problems = [], []
         for line, row, problem in rows:
             if problem:
