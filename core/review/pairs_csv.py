@@ -31,9 +31,9 @@ def read_pairs_csv(csv_path) -> list[tuple[int, dict, str | None]]:
     from core.io.images import parse_crop
 
     path = Path(csv_path)
-    problem = file_problem(path, "CSV file")  # a folder, or a FIFO whose read would wait forever
-    if problem:
-        raise PairsCsvError(f"{printable(path)}: {problem}")
+    unreadable = file_problem(path, "CSV file")  # a folder, or a FIFO whose read would wait forever
+    if unreadable:
+        raise PairsCsvError(f"{printable(path)}: {unreadable}")
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
