@@ -104,7 +104,13 @@ def remove_folders(created: list[Path]) -> None:
 def _temporary(target: Path) -> tuple[int, str]:
     # O_EXCL under a random name: never follows or reuses a planted file. The shared prefix and suffix let a
     # later writer of the same target recognise (and remove) what a killed run left behind.
-    return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:  # named after the file asked for, not the temporary's random name
+        named = type(exc)(f"{printable(target)}: cannot be written ({printable(target.parent)}: "
+                          f"{exc.strerror or exc})")
+        named.strerror = exc.strerror  # the bare reason, for callers that name the file themselves (the window)
+        raise named from None
 
 
 def _write_temporary(target: Path, data) -> str:
