@@ -236,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     worklist = sub.add_parser("worklist", help="import pairs into the review worklist, export it, or count its cases")
     worklist.add_argument("--worklist", metavar="PATH", help="the worklist file (default: in the user data folder)")
     worklist.add_argument("--import", dest="import_csv", metavar="PAIRS.csv", help="add a case per good row")
-    worklist.add_argument("--export", dest="export_csv", metavar="FILE.csv", help="every case with its latest result")
+    worklist.add_argument("--export", dest="export_csv", metavar="FILE.csv",
+                          help="write every case with its latest result to FILE.csv (refused if it exists)")
+    worklist.add_argument("--force", action="store_true", help="let --export overwrite an existing file")
 
     calibrate = sub.add_parser("calibrate", parents=[json_output],
                                help="fit a model's calibration and out-of-domain summary on its "

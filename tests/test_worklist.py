@@ -317,3 +317,18 @@ def test_follow_up_cases_are_grouped_by_lesion_and_a_version_3_file_gains_the_le
     case = migrated.cases()[0]
     assert case.lesion_id is None and case.patient_id == "P-9" and len(migrated.lesion_cases(case.id)) == 1
     migrated.close()
+
+
+def test_worklist_export_never_overwrites_a_file_unless_forced(tmp_path, pictures, capsys):
+    # `worklist --import pairs.csv --export pairs.csv` replaced the CSV just imported, without a word
+    from main import main
+
+    a, b, _, _ = pictures
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},case-1,,,"])
+    kept = pairs.read_bytes()
+    argv = ["worklist", "--worklist", str(tmp_path / "w.sqlite"), "--import", str(pairs), "--export", str(pairs)]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"error: {pairs}: already exists (use --force to overwrite)\n"
+    assert pairs.read_bytes() == kept and not (tmp_path / "w.sqlite").exists()  # refused before the import
+    assert main([*argv, "--force"]) == 0
+    assert next(csv.DictReader(open(pairs, encoding="utf-8")))["case_id"] == "case-1"
