@@ -250,3 +250,20 @@ def test_a_misspelt_command_is_named_not_opened_as_an_image(argv, words, tmp_pat
     assert f"'{argv[0]}' is neither a command nor an image file" in err and words in err
     (tmp_path / argv[0]).write_bytes(b"")  # a file of that name (an extensionless DICOM, say) is the window's image
     assert parse(argv).command == "gui" and parse(argv).images == argv
+
+
+def test_a_reader_that_stops_reading_is_not_an_error(weights, image_pair):
+    # `main.py explain ... | head -1` (here: a pipe already closed) ended "error: Broken pipe", exit status 2
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "main.py", "explain", *map(str, image_pair), "--model", str(weights)],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+                              cwd=str(Path(__file__).resolve().parent.parent))
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141 and done.stderr == ""
