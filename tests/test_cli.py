@@ -267,3 +267,20 @@ def test_a_reader_that_stops_reading_is_not_an_error(weights, image_pair):
     finally:
         os.close(write_end)
     assert done.returncode == 141 and done.stderr == ""
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    # `train --help` listed --out, --architecture, --input-size, --epochs, ... with neither a word nor a default
+    import argparse
+
+    from cli.parser import build_parser
+
+    def bare(parser, name):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for command, sub in action.choices.items():
+                    yield from bare(sub, f"{name} {command}")
+            elif action.option_strings and not action.help:
+                yield f"{name} {action.option_strings[-1]}"
+
+    assert list(bare(build_parser(), "main.py")) == []
