@@ -332,3 +332,24 @@ def test_worklist_export_never_overwrites_a_file_unless_forced(tmp_path, picture
     assert pairs.read_bytes() == kept and not (tmp_path / "w.sqlite").exists()  # refused before the import
     assert main([*argv, "--force"]) == 0
     assert next(csv.DictReader(open(pairs, encoding="utf-8")))["case_id"] == "case-1"
+
+
+def test_batch_names_an_out_folder_it_cannot_use(tmp_path, pictures, weights, monkeypatch):
+    # was "out: [Errno 17] File exists" for a file, "[Errno 13] Permission denied" for a read-only folder
+    from core.model.weights import load_model
+    from core.review.batch import BatchError, run_batch
+
+    a, b, _, _ = pictures
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},case-1,,,"])
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    model = load_model(weights)
+    with pytest.raises(BatchError, match=f"^{taken} is not a folder: its summary.csv cannot be written there$"):
+        run_batch(model, pairs, taken)
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "mkdir", denied)  # a read-only folder, which does not stop root
+    with pytest.raises(BatchError, match=r"out/summary\.csv: cannot be written \(Permission denied\)$"):
+        run_batch(model, pairs, tmp_path / "out")
