@@ -248,3 +248,9 @@ def test_a_side_under_the_minimum_is_allowed_only_where_it_spans_a_small_image()
         from_pil(narrow, crop=(1, 5, 9, 20))
     with pytest.raises(ImageLoadError, match=f"h must be at least {MIN_CROP_SIDE} px, got 10"):
         from_pil(narrow, crop=(0, 0, 10, 10))
+
+
+def test_a_name_too_long_for_the_file_system_is_said_so(tmp_path):
+    # was "corrupt or truncated image data (...)" for a file that cannot even exist
+    with pytest.raises(ImageLoadError, match=r"cannot be read \(File name too long\)$"):
+        load_image(tmp_path / ("x" * 300 + ".jpg"))

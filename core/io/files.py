@@ -67,11 +67,14 @@ def printable(text, limit: int = 300) -> str:
 def file_problem(path: Path, kind: str) -> str:
     """Why `path` cannot be read as a KIND ("image file", "weights file"): '' if it is a regular file. Checked
     before opening it: a FIFO or a device would block the read forever."""
-    if not path.exists():
-        return f"no such {kind}"
-    if path.is_dir():
-        return f"is a folder, not {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
-    return "" if stat.S_ISREG(path.stat().st_mode) else "not a regular file"
+    try:
+        if not path.exists():
+            return f"no such {kind}"
+        if path.is_dir():
+            return f"is a folder, not {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+        return "" if stat.S_ISREG(path.stat().st_mode) else "not a regular file"
+    except OSError as exc:  # a name too long, a folder one may not enter: no reader would get further
+        return f"cannot be read ({exc.strerror or exc})"
 
 
 def folder_problem(folder) -> str:
