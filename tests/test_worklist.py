@@ -353,3 +353,24 @@ def test_batch_names_an_out_folder_it_cannot_use(tmp_path, pictures, weights, mo
     monkeypatch.setattr(Path, "mkdir", denied)  # a read-only folder, which does not stop root
     with pytest.raises(BatchError, match=r"out/summary\.csv: cannot be written \(Permission denied\)$"):
         run_batch(model, pairs, tmp_path / "out")
+
+
+def test_an_import_stopped_part_way_adds_nothing(tmp_path, pictures, monkeypatch):
+    # each case was committed alone: Ctrl-C after some rows kept them, and running the import again added them twice
+    a, b, c, d = pictures
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},case-1,,,", f"{a},{c},case-2,,,", f"{c},{d},case-3,,,"])
+    worklist = Worklist(tmp_path / "w.sqlite")
+    real_add = Worklist.add_case
+
+    def add_then_stop(self, *args, **kwargs):
+        if self.db.execute("SELECT COUNT(*) FROM cases").fetchone()[0] == 2:
+            raise KeyboardInterrupt
+        return real_add(self, *args, **kwargs)
+
+    monkeypatch.setattr(Worklist, "add_case", add_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        worklist.import_csv(pairs)
+    assert worklist.cases() == []
+    monkeypatch.setattr(Worklist, "add_case", real_add)
+    assert len(worklist.import_csv(pairs)[0]) == 3 and [c.case_id for c in worklist.cases()] == [
+        "case-1", "case-2", "case-3"]
