@@ -374,3 +374,21 @@ def test_an_import_stopped_part_way_adds_nothing(tmp_path, pictures, monkeypatch
     monkeypatch.setattr(Worklist, "add_case", real_add)
     assert len(worklist.import_csv(pairs)[0]) == 3 and [c.case_id for c in worklist.cases()] == [
         "case-1", "case-2", "case-3"]
+
+
+def test_a_pairs_csv_as_excel_writes_it_is_read_or_refused_in_plain_words(tmp_path, pictures):
+    # Excel writes ';' where the comma is the decimal mark (German, French) and its plain "CSV" in cp1252: both were
+    # refused, the first as "the first line must be a header with at least image1,image2" though it had them, the
+    # second as "'utf-8' codec can't decode byte 0xe4 in position 47: invalid continuation byte"
+    from core.review.pairs_csv import PairsCsvError, read_pairs_csv
+
+    a, b, _, _ = pictures
+    for name, text in (("semicolons.csv", f'Image1;Image2;crop1\n{a};{b};"0,0,40,40"\n'),
+                       ("tabs.csv", f"image1\timage2\n{a}\t{b}\n")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        [(line, row, problem)] = read_pairs_csv(tmp_path / name)
+        assert problem is None and (row["image1"], row["image2"]) == (str(a), str(b))
+    assert row.get("crop1") is None and read_pairs_csv(tmp_path / "semicolons.csv")[0][1]["crop1"] == (0, 0, 40, 40)
+    (tmp_path / "ansi.csv").write_bytes(f"image1,image2,note\n{a},{b},Läsion\n".encode("cp1252"))
+    with pytest.raises(PairsCsvError, match=r"ansi\.csv: not UTF-8 text \(byte 0xe4 at \d+\): save it as CSV UTF-8$"):
+        read_pairs_csv(tmp_path / "ansi.csv")

@@ -36,8 +36,8 @@ def read_pairs_csv(csv_path) -> list[tuple[int, dict, str | None]]:
         raise PairsCsvError(f"{printable(path)}: {unreadable}")
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = [name.strip() for name in (reader.fieldnames or [])]
+            reader = csv.DictReader(handle, delimiter=_delimiter(handle))
+            header = [name.strip().lower() for name in (reader.fieldnames or [])]
             if any(key not in header for key in CSV_REQUIRED):
                 raise PairsCsvError(f"{path}: the first line must be a header with at least image1,image2 "
                                     f"(optional: {','.join(CSV_OPTIONAL)})")
@@ -70,8 +70,19 @@ def read_pairs_csv(csv_path) -> list[tuple[int, dict, str | None]]:
             return out
     except FileNotFoundError:
         raise PairsCsvError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:  # Excel's plain "CSV" on Windows is cp1252
+        raise PairsCsvError(f"{printable(path)}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                            f"{exc.start}): save it as CSV UTF-8") from None
+    except csv.Error as exc:
         raise PairsCsvError(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def _delimiter(handle) -> str:
+    """',' unless the header line is separated otherwise: Excel writes ';' where the comma is the decimal mark
+    (German, French), and a tab-separated export is as plain. The handle is left at its start."""
+    first = handle.readline(100_000)  # a header; not a whole file without a line break
+    handle.seek(0)
+    return max((",", ";", "\t"), key=first.count) if first.count(",") == 0 else ","
 
 
 def _located(text: str, folder: Path) -> str:
