@@ -36,8 +36,14 @@ def run_batch_command(args) -> int:
 
 
 def run_worklist_command(args) -> int:
+    import os
+
+    from core.io.files import printable
     from core.review.worklist import Worklist
 
+    if args.export_csv and os.path.lexists(args.export_csv) and not args.force:  # before the import writes anything
+        # the file given may be the very CSV imported, or another worklist's export
+        raise FileExistsError(f"{printable(args.export_csv)}: already exists (use --force to overwrite)")
     worklist = Worklist(args.worklist)
     try:
         if args.import_csv:

@@ -8,6 +8,8 @@ build.spec and the README call the binary that way.
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import sys
 
 from core.explain.methods import REGISTRY  # torch-free: each method's one line of help
@@ -106,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                               f"(default: {DEFAULT_LAYER_COLORMAPS['factual']} for factual maps, "
                               f"{DEFAULT_LAYER_COLORMAPS['counterfactual']} for counterfactual ones)")
     explain.add_argument("--report", metavar="FILE.png",
-                         help="write a PNG report and its JSON sidecar; the folder is created")
+                         help="write a report (.png, .pdf or .dcm: by the name) and its JSON sidecar; the folder "
+                              "is created")
     explain.add_argument("--note", default="", help="reviewer note printed on the report")
     add_case_record_options(explain, "acquisition date of each image, YYYY-MM-DD (either may be left empty)")
     explain.add_argument("--force", action="store_true", help="overwrite an existing report")
@@ -122,18 +125,28 @@ def build_parser() -> argparse.ArgumentParser:
                               "matches which part of image 2); --json lists them in each image's own pixels")
 
     train = sub.add_parser("train", parents=[device], help="train a Siamese model on a folder-per-class data set")
-    train.add_argument("data_dir", metavar="DATA_DIR")
-    train.add_argument("--out", required=True, metavar="PATH.pt")
-    train.add_argument("--architecture", default=T["architecture"])
-    train.add_argument("--input-size", type=int, default=T["input_size"])
-    train.add_argument("--embedding-dim", type=int, default=T["embedding_dim"])
-    train.add_argument("--epochs", type=int, default=T["epochs"])
-    train.add_argument("--batch-size", type=int, default=T["batch_size"])
-    train.add_argument("--lr", type=float, default=T["lr"], help="peak learning rate of the one-cycle schedule")
-    train.add_argument("--weight-decay", type=float, default=T["weight_decay"])
-    train.add_argument("--margin", type=float, default=T["margin"], help="contrastive loss margin")
+    train.add_argument("data_dir", metavar="DATA_DIR", help="a folder per class, each holding its images")
+    train.add_argument("--out", required=True, metavar="PATH.pt",
+                       help="the weights file to write, with PATH.json (its metadata), PATH.curves.png and, while "
+                            "training, PATH.checkpoint.pt (--resume)")
+    train.add_argument("--architecture", default=T["architecture"],
+                       help=f"backbone (default {T['architecture']}; an unknown name is answered with the list)")
+    train.add_argument("--input-size", type=int, default=T["input_size"],
+                       help=f"side in px of the square network input, 16..1024 (default {T['input_size']})")
+    train.add_argument("--embedding-dim", type=int, default=T["embedding_dim"],
+                       help=f"length of an image's embedding (default {T['embedding_dim']})")
+    train.add_argument("--epochs", type=int, default=T["epochs"], help=f"at most (default {T['epochs']})")
+    train.add_argument("--batch-size", type=int, default=T["batch_size"],
+                       help=f"images a step (default {T['batch_size']})")
+    train.add_argument("--lr", type=float, default=T["lr"],
+                       help=f"peak learning rate of the one-cycle schedule (default {T['lr']:g})")
+    train.add_argument("--weight-decay", type=float, default=T["weight_decay"],
+                       help=f"AdamW weight decay (default {T['weight_decay']:g})")
+    train.add_argument("--margin", type=float, default=T["margin"],
+                       help=f"contrastive loss margin (default {T['margin']:g})")
     train.add_argument("--augment", default=T["augment"],
-                       help="comma list of hflip,vflip,rotate,crop,jitter,artefacts,bgswap, or none")
+                       help="comma list of hflip,vflip,rotate,crop,jitter,artefacts,bgswap, or none "
+                            f"(default {T['augment']})")
     train.add_argument("--paper-pairs-only", action="store_true",
                        help="train only on the Livieris pairs, not on all pairs in a batch")
     train.add_argument("--attention-weight", type=float, default=0.0,
@@ -141,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lesion-weight", type=float, default=0.0,
                        help="> 0 penalises the first map's evidence outside the automatic lesion mask (dermoscopy)")
     train.add_argument("--patience", type=int, default=T["patience"],
-                       help="epochs without a better validation AUC before stopping")
-    train.add_argument("--seed", type=int, default=T["seed"])
+                       help=f"epochs without a better validation AUC before stopping (default {T['patience']})")
+    train.add_argument("--seed", type=int, default=T["seed"],
+                       help=f"seed of the split, pairs and initialisation (default {T['seed']})")
     train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     train.add_argument("--cache-dir", default=T["cache_dir"], help="where decoded images are cached")
     train.add_argument("--name", default="", help="model name shown in the app (default: the data folder's name)")
@@ -159,13 +173,18 @@ def build_parser() -> argparse.ArgumentParser:
                               help="self-supervised (SimSiam) pretraining of a backbone on every image of "
                                    "one or more data sets, labels ignored; `train --init-from` fine-tunes the result")
     pretrain.add_argument("data_dirs", nargs="+", metavar="DATA_DIR", help="folder-per-class data sets")
-    pretrain.add_argument("--out", required=True, metavar="PATH.pt")
-    pretrain.add_argument("--architecture", default=T["architecture"])
-    pretrain.add_argument("--input-size", type=int, default=T["input_size"])
-    pretrain.add_argument("--epochs", type=int, default=P["epochs"])
-    pretrain.add_argument("--batch-size", type=int, default=T["batch_size"])
+    pretrain.add_argument("--out", required=True, metavar="PATH.pt",
+                          help="the weights file to write, with PATH.json (its metadata) and, while training, "
+                               "PATH.checkpoint.pt (--resume)")
+    pretrain.add_argument("--architecture", default=T["architecture"],
+                          help=f"backbone (default {T['architecture']})")
+    pretrain.add_argument("--input-size", type=int, default=T["input_size"],
+                          help=f"side in px of the square network input (default {T['input_size']})")
+    pretrain.add_argument("--epochs", type=int, default=P["epochs"], help=f"(default {P['epochs']})")
+    pretrain.add_argument("--batch-size", type=int, default=T["batch_size"],
+                          help=f"images a step, two views each (default {T['batch_size']})")
     pretrain.add_argument("--lr", type=float, default=None, help="base learning rate (default 0.05 x batch size / 256)")
-    pretrain.add_argument("--seed", type=int, default=T["seed"])
+    pretrain.add_argument("--seed", type=int, default=T["seed"], help=f"(default {T['seed']})")
     pretrain.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     pretrain.add_argument("--cache-dir", default=T["cache_dir"], help="where decoded images are cached")
     pretrain.add_argument("--probe", type=int, default=P["probe_every"], metavar="N",
@@ -183,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", parents=[model, json_output],
                               help="pair accuracy, ROC AUC and confusion matrix of a model on a data set")
-    evaluate.add_argument("data_dir", metavar="DATA_DIR")
+    evaluate.add_argument("data_dir", metavar="DATA_DIR", help="a folder per class, each holding its images")
     evaluate.add_argument("--pairs", type=int, default=None, metavar="N",
                           help="at most N pairs (default: two per image)")
     evaluate.add_argument("--include-seen", action="store_true",
@@ -215,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     retrieve.add_argument("gallery", metavar="GALLERY_DIR|INDEX_DIR")
     retrieve.add_argument("-k", type=int, default=10, help="how many nearest cases (default 10)")
     retrieve.add_argument("--report", metavar="FILE.png",
-                          help="PNG of the query beside each hit with their factual maps, plus JSON")
+                          help="the query beside each hit with their factual maps (.png, .pdf or .dcm: by the "
+                               "name), plus its JSON sidecar")
     retrieve.add_argument("--colormap", choices=COLORMAPS, default=DEFAULT_COLORMAP,
                           help=f"map colormap of the report: one of {', '.join(COLORMAPS)} "
                                f"(default {DEFAULT_COLORMAP})")
@@ -224,16 +244,20 @@ def build_parser() -> argparse.ArgumentParser:
                           "image's study on this PACS (docs/pacs.md)")
 
     batch = sub.add_parser("batch", parents=[model], help="score (and report) every pair of a CSV headless; resumable")
-    batch.add_argument("pairs_csv", metavar="PAIRS.csv", help="header image1,image2[,case_id,crop1,crop2,note]")
+    batch.add_argument("pairs_csv", metavar="PAIRS.csv", help="header image1,image2[,case_id,crop1,crop2,note,...] "
+                       "(docs/cli.md); a relative image path names a file beside the CSV")
     batch.add_argument("--out", required=True, metavar="DIR", help="summary.csv (and reports/) go here")
-    batch.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
+    batch.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
+                       help=f"map method of the reports (default {DEFAULT_METHOD}; explain --help describes each)")
     batch.add_argument("--report", action="store_true", help="also write a report PNG + JSON per pair")
     batch.add_argument("--worklist", metavar="PATH", help="also add the pairs and results to this worklist")
 
     worklist = sub.add_parser("worklist", help="import pairs into the review worklist, export it, or count its cases")
     worklist.add_argument("--worklist", metavar="PATH", help="the worklist file (default: in the user data folder)")
     worklist.add_argument("--import", dest="import_csv", metavar="PAIRS.csv", help="add a case per good row")
-    worklist.add_argument("--export", dest="export_csv", metavar="FILE.csv", help="every case with its latest result")
+    worklist.add_argument("--export", dest="export_csv", metavar="FILE.csv",
+                          help="write every case with its latest result to FILE.csv (refused if it exists)")
+    worklist.add_argument("--force", action="store_true", help="let --export overwrite an existing file")
 
     calibrate = sub.add_parser("calibrate", parents=[json_output],
                                help="fit a model's calibration and out-of-domain summary on its "
@@ -305,7 +329,9 @@ def _add_followup(sub, parents: list) -> None:
     for n, name in ((1, "baseline"), (2, "follow-up")):
         followup.add_argument(f"--mask{n}", metavar="MASK.png", help=f"the {name} lesion outline drawn by the "
                               "reviewer: an image of the same size, lesion bright (default: the lesion finder's)")
-    followup.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
+    followup.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
+                          help=f"map method of the aligned pair (default {DEFAULT_METHOD}; explain --help describes "
+                               "each)")
     followup.add_argument("--report", metavar="FILE.png", help="write a follow-up report (.png, .pdf or .dcm) and "
                           "its JSON sidecar; the folder is created")
     followup.add_argument("--note", default="", help="reviewer note printed on the report")
@@ -343,8 +369,22 @@ def parse(argv: list[str]) -> argparse.Namespace:
         argv = ["selftest", *argv[1:]]
     argv = _attach_dashed_values(argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        misspelt = _misspelt_command(argv[0]) if argv else ""
+        if misspelt:
+            build_parser().error(misspelt)
         argv = ["gui", *argv]
     return build_parser().parse_args(argv)
+
+
+def _misspelt_command(word: str) -> str:
+    """Why `word`, first on the line, is taken for a misspelt command rather than the window's image ('' if it is
+    not): no option, no file, no extension, no folder in it. Read as an image, `main.py explian a.jpg b.jpg` said
+    "give zero or two images, not 3" and `main.py repport a.jpg` opened the window on a missing image."""
+    if word.startswith("-") or "." in word or "/" in word or os.sep in word or os.path.exists(word):
+        return ""
+    close = difflib.get_close_matches(word, COMMANDS, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"commands: {', '.join(COMMANDS)}"
+    return f"{word!r} is neither a command nor an image file ({hint})"
 
 
 def _attach_dashed_values(argv: list[str]) -> list[str]:

@@ -17,6 +17,9 @@ def run_command(args: argparse.Namespace) -> int:
     _quiet_and_interruptible()
     try:
         return _handler(args.command)(args)
+    except BrokenPipeError:  # `main.py explain ... --json | head -1`: the reader has what it wanted; not an error
+        _discard_stdout()
+        return 141  # as a shell reports a command ended by SIGPIPE
     except (SiameseLensError, ValueError, OSError) as exc:  # OSError: "file: reason", never "[Errno 2] ..."
         return _fail(first_line(exc, 2000))
     except MemoryError:
@@ -31,6 +34,16 @@ def _handler(command: str):
 
     module, name = HANDLERS[command]
     return getattr(importlib.import_module(f"cli.{module}"), name)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush of what is still buffered raises nothing."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (an embedding application)
+        pass
 
 
 def _fail(message: str) -> int:

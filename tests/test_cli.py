@@ -235,3 +235,52 @@ def test_the_command_table_and_the_parser_name_the_same_commands():
     assert choices == set(COMMANDS) == {"gui", *HANDLERS}
     for module, name in HANDLERS.values():  # every handler exists and takes the parsed arguments
         assert callable(getattr(importlib.import_module(f"cli.{module}"), name))
+
+
+@pytest.mark.parametrize("argv, words", [(["explian", "a.jpg", "b.jpg"], "did you mean 'explain'?"),
+                                         (["repport", "a.jpg"], "commands: gui, explain,")])
+def test_a_misspelt_command_is_named_not_opened_as_an_image(argv, words, tmp_path, monkeypatch, capsys):
+    # read as the window's images, `explian a.jpg b.jpg` said "give zero or two images, not 3" and `repport a.jpg`
+    # opened the window on a missing image called "repport"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        parse(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1
+    assert f"'{argv[0]}' is neither a command nor an image file" in err and words in err
+    (tmp_path / argv[0]).write_bytes(b"")  # a file of that name (an extensionless DICOM, say) is the window's image
+    assert parse(argv).command == "gui" and parse(argv).images == argv
+
+
+def test_a_reader_that_stops_reading_is_not_an_error(weights, image_pair):
+    # `main.py explain ... | head -1` (here: a pipe already closed) ended "error: Broken pipe", exit status 2
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "main.py", "explain", *map(str, image_pair), "--model", str(weights)],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+                              cwd=str(Path(__file__).resolve().parent.parent))
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141 and done.stderr == ""
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    # `train --help` listed --out, --architecture, --input-size, --epochs, ... with neither a word nor a default
+    import argparse
+
+    from cli.parser import build_parser
+
+    def bare(parser, name):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for command, sub in action.choices.items():
+                    yield from bare(sub, f"{name} {command}")
+            elif action.option_strings and not action.help:
+                yield f"{name} {action.option_strings[-1]}"
+
+    assert list(bare(build_parser(), "main.py")) == []

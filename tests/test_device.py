@@ -64,6 +64,24 @@ def test_unknown_device_names_are_refused():
         resolve_device("tpu")
 
 
+
+def test_the_apis_load_model_takes_the_cli_device_names_and_refuses_others_in_one_line(tmp_path, tiny_model,
+                                                                                        monkeypatch):
+    # load_model(device=...) handed any value to torch: 'auto' (the CLI's default) and a typo ended in torch's
+    # "Expected one of cpu, cuda, ipu, xpu, ... device type", 'cuda' without one in "Found no NVIDIA driver ..."
+    from core.model.weights import load_model, save_model
+
+    path = tmp_path / "tiny.pt"
+    save_model(tiny_model, path)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert load_model(path, device="auto").device.type == "cpu"
+    assert load_model(path, device=torch.device("cpu")).device.type == "cpu"
+    with pytest.raises(ValueError, match="unknown device 'gpu'; choose auto, cpu, cuda"):
+        load_model(path, device="gpu")
+    for absent in ("cuda", "cuda:1", torch.device("cuda", 0)):
+        with pytest.raises(ValueError, match="CUDA was requested but"):
+            load_model(path, device=absent)
+
 def test_importing_core_device_does_not_import_torch():
     import subprocess
 

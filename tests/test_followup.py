@@ -42,6 +42,19 @@ def _disc(radius: int = 20, size: int = 120, colour=(90, 50, 30)) -> tuple[np.nd
     return rgb, mask.astype(bool)
 
 
+
+def test_visits_larger_than_the_working_copy_get_both_outlines_at_full_size():
+    # Over 512 px a side (most dermoscopy photographs), the baseline's outline was scaled back before the
+    # follow-up's contrast was compared with it: "operands could not be broadcast together with shapes (512,512)
+    # (1600,1600)" ended every such follow-up, in the CLI, batch and the window.
+    from core.followup.paired_outline import WORK_SIDE, paired_outlines
+
+    rgb, mask = _disc(radius=300, size=3 * WORK_SIDE)
+    rgb = np.clip(rgb + np.random.default_rng(0).normal(0, 4, rgb.shape), 0, 255).astype(np.uint8)
+    first, second = paired_outlines(rgb, rgb.copy(), np.ones(mask.shape, bool))
+    assert first is not None and second is not None and first.shape == second.shape == mask.shape
+    assert (first & mask).sum() / (first | mask).sum() > 0.95 and (second == first).all()
+
 @needs_skin
 def test_registration_recovers_known_rotation_shift_and_brightness_despite_growth():
     errors = []

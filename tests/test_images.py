@@ -238,3 +238,19 @@ def test_float_images_with_undefined_values_are_refused_naming_the_file(tmp_path
     assert "scan float.tif" in message and "NaN or infinite" in message and "\n" not in message
     assert ("all pixel values" in message) == (where == "all")
 
+
+
+def test_a_side_under_the_minimum_is_allowed_only_where_it_spans_a_small_image():
+    # a 10 px wide image has no 16 px box: a box as wide as the image cuts nothing off that side
+    narrow = Image.new("RGB", (10, 40))
+    assert from_pil(narrow, crop=(0, 5, 10, 20)).size == (10, 20)
+    with pytest.raises(ImageLoadError, match=f"w must be at least {MIN_CROP_SIDE} px, got 9"):
+        from_pil(narrow, crop=(1, 5, 9, 20))
+    with pytest.raises(ImageLoadError, match=f"h must be at least {MIN_CROP_SIDE} px, got 10"):
+        from_pil(narrow, crop=(0, 0, 10, 10))
+
+
+def test_a_name_too_long_for_the_file_system_is_said_so(tmp_path):
+    # was "corrupt or truncated image data (...)" for a file that cannot even exist
+    with pytest.raises(ImageLoadError, match=r"cannot be read \(File name too long\)$"):
+        load_image(tmp_path / ("x" * 300 + ".jpg"))

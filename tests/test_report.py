@@ -75,6 +75,19 @@ def test_render_keeps_aspect_ratio_and_draws_overlays(pair):
     assert (np.ptp(cols) + 1) / (np.ptp(rows) + 1) == pytest.approx(2.0, rel=0.03)
 
 
+
+def test_a_crop_of_a_very_wide_image_still_gets_its_report(pair):
+    # 6000 x 16 px: the crop box on the 160 px overview was under a pixel tall, and Pillow refused to draw it
+    # ("y1 must be greater than or equal to y0": the report was not written, the message named no file)
+    explanation, (_, image2), info = pair
+    strip = from_pil(Image.new("RGB", (6000, 16), (200, 180, 160)), crop=(100, 0, 400, 16), path="/data/strip.png")
+    picture = render_report(dataclasses.replace(explanation, factual=(np.zeros((16, 400), np.float32),
+                                                                      explanation.factual[1]),
+                                                counterfactual=(np.zeros((16, 400), np.float32),
+                                                                explanation.counterfactual[1])),
+                            (strip, image2), info)
+    assert picture.width >= 1000
+
 def test_write_report_writes_png_and_json_and_refuses_overwrite(tmp_path, pair):
     explanation, images, info = pair
     target = tmp_path / "r.png"

@@ -285,3 +285,17 @@ def test_retrieve_report_shows_the_query_beside_each_hit(gallery, tmp_path, caps
     capsys.readouterr()
     assert main(["retrieve", str(query), str(gallery), "--model", str(weights), "--report", str(report)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_an_index_folder_that_is_a_file_is_refused_before_any_gallery_file_is_read(gallery, model, tmp_path,
+                                                                                    monkeypatch):
+    # was mkdir's "[Errno 17] File exists", and only after every gallery file had been hashed
+    import core.review.gallery as gallery_module
+
+    taken = tmp_path / "index"
+    taken.write_text("not a folder")
+    hashed = []
+    monkeypatch.setattr(gallery_module, "file_sha256", lambda path: hashed.append(path))
+    with pytest.raises(DataError, match=f"^{taken} is not a folder: it cannot hold the index$"):
+        build_index(model, gallery, out=taken)
+    assert hashed == [] and taken.read_text() == "not a folder"

@@ -72,6 +72,25 @@ def test_csv_import_keeps_good_rows_and_lists_bad_ones(tmp_path, pictures):
         worklist.import_csv(write_csv(tmp_path / "bad.csv", [f"{a},{b}"], header="left,right"))
 
 
+
+def test_relative_image_paths_of_a_csv_name_files_beside_it_and_are_kept_absolute(tmp_path, pictures, monkeypatch):
+    # Kept as typed, "img0.png" named a file in whatever folder the import ran from: the worklist, opened later
+    # from another folder, could not find its images, and a CSV beside its images failed unless run from there.
+    a, b, c, _ = pictures
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    Image.open(c).save(elsewhere / "cwd-only.png")
+    monkeypatch.chdir(elsewhere)
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{a.name},{b.name},beside,,,", f"{a.name},cwd-only.png,cwd,,,"])
+    worklist = Worklist(tmp_path / "w.sqlite")
+    added, problems = worklist.import_csv(pairs)
+    assert len(added) == 2 and problems == []
+    first, second = worklist.cases()
+    assert (first.image1, first.image2) == (str(a), str(b))
+    assert second.image2 == str(elsewhere / "cwd-only.png")  # the current folder still serves, as before
+    monkeypatch.chdir(ROOT)
+    assert all(Path(case.image1).is_file() and Path(case.image2).is_file() for case in worklist.cases())
+
 def test_a_csv_row_naming_a_non_image_is_refused_in_one_line_naming_the_file(tmp_path, pictures, weights):
     """Pairs CSV rows follow core.io.image_files, in the worklist and in batch alike."""
     a, b, _, _ = pictures
@@ -176,6 +195,39 @@ def test_an_older_schema_is_migrated_in_place(tmp_path, pictures):
     with pytest.raises(WorklistError, match="newer"):
         Worklist(path)
 
+
+
+def test_a_worklist_that_cannot_be_written_stops_import_and_batch_in_one_line_before_any_write(tmp_path, pictures,
+                                                                                               weights):
+    # A read-only worklist file: `worklist --import` ended in sqlite3's "attempt to write a readonly database"
+    # traceback at its first case, `batch --worklist` too, after its first pair's row. query_only stands in for the
+    # file's permissions, which do not stop root (the tests may run as root).
+    from core.model.weights import load_model
+    from core.review.batch import run_batch
+
+    a, b, _, _ = pictures
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},case-1,,,"])
+    worklist = Worklist(tmp_path / "w.sqlite")
+    worklist.db.execute("PRAGMA query_only=ON")
+    with pytest.raises(WorklistError, match="w.sqlite: the worklist cannot be written"):
+        worklist.import_csv(pairs)
+    with pytest.raises(WorklistError, match="w.sqlite: the worklist cannot be written"):
+        run_batch(load_model(weights), pairs, tmp_path / "out", worklist=worklist)
+    assert worklist.cases() == [] and not (tmp_path / "out").exists()
+    worklist.db.execute("PRAGMA query_only=OFF")
+    assert len(worklist.import_csv(pairs)[0]) == 1
+
+
+def test_a_pairs_csv_that_is_a_folder_or_a_fifo_is_refused_in_one_line_without_reading_it(tmp_path):
+    # a FIFO: `batch pipe.csv` waited forever for a writer; a folder said "[Errno 21] Is a directory"
+    from core.review.pairs_csv import PairsCsvError, read_pairs_csv
+
+    with pytest.raises(PairsCsvError, match="is a folder, not a CSV file"):
+        read_pairs_csv(tmp_path)
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.csv")
+        with pytest.raises(PairsCsvError, match="pipe.csv: not a regular file"):
+            read_pairs_csv(tmp_path / "pipe.csv")
 
 def test_batch_scores_every_pair_once_and_records_errors(tmp_path, pictures, weights, capsys):
     from main import main
@@ -315,3 +367,78 @@ def test_follow_up_cases_are_grouped_by_lesion_and_a_version_3_file_gains_the_le
     migrated.db.execute("UPDATE cases SET followup_change='not json'")  # a damaged file: not measured, no crash
     assert migrated.cases()[0].change is None
     migrated.close()
+
+
+def test_worklist_export_never_overwrites_a_file_unless_forced(tmp_path, pictures, capsys):
+    # `worklist --import pairs.csv --export pairs.csv` replaced the CSV just imported, without a word
+    from main import main
+
+    a, b, _, _ = pictures
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},case-1,,,"])
+    kept = pairs.read_bytes()
+    argv = ["worklist", "--worklist", str(tmp_path / "w.sqlite"), "--import", str(pairs), "--export", str(pairs)]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"error: {pairs}: already exists (use --force to overwrite)\n"
+    assert pairs.read_bytes() == kept and not (tmp_path / "w.sqlite").exists()  # refused before the import
+    assert main([*argv, "--force"]) == 0
+    assert next(csv.DictReader(open(pairs, encoding="utf-8")))["case_id"] == "case-1"
+
+
+def test_batch_names_an_out_folder_it_cannot_use(tmp_path, pictures, weights, monkeypatch):
+    # was "out: [Errno 17] File exists" for a file, "[Errno 13] Permission denied" for a read-only folder
+    from core.model.weights import load_model
+    from core.review.batch import BatchError, run_batch
+
+    a, b, _, _ = pictures
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},case-1,,,"])
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    model = load_model(weights)
+    with pytest.raises(BatchError, match=f"^{taken} is not a folder: its summary.csv cannot be written there$"):
+        run_batch(model, pairs, taken)
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "mkdir", denied)  # a read-only folder, which does not stop root
+    with pytest.raises(BatchError, match=r"out/summary\.csv: cannot be written \(Permission denied\)$"):
+        run_batch(model, pairs, tmp_path / "out")
+
+
+def test_an_import_stopped_part_way_adds_nothing(tmp_path, pictures, monkeypatch):
+    # each case was committed alone: Ctrl-C after some rows kept them, and running the import again added them twice
+    a, b, c, d = pictures
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},case-1,,,", f"{a},{c},case-2,,,", f"{c},{d},case-3,,,"])
+    worklist = Worklist(tmp_path / "w.sqlite")
+    real_add = Worklist.add_case
+
+    def add_then_stop(self, *args, **kwargs):
+        if self.db.execute("SELECT COUNT(*) FROM cases").fetchone()[0] == 2:
+            raise KeyboardInterrupt
+        return real_add(self, *args, **kwargs)
+
+    monkeypatch.setattr(Worklist, "add_case", add_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        worklist.import_csv(pairs)
+    assert worklist.cases() == []
+    monkeypatch.setattr(Worklist, "add_case", real_add)
+    assert len(worklist.import_csv(pairs)[0]) == 3 and [c.case_id for c in worklist.cases()] == [
+        "case-1", "case-2", "case-3"]
+
+
+def test_a_pairs_csv_as_excel_writes_it_is_read_or_refused_in_plain_words(tmp_path, pictures):
+    # Excel writes ';' where the comma is the decimal mark (German, French) and its plain "CSV" in cp1252: both were
+    # refused, the first as "the first line must be a header with at least image1,image2" though it had them, the
+    # second as "'utf-8' codec can't decode byte 0xe4 in position 47: invalid continuation byte"
+    from core.review.pairs_csv import PairsCsvError, read_pairs_csv
+
+    a, b, _, _ = pictures
+    for name, text in (("semicolons.csv", f'Image1;Image2;crop1\n{a};{b};"0,0,40,40"\n'),
+                       ("tabs.csv", f"image1\timage2\n{a}\t{b}\n")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        [(line, row, problem)] = read_pairs_csv(tmp_path / name)
+        assert problem is None and (row["image1"], row["image2"]) == (str(a), str(b))
+    assert row.get("crop1") is None and read_pairs_csv(tmp_path / "semicolons.csv")[0][1]["crop1"] == (0, 0, 40, 40)
+    (tmp_path / "ansi.csv").write_bytes(f"image1,image2,note\n{a},{b},Läsion\n".encode("cp1252"))
+    with pytest.raises(PairsCsvError, match=r"ansi\.csv: not UTF-8 text \(byte 0xe4 at \d+\): save it as CSV UTF-8$"):
+        read_pairs_csv(tmp_path / "ansi.csv")

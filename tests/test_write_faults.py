@@ -198,3 +198,21 @@ def test_a_unit_makes_its_folders_and_a_failed_one_leaves_none(tmp_path):
     assert os.listdir(tmp_path / "keep") == ["theirs.txt"]
     assert files.write_unit([(tmp_path / "c" / "r.png", b"x")]) == [tmp_path / "c" / "r.png"]
     assert (tmp_path / "c" / "r.png").read_bytes() == b"x"
+
+
+def test_a_file_that_cannot_be_written_is_named_not_its_temporary(tmp_path, monkeypatch):
+    # was "/out/.summary.csv.mzeajw4z.tmp: Permission denied": the random temporary, not the file asked for
+    (tmp_path / "plain").write_text("x")
+    with pytest.raises(NotADirectoryError) as refused:
+        files.atomic_write(tmp_path / "plain" / "out.csv", b"data")
+    assert str(refused.value) == f"{tmp_path / 'plain' / 'out.csv'}: cannot be written ({tmp_path / 'plain'}: " \
+                                 "Not a directory)"
+
+    def denied(**_kw):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", denied)  # a read-only folder, which does not stop root
+    with pytest.raises(PermissionError, match=r"out\.csv: cannot be written \(.*: Permission denied\)$") as denied_:
+        files.atomic_write(tmp_path / "out.csv", b"data")
+    assert denied_.value.strerror == "Permission denied"  # what the window prints after the file's name
+    assert os.listdir(tmp_path) == ["plain"]

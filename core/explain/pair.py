@@ -207,11 +207,9 @@ def explained_images(images, explanation: Explanation) -> tuple[LoadedImage, Loa
 
 
 def model_view(model: SiameseModel, image) -> tuple[Image.Image, tuple | None]:
-    """(the image the model explains, its crop box in original pixels): a crop the user chose wins over the
-    model's automatic lesion crop."""
-    if isinstance(image, LoadedImage) and image.crop is not None:
-        return image.image, image.crop
-    return model.auto_crop(_pil(image))
+    """(the image the model explains, its crop box in original pixels): SiameseModel.view, which
+    model.preprocess applies too, so the API's embeddings are the explanation's."""
+    return model.view(image)
 
 
 @contextmanager
@@ -287,10 +285,3 @@ def image_maps(cams: np.ndarray, sizes) -> tuple[np.ndarray, np.ndarray]:
 def _array(cams: torch.Tensor) -> np.ndarray:
     return np.nan_to_num(cams.float().cpu().numpy())
 
-
-def _pil(image) -> Image.Image:
-    if isinstance(image, LoadedImage):
-        return image.image
-    if isinstance(image, Image.Image):
-        return image
-    raise TypeError(f"expected a LoadedImage (from load_image) or a PIL image, got {type(image).__name__}")

@@ -43,7 +43,7 @@ def paired_outlines(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarray
     threshold, _ = cv2.threshold(np.clip(values, 0, 255).astype(np.uint8).reshape(-1, 1), 0, 255,
                                  cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     seeds = [find_lesion(image) for image in small]
-    outlines: list[np.ndarray | None] = []
+    outlines: list[np.ndarray | None] = []  # on the working copy's grid, like features: compared there
     for feature, region, seed in zip(features, inside, seeds, strict=True):
         if not seed.found:
             seed = seeds[0]  # the visits are registered: the baseline's lesion marks where to look
@@ -51,10 +51,10 @@ def paired_outlines(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarray
         if mask is not None and outlines and outlines[0] is not None and \
                 _contrast(feature, region, mask) < LESION_CONTRAST * _contrast(features[0], inside[0], outlines[0]):
             mask = None  # where the baseline's lesion was, nothing stands out as much: no lesion found
-        if mask is not None and factor < 1:
-            mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
         outlines.append(mask)
-    return outlines[0], outlines[1]
+    first, second = (cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
+                     if mask is not None and factor < 1 else mask for mask in outlines)
+    return first, second
 
 
 def _contrast(feature: np.ndarray, region: np.ndarray, mask: np.ndarray) -> float:

@@ -67,11 +67,14 @@ def printable(text, limit: int = 300) -> str:
 def file_problem(path: Path, kind: str) -> str:
     """Why `path` cannot be read as a KIND ("image file", "weights file"): '' if it is a regular file. Checked
     before opening it: a FIFO or a device would block the read forever."""
-    if not path.exists():
-        return f"no such {kind}"
-    if path.is_dir():
-        return f"is a folder, not {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
-    return "" if stat.S_ISREG(path.stat().st_mode) else "not a regular file"
+    try:
+        if not path.exists():
+            return f"no such {kind}"
+        if path.is_dir():
+            return f"is a folder, not {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+        return "" if stat.S_ISREG(path.stat().st_mode) else "not a regular file"
+    except OSError as exc:  # a name too long, a folder one may not enter: no reader would get further
+        return f"cannot be read ({exc.strerror or exc})"
 
 
 def folder_problem(folder) -> str:
@@ -104,7 +107,13 @@ def remove_folders(created: list[Path]) -> None:
 def _temporary(target: Path) -> tuple[int, str]:
     # O_EXCL under a random name: never follows or reuses a planted file. The shared prefix and suffix let a
     # later writer of the same target recognise (and remove) what a killed run left behind.
-    return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:  # named after the file asked for, not the temporary's random name
+        named = type(exc)(f"{printable(target)}: cannot be written ({printable(target.parent)}: "
+                          f"{exc.strerror or exc})")
+        named.strerror = exc.strerror  # the bare reason, for callers that name the file themselves (the window)
+        raise named from None
 
 
 def _write_temporary(target: Path, data) -> str:

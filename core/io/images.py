@@ -151,24 +151,27 @@ def validate_crop(crop, size: tuple[int, int], label: str = "<image>") -> CropBo
         x, y, w, h = (int(v) for v in crop)
     except (TypeError, ValueError, OverflowError):
         raise ImageLoadError(f"{label}: crop must be four integers x,y,w,h, got {printable(repr(crop), 80)}") from None
-    problem = crop_problem((x, y, w, h))
+    width, height = size
+    problem = crop_problem((x, y, w, h), size)
     if problem:
         raise ImageLoadError(f"{label}: crop {x},{y},{w},{h}: {problem}")
-    width, height = size
     if x + w > width or y + h > height:
         raise ImageLoadError(f"{label}: crop {x},{y},{w},{h} lies outside the {width}x{height} image")
     return (x, y, w, h)
 
 
-def crop_problem(crop: CropBox) -> str:
-    """What is wrong with a crop box whatever the image ('' if nothing): a negative corner, a side under
-    MIN_CROP_SIDE pixels (too small for the network to see anything)."""
+def crop_problem(crop: CropBox, size: tuple[int, int] | None = None) -> str:
+    """What is wrong with a crop box ('' if nothing): a negative corner, a side under MIN_CROP_SIDE pixels (too
+    small for the network to see anything). With the image's `size`, a shorter side spanning the whole image's
+    side is no problem: the box then cuts nothing off that side of an image smaller than MIN_CROP_SIDE (the
+    automatic lesion crop of a tiny image, which the model explains as it does any image)."""
     x, y, w, h = crop
     for name, value in (("x", x), ("y", y)):
         if value < 0:
             return f"{name} must be >= 0, got {value}"
-    for name, value in (("w", w), ("h", h)):
-        if value < MIN_CROP_SIDE:
+    spans = (x == 0 and w == size[0], y == 0 and h == size[1]) if size else (False, False)
+    for name, value, whole in (("w", w, spans[0]), ("h", h, spans[1])):
+        if value < MIN_CROP_SIDE and not whole:
             return f"{name} must be at least {MIN_CROP_SIDE} px, got {value}"
     return ""
 

@@ -59,6 +59,23 @@ def resolve_device(name: str):
     return torch.device(name)
 
 
+def torch_device(device):
+    """load_model's `device`: 'auto', 'cpu' or 'cuda' (resolve_device), or a torch.device or its name ('cuda:1');
+    ValueError (one line) for a name torch does not know or a CUDA device that is absent, never torch's own
+    "Expected one of cpu, cuda, ipu, ..." or "Found no NVIDIA driver on your system"."""
+    import torch
+
+    if isinstance(device, str) and device in DEVICES:
+        return resolve_device(device)
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; choose {', '.join(DEVICES)} or a torch device") from None
+    if chosen.type == "cuda":
+        resolve_device("cuda")  # raises if CUDA is absent
+    return chosen
+
+
 def let_idle_threads_sleep() -> None:
     """By default OpenMP's idle worker threads spin between and after torch's parallel regions, and a pair is many
     short ones. On a machine whose cores are busy with anything else (measured on two cores beside one other busy

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from core.vocabulary import MIN_CROP_SIDE
+
 # Shades of Gray (Finlayson and Trezzi 2004; Barata et al. 2015 for dermoscopy): the Minkowski p-norm
 # estimate of the illuminant, p = 6 being the value Barata et al. found best for dermoscopy.
 SHADES_OF_GRAY_P = 6
@@ -130,10 +132,11 @@ def find_lesion(rgb: np.ndarray) -> Lesion:
 
 def crop_box(lesion: Lesion, size: tuple[int, int], margin: float) -> tuple[int, int, int, int]:
     """A square box around the lesion, grown by `margin` of its longer side on every edge, kept inside the
-    image (a square keeps the lesion's shape when the model resizes its input to a square)."""
+    image (a square keeps the lesion's shape when the model resizes its input to a square), and at least
+    MIN_CROP_SIDE a side where the image has it: a crop any smaller is refused (core.io.images.crop_problem)."""
     width, height = size
     x, y, w, h = lesion.box
-    side = int(round(max(w, h) * (1.0 + 2.0 * margin)))
+    side = max(int(round(max(w, h) * (1.0 + 2.0 * margin))), MIN_CROP_SIDE)
     side_w, side_h = min(side, width), min(side, height)
     cx, cy = x + w / 2.0, y + h / 2.0
     left = int(round(min(max(cx - side_w / 2.0, 0), width - side_w)))

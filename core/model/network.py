@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from core.errors import ImageLoadError
+from core.io.images import LoadedImage
 from core.model import resnet, tta
 from core.model.explainer_head import EARLY_STAGE, ExplainerHead, early_channels
 from core.model.preprocess import lesion_view, square_input
@@ -141,10 +143,24 @@ class SiameseModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def preprocess(self, image: Image.Image) -> torch.Tensor:
-        """PIL RGB image -> normalised (1, 3, S, S) tensor on the model's device: the model's whole
-        preprocessing, its automatic lesion crop included, exactly as explain and evaluate apply it."""
-        return self.input_tensor(self.auto_crop(image)[0])
+    def preprocess(self, image) -> torch.Tensor:
+        """A LoadedImage (from load_image) or PIL image -> normalised (1, 3, S, S) tensor on the model's device:
+        the model's whole preprocessing, its automatic lesion crop included unless the LoadedImage has a crop of
+        its own, exactly as explain and evaluate apply it."""
+        return self.input_tensor(self.view(image)[0])
+
+    def view(self, image) -> tuple[Image.Image, tuple[int, int, int, int] | None]:
+        """(the image the model sees, its crop box in original pixels) of a LoadedImage or PIL image: a crop the
+        user chose wins over the automatic lesion crop. Anything else is a TypeError naming what it got."""
+        if isinstance(image, LoadedImage):
+            if image.crop is not None:
+                return image.image, image.crop
+            image = image.image
+        if not isinstance(image, Image.Image):
+            raise TypeError(f"expected a LoadedImage (from load_image) or a PIL image, got {type(image).__name__}")
+        if not image.width or not image.height:
+            raise ImageLoadError("<image>: image has zero size")
+        return self.auto_crop(image)
 
     def auto_crop(self, image: Image.Image) -> tuple[Image.Image, tuple[int, int, int, int] | None]:
         """(the image cropped to its automatic lesion box, the box) for a model that expects lesion-cropped

@@ -22,6 +22,7 @@ import torch
 
 from core.errors import ModelLoadError
 from core.io.files import atomic_write, file_problem, file_sha256, first_line, printable
+from core.model.device import torch_device
 from core.model.network import SUPPORTED_ARCHITECTURES, ModelConfig, SiameseModel
 from core.paths import default_weights_path
 from core.vocabulary import TTA_MODES
@@ -53,8 +54,10 @@ def load_model(path=None, device: str | torch.device = "cpu") -> SiameseModel:
     """Load a weights file (default: the shipped skin model) in eval mode on `device`.
 
     With no path and no shipped weights, returns a clearly labelled untrained model so the app still runs.
-    Raises ModelLoadError with a one-line message for anything wrong with the file.
+    Raises ModelLoadError with a one-line message for anything wrong with the file, ValueError for a `device`
+    that is unknown or absent (core.model.device.torch_device).
     """
+    device = torch_device(device)
     if path is None:
         path = default_weights_path()
         if not path.exists():
@@ -67,6 +70,9 @@ def load_model(path=None, device: str | torch.device = "cpu") -> SiameseModel:
         raise ModelLoadError(f"{name}: {problem}")
     if not _looks_like_torch_file(path):  # a text or image file is no pickle: say what it is not
         raise ModelLoadError(f"{name}: not a Siamese Lens weights file (not a PyTorch file at all)")
+    if _cut_short(path):  # torch would say "PytorchStreamReader failed ... internal miniz error. If you are ..."
+        raise ModelLoadError(f"{name}: corrupt or truncated weights file (its archive ends early: an incomplete "
+                             "copy or download?)")
     try:
         with warnings.catch_warnings():  # torch's warnings about foreign pickles would break the one-line error
             warnings.simplefilter("ignore")
@@ -223,6 +229,15 @@ def tensors_sha256(state: dict) -> str:
 
 
 file_digest = file_sha256  # the name the CLI and tests know
+
+
+def _cut_short(path: Path) -> bool:
+    """A zip archive (torch.save's format) without the directory at its end: the file was cut off."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"PK\x03\x04" and not zipfile.is_zipfile(handle)
+    except OSError:
+        return False  # torch.load reports the read error in its own words
 
 
 def _looks_like_torch_file(path: Path) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 from core.errors import SiameseLensError
 from core.explain.facts import model_facts
 from core.io.dicom import report_filing
-from core.io.files import first_line
+from core.io.files import first_line, folder_problem, printable
 from core.io.images import load_image
 from core.review.pairs_csv import read_pairs_csv
 from core.review.report import write_picture_and_facts
@@ -39,13 +39,22 @@ def run_batch(model, pairs_csv, out_dir, *, method: str = DEFAULT_METHOD, report
     """Returns counts: pairs, done_before (already in the summary, from an earlier run or listed twice), scored,
     failed. progress(done, total) after each pair."""
     rows = read_pairs_csv(pairs_csv)
+    if worklist is not None:
+        worklist.require_writable()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     summary = out / "summary.csv"
+    unusable = folder_problem(out)
+    if unusable:
+        raise BatchError(f"{unusable}: its summary.csv cannot be written there")
     model_sha = model_facts(model)["sha256"] or ""
     done = _completed(summary)
     counts = {"pairs": len(rows), "done_before": 0, "scored": 0, "failed": 0}
-    with open(summary, "a", newline="", encoding="utf-8") as handle:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        opened = open(summary, "a", newline="", encoding="utf-8")
+    except OSError as exc:  # a read-only folder: named with its reason, not as "[Errno 13] Permission denied"
+        raise BatchError(f"{printable(summary)}: cannot be written ({exc.strerror or exc})") from None
+    with opened as handle:
         writer = csv.DictWriter(handle, fieldnames=SUMMARY_COLUMNS)
         if handle.tell() == 0:
             writer.writerow({c: c for c in SUMMARY_COLUMNS})

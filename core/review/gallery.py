@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from core.errors import DataError, ImageLoadError
-from core.io.files import atomic_write, file_sha256
+from core.io.files import atomic_write, file_sha256, folder_problem
 from core.io.image_files import is_image_file
 from core.io.images import load_image
 from core.paths import user_cache_dir
@@ -134,6 +134,9 @@ def build_index(model, gallery, out: Path | None = None, rebuild: bool = False, 
     if not gallery.is_dir():
         raise DataError(f"{gallery}: not a folder")
     location = index_location(gallery, out)
+    unusable = folder_problem(location)
+    if unusable:  # said now, not after hashing every gallery file, and not as mkdir's "[Errno 17] File exists"
+        raise DataError(f"{unusable}: it cannot hold the index")
     model_sha = str(model.metadata.get("sha256", ""))
     previous: dict[str, Entry] = {}
     if (location / MANIFEST).exists() and not rebuild:

@@ -4,10 +4,11 @@ columns, one pair per row, each row checked on its own so one bad line never cos
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 from core.errors import SiameseLensError
-from core.io.files import printable
+from core.io.files import file_problem, printable
 from core.io.image_files import not_an_image
 from core.review.case_record import CaseRecord, make_record, parse_acquired
 
@@ -30,10 +31,13 @@ def read_pairs_csv(csv_path) -> list[tuple[int, dict, str | None]]:
     from core.io.images import parse_crop
 
     path = Path(csv_path)
+    unreadable = file_problem(path, "CSV file")  # a folder, or a FIFO whose read would wait forever
+    if unreadable:
+        raise PairsCsvError(f"{printable(path)}: {unreadable}")
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = [name.strip() for name in (reader.fieldnames or [])]
+            reader = csv.DictReader(handle, delimiter=_delimiter(handle))
+            header = [name.strip().lower() for name in (reader.fieldnames or [])]
             if any(key not in header for key in CSV_REQUIRED):
                 raise PairsCsvError(f"{path}: the first line must be a header with at least image1,image2 "
                                     f"(optional: {','.join(CSV_OPTIONAL)})")
@@ -46,6 +50,8 @@ def read_pairs_csv(csv_path) -> list[tuple[int, dict, str | None]]:
                 if not row.get("image1") or not row.get("image2"):
                     problem = "image1 and image2 are both required"
                 else:
+                    for key in CSV_REQUIRED:
+                        row[key] = _located(row[key], path.parent)
                     problem = _not_images(row)
                     for key in ("crop1", "crop2"):
                         if row.get(key):
@@ -64,8 +70,29 @@ def read_pairs_csv(csv_path) -> list[tuple[int, dict, str | None]]:
             return out
     except FileNotFoundError:
         raise PairsCsvError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:  # Excel's plain "CSV" on Windows is cp1252
+        raise PairsCsvError(f"{printable(path)}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                            f"{exc.start}): save it as CSV UTF-8") from None
+    except csv.Error as exc:
         raise PairsCsvError(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def _delimiter(handle) -> str:
+    """',' unless the header line is separated otherwise: Excel writes ';' where the comma is the decimal mark
+    (German, French), and a tab-separated export is as plain. The handle is left at its start."""
+    first = handle.readline(100_000)  # a header; not a whole file without a line break
+    handle.seek(0)
+    return max((",", ";", "\t"), key=first.count) if first.count(",") == 0 else ","
+
+
+def _located(text: str, folder: Path) -> str:
+    """An image path of the CSV as an absolute path: a relative one names a file beside the CSV, else (as before
+    this rule) in the current folder. Absolute, so a worklist opened later from anywhere finds its images."""
+    image = Path(text).expanduser()
+    if image.is_absolute():
+        return text
+    beside = Path(os.path.abspath(folder / image))
+    return str(beside if beside.exists() or not image.exists() else Path(os.path.abspath(image)))
 
 
 def _not_images(row: dict) -> str | None:

@@ -225,7 +225,10 @@ def _overview(loaded) -> Image.Image | None:
     picture.thumbnail((OVERVIEW, OVERVIEW), Image.Resampling.BILINEAR)
     factor = picture.width / loaded.original_size[0]
     x, y, w, h = loaded.crop
-    box = (round(x * factor), round(y * factor), round((x + w) * factor) - 1, round((y + h) * factor) - 1)
+    left, top = round(x * factor), round(y * factor)
+    # at least one pixel: a crop of an image far wider than tall spans under one overview pixel (Pillow refuses a
+    # box whose far corner lies before its near one)
+    box = (left, top, max(left, round((x + w) * factor) - 1), max(top, round((y + h) * factor) - 1))
     ImageDraw.Draw(picture).rectangle(box, outline=CROP_BOX, width=2)
     return picture
 

@@ -162,6 +162,16 @@ class Worklist:
             raise
         self.db.execute("COMMIT")
 
+    def require_writable(self) -> None:
+        """WorklistError naming the file if it cannot be written (read-only file or folder): checked before a
+        command starts writing, so it stops in one line, not at its first case with sqlite's traceback."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        try:
+            with self._transaction():  # rewriting the version it holds: a write that changes nothing
+                self.db.execute(f"PRAGMA user_version={int(version)}")
+        except sqlite3.Error as exc:
+            raise WorklistError(f"{self.path}: the worklist cannot be written ({exc})") from None
+
     # --- cases -------------------------------------------------------------------------------------
     def add_case(self, image1, image2, *, case_id=None, crop1=None, crop2=None, note="", label=None, date=None,
                  record: CaseRecord | None = None, kind: str | None = None, lesion_id: str | None = None) -> int:
@@ -307,24 +317,27 @@ class Worklist:
     # --- CSV ---------------------------------------------------------------------------------------
     def import_csv(self, csv_path) -> tuple[list[int], list[str]]:
         """Add a case per good row of `image1,image2[,case_id,crop1,crop2,note]`; returns (new case ids, one
-        line-numbered message per skipped row). A file without the header is refused whole."""
+        line-numbered message per skipped row). A file without the header is refused whole. One transaction: an
+        import stopped part way (Ctrl-C, a kill) adds nothing, so running it again adds each case once."""
         try:
             rows = read_pairs_csv(csv_path)
         except PairsCsvError as exc:
             raise WorklistError(str(exc)) from None
+        self.require_writable()
         added, problems = [], []
-        for line, row, problem in rows:
-            if problem:
-                problems.append(f"{csv_path}:{line}: {problem}")
-                continue
-            missing = [row[key] for key in CSV_REQUIRED if not Path(row[key]).is_file()]
-            if missing:
-                problems.append(f"{csv_path}:{line}: no such image file {missing[0]}")
-                continue
-            added.append(self.add_case(row["image1"], row["image2"], case_id=row.get("case_id") or None,
-                                       crop1=row.get("crop1"), crop2=row.get("crop2"), note=row.get("note") or "",
-                                       record=row["record"], kind=row["kind"],
-                                       lesion_id=row.get("lesion_id") or None))
+        with self._transaction():
+            for line, row, problem in rows:
+                if problem:
+                    problems.append(f"{csv_path}:{line}: {problem}")
+                    continue
+                missing = [row[key] for key in CSV_REQUIRED if not Path(row[key]).is_file()]
+                if missing:
+                    problems.append(f"{csv_path}:{line}: no such image file {missing[0]}")
+                    continue
+                added.append(self.add_case(row["image1"], row["image2"], case_id=row.get("case_id") or None,
+                                           crop1=row.get("crop1"), crop2=row.get("crop2"),
+                                           note=row.get("note") or "", record=row["record"], kind=row["kind"],
+                                           lesion_id=row.get("lesion_id") or None))
         return added, problems
 
     def export_csv(self, csv_path) -> int:
