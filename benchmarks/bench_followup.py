@@ -18,8 +18,10 @@ Printed as one JSON object:
   registrations more than 5 px off (target 0); registration_error_px: median over accepted pairs of the median
   distance, on the skin within 30 px around the baseline lesion, between where the estimated and the true
   transform put a follow-up pixel (target <= 1);
-- area_change_error: median over accepted pairs of |measured area change / true area change - 1| (target <= 0.05);
-  area_change_within_uncertainty: share whose true change lies within the stated standard uncertainty;
+- compared: accepted pairs with change figures (both outlines found and clear of the picture's edge);
+  not_compared_at_edge: accepted pairs without, because an outline reaches the edge (core.followup.visits.at_frame);
+  area_change_error: median over compared pairs of |measured area change / true area change - 1| (target <= 0.05);
+  area_change_within_uncertainty: share of them whose true change lies within the stated standard uncertainty;
 - seconds_per_pair: median wall time of core.followup.visits.compare (registration, outlines, measurements), plus
   the explanation when --model is given (target <= 1 s); cpu_seconds_per_pair: the process's CPU time for it (on a
   shared, loaded machine the wall time mostly measures the wait for a core);
@@ -117,6 +119,8 @@ def main() -> None:
                      "within_uncertainty": area_change is not None and
                      abs(area_change - synthetic.area_ratio) <= (uncertainty or 0.0),
                      "area_change": area_change, "diameter_change": changes["diameter_change"],
+                     "at_frame": [first.get("outline_at_frame"), second.get("outline_at_frame")],
+                     "true_area_ratio": synthetic.area_ratio,
                      "asymmetry_change": changes["asymmetry_change"],
                      "border_irregularity_change": changes["border_irregularity_change"],
                      "colours": [first["colours"], second["colours"]],
@@ -177,12 +181,18 @@ def summary(rows: list, args) -> dict:
                 "registration_error_px_p90": round(float(np.percentile([r["error_px"] for r in ok], 90)), 3)
                 if ok else None,
                 "rejected_errors_px": sorted(round(r["error_px"], 1) for r in rows if not r["ok"])})
-    if args.kind == "growth":
-        out.update({"area_change_error": median("area_error", ok),
-                    "area_change_error_p90": round(float(np.nanpercentile([r["area_error"] for r in ok], 90)), 4)
-                    if ok else None,
-                    "area_change_within_uncertainty": round(float(np.mean([r["within_uncertainty"] for r in ok])), 3)
-                    if ok else None,
+    if args.kind == "growth":  # over the pairs compared: registered, both outlines found and clear of the edge
+        compared = [r for r in ok if r["area_change"] is not None]
+        out.update({"compared": len(compared),
+                    "not_compared_at_edge": sum(r["area_change"] is None and any((share or 0) > 0
+                                                                                 for share in r["at_frame"])
+                                                for r in ok),
+                    "area_change_error": median("area_error", compared),
+                    "area_change_error_p90": round(float(np.percentile([r["area_error"] for r in compared], 90)), 4)
+                    if compared else None,
+                    "area_change_within_uncertainty": round(float(np.mean([r["within_uncertainty"]
+                                                                           for r in compared])), 3)
+                    if compared else None,
                     "targets": {"registered": 0.90, "accepted_over_5px": 0, "registration_error_px": 1.0,
                                 "area_change_error": 0.05, "seconds_per_pair": 1.0}})
         return out

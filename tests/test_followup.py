@@ -154,6 +154,31 @@ def test_followup_measures_the_growth_on_synthetic_follow_ups(tiny_model):
     assert np.median(errors) <= 0.10, errors
 
 
+def test_an_outline_on_the_picture_s_edge_is_not_measured_against_another_visit():
+    from core.followup.visits import at_frame, compare
+    from core.io.images import from_pil
+
+    _rgb, inside = _disc(radius=20)
+    assert at_frame(inside) == 0.0 and at_frame(None) is None
+    cut = np.roll(inside, 45, axis=1)  # the disc's right part beyond the picture's right edge
+    cut[:, :60] = False
+    assert 0.05 < at_frame(cut) < 0.5
+    covered = np.ones_like(inside)
+    covered[:, 78:] = False  # an aligned follow-up without pixels just right of the disc
+    assert at_frame(inside, covered) > 0 and at_frame(inside, np.ones_like(inside)) == 0.0
+    # a real lesion, photographed again with its left half outside the picture: no figures, and said why
+    rgb = _skin(SKIN_FILES[0])
+    xs = np.nonzero(find_lesion(rgb).mask)[1]
+    visits = [from_pil(Image.fromarray(image)) for image in (rgb, rgb[:, (xs.min() + xs.max()) // 2 - 10:].copy())]
+    whole = compare(visits[0], visits[0])
+    assert whole.changes["change_brief"] == ["no change", "area 0 %"]
+    assert [m["outline_at_frame"] for m in whole.measurements] == [0.0, 0.0]
+    result = compare(*visits)
+    assert result.registration.ok and result.measurements[1]["outline_at_frame"] > 0.1
+    assert result.changes["area_change"] is None and result.changes["change_brief"] == ["not compared", "at the edge"]
+    assert result.changes["change_headline"].startswith("the lesion reaches the edge of the follow-up picture")
+
+
 def test_pixel_spacing_of_a_dicom_file_gives_the_pixel_size(tmp_path):
     import pydicom
 

@@ -297,7 +297,7 @@ def test_followup_rows_are_registered_measured_and_kept_as_such(tmp_path, weight
     from core.model.weights import load_model
     from core.review.batch import run_batch
 
-    source = sorted((ROOT.parent / "shared" / "data" / "skin" / "benign").glob("*.jpg"))[3]
+    source = sorted((ROOT.parent / "shared" / "data" / "skin" / "benign").glob("*.jpg"))[0]
     first, later = tmp_path / "v1.png", tmp_path / "v2.png"
     Image.open(source).convert("RGB").save(first)
     Image.open(source).convert("RGB").rotate(8, resample=Image.BICUBIC, fillcolor=(140, 110, 100)).save(later)

@@ -41,6 +41,11 @@ if TYPE_CHECKING:  # torch only when a follow-up is computed
 # change in 85 % and 75 % of synthetic follow-ups (benchmarks/bench_followup.py, seeds 0 and 1), about the 68 % a
 # one-sigma figure should; 1 px covered 92 % (too cautious to show a 10 % growth).
 OUTLINE_UNCERTAINTY_PX = 0.5
+# An outline with any of its edge on the picture's edge (at_frame) is not measured against another visit: the lesion
+# may go on outside the picture. On 109 registered synthetic follow-ups of validation lesions (bench_followup.py
+# --split val --pairs 120), the 77 outlines clear of the edge had a median area-change error of 1.2 % (91 % within
+# the stated uncertainty); the 32 touching it, 2.7-27 % (12-57 % within it), six with the change's sign wrong.
+AT_FRAME_MAX = 0.0
 # A change is "beyond measurement uncertainty" when it exceeds this many standard uncertainties (an expanded
 # uncertainty with coverage factor 2, about 95 %): one follow-up in twenty of an unchanged lesion would otherwise
 # read as change at a factor of 1.6.
@@ -114,11 +119,28 @@ def compare(baseline: LoadedImage, followup_image: LoadedImage, pixel_size_mm: f
     # no outline is no lesion found (an empty mask): measure's None would run the lesion finder once more
     measurements = [measure(image, np.zeros(image.shape[:2], bool) if outline is None else outline, pixels)
                     for image, outline, pixels in ((rgb_b, found_b, size), (visit2, found_f, size2))]
-    for measured, source in zip(measurements, sources, strict=True):
+    for measured, source, outline, coverage in zip(measurements, sources, (found_b, found_f), (None, valid),
+                                                   strict=True):
         measured["outline"] = source
+        measured["outline_at_frame"] = at_frame(outline, coverage)
     return FollowUp(registration=registration, aligned=aligned, valid=valid, masks=(found_b, found_f),
                     measurements=measurements, changes=change_facts(measurements, registration),
                     explanation=None, images=(), pixel_size_mm=size, visits=(rgb_b, visit2))
+
+
+def at_frame(outline: np.ndarray | None, coverage: np.ndarray | None = None) -> float | None:
+    """The share of the outline's edge that lies on the picture's edge (its border, or next to where an aligned
+    follow-up has no pixels): there the lesion may go on outside the picture. None without an outline."""
+    if outline is None or not outline.any():
+        return None
+    mask = outline.astype(np.uint8)
+    edge = mask.astype(bool) & ~cv2.erode(mask, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                                          borderValue=0).astype(bool)
+    frame = np.zeros(outline.shape, bool)
+    frame[[0, -1], :] = frame[:, [0, -1]] = True
+    if coverage is not None:
+        frame |= cv2.dilate((~coverage).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return round(float((edge & frame).sum()) / float(edge.sum()), 4)
 
 
 def check_stop(should_stop, stage: str) -> None:
@@ -148,6 +170,13 @@ def change_facts(measurements: list, registration: Registration) -> dict:
     if missing:
         note = f"no lesion found in the {' and the '.join(missing)}: nothing to compare (draw the outline)"
         return {**figures, "change_note": note, "change_headline": note, "change_brief": ["not compared", "no lesion"]}
+    cut = [name for name, m in (("baseline", base), ("follow-up", follow)) if (m.get("outline_at_frame") or 0.0)
+           > AT_FRAME_MAX]
+    if cut:
+        note = (f"the lesion reaches the edge of the {' and the '.join(cut)} picture: part of it may lie outside, so "
+                "its size and shape are not compared (photograph the whole lesion with skin around it)")
+        return {**figures, "change_note": note, "change_headline": note,
+                "change_brief": ["not compared", "at the edge"]}
     scale_error = registration.scale_error if registration.mode == "similarity" else 0.0
     scale_error = scale_error if np.isfinite(scale_error) else 0.0
     area = follow["area_px"] / base["area_px"]

@@ -15,7 +15,7 @@ SKIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "skin" / "malig
 
 
 def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp_path):
-    source = sorted(SKIN.glob("*.jpg"))[3]
+    source = sorted(SKIN.glob("*.jpg"))[0]
     baseline = tmp_path / "visit1.png"
     Image.open(source).convert("RGB").save(baseline)
     later = tmp_path / "visit2.png"
@@ -144,11 +144,12 @@ def test_a_follow_up_case_is_listed_by_what_changed_not_by_the_model_s_verdict(q
 
 
 def _visits(tmp_path, count: int = 3) -> list[Path]:
-    """A lesion's visits: the same skin picture rotated a little more each time, its lesion grown 30 % by the last."""
+    """A lesion's visits: the same skin picture (its lesion clear of the picture's edge) rotated a little more each
+    time, its lesion grown 30 % by the last."""
     from core.followup.synthetic import make_followup
     from core.model.lesion import find_lesion
 
-    rgb = np.asarray(Image.open(sorted(SKIN.glob("*.jpg"))[3]).convert("RGB"))
+    rgb = np.asarray(Image.open(sorted(SKIN.glob("*.jpg"))[4]).convert("RGB"))
     paths = [tmp_path / "visit1.png"]
     Image.fromarray(rgb).save(paths[0])
     mask = find_lesion(rgb).mask
