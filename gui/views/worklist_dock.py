@@ -27,7 +27,8 @@ FIELDS = ("Case", "Status", "Model verdict", "Reviewer", "Images")  # the texts 
 # column of its own right of the dock's edge (read only by scrolling sideways), so it shares one column with the
 # reviewer's agree / disagree, on two lines as the verdict and its P are; the images' names stand last.
 COLUMNS = ("Case", "Model verdict", "Review", "Images")
-HEADERS = {"Model verdict": "Model\nverdict"}
+# a follow-up case lists what its follow-up measured there, not the model's verdict (gui.models.worklist)
+HEADERS = {"Model verdict": "Verdict or\nchange"}
 REVIEW_LINES = ("Status", "Reviewer")  # the "Review" column: the case's status over the reviewer's decision
 # A case id keeps at least this many characters (its start and end around the ellipsis) however narrow the dock:
 # a stretched column shrank to a bare "…" when the other columns filled a 1366 px screen's dock; 12 pushed the
