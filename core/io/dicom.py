@@ -229,7 +229,7 @@ def secondary_capture(picture: Image.Image, facts: dict, filing: Filing | None =
 def filed_dataset(facts: dict, filing: Filing | None, default_kind: str):
     """A new dataset with what every report object shares: character set, patient and study (the filing's first
     source's, else a new study with the facts' pseudonymised ids), a new series of the filing's kind (the verdict in
-    its description), manufacturer and content date/time."""
+    its description), the equipment (manufacturer, model, software version, weights digest) and content date/time."""
     from pydicom.dataset import Dataset
     from pydicom.uid import generate_uid
 
@@ -258,8 +258,26 @@ def filed_dataset(facts: dict, filing: Filing | None, default_kind: str):
     ds.SeriesInstanceUID, ds.SeriesNumber = generate_uid(), number
     ds.SeriesDescription = _clauses_within(f"{description}: {summary}", 64) if summary else description
     ds.Manufacturer = "Siamese Lens"
+    for keyword, value in equipment(facts).items():
+        setattr(ds, keyword, value)
     ds.ContentDate, ds.ContentTime = created, now.strftime("%H%M%S")
     return ds
+
+
+EQUIPMENT_KEYWORDS = ("ManufacturerModelName", "SoftwareVersions", "DeviceSerialNumber")
+
+
+def equipment(facts: dict) -> dict:
+    """The general equipment attributes that make a report auditable without its rendered page: the model that
+    produced it as the equipment's model name, the application's version as its software version, and the model's
+    weights sha256 as its serial number (the equipment is the trained model: the digest names that one instance of
+    it, as a serial number names one device; 64 hex digits fill a LO exactly). What the facts do not record is left
+    out, never guessed."""
+    model, app = facts.get("model") or {}, facts.get("app") or {}
+    values = {"ManufacturerModelName": str(model.get("name") or "")[:64],
+              "SoftwareVersions": str(app.get("version") or "")[:64],
+              "DeviceSerialNumber": str(model.get("sha256") or "")[:64]}
+    return {keyword: value for keyword, value in values.items() if value}
 
 
 def _line(exc: BaseException) -> str:

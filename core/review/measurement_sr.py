@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from core.io.dicom import Filing, filed_dataset
+from core.io.dicom import EQUIPMENT_KEYWORDS, Filing, filed_dataset
 from core.io.files import first_line, printable, write_unit
 from core.review.report import ReportError
 from core.trust.verdict import withholds
@@ -45,7 +45,7 @@ def measurement_sr(facts: dict, filing: Filing | None, images) -> bytes:
     algorithm = hd.sr.AlgorithmIdentification(name=name[:64], version=digest[:64])
     device = hd.sr.DeviceObserverIdentifyingAttributes(
         uid=generate_uid(entropy_srcs=[name, digest]), name=name[:64], manufacturer_name="Siamese Lens",
-        model_name=digest[:64])
+        model_name=name[:64], serial_number=digest[:64])
     context = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
         observer_type=codes.DCM.Device, observer_identifying_attributes=device))
     groups = []
@@ -76,6 +76,9 @@ def measurement_sr(facts: dict, filing: Filing | None, images) -> bytes:
                                  series_number=base.SeriesNumber, sop_instance_uid=generate_uid(), instance_number=1,
                                  manufacturer="Siamese Lens", is_complete=True, is_final=False, is_verified=False)
     sr.SeriesDescription = base.SeriesDescription
+    for keyword in EQUIPMENT_KEYWORDS:  # the same equipment as the picture report's (core.io.dicom.equipment)
+        if keyword in base:
+            setattr(sr, keyword, base[keyword].value)
     sr.ContentDate, sr.ContentTime = base.ContentDate, base.ContentTime
     buffer = io.BytesIO()
     sr.save_as(buffer, enforce_file_format=True)
