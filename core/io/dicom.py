@@ -24,6 +24,7 @@ SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 REPORT_SERIES = {"pair": ("Siamese Lens pair comparison", 9901), "follow-up": ("Siamese Lens follow-up", 9902),
                  "similar cases": ("Siamese Lens similar cases", 9903),
                  "measurements": ("Siamese Lens measurements (SR)", 9911)}
+MANUFACTURER = "Siamese Lens"  # every report object's Manufacturer: how the workstation knows its own on a PACS
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,7 @@ def filed_dataset(facts: dict, filing: Filing | None, default_kind: str):
     summary = facts.get("change_headline") or facts.get("verdict") or ""
     ds.SeriesInstanceUID, ds.SeriesNumber = generate_uid(), number
     ds.SeriesDescription = _clauses_within(f"{description}: {summary}", 64) if summary else description
-    ds.Manufacturer = "Siamese Lens"
+    ds.Manufacturer = MANUFACTURER
     for keyword, value in equipment(facts).items():
         setattr(ds, keyword, value)
     ds.ContentDate, ds.ContentTime = created, now.strftime("%H%M%S")
