@@ -45,7 +45,7 @@ def _max_bytes(args) -> int:
 
 
 def _print_studies(patient_id: str, studies: list[dict]) -> None:
-    from core.pacs.images import image_label, study_images
+    from core.pacs.images import image_label, study_images, workstation_report
 
     if not studies:
         print(f"no studies of patient {printable(patient_id, 80)}")
@@ -60,5 +60,6 @@ def _print_studies(patient_id: str, studies: list[dict]) -> None:
             print(f"  series {printable(series['number'] or '-', 16)} {printable(series['modality'] or '-', 16)} "
                   f"{printable(series['body_part'] or '-', 16)} {printable(series['description'] or '', 64)}: "
                   f"{len(series['instances'])} instance(s)  {series['series_uid']}")
+            other = "a Siamese Lens report (not an image)" if workstation_report(series) else "no pixels (not an image)"
             for instance in series["instances"]:
-                print(f"    {labels.get(instance['sop_uid'], 'no pixels (not an image)')}  {instance['sop_uid']}")
+                print(f"    {labels.get(instance['sop_uid'], other)}  {instance['sop_uid']}")

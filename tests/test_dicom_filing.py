@@ -4,6 +4,8 @@ and references the source instances; from other images it stays a pseudonymised 
 
 from __future__ import annotations
 
+import json
+
 import pydicom
 from PIL import Image
 
@@ -32,10 +34,23 @@ def test_a_pair_report_from_dicom_images_files_with_the_first_images_patient_and
 
     visits = write_visits(tmp_path)
     report = tmp_path / "pair.dcm"
-    code = main(["explain", *map(str, visits), "--model", str(weights), "--device", "cpu", "--report", str(report)])
-    assert code == 0, capsys.readouterr().err
+    code = main(["explain", *map(str, visits), "--model", str(weights), "--device", "cpu", "--report", str(report),
+                 "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
     sources = [pydicom.dcmread(path) for path in visits]
-    _assert_files_with(pydicom.dcmread(report), sources[0], sources, "pair")
+    written = pydicom.dcmread(report)
+    _assert_files_with(written, sources[0], sources, "pair")
+    _assert_auditable(written, json.loads(out))
+
+
+def _assert_auditable(ds: pydicom.Dataset, facts: dict) -> None:
+    """The record alone says which model and which software made it (issue: pixel reports lacked the model)."""
+    from core.version import __version__
+
+    assert ds.Manufacturer == "Siamese Lens" and ds.ManufacturerModelName == facts["model"]["name"] == "tiny"
+    assert ds.SoftwareVersions == __version__
+    assert ds.DeviceSerialNumber == facts["model"]["sha256"] and len(ds.DeviceSerialNumber) == 64
 
 
 def test_a_followup_report_files_into_the_followup_visits_study(tmp_path, weights, capsys):
@@ -43,11 +58,14 @@ def test_a_followup_report_files_into_the_followup_visits_study(tmp_path, weight
 
     visits = write_visits(tmp_path)
     report = tmp_path / "followup.dcm"
-    code = main(["followup", *map(str, visits), "--model", str(weights), "--device", "cpu", "--report", str(report)])
-    assert code == 0, capsys.readouterr().err
+    code = main(["followup", *map(str, visits), "--model", str(weights), "--device", "cpu", "--report", str(report),
+                 "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
     baseline, follow = (pydicom.dcmread(path) for path in visits)
     written = pydicom.dcmread(report)
     _assert_files_with(written, follow, [follow, baseline], "follow-up")
+    _assert_auditable(written, json.loads(out))
     assert written.StudyInstanceUID != baseline.StudyInstanceUID
     # the report opens as an image again, its identity that of the study it filed into
     assert load_image(report).dicom.StudyInstanceUID == follow.StudyInstanceUID
@@ -75,6 +93,8 @@ def test_a_report_from_other_images_stays_a_pseudonymised_study_of_its_own(tmp_p
     assert ds.PatientID == "PSN-1" and ds.PatientName == "" and ds.AccessionNumber == "C-1"
     assert ds.StudyDate == ds.ContentDate == "20260203" and ds.BurnedInAnnotation == "YES"
     assert ds.SeriesDescription == REPORT_SERIES["pair"][0] and "SourceImageSequence" not in ds
+    # a model whose digest was not recorded: no serial number guessed
+    assert "DeviceSerialNumber" not in ds and "ManufacturerModelName" not in ds
 
 
 def _sc(data: bytes):

@@ -275,3 +275,30 @@ def test_followup_cli_refuses_bad_input_in_one_line(weights, visits, tmp_path, c
     Image.new("L", (10, 10), 255).save(small)
     assert main(["followup", str(baseline), str(follow), "--mask2", str(small), "--model", str(weights)]) == 2
     assert "outline is 10x10" in capsys.readouterr().err
+
+
+def test_the_report_shows_measurements_to_the_precision_their_uncertainty_supports(weights, visits, tmp_path, capsys,
+                                                                                   monkeypatch):
+    """An area uncertain by about 10 % is drawn with 3 significant digits ("2.36", not "2.3575"); the JSON keeps
+    the measured values."""
+    from PIL import ImageDraw
+
+    from core.followup.measurements import shown_figure
+    from main import main
+
+    drawn: list[str] = []
+    text = ImageDraw.ImageDraw.text
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", lambda self, xy, words, *a, **k: drawn.append(str(words))
+                        or text(self, xy, words, *a, **k))
+    (baseline, follow), _ = visits
+    report = tmp_path / "precision" / "followup.png"
+    code = main(["followup", str(baseline), str(follow), "--model", str(weights), "--device", "cpu",
+                 "--pixel-size-mm", "0.0137", "--report", str(report)])
+    assert code == 0, capsys.readouterr().err
+    facts = json.loads(report.with_suffix(".json").read_text())
+    measured = [m[key] for m in facts["measurements"] for key in ("area_mm2", "diameter_mm", "asymmetry")]
+    assert any(len(repr(value).replace(".", "").lstrip("0")) > 3 for value in measured)  # more digits than shown
+    for value in measured:
+        assert shown_figure(value) in drawn and (repr(value) == shown_figure(value) or repr(value) not in drawn)
+    ratio = [t for t in drawn if "+/-" in t][0]
+    assert ratio == f"{facts['area_change']:.2f} +/- {facts['area_change_uncertainty']:.2f}"

@@ -66,8 +66,15 @@ def test_followup_sr_states_both_visits_the_changes_and_the_verdict(tmp_path, we
     assert uncertainty == pytest.approx(facts["area_change_uncertainty"])
     (verdict,) = later.get_qualitative_evaluations()
     assert verdict.value.meaning == facts["verdict"] and verdict.name.scheme_designator == "99SLENS"
-    device = sr.content.get_observer_contexts()  # the model is the observer device
+    device = sr.content.get_observer_contexts()  # the model is the observer device, its digest the serial number
     assert any(getattr(o.observer_identifying_attributes, "name", None) == "tiny" for o in device)
+    attributes = [o.observer_identifying_attributes for o in device]
+    digest = facts["model"]["sha256"]
+    assert any(getattr(a, "model_name", None) == "tiny" and getattr(a, "serial_number", None) == digest
+               for a in attributes)
+    # and the SR's equipment module, as the picture report's, names model, software version and weights digest
+    assert sr.ManufacturerModelName == "tiny" and sr.SoftwareVersions == facts["app"]["version"]
+    assert sr.DeviceSerialNumber == facts["model"]["sha256"]
 
 
 def test_explain_sr_states_the_similarity_and_verdict(tmp_path, weights, capsys):

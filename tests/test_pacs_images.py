@@ -104,3 +104,37 @@ def test_an_image_the_study_does_not_hold_is_one_line_exit_2_nothing_written(ort
     code, _, err = _main(["pacs", "--url", orthanc.url, "find", "--patient-id", pid, "--study", "../x"], capsys)
     _one_line_exit_2(code, err, "has no study ../x")
     assert not out.exists()
+
+
+def test_the_workstations_own_reports_in_a_visit_are_not_images_to_compare(orthanc, pacs_login, visit, capsys):
+    """A pair report stored into the visit (series 9901, OT, Manufacturer Siamese Lens) has pixels, yet it is no
+    image of the lesion: not numbered, not offered (Open from PACS lists study_images), not pulled as image N."""
+    from PIL import Image
+
+    from core.io.dicom import report_filing, secondary_capture
+    from core.io.images import load_image
+    from core.pacs.images import study_images, workstation_report
+
+    pid, study, paths = visit
+    report = paths[0].parent / "report.dcm"
+    report.write_bytes(secondary_capture(Image.new("RGB", (64, 48), "white"), {"verdict": "similar"},
+                                         report_filing([load_image(paths[0])], "pair")))
+    orthanc.upload(report)
+    report_uid = pydicom.dcmread(report).SOPInstanceUID
+    code, out, err = _main(["pacs", "--url", orthanc.url, "find", "--patient-id", pid, "--json"], capsys)
+    assert code == 0, err
+    (found,) = json.loads(out)["studies"]
+    assert found["images"] == 3
+    (ours,) = [s for s in found["series"] if s["number"] == "9901"]
+    assert ours["manufacturer"] == "Siamese Lens" and ours["instances"][0]["image"]  # it has pixels
+    assert ours["instances"][0]["index"] is None
+    assert [i["sop_uid"] for i in study_images(found)] == [pydicom.dcmread(p).SOPInstanceUID for p in paths]
+    code, out, err = _main(["pacs", "--url", orthanc.url, "find", "--patient-id", pid, "--study", study], capsys)
+    assert code == 0 and "3 image(s)" in out and f"a Siamese Lens report (not an image)  {report_uid}" in out, err
+    code, _, err = _main(["pacs", "--url", orthanc.url, "pull", "--patient-id", pid, "--study", study, "--image",
+                          report_uid, "--out", str(paths[0].parent / "none")], capsys)
+    _one_line_exit_2(code, err, "not an image to open")
+    # a server that leaves the manufacturer out: the series number and modality the workstation writes tell
+    assert workstation_report({"manufacturer": "", "modality": "SR", "number": "9911"})
+    assert not workstation_report({"manufacturer": "", "modality": "OT", "number": "2"})
+    assert not workstation_report({"manufacturer": "Dermlite", "modality": "OT", "number": "9901"})

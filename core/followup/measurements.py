@@ -34,6 +34,10 @@ SKIN_RING_PX = 20
 # validation lesions, each under three random exposure x white-balance changes of +-10 %: the colour count changed
 # in 5, 3, 5, 9 of 180 at margins 0, 3, 6, 10 (23 of 180 with the former whole-picture Shades-of-Gray, no margin)
 COLOUR_MARGIN = 3.0
+# Significant digits a measurement is shown with (dock, reports): an area is uncertain by about 10 % (the outline's
+# place, core.followup.visits), so "2.3575 mm2" claimed a precision of 0.004 % it does not have. The JSON facts keep
+# their values; only what is read is rounded.
+SHOWN_DIGITS = 3
 CLIP_LEVEL = 250  # a channel at or above this has (nearly) clipped
 # Above this share of clipped pixels (clipped_share) a visit's colours are not compared with another visit's. On
 # 60 validation lesions under three light-only changes each (exposure x white balance, +-10 % each), 31 of 180
@@ -216,3 +220,15 @@ def _longest_diameter(contour: np.ndarray) -> float:
     gaps = hull[:, None, :] - hull[None, :, :]
     # +1: pixel centres to pixel edges (a one-pixel lesion is 1 px across)
     return float(np.sqrt((gaps ** 2).sum(-1)).max()) + 1.0
+
+
+def shown_figure(value: float, digits: int = SHOWN_DIGITS) -> str:
+    """`value` rounded to at most `digits` significant digits, as read (no exponent, no trailing zeros): 2.3575 ->
+    "2.36", 12345 -> "12300", 0.1 -> "0.1"."""
+    value = float(value)
+    if value == 0 or not np.isfinite(value):
+        return f"{value:g}"
+    decimals = digits - 1 - int(np.floor(np.log10(abs(value))))
+    rounded = round(value, decimals)
+    text = f"{rounded:.{max(decimals, 0)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

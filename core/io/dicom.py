@@ -24,6 +24,7 @@ SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 REPORT_SERIES = {"pair": ("Siamese Lens pair comparison", 9901), "follow-up": ("Siamese Lens follow-up", 9902),
                  "similar cases": ("Siamese Lens similar cases", 9903),
                  "measurements": ("Siamese Lens measurements (SR)", 9911)}
+MANUFACTURER = "Siamese Lens"  # every report object's Manufacturer: how the workstation knows its own on a PACS
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ def secondary_capture(picture: Image.Image, facts: dict, filing: Filing | None =
 def filed_dataset(facts: dict, filing: Filing | None, default_kind: str):
     """A new dataset with what every report object shares: character set, patient and study (the filing's first
     source's, else a new study with the facts' pseudonymised ids), a new series of the filing's kind (the verdict in
-    its description), manufacturer and content date/time."""
+    its description), the equipment (manufacturer, model, software version, weights digest) and content date/time."""
     from pydicom.dataset import Dataset
     from pydicom.uid import generate_uid
 
@@ -257,9 +258,27 @@ def filed_dataset(facts: dict, filing: Filing | None, default_kind: str):
     summary = facts.get("change_headline") or facts.get("verdict") or ""
     ds.SeriesInstanceUID, ds.SeriesNumber = generate_uid(), number
     ds.SeriesDescription = _clauses_within(f"{description}: {summary}", 64) if summary else description
-    ds.Manufacturer = "Siamese Lens"
+    ds.Manufacturer = MANUFACTURER
+    for keyword, value in equipment(facts).items():
+        setattr(ds, keyword, value)
     ds.ContentDate, ds.ContentTime = created, now.strftime("%H%M%S")
     return ds
+
+
+EQUIPMENT_KEYWORDS = ("ManufacturerModelName", "SoftwareVersions", "DeviceSerialNumber")
+
+
+def equipment(facts: dict) -> dict:
+    """The general equipment attributes that make a report auditable without its rendered page: the model that
+    produced it as the equipment's model name, the application's version as its software version, and the model's
+    weights sha256 as its serial number (the equipment is the trained model: the digest names that one instance of
+    it, as a serial number names one device; 64 hex digits fill a LO exactly). What the facts do not record is left
+    out, never guessed."""
+    model, app = facts.get("model") or {}, facts.get("app") or {}
+    values = {"ManufacturerModelName": str(model.get("name") or "")[:64],
+              "SoftwareVersions": str(app.get("version") or "")[:64],
+              "DeviceSerialNumber": str(model.get("sha256") or "")[:64]}
+    return {keyword: value for keyword, value in values.items() if value}
 
 
 def _line(exc: BaseException) -> str:

@@ -3,7 +3,9 @@ lesions): numbered in the study, listed with what distinguishes them, and one pi
 UID. Works on a study as core.pacs.transfer.find lists it; nothing here talks to the server.
 
     number_images(study) -> int  each instance with pixels gets its number in the study ("index": 1, 2, ...; None
-                                 without); how many there are
+                                 without, and for the workstation's own reports); how many there are
+    workstation_report(series) -> bool  a series of this workstation's reports (picture or SR): never an image to
+                                 compare, though a picture report has pixels
     study_images(study) -> [image]  the study's images in that order, flat, each knowing its study and series
     pick_image(study, which, server) -> image  by number ("2") or SOP Instance UID; PacsError naming what exists
     image_facts(image) -> [str]  what tells it apart: number, series description, series and instance number,
@@ -17,11 +19,24 @@ find`, `pacs pull --image` and the window's list. An image is {"index", "study_u
 
 from __future__ import annotations
 
+from core.io.dicom import MANUFACTURER, REPORT_SERIES
 from core.io.files import printable
 from core.pacs.connection import PacsError
 
 # DICOM Laterality / ImageLaterality (PS3.3 C.7.3.1, C.7.6.2): as a reviewer reads it.
 LATERALITY = {"R": "right", "L": "left", "B": "both sides", "U": "unpaired"}
+# What the workstation writes its reports as (core.io.dicom): other, or a structured report, in its own series
+REPORT_MODALITIES = ("OT", "SR")
+REPORT_SERIES_NUMBERS = {str(number) for _, number in REPORT_SERIES.values()}
+
+
+def workstation_report(series: dict) -> bool:
+    """Whether `series` (as find lists it) holds this workstation's reports: its manufacturer, or, from a server
+    that does not return the manufacturer, the series number and modality the workstation writes. A stored pair or
+    follow-up report has pixels, and offered as a visit's image it would be compared as a lesion."""
+    if series.get("manufacturer"):
+        return series["manufacturer"] == MANUFACTURER
+    return series["modality"] in REPORT_MODALITIES and str(series["number"]).strip() in REPORT_SERIES_NUMBERS
 
 
 def number_images(study: dict) -> int:
@@ -29,8 +44,9 @@ def number_images(study: dict) -> int:
     how many images it holds."""
     index = 0
     for series in study["series"]:
+        report = workstation_report(series)
         for instance in series["instances"]:
-            if instance["image"]:
+            if instance["image"] and not report:
                 index += 1
                 instance["index"] = index
             else:
@@ -47,7 +63,8 @@ def study_images(study: dict) -> list[dict]:
              "body_part": instance.get("body_part") or series["body_part"],
              "laterality": instance.get("laterality") or series.get("laterality", ""),
              "columns": instance["columns"], "rows": instance["rows"], "frames": instance["frames"]}
-            for series in study["series"] for instance in series["instances"] if instance["image"]]
+            for series in study["series"] for instance in series["instances"]
+            if instance["image"] and not workstation_report(series)]
 
 
 def pick_image(study: dict, which: str, server: str) -> dict:
@@ -65,8 +82,8 @@ def pick_image(study: dict, which: str, server: str) -> dict:
         if found:
             return found[0]
         if any(i["sop_uid"] == which for series in study["series"] for i in series["instances"]):
-            raise PacsError(f"{server}: instance {printable(which, 80)} of study {uid} has no pixels (a report or "
-                            "structured report): not an image to open")
+            raise PacsError(f"{server}: instance {printable(which, 80)} of study {uid} is a report or structured "
+                            "report (no pixels, or this workstation's own): not an image to open")
         wanted = f"image with SOP Instance UID {printable(which, 80)}"
     held = {0: "it holds no images", 1: "its one image is number 1"}.get(len(images),
                                                                        f"its images are numbered 1-{len(images)}")

@@ -7,10 +7,10 @@
     preview(pacs, patient_id, image, size) -> PIL image  WADO-RS: one image (core.pacs.images), at most size x size
 
 A study is {"study_uid", "date", "time", "accession", "description", "patient_name", "images", "series":
-[{"series_uid", "modality", "number", "description", "body_part", "laterality", "instances": [{"sop_uid",
-"sop_class", "number", "index", "body_part", "laterality", "rows", "columns", "frames", "image"}]}]}; `image` is
-whether the instance has pixels (rows and columns), `index` its number among the study's images
-(core.pacs.images), `images` how many the study holds.
+[{"series_uid", "modality", "number", "description", "body_part", "laterality", "manufacturer", "instances":
+[{"sop_uid", "sop_class", "number", "index", "body_part", "laterality", "rows", "columns", "frames", "image"}]}]};
+`image` is whether the instance has pixels (rows and columns), `index` its number among the study's images (none
+for this workstation's own reports: core.pacs.images.workstation_report), `images` how many the study holds.
 
 A pull is all or nothing: its size is checked from the search's answer before any download (each instance under
 the connection's max_bytes, which also stops an answer larger than announced while it arrives), each retrieved
@@ -30,7 +30,7 @@ from core.pacs.images import number_images, pick_image
 
 # QIDO attributes asked for at each level (tags, as DICOMweb names them): what find lists and pull checks.
 STUDY_FIELDS = ("StudyDate", "StudyTime", "AccessionNumber", "StudyDescription", "PatientName")
-SERIES_FIELDS = ("Modality", "SeriesNumber", "SeriesDescription", "BodyPartExamined", "Laterality")
+SERIES_FIELDS = ("Modality", "SeriesNumber", "SeriesDescription", "BodyPartExamined", "Laterality", "Manufacturer")
 INSTANCE_FIELDS = ("SOPClassUID", "InstanceNumber", "Rows", "Columns", "NumberOfFrames", "SamplesPerPixel",
                    "BitsAllocated", "BodyPartExamined", "ImageLaterality")
 
@@ -80,6 +80,7 @@ def find(pacs: Pacs, patient_id: str, study_uid: str | None = None) -> list[dict
                                  "number": _value(series, "00200011"), "description": _value(series, "0008103E"),
                                  "body_part": _value(series, "00180015") or _first_body_part(instances),
                                  "laterality": _value(series, "00200060"),
+                                 "manufacturer": _value(series, "00080070"),
                                  "instances": sorted((_instance(pacs, i) for i in instances),
                                                      key=lambda i: (i["number"] or 0, i["sop_uid"]))})
         entry: dict = {"study_uid": uid, "date": _value(study, "00080020"), "time": _value(study, "00080030"),

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from core.explain.overlay import blend, colorize, draw_top_contour
+from core.followup.measurements import shown_figure
 from core.io.fonts import load_font
 from core.io.text_wrap import wrapped
 from core.review.report_layout import checked_map, scaled_to
@@ -261,7 +262,7 @@ def _table(draw, facts: dict, x: int, y: int, font) -> int:
             continue
         ratio = ""
         if key in ratios:  # a dash: no change figure (visits not registered, or an outline missing)
-            ratio = (f"{facts[ratios[key][0]]:.3f} +/- {facts[ratios[key][1]]:.3f}"
+            ratio = (f"{facts[ratios[key][0]]:.2f} +/- {facts[ratios[key][1]]:.2f}"  # as the dock says it
                      if facts.get(ratios[key][0]) is not None else "-")
         for column, text in zip(columns, (label, _number(base.get(key)), _number(follow.get(key)), ratio), strict=True):
             draw.text((column, y), text, font=font, fill=TEXT)
@@ -309,9 +310,7 @@ def _wrapped(text: str, limit: int) -> list[str]:
 
 
 def _number(value) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+    return "-" if value is None else shown_figure(value)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from core.io.dicom import Filing, filed_dataset
+from core.io.dicom import EQUIPMENT_KEYWORDS, MANUFACTURER, Filing, filed_dataset
 from core.io.files import first_line, printable, write_unit
 from core.review.report import ReportError
 from core.trust.verdict import withholds
@@ -44,8 +44,8 @@ def measurement_sr(facts: dict, filing: Filing | None, images) -> bytes:
     name, digest = str(model.get("name") or "unnamed model"), str(model.get("sha256") or "unknown")
     algorithm = hd.sr.AlgorithmIdentification(name=name[:64], version=digest[:64])
     device = hd.sr.DeviceObserverIdentifyingAttributes(
-        uid=generate_uid(entropy_srcs=[name, digest]), name=name[:64], manufacturer_name="Siamese Lens",
-        model_name=digest[:64])
+        uid=generate_uid(entropy_srcs=[name, digest]), name=name[:64], manufacturer_name=MANUFACTURER,
+        model_name=name[:64], serial_number=digest[:64])
     context = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
         observer_type=codes.DCM.Device, observer_identifying_attributes=device))
     groups = []
@@ -74,8 +74,11 @@ def measurement_sr(facts: dict, filing: Filing | None, images) -> bytes:
     evidence = [_evidence(base, source) for source in filing.sources]
     sr = hd.sr.Comprehensive3DSR(evidence=evidence, content=report, series_instance_uid=base.SeriesInstanceUID,
                                  series_number=base.SeriesNumber, sop_instance_uid=generate_uid(), instance_number=1,
-                                 manufacturer="Siamese Lens", is_complete=True, is_final=False, is_verified=False)
+                                 manufacturer=MANUFACTURER, is_complete=True, is_final=False, is_verified=False)
     sr.SeriesDescription = base.SeriesDescription
+    for keyword in EQUIPMENT_KEYWORDS:  # the same equipment as the picture report's (core.io.dicom.equipment)
+        if keyword in base:
+            setattr(sr, keyword, base[keyword].value)
     sr.ContentDate, sr.ContentTime = base.ContentDate, base.ContentTime
     buffer = io.BytesIO()
     sr.save_as(buffer, enforce_file_format=True)

@@ -170,7 +170,9 @@ class PacsLink(QObject):
 
     def _stored(self, paths) -> None:
         self.problems.clear(PROBLEM)
-        self.session.info.emit(f"Stored to PACS: {', '.join(Path(p).name for p in paths)}")
+        # the address named: a store no longer asks it, so the reviewer reads where the report went
+        host = urlsplit(self.url()).hostname or self.url()
+        self.session.info.emit(f"Stored to PACS {host}: {', '.join(Path(p).name for p in paths)}")
 
     def _progress(self, key, done: int, total: int) -> None:
         if key in self._running:

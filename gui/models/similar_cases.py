@@ -22,6 +22,7 @@ class SimilarCases(QObject):
     progress = Signal(int, int)  # done, total while the gallery's index is brought up to date
     gallery_changed = Signal(object)  # folder, or None
     current_changed = Signal(int)  # rank (1 = nearest) of the shown case that is image 2 now; 0 when none is
+    searching = Signal()  # a lookup is under way (the gallery's index brought up to date first); found_changed ends it
 
     def __init__(self, session: ReviewSession, problems: Problems, k: int = 10):
         super().__init__()
@@ -49,8 +50,8 @@ class SimilarCases(QObject):
             self._show(None)
             return
         self.runner.submit(KEY, tasks.similar, self.gallery, s.images[0].image, s.crops[0], self.k,
-                           label="Finding similar cases…", on_result=self._show,
-                           on_error=lambda text: self.problems.report(KEY, f"Similar cases not found: {text}"))
+                           label="Finding similar cases…", on_result=self._show, on_error=self._failed)
+        self.searching.emit()
 
     def cancel(self) -> None:
         """Stop updating the gallery's index; the hits then come from the images indexed so far."""
@@ -81,6 +82,10 @@ class SimilarCases(QObject):
             self.problems.clear(KEY)
         self.found_changed.emit(found)
         self._announce_current()
+
+    def _failed(self, text: str) -> None:
+        self.problems.report(KEY, f"Similar cases not found: {text}")
+        self._show(None)  # the dock no longer says a search is under way
 
     def current_rank(self) -> int:
         """Rank of the case shown as image 2 among the hits of this image 1; 0 when image 2 is not one of them."""

@@ -20,6 +20,7 @@ from ..jobs.tasks import (
     dicom_pair,
     faithfulness_text,
     method_words,
+    shown_figure,
     withholds,
 )
 from ..models.followup import FollowUpReview
@@ -202,13 +203,13 @@ def table(result) -> tuple[tuple[str, str, str, str], ...]:
         changes = {key: None for key in changes}
     rows = []
     for key, label in ROWS:
-        cells = ["–" if visit.get(key) is None else f"{visit.get(key):g}" for visit in result.measurements[:2]]
+        cells = ["–" if visit.get(key) is None else shown_figure(visit[key]) for visit in result.measurements[:2]]
         ratio = RATIO_CHANGES.get(key)
         if ratio and changes.get(ratio[0]) is not None:
             change = f"{changes[ratio[0]]:.2f} × ± {changes[ratio[1]]:.2f}"
         else:
             delta = changes.get(f"{key}_change") if key in DIFFERENCE_CHANGES else None
-            change = "" if delta is None else f"{delta:+g}"
+            change = "" if delta is None else ("+" if delta > 0 else "") + shown_figure(delta)
         rows.append((label, cells[0], cells[1], change))
     shift = changes.get("centroid_shift_px")
     rows.append((SHIFT_LABEL, "", "",

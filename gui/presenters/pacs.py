@@ -1,7 +1,8 @@
-"""The reviewer's commands with the clinic's PACS and DICOM outputs: File > Open from PACS (address, patient id, two
-visits and an image of each chosen in a list with their pictures -> a pair or a follow-up), File > Store report to
-PACS and File > Export SR for the pair, and the follow-up dock's Store to PACS. A presenter over `PacsView` (tests
-drive it with an autospec'd view); the transfers are gui.models.pacs.PacsLink's, on the runner."""
+"""The reviewer's commands with the clinic's PACS and DICOM outputs: File > Open from PACS (address and patient id,
+the last ones offered; two visits and an image of each chosen in a list with their pictures -> a pair or a
+follow-up), File > Store report to PACS and File > Export SR for the pair, and the follow-up dock's Store to PACS
+(to the address remembered). A presenter over `PacsView` (tests drive it with an autospec'd view); the transfers
+are gui.models.pacs.PacsLink's, on the runner."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ class PacsView(Protocol):
 
     def ask_pacs_url(self, current: str) -> str | None: ...
 
-    def ask_patient_id(self) -> str | None: ...
+    def ask_pacs_search(self, url: str, patient_id: str) -> tuple[str, str] | None:
+        """(address, patient id) in one question, each prefilled with the last: the reviewer only confirms."""
 
     def choose_visits(self, choice: VisitImages) -> bool | None:
         """Let the reviewer choose two visits and an image of each in `choice` (its pictures arriving meanwhile);
@@ -44,6 +46,8 @@ class PacsCommands:
         self.problems = problems  # the app's one: what the problem bar shows
         self.layers, self.case_record = layers, case_record
         self.report_folder, self.reviewer_verdict = report_folder, reviewer_verdict  # Commands' callables
+        # the last patient searched, offered again for this session only: a patient id is never written to settings
+        self._patient = ""
         pacs.visits_found.connect(self._choose)
 
     def handlers(self) -> dict:
@@ -51,10 +55,12 @@ class PacsCommands:
         return {"open_pacs": self.open_from_pacs, "store_pacs": self.store_pair, "export_sr": self.export_sr}
 
     def open_from_pacs(self) -> None:
-        url = self.view.ask_pacs_url(self.pacs.url())
-        patient = self.view.ask_patient_id() if url and url.strip() else None
+        asked = self.view.ask_pacs_search(self.pacs.url(), self._patient)
         self.view.refocus()
-        if url and url.strip() and patient and patient.strip() and self.pacs.remember_url(url):
+        url, patient = (part.strip() for part in asked) if asked else ("", "")
+        if patient:
+            self._patient = patient
+        if url and patient and self.pacs.remember_url(url):
             self.pacs.find(patient)
 
     def _choose(self, patient_id: str, visits: list) -> None:
@@ -119,7 +125,11 @@ class PacsCommands:
         return None if self.case_record.blocks_report(self.problems, source) else explained
 
     def _ask_url(self) -> bool:
-        url = self.view.ask_pacs_url(self.pacs.url())
+        """The PACS to store to: the remembered one (confirmed when it was given, shown when the store is done),
+        else asked."""
+        if self.pacs.url():
+            return True
+        url = self.view.ask_pacs_url("")
         self.view.refocus()
         return bool(url and url.strip() and self.pacs.remember_url(url))
 

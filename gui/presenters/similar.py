@@ -11,6 +11,9 @@ from ..models.similar_cases import SimilarCases
 
 NO_GALLERY = "No gallery chosen"
 NOTHING_FOUND = "Load image 1 and choose a gallery to see its nearest known cases."
+SEARCHING = "Finding the nearest known cases to image 1…"
+# while the index is brought up to date: what is happening, not what to do (both are done)
+INDEXING = "Indexing the gallery: {done} of {total} images, then finding the nearest known cases to image 1…"
 
 
 class SimilarView(Protocol):
@@ -33,6 +36,7 @@ class SimilarPresenter:
         similar.progress.connect(self.show_progress)
         similar.found_changed.connect(self.show_found)
         similar.current_changed.connect(view.show_current)
+        similar.searching.connect(self.show_searching)
         self.show_gallery(similar.gallery)
 
     # --- what the model says ---------------------------------------------------------------------------
@@ -42,8 +46,13 @@ class SimilarPresenter:
         if not path:
             self.show_found(None)
 
+    def show_searching(self) -> None:
+        self.view.show_found(SEARCHING, [])  # the hits shown were another image 1's, gallery's or model's
+
     def show_progress(self, done: int, total: int) -> None:
         self.view.show_progress((done, total) if done < total else None)
+        if done < total:
+            self.view.show_found(INDEXING.format(done=done, total=total), [])
 
     def show_found(self, found: SimilarFound | None) -> None:
         self.view.show_progress(None)

@@ -28,8 +28,11 @@ def visit_paths(parent, folder: str) -> list[str]:
 
 
 def report_path(parent, suggested: Path) -> tuple[str, bool] | None:
-    """(path, overwrite) for a report, asking before an existing report (or its sidecar) is replaced."""
-    path, chosen = QFileDialog.getSaveFileName(parent, "Export report", str(suggested), REPORT_FILTER,
+    """(path, overwrite) for a report, asking before an existing report (or its sidecar) is replaced. The type
+    offered is the suggested name's (a .dcm name under a PNG filter read as a PNG report to the reviewer)."""
+    offered = next((name for name, suffix in REPORT_SUFFIX_OF.items() if suffix == Path(suggested).suffix.lower()),
+                   next(iter(REPORT_SUFFIX_OF)))
+    path, chosen = QFileDialog.getSaveFileName(parent, "Export report", str(suggested), REPORT_FILTER, offered,
                                                options=QFileDialog.Option.DontConfirmOverwrite)
     if not path:
         return None

@@ -11,9 +11,11 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
+    QFormLayout,
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QProgressBar,
@@ -141,6 +143,34 @@ class VisitsDialog(QDialog):
                            if self.list.item(row).checkState() == Qt.CheckState.Checked)
         self.pair_button.setEnabled(self.choice.ready())
         self.followup_button.setEnabled(self.choice.ready())
+
+
+class SearchDialog(QDialog):
+    """File > Open from PACS's first question: the address and the patient id in one form, prefilled with the last
+    ones, the patient id selected (a new patient is typed over it; the same one is confirmed with Return)."""
+
+    def __init__(self, parent, url: str, patient_id: str):
+        super().__init__(parent)
+        self.setWindowTitle("Open from PACS")
+        form = QFormLayout(self)
+        self.url, self.patient = QLineEdit(url), QLineEdit(patient_id)
+        self.url.setToolTip("DICOMweb URL of the PACS; credentials never go here (docs/pacs.md)")
+        form.addRow("PACS &address:", self.url)
+        form.addRow("&Patient id:", self.patient)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        (self.patient if url else self.url).setFocus()
+        self.patient.selectAll()
+        self.resize(max(self.sizeHint().width(), 480), self.sizeHint().height())
+
+
+def ask_pacs_search(parent, url: str, patient_id: str) -> tuple[str, str] | None:
+    dialog = SearchDialog(parent, url, patient_id)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return dialog.url.text(), dialog.patient.text()
 
 
 def choose_visits(parent, choice, pacs) -> bool | None:

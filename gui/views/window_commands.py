@@ -16,7 +16,7 @@ from ..jobs.qimage import qimage_to_pil
 from ..jobs.tasks import DISCLAIMER
 from . import dialogs
 from .actions import ShortcutsDialog
-from .pacs_visits import choose_visits
+from .pacs_visits import ask_pacs_search, choose_visits
 
 
 class WindowCommands(QMainWindow):
@@ -74,9 +74,8 @@ class WindowCommands(QMainWindow):
                                        text=current)
         return url if ok else None
 
-    def ask_patient_id(self) -> str | None:
-        patient, ok = QInputDialog.getText(self, "Open from PACS", "Patient id:")
-        return patient if ok else None
+    def ask_pacs_search(self, url: str, patient_id: str) -> tuple[str, str] | None:
+        return ask_pacs_search(self, url, patient_id)
 
     def choose_visits(self, choice) -> bool | None:
         return choose_visits(self, choice, self.pacs)

@@ -241,3 +241,19 @@ def test_a_report_asked_for_while_its_maps_are_checked_waits_for_them_never_refi
     model._set(result(explanation=explanation()))  # another follow-up first: the report asked for is not lost
     written = [call.args for call in runner.submit.call_args_list if call.args[0] == EXPORT_KEY]
     assert written[-1][2] == "/tmp/h.png" and written[-1][3] is later and written[-1][-1] is None  # checks itself
+
+
+def test_the_dock_shows_measurements_to_the_precision_their_uncertainty_supports(view, model):
+    """An area uncertain by about 12 % reads "2.36 mm²", not "2.3575"; the figures given stay as measured."""
+    presenter = FollowupPresenter(view, model)  # noqa: F841  (kept: Qt holds its bound slots weakly)
+    done = result()
+    done.measurements[0].update(area_px=12345, area_mm2=2.3575, diameter_mm=1.73219, asymmetry=0.12345)
+    done.measurements[1].update(area_px=15998, area_mm2=3.0551, diameter_mm=1.9876, asymmetry=0.13579)
+    done.changes["asymmetry_change"] = 0.01234
+    model._set(done)
+    _given, comparison = shown(view)
+    rows = {row[0]: row[1:] for row in comparison.table}
+    assert rows["Area (mm²)"][:2] == ("2.36", "3.06") and rows["Area (px)"][:2] == ("12300", "16000")
+    assert rows["Longest diameter (mm)"][:2] == ("1.73", "1.99")
+    assert rows["Asymmetry"] == ("0.123", "0.136", "+0.0123")
+    assert done.measurements[0]["area_mm2"] == 2.3575  # the facts keep their value

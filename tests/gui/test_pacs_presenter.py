@@ -69,8 +69,7 @@ def fake(monkeypatch):
 @pytest.fixture
 def view():
     view = create_autospec(PacsView, instance=True)
-    view.ask_pacs_url.return_value = URL
-    view.ask_patient_id.return_value = "P1"
+    view.ask_pacs_search.return_value = (URL, "P1")
     view.choose_visits.return_value = None
     return view
 
@@ -186,9 +185,9 @@ def test_each_images_picture_is_asked_for_once_while_the_list_is_open(parts, fak
 def test_cancel_at_any_question_opens_nothing(presenter, view, parts, fake, cancelled):
     session, _followup, problems, _link = parts
     if cancelled == "url":
-        view.ask_pacs_url.return_value = None
+        view.ask_pacs_search.return_value = None
     elif cancelled == "patient":
-        view.ask_patient_id.return_value = ""
+        view.ask_pacs_search.return_value = (URL, " ")
     presenter.open_from_pacs()
     assert view.choose_visits.called == (cancelled == "visits")
     assert fake.pulled == [] and problems.texts() == []
@@ -197,7 +196,7 @@ def test_cancel_at_any_question_opens_nothing(presenter, view, parts, fake, canc
 
 def test_a_patient_without_two_visits_is_one_line_and_nothing_asked(presenter, view, parts, fake):
     session, _followup, problems, _link = parts
-    view.ask_patient_id.return_value = "NOBODY"
+    view.ask_pacs_search.return_value = (URL, "NOBODY")
     presenter.open_from_pacs()
     view.choose_visits.assert_not_called()
     assert problems.texts() == ["Patient NOBODY has 0 visit(s) with images on the PACS; a pair needs two"]
@@ -265,7 +264,7 @@ def test_an_address_with_credentials_is_refused_and_never_written_to_the_setting
                                                                                    tmp_path):
     session, followup, problems, link = parts
     assert link.remember_url(URL)
-    view.ask_pacs_url.return_value = "https://clinic:hunter2@pacs.example.org/dicom-web"
+    view.ask_pacs_search.return_value = ("https://clinic:hunter2@pacs.example.org/dicom-web", "P1")
     presenter.open_from_pacs()
     assert link.url() == URL and not fake.previews  # the address before is kept, nothing searched
     assert "credentials do not belong" in problems.texts()[0] and "hunter2" not in problems.texts()[0]
@@ -309,3 +308,66 @@ def test_the_visits_dialog_draws_the_chosen_images_picture_or_says_why_there_is_
     dialog.images.setCurrentRow(1)  # the close-up chosen: the visit's row shows it
     assert not dialog.list.item(0).icon().isNull() and "image 2 of 3: Close-up A" in dialog.list.item(0).text()
     assert [image["sop_uid"] for image in dialog.chosen()] == ["1.2.1", "1.3.2"]
+
+
+def test_open_from_pacs_offers_the_last_address_and_patient_so_the_reviewer_only_confirms(presenter, view, parts,
+                                                                                          fake, tmp_path):
+    _session, _followup, _problems, link = parts
+    presenter.open_from_pacs()
+    view.ask_pacs_search.assert_called_with("", "")  # the first time: nothing to offer
+    view.ask_pacs_search.return_value = (URL, "NOBODY")
+    presenter.open_from_pacs()
+    view.ask_pacs_search.assert_called_with(URL, "P1")  # both as last given
+    presenter.open_from_pacs()
+    view.ask_pacs_search.assert_called_with(URL, "NOBODY")  # a patient not found is offered again to correct
+    link.settings.sync()
+    settings = (tmp_path / "settings.ini").read_text()
+    assert URL in settings and "P1" not in settings and "NOBODY" not in settings  # a patient id stays in the session
+
+
+def test_a_store_asks_the_address_only_when_none_is_remembered(presenter, view, parts):
+    from types import SimpleNamespace
+
+    from core.io.dicom import DicomSource
+
+    _session, followup, _problems, link = parts
+    image = SimpleNamespace(path="visit.dcm", dicom=DicomSource(PatientID="P1"))
+    followup.result = SimpleNamespace(images=(image, image))
+    view.ask_report_path.return_value = None  # cancelled at the file: nothing stored
+    view.ask_pacs_url.return_value = URL
+    presenter.store_followup()
+    view.ask_pacs_url.assert_called_once_with("")
+    assert link.url() == URL
+    view.reset_mock()
+    presenter.store_followup()
+    presenter.session.explained = SimpleNamespace(images=(image, image))
+    presenter.store_pair()
+    view.ask_pacs_url.assert_not_called()  # remembered: the reviewer is asked only where the report is written
+    assert view.ask_report_path.call_count == 2
+
+
+@pytest.mark.parametrize(("name", "offered"), [("report.dcm", "DICOM Secondary Capture (*.dcm)"),
+                                               ("report.png", "PNG report (*.png)"),
+                                               ("report.pdf", "PDF report (*.pdf)")])
+def test_the_save_dialog_offers_the_type_of_the_name_it_suggests(qtbot, monkeypatch, tmp_path, name, offered):
+    from gui.views import dialogs
+
+    asked = {}
+
+    def save(_parent, _caption, suggested, filters, selected, **_options):
+        asked["suggested"], asked["selected"] = suggested, selected
+        assert selected in filters.split(";;")
+        return "", ""  # cancelled
+
+    monkeypatch.setattr(dialogs.QFileDialog, "getSaveFileName", save)
+    assert dialogs.report_path(None, tmp_path / name) is None
+    assert asked == {"suggested": str(tmp_path / name), "selected": offered}
+
+
+def test_the_search_dialog_shows_the_last_address_and_patient_ready_to_confirm(qtbot):
+    from gui.views.pacs_visits import SearchDialog
+
+    dialog = SearchDialog(None, URL, "P1")
+    qtbot.addWidget(dialog)
+    assert (dialog.url.text(), dialog.patient.text()) == (URL, "P1")
+    assert dialog.patient.selectedText() == "P1"  # typing a new patient replaces it

@@ -68,7 +68,7 @@ def test_store_a_followup_report_and_sr_from_the_window(workspace, orthanc, pacs
 def _answer_dialogs(monkeypatch, window, url: str, report=None, patient_id: str = "", choose=None) -> None:
     """The window's dialogs as a reviewer answers them (the presenter asks; the window is its PacsView)."""
     monkeypatch.setattr(window, "ask_pacs_url", lambda current: url)
-    monkeypatch.setattr(window, "ask_patient_id", lambda: patient_id)
+    monkeypatch.setattr(window, "ask_pacs_search", lambda current, last: (url, patient_id))
     monkeypatch.setattr(window, "ask_report_path", lambda suggested: (str(report), False) if report else None)
     if choose is not None:
         monkeypatch.setattr(window, "choose_visits", choose)

@@ -63,6 +63,8 @@ def test_cancelling_the_index_searches_what_was_indexed(qtbot, make_window, imag
     for seed in range(20, 32):
         make_image(gallery / f"{seed}.png", (64, 64), seed)
     window = make_window()
+    said = []  # what the dock's summary says while indexing (the presenter's slot runs first)
+    window.similar.progress.connect(lambda done, total: said.append(window.similar_dock.summary.text()))
     window.similar.progress.connect(lambda done, total: window.similar.cancel())
     with qtbot.waitSignal(window.similar.found_changed, timeout=TIMEOUT_MS,
                           check_params_cb=lambda found: found is not None):
@@ -71,6 +73,7 @@ def test_cancelling_the_index_searches_what_was_indexed(qtbot, make_window, imag
     found = window.similar.found
     assert found.interrupted and 1 <= found.indexed < 12 and found.vote is None
     assert "cancelled" in window.similar_dock.summary.text()
+    assert said and all(text.startswith("Indexing the gallery: ") and "Load image 1" not in text for text in said)
 
 
 def test_image_1_in_the_gallery_is_named_apart_not_shown_as_a_case(qtbot, make_window, images, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from gui.jobs.tasks import SimilarFound
 from gui.models.similar_cases import SimilarCases
-from gui.presenters.similar import NO_GALLERY, NOTHING_FOUND, SimilarPresenter, SimilarView
+from gui.presenters.similar import NO_GALLERY, NOTHING_FOUND, SEARCHING, SimilarPresenter, SimilarView
 
 HITS = ({"rank": 1, "path": "/g/m/1.png", "label": "malignant", "similarity": 0.9, "qimage": None},
         {"rank": 2, "path": "/g/b/2.png", "label": "benign", "similarity": 0.8, "qimage": None})
@@ -53,6 +53,22 @@ def test_progress_shows_while_the_index_is_updated_and_hides_when_done(view, sim
     view.show_progress.assert_called_with((3, 12))
     presenter.show_progress(12, 12)
     view.show_progress.assert_called_with(None)
+
+
+def test_while_the_gallery_is_indexed_the_dock_says_what_is_happening_not_what_to_do(view, similar):
+    similar.gallery = "/data/gallery"
+    presenter = SimilarPresenter(view, similar)
+    similar.searching.connect.assert_called_once_with(presenter.show_searching)
+    presenter.show_found(found())
+    presenter.show_searching()  # a new image 1: a lookup under way
+    view.show_found.assert_called_with(SEARCHING, [])  # the last image 1's hits are gone
+    presenter.show_progress(3, 12)
+    summary, hits = view.show_found.call_args.args
+    assert summary.startswith("Indexing the gallery: 3 of 12 images") and hits == []
+    assert "Load image 1" not in summary and "choose a gallery" not in summary
+    view.show_found.reset_mock()
+    presenter.show_progress(12, 12)  # indexed: the summary waits for the hits
+    view.show_found.assert_not_called()
 
 
 def test_the_summary_counts_the_hits_gives_the_vote_and_says_when_indexing_was_cancelled(view, similar):
