@@ -55,6 +55,17 @@ def shapes_dir(tmp_path_factory):
     return make_shapes_dataset(tmp_path_factory.mktemp("shapes") / "data")
 
 
+def save_tiny_weights(path, seed: int = 0, input_size: int = 64, metadata: dict | None = None):
+    """An untrained tiny model saved to `path` (seeded: the same seed, the same tensors and sha256), for what
+    takes a weights file; another seed is another model."""
+    from core.model.network import ModelConfig, SiameseModel
+    from core.model.weights import save_model
+
+    torch.manual_seed(seed)
+    save_model(SiameseModel(ModelConfig(input_size=input_size), metadata=metadata or {}).eval(), path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_model():
     from core.model.network import ModelConfig, SiameseModel

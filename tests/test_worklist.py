@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from core.review.worklist import _MIGRATIONS, _SCHEMA_V1, SCHEMA_VERSION, Worklist, WorklistError
-from tests.conftest import draw_shape
+from tests.conftest import draw_shape, save_tiny_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,15 +35,7 @@ def pictures(tmp_path):
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    import torch
-
-    from core.model.network import ModelConfig, SiameseModel
-    from core.model.weights import save_model
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "tiny.pt"
-    save_model(SiameseModel(ModelConfig(input_size=32)).eval(), path)
-    return path
+    return save_tiny_weights(tmp_path_factory.mktemp("w") / "tiny.pt", input_size=32)
 
 
 def write_csv(path, rows, header="image1,image2,case_id,crop1,crop2,note"):

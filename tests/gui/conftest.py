@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication
 from gui.app import create_workstation
 from gui.jobs.qimage import qimage_to_array
 from gui.models.settings import open_settings
+from tests.conftest import save_tiny_weights
 from tests.gui.fakes import fake_model_work  # noqa: F401  (a fixture: the model's work replaced)
 
 TIMEOUT_MS = 30_000
@@ -29,31 +30,14 @@ TIMEOUT_MS = 30_000
 
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory):
-    import torch
-
-    from core.model.network import ModelConfig, SiameseModel
-    from core.model.weights import save_model
-
-    torch.manual_seed(0)
-    model = SiameseModel(ModelConfig(input_size=64), metadata={"name": "tiny-test",
-                                                                "test_metrics": {"accuracy": 0.5, "auc": 0.5}})
-    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
-    save_model(model.eval(), path)
-    return path
+    return save_tiny_weights(tmp_path_factory.mktemp("weights") / "tiny.pt", metadata={
+        "name": "tiny-test", "test_metrics": {"accuracy": 0.5, "auc": 0.5}})
 
 
 @pytest.fixture(scope="session")
 def other_weights(tmp_path_factory):
     """Another tiny model (other weights, so another sha256): a reviewer choosing a second model."""
-    import torch
-
-    from core.model.network import ModelConfig, SiameseModel
-    from core.model.weights import save_model
-
-    torch.manual_seed(1)
-    path = tmp_path_factory.mktemp("weights") / "other.pt"
-    save_model(SiameseModel(ModelConfig(input_size=64)).eval(), path)
-    return path
+    return save_tiny_weights(tmp_path_factory.mktemp("weights") / "other.pt", seed=1)
 
 
 def make_image(path, size, seed: int):
