@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from core.model.device import resolve_device
@@ -120,8 +121,24 @@ def check_evaluate_args(args) -> None:
         unknown = [m for m in args.methods.split(",") if m not in METHODS]
         if unknown:
             raise ValueError(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}")
-    for plot in (args.roc, getattr(args, "risk_coverage", None)):
-        if plot:
-            from core.review.report import check_report_path
+    check_plot_paths([args.roc, getattr(args, "risk_coverage", None)], getattr(args, "force", False))
 
-            check_report_path(plot, overwrite=True)  # a .png in an existing folder, not a folder
+
+PLOT_SUFFIXES = (".png", ".pdf")  # what core.io.plots writes by the name (any other suffix would get PNG bytes)
+
+
+def check_plot_paths(plots: list, overwrite: bool) -> None:
+    """Refuse, before any work, a plot path that is not a .png or .pdf, that would overwrite a file without
+    --force (as every output of the command line), or that names the same file as another plot."""
+    from pathlib import Path
+
+    from core.io.files import printable
+    from core.review.report import check_targets
+
+    given = [Path(plot) for plot in plots if plot]
+    if len({os.path.realpath(plot) for plot in given}) < len(given):  # the second would replace the first
+        raise ValueError(f"{printable(given[0])}: --roc and --risk-coverage name the same file")
+    for plot in given:
+        if plot.suffix.lower() not in PLOT_SUFFIXES:
+            raise ValueError(f"{printable(plot)}: a plot file name must end in {', '.join(PLOT_SUFFIXES)}")
+        check_targets([plot], overwrite)

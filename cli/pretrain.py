@@ -39,8 +39,8 @@ def check_pretrain_args(args) -> None:
     if not 16 <= args.input_size <= 1024:
         raise ValueError(f"--input-size must be in 16..1024 pixels, got {args.input_size}")
     positive_finite(args, ("lr",))
+    check_out(args.out, args.force or args.resume)  # as train: before the data sets are read
     check_data_dirs(args.data_dirs)
-    check_out(args.out)
 
 
 def _rate(value, digits: int = 3) -> str:

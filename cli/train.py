@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -47,14 +48,15 @@ def check_train_args(args) -> None:
         raise ValueError(f"--input-size must be in 16..1024 pixels, got {args.input_size}")
     positive_finite(args, ("lr", "margin"))
     positive_finite(args, ("weight_decay", "attention_weight", "lesion_weight", "crop_margin"), allow_zero=True)
-    check_out(args.out)
+    check_out(args.out, args.force or args.resume)
     out = Path(args.out)
     if args.init_from and Path(args.init_from).resolve() == out.resolve() and not args.resume:
         raise ValueError(f"--init-from {printable(args.init_from)}: is the --out file itself")
 
 
-def check_out(out) -> None:
-    """--out must name a new or existing .pt file in an existing folder (train, pretrain)."""
+def check_out(out, overwrite: bool) -> None:
+    """--out must name a .pt file in an existing folder (train, pretrain), new unless `overwrite` (--force, or
+    --resume, which continues the run that wrote it): a finished model is never replaced by accident."""
     out = Path(out)
     if out.is_dir():
         raise ValueError(f"--out {printable(out)}: is a folder; "
@@ -65,6 +67,10 @@ def check_out(out) -> None:
         raise ValueError(f"--out {printable(out)}: a weights file name must end in .pt")
     if not out.parent.is_dir():
         raise ValueError(f"--out {printable(out)}: folder {printable(out.parent)} does not exist")
+    for target in (out, out.with_suffix(".json")):  # the weights and their metadata sidecar
+        if not overwrite and os.path.lexists(target):
+            raise FileExistsError(f"--out {printable(target)}: already exists (use --force to overwrite, or "
+                                  "--resume to continue its training)")
 
 
 def at_least(args, minimums: dict) -> None:

@@ -183,6 +183,12 @@ def test_evaluate_json(trained_shapes, shapes_dir, tmp_path, capsys):
     assert data["pairs"] <= 20 and 0 <= data["auc"] <= 1 and set(data["confusion"]) == {
         "true_similar", "false_similar", "true_different", "false_different"}
     assert roc.exists()
+    written = roc.read_bytes()
+    assert main(["evaluate", str(shapes_dir), "--model", str(weights), "--roc", str(roc), "--pairs", "10"]) == 2
+    assert "already exists" in capsys.readouterr().err and roc.read_bytes() == written  # refused before any work
+    assert main(["evaluate", str(shapes_dir), "--model", str(weights), "--roc", str(roc), "--pairs", "10",
+                 "--force"]) == 0
+    assert roc.read_bytes() != written  # 10 pairs: another curve
 
 
 def test_report_and_maps_go_into_missing_folders_with_absolute_paths_and_sha256(weights, image_pair, tmp_path,
