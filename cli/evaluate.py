@@ -6,6 +6,7 @@ import json
 import os
 import time
 
+from core.errors import InputError
 from core.model.device import resolve_device
 
 
@@ -41,7 +42,7 @@ def run_evaluate(args) -> int:
         save_roc(result.roc["fpr"], result.roc["tpr"], result.auc, args.roc, f"ROC: {model.name} on {args.data_dir}")
     if args.risk_coverage:
         if not result.risk_coverage:
-            raise ValueError(f"--risk-coverage: {model.name} has no calibration; run `main.py calibrate` on it first")
+            raise InputError(f"--risk-coverage: {model.name} has no calibration; run `main.py calibrate` on it first")
         from core.io.plots import save_risk_coverage
 
         save_risk_coverage(result.risk_coverage, result.selective, args.risk_coverage,
@@ -110,17 +111,17 @@ def print_explanation_table(explanations: dict) -> None:
 
 def check_evaluate_args(args) -> None:
     if args.pairs is not None and args.pairs < 1:
-        raise ValueError(f"--pairs must be at least 1 (or left out for two pairs per image), got {args.pairs}")
+        raise InputError(f"--pairs must be at least 1 (or left out for two pairs per image), got {args.pairs}")
     if args.lift_pairs is not None and args.lift_pairs < 0:
-        raise ValueError(f"--lift-pairs must be 0 or more, got {args.lift_pairs}")
+        raise InputError(f"--lift-pairs must be 0 or more, got {args.lift_pairs}")
     if getattr(args, "explanations", 0) < 0:
-        raise ValueError(f"--explanations must be 0 or more, got {args.explanations}")
+        raise InputError(f"--explanations must be 0 or more, got {args.explanations}")
     if getattr(args, "methods", None):
         from core.explain.methods import METHODS
 
         unknown = [m for m in args.methods.split(",") if m not in METHODS]
         if unknown:
-            raise ValueError(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+            raise InputError(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     check_plot_paths([args.roc, getattr(args, "risk_coverage", None)], getattr(args, "force", False))
 
 
@@ -137,8 +138,8 @@ def check_plot_paths(plots: list, overwrite: bool) -> None:
 
     given = [Path(plot) for plot in plots if plot]
     if len({os.path.realpath(plot) for plot in given}) < len(given):  # the second would replace the first
-        raise ValueError(f"{printable(given[0])}: --roc and --risk-coverage name the same file")
+        raise InputError(f"{printable(given[0])}: --roc and --risk-coverage name the same file")
     for plot in given:
         if plot.suffix.lower() not in PLOT_SUFFIXES:
-            raise ValueError(f"{printable(plot)}: a plot file name must end in {', '.join(PLOT_SUFFIXES)}")
+            raise InputError(f"{printable(plot)}: a plot file name must end in {', '.join(PLOT_SUFFIXES)}")
         check_targets([plot], overwrite)
