@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import InputError
 from core.io.files import printable
 
 
@@ -16,7 +17,7 @@ def check_dicom_outputs(args) -> None:
     --store with nothing DICOM to store or a PACS address that cannot be used (nothing is sent yet)."""
     if getattr(args, "store", None):
         if not (getattr(args, "sr", None) or (args.report and Path(args.report).suffix.lower() == ".dcm")):
-            raise ValueError("--store: stores a DICOM report (--report FILE.dcm) or --sr FILE.dcm; neither is given")
+            raise InputError("--store: stores a DICOM report (--report FILE.dcm) or --sr FILE.dcm; neither is given")
         from core.pacs.connection import open_pacs
 
         open_pacs(args.store)
@@ -25,9 +26,9 @@ def check_dicom_outputs(args) -> None:
 
         sr = Path(args.sr)
         if sr.suffix.lower() != ".dcm":
-            raise ValueError(f"--sr {printable(sr)}: a structured report's name must end in .dcm")
+            raise InputError(f"--sr {printable(sr)}: a structured report's name must end in .dcm")
         if args.report and Path(args.report).absolute() == sr.absolute():
-            raise ValueError(f"--sr {printable(sr)}: the SR and the report cannot be one file")
+            raise InputError(f"--sr {printable(sr)}: the SR and the report cannot be one file")
         check_targets([sr], args.force)
 
 
@@ -37,7 +38,7 @@ def require_dicom_sources(args, images) -> None:
     if flag is None or any(getattr(image, "dicom", None) for image in images):
         return
     value = args.sr if flag == "--sr" else args.store
-    raise ValueError(f"{flag} {printable(value)}: needs DICOM source images (it files into their study); "
+    raise InputError(f"{flag} {printable(value)}: needs DICOM source images (it files into their study); "
                      "the images given are not DICOM")
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
+from core.errors import InputError
 from core.model.device import resolve_device
 
 
@@ -40,7 +42,7 @@ def run_evaluate(args) -> int:
         save_roc(result.roc["fpr"], result.roc["tpr"], result.auc, args.roc, f"ROC: {model.name} on {args.data_dir}")
     if args.risk_coverage:
         if not result.risk_coverage:
-            raise ValueError(f"--risk-coverage: {model.name} has no calibration; run `main.py calibrate` on it first")
+            raise InputError(f"--risk-coverage: {model.name} has no calibration; run `main.py calibrate` on it first")
         from core.io.plots import save_risk_coverage
 
         save_risk_coverage(result.risk_coverage, result.selective, args.risk_coverage,
@@ -109,19 +111,35 @@ def print_explanation_table(explanations: dict) -> None:
 
 def check_evaluate_args(args) -> None:
     if args.pairs is not None and args.pairs < 1:
-        raise ValueError(f"--pairs must be at least 1 (or left out for two pairs per image), got {args.pairs}")
+        raise InputError(f"--pairs must be at least 1 (or left out for two pairs per image), got {args.pairs}")
     if args.lift_pairs is not None and args.lift_pairs < 0:
-        raise ValueError(f"--lift-pairs must be 0 or more, got {args.lift_pairs}")
+        raise InputError(f"--lift-pairs must be 0 or more, got {args.lift_pairs}")
     if getattr(args, "explanations", 0) < 0:
-        raise ValueError(f"--explanations must be 0 or more, got {args.explanations}")
+        raise InputError(f"--explanations must be 0 or more, got {args.explanations}")
     if getattr(args, "methods", None):
         from core.explain.methods import METHODS
 
         unknown = [m for m in args.methods.split(",") if m not in METHODS]
         if unknown:
-            raise ValueError(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}")
-    for plot in (args.roc, getattr(args, "risk_coverage", None)):
-        if plot:
-            from core.review.report import check_report_path
+            raise InputError(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    check_plot_paths([args.roc, getattr(args, "risk_coverage", None)], getattr(args, "force", False))
 
-            check_report_path(plot, overwrite=True)  # a .png in an existing folder, not a folder
+
+PLOT_SUFFIXES = (".png", ".pdf")  # what core.io.plots writes by the name (any other suffix would get PNG bytes)
+
+
+def check_plot_paths(plots: list, overwrite: bool) -> None:
+    """Refuse, before any work, a plot path that is not a .png or .pdf, that would overwrite a file without
+    --force (as every output of the command line), or that names the same file as another plot."""
+    from pathlib import Path
+
+    from core.io.files import printable
+    from core.review.report import check_targets
+
+    given = [Path(plot) for plot in plots if plot]
+    if len({os.path.realpath(plot) for plot in given}) < len(given):  # the second would replace the first
+        raise InputError(f"{printable(given[0])}: --roc and --risk-coverage name the same file")
+    for plot in given:
+        if plot.suffix.lower() not in PLOT_SUFFIXES:
+            raise InputError(f"{printable(plot)}: a plot file name must end in {', '.join(PLOT_SUFFIXES)}")
+        check_targets([plot], overwrite)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+from core.errors import InputError
 from core.explain.timing import elapsed_ms
 from core.io.files import printable
 from core.io.images import load_image, parse_crop
@@ -99,14 +100,14 @@ def run_explain(args) -> int:
 
 
 def case_record_arg(args):
-    """The case record the options give (core.review.case_record); ValueError (exit 2) naming what is wrong."""
+    """The case record the options give (core.review.case_record); InputError (exit 2) naming what is wrong."""
     from core.review.case_record import make_record, parse_acquired
 
     try:
         return make_record(case_id=args.case_id, patient_id=args.patient_id, body_site=args.body_site,
                            acquired=parse_acquired(args.acquired), reviewer=args.reviewer)
-    except ValueError as exc:
-        raise ValueError(f"case record: {exc}") from None
+    except InputError as exc:
+        raise InputError(f"case record: {exc}") from None
 
 
 def _colormaps(args) -> dict | None:
@@ -116,7 +117,7 @@ def _colormaps(args) -> dict | None:
 
 def _count_arg(value) -> int:
     if value is None or int(value) < 0:
-        raise ValueError(f"--correspondence: {value}: expected a count of links >= 0")
+        raise InputError(f"--correspondence: {value}: expected a count of links >= 0")
     return int(value)
 
 
@@ -125,5 +126,5 @@ def _crop_arg(text, flag):
         return None
     try:
         return parse_crop(text)
-    except ValueError as exc:
-        raise ValueError(f"{flag}: {exc}") from None
+    except InputError as exc:
+        raise InputError(f"{flag}: {exc}") from None

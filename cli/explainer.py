@@ -5,20 +5,22 @@ from __future__ import annotations
 import json
 import sys
 
+from core.errors import InputError
+
 
 def run_explainer(args) -> int:
     from core.training.explainer import ExplainerOptions, train_explainer
 
     if not 4 <= args.pairs <= 100_000:
-        raise ValueError(f"--pairs must be 4..100000, got {args.pairs}")
+        raise InputError(f"--pairs must be 4..100000, got {args.pairs}")
     if not 1 <= args.width <= 512:
-        raise ValueError(f"--width must be 1..512, got {args.width}")
+        raise InputError(f"--width must be 1..512, got {args.width}")
     if not 1 <= args.target_seeds <= 16:
-        raise ValueError(f"--target-seeds must be 1..16, got {args.target_seeds}")
+        raise InputError(f"--target-seeds must be 1..16, got {args.target_seeds}")
     if not 0.0 <= args.insertion_weight <= 1.0:
-        raise ValueError(f"--insertion-weight must be 0..1, got {args.insertion_weight}")
+        raise InputError(f"--insertion-weight must be 0..1, got {args.insertion_weight}")
     if not 0 <= args.fit_seed < 2**32:
-        raise ValueError(f"--fit-seed must be 0..{2**32 - 1}, got {args.fit_seed}")
+        raise InputError(f"--fit-seed must be 0..{2**32 - 1}, got {args.fit_seed}")
 
     def progress(done: int, total: int) -> None:
         if not args.json:

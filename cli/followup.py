@@ -8,6 +8,7 @@ import json
 import time
 from dataclasses import replace
 
+from core.errors import InputError
 from core.explain.timing import elapsed_ms
 from core.io.files import printable
 
@@ -19,13 +20,13 @@ def run_followup(args) -> int:
     from core.io.images import load_image
 
     if len(args.visits) < 2:
-        raise ValueError(f"followup: give at least two visits (BASELINE FOLLOWUP ...), got {len(args.visits)}")
+        raise InputError(f"followup: give at least two visits (BASELINE FOLLOWUP ...), got {len(args.visits)}")
     from core.followup.measurements import read_pixel_size
 
     try:
         pixel_size = read_pixel_size(args.pixel_size_mm)
-    except ValueError as exc:
-        raise ValueError(f"--pixel-size-mm: {exc}") from None
+    except InputError as exc:
+        raise InputError(f"--pixel-size-mm: {exc}") from None
     dates = _dates(args.acquired, len(args.visits))
     from argparse import Namespace
 
@@ -39,7 +40,7 @@ def run_followup(args) -> int:
     check_dicom_outputs(args)
     images = [load_image(path) for path in args.visits]
     if (args.mask1 or args.mask2) and len(images) > 2:
-        raise ValueError("--mask1/--mask2: drawn outlines are taken for two visits only")
+        raise InputError("--mask1/--mask2: drawn outlines are taken for two visits only")
     require_dicom_sources(args, images)
     masks = [_mask(path, image, flag) for path, image, flag in
              zip((args.mask1, args.mask2), images, ("--mask1", "--mask2"), strict=False)] + [None] * (len(images) - 2)
@@ -98,11 +99,11 @@ def _dates(text: str | None, count: int) -> list[str]:
 
     parts = [p.strip() for p in str(text or "").split(",")] if text else []
     if len(parts) > count:
-        raise ValueError(f"--acquired: give at most one date per visit ({count}), got {len(parts)}")
+        raise InputError(f"--acquired: give at most one date per visit ({count}), got {len(parts)}")
     try:
         return [check_date(p) for p in parts] + [""] * (count - len(parts))
-    except ValueError as exc:
-        raise ValueError(f"case record: {exc}") from None
+    except InputError as exc:
+        raise InputError(f"case record: {exc}") from None
 
 
 def _print_text(result, facts: dict) -> None:
@@ -146,10 +147,10 @@ def _mask(path, image, flag):
 
     mask = np.asarray(load_image(path).image.convert("L")) >= 128
     if mask.shape[::-1] != image.image.size:
-        raise ValueError(f"{flag} {printable(path)}: the outline is {mask.shape[1]}x{mask.shape[0]} px, its image "
+        raise InputError(f"{flag} {printable(path)}: the outline is {mask.shape[1]}x{mask.shape[0]} px, its image "
                          f"{image.image.size[0]}x{image.image.size[1]} px")
     if not mask.any():
-        raise ValueError(f"{flag} {printable(path)}: the outline is empty (no pixel >= 128)")
+        raise InputError(f"{flag} {printable(path)}: the outline is empty (no pixel >= 128)")
     return mask
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from core.errors import InputError
 from core.io.files import printable
 
 
@@ -40,7 +41,7 @@ def _max_bytes(args) -> int:
     if value is None:
         return MAX_INSTANCE_BYTES
     if not (0 < value < float("inf")):  # nan and inf too: int() of either is no size
-        raise ValueError(f"--max-mb: give a size in MB above 0, got {value}")
+        raise InputError(f"--max-mb: give a size in MB above 0, got {value}")
     return int(value * 1024 * 1024)
 
 

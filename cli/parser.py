@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--cache-dir", default=T["cache_dir"], help="where decoded images are cached")
     train.add_argument("--name", default="", help="model name shown in the app (default: the data folder's name)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
+    train.add_argument("--force", action="store_true", help="let --out replace an existing weights file")
     train.add_argument("--init-from", default="", metavar="PATH.pt",
                        help="start from another model's weights (fine-tuning)")
     train.add_argument("--lesion-crop", action="store_true",
@@ -192,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                           f"(default {P['probe_every']}; 0: never)")
     pretrain.add_argument("--name", default="", help="model name (default: the data sets' names)")
     pretrain.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
+    pretrain.add_argument("--force", action="store_true", help="let --out replace an existing weights file")
 
     probe = sub.add_parser("probe", parents=[device, json_output],
                            help="k-NN accuracy and pair AUC of a model's backbone features on labelled data sets")
@@ -207,9 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="at most N pairs (default: two per image)")
     evaluate.add_argument("--include-seen", action="store_true",
                           help="also use images the model was trained or tuned on")
-    evaluate.add_argument("--roc", metavar="FILE.png", help="save the ROC curve")
+    evaluate.add_argument("--roc", metavar="FILE.png", help="save the ROC curve (.png or .pdf; refused if it exists)")
     evaluate.add_argument("--risk-coverage", metavar="FILE.png",
-                          help="save the selective accuracy against coverage (calibrated models)")
+                          help="save the selective accuracy against coverage (calibrated models; refused if it "
+                               "exists)")
+    evaluate.add_argument("--force", action="store_true", help="let --roc and --risk-coverage overwrite existing files")
     evaluate.add_argument("--retrieval", action="store_true",
                           help="also report similar-case retrieval: unseen images as queries against the "
                                "training images")

@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from core.errors import InputError
 from core.io.files import printable
 from core.model.device import resolve_device
 
@@ -17,7 +18,7 @@ def run_probe(args) -> int:
 
     check_data_dirs(args.data_dirs)
     if args.k < 1:
-        raise ValueError(f"-k must be at least 1, got {args.k}")
+        raise InputError(f"-k must be at least 1, got {args.k}")
     started = time.perf_counter()
     model = load_model(args.model_path, device=resolve_device(args.device))
     results = probe_folders(model, args.data_dirs, args.cache_dir or None, args.k)
@@ -38,11 +39,11 @@ def check_data_dirs(data_dirs) -> None:
     for data_dir in data_dirs:
         path = Path(data_dir)
         if not path.exists():
-            raise ValueError(f"{printable(data_dir)}: no such folder")
+            raise InputError(f"{printable(data_dir)}: no such folder")
         if not path.is_dir():
-            raise ValueError(f"{printable(data_dir)}: not a folder of class folders")
+            raise InputError(f"{printable(data_dir)}: not a folder of class folders")
         if path.resolve() in seen:
-            raise ValueError(f"{printable(data_dir)}: given twice")
+            raise InputError(f"{printable(data_dir)}: given twice")
         seen.add(path.resolve())
 
 

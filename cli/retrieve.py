@@ -42,14 +42,14 @@ def run_index(args) -> int:
 
 
 def run_retrieve(args) -> int:
-    from core.errors import DataError
+    from core.errors import DataError, InputError
     from core.explain.facts import model_facts
     from core.io.images import load_image
     from core.model.device import resolve_device
     from core.model.weights import file_digest, load_model
 
     if args.k < 1:
-        raise ValueError(f"-k must be at least 1, got {args.k}")
+        raise InputError(f"-k must be at least 1, got {args.k}")
     if args.report:
         from core.review.report import check_report_path
 

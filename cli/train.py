@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 from pathlib import Path
 
+from core.errors import InputError
 from core.io.files import printable
 from core.training.distributed import environment
 from core.training.train import TrainOptions, checkpoint_path_for, train
@@ -44,34 +46,39 @@ def check_train_args(args) -> None:
     """Refuse, before anything is read or written, the options train would fail on (or quietly misuse)."""
     at_least(args, {"epochs": 1, "batch_size": 2, "patience": 1, "threads": 0, "embedding_dim": 2})
     if not 16 <= args.input_size <= 1024:
-        raise ValueError(f"--input-size must be in 16..1024 pixels, got {args.input_size}")
+        raise InputError(f"--input-size must be in 16..1024 pixels, got {args.input_size}")
     positive_finite(args, ("lr", "margin"))
     positive_finite(args, ("weight_decay", "attention_weight", "lesion_weight", "crop_margin"), allow_zero=True)
-    check_out(args.out)
+    check_out(args.out, args.force or args.resume)
     out = Path(args.out)
     if args.init_from and Path(args.init_from).resolve() == out.resolve() and not args.resume:
-        raise ValueError(f"--init-from {printable(args.init_from)}: is the --out file itself")
+        raise InputError(f"--init-from {printable(args.init_from)}: is the --out file itself")
 
 
-def check_out(out) -> None:
-    """--out must name a new or existing .pt file in an existing folder (train, pretrain)."""
+def check_out(out, overwrite: bool) -> None:
+    """--out must name a .pt file in an existing folder (train, pretrain), new unless `overwrite` (--force, or
+    --resume, which continues the run that wrote it): a finished model is never replaced by accident."""
     out = Path(out)
     if out.is_dir():
-        raise ValueError(f"--out {printable(out)}: is a folder; "
+        raise InputError(f"--out {printable(out)}: is a folder; "
                          f"give the weights file, e.g. {printable(out / 'model.pt')}")
     if out.suffix.lower() != ".pt":
         # the metadata sidecar is OUT with .json, the curves OUT with .curves.png: any other suffix can make one
         # of them the weights file itself (train --out m.json overwrote the weights with the metadata)
-        raise ValueError(f"--out {printable(out)}: a weights file name must end in .pt")
+        raise InputError(f"--out {printable(out)}: a weights file name must end in .pt")
     if not out.parent.is_dir():
-        raise ValueError(f"--out {printable(out)}: folder {printable(out.parent)} does not exist")
+        raise InputError(f"--out {printable(out)}: folder {printable(out.parent)} does not exist")
+    for target in (out, out.with_suffix(".json")):  # the weights and their metadata sidecar
+        if not overwrite and os.path.lexists(target):
+            raise FileExistsError(f"--out {printable(target)}: already exists (use --force to overwrite, or "
+                                  "--resume to continue its training)")
 
 
 def at_least(args, minimums: dict) -> None:
     for key, low in minimums.items():
         value = getattr(args, key, None)
         if value is not None and value < low:
-            raise ValueError(f"--{key.replace('_', '-')} must be at least {low}, got {value}")
+            raise InputError(f"--{key.replace('_', '-')} must be at least {low}, got {value}")
 
 
 def positive_finite(args, keys, allow_zero: bool = False) -> None:
@@ -81,7 +88,7 @@ def positive_finite(args, keys, allow_zero: bool = False) -> None:
             continue
         if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
             bound = "0 or more" if allow_zero else "above 0"
-            raise ValueError(f"--{key.replace('_', '-')} must be a finite number {bound}, got {value}")
+            raise InputError(f"--{key.replace('_', '-')} must be a finite number {bound}, got {value}")
 
 
 class ProgressBar:

@@ -183,6 +183,12 @@ def test_evaluate_json(trained_shapes, shapes_dir, tmp_path, capsys):
     assert data["pairs"] <= 20 and 0 <= data["auc"] <= 1 and set(data["confusion"]) == {
         "true_similar", "false_similar", "true_different", "false_different"}
     assert roc.exists()
+    written = roc.read_bytes()
+    assert main(["evaluate", str(shapes_dir), "--model", str(weights), "--roc", str(roc), "--pairs", "10"]) == 2
+    assert "already exists" in capsys.readouterr().err and roc.read_bytes() == written  # refused before any work
+    assert main(["evaluate", str(shapes_dir), "--model", str(weights), "--roc", str(roc), "--pairs", "10",
+                 "--force"]) == 0
+    assert roc.read_bytes() != written  # 10 pairs: another curve
 
 
 def test_report_and_maps_go_into_missing_folders_with_absolute_paths_and_sha256(weights, image_pair, tmp_path,
@@ -284,3 +290,39 @@ def test_every_option_of_every_command_says_what_it_does():
                 yield f"{name} {action.option_strings[-1]}"
 
     assert list(bare(build_parser(), "main.py")) == []
+
+
+def _numpy_fails(*args, **kwargs):
+    return np.zeros(2).reshape(3)  # numpy's own ValueError, as a bug deep in a computation raises it
+
+
+def test_a_bug_is_not_reported_as_bad_input(weights, image_pair, tmp_path, monkeypatch, capsys):
+    """Every ValueError used to end as 'error: ...' and exit 2, which once passed a real crash off as bad input."""
+    import core.trust.checks
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("SIAMESE_LENS_DEBUG", raising=False)
+    monkeypatch.setattr(core.trust.checks, "probability_same", _numpy_fails)
+    argv = ["explain", str(image_pair[0]), str(image_pair[1]), "--model", str(weights)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "a bug in Siamese Lens, not your input" in err and "cannot reshape" in err
+    crashes = list((tmp_path / "cache" / "SiameseLens" / "crashes").iterdir())
+    assert len(crashes) == 1 and str(crashes[0]) in err and crashes[0].name.startswith("explain-")
+    assert "Traceback" in crashes[0].read_text() and "_numpy_fails" in crashes[0].read_text()
+    monkeypatch.setenv("SIAMESE_LENS_DEBUG", "1")  # the traceback itself, for a developer
+    with pytest.raises(ValueError, match="cannot reshape"):
+        main(argv)
+    monkeypatch.delenv("SIAMESE_LENS_DEBUG")
+    assert main([*argv, "--crop1", "1,2,3"]) == 2  # bad input still is one line and exit 2
+    assert capsys.readouterr().err.startswith("error: --crop1: crop must be x,y,w,h")
+
+
+def test_every_bad_input_message_of_the_command_line_is_an_input_error():
+    """cli.run turns only core.errors types into the one-line exit 2: a plain ValueError there would end as a bug."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "cli"
+    plain = [f"{path.name}:{n}" for path in sorted(root.glob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1) if "raise ValueError(" in line]
+    assert plain == []

@@ -223,8 +223,10 @@ def _report_case(prepare, extra=(), status=2, expect=""):
     return build, status, expect
 
 
-def _train_case(*options, expect=""):
+def _train_case(*options, expect="", existing=""):
     def build(work, assets):
+        if existing:  # a finished model's file: never replaced without --force
+            (work / existing).write_text("old")
         data = work / "data"
         for label in ("x", "y"):
             (data / label).mkdir(parents=True)
@@ -327,6 +329,16 @@ CASES = {
     "train out is a folder": _train_case("--out", ".", expect="folder"),
     "evaluate pairs 0": ((lambda work, assets: ["evaluate", work, "--model", assets["model"], "--pairs", "0"]), 2,
                          "--pairs"),
+    "train out exists": _train_case("--out", "m.pt", expect="already exists", existing="m.pt"),
+    "train out sidecar exists": _train_case("--out", "m.pt", expect="already exists", existing="m.json"),
+    "pretrain out exists": ((lambda work, assets: (work / "m.pt").write_bytes(b"old") and
+                             ["pretrain", work, "--out", work / "m.pt"]), 2, "already exists"),
+    "evaluate roc exists": ((lambda work, assets: (work / "roc.png").write_bytes(b"old") and
+                             ["evaluate", work, "--model", assets["model"], "--roc", work / "roc.png"]), 2,
+                            "already exists"),
+    "evaluate plots are one file": ((lambda work, assets: ["evaluate", work, "--model", assets["model"], "--roc",
+                                                           work / "p.png", "--risk-coverage", "p.png"]), 2,
+                                    "name the same file"),
 }
 
 

@@ -198,3 +198,35 @@ def test_the_printed_probability_never_contradicts_the_band_it_is_compared_with(
     assert "16.8 %" in verdict.judge(0.168, (0.17, 0.81), (True, True)).reason
     assert verdict.shown_probability(0.168, (0.17, 0.81)) == "16.8 %"
     assert verdict.shown_probability(0.5, (0.17, 0.81)) == "50 %"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), probabilities), st.one_of(st.none(), bands), st.booleans())
+def test_every_verdict_says_when_the_domain_could_not_be_checked_and_why(p, band, same_content):
+    """An inconclusive verdict said nothing of a domain check that could not run; a decided one did."""
+    judged = verdict.judge(p, band, None, same_content, "this model's domain summary is malformed (no 'x')")
+    assert judged.reason.endswith("; domain not checked: this model's domain summary is malformed (no 'x')")
+    assert "domain not checked" not in verdict.judge(p, band, (True, True), same_content).reason
+
+
+def test_an_edited_domain_summary_is_disclosed_in_every_output(shapes_copy, image_pair, tmp_path):
+    """Issue: domain={"junk": 1} in a weights file lost the out-of-domain check silently for an inconclusive pair."""
+    from core.explain.facts import explanation_facts
+    from core.review.report_layout import _trust_lines
+    from core.trust.checks import describe_trust
+
+    model = load_model(shapes_copy)
+    path = tmp_path / "junk.pt"
+    save_model(model, path, {"domain": {"junk": 1}, "verdict": {**model.metadata["verdict"], "band": [0.0, 1.0]}})
+    model = load_model(path)
+    images = [load_image(p) for p in image_pair]
+    result = explain_pair(model, *images)
+    why = "domain not checked: this model's domain summary is malformed (no 'embeddings')"
+    assert result.in_domain is None and result.verdict == verdict.INCONCLUSIVE
+    assert result.verdict_reason.endswith(why)  # the window's score panel shows this reason
+    assert why in describe_trust(result)[0]  # the CLI's first line
+    facts = explanation_facts(result, images, model)
+    assert facts["domain_unchecked"] == why and facts["verdict_reason"].endswith(why)  # JSON
+    assert ("Domain", why) in _trust_lines(facts)  # every report page (PNG, PDF, DICOM), past the clipped reason
+    fine = explanation_facts(explain_pair(load_model(shapes_copy), *images), images, model)
+    assert fine["domain_unchecked"] is None and "domain not checked" not in fine["verdict_reason"]

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from core.errors import InputError
+
 AUGMENTATIONS = ("hflip", "vflip", "rotate", "crop", "jitter", "artefacts", "bgswap")
 
 
@@ -34,7 +36,7 @@ class AugmentSpec:
         chosen = {t.strip() for t in text.split(",") if t.strip()} - {"none"}
         unknown = chosen - set(AUGMENTATIONS)
         if unknown:
-            raise ValueError(f"unknown augmentation(s) {', '.join(sorted(unknown))}; "
+            raise InputError(f"unknown augmentation(s) {', '.join(sorted(unknown))}; "
                              f"choose from {', '.join(AUGMENTATIONS)}")
         return cls(
             hflip="hflip" in chosen,

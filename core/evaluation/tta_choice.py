@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from core.data.datasets import load_cache, make_pairs
+from core.errors import InputError
 from core.evaluation.evaluate import EVAL_PAIR_SEED, embed_cached, score_pairs, summarise
 from core.evaluation.metrics import best_balanced_threshold, roc_auc
 from core.vocabulary import TTA_MODES
@@ -24,7 +25,7 @@ def tune(model, dataset, splits: dict, cache_dir=None, mode: str = "auto") -> di
     over none), then its threshold on validation and its test metrics, as training does. Returns what was
     measured per mode (validation AUC, milliseconds per pair) and the choice."""
     if mode != "auto" and mode not in TTA_MODES:
-        raise ValueError(f"unknown test-time augmentation {mode!r}; choose auto or one of {', '.join(TTA_MODES)}")
+        raise InputError(f"unknown test-time augmentation {mode!r}; choose auto or one of {', '.join(TTA_MODES)}")
 
     def scores(name: str) -> tuple[Callable[[], tuple[np.ndarray, np.ndarray]], torch.Tensor]:
         subset = dataset.subset(splits[name])

@@ -2,8 +2,8 @@
 JSON sidecar (CLI, GUI, batch) and the batch summary's model hash. Torch-free.
 
     explanation_facts(explanation, images, model) -> {similarity, distance, decision, threshold, method,
-        explanation_note, probability_same, in_domain, same_content, verdict, verdict_reason, model: model_facts,
-        images: [image_facts], timings_ms}
+        explanation_note, probability_same, in_domain, domain_unchecked, same_content, verdict, verdict_reason,
+        model: model_facts, images: [image_facts], timings_ms}
 
 "decision" is the raw similarity against the model's threshold; "verdict" is what the product stands behind.
 
@@ -18,7 +18,7 @@ import hashlib
 import os
 
 from core.io.files import file_sha256
-from core.trust.verdict import band_of, withholds
+from core.trust.verdict import band_of, domain_unchecked_text, withholds
 
 
 def model_facts(model) -> dict:
@@ -71,6 +71,7 @@ def explanation_facts(explanation, images, model) -> dict:
         # how far the score and maps can be trusted (core.trust.checks); None = not available for this model
         "probability_same": getattr(explanation, "probability_same", None),
         "in_domain": list(in_domain) if in_domain is not None else None,
+        "domain_unchecked": _unchecked(explanation) if in_domain is None else None,  # why not, said in every verdict
         "same_content": bool(getattr(explanation, "same_content", False)),
         # what the model stands behind (core.trust.verdict): similar, different, inconclusive or not assessed
         "verdict": explanation.verdict,
@@ -81,6 +82,10 @@ def explanation_facts(explanation, images, model) -> dict:
         "images": [image_facts(image, explanation.factual[index]) for index, image in enumerate(images)],
         "timings_ms": dict(explanation.timings_ms),
     }
+
+
+def _unchecked(explanation) -> str:
+    return domain_unchecked_text(getattr(explanation, "domain_unchecked", ""))
 
 
 def _describe(model):

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from core import vocabulary
+from core.errors import InputError
 
 if TYPE_CHECKING:  # no torch at import: the CLI parser reads METHODS before any model is needed
     import torch
@@ -201,4 +202,4 @@ def get_method(name: str) -> Method:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None
+        raise InputError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from core.errors import InputError
 from core.io.png import write_png
 from core.vocabulary import COLORMAPS as NAMES
 from core.vocabulary import DEFAULT_COLORMAP
@@ -34,7 +35,7 @@ if tuple(COLORMAPS) != NAMES:  # the vocabulary names the colormaps, in order; t
 def colormap_lut(name: str) -> np.ndarray:
     """(256, 3) uint8 RGB lookup table of a colormap (index 0 = map value 0, 255 = map value 1)."""
     if name not in COLORMAPS:
-        raise ValueError(f"unknown colormap {name!r}; choose one of {', '.join(COLORMAPS)}")
+        raise InputError(f"unknown colormap {name!r}; choose one of {', '.join(COLORMAPS)}")
     ramp = np.arange(256, dtype=np.uint8).reshape(256, 1)
     bgr = cv2.applyColorMap(ramp, COLORMAPS[name]).reshape(256, 3)
     lut = np.ascontiguousarray(bgr[:, ::-1])

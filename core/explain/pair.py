@@ -61,6 +61,8 @@ class Explanation:
     probability_same: float | None = None
     in_domain: tuple | None = None
     same_content: bool = False
+    # Why the out-of-domain check could not run (in_domain None): no summary, or a malformed one; "" when it ran.
+    domain_unchecked: str = ""
     # What the model can stand behind (core.trust.verdict): similar, different, inconclusive or not assessed, and why.
     verdict: str = verdict_words.NOT_ASSESSED
     verdict_reason: str = ""
@@ -105,7 +107,7 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
         fact_cams, counter_cams = np.zeros_like(fact_cams), np.zeros_like(counter_cams)
     sizes = [pil1.size, pil2.size]
     factual, counterfactual = image_maps(fact_cams, sizes), image_maps(counter_cams, sizes)
-    in_domain = checks.in_domain(model, features)
+    in_domain, unchecked = checks.domain_check(model, features)
     links = _links(model, activations, local, sim, (pil1, crop1), (pil2, crop2), correspondence)
     t3 = time.perf_counter()
     if same_content:
@@ -113,7 +115,8 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
     else:
         note = "" if np.abs(signed).max() > 0 else "no gradient evidence: the two embeddings coincide"
     probability = checks.probability_same(model, sim)
-    judged = verdict_words.judge(probability, verdict_words.band_of(model.metadata), in_domain, same_content)
+    judged = verdict_words.judge(probability, verdict_words.band_of(model.metadata), in_domain, same_content,
+                                 unchecked)
     return Explanation(
         similarity=min(max(sim, 0.0), 1.0),
         distance=dist,
@@ -129,6 +132,7 @@ def explain_pair(model: SiameseModel, image1, image2, method: str = DEFAULT_METH
         crops=(crop1, crop2),
         probability_same=probability,
         in_domain=in_domain,
+        domain_unchecked=unchecked,
         same_content=same_content,
         verdict=judged.label,
         verdict_reason=judged.reason,

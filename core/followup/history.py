@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from core.errors import InputError
 from core.followup.visits import FollowUp, compare, followup
 from core.io.images import LoadedImage
 
@@ -34,14 +35,14 @@ def follow_lesion(model, images: list, dates: list | None = None, pixel_size_mm:
                   mode: str = "auto", masks: list | None = None, method: str | None = None,
                   should_stop=None) -> History:
     """The history of visits `images` (LoadedImage, two or more) with their `dates` (ISO or "", one per image;
-    None: the files' own). masks: per image a drawn outline or None. ValueError (one line) for visits of
+    None: the files' own). masks: per image a drawn outline or None. InputError (one line) for visits of
     different patients or a wrong number of dates; core.errors.Stopped when should_stop() turns true
 between two stages of any visit (core.followup.visits)."""
     if len(images) < 2:
-        raise ValueError(f"a follow-up needs at least two visits, got {len(images)}")
+        raise InputError(f"a follow-up needs at least two visits, got {len(images)}")
     dates = list(dates) if dates is not None else [""] * len(images)
     if len(dates) != len(images):
-        raise ValueError(f"acquired: give one date per visit ({len(images)}), got {len(dates)}")
+        raise InputError(f"acquired: give one date per visit ({len(images)}), got {len(dates)}")
     dates = [d or _file_date(image) for d, image in zip(dates, images, strict=True)]
     check_same_patient(images)
     given, note = date_order(dates)
@@ -60,7 +61,7 @@ def check_same_patient(images: list) -> None:
     named = [(image, pid) for image, pid in named if pid]
     for image, pid in named[1:]:
         if pid != named[0][1]:
-            raise ValueError(f"visits of different patients: {_name(named[0][0])} is patient {named[0][1]!r}, "
+            raise InputError(f"visits of different patients: {_name(named[0][0])} is patient {named[0][1]!r}, "
                              f"{_name(image)} is patient {pid!r}")
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from core.errors import InputError
+
 COLOURS = {"white": (255, 255, 255), "red": (204, 51, 51), "light brown": (153, 102, 51),
            "dark brown": (51, 0, 0), "blue-grey": (51, 153, 153), "black": (0, 0, 0)}
 COLOUR_SHARE = 0.05  # of the lesion's pixels: a colour covering less is not counted
@@ -67,7 +69,7 @@ def read_pixel_size(text) -> float | None:
     except ValueError:
         value = float("nan")
     if not 0 < value < MAX_PIXEL_SIZE_MM:  # also refuses nan and inf
-        raise ValueError(f"{typed!r} is not the size of one pixel in mm: give a number more than 0 and less than "
+        raise InputError(f"{typed!r} is not the size of one pixel in mm: give a number more than 0 and less than "
                          f"{MAX_PIXEL_SIZE_MM:g} (e.g. 0.02)")
     return value
 
@@ -77,7 +79,7 @@ def measure(rgb: np.ndarray, mask: np.ndarray | None = None, pixel_size_mm: floa
     lesion finder's). Keys ending in _mm / _mm2 are None when the pixel size is unknown. `found` is False (and
     the numbers None) when there is no lesion outline to measure."""
     if pixel_size_mm is not None and not (np.isfinite(pixel_size_mm) and pixel_size_mm > 0):
-        raise ValueError(f"pixel size must be a positive number of mm, got {pixel_size_mm!r}")
+        raise InputError(f"pixel size must be a positive number of mm, got {pixel_size_mm!r}")
     source = "given"
     if mask is None:
         from core.model.lesion import find_lesion

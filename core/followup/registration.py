@@ -28,6 +28,8 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from core.errors import InputError
+
 MODES = ("rigid", "similarity")
 AUTO = "auto"  # similarity when the magnification evidently differs, else rigid (register)
 SCALE_SIGNIFICANT = 0.01  # |scale - 1| at or below this is read as the same magnification ...
@@ -108,7 +110,7 @@ def register(baseline: np.ndarray, followup: np.ndarray, mode: str = "auto", mas
     magnification differs from 1 by more than the evidence allows (SCALE_SIGNIFICANT, SCALE_SIGMAS), else the
     rigid refinement of it (fewer free parameters, steadier); "rigid" or "similarity" force one."""
     if mode not in (*MODES, AUTO):
-        raise ValueError(f"registration mode must be one of {', '.join((AUTO, *MODES))}, got {mode!r}")
+        raise InputError(f"registration mode must be one of {', '.join((AUTO, *MODES))}, got {mode!r}")
     if mode == "similarity":
         return _register(baseline, followup, mode, masks)
     if mode == "rigid":  # asked for: refused when the skin shows another magnification, which rigid cannot align

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from core.errors import ImageLoadError
+from core.errors import ImageLoadError, InputError
 from core.io.dicom import DicomSource, read_dicom
 from core.io.files import file_problem, first_line, printable
 from core.io.image_files import FINITE_BAND_ROWS, is_dicom, non_finite_problem
@@ -181,15 +181,15 @@ def parse_crop(text: str) -> CropBox:
     image is checked once the image is known."""
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 4:
-        raise ValueError(f"crop must be x,y,w,h (four integers), got {text!r}")
+        raise InputError(f"crop must be x,y,w,h (four integers), got {text!r}")
     try:
         x, y, w, h = (int(p) for p in parts)
     except ValueError:
-        raise ValueError(f"crop must be x,y,w,h (four integers), got {text!r}") from None
+        raise InputError(f"crop must be x,y,w,h (four integers), got {text!r}") from None
     crop = (x, y, w, h)
     problem = crop_problem(crop)
     if problem:
-        raise ValueError(problem)
+        raise InputError(problem)
     return crop
 
 

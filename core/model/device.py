@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from core.errors import InputError
 from core.vocabulary import DEVICES
 
 FLAVOUR_FILE = "build_flavour.txt"  # written into the bundle's top folder (sys._MEIPASS) by build.spec
@@ -43,25 +44,25 @@ def device_choices() -> tuple[tuple[str, str], ...]:
 
 
 def resolve_device(name: str):
-    """'auto', 'cpu' or 'cuda' -> a torch.device; ValueError (one line) if CUDA is asked for but absent."""
+    """'auto', 'cpu' or 'cuda' -> a torch.device; InputError (one line) if CUDA is asked for but absent."""
     import torch
 
     if name not in DEVICES:
-        raise ValueError(f"unknown device {name!r}; choose {', '.join(DEVICES)}")
+        raise InputError(f"unknown device {name!r}; choose {', '.join(DEVICES)}")
     reason = cuda_unsupported()
     if name == "auto":
         return torch.device("cuda" if reason is None and torch.cuda.is_available() else "cpu")
     if name == "cuda":
         if reason is not None:
-            raise ValueError(f"CUDA was requested but {reason}")
+            raise InputError(f"CUDA was requested but {reason}")
         if not torch.cuda.is_available():
-            raise ValueError("CUDA was requested but no CUDA device is available")
+            raise InputError("CUDA was requested but no CUDA device is available")
     return torch.device(name)
 
 
 def torch_device(device):
     """load_model's `device`: 'auto', 'cpu' or 'cuda' (resolve_device), or a torch.device or its name ('cuda:1');
-    ValueError (one line) for a name torch does not know or a CUDA device that is absent, never torch's own
+    InputError (one line) for a name torch does not know or a CUDA device that is absent, never torch's own
     "Expected one of cpu, cuda, ipu, ..." or "Found no NVIDIA driver on your system"."""
     import torch
 
@@ -70,7 +71,7 @@ def torch_device(device):
     try:
         chosen = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}; choose {', '.join(DEVICES)} or a torch device") from None
+        raise InputError(f"unknown device {device!r}; choose {', '.join(DEVICES)} or a torch device") from None
     if chosen.type == "cuda":
         resolve_device("cuda")  # raises if CUDA is absent
     return chosen

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from core.errors import ImageLoadError
+from core.errors import ImageLoadError, InputError
 from core.io.images import LoadedImage
 from core.model import resnet, tta
 from core.model.explainer_head import EARLY_STAGE, ExplainerHead, early_channels
@@ -65,7 +65,7 @@ class ModelConfig:
 def build_backbone(architecture: str) -> tuple[nn.Sequential, int]:
     """Return (convolutional trunk whose last module is the explanation target, its channel count)."""
     if architecture not in SUPPORTED_ARCHITECTURES:
-        raise ValueError(f"unknown architecture {architecture!r}; choose one of {', '.join(SUPPORTED_ARCHITECTURES)}")
+        raise InputError(f"unknown architecture {architecture!r}; choose one of {', '.join(SUPPORTED_ARCHITECTURES)}")
     base = architecture.removesuffix(STRIDE16_SUFFIX)
     net: Any  # a ResNet built here or any torchvision classifier
     if base in resnet.DEPTHS:  # torchvision's import costs seconds of every start: ResNets are built here
@@ -117,7 +117,7 @@ class SiameseModel(nn.Module):
         self.explainer: ExplainerHead | None = None
         if self.config.explainer_width:
             if not self.config.architecture.startswith("resnet"):
-                raise ValueError(f"an amortised explainer needs a ResNet, not {self.config.architecture!r}")
+                raise InputError(f"an amortised explainer needs a ResNet, not {self.config.architecture!r}")
             self.explainer = ExplainerHead(channels, early_channels(self.features), self.config.explainer_width)
 
     # --- the public model interface -------------------------------------------------------------

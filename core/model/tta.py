@@ -14,6 +14,7 @@ Training never uses TTA (it trains one augmented view at a time).
 
 from __future__ import annotations
 
+from core.errors import InputError
 from core.vocabulary import TTA_MODES
 
 # Each view: (forward transform of an image batch, inverse transform of a map batch), on the last two axes.
@@ -67,4 +68,4 @@ def _views(mode: str) -> tuple:
     try:
         return VIEWS[mode]
     except KeyError:
-        raise ValueError(f"unknown test-time augmentation {mode!r}; choose one of {', '.join(TTA_MODES)}") from None
+        raise InputError(f"unknown test-time augmentation {mode!r}; choose one of {', '.join(TTA_MODES)}") from None

@@ -54,7 +54,7 @@ def load_model(path=None, device: str | torch.device = "cpu") -> SiameseModel:
     """Load a weights file (default: the shipped skin model) in eval mode on `device`.
 
     With no path and no shipped weights, returns a clearly labelled untrained model so the app still runs.
-    Raises ModelLoadError with a one-line message for anything wrong with the file, ValueError for a `device`
+    Raises ModelLoadError with a one-line message for anything wrong with the file, InputError for a `device`
     that is unknown or absent (core.model.device.torch_device).
     """
     device = torch_device(device)

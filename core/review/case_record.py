@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, fields, replace
 from datetime import date
 
+from core.errors import InputError
+
 RECORD_KEYS = ("case_id", "patient_id", "body_site", "acquired", "reviewer")
 MAX_FIELD = 120  # characters: an identifier or a short phrase, not a note
 REVIEWER_VERDICTS = ("agree", "disagree")  # the reviewer's word on the model's verdict (the worklist's)
@@ -67,10 +69,10 @@ def from_images(images) -> CaseRecord:
 
 
 def make_record(case_id="", patient_id="", body_site="", acquired=("", ""), reviewer="") -> CaseRecord:
-    """A checked CaseRecord; ValueError naming the field for a bad value."""
+    """A checked CaseRecord; InputError naming the field for a bad value."""
     acquired = tuple(acquired) if acquired else ("", "")
     if len(acquired) != 2:
-        raise ValueError(f"acquired: give one date per image (DATE1,DATE2), got {len(acquired)}")
+        raise InputError(f"acquired: give one date per image (DATE1,DATE2), got {len(acquired)}")
     return CaseRecord(case_id=check_text("case id", case_id), patient_id=check_text("patient id", patient_id),
                       body_site=check_text("body site", body_site),
                       acquired=(check_date(acquired[0]), check_date(acquired[1])),
@@ -83,7 +85,7 @@ def parse_acquired(text: str | None) -> tuple[str, str]:
         return ("", "")
     parts = [p.strip() for p in str(text).split(",")]
     if len(parts) > 2:
-        raise ValueError(f"acquired: give at most two dates (DATE1,DATE2), got {text!r}")
+        raise InputError(f"acquired: give at most two dates (DATE1,DATE2), got {text!r}")
     parts += [""] * (2 - len(parts))
     return check_date(parts[0]), check_date(parts[1])
 
@@ -91,9 +93,9 @@ def parse_acquired(text: str | None) -> tuple[str, str]:
 def check_text(name: str, value) -> str:
     text = "" if value is None else str(value).strip()
     if _CONTROL.search(text):
-        raise ValueError(f"{name}: must be one line of text (no control characters)")
+        raise InputError(f"{name}: must be one line of text (no control characters)")
     if len(text) > MAX_FIELD:
-        raise ValueError(f"{name}: at most {MAX_FIELD} characters, got {len(text)}")
+        raise InputError(f"{name}: at most {MAX_FIELD} characters, got {len(text)}")
     return text
 
 
@@ -111,4 +113,4 @@ def check_date(value) -> str:
 
 
 def _bad(text: str) -> str:
-    raise ValueError(f"acquisition date {text!r} is not a date (use YYYY-MM-DD)")
+    raise InputError(f"acquisition date {text!r} is not a date (use YYYY-MM-DD)")

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import InputError
 from core.explain.facts import explanation_facts
 from core.io.files import first_line, printable, write_unit
 from core.review.report import (
@@ -77,7 +78,7 @@ def plan_outputs(out_dir=None, report=None, *, colormaps=None, overwrite: bool =
         check_targets(list(plan.maps), overwrite)
     named = [os.path.normpath(path.absolute()) for path in plan.files]  # out/../out/x.png is out/x.png
     if len(set(named)) < len(named):  # the maps are distinct, and so are a report and its sidecar
-        raise ValueError(f"{printable(plan.report)}: the report and its sidecar cannot be one of the maps")
+        raise InputError(f"{printable(plan.report)}: the report and its sidecar cannot be one of the maps")
     return plan
 
 

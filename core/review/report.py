@@ -35,7 +35,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from core.errors import SiameseLensError
+from core.errors import InputError, SiameseLensError
 from core.explain.overlay import colormap_lut
 from core.io.files import first_line, folder_problem, printable, settle, write_unit
 from core.review.case_record import REVIEWER_VERDICTS, CaseRecord
@@ -56,7 +56,7 @@ def check_report_path(path, overwrite: bool) -> Path:
     """The report's path, once it is known that it and its sidecar may be written (checked before any work)."""
     report = Path(path)
     if report.suffix.lower() not in REPORT_SUFFIXES:
-        raise ValueError(f"{printable(report)}: a report file name must end in {', '.join(REPORT_SUFFIXES)}")
+        raise InputError(f"{printable(report)}: a report file name must end in {', '.join(REPORT_SUFFIXES)}")
     check_targets([report, report.with_suffix(".json")], overwrite)
     return report
 
@@ -127,7 +127,7 @@ def sidecar_facts(facts: dict, *, colormaps=None, layers=None, note="", when=Non
     so its numbers are kept for machines but stand for nothing; "withheld": its page does not show them (unless
     `shown_anyway`, the reviewer's choice, recorded as "shown_anyway")."""
     if reviewer_verdict is not None and reviewer_verdict not in REVIEWER_VERDICTS:
-        raise ValueError(f"reviewer verdict must be one of {', '.join(REVIEWER_VERDICTS)}, got {reviewer_verdict!r}")
+        raise InputError(f"reviewer verdict must be one of {', '.join(REVIEWER_VERDICTS)}, got {reviewer_verdict!r}")
     chosen = report_colormaps(colormaps)  # validates the names before anything is drawn
     extrapolated = withholds(facts["verdict"], facts.get("in_domain"))
     images = []
@@ -155,7 +155,7 @@ def report_colormaps(colormaps) -> dict:
     chosen = {**DEFAULT_LAYER_COLORMAPS, **(colormaps or {})}
     unknown = set(chosen) - set(LAYERS)
     if unknown:
-        raise ValueError(f"unknown overlay layer(s) {', '.join(sorted(unknown))}; use {', '.join(LAYERS)}")
+        raise InputError(f"unknown overlay layer(s) {', '.join(sorted(unknown))}; use {', '.join(LAYERS)}")
     for name in chosen.values():
         colormap_lut(name)
     return {layer: chosen[layer] for layer in LAYERS}
@@ -164,11 +164,11 @@ def report_colormaps(colormaps) -> dict:
 def _layers(layers) -> list[dict]:
     chosen = DEFAULT_LAYERS if layers is None else layers
     if len(chosen) != 2:
-        raise ValueError("layers must give one {layer: opacity} dict per image")
+        raise InputError("layers must give one {layer: opacity} dict per image")
     out = []
     for image_layers in chosen:
         unknown = set(image_layers) - set(LAYERS)
         if unknown:
-            raise ValueError(f"unknown overlay layer(s) {', '.join(sorted(unknown))}; use {', '.join(LAYERS)}")
+            raise InputError(f"unknown overlay layer(s) {', '.join(sorted(unknown))}; use {', '.join(LAYERS)}")
         out.append({name: round(min(max(float(image_layers.get(name, 0.0)), 0.0), 1.0), 3) for name in LAYERS})
     return out

@@ -289,7 +289,7 @@ def _timing(timings: dict) -> str:
 
 def _trust_lines(facts: dict) -> list[tuple[str, str]]:
     from core.trust.checks import faithfulness_text
-    from core.trust.verdict import shown_probability
+    from core.trust.verdict import domain_unchecked_text, shown_probability
 
     lines = []
     band = facts["model"].get("verdict_band")
@@ -303,6 +303,8 @@ def _trust_lines(facts: dict) -> list[tuple[str, str]]:
     if facts.get("in_domain") is not None:
         inside = all(facts["in_domain"])
         lines.append(("Domain", "both images inside the model's domain" if inside else facts["verdict_reason"].upper()))
+    else:  # whatever the verdict: the reason line above may be clipped
+        lines.append(("Domain", facts.get("domain_unchecked") or domain_unchecked_text()))
     if facts.get("same_content"):
         lines.append(("Maps", "none: the two images have the same content"))
     if facts.get("withheld") or facts.get("same_content"):  # no maps drawn: nothing to judge

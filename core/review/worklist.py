@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core.errors import SiameseLensError
+from core.errors import InputError, SiameseLensError
 from core.io.files import atomic_write
 from core.io.files import file_sha256 as sha256_of
 from core.paths import user_data_dir
@@ -241,7 +241,7 @@ class Worklist:
 
     def set_status(self, case_ref: int, status: str) -> None:
         if status not in STATUSES:
-            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+            raise InputError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         self.db.execute("UPDATE cases SET status=?, updated=? WHERE id=?", (status, _now(), case_ref))
 
     def set_crops(self, case_ref: int, crops) -> None:
@@ -295,7 +295,7 @@ class Worklist:
     def save_review(self, result_id: int, *, decision: str | None = None, note: str | None = None) -> None:
         """The reviewer's own verdict and note, committed at once."""
         if decision is not None and decision not in REVIEWER_VERDICTS:
-            raise ValueError(f"reviewer decision must be one of {', '.join(REVIEWER_VERDICTS)}, got {decision!r}")
+            raise InputError(f"reviewer decision must be one of {', '.join(REVIEWER_VERDICTS)}, got {decision!r}")
         with self._transaction():
             if decision is not None:
                 self.db.execute("UPDATE results SET reviewer_decision=?, updated=? WHERE id=?",

@@ -24,7 +24,7 @@ import torch
 
 from core.data.augment import AugmentSpec
 from core.data.datasets import load_cache, make_pairs, scan_dataset, seen_fingerprints, split_by_image
-from core.errors import DataError
+from core.errors import DataError, InputError
 from core.evaluation.evaluate import EVAL_PAIR_SEED, embed_cached, score_pairs, summarise
 from core.evaluation.metrics import roc_auc
 from core.model.network import ModelConfig, SiameseModel
@@ -221,7 +221,7 @@ def _initialise_from(model: SiameseModel, path: str) -> None:
     target = model.state_dict()
     matched = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
     if not any(k.startswith("features.") for k in matched):
-        raise ValueError(f"{path}: its backbone does not match architecture {model.config.architecture!r}")
+        raise InputError(f"{path}: its backbone does not match architecture {model.config.architecture!r}")
     model.load_state_dict(matched, strict=False)
 
 

@@ -12,6 +12,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
+from core.io.files import first_line, printable
 from core.trust import calibration, domain  # numpy only: the GUI thread may use the words without torch
 
 
@@ -54,13 +55,23 @@ def domain_features(feature_maps, stages: Mapping | None = None, whole=None) -> 
 
 def in_domain(model, features: dict) -> tuple | None:
     """Per image, inside the model's domain; `features` from domain_features. None: the model cannot tell."""
+    return domain_check(model, features)[0]
+
+
+def domain_check(model, features: dict) -> tuple[tuple | None, str]:
+    """(in_domain, why not): per image inside the domain and "", or None and why the check could not run, which
+    every verdict then states (core.trust.verdict.judge): an edited summary must not pass for a checked pair."""
     summary = model.metadata.get("domain")
+    if summary is None:
+        return None, "this model has no domain summary"
     if not isinstance(summary, dict):
-        return None
+        return None, "this model's domain summary is not an object"
     try:
-        return tuple(bool(v) for v in domain.check(summary, features))
-    except (KeyError, TypeError, ValueError):
-        return None
+        return tuple(bool(v) for v in domain.check(summary, features)), ""
+    except KeyError as exc:
+        return None, f"this model's domain summary is malformed (no {printable(repr(exc.args[0]), 40)})"
+    except (TypeError, ValueError, AttributeError, IndexError) as exc:  # a summary edited by hand
+        return None, f"this model's domain summary is malformed ({first_line(exc, 100)})"
 
 
 def same_content(model, distance: float, features) -> bool:

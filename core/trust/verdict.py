@@ -77,8 +77,21 @@ def band_of(metadata: dict | None) -> tuple[float, float] | None:
 
 
 def judge(probability: float | None, band: tuple[float, float] | None, in_domain=None,
-          same_content: bool = False) -> Verdict:
-    """The verdict on one pair. `in_domain`: per image True/False, or None when the model cannot tell."""
+          same_content: bool = False, unchecked: str = "") -> Verdict:
+    """The verdict on one pair. `in_domain`: per image True/False, or None when the model cannot tell, and then
+    `unchecked` says why (core.trust.checks.domain_check): every verdict, decided or not, ends by saying so."""
+    judged = _judge(probability, band, in_domain, same_content)
+    if in_domain is None:
+        return Verdict(judged.label, f"{judged.reason}; {domain_unchecked_text(unchecked)}")
+    return judged
+
+
+def domain_unchecked_text(why: str = "") -> str:
+    """What a verdict (and a report's Domain line) says when the out-of-domain check could not run."""
+    return f"domain not checked: {why or 'this model cannot check its domain'}"
+
+
+def _judge(probability: float | None, band: tuple[float, float] | None, in_domain, same_content: bool) -> Verdict:
     if in_domain is not None and not all(in_domain):
         return Verdict(NOT_ASSESSED, domain_warning(in_domain))
     if probability is None or band is None:
@@ -87,12 +100,10 @@ def judge(probability: float | None, band: tuple[float, float] | None, in_domain
     p = float(probability)
     where = f"P(same class) {shown_probability(p, band)}"
     band_text = f"this model's inconclusive band {100 * low:.0f}-{100 * high:.0f} %"
-    unchecked = "" if in_domain is not None else " (this model cannot check its domain)"
     if p > high:
-        why = "same image content" if same_content else f"{where} is above {band_text}"
-        return Verdict(SIMILAR, why + unchecked)
+        return Verdict(SIMILAR, "same image content" if same_content else f"{where} is above {band_text}")
     if p < low:
-        return Verdict(DIFFERENT, f"{where} is below {band_text}" + unchecked)
+        return Verdict(DIFFERENT, f"{where} is below {band_text}")
     if low == 0.0 and high == 1.0:
         return Verdict(INCONCLUSIVE, f"{where}: this model is not accurate enough to decide any pair")
     return Verdict(INCONCLUSIVE, f"{where} lies in {band_text}, where it is too often wrong to decide")
