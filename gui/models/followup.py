@@ -31,6 +31,7 @@ from ..jobs.tasks import followup as followup_task
 from ..jobs.tasks import followup_history as history_task
 from ..jobs.tasks import followup_maps as maps_task
 from ..jobs.tasks import read_pixel_size
+from .worklist import resolved
 
 KEY, EXPORT_KEY, MAPS_KEY = "followup", "followup-export", "followup-maps"
 REGISTRATION_MODES = ("auto", "rigid", "similarity")  # core.followup.registration's; auto chooses by the evidence
@@ -127,7 +128,7 @@ class FollowUpReview(QObject):
         self.problems.clear(KEY)
         self.history = shown
         last = len(shown.pictures) - 1
-        files = [_resolved(visit["file"] or "") for visit in shown.facts["visits"]]
+        files = [resolved(visit["file"] or "") for visit in shown.facts["visits"]]
         if self._case_visit in files[1:]:
             last = files.index(self._case_visit)
         self._case_visit = ""
@@ -286,7 +287,7 @@ class FollowUpReview(QObject):
     def _case_opened(self, worklist, row: int) -> None:
         self._pending_case = row >= 0 and worklist.cases[row].kind == "followup"
         self._case_visits = worklist.lesion_visits(row) if self._pending_case else []
-        self._case_visit = _resolved(worklist.cases[row].image2) if self._pending_case else ""
+        self._case_visit = resolved(worklist.cases[row].image2) if self._pending_case else ""
         if self._pending_case and worklist.shows_open_case() and self.session.explained is not None:
             self._explanation_changed(self.session.explained)  # the case's pair was explained before it was told
 
@@ -300,9 +301,3 @@ class FollowUpReview(QObject):
                 self.run_history([path for path, _ in self._case_visits], [when for _, when in self._case_visits])
             else:
                 self.run()
-
-
-def _resolved(path: str) -> str:
-    from pathlib import Path
-
-    return str(Path(path).resolve()) if path else ""

@@ -147,7 +147,7 @@ class WorklistController(QObject):
         if self.current < 0:
             return
         case = self.cases[self.current]
-        if case.kind != "followup" or tuple(map(_resolved, images)) != (_resolved(case.image1), _resolved(case.image2)):
+        if case.kind != "followup" or tuple(map(resolved, images)) != (resolved(case.image1), resolved(case.image2)):
             return
         self._db().set_followup_change(case.id, changes["change_headline"], changes["change_brief"])
         self.cases[self.current] = self._db().case(case.id)
@@ -248,7 +248,9 @@ def _change_text(change: dict | None) -> str:
     return f"{lead}{VERDICT_PARTS}{figure}" if figure else lead
 
 
-def _resolved(path) -> str:
+def resolved(path) -> str:
+    """A path as one file is named whichever way it was reached (a case's, a pulled visit's, a history's): '' for
+    none."""
     return str(Path(path).resolve()) if path else ""
 
 
