@@ -126,13 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", parents=[device], help="train a Siamese model on a folder-per-class data set")
     train.add_argument("data_dir", metavar="DATA_DIR", help="a folder per class, each holding its images")
-    train.add_argument("--out", required=True, metavar="PATH.pt",
-                       help="the weights file to write, with PATH.json (its metadata), PATH.curves.png and, while "
-                            "training, PATH.checkpoint.pt (--resume)")
-    train.add_argument("--architecture", default=T["architecture"],
-                       help=f"backbone (default {T['architecture']}; an unknown name is answered with the list)")
-    train.add_argument("--input-size", type=int, default=T["input_size"],
-                       help=f"side in px of the square network input, 16..1024 (default {T['input_size']})")
+    _add_network_out(train, "PATH.json (its metadata), PATH.curves.png")
     train.add_argument("--embedding-dim", type=int, default=T["embedding_dim"],
                        help=f"length of an image's embedding (default {T['embedding_dim']})")
     train.add_argument("--epochs", type=int, default=T["epochs"], help=f"at most (default {T['epochs']})")
@@ -174,13 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
                               help="self-supervised (SimSiam) pretraining of a backbone on every image of "
                                    "one or more data sets, labels ignored; `train --init-from` fine-tunes the result")
     pretrain.add_argument("data_dirs", nargs="+", metavar="DATA_DIR", help="folder-per-class data sets")
-    pretrain.add_argument("--out", required=True, metavar="PATH.pt",
-                          help="the weights file to write, with PATH.json (its metadata) and, while training, "
-                               "PATH.checkpoint.pt (--resume)")
-    pretrain.add_argument("--architecture", default=T["architecture"],
-                          help=f"backbone (default {T['architecture']})")
-    pretrain.add_argument("--input-size", type=int, default=T["input_size"],
-                          help=f"side in px of the square network input (default {T['input_size']})")
+    _add_network_out(pretrain, "PATH.json (its metadata)")
     pretrain.add_argument("--epochs", type=int, default=P["epochs"], help=f"(default {P['epochs']})")
     pretrain.add_argument("--batch-size", type=int, default=T["batch_size"],
                           help=f"images a step, two views each (default {T['batch_size']})")
@@ -389,6 +377,18 @@ def _misspelt_command(word: str) -> str:
     close = difflib.get_close_matches(word, COMMANDS, n=1)
     hint = f"did you mean {close[0]!r}?" if close else f"commands: {', '.join(COMMANDS)}"
     return f"{word!r} is neither a command nor an image file ({hint})"
+
+
+def _add_network_out(parser: argparse.ArgumentParser, sidecars: str) -> None:
+    """--out, --architecture and --input-size, as train and pretrain both take them (both check the input size
+    against 16..1024 and answer an unknown architecture with the list, core.model.network.ModelConfig)."""
+    parser.add_argument("--out", required=True, metavar="PATH.pt",
+                        help=f"the weights file to write, with {sidecars} and, while training, PATH.checkpoint.pt "
+                             "(--resume)")
+    parser.add_argument("--architecture", default=T["architecture"],
+                        help=f"backbone (default {T['architecture']}; an unknown name is answered with the list)")
+    parser.add_argument("--input-size", type=int, default=T["input_size"],
+                        help=f"side in px of the square network input, 16..1024 (default {T['input_size']})")
 
 
 def _attach_dashed_values(argv: list[str]) -> list[str]:

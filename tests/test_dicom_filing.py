@@ -29,19 +29,25 @@ def _assert_files_with(report: pydicom.Dataset, source: pydicom.Dataset, referen
             (ds.SOPClassUID, ds.SOPInstanceUID) for ds in references]
 
 
-def test_a_pair_report_from_dicom_images_files_with_the_first_images_patient_and_study(tmp_path, weights, capsys):
+def _filed_report(command: str, tmp_path, weights, capsys):
+    """`main.py COMMAND` (explain, followup) of two DICOM visits with a DICOM report and --json: (the visits, the
+    report's path, the report as read back, the JSON facts printed)."""
     from main import main
 
     visits = write_visits(tmp_path)
-    report = tmp_path / "pair.dcm"
-    code = main(["explain", *map(str, visits), "--model", str(weights), "--device", "cpu", "--report", str(report),
+    report = tmp_path / f"{command}.dcm"
+    code = main([command, *map(str, visits), "--model", str(weights), "--device", "cpu", "--report", str(report),
                  "--json"])
     out, err = capsys.readouterr()
     assert code == 0, err
+    return visits, report, pydicom.dcmread(report), json.loads(out)
+
+
+def test_a_pair_report_from_dicom_images_files_with_the_first_images_patient_and_study(tmp_path, weights, capsys):
+    visits, _report, written, facts = _filed_report("explain", tmp_path, weights, capsys)
     sources = [pydicom.dcmread(path) for path in visits]
-    written = pydicom.dcmread(report)
     _assert_files_with(written, sources[0], sources, "pair")
-    _assert_auditable(written, json.loads(out))
+    _assert_auditable(written, facts)
 
 
 def _assert_auditable(ds: pydicom.Dataset, facts: dict) -> None:
@@ -54,18 +60,10 @@ def _assert_auditable(ds: pydicom.Dataset, facts: dict) -> None:
 
 
 def test_a_followup_report_files_into_the_followup_visits_study(tmp_path, weights, capsys):
-    from main import main
-
-    visits = write_visits(tmp_path)
-    report = tmp_path / "followup.dcm"
-    code = main(["followup", *map(str, visits), "--model", str(weights), "--device", "cpu", "--report", str(report),
-                 "--json"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
+    visits, report, written, facts = _filed_report("followup", tmp_path, weights, capsys)
     baseline, follow = (pydicom.dcmread(path) for path in visits)
-    written = pydicom.dcmread(report)
     _assert_files_with(written, follow, [follow, baseline], "follow-up")
-    _assert_auditable(written, json.loads(out))
+    _assert_auditable(written, facts)
     assert written.StudyInstanceUID != baseline.StudyInstanceUID
     # the report opens as an image again, its identity that of the study it filed into
     assert load_image(report).dicom.StudyInstanceUID == follow.StudyInstanceUID
