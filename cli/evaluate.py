@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 from core.errors import InputError
@@ -20,6 +21,7 @@ def run_evaluate(args) -> int:
     model = load_model(args.model, device=resolve_device(args.device))
     lift_pairs = args.lift_pairs if args.lift_pairs is not None else (DEFAULT_LIFT_PAIRS if is_skin_model(model) else 0)
     result = evaluate_dataset(model, args.data_dir, max_pairs=args.pairs, include_seen=args.include_seen)
+    named = name_skipped(result.unreadable, set())
     if lift_pairs > 0:  # explains a sample of the same pairs
         from core.evaluation.lift import dataset_lift
 
@@ -30,6 +32,7 @@ def run_evaluate(args) -> int:
         from core.evaluation.evaluate import evaluate_retrieval
 
         retrieval = evaluate_retrieval(model, args.data_dir)
+        name_skipped(retrieval["unreadable"], named)
     explanations = None
     if getattr(args, "explanations", 0) > 0:
         from core.evaluation.explanation_metrics import evaluate_explanations
@@ -58,6 +61,9 @@ def run_evaluate(args) -> int:
     print(f"model      {model.name}  ({args.model or 'default'})")
     print(f"pairs      {result.pairs} ({result.positives} same-class) from {result.images} images"
           + (f", {result.excluded_seen} seen in training left out" if result.excluded_seen else ""))
+    if result.skipped_images:
+        print(f"skipped    {result.skipped_images} unreadable image(s) and the {result.skipped_pairs} pair(s) drawn "
+              "with them (named on stderr)")
     print(f"accuracy   {result.accuracy:.4f} at the model's threshold {result.threshold:.4f}")
     interval = (f" (95 % interval {result.auc_ci95[0]:.3f}-{result.auc_ci95[1]:.3f}, bootstrap over images)"
                 if result.auc_ci95 else "")
@@ -81,11 +87,21 @@ def run_evaluate(args) -> int:
     if retrieval:
         print(f"retrieval  P@1 {retrieval['precision_at_1']:.4f}, P@5 {retrieval['precision_at_5']:.4f}, "
               f"mAP {retrieval['mean_average_precision']:.4f}, 5-NN accuracy {retrieval['knn5_accuracy']:.4f} "
-              f"({retrieval['queries']} unseen queries, {retrieval['gallery']} training images)")
+              f"({retrieval['queries']} unseen queries, {retrieval['gallery']} training images"
+              + (f", {retrieval['skipped_images']} unreadable skipped)" if retrieval["skipped_images"] else ")"))
     if explanations:
         print_explanation_table(explanations)
     print(f"time       {seconds:.1f} s")
     return 0
+
+
+def name_skipped(problems: list[str], named: set[str]) -> set[str]:
+    """One stderr line for each unreadable image not yet named (retrieval reads the evaluation's images again)."""
+    for problem in problems:
+        if problem not in named:
+            print(f"skipped {problem}", file=sys.stderr)
+            named.add(problem)
+    return named
 
 
 def print_explanation_table(explanations: dict) -> None:

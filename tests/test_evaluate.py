@@ -86,3 +86,67 @@ def test_evaluation_leaves_out_images_the_model_was_trained_on(trained_shapes, s
     assert result.excluded_seen == split["train"] + split["val"]
     assert result.images == split["test"]
     assert result.auc == pytest.approx(model.metadata["test_metrics"]["auc"], abs=0.1)
+
+
+def test_evaluate_skips_unreadable_images_names_each_and_counts_them(trained_shapes, shapes_dir, tmp_path, capsys):
+    """One unreadable image costs its pairs, not the run: each is named once on stderr, the rest is evaluated (the
+    other pairs as drawn before) and the skipped images and pairs are counted, in the text and in the JSON."""
+    import json
+    import shutil
+
+    from core.data.datasets import path_fingerprint
+    from main import main
+
+    _, weights = trained_shapes
+    data = tmp_path / "data"
+    shutil.copytree(shapes_dir, data)
+    seen = set(load_model(weights).metadata["seen_images"])
+    dataset = scan_dataset(data)
+    relative = [dataset.relative(i) for i in range(len(dataset.paths))]
+    unseen_bad = next(r for r in relative if path_fingerprint(r) not in seen)
+    seen_bad = next(r for r in relative if path_fingerprint(r) in seen)
+    argv = ["evaluate", str(data), "--model", str(weights), "--json", "--retrieval", "--lift-pairs", "0"]
+    assert main(argv) == 0
+    clean = json.loads(capsys.readouterr().out)
+    (data / unseen_bad).write_bytes(b"not an image")
+    (data / seen_bad).write_bytes(b"")
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    payload = json.loads(out)
+    assert payload["skipped_images"] == 1 and payload["skipped_pairs"] >= 2  # each image is drawn into two pairs
+    assert payload["pairs"] + payload["skipped_pairs"] == clean["pairs"]
+    assert payload["images"] == clean["images"] - 1 and payload["unreadable"][0].startswith(str(data / unseen_bad))
+    assert payload["retrieval"]["skipped_images"] == 2
+    assert payload["retrieval"]["queries"] + payload["retrieval"]["gallery"] == (
+        clean["retrieval"]["queries"] + clean["retrieval"]["gallery"] - 2)
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and "Traceback" not in err
+    assert lines[0].startswith(f"skipped {data / unseen_bad}: ")
+    assert lines[1] == f"skipped {data / seen_bad}: file is empty"
+    assert main(argv[:4]) == 0
+    assert f"skipped    1 unreadable image(s) and the {payload['skipped_pairs']} pair(s)" in capsys.readouterr().out
+
+
+def test_evaluate_with_no_readable_pair_left_is_one_line_exit_2(weights, shapes_dir, tmp_path, capsys):
+    import shutil
+
+    from main import main
+
+    data = tmp_path / "data"
+    shutil.copytree(shapes_dir, data)
+    for path in scan_dataset(data).paths:
+        path.write_bytes(b"broken")
+    assert main(["evaluate", str(data), "--model", str(weights)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: {data}: too few readable images to evaluate: 72 of 72 could not be read "
+                          f"(the first: {data / 'blue_squares' / '000.png'}: unsupported format")
+
+
+def test_lesion_lift_skips_a_pair_with_an_unreadable_image(tiny_model, image_pair, tmp_path):
+    from core.evaluation.lift import lesion_lift
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"broken")
+    lift = lesion_lift(tiny_model, [*image_pair, broken], np.array([[0, 2], [0, 1]]))
+    assert lift["pairs"] == 1 and lift["skipped_pairs"] == 1

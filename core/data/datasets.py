@@ -101,13 +101,17 @@ def path_fingerprint(relative_path: str) -> str:
 
 
 def load_cache(dataset: Dataset, size: int, cache_dir: str | Path | None = None, progress=None, view=None,
-               with_mask: bool = False) -> torch.Tensor:
+               with_mask: bool = False, unreadable: dict[int, str] | None = None) -> torch.Tensor:
     """All images decoded once and turned into the network's size x size input, as a uint8 (N, C, size, size)
     tensor: C = 3, or 4 with the automatic lesion mask (0/255) as the last channel when `with_mask`.
 
     `view` is the model's ModelConfig (its lesion crop and colour constancy are applied, as at inference);
     None means a plain resize. Decoding JPEGs every epoch would starve the model on 2 cores; the cache is
     stored on disk when cache_dir is given, keyed by the files' names, sizes and times and by the preprocessing.
+
+    An unreadable image raises DataError, unless `unreadable` is given: then its index and one-line problem are
+    recorded there and its row is left black for the caller to leave out; such a cache is never stored, so the
+    next run reads (and reports) the file again.
     """
     crop = view is not None and view.lesion_crop
     margin = view.crop_margin if crop else 0.0
@@ -127,18 +131,22 @@ def load_cache(dataset: Dataset, size: int, cache_dir: str | Path | None = None,
         try:
             image = load_image(path).image
         except ImageLoadError as exc:
-            raise DataError(str(exc)) from None
-        mask = None
-        if crop:
-            image, _box, mask = lesion_view(image, margin)
-        elif with_mask:
-            mask = find_lesion(np.asarray(image)).mask
-        out[n, :3] = np.asarray(square_input(image, size, constancy)).transpose(2, 0, 1)
-        if with_mask and mask is not None:  # never None with_mask: set above
-            out[n, 3] = cv2.resize(mask.astype(np.uint8) * 255, (size, size), interpolation=cv2.INTER_LINEAR)
+            if unreadable is None:
+                raise DataError(str(exc)) from None
+            unreadable[n] = str(exc)
+            out[n] = 0
+        else:
+            mask = None
+            if crop:
+                image, _box, mask = lesion_view(image, margin)
+            elif with_mask:
+                mask = find_lesion(np.asarray(image)).mask
+            out[n, :3] = np.asarray(square_input(image, size, constancy)).transpose(2, 0, 1)
+            if with_mask and mask is not None:  # never None with_mask: set above
+                out[n, 3] = cv2.resize(mask.astype(np.uint8) * 255, (size, size), interpolation=cv2.INTER_LINEAR)
         if progress is not None:
             progress(n + 1, len(dataset.paths))
-    if cache_file is not None:
+    if cache_file is not None and not unreadable:
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             # Whole or absent: a full disk or a kill never leaves a partial cache under the real name.

@@ -38,6 +38,11 @@ class Evaluation:
     # decides; None for a model without calibration or band. The images' domain check is not applied here.
     selective: dict | None = None
     risk_coverage: dict = field(repr=False, default_factory=dict)
+    # Unreadable images are left out with the pairs they were drawn into (the other pairs stay as drawn), and
+    # named: one "path: problem" line each.
+    skipped_images: int = 0
+    skipped_pairs: int = 0
+    unreadable: list[str] = field(default_factory=list)
 
     def to_dict(self, with_roc: bool = False) -> dict:
         data = asdict(self)
@@ -128,9 +133,17 @@ def evaluate_retrieval(model: SiameseModel, data_dir, cache_dir: Path | None = N
     if not in_gallery.any() or in_gallery.all():
         raise DataError(f"{data_dir}: retrieval needs both images the model was trained on (the gallery) and images it "
                         f"never saw (the queries); this model's metadata records {len(seen)} seen images")
-    embeddings = embed_cached(model, load_cache(dataset, model.config.input_size, cache_dir, view=model.config)).numpy()
-    return retrieval_metrics(embeddings[in_gallery], dataset.labels[in_gallery],
-                             embeddings[~in_gallery], dataset.labels[~in_gallery])
+    unreadable: dict[int, str] = {}
+    embeddings = embed_cached(model, load_cache(dataset, model.config.input_size, cache_dir, view=model.config,
+                                                unreadable=unreadable)).numpy()
+    readable = ~np.isin(np.arange(len(dataset.paths)), list(unreadable))
+    gallery, queries = in_gallery & readable, ~in_gallery & readable
+    if not gallery.any() or not queries.any():
+        raise DataError(f"{data_dir}: retrieval needs readable gallery and query images; {len(unreadable)} images "
+                        f"could not be read (the first: {unreadable[min(unreadable)]})")
+    return {**retrieval_metrics(embeddings[gallery], dataset.labels[gallery], embeddings[queries],
+                                dataset.labels[queries]),
+            "skipped_images": len(unreadable), "unreadable": [unreadable[n] for n in sorted(unreadable)]}
 
 
 def is_skin_model(model: SiameseModel) -> bool:
@@ -141,11 +154,19 @@ def is_skin_model(model: SiameseModel) -> bool:
 def evaluate_subset(model: SiameseModel, subset: Dataset, max_pairs=None, seed=EVAL_PAIR_SEED, cache_dir=None,
                     excluded: int = 0, images: torch.Tensor | None = None) -> Evaluation:
     pairs = make_pairs(subset.labels, np.random.default_rng(seed), max_pairs=max_pairs)
+    unreadable: dict[int, str] = {}
     if images is None:
-        images = load_cache(subset, model.config.input_size, cache_dir, view=model.config)
+        images = load_cache(subset, model.config.input_size, cache_dir, view=model.config, unreadable=unreadable)
+    drawn = len(pairs)
+    if unreadable:
+        pairs = pairs[~np.isin(pairs[:, :2], list(unreadable)).any(axis=1)]
+        check_usable(subset, pairs, unreadable)
     embeddings = embed_cached(model, images)
     scores = score_pairs(model, embeddings, pairs)
-    result = summarise(scores, pairs[:, 2], model.threshold, len(subset.paths), excluded, groups=pairs[:, 0])
+    result = summarise(scores, pairs[:, 2], model.threshold, len(subset.paths) - len(unreadable), excluded,
+                       groups=pairs[:, 0])
+    result.skipped_images, result.skipped_pairs = len(unreadable), drawn - len(pairs)
+    result.unreadable = [unreadable[n] for n in sorted(unreadable)]
     probabilities = calibrated(model, scores)
     band = verdict.band_of(model.metadata)
     if probabilities is not None:
@@ -153,6 +174,16 @@ def evaluate_subset(model: SiameseModel, subset: Dataset, max_pairs=None, seed=E
         if band is not None:
             result.selective = verdict.selective(probabilities, pairs[:, 2], band)
     return result
+
+
+def check_usable(subset: Dataset, pairs: np.ndarray, unreadable: dict[int, str]) -> None:
+    """Raise DataError when the pairs left after the unreadable images cannot give an AUC: none left, or no pair
+    of the same class or none of two classes."""
+    if len(pairs) and 0 < pairs[:, 2].sum() < len(pairs):
+        return
+    first = unreadable[min(unreadable)]
+    raise DataError(f"{subset.root}: too few readable images to evaluate: {len(unreadable)} of {len(subset.paths)} "
+                    f"could not be read (the first: {first})")
 
 
 def calibrated(model: SiameseModel, scores: np.ndarray) -> np.ndarray | None:

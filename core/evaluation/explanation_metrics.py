@@ -144,6 +144,7 @@ def unseen_pairs(model, data_dir, pairs: int, seed: int = 202):
 def evaluate_explanations(model, data_dir, pairs: int, methods=None, seed: int = 202) -> dict:
     """The table, per method: means over `pairs` unseen pairs (same-content pairs left out) of every metric
     above, and the time per pair to explain and to measure."""
+    from core.errors import ImageLoadError
     from core.evaluation.evaluate import is_skin_model
     from core.explain.methods import METHODS, method_for
     from core.explain.pair import explain_pair, explained_images
@@ -155,11 +156,16 @@ def evaluate_explanations(model, data_dir, pairs: int, methods=None, seed: int =
     twin = randomised(model)
     lesions: dict[int, Any] = {}
     out: dict[str, Any] = {"pairs": int(len(chosen)), "methods": {}}
+    unreadable: set[tuple[int, int]] = set()
     # a method this model cannot run (amortised without an explainer) would repeat its fallback's row
     for method in [m for m in methods or METHODS if method_for(m, model).name == m]:
         rows: dict[str, list] = {}
         for i, j, _same in chosen:
-            images = [load_image(paths[i]), load_image(paths[j])]
+            try:
+                images = [load_image(paths[i]), load_image(paths[j])]
+            except ImageLoadError:  # named by the evaluation; counted once, not per method
+                unreadable.add((i, j))
+                continue
             result = explain_pair(model, images[0], images[1], method=method)
             if result.same_content:
                 continue
@@ -192,6 +198,7 @@ def evaluate_explanations(model, data_dir, pairs: int, methods=None, seed: int =
                 rows.setdefault(key, []).append(value)
         out["methods"][method] = {"pairs": len(rows.get("explain_ms", [])),
                                   **{key: _mean(v) for key, v in rows.items()}}
+    out["skipped_pairs"] = len(unreadable)
     return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.data.datasets import make_pairs
+from core.errors import ImageLoadError
 from core.evaluation.evaluate import EVAL_PAIR_SEED, unseen_subset
 from core.explain.methods import method_for
 from core.explain.overlay import resize_map
@@ -38,13 +39,18 @@ def dataset_lift(model, data_dir, lift_pairs: int = DEFAULT_LIFT_PAIRS, max_pair
 
 def lesion_lift(model, paths, pairs: np.ndarray, method: str = DEFAULT_METHOD,
                 max_pairs: int = DEFAULT_LIFT_PAIRS) -> dict:
-    """paths: image files; pairs: (P, >=2) index pairs into paths. Images where no lesion is found are skipped."""
+    """paths: image files; pairs: (P, >=2) index pairs into paths. Images where no lesion is found are skipped, and
+    pairs with an unreadable image (counted)."""
     lesions: dict[int, Lesion] = {}
     shares: list[float] = []
     fractions: dict[str, list] = {"factual": [], "counterfactual": [], "blob": [], "crop_uniform": []}
-    used = 0
+    used = skipped = 0
     for i, j in np.asarray(pairs)[:max_pairs, :2]:
-        images = [load_image(paths[i]), load_image(paths[j])]
+        try:
+            images = [load_image(paths[i]), load_image(paths[j])]
+        except ImageLoadError:  # named by the evaluation that scores the same pairs
+            skipped += 1
+            continue
         result = explain_pair(model, images[0], images[1], method=method)
         for slot, index in enumerate((i, j)):
             if index not in lesions:
@@ -65,12 +71,14 @@ def lesion_lift(model, paths, pairs: np.ndarray, method: str = DEFAULT_METHOD,
                                                                     mask.shape), mask))
         used += 1
     if not shares:
-        return {"pairs": used, "images": 0, "lesion_share": None, **{k: None for k in fractions}}
+        return {"pairs": used, "skipped_pairs": skipped, "images": 0, "lesion_share": None,
+                **{k: None for k in fractions}}
     mean_share = float(np.mean(shares))
     lifts = {kind: (round(float(np.mean(v)) / mean_share, 4) if v else None) for kind, v in fractions.items()}
     if not model.config.lesion_crop:
         lifts.pop("crop_uniform")
-    return {**lifts, "lesion_share": round(mean_share, 4), "pairs": used, "images": len(shares),
+    return {**lifts, "lesion_share": round(mean_share, 4), "pairs": used, "skipped_pairs": skipped,
+            "images": len(shares),
             "method": method_for(method, model).name}
 
 
