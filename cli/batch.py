@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from .run import EXIT_PARTIAL
+
 
 def run_batch_command(args) -> int:
     from core.model.device import resolve_device
@@ -28,11 +30,13 @@ def run_batch_command(args) -> int:
         if worklist is not None:
             worklist.close()
     seconds = time.perf_counter() - started
+    for error in counts["errors"]:
+        print(f"failed {error}", file=sys.stderr)
     rate = counts["scored"] / seconds if counts["scored"] else 0.0
     print(f"{args.out}/summary.csv: {counts['pairs']} pairs, {counts['scored']} scored now"
           + (f" ({rate:.1f} pairs/s)" if rate else "") + f", {counts['done_before']} skipped (already in the summary), "
           f"{counts['failed']} failed")
-    return 1 if counts["failed"] else 0
+    return EXIT_PARTIAL if counts["failed"] else 0
 
 
 def run_worklist_command(args) -> int:
@@ -45,6 +49,7 @@ def run_worklist_command(args) -> int:
         # the file given may be the very CSV imported, or another worklist's export
         raise FileExistsError(f"{printable(args.export_csv)}: already exists (use --force to overwrite)")
     worklist = Worklist(args.worklist)
+    problems: list[str] = []
     try:
         if args.import_csv:
             added, problems = worklist.import_csv(args.import_csv)
@@ -61,4 +66,4 @@ def run_worklist_command(args) -> int:
             print(f"{worklist.path}: {len(cases)} cases (" + ", ".join(f"{n} {s}" for s, n in by_status.items()) + ")")
     finally:
         worklist.close()
-    return 0
+    return EXIT_PARTIAL if problems else 0

@@ -10,6 +10,8 @@ import time
 from core.errors import InputError
 from core.model.device import resolve_device
 
+from .run import EXIT_PARTIAL
+
 
 def run_evaluate(args) -> int:
     from core.evaluation.evaluate import evaluate_dataset, is_skin_model
@@ -56,7 +58,7 @@ def run_evaluate(args) -> int:
                    **result.to_dict(), **({"retrieval": retrieval} if retrieval else {}),
                    **({"explanations": explanations} if explanations else {}), "seconds": round(seconds, 2)}
         print(json.dumps(payload))
-        return 0
+        return EXIT_PARTIAL if named else 0
     c = result.confusion
     print(f"model      {model.name}  ({args.model or 'default'})")
     print(f"pairs      {result.pairs} ({result.positives} same-class) from {result.images} images"
@@ -92,7 +94,7 @@ def run_evaluate(args) -> int:
     if explanations:
         print_explanation_table(explanations)
     print(f"time       {seconds:.1f} s")
-    return 0
+    return EXIT_PARTIAL if named else 0
 
 
 def name_skipped(problems: list[str], named: set[str]) -> set[str]:

@@ -10,6 +10,8 @@ from pathlib import Path
 from core.review.gallery import MANIFEST, build_index, index_location, index_note, open_index
 from core.review.neighbours import nearest_cases
 
+from .run import EXIT_PARTIAL
+
 
 def run_index(args) -> int:
     from core.model.weights import load_model
@@ -30,15 +32,14 @@ def run_index(args) -> int:
         return 0  # rank 0 reports for the run
     seconds = time.perf_counter() - started
     rate = counts["embedded"] / seconds if counts["embedded"] and seconds > 0 else 0.0
-    for problem in counts["skipped"]:
-        print(f"skipped {problem}", file=sys.stderr)
+    _name_skipped(counts["skipped"])
     print(f"index {index.location}: {len(index.entries)} images ({counts['embedded']} embedded, "
           f"{counts['unchanged']} unchanged, {counts['removed']} removed, {len(counts['skipped'])} unreadable) "
           f"in {seconds:.1f} s" + (f", {rate:.1f} images/s" if rate else ""))
     note = index_note(index)
     if note:
         print(note)
-    return 0
+    return EXIT_PARTIAL if counts["skipped"] else 0
 
 
 def run_retrieve(args) -> int:
@@ -62,10 +63,12 @@ def run_retrieve(args) -> int:
     model = load_model(args.model, device=resolve_device(args.device))
     target = Path(args.gallery)
     location = target if (target / MANIFEST).exists() else index_location(target)
+    skipped: list[str] = []  # gallery images an index built here left out
     if not (location / MANIFEST).exists():
         if not target.is_dir():
             raise DataError(f"{target}: neither a gallery folder nor an index")
-        index, _ = build_index(model, target, progress=_progress(sys.stderr))
+        index, counts = build_index(model, target, progress=_progress(sys.stderr))
+        skipped = _name_skipped(counts["skipped"])
     else:
         index = open_index(location, str(model.metadata.get("sha256", "")))
     if not index.entries:
@@ -79,8 +82,8 @@ def run_retrieve(args) -> int:
         print(json.dumps({"query": {"path": args.query, "sha256": file_digest(args.query)},
                           "model": model_facts(model), "index": str(index.location), "index_note": index_note(index),
                           "hits": found.hits, "vote": found.vote, "in_gallery": found.own, "notes": found.notes,
-                          "written": written, "stored": stored}))
-        return 0
+                          "written": written, "stored": stored, "skipped": skipped}))
+        return EXIT_PARTIAL if skipped else 0
     for hit in found.hits:
         label_text = f"  [{hit['label']}]" if hit["label"] is not None else ""
         folded = f"  (+{len(hit['folded'])} near-duplicate(s) folded in)" if hit["folded"] else ""
@@ -92,7 +95,14 @@ def run_retrieve(args) -> int:
         print(f"wrote {path}")
     for path in stored:
         print(f"stored {path} on the PACS")
-    return 0
+    return EXIT_PARTIAL if skipped else 0
+
+
+def _name_skipped(problems: list[str]) -> list[str]:
+    """One stderr line for each gallery image left out of the index (unreadable)."""
+    for problem in problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    return problems
 
 
 def _write_report(args, model, query, found) -> list[str]:

@@ -61,6 +61,9 @@ def _fail(message: str) -> int:
 
 DEBUG_ENV = "SIAMESE_LENS_DEBUG"  # set (to anything): a bug's traceback on stderr instead of in a file
 EXIT_BUG = 1  # as Python's own exit status for an uncaught exception
+# Finished, but some items of the input could not be used (batch pairs that failed, CSV rows, unreadable images),
+# each named on stderr: apart from 0, so a script notices, and from 1 and 2, since the rest was done.
+EXIT_PARTIAL = 3
 
 
 def _internal_error(exc: Exception, command: str) -> int:

@@ -110,7 +110,7 @@ def test_evaluate_skips_unreadable_images_names_each_and_counts_them(trained_sha
     clean = json.loads(capsys.readouterr().out)
     (data / unseen_bad).write_bytes(b"not an image")
     (data / seen_bad).write_bytes(b"")
-    assert main(argv) == 0
+    assert main(argv) == 3  # finished, some input skipped: cli.run.EXIT_PARTIAL
     out, err = capsys.readouterr()
     payload = json.loads(out)
     assert payload["skipped_images"] == 1 and payload["skipped_pairs"] >= 2  # each image is drawn into two pairs
@@ -123,7 +123,7 @@ def test_evaluate_skips_unreadable_images_names_each_and_counts_them(trained_sha
     assert len(lines) == 2 and "Traceback" not in err
     assert lines[0].startswith(f"skipped {data / unseen_bad}: ")
     assert lines[1] == f"skipped {data / seen_bad}: file is empty"
-    assert main(argv[:4]) == 0
+    assert main(argv[:4]) == 3
     assert f"skipped    1 unreadable image(s) and the {payload['skipped_pairs']} pair(s)" in capsys.readouterr().out
 
 

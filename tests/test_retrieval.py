@@ -80,6 +80,25 @@ def test_an_unreadable_gallery_image_is_skipped_and_named(gallery, model):
     assert len(index.entries) == 10 and len(counts["skipped"]) == 1 and "broken.png" in counts["skipped"][0]
 
 
+def test_index_and_retrieve_exit_3_naming_an_unreadable_gallery_image(gallery, tmp_path, capsys):
+    """Finished, but an image was left out: exit status 3 (cli.run.EXIT_PARTIAL), not 0 (all done) nor 1 (a bug)."""
+    from main import main
+
+    broken = gallery / "red_circles" / "broken.png"
+    broken.write_bytes(b"")
+    weights = _tiny_weights(tmp_path)
+    query = gallery / "red_circles" / "1.png"
+    assert main(["retrieve", str(query), str(gallery), "--model", str(weights), "--json"]) == 3
+    out, err = capsys.readouterr()
+    assert err.splitlines()[-1] == f"skipped {broken}: file is empty"
+    assert json.loads(out)["skipped"] == [f"{broken}: file is empty"]
+    assert main(["index", str(gallery), "--model", str(weights)]) == 3
+    out, err = capsys.readouterr()
+    assert err == f"skipped {broken}: file is empty\n" and "1 unreadable" in out
+    broken.unlink()
+    assert main(["index", str(gallery), "--model", str(weights)]) == 0
+
+
 @pytest.mark.parametrize("read_only", ["gallery folder", "its index folder"])
 def test_a_read_only_gallery_is_indexed_in_the_cache_folder_and_says_where(gallery, model, tmp_path, monkeypatch,
                                                                          capsys, read_only):

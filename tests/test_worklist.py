@@ -228,17 +228,34 @@ def test_batch_scores_every_pair_once_and_records_errors(tmp_path, pictures, wei
     pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},,,,", f"{a},{c},,,,", f"{a},{tmp_path / 'gone.png'},,,,",
                                                f"{c},{d},,,,"])
     out = tmp_path / "out"
+    # exit status 3: finished, some pairs failed (1 is a bug, cli.run.EXIT_PARTIAL)
     assert main(["batch", str(pairs), "--out", str(out), "--model", str(weights), "--worklist",
-                 str(tmp_path / "w.sqlite")]) == 1
+                 str(tmp_path / "w.sqlite")]) == 3
     rows = list(csv.DictReader(open(out / "summary.csv", encoding="utf-8")))
     assert [r["image2"] for r in rows] == [str(b), str(c), str(tmp_path / "gone.png"), str(d)]
     assert rows[2]["error"] and not rows[0]["error"] and 0 <= float(rows[0]["similarity"]) <= 1
-    assert "3 scored now" in capsys.readouterr().out
+    out_text, err = capsys.readouterr()
+    assert "3 scored now" in out_text and "1 failed" in out_text
+    assert err == f"failed line 4: {rows[2]['error']}\n" and "gone.png" in err
     assert len(Worklist(tmp_path / "w.sqlite").cases()) == 3
-    # Run again: nothing is scored twice.
-    assert main(["batch", str(pairs), "--out", str(out), "--model", str(weights)]) == 1
+    # Run again: nothing is scored twice, the earlier failure is still one.
+    assert main(["batch", str(pairs), "--out", str(out), "--model", str(weights)]) == 3
+    assert capsys.readouterr().err == err
     assert len(list(csv.DictReader(open(out / "summary.csv", encoding="utf-8")))) == 4
     assert main(["batch", str(tmp_path / "nope.csv"), "--out", str(out), "--model", str(weights)]) == 2
+    good = write_csv(tmp_path / "good.csv", [f"{a},{b},,,,"])
+    assert main(["batch", str(good), "--out", str(tmp_path / "out2"), "--model", str(weights)]) == 0
+
+
+def test_worklist_import_with_a_bad_row_exits_3_naming_it(tmp_path, pictures, capsys):
+    from main import main
+
+    a, b, _, _ = pictures
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},case-1,,,", f"{a},,case-2,,,"])
+    assert main(["worklist", "--worklist", str(tmp_path / "w.sqlite"), "--import", str(pairs)]) == 3
+    out, err = capsys.readouterr()
+    assert "1 cases imported, 1 rows skipped" in out
+    assert err == f"skipped {pairs}:3: image1 and image2 are both required\n"
 
 
 def test_batch_killed_mid_run_resumes_with_each_pair_once(tmp_path, pictures, weights):

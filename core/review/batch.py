@@ -37,7 +37,8 @@ class BatchError(SiameseLensError):
 def run_batch(model, pairs_csv, out_dir, *, method: str = DEFAULT_METHOD, report: bool = False, worklist=None,
               progress=None) -> dict:
     """Returns counts: pairs, done_before (already in the summary, from an earlier run or listed twice), scored,
-    failed. progress(done, total) after each pair."""
+    failed, and errors (one "line N: problem" for each failed pair, this run's or an earlier one's). progress(done,
+    total) after each pair."""
     rows = read_pairs_csv(pairs_csv)
     if worklist is not None:
         worklist.require_writable()
@@ -48,7 +49,7 @@ def run_batch(model, pairs_csv, out_dir, *, method: str = DEFAULT_METHOD, report
         raise BatchError(f"{unusable}: its summary.csv cannot be written there")
     model_sha = model_facts(model)["sha256"] or ""
     done = _completed(summary)
-    counts = {"pairs": len(rows), "done_before": 0, "scored": 0, "failed": 0}
+    counts: dict = {"pairs": len(rows), "done_before": 0, "scored": 0, "failed": 0, "errors": []}
     try:
         out.mkdir(parents=True, exist_ok=True)
         opened = open(summary, "a", newline="", encoding="utf-8")
@@ -64,7 +65,9 @@ def run_batch(model, pairs_csv, out_dir, *, method: str = DEFAULT_METHOD, report
             key = (row.get("image1", ""), row.get("image2", ""), *shas, *crops, model_sha, method)
             if key in done:
                 counts["done_before"] += 1
-                counts["failed"] += bool(done[key])
+                if done[key]:
+                    counts["failed"] += 1
+                    counts["errors"].append(_on_line(line, done[key]))
                 continue
             started = time.perf_counter()
             record = {"image1": row.get("image1", ""), "image2": row.get("image2", ""), "sha1": shas[0] or "",
@@ -77,6 +80,7 @@ def run_batch(model, pairs_csv, out_dir, *, method: str = DEFAULT_METHOD, report
             except (SiameseLensError, ValueError, OSError) as exc:
                 record["error"] = first_line(exc, 300)
                 counts["failed"] += 1
+                counts["errors"].append(_on_line(line, record["error"]))
             else:
                 counts["scored"] += 1
             record["seconds"] = round(time.perf_counter() - started, 4)
@@ -89,6 +93,11 @@ def run_batch(model, pairs_csv, out_dir, *, method: str = DEFAULT_METHOD, report
             if progress is not None:
                 progress(n, len(rows))
     return counts
+
+
+def _on_line(line: int, error: str) -> str:
+    """A failed pair's error with its CSV line (a bad row's error names it already)."""
+    return error if error.startswith(f"line {line}: ") else f"line {line}: {error}"
 
 
 def _score(model, row, method: str, report: bool, report_path: Path) -> dict:
