@@ -52,10 +52,14 @@ def run_worklist_command(args) -> int:
     problems: list[str] = []
     try:
         if args.import_csv:
-            added, problems = worklist.import_csv(args.import_csv)
+            imported = worklist.import_csv(args.import_csv)
+            problems = imported.problems
             for problem in problems:
                 print(f"skipped {problem}", file=sys.stderr)
-            print(f"{worklist.path}: {len(added)} cases imported, {len(problems)} rows skipped")
+            for kept in imported.notes_kept:
+                print(kept, file=sys.stderr)
+            print(f"{worklist.path}: {len(imported.added)} cases added, {len(imported.already)} already in the "
+                  f"worklist (left as they were), {len(problems)} rows skipped")
         if args.export_csv:
             count = worklist.export_csv(args.export_csv)
             print(f"{args.export_csv}: {count} cases exported")

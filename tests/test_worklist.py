@@ -53,7 +53,8 @@ def test_csv_import_keeps_good_rows_and_lists_bad_ones(tmp_path, pictures):
         f",{c},case-5,,,",
     ])
     worklist = Worklist(tmp_path / "w.sqlite")
-    added, problems = worklist.import_csv(pairs)
+    imported = worklist.import_csv(pairs)
+    added, problems = imported.added, imported.problems
     assert len(added) == 2 and len(problems) == 3
     assert problems[0].startswith(f"{pairs}:4: no such image file") and f"{pairs}:5: crop1" in problems[1]
     assert f"{pairs}:6:" in problems[2]
@@ -75,7 +76,8 @@ def test_relative_image_paths_of_a_csv_name_files_beside_it_and_are_kept_absolut
     monkeypatch.chdir(elsewhere)
     pairs = write_csv(tmp_path / "pairs.csv", [f"{a.name},{b.name},beside,,,", f"{a.name},cwd-only.png,cwd,,,"])
     worklist = Worklist(tmp_path / "w.sqlite")
-    added, problems = worklist.import_csv(pairs)
+    imported = worklist.import_csv(pairs)
+    added, problems = imported.added, imported.problems
     assert len(added) == 2 and problems == []
     first, second = worklist.cases()
     assert (first.image1, first.image2) == (str(a), str(b))
@@ -89,7 +91,8 @@ def test_a_csv_row_naming_a_non_image_is_refused_in_one_line_naming_the_file(tmp
     notes = tmp_path / "notes.txt"
     notes.write_text("image1,image2\n")
     pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},case-1,,,", f"{a},{notes},case-2,,,"])
-    added, problems = Worklist(tmp_path / "w.sqlite").import_csv(pairs)
+    imported = Worklist(tmp_path / "w.sqlite").import_csv(pairs)
+    added, problems = imported.added, imported.problems
     assert len(added) == 1 and problems == [f"{pairs}:3: image2 {notes}: not an image file (expected "
                                             ".jpg, .jpeg, .png, .bmp, .gif, .tif, .tiff, .webp, .dcm or a DICOM file)"]
     from core.model.weights import load_model
@@ -207,7 +210,7 @@ def test_a_worklist_that_cannot_be_written_stops_import_and_batch_in_one_line_be
         run_batch(load_model(weights), pairs, tmp_path / "out", worklist=worklist)
     assert worklist.cases() == [] and not (tmp_path / "out").exists()
     worklist.db.execute("PRAGMA query_only=OFF")
-    assert len(worklist.import_csv(pairs)[0]) == 1
+    assert len(worklist.import_csv(pairs).added) == 1
 
 
 def test_a_pairs_csv_that_is_a_folder_or_a_fifo_is_refused_in_one_line_without_reading_it(tmp_path):
@@ -254,7 +257,7 @@ def test_worklist_import_with_a_bad_row_exits_3_naming_it(tmp_path, pictures, ca
     pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},case-1,,,", f"{a},,case-2,,,"])
     assert main(["worklist", "--worklist", str(tmp_path / "w.sqlite"), "--import", str(pairs)]) == 3
     out, err = capsys.readouterr()
-    assert "1 cases imported, 1 rows skipped" in out
+    assert "1 cases added, 0 already in the worklist (left as they were), 1 rows skipped" in out
     assert err == f"skipped {pairs}:3: image1 and image2 are both required\n"
 
 
@@ -288,7 +291,8 @@ def test_case_record_columns_import_and_export(tmp_path, pictures):
         f"{a},{b},c-2,PSN-8,back,2026-02-30,,Dr. K",  # no such date: refused with its line
     ], header="image1,image2,case_id,patient_id,body_site,acquired1,acquired2,reviewer")
     worklist = Worklist(tmp_path / "w.sqlite")
-    added, problems = worklist.import_csv(pairs)
+    imported = worklist.import_csv(pairs)
+    added, problems = imported.added, imported.problems
     assert len(added) == 1 and len(problems) == 1 and f"{pairs}:3:" in problems[0] and "not a date" in problems[0]
     case = worklist.case(added[0])
     assert case.record.facts() == {"case_id": "c-1", "patient_id": "PSN-7", "body_site": "left forearm",
@@ -334,7 +338,8 @@ def test_follow_up_cases_are_grouped_by_lesion_and_a_version_3_file_gains_the_le
         f"{a},{c},followup,P-2,left scapula,L1,\n"  # another patient
         f"{a},{b},pair,P-1,left scapula,L1,\n")  # a comparison, not a visit of the lesion
     worklist = Worklist(tmp_path / "w.sqlite")
-    added, problems = worklist.import_csv(csv_path)
+    imported = worklist.import_csv(csv_path)
+    added, problems = imported.added, imported.problems
     assert problems == [] and [case.lesion_id for case in worklist.cases()] == ["L1", "L1", "L2", "L1", "L1"]
     for case_ref in added[:2]:  # the history opens from either of its cases
         assert [case.id for case in worklist.lesion_cases(case_ref)] == added[:2]
@@ -431,7 +436,7 @@ def test_an_import_stopped_part_way_adds_nothing(tmp_path, pictures, monkeypatch
         worklist.import_csv(pairs)
     assert worklist.cases() == []
     monkeypatch.setattr(Worklist, "add_case", real_add)
-    assert len(worklist.import_csv(pairs)[0]) == 3 and [c.case_id for c in worklist.cases()] == [
+    assert len(worklist.import_csv(pairs).added) == 3 and [c.case_id for c in worklist.cases()] == [
         "case-1", "case-2", "case-3"]
 
 
@@ -451,3 +456,66 @@ def test_a_pairs_csv_as_excel_writes_it_is_read_or_refused_in_plain_words(tmp_pa
     (tmp_path / "ansi.csv").write_bytes(f"image1,image2,note\n{a},{b},Läsion\n".encode("cp1252"))
     with pytest.raises(PairsCsvError, match=r"ansi\.csv: not UTF-8 text \(byte 0xe4 at \d+\): save it as CSV UTF-8$"):
         read_pairs_csv(tmp_path / "ansi.csv")
+
+
+def test_importing_a_csv_again_adds_no_case_twice_and_keeps_what_the_reviewer_typed(tmp_path, pictures, capsys,
+                                                                                   monkeypatch):
+    """An import is idempotent: a case is its two files (however the paths are written), its kind and, for a
+    follow-up, its lesion; a case already held keeps its review, and a CSV note that differs is named, not
+    imported."""
+    from main import main
+
+    a, b, c, _ = pictures
+    rows = [f"{a},{b},case-1,,,first look", f"{a},{c},case-2,,,"]
+    pairs = write_csv(tmp_path / "pairs.csv", rows)
+    store = tmp_path / "w.sqlite"
+    argv = ["worklist", "--worklist", str(store), "--import", str(pairs)]
+    assert main(argv) == 0
+    assert "2 cases added, 0 already in the worklist" in capsys.readouterr().out
+    worklist = Worklist(store)
+    first = worklist.cases()[0]
+    result = worklist.ensure_result(first.id, "m" * 64, "gradcam")
+    worklist.save_review(result, decision="agree", note="typed by the reviewer")
+    worklist.set_status(first.id, "done")
+    worklist.close()
+    assert main(argv) == 0  # the same CSV again
+    out, err = capsys.readouterr()
+    assert "0 cases added, 2 already in the worklist (left as they were), 0 rows skipped" in out and err == ""
+    # the same files named another way, a differing note, a row listed twice, and a follow-up of the same files
+    monkeypatch.chdir(a.parent)
+    other = write_csv(tmp_path / "again.csv", [f"{a.name},{b.parent / '.' / b.name},case-1,,,another note",
+                                               f"{a},{c},case-2,,,", f"{a},{c},case-2,,,"])
+    followup = tmp_path / "followup.csv"
+    followup.write_text(f"image1,image2,kind,lesion_id\n{a},{b},followup,L1\n{a},{b},followup,L2\n{a},{b},followup,L1\n",
+                        encoding="utf-8")
+    assert main(["worklist", "--worklist", str(store), "--import", str(other)]) == 0
+    out, err = capsys.readouterr()
+    assert "0 cases added, 3 already in the worklist" in out
+    assert err == (f"{other}:2: case {first.id} is already in the worklist with another note; its note was kept, "
+                   "the CSV's not imported\n")
+    assert main(["worklist", "--worklist", str(store), "--import", str(followup)]) == 0
+    assert "2 cases added, 1 already in the worklist" in capsys.readouterr().out  # two lesions: two cases
+    worklist = Worklist(store)
+    cases = worklist.cases()
+    assert len(cases) == 4 and [c.kind for c in cases] == ["pair", "pair", "followup", "followup"]
+    assert cases[0].note == "first look" and cases[0].status == "done"
+    latest = worklist.latest_result(cases[0].id)
+    assert latest["reviewer_note"] == "typed by the reviewer" and latest["reviewer_decision"] == "agree"
+
+
+def test_batch_into_a_worklist_adds_each_case_once_and_scores_it_there(tmp_path, pictures, weights):
+    from main import main
+
+    a, b, c, _ = pictures
+    pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},case-1,,,", f"{a},{c},case-2,,,"])
+    store = str(tmp_path / "w.sqlite")
+    assert main(["worklist", "--worklist", store, "--import", str(pairs)]) == 0
+    for out, method in (("out1", "gradcam"), ("out2", "attention")):  # another method: the pairs scored again
+        assert main(["batch", str(pairs), "--out", str(tmp_path / out), "--model", str(weights), "--worklist", store,
+                     "--method", method]) == 0
+    worklist = Worklist(store)
+    cases = worklist.cases()
+    assert [case.case_id for case in cases] == ["case-1", "case-2"]
+    for case in cases:
+        methods = worklist.db.execute("SELECT method FROM results WHERE case_ref=? ORDER BY id", (case.id,)).fetchall()
+        assert [m for (m,) in methods] == ["gradcam", "attention"]

@@ -22,7 +22,7 @@ from core.io.files import first_line, folder_problem, printable
 from core.io.images import load_image
 from core.review.pairs_csv import read_pairs_csv
 from core.review.report import write_picture_and_facts
-from core.review.worklist import crop_text, file_sha256
+from core.review.worklist import case_identity, crop_text, file_sha256
 from core.vocabulary import DEFAULT_METHOD
 
 SUMMARY_COLUMNS = ("image1", "image2", "kind", "similarity", "sha1", "sha2", "crop1", "crop2", "probability",
@@ -42,6 +42,8 @@ def run_batch(model, pairs_csv, out_dir, *, method: str = DEFAULT_METHOD, report
     rows = read_pairs_csv(pairs_csv)
     if worklist is not None:
         worklist.require_writable()
+    # a pair's case is added once, whichever run (or import) brought it first
+    held = worklist.held_cases() if worklist is not None else {}
     out = Path(out_dir)
     summary = out / "summary.csv"
     unusable = folder_problem(out)
@@ -89,7 +91,7 @@ def run_batch(model, pairs_csv, out_dir, *, method: str = DEFAULT_METHOD, report
             handle.flush()
             os.fsync(handle.fileno())  # the row is on disk before the next pair starts
             if worklist is not None and not record.get("error"):
-                _to_worklist(worklist, row, record)
+                _to_worklist(worklist, held, row, record)
             if progress is not None:
                 progress(n, len(rows))
     return counts
@@ -158,10 +160,16 @@ def _completed(summary: Path) -> dict[tuple, str]:
                  r["crop2"] or None, r["model_sha256"], r["method"]): r["error"] for r in reader}
 
 
-def _to_worklist(worklist, row: dict, record: dict) -> None:
-    case = worklist.add_case(row["image1"], row["image2"], case_id=row.get("case_id") or None,
-                             crop1=row.get("crop1"), crop2=row.get("crop2"), note=row.get("note") or "",
-                             record=row.get("record"), kind=row.get("kind"))
+def _to_worklist(worklist, held: dict, row: dict, record: dict) -> None:
+    """The pair's result on its case in the worklist, the case added when the worklist does not hold it yet."""
+    identity = case_identity(row["image1"], row["image2"], row.get("kind"), row.get("lesion_id"))
+    if identity in held:
+        case = held[identity][0]
+    else:
+        case = worklist.add_case(row["image1"], row["image2"], case_id=row.get("case_id") or None,
+                                 crop1=row.get("crop1"), crop2=row.get("crop2"), note=row.get("note") or "",
+                                 record=row.get("record"), kind=row.get("kind"), lesion_id=row.get("lesion_id") or None)
+        held[identity] = (case, row.get("note") or "")
     worklist.record_result(case, model_sha256=record["model_sha256"], method=record["method"],
                            similarity=record["similarity"], decision=record["verdict"],
                            probability=record.get("probability"), report_path=record.get("report"))

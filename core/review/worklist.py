@@ -13,7 +13,7 @@ import io
 import json
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -315,30 +315,48 @@ class Worklist:
         self.db.execute("UPDATE results SET report_path=?, updated=? WHERE id=?", (report_path, _now(), result_id))
 
     # --- CSV ---------------------------------------------------------------------------------------
-    def import_csv(self, csv_path) -> tuple[list[int], list[str]]:
-        """Add a case per good row of `image1,image2[,case_id,crop1,crop2,note]`; returns (new case ids, one
-        line-numbered message per skipped row). A file without the header is refused whole. One transaction: an
-        import stopped part way (Ctrl-C, a kill) adds nothing, so running it again adds each case once."""
+    def import_csv(self, csv_path) -> Imported:
+        """Add a case per good row of `image1,image2[,case_id,crop1,crop2,note,...]` that the worklist does not hold
+        yet (case_identity: importing a CSV again adds nothing, and a case's review is never split over two). A
+        case it holds is left as it is, what the reviewer typed included; a row whose note differs from it is named
+        (Imported.notes_kept). A file without the header is refused whole. One transaction: an import stopped part
+        way (Ctrl-C, a kill) adds nothing."""
         try:
             rows = read_pairs_csv(csv_path)
         except PairsCsvError as exc:
             raise WorklistError(str(exc)) from None
         self.require_writable()
-        added, problems = [], []
+        held = self.held_cases()
+        imported = Imported()
         with self._transaction():
             for line, row, problem in rows:
                 if problem:
-                    problems.append(f"{csv_path}:{line}: {problem}")
+                    imported.problems.append(f"{csv_path}:{line}: {problem}")
                     continue
                 missing = [row[key] for key in CSV_REQUIRED if not Path(row[key]).is_file()]
                 if missing:
-                    problems.append(f"{csv_path}:{line}: no such image file {missing[0]}")
+                    imported.problems.append(f"{csv_path}:{line}: no such image file {missing[0]}")
                     continue
-                added.append(self.add_case(row["image1"], row["image2"], case_id=row.get("case_id") or None,
-                                           crop1=row.get("crop1"), crop2=row.get("crop2"),
-                                           note=row.get("note") or "", record=row["record"], kind=row["kind"],
-                                           lesion_id=row.get("lesion_id") or None))
-        return added, problems
+                identity = case_identity(row["image1"], row["image2"], row["kind"], row.get("lesion_id"))
+                note = row.get("note") or ""
+                if identity in held:
+                    case_ref, kept = held[identity]
+                    imported.already.append(case_ref)
+                    if note and note != kept:
+                        imported.notes_kept.append(f"{csv_path}:{line}: case {case_ref} is already in the worklist "
+                                                   "with another note; its note was kept, the CSV's not imported")
+                    continue
+                case_ref = self.add_case(row["image1"], row["image2"], case_id=row.get("case_id") or None,
+                                         crop1=row.get("crop1"), crop2=row.get("crop2"), note=note,
+                                         record=row["record"], kind=row["kind"], lesion_id=row.get("lesion_id") or None)
+                imported.added.append(case_ref)
+                held[identity] = (case_ref, note)
+        return imported
+
+    def held_cases(self) -> dict[tuple, tuple[int, str]]:
+        """Each case's case_identity -> (its id, its note): what an import (or a batch) must not add again."""
+        return {case_identity(case.image1, case.image2, case.kind, case.lesion_id): (case.id, case.note)
+                for case in self.cases()}
 
     def export_csv(self, csv_path) -> int:
         """Every case with its latest result, written atomically (core.io.files.atomic_write)."""
@@ -368,6 +386,26 @@ class Worklist:
 
         atomic_write(csv_path, write)
         return len(cases)
+
+
+@dataclass
+class Imported:
+    """What Worklist.import_csv did: the new cases' ids; the ids of the cases rows named that the worklist held
+    already (a row listed twice counts there once more); one "CSV:LINE: problem" per row skipped; one line per row
+    whose note differs from the note of the case it already holds (kept)."""
+    added: list[int] = field(default_factory=list)
+    already: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes_kept: list[str] = field(default_factory=list)
+
+
+def case_identity(image1, image2, kind: str | None, lesion_id: str | None) -> tuple:
+    """What makes two cases one: the same two files in the same order (however the paths were written), the same
+    kind, and for a follow-up the same lesion (two lesions may share the two photographs). Crops, notes and the
+    case record are what a reviewer edits on a case, so they are not part of it."""
+    kind = kind or "pair"  # a case from before kinds is a pair
+    return (str(Path(image1).resolve()), str(Path(image2).resolve()), kind,
+            (lesion_id or "") if kind == "followup" else "")
 
 
 def _or_none(*values) -> tuple:

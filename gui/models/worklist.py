@@ -53,9 +53,14 @@ class WorklistController(QObject):
         self.cases_changed.emit()
 
     def import_csv(self, path: str) -> None:
-        added, problems = self._db().import_csv(path)
+        imported = self._db().import_csv(path)
+        problems = imported.problems
         self.refresh()
-        text = f"{_count(len(added), 'case')} imported from {Path(path).name}"
+        text = f"{_count(len(imported.added), 'case')} imported from {Path(path).name}"
+        if imported.already:
+            text += f", {len(imported.already)} already in the worklist"
+        if imported.notes_kept:
+            text += f" ({_count(len(imported.notes_kept), 'note')} in the CSV differed: the worklist's kept)"
         if problems:  # "pairs.csv:4: no such image file ..." -> "line 4: no such image file ..."
             text += f"; {_count(len(problems), 'row')} skipped: " + "; ".join(
                 "line " + p[len(str(path)) + 1:] for p in problems[:3])
