@@ -26,9 +26,13 @@ def run_pacs(args) -> int:
         else:
             _print_studies(args.patient_id, studies)
         return 0
-    pulled = pull(pacs, args.patient_id, args.out, study_uid=args.study, image=args.image, overwrite=args.force)
+    pulled = pull(pacs, args.patient_id, args.out, study_uid=args.study, image=args.image, overwrite=args.force,
+                  include_reports=args.include_reports)
     for path in pulled.files:
         print(f"wrote {printable(path)}")
+    if pulled.reports:
+        print(f"left {pulled.reports} report picture(s) this workstation filed on the PACS (--include-reports pulls "
+              "them)")
     if pulled.skipped:
         print(f"left {pulled.skipped} instance(s) without pixels (reports, structured reports) on the PACS")
     return 0

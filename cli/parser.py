@@ -353,6 +353,8 @@ def _add_pacs(sub, json_output) -> None:
     pull.add_argument("--max-mb", type=float, default=None, metavar="MB",
                       help="refuse an instance larger than this (default 512)")
     pull.add_argument("--force", action="store_true", help="overwrite files pulled before")
+    pull.add_argument("--include-reports", action="store_true",
+                      help="also pull the report pictures Siamese Lens filed (left on the PACS by default)")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

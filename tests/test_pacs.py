@@ -105,11 +105,19 @@ def test_pull_a_patients_visits_then_store_a_followup_report_and_sr_into_the_pac
     stored_report = client.retrieve_instance(study, mine[report_uid].SeriesInstanceUID, report_uid)
     assert stored_report.BurnedInAnnotation == "YES"
     assert stored_report.SeriesDescription.startswith("Siamese Lens follow-up")
-    # pulling the study again brings the report (a Secondary Capture: an image) and leaves the SR (no pixels)
+    # pulling the study again brings its image only: the report is a Secondary Capture (an image), but the
+    # workstation's own (its Manufacturer), as the window's Open from PACS leaves it out; the SR has no pixels
     code, out, err = _main(["pacs", "--url", orthanc.url, "pull", "--patient-id", pid, "--study", study, "--out",
                             str(tmp_path / "again")], capsys)
     assert code == 0 and "1 instance(s) without pixels" in out, err
-    assert len(list((tmp_path / "again").iterdir())) == 2
+    assert "left 1 report picture(s) this workstation filed on the PACS (--include-reports pulls them)" in out
+    (image,) = (tmp_path / "again").iterdir()
+    assert pydicom.dcmread(image).SOPInstanceUID == pydicom.dcmread(files[1]).SOPInstanceUID
+    code, out, err = _main(["pacs", "--url", orthanc.url, "pull", "--patient-id", pid, "--out", str(tmp_path / "all"),
+                            "--include-reports"], capsys)
+    assert code == 0 and "report picture" not in out, err
+    assert report_uid in {pydicom.dcmread(path).SOPInstanceUID for path in (tmp_path / "all").iterdir()}
+    assert len(list((tmp_path / "all").iterdir())) == 3  # both visits and the report
 
 
 def _one_line_exit_2(code: int, err: str, *words: str) -> None:

@@ -1,8 +1,8 @@
 """Find, pull and store over DICOMweb (core.pacs.connection): what a workstation does with a clinic's PACS.
 
     find(pacs, patient_id, study_uid=None) -> [study]  QIDO-RS: the patient's studies (or one), series, instances
-    pull(pacs, patient_id, out, study_uid=None, image=None, overwrite=False, progress=None, should_stop=None)
-        -> Pulled                                    WADO-RS: the images (or one study's, or one image) as .dcm files
+    pull(pacs, patient_id, out, study_uid=None, image=None, overwrite=False, progress=None, should_stop=None,
+         include_reports=False) -> Pulled           WADO-RS: the images (or one study's, or one image) as .dcm files
     store(pacs, paths, study_uid) -> int  STOW-RS: DICOM files (a report, an SR) into their source study
     preview(pacs, patient_id, image, size) -> PIL image  WADO-RS: one image (core.pacs.images), at most size x size
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from core.io.files import printable, write_unit
 from core.pacs.connection import Pacs, PacsError
-from core.pacs.images import number_images, pick_image
+from core.pacs.images import number_images, pick_image, workstation_report
 
 # QIDO attributes asked for at each level (tags, as DICOMweb names them): what find lists and pull checks.
 STUDY_FIELDS = ("StudyDate", "StudyTime", "AccessionNumber", "StudyDescription", "PatientName")
@@ -49,6 +49,7 @@ class PullCancelled(PacsError):
 class Pulled:
     files: tuple[Path, ...]
     skipped: int  # instances without pixels (reports, SRs, presentation states) left on the server
+    reports: int = 0  # this workstation's own picture reports left on the server (core.pacs.images.workstation_report)
 
 
 def find(pacs: Pacs, patient_id: str, study_uid: str | None = None) -> list[dict]:
@@ -93,10 +94,12 @@ def find(pacs: Pacs, patient_id: str, study_uid: str | None = None) -> list[dict
 
 
 def pull(pacs: Pacs, patient_id: str, out, study_uid: str | None = None, image: str | None = None,
-         overwrite: bool = False, progress=None, should_stop=None) -> Pulled:
+         overwrite: bool = False, progress=None, should_stop=None, include_reports: bool = False) -> Pulled:
     """Retrieve the patient's images (of `study_uid` only, when given; of that study only its image `image`, a
     number or SOP Instance UID as core.pacs.images.pick_image reads it) into the folder `out` as
-    DATE_SOPINSTANCEUID.dcm files, written as one unit; PacsError naming what is wrong, nothing written.
+    DATE_SOPINSTANCEUID.dcm files, written as one unit; PacsError naming what is wrong, nothing written. The
+    pictures this workstation filed as reports are images too, but not the patient's: left on the server (as the
+    window's list leaves them out: core.pacs.images.workstation_report) unless `include_reports`.
     progress(done, total) follows each instance; should_stop() -> True before one cancels the pull (PullCancelled,
     nothing written)."""
     if image is not None and not study_uid:
@@ -107,14 +110,18 @@ def pull(pacs: Pacs, patient_id: str, out, study_uid: str | None = None, image: 
     if not studies:
         raise PacsError(f"{pacs.url}: no studies of patient {printable(patient_id, 80)}")
     chosen = pick_image(studies[0], image, pacs.url)["sop_uid"] if image is not None else None
-    wanted, skipped = [], 0
+    wanted, skipped, reports = [], 0, 0
     for study in studies:
         for series in study["series"]:
+            own = workstation_report(series) and not include_reports
             for instance in series["instances"]:
                 if chosen is not None and instance["sop_uid"] != chosen:
                     continue
                 if not instance["image"]:
                     skipped += 1
+                    continue
+                if own:
+                    reports += 1
                     continue
                 size = (instance["rows"] * instance["columns"] * instance["samples"] * instance["bytes_per_sample"]
                         * instance["frames"])
@@ -124,7 +131,8 @@ def pull(pacs: Pacs, patient_id: str, out, study_uid: str | None = None, image: 
                 wanted.append((study, series, instance))
     if not wanted:
         where = f"study {printable(study_uid, 80)}" if study_uid else f"patient {printable(patient_id, 80)}"
-        raise PacsError(f"{pacs.url}: {where} has no images ({skipped} instance(s) without pixels)")
+        left = f", {reports} report picture(s) this workstation filed (--include-reports pulls them)" if reports else ""
+        raise PacsError(f"{pacs.url}: {where} has no images ({skipped} instance(s) without pixels{left})")
     folder = Path(out)
     done = {"count": 0}
 
@@ -141,7 +149,7 @@ def pull(pacs: Pacs, patient_id: str, out, study_uid: str | None = None, image: 
     write_unit(items, overwrite=overwrite)
     if progress is not None:
         progress(len(wanted), len(wanted))
-    return Pulled(tuple(path for path, _ in items), skipped)
+    return Pulled(tuple(path for path, _ in items), skipped, reports)
 
 
 def store(pacs: Pacs, paths, study_uid: str) -> int:
