@@ -21,6 +21,7 @@ from core.vocabulary import (
     DEFAULT_LAYER_COLORMAPS,
     DEFAULT_METHOD,
     DEVICES,
+    INPUT_SIZE_RANGE,
     MAX_MAP_SIDE,
     METHODS,
     MIN_CROP_SIDE,
@@ -382,15 +383,30 @@ def _misspelt_command(word: str) -> str:
 
 
 def _add_network_out(parser: argparse.ArgumentParser, sidecars: str) -> None:
-    """--out, --architecture and --input-size, as train and pretrain both take them (both check the input size
-    against 16..1024 and answer an unknown architecture with the list, core.model.network.ModelConfig)."""
+    """--out, --architecture and --input-size, as train and pretrain both take them (an input size outside
+    INPUT_SIZE_RANGE is refused as the option is read; an unknown architecture is answered with the list,
+    core.model.network.ModelConfig)."""
     parser.add_argument("--out", required=True, metavar="PATH.pt",
                         help=f"the weights file to write, with {sidecars} and, while training, PATH.checkpoint.pt "
                              "(--resume)")
     parser.add_argument("--architecture", default=T["architecture"],
                         help=f"backbone (default {T['architecture']}; an unknown name is answered with the list)")
-    parser.add_argument("--input-size", type=int, default=T["input_size"],
-                        help=f"side in px of the square network input, 16..1024 (default {T['input_size']})")
+    low, high = INPUT_SIZE_RANGE
+    parser.add_argument("--input-size", type=_input_size, default=T["input_size"],
+                        help=f"side in px of the square network input, {low}..{high} (default {T['input_size']})")
+
+
+def _input_size(text: str) -> int:
+    """--input-size's value: a whole number of pixels in INPUT_SIZE_RANGE (argparse names the option in its one
+    line, exit 2)."""
+    low, high = INPUT_SIZE_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of pixels in {low}..{high}, got {text!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be in {low}..{high} pixels, got {value}")
+    return value
 
 
 def _attach_dashed_values(argv: list[str]) -> list[str]:

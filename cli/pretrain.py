@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import sys
 
-from core.errors import InputError
-
 from .probe import check_data_dirs
 from .train import ProgressBar, at_least, check_out, positive_finite
 
@@ -38,8 +36,6 @@ def run_pretrain(args) -> int:
 def check_pretrain_args(args) -> None:
     """Refuse, before anything is read or written, the options pretrain would fail on."""
     at_least(args, {"epochs": 1, "batch_size": 2, "threads": 0, "probe": 0})
-    if not 16 <= args.input_size <= 1024:
-        raise InputError(f"--input-size must be in 16..1024 pixels, got {args.input_size}")
     positive_finite(args, ("lr",))
     check_out(args.out, args.force or args.resume)  # as train: before the data sets are read
     check_data_dirs(args.data_dirs)

@@ -45,8 +45,6 @@ def run_train(args) -> int:
 def check_train_args(args) -> None:
     """Refuse, before anything is read or written, the options train would fail on (or quietly misuse)."""
     at_least(args, {"epochs": 1, "batch_size": 2, "patience": 1, "threads": 0, "embedding_dim": 2})
-    if not 16 <= args.input_size <= 1024:
-        raise InputError(f"--input-size must be in 16..1024 pixels, got {args.input_size}")
     positive_finite(args, ("lr", "margin"))
     positive_finite(args, ("weight_decay", "attention_weight", "lesion_weight", "crop_margin"), allow_zero=True)
     check_out(args.out, args.force or args.resume)

@@ -37,6 +37,10 @@ MIN_CROP_SIDE = 16
 # Maps are kept at most this long on their longest side (--out .npy, reports); displays upsample them.
 MAX_MAP_SIDE = 2048
 
+# The square network input's side in pixels a model may have: what train and pretrain accept and a weights file's
+# config may hold (core.model.weights.CONFIG_RANGES).
+INPUT_SIZE_RANGE = (16, 1024)
+
 # Test-time augmentation of a model's embedding (core.model.tta): none, + horizontal flip, the 8 flips and rotations.
 TTA_MODES = ("none", "hflip", "dihedral")
 

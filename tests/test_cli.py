@@ -326,3 +326,19 @@ def test_every_bad_input_message_of_the_command_line_is_an_input_error():
     plain = [f"{path.name}:{n}" for path in sorted(root.glob("*.py"))
              for n, line in enumerate(path.read_text().splitlines(), 1) if "raise ValueError(" in line]
     assert plain == []
+
+
+@pytest.mark.parametrize("command", ["train", "pretrain"])
+def test_input_size_outside_its_bounds_is_one_line_naming_the_option_exit_2(command, tmp_path, capsys):
+    """train and pretrain read --input-size through one argparse type (cli.parser), bounds from
+    core.vocabulary.INPUT_SIZE_RANGE: refused as it is read, before any folder is looked at."""
+    low, high = vocabulary.INPUT_SIZE_RANGE
+    for given, problem in ((str(low - 1), f"must be in {low}..{high} pixels, got {low - 1}"),
+                           (str(high + 1), f"must be in {low}..{high} pixels, got {high + 1}"),
+                           ("96px", f"must be a whole number of pixels in {low}..{high}, got '96px'")):
+        with pytest.raises(SystemExit) as info:
+            main([command, str(tmp_path / "missing"), "--out", str(tmp_path / "m.pt"), "--input-size", given])
+        assert info.value.code == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err == f"error: main.py {command}: argument --input-size: {problem} (see --help)\n"
+    assert parse([command, str(tmp_path), "--out", "m.pt", "--input-size", str(high)]).input_size == high

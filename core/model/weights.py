@@ -25,7 +25,7 @@ from core.io.files import atomic_write, file_problem, file_sha256, first_line, p
 from core.model.device import torch_device
 from core.model.network import SUPPORTED_ARCHITECTURES, ModelConfig, SiameseModel
 from core.paths import default_weights_path
-from core.vocabulary import TTA_MODES
+from core.vocabulary import INPUT_SIZE_RANGE, TTA_MODES
 
 FORMAT = "siamese-lens-weights/1"
 
@@ -128,7 +128,7 @@ def read_metadata(path) -> dict:
 # built from them exhausts memory or makes every decision the same. Fields not listed get the generic checks
 # (type of the default, finite, |x| <= 1e6), so a field added to ModelConfig is checked without an edit here.
 CONFIG_RANGES = {
-    "input_size": (16, 1024), "embedding_dim": (2, 4096), "hidden_dim": (2, 16384),
+    "input_size": INPUT_SIZE_RANGE, "embedding_dim": (2, 4096), "hidden_dim": (2, 16384),
     "threshold": (0.0, 1.0), "margin": (1e-6, 100.0), "crop_margin": (0.0, 2.0),
     "mean": (-10.0, 10.0), "std": (1e-6, 100.0), "explainer_width": (0, 512),
 }
