@@ -302,3 +302,28 @@ def test_the_report_shows_measurements_to_the_precision_their_uncertainty_suppor
         assert shown_figure(value) in drawn and (repr(value) == shown_figure(value) or repr(value) not in drawn)
     ratio = [t for t in drawn if "+/-" in t][0]
     assert ratio == f"{facts['area_change']:.2f} +/- {facts['area_change_uncertainty']:.2f}"
+
+
+def test_the_report_wraps_a_long_registration_message_and_change_note_never_cuts_them(tiny_model, monkeypatch):
+    """The registration's message ends with its error ("..., quality 1.00, error about 0.4 px"): clipped to one
+    line at 130 characters, a real message lost that number ("erro..."). Every word is on the page."""
+    from PIL import ImageDraw
+
+    from core.followup.visits import followup
+    from core.review import followup_report
+    from tests.test_followup_history import _loaded, _textured
+
+    drawn: list[str] = []
+    text = ImageDraw.ImageDraw.text
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", lambda self, xy, words, *a, **k: drawn.append(str(words))
+                        or text(self, xy, words, *a, **k))
+    result = followup(tiny_model, _loaded(_textured(4)), _loaded(_textured(5), "later.png"))
+    facts = followup_report.followup_report_facts(result, tiny_model)
+    facts["registration_message"] = ("registered (similarity, chosen automatically: magnification x0.974 +- 0.002): "
+                                     "rotation 0.0 deg, scale 0.974, quality 1.00, error about 0.4 px")
+    facts["change_note"] = "not compared: " + "the follow-up's outline reaches the picture's edge " * 3 + "(end)"
+    followup_report.render(result, facts)
+    page = " ".join(drawn)
+    assert "..." not in page
+    for fact in (facts["registration_message"], facts["change_note"]):
+        assert " ".join(fact.split()) in " ".join(page.split()), fact

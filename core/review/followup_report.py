@@ -98,9 +98,10 @@ def render(result, facts: dict) -> Image.Image:
             draw.text((x, y + PANEL + 4), caption, font=small, fill=MUTED)
         y += PANEL + 30
     y = _table(draw, facts, MARGIN, y, body)
-    for line in _change_lines(facts):
-        draw.text((MARGIN, y), _clip(line, 130), font=body, fill=TEXT)
-        y += 22
+    for fact in _change_lines(facts):
+        for index, line in enumerate(_wrapped(fact, 110)):
+            draw.text((MARGIN + (0 if index == 0 else 20), y), line, font=body, fill=TEXT)
+            y += 22
     if len(facts.get("visits") or []) > 2:
         chart = trend_chart(facts["visits"], (width - 2 * MARGIN, 300))
         canvas.paste(chart, (MARGIN, y + 6))
@@ -110,10 +111,12 @@ def render(result, facts: dict) -> Image.Image:
     draw.text((MARGIN, y + 6), f"Model's verdict on {pair} (a likeness to the model, not a change): {verdict}",
               font=load_font(15, bold=True), fill=MUTED)
     y += 30
-    for line in (facts.get("verdict_reason", ""), MEANING, facts.get("registration_message", ""),
+    # wrapped, never clipped: the registration's message ends with its error, a refusal with its reason
+    for fact in (facts.get("verdict_reason", ""), MEANING, facts.get("registration_message", ""),
                  f"Maps: {facts.get('method', '-')}; faithfulness: {_faithfulness_words(facts)}"):
-        draw.text((MARGIN, y), _clip(line, 130), font=small, fill=MUTED)
-        y += 20
+        for index, line in enumerate(_wrapped(fact, 125)):
+            draw.text((MARGIN + (0 if index == 0 else 20), y), line, font=small, fill=MUTED)
+            y += 20
     y = _reviewer_block(draw, facts, MARGIN, y + 10, body, width)
     draw.text((MARGIN, y + 8), DISCLAIMER, font=load_font(15, bold=True), fill=TEXT)
     draw.text((MARGIN, y + 32), _clip(f"{APP_NAME} {__version__}, model {facts.get('model', {}).get('name')}, "
