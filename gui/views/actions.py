@@ -39,6 +39,8 @@ COMMANDS = (
             "pair or a follow-up (docs/pacs.md)"),
     Command("swap", "&File", "&Swap images", ("X",), short="Swap"),
     Command("export", "&File", "&Export report…", ("Ctrl+E",), tip="PNG report plus JSON sidecar", short="Export"),
+    Command("export_followup", "&File", "Export &follow-up report…", ("Ctrl+R",),
+            tip="The follow-up's report (PNG, PDF or DICOM): what changed, both visits, your assessment"),
     Command("export_sr", "&File", "Export measurement S&R…", tip="The pair's measurements as a DICOM structured "
             "report (TID 1500), filed into image 1's study: two DICOM images of one patient"),
     Command("store_pacs", "&File", "Store report to PAC&S…", tip="The pair's DICOM report and measurement SR, "

@@ -121,6 +121,7 @@ class FollowUpDock(QDockWidget):
         self.registration.setWordWrap(True)
         right.addWidget(self.registration)
         self.export_button = QPushButton("Export follow-up report…")
+        self.export_button.setToolTip("File > Export follow-up report (Ctrl+R)")
         self.export_button.setFocusPolicy(Qt.NoFocus)
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self.export_requested)
