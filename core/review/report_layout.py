@@ -174,32 +174,42 @@ def _panel(loaded, explanation, index: int, facts: dict) -> Image.Image:
 
 
 def checked_map(rgb: np.ndarray, faithfulness: dict | None, same_content: bool = False) -> Image.Image:
-    """A picture that shows a map, marked on itself with what the faithfulness check said of that map: every report
-    that draws a map (the pair's, the follow-up's) marks it by this one rule, as the window does."""
+    """A picture that shows a map, marked with what the faithfulness check said of that map: every report that
+    draws a map (the pair's, the follow-up's) marks it by this one rule, as the window does. The words go in a band
+    below the picture, never over it (a lesion at the crop's bottom edge stays whole); the picture is shrunk to
+    make room, so the panel keeps its size."""
     verdict = check_verdict(faithfulness)
     if verdict == UNFAITHFUL:  # the check failed: marked on the image itself
-        panel = Image.fromarray(hatch(rgb))
-        _mark(panel, UNFAITHFUL_MARK)
-        return panel
-    panel = Image.fromarray(rgb)
-    if verdict == INCONCLUSIVE:  # the check could not tell: said on the image, without the hatch
-        _mark(panel, INCONCLUSIVE_MARK)
-    elif verdict is None and not same_content:  # not judged: said so, as the window does
-        _mark(panel, UNCHECKED_REPORT_MARK)
-    return panel
+        return _mark(rgb, UNFAITHFUL_MARK, hatched=True)
+    if verdict == INCONCLUSIVE:  # the check could not tell: said under the image, without the hatch
+        return _mark(rgb, INCONCLUSIVE_MARK)
+    if verdict is None and not same_content:  # not judged: said so, as the window does
+        return _mark(rgb, UNCHECKED_REPORT_MARK)
+    return Image.fromarray(rgb)
 
 
-def _mark(panel: Image.Image, text: str) -> None:
-    """`text` in a dark band across the bottom of a panel."""
+MARK_BAND = 34  # px: the band under a checked map that carries the check's words
+
+
+def _mark(rgb: np.ndarray, text: str, hatched: bool = False) -> Image.Image:
+    """The picture shrunk (aspect kept; hatched after, so its lines stay crisp) above a dark band carrying `text`,
+    in a panel of the picture's own size."""
+    height, width = rgb.shape[:2]
+    band = min(MARK_BAND, height // 3)
+    scale = (height - band) / height
+    shrunk = np.asarray(Image.fromarray(rgb).resize((max(1, round(width * scale)), height - band),
+                                                    Image.Resampling.BILINEAR))
+    panel = Image.new("RGB", (width, height), (255, 255, 255))
+    panel.paste(Image.fromarray(hatch(shrunk) if hatched else shrunk), ((width - shrunk.shape[1]) // 2, 0))
     draw = ImageDraw.Draw(panel)
     size = 18
     font = load_font(size, bold=True)
-    while size > 10 and draw.textlength(text, font=font) > panel.width - 8:  # a small panel: the words fit whole
+    while size > 10 and draw.textlength(text, font=font) > width - 8:  # a small panel: the words fit whole
         size -= 1
         font = load_font(size, bold=True)
-    band = 34
-    draw.rectangle((0, panel.height - band, panel.width, panel.height), fill=(30, 30, 30))
-    draw.text((panel.width // 2, panel.height - band // 2), text, font=font, fill=(255, 220, 90), anchor="mm")
+    draw.rectangle((0, height - band, width, height), fill=(30, 30, 30))
+    draw.text((width // 2, height - band // 2), text, font=font, fill=(255, 220, 90), anchor="mm")
+    return panel
 
 
 def scaled_to(picture: Image.Image, side: int) -> Image.Image:
