@@ -96,6 +96,15 @@ COMMANDS = (
     Command("about", "&Help", "&About"),
 )
 
+# The follow-up dock's own keys (gui.views.followup_dock binds them while it shows a follow-up), listed in Help with
+# the menus' commands: (what the dock does, its keys, the words Help shows).
+FOLLOWUP_KEYS = (
+    ("blink", ("B",), "Follow-up › Blink: show the other visit"),
+    ("next_mode", ("V",), "Follow-up › Next view: blink, swipe, difference"),
+    ("nudge", ("Alt+Left", "Alt+Right", "Alt+Up", "Alt+Down"), "Follow-up › Nudge the follow-up a pixel (for the eye)"),
+    ("undo_nudge", ("Alt+Backspace",), "Follow-up › Undo a nudge"),
+)
+
 TOOLBAR = ("open0", "open1", "swap", None, "crop", "reset_crops", "undo", "redo", None, "fit", "actual", "sync",
            None, "export")
 
@@ -140,14 +149,15 @@ class ShortcutsDialog(QDialog):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        table = QTableWidget(len(COMMANDS), 2, self)
+        rows = [(f"{c.menu.replace('&', '')} › {c.text.replace('&', '').rstrip('…')}", c.shortcuts) for c in COMMANDS]
+        rows += [(words, keys) for _name, keys, words in FOLLOWUP_KEYS]
+        table = QTableWidget(len(rows), 2, self)
         table.setHorizontalHeaderLabels(["Command", "Shortcut"])
         table.verticalHeader().hide()
         table.verticalHeader().setDefaultSectionSize(24)
         table.setEditTriggers(QTableWidget.NoEditTriggers)
-        for row, command in enumerate(COMMANDS):
-            name = f"{command.menu.replace('&', '')} › {command.text.replace('&', '').rstrip('…')}"
-            keys = ", ".join(QKeySequence(s).toString(QKeySequence.NativeText) for s in command.shortcuts)
+        for row, (name, shortcuts) in enumerate(rows):
+            keys = ", ".join(QKeySequence(s).toString(QKeySequence.NativeText) for s in shortcuts)
             table.setItem(row, 0, QTableWidgetItem(name))
             table.setItem(row, 1, QTableWidgetItem(keys or "–"))
         table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
