@@ -23,6 +23,7 @@ from .map_caption import GAP, caption_point_size, caption_spot, wrapped
 
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
+OUTLINE_WIDTHS = (4.0, 2.0)  # screen pixels at 1:1 and above: the dark line, the light one over it
 MIN_DRAG = 4  # pixels: a smaller drag is a click, not a box (whether a box is a valid crop is core's to say)
 
 
@@ -51,11 +52,12 @@ class ImageViewer(QGraphicsView):
         self._layers[MATCH].setOpacity(0.7)
         # The factual map's top 20 %: a light line over a dark one, readable on skin and on any colormap.
         self._top = [QGraphicsPathItem() for _ in range(2)]
-        for line, colour, width in zip(self._top, (QColor(0, 0, 0), QColor(255, 255, 255)), (4, 2), strict=True):
-            pen = QPen(QBrush(colour), width)
+        for line, colour in zip(self._top, (QColor(0, 0, 0), QColor(255, 255, 255)), strict=True):
+            pen = QPen(QBrush(colour), 1)
             pen.setCosmetic(True)
             pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
             line.setPen(pen)
+        self._outline_widths(1.0)
         self._shade = QGraphicsPathItem()  # darkens what lies outside the crop box
         self._shade.setBrush(QColor(0, 0, 0, 140))
         self._shade.setPen(QPen(Qt.PenStyle.NoPen))
@@ -135,6 +137,18 @@ class ImageViewer(QGraphicsView):
             item.setTransform(QTransform.fromScale(w / max(map_size[0], 1), h / max(map_size[1], 1)))
             item.setPos(x, y)
         self._place_mark()  # the caption keeps off the map's hot region
+
+    def _outline_widths(self, zoom: float) -> None:
+        """The outline's lines (screen pixels) thinned with the zoom below 1:1, to half at most: at the follow-up's
+        small viewers a 4 px line around each fragment of the map's top hid a small lesion."""
+        share = min(max(zoom, 0.5), 1.0)
+        for line, width in zip(self._top, OUTLINE_WIDTHS, strict=True):
+            pen = line.pen()
+            pen.setWidthF(width * share)
+            line.setPen(pen)
+
+    def outline_widths(self) -> tuple[float, ...]:
+        return tuple(line.pen().widthF() for line in self._top)
 
     def outline_path(self) -> QPainterPath:
         """The outline as traced, in image pixels (empty when none)."""
@@ -276,6 +290,7 @@ class ImageViewer(QGraphicsView):
         self._image.setTransformationMode(mode)
         for item in self._layers.values():  # maps are upsampled smoothly, like the report draws them
             item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._outline_widths(self.zoom())
         self._place_mark()
         self.zoom_changed.emit(self.zoom())
 

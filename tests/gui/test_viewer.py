@@ -221,3 +221,21 @@ def test_a_caption_in_a_very_narrow_viewer_is_smaller_and_wrapped_whole(qtbot):
     assert viewer.viewport().rect().contains(caption)
     assert not caption.intersects(_box_on_screen(viewer, (88, 82, 56, 56)))
     assert viewer.mark_text() == text
+
+
+def test_the_outline_thins_in_a_small_viewer_so_a_small_lesion_shows_between_its_lines(qtbot):
+    """In the follow-up's small viewers (a 224 px image in about 130 px) the 4 px outline around each fragment of
+    the map's top covered a 25 px lesion; below 1:1 the lines thin with the zoom (to half), at 1:1 they are whole."""
+    from gui.views.viewer import OUTLINE_WIDTHS
+
+    viewer = ImageViewer("empty")
+    qtbot.addWidget(viewer)
+    viewer.resize(505, 130)
+    viewer.show()
+    viewer.set_image(array_to_qimage(np.full((224, 224, 3), 128, np.uint8)))
+    assert viewer.zoom() < 0.6
+    small = viewer.outline_widths()
+    assert all(width < whole for width, whole in zip(small, OUTLINE_WIDTHS, strict=True))
+    assert all(width >= whole / 2 for width, whole in zip(small, OUTLINE_WIDTHS, strict=True))
+    viewer.actual_size()
+    assert viewer.outline_widths() == OUTLINE_WIDTHS
