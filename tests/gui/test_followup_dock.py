@@ -101,6 +101,12 @@ def test_while_a_follow_up_is_shown_the_verdict_is_no_heading_over_what_changed(
     qtbot.waitUntil(lambda: window.followup_dock.result is not None, timeout=TIMEOUT_MS)
     assert verdict.text().startswith(f"Model: {shown} (a likeness, not a change") and "20pt" not in (
         verdict.styleSheet())
+    assert "leads the Follow-up panel" in verdict.text()
+    window.followup_dock.close()  # its X: the words pointed at a panel no longer there
+    assert "leads the Follow-up panel" not in verdict.text() and "Ctrl+U" in verdict.text()
+    assert "20pt" not in verdict.styleSheet()  # still no heading over a lesion that may have grown
+    window.followup_dock.show()
+    assert "leads the Follow-up panel" in verdict.text()
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.session.swap()  # another pair: the follow-up is gone
     assert window.followup_dock.result is None
