@@ -110,3 +110,21 @@ def test_a_reviewers_day(qapp, tmp_path, fake_model_work):
     review.worklist.open_case(0)
     assert review.followup.assessment == "stable, compare in 6 months"
     review.close()
+
+
+def test_a_pixel_size_typed_for_one_lesion_never_measures_the_next(qapp, tmp_path, fake_model_work):
+    """The pixel size typed in the follow-up panel stayed for every pair opened after: the next lesion's follow-up
+    (another dermatoscope, another magnification) was measured in mm by it, and it won over a DICOM file's own
+    spacing. It belongs to the pair it was typed for."""
+    a, b, c = (make_image(tmp_path / name, (64, 48), seed) for name, seed in (("a.png", 1), ("b.png", 2),
+                                                                            ("c.png", 3)))
+    review, _view, commands = _workstation(tmp_path)
+    commands.load_dropped([str(a), str(b)])
+    commands.handlers()["followup"]()
+    review.followup.set_pixel_size("0.02")
+    assert review.followup.result.pixel_size_mm == 0.02
+    commands.load_dropped([str(b), str(c)])  # another lesion
+    assert review.followup.pixel_size_text == "" and review.followup.pixel_size_mm() is None
+    commands.handlers()["followup"]()
+    assert review.followup.result.pixel_size_mm is None
+    review.close()
