@@ -7,6 +7,7 @@ the whole image with the crop box drawn. Maps smaller than their image are resiz
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,9 @@ TEXT = (20, 20, 20)
 MUTED = (95, 95, 95)
 RULE = (200, 200, 200)
 CROP_BOX = (230, 30, 30)
-RECORD_ROWS = 3  # the case record's two columns of three lines
+RECORD_ROWS = 3  # the case record's two columns of three fields
+RECORD_CHARS = 44  # a field's line; a longer value (a worklist's case id) wraps, up to RECORD_LINES lines
+RECORD_LINES = 4
 TECH_LINE = 20
 LAYER_MEANINGS = {"factual": "where the evidence for the score's leaning lies (towards alike or unlike)",
                   "counterfactual": "where the evidence against it lies"}
@@ -50,7 +53,30 @@ LAYER_MEANINGS = {"factual": "where the evidence for the score's leaning lies (t
 def panel_top(facts: dict) -> int:
     """y of the image panels' row (below the header, the case record, the verdict, the line saying why numbers and
     maps are withheld or shown anyway, and the captions)."""
-    return MARGIN + 44 + RECORD_ROWS * 24 + 16 + 42 + 26 + 26 + (26 if withheld_line(facts) else 0) + 10 + 30
+    return MARGIN + 44 + _record_height(facts) + 16 + 42 + 26 + 26 + (26 if withheld_line(facts) else 0) + 10 + 30
+
+
+def _record_layout(facts: dict) -> list[tuple[int, list[tuple[str, list[str]]]]]:
+    """The case record's rows: each its height in lines and its two fields (label, value's lines). A value is
+    wrapped, never cut at RECORD_CHARS: an identifier clipped on a clinical document ("C-913 follow-up of the
+    left scapula naevus,...") can name another case."""
+    fields = _record_rows(facts)
+    rows = []
+    for r in range(RECORD_ROWS):
+        cells = [(label, _record_value_lines(value)) for label, value in (fields[r], fields[r + RECORD_ROWS])]
+        rows.append((max(len(lines) for _label, lines in cells), cells))
+    return rows
+
+
+def _record_value_lines(value: str) -> list[str]:
+    lines = textwrap.wrap(" ".join(value.split()), RECORD_CHARS, break_long_words=True) or ["-"]
+    if len(lines) > RECORD_LINES:  # past four lines (MAX_FIELD allows 120 characters), the page says it goes on
+        lines = lines[:RECORD_LINES - 1] + [_clip(lines[RECORD_LINES - 1], RECORD_CHARS)[:-1] + "…"]
+    return lines
+
+
+def _record_height(facts: dict) -> int:
+    return 24 * sum(height for height, _cells in _record_layout(facts))
 
 
 def withheld_line(facts: dict) -> str:
@@ -79,11 +105,14 @@ def render(explanation, images, facts: dict) -> Image.Image:
     draw.text((MARGIN, y), f"{APP_NAME}: image comparison report", font=load_font(26, bold=True), fill=TEXT)
     draw.text((WIDTH - MARGIN, y + 8), facts["created"], font=load_font(15), fill=MUTED, anchor="ra")
     y += 44
-    for n, (label, value) in enumerate(_record_rows(facts)):
-        x, row = MARGIN + (n // RECORD_ROWS) * (WIDTH // 2), y + (n % RECORD_ROWS) * 24
-        draw.text((x, row), label, font=load_font(16, bold=True), fill=TEXT)
-        draw.text((x + 150, row), _clip(value, 44), font=load_font(16), fill=TEXT)
-    y += RECORD_ROWS * 24 + 8
+    for height, cells in _record_layout(facts):
+        for column, (label, lines) in enumerate(cells):
+            x = MARGIN + column * (WIDTH // 2)
+            draw.text((x, y), label, font=load_font(16, bold=True), fill=TEXT)
+            for index, line in enumerate(lines):
+                draw.text((x + 150, y + 24 * index), line, font=load_font(16), fill=TEXT)
+        y += 24 * height
+    y += 8
     draw.line((MARGIN, y, WIDTH - MARGIN, y), fill=RULE)
     y += 8
     # The verdict heads the findings, in green or red only when the model decides (core.trust.verdict).
