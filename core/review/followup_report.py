@@ -70,13 +70,25 @@ def render(result, facts: dict) -> Image.Image:
     draw.text((MARGIN, y), "Lesion follow-up (sequential dermoscopy)", font=title, fill=TEXT)
     y += 36
     dates = facts.get("acquired") or [None, None]
-    case = " | ".join(f"{label}: {facts[key]}" for key, label in (("case_id", "case"), ("patient_id", "patient"),
-                                                                  ("body_site", "site")) if facts.get(key))
+    record = [f"{label}: {facts[key]}" for key, label in (("case_id", "case"), ("patient_id", "patient"),
+                                                         ("body_site", "site")) if facts.get(key)]
     interval = facts.get("interval_days")
     draw.text((MARGIN, y), f"Baseline: {dates[0] or 'date unknown'}    Follow-up: {dates[-1] or 'date unknown'}"
-              + (f"    interval {interval} days" if interval is not None else "    interval unknown")
-              + (f"    {case}" if case else ""), font=body, fill=TEXT)
+              + (f"    interval {interval} days" if interval is not None else "    interval unknown"), font=body,
+              fill=TEXT)
     y += 26
+    # on lines of their own, wrapped (between fields where they fit): after the dates a long case id ran off the
+    # page, and the patient with it
+    lines: list[str] = []
+    for field in record:
+        joined = f"{lines[-1]} | {field}" if lines else field
+        if lines and len(joined) <= 110:
+            lines[-1] = joined
+        else:
+            lines.extend(_wrapped(field, 110))
+    for line in lines:
+        draw.text((MARGIN, y), line, font=body, fill=TEXT)
+        y += 22
     if facts.get("visit_order") and len(facts.get("visits") or []) > 2:
         draw.text((MARGIN, y), _clip(f"{len(facts['visits'])} visits; {facts['visit_order']}", 130), font=body,
                   fill=MUTED)
