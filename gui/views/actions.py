@@ -51,6 +51,8 @@ COMMANDS = (
     Command("crop", "&Edit", "&Crop mode", ("C",), checkable=True, tip="Drag a box on either image to crop it",
             short="Crop"),
     Command("reset_crops", "&Edit", "&Reset crops", ("Shift+C",), short="Reset"),
+    Command("write_note", "&Edit", "Write the &note", ("Ctrl+N",),
+            tip="The reviewer's note takes the keyboard (as a click in it does); Esc gives it back to the images"),
     Command("undo", "&Edit", "&Undo crop", ("Ctrl+Z",), short="Undo"),
     Command("redo", "&Edit", "Re&do crop", ("Ctrl+Shift+Z", "Ctrl+Y"), short="Redo"),
     Command("factual0", "&View", "Factual layer, image 1", ("1",), checkable=True),
