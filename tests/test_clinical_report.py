@@ -134,3 +134,24 @@ def test_explain_cli_writes_the_case_record(tmp_path, shapes_copy, image_pair):
     bad = subprocess.run([sys.executable, "main.py", "explain", str(image_pair[0]), str(image_pair[1]), "--model",
                           str(shapes_copy), "--acquired", "yesterday"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not a date" in bad.stderr
+
+
+def test_a_long_case_id_is_printed_whole_on_the_report_never_cut(pair, monkeypatch):  # noqa: F811
+    """A worklist's case id of 64 characters was cut at 44 on the page ("C-913 follow-up of the left scapula
+    naevus,..."): an identifier cut short can name another case. It wraps; the images move down with it."""
+    from PIL import ImageDraw
+
+    drawn: list[str] = []
+    text = ImageDraw.ImageDraw.text
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", lambda self, xy, words, *a, **k: drawn.append(str(words))
+                        or text(self, xy, words, *a, **k))
+    case = "C-913 follow-up of the left scapula naevus, second dermoscopy visit, referred by Dr. Roth"
+    record = make_record(**{**RECORD, "case_id": case, "body_site": "left scapula, 4 cm below the acromion, lateral"})
+    render_report(*pair, record=record)
+    page = " ".join(" ".join(drawn).split())
+    assert case in page and "left scapula, 4 cm below the acromion, lateral" in page
+    assert not any(line.endswith("…") for line in drawn)
+    short = report_facts(*pair, record=make_record(**RECORD))
+    long = report_facts(*pair, record=record)
+    # the case id takes three lines, the body site two: three more lines, the images below them
+    assert report_layout.panel_top(long) == report_layout.panel_top(short) + 3 * 24

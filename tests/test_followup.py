@@ -302,3 +302,60 @@ def test_the_report_shows_measurements_to_the_precision_their_uncertainty_suppor
         assert shown_figure(value) in drawn and (repr(value) == shown_figure(value) or repr(value) not in drawn)
     ratio = [t for t in drawn if "+/-" in t][0]
     assert ratio == f"{facts['area_change']:.2f} +/- {facts['area_change_uncertainty']:.2f}"
+
+
+def test_the_report_wraps_a_long_registration_message_and_change_note_never_cuts_them(tiny_model, monkeypatch):
+    """The registration's message ends with its error ("..., quality 1.00, error about 0.4 px"): clipped to one
+    line at 130 characters, a real message lost that number ("erro..."). Every word is on the page."""
+    from PIL import ImageDraw
+
+    from core.followup.visits import followup
+    from core.review import followup_report
+    from tests.test_followup_history import _loaded, _textured
+
+    drawn: list[str] = []
+    text = ImageDraw.ImageDraw.text
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", lambda self, xy, words, *a, **k: drawn.append(str(words))
+                        or text(self, xy, words, *a, **k))
+    result = followup(tiny_model, _loaded(_textured(4)), _loaded(_textured(5), "later.png"))
+    facts = followup_report.followup_report_facts(result, tiny_model)
+    facts["registration_message"] = ("registered (similarity, chosen automatically: magnification x0.974 +- 0.002): "
+                                     "rotation 0.0 deg, scale 0.974, quality 1.00, error about 0.4 px")
+    facts["change_note"] = "not compared: " + "the follow-up's outline reaches the picture's edge " * 3 + "(end)"
+    followup_report.render(result, facts)
+    page = " ".join(drawn)
+    assert "..." not in page
+    for fact in (facts["registration_message"], facts["change_note"]):
+        assert " ".join(fact.split()) in " ".join(page.split()), fact
+
+
+def test_the_report_s_case_record_is_read_whole_and_nothing_runs_off_the_page(tiny_model, monkeypatch):
+    """After the dates, a worklist's long case id ran off the page's right edge and took the patient id and the body
+    site with it: the page said whose lesion it was only in part. Every line drawn now ends inside the page."""
+    from PIL import ImageDraw
+
+    from core.followup.visits import followup
+    from core.review import followup_report
+    from core.review.case_record import make_record
+    from tests.test_followup_history import _loaded, _textured
+
+    drawn: list[tuple[float, str]] = []  # where each text ends, and the text
+    text = ImageDraw.ImageDraw.text
+
+    def spy(self, xy, words, *args, **kwargs):
+        font = kwargs.get("font")
+        if font is not None and kwargs.get("anchor") is None:
+            drawn.append((xy[0] + self.textlength(str(words), font=font), str(words)))
+        return text(self, xy, words, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
+    result = followup(tiny_model, _loaded(_textured(4)), _loaded(_textured(5), "later.png"))
+    record = make_record(case_id="C-913 follow-up of the left scapula naevus, second dermoscopy visit",
+                         patient_id="PSN-0042", body_site="left scapula", acquired=("2026-03-02", "2026-09-14"))
+    facts = followup_report.followup_report_facts(result, tiny_model, record=record)
+    page = followup_report.render(result, facts)
+    said = " ".join(" ".join(words for _end, words in drawn).split())
+    assert "C-913 follow-up of the left scapula naevus, second dermoscopy visit" in said
+    assert "PSN-0042" in said and "left scapula" in said
+    assert all(end <= page.width - followup_report.MARGIN + 1 for end, _words in drawn), \
+        [words for end, words in drawn if end > page.width - followup_report.MARGIN + 1]

@@ -161,9 +161,9 @@ def test_the_report_marks_a_failing_map_on_the_image(pair_of_images):
     hatched = {name: float((panel == 40).all(axis=2).mean()) for name, panel in panels.items()}
     assert hatched["failing"] > 0.05 and all(hatched[name] < 0.005 for name in hatched if name != "failing")
     # only a failed check hatches the image; a map not judged or judged inconclusive is captioned so (as in the
-    # window), a passing one is not
-    for name in ("unmeasured", "inconclusive", "flat"):
-        assert np.array_equal(panels["passing"][:-34], panels[name][:-34]), name
+    # window), a passing one is not: the same picture above the caption's band
+    for name in ("inconclusive", "flat"):
+        assert np.array_equal(panels["unmeasured"][:-34], panels[name][:-34]), name
 
     def captioned(panel) -> bool:  # the caption's band across the panel's bottom, in the mark's colour
         return bool(((panel[-34:] == (255, 220, 90)).all(axis=2)).any())
@@ -280,3 +280,19 @@ def test_top_contours_trace_the_top_at_the_map_s_size_or_another():
     assert cv2.contourArea(doubled) == pytest.approx(4 * cv2.contourArea(own), rel=0.1)
     assert doubled.mean(axis=0) == pytest.approx((81, 31), abs=2.5)
     assert top_contours(np.zeros((8, 8), np.float32)) == []
+
+
+@pytest.mark.parametrize("curves", [None, FAILING, BEATS_THE_MEAN_ONLY], ids=["unchecked", "failing", "inconclusive"])
+def test_the_check_s_words_go_under_the_map_never_over_its_bottom(curves):
+    """The words were drawn in a band over the panel's bottom 34 px: a lesion reaching the crop's lower edge (an
+    automatic crop is tight) lost its lower part under "map not better than chance". The band goes under the picture,
+    shrunk to make room; the panel keeps its size."""
+    rgb = np.full((300, 300, 3), 200, np.uint8)
+    rgb[-20:] = (200, 0, 0)  # the picture's bottom rows: a lesion's lower edge
+    panel = np.asarray(report_layout.checked_map(rgb, curves)).astype(int)
+    assert panel.shape == rgb.shape
+    band = report_layout.MARK_BAND
+    assert (np.abs(panel[-band:, :, :3] - (255, 220, 90)).sum(axis=2) < 30).any()  # the words, in the band
+    red = (panel[..., 0] > 90) & (panel[..., 1] < 60) & (panel[..., 2] < 60)  # hatched: dimmed towards grey
+    rows = np.nonzero(red.any(axis=1))[0]
+    assert len(rows) >= 15 and rows.max() < 300 - band  # the whole lower edge, above the band

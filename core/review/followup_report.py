@@ -70,13 +70,25 @@ def render(result, facts: dict) -> Image.Image:
     draw.text((MARGIN, y), "Lesion follow-up (sequential dermoscopy)", font=title, fill=TEXT)
     y += 36
     dates = facts.get("acquired") or [None, None]
-    case = " | ".join(f"{label}: {facts[key]}" for key, label in (("case_id", "case"), ("patient_id", "patient"),
-                                                                  ("body_site", "site")) if facts.get(key))
+    record = [f"{label}: {facts[key]}" for key, label in (("case_id", "case"), ("patient_id", "patient"),
+                                                         ("body_site", "site")) if facts.get(key)]
     interval = facts.get("interval_days")
     draw.text((MARGIN, y), f"Baseline: {dates[0] or 'date unknown'}    Follow-up: {dates[-1] or 'date unknown'}"
-              + (f"    interval {interval} days" if interval is not None else "    interval unknown")
-              + (f"    {case}" if case else ""), font=body, fill=TEXT)
+              + (f"    interval {interval} days" if interval is not None else "    interval unknown"), font=body,
+              fill=TEXT)
     y += 26
+    # on lines of their own, wrapped (between fields where they fit): after the dates a long case id ran off the
+    # page, and the patient with it
+    lines: list[str] = []
+    for field in record:
+        joined = f"{lines[-1]} | {field}" if lines else field
+        if lines and len(joined) <= 110:
+            lines[-1] = joined
+        else:
+            lines.extend(_wrapped(field, 110))
+    for line in lines:
+        draw.text((MARGIN, y), line, font=body, fill=TEXT)
+        y += 22
     if facts.get("visit_order") and len(facts.get("visits") or []) > 2:
         draw.text((MARGIN, y), _clip(f"{len(facts['visits'])} visits; {facts['visit_order']}", 130), font=body,
                   fill=MUTED)
@@ -98,9 +110,10 @@ def render(result, facts: dict) -> Image.Image:
             draw.text((x, y + PANEL + 4), caption, font=small, fill=MUTED)
         y += PANEL + 30
     y = _table(draw, facts, MARGIN, y, body)
-    for line in _change_lines(facts):
-        draw.text((MARGIN, y), _clip(line, 130), font=body, fill=TEXT)
-        y += 22
+    for fact in _change_lines(facts):
+        for index, line in enumerate(_wrapped(fact, 110)):
+            draw.text((MARGIN + (0 if index == 0 else 20), y), line, font=body, fill=TEXT)
+            y += 22
     if len(facts.get("visits") or []) > 2:
         chart = trend_chart(facts["visits"], (width - 2 * MARGIN, 300))
         canvas.paste(chart, (MARGIN, y + 6))
@@ -110,10 +123,12 @@ def render(result, facts: dict) -> Image.Image:
     draw.text((MARGIN, y + 6), f"Model's verdict on {pair} (a likeness to the model, not a change): {verdict}",
               font=load_font(15, bold=True), fill=MUTED)
     y += 30
-    for line in (facts.get("verdict_reason", ""), MEANING, facts.get("registration_message", ""),
+    # wrapped, never clipped: the registration's message ends with its error, a refusal with its reason
+    for fact in (facts.get("verdict_reason", ""), MEANING, facts.get("registration_message", ""),
                  f"Maps: {facts.get('method', '-')}; faithfulness: {_faithfulness_words(facts)}"):
-        draw.text((MARGIN, y), _clip(line, 130), font=small, fill=MUTED)
-        y += 20
+        for index, line in enumerate(_wrapped(fact, 125)):
+            draw.text((MARGIN + (0 if index == 0 else 20), y), line, font=small, fill=MUTED)
+            y += 20
     y = _reviewer_block(draw, facts, MARGIN, y + 10, body, width)
     draw.text((MARGIN, y + 8), DISCLAIMER, font=load_font(15, bold=True), fill=TEXT)
     draw.text((MARGIN, y + 32), _clip(f"{APP_NAME} {__version__}, model {facts.get('model', {}).get('name')}, "

@@ -7,6 +7,7 @@ the whole image with the crop box drawn. Maps smaller than their image are resiz
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,9 @@ TEXT = (20, 20, 20)
 MUTED = (95, 95, 95)
 RULE = (200, 200, 200)
 CROP_BOX = (230, 30, 30)
-RECORD_ROWS = 3  # the case record's two columns of three lines
+RECORD_ROWS = 3  # the case record's two columns of three fields
+RECORD_CHARS = 44  # a field's line; a longer value (a worklist's case id) wraps, up to RECORD_LINES lines
+RECORD_LINES = 4
 TECH_LINE = 20
 LAYER_MEANINGS = {"factual": "where the evidence for the score's leaning lies (towards alike or unlike)",
                   "counterfactual": "where the evidence against it lies"}
@@ -50,7 +53,30 @@ LAYER_MEANINGS = {"factual": "where the evidence for the score's leaning lies (t
 def panel_top(facts: dict) -> int:
     """y of the image panels' row (below the header, the case record, the verdict, the line saying why numbers and
     maps are withheld or shown anyway, and the captions)."""
-    return MARGIN + 44 + RECORD_ROWS * 24 + 16 + 42 + 26 + 26 + (26 if withheld_line(facts) else 0) + 10 + 30
+    return MARGIN + 44 + _record_height(facts) + 16 + 42 + 26 + 26 + (26 if withheld_line(facts) else 0) + 10 + 30
+
+
+def _record_layout(facts: dict) -> list[tuple[int, list[tuple[str, list[str]]]]]:
+    """The case record's rows: each its height in lines and its two fields (label, value's lines). A value is
+    wrapped, never cut at RECORD_CHARS: an identifier clipped on a clinical document ("C-913 follow-up of the
+    left scapula naevus,...") can name another case."""
+    fields = _record_rows(facts)
+    rows = []
+    for r in range(RECORD_ROWS):
+        cells = [(label, _record_value_lines(value)) for label, value in (fields[r], fields[r + RECORD_ROWS])]
+        rows.append((max(len(lines) for _label, lines in cells), cells))
+    return rows
+
+
+def _record_value_lines(value: str) -> list[str]:
+    lines = textwrap.wrap(" ".join(value.split()), RECORD_CHARS, break_long_words=True) or ["-"]
+    if len(lines) > RECORD_LINES:  # past four lines (MAX_FIELD allows 120 characters), the page says it goes on
+        lines = lines[:RECORD_LINES - 1] + [_clip(lines[RECORD_LINES - 1], RECORD_CHARS)[:-1] + "…"]
+    return lines
+
+
+def _record_height(facts: dict) -> int:
+    return 24 * sum(height for height, _cells in _record_layout(facts))
 
 
 def withheld_line(facts: dict) -> str:
@@ -79,11 +105,14 @@ def render(explanation, images, facts: dict) -> Image.Image:
     draw.text((MARGIN, y), f"{APP_NAME}: image comparison report", font=load_font(26, bold=True), fill=TEXT)
     draw.text((WIDTH - MARGIN, y + 8), facts["created"], font=load_font(15), fill=MUTED, anchor="ra")
     y += 44
-    for n, (label, value) in enumerate(_record_rows(facts)):
-        x, row = MARGIN + (n // RECORD_ROWS) * (WIDTH // 2), y + (n % RECORD_ROWS) * 24
-        draw.text((x, row), label, font=load_font(16, bold=True), fill=TEXT)
-        draw.text((x + 150, row), _clip(value, 44), font=load_font(16), fill=TEXT)
-    y += RECORD_ROWS * 24 + 8
+    for height, cells in _record_layout(facts):
+        for column, (label, lines) in enumerate(cells):
+            x = MARGIN + column * (WIDTH // 2)
+            draw.text((x, y), label, font=load_font(16, bold=True), fill=TEXT)
+            for index, line in enumerate(lines):
+                draw.text((x + 150, y + 24 * index), line, font=load_font(16), fill=TEXT)
+        y += 24 * height
+    y += 8
     draw.line((MARGIN, y, WIDTH - MARGIN, y), fill=RULE)
     y += 8
     # The verdict heads the findings, in green or red only when the model decides (core.trust.verdict).
@@ -174,32 +203,42 @@ def _panel(loaded, explanation, index: int, facts: dict) -> Image.Image:
 
 
 def checked_map(rgb: np.ndarray, faithfulness: dict | None, same_content: bool = False) -> Image.Image:
-    """A picture that shows a map, marked on itself with what the faithfulness check said of that map: every report
-    that draws a map (the pair's, the follow-up's) marks it by this one rule, as the window does."""
+    """A picture that shows a map, marked with what the faithfulness check said of that map: every report that
+    draws a map (the pair's, the follow-up's) marks it by this one rule, as the window does. The words go in a band
+    below the picture, never over it (a lesion at the crop's bottom edge stays whole); the picture is shrunk to
+    make room, so the panel keeps its size."""
     verdict = check_verdict(faithfulness)
     if verdict == UNFAITHFUL:  # the check failed: marked on the image itself
-        panel = Image.fromarray(hatch(rgb))
-        _mark(panel, UNFAITHFUL_MARK)
-        return panel
-    panel = Image.fromarray(rgb)
-    if verdict == INCONCLUSIVE:  # the check could not tell: said on the image, without the hatch
-        _mark(panel, INCONCLUSIVE_MARK)
-    elif verdict is None and not same_content:  # not judged: said so, as the window does
-        _mark(panel, UNCHECKED_REPORT_MARK)
-    return panel
+        return _mark(rgb, UNFAITHFUL_MARK, hatched=True)
+    if verdict == INCONCLUSIVE:  # the check could not tell: said under the image, without the hatch
+        return _mark(rgb, INCONCLUSIVE_MARK)
+    if verdict is None and not same_content:  # not judged: said so, as the window does
+        return _mark(rgb, UNCHECKED_REPORT_MARK)
+    return Image.fromarray(rgb)
 
 
-def _mark(panel: Image.Image, text: str) -> None:
-    """`text` in a dark band across the bottom of a panel."""
+MARK_BAND = 34  # px: the band under a checked map that carries the check's words
+
+
+def _mark(rgb: np.ndarray, text: str, hatched: bool = False) -> Image.Image:
+    """The picture shrunk (aspect kept; hatched after, so its lines stay crisp) above a dark band carrying `text`,
+    in a panel of the picture's own size."""
+    height, width = rgb.shape[:2]
+    band = min(MARK_BAND, height // 3)
+    scale = (height - band) / height
+    shrunk = np.asarray(Image.fromarray(rgb).resize((max(1, round(width * scale)), height - band),
+                                                    Image.Resampling.BILINEAR))
+    panel = Image.new("RGB", (width, height), (255, 255, 255))
+    panel.paste(Image.fromarray(hatch(shrunk) if hatched else shrunk), ((width - shrunk.shape[1]) // 2, 0))
     draw = ImageDraw.Draw(panel)
     size = 18
     font = load_font(size, bold=True)
-    while size > 10 and draw.textlength(text, font=font) > panel.width - 8:  # a small panel: the words fit whole
+    while size > 10 and draw.textlength(text, font=font) > width - 8:  # a small panel: the words fit whole
         size -= 1
         font = load_font(size, bold=True)
-    band = 34
-    draw.rectangle((0, panel.height - band, panel.width, panel.height), fill=(30, 30, 30))
-    draw.text((panel.width // 2, panel.height - band // 2), text, font=font, fill=(255, 220, 90), anchor="mm")
+    draw.rectangle((0, height - band, width, height), fill=(30, 30, 30))
+    draw.text((width // 2, height - band // 2), text, font=font, fill=(255, 220, 90), anchor="mm")
+    return panel
 
 
 def scaled_to(picture: Image.Image, side: int) -> Image.Image:

@@ -169,9 +169,11 @@ class FollowUpReview(QObject):
     def new_pair(self, identity) -> None:
         """Another pair under review (gui.models.open_pair.OpenPair.changed; None: half a pair, nothing yet): the
         assessment typed for the last lesion must never reach this one's report; this pair's own, typed before,
-        comes back (it was lost with another pair opened, or a quit)."""
+        comes back (it was lost with another pair opened, or a quit). Nor the pixel size typed for it: it measured
+        the next case in mm by another lesion's scale, over a DICOM file's own spacing."""
         if identity is not None:
             self.assessment = self.pair.followup_assessment() if self.pair is not None else ""
+            self.pixel_size_text = ""
             self.settings_changed.emit()
 
     def pixel_size_mm(self) -> float | None:

@@ -148,11 +148,15 @@ class WorklistController(QObject):
 
     def save_followup_change(self, images, changes: dict) -> None:
         """What a follow-up of `images` (paths, baseline first) found, kept with the open case when it is that
-        case's visit pair (gui.models.followup.FollowUpReview, once a follow-up is shown)."""
+        case's visit pair (gui.models.followup.FollowUpReview, once a follow-up is shown). A case imported as a
+        plain pair and followed up by the reviewer (Ctrl+U) too, once its visits were compared: listed as "similar"
+        beside a lesion that grew, it read as "unchanged"."""
         if self.current < 0:
             return
         case = self.cases[self.current]
-        if case.kind != "followup" or tuple(map(resolved, images)) != (resolved(case.image1), resolved(case.image2)):
+        if tuple(map(resolved, images)) != (resolved(case.image1), resolved(case.image2)):
+            return
+        if case.kind != "followup" and not changes.get("comparable"):  # not aligned: the model's verdict stays
             return
         self._db().set_followup_change(case.id, changes["change_headline"], changes["change_brief"])
         self.cases[self.current] = self._db().case(case.id)
@@ -182,7 +186,8 @@ class WorklistController(QObject):
         for row, case in enumerate(self.cases):
             result = self._db().latest_result(case.id) or {}
             # a follow-up case lists what changed: the model's "similar" of a grown lesion would read "unchanged"
-            score = _change_text(case.change) if case.kind == "followup" else _verdict_text(result, self._band())
+            followed = case.kind == "followup" or case.change is not None  # or followed up by the reviewer
+            score = _change_text(case.change) if followed else _verdict_text(result, self._band())
             names = f"{Path(case.image1).name} / {Path(case.image2).name}"
             changed = " · changed since import" if row == self.current and self.changed else ""
             rows.append((case.case_id or f"#{case.id}", case.status, score, result.get("reviewer_decision") or "",

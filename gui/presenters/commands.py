@@ -74,7 +74,8 @@ class Commands:
         handlers = {
             "open0": lambda: self.open(0), "open1": lambda: self.open(1),
             "paste0": lambda: self.paste(0), "paste1": lambda: self.paste(1),
-            "swap": s.swap, "export": self.export, "reset_crops": s.reset_crops, "undo": s.undo, "redo": s.redo,
+            "swap": s.swap, "export": self.export, "export_followup": self.export_followup,
+            "reset_crops": s.reset_crops, "undo": s.undo, "redo": s.redo,
             "explain": s.explain, "next_method": s.next_method,
             "choose_model": self.choose_model, "default_model": lambda: s.load_model(None),
             "choose_gallery": self.choose_gallery,

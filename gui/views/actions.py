@@ -39,6 +39,8 @@ COMMANDS = (
             "pair or a follow-up (docs/pacs.md)"),
     Command("swap", "&File", "&Swap images", ("X",), short="Swap"),
     Command("export", "&File", "&Export report…", ("Ctrl+E",), tip="PNG report plus JSON sidecar", short="Export"),
+    Command("export_followup", "&File", "Export &follow-up report…", ("Ctrl+R",),
+            tip="The follow-up's report (PNG, PDF or DICOM): what changed, both visits, your assessment"),
     Command("export_sr", "&File", "Export measurement S&R…", tip="The pair's measurements as a DICOM structured "
             "report (TID 1500), filed into image 1's study: two DICOM images of one patient"),
     Command("store_pacs", "&File", "Store report to PAC&S…", tip="The pair's DICOM report and measurement SR, "
@@ -49,6 +51,8 @@ COMMANDS = (
     Command("crop", "&Edit", "&Crop mode", ("C",), checkable=True, tip="Drag a box on either image to crop it",
             short="Crop"),
     Command("reset_crops", "&Edit", "&Reset crops", ("Shift+C",), short="Reset"),
+    Command("write_note", "&Edit", "Write the &note", ("Ctrl+N",),
+            tip="The reviewer's note takes the keyboard (as a click in it does); Esc gives it back to the images"),
     Command("undo", "&Edit", "&Undo crop", ("Ctrl+Z",), short="Undo"),
     Command("redo", "&Edit", "Re&do crop", ("Ctrl+Shift+Z", "Ctrl+Y"), short="Redo"),
     Command("factual0", "&View", "Factual layer, image 1", ("1",), checkable=True),
@@ -92,6 +96,15 @@ COMMANDS = (
             "to the images"),
     Command("help", "&Help", "&Keyboard shortcuts", ("F1",)),
     Command("about", "&Help", "&About"),
+)
+
+# The follow-up dock's own keys (gui.views.followup_dock binds them while it shows a follow-up), listed in Help with
+# the menus' commands: (what the dock does, its keys, the words Help shows).
+FOLLOWUP_KEYS = (
+    ("blink", ("B",), "Follow-up › Blink: show the other visit"),
+    ("next_mode", ("V",), "Follow-up › Next view: blink, swipe, difference"),
+    ("nudge", ("Alt+Left", "Alt+Right", "Alt+Up", "Alt+Down"), "Follow-up › Nudge the follow-up a pixel (for the eye)"),
+    ("undo_nudge", ("Alt+Backspace",), "Follow-up › Undo a nudge"),
 )
 
 TOOLBAR = ("open0", "open1", "swap", None, "crop", "reset_crops", "undo", "redo", None, "fit", "actual", "sync",
@@ -138,14 +151,15 @@ class ShortcutsDialog(QDialog):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        table = QTableWidget(len(COMMANDS), 2, self)
+        rows = [(f"{c.menu.replace('&', '')} › {c.text.replace('&', '').rstrip('…')}", c.shortcuts) for c in COMMANDS]
+        rows += [(words, keys) for _name, keys, words in FOLLOWUP_KEYS]
+        table = QTableWidget(len(rows), 2, self)
         table.setHorizontalHeaderLabels(["Command", "Shortcut"])
         table.verticalHeader().hide()
         table.verticalHeader().setDefaultSectionSize(24)
         table.setEditTriggers(QTableWidget.NoEditTriggers)
-        for row, command in enumerate(COMMANDS):
-            name = f"{command.menu.replace('&', '')} › {command.text.replace('&', '').rstrip('…')}"
-            keys = ", ".join(QKeySequence(s).toString(QKeySequence.NativeText) for s in command.shortcuts)
+        for row, (name, shortcuts) in enumerate(rows):
+            keys = ", ".join(QKeySequence(s).toString(QKeySequence.NativeText) for s in shortcuts)
             table.setItem(row, 0, QTableWidgetItem(name))
             table.setItem(row, 1, QTableWidgetItem(keys or "–"))
         table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)

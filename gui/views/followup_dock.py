@@ -33,12 +33,13 @@ from PySide6.QtWidgets import (
 
 from ..jobs.tasks import difference_image
 from ..models.followup import REGISTRATION_MODES
+from .actions import FOLLOWUP_KEYS
 from .history_strip import HistoryStrip, TrendChart
 
 MODES = ("blink", "swipe", "difference")
 OUTLINES = (QColor(0, 200, 255), QColor(255, 220, 0))  # baseline cyan, follow-up yellow: as the report draws them
 LEGEND = ("<span style='color:#00c8ff'>■</span> baseline outline   <span style='color:#ffdc00'>■</span> follow-up "
-          "outline   ·   B: blink")
+          "outline   ·   B: blink · V: next view")
 VIEW_SHARE = 0.62  # of the window's height given to the dock when it opens: the aligned view gets over half of it
 PROMPT = "Align image 2 onto image 1: Model > Follow-up (Ctrl+U)"
 
@@ -67,6 +68,7 @@ class FollowUpDock(QDockWidget):
         self.mode_buttons = QButtonGroup(self)
         for name in MODES:
             button = QRadioButton(name.capitalize())
+            button.setToolTip("V: the next view (blink, swipe, difference); B blinks")
             button.setFocusPolicy(Qt.NoFocus)
             button.setChecked(name == self.mode)
             button.toggled.connect(lambda on, n=name: on and self.set_mode(n))
@@ -121,6 +123,7 @@ class FollowUpDock(QDockWidget):
         self.registration.setWordWrap(True)
         right.addWidget(self.registration)
         self.export_button = QPushButton("Export follow-up report…")
+        self.export_button.setToolTip("File > Export follow-up report (Ctrl+R)")
         self.export_button.setFocusPolicy(Qt.NoFocus)
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self.export_requested)
@@ -140,10 +143,13 @@ class FollowUpDock(QDockWidget):
         right.addWidget(self.trend, 1)
         row.addLayout(right, 2)
         self.setWidget(body)
-        for keys, slot in (("B", self.blink), ("Alt+Left", lambda: self.nudge(-1, 0)),
-                           ("Alt+Right", lambda: self.nudge(1, 0)), ("Alt+Up", lambda: self.nudge(0, -1)),
-                           ("Alt+Down", lambda: self.nudge(0, 1)), ("Alt+Backspace", self.undo_nudge)):
-            QShortcut(QKeySequence(keys), self, slot, context=Qt.WindowShortcut)
+        steps = {"Alt+Left": (-1, 0), "Alt+Right": (1, 0), "Alt+Up": (0, -1), "Alt+Down": (0, 1)}
+        slots = {"blink": lambda _keys: self.blink, "next_mode": lambda _keys: self.next_mode,
+                 "undo_nudge": lambda _keys: self.undo_nudge,
+                 "nudge": lambda keys: lambda: self.nudge(*steps[keys])}
+        for name, shortcuts, _words in FOLLOWUP_KEYS:
+            for keys in shortcuts:
+                QShortcut(QKeySequence(keys), self, slots[name](keys), context=Qt.WindowShortcut)
         self.registration_mode.currentIndexChanged.connect(
             lambda _index: self.registration_chosen.emit(self.registration_mode.currentData()))
         self.pixel_size.editingFinished.connect(lambda: self.pixel_size_entered.emit(self.pixel_size.text()))
@@ -188,6 +194,10 @@ class FollowUpDock(QDockWidget):
                 button.setChecked(button.text().lower() == mode)
         self.curtain.setEnabled(mode == "swipe")
         self._draw()
+
+    def next_mode(self) -> None:
+        """The next view (V): blink, swipe, difference, around."""
+        self.set_mode(MODES[(MODES.index(self.mode) + 1) % len(MODES)])
 
     def blink(self) -> None:
         """Show the other visit (B): the eye catches what changed."""

@@ -110,6 +110,7 @@ class ScorePanel(QWidget):
         self._band = None
         self._verdict: str | None = None  # of the pair shown
         self._followup = False  # a follow-up of the pair is shown (see show_followup)
+        self._followup_dock_open = True
         # The raw score and threshold stay visible, in a neutral colour: they are not the verdict.
         self.score = QLabel()
         self.score.setWordWrap(True)
@@ -228,10 +229,11 @@ class ScorePanel(QWidget):
         self.assessment.setText(f"You {decision} with this verdict (A / Shift+A)" if decision else "")
         self.assessment.setVisible(bool(decision))
 
-    def show_followup(self, shown: bool) -> None:
+    def show_followup(self, shown: bool, dock_open: bool = True) -> None:
         """While a follow-up is shown, what changed leads (the Follow-up dock) and the model's verdict follows as
-        the likeness it is, in small grey type: a heading "Similar" over a lesion that grew read as "unchanged"."""
-        self._followup = shown
+        the likeness it is, in small grey type: a heading "Similar" over a lesion that grew read as "unchanged".
+        dock_open: False when the reviewer closed the dock; the words then say how to bring it back."""
+        self._followup, self._followup_dock_open = shown, dock_open
         self._show_verdict()
 
     def _show_verdict(self) -> None:
@@ -240,8 +242,8 @@ class ScorePanel(QWidget):
             self.verdict.setText("–")
             self.verdict.setStyleSheet(VERDICT_STYLE)
         elif self._followup:
-            self.verdict.setText(f"Model: {verdict} (a likeness, not a change: what changed leads the Follow-up "
-                                 "panel)")
+            where = "leads the Follow-up panel" if self._followup_dock_open else "is in the Follow-up panel, Ctrl+U"
+            self.verdict.setText(f"Model: {verdict} (a likeness, not a change: what changed {where})")
             self.verdict.setStyleSheet(f"font-weight: bold; color: {MUTED};")
         else:
             colour = "#%02x%02x%02x" % VERDICT_COLOURS[verdict]

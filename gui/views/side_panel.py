@@ -106,7 +106,7 @@ class SidePanel(QWidget):
         outer.addWidget(self.scroll, 1)
         outer.addWidget(never_widens(QLabel("Reviewer note (printed on the report):")))
         self.note = NoteEdit()
-        self.note.setPlaceholderText("Optional note for the exported report (click to type, Esc to leave)")
+        self.note.setPlaceholderText("Optional note for the exported report (click or Ctrl+N to type, Esc to leave)")
         self.note.setMinimumHeight(56)  # three lines at least, whatever the screen
         self.note.setMaximumHeight(110)
         self.note.setAcceptDrops(False)  # dropped files go to the window, not into the note as text

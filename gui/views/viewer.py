@@ -8,7 +8,7 @@ Wheel zooms at the cursor, dragging pans (or draws a crop box in crop mode), dro
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPixmap, QPolygonF, QTransform
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPen, QPixmap, QPolygonF, QTransform
 from PySide6.QtWidgets import (
     QGraphicsPathItem,
     QGraphicsPixmapItem,
@@ -19,9 +19,11 @@ from PySide6.QtWidgets import (
 )
 
 from ..jobs.tasks import LAYERS
+from .map_caption import GAP, caption_point_size, caption_spot, wrapped
 
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
+OUTLINE_WIDTHS = (4.0, 2.0)  # screen pixels at 1:1 and above: the dark line, the light one over it
 MIN_DRAG = 4  # pixels: a smaller drag is a click, not a box (whether a box is a valid crop is core's to say)
 
 
@@ -50,11 +52,12 @@ class ImageViewer(QGraphicsView):
         self._layers[MATCH].setOpacity(0.7)
         # The factual map's top 20 %: a light line over a dark one, readable on skin and on any colormap.
         self._top = [QGraphicsPathItem() for _ in range(2)]
-        for line, colour, width in zip(self._top, (QColor(0, 0, 0), QColor(255, 255, 255)), (4, 2), strict=True):
-            pen = QPen(QBrush(colour), width)
+        for line, colour in zip(self._top, (QColor(0, 0, 0), QColor(255, 255, 255)), strict=True):
+            pen = QPen(QBrush(colour), 1)
             pen.setCosmetic(True)
             pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
             line.setPen(pen)
+        self._outline_widths(1.0)
         self._shade = QGraphicsPathItem()  # darkens what lies outside the crop box
         self._shade.setBrush(QColor(0, 0, 0, 140))
         self._shade.setPen(QPen(Qt.PenStyle.NoPen))
@@ -68,6 +71,8 @@ class ImageViewer(QGraphicsView):
         self._mark.setPen(QPen(Qt.PenStyle.NoPen))
         self._mark_text = QGraphicsSimpleTextItem()
         self._mark_text.setBrush(QColor(255, 220, 90))
+        self._caption = ""  # the caption's words, whatever lines they are wrapped onto
+        self._caption_size = self._mark_text.font().pointSizeF()  # shrunk from this in a small viewer
         # on a dark plate of its own, behind it: readable over a bright map too
         self._mark_plate = QGraphicsRectItem(self._mark_text)
         self._mark_plate.setBrush(QColor(0, 0, 0, 200))
@@ -131,6 +136,19 @@ class ImageViewer(QGraphicsView):
             item.setPath(path)
             item.setTransform(QTransform.fromScale(w / max(map_size[0], 1), h / max(map_size[1], 1)))
             item.setPos(x, y)
+        self._place_mark()  # the caption keeps off the map's hot region
+
+    def _outline_widths(self, zoom: float) -> None:
+        """The outline's lines (screen pixels) thinned with the zoom below 1:1, to half at most: at the follow-up's
+        small viewers a 4 px line around each fragment of the map's top hid a small lesion."""
+        share = min(max(zoom, 0.5), 1.0)
+        for line, width in zip(self._top, OUTLINE_WIDTHS, strict=True):
+            pen = line.pen()
+            pen.setWidthF(width * share)
+            line.setPen(pen)
+
+    def outline_widths(self) -> tuple[float, ...]:
+        return tuple(line.pen().widthF() for line in self._top)
 
     def outline_path(self) -> QPainterPath:
         """The outline as traced, in image pixels (empty when none)."""
@@ -150,25 +168,41 @@ class ImageViewer(QGraphicsView):
             return
         x, y, w, h = self._area(box)
         self._mark.setRect(QRectF(x, y, w, h))
-        self._mark_text.setText(text)
-        self._mark_plate.setRect(self._mark_text.boundingRect().adjusted(-4, -2, 4, 2))
+        self._caption = text
         self._place_mark()
 
     def _place_mark(self) -> None:
-        """The caption at the maps' top-left corner, moved inside the view where the view's edge would cut it (a
-        crop at the image's right edge, a view zoomed in past the corner) while the maps are in view: read whole."""
+        """The caption sized to the view and placed off the lesion (gui.views.map_caption): beside the maps' box,
+        else in the view's corner farthest from the map's hot region; read whole, never cut by the view's edge."""
         if not self._mark_text.isVisible():
             return
-        box = self._mark.rect()
-        corner = self.mapFromScene(box.topLeft()) + QPoint(6, 4)  # screen pixels: the caption keeps its size
-        view, plate = self.viewport().rect(), self._mark_plate.rect()
-        if self.mapFromScene(box).boundingRect().intersects(view):
-            corner.setX(max(min(corner.x(), view.right() - int(plate.right()) - 2), view.left() - int(plate.left())))
-            corner.setY(max(min(corner.y(), view.bottom() - int(plate.bottom()) - 2), view.top() - int(plate.top())))
-        self._mark_text.setPos(self.mapToScene(corner))
+        view = self.viewport().rect()
+        font = self._mark_text.font()
+        font.setPointSizeF(self._caption_size)
+        metrics = QFontMetricsF(font)
+        font.setPointSizeF(caption_point_size(self._caption_size, metrics.horizontalAdvance(self._caption),
+                                              metrics.height(), view.size()))
+        self._mark_text.setFont(font)
+        self._mark_text.setText(wrapped(self._caption, view.width() - 2 * GAP - 8,
+                                        QFontMetricsF(font).horizontalAdvance))
+        plate = self._mark_text.boundingRect().adjusted(-4, -2, 4, 2)
+        self._mark_plate.setRect(plate)
+        box = self.mapFromScene(self._mark.rect()).boundingRect()
+        # the factual map's top, shown or not: where the evidence is, which the caption must leave readable
+        hot = self.mapFromScene(self.outline_path()).boundingRect().toAlignedRect() \
+            if not self._top[1].path().isEmpty() else None
+        spot = caption_spot(view, box, hot, plate.size().toSize())
+        # screen pixels: the caption keeps its size at any zoom (it ignores the view's transformations)
+        self._mark_text.setPos(self.mapToScene(spot - plate.topLeft().toPoint()))
 
     def mark_text(self) -> str | None:
-        return self._mark_text.text() if self._mark_text.isVisible() else None
+        """The caption's words (on one line, however they are wrapped on screen); None when there is none."""
+        return self._caption if self._mark_text.isVisible() else None
+
+    def mark_rect(self) -> QRect:
+        """Where the caption's plate lies on screen (viewport pixels)."""
+        origin = QPointF(self.mapFromScene(self._mark_text.pos()))
+        return self._mark_plate.rect().translated(origin).toAlignedRect()
 
     def mark_hatched(self) -> bool:
         return self._mark.isVisible()
@@ -256,6 +290,7 @@ class ImageViewer(QGraphicsView):
         self._image.setTransformationMode(mode)
         for item in self._layers.values():  # maps are upsampled smoothly, like the report draws them
             item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._outline_widths(self.zoom())
         self._place_mark()
         self.zoom_changed.emit(self.zoom())
 

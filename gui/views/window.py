@@ -189,7 +189,9 @@ class MainWindow(WindowCommands):
         for said in (self.pair.assessed, self.pair.changed, s.explanation_changed):
             said.connect(lambda *_: self.score.show_assessment(self.pair.assessment()))
         self.followup_dock.export_requested.connect(self.commands.export_followup)
-        self.followup.result_changed.connect(lambda result: self.score.show_followup(result is not None))
+        self.followup.result_changed.connect(lambda _result: self._show_followup_verdict())
+        # closed by the reviewer (its X): the verdict's words no longer point at a panel that is not there
+        self.followup_dock.visibilityChanged.connect(lambda _visible: self._show_followup_verdict())
         self.followup_dock.store_requested.connect(self.commands.pacs.store_followup)
         s.explanation_changed.connect(self._dicom_outputs)
         self._dicom_outputs(s.explained)
@@ -243,6 +245,9 @@ class MainWindow(WindowCommands):
         self._mark_maps(self.session.faithfulness)
         if explained is not None:
             self.overlays_shown.emit()
+
+    def _show_followup_verdict(self) -> None:
+        self.score.show_followup(self.followup.result is not None, not self.followup_dock.isHidden())
 
     def _mark_maps(self, curves) -> None:
         """What the faithfulness check (core.trust.checks.check_verdict) says of the maps shown is written on the

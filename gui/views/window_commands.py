@@ -10,6 +10,7 @@ from typing import Any
 
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QApplication, QInputDialog, QMainWindow, QMessageBox
 
 from ..jobs.qimage import qimage_to_pil
@@ -93,8 +94,13 @@ class WindowCommands(QMainWindow):
             "zoom_in": lambda: self._zoom(1.25), "zoom_out": lambda: self._zoom(0.8),
             "similar_panel": self.similar_dock.setVisible, "worklist_panel": self.worklist_dock.setVisible,
             "help": self._show_help, "about": self._about,
-            "dismiss": self._dismiss,
+            "dismiss": self._dismiss, "write_note": self._write_note,
         }
+
+    def _write_note(self) -> None:
+        """Into the note at its end, without the mouse (its click-only focus keeps one-letter keys off it)."""
+        self.note.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.note.moveCursor(QTextCursor.MoveOperation.End)
 
     def _set_crop_mode(self, on: bool) -> None:
         for viewer in self.viewers:

@@ -46,9 +46,12 @@ class WorklistDock(QDockWidget):
         self.setObjectName("worklist-dock")
         body = QWidget()
         column = QVBoxLayout(body)
+        # on a line of its own: beside the buttons, in the 265 px a 1366 px screen gives the dock, it showed
+        # "….sqlite"; the file name, at the end, is what tells worklists apart
+        self.path_label = ElidedLabel("", Qt.ElideLeft)
+        column.addWidget(self.path_label)
         row = QHBoxLayout()
-        self.path_label = ElidedLabel("", Qt.ElideLeft)  # the file name, at the end, is what tells worklists apart
-        row.addWidget(self.path_label, 1)
+        row.addStretch(1)
         for text, signal, tip in (("Import CSV…", self.import_requested, "image1,image2[,case_id,crop1,crop2,note]"),
                                   ("Export CSV…", self.export_requested, "every case with its latest result")):
             button = QPushButton(text)

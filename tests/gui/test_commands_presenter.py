@@ -239,3 +239,20 @@ def test_a_cancelled_model_dialog_keeps_the_model_and_starts_in_the_weights_fold
     commands.choose_model()
     view.ask_model_path.assert_called_once_with(str(tmp_path))
     commands.session.load_model.assert_not_called()
+
+
+def test_the_follow_up_report_has_a_key_of_its_own(commands, view, tmp_path):
+    """Exporting the follow-up's report took the mouse (the dock's button only), while Ctrl+E exports the pair's:
+    a reviewer working through follow-ups exports each one, so it has its command and key."""
+    from gui.views.actions import COMMANDS
+
+    command = next(c for c in COMMANDS if c.key == "export_followup")
+    assert command.shortcuts == ("Ctrl+R",) and command.menu == "&File"
+    others = {key for c in COMMANDS if c is not command for key in c.shortcuts}
+    assert "Ctrl+R" not in others
+    commands.handlers()["export_followup"]()  # nothing aligned yet: said so, no dialog
+    assert "align the pair first" in commands.problems.current()["followup"]
+    view.ask_report_path.assert_not_called()
+    commands.followup.result = SimpleNamespace(images=[SimpleNamespace(path=str(tmp_path / "visit1.png"))])
+    commands.handlers()["export_followup"]()
+    view.ask_report_path.assert_called_once_with(tmp_path / "visit1-followup.png")

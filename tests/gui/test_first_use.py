@@ -27,6 +27,20 @@ def test_one_letter_shortcuts_act_after_a_file_dialog_and_never_type_into_the_no
     assert QApplication.focusWidget() is not window.note
 
 
+def test_the_note_is_reached_by_a_key_as_by_a_click_and_left_by_esc(qtbot, make_window):
+    """Writing the note took the mouse (it takes the keyboard only when clicked, so one-letter keys never type
+    into it): Ctrl+N puts the keyboard in it, at the end of what is there; Esc gives it back to the images."""
+    window = make_window()
+    window.note.setPlainText("grew since March")
+    assert window.actions["write_note"].shortcut().toString() == "Ctrl+N"
+    window.actions["write_note"].trigger()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.note)
+    qtbot.keyClicks(window.note, "; biopsy")
+    assert window.note.toPlainText() == "grew since March; biopsy"
+    qtbot.keyClick(window.note, Qt.Key_Escape)
+    assert QApplication.focusWidget() is not window.note
+
+
 def test_the_title_names_the_model_and_leaves_the_app_name_to_the_platform(make_window):
     window = make_window()
     assert window.windowTitle() == "tiny-test"

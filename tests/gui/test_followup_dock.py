@@ -101,6 +101,12 @@ def test_while_a_follow_up_is_shown_the_verdict_is_no_heading_over_what_changed(
     qtbot.waitUntil(lambda: window.followup_dock.result is not None, timeout=TIMEOUT_MS)
     assert verdict.text().startswith(f"Model: {shown} (a likeness, not a change") and "20pt" not in (
         verdict.styleSheet())
+    assert "leads the Follow-up panel" in verdict.text()
+    window.followup_dock.close()  # its X: the words pointed at a panel no longer there
+    assert "leads the Follow-up panel" not in verdict.text() and "Ctrl+U" in verdict.text()
+    assert "20pt" not in verdict.styleSheet()  # still no heading over a lesion that may have grown
+    window.followup_dock.show()
+    assert "leads the Follow-up panel" in verdict.text()
     with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
         window.session.swap()  # another pair: the follow-up is gone
     assert window.followup_dock.result is None
@@ -237,3 +243,29 @@ def test_the_docks_words_are_read_as_html_even_without_a_tag(qtbot):
     dock.show_maps("Maps on the report: check inconclusive (better than the random maps&#x27; mean)")
     # an escaped apostrophe with no tag around it would be shown as "&#x27;" in plain text
     assert all(label.textFormat() == Qt.RichText for label in (dock.headline, dock.verdict, dock.maps))
+
+
+def test_the_follow_up_views_step_by_key_and_every_dock_key_is_in_help(qtbot):
+    """Swipe and difference took the mouse (only B blinked); V steps through the views, and Help lists the dock's
+    keys (B, V, the nudges), which it left out: they were bound in the dock only."""
+    from PySide6.QtGui import QShortcut
+
+    from gui.views.actions import FOLLOWUP_KEYS, ShortcutsDialog
+    from gui.views.followup_dock import MODES, FollowUpDock
+
+    dock = FollowUpDock()
+    qtbot.addWidget(dock)
+    bound = {shortcut.key().toString(): shortcut for shortcut in dock.findChildren(QShortcut)}
+    assert {keys for _name, shortcuts, _words in FOLLOWUP_KEYS for keys in shortcuts} == set(bound)
+    seen = [dock.mode]
+    for _ in MODES:
+        bound["V"].activated.emit()
+        seen.append(dock.mode)
+        checked = [b.text().lower() for b in dock.mode_buttons.buttons() if b.isChecked()]
+        assert checked == [dock.mode]
+    assert seen == ["swipe", "difference", "blink", "swipe"]
+    dialog = ShortcutsDialog()
+    qtbot.addWidget(dialog)
+    table = dialog.layout().itemAt(0).widget()
+    listed = {table.item(row, 1).text() for row in range(table.rowCount())}
+    assert {"B", "V", "Alt+Backspace"} <= listed

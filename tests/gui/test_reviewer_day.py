@@ -110,3 +110,48 @@ def test_a_reviewers_day(qapp, tmp_path, fake_model_work):
     review.worklist.open_case(0)
     assert review.followup.assessment == "stable, compare in 6 months"
     review.close()
+
+
+def test_a_pixel_size_typed_for_one_lesion_never_measures_the_next(qapp, tmp_path, fake_model_work):
+    """The pixel size typed in the follow-up panel stayed for every pair opened after: the next lesion's follow-up
+    (another dermatoscope, another magnification) was measured in mm by it, and it won over a DICOM file's own
+    spacing. It belongs to the pair it was typed for."""
+    a, b, c = (make_image(tmp_path / name, (64, 48), seed) for name, seed in (("a.png", 1), ("b.png", 2),
+                                                                            ("c.png", 3)))
+    review, _view, commands = _workstation(tmp_path)
+    commands.load_dropped([str(a), str(b)])
+    commands.handlers()["followup"]()
+    review.followup.set_pixel_size("0.02")
+    assert review.followup.result.pixel_size_mm == 0.02
+    commands.load_dropped([str(b), str(c)])  # another lesion
+    assert review.followup.pixel_size_text == "" and review.followup.pixel_size_mm() is None
+    commands.handlers()["followup"]()
+    assert review.followup.result.pixel_size_mm is None
+    review.close()
+
+
+def test_a_plain_pair_the_reviewer_followed_up_is_listed_by_what_changed(qapp, tmp_path, fake_model_work):
+    """A case imported as a pair (a lesion's two visits, no `kind` column) that the reviewer aligned with Ctrl+U
+    stayed listed as "similar · P 88 %" beside "area +63 %: beyond measurement uncertainty": read as unchanged.
+    Once its own visits were compared it is listed by what changed; a follow-up that could not align them leaves
+    the model's verdict."""
+    a, b = (make_image(tmp_path / name, (64, 48), seed) for name, seed in (("a.png", 1), ("b.png", 2)))
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"image1,image2,case_id\n{a},{b},C-913\n")
+    review, _view, _commands = _workstation(tmp_path)
+    worklist = review.worklist
+    worklist.import_csv(str(pairs))
+    worklist.open_case(0)
+    verdict = worklist.rows()[0][2]
+    assert verdict.split(" · ")[0] in ("similar", "different", "inconclusive", "not assessed")
+    refused = {"comparable": False, "change_headline": "not registered",
+               "change_brief": ["not compared", "not aligned"]}
+    worklist.save_followup_change([str(a), str(b)], refused)
+    assert worklist.rows()[0][2] == verdict
+    grew = {"comparable": True, "change_headline": "area +63 % +- 11 %: beyond measurement uncertainty",
+            "change_brief": ["changed", "area +63 %"]}
+    worklist.save_followup_change([str(b), str(a)], grew)  # not the case's visits in its order: not its finding
+    assert worklist.rows()[0][2] == verdict
+    worklist.save_followup_change([str(a), str(b)], grew)
+    assert worklist.rows()[0][2] == "changed · area +63 %"
+    review.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
@@ -163,3 +163,79 @@ def test_a_maps_caption_is_read_whole_on_a_crop_at_the_image_s_edge_and_zoomed_i
     assert _caption_ink(viewer).sum() == pytest.approx(whole, rel=0.05)
     viewer.set_mark(None)
     assert not _caption_ink(viewer).any()
+
+
+def _box_on_screen(viewer, box):
+    return viewer.mapFromScene(QRectF(*box)).boundingRect()
+
+
+@pytest.mark.parametrize("size", [(300, 110), (505, 130), (160, 90)], ids=["small", "follow-up's", "tiny"])
+def test_a_maps_caption_never_covers_a_small_lesion_in_a_small_viewer(qtbot, size):
+    """The follow-up dock leaves the viewers a strip of the window's height: a 224 px dermoscopy image fits in
+    about 100 px and its lesion crop in 25. The caption was drawn at the crop's corner and hid the whole lesion;
+    it goes beside the maps' box (here the letterbox), whole and inside the view."""
+    viewer = ImageViewer("empty")
+    qtbot.addWidget(viewer)
+    viewer.resize(*size)
+    viewer.show()
+    viewer.set_image(array_to_qimage(np.full((224, 224, 3), 128, np.uint8)))
+    text = "map not better than chance"
+    for box in [(88, 82, 56, 56), (10, 10, 40, 40), (170, 170, 50, 50)]:  # centred; at two corners
+        viewer.set_crop(box)
+        viewer.set_mark(text, box)
+        caption, lesion = viewer.mark_rect(), _box_on_screen(viewer, box)
+        assert not caption.intersects(lesion), (box, caption, lesion)
+        assert viewer.viewport().rect().contains(caption)
+        ink = _caption_ink(viewer)
+        assert ink.sum() > 15  # drawn, and in yellow (small type is mostly antialiased edges)
+        ys, xs = np.nonzero(ink)
+        assert not lesion.adjusted(1, 1, -1, -1).contains(QPoint(int(np.median(xs)), int(np.median(ys))))
+        assert viewer.mark_text() == text  # the words whole, however wrapped
+
+
+def test_a_caption_over_a_whole_image_map_keeps_off_its_hot_region(viewer):
+    """A map of the whole image zoomed to fill the view leaves no place beside it: the caption goes into the view's
+    corner farthest from where the map is hot (its top-share outline), not over the evidence."""
+    viewer.set_image(array_to_qimage(np.full((80, 100, 3), 128, np.uint8)))
+    hot = np.array([[5, 5], [30, 5], [30, 25], [5, 25]])  # the top-left of a 100 x 80 map
+    viewer.set_outline([hot], (100, 80))
+    viewer.set_mark("map not better than chance", (0, 0, 100, 80))
+    viewer.set_view(4.5, QPointF(50, 40))  # the image fills the view, past its edges
+    caption = viewer.mark_rect()
+    hot_on_screen = viewer.mapFromScene(QRectF(5, 5, 25, 20)).boundingRect()
+    assert viewer.viewport().rect().contains(caption)
+    assert not caption.intersects(hot_on_screen)
+    assert caption.center().x() > viewer.viewport().width() / 2  # the far (right, bottom) corner
+    assert caption.center().y() > viewer.viewport().height() / 2
+
+
+def test_a_caption_in_a_very_narrow_viewer_is_smaller_and_wrapped_whole(qtbot):
+    viewer = ImageViewer("empty")
+    qtbot.addWidget(viewer)
+    viewer.resize(90, 200)
+    viewer.show()
+    viewer.set_image(array_to_qimage(np.full((224, 224, 3), 128, np.uint8)))
+    text = "map not better than chance"
+    viewer.set_mark(text, (88, 82, 56, 56))
+    caption = viewer.mark_rect()
+    assert viewer.viewport().rect().contains(caption)
+    assert not caption.intersects(_box_on_screen(viewer, (88, 82, 56, 56)))
+    assert viewer.mark_text() == text
+
+
+def test_the_outline_thins_in_a_small_viewer_so_a_small_lesion_shows_between_its_lines(qtbot):
+    """In the follow-up's small viewers (a 224 px image in about 130 px) the 4 px outline around each fragment of
+    the map's top covered a 25 px lesion; below 1:1 the lines thin with the zoom (to half), at 1:1 they are whole."""
+    from gui.views.viewer import OUTLINE_WIDTHS
+
+    viewer = ImageViewer("empty")
+    qtbot.addWidget(viewer)
+    viewer.resize(505, 130)
+    viewer.show()
+    viewer.set_image(array_to_qimage(np.full((224, 224, 3), 128, np.uint8)))
+    assert viewer.zoom() < 0.6
+    small = viewer.outline_widths()
+    assert all(width < whole for width, whole in zip(small, OUTLINE_WIDTHS, strict=True))
+    assert all(width >= whole / 2 for width, whole in zip(small, OUTLINE_WIDTHS, strict=True))
+    viewer.actual_size()
+    assert viewer.outline_widths() == OUTLINE_WIDTHS

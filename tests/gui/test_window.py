@@ -11,7 +11,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
 import core
-from gui.views.actions import COMMANDS
+from gui.views.actions import COMMANDS, FOLLOWUP_KEYS
 
 from .conftest import TIMEOUT_MS, drop_files, grab_pixels
 
@@ -121,7 +121,7 @@ def test_paste_swap_and_help(qtbot, make_window, images):
     window.actions["help"].trigger()
     assert window.help_dialog.isVisible()
     table = window.help_dialog.layout().itemAt(0).widget()
-    assert table.rowCount() == len(COMMANDS) and table.item(0, 1).text() == "Ctrl+O"
+    assert table.rowCount() == len(COMMANDS) + len(FOLLOWUP_KEYS) and table.item(0, 1).text() == "Ctrl+O"
 
 
 def test_quit_ends_the_file_menu():

@@ -98,3 +98,16 @@ def test_every_column_a_reviewer_reads_fits_the_dock_a_1366_px_screen_gives_with
         assert header.sectionSize(COLUMNS.index("Case")) >= metrics.horizontalAdvance("0" * CASE_MIN_CHARS)
     dock.show_cases("/tmp/w.sqlite", [("case-03", "new", "", "", "a.jpg / b.jpg")], 0)  # no verdict yet: one line
     assert dock.table.item(0, COLUMNS.index("Review")).text() == "new"
+
+
+def test_the_worklist_s_file_name_is_read_whole_in_the_dock_a_1366_px_screen_gives(qtbot):
+    """Beside the Import / Export buttons the path was left about 60 px and showed "….sqlite": which worklist is
+    open could not be read."""
+    dock = WorklistDock()
+    qtbot.addWidget(dock)
+    dock.resize(265, 300)
+    dock.show()
+    dock.show_cases("/home/dr-keller/clinic/dermatology/2026/review-september.sqlite", [], -1)
+    qtbot.waitUntil(lambda: dock.path_label.width() > 0)
+    assert dock.path_label.shown_text().endswith("review-september.sqlite")
+    assert dock.path_label.text().endswith("/home/dr-keller/clinic/dermatology/2026/review-september.sqlite")
