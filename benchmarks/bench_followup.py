@@ -9,7 +9,8 @@ Baselines are skin images of one split of the skin model (weights/skin.json's `s
 made it: choose on `val`, report on `test`) whose lesion the lesion finder finds, covering 2-40 % of the image.
 Each second visit (core.followup.synthetic, --variation realistic: REALISTIC) has the lesion grown by 0-40 % of
 its area (--kind growth), or unchanged (--kind repeat: a re-acquisition, for repeatability and colour stability),
-or is another lesion's second visit (--kind impostor: must never register), then the dermoscope put down again:
+or is another lesion's second visit (--kind impostor: must never register), or two later visits of one baseline
+(--kind history: one baseline outline for the whole history, history_consistency), then the dermoscope put down again:
 any rotation, magnification +-10 %, a tilt of up to 4 degrees, a shift, dark corners, exposure and white balance
 +-10 %, blur up to 1.2 px, noise.
 
@@ -77,7 +78,8 @@ def main() -> None:
     parser.add_argument("--mode", choices=("auto", "rigid", "similarity"), default="auto")
     parser.add_argument("--variation", choices=("realistic", "mild"), default="realistic",
                         help="mild: the former synthetic follow-ups (rotation +-25 deg, shift, brightness)")
-    parser.add_argument("--kind", choices=("growth", "repeat", "impostor", "colour"), default="growth")
+    parser.add_argument("--kind", choices=("growth", "repeat", "impostor", "colour", "history"),
+                        default="growth")
     parser.add_argument("--model", default="none", help="a weights file: also time the explanation")
     parser.add_argument("--rows", help="also write every pair's figures to this JSON file")
     args = parser.parse_args()
@@ -97,6 +99,9 @@ def main() -> None:
     if args.kind == "colour":
         print(json.dumps(colour_stability(pool, args, rng)))
         return
+    if args.kind == "history":
+        print(json.dumps(history_consistency(pool, args, rng, variation)))
+        return
     rows = []
     previous = next(pool) if args.kind == "impostor" else None
     for path, rgb, mask in pool:
@@ -113,7 +118,8 @@ def main() -> None:
         first, second = result.measurements
         rows.append({"image": path.name, "ok": registration.ok, "mode": registration.mode, "error_px": error,
                      "estimate_px": registration.error_px, "seconds": seconds, "cpu_seconds": cpu_seconds,
-                     "quality": registration.quality,
+                     "quality": registration.quality, "scale": registration.scale,
+                     "scale_error": registration.scale_error, "true_scale": 1.0 / synthetic.scale,
                      "agreement_px": registration.feature_agreement_px, "inliers": registration.feature_inliers,
                      "area_error": abs(area_change / synthetic.area_ratio - 1.0) if area_change else float("nan"),
                      "within_uncertainty": area_change is not None and
@@ -159,6 +165,45 @@ def colour_stability(pool, args, rng: np.random.Generator) -> dict:
             "colour_count_changed": count, "colour_names_changed": names,
             "not_over_exposed": compared, "colour_count_changed_not_over_exposed": compared_changed,
             "colours_per_lesion": np.bincount(counts).tolist()}
+
+
+def history_consistency(pool, args, rng: np.random.Generator, variation: dict) -> dict:
+    """Histories of three visits of one lesion (the baseline, then two synthetic later visits grown 0-20 % and
+    20-40 % in area, each re-photographed independently), each later visit compared with the baseline as a
+    history does (core.followup.history): how often the baseline's area differs between the two pairs, and how far
+    a visit's stated area ratio is from its area over the history's baseline area (visits[0]) and from the trend's
+    figure; the area-change error of the compared visits against the truth."""
+    from core.followup.history import History, history_facts, trend
+    from core.followup.visits import compare
+
+    histories, baseline_differs, mismatch, errors = 0, 0, [], []
+    for path, rgb, mask in pool:
+        growths = (float(rng.uniform(0.0, 0.2)), float(rng.uniform(0.2, 0.4)))
+        visits = [make_followup(rgb, mask, rng, growth=growth, **variation) for growth in growths]
+        images = [from_pil(Image.fromarray(rgb), path=str(path))] + [from_pil(Image.fromarray(v.followup))
+                                                                     for v in visits]
+        history = History(images=images, dates=[""] * 3, given=[0, 1, 2], order_note="",
+                          comparisons=[compare(images[0], image, mode=args.mode) for image in images[1:]])
+        entries = history_facts(history)["visits"]
+        areas = [result.measurements[0]["area_px"] for result in history.comparisons]
+        histories += 1
+        baseline_differs += len(set(areas)) > 1
+        series = trend(entries)["area"]
+        for entry, visit, figure in zip(entries[1:], visits, series[1:], strict=True):
+            ratio = (entry["changes"] or {}).get("area_change")
+            if ratio is None:
+                continue
+            own = entry["measurements"]["area_px"] / entries[0]["measurements"]["area_px"]
+            mismatch.append(max(abs(ratio / own - 1.0), abs(figure[0] / own - 1.0)))
+            errors.append(abs(ratio / visit.area_ratio - 1.0))
+        if histories >= args.pairs:
+            break
+    return {"histories": histories, "split": args.split, "seed": args.seed, "kind": "history",
+            "baseline_area_differs_between_pairs": baseline_differs, "visits_compared": len(errors),
+            "ratio_vs_history_baseline_mismatch_max": round(max(mismatch), 4) if mismatch else None,
+            "ratio_vs_history_baseline_mismatch_over_0.5pct": sum(m > 0.005 for m in mismatch),
+            "area_change_error": round(float(np.median(errors)), 4) if errors else None,
+            "area_change_error_p90": round(float(np.percentile(errors, 90)), 4) if errors else None}
 
 
 def summary(rows: list, args) -> dict:

@@ -286,3 +286,64 @@ def test_the_trend_chart_title_wraps_inside_a_narrow_chart():
     columns = np.nonzero(ink.any(axis=0))[0]
     assert rows.max() > 6 + 16  # a second line was drawn
     assert columns.max() < width - 8  # nothing ran to the edge
+
+
+def _soft_edged(seed: int = 5, size: int = 160) -> np.ndarray:
+    """Textured skin with a lesion whose edge fades into the skin over several pixels: where its outline lies
+    depends on the threshold, as on most real lesions."""
+    rgb = _textured(seed, size, lesion=None).astype(np.float32)
+    shape = np.zeros((size, size), np.float32)
+    cv2.ellipse(shape, (size // 2, size // 2), (24, 17), 30, 0, 360, 1.0, -1)
+    weight = cv2.GaussianBlur(shape, (0, 0), 5.0)[..., None]
+    return np.clip(rgb * (1 - weight) + np.array([80, 45, 35], np.float32) * weight, 0, 255).astype(np.uint8)
+
+
+def test_a_history_measures_every_visit_against_one_baseline_outline(tmp_path, weights, capsys):
+    # A clinician's finding: each pair drew both outlines with one threshold chosen on that pair, so the baseline's
+    # outline moved with the visit it was paired with; `visits[0]` said 1259 px while the baseline-against-V3 pair
+    # had measured 1062 px, and V3 read x2.22 against the history's baseline where its own figures gave x1.87.
+    from core.followup.history import trend
+    from core.followup.visits import compare
+    from core.io.images import load_image
+    from main import main
+
+    rgb = _soft_edged()
+    rng = np.random.default_rng(3)
+    later = [make_followup(rgb, find_lesion(rgb).mask, rng, growth=g, max_rotation=30, max_brightness=0.05).followup
+             for g in (0.2, 0.6)]
+    paths = [tmp_path / f"v{n}.png" for n in range(3)]
+    for path, image in zip(paths, [rgb, *later], strict=True):
+        Image.fromarray(image).save(path)
+    code = main(["followup", *map(str, paths), "--model", str(weights), "--device", "cpu", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    facts = json.loads(out)
+    visits = facts["visits"]
+    baseline_area = visits[0]["measurements"]["area_px"]
+    assert facts["measurements"][0]["area_px"] == baseline_area  # the last pair's two-visit fields: the same baseline
+    series = trend(visits)
+    for index, visit in enumerate(visits[1:], start=1):
+        changes = visit["changes"]
+        assert visit["registration"]["registration_ok"] and changes["area_change"] is not None, changes
+        pair = compare(load_image(str(paths[0])), load_image(str(paths[index])))  # that pair on its own
+        assert pair.measurements[0]["area_px"] == baseline_area
+        assert pair.changes["area_change"] == changes["area_change"]
+        # every ratio is reproducible from the areas printed beside it, and the trend draws the figures printed
+        assert changes["area_change"] == pytest.approx(visit["measurements"]["area_px"] / baseline_area, abs=1e-4)
+        assert series["area"][index] == (changes["area_change"], changes["area_change_uncertainty"])
+    assert visits[2]["changes"]["area_change"] > visits[1]["changes"]["area_change"] > 1.0
+
+
+def test_a_visit_resampled_exactly_is_not_stated_as_perfectly_registered():
+    # Two visits made in an image editor (one zoomed and shifted) registered so exactly that every leave-a-quarter-
+    # out fit agreed: "magnification x0.962 +- 0.000", "error about 0.0 px", a claim of perfection. The stated
+    # uncertainty is never below the error the method showed on validation pairs.
+    from core.followup.registration import ERROR_FLOOR_PX, SCALE_ERROR_FLOOR
+
+    rgb = _textured()
+    moved, truth = _magnified(rgb, 0.0, 1.04)
+    registration = register(rgb, moved)
+    assert registration.ok and registration.mode == "similarity", registration.message
+    assert point_error(registration.matrix, truth, np.ones(rgb.shape[:2], bool)) < ERROR_FLOOR_PX
+    assert registration.error_px >= ERROR_FLOOR_PX and registration.scale_error >= SCALE_ERROR_FLOOR
+    assert "+- 0.000" not in registration.message and "about 0.0 px" not in registration.message

@@ -6,6 +6,10 @@ is said when it differs from the order given; without every date the given order
 whose files name different patients are refused: a history of two patients is never a change. The model explains
 the baseline against the last visit only (the two-visit facts, as `followup` of two visits gives them); the visits
 in between are registered and measured without it.
+
+One baseline for the whole history: each pair outlines the baseline with its own threshold alone
+(core.followup.paired_outline), so the baseline's outline and measurements are the same in every pair, and every
+visit's ratio (and the trend's figure) is its area over the one baseline area `visits[0]` shows.
 """
 
 from __future__ import annotations

@@ -1,12 +1,18 @@
-"""Lesion outlines of two registered visits drawn with one threshold, so that their areas can be compared.
+"""Lesion outlines of registered visits drawn with one threshold, the baseline's, so that their areas can be compared.
 
 The lesion finder (core.model.lesion) picks an Otsu threshold per image; two visits of the same lesion then get
 different thresholds whenever anything else in the picture differs (exposure, the black border a registered
 image has, a ruler), and the area change measures the thresholds as much as the lesion: on synthetic follow-ups
 the per-image outlines were 25 % off in area in one pair out of ten. Here the follow-up, already on the baseline's
-grid, is first matched to the baseline's brightness and colour on the area both cover, and one Otsu threshold is
-chosen on the lesion finder's own feature (grey level and blue channel after Shades-of-Gray colour constancy)
-of both visits together; each visit's outline is then the component that overlaps the lesion finder's lesion.
+grid, is first matched to the baseline's brightness and colour on the area both cover, and the baseline's Otsu
+threshold on the lesion finder's own feature (grey level and blue channel after Shades-of-Gray colour constancy)
+outlines both; each visit's outline is the component that overlaps the lesion finder's lesion.
+
+The threshold is the baseline's alone, chosen once: the baseline's outline then depends on the baseline only, so
+every visit of a lesion's history is measured against one baseline outline (core.followup.history), a pair gives
+the figures the history gives for it, and a later visit added to a history changes none of the earlier figures.
+(Formerly one Otsu threshold over both visits of each pair: the baseline's outline moved with whichever visit it
+was paired with, and a history's ratios were each against another baseline area.)
 """
 
 from __future__ import annotations
@@ -25,36 +31,63 @@ LESION_CONTRAST = 0.5
 
 def paired_outlines(baseline: np.ndarray, aligned: np.ndarray, valid: np.ndarray) -> tuple:
     """(baseline outline, follow-up outline), bool arrays on the baseline's grid (None where no lesion is found).
-    aligned: the follow-up registered onto the baseline; valid: where it has pixels."""
-    height, width = baseline.shape[:2]
-    factor = min(1.0, WORK_SIDE / max(height, width))
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    small = [cv2.resize(image, size, interpolation=cv2.INTER_AREA) if factor < 1 else image
-             for image in (baseline, aligned)]
-    inside_f = cv2.resize(valid.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
-    inside = [~vignette_mask(small[0]), ~vignette_mask(small[1]) & inside_f]
-    common = inside[0] & inside[1]
+    aligned: the follow-up registered onto the baseline; valid: where it has pixels. The baseline's outline is
+    baseline_outline(baseline), whatever the follow-up."""
+    base = _Baseline(baseline)
+    small = base.working(aligned)
+    inside = ~vignette_mask(small) & base.working(valid.astype(np.uint8), cv2.INTER_NEAREST).astype(bool)
+    common = base.inside & inside
     if common.sum() < 100:
-        return None, None
-    gain = np.median(small[0][common].astype(np.float64), 0) / np.maximum(np.median(small[1][common], 0), 1.0)
-    small[1] = np.clip(small[1] * gain, 0, 255).astype(np.uint8)
-    features = [_feature(image, region) for image, region in zip(small, inside, strict=True)]
-    values = np.concatenate([f[region] for f, region in zip(features, inside, strict=True)])
-    threshold, _ = cv2.threshold(np.clip(values, 0, 255).astype(np.uint8).reshape(-1, 1), 0, 255,
-                                 cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    seeds = [find_lesion(image) for image in small]
-    outlines: list[np.ndarray | None] = []  # on the working copy's grid, like features: compared there
-    for feature, region, seed in zip(features, inside, seeds, strict=True):
-        if not seed.found:
-            seed = seeds[0]  # the visits are registered: the baseline's lesion marks where to look
-        mask = _outline(feature <= threshold, region, seed.mask if seed.found else None)
-        if mask is not None and outlines and outlines[0] is not None and \
-                _contrast(feature, region, mask) < LESION_CONTRAST * _contrast(features[0], inside[0], outlines[0]):
-            mask = None  # where the baseline's lesion was, nothing stands out as much: no lesion found
-        outlines.append(mask)
-    first, second = (cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
-                     if mask is not None and factor < 1 else mask for mask in outlines)
-    return first, second
+        return base.outline_full(), None
+    gain = np.median(base.small[common].astype(np.float64), 0) / np.maximum(np.median(small[common], 0), 1.0)
+    small = np.clip(small * gain, 0, 255).astype(np.uint8)
+    feature = _feature(small, inside)
+    seed = find_lesion(small)
+    seed_mask = seed.mask if seed.found else base.seed  # registered: the baseline's lesion marks where to look
+    mask = _outline(feature <= base.threshold, inside, seed_mask)
+    if mask is not None and base.outline is not None and \
+            _contrast(feature, inside, mask) < LESION_CONTRAST * _contrast(base.feature, base.inside, base.outline):
+        mask = None  # where the baseline's lesion was, nothing stands out as much: no lesion found
+    return base.outline_full(), base.full(mask)
+
+
+def baseline_outline(baseline: np.ndarray) -> np.ndarray | None:
+    """The baseline's outline (bool array, None when no lesion is found): the one every follow-up of it is
+    measured against, registered or not."""
+    return _Baseline(baseline).outline_full()
+
+
+class _Baseline:
+    """The baseline on the working copy's grid: its feature, the part the dermoscope lit, its Otsu threshold (the
+    one every visit is outlined with), the lesion finder's lesion and its outline."""
+
+    def __init__(self, baseline: np.ndarray):
+        height, width = baseline.shape[:2]
+        self.factor = min(1.0, WORK_SIDE / max(height, width))
+        self.size = (max(1, round(width * self.factor)), max(1, round(height * self.factor)))
+        self.shape = (height, width)
+        self.small = self.working(baseline)
+        self.inside = ~vignette_mask(self.small)
+        self.feature = _feature(self.small, self.inside)
+        values = np.clip(self.feature[self.inside], 0, 255).astype(np.uint8).reshape(-1, 1)
+        self.threshold = cv2.threshold(values, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0] \
+            if values.size else -1.0
+        seed = find_lesion(self.small)
+        self.seed = seed.mask if seed.found else None
+        self.outline = _outline(self.feature <= self.threshold, self.inside, self.seed)
+
+    def working(self, image: np.ndarray, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+        """`image` (on the baseline's grid) on the working copy's grid."""
+        return cv2.resize(image, self.size, interpolation=interpolation) if self.factor < 1 else image
+
+    def full(self, mask: np.ndarray | None) -> np.ndarray | None:
+        """An outline of the working copy on the baseline's own grid."""
+        if mask is None or self.factor >= 1:
+            return mask
+        return cv2.resize(mask.astype(np.uint8), self.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
+
+    def outline_full(self) -> np.ndarray | None:
+        return self.full(self.outline)
 
 
 def _contrast(feature: np.ndarray, region: np.ndarray, mask: np.ndarray) -> float:

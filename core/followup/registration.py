@@ -54,6 +54,15 @@ QUALITY_MIN = 0.65
 # many as any limit up to 8 px while no accepted pair is more than 5 px off (6 px: 90 % accepted, worst 4.5 px;
 # the jackknife overstates the error about twice on the 224 px pictures)
 ERROR_MAX_PX = 6.0
+# The smallest uncertainty a registration states: the jackknife measures only how much the skin's quarters disagree,
+# and on two exact resamplings of one picture (a visit zoomed and shifted in an image editor) they agree to 1e-5,
+# which read "magnification x0.962 +- 0.000" and "error about 0.0 px": a claim of perfection the method does not
+# have (the tilt, the skin pushed aside by growth and the interpolation are outside it). Each floor is the median
+# true error of the validation pairs whose stated uncertainty was in the lowest quarter (bench_followup.py --split
+# val --kind growth --pairs 120, seed 0: 27 accepted pairs with an error estimate under 0.70 px, true error median
+# 0.50 px; 22 similarity fits with a scale uncertainty under 0.0024, true scale error median 0.0015)
+ERROR_FLOOR_PX = 0.5
+SCALE_ERROR_FLOOR = 0.0015
 COARSE_SIDE = 64  # px, longest side of the coarse search
 COARSE_ANGLES = np.arange(-180, 180, 20)  # degrees: a follow-up may be taken with the dermoscope turned any way
 COARSE_KEEP = 3  # coarse starts refined at full resolution
@@ -397,6 +406,8 @@ def _result(matrix, quality, error, scale_error, mode, failure: str | None = Non
     even where the jackknife, on little skin, is too cautious."""
     scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
     rotation = float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
+    error = max(float(error), ERROR_FLOOR_PX)  # never less than the method has shown (ERROR_FLOOR_PX); inf stays
+    scale_error = max(float(scale_error), SCALE_ERROR_FLOOR) if mode == "similarity" else float(scale_error)
     if failure:
         return _failed(mode, failure, matrix, quality, error, scale_error)
     problems = []

@@ -50,6 +50,8 @@ AT_FRAME_MAX = 0.0
 # uncertainty with coverage factor 2, about 95 %): one follow-up in twenty of an unchanged lesion would otherwise
 # read as change at a factor of 1.6.
 CHANGE_COVERAGE = 2.0
+# how an outline drawn with the baseline's own threshold is named in each visit's measurements (`outline`)
+BASELINE_THRESHOLD = "lesion finder, the baseline's threshold"
 
 
 @dataclass
@@ -268,19 +270,25 @@ def file_pixel_size(image: LoadedImage) -> float | None:
 
 
 def visit_outlines(baseline: np.ndarray, second: np.ndarray, valid, masks=(None, None)) -> tuple:
-    """((baseline outline, follow-up outline), (how each was drawn)). A drawn mask wins; two registered visits
-    without one get outlines with one shared threshold (core.followup.paired_outline); otherwise each image gets the
-    lesion finder's own (an aligned follow-up's uncovered border first filled in, so it is never a lesion)."""
-    if masks[0] is None and masks[1] is None and valid is not None:
-        from core.followup.paired_outline import paired_outlines
+    """((baseline outline, follow-up outline), (how each was drawn)). A drawn mask wins. Otherwise the baseline's
+    outline is drawn with its own threshold (core.followup.paired_outline.baseline_outline), the same outline
+    whichever visit it is compared with, so a lesion's history has one baseline; a registered follow-up is
+    outlined with that threshold too (paired_outlines), an unregistered one by the lesion finder on its own (an
+    aligned follow-up's uncovered border first filled in, so it is never a lesion)."""
+    from core.followup.paired_outline import baseline_outline, paired_outlines
 
-        return paired_outlines(baseline, second, valid), ("lesion finder, one threshold for both visits",) * 2
+    if masks[0] is None and masks[1] is None and valid is not None:
+        return paired_outlines(baseline, second, valid), (BASELINE_THRESHOLD,) * 2
     outlines: list[np.ndarray | None] = []
     sources: list[str] = []
-    for image, mask, coverage in ((baseline, masks[0], None), (second, masks[1], valid)):
+    for index, (image, mask, coverage) in enumerate(((baseline, masks[0], None), (second, masks[1], valid))):
         if mask is not None:
             outlines.append(np.asarray(mask, bool))
             sources.append("drawn")
+            continue
+        if index == 0:
+            outlines.append(baseline_outline(baseline))
+            sources.append(BASELINE_THRESHOLD)
             continue
         from core.model.lesion import find_lesion
 
