@@ -58,8 +58,9 @@ def run_worklist_command(args) -> int:
                 print(f"skipped {problem}", file=sys.stderr)
             for kept in imported.notes_kept:
                 print(kept, file=sys.stderr)
-            print(f"{worklist.path}: {len(imported.added)} cases added, {len(imported.already)} already in the "
-                  f"worklist (left as they were), {len(problems)} rows skipped")
+            added, rows = len(imported.added), len(problems)
+            print(f"{worklist.path}: {added} case{'' if added == 1 else 's'} added, {len(imported.already)} already "
+                  f"in the worklist (left as they were), {rows} row{'' if rows == 1 else 's'} skipped")
         if args.export_csv:
             count = worklist.export_csv(args.export_csv)
             print(f"{args.export_csv}: {count} cases exported")

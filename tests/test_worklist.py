@@ -257,7 +257,7 @@ def test_worklist_import_with_a_bad_row_exits_3_naming_it(tmp_path, pictures, ca
     pairs = write_csv(tmp_path / "pairs.csv", [f"{a},{b},case-1,,,", f"{a},,case-2,,,"])
     assert main(["worklist", "--worklist", str(tmp_path / "w.sqlite"), "--import", str(pairs)]) == 3
     out, err = capsys.readouterr()
-    assert "1 cases added, 0 already in the worklist (left as they were), 1 rows skipped" in out
+    assert "1 case added, 0 already in the worklist (left as they were), 1 row skipped" in out
     assert err == f"skipped {pairs}:3: image1 and image2 are both required\n"
 
 
