@@ -73,6 +73,8 @@ COMMANDS = (
     Command("fewer_links", "&View", "Fewer links", ("[",)),
     Command("similar_panel", "&View", "Similar &cases panel", ("Ctrl+K",), checkable=True,
             tip="The nearest known cases to image 1 in a gallery folder"),
+    Command("followup_panel", "&View", "Follo&w-up panel", ("Ctrl+Shift+F",), checkable=True,
+            tip="The last follow-up as it was left, without aligning again (Ctrl+U aligns anew)"),
     Command("choose_gallery", "&View", "Choose similar-cases &gallery…", ("Ctrl+G",)),
     Command("next_hit", "&View", "&Next similar case as image 2", ("N",)),
     Command("previous_hit", "&View", "&Previous similar case as image 2", ("Shift+N",)),

@@ -182,6 +182,7 @@ class MainWindow(WindowCommands):
         self.viewers[1].zoom_changed.connect(self._zoom_shown)
         self.similar_dock.visibilityChanged.connect(self.actions["similar_panel"].setChecked)
         self.worklist_dock.visibilityChanged.connect(self.actions["worklist_panel"].setChecked)
+        self.followup_dock.visibilityChanged.connect(self.actions["followup_panel"].setChecked)
         # The note is saved with every keystroke, with the pair under review (gui.models.open_pair): quitting or a
         # crash loses at most the last key.
         self.note.textChanged.connect(lambda: self.pair.save_note(self.note.toPlainText()))

@@ -29,6 +29,7 @@ class WindowCommands(QMainWindow):
     session: Any
     similar_dock: Any
     worklist_dock: Any
+    followup_dock: Any
     help_dialog: Any
     pacs: Any
     # --- gui.presenters.commands.CommandsView -----------------------------------------------------------------
@@ -93,6 +94,7 @@ class WindowCommands(QMainWindow):
             "fit": lambda: self._views("fit"), "actual": lambda: self._views("actual_size"),
             "zoom_in": lambda: self._zoom(1.25), "zoom_out": lambda: self._zoom(0.8),
             "similar_panel": self.similar_dock.setVisible, "worklist_panel": self.worklist_dock.setVisible,
+            "followup_panel": self.followup_dock.setVisible,
             "help": self._show_help, "about": self._about,
             "dismiss": self._dismiss, "write_note": self._write_note,
         }
