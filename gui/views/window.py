@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from ..jobs.tasks import (
@@ -159,6 +159,9 @@ class MainWindow(WindowCommands):
         self.score.withheld_changed.connect(self._withheld_changed)
         s.faithfulness_changed.connect(self._mark_maps)
         self.score.show_anyway.toggled.connect(s.set_shown_anyway)  # the report follows what the window shows
+        s.shown_anyway_changed.connect(self.score.show_anyway.setChecked)  # or the keyboard's (View menu)
+        key = self.actions["show_anyway"].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        self.score.show_anyway.setToolTip(f"{self.score.show_anyway.toolTip()} ({key}; never taken while typing)")
         s.history_changed.connect(self._history)
         s.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
         s.runner.busy.connect(self._busy)

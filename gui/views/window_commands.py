@@ -11,7 +11,17 @@ from typing import Any
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
-from PySide6.QtWidgets import QApplication, QInputDialog, QMainWindow, QMessageBox
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QInputDialog,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QTextEdit,
+)
 
 from ..jobs.qimage import qimage_to_pil
 from ..jobs.tasks import DISCLAIMER
@@ -70,6 +80,13 @@ class WindowCommands(QMainWindow):
 
     def show_worklist_panel(self) -> None:
         self.worklist_dock.show()
+
+    def typing(self) -> bool:
+        focus = QApplication.focusWidget()
+        if isinstance(focus, QComboBox):
+            return focus.isEditable()
+        return isinstance(focus, (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)) and not (
+            focus.isReadOnly() if isinstance(focus, (QLineEdit, QTextEdit, QPlainTextEdit)) else False)
 
     def ask_pacs_url(self, current: str) -> str | None:
         url, ok = QInputDialog.getText(self, "PACS", "DICOMweb URL of the PACS (credentials: docs/pacs.md):",
