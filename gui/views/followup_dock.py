@@ -172,6 +172,7 @@ class FollowUpDock(QDockWidget):
     def show_running(self) -> None:
         if not self.isVisible():
             self.show()
+            self.raise_()  # in front of a panel it is tabbed with
             window = self.parent()
             if isinstance(window, QMainWindow):  # the aligned view gets the screen
                 window.resizeDocks([self], [int(window.height() * VIEW_SHARE)], Qt.Orientation.Vertical)

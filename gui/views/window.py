@@ -183,9 +183,11 @@ class MainWindow(WindowCommands):
                 self._layer_changed(i, name, self.layers.visible(i, name), self.layers.opacity(i, name))
         self.viewers[0].zoom_changed.connect(self._zoom_shown)
         self.viewers[1].zoom_changed.connect(self._zoom_shown)
-        self.similar_dock.visibilityChanged.connect(self.actions["similar_panel"].setChecked)
-        self.worklist_dock.visibilityChanged.connect(self.actions["worklist_panel"].setChecked)
-        self.followup_dock.visibilityChanged.connect(self.actions["followup_panel"].setChecked)
+        # A panel's tick says whether it is open, behind another panel's tab too: ticked by whether it is seen, a
+        # panel tabbed with another (the reviewer's layout) was closed by showing the other's tab.
+        for dock, key in ((self.similar_dock, "similar_panel"), (self.worklist_dock, "worklist_panel"),
+                          (self.followup_dock, "followup_panel")):
+            dock.visibilityChanged.connect(lambda _seen, d=dock, k=key: self.actions[k].setChecked(not d.isHidden()))
         # The note is saved with every keystroke, with the pair under review (gui.models.open_pair): quitting or a
         # crash loses at most the last key.
         self.note.textChanged.connect(lambda: self.pair.save_note(self.note.toPlainText()))

@@ -110,11 +110,18 @@ class WindowCommands(QMainWindow):
             "quit": self.close, "crop": self._set_crop_mode, "sync": self.sync.set_enabled,
             "fit": lambda: self._views("fit"), "actual": lambda: self._views("actual_size"),
             "zoom_in": lambda: self._zoom(1.25), "zoom_out": lambda: self._zoom(0.8),
-            "similar_panel": self.similar_dock.setVisible, "worklist_panel": self.worklist_dock.setVisible,
-            "followup_panel": self.followup_dock.setVisible,
+            "similar_panel": lambda on: self._show_panel(self.similar_dock, on),
+            "worklist_panel": lambda on: self._show_panel(self.worklist_dock, on),
+            "followup_panel": lambda on: self._show_panel(self.followup_dock, on),
             "help": self._show_help, "about": self._about,
             "dismiss": self._dismiss, "write_note": self._write_note,
         }
+
+    def _show_panel(self, dock, on: bool) -> None:
+        """Open (in front, when tabbed with another panel) or close a panel."""
+        dock.setVisible(on)
+        if on:
+            dock.raise_()
 
     def _write_note(self) -> None:
         """Into the note at its end, without the mouse (its click-only focus keeps one-letter keys off it)."""

@@ -141,3 +141,25 @@ def test_the_status_bar_says_what_its_progress_bar_measures_on_a_laptop_screen(q
     assert window.progress.isVisible() and label.isVisible()
     assert label.shown_text() == "Refining the maps…" and label.width() > 0
     assert fits(window.minimumSizeHint())
+
+
+def test_panels_tabbed_together_stay_open_when_the_other_tab_is_shown(qtbot, make_window):
+    """Panels the reviewer tabbed together (the worklist and the follow-up, to give each the height) closed each
+    other: showing one tab unticked the other panel's View menu entry, which closed it. Each stays open behind the
+    other's tab, ticked, and its entry brings it to the front."""
+    window = make_window()
+    worklist, followup = window.worklist_dock, window.followup_dock
+    worklist.show()
+    followup.show()
+    window.tabifyDockWidget(worklist, followup)
+    QApplication.processEvents()
+    for front, behind in ((worklist, followup), (followup, worklist)):
+        front.raise_()
+        QApplication.processEvents()
+        assert not behind.isHidden() and not front.isHidden()
+        assert window.actions["worklist_panel"].isChecked() and window.actions["followup_panel"].isChecked()
+    window.actions["worklist_panel"].trigger()  # closes the worklist
+    assert worklist.isHidden() and not followup.isHidden()
+    window.actions["worklist_panel"].trigger()  # opens it again, in front
+    QApplication.processEvents()
+    assert worklist.isVisible() and window.actions["worklist_panel"].isChecked()
