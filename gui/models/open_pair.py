@@ -4,9 +4,8 @@ The pair shown is the open worklist case when both its images are shown in the c
 (`WorklistController.shows_open_case`); any other complete pair is a one-off pair, known by its images' contents.
 The note, the case record, the assessment (agree / disagree with the model's verdict, held for the model and verdict
 it was given on), the assessment of the pair's follow-up and the pixel size typed for its baseline go with that
-identity: a case's to the worklist, a
-one-off pair's to the pair store (gui.models.pair_store). Notes, the case record and the
-commands all ask this model, so they can never disagree about where an edit belongs.
+identity: a case's to the worklist, a one-off pair's to the pair store (gui.models.pair_store). Notes, the case
+record and the commands all ask this model, so they can never disagree about where an edit belongs.
 """
 
 from __future__ import annotations
