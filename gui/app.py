@@ -107,6 +107,7 @@ def create_review(settings: QSettings, runner: JobRunner, worklist_path: str | N
     bind_case_record(case_record, pair)
     followup = FollowUpReview(session, problems, worklist, case_record, pair)
     pair.changed.connect(followup.new_pair)
+    pair.swapped.connect(followup.pair_swapped)
     links = LinksState(session, problems)
     bind_settings(settings, session, similar, case_record)
     pacs = PacsLink(session, followup, problems, settings)

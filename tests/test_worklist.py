@@ -363,7 +363,7 @@ def test_follow_up_cases_are_grouped_by_lesion_and_a_version_3_file_gains_the_le
     db.commit()
     db.close()
     migrated = Worklist(old)
-    assert migrated.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+    assert migrated.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
     case = migrated.cases()[0]
     assert case.lesion_id is None and case.patient_id == "P-9" and len(migrated.lesion_cases(case.id)) == 1
     assert case.followup_assessment is None  # version 5: none typed yet
@@ -374,8 +374,12 @@ def test_follow_up_cases_are_grouped_by_lesion_and_a_version_3_file_gains_the_le
                                  ["changed", "area +27 %"])
     assert migrated.cases()[0].change == {"brief": ["changed", "area +27 %"], "headline": (
         "area +27 % +- 4 %, diameter +13 % +- 2 %: beyond measurement uncertainty")}
+    assert case.pixel_size_mm is None  # version 7: none typed yet
+    migrated.set_pixel_size(case.id, "0,02")
+    assert migrated.cases()[0].pixel_size_mm == "0,02"
     migrated.export_csv(tmp_path / "v3.csv")
     exported_row = next(csv.DictReader((tmp_path / "v3.csv").open()))
+    assert exported_row["pixel_size_mm"] == "0,02"
     assert exported_row["followup_assessment"] == "grew: excise"
     assert exported_row["followup_change"].startswith("area +27 %")
     migrated.db.execute("UPDATE cases SET followup_change='not json'")  # a damaged file: not measured, no crash

@@ -24,7 +24,7 @@ from core.paths import user_data_dir
 from core.review.case_record import REVIEWER_VERDICTS, CaseRecord
 from core.review.pairs_csv import CSV_REQUIRED, PairsCsvError, read_pairs_csv
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 STATUSES = ("new", "in review", "done", "flagged")
 
 _SCHEMA_V1 = """
@@ -69,6 +69,11 @@ ALTER TABLE cases ADD COLUMN followup_assessment TEXT;
     6: """
 ALTER TABLE cases ADD COLUMN followup_change TEXT;
 """,
+    # Version 7: the pixel size (mm, as typed) the reviewer gave the case's baseline for its follow-up: typed again on
+    # each opening, it was forgotten or mistyped.
+    7: """
+ALTER TABLE cases ADD COLUMN pixel_size_mm TEXT;
+""",
 }
 
 
@@ -99,6 +104,7 @@ class Case:
     lesion_id: str | None = None  # which lesion of the patient at that body site; None: the site's only one
     followup_assessment: str | None = None  # the reviewer's, of the follow-up (its report prints it)
     followup_change: str | None = None  # JSON {"headline", "brief"} of what its follow-up found (set_followup_change)
+    pixel_size_mm: str | None = None  # the baseline's pixel size the reviewer typed (None: the file's own, or pixels)
 
     @property
     def change(self) -> dict | None:
@@ -200,6 +206,10 @@ class Worklist:
         self.db.execute("UPDATE cases SET followup_assessment=?, updated=? WHERE id=?",
                         (text or None, _now(), case_ref))
 
+    def set_pixel_size(self, case_ref: int, text: str) -> None:
+        """The baseline pixel size (mm, as typed) the reviewer gave the case's follow-up, committed at once."""
+        self.db.execute("UPDATE cases SET pixel_size_mm=?, updated=? WHERE id=?", (text or None, _now(), case_ref))
+
     def set_followup_change(self, case_ref: int, headline: str, brief: list[str]) -> None:
         """What the case's follow-up found (core.followup.visits: change_headline, change_brief), committed at once."""
         self.db.execute("UPDATE cases SET followup_change=?, updated=? WHERE id=?",
@@ -208,7 +218,7 @@ class Worklist:
     def cases(self) -> list[Case]:
         rows = self.db.execute("SELECT id, case_id, image1, image2, sha1, sha2, crop1, crop2, note, status, label,"
                                " date, patient_id, body_site, acquired1, acquired2, reviewer, kind, lesion_id,"
-                               " followup_assessment, followup_change"
+                               " followup_assessment, followup_change, pixel_size_mm"
                                " FROM cases"
                                " ORDER BY id"
                                ).fetchall()
@@ -363,8 +373,9 @@ class Worklist:
         # "verdict": the model's (core.trust.verdict); "reviewer_decision": the reviewer's agree / disagree with it
         columns = ["case", "case_id", "image1", "image2", "sha1", "sha2", "crop1", "crop2", "status", "label",
                    "date", "note", "changed", "patient_id", "body_site", "acquired1", "acquired2", "reviewer", "kind",
-                   "lesion_id", "followup_assessment", "followup_change", "model_sha256", "method", "similarity",
-                   "probability", "verdict", "reviewer_decision", "reviewer_note", "report_path", "updated"]
+                   "lesion_id", "followup_assessment", "followup_change", "pixel_size_mm", "model_sha256", "method",
+                   "similarity", "probability", "verdict", "reviewer_decision", "reviewer_note", "report_path",
+                   "updated"]
         cases = self.cases()
 
         def write(handle) -> None:
@@ -379,7 +390,7 @@ class Worklist:
                                  crop_text(case.crop1), crop_text(case.crop2), case.status, case.label, case.date,
                                  case.note, changed, case.patient_id, case.body_site, case.acquired1, case.acquired2,
                                  case.reviewer, case.kind or "pair", case.lesion_id, case.followup_assessment,
-                                 (case.change or {}).get("headline")]
+                                 (case.change or {}).get("headline"), case.pixel_size_mm]
                                 + [result.get(key) for key in columns[columns.index("model_sha256"):]])
             text.flush()
             text.detach()  # the handle stays open for atomic_write to sync and close

@@ -5,7 +5,9 @@ refused case-record field) is the presenter's (gui.presenters.commands).
 
 What the reviewer chooses for the follow-up is held here, not in the dock: the registration mode (auto, or an
 override), the pixel size in mm (refused with one line when it is not a size), and the assessment printed on the
-report; changing the mode or the pixel size redoes the follow-up shown.
+report; changing the mode or the pixel size redoes the follow-up shown. The pixel size and the assessment are kept
+with the pair (gui.models.open_pair.OpenPair) and come back when it is opened again, never on another pair; a typed
+size used over a DICOM file's own spacing is said so each time it is used.
 
 A worklist case marked as a follow-up (CSV column kind) is aligned once its pair has been explained; when other
 follow-up cases share its lesion (patient id, body site, lesion id) and so bring more than two visits, the lesion's
@@ -27,10 +29,10 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from ..jobs.tasks import export_followup as export_followup_task
+from ..jobs.tasks import file_pixel_size, read_pixel_size
 from ..jobs.tasks import followup as followup_task
 from ..jobs.tasks import followup_history as history_task
 from ..jobs.tasks import followup_maps as maps_task
-from ..jobs.tasks import read_pixel_size
 from .worklist import resolved
 
 KEY, EXPORT_KEY, MAPS_KEY = "followup", "followup-export", "followup-maps"
@@ -80,6 +82,7 @@ class FollowUpReview(QObject):
         if self._reported_bad_pixel_size():
             return
         size = self.pixel_size_mm()
+        self._say_if_over_file(images[0], size)
         self.running.emit()
         s.runner.submit(KEY, followup_task, tuple(images), s.method, self.mode, size,
                         label="Aligning and measuring the follow-up…",
@@ -155,6 +158,8 @@ class FollowUpReview(QObject):
             self.pixel_size_text = text
             self.settings_changed.emit()
             if not self._reported_bad_pixel_size():
+                if self.pair is not None:
+                    self.pair.save_pixel_size(text)  # a size, or none: never a text that is not one
                 self.problems.clear(KEY)
                 self._redo()
 
@@ -170,10 +175,18 @@ class FollowUpReview(QObject):
         """Another pair under review (gui.models.open_pair.OpenPair.changed; None: half a pair, nothing yet): the
         assessment typed for the last lesion must never reach this one's report; this pair's own, typed before,
         comes back (it was lost with another pair opened, or a quit). Nor the pixel size typed for it: it measured
-        the next case in mm by another lesion's scale, over a DICOM file's own spacing."""
+        the next case in mm by another lesion's scale, over a DICOM file's own spacing; this pair's own comes back
+        (typed again on each opening, it was forgotten or mistyped)."""
         if identity is not None:
             self.assessment = self.pair.followup_assessment() if self.pair is not None else ""
-            self.pixel_size_text = ""
+            self.pixel_size_text = self.pair.pixel_size() if self.pair is not None else ""
+            self.settings_changed.emit()
+
+    def pair_swapped(self) -> None:
+        """The same one-off pair shown the other way round: its baseline is the other photograph, so the size kept
+        for this one as the baseline (if any) applies, not the one typed for the other."""
+        if self.pair is not None and self.pair.pixel_size() != self.pixel_size_text:
+            self.pixel_size_text = self.pair.pixel_size()
             self.settings_changed.emit()
 
     def pixel_size_mm(self) -> float | None:
@@ -183,6 +196,13 @@ class FollowUpReview(QObject):
             return read_pixel_size(self.pixel_size_text)
         except ValueError:
             return None
+
+    def _say_if_over_file(self, baseline, size: float | None) -> None:
+        """A typed size used over the baseline file's own spacing (DICOM PixelSpacing) is said, never silent."""
+        own = file_pixel_size(baseline)
+        if size is not None and own is not None and abs(own - size) > 1e-9 * own:
+            self.session.info.emit(f"Pixel size {size:g} mm as typed for this pair, not the file's own {own:g} mm: "
+                                   "clear the field to use the file's")
 
     def _reported_bad_pixel_size(self) -> bool:
         """Whether the typed pixel size is not a size; if so the problem bar says so."""

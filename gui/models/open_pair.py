@@ -3,9 +3,9 @@
 The pair shown is the open worklist case when both its images are shown in the case's order
 (`WorklistController.shows_open_case`); any other complete pair is a one-off pair, known by its images' contents.
 The note, the case record, the assessment (agree / disagree with the model's verdict, held for the model and verdict
-it was given on) and the assessment of the pair's follow-up go with that identity: a case's to the worklist, a
-one-off pair's to the pair store (gui.models.pair_store). Notes, the case record and the
-commands all ask this model, so they can never disagree about where an edit belongs.
+it was given on), the assessment of the pair's follow-up and the pixel size typed for its baseline go with that
+identity: a case's to the worklist, a one-off pair's to the pair store (gui.models.pair_store). Notes, the case
+record and the commands all ask this model, so they can never disagree about where an edit belongs.
 """
 
 from __future__ import annotations
@@ -88,6 +88,25 @@ class OpenPair(QObject):
             return self.worklist.cases[self.worklist.current].followup_assessment or ""
         if identity is not None and identity.key is not None:
             return self.store.followup_assessment(identity.key)
+        return ""
+
+    def save_pixel_size(self, text: str) -> None:
+        """The baseline pixel size (mm) typed for the pair's follow-up: a case's with the case (image 1 is always its
+        baseline), a one-off pair's with the image shown as baseline now."""
+        identity = self.identity
+        if identity is not None and identity.case is not None:
+            self.worklist.save_pixel_size(text)
+        elif identity is not None and identity.key is not None and self._order:
+            self.store.put_pixel_size(identity.key, text, self._order[0], self._paths())
+
+    def pixel_size(self) -> str:
+        """The pixel size kept for the pair as shown ("" when none, or when it was typed for the other image as
+        the baseline: a swapped pair's baseline is another photograph, perhaps at another magnification)."""
+        identity = self.identity
+        if identity is not None and identity.case is not None:
+            return self.worklist.cases[self.worklist.current].pixel_size_mm or ""
+        if identity is not None and identity.key is not None and self._order:
+            return self.store.pixel_size(identity.key, self._order[0])
         return ""
 
     def assess(self, decision: str) -> bool:

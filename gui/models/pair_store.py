@@ -1,6 +1,7 @@
 """What the reviewer typed and decided about a one-off pair (one opened outside a worklist), kept with the pair so
-nothing is lost: the note, the case record, the assessment (agree / disagree with the model's verdict) and the
-assessment of its follow-up.
+nothing is lost: the note, the case record, the assessment (agree / disagree with the model's verdict), the
+assessment of its follow-up and the baseline pixel size typed for it (with which image was the baseline: the size is
+that image's, never the other's when the pair is opened the other way round).
 
 A worklist case keeps all three in the worklist. A pair dropped or opened by hand has no case, so they are kept
 here, keyed by the two images' contents (sha256, in either order: a swapped pair is the same pair), in a small
@@ -23,14 +24,16 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS notes (pair TEXT PRIMARY KEY, note TEXT N
                                                 updated TEXT NOT NULL)"""
 # Added after the first release (notes only): the case record as JSON, the reviewer's agree / disagree, what that
 # was given on (the model's sha256 and its verdict, as JSON; none in rows written before it was kept), and the
-# reviewer's assessment of the pair's follow-up.
-LATER_COLUMNS = (("record", "TEXT"), ("assessment", "TEXT"), ("assessed_on", "TEXT"), ("followup_assessment", "TEXT"))
-FIELDS = ("note", "record", "assessment", "followup_assessment")  # a pair with all of these empty has no row
+# reviewer's assessment of the pair's follow-up, and the baseline pixel size typed for it (JSON: [mm as typed, the
+# baseline image's sha256]).
+LATER_COLUMNS = (("record", "TEXT"), ("assessment", "TEXT"), ("assessed_on", "TEXT"), ("followup_assessment", "TEXT"),
+                 ("pixel_size", "TEXT"))
+FIELDS = ("note", "record", "assessment", "followup_assessment", "pixel_size")  # all empty: no row
 UPSERT = ("INSERT INTO notes (pair, note, image1, image2, updated, record, assessment, assessed_on,"
-          " followup_assessment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(pair) DO UPDATE SET"
+          " followup_assessment, pixel_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(pair) DO UPDATE SET"
           " note = excluded.note, image1 = excluded.image1, image2 = excluded.image2, updated = excluded.updated,"
           " record = excluded.record, assessment = excluded.assessment, assessed_on = excluded.assessed_on,"
-          " followup_assessment = excluded.followup_assessment")
+          " followup_assessment = excluded.followup_assessment, pixel_size = excluded.pixel_size")
 
 
 def content_key(ready) -> str:
@@ -60,7 +63,7 @@ def record_from_json(text: str | None) -> CaseRecord | None:
 
 
 class PairStore:
-    """pair key -> note, case record and assessment, in SQLite; a pair with all three empty has no row."""
+    """pair key -> note, case record, assessments and pixel size, in SQLite; a pair with all empty has no row."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -98,6 +101,17 @@ class PairStore:
     def put_followup_assessment(self, pair: str, text: str, paths=(None, None)) -> None:
         self._put(pair, paths, followup_assessment=text or None)
 
+    def pixel_size(self, pair: str, baseline: str) -> str:
+        """The pixel size (mm, as typed) kept for the pair when `baseline` (sha256) is its baseline; "" otherwise."""
+        try:
+            text, kept_for = json.loads(self._row(pair).get("pixel_size") or "[]") or ("", "")
+        except (TypeError, ValueError):  # a row from another version: as if none was typed
+            return ""
+        return text if kept_for == baseline and isinstance(text, str) else ""
+
+    def put_pixel_size(self, pair: str, text: str, baseline: str, paths=(None, None)) -> None:
+        self._put(pair, paths, pixel_size=json.dumps([text, baseline]) if text else None)
+
     def put(self, pair: str, note: str, paths=(None, None)) -> None:
         self._put(pair, paths, note=note)
 
@@ -115,8 +129,8 @@ class PairStore:
     def _row(self, pair: str) -> dict:
         if self._db is None:  # closed with the window
             return {}
-        row = self._db.execute("SELECT note, record, assessment, followup_assessment, assessed_on FROM notes"
-                               " WHERE pair = ?", (pair,)).fetchone()
+        row = self._db.execute(f"SELECT {', '.join(FIELDS)}, assessed_on FROM notes WHERE pair = ?",
+                               (pair,)).fetchone()
         return {name: value for name, value in zip((*FIELDS, "assessed_on"), row, strict=True) if value} if row else {}
 
     def _put(self, pair: str, paths, **changed) -> None:
@@ -128,5 +142,5 @@ class PairStore:
         else:
             self._db.execute(UPSERT, (pair, values.get("note") or "", *paths, datetime.now(UTC).isoformat(),
                                       values.get("record"), values.get("assessment"), values.get("assessed_on"),
-                                      values.get("followup_assessment")))
+                                      values.get("followup_assessment"), values.get("pixel_size")))
         self._db.commit()

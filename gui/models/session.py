@@ -44,6 +44,7 @@ class ReviewSession(QObject):
     error = Signal(str, str)  # source, one-line message
     error_cleared = Signal(str)  # source whose last problem no longer applies
     info = Signal(str)  # a passing confirmation ("Report saved: ...")
+    shown_anyway_changed = Signal(bool)  # the reviewer's "show anyway" of a not-assessed pair, or its reset
 
     def __init__(self, runner: JobRunner, problems: Problems | None = None, method: str = tasks.DEFAULT_METHOD):
         super().__init__()
@@ -215,7 +216,16 @@ class ReviewSession(QObject):
 
     def set_shown_anyway(self, on: bool) -> None:
         """The reviewer's "show anyway" on the shown pair (reset with each new explanation)."""
-        self.shown_anyway = bool(on) and self.explained is not None
+        on = bool(on) and self.explained is not None
+        if on != self.shown_anyway:
+            self.shown_anyway = on
+            self.shown_anyway_changed.emit(on)
+
+    def not_assessed(self) -> bool:
+        """The shown pair is not assessed (an image outside the model's domain): its score and maps are withheld
+        unless the reviewer shows them anyway (core.trust.verdict.withholds, the score panel's rule too)."""
+        e = self.explained.explanation if self.explained is not None else None
+        return e is not None and tasks.withholds(e.verdict, e.in_domain)
 
     def export_sr(self, path: str, overwrite: bool) -> bool:
         """The pair's measurements as a DICOM SR (gui.jobs.tasks.export_sr), on the runner."""
@@ -367,7 +377,7 @@ class ReviewSession(QObject):
         if explained is None and self.explained is None:
             return
         self.explained = explained
-        self.shown_anyway = False  # revealing a not-assessed pair is a choice per pair
+        self.set_shown_anyway(False)  # revealing a not-assessed pair is a choice per pair
         self.runner.cancel("refine")  # of maps no longer shown
         if self.faithfulness is not None or explained is None:
             self.faithfulness = None

@@ -168,6 +168,12 @@ class WorklistController(QObject):
             self._db().set_followup_assessment(self.cases[self.current].id, text)
             self.cases[self.current] = replace(self.cases[self.current], followup_assessment=text or None)
 
+    def save_pixel_size(self, text: str) -> None:
+        """The baseline pixel size (mm, as typed) for the open case's follow-up, on disk at once."""
+        if self.current >= 0:
+            self._db().set_pixel_size(self.cases[self.current].id, text)
+            self.cases[self.current] = replace(self.cases[self.current], pixel_size_mm=text or None)
+
     def reviewer_verdict(self) -> str | None:
         """The reviewer's agree / disagree on the open case's latest result, for its report; None when none."""
         if self.current < 0:

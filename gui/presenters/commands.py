@@ -10,7 +10,7 @@ from typing import Protocol
 
 from PIL import Image
 
-from ..jobs.tasks import LAYERS, SiameseLensError
+from ..jobs.tasks import LAYER_TITLES, LAYERS, SiameseLensError
 from ..models.case_record import CaseRecordState
 from ..models.followup import FollowUpReview
 from ..models.layers import SLOTS, LayerStates
@@ -24,6 +24,8 @@ from ..models.similar_cases import SimilarCases
 from ..models.worklist import WorklistController
 from .drops import drop_problem
 from .pacs import PacsCommands, PacsView
+
+OPACITY_STEP = 0.1  # of a layer's opacity per key press (, and .): 0 to 100 % in ten
 
 
 class CommandsView(PacsView, Protocol):
@@ -52,6 +54,9 @@ class CommandsView(PacsView, Protocol):
     def show_similar_panel(self) -> None: ...
 
     def show_worklist_panel(self) -> None: ...
+
+    def typing(self) -> bool:
+        """A text box has the keyboard (the note, a case-record field, the follow-up's pixel size or assessment)."""
 
 
 class Commands:
@@ -93,7 +98,38 @@ class Commands:
             for name in LAYERS:
                 handlers[f"{name}{i}"] = lambda on, i=i, n=name: self.layers.set_visible(i, n, on)
         handlers["outline"] = self.layers.set_outline
+        handlers.update({"opacity_up": lambda: self.step_opacity(OPACITY_STEP),
+                         "opacity_down": lambda: self.step_opacity(-OPACITY_STEP),
+                         "next_colormap": self.next_colormap, "show_anyway": self.toggle_shown_anyway})
         return handlers
+
+    def step_opacity(self, step: float) -> None:
+        """The active layer's opacity on both images (gui.models.layers: the layer last turned on or changed)."""
+        layers, name = self.layers, self.layers.active
+        layers.step_opacity(step)
+        hidden = "" if layers.shown_anywhere(name) else ", hidden (1-4 shows a layer)"
+        self.session.info.emit(f"{LAYER_TITLES[name]} layer opacity "
+                               + " · ".join(f"{100 * layers.opacity(slot, name):.0f} %" for slot in SLOTS) + hidden)
+
+    def next_colormap(self) -> None:
+        name = self.layers.active
+        self.layers.next_colormap()
+        self.session.info.emit(f"{LAYER_TITLES[name]} layer colours: {self.layers.colormap(name)}")
+
+    def toggle_shown_anyway(self) -> None:
+        """Show a not-assessed pair's score and maps anyway, or withhold them again: a deliberate act, never a key
+        pressed while typing a note or a field (the words typed must not reveal an extrapolation)."""
+        if self.view.typing():
+            self.problems.report("show-anyway", "Show anyway is not taken while typing: Esc leaves the text box, then "
+                                                "press it again")
+            return
+        self.problems.clear("show-anyway")
+        if not self.session.not_assessed():
+            self.session.info.emit("Nothing is withheld: the pair shown is assessed")
+            return
+        self.session.set_shown_anyway(not self.session.shown_anyway)
+        self.session.info.emit("Score and maps shown anyway: an extrapolation beyond what the model learned"
+                               if self.session.shown_anyway else "Score and maps withheld again (not assessed)")
 
     def load_dropped(self, paths: list[str], index: int | None = None) -> None:
         problem = drop_problem(paths)

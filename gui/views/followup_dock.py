@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -138,6 +139,11 @@ class FollowUpDock(QDockWidget):
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Baseline", "Follow-up", "Change"])
         self.table.setFocusPolicy(Qt.NoFocus)
+        # the figures as wide as they are, the change given the rest: beside the full-height worklist on a 1366 px
+        # screen, three fixed 100 px columns put the change past the panel's edge
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         right.addWidget(self.table, 1)
         self.trend = TrendChart()  # a lesion's history: area and diameter over the visits, with uncertainty
         right.addWidget(self.trend, 1)
@@ -166,6 +172,7 @@ class FollowUpDock(QDockWidget):
     def show_running(self) -> None:
         if not self.isVisible():
             self.show()
+            self.raise_()  # in front of a panel it is tabbed with
             window = self.parent()
             if isinstance(window, QMainWindow):  # the aligned view gets the screen
                 window.resizeDocks([self], [int(window.height() * VIEW_SHARE)], Qt.Orientation.Vertical)

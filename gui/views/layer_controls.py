@@ -56,6 +56,15 @@ class LayerControls(QWidget):
             self._show(slot, name, layers.visible(slot, name), layers.opacity(slot, name))
         grid.setColumnStretch(1, 1)
         layers.changed.connect(self._show)
+        layers.active_changed.connect(self._show_active)
+        self._show_active(layers.active)
+
+    def _show_active(self, active: str) -> None:
+        """The layer the keyboard's opacity and colour keys act on, its name in bold."""
+        for name, box in self.boxes.items():
+            font = box.font()
+            font.setBold(name == active)
+            box.setFont(font)
 
     def _show(self, slot: int, name: str, visible: bool, opacity: float) -> None:
         if slot != self.slot:

@@ -7,7 +7,7 @@ an older version whose window outgrew the screen) must not open wider than today
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QGuiApplication
 
 from ..models.settings import Key, read
@@ -29,6 +29,11 @@ def restore_window(window, available: QRect | None = None) -> None:
         # The follow-up dock has nothing to show until a follow-up is asked for (Ctrl+U, a follow-up case), which
         # shows it: restored open and empty, it took 62 % of a 1366 x 768 window and left the images 120 px high.
         window.followup_dock.hide()
+    # The left docks (the worklist) run the window's full height, the bottom ones (follow-up, similar cases) beside
+    # them: under the follow-up's 62 % of a 1366 x 768 window the worklist showed two cases. After restoreState,
+    # which brings back the corners a layout was saved with (an older version's among them); the reviewer's docks,
+    # their places and sizes stay as restored, and no control of the window changes a corner.
+    window.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
     if settings.value(Key.SPLITTER) is not None:
         window.splitter.restoreState(settings.value(Key.SPLITTER))
     window.actions["sync"].setChecked(read(settings, Key.SYNC, False))

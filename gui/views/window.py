@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from ..jobs.tasks import (
@@ -159,6 +159,9 @@ class MainWindow(WindowCommands):
         self.score.withheld_changed.connect(self._withheld_changed)
         s.faithfulness_changed.connect(self._mark_maps)
         self.score.show_anyway.toggled.connect(s.set_shown_anyway)  # the report follows what the window shows
+        s.shown_anyway_changed.connect(self.score.show_anyway.setChecked)  # or the keyboard's (View menu)
+        key = self.actions["show_anyway"].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        self.score.show_anyway.setToolTip(f"{self.score.show_anyway.toolTip()} ({key}; never taken while typing)")
         s.history_changed.connect(self._history)
         s.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
         s.runner.busy.connect(self._busy)
@@ -180,8 +183,11 @@ class MainWindow(WindowCommands):
                 self._layer_changed(i, name, self.layers.visible(i, name), self.layers.opacity(i, name))
         self.viewers[0].zoom_changed.connect(self._zoom_shown)
         self.viewers[1].zoom_changed.connect(self._zoom_shown)
-        self.similar_dock.visibilityChanged.connect(self.actions["similar_panel"].setChecked)
-        self.worklist_dock.visibilityChanged.connect(self.actions["worklist_panel"].setChecked)
+        # A panel's tick says whether it is open, behind another panel's tab too: ticked by whether it is seen, a
+        # panel tabbed with another (the reviewer's layout) was closed by showing the other's tab.
+        for dock, key in ((self.similar_dock, "similar_panel"), (self.worklist_dock, "worklist_panel"),
+                          (self.followup_dock, "followup_panel")):
+            dock.visibilityChanged.connect(lambda _seen, d=dock, k=key: self.actions[k].setChecked(not d.isHidden()))
         # The note is saved with every keystroke, with the pair under review (gui.models.open_pair): quitting or a
         # crash loses at most the last key.
         self.note.textChanged.connect(lambda: self.pair.save_note(self.note.toPlainText()))

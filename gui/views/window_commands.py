@@ -11,7 +11,17 @@ from typing import Any
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
-from PySide6.QtWidgets import QApplication, QInputDialog, QMainWindow, QMessageBox
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QInputDialog,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QTextEdit,
+)
 
 from ..jobs.qimage import qimage_to_pil
 from ..jobs.tasks import DISCLAIMER
@@ -29,6 +39,7 @@ class WindowCommands(QMainWindow):
     session: Any
     similar_dock: Any
     worklist_dock: Any
+    followup_dock: Any
     help_dialog: Any
     pacs: Any
     # --- gui.presenters.commands.CommandsView -----------------------------------------------------------------
@@ -70,6 +81,13 @@ class WindowCommands(QMainWindow):
     def show_worklist_panel(self) -> None:
         self.worklist_dock.show()
 
+    def typing(self) -> bool:
+        focus = QApplication.focusWidget()
+        if isinstance(focus, QComboBox):
+            return focus.isEditable()
+        return isinstance(focus, (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)) and not (
+            focus.isReadOnly() if isinstance(focus, (QLineEdit, QTextEdit, QPlainTextEdit)) else False)
+
     def ask_pacs_url(self, current: str) -> str | None:
         url, ok = QInputDialog.getText(self, "PACS", "DICOMweb URL of the PACS (credentials: docs/pacs.md):",
                                        text=current)
@@ -92,10 +110,18 @@ class WindowCommands(QMainWindow):
             "quit": self.close, "crop": self._set_crop_mode, "sync": self.sync.set_enabled,
             "fit": lambda: self._views("fit"), "actual": lambda: self._views("actual_size"),
             "zoom_in": lambda: self._zoom(1.25), "zoom_out": lambda: self._zoom(0.8),
-            "similar_panel": self.similar_dock.setVisible, "worklist_panel": self.worklist_dock.setVisible,
+            "similar_panel": lambda on: self._show_panel(self.similar_dock, on),
+            "worklist_panel": lambda on: self._show_panel(self.worklist_dock, on),
+            "followup_panel": lambda on: self._show_panel(self.followup_dock, on),
             "help": self._show_help, "about": self._about,
             "dismiss": self._dismiss, "write_note": self._write_note,
         }
+
+    def _show_panel(self, dock, on: bool) -> None:
+        """Open (in front, when tabbed with another panel) or close a panel."""
+        dock.setVisible(on)
+        if on:
+            dock.raise_()
 
     def _write_note(self) -> None:
         """Into the note at its end, without the mouse (its click-only focus keeps one-letter keys off it)."""

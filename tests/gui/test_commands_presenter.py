@@ -11,7 +11,7 @@ from unittest.mock import Mock, create_autospec
 import pytest
 from PIL import Image
 
-from gui.jobs.tasks import SiameseLensError
+from gui.jobs.tasks import COLORMAPS, SiameseLensError
 from gui.models.case_record import CaseRecordState
 from gui.models.followup import FollowUpReview
 from gui.models.layers import LayerStates
@@ -256,3 +256,58 @@ def test_the_follow_up_report_has_a_key_of_its_own(commands, view, tmp_path):
     commands.followup.result = SimpleNamespace(images=[SimpleNamespace(path=str(tmp_path / "visit1.png"))])
     commands.handlers()["export_followup"]()
     view.ask_report_path.assert_called_once_with(tmp_path / "visit1-followup.png")
+
+
+def test_the_overlay_keys_act_on_the_active_layer_of_the_model(commands):
+    """Opacity and colour map took the mouse. `,` / `.` step the active layer's opacity on both images and `P` its
+    colour map, on gui.models.layers (the sliders and choices follow it); the active layer is the one last turned on
+    or changed, the top one still shown once it is hidden."""
+    layers = commands.layers = LayerStates()
+    handlers = commands.handlers()
+    assert layers.active == "factual"
+    handlers["opacity_up"]()
+    assert [layers.opacity(slot, "factual") for slot in (0, 1)] == [0.6, 0.6]
+    commands.session.info.emit.assert_called_with("Factual layer opacity 60 % · 60 %")
+    handlers["counterfactual1"](True)  # key 4: the counterfactual of image 2 turned on is the active layer
+    assert layers.active == "counterfactual"
+    handlers["opacity_down"]()
+    assert [layers.opacity(slot, "counterfactual") for slot in (0, 1)] == [0.4, 0.4]
+    assert layers.opacity(0, "factual") == 0.6  # the other layer untouched
+    handlers["next_colormap"]()
+    assert layers.colormap("counterfactual") == "jet" and layers.colormap("factual") == "jet"  # after winter: first
+    handlers["counterfactual1"](False)  # hidden everywhere: the keys act on the layer still seen
+    assert layers.active == "factual"
+    for _ in range(12):
+        handlers["opacity_down"]()
+    assert [layers.opacity(slot, "factual") for slot in (0, 1)] == [0.0, 0.0]  # never below 0
+    handlers["factual0"](False)
+    handlers["factual1"](False)
+    handlers["opacity_up"]()
+    assert commands.session.info.emit.call_args.args[0].endswith("hidden (1-4 shows a layer)")
+    seen = []
+    for _ in range(len(COLORMAPS)):
+        handlers["next_colormap"]()
+        seen.append(layers.colormap("factual"))
+    assert sorted(seen) == sorted(COLORMAPS) and seen[-1] == "jet"  # every map once, round to the first
+
+
+def test_show_anyway_by_key_is_a_deliberate_act_never_taken_while_typing(commands, view):
+    session = commands.session
+    session.shown_anyway = False
+    session.not_assessed.return_value = True
+    view.typing.return_value = True  # the note (or a field) has the keyboard: the key is refused, and said so
+    commands.handlers()["show_anyway"]()
+    session.set_shown_anyway.assert_not_called()
+    assert "not taken while typing" in commands.problems.current()["show-anyway"]
+    view.typing.return_value = False
+    commands.handlers()["show_anyway"]()
+    session.set_shown_anyway.assert_called_once_with(True)
+    assert "show-anyway" not in commands.problems.current()
+    session.shown_anyway = True
+    commands.handlers()["show_anyway"]()  # pressed again: withheld again
+    session.set_shown_anyway.assert_called_with(False)
+    session.set_shown_anyway.reset_mock()
+    session.not_assessed.return_value = False  # an assessed pair has nothing withheld
+    commands.handlers()["show_anyway"]()
+    session.set_shown_anyway.assert_not_called()
+    session.info.emit.assert_called_with("Nothing is withheld: the pair shown is assessed")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QTableWidget
 
 from gui.views import dialogs
 
@@ -91,3 +91,37 @@ def test_problems_stay_until_dismissed_and_esc_dismisses_them(qtbot, make_window
     assert window.problem_bar.isVisible()  # not a status-bar flash
     qtbot.keyClick(window.viewers[0], Qt.Key_Escape)
     assert not window.problem_bar.isVisible() and window.problem_bar.problems() == []
+
+
+def test_overlay_opacity_and_colours_by_key_on_the_active_layer_never_while_typing(qtbot, make_window):
+    """Opacity sliders and colour-map choices took the mouse. `,` / `.` and `P` act on the active layer (bold under
+    the images): the model changes, the sliders and choices follow; in the note they are letters typed; Help lists
+    them."""
+    from gui.views.actions import ShortcutsDialog
+
+    window = make_window()
+    layers, controls, combos = window.layers, window.layer_controls, window.side.colormap_combos
+    window.refocus()
+    focused = QApplication.focusWidget() or window
+    assert controls[0].boxes["factual"].font().bold() and not controls[0].boxes["counterfactual"].font().bold()
+    qtbot.keyClick(focused, Qt.Key_Period)
+    assert [layers.opacity(slot, "factual") for slot in (0, 1)] == [0.6, 0.6]
+    assert [c.sliders["factual"].value() for c in controls] == [60, 60] and controls[1].values["factual"].text() == (
+        "60 %")
+    qtbot.keyClick(focused, Qt.Key_2)  # image 1's counterfactual on: the active layer now
+    assert controls[1].boxes["counterfactual"].font().bold() and not controls[1].boxes["factual"].font().bold()
+    qtbot.keyClick(focused, Qt.Key_Comma)
+    assert layers.opacity(0, "counterfactual") == 0.4 and layers.opacity(0, "factual") == 0.6
+    before = layers.colormap("counterfactual")
+    qtbot.keyClick(focused, Qt.Key_P)
+    assert layers.colormap("counterfactual") != before and combos["counterfactual"].currentText() == (
+        layers.colormap("counterfactual"))
+    window.actions["write_note"].trigger()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.note)
+    qtbot.keyClicks(window.note, "p.,")
+    assert window.note.toPlainText() == "p.," and layers.opacity(0, "counterfactual") == 0.4
+    table = ShortcutsDialog(window).findChild(QTableWidget)
+    listed = {table.item(row, 0).text(): table.item(row, 1).text() for row in range(table.rowCount())}
+    assert listed["View › Active layer: more opaque"] == "." and listed["View › Active layer: less opaque"] == ","
+    assert listed["View › Active layer: next colour map"] == "P"
+    assert listed["View › Show score and maps anyway"] == "Ctrl+Shift+Y"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from PySide6.QtWidgets import QApplication
 
 from tests.gui.conftest import TIMEOUT_MS
 
@@ -269,3 +270,35 @@ def test_the_follow_up_views_step_by_key_and_every_dock_key_is_in_help(qtbot):
     table = dialog.layout().itemAt(0).widget()
     listed = {table.item(row, 1).text() for row in range(table.rowCount())}
     assert {"B", "V", "Alt+Backspace"} <= listed
+
+
+def test_a_closed_follow_up_panel_comes_back_from_the_view_menu_without_aligning_again(qtbot, make_window, tmp_path):
+    """Once closed (its X), the follow-up panel came back only by aligning again (Ctrl+U): seconds of work, and a
+    nudge or a visit stepped to lost. View > Follow-up panel (Ctrl+Shift+F) shows it as it was left, like the other
+    panels' toggles; its tick follows the panel."""
+    source = sorted(SKIN.glob("*.jpg"))[1]
+    baseline, later = tmp_path / "visit1.png", tmp_path / "visit2.png"
+    Image.open(source).convert("RGB").save(baseline)
+    Image.open(source).convert("RGB").rotate(8, resample=Image.BICUBIC, fillcolor=(120, 80, 70)).save(later)
+    window = make_window()
+    window.resize(1366, 768)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(baseline), str(later)])
+    dock, toggle = window.followup_dock, window.actions["followup_panel"]
+    assert toggle.menu() is None and toggle in window.menus["&View"].actions() and "Ctrl+Shift+F" in [
+        key.toString() for key in toggle.shortcuts()]
+    window.actions["followup"].trigger()
+    qtbot.waitUntil(lambda: dock.result is not None, timeout=TIMEOUT_MS)
+    assert toggle.isChecked()
+    result, headline = window.followup.result, dock.headline.text()
+    dock.close()
+    assert not toggle.isChecked()
+    submitted = []
+    window.session.runner.started.connect(lambda key, _label: submitted.append(key))
+    toggle.trigger()
+    assert dock.isVisible() and toggle.isChecked()
+    assert window.followup.result is result and dock.result is result and dock.headline.text() == headline
+    QApplication.processEvents()
+    assert "followup" not in submitted  # nothing aligned again
+    toggle.trigger()
+    assert not dock.isVisible() and window.followup.result is result

@@ -77,6 +77,42 @@ def test_the_follow_up_dock_is_not_restored_open_and_empty_the_other_docks_are(q
     assert second.worklist_dock.isVisible() and not second.followup_dock.isVisible()
 
 
+def rows_shown(table) -> int:
+    """How many of the table's rows are wholly inside its viewport."""
+    height = table.viewport().height()
+    return sum(0 <= table.rowViewportPosition(row) and table.rowViewportPosition(row) + table.rowHeight(row) <= height
+               for row in range(table.rowCount()))
+
+
+def test_the_worklist_shows_its_cases_beside_an_open_follow_up_on_a_laptop_screen(qtbot, make_window, tmp_path):
+    """At 1366 x 768 with the worklist and the follow-up open, the follow-up (62 % of the window's height, the
+    aligned view's share) ran under the worklist too and left it two cases. The worklist runs the full height, the
+    follow-up beside it, its change column inside the panel; so on a layout restored from an earlier version too."""
+    from PySide6.QtCore import Qt
+
+    settings_path = tmp_path / "laptop.ini"
+    pairs = tmp_path / "cases.csv"
+    images = [make_image(tmp_path / f"v{n}.png", (64, 48), n) for n in range(13)]
+    pairs.write_text("image1,image2\n" + "".join(f"{images[n]},{images[n + 1]}\n" for n in range(12)))
+    for restart in range(3):
+        window = make_window(settings_path=settings_path, worklist=tmp_path / "review.sqlite")
+        if restart == 0:
+            window.worklist.import_csv(str(pairs))
+            window.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)  # as saved before
+        window.resize(LAPTOP.size())
+        window.worklist_dock.show()
+        window.followup_dock.show_running()  # what Ctrl+U does first: the aligned view gets its share
+        dock = window.followup_dock
+        dock.table.setRowCount(2)  # as a comparison fills it (show_comparison): the figures' names head the rows
+        dock.table.setVerticalHeaderLabels(["Longest diameter (mm)", "Asymmetry"])
+        QApplication.processEvents()
+        assert rows_shown(window.worklist_dock.table) >= 6 or restart == 0, restart
+        assert dock.view.height() >= 0.4 * window.height() and dock.view.width() >= 400
+        header = dock.table.horizontalHeader()
+        assert header.sectionViewportPosition(2) + header.sectionSize(2) <= dock.table.viewport().width()
+        window.close()  # saves the layout; the next run restores it
+
+
 def test_the_wheel_over_a_choice_scrolls_the_column_and_never_changes_it(qtbot, make_window):
     from PySide6.QtCore import QPoint, QPointF, Qt
     from PySide6.QtGui import QWheelEvent
@@ -105,3 +141,25 @@ def test_the_status_bar_says_what_its_progress_bar_measures_on_a_laptop_screen(q
     assert window.progress.isVisible() and label.isVisible()
     assert label.shown_text() == "Refining the maps…" and label.width() > 0
     assert fits(window.minimumSizeHint())
+
+
+def test_panels_tabbed_together_stay_open_when_the_other_tab_is_shown(qtbot, make_window):
+    """Panels the reviewer tabbed together (the worklist and the follow-up, to give each the height) closed each
+    other: showing one tab unticked the other panel's View menu entry, which closed it. Each stays open behind the
+    other's tab, ticked, and its entry brings it to the front."""
+    window = make_window()
+    worklist, followup = window.worklist_dock, window.followup_dock
+    worklist.show()
+    followup.show()
+    window.tabifyDockWidget(worklist, followup)
+    QApplication.processEvents()
+    for front, behind in ((worklist, followup), (followup, worklist)):
+        front.raise_()
+        QApplication.processEvents()
+        assert not behind.isHidden() and not front.isHidden()
+        assert window.actions["worklist_panel"].isChecked() and window.actions["followup_panel"].isChecked()
+    window.actions["worklist_panel"].trigger()  # closes the worklist
+    assert worklist.isHidden() and not followup.isHidden()
+    window.actions["worklist_panel"].trigger()  # opens it again, in front
+    QApplication.processEvents()
+    assert worklist.isVisible() and window.actions["worklist_panel"].isChecked()

@@ -100,3 +100,34 @@ def test_a_one_off_pairs_note_record_and_assessment_survive_kill_9(qtbot, make_w
     open_pair(qtbot, window, images[:2])
     assert window.case_record.record.body_site == "left scapula" and window.note.toPlainText() == NOTE
     assert window.commands.reviewer_verdict() == "agree"
+
+
+def test_a_pair_store_of_an_earlier_version_opens_and_keeps_its_notes_and_the_pixel_size(tmp_path):
+    """A pair-notes file written before the pixel size was kept (notes only) opens with its notes; the pixel size is
+    kept for the baseline it was typed for; an unreadable value reads as none typed, never a crash."""
+    import sqlite3
+
+    from gui.models.pair_store import SCHEMA, PairStore
+
+    path = tmp_path / "pair-notes.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(SCHEMA)
+    db.execute("INSERT INTO notes (pair, note, updated) VALUES ('k', 'seen before', 'then')")
+    db.commit()
+    db.close()
+    store = PairStore(path)
+    assert store.get("k") == "seen before" and store.pixel_size("k", "sha-a") == ""
+    store.put_pixel_size("k", "0.02", "sha-a")
+    assert store.pixel_size("k", "sha-a") == "0.02" and store.pixel_size("k", "sha-b") == ""
+    store.put("k", "")
+    store.put_pixel_size("other", "0.03", "sha-a")  # a pixel size alone keeps a row
+    store.close()
+    store = PairStore(path)
+    assert store.get("k") is None and store.pixel_size("k", "sha-a") == "0.02"
+    assert store.pixel_size("other", "sha-a") == "0.03"
+    store.put_pixel_size("other", "", "sha-a")  # cleared: nothing left, no row
+    assert store._db is not None
+    assert store._db.execute("SELECT COUNT(*) FROM notes WHERE pair='other'").fetchone() == (0,)
+    store._db.execute("UPDATE notes SET pixel_size='not json' WHERE pair='k'")
+    assert store.pixel_size("k", "sha-a") == ""
+    store.close()

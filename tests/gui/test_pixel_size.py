@@ -4,6 +4,7 @@ refused with the same words (the two had drifted: the window took "0,02", the CL
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from unittest.mock import Mock
 
 import pytest
@@ -44,6 +45,22 @@ def test_a_wrong_size_is_refused_alike_in_one_line(text, capsys):
     review.set_pixel_size(text)
     review.run()  # refused while the size is not a size: nothing submitted
     assert reason in problems.current()[KEY] and not session.runner.submit.called
+
+
+def test_a_typed_size_used_over_a_dicom_files_own_spacing_is_said(capsys):
+    """A size kept with the pair comes back by itself when the pair opens again: used over the DICOM file's own
+    PixelSpacing it is said each time, never silently; the file's own size, or the same size typed, says nothing."""
+    review, session, problems = _review()
+    session.images[0].image = SimpleNamespace(case_fields={"pixel_size_mm": "0.05"}, scale=1.0)
+    review.run()
+    review.set_pixel_size("0.05")
+    review.run()
+    assert not session.info.emit.called
+    review.set_pixel_size("0.02")
+    review.run()
+    said = session.info.emit.call_args.args[0]
+    assert "0.02 mm as typed" in said and "file's own 0.05 mm" in said
+    assert session.runner.submit.call_args.args[5] == pytest.approx(0.02)  # the reviewer's choice, said
 
 
 def _review():

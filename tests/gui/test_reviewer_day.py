@@ -130,6 +130,49 @@ def test_a_pixel_size_typed_for_one_lesion_never_measures_the_next(qapp, tmp_pat
     review.close()
 
 
+def test_a_pixel_size_typed_for_a_pair_comes_back_with_that_pair_only(qapp, tmp_path, fake_model_work):
+    """The pixel size typed for a pair had to be typed again each time the pair (or the worklist case) was opened.
+    It is kept with the pair, as its follow-up assessment is: back when the pair opens again, that day or the next,
+    never on another pair, nor on the pair opened the other way round (its baseline is the other photograph)."""
+    a, b, c, d = (make_image(tmp_path / name, (64, 48), seed) for name, seed in (("a.png", 1), ("b.png", 2),
+                                                                               ("c.png", 3), ("d.png", 4)))
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"image1,image2,case_id,kind\n{c},{d},C-1,followup\n{a},{d},C-2,followup\n")
+    review, _view, commands = _workstation(tmp_path)
+    followup = review.followup
+    commands.load_dropped([str(a), str(b)])
+    followup.set_pixel_size("0,02")
+    commands.load_dropped([str(b), str(c)])  # another pair: cleared (the earlier fix)
+    assert followup.pixel_size_text == ""
+    commands.load_dropped([str(a), str(b)])  # the first again: its size is back, and measures its follow-up
+    assert followup.pixel_size_text == "0,02"
+    commands.handlers()["followup"]()
+    assert followup.result.pixel_size_mm == 0.02
+    commands.handlers()["swap"]()  # b is the baseline now: a's size is not b's
+    assert followup.pixel_size_text == ""
+    commands.handlers()["swap"]()
+    assert followup.pixel_size_text == "0,02"
+    followup.set_pixel_size("a lot")  # not a size: refused, and never kept
+    review.worklist.import_csv(str(pairs))
+    review.worklist.open_case(0)
+    assert followup.pixel_size_text == ""
+    followup.set_pixel_size("0.05")
+    assert followup.result.pixel_size_mm == 0.05  # the case's follow-up redone with it
+    review.worklist.open_case(1)
+    assert followup.pixel_size_text == ""  # another case
+    review.worklist.open_case(0)
+    assert followup.pixel_size_text == "0.05"
+    review.close()
+    review, _view, commands = _workstation(tmp_path)  # the next day
+    review.worklist.open_case(0)
+    assert review.followup.pixel_size_text == "0.05" and review.followup.result.pixel_size_mm == 0.05
+    commands.load_dropped([str(a), str(b)])
+    assert review.followup.pixel_size_text == "0,02"
+    commands.load_dropped([str(b), str(a)])
+    assert review.followup.pixel_size_text == ""
+    review.close()
+
+
 def test_a_plain_pair_the_reviewer_followed_up_is_listed_by_what_changed(qapp, tmp_path, fake_model_work):
     """A case imported as a pair (a lesion's two visits, no `kind` column) that the reviewer aligned with Ctrl+U
     stayed listed as "similar · P 88 %" beside "area +63 %: beyond measurement uncertainty": read as unchanged.

@@ -171,3 +171,39 @@ def test_a_not_assessed_pair_withholds_its_numbers_maps_and_crop_until_show_anyw
     panel.show_anyway.setChecked(False)
     assert not any(shown().values()), shown()
     assert all(viewer.outline_path().isEmpty() for viewer in window.viewers)
+
+
+def test_show_anyway_by_key_reveals_on_the_model_and_never_while_typing(
+        qtbot, make_window, tmp_path, cropping_out_of_domain_weights):
+    """"Show anyway" took the mouse. Its key (View menu, Ctrl+Shift+Y) sets the session's choice, which the tick
+    box, the maps and the report follow; pressed while the note has the keyboard it is refused and said so, never
+    revealed by a slip of the fingers while typing."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    paths = lesion_pair(tmp_path)
+    window = make_window(model=cropping_out_of_domain_weights)
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        window.load_dropped([str(p) for p in paths])
+    session, panel = window.session, window.score
+    assert session.not_assessed() and panel.withheld
+    assert window.actions["show_anyway"].shortcut().toString() == "Ctrl+Shift+Y"
+    assert "Ctrl+Shift+Y" in panel.show_anyway.toolTip()
+    window.actions["write_note"].trigger()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.note)
+    qtbot.keyClick(window.note, Qt.Key_Y, Qt.ControlModifier | Qt.ShiftModifier)
+    assert panel.withheld and not session.shown_anyway and not panel.show_anyway.isChecked()
+    assert any("not taken while typing" in text for text in window.problem_bar.problems())
+    qtbot.keyClick(window.note, Qt.Key_Escape)  # the keyboard back to the images
+    focused = QApplication.focusWidget()
+    assert focused is not window.note
+    qtbot.keyClick(focused or window, Qt.Key_Y, Qt.ControlModifier | Qt.ShiftModifier)
+    assert session.shown_anyway and panel.show_anyway.isChecked() and not panel.withheld
+    assert any(not viewer.layer_pixmap("factual").isNull() for viewer in window.viewers)
+    qtbot.keyClick(focused or window, Qt.Key_Y, Qt.ControlModifier | Qt.ShiftModifier)
+    assert not session.shown_anyway and not panel.show_anyway.isChecked() and panel.withheld
+    panel.show_anyway.setChecked(True)  # the tick box still works, through the same model
+    assert session.shown_anyway
+    with qtbot.waitSignal(window.overlays_shown, timeout=TIMEOUT_MS):
+        session.swap()  # another explanation: withheld again, tick box and model alike
+    assert not session.shown_anyway and not panel.show_anyway.isChecked()
