@@ -206,7 +206,7 @@ def table(result) -> tuple[tuple[str, str, str, str], ...]:
         cells = ["–" if visit.get(key) is None else shown_figure(visit[key]) for visit in result.measurements[:2]]
         ratio = RATIO_CHANGES.get(key)
         if ratio and changes.get(ratio[0]) is not None:
-            change = f"{changes[ratio[0]]:.2f} × ± {changes[ratio[1]]:.2f}"
+            change = f"×{changes[ratio[0]]:.2f} ± {changes[ratio[1]]:.2f}"  # as the timeline says it: ×1.27
         else:
             delta = changes.get(f"{key}_change") if key in DIFFERENCE_CHANGES else None
             change = "" if delta is None else ("+" if delta > 0 else "") + shown_figure(delta)

@@ -72,7 +72,7 @@ def test_a_follow_up_is_said_with_what_changed_first_the_verdict_in_grey_and_its
                                   "baseline: similar (close &lt;below&gt; threshold)</span>")
     assert comparison.registration == "Registration (rigid, auto): quality 0.90, about 1.2 px"
     rows = {row[0]: row[1:] for row in comparison.table}
-    assert rows["Area (px)"] == ("1200", "1560", "1.30 × ± 0.05") and rows["Area (mm²)"] == ("–", "–", "")
+    assert rows["Area (px)"] == ("1200", "1560", "×1.30 ± 0.05") and rows["Area (mm²)"] == ("–", "–", "")
     assert rows["Asymmetry"] == ("0.1", "0.12", "+0.02") and rows["Longest diameter (px)"] == ("–", "–", "")
     assert rows[SHIFT_LABEL] == ("", "", "2.0 ± 0.5") and len(comparison.table) == 8
     pictures = comparison.pictures
