@@ -41,6 +41,21 @@ def _textured(seed: int = 4, size: int = 160, lesion=(95, 55, 40)) -> np.ndarray
     cv2.ellipse(rgb, centre, (18, 11), 30, 0, 360, lesion, -1)
     return rgb
 
+def _later_visits(rgb, seed: int, growths, max_rotation: float) -> list:
+    """Synthetic later visits of `rgb`'s lesion, grown by each of `growths` (seeded)."""
+    rng = np.random.default_rng(seed)
+    return [make_followup(rgb, find_lesion(rgb).mask, rng, growth=g, max_rotation=max_rotation,
+                          max_brightness=0.05).followup for g in growths]
+
+
+def _saved(tmp_path, images) -> list:
+    """`images` saved as v0.png, v1.png, ... in `tmp_path`, in the order given; their paths."""
+    paths = [tmp_path / f"v{n}.png" for n in range(len(images))]
+    for path, image in zip(paths, images, strict=True):
+        Image.fromarray(image).save(path)
+    return paths
+
+
 
 def _loaded(rgb: np.ndarray, name: str = "visit.png"):
     return from_pil(Image.fromarray(rgb), path=name)
@@ -182,12 +197,8 @@ def test_a_history_of_three_visits_in_json_sorted_by_date(tmp_path, weights, cap
     from main import main
 
     rgb = _textured()
-    rng = np.random.default_rng(2)
-    later = [make_followup(rgb, find_lesion(rgb).mask, rng, growth=g, max_rotation=40, max_brightness=0.05).followup
-             for g in (0.15, 0.35)]
-    paths = [tmp_path / f"v{n}.png" for n in range(3)]
-    for path, image in zip(paths, [later[1], rgb, later[0]], strict=True):  # given out of date order
-        Image.fromarray(image).save(path)
+    later = _later_visits(rgb, 2, (0.15, 0.35), max_rotation=40)
+    paths = _saved(tmp_path, [later[1], rgb, later[0]])  # given out of date order
     report = tmp_path / "history.dcm"
     code = main(["followup", *map(str, paths), "--model", str(weights), "--device", "cpu", "--json",
                  "--acquired", "2026-09-01,2026-01-10,2026-04-01", "--report", str(report)])
@@ -308,12 +319,7 @@ def test_a_history_measures_every_visit_against_one_baseline_outline(tmp_path, w
     from main import main
 
     rgb = _soft_edged()
-    rng = np.random.default_rng(3)
-    later = [make_followup(rgb, find_lesion(rgb).mask, rng, growth=g, max_rotation=30, max_brightness=0.05).followup
-             for g in (0.2, 0.6)]
-    paths = [tmp_path / f"v{n}.png" for n in range(3)]
-    for path, image in zip(paths, [rgb, *later], strict=True):
-        Image.fromarray(image).save(path)
+    paths = _saved(tmp_path, [rgb, *_later_visits(rgb, 3, (0.2, 0.6), max_rotation=30)])
     code = main(["followup", *map(str, paths), "--model", str(weights), "--device", "cpu", "--json"])
     out, err = capsys.readouterr()
     assert code == 0, err
