@@ -126,8 +126,11 @@ def _print_text(result, facts: dict) -> None:
         change = ""
         if not visit["baseline"]:
             change = f"; {(visit['changes'] or {}).get('change_headline', '')}"
+        scale = m.get("pixel_scale") or {}
+        grid = " (on the baseline's grid)" if scale.get("on_baseline_grid") else ""
         print(f"{name}: area {unit}, asymmetry {m['asymmetry']:.3f}, border irregularity "
-              f"{m['border_irregularity']:.2f}, {m['colours']} colour(s) ({', '.join(m['colour_names'])}){change}")
+              f"{m['border_irregularity']:.2f}, {m['colours']} colour(s) ({', '.join(m['colour_names'])}){change}"
+              + (f"; scale {scale['said']}{grid}" if scale else ""))
     pair = "the aligned pair" if facts["registration_ok"] else "the pair (not aligned)"
     print(f"model verdict on {pair} (baseline and last visit): {facts['verdict']} ({facts['verdict_reason']})")
     print(f"{MEANING} {DISCLAIMER}")

@@ -72,7 +72,8 @@ def followup(model, baseline: LoadedImage, followup_image: LoadedImage, pixel_si
              mode: str = "auto", masks=(None, None), method: str | None = None, should_stop=None) -> FollowUp:
     """Register, measure and explain a follow-up pair. masks: lesion outlines drawn by the reviewer (bool arrays,
     each in its own image's pixels), None for the lesion finder's. pixel_size_mm: the baseline's pixel size
-    (None: from its DICOM PixelSpacing if it has one, else unknown and every measurement is in pixels). mode:
+    (None: from its DICOM PixelSpacing if it has one, else unknown and every measurement is in pixels; which it was
+    is each visit's `pixel_scale`, see pixel_scale). mode:
     core.followup.registration's ("auto" chooses rigid or similarity by the evidence). should_stop: asked between
     the stages; Stopped when it turns true."""
     from core.explain.pair import explain_pair, explained_images
@@ -100,7 +101,8 @@ def compare(baseline: LoadedImage, followup_image: LoadedImage, pixel_size_mm: f
     (`explanation` and `images` are None). A visit history (core.followup.history) compares each visit so."""
     check_stop(should_stop, "registration")
     rgb_b, rgb_f = _rgb(baseline), _rgb(followup_image)
-    size = pixel_size_mm if pixel_size_mm is not None else file_pixel_size(baseline)
+    scale = pixel_scale(baseline, pixel_size_mm)
+    size = scale["pixel_size_mm"]
     registration = register(rgb_b, rgb_f, mode=mode, masks=masks if any(m is not None for m in masks) else None)
     height, width = rgb_b.shape[:2]
     aligned: np.ndarray | None
@@ -111,19 +113,21 @@ def compare(baseline: LoadedImage, followup_image: LoadedImage, pixel_size_mm: f
                                  cv2.INTER_NEAREST) > 0
         mask_f = None if masks[1] is None else warp_to_baseline(
             np.asarray(masks[1], np.uint8), registration, (width, height), cv2.INTER_NEAREST).astype(bool)
-        visit2, size2 = aligned, size  # on the baseline's grid: the baseline's pixel size
+        visit2, scale2 = aligned, {**scale, "on_baseline_grid": True}  # on the baseline's grid: its pixel size
     else:
         aligned = valid = None
         mask_f, visit2 = masks[1], rgb_f
-        size2 = pixel_size_mm if pixel_size_mm is not None else file_pixel_size(followup_image)
+        scale2 = pixel_scale(followup_image, pixel_size_mm)
     check_stop(should_stop, "measurements")
     (found_b, found_f), sources = visit_outlines(rgb_b, visit2, valid, (masks[0], mask_f))
     # no outline is no lesion found (an empty mask): measure's None would run the lesion finder once more
     measurements = [measure(image, np.zeros(image.shape[:2], bool) if outline is None else outline, pixels)
-                    for image, outline, pixels in ((rgb_b, found_b, size), (visit2, found_f, size2))]
-    for measured, source, outline, coverage in zip(measurements, sources, (found_b, found_f), (None, valid),
-                                                   strict=True):
+                    for image, outline, pixels in ((rgb_b, found_b, size),
+                                                   (visit2, found_f, scale2["pixel_size_mm"]))]
+    for measured, source, outline, coverage, kept in zip(measurements, sources, (found_b, found_f), (None, valid),
+                                                         (scale, scale2), strict=True):
         measured["outline"] = source
+        measured["pixel_scale"] = kept
         measured["outline_at_frame"] = at_frame(outline, coverage)
     return FollowUp(registration=registration, aligned=aligned, valid=valid, masks=(found_b, found_f),
                     measurements=measurements, changes=change_facts(measurements, registration),
@@ -250,13 +254,51 @@ def _percent(fraction: float) -> str:
 def followup_facts(result: FollowUp, model) -> dict:
     """JSON-ready facts: the explanation's (core.explain.facts.explanation_facts; image 2 is the aligned follow-up), the
     registration (`transform`: follow-up pixel -> baseline pixel, `registration_quality`...), `measurements`
-    (one per visit), `area_change` and the other changes with their uncertainties."""
+    (one per visit, each with its `pixel_scale`), `pixel_scale` (the baseline's) and `scale` (where both visits'
+    mm come from, in words), `area_change` and the other changes with their uncertainties."""
     from core.explain.facts import explanation_facts
 
     facts = explanation_facts(result.explanation, result.images, model)
     facts["images"][1]["aligned_to_baseline"] = bool(result.registration.ok)
     return {"kind": "followup", **facts, **result.registration.facts(),
-            "pixel_size_mm": result.pixel_size_mm, "measurements": result.measurements, **result.changes}
+            "pixel_size_mm": result.pixel_size_mm, "pixel_scale": result.measurements[0].get("pixel_scale"),
+            "scale": scale_words(result.measurements), "measurements": result.measurements, **result.changes}
+
+
+def pixel_scale(image: LoadedImage, typed_mm: float | None) -> dict:
+    """Where a visit's mm come from, decided here once for a pair and every visit of a history: the size typed by
+    the reviewer (--pixel-size-mm, the dock's field) over the file's own (DICOM PixelSpacing), else the file's,
+    else none (no mm figure). JSON-ready: `pixel_size_mm` (used, or None), `source` ("typed", "file" or "none"),
+    `file_pixel_size_mm` (what the file says, None when nothing), `on_baseline_grid` (a registered follow-up is
+    measured on the baseline's grid, so with its scale) and `said`, the words every report and the dock show: a
+    typed size that overrides a file's own spacing is never silent."""
+    own = file_pixel_size(image)
+    if typed_mm is not None:
+        said = f"{typed_mm:g} mm per pixel, typed by the reviewer"
+        if own is not None:
+            same = abs(own - typed_mm) <= 1e-9 * own
+            said += ", as the file's PixelSpacing says" if same else f", the file says {own:g} mm"
+        source, used = "typed", typed_mm
+    elif own is not None:
+        said, source, used = f"{own:g} mm per pixel, from the file's PixelSpacing", "file", own
+    else:
+        said, source, used = "pixel size unknown: no mm figures (measured in pixels)", "none", None
+    return {"pixel_size_mm": used, "source": source, "file_pixel_size_mm": own, "on_baseline_grid": False,
+            "said": said}
+
+
+def scale_words(measurements: list) -> str:
+    """One line on where the baseline's and the follow-up's mm come from (each visit's `pixel_scale`); "" for
+    measurements made before the scale was kept."""
+    scales = [m.get("pixel_scale") for m in measurements[:2] if m]
+    if not scales or any(scale is None for scale in scales):
+        return ""
+    if len(scales) == 1:
+        return f"Scale: {scales[0]['said']}"
+    base, follow = scales
+    if follow.get("on_baseline_grid"):
+        return f"Scale: {base['said']} (the follow-up measured on the baseline's grid)"
+    return f"Scale: baseline {base['said']}; follow-up (not registered) {follow['said']}"
 
 
 def file_pixel_size(image: LoadedImage) -> float | None:

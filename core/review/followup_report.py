@@ -292,10 +292,24 @@ def _change_lines(facts: dict) -> list[str]:
     if facts.get("centroid_shift_px") is not None:
         lines.append(f"Lesion centre moved {facts['centroid_shift_px']:.1f} px against the skin "
                      f"(registration uncertainty about {facts.get('centroid_shift_uncertainty_px', 0):.1f} px).")
-    size = facts.get("pixel_size_mm")
-    lines.append(f"Pixel size {size:g} mm (baseline)." if size else "Pixel size unknown: measurements in pixels.")
+    lines += _scale_lines(facts)
     if facts.get("change_note"):
         lines.append(facts["change_note"])
+    return lines
+
+
+def _scale_lines(facts: dict) -> list[str]:
+    """Where the mm figures' scale came from (core.followup.visits.scale_words): the baseline's and the follow-up's,
+    and a history's visit between them measured on its own scale (not registered)."""
+    said = facts.get("scale")
+    if not said:  # facts of a version before the scale was kept
+        size = facts.get("pixel_size_mm")
+        return [f"Pixel size {size:g} mm (baseline)." if size else "Pixel size unknown: measurements in pixels."]
+    lines = [said]
+    for visit in (facts.get("visits") or [])[1:-1]:
+        scale = (visit.get("measurements") or {}).get("pixel_scale") or {}
+        if scale and not scale.get("on_baseline_grid"):
+            lines.append(f"Scale of V{visit['visit']} (not registered): {scale['said']}")
     return lines
 
 

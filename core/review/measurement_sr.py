@@ -12,10 +12,12 @@ filing  where the SR files (core.io.dicom.report_filing); an SR needs DICOM sour
 images  the two images measured (core.io.images.LoadedImage): each measurement group names its image's instance.
 
 Each image is one measurement group (tracking identifier, the model as the algorithm, the image as its source):
-lesion area and longest diameter (mm / mm2 when the pixel size is known, else in pixels), and in the follow-up
-visit's group the changes with their uncertainty and the model's verdict as a qualitative evaluation. The model
-is also the observer device (name, weights sha256). Concepts without a standard code (the changes, the verdict,
-the similarity) use the private coding scheme PRIVATE_SCHEME.
+lesion area and longest diameter (mm / mm2 when the pixel size is known, their measurement method saying where
+that size came from: the file's PixelSpacing, or typed by the reviewer, over the file's own or not; else in
+pixels), and in the follow-up visit's group the changes with their uncertainty and the model's verdict as a
+qualitative evaluation. The model is also the observer device (name, weights sha256). Concepts without a standard
+code (the changes, the verdict, the similarity, the pixel size's source) use the private coding scheme
+PRIVATE_SCHEME.
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ def write_sr(path, facts: dict, filing: Filing | None, images, overwrite: bool) 
 
 def _values(facts: dict) -> dict:
     """The one adapter from report facts to what the SR states: {"images": [{"label", "measurements":
-    [(concept, (value, unit, uncertainty))]}], "changes": [...], "verdict": str}. Tolerant of keys a version of
+    [(concept, (value, unit, uncertainty, method))]}], "changes": [...], "verdict": str}. Tolerant of keys a version of
     the facts lacks: what is missing or not a number is left out, never guessed."""
     from pydicom.sr.codedict import codes
     from pydicom.sr.coding import Code
@@ -125,8 +127,9 @@ def _values(facts: dict) -> dict:
             mm = _number(m.get("area_mm2")) is not None
             area = (m.get("area_mm2"), codes.UCUM.SquareMillimeter) if mm else (m.get("area_px"), pixels)
             diameter = (m.get("diameter_mm"), codes.UCUM.Millimeter) if mm else (m.get("diameter_px"), pixels)
-            found += [(codes.SCT.Area, (area[0], area[1], None)),
-                      (codes.SCT.LongAxis, (diameter[0], diameter[1], None))]
+            method = _scale_method(m.get("pixel_scale")) if mm else None
+            found += [(codes.SCT.Area, (area[0], area[1], None, method)),
+                      (codes.SCT.LongAxis, (diameter[0], diameter[1], None, method))]
         kept = [(concept, item) for concept, item in found if _number(item[0]) is not None]
         entries.append({"label": f"lesion, {label}", "measurements": kept})
     changes = []
@@ -134,23 +137,36 @@ def _values(facts: dict) -> dict:
                          ("diameter_change", "Longest diameter, follow-up to baseline ratio")):
         if _number(facts.get(key)) is not None:
             changes.append((_private(key.upper().replace("_", "-"), meaning),
-                            (facts[key], codes.UCUM.NoUnits, _number(facts.get(f"{key}_uncertainty")))))
+                            (facts[key], codes.UCUM.NoUnits, _number(facts.get(f"{key}_uncertainty")), None)))
     # a pair not assessed (an image outside the domain) states no similarity: it would be an extrapolation. Read
     # from the verdict, which every version of the facts holds (a report's, or an explanation's alone)
     if _number(facts.get("similarity")) is not None and not withholds(facts.get("verdict"), facts.get("in_domain")):
         changes.append((_private("SIMILARITY", "Model similarity of the two images"),
-                        (100.0 * float(facts["similarity"]), codes.UCUM.Percent, None)))
+                        (100.0 * float(facts["similarity"]), codes.UCUM.Percent, None, None)))
     return {"images": entries, "changes": changes, "verdict": str(facts.get("verdict") or "")}
 
 
+def _scale_method(scale: dict | None):
+    """A mm figure's measurement method: where its pixel size came from (core.followup.visits.pixel_scale), so the
+    SR keeps whether the reviewer typed it, over the file's own spacing or not; None for facts without it."""
+    if not scale or scale.get("source") not in ("typed", "file"):
+        return None
+    if scale["source"] == "file":
+        return _private("PXSIZE-FILE", "Pixel size from the image file's PixelSpacing")
+    own, typed = _number(scale.get("file_pixel_size_mm")), _number(scale.get("pixel_size_mm"))
+    if own is not None and typed is not None and abs(own - typed) > 1e-9 * own:
+        return _private("PXSIZE-TYPED-OVR", "Pixel size typed by the reviewer over the file's own spacing")
+    return _private("PXSIZE-TYPED", "Pixel size typed by the reviewer")
+
+
 def _measurement(hd, concept, item, algorithm):
-    value, unit, uncertainty = item
+    value, unit, uncertainty, method = item
     properties = None
     if uncertainty is not None:
         properties = hd.sr.MeasurementProperties(upper_measurement_uncertainty=float(uncertainty),
                                                  lower_measurement_uncertainty=float(uncertainty))
     return hd.sr.Measurement(name=concept, value=float(value), unit=unit, algorithm_id=algorithm,
-                             properties=properties)
+                             method=method, properties=properties)
 
 
 def _evidence(base, source):

@@ -16,7 +16,7 @@ from core.errors import SiameseLensError
 from core.explain.overlay import TOP_SHARE, colour_ramp, rgba_layer, top_contours  # cv2 and numpy only
 from core.explain.refine import method_words  # numpy only until a refinement runs
 from core.followup.measurements import read_pixel_size, shown_figure  # cv2 and numpy only
-from core.followup.visits import file_pixel_size  # cv2 and numpy only
+from core.followup.visits import scale_words  # cv2 and numpy only
 from core.io.files import file_sha256, first_line, printable
 from core.io.image_files import file_dialog_filter, not_an_image  # numpy only
 from core.io.images import crop_problem  # Pillow and numpy only
@@ -61,7 +61,7 @@ __all__ = [
     "rgba_layer", "top_contours", "TOP_SHARE", "VERDICT_COLOURS",
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
     "file_dialog_filter", "not_an_image", "printable", "file_sha256", "read_pixel_size", "shown_figure",
-    "file_pixel_size",
+    "scale_words",
     "NOT_ASSESSED", "withholds", "band_of", "shown_probability", "PACS_PREVIEW_SIZE",
     "image_facts", "study_images", "method_words",
     # the workspace, typed results and tasks

@@ -6,8 +6,9 @@ refused case-record field) is the presenter's (gui.presenters.commands).
 What the reviewer chooses for the follow-up is held here, not in the dock: the registration mode (auto, or an
 override), the pixel size in mm (refused with one line when it is not a size), and the assessment printed on the
 report; changing the mode or the pixel size redoes the follow-up shown. The pixel size and the assessment are kept
-with the pair (gui.models.open_pair.OpenPair) and come back when it is opened again, never on another pair; a typed
-size used over a DICOM file's own spacing is said so each time it is used.
+with the pair (gui.models.open_pair.OpenPair) and come back when it is opened again, never on another pair; where
+each visit's scale came from (typed, over a DICOM file's own spacing or not, the file's, none) is core's fact of the
+result (core.followup.visits.pixel_scale), which the dock shows for as long as the result is shown.
 
 A worklist case marked as a follow-up (CSV column kind) is aligned once its pair has been explained; when other
 follow-up cases share its lesion (patient id, body site, lesion id) and so bring more than two visits, the lesion's
@@ -29,10 +30,10 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from ..jobs.tasks import export_followup as export_followup_task
-from ..jobs.tasks import file_pixel_size, read_pixel_size
 from ..jobs.tasks import followup as followup_task
 from ..jobs.tasks import followup_history as history_task
 from ..jobs.tasks import followup_maps as maps_task
+from ..jobs.tasks import read_pixel_size
 from .worklist import resolved
 
 KEY, EXPORT_KEY, MAPS_KEY = "followup", "followup-export", "followup-maps"
@@ -82,7 +83,6 @@ class FollowUpReview(QObject):
         if self._reported_bad_pixel_size():
             return
         size = self.pixel_size_mm()
-        self._say_if_over_file(images[0], size)
         self.running.emit()
         s.runner.submit(KEY, followup_task, tuple(images), s.method, self.mode, size,
                         label="Aligning and measuring the follow-up…",
@@ -196,13 +196,6 @@ class FollowUpReview(QObject):
             return read_pixel_size(self.pixel_size_text)
         except ValueError:
             return None
-
-    def _say_if_over_file(self, baseline, size: float | None) -> None:
-        """A typed size used over the baseline file's own spacing (DICOM PixelSpacing) is said, never silent."""
-        own = file_pixel_size(baseline)
-        if size is not None and own is not None and abs(own - size) > 1e-9 * own:
-            self.session.info.emit(f"Pixel size {size:g} mm as typed for this pair, not the file's own {own:g} mm: "
-                                   "clear the field to use the file's")
 
     def _reported_bad_pixel_size(self) -> bool:
         """Whether the typed pixel size is not a size; if so the problem bar says so."""

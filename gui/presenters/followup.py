@@ -20,6 +20,7 @@ from ..jobs.tasks import (
     dicom_pair,
     faithfulness_text,
     method_words,
+    scale_words,
     shown_figure,
     withholds,
 )
@@ -57,6 +58,7 @@ class Comparison:
     registration: str
     table: tuple[tuple[str, str, str, str], ...]  # per row: its label, then baseline, follow-up, change
     pictures: Pictures
+    scale: str  # where both visits' mm came from (plain text, core.followup.visits.scale_words): never fades
 
 
 class FollowupView(Protocol):
@@ -138,7 +140,7 @@ class FollowupPresenter:
                         else f"<b>Not registered</b>: {escape(reg.message)}")
         return Comparison(f"<b>{escape(result.changes['change_headline'])}</b>{when}",
                           f"<span style='color:{GREY}'>{verdict}</span>", registration, table(result),
-                          self._pictures(result))
+                          self._pictures(result), scale_words(result.measurements))
 
     # --- the reviewer's choices --------------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:

@@ -117,6 +117,11 @@ class FollowUpDock(QDockWidget):
             settings.addWidget(QLabel(label))
             settings.addWidget(widget, 1)
         right.addLayout(settings)
+        # where the mm figures' scale came from, beside the field that may override it: shown while the result is
+        self.scale = QLabel()
+        self.scale.setTextFormat(Qt.PlainText)
+        self.scale.setWordWrap(True)
+        right.addWidget(self.scale)
         self.assessment = QLineEdit()
         self.assessment.setPlaceholderText("reviewer's assessment (printed on the report)")
         right.addWidget(self.assessment)
@@ -228,13 +233,14 @@ class FollowUpDock(QDockWidget):
         if comparison is None:
             self.view.setPixmap(QPixmap())
             self.view.setText(PROMPT)
-            for label in (self.headline, self.verdict, self.registration):
+            for label in (self.headline, self.verdict, self.registration, self.scale):
                 label.setText("")
             self.table.clearContents()
             return
         self.headline.setText(comparison.headline)
         self.verdict.setText(comparison.verdict)
         self.registration.setText(comparison.registration)
+        self.scale.setText(comparison.scale)
         self.table.setRowCount(len(comparison.table))
         self.table.setVerticalHeaderLabels([row[0] for row in comparison.table])
         for r, row in enumerate(comparison.table):

@@ -31,6 +31,8 @@ def test_followup_aligns_measures_and_offers_three_views(qtbot, make_window, tmp
     assert dock.isVisible() and dock.result.registration.ok and not dock.view.pixmap().isNull()
     assert dock.table.item(0, 0).text() not in ("", "–") and "×" in dock.table.item(0, 2).text()
     assert dock.result.changes["change_headline"] in dock.headline.text()  # what changed leads
+    # PNG visits, nothing typed: said beside the Pixel field for as long as the follow-up is shown, no mm figures
+    assert dock.scale.text().startswith("Scale: pixel size unknown: no mm figures") and dock.scale.isVisible()
     assert dock.result.explanation.verdict in dock.verdict.text().lower() and "#5f5f5f" in dock.verdict.text()
     qtbot.waitUntil(lambda: dock.view.height() >= window.height() / 2, timeout=TIMEOUT_MS)  # the view uses the screen
     dock.registration_mode.setCurrentIndex(dock.registration_mode.findData("similarity"))  # an override, redone

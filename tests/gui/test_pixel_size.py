@@ -1,11 +1,12 @@
 """One rule for a typed pixel size (a leftover of issue #34): core.followup.measurements.read_pixel_size, used by the
 CLI's --pixel-size-mm and by the follow-up model's field alike: the same texts accepted as the same size, the same
-refused with the same words (the two had drifted: the window took "0,02", the CLI refused it)."""
+refused with the same words (the two had drifted: the window took "0,02", the CLI refused it). Where the size used came
+from is the result's fact (core.followup.visits.pixel_scale), which the dock shows while the result is."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
-from unittest.mock import Mock
+from unittest.mock import Mock, create_autospec
 
 import pytest
 
@@ -47,20 +48,33 @@ def test_a_wrong_size_is_refused_alike_in_one_line(text, capsys):
     assert reason in problems.current()[KEY] and not session.runner.submit.called
 
 
-def test_a_typed_size_used_over_a_dicom_files_own_spacing_is_said(capsys):
-    """A size kept with the pair comes back by itself when the pair opens again: used over the DICOM file's own
-    PixelSpacing it is said each time, never silently; the file's own size, or the same size typed, says nothing."""
-    review, session, problems = _review()
-    session.images[0].image = SimpleNamespace(case_fields={"pixel_size_mm": "0.05"}, scale=1.0)
-    review.run()
-    review.set_pixel_size("0.05")
-    review.run()
-    assert not session.info.emit.called
-    review.set_pixel_size("0.02")
-    review.run()
-    said = session.info.emit.call_args.args[0]
-    assert "0.02 mm as typed" in said and "file's own 0.05 mm" in said
-    assert session.runner.submit.call_args.args[5] == pytest.approx(0.02)  # the reviewer's choice, said
+def test_a_history_with_a_size_typed_over_the_files_spacing_shows_both_for_as_long_as_it_is_shown(tmp_path,
+                                                                                                  tiny_model):
+    """A size kept with the pair comes back by itself when the pair opens again: used over the DICOM files' own
+    PixelSpacing, the dock says both beside the Pixel field for every visit stepped to (it was a status-bar message
+    that faded after 6 s, and never said for a history)."""
+    import threading
+
+    from gui.presenters.followup import FollowupPresenter, FollowupView
+    from tests.test_pixel_scale import FILE_MM, TYPED_MM, dicom_visits
+
+    review, session, _problems = _review()
+    session.method = "gradcam"
+    view = create_autospec(FollowupView, instance=True)
+    presenter = FollowupPresenter(view, review)  # noqa: F841  (kept: Qt holds its bound slots weakly)
+    review.set_pixel_size(str(TYPED_MM))
+    review.run_history([str(path) for path in dicom_visits(tmp_path)])
+    args = session.runner.submit.call_args.args
+    assert args[6] == pytest.approx(TYPED_MM)  # the typed size reaches the job
+    workspace = SimpleNamespace(require_model=lambda: tiny_model, stop=threading.Event())
+    review._set_history(args[1](workspace, *args[2:]))  # the job's result, delivered as the runner would
+    said = (f"Scale: {TYPED_MM:g} mm per pixel, typed by the reviewer, the file says {FILE_MM:g} mm (the follow-up "
+            "measured on the baseline's grid)")
+    for visit in (1, 2):
+        review.step(visit)
+        assert view.show_comparison.call_args.args[1].scale == said
+    review._set(None)  # no follow-up shown: nothing said of its scale
+    assert view.show_comparison.call_args.args == (None, None)
 
 
 def _review():
