@@ -42,7 +42,7 @@ def run_batch_command(args) -> int:
 def run_worklist_command(args) -> int:
     import os
 
-    from core.io.files import printable
+    from core.io.files import counted, printable
     from core.review.worklist import Worklist
 
     if args.export_csv and os.path.lexists(args.export_csv) and not args.force:  # before the import writes anything
@@ -58,9 +58,8 @@ def run_worklist_command(args) -> int:
                 print(f"skipped {problem}", file=sys.stderr)
             for kept in imported.notes_kept:
                 print(kept, file=sys.stderr)
-            added, rows = len(imported.added), len(problems)
-            print(f"{worklist.path}: {added} case{'' if added == 1 else 's'} added, {len(imported.already)} already "
-                  f"in the worklist (left as they were), {rows} row{'' if rows == 1 else 's'} skipped")
+            print(f"{worklist.path}: {counted(len(imported.added), 'case')} added, {len(imported.already)} already "
+                  f"in the worklist (left as they were), {counted(len(problems), 'row')} skipped")
         if args.export_csv:
             count = worklist.export_csv(args.export_csv)
             print(f"{args.export_csv}: {count} cases exported")

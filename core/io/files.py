@@ -41,6 +41,11 @@ def first_line(exc: BaseException, limit: int = 160) -> str:
     return printable(lines[0] if lines else type(exc).__name__, limit)
 
 
+def counted(n: int, noun: str) -> str:
+    """"1 case", "2 cases": a count with its noun agreeing (a regular plural)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def printable(text, limit: int = 300) -> str:
     """`text` with control, format and unpaired-surrogate characters escaped, clipped to `limit` characters.
 

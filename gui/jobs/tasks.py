@@ -17,7 +17,7 @@ from core.explain.overlay import TOP_SHARE, colour_ramp, rgba_layer, top_contour
 from core.explain.refine import method_words  # numpy only until a refinement runs
 from core.followup.measurements import read_pixel_size, shown_figure  # cv2 and numpy only
 from core.followup.visits import scale_words  # cv2 and numpy only
-from core.io.files import file_sha256, first_line, printable
+from core.io.files import counted, file_sha256, first_line, printable
 from core.io.image_files import file_dialog_filter, not_an_image  # numpy only
 from core.io.images import crop_problem  # Pillow and numpy only
 from core.model.device import cuda_unsupported, device_choices
@@ -60,7 +60,7 @@ __all__ = [
     "INCONCLUSIVE_MARK", "INCONCLUSIVE", "UNFAITHFUL",
     "rgba_layer", "top_contours", "TOP_SHARE", "VERDICT_COLOURS",
     "VERDICT_MEANING", "difference_image", "CaseRecord", "check_date", "check_text", "from_images",
-    "file_dialog_filter", "not_an_image", "printable", "file_sha256", "read_pixel_size", "shown_figure",
+    "file_dialog_filter", "not_an_image", "counted", "printable", "file_sha256", "read_pixel_size", "shown_figure",
     "scale_words",
     "NOT_ASSESSED", "withholds", "band_of", "shown_probability", "PACS_PREVIEW_SIZE",
     "image_facts", "study_images", "method_words",

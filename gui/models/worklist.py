@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from ..jobs.tasks import NOT_ASSESSED, Explained, Worklist, band_of, shown_probability
+from ..jobs.tasks import NOT_ASSESSED, Explained, Worklist, band_of, counted, shown_probability
 from .layers import SLOTS
 from .problems import Problems
 from .session import ReviewSession
@@ -56,13 +56,13 @@ class WorklistController(QObject):
         imported = self._db().import_csv(path)
         problems = imported.problems
         self.refresh()
-        text = f"{_count(len(imported.added), 'case')} imported from {Path(path).name}"
+        text = f"{counted(len(imported.added), 'case')} imported from {Path(path).name}"
         if imported.already:
             text += f", {len(imported.already)} already in the worklist"
         if imported.notes_kept:
-            text += f" ({_count(len(imported.notes_kept), 'note')} in the CSV differed: the worklist's kept)"
+            text += f" ({counted(len(imported.notes_kept), 'note')} in the CSV differed: the worklist's kept)"
         if problems:  # "pairs.csv:4: no such image file ..." -> "line 4: no such image file ..."
-            text += f"; {_count(len(problems), 'row')} skipped: " + "; ".join(
+            text += f"; {counted(len(problems), 'row')} skipped: " + "; ".join(
                 "line " + p[len(str(path)) + 1:] for p in problems[:3])
         if problems:
             self.problems.report("worklist", text)
@@ -249,10 +249,6 @@ class WorklistController(QObject):
         e = explained.explanation
         self._db().update_score(self._result_id, e.similarity, e.verdict, e.probability_same)
         self.refresh()
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 VERDICT_PARTS = " · "  # between a case's verdict and its P (the worklist dock draws the two parts on two lines)
